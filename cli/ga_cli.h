@@ -1,0 +1,16 @@
+/* ga_cli.h: the gradaudit program's commands. Each returns the process exit status:
+ * 0 success, 1 a check failed (a finding), 2 bad input or usage, 3 internal error. */
+#ifndef GA_CLI_H
+#define GA_CLI_H
+
+enum { GA_EXIT_OK = 0, GA_EXIT_FAIL = 1, GA_EXIT_USAGE = 2, GA_EXIT_INTERNAL = 3 };
+
+int ga_cmd_eval(int argc, char **argv);      /* cmd_eval.c */
+int ga_cmd_check(int argc, char **argv);     /* cmd_check.c */
+int ga_cmd_tutorial(int argc, char **argv);  /* cmd_tutorial.c */
+int ga_cmd_audit(int argc, char **argv);     /* cmd_tutorial.c */
+int ga_cmd_scan(int argc, char **argv);      /* cmd_scan.c */
+int ga_cmd_train(int argc, char **argv);     /* cmd_scan.c */
+int ga_cmd_merge(int argc, char **argv);     /* cmd_scan.c */
+
+#endif

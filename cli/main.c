@@ -1,0 +1,53 @@
+/* gradaudit: command dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ga_cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"audit", ga_cmd_audit, "reproduce every tutorial and audit its gradients (the main job)"},
+    {"check", ga_cmd_check, "check a spec's analytic gradient against the oracle or finite differences"},
+    {"eval", ga_cmd_eval, "print the loss and gradients of a spec (17 significant digits)"},
+    {"tutorial", ga_cmd_tutorial, "reproduce one tutorial's printed numbers exactly"},
+    {"scan", ga_cmd_scan, "vanishing/exploding-gradient scans as CSV"},
+    {"train", ga_cmd_train, "train a spec and log gradient norms per epoch"},
+    {"merge", ga_cmd_merge, "join shard CSVs of a scan into a single run's bytes"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fputs("usage: gradaudit COMMAND [ARGS...]\n"
+          "       gradaudit COMMAND --help\n\ncommands:\n", f);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nexit status: 0 success, 1 a check failed, 2 bad input or usage, 3 internal error\n", f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return GA_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return GA_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        puts("gradaudit " GA_VERSION);
+        return GA_EXIT_OK;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "gradaudit: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return GA_EXIT_USAGE;
+}

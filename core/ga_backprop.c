@@ -1,0 +1,214 @@
+/* ga_backprop.c: forward and backward passes in double.
+ *
+ * Every product goes through one routine, matmul(), which either calls GSL's
+ * CBLAS interface (gsl_blas_dgemm: GSL's own CBLAS or OpenBLAS, chosen at
+ * build time) or the reference kernel: plain loops that sum each dot product
+ * in index order starting from 0, the order reference BLAS uses. With
+ * -ffp-contract=off the reference kernel gives the same bits on any compiler.
+ */
+#include <math.h>
+#include <string.h>
+
+#include <gsl/gsl_blas.h>
+
+#include "ga_core.h"
+#include "ga_loss_internal.h"
+
+/* C (M, N) = op(A) (M, K) . op(B) (K, N); op(X) = X, or X^T where trans_X is
+ * set, in which case X is stored (K, M) resp. (N, K). Row-major throughout. */
+static void matmul(double *C, const double *A, int trans_a, const double *B, int trans_b,
+                   size_t M, size_t N, size_t K, ga_kernel kernel)
+{
+    if (kernel == GA_KERNEL_REFERENCE) {
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < N; j++) {
+                double s = 0.0;
+                for (size_t k = 0; k < K; k++) {
+                    double a = trans_a ? A[k * M + i] : A[i * K + k];
+                    double b = trans_b ? B[j * K + k] : B[k * N + j];
+                    s += a * b;
+                }
+                C[i * N + j] = s;
+            }
+        return;
+    }
+    gsl_matrix_const_view Av = trans_a ? gsl_matrix_const_view_array(A, K, M)
+                                       : gsl_matrix_const_view_array(A, M, K);
+    gsl_matrix_const_view Bv = trans_b ? gsl_matrix_const_view_array(B, N, K)
+                                       : gsl_matrix_const_view_array(B, K, N);
+    gsl_matrix_view Cv = gsl_matrix_view_array(C, M, N);
+    gsl_blas_dgemm(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, 1.0,
+                   &Av.matrix, &Bv.matrix, 0.0, &Cv.matrix);
+}
+
+static size_t layer_fan_in(const ga_net *net, size_t l)
+{
+    return l == 0 ? net->desc.n_in : net->desc.layers[l - 1].n_out;
+}
+
+static int check_args(const ga_workspace *ws, const ga_net *net, const double *params,
+                      const double *x, const double *y, size_t batch)
+{
+    if (!ws || !net || !params || !x || !y)
+        return GA_EINVAL;
+    if (batch == 0 || batch > ws->max_batch || ws->n_layers != net->desc.n_layers)
+        return GA_EINVAL;
+    return GA_OK;
+}
+
+static int all_finite(const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
+int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *params,
+               const double *x, const double *y, size_t batch)
+{
+    int status = check_args(ws, net, params, x, y, batch);
+    if (status || !loss)
+        return status ? status : GA_EINVAL;
+    const ga_net_desc *d = &net->desc;
+    size_t n_last = d->layers[d->n_layers - 1].n_out;
+    if (!all_finite(x, batch * d->n_in) || !all_finite(y, batch * n_last))
+        return GA_ENONFINITE;
+
+    const double *a_prev = x; /* (B, fan_in) */
+    for (size_t l = 0; l < d->n_layers; l++) {
+        const ga_layer_desc *L = &d->layers[l];
+        const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
+        size_t fan_in = layer_fan_in(net, l), fan_out = L->n_out;
+        double *z = ws->z[l], *a = ws->a[l]; /* (B, fan_out) */
+        matmul(z, a_prev, 0, params + W->offset, d->layout == GA_LAYOUT_COLUMN, batch, fan_out,
+               fan_in, net->kernel);
+        for (size_t n = 0; n < batch; n++)
+            for (size_t k = 0; k < fan_out; k++)
+                z[n * fan_out + k] += params[b->offset + k];
+        if (L->act == GA_ACT_SOFTMAX)
+            for (size_t n = 0; n < batch; n++)
+                ga_softmax_row(a + n * fan_out, z + n * fan_out, fan_out);
+        else
+            for (size_t i = 0; i < batch * fan_out; i++)
+                a[i] = ga_act_value(L->act, L->act_param, z[i]);
+        a_prev = a;
+    }
+
+    const ga_loss_desc *ld = &d->loss;
+    const double *z = ws->z[d->n_layers - 1], *a = ws->a[d->n_layers - 1];
+    double sum = 0.0;
+    for (size_t n = 0; n < batch; n++)
+        sum += ga_loss_sample_term(ld->kind, z + n * n_last, a + n * n_last, y + n * n_last, n_last);
+    double reduced = sum;
+    if (ld->reduction == GA_REDUCE_MEAN)
+        reduced = sum / ((double)batch * (double)n_last);
+    else if (ld->reduction == GA_REDUCE_BATCH_MEAN)
+        reduced = sum / (double)batch;
+    double L = ld->scale * reduced;
+    if (ld->weight_decay != 0.0) {
+        double sq = 0.0;
+        for (size_t l = 0; l < d->n_layers; l++) {
+            const ga_view *W = &net->views[2 * l];
+            for (size_t i = 0; i < W->rows * W->cols; i++)
+                sq += params[W->offset + i] * params[W->offset + i];
+        }
+        L += 0.5 * ld->weight_decay * sq;
+    }
+    ws->batch = batch;
+    *loss = L;
+    return GA_OK;
+}
+
+/* dz (n) = f'(z) applied to da (n), for one sample of a layer with activation L.
+ * softmax: dz_j = a_j (da_j - sum_k a_k da_k). */
+static void chain_activation(double *dz, const double *da, const ga_layer_desc *L,
+                             const double *z, const double *a, size_t n)
+{
+    if (L->act == GA_ACT_SOFTMAX) {
+        double s = 0.0;
+        for (size_t k = 0; k < n; k++)
+            s += a[k] * da[k];
+        for (size_t k = 0; k < n; k++)
+            dz[k] = a[k] * (da[k] - s);
+    } else if (L->act != GA_ACT_IDENTITY) {
+        for (size_t k = 0; k < n; k++)
+            dz[k] = da[k] * ga_act_deriv(L->act, L->act_param, z[k], a[k]);
+    } else if (dz != da) {
+        memcpy(dz, da, n * sizeof *dz);
+    }
+}
+
+int ga_backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net,
+                const double *params, const double *x, const double *y, size_t batch)
+{
+    int status = check_args(ws, net, params, x, y, batch);
+    if (status || !dparams)
+        return status ? status : GA_EINVAL;
+    if (ws->batch != batch)
+        return GA_EINVAL; /* ga_forward must run first on this batch */
+    const ga_net_desc *d = &net->desc;
+    const ga_loss_desc *ld = &d->loss;
+    size_t last = d->n_layers - 1, n_last = d->layers[last].n_out;
+
+    double factor = ld->scale;
+    if (ld->reduction == GA_REDUCE_MEAN)
+        factor = ld->scale / ((double)batch * (double)n_last);
+    else if (ld->reduction == GA_REDUCE_BATCH_MEAN)
+        factor = ld->scale / (double)batch;
+
+    double *delta = ws->delta, *delta_prev = ws->delta_prev; /* (B, width) */
+    for (size_t n = 0; n < batch; n++) {
+        const double *z = ws->z[last] + n * n_last, *a = ws->a[last] + n * n_last;
+        double *dz = delta + n * n_last;
+        ga_loss_sample_dz(dz, ld->kind, z, a, y + n * n_last, n_last, factor);
+        if (!ga_loss_fuses_output(ld->kind))
+            chain_activation(dz, dz, &d->layers[last], z, a, n_last);
+    }
+
+    for (size_t l = d->n_layers; l-- > 0;) {
+        const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
+        size_t fan_in = layer_fan_in(net, l), fan_out = d->layers[l].n_out;
+        const double *a_prev = l > 0 ? ws->a[l - 1] : x; /* (B, fan_in) */
+        int column = d->layout == GA_LAYOUT_COLUMN;
+        /* column: dW (out, in) = delta^T A;  row: dW (in, out) = A^T delta */
+        if (column)
+            matmul(dparams + W->offset, delta, 1, a_prev, 0, fan_out, fan_in, batch, net->kernel);
+        else
+            matmul(dparams + W->offset, a_prev, 1, delta, 0, fan_in, fan_out, batch, net->kernel);
+        for (size_t k = 0; k < fan_out; k++) {
+            double s = 0.0;
+            for (size_t n = 0; n < batch; n++)
+                s += delta[n * fan_out + k];
+            dparams[b->offset + k] = s;
+        }
+        if (ld->weight_decay != 0.0)
+            for (size_t i = 0; i < W->rows * W->cols; i++)
+                dparams[W->offset + i] += ld->weight_decay * params[W->offset + i];
+        if (l == 0 && !dx)
+            break;
+        /* dA (B, in) = delta (B, out) . W(k, j) */
+        double *dA = l == 0 ? dx : delta_prev;
+        matmul(dA, delta, 0, params + W->offset, !column, batch, fan_in, fan_out, net->kernel);
+        if (l == 0)
+            break;
+        const ga_layer_desc *Lp = &d->layers[l - 1];
+        for (size_t n = 0; n < batch; n++)
+            chain_activation(dA + n * fan_in, dA + n * fan_in, Lp, ws->z[l - 1] + n * fan_in,
+                             ws->a[l - 1] + n * fan_in, fan_in);
+        double *t = delta;
+        delta = delta_prev;
+        delta_prev = t;
+    }
+    return GA_OK;
+}
+
+int ga_loss_and_grad(double *loss, double *dparams, double *dx, ga_workspace *ws,
+                     const ga_net *net, const double *params, const double *x,
+                     const double *y, size_t batch)
+{
+    int status = ga_forward(loss, ws, net, params, x, y, batch);
+    if (status)
+        return status;
+    return ga_backward(dparams, dx, ws, net, params, x, y, batch);
+}

@@ -1,0 +1,234 @@
+/* ga_core.h: the network description and the double-precision backprop core.
+ *
+ * Conventions (after llm.c and GSL):
+ *   - library calls return a status (GA_OK or a GA_E* code) and write results
+ *     through out-parameters, outputs first; an optional ga_error receives a
+ *     one-line message naming what was wrong;
+ *   - every array carries its shape in a comment; activations and data are
+ *     stored with one row per sample, (B, n), in both layouts;
+ *   - all parameters live in one slab of doubles, gradients in a second slab
+ *     of the same shape; ga_view names the tensors inside it.
+ *
+ * The maths of a layer l (1-based, as the tutorials name W1, b1, ...):
+ *   column layout: z = W x + b,     W is (out, in), b is (out, 1);
+ *   row layout:    Z = X W + b,     W is (in, out), b is (1, out).
+ * Both compute z[n,k] = (sum_j x[n,j] * W(k,j)) + b[k], the sum taken in index
+ * order j = 0, 1, ... by the reference kernel; the layout changes only how W
+ * and b are stored and the order in which random draws fill them.
+ */
+#ifndef GA_CORE_H
+#define GA_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- status codes ------------------------------------------------------ */
+enum {
+    GA_OK = 0,
+    GA_EINVAL = 1,  /* invalid argument or description */
+    GA_ENOMEM = 2,  /* allocation failed or a size exceeds the memory cap */
+    GA_ERANGE = 3,  /* a size or count overflows */
+    GA_EIO = 4,     /* a file could not be read or written */
+    GA_ESPEC = 5,   /* malformed spec file */
+    GA_ENONFINITE = 6, /* NaN or Inf where a finite number is required */
+    GA_EFAIL = 7    /* a check failed (used by checks/) */
+};
+
+typedef struct {
+    char msg[1024];
+} ga_error;
+
+const char *ga_strerror(int status);
+/* Formats into err (if not NULL) and returns status: `return ga_fail(err, GA_EINVAL, "...", ...);` */
+int ga_fail(ga_error *err, int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ---- activations ------------------------------------------------------- */
+typedef enum {
+    GA_ACT_IDENTITY = 0, /* f(z) = z */
+    GA_ACT_SIGMOID,      /* f(z) = 1/(1+exp(-z)) */
+    GA_ACT_TANH,         /* f(z) = tanh(z) */
+    GA_ACT_RELU,         /* f(z) = max(z, 0); f'(0) = 0 by convention */
+    GA_ACT_LEAKY_RELU,   /* f(z) = z if z > 0 else slope*z; f'(0) = slope */
+    GA_ACT_ELU,          /* f(z) = z if z > 0 else alpha*(exp(z)-1); f'(0) = alpha */
+    GA_ACT_SOFTPLUS,     /* f(z) = log(1+exp(z)) */
+    GA_ACT_SOFTMAX,      /* per sample: f(z)_k = exp(z_k - max z) / sum_j exp(z_j - max z) */
+    GA_ACT_COUNT
+} ga_activation;
+
+const char *ga_activation_name(ga_activation a);
+/* Returns GA_OK and sets *out, or GA_EINVAL for an unknown name. */
+int ga_activation_from_name(ga_activation *out, const char *name);
+/* Default parameter: leaky_relu slope 0.01, elu alpha 1, others 0 (unused). */
+double ga_activation_default_param(ga_activation a);
+int ga_activation_has_param(ga_activation a);
+/* True where the activation is not differentiable at z (relu, leaky_relu, and
+ * elu with alpha != 1 at z = 0). */
+int ga_activation_has_kink(ga_activation a, double param);
+
+/* Elementwise activation and derivative (not softmax). Stable for |z| up to
+ * DBL_MAX where the mathematical value is finite. */
+double ga_act_value(ga_activation a, double param, double z);
+/* f'(z); a_val = f(z) is passed so the derivative can reuse it. */
+double ga_act_deriv(ga_activation a, double param, double z, double a_val);
+
+/* softmax of one row: out (n) from z (n); out may alias z. */
+void ga_softmax_row(double *out, const double *z, size_t n);
+
+/* ---- losses ------------------------------------------------------------ */
+typedef enum {
+    GA_LOSS_MSE = 0,     /* l(p, y) = (p - y)^2 */
+    GA_LOSS_BCE,         /* l(p, y) = -(y log p + (1-y) log(1-p)); needs sigmoid output */
+    GA_LOSS_BCE_LOGITS,  /* l(z, y) = max(z,0) - z y + log1p(exp(-|z|)); needs identity output */
+    GA_LOSS_SOFTMAX_CE,  /* per sample: sum_k y_k (logsumexp(z) - z_k); needs identity output */
+    GA_LOSS_CCE,         /* per sample: -sum_k y_k log p_k; needs softmax output */
+    GA_LOSS_COUNT
+} ga_loss_kind;
+
+typedef enum {
+    GA_REDUCE_SUM = 0,     /* sum of all terms */
+    GA_REDUCE_MEAN,        /* sum / (B * n_out)  (mean over all elements) */
+    GA_REDUCE_BATCH_MEAN,  /* sum / B            (mean over the batch of per-sample sums) */
+    GA_REDUCE_COUNT
+} ga_reduction;
+
+const char *ga_loss_name(ga_loss_kind k);
+int ga_loss_from_name(ga_loss_kind *out, const char *name);
+const char *ga_reduction_name(ga_reduction r);
+int ga_reduction_from_name(ga_reduction *out, const char *name);
+/* GA_OK when the output activation suits the loss, else GA_EINVAL with a
+ * message saying which activation the loss needs. */
+int ga_loss_check_pair(ga_error *err, ga_loss_kind k, ga_activation out_act);
+
+/* Cross-entropy terms on probabilities with 0*log(0) = 0: finite at p = 0 or
+ * 1 wherever the target makes them defined (p = y = 1 gives 0). */
+double ga_bce_prob_term(double p, double y);
+double ga_cce_prob_term(const double *p, const double *y, size_t n);
+
+/* L = scale * reduce(terms) + weight_decay/2 * sum over all W of W^2 (no biases). */
+typedef struct {
+    ga_loss_kind kind;
+    double scale;         /* default 1 */
+    ga_reduction reduction;
+    double weight_decay;  /* lambda >= 0 */
+} ga_loss_desc;
+
+/* ---- network description ----------------------------------------------- */
+typedef enum { GA_LAYOUT_COLUMN = 0, GA_LAYOUT_ROW = 1 } ga_layout;
+
+typedef struct {
+    size_t n_out;
+    ga_activation act;
+    double act_param;  /* leaky_relu slope, elu alpha */
+} ga_layer_desc;
+
+/* Limits refused before allocating anything. */
+#define GA_MAX_LAYERS 100000
+#define GA_MAX_WIDTH ((size_t)1 << 24)
+#define GA_DEFAULT_MEMORY_CAP ((size_t)8 << 30) /* bytes, for params + grads + workspace */
+
+typedef struct {
+    ga_layout layout;
+    size_t n_in;
+    size_t n_layers;
+    ga_layer_desc *layers; /* (n_layers) owned by whoever allocated the desc */
+    ga_loss_desc loss;
+} ga_net_desc;
+
+/* A tensor inside the parameter slab: W or b of one layer, stored C-order
+ * with the layout's shape. */
+typedef struct {
+    char name[24];   /* "W1", "b1", ... (1-based layer numbers) */
+    size_t offset;   /* into the slab */
+    size_t rows, cols;
+    size_t layer;    /* 0-based */
+    int is_bias;
+} ga_view;
+
+typedef enum { GA_KERNEL_BLAS = 0, GA_KERNEL_REFERENCE = 1 } ga_kernel;
+
+typedef struct {
+    ga_net_desc desc;    /* deep copy: desc.layers owned by the net */
+    size_t n_params;
+    size_t n_views;      /* 2 * n_layers */
+    ga_view *views;      /* (n_views) W1, b1, W2, b2, ... */
+    double *params;      /* (n_params) the slab */
+    double *grads;       /* (n_params) same shape */
+    ga_kernel kernel;    /* GA_KERNEL_BLAS unless set */
+} ga_net;
+
+/* Validates desc (sizes, activation/loss pair, finite parameters) and counts
+ * parameters with overflow checks; writes *n_params. No allocation. */
+int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *desc,
+                         size_t memory_cap);
+/* Allocates a net with zeroed params and grads. */
+int ga_net_alloc(ga_net **out, ga_error *err, const ga_net_desc *desc);
+void ga_net_free(ga_net *net);
+
+/* Index of view holding flat entry i; *row, *col inside it. */
+const ga_view *ga_net_locate(size_t *row, size_t *col, const ga_net *net, size_t i);
+/* "W2[3,7]" for flat entry i. Returns snprintf's count. */
+int ga_param_name(char *buf, size_t size, const ga_net *net, size_t i);
+/* Element (k, j) of layer l's weight as the maths uses it: W(k = output, j = input),
+ * whatever the layout. */
+static inline size_t ga_weight_index(const ga_net *net, const ga_view *W, size_t k, size_t j)
+{
+    return W->offset + (net->desc.layout == GA_LAYOUT_COLUMN ? k * W->cols + j : j * W->cols + k);
+}
+
+/* ---- forward and backward ----------------------------------------------- */
+/* Workspace for batches of up to max_batch samples: z and a per layer, deltas. */
+typedef struct {
+    size_t max_batch;
+    size_t batch;       /* of the last forward */
+    size_t n_layers;
+    double **z;         /* z[l] (B, n_out(l)) pre-activations */
+    double **a;         /* a[l] (B, n_out(l)) activations */
+    double *delta;      /* (B, max width) dL/dz of the current layer */
+    double *delta_prev; /* (B, max width) */
+    double *buf;        /* one allocation behind all of the above */
+} ga_workspace;
+
+int ga_workspace_alloc(ga_workspace **out, ga_error *err, const ga_net *net, size_t max_batch);
+void ga_workspace_free(ga_workspace *ws);
+
+/* Loss of the batch x (B, n_in), y (B, n_out_last) at the given parameter
+ * vector (n_params; usually net->params, or a perturbed copy). Keeps z and a
+ * in ws for ga_backward. Non-finite x or y gives GA_ENONFINITE. */
+int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *params,
+               const double *x, const double *y, size_t batch);
+/* After ga_forward with the same params, x, y: dparams (n_params) receives
+ * dL/dtheta (overwritten), dx (B, n_in) receives dL/dx unless NULL. */
+int ga_backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net,
+                const double *params, const double *x, const double *y, size_t batch);
+/* Forward then backward; dparams may be net->grads. */
+int ga_loss_and_grad(double *loss, double *dparams, double *dx, ga_workspace *ws,
+                     const ga_net *net, const double *params, const double *x,
+                     const double *y, size_t batch);
+
+/* ---- training utilities ------------------------------------------------ */
+/* p -= lr * g */
+void ga_sgd_step(double *params, const double *grads, size_t n, double lr);
+/* v = mu * v + g; p -= lr * v   (velocity (n) starts at zero) */
+void ga_momentum_step(double *params, double *velocity, const double *grads, size_t n,
+                      double lr, double mu);
+/* Adam (Kingma & Ba 2015), bias-corrected, eps added after the square root:
+ *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  mh = m/(1-b1^t);  vh = v/(1-b2^t);
+ *   p -= lr * mh / (sqrt(vh) + eps).   t is the 1-based step count. */
+void ga_adam_step(double *params, double *m, double *v, const double *grads, size_t n,
+                  double lr, double beta1, double beta2, double eps, unsigned long t);
+/* Global-norm clipping: norm = sqrt(sum g^2); coef = max_norm / (norm + eps);
+ * if coef < 1 every g *= coef. eps = 0 gives plain clipping, 1e-6 the
+ * tutorials' variant. Writes the pre-clip norm and whether it fired. */
+void ga_clip_global_norm(double *pre_norm, int *clipped, double *grads, size_t n,
+                         double max_norm, double eps);
+
+/* ---- small numeric helpers shared by every folder --------------------- */
+/* Distance in units in the last place between two finite doubles (0 when
+ * equal, including +0/-0); UINT64_MAX when either is NaN. */
+uint64_t ga_ulp_distance(double a, double b);
+
+#endif
