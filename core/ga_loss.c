@@ -111,17 +111,22 @@ double ga_loss_sample_term(ga_loss_kind kind, const double *z, const double *a, 
         return t;
     case GA_LOSS_SOFTMAX_CE: /* sum_k y_k (logsumexp(z) - z_k) */
     case GA_LOSS_CCE: {      /* softmax output: log p_k = z_k - logsumexp(z) */
-        double m = z[0];
+        /* logsumexp(z) - z_k = (m - z_k) + log1p(r), m = max z, r = the sum of
+         * exp(z_j - m) over every j but the first maximum: the log1p keeps the
+         * tiny loss of a confident, correct prediction instead of rounding
+         * m + log(1 + r) - m to zero. */
+        size_t jmax = 0;
         for (size_t k = 1; k < n; k++)
-            if (z[k] > m)
-                m = z[k];
-        double s = 0.0;
+            if (z[k] > z[jmax])
+                jmax = k;
+        double m = z[jmax], r = 0.0;
         for (size_t k = 0; k < n; k++)
-            s += exp(z[k] - m);
-        double lse = m + log(s);
+            if (k != jmax)
+                r += exp(z[k] - m);
+        double log_s = log1p(r);
         for (size_t k = 0; k < n; k++)
             if (y[k] != 0.0)
-                t += y[k] * (lse - z[k]);
+                t += y[k] * ((m - z[k]) + log_s);
         return t;
     }
     default: return NAN;
@@ -146,17 +151,28 @@ void ga_loss_sample_dz(double *dz, ga_loss_kind kind, const double *z, const dou
         return;
     case GA_LOSS_SOFTMAX_CE:
     case GA_LOSS_CCE: {
-        /* d/dz_j = p_j sum_k y_k - y_j, p = softmax(z) (a holds it for cce) */
-        double sy = 0.0;
-        for (size_t k = 0; k < n; k++)
+        /* d/dz_j = p_j sum_k y_k - y_j = p_j (Y - y_j) - y_j (1 - p_j), with
+         * p = softmax(z) and Y = sum y. Both terms are >= 0 for targets >= 0,
+         * so only a true cancellation loses digits. 1 - p_j is computed as
+         * r / (1 + r) for the largest logit (r = sum of exp(z_l - max) over the
+         * others), where p_j is near 1 and 1 - p_j would cancel; elsewhere
+         * p_j <= 1/2 and 1 - p_j is exact to rounding. */
+        (void)a;
+        size_t jmax = 0;
+        for (size_t k = 1; k < n; k++)
+            if (z[k] > z[jmax])
+                jmax = k;
+        double m = z[jmax], r = 0.0, sy = 0.0;
+        for (size_t k = 0; k < n; k++) {
             sy += y[k];
-        if (kind == GA_LOSS_CCE) {
-            for (size_t k = 0; k < n; k++)
-                dz[k] = factor * (a[k] * sy - y[k]);
-        } else {
-            ga_softmax_row(dz, z, n);
-            for (size_t k = 0; k < n; k++)
-                dz[k] = factor * (dz[k] * sy - y[k]);
+            if (k != jmax)
+                r += exp(z[k] - m);
+        }
+        double s = 1.0 + r;
+        for (size_t k = 0; k < n; k++) {
+            double p = k == jmax ? 1.0 / s : exp(z[k] - m) / s;
+            double one_minus_p = k == jmax ? r / s : 1.0 - p;
+            dz[k] = factor * (p * (sy - y[k]) - y[k] * one_minus_p);
         }
         return;
     }
