@@ -1,0 +1,1078 @@
+/* ga_spec.c: parse and validate a JSON network spec (docs/spec.md) with jansson. */
+#include "ga_spec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+/* ---- messages ------------------------------------------------------------ */
+
+typedef struct {
+    const char *name; /* file name for messages */
+    ga_error *err;
+} ctx;
+
+/* "NAME: PATH: what"; an empty path gives "NAME: what". */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static int fail(const ctx *c, int status, const char *path, const char *fmt, ...)
+{
+    char what[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (path && *path)
+        return ga_fail(c->err, status, "%s: %s: %s", c->name, path, what);
+    return ga_fail(c->err, status, "%s: %s", c->name, what);
+}
+
+static const char *json_kind(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a real number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "?";
+}
+
+/* path buffers: small fixed strings joined with snprintf */
+#define PATHLEN 256
+
+/* Truncation keeps a valid (shortened) path: a user's key may be long. */
+static void join(char *dst, const char *base, const char *key)
+{
+    int n = (base && *base) ? snprintf(dst, PATHLEN, "%s.%s", base, key)
+                            : snprintf(dst, PATHLEN, "%s", key);
+    if (n < 0)
+        dst[0] = 0;
+}
+
+static void join_index(char *dst, const char *base, size_t i)
+{
+    if (snprintf(dst, PATHLEN, "%s[%zu]", base, i) < 0)
+        dst[0] = 0;
+}
+
+/* Every key of obj must be in allowed (NULL-terminated). Names all unknown
+ * keys in one message. */
+static int check_keys(const ctx *c, const json_t *obj, const char *path, const char *const *allowed)
+{
+    char unknown[600] = "";
+    size_t n_unknown = 0, len = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)obj, key, val) {
+        (void)val;
+        int ok = 0;
+        for (size_t i = 0; allowed[i]; i++)
+            if (!strcmp(key, allowed[i]))
+                ok = 1;
+        if (!ok) {
+            if (len < sizeof unknown - 1) {
+                int w = snprintf(unknown + len, sizeof unknown - len, "%s\"%s\"",
+                                 n_unknown ? ", " : "", key);
+                len += w > 0 ? (size_t)w : 0;
+            }
+            n_unknown++;
+        }
+    }
+    if (!n_unknown)
+        return GA_OK;
+    char expected[400] = "";
+    size_t el = 0;
+    for (size_t i = 0; allowed[i] && el < sizeof expected - 1; i++) {
+        int w = snprintf(expected + el, sizeof expected - el, "%s%s", i ? ", " : "", allowed[i]);
+        el += w > 0 ? (size_t)w : 0;
+    }
+    char where[PATHLEN + 16];
+    if (path && *path)
+        snprintf(where, sizeof where, "in %s", path);
+    else
+        snprintf(where, sizeof where, "at top level");
+    return fail(c, GA_ESPEC, "", "unknown key%s %s %s (expected one of: %s)",
+                n_unknown > 1 ? "s" : "", unknown, where, expected);
+}
+
+/* ---- typed getters -------------------------------------------------------- */
+
+static int get_object(const json_t **out, const ctx *c, const json_t *parent, const char *base,
+                      const char *key, int required)
+{
+    char path[PATHLEN];
+    join(path, base, key);
+    const json_t *j = json_object_get(parent, key);
+    *out = j;
+    if (!j)
+        return required ? fail(c, GA_ESPEC, path, "missing (expected an object)") : GA_OK;
+    if (!json_is_object(j))
+        return fail(c, GA_ESPEC, path, "is %s (expected an object)", json_kind(j));
+    return GA_OK;
+}
+
+static int get_string(const char **out, const ctx *c, const json_t *parent, const char *base,
+                      const char *key, int required, const char *expected)
+{
+    char path[PATHLEN];
+    join(path, base, key);
+    const json_t *j = json_object_get(parent, key);
+    *out = NULL;
+    if (!j)
+        return required ? fail(c, GA_ESPEC, path, "missing (expected %s)", expected) : GA_OK;
+    if (!json_is_string(j))
+        return fail(c, GA_ESPEC, path, "is %s (expected %s)", json_kind(j), expected);
+    *out = json_string_value(j);
+    return GA_OK;
+}
+
+/* A size: an integer in [1, max]. */
+static int check_size(size_t *out, const ctx *c, const json_t *j, const char *path, size_t max,
+                      const char *what)
+{
+    if (json_is_real(j)) {
+        double v = json_real_value(j);
+        if (v == floor(v))
+            return fail(c, GA_ESPEC, path, "is the real number %.17g (expected an integer %s "
+                        "written without a decimal point or exponent)", v, what);
+        return fail(c, GA_ESPEC, path, "is %.17g, not an integer (expected an integer %s)", v,
+                    what);
+    }
+    if (!json_is_integer(j))
+        return fail(c, GA_ESPEC, path, "is %s (expected an integer %s)", json_kind(j), what);
+    json_int_t v = json_integer_value(j);
+    if (v < 1)
+        return fail(c, GA_ESPEC, path, "is %" JSON_INTEGER_FORMAT " (expected an integer %s >= 1)",
+                    v, what);
+    if ((unsigned long long)v > (unsigned long long)max)
+        return fail(c, GA_ESPEC, path, "is %" JSON_INTEGER_FORMAT " (expected an integer %s <= %zu)",
+                    v, what, max);
+    *out = (size_t)v;
+    return GA_OK;
+}
+
+static int get_size(size_t *out, const ctx *c, const json_t *parent, const char *base,
+                    const char *key, int required, size_t max, const char *what)
+{
+    char path[PATHLEN];
+    join(path, base, key);
+    const json_t *j = json_object_get(parent, key);
+    if (!j)
+        return required ? fail(c, GA_ESPEC, path, "missing (expected an integer %s >= 1)", what)
+                        : GA_OK;
+    return check_size(out, c, j, path, max, what);
+}
+
+/* A number (integer or real). JSON numbers are finite once parsed (the syntax
+ * has no NaN or Infinity and jansson refuses overflow), but integers beyond
+ * 2^53 round: accepted, as NumPy's float() would. */
+static int check_number(double *out, const ctx *c, const json_t *j, const char *path,
+                        const char *what)
+{
+    if (!json_is_number(j))
+        return fail(c, GA_ESPEC, path, "is %s (expected %s)", json_kind(j), what);
+    double v = json_number_value(j);
+    if (!isfinite(v))
+        return fail(c, GA_ENONFINITE, path, "is not finite (expected %s)", what);
+    *out = v;
+    return GA_OK;
+}
+
+static int get_number(double *out, const ctx *c, const json_t *parent, const char *base,
+                      const char *key, int required, const char *what)
+{
+    char path[PATHLEN];
+    join(path, base, key);
+    const json_t *j = json_object_get(parent, key);
+    if (!j)
+        return required ? fail(c, GA_ESPEC, path, "missing (expected %s)", what) : GA_OK;
+    return check_number(out, c, j, path, what);
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+static void list_activations(char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int a = 0; a < GA_ACT_COUNT && len < size - 1; a++) {
+        int w = snprintf(buf + len, size - len, "%s%s", a ? ", " : "",
+                         ga_activation_name((ga_activation)a));
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
+static void list_losses(char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int a = 0; a < GA_LOSS_COUNT && len < size - 1; a++) {
+        int w = snprintf(buf + len, size - len, "%s%s", a ? ", " : "",
+                         ga_loss_name((ga_loss_kind)a));
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
+static void list_reductions(char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int a = 0; a < GA_REDUCE_COUNT && len < size - 1; a++) {
+        int w = snprintf(buf + len, size - len, "%s%s", a ? ", " : "",
+                         ga_reduction_name((ga_reduction)a));
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
+static void list_schemes(char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int a = 0; a < GA_INIT_COUNT && len < size - 1; a++) {
+        int w = snprintf(buf + len, size - len, "%s%s", a ? ", " : "",
+                         ga_init_scheme_name((ga_init_scheme)a));
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
+static void tensor_name(char *buf, size_t size, size_t v)
+{
+    snprintf(buf, size, "%c%zu", v % 2 ? 'b' : 'W', v / 2 + 1);
+}
+
+/* The first few tensor names of an n_layers net, for "expected one of". */
+static void list_tensors(char *buf, size_t size, size_t n_layers)
+{
+    size_t len = 0, n = 2 * n_layers, shown = n > 12 ? 12 : n;
+    buf[0] = 0;
+    for (size_t v = 0; v < shown && len < size - 1; v++) {
+        char t[32];
+        tensor_name(t, sizeof t, v);
+        int w = snprintf(buf + len, size - len, "%s%s", v ? ", " : "", t);
+        len += w > 0 ? (size_t)w : 0;
+    }
+    if (shown < n && len < size - 1) {
+        char t[32];
+        tensor_name(t, sizeof t, n - 1);
+        snprintf(buf + len, size - len, ", ..., %s", t);
+    }
+}
+
+/* "W3" -> view index 4 when 3 <= n_layers; -1 otherwise. */
+static long parse_tensor_name(const char *s, size_t n_layers)
+{
+    if ((s[0] != 'W' && s[0] != 'b') || s[1] < '1' || s[1] > '9')
+        return -1;
+    size_t l = 0;
+    for (const char *p = s + 1; *p; p++) {
+        if (!isdigit((unsigned char)*p) || l > (SIZE_MAX - 9) / 10)
+            return -1;
+        l = 10 * l + (size_t)(*p - '0');
+    }
+    if (l < 1 || l > n_layers)
+        return -1;
+    return (long)(2 * (l - 1) + (s[0] == 'b'));
+}
+
+void ga_spec_tensor_shape(size_t *rows, size_t *cols, const ga_net_desc *desc, size_t v)
+{
+    size_t l = v / 2;
+    size_t in = l == 0 ? desc->n_in : desc->layers[l - 1].n_out;
+    size_t out = desc->layers[l].n_out;
+    int bias = (int)(v % 2);
+    if (desc->layout == GA_LAYOUT_COLUMN) {
+        *rows = out;
+        *cols = bias ? 1 : in;
+    } else {
+        *rows = bias ? 1 : in;
+        *cols = out;
+    }
+}
+
+/* ---- sections --------------------------------------------------------------- */
+
+static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
+{
+    const char *layout;
+    int st = get_string(&layout, c, root, "", "layout", 1, "\"column\" or \"row\"");
+    if (st)
+        return st;
+    if (!strcmp(layout, "column"))
+        s->desc.layout = GA_LAYOUT_COLUMN;
+    else if (!strcmp(layout, "row"))
+        s->desc.layout = GA_LAYOUT_ROW;
+    else
+        return fail(c, GA_ESPEC, "layout", "unknown layout \"%s\" (expected one of: column, row)",
+                    layout);
+    if ((st = get_size(&s->desc.n_in, c, root, "", "input", 1, GA_MAX_WIDTH, "input size")))
+        return st;
+
+    const json_t *layers = json_object_get(root, "layers");
+    if (!layers)
+        return fail(c, GA_ESPEC, "layers", "missing (expected an array of layer objects)");
+    if (!json_is_array(layers))
+        return fail(c, GA_ESPEC, "layers", "is %s (expected an array of layer objects)",
+                    json_kind(layers));
+    size_t n = json_array_size(layers);
+    if (n == 0)
+        return fail(c, GA_ESPEC, "layers", "is empty (expected at least one layer)");
+    if (n > GA_MAX_LAYERS)
+        return fail(c, GA_ESPEC, "layers", "has %zu layers (expected at most %d)", n,
+                    GA_MAX_LAYERS);
+    s->desc.layers = calloc(n, sizeof *s->desc.layers);
+    if (!s->desc.layers)
+        return fail(c, GA_ENOMEM, "layers", "cannot allocate %zu layer descriptions", n);
+    s->desc.n_layers = n;
+    static const char *const layer_keys[] = {"size", "activation", "slope", "alpha", NULL};
+    for (size_t i = 0; i < n; i++) {
+        char base[PATHLEN], path[PATHLEN];
+        join_index(base, "layers", i);
+        const json_t *L = json_array_get(layers, i);
+        if (!json_is_object(L))
+            return fail(c, GA_ESPEC, base, "is %s (expected a layer object with size and "
+                        "activation)", json_kind(L));
+        if ((st = check_keys(c, L, base, layer_keys)))
+            return st;
+        ga_layer_desc *d = &s->desc.layers[i];
+        if ((st = get_size(&d->n_out, c, L, base, "size", 1, GA_MAX_WIDTH, "layer size")))
+            return st;
+        const char *act;
+        char names[300];
+        list_activations(names, sizeof names);
+        char expected[320];
+        snprintf(expected, sizeof expected, "one of: %s", names);
+        if ((st = get_string(&act, c, L, base, "activation", 1, expected)))
+            return st;
+        join(path, base, "activation");
+        if (ga_activation_from_name(&d->act, act) != GA_OK)
+            return fail(c, GA_ESPEC, path, "unknown activation \"%s\" (expected one of: %s)", act,
+                        names);
+        d->act_param = ga_activation_default_param(d->act);
+        const json_t *slope = json_object_get(L, "slope"), *alpha = json_object_get(L, "alpha");
+        if (slope && d->act != GA_ACT_LEAKY_RELU) {
+            join(path, base, "slope");
+            return fail(c, GA_ESPEC, path, "only leaky_relu takes a slope (this layer is %s)",
+                        ga_activation_name(d->act));
+        }
+        if (alpha && d->act != GA_ACT_ELU) {
+            join(path, base, "alpha");
+            return fail(c, GA_ESPEC, path, "only elu takes an alpha (this layer is %s)",
+                        ga_activation_name(d->act));
+        }
+        if (slope && (st = get_number(&d->act_param, c, L, base, "slope", 1, "a number")))
+            return st;
+        if (alpha && (st = get_number(&d->act_param, c, L, base, "alpha", 1, "a number")))
+            return st;
+    }
+
+    const json_t *loss;
+    if ((st = get_object(&loss, c, root, "", "loss", 1)))
+        return st;
+    static const char *const loss_keys[] = {"type", "scale", "reduction", "weight_decay", NULL};
+    if ((st = check_keys(c, loss, "loss", loss_keys)))
+        return st;
+    char names[300], expected[320];
+    const char *name;
+    list_losses(names, sizeof names);
+    snprintf(expected, sizeof expected, "one of: %s", names);
+    if ((st = get_string(&name, c, loss, "loss", "type", 1, expected)))
+        return st;
+    if (ga_loss_from_name(&s->desc.loss.kind, name) != GA_OK)
+        return fail(c, GA_ESPEC, "loss.type", "unknown loss \"%s\" (expected one of: %s)", name,
+                    names);
+    list_reductions(names, sizeof names);
+    snprintf(expected, sizeof expected, "one of: %s", names);
+    if ((st = get_string(&name, c, loss, "loss", "reduction", 1, expected)))
+        return st;
+    if (ga_reduction_from_name(&s->desc.loss.reduction, name) != GA_OK)
+        return fail(c, GA_ESPEC, "loss.reduction", "unknown reduction \"%s\" (expected one of: %s)",
+                    name, names);
+    s->desc.loss.scale = 1.0;
+    if ((st = get_number(&s->desc.loss.scale, c, loss, "loss", "scale", 0, "a number > 0")))
+        return st;
+    if (!(s->desc.loss.scale > 0.0))
+        return fail(c, GA_ESPEC, "loss.scale", "is %.17g (expected a number > 0)",
+                    s->desc.loss.scale);
+    s->desc.loss.weight_decay = 0.0;
+    if ((st = get_number(&s->desc.loss.weight_decay, c, loss, "loss", "weight_decay", 0,
+                         "a number >= 0")))
+        return st;
+    if (!(s->desc.loss.weight_decay >= 0.0))
+        return fail(c, GA_ESPEC, "loss.weight_decay", "is %.17g (expected a number >= 0)",
+                    s->desc.loss.weight_decay);
+    ga_error inner = {{0}};
+    ga_activation last = s->desc.layers[n - 1].act;
+    if (ga_loss_check_pair(&inner, s->desc.loss.kind, last) != GA_OK)
+        return fail(c, GA_ESPEC, "loss.type", "%s (the last layer is layers[%zu]; valid pairs are "
+                    "in docs/spec.md)", inner.msg, n - 1);
+    return GA_OK;
+}
+
+/* Reads a JSON array of arrays holding a (rows, cols) matrix into dst C order;
+ * with transposed the JSON holds its transpose (cols arrays of rows numbers).
+ * rows_what / cols_what say what the outer / inner lengths mean. */
+static int read_matrix(double *dst, const ctx *c, const json_t *j, const char *path, size_t rows,
+                       size_t cols, int transposed, const char *outer_what, const char *inner_what)
+{
+    size_t jr = transposed ? cols : rows, jc = transposed ? rows : cols;
+    if (!json_is_array(j))
+        return fail(c, GA_ESPEC, path, "is %s (expected an array of %zu arrays of %zu numbers)",
+                    json_kind(j), jr, jc);
+    if (json_array_size(j) != jr)
+        return fail(c, GA_ESPEC, path, "has %zu rows (expected %zu: %s)", json_array_size(j), jr,
+                    outer_what);
+    for (size_t i = 0; i < jr; i++) {
+        char rp[PATHLEN];
+        join_index(rp, path, i);
+        const json_t *row = json_array_get(j, i);
+        if (!json_is_array(row))
+            return fail(c, GA_ESPEC, rp, "is %s (expected an array of %zu numbers)",
+                        json_kind(row), jc);
+        if (json_array_size(row) != jc)
+            return fail(c, GA_ESPEC, rp, "has %zu entries (expected %zu: %s)",
+                        json_array_size(row), jc, inner_what);
+        for (size_t k = 0; k < jc; k++) {
+            char ep[PATHLEN];
+            join_index(ep, rp, k);
+            double v;
+            int st = check_number(&v, c, json_array_get(row, k), ep, "a number");
+            if (st)
+                return st;
+            if (transposed)
+                dst[k * cols + i] = v;
+            else
+                dst[i * cols + k] = v;
+        }
+    }
+    return GA_OK;
+}
+
+static int parse_data(ga_spec *s, const ctx *c, const json_t *root, size_t memory_cap)
+{
+    const json_t *data;
+    int st = get_object(&data, c, root, "", "data", 1);
+    if (st)
+        return st;
+    static const char *const data_keys[] = {"x", "y", "orientation", NULL};
+    if ((st = check_keys(c, data, "data", data_keys)))
+        return st;
+    const char *orient;
+    if ((st = get_string(&orient, c, data, "data", "orientation", 0, "\"rows\" or \"columns\"")))
+        return st;
+    int columns = 0;
+    if (orient && !strcmp(orient, "columns"))
+        columns = 1;
+    else if (orient && strcmp(orient, "rows"))
+        return fail(c, GA_ESPEC, "data.orientation",
+                    "unknown orientation \"%s\" (expected one of: rows, columns)", orient);
+    const json_t *x = json_object_get(data, "x"), *y = json_object_get(data, "y");
+    if (!x)
+        return fail(c, GA_ESPEC, "data.x", "missing (expected an array of samples)");
+    if (!y)
+        return fail(c, GA_ESPEC, "data.y", "missing (expected an array of targets)");
+    if (!json_is_array(x))
+        return fail(c, GA_ESPEC, "data.x", "is %s (expected an array of arrays of numbers)",
+                    json_kind(x));
+    if (!json_is_array(y))
+        return fail(c, GA_ESPEC, "data.y", "is %s (expected an array of arrays of numbers)",
+                    json_kind(y));
+    size_t n_in = s->desc.n_in, n_out = s->desc.layers[s->desc.n_layers - 1].n_out;
+    size_t B;
+    if (!columns) {
+        B = json_array_size(x);
+        if (B == 0)
+            return fail(c, GA_ESPEC, "data.x", "is empty (expected at least one sample)");
+    } else {
+        if (json_array_size(x) != n_in)
+            return fail(c, GA_ESPEC, "data.x", "has %zu rows (expected %zu: with orientation "
+                        "columns, one row per input feature)", json_array_size(x), n_in);
+        const json_t *x0 = json_array_get(x, 0);
+        if (!json_is_array(x0))
+            return fail(c, GA_ESPEC, "data.x[0]", "is %s (expected an array of numbers)",
+                        json_kind(x0));
+        B = json_array_size(x0);
+        if (B == 0)
+            return fail(c, GA_ESPEC, "data.x[0]", "is empty (expected at least one sample)");
+    }
+    /* B is bounded by the parsed text, but the products may still pass the cap */
+    size_t width = n_in + n_out;
+    if (B > SIZE_MAX / sizeof(double) / width)
+        return fail(c, GA_ERANGE, "data", "%zu samples of %zu numbers overflow a size", B, width);
+    if (B * width * sizeof(double) > memory_cap)
+        return fail(c, GA_ENOMEM, "data", "%zu samples of %zu numbers need %zu bytes (expected at "
+                    "most the memory cap, %zu bytes)", B, width, B * width * sizeof(double),
+                    memory_cap);
+    s->batch = B;
+    s->x = malloc(B * n_in * sizeof *s->x);
+    s->y = malloc(B * n_out * sizeof *s->y);
+    if (!s->x || !s->y)
+        return fail(c, GA_ENOMEM, "data", "cannot allocate %zu samples", B);
+    char outer[160], inner[160];
+    if (!columns) {
+        snprintf(inner, sizeof inner, "the input size");
+        if ((st = read_matrix(s->x, c, x, "data.x", B, n_in, 0, "one per sample", inner)))
+            return st;
+        snprintf(outer, sizeof outer, "one per sample, as in data.x");
+        snprintf(inner, sizeof inner, "the size of the last layer");
+        return read_matrix(s->y, c, y, "data.y", B, n_out, 0, outer, inner);
+    }
+    snprintf(outer, sizeof outer, "with orientation columns, one row per input feature");
+    snprintf(inner, sizeof inner, "with orientation columns, one entry per sample");
+    if ((st = read_matrix(s->x, c, x, "data.x", B, n_in, 1, outer, inner)))
+        return st;
+    snprintf(outer, sizeof outer, "with orientation columns, one row per output of the last "
+             "layer");
+    snprintf(inner, sizeof inner, "one entry per sample, as in data.x");
+    return read_matrix(s->y, c, y, "data.y", B, n_out, 1, outer, inner);
+}
+
+static int parse_values(ga_spec *s, const ctx *c, const json_t *values, size_t memory_cap)
+{
+    const ga_net_desc *desc = &s->desc;
+    size_t n_views = 2 * desc->n_layers;
+    char names[200];
+    list_tensors(names, sizeof names, desc->n_layers);
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)values, key, val) {
+        (void)val;
+        if (parse_tensor_name(key, desc->n_layers) < 0) {
+            char path[PATHLEN];
+            join(path, "parameters.values", key);
+            return fail(c, GA_ESPEC, path, "unknown tensor \"%s\" (expected one of: %s)", key,
+                        names);
+        }
+    }
+    if (s->n_params > SIZE_MAX / sizeof(double) ||
+        s->n_params * sizeof(double) > memory_cap)
+        return fail(c, GA_ENOMEM, "parameters.values", "%zu parameters exceed the memory cap "
+                    "(%zu bytes)", s->n_params, memory_cap);
+    s->values = malloc((s->n_params ? s->n_params : 1) * sizeof *s->values);
+    if (!s->values)
+        return fail(c, GA_ENOMEM, "parameters.values", "cannot allocate %zu parameters",
+                    s->n_params);
+    size_t off = 0;
+    for (size_t v = 0; v < n_views; v++) {
+        char t[32], path[PATHLEN];
+        tensor_name(t, sizeof t, v);
+        join(path, "parameters.values", t);
+        size_t r, cc;
+        ga_spec_tensor_shape(&r, &cc, desc, v);
+        const json_t *j = json_object_get(values, t);
+        if (!j)
+            return fail(c, GA_ESPEC, path, "missing (expected %s's values, an array of %zu arrays "
+                        "of %zu numbers, its stored shape (%zu, %zu) in the %s layout)", t, r, cc,
+                        r, cc, desc->layout == GA_LAYOUT_COLUMN ? "column" : "row");
+        double *dst = s->values + off;
+        int st;
+        if ((r == 1 || cc == 1) && json_is_array(j) && json_array_size(j) > 0 &&
+            json_is_number(json_array_get(j, 0))) {
+            /* a vector may be written flat */
+            if (json_array_size(j) != r * cc)
+                return fail(c, GA_ESPEC, path, "has %zu entries (expected %zu, %s's stored shape "
+                            "(%zu, %zu))", json_array_size(j), r * cc, t, r, cc);
+            for (size_t k = 0; k < r * cc; k++) {
+                char ep[PATHLEN];
+                join_index(ep, path, k);
+                if ((st = check_number(&dst[k], c, json_array_get(j, k), ep, "a number")))
+                    return st;
+            }
+        } else {
+            char outer[128], inner[128];
+            snprintf(outer, sizeof outer, "%s's stored shape is (%zu, %zu) in the %s layout", t, r,
+                     cc, desc->layout == GA_LAYOUT_COLUMN ? "column" : "row");
+            snprintf(inner, sizeof inner, "%s's stored shape is (%zu, %zu)", t, r, cc);
+            if ((st = read_matrix(dst, c, j, path, r, cc, 0, outer, inner)))
+                return st;
+        }
+        off += r * cc;
+    }
+    return GA_OK;
+}
+
+static int parse_tensor_recipe(ga_init_desc *d, const ctx *c, const json_t *j, const char *path,
+                               size_t rows, size_t cols, size_t fan_in, size_t fan_out)
+{
+    if (!json_is_object(j))
+        return fail(c, GA_ESPEC, path, "is %s (expected an object with a scheme)", json_kind(j));
+    static const char *const keys[] = {"scheme", "a", "b", "value", "scale", "fan_in",
+                                       "fan_out", "shape", "transpose", NULL};
+    int st = check_keys(c, j, path, keys);
+    if (st)
+        return st;
+    char names[300], expected[320], kp[PATHLEN];
+    list_schemes(names, sizeof names);
+    snprintf(expected, sizeof expected, "one of: %s", names);
+    const char *name;
+    if ((st = get_string(&name, c, j, path, "scheme", 1, expected)))
+        return st;
+    ga_init_scheme sch;
+    join(kp, path, "scheme");
+    if (ga_init_scheme_from_name(&sch, name) != GA_OK)
+        return fail(c, GA_ESPEC, kp, "unknown scheme \"%s\" (expected one of: %s; aliases "
+                    "glorot_normal, glorot_uniform, he_normal, kaiming_normal, kaiming_uniform, "
+                    "lecun_normal)", name, names);
+    ga_init_desc_default(d, sch);
+    /* keys that only some schemes read: refuse them elsewhere, a typo or a misunderstanding */
+    if ((json_object_get(j, "a") || json_object_get(j, "b")) && sch != GA_INIT_UNIFORM) {
+        join(kp, path, json_object_get(j, "a") ? "a" : "b");
+        return fail(c, GA_ESPEC, kp, "only the uniform scheme takes bounds a and b (this "
+                    "tensor's scheme is %s)", ga_init_scheme_name(sch));
+    }
+    if (json_object_get(j, "value") && sch != GA_INIT_CONSTANT) {
+        join(kp, path, "value");
+        return fail(c, GA_ESPEC, kp, "only the constant scheme takes a value (this tensor's "
+                    "scheme is %s)", ga_init_scheme_name(sch));
+    }
+    if (json_object_get(j, "fan_in") && !ga_init_scheme_uses_fan_in(sch)) {
+        join(kp, path, "fan_in");
+        return fail(c, GA_ESPEC, kp, "scheme %s does not use fan_in", ga_init_scheme_name(sch));
+    }
+    if (json_object_get(j, "fan_out") && !ga_init_scheme_uses_fan_out(sch)) {
+        join(kp, path, "fan_out");
+        return fail(c, GA_ESPEC, kp, "scheme %s does not use fan_out", ga_init_scheme_name(sch));
+    }
+    if (json_object_get(j, "scale") && sch == GA_INIT_ZEROS) {
+        join(kp, path, "scale");
+        return fail(c, GA_ESPEC, kp, "the zeros scheme takes no scale");
+    }
+    if (sch == GA_INIT_CONSTANT &&
+        (st = get_number(&d->value, c, j, path, "value", 1, "a number")))
+        return st;
+    if ((st = get_number(&d->low, c, j, path, "a", 0, "a number")))
+        return st;
+    if ((st = get_number(&d->high, c, j, path, "b", 0, "a number")))
+        return st;
+    if ((st = get_number(&d->scale, c, j, path, "scale", 0, "a number")))
+        return st;
+    if ((st = get_size(&d->fan_in, c, j, path, "fan_in", 0, SIZE_MAX / 4, "fan_in")))
+        return st;
+    if ((st = get_size(&d->fan_out, c, j, path, "fan_out", 0, SIZE_MAX / 4, "fan_out")))
+        return st;
+    const json_t *tr = json_object_get(j, "transpose");
+    if (tr) {
+        join(kp, path, "transpose");
+        if (!json_is_boolean(tr))
+            return fail(c, GA_ESPEC, kp, "is %s (expected true or false)", json_kind(tr));
+        d->transpose = json_is_true(tr);
+    }
+    const json_t *shape = json_object_get(j, "shape");
+    if (shape) {
+        join(kp, path, "shape");
+        if (!json_is_array(shape) || json_array_size(shape) < 1 || json_array_size(shape) > 2)
+            return fail(c, GA_ESPEC, kp, "is %s (expected an array of 1 or 2 integer sizes, "
+                        "e.g. [%zu, %zu])", json_is_array(shape) ? "an array of the wrong length"
+                        : json_kind(shape), rows, cols);
+        d->ndim = json_array_size(shape);
+        for (size_t i = 0; i < d->ndim; i++) {
+            char ep[PATHLEN];
+            join_index(ep, kp, i);
+            if ((st = check_size(&d->shape[i], c, json_array_get(shape, i), ep, GA_MAX_WIDTH,
+                                 "dimension")))
+                return st;
+        }
+    }
+    ga_error inner = {{0}};
+    if ((st = ga_init_desc_check(&inner, d, rows, cols, fan_in, fan_out)) != GA_OK)
+        return fail(c, GA_ESPEC, path, "%s", inner.msg);
+    return GA_OK;
+}
+
+static int parse_init(ga_spec *s, const ctx *c, const json_t *init)
+{
+    static const char *const keys[] = {"seed", "order", "tensors", "default", NULL};
+    int st = check_keys(c, init, "parameters.init", keys);
+    if (st)
+        return st;
+    const ga_net_desc *desc = &s->desc;
+    size_t n_views = 2 * desc->n_layers;
+    char names[200];
+    list_tensors(names, sizeof names, desc->n_layers);
+
+    const json_t *seed = json_object_get(init, "seed");
+    if (!seed)
+        return fail(c, GA_ESPEC, "parameters.init.seed", "missing (expected an integer in "
+                    "[0, 4294967295], the argument of np.random.seed)");
+    if (!json_is_integer(seed) || json_integer_value(seed) < 0 ||
+        json_integer_value(seed) > (json_int_t)UINT32_MAX) {
+        if (json_is_integer(seed))
+            return fail(c, GA_ESPEC, "parameters.init.seed", "is %" JSON_INTEGER_FORMAT
+                        " (expected an integer in [0, 4294967295])", json_integer_value(seed));
+        return fail(c, GA_ESPEC, "parameters.init.seed", "is %s (expected an integer in "
+                    "[0, 4294967295])", json_kind(seed));
+    }
+    s->init.seed = (uint32_t)json_integer_value(seed);
+
+    s->init.n_tensors = n_views;
+    s->init.tensors = calloc(n_views, sizeof *s->init.tensors);
+    s->init.order = calloc(n_views, sizeof *s->init.order);
+    if (!s->init.tensors || !s->init.order)
+        return fail(c, GA_ENOMEM, "parameters.init", "cannot allocate %zu tensor recipes",
+                    n_views);
+    unsigned char *have = calloc(n_views, 1);
+    if (!have)
+        return fail(c, GA_ENOMEM, "parameters.init", "cannot allocate %zu flags", n_views);
+
+    const json_t *tensors, *dflt;
+    if ((st = get_object(&tensors, c, init, "parameters.init", "tensors", 0)) ||
+        (st = get_object(&dflt, c, init, "parameters.init", "default", 0)))
+        goto done;
+    if (tensors) {
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)tensors, key, val) {
+            char path[PATHLEN];
+            join(path, "parameters.init.tensors", key);
+            long v = parse_tensor_name(key, desc->n_layers);
+            if (v < 0) {
+                st = fail(c, GA_ESPEC, path, "unknown tensor \"%s\" (expected one of: %s)", key,
+                          names);
+                goto done;
+            }
+            size_t r, cc, l = (size_t)v / 2;
+            ga_spec_tensor_shape(&r, &cc, desc, (size_t)v);
+            size_t fi = l == 0 ? desc->n_in : desc->layers[l - 1].n_out;
+            if ((st = parse_tensor_recipe(&s->init.tensors[v], c, val, path, r, cc, fi,
+                                          desc->layers[l].n_out)))
+                goto done;
+            have[v] = 1;
+        }
+    }
+    for (size_t v = 0; v < n_views; v++) {
+        if (have[v])
+            continue;
+        char t[32];
+        tensor_name(t, sizeof t, v);
+        if (!dflt) {
+            st = fail(c, GA_ESPEC, "parameters.init.tensors", "no recipe for %s (expected one in "
+                      "tensors, or a default)", t);
+            goto done;
+        }
+        size_t r, cc, l = v / 2;
+        ga_spec_tensor_shape(&r, &cc, desc, v);
+        size_t fi = l == 0 ? desc->n_in : desc->layers[l - 1].n_out;
+        char path[PATHLEN];
+        snprintf(path, sizeof path, "parameters.init.default (for %s)", t);
+        if ((st = parse_tensor_recipe(&s->init.tensors[v], c, dflt, path, r, cc, fi,
+                                      desc->layers[l].n_out)))
+            goto done;
+    }
+
+    memset(have, 0, n_views);
+    const json_t *order = json_object_get(init, "order");
+    if (!order) {
+        for (size_t v = 0; v < n_views; v++)
+            s->init.order[v] = v;
+        s->init.n_order = n_views;
+    } else {
+        if (!json_is_array(order)) {
+            st = fail(c, GA_ESPEC, "parameters.init.order", "is %s (expected an array of tensor "
+                      "names such as [\"W1\", \"b1\", \"W2\", \"b2\"])", json_kind(order));
+            goto done;
+        }
+        if (json_array_size(order) > n_views) {
+            st = fail(c, GA_ESPEC, "parameters.init.order", "has %zu entries (expected at most "
+                      "%zu, one per tensor)", json_array_size(order), n_views);
+            goto done;
+        }
+        for (size_t k = 0; k < json_array_size(order); k++) {
+            char path[PATHLEN];
+            join_index(path, "parameters.init.order", k);
+            const json_t *e = json_array_get(order, k);
+            if (!json_is_string(e)) {
+                st = fail(c, GA_ESPEC, path, "is %s (expected a tensor name, one of: %s)",
+                          json_kind(e), names);
+                goto done;
+            }
+            long v = parse_tensor_name(json_string_value(e), desc->n_layers);
+            if (v < 0) {
+                st = fail(c, GA_ESPEC, path, "unknown tensor \"%s\" (expected one of: %s)",
+                          json_string_value(e), names);
+                goto done;
+            }
+            if (have[v]) {
+                st = fail(c, GA_ESPEC, path, "lists %s a second time (expected each tensor at "
+                          "most once)", json_string_value(e));
+                goto done;
+            }
+            have[v] = 1;
+            s->init.order[s->init.n_order++] = (size_t)v;
+        }
+        for (size_t v = 0; v < n_views; v++)
+            if (!have[v] && ga_init_scheme_draws(s->init.tensors[v].scheme)) {
+                char t[32];
+                tensor_name(t, sizeof t, v);
+                st = fail(c, GA_ESPEC, "parameters.init.order", "leaves out %s, whose scheme %s "
+                          "draws random numbers (expected every drawing tensor once, in draw "
+                          "order)", t, ga_init_scheme_name(s->init.tensors[v].scheme));
+                goto done;
+            }
+    }
+done:
+    free(have);
+    return st;
+}
+
+static int parse_parameters(ga_spec *s, const ctx *c, const json_t *root, size_t memory_cap)
+{
+    const json_t *p;
+    int st = get_object(&p, c, root, "", "parameters", 1);
+    if (st)
+        return st;
+    static const char *const keys[] = {"values", "init", NULL};
+    if ((st = check_keys(c, p, "parameters", keys)))
+        return st;
+    const json_t *values, *init;
+    if ((st = get_object(&values, c, p, "parameters", "values", 0)) ||
+        (st = get_object(&init, c, p, "parameters", "init", 0)))
+        return st;
+    if (values && init)
+        return fail(c, GA_ESPEC, "parameters", "has both values and init (expected one of them)");
+    if (!values && !init)
+        return fail(c, GA_ESPEC, "parameters", "has neither values nor init (expected one of "
+                    "them)");
+    if (values)
+        return parse_values(s, c, values, memory_cap);
+    s->has_init = 1;
+    return parse_init(s, c, init);
+}
+
+/* ---- entry points ----------------------------------------------------------- */
+
+/* A jansson syntax error as FILE:LINE:COLUMN: message, clearer for NaN,
+ * Infinity and overflowing numbers. */
+static int syntax_error(const ctx *c, const json_error_t *e, const char *text, size_t len)
+{
+    const char *near = strstr(e->text, "near '");
+    char token[64] = "";
+    if (near) {
+        near += 6;
+        size_t n = strcspn(near, "'");
+        if (n >= sizeof token)
+            n = sizeof token - 1;
+        memcpy(token, near, n);
+        token[n] = 0;
+    }
+    /* after a lone sign jansson stops; look at what follows in the text */
+    const char *after = (e->position >= 0 && (size_t)e->position <= len) ? text + e->position : "";
+    const char *t = token;
+    if (*t == '-' || *t == '+')
+        t++;
+    int nonfinite = !strncasecmp(t, "nan", 3) || !strncasecmp(t, "inf", 3) ||
+                    ((!strcmp(token, "-") || !strcmp(token, "+")) &&
+                     (!strncasecmp(after, "nan", 3) || !strncasecmp(after, "inf", 3)));
+    if (nonfinite)
+        return ga_fail(c->err, GA_ESPEC, "%s:%d:%d: NaN and Infinity are not JSON numbers "
+                       "(expected a finite number)", c->name, e->line, e->column);
+    if (strstr(e->text, "real number overflow"))
+        return ga_fail(c->err, GA_ESPEC, "%s:%d:%d: number %s overflows a double (expected a "
+                       "finite number, magnitude below 1.7976931348623157e308)", c->name,
+                       e->line, e->column, token);
+    if (strstr(e->text, "too big integer"))
+        return ga_fail(c->err, GA_ESPEC, "%s:%d:%d: integer %s does not fit in 64 bits (expected "
+                       "a smaller integer, or a real such as 1e20)", c->name, e->line, e->column,
+                       token);
+    if (strstr(e->text, "duplicate object key"))
+        return ga_fail(c->err, GA_ESPEC, "%s:%d:%d: duplicate key %s (expected each key once in "
+                       "an object)", c->name, e->line, e->column, token);
+    return ga_fail(c->err, GA_ESPEC, "%s:%d:%d: invalid JSON: %s", c->name, e->line, e->column,
+                   e->text);
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static int parse_buffer(ga_spec **out, ga_error *err, const char *text, size_t len,
+                        const char *name, size_t memory_cap)
+{
+    *out = NULL;
+    if (memory_cap == 0)
+        memory_cap = GA_DEFAULT_MEMORY_CAP;
+    ctx c = {name, err};
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return syntax_error(&c, &je, text, len);
+    int st;
+    ga_spec *s = calloc(1, sizeof *s);
+    if (!s) {
+        json_decref(root);
+        return fail(&c, GA_ENOMEM, "", "cannot allocate a spec");
+    }
+    s->source = dup_str(name);
+    if (!s->source) {
+        st = fail(&c, GA_ENOMEM, "", "cannot allocate a spec");
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        st = fail(&c, GA_ESPEC, "", "the top level is %s (expected an object with layout, input, "
+                  "layers, loss, data, parameters)", json_kind(root));
+        goto out;
+    }
+    static const char *const keys[] = {"description", "layout", "input", "layers", "loss",
+                                       "data", "parameters", NULL};
+    if ((st = check_keys(&c, root, "", keys)))
+        goto out;
+    const char *descr;
+    if ((st = get_string(&descr, &c, root, "", "description", 0, "a string")))
+        goto out;
+    if (descr && !(s->description = dup_str(descr))) {
+        st = fail(&c, GA_ENOMEM, "", "cannot allocate a spec");
+        goto out;
+    }
+    if ((st = parse_net(s, &c, root)))
+        goto out;
+    /* sizes, pair, parameter count and memory cap, before anything big */
+    ga_error inner = {{0}};
+    if ((st = ga_net_desc_validate(&s->n_params, &inner, &s->desc, memory_cap)) != GA_OK) {
+        st = fail(&c, st, "", "%s", inner.msg); /* the core names the field */
+        goto out;
+    }
+    if ((st = parse_data(s, &c, root, memory_cap)))
+        goto out;
+    st = parse_parameters(s, &c, root, memory_cap);
+out:
+    json_decref(root);
+    if (st != GA_OK) {
+        ga_spec_free(s);
+        return st;
+    }
+    *out = s;
+    return GA_OK;
+}
+
+int ga_spec_parse(ga_spec **out, ga_error *err, const char *text, const char *name_for_messages,
+                  size_t memory_cap)
+{
+    return parse_buffer(out, err, text, strlen(text), name_for_messages, memory_cap);
+}
+
+int ga_spec_load(ga_spec **out, ga_error *err, const char *path, size_t memory_cap)
+{
+    *out = NULL;
+    if (memory_cap == 0)
+        memory_cap = GA_DEFAULT_MEMORY_CAP;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ga_fail(err, GA_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return ga_fail(err, GA_ENOMEM, "%s: cannot allocate a read buffer", path);
+    }
+    for (;;) {
+        if (len == cap) {
+            if (cap > memory_cap / 2) {
+                free(buf);
+                fclose(f);
+                return ga_fail(err, GA_ENOMEM, "%s: file larger than the memory cap (%zu bytes)",
+                               path, memory_cap);
+            }
+            char *nb = realloc(buf, 2 * cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return ga_fail(err, GA_ENOMEM, "%s: cannot allocate %zu bytes", path, 2 * cap);
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    int e = errno;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return ga_fail(err, GA_EIO, "%s: cannot read: %s", path, strerror(e));
+    }
+    int st = parse_buffer(out, err, buf, len, path, memory_cap);
+    free(buf);
+    return st;
+}
+
+void ga_spec_free(ga_spec *s)
+{
+    if (!s)
+        return;
+    free(s->source);
+    free(s->description);
+    free(s->desc.layers);
+    free(s->x);
+    free(s->y);
+    free(s->values);
+    free(s->init.tensors);
+    free(s->init.order);
+    free(s);
+}
+
+int ga_spec_make_net(ga_net **out, ga_error *err, const ga_spec *spec, uint32_t seed_override,
+                     int use_override)
+{
+    *out = NULL;
+    if (use_override && !spec->has_init)
+        return ga_fail(err, GA_EINVAL, "%s: a seed applies only to a spec with parameters.init "
+                       "(this one gives parameters.values)", spec->source);
+    ga_net *net;
+    int st = ga_net_alloc(&net, err, &spec->desc);
+    if (st != GA_OK)
+        return st;
+    if (net->n_params != spec->n_params || net->n_views != 2 * spec->desc.n_layers) {
+        ga_net_free(net);
+        return ga_fail(err, GA_EINVAL, "%s: the net has %zu parameters in %zu tensors (expected "
+                       "%zu in %zu)", spec->source, net->n_params, net->n_views, spec->n_params,
+                       2 * spec->desc.n_layers);
+    }
+    for (size_t v = 0; v < net->n_views; v++) {
+        size_t r, c;
+        ga_spec_tensor_shape(&r, &c, &spec->desc, v);
+        if (net->views[v].rows != r || net->views[v].cols != c) {
+            ga_net_free(net);
+            return ga_fail(err, GA_EINVAL, "%s: tensor %s of the net is (%zu, %zu) (expected "
+                           "(%zu, %zu))", spec->source, net->views[v].name, net->views[v].rows,
+                           net->views[v].cols, r, c);
+        }
+    }
+    if (spec->has_init) {
+        ga_error inner = {{0}};
+        st = ga_init_net(net, &inner, &spec->init, use_override ? seed_override : spec->init.seed);
+        if (st != GA_OK) {
+            ga_net_free(net);
+            return ga_fail(err, st, "%s: parameters.init: %s", spec->source, inner.msg);
+        }
+    } else {
+        /* spec->values holds W1, b1, W2, b2, ... back to back */
+        size_t off = 0;
+        for (size_t v = 0; v < net->n_views; v++) {
+            size_t n = net->views[v].rows * net->views[v].cols;
+            memcpy(net->params + net->views[v].offset, spec->values + off, n * sizeof(double));
+            off += n;
+        }
+    }
+    *out = net;
+    return GA_OK;
+}
