@@ -1,0 +1,1124 @@
+/* ga_oracle.c: the MPFR reference over the network description of ga_core.h.
+ *
+ * Nothing here calls core/'s arithmetic (ga_act_value, ga_forward, ...): the
+ * oracle reads the description (layers, layout, views into the slab) and
+ * computes everything again in MPFR. Every double that enters (x, y,
+ * parameters, activation parameters, loss scale, weight decay) is converted
+ * exactly: mpfr_set_d into at least 53 bits, or the *_d functions of MPFR,
+ * which convert exactly before the one correct rounding.
+ *
+ * Smooth formulas the oracle uses where the naive composition loses accuracy
+ * at saturation (they are exact identities, not approximations):
+ *   softplus(z)        = max(z,0) + log1p(exp(-|z|))
+ *   bce(sigmoid(z), y) = y softplus(-z) + (1-y) softplus(z)
+ *                        (-log s(z) = softplus(-z), -log(1-s(z)) = softplus(z))
+ *   cce(softmax(z), y) = sum_k y_k (logsumexp(z) - z_k)    (-log p_k = lse - z_k)
+ *   d bce/dz = s(z) - y,   d cce/dz_k = p_k sum_j y_j - y_k
+ * Terms with y = 0 (or 1 - y = 0) are skipped: 0 log 0 = 0.
+ * Derivative conventions at the kinks: relu'(0) = 0, leaky_relu'(0) = slope,
+ * elu'(0) = alpha.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpfr.h>
+
+#include "ga_oracle.h"
+
+/* Gap between the two precisions of a reverse or forward pass whose
+ * difference estimates the error (see orc_error). */
+#define GAP 64
+/* Rows of the Ridders tableau, route (a). */
+#define NTAB 12
+
+void ga_oracle_options_default(ga_oracle_options *opt)
+{
+    opt->start_prec = 128;
+    opt->max_prec = 8192;
+}
+
+/* ---- working state ----------------------------------------------------- */
+
+enum { T_LOSS, T_S, T_LAM, T_ACC, T_T, T_U, T_V, T_W, NTMP };
+
+typedef struct {
+    const ga_net *net;
+    const double *y;   /* (B, n_out) */
+    size_t B, L, n_in, n_out, maxw, n_params;
+    size_t *nin, *nout, *woff, *boff, *wk, *wj; /* (L) each: W(k,j) = P[woff + k wk + j wj] */
+    mpfr_t *all;       /* every MPFR variable of the call, one allocation */
+    size_t n_all, n_fixed, n_work;
+    mpfr_t *P;         /* (n_params) parameters, 53 bits, exact */
+    mpfr_t *X;         /* (B, n_in) inputs, 53 bits, exact */
+    mpfr_t **Z, **A;   /* (L) -> (B, nout[l]) pre-activations and activations */
+    mpfr_t *D, *Dp;    /* (B, maxw) dL/da then dL/dz of the current layer; previous */
+    mpfr_t *G;         /* (n_params) dL/dtheta */
+    mpfr_t *DX;        /* (B, n_in) dL/dx, or NULL */
+    mpfr_t *T;         /* (NTMP) temporaries */
+    mpfr_t *E;         /* extra variables managed by the caller (n_all - n_fixed - n_work) */
+    size_t n_extra;
+    signed char *sign; /* (B * sum nout) signs of z for the kink test of route (a) */
+    size_t *zoff;      /* (L) offsets of each layer in sign */
+} orc;
+
+static int mul_ok(size_t *r, size_t a, size_t b)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return 0;
+    *r = a * b;
+    return 1;
+}
+
+static int add_ok(size_t *r, size_t a, size_t b)
+{
+    if (b > SIZE_MAX - a)
+        return 0;
+    *r = a + b;
+    return 1;
+}
+
+static const char *nonfinite_word(double v)
+{
+    return isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
+}
+
+/* Arguments common to every entry point. */
+static int check_args(ga_oracle_options *o, ga_error *err, const ga_net *net,
+                      const double *params, const double *x, const double *y, size_t batch,
+                      const ga_oracle_options *opt)
+{
+    if (!net)
+        return ga_fail(err, GA_EINVAL, "oracle: net is NULL");
+    if (!params)
+        return ga_fail(err, GA_EINVAL, "oracle: params is NULL");
+    if (!x)
+        return ga_fail(err, GA_EINVAL, "oracle: x is NULL");
+    if (!y)
+        return ga_fail(err, GA_EINVAL, "oracle: y is NULL");
+    if (batch == 0)
+        return ga_fail(err, GA_EINVAL, "oracle: batch size is 0, must be at least 1");
+    size_t np;
+    int status = ga_net_desc_validate(&np, err, &net->desc, GA_DEFAULT_MEMORY_CAP);
+    if (status)
+        return status;
+    if (np != net->n_params || !net->views || net->n_views != 2 * net->desc.n_layers)
+        return ga_fail(err, GA_EINVAL, "oracle: the net's slab (%zu parameters, %zu views) does not match its description (%zu parameters, %zu layers)",
+                       net->n_params, net->n_views, np, net->desc.n_layers);
+    if (opt)
+        *o = *opt;
+    else
+        ga_oracle_options_default(o);
+    if (o->start_prec < 53 || o->max_prec < o->start_prec || o->max_prec > (1L << 20))
+        return ga_fail(err, GA_EINVAL, "oracle: precisions start %ld, max %ld: need 53 <= start <= max <= 2^20 bits",
+                       o->start_prec, o->max_prec);
+    size_t n_out = net->desc.layers[net->desc.n_layers - 1].n_out, nx, ny;
+    if (!mul_ok(&nx, batch, net->desc.n_in) || !mul_ok(&ny, batch, n_out))
+        return ga_fail(err, GA_ERANGE, "oracle: batch %zu times the layer widths overflows", batch);
+    for (size_t i = 0; i < net->n_params; i++)
+        if (!isfinite(params[i])) {
+            char name[64];
+            ga_param_name(name, sizeof name, net, i);
+            return ga_fail(err, GA_ENONFINITE, "oracle: parameter %s (slab entry %zu) is %s", name, i,
+                           nonfinite_word(params[i]));
+        }
+    for (size_t i = 0; i < nx; i++)
+        if (!isfinite(x[i]))
+            return ga_fail(err, GA_ENONFINITE, "oracle: x[%zu,%zu] is %s", i / net->desc.n_in,
+                           i % net->desc.n_in, nonfinite_word(x[i]));
+    for (size_t i = 0; i < ny; i++)
+        if (!isfinite(y[i]))
+            return ga_fail(err, GA_ENONFINITE, "oracle: y[%zu,%zu] is %s", i / n_out, i % n_out,
+                           nonfinite_word(y[i]));
+    return GA_OK;
+}
+
+static void orc_free(orc *o)
+{
+    if (o->all)
+        for (size_t i = 0; i < o->n_all; i++)
+            mpfr_clear(o->all[i]);
+    free(o->all);
+    free(o->nin);
+    free(o->Z);
+    free(o->sign);
+    memset(o, 0, sizeof *o);
+}
+
+/* Bytes of n MPFR variables of prec bits (struct plus limbs). */
+static int mpfr_bytes(size_t *bytes, size_t n, long prec)
+{
+    size_t per = sizeof(mpfr_t) + ((size_t)prec / GMP_NUMB_BITS + 2) * sizeof(mp_limb_t);
+    return mul_ok(bytes, n, per);
+}
+
+/* Allocates every MPFR variable of a call: params and inputs at 53 bits,
+ * the working set (with_grad: deltas and gradient; with_dx: dL/dx) and
+ * n_extra caller variables at prec. */
+static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
+                     const double *x, const double *y, size_t B, int with_grad, int with_dx,
+                     int with_sign, size_t n_extra, long prec, long max_prec)
+{
+    memset(o, 0, sizeof *o);
+    const ga_net_desc *d = &net->desc;
+    o->net = net;
+    o->y = y;
+    o->B = B;
+    o->L = d->n_layers;
+    o->n_in = d->n_in;
+    o->n_out = d->layers[o->L - 1].n_out;
+    o->n_params = net->n_params;
+    o->nin = malloc(7 * o->L * sizeof *o->nin);
+    o->Z = malloc(2 * o->L * sizeof *o->Z);
+    if (!o->nin || !o->Z) {
+        orc_free(o);
+        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu layers", o->L);
+    }
+    o->nout = o->nin + o->L;
+    o->woff = o->nout + o->L;
+    o->boff = o->woff + o->L;
+    o->wk = o->boff + o->L;
+    o->wj = o->wk + o->L;
+    o->zoff = o->wj + o->L;
+    o->A = o->Z + o->L;
+    size_t units = 0, fan_in = d->n_in;
+    o->maxw = d->n_in;
+    for (size_t l = 0; l < o->L; l++) {
+        size_t out = d->layers[l].n_out;
+        o->nin[l] = fan_in;
+        o->nout[l] = out;
+        o->zoff[l] = units;
+        units += out; /* cannot overflow: validated parameter count exceeds it */
+        if (out > o->maxw)
+            o->maxw = out;
+        for (size_t v = 0; v < net->n_views; v++) {
+            const ga_view *vw = &net->views[v];
+            if (vw->layer != l)
+                continue;
+            if (vw->is_bias)
+                o->boff[l] = vw->offset;
+            else
+                o->woff[l] = vw->offset;
+        }
+        if (d->layout == GA_LAYOUT_COLUMN)
+            o->wk[l] = fan_in, o->wj[l] = 1; /* W (out, in) */
+        else
+            o->wk[l] = 1, o->wj[l] = out;    /* W (in, out) */
+        fan_in = out;
+    }
+    size_t n_x = B * d->n_in, n_units, n_delta = 0, n_g = 0, n_dx = 0;
+    if (!mul_ok(&n_units, units, B) || (with_grad && !mul_ok(&n_delta, o->maxw, 2 * B))) {
+        orc_free(o);
+        return ga_fail(err, GA_ERANGE, "oracle: batch %zu times the layer widths overflows", B);
+    }
+    if (with_grad)
+        n_g = o->n_params;
+    if (with_dx)
+        n_dx = n_x;
+    o->n_fixed = o->n_params + n_x;
+    size_t n_work = 0;
+    int ok = add_ok(&n_work, 2 * n_units, n_delta) && add_ok(&n_work, n_work, n_g) &&
+             add_ok(&n_work, n_work, n_dx) && add_ok(&n_work, n_work, NTMP) &&
+             !(2 * n_units < n_units);
+    o->n_work = n_work;
+    size_t n_all = 0, bytes = 0;
+    ok = ok && add_ok(&n_all, o->n_fixed, n_work) && add_ok(&n_all, n_all, n_extra) &&
+         mpfr_bytes(&bytes, n_all, prec + GAP);
+    if (!ok) {
+        orc_free(o);
+        return ga_fail(err, GA_ERANGE, "oracle: the number of MPFR variables overflows");
+    }
+    if (bytes > GA_DEFAULT_MEMORY_CAP) {
+        orc_free(o);
+        return ga_fail(err, GA_ENOMEM, "oracle: %zu MPFR variables of %ld bits need %zu bytes, over the memory cap of %zu",
+                       n_all, prec + GAP, bytes, (size_t)GA_DEFAULT_MEMORY_CAP);
+    }
+    (void)max_prec;
+    o->all = malloc(n_all * sizeof *o->all);
+    if (with_sign)
+        o->sign = malloc(n_units ? n_units : 1);
+    if (!o->all || (with_sign && !o->sign)) {
+        orc_free(o);
+        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu MPFR variables", n_all);
+    }
+    o->n_all = n_all;
+    o->n_extra = n_extra;
+    for (size_t i = 0; i < o->n_fixed; i++)
+        mpfr_init2(o->all[i], 53);
+    for (size_t i = o->n_fixed; i < n_all; i++)
+        mpfr_init2(o->all[i], prec);
+    o->P = o->all;
+    o->X = o->P + o->n_params;
+    mpfr_t *w = o->X + n_x;
+    for (size_t l = 0; l < o->L; l++) {
+        o->Z[l] = w;
+        w += B * o->nout[l];
+        o->A[l] = w;
+        w += B * o->nout[l];
+    }
+    if (with_grad) {
+        o->D = w;
+        w += B * o->maxw;
+        o->Dp = w;
+        w += B * o->maxw;
+        o->G = w;
+        w += n_g;
+    }
+    if (with_dx) {
+        o->DX = w;
+        w += n_dx;
+    }
+    o->T = w;
+    w += NTMP;
+    o->E = w;
+    /* exact conversions: a double fits in 53 bits */
+    for (size_t i = 0; i < o->n_params; i++)
+        mpfr_set_d(o->P[i], params[i], MPFR_RNDN);
+    for (size_t i = 0; i < n_x; i++)
+        mpfr_set_d(o->X[i], x[i], MPFR_RNDN);
+    return GA_OK;
+}
+
+/* Working precision of the working set (values are lost). */
+static void orc_set_prec(orc *o, long prec)
+{
+    mpfr_t *w = o->all + o->n_fixed;
+    for (size_t i = 0; i < o->n_work; i++)
+        mpfr_set_prec(w[i], prec);
+}
+
+/* ---- forward pass -------------------------------------------------------- */
+
+/* r = softplus(s z) for s = +1 or -1: max(s z, 0) + log1p(exp(-|z|)); t scratch. */
+static void softplus_signed(mpfr_ptr r, mpfr_srcptr z, int s, mpfr_ptr t)
+{
+    mpfr_abs(t, z, MPFR_RNDN);
+    mpfr_neg(t, t, MPFR_RNDN);
+    mpfr_exp(t, t, MPFR_RNDN);
+    mpfr_log1p(t, t, MPFR_RNDN);
+    if (mpfr_sgn(z) * s > 0) {
+        if (s > 0)
+            mpfr_add(r, t, z, MPFR_RNDN);
+        else
+            mpfr_sub(r, t, z, MPFR_RNDN);
+    } else {
+        mpfr_set(r, t, MPFR_RNDN);
+    }
+}
+
+/* r = 1/(1+exp(-z)); r may alias nothing else; t scratch. */
+static void sigmoid_mp(mpfr_ptr r, mpfr_srcptr z, mpfr_ptr t)
+{
+    mpfr_neg(t, z, MPFR_RNDN);
+    mpfr_exp(t, t, MPFR_RNDN);
+    mpfr_add_ui(t, t, 1, MPFR_RNDN);
+    mpfr_ui_div(r, 1, t, MPFR_RNDN);
+}
+
+/* z = W in + b for layer l, in (B, nin[l]) */
+static void layer_affine(orc *o, size_t l, mpfr_t *in)
+{
+    size_t nin = o->nin[l], nout = o->nout[l], wk = o->wk[l], wj = o->wj[l];
+    mpfr_t *Z = o->Z[l], *P = o->P;
+    for (size_t n = 0; n < o->B; n++) {
+        mpfr_t *xr = in + n * nin;
+        for (size_t k = 0; k < nout; k++) {
+            mpfr_ptr z = Z[n * nout + k];
+            mpfr_t *w = P + o->woff[l] + k * wk;
+            mpfr_set(z, P[o->boff[l] + k], MPFR_RNDN);
+            for (size_t j = 0; j < nin; j++)
+                mpfr_fma(z, xr[j], w[j * wj], z, MPFR_RNDN);
+        }
+    }
+}
+
+/* a = f(z) for layer l */
+static void layer_act(orc *o, size_t l)
+{
+    const ga_layer_desc *ld = &o->net->desc.layers[l];
+    size_t nout = o->nout[l], m = o->B * nout;
+    mpfr_t *Z = o->Z[l], *A = o->A[l];
+    mpfr_ptr t = o->T[T_T], u = o->T[T_U];
+    double c = ld->act_param;
+    switch (ld->act) {
+    case GA_ACT_IDENTITY: /* f(z) = z */
+        for (size_t e = 0; e < m; e++)
+            mpfr_set(A[e], Z[e], MPFR_RNDN);
+        break;
+    case GA_ACT_SIGMOID: /* f(z) = 1/(1+exp(-z)) */
+        for (size_t e = 0; e < m; e++)
+            sigmoid_mp(A[e], Z[e], t);
+        break;
+    case GA_ACT_TANH:
+        for (size_t e = 0; e < m; e++)
+            mpfr_tanh(A[e], Z[e], MPFR_RNDN);
+        break;
+    case GA_ACT_RELU: /* max(z, 0) */
+        for (size_t e = 0; e < m; e++)
+            if (mpfr_sgn(Z[e]) > 0)
+                mpfr_set(A[e], Z[e], MPFR_RNDN);
+            else
+                mpfr_set_zero(A[e], 1);
+        break;
+    case GA_ACT_LEAKY_RELU: /* z > 0 ? z : slope z */
+        for (size_t e = 0; e < m; e++)
+            if (mpfr_sgn(Z[e]) > 0)
+                mpfr_set(A[e], Z[e], MPFR_RNDN);
+            else
+                mpfr_mul_d(A[e], Z[e], c, MPFR_RNDN);
+        break;
+    case GA_ACT_ELU: /* z > 0 ? z : alpha (exp(z) - 1) */
+        for (size_t e = 0; e < m; e++)
+            if (mpfr_sgn(Z[e]) > 0) {
+                mpfr_set(A[e], Z[e], MPFR_RNDN);
+            } else {
+                mpfr_expm1(t, Z[e], MPFR_RNDN);
+                mpfr_mul_d(A[e], t, c, MPFR_RNDN);
+            }
+        break;
+    case GA_ACT_SOFTPLUS: /* log(1 + exp(z)) */
+        for (size_t e = 0; e < m; e++)
+            softplus_signed(A[e], Z[e], 1, t);
+        break;
+    case GA_ACT_SOFTMAX: /* exp(z_k - max z) / sum_j exp(z_j - max z), per sample */
+        for (size_t n = 0; n < o->B; n++) {
+            mpfr_t *z = Z + n * nout, *a = A + n * nout;
+            mpfr_set(t, z[0], MPFR_RNDN);
+            for (size_t k = 1; k < nout; k++)
+                mpfr_max(t, t, z[k], MPFR_RNDN);
+            mpfr_set_zero(u, 1);
+            for (size_t k = 0; k < nout; k++) {
+                mpfr_sub(a[k], z[k], t, MPFR_RNDN);
+                mpfr_exp(a[k], a[k], MPFR_RNDN);
+                mpfr_add(u, u, a[k], MPFR_RNDN);
+            }
+            for (size_t k = 0; k < nout; k++)
+                mpfr_div(a[k], a[k], u, MPFR_RNDN);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* T_S = scale / N and T_LAM = lambda for the reduction of the description. */
+static void orc_constants(orc *o)
+{
+    const ga_loss_desc *ls = &o->net->desc.loss;
+    unsigned long N = 1;
+    if (ls->reduction == GA_REDUCE_MEAN)
+        N = (unsigned long)(o->B * o->n_out);
+    else if (ls->reduction == GA_REDUCE_BATCH_MEAN)
+        N = (unsigned long)o->B;
+    mpfr_set_d(o->T[T_S], ls->scale, MPFR_RNDN);
+    mpfr_div_ui(o->T[T_S], o->T[T_S], N, MPFR_RNDN);
+    mpfr_set_d(o->T[T_LAM], ls->weight_decay, MPFR_RNDN);
+}
+
+/* log sum_k exp(z_k) of a row (n), into r; t, u scratch. */
+static void logsumexp(mpfr_ptr r, mpfr_t *z, size_t n, mpfr_ptr t, mpfr_ptr u)
+{
+    mpfr_set(r, z[0], MPFR_RNDN);
+    for (size_t k = 1; k < n; k++)
+        mpfr_max(r, r, z[k], MPFR_RNDN);
+    mpfr_set_zero(u, 1);
+    for (size_t k = 0; k < n; k++) {
+        mpfr_sub(t, z[k], r, MPFR_RNDN);
+        mpfr_exp(t, t, MPFR_RNDN);
+        mpfr_add(u, u, t, MPFR_RNDN);
+    }
+    mpfr_log(u, u, MPFR_RNDN);
+    mpfr_add(r, r, u, MPFR_RNDN);
+}
+
+/* Forward pass and loss into T[T_LOSS]. orc_constants must have run. */
+static void orc_forward(orc *o)
+{
+    for (size_t l = 0; l < o->L; l++) {
+        layer_affine(o, l, l == 0 ? o->X : o->A[l - 1]);
+        layer_act(o, l);
+    }
+    const ga_loss_desc *ls = &o->net->desc.loss;
+    size_t m = o->n_out, nb = o->B * m;
+    mpfr_t *Z = o->Z[o->L - 1], *A = o->A[o->L - 1];
+    const double *y = o->y;
+    mpfr_ptr acc = o->T[T_ACC], t = o->T[T_T], u = o->T[T_U], v = o->T[T_V], w = o->T[T_W];
+    mpfr_set_zero(acc, 1);
+    switch (ls->kind) {
+    case GA_LOSS_MSE: /* (a - y)^2 */
+        for (size_t e = 0; e < nb; e++) {
+            mpfr_sub_d(t, A[e], y[e], MPFR_RNDN);
+            mpfr_fma(acc, t, t, acc, MPFR_RNDN);
+        }
+        break;
+    case GA_LOSS_BCE: /* y softplus(-z) + (1-y) softplus(z), a = sigmoid(z) */
+        for (size_t e = 0; e < nb; e++) {
+            if (y[e] != 0) {
+                softplus_signed(u, Z[e], -1, t);
+                mpfr_mul_d(u, u, y[e], MPFR_RNDN);
+                mpfr_add(acc, acc, u, MPFR_RNDN);
+            }
+            if (y[e] != 1) {
+                softplus_signed(u, Z[e], 1, t);
+                mpfr_set_d(v, y[e], MPFR_RNDN);
+                mpfr_ui_sub(v, 1, v, MPFR_RNDN);
+                mpfr_fma(acc, u, v, acc, MPFR_RNDN);
+            }
+        }
+        break;
+    case GA_LOSS_BCE_LOGITS: /* softplus(z) - z y */
+        for (size_t e = 0; e < nb; e++) {
+            softplus_signed(u, Z[e], 1, t);
+            mpfr_mul_d(v, Z[e], y[e], MPFR_RNDN);
+            mpfr_sub(u, u, v, MPFR_RNDN);
+            mpfr_add(acc, acc, u, MPFR_RNDN);
+        }
+        break;
+    case GA_LOSS_SOFTMAX_CE: /* sum_k y_k (lse(z) - z_k); for cce z is the softmax's input */
+    case GA_LOSS_CCE:
+        for (size_t n = 0; n < o->B; n++) {
+            logsumexp(w, Z + n * m, m, t, u);
+            for (size_t k = 0; k < m; k++) {
+                double yk = y[n * m + k];
+                if (yk == 0)
+                    continue;
+                mpfr_sub(t, w, Z[n * m + k], MPFR_RNDN);
+                mpfr_mul_d(t, t, yk, MPFR_RNDN);
+                mpfr_add(acc, acc, t, MPFR_RNDN);
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    mpfr_mul(o->T[T_LOSS], acc, o->T[T_S], MPFR_RNDN);
+    if (ls->weight_decay != 0) { /* + lambda/2 sum W^2 */
+        mpfr_set_zero(acc, 1);
+        for (size_t l = 0; l < o->L; l++) {
+            size_t nw = o->nin[l] * o->nout[l];
+            mpfr_t *W = o->P + o->woff[l];
+            for (size_t i = 0; i < nw; i++)
+                mpfr_fma(acc, W[i], W[i], acc, MPFR_RNDN);
+        }
+        mpfr_mul(acc, acc, o->T[T_LAM], MPFR_RNDN);
+        mpfr_div_2ui(acc, acc, 1, MPFR_RNDN);
+        mpfr_add(o->T[T_LOSS], o->T[T_LOSS], acc, MPFR_RNDN);
+    }
+}
+
+/* ---- reverse pass -------------------------------------------------------- */
+
+/* D (B, nout[l]): dL/da -> dL/dz through f of layer l. */
+static void layer_act_backward(orc *o, size_t l)
+{
+    const ga_layer_desc *ld = &o->net->desc.layers[l];
+    size_t nout = o->nout[l], m = o->B * nout;
+    mpfr_t *Z = o->Z[l], *A = o->A[l], *D = o->D;
+    mpfr_ptr t = o->T[T_T];
+    double c = ld->act_param;
+    switch (ld->act) {
+    case GA_ACT_IDENTITY:
+        break;
+    case GA_ACT_SIGMOID: /* f' = a (1 - a) */
+        for (size_t e = 0; e < m; e++) {
+            mpfr_ui_sub(t, 1, A[e], MPFR_RNDN);
+            mpfr_mul(t, t, A[e], MPFR_RNDN);
+            mpfr_mul(D[e], D[e], t, MPFR_RNDN);
+        }
+        break;
+    case GA_ACT_TANH: /* f' = sech(z)^2 (no cancellation, unlike 1 - a^2) */
+        for (size_t e = 0; e < m; e++) {
+            mpfr_sech(t, Z[e], MPFR_RNDN);
+            mpfr_sqr(t, t, MPFR_RNDN);
+            mpfr_mul(D[e], D[e], t, MPFR_RNDN);
+        }
+        break;
+    case GA_ACT_RELU: /* f' = [z > 0] */
+        for (size_t e = 0; e < m; e++)
+            if (mpfr_sgn(Z[e]) <= 0)
+                mpfr_set_zero(D[e], 1);
+        break;
+    case GA_ACT_LEAKY_RELU: /* f' = z > 0 ? 1 : slope */
+        for (size_t e = 0; e < m; e++)
+            if (mpfr_sgn(Z[e]) <= 0)
+                mpfr_mul_d(D[e], D[e], c, MPFR_RNDN);
+        break;
+    case GA_ACT_ELU: /* f' = z > 0 ? 1 : alpha exp(z) */
+        for (size_t e = 0; e < m; e++)
+            if (mpfr_sgn(Z[e]) <= 0) {
+                mpfr_exp(t, Z[e], MPFR_RNDN);
+                mpfr_mul_d(t, t, c, MPFR_RNDN);
+                mpfr_mul(D[e], D[e], t, MPFR_RNDN);
+            }
+        break;
+    case GA_ACT_SOFTPLUS: /* f' = sigmoid(z) = 1/(1+exp(-z)) */
+        for (size_t e = 0; e < m; e++) {
+            mpfr_neg(t, Z[e], MPFR_RNDN);
+            mpfr_exp(t, t, MPFR_RNDN);
+            mpfr_add_ui(t, t, 1, MPFR_RNDN);
+            mpfr_div(D[e], D[e], t, MPFR_RNDN);
+        }
+        break;
+    case GA_ACT_SOFTMAX: /* dz_k = a_k (da_k - sum_j a_j da_j) */
+        for (size_t n = 0; n < o->B; n++) {
+            mpfr_t *a = A + n * nout, *d = D + n * nout;
+            mpfr_set_zero(t, 1);
+            for (size_t k = 0; k < nout; k++)
+                mpfr_fma(t, a[k], d[k], t, MPFR_RNDN);
+            for (size_t k = 0; k < nout; k++) {
+                mpfr_sub(d[k], d[k], t, MPFR_RNDN);
+                mpfr_mul(d[k], d[k], a[k], MPFR_RNDN);
+            }
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* After orc_forward: G = dL/dtheta, DX = dL/dx when allocated. Returns the
+ * output layer's D set by the loss. */
+static void orc_backward(orc *o)
+{
+    const ga_loss_desc *ls = &o->net->desc.loss;
+    size_t L = o->L, m = o->n_out, nb = o->B * m;
+    mpfr_t *Z = o->Z[L - 1], *A = o->A[L - 1], *D = o->D;
+    const double *y = o->y;
+    mpfr_ptr s = o->T[T_S], t = o->T[T_T], u = o->T[T_U], v = o->T[T_V], w = o->T[T_W];
+    int fused = 1; /* the loss gives dL/dz of the output layer directly */
+    switch (ls->kind) {
+    case GA_LOSS_MSE: /* dL/da = 2 s (a - y) */
+        for (size_t e = 0; e < nb; e++) {
+            mpfr_sub_d(D[e], A[e], y[e], MPFR_RNDN);
+            mpfr_mul(D[e], D[e], s, MPFR_RNDN);
+            mpfr_mul_2ui(D[e], D[e], 1, MPFR_RNDN);
+        }
+        fused = 0;
+        break;
+    case GA_LOSS_BCE: /* dL/dz = s (sigmoid(z) - y) */
+        for (size_t e = 0; e < nb; e++) {
+            mpfr_sub_d(D[e], A[e], y[e], MPFR_RNDN);
+            mpfr_mul(D[e], D[e], s, MPFR_RNDN);
+        }
+        break;
+    case GA_LOSS_BCE_LOGITS: /* dL/dz = s (sigmoid(z) - y) */
+        for (size_t e = 0; e < nb; e++) {
+            sigmoid_mp(u, Z[e], t);
+            mpfr_sub_d(D[e], u, y[e], MPFR_RNDN);
+            mpfr_mul(D[e], D[e], s, MPFR_RNDN);
+        }
+        break;
+    case GA_LOSS_SOFTMAX_CE: /* dL/dz_k = s (softmax(z)_k sum_j y_j - y_k) */
+    case GA_LOSS_CCE:
+        for (size_t n = 0; n < o->B; n++) {
+            mpfr_t *z = Z + n * m, *d = D + n * m;
+            logsumexp(w, z, m, t, u);
+            mpfr_set_zero(v, 1);
+            for (size_t k = 0; k < m; k++)
+                mpfr_add_d(v, v, y[n * m + k], MPFR_RNDN);
+            for (size_t k = 0; k < m; k++) {
+                mpfr_sub(t, z[k], w, MPFR_RNDN);
+                mpfr_exp(t, t, MPFR_RNDN);
+                mpfr_mul(t, t, v, MPFR_RNDN);
+                mpfr_sub_d(t, t, y[n * m + k], MPFR_RNDN);
+                mpfr_mul(d[k], t, s, MPFR_RNDN);
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    for (size_t l = L; l-- > 0;) {
+        size_t nin = o->nin[l], nout = o->nout[l], wk = o->wk[l], wj = o->wj[l], B = o->B;
+        if (!(l == L - 1 && fused))
+            layer_act_backward(o, l);
+        mpfr_t *in = l == 0 ? o->X : o->A[l - 1], *P = o->P, *G = o->G;
+        D = o->D;
+        for (size_t k = 0; k < nout; k++) {
+            size_t wrow = o->woff[l] + k * wk;
+            for (size_t j = 0; j < nin; j++) { /* dW(k,j) = sum_n dz[n,k] in[n,j] + lambda W */
+                mpfr_ptr g = G[wrow + j * wj];
+                mpfr_mul(g, D[k], in[j], MPFR_RNDN);
+                for (size_t n = 1; n < B; n++)
+                    mpfr_fma(g, D[n * nout + k], in[n * nin + j], g, MPFR_RNDN);
+                if (ls->weight_decay != 0)
+                    mpfr_fma(g, o->T[T_LAM], P[wrow + j * wj], g, MPFR_RNDN);
+            }
+            mpfr_ptr g = G[o->boff[l] + k]; /* db(k) = sum_n dz[n,k] */
+            mpfr_set(g, D[k], MPFR_RNDN);
+            for (size_t n = 1; n < B; n++)
+                mpfr_add(g, g, D[n * nout + k], MPFR_RNDN);
+        }
+        mpfr_t *out = l > 0 ? o->Dp : o->DX; /* da_prev[n,j] = sum_k W(k,j) dz[n,k] */
+        if (!out)
+            continue;
+        for (size_t n = 0; n < B; n++)
+            for (size_t j = 0; j < nin; j++) {
+                mpfr_ptr r = out[n * nin + j];
+                mpfr_t *wc = P + o->woff[l] + j * wj;
+                mpfr_mul(r, wc[0], D[n * nout], MPFR_RNDN);
+                for (size_t k = 1; k < nout; k++)
+                    mpfr_fma(r, wc[k * wk], D[n * nout + k], r, MPFR_RNDN);
+            }
+        if (l > 0) {
+            mpfr_t *sw = o->D;
+            o->D = o->Dp;
+            o->Dp = sw;
+        }
+    }
+}
+
+/* ---- error estimate and the settled test -------------------------------- */
+
+/* Why the two-precision difference is a trustworthy error estimate:
+ * every MPFR operation is correctly rounded at the working precision p, so
+ * the computed value is v_p = v + E_p with |E_p| <= K 2^-p, where K (a sum
+ * over the operations of |partial result| times the condition of the rest of
+ * the computation) does not depend on p once p exceeds the conditioning of
+ * the problem. Running the same pass at p and at p + GAP gives
+ * v_p - v_{p+GAP} = E_p - E_{p+GAP} with |E_{p+GAP}| about 2^-GAP |E_p|, so
+ * |v_p - v_{p+GAP}| bounds the error of v_{p+GAP} with a safety factor of
+ * about 2^GAP = 2^64. The floor 2^-p |v| covers the (measure-zero) accident
+ * of the two runs agreeing to the last bit although inexact; it is dropped
+ * when MPFR's inexact flag says every operation of both runs was exact. An
+ * estimate that came out too small would be caught by route (a), which shares
+ * no derivative formula with route (b) (ga_oracle_cross_check). */
+static void orc_error(mpfr_ptr e, mpfr_srcptr hi, mpfr_srcptr lo, long p, int inexact, mpfr_ptr f)
+{
+    if (!mpfr_number_p(hi) || !mpfr_number_p(lo)) {
+        mpfr_set_inf(e, 1);
+        return;
+    }
+    mpfr_sub(e, hi, lo, MPFR_RNDA);
+    mpfr_abs(e, e, MPFR_RNDN);
+    if (inexact && !mpfr_zero_p(hi)) {
+        mpfr_mul_2si(f, hi, -p, MPFR_RNDA);
+        mpfr_abs(f, f, MPFR_RNDN);
+        mpfr_add(e, e, f, MPFR_RNDU);
+    }
+}
+
+/* 1 when every number of [v - e, v + e] rounds to the same double (nearest),
+ * writing that double; else 0 and *out = v rounded. *abserr (if not NULL)
+ * bounds |exact - *out| given |exact - v| <= e. scratch: 2 variables. */
+static int settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, mpfr_ptr lo,
+                  mpfr_ptr hi)
+{
+    *out = mpfr_get_d(v, MPFR_RNDN);
+    int ok = 0;
+    if (mpfr_number_p(v) && mpfr_number_p(e)) {
+        mpfr_set_prec(lo, mpfr_get_prec(v) + 64);
+        mpfr_set_prec(hi, mpfr_get_prec(v) + 64);
+        mpfr_sub(lo, v, e, MPFR_RNDD);
+        mpfr_add(hi, v, e, MPFR_RNDU);
+        double dl = mpfr_get_d(lo, MPFR_RNDN), dh = mpfr_get_d(hi, MPFR_RNDN);
+        ok = dl == dh; /* +0 == -0: the exact value rounds to a zero */
+        if (abserr) {
+            mpfr_set_d(lo, *out, MPFR_RNDN);
+            mpfr_sub(lo, v, lo, MPFR_RNDA);
+            mpfr_abs(lo, lo, MPFR_RNDN);
+            mpfr_add(lo, lo, e, MPFR_RNDU);
+            *abserr = mpfr_get_d(lo, MPFR_RNDU);
+        }
+    } else if (abserr) {
+        *abserr = INFINITY;
+    }
+    return ok;
+}
+
+static void stats_set(ga_oracle_stats *stats, long prec, unsigned iters, unsigned unsettled)
+{
+    if (stats) {
+        stats->final_prec = prec;
+        stats->ziv_iterations = iters;
+        stats->unsettled = unsettled;
+    }
+}
+
+/* ---- public entry points -------------------------------------------------- */
+
+int ga_oracle_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_error *err,
+                   const ga_net *net, const double *params, const double *x, const double *y,
+                   size_t batch, const ga_oracle_options *opt)
+{
+    ga_oracle_options op;
+    if (!loss)
+        return ga_fail(err, GA_EINVAL, "oracle: loss output is NULL");
+    int status = check_args(&op, err, net, params, x, y, batch, opt);
+    if (status)
+        return status;
+    orc o;
+    /* extra: the low-precision loss, the error, two settle scratch */
+    status = orc_alloc(&o, err, net, params, x, y, batch, 0, 0, 0, 4, op.start_prec, op.max_prec);
+    if (status)
+        return status;
+    mpfr_ptr lo = o.E[0], e = o.E[1];
+    unsigned iters = 0;
+    int done = 0;
+    long p = op.start_prec;
+    for (;;) {
+        iters++;
+        mpfr_clear_inexflag();
+        orc_set_prec(&o, p);
+        orc_constants(&o);
+        orc_forward(&o);
+        mpfr_set_prec(lo, p);
+        mpfr_set(lo, o.T[T_LOSS], MPFR_RNDN);
+        orc_set_prec(&o, p + GAP);
+        orc_constants(&o);
+        orc_forward(&o);
+        orc_error(e, o.T[T_LOSS], lo, p, mpfr_inexflag_p(), o.E[2]);
+        done = settle(loss, abserr, o.T[T_LOSS], e, o.E[2], o.E[3]);
+        if (done || p >= op.max_prec)
+            break;
+        p = 2 * p > op.max_prec ? op.max_prec : 2 * p;
+    }
+    stats_set(stats, p + GAP, iters, done ? 0 : 1);
+    orc_free(&o);
+    if (!done)
+        return ga_fail(err, GA_EFAIL, "oracle: the loss was not settled at %ld bits (value %.17g)",
+                       p + GAP, *loss);
+    return GA_OK;
+}
+
+int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats *stats,
+                       ga_error *err, const ga_net *net, const double *params,
+                       const double *x, const double *y, size_t batch,
+                       const ga_oracle_options *opt)
+{
+    ga_oracle_options op;
+    if (!grad)
+        return ga_fail(err, GA_EINVAL, "oracle: grad output is NULL");
+    int status = check_args(&op, err, net, params, x, y, batch, opt);
+    if (status)
+        return status;
+    size_t n_dx = dx ? batch * net->desc.n_in : 0, n_res = net->n_params + n_dx;
+    orc o;
+    /* extra: the low-precision results (n_res), the error, two settle scratch */
+    status = orc_alloc(&o, err, net, params, x, y, batch, 1, dx != NULL, 0, n_res + 3,
+                       op.start_prec, op.max_prec);
+    if (status)
+        return status;
+    mpfr_t *lo = o.E, *sc = o.E + n_res;
+    unsigned iters = 0, unsettled = 0;
+    long p = op.start_prec;
+    for (;;) {
+        iters++;
+        mpfr_clear_inexflag();
+        orc_set_prec(&o, p);
+        orc_constants(&o);
+        orc_forward(&o);
+        orc_backward(&o);
+        for (size_t i = 0; i < n_res; i++) {
+            mpfr_set_prec(lo[i], p);
+            mpfr_set(lo[i], i < net->n_params ? o.G[i] : o.DX[i - net->n_params], MPFR_RNDN);
+        }
+        orc_set_prec(&o, p + GAP);
+        orc_constants(&o);
+        orc_forward(&o);
+        orc_backward(&o);
+        int inexact = mpfr_inexflag_p();
+        unsettled = 0;
+        for (size_t i = 0; i < n_res; i++) {
+            mpfr_ptr hi = i < net->n_params ? o.G[i] : o.DX[i - net->n_params];
+            double *out = i < net->n_params ? &grad[i] : &dx[i - net->n_params];
+            double *ae = i < net->n_params ? (abserr ? &abserr[i] : NULL) : NULL;
+            orc_error(sc[0], hi, lo[i], p, inexact, sc[1]);
+            if (!settle(out, ae, hi, sc[0], sc[1], sc[2]))
+                unsettled++;
+        }
+        if (!unsettled || p >= op.max_prec)
+            break;
+        p = 2 * p > op.max_prec ? op.max_prec : 2 * p;
+    }
+    stats_set(stats, p + GAP, iters, unsettled);
+    orc_free(&o);
+    if (unsettled)
+        return ga_fail(err, GA_EFAIL, "oracle: %u gradient entries were not settled at %ld bits",
+                       unsettled, p + GAP);
+    return GA_OK;
+}
+
+static const char *act_kink_word(ga_activation a)
+{
+    return a == GA_ACT_RELU ? "relu" : a == GA_ACT_LEAKY_RELU ? "leaky_relu" : "elu";
+}
+
+static int act_is_piecewise(ga_activation a)
+{
+    return a == GA_ACT_RELU || a == GA_ACT_LEAKY_RELU || a == GA_ACT_ELU;
+}
+
+/* Signs of the pre-activations of piecewise layers into o->sign (record), or
+ * the first unit whose sign differs from the record (compare): returns 1 and
+ * sets *layer, *unit. */
+static int kink_signs(orc *o, int record, size_t *layer, size_t *unit)
+{
+    for (size_t l = 0; l < o->L; l++) {
+        if (!act_is_piecewise(o->net->desc.layers[l].act))
+            continue;
+        size_t m = o->B * o->nout[l];
+        signed char *sg = o->sign + o->B * o->zoff[l];
+        for (size_t e = 0; e < m; e++) {
+            int s = mpfr_sgn(o->Z[l][e]);
+            signed char c = (signed char)(s > 0 ? 1 : s < 0 ? -1 : 0);
+            if (record) {
+                sg[e] = c;
+            } else if (c != sg[e]) {
+                *layer = l;
+                *unit = e;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Route (a) on an allocated state. *kink = 1 when a piecewise pre-activation
+ * changes sign within the first step (then GA_EFAIL). */
+enum { F_F0, F_F0HI, F_FP, F_EPSF, F_H, F_ANS, F_ERR, F_ERRT, F_TOT, F_S1, F_S2, NF };
+#define FD_EXTRA (NF + NTAB * NTAB)
+
+static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned *iters_out,
+                  ga_error *err, orc *o, const double *params, size_t i,
+                  const ga_oracle_options *op)
+{
+    mpfr_t *F = o->E, *tab = o->E + NF; /* tab[j * NTAB + r]: extrapolation j of row r */
+    mpfr_ptr Pi = o->P[i];
+    double theta = params[i];
+    int ex = 0;
+    if (theta != 0)
+        frexp(theta, &ex);
+    *kink = 0;
+    unsigned iters = 0;
+    long p = op->start_prec;
+    int done = 0;
+    for (;;) {
+        iters++;
+        long k0 = p / 8; /* h_r = 2^-(k0 + r) */
+        long kmax = k0 + NTAB;
+        long top = ex > 1 - kmax ? ex : 1 - kmax, bot = ex - 53 < -kmax ? ex - 53 : -kmax;
+        long pbits = top - bot + 2; /* theta +- h exact in pbits */
+        mpfr_set_prec(Pi, pbits > 53 ? pbits : 53);
+        for (size_t v = 0; v < (size_t)FD_EXTRA; v++)
+            mpfr_set_prec(F[v], p + GAP);
+        /* f at theta, at p and at p + GAP: the rounding error of one forward */
+        mpfr_set_d(Pi, theta, MPFR_RNDN);
+        mpfr_clear_inexflag();
+        orc_set_prec(o, p + GAP);
+        orc_constants(o);
+        orc_forward(o);
+        mpfr_set(F[F_F0HI], o->T[T_LOSS], MPFR_RNDN);
+        orc_set_prec(o, p);
+        orc_constants(o);
+        orc_forward(o);
+        mpfr_set(F[F_F0], o->T[T_LOSS], MPFR_RNDN);
+        orc_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, mpfr_inexflag_p(), F[F_S1]);
+        if (o->sign)
+            kink_signs(o, 1, NULL, NULL);
+        mpfr_set_inf(F[F_ERR], 1);
+        mpfr_set_nan(F[F_ANS]);
+        for (long r = 0; r < NTAB; r++) {
+            long k = k0 + r;
+            mpfr_set_ui_2exp(F[F_H], 1, -k, MPFR_RNDN);
+            int kinked = 0;
+            size_t kl = 0, ku = 0;
+            for (int side = 0; side < 2; side++) {
+                mpfr_set_d(Pi, theta, MPFR_RNDN);
+                int inex = side == 0 ? mpfr_add(Pi, Pi, F[F_H], MPFR_RNDN)
+                                     : mpfr_sub(Pi, Pi, F[F_H], MPFR_RNDN);
+                if (inex) {
+                    mpfr_set_prec(Pi, 53);
+                    mpfr_set_d(Pi, theta, MPFR_RNDN);
+                    *prec_out = p;
+                    *iters_out = iters;
+                    return ga_fail(err, GA_EINVAL, "oracle: internal: theta +- h not exact");
+                }
+                orc_forward(o);
+                if (r == 0 && o->sign && !kinked && kink_signs(o, 0, &kl, &ku))
+                    kinked = 1;
+                if (side == 0)
+                    mpfr_set(F[F_FP], o->T[T_LOSS], MPFR_RNDN);
+            }
+            /* tab[0][r] = (f(theta+h) - f(theta-h)) / 2h */
+            mpfr_ptr a0 = tab[r];
+            mpfr_sub(a0, F[F_FP], o->T[T_LOSS], MPFR_RNDN);
+            mpfr_mul_2si(a0, a0, k - 1, MPFR_RNDN);
+            if (kinked) { /* the symmetric quotient, z at theta for the message */
+                char name[64];
+                ga_param_name(name, sizeof name, o->net, i);
+                ga_activation a = o->net->desc.layers[kl].act;
+                *g = mpfr_get_d(a0, MPFR_RNDN);
+                if (abserr)
+                    *abserr = INFINITY;
+                mpfr_set_prec(Pi, 53);
+                mpfr_set_d(Pi, theta, MPFR_RNDN);
+                orc_forward(o);
+                double zc = mpfr_get_d(o->Z[kl][ku], MPFR_RNDN);
+                *kink = 1;
+                *prec_out = p;
+                *iters_out = iters;
+                return ga_fail(err, GA_EFAIL,
+                               "oracle: %s: z%zu[%zu,%zu] = %.3g is within the FD step h = 2^-%ld of %s's %s",
+                               name, kl + 1, ku / o->nout[kl], ku % o->nout[kl], zc, k,
+                               act_kink_word(a),
+                               a == GA_ACT_ELU && o->net->desc.layers[kl].act_param == 1
+                                   ? "second-derivative jump" : "kink");
+            }
+            /* Ridders: a[j][r] = (4^j a[j-1][r] - a[j-1][r-1]) / (4^j - 1) */
+            for (long j = 1; j <= r; j++) {
+                mpfr_ptr aj = tab[j * NTAB + r], am = tab[(j - 1) * NTAB + r],
+                         amm = tab[(j - 1) * NTAB + r - 1];
+                mpfr_mul_2ui(aj, am, (unsigned long)(2 * j), MPFR_RNDN);
+                mpfr_sub(aj, aj, amm, MPFR_RNDN);
+                mpfr_div_ui(aj, aj, (1UL << (2 * j)) - 1, MPFR_RNDN);
+                mpfr_sub(F[F_S1], aj, am, MPFR_RNDA);
+                mpfr_abs(F[F_S1], F[F_S1], MPFR_RNDN);
+                mpfr_sub(F[F_S2], aj, amm, MPFR_RNDA);
+                mpfr_abs(F[F_S2], F[F_S2], MPFR_RNDN);
+                mpfr_max(F[F_ERRT], F[F_S1], F[F_S2], MPFR_RNDN);
+                if (mpfr_lessequal_p(F[F_ERRT], F[F_ERR])) {
+                    mpfr_set(F[F_ERR], F[F_ERRT], MPFR_RNDN);
+                    mpfr_set(F[F_ANS], aj, MPFR_RNDN);
+                }
+            }
+            if (r == 0)
+                continue;
+            /* total = 4 err_ridders + 2 eps_f / h: the extrapolation weights
+             * sum in absolute value to prod (4^j+1)/(4^j-1) < 2, so rounding
+             * errors eps_f of f reach the extrapolated value at most 2 eps_f/h */
+            mpfr_mul_2ui(F[F_TOT], F[F_ERR], 2, MPFR_RNDU);
+            mpfr_mul_2si(F[F_S1], F[F_EPSF], k + 1, MPFR_RNDU);
+            mpfr_add(F[F_TOT], F[F_TOT], F[F_S1], MPFR_RNDU);
+            if (settle(g, abserr, F[F_ANS], F[F_TOT], F[F_S1], F[F_S2])) {
+                done = 1;
+                break;
+            }
+            /* Ridders' stop: higher order got worse than the best by 2x */
+            mpfr_sub(F[F_S1], tab[r * NTAB + r], tab[(r - 1) * NTAB + r - 1], MPFR_RNDN);
+            mpfr_abs(F[F_S1], F[F_S1], MPFR_RNDN);
+            mpfr_mul_2ui(F[F_S2], F[F_ERR], 1, MPFR_RNDN);
+            if (mpfr_greaterequal_p(F[F_S1], F[F_S2]))
+                break;
+        }
+        if (done || p >= op->max_prec)
+            break;
+        p = 2 * p > op->max_prec ? op->max_prec : 2 * p;
+    }
+    mpfr_set_prec(Pi, 53);
+    mpfr_set_d(Pi, theta, MPFR_RNDN);
+    *prec_out = p;
+    *iters_out = iters;
+    if (!done) {
+        char name[64];
+        ga_param_name(name, sizeof name, o->net, i);
+        return ga_fail(err, GA_EFAIL, "oracle: route (a) for %s was not settled at %ld bits", name, p);
+    }
+    return GA_OK;
+}
+
+static int fd_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
+                    const double *x, const double *y, size_t batch, const ga_oracle_options *op)
+{
+    int piecewise = 0;
+    for (size_t l = 0; l < net->desc.n_layers; l++)
+        piecewise |= act_is_piecewise(net->desc.layers[l].act);
+    return orc_alloc(o, err, net, params, x, y, batch, 0, 0, piecewise, FD_EXTRA, op->start_prec,
+                     op->max_prec);
+}
+
+int ga_oracle_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_error *err,
+                       const ga_net *net, const double *params, const double *x,
+                       const double *y, size_t batch, size_t i,
+                       const ga_oracle_options *opt)
+{
+    ga_oracle_options op;
+    if (!g)
+        return ga_fail(err, GA_EINVAL, "oracle: g output is NULL");
+    int status = check_args(&op, err, net, params, x, y, batch, opt);
+    if (status)
+        return status;
+    if (i >= net->n_params)
+        return ga_fail(err, GA_EINVAL, "oracle: entry %zu is outside the %zu parameters", i,
+                       net->n_params);
+    orc o;
+    status = fd_alloc(&o, err, net, params, x, y, batch, &op);
+    if (status)
+        return status;
+    int kink;
+    long prec;
+    unsigned iters;
+    status = fd_run(g, abserr, &kink, &prec, &iters, err, &o, params, i, &op);
+    stats_set(stats, prec, iters, status == GA_OK ? 0 : 1);
+    orc_free(&o);
+    return status;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): the sample of entries to cross-check */
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+int ga_oracle_cross_check(size_t *mismatches, size_t *checked, ga_error *err,
+                          const ga_net *net, const double *params, const double *x,
+                          const double *y, size_t batch, size_t count, uint64_t seed,
+                          const ga_oracle_options *opt)
+{
+    ga_oracle_options op;
+    if (!mismatches || !checked)
+        return ga_fail(err, GA_EINVAL, "oracle: mismatches or checked output is NULL");
+    *mismatches = *checked = 0;
+    int status = check_args(&op, err, net, params, x, y, batch, opt);
+    if (status)
+        return status;
+    size_t n = net->n_params;
+    double *gb = malloc(n * sizeof *gb);
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!gb || !idx) {
+        free(gb);
+        free(idx);
+        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu entries", n);
+    }
+    status = ga_oracle_gradient(gb, NULL, NULL, NULL, err, net, params, x, y, batch, &op);
+    orc o;
+    if (status == GA_OK)
+        status = fd_alloc(&o, err, net, params, x, y, batch, &op);
+    if (status) {
+        free(gb);
+        free(idx);
+        return status;
+    }
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    size_t m = count < n ? count : n;
+    uint64_t s = seed;
+    for (size_t c = 0; c < m && status == GA_OK; c++) {
+        size_t r = c + (size_t)(splitmix64(&s) % (n - c)); /* partial Fisher-Yates */
+        size_t t = idx[c];
+        idx[c] = idx[r];
+        idx[r] = t;
+        double ga;
+        int kink;
+        long prec;
+        unsigned iters;
+        int st = fd_run(&ga, NULL, &kink, &prec, &iters, err, &o, params, idx[c], &op);
+        if (st == GA_EFAIL && kink)
+            continue; /* route (a) is undefined across a kink: not compared */
+        if (st) {
+            status = st;
+            break;
+        }
+        (*checked)++;
+        if (!(ga == gb[idx[c]]))
+            (*mismatches)++;
+    }
+    orc_free(&o);
+    free(gb);
+    free(idx);
+    return status;
+}
