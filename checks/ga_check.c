@@ -1,0 +1,567 @@
+/* ga_check.c: per-entry verdicts, the report, its printer and CSV writer. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "ga_check.h"
+
+static const char *const method_names[GA_CHECK_COUNT] = {"oracle", "central", "gsl", "ridders",
+                                                          "forward"};
+
+const char *ga_check_method_name(ga_check_method m)
+{
+    return (unsigned)m < GA_CHECK_COUNT ? method_names[m] : "?";
+}
+
+int ga_check_method_from_name(ga_check_method *out, const char *name)
+{
+    for (int i = 0; i < GA_CHECK_COUNT; i++)
+        if (name && !strcmp(name, method_names[i])) {
+            *out = (ga_check_method)i;
+            return GA_OK;
+        }
+    return GA_EINVAL;
+}
+
+const char *ga_verdict_name(ga_verdict v)
+{
+    switch (v) {
+    case GA_VERDICT_PASS: return "pass";
+    case GA_VERDICT_FAIL: return "FAIL";
+    case GA_VERDICT_KINK: return "kink";
+    default: return "?";
+    }
+}
+
+void ga_check_options_default(ga_check_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->method = GA_CHECK_ORACLE;
+    opt->seed = 1;
+    opt->top_k = 10;
+    opt->cross_check = 0;
+    ga_oracle_options_default(&opt->oracle);
+}
+
+ga_verdict ga_compare(char *reason, size_t size, double analytic, double ref, double tol)
+{
+    if (isnan(analytic)) {
+        snprintf(reason, size, "analytic gradient is NaN");
+        return GA_VERDICT_FAIL;
+    }
+    if (isinf(analytic)) {
+        if (analytic == ref) {
+            snprintf(reason, size, "analytic and reference are both %s", analytic > 0 ? "+inf" : "-inf");
+            return GA_VERDICT_PASS;
+        }
+        snprintf(reason, size, "analytic gradient is %s, reference %.17g", analytic > 0 ? "+inf" : "-inf",
+                 ref);
+        return GA_VERDICT_FAIL;
+    }
+    if (!isfinite(ref)) {
+        snprintf(reason, size, "reference is %s while the analytic gradient is finite",
+                 isnan(ref) ? "NaN" : "infinite");
+        return GA_VERDICT_FAIL;
+    }
+    if (isnan(tol)) {
+        snprintf(reason, size, "tolerance is NaN (error bound could not be formed)");
+        return GA_VERDICT_FAIL;
+    }
+    double d = fabs(analytic - ref);
+    uint64_t ulps = ga_ulp_distance(analytic, ref);
+    if (d <= tol) {
+        snprintf(reason, size, "|diff| %.3g <= tol %.3g (%llu ulps)", d, tol, (unsigned long long)ulps);
+        return GA_VERDICT_PASS;
+    }
+    snprintf(reason, size, "|diff| %.3g > tol %.3g (%.3g x tol, %llu ulps, rel %.3g)", d, tol,
+             tol > 0 ? d / tol : INFINITY, (unsigned long long)ulps,
+             ref != 0 ? d / fabs(ref) : INFINITY);
+    return GA_VERDICT_FAIL;
+}
+
+void ga_check_report_free(ga_check_report *r)
+{
+    if (!r)
+        return;
+    free(r->entries);
+    free(r->layers);
+    free(r->top);
+    free(r);
+}
+
+/* Output unit k of slab entry i (the row of W(k, j) as the maths uses it). */
+static size_t out_unit(const ga_net *net, const ga_view *v, size_t row, size_t col)
+{
+    (void)v;
+    return net->desc.layout == GA_LAYOUT_COLUMN ? row : col;
+}
+
+static ga_fd_method fd_of(ga_check_method m)
+{
+    switch (m) {
+    case GA_CHECK_CENTRAL: return GA_FD_CENTRAL;
+    case GA_CHECK_GSL: return GA_FD_GSL;
+    case GA_CHECK_RIDDERS: return GA_FD_RIDDERS;
+    case GA_CHECK_FORWARD: return GA_FD_FORWARD;
+    default: return GA_FD_COUNT;
+    }
+}
+
+/* Near-kink pre-activations for the oracle method: |z| within its own
+ * rounding bound of a kink (exactly 0 included). Per layer: the first such
+ * z (for the message) and which output units have one. */
+typedef struct {
+    int any;
+    size_t n, k;       /* sample, unit of the first */
+    double z, zerr;
+    unsigned char *unit; /* (n_out) */
+} near_kink;
+
+static double ratio_of(const ga_check_entry *e)
+{
+    if (e->verdict == GA_VERDICT_FAIL && !(e->abs_err > e->tol))
+        return INFINITY; /* NaN analytic etc. */
+    if (e->tol > 0)
+        return e->abs_err / e->tol;
+    return e->abs_err > 0 ? INFINITY : 0.0;
+}
+
+static const ga_check_entry *sort_base;
+static int cmp_top(const void *pa, const void *pb)
+{
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    double ra = ratio_of(&sort_base[a]), rb = ratio_of(&sort_base[b]);
+    int fa = sort_base[a].verdict == GA_VERDICT_FAIL, fb = sort_base[b].verdict == GA_VERDICT_FAIL;
+    if (fa != fb)
+        return fb - fa;
+    if (ra > rb)
+        return -1;
+    if (ra < rb)
+        return 1;
+    return a < b ? -1 : a > b;
+}
+
+int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const double *params,
+                 const double *x, const double *y, size_t batch, const ga_check_options *opt_in)
+{
+    *out = NULL;
+    ga_check_options dflt;
+    if (!opt_in) {
+        ga_check_options_default(&dflt);
+        opt_in = &dflt;
+    }
+    const ga_check_options *opt = opt_in;
+    if (!net || !params || !x || !y)
+        return ga_fail(err, GA_EINVAL, "check: missing net, parameters or data");
+    if (batch == 0)
+        return ga_fail(err, GA_EINVAL, "check: batch size must be at least 1");
+    if ((unsigned)opt->method >= GA_CHECK_COUNT)
+        return ga_fail(err, GA_EINVAL, "check: unknown method %d", (int)opt->method);
+    const ga_net_desc *d = &net->desc;
+    size_t P = net->n_params, L = d->n_layers;
+
+    int status = GA_OK;
+    ga_check_report *r = calloc(1, sizeof *r);
+    ga_workspace *ws = NULL;
+    ga_bound *bd = NULL;
+    ga_fd_ctx *fd = NULL;
+    double *grad = malloc(3 * P * sizeof *grad);
+    near_kink *nk = calloc(L, sizeof *nk);
+    unsigned char *units = NULL;
+    size_t total_units = 0;
+    for (size_t l = 0; l < L; l++)
+        total_units += d->layers[l].n_out;
+    units = calloc(total_units ? total_units : 1, 1);
+    if (!r || !grad || !nk || !units) {
+        status = ga_fail(err, GA_ENOMEM, "check: out of memory (%zu parameters)", P);
+        goto fail;
+    }
+    double *oracle = grad + P, *oerr = grad + 2 * P;
+    r->method = opt->method;
+    r->seed = opt->seed;
+    r->batch = batch;
+    r->n_entries = P;
+    r->n_layers = net->n_views;
+    r->entries = calloc(P, sizeof *r->entries);
+    r->layers = calloc(net->n_views, sizeof *r->layers);
+    if (!r->entries || !r->layers) {
+        status = ga_fail(err, GA_ENOMEM, "check: out of memory for %zu report entries", P);
+        goto fail;
+    }
+
+    /* analytic gradient and its running error bound */
+    if ((status = ga_workspace_alloc(&ws, err, net, batch)))
+        goto fail;
+    if ((status = ga_bound_alloc(&bd, err, net, batch)))
+        goto fail;
+    if ((status = ga_bound_compute(bd, err, ws, net, params, x, y, batch)))
+        goto fail;
+    r->loss = bd->loss;
+    r->gamma_n = bd->n_grad;
+    r->gamma = bd->gamma_grad;
+    if (opt->analytic) {
+        memcpy(grad, opt->analytic, P * sizeof *grad);
+    } else if ((status = ga_backward(grad, NULL, ws, net, params, x, y, batch))) {
+        status = ga_fail(err, status, "check: backward pass failed: %s", ga_strerror(status));
+        goto fail;
+    }
+
+    /* the oracle: every entry correctly rounded, with its bound */
+    if ((status = ga_oracle_gradient(oracle, oerr, NULL, &r->oracle_stats, err, net, params, x, y,
+                                     batch, &opt->oracle)))
+        goto fail;
+    if ((status = ga_oracle_loss(&r->loss_oracle, &r->loss_oracle_err, NULL, err, net, params, x, y,
+                                 batch, &opt->oracle)))
+        goto fail;
+    r->loss_ulps = ga_ulp_distance(r->loss, r->loss_oracle);
+    if (opt->cross_check && opt->method == GA_CHECK_ORACLE) {
+        if ((status = ga_oracle_cross_check(&r->cross_mismatches, &r->cross_checked, err, net, params,
+                                            x, y, batch, opt->cross_check, opt->seed, &opt->oracle)))
+            goto fail;
+    }
+
+    /* near-kink pre-activations (oracle method) */
+    {
+        size_t uoff = 0;
+        for (size_t l = 0; l < L; l++) {
+            size_t no = d->layers[l].n_out;
+            nk[l].unit = units + uoff;
+            uoff += no;
+            if (!ga_activation_has_kink(d->layers[l].act, d->layers[l].act_param))
+                continue;
+            for (size_t n = 0; n < batch; n++)
+                for (size_t k = 0; k < no; k++) {
+                    double z = bd->z[l][n * no + k], ze = bd->z_err[l][n * no + k];
+                    if (fabs(z) > ze)
+                        continue;
+                    nk[l].unit[k] = 1;
+                    if (!nk[l].any) {
+                        nk[l].any = 1;
+                        nk[l].n = n;
+                        nk[l].k = k;
+                        nk[l].z = z;
+                        nk[l].zerr = ze;
+                    }
+                }
+        }
+    }
+
+    ga_fd_method fm = fd_of(opt->method);
+    /* finite differences: the method's, and one-sided slopes at kinks */
+    if ((status = ga_fd_ctx_alloc(&fd, err, net, params, x, y, batch, bd->loss_err)))
+        goto fail;
+
+    for (size_t i = 0; i < P; i++) {
+        ga_check_entry *e = &r->entries[i];
+        size_t row, col;
+        const ga_view *v = ga_net_locate(&row, &col, net, i);
+        e->index = i;
+        ga_param_name(e->name, sizeof e->name, net, i);
+        e->view = (size_t)(v - net->views);
+        e->analytic = grad[i];
+        e->oracle = oracle[i];
+        e->oracle_err = oerr[i];
+        e->bound = bd->grad_err[i];
+        e->fd = e->fd_trunc = e->fd_round = NAN;
+        e->slope_lo = e->slope_hi = NAN;
+        int kink = 0;
+        char kreason[192] = "";
+        if (fm == GA_FD_COUNT) {
+            e->ref = e->oracle;
+            e->tol = e->bound + e->oracle_err;
+            size_t layer = v->layer;
+            /* the entry's gradient carries f'(z) of its own unit in its layer,
+             * and of every unit in the layers above it */
+            size_t k = out_unit(net, v, row, col);
+            for (size_t l = layer; l < L && !kink; l++) {
+                if (!nk[l].any)
+                    continue;
+                if (l == layer && !nk[l].unit[k])
+                    continue;
+                size_t no = d->layers[l].n_out, ku = l == layer ? k : nk[l].k, n = nk[l].n;
+                if (l == layer) {
+                    /* find the sample of this unit */
+                    for (n = 0; n < batch; n++) {
+                        double z = bd->z[l][n * no + ku];
+                        if (fabs(z) <= bd->z_err[l][n * no + ku])
+                            break;
+                    }
+                }
+                double z = bd->z[l][n * no + ku];
+                char zname[64];
+                if (batch == 1)
+                    snprintf(zname, sizeof zname, "z%zu[%zu]", l + 1, ku);
+                else
+                    snprintf(zname, sizeof zname, "z%zu[%zu,%zu]", l + 1, n, ku);
+                if (z == 0)
+                    snprintf(kreason, sizeof kreason, "%s = 0 is exactly at %s's kink", zname,
+                             ga_activation_name(d->layers[l].act));
+                else
+                    snprintf(kreason, sizeof kreason,
+                             "%s = %.3g is within its rounding bound %.3g of %s's kink", zname, z,
+                             bd->z_err[l][n * no + ku], ga_activation_name(d->layers[l].act));
+                kink = 1;
+            }
+        } else {
+            ga_fd_result fr;
+            if ((status = ga_fd_entry(&fr, err, fd, fm, i, 0.0)))
+                goto fail;
+            e->fd = fr.value;
+            e->fd_trunc = fr.trunc;
+            e->fd_round = fr.round;
+            e->ref = e->fd;
+            e->tol = fr.trunc + fr.round + e->bound;
+            if (fr.kink) {
+                kink = 1;
+                snprintf(kreason, sizeof kreason, "%s", fr.kink_reason);
+            }
+        }
+        e->abs_err = fabs(e->analytic - e->ref);
+        e->rel_err = e->abs_err == 0 ? 0.0 : e->ref != 0 ? e->abs_err / fabs(e->ref) : INFINITY;
+        if (isnan(e->abs_err))
+            e->rel_err = NAN;
+        e->ulps = ga_ulp_distance(e->analytic, e->ref);
+        if (!kink) {
+            e->verdict = ga_compare(e->reason, sizeof e->reason, e->analytic, e->ref, e->tol);
+        } else {
+            /* checked against the one-sided slopes: the analytic value must lie
+             * between them, each widened by its own error estimate and the
+             * analytic value's bound */
+            ga_fd_result rp, rm;
+            if ((status = ga_fd_one_sided(&rp, err, fd, i, +1, 0.0)) ||
+                (status = ga_fd_one_sided(&rm, err, fd, i, -1, 0.0)))
+                goto fail;
+            double lo = rp.value < rm.value ? rp.value : rm.value;
+            double hi = rp.value < rm.value ? rm.value : rp.value;
+            double elo = rp.value < rm.value ? rp.trunc + rp.round : rm.trunc + rm.round;
+            double ehi = rp.value < rm.value ? rm.trunc + rm.round : rp.trunc + rp.round;
+            e->slope_lo = lo;
+            e->slope_hi = hi;
+            double a = e->analytic;
+            if (!isfinite(a)) {
+                e->verdict = GA_VERDICT_FAIL;
+                snprintf(e->reason, sizeof e->reason, "%s; analytic gradient is %s", kreason,
+                         isnan(a) ? "NaN" : "infinite");
+            } else if (a >= lo - elo - e->bound && a <= hi + ehi + e->bound) {
+                e->verdict = GA_VERDICT_KINK;
+                e->tol = e->tol > 0 ? e->tol : 0;
+                snprintf(e->reason, sizeof e->reason,
+                         "%s; analytic %.6g lies within the one-sided slopes [%.6g, %.6g]", kreason, a,
+                         lo, hi);
+            } else {
+                e->verdict = GA_VERDICT_FAIL;
+                snprintf(e->reason, sizeof e->reason,
+                         "%s; analytic %.6g lies outside the one-sided slopes [%.6g, %.6g] (+- %.2g)",
+                         kreason, a, lo, hi, elo > ehi ? elo : ehi);
+            }
+        }
+        switch (e->verdict) {
+        case GA_VERDICT_PASS: r->n_pass++; break;
+        case GA_VERDICT_FAIL: r->n_fail++; break;
+        case GA_VERDICT_KINK: r->n_kink++; break;
+        }
+        ga_check_layer *ly = &r->layers[e->view];
+        ly->count++;
+        if (e->verdict == GA_VERDICT_PASS)
+            ly->pass++;
+        else if (e->verdict == GA_VERDICT_FAIL)
+            ly->fail++;
+        else
+            ly->kink++;
+        if (!(e->abs_err <= ly->max_abs_err))
+            ly->max_abs_err = e->abs_err;
+        if (!(e->rel_err <= ly->max_rel_err))
+            ly->max_rel_err = e->rel_err;
+        double ratio = ratio_of(e);
+        if (ly->count == 1 || ratio > ly->worst_ratio) {
+            ly->worst_ratio = ratio;
+            ly->worst = i;
+        }
+    }
+    for (size_t vi = 0; vi < net->n_views; vi++)
+        snprintf(r->layers[vi].name, sizeof r->layers[vi].name, "%s", net->views[vi].name);
+
+    /* the worst k entries */
+    {
+        size_t k = opt->top_k < P ? opt->top_k : P;
+        size_t *idx = malloc((P ? P : 1) * sizeof *idx);
+        if (!idx) {
+            status = ga_fail(err, GA_ENOMEM, "check: out of memory sorting entries");
+            goto fail;
+        }
+        for (size_t i = 0; i < P; i++)
+            idx[i] = i;
+        sort_base = r->entries;
+        qsort(idx, P, sizeof *idx, cmp_top);
+        r->top = idx;
+        r->n_top = k;
+    }
+    snprintf(r->command, sizeof r->command, "gradaudit check %s --method %s --seed %llu",
+             opt->spec_path ? opt->spec_path : "SPEC.json", ga_check_method_name(opt->method),
+             (unsigned long long)opt->seed);
+
+    ga_fd_ctx_free(fd);
+    ga_bound_free(bd);
+    ga_workspace_free(ws);
+    free(grad);
+    free(nk);
+    free(units);
+    *out = r;
+    return GA_OK;
+
+fail:
+    ga_fd_ctx_free(fd);
+    ga_bound_free(bd);
+    ga_workspace_free(ws);
+    free(grad);
+    free(nk);
+    free(units);
+    ga_check_report_free(r);
+    return status ? status : GA_EINVAL;
+}
+
+/* ---- printing ------------------------------------------------------------ */
+int ga_check_report_print(FILE *f, const ga_check_report *r)
+{
+    fprintf(f, "gradaudit check: method %s, seed %llu, batch %zu, %zu entries\n",
+            ga_check_method_name(r->method), (unsigned long long)r->seed, r->batch, r->n_entries);
+    fprintf(f, "loss %.17g (oracle %.17g, %llu ulps)\n", r->loss, r->loss_oracle,
+            (unsigned long long)r->loss_ulps);
+    if (r->method == GA_CHECK_ORACLE)
+        fprintf(f, "tolerance: gamma_n * sum|terms| of the backward pass, n = %zu roundings "
+                   "(gamma_n = %.3g), plus the oracle's own bound\n", r->gamma_n, r->gamma);
+    else
+        fprintf(f, "tolerance: the %s difference's truncation + rounding estimate, plus "
+                   "gamma_n * sum|terms| (n = %zu, gamma_n = %.3g)\n",
+                ga_check_method_name(r->method), r->gamma_n, r->gamma);
+    if (r->cross_checked)
+        fprintf(f, "oracle cross-check (reverse mode vs MPFR differences): %zu entries, %zu mismatches\n",
+                r->cross_checked, r->cross_mismatches);
+    fprintf(f, "result: %zu pass, %zu FAIL, %zu kink (explained)\n", r->n_pass, r->n_fail, r->n_kink);
+    fprintf(f, "\n%-8s %7s %7s %6s %6s %12s %12s %12s\n", "tensor", "entries", "pass", "FAIL", "kink",
+            "max_abs_err", "max_rel_err", "worst/tol");
+    for (size_t i = 0; i < r->n_layers; i++) {
+        const ga_check_layer *l = &r->layers[i];
+        fprintf(f, "%-8s %7zu %7zu %6zu %6zu %12.3g %12.3g %12.3g\n", l->name, l->count, l->pass,
+                l->fail, l->kink, l->max_abs_err, l->max_rel_err, l->worst_ratio);
+    }
+    if (r->n_top) {
+        fprintf(f, "\nworst %zu entries (by |analytic - reference| / tol):\n", r->n_top);
+        for (size_t t = 0; t < r->n_top; t++) {
+            const ga_check_entry *e = &r->entries[r->top[t]];
+            fprintf(f, "  %-4s %s: analytic %.17g, reference %.17g, %s\n", ga_verdict_name(e->verdict),
+                    e->name, e->analytic, e->ref, e->reason);
+        }
+    }
+    for (size_t i = 0; i < r->n_entries; i++) {
+        const ga_check_entry *e = &r->entries[i];
+        if (e->verdict == GA_VERDICT_KINK)
+            fprintf(f, "kink %s: %s\n", e->name, e->reason);
+    }
+    fprintf(f, "\nreproduce: %s\n", r->command);
+    return ferror(f) ? GA_EIO : GA_OK;
+}
+
+/* ---- CSV ------------------------------------------------------------------ */
+static void csv_text(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* %.17g; an empty field for values that were not computed */
+static void csv_num(FILE *f, double v, int empty_if_nan)
+{
+    fputc(',', f);
+    if (isnan(v) && empty_if_nan)
+        return;
+    fprintf(f, "%.17g", v);
+}
+
+int ga_check_report_write_csv(ga_error *err, const ga_check_report *r, const char *path)
+{
+    if (!r || !path || !*path)
+        return ga_fail(err, GA_EINVAL, "CSV: no report or empty path");
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 16);
+    if (!tmp)
+        return ga_fail(err, GA_ENOMEM, "CSV: out of memory");
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmpXXXXXX", 11);
+    int fdn = mkstemp(tmp);
+    if (fdn < 0) {
+        int e = errno;
+        free(tmp);
+        return ga_fail(err, GA_EIO, "%s: cannot write the CSV file: %s", path, strerror(e));
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fdn, 0666 & ~mask);
+    FILE *f = fdopen(fdn, "w");
+    if (!f) {
+        int e = errno;
+        close(fdn);
+        unlink(tmp);
+        free(tmp);
+        return ga_fail(err, GA_EIO, "%s: cannot write the CSV file: %s", path, strerror(e));
+    }
+    fputs("param,index,analytic,oracle,fd,abs_err,rel_err,ulps,tol,verdict,bound,oracle_err,"
+          "fd_trunc,fd_round,slope_lo,slope_hi,reason\r\n", f);
+    for (size_t i = 0; i < r->n_entries; i++) {
+        const ga_check_entry *e = &r->entries[i];
+        csv_text(f, e->name);
+        fprintf(f, ",%zu", e->index);
+        csv_num(f, e->analytic, 0);
+        csv_num(f, e->oracle, 1);
+        csv_num(f, e->fd, 1);
+        csv_num(f, e->abs_err, 0);
+        csv_num(f, e->rel_err, 0);
+        fputc(',', f);
+        if (e->ulps != UINT64_MAX)
+            fprintf(f, "%llu", (unsigned long long)e->ulps);
+        csv_num(f, e->tol, 0);
+        fputc(',', f);
+        csv_text(f, ga_verdict_name(e->verdict));
+        csv_num(f, e->bound, 0);
+        csv_num(f, e->oracle_err, 1);
+        csv_num(f, e->fd_trunc, 1);
+        csv_num(f, e->fd_round, 1);
+        csv_num(f, e->slope_lo, 1);
+        csv_num(f, e->slope_hi, 1);
+        fputc(',', f);
+        csv_text(f, e->reason);
+        fputs("\r\n", f);
+    }
+    int bad = ferror(f);
+    if (fflush(f) != 0)
+        bad = 1;
+    int e = errno;
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (!bad && rename(tmp, path) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        unlink(tmp);
+        free(tmp);
+        return ga_fail(err, GA_EIO, "%s: writing the CSV file failed: %s", path, strerror(e));
+    }
+    free(tmp);
+    return GA_OK;
+}

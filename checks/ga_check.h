@@ -1,0 +1,217 @@
+/* ga_check.h: the gradient checker. Finite differences with honest error
+ * estimates, a derived running error bound for the analytic backward pass,
+ * kink detection, per-entry verdicts against the MPFR oracle or a finite
+ * difference, and a report (a result struct; printing and CSV are separate).
+ *
+ * Conventions as in core/: status codes, outputs first, shapes in comments.
+ */
+#ifndef GA_CHECK_H
+#define GA_CHECK_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ga_core.h"
+#include "ga_oracle.h"
+
+/* ---- running error bound of the double backward pass -------------------
+ *
+ * For every computed quantity q the pass carries a magnitude M(q) such that
+ * |q_computed - q_exact| <= gamma_n * M(q) to first order, gamma_n = n u /
+ * (1 - n u), u = 2^-53 (Higham, Accuracy and Stability of Numerical
+ * Algorithms, 2nd ed., Lemma 3.1 and 3.3; Section 3.1 dot products):
+ *   inputs and parameters (exact):  M(x) = |x|
+ *   sums:                           M(a + b) = M(a) + M(b)
+ *   products:                       M(a b)   = M(a) M(b)
+ *   an elementary function f(a):    M(f(a))  = |f(a)| + |f'(a)| M(a)
+ * i.e. the same forward and backward pass run on absolute values, with each
+ * elementary function widened by how much it amplifies its argument's error.
+ * n counts the roundings along the longest path of the computation (each
+ * layer: its fan-in dot product and bias, the activation's ulp budget, the
+ * backward dot product over the fan-out, then the batch sum); see
+ * ga_bound_compute for the count. */
+typedef struct {
+    size_t n_params, batch, n_layers;
+    size_t n_grad;       /* roundings counted on the longest gradient path */
+    size_t n_loss;       /* roundings counted on the longest loss path */
+    double gamma_grad;   /* gamma_{n_grad} */
+    double gamma_loss;   /* gamma_{n_loss} */
+    double loss;         /* the double loss at params */
+    double loss_mag;     /* M(L) */
+    double loss_err;     /* gamma_loss * M(L): bound on the loss's rounding error */
+    double *grad_mag;    /* (n_params) M(dL/dtheta_i) */
+    double *grad_err;    /* (n_params) gamma_grad * grad_mag */
+    double **z;          /* z[l] (B, n_out(l)) the computed pre-activations */
+    double **z_err;      /* z_err[l] (B, n_out(l)) bound on |z_computed - z_exact| */
+    double *buf;         /* one allocation behind z, z_err */
+} ga_bound;
+
+int ga_bound_alloc(ga_bound **out, ga_error *err, const ga_net *net, size_t max_batch);
+void ga_bound_free(ga_bound *b);
+/* Runs ga_forward itself (workspace ws, sized for batch) and fills b. */
+int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net *net,
+                     const double *params, const double *x, const double *y, size_t batch);
+
+/* ---- finite differences in double ------------------------------------- */
+typedef enum {
+    GA_FD_FORWARD = 0, /* (L(t+h) - L(t)) / h                     trunc O(h)   */
+    GA_FD_CENTRAL,     /* (L(t+h) - L(t-h)) / 2h                  trunc O(h^2) */
+    GA_FD_GSL,         /* GSL gsl_deriv_central, 5-point, adaptive step        */
+    GA_FD_RIDDERS,     /* Ridders' extrapolated central differences (dfridr)   */
+    GA_FD_COUNT
+} ga_fd_method;
+
+const char *ga_fd_method_name(ga_fd_method m);
+
+/* A value with its error estimate, truncation and rounding kept apart. */
+typedef struct {
+    double value;
+    double trunc;       /* estimated truncation (or extrapolation) error */
+    double round;       /* estimated rounding error (loss evaluation error / step) */
+    double h;           /* the step finally used */
+    size_t evals;       /* loss evaluations */
+    int kink;           /* a kink pre-activation changed sign at an evaluated point */
+    char kink_reason[160]; /* "z1[0] = 3e-09 is within the FD step of relu's kink" */
+} ga_fd_result;
+
+/* Everything one entry's finite differences need: the net, the point, a
+ * private perturbed copy of the parameter slab, a workspace, the loss's
+ * rounding error bound, and the signs of the kink pre-activations at the
+ * point (to notice when a step crosses a kink). */
+typedef struct ga_fd_ctx ga_fd_ctx;
+
+/* loss_err: bound on the loss's rounding error (ga_bound.loss_err); <= 0 gives
+ * u * |L| * (number of loss terms). Computes the unperturbed forward pass. */
+int ga_fd_ctx_alloc(ga_fd_ctx **out, ga_error *err, const ga_net *net, const double *params,
+                    const double *x, const double *y, size_t batch, double loss_err);
+void ga_fd_ctx_free(ga_fd_ctx *ctx);
+double ga_fd_ctx_loss(const ga_fd_ctx *ctx);
+
+/* Derivative of the loss with respect to slab entry i. h <= 0 picks the
+ * method's default step (scaled by max(|theta_i|, 1)). */
+int ga_fd_entry(ga_fd_result *res, ga_error *err, ga_fd_ctx *ctx, ga_fd_method m, size_t i,
+                double h);
+/* One-sided derivative (side +1: right, -1: left) by Richardson extrapolation
+ * of one-sided differences (h, h/2, h/4, ...); used at kinks. */
+int ga_fd_one_sided(ga_fd_result *res, ga_error *err, ga_fd_ctx *ctx, size_t i, int side,
+                    double h);
+
+/* ---- step-size sweep --------------------------------------------------- */
+typedef enum { GA_SWEEP_V = 0, GA_SWEEP_PLATEAU, GA_SWEEP_UNCLEAR } ga_sweep_shape;
+const char *ga_sweep_shape_name(ga_sweep_shape s);
+
+#define GA_SWEEP_MAX 32
+typedef struct {
+    size_t n;                 /* points: h = 1e-1, 10^-1.5, ..., 1e-12 */
+    double h[GA_SWEEP_MAX];
+    double fd[GA_SWEEP_MAX];  /* central difference at h */
+    double err[GA_SWEEP_MAX]; /* |fd - analytic| */
+    size_t argmin;
+    double err_min;
+    size_t flat;              /* points around the minimum within 2x of err_min */
+    ga_sweep_shape shape;
+    char msg[256];
+} ga_sweep;
+
+/* Central differences of entry i over h = 1e-1 ... 1e-12 in half decades,
+ * against the analytic value: a correct gradient gives a V (error falls as h^2
+ * until rounding takes over and it rises as 1/h); a wrong one gives a
+ * plateau at |analytic - true| over a wide range of h. */
+int ga_fd_sweep(ga_sweep *out, ga_error *err, ga_fd_ctx *ctx, size_t i, double analytic);
+
+/* ---- the check --------------------------------------------------------- */
+typedef enum {
+    GA_CHECK_ORACLE = 0, /* analytic vs MPFR oracle, tolerance = backward bound + oracle's bound */
+    GA_CHECK_CENTRAL,    /* analytic vs central difference, tolerance = FD estimate + bound */
+    GA_CHECK_GSL,
+    GA_CHECK_RIDDERS,
+    GA_CHECK_FORWARD,
+    GA_CHECK_COUNT
+} ga_check_method;
+
+const char *ga_check_method_name(ga_check_method m);
+int ga_check_method_from_name(ga_check_method *out, const char *name);
+
+typedef enum { GA_VERDICT_PASS = 0, GA_VERDICT_FAIL, GA_VERDICT_KINK } ga_verdict;
+const char *ga_verdict_name(ga_verdict v); /* "pass", "FAIL", "kink" */
+
+typedef struct {
+    ga_check_method method;
+    uint64_t seed;          /* printed; picks the oracle cross-check sample */
+    size_t top_k;           /* worst entries listed (default 10) */
+    size_t cross_check;     /* oracle route (b) vs route (a) on this many entries (default 0) */
+    const char *spec_path;  /* for the reproduce line; NULL: "SPEC.json" */
+    const double *analytic; /* (n_params) gradient to check; NULL: ga_backward's */
+    ga_oracle_options oracle;
+} ga_check_options;
+
+void ga_check_options_default(ga_check_options *opt);
+
+typedef struct {
+    size_t index;           /* into the slab */
+    char name[40];          /* "W2[3,7]" */
+    size_t view;            /* index into net->views */
+    double analytic;
+    double oracle;          /* NaN when not computed */
+    double oracle_err;
+    double fd;              /* NaN when not computed (method oracle) */
+    double fd_trunc, fd_round;
+    double ref;             /* the value the verdict compares with */
+    double abs_err;         /* |analytic - ref| */
+    double rel_err;         /* abs_err / |ref| (0 when both are 0) */
+    uint64_t ulps;          /* ga_ulp_distance(analytic, ref) */
+    double bound;           /* running error bound of the analytic value */
+    double tol;             /* derived tolerance on abs_err */
+    double slope_lo, slope_hi; /* one-sided derivatives at a kink, else NaN */
+    ga_verdict verdict;
+    char reason[224];
+} ga_check_entry;
+
+typedef struct {
+    char name[24];          /* view name, "W1" */
+    size_t count, pass, fail, kink;
+    double max_abs_err, max_rel_err;
+    double worst_ratio;     /* max abs_err / tol */
+    size_t worst;           /* entry index of the worst ratio */
+} ga_check_layer;
+
+typedef struct {
+    ga_check_method method;
+    uint64_t seed;
+    size_t batch;
+    size_t n_entries;
+    ga_check_entry *entries;   /* (n_entries) in slab order */
+    size_t n_layers;
+    ga_check_layer *layers;    /* (n_layers) one per view */
+    size_t n_top;
+    size_t *top;               /* (n_top) entry indices, worst first */
+    size_t n_pass, n_fail, n_kink;
+    double loss, loss_oracle, loss_oracle_err;
+    uint64_t loss_ulps;
+    size_t gamma_n;
+    double gamma;
+    ga_oracle_stats oracle_stats;
+    size_t cross_checked, cross_mismatches;
+    char command[512];         /* one line that reproduces the check */
+} ga_check_report;
+
+/* Checks every entry of the gradient of net at (params, x, y). Returns GA_OK
+ * when the check ran (whatever the verdicts: see report->n_fail), or an error
+ * status (bad input, oracle failure, memory) with a message. */
+int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const double *params,
+                 const double *x, const double *y, size_t batch, const ga_check_options *opt);
+void ga_check_report_free(ga_check_report *r);
+
+/* Human-readable summary: counts, the loss in ulps, per-layer table, worst
+ * entries, seed and the reproduce line. */
+int ga_check_report_print(FILE *f, const ga_check_report *r);
+/* RFC 4180 CSV, header row, numbers %.17g. Written to a temporary file in the
+ * same directory, then renamed: no partial file is left on error. */
+int ga_check_report_write_csv(ga_error *err, const ga_check_report *r, const char *path);
+
+/* Verdict of one analytic value against a reference with tolerance tol,
+ * non-finite values first: NaN or Inf analytic is FAIL unless the reference
+ * is the same infinity. Writes a reason. */
+ga_verdict ga_compare(char *reason, size_t size, double analytic, double ref, double tol);
+
+#endif

@@ -1,0 +1,426 @@
+/* ga_fd.c: finite differences of the double loss, each with an error estimate
+ * that keeps truncation and rounding apart; kink crossings; the step sweep.
+ *
+ * Rounding estimates all use eps_L, the bound on the loss's own rounding
+ * error (ga_bound's gamma_n M(L)): a difference quotient sum_k c_k L(t + s_k h)
+ * / h is off by at most sum_k |c_k| eps_L / h from rounding in L. Steps are
+ * made exactly representable offsets (t + h) - t, so the quotient's
+ * denominator is exact (the "h trick", Numerical Recipes 2nd ed. sec. 5.7).
+ */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_deriv.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_math.h>
+
+#include "ga_check.h"
+
+#define GA_U 0x1p-53
+
+struct ga_fd_ctx {
+    const ga_net *net;
+    const double *params; /* (n_params) the point */
+    const double *x, *y;  /* (B, n_in), (B, n_out) */
+    size_t batch;
+    double *pw;           /* (n_params) perturbed copy */
+    ga_workspace *ws;
+    double loss0;
+    double loss_err;      /* eps_L */
+    /* kink pre-activations at the point: sign (-1, 0, +1) and value */
+    size_t n_kink;        /* entries in kz / ksign */
+    size_t *kink_layer_off; /* (n_layers + 1) offsets into kz per layer, (size_t)-1 if smooth */
+    double *kz;           /* (n_kink) */
+    signed char *ksign;   /* (n_kink) */
+    /* per-call state */
+    int kink;
+    char kink_reason[160];
+    int status;
+    size_t evals;
+    size_t entry;
+    double min_off;       /* smallest |t - theta_i| evaluated this call */
+};
+
+static const char *const fd_names[GA_FD_COUNT] = {"forward", "central", "gsl", "ridders"};
+
+const char *ga_fd_method_name(ga_fd_method m)
+{
+    return (unsigned)m < GA_FD_COUNT ? fd_names[m] : "?";
+}
+
+static signed char sgn(double v)
+{
+    return v > 0 ? 1 : v < 0 ? -1 : 0;
+}
+
+void ga_fd_ctx_free(ga_fd_ctx *c)
+{
+    if (!c)
+        return;
+    ga_workspace_free(c->ws);
+    free(c->pw);
+    free(c->kink_layer_off);
+    free(c->kz);
+    free(c->ksign);
+    free(c);
+}
+
+double ga_fd_ctx_loss(const ga_fd_ctx *c)
+{
+    return c->loss0;
+}
+
+int ga_fd_ctx_alloc(ga_fd_ctx **out, ga_error *err, const ga_net *net, const double *params,
+                    const double *x, const double *y, size_t batch, double loss_err)
+{
+    *out = NULL;
+    if (!net || !params || !x || !y || batch == 0)
+        return ga_fail(err, GA_EINVAL, "ga_fd_ctx_alloc: missing net, params, data or batch");
+    const ga_net_desc *d = &net->desc;
+    ga_fd_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return ga_fail(err, GA_ENOMEM, "out of memory for finite differences");
+    c->net = net;
+    c->params = params;
+    c->x = x;
+    c->y = y;
+    c->batch = batch;
+    size_t n_kink = 0;
+    for (size_t l = 0; l < d->n_layers; l++)
+        if (ga_activation_has_kink(d->layers[l].act, d->layers[l].act_param))
+            n_kink += batch * d->layers[l].n_out;
+    c->n_kink = n_kink;
+    c->pw = malloc(net->n_params * sizeof *c->pw);
+    c->kink_layer_off = malloc((d->n_layers + 1) * sizeof *c->kink_layer_off);
+    c->kz = malloc((n_kink ? n_kink : 1) * sizeof *c->kz);
+    c->ksign = malloc(n_kink ? n_kink : 1);
+    if (!c->pw || !c->kink_layer_off || !c->kz || !c->ksign) {
+        ga_fd_ctx_free(c);
+        return ga_fail(err, GA_ENOMEM, "out of memory for finite differences (%zu parameters)",
+                       net->n_params);
+    }
+    int status = ga_workspace_alloc(&c->ws, err, net, batch);
+    if (status) {
+        ga_fd_ctx_free(c);
+        return status;
+    }
+    memcpy(c->pw, params, net->n_params * sizeof *c->pw);
+    status = ga_forward(&c->loss0, c->ws, net, params, x, y, batch);
+    if (status) {
+        ga_fd_ctx_free(c);
+        return ga_fail(err, status, "forward pass at the point failed: %s", ga_strerror(status));
+    }
+    size_t off = 0;
+    for (size_t l = 0; l < d->n_layers; l++) {
+        if (!ga_activation_has_kink(d->layers[l].act, d->layers[l].act_param)) {
+            c->kink_layer_off[l] = (size_t)-1;
+            continue;
+        }
+        c->kink_layer_off[l] = off;
+        size_t m = batch * d->layers[l].n_out;
+        for (size_t i = 0; i < m; i++) {
+            c->kz[off + i] = c->ws->z[l][i];
+            c->ksign[off + i] = sgn(c->ws->z[l][i]);
+        }
+        off += m;
+    }
+    size_t nterms = batch * d->layers[d->n_layers - 1].n_out;
+    c->loss_err = loss_err > 0 ? loss_err : GA_U * fabs(c->loss0) * (double)nterms;
+    *out = c;
+    return GA_OK;
+}
+
+/* L at theta_i = t; notes the first kink pre-activation whose sign differs
+ * from its sign at the point. Returns NaN (and sets c->status) on failure. */
+static double eval_at(ga_fd_ctx *c, double t)
+{
+    const ga_net *net = c->net;
+    const ga_net_desc *d = &net->desc;
+    double L;
+    double off = fabs(t - c->params[c->entry]);
+    if (off > 0 && off < c->min_off)
+        c->min_off = off;
+    c->pw[c->entry] = t;
+    int status = ga_forward(&L, c->ws, net, c->pw, c->x, c->y, c->batch);
+    c->pw[c->entry] = c->params[c->entry];
+    c->evals++;
+    if (status) {
+        c->status = status;
+        return NAN;
+    }
+    if (c->n_kink && !c->kink) {
+        for (size_t l = 0; l < d->n_layers && !c->kink; l++) {
+            if (c->kink_layer_off[l] == (size_t)-1)
+                continue;
+            size_t no = d->layers[l].n_out, m = c->batch * no, off = c->kink_layer_off[l];
+            for (size_t i = 0; i < m; i++) {
+                if (sgn(c->ws->z[l][i]) == c->ksign[off + i])
+                    continue;
+                char zname[64];
+                if (c->batch == 1)
+                    snprintf(zname, sizeof zname, "z%zu[%zu]", l + 1, i);
+                else
+                    snprintf(zname, sizeof zname, "z%zu[%zu,%zu]", l + 1, i / no,
+                             i % no);
+                snprintf(c->kink_reason, sizeof c->kink_reason,
+                         "%s = %.3g is within the FD step of %s's kink", zname, c->kz[off + i],
+                         ga_activation_name(d->layers[l].act));
+                c->kink = 1;
+                break;
+            }
+        }
+    }
+    return L;
+}
+
+static void begin(ga_fd_ctx *c, ga_fd_result *r, size_t i)
+{
+    memset(r, 0, sizeof *r);
+    c->entry = i;
+    c->kink = 0;
+    c->kink_reason[0] = '\0';
+    c->status = GA_OK;
+    c->evals = 0;
+    c->min_off = INFINITY;
+}
+
+static int finish(ga_fd_ctx *c, ga_fd_result *r, ga_error *err)
+{
+    r->evals = c->evals;
+    r->kink = c->kink;
+    memcpy(r->kink_reason, c->kink_reason, sizeof r->kink_reason);
+    if (c->status)
+        return ga_fail(err, c->status, "finite difference of entry %zu: forward pass failed: %s",
+                       c->entry, ga_strerror(c->status));
+    return GA_OK;
+}
+
+/* central difference with exact step; *hd receives the (exact) full width */
+static double central(ga_fd_ctx *c, double t, double h, double *hd)
+{
+    double tp = t + h, tm = t - h;
+    double fp = eval_at(c, tp), fm = eval_at(c, tm);
+    *hd = tp - tm;
+    return (fp - fm) / *hd;
+}
+
+static double scale_of(double t)
+{
+    return fabs(t) > 1.0 ? fabs(t) : 1.0;
+}
+
+/* eps_L relative to |L|, at least u: sets the default steps */
+static double rel_noise(const ga_fd_ctx *c)
+{
+    double r = fabs(c->loss0) > 0 ? c->loss_err / fabs(c->loss0) : GA_U;
+    return r > GA_U ? r : GA_U;
+}
+
+static double gsl_cb(double t, void *p)
+{
+    return eval_at((ga_fd_ctx *)p, t);
+}
+
+/* Ridders' method (Ridders 1982; the dfridr idea of Numerical Recipes sec.
+ * 5.7): a Neville tableau of central differences at steps h, h/1.4, h/1.4^2,
+ * ... extrapolated to h -> 0 in powers of h^2; the error estimate is the
+ * larger change of the chosen entry against its two parents, and the
+ * tableau stops when the diagonal grows by more than SAFE times the best
+ * error so far (rounding has taken over). Rounding is propagated through
+ * the same extrapolation weights. */
+#define RID_N 10
+static void ridders(ga_fd_ctx *c, ga_fd_result *r, double t, double h, int one_sided, int side)
+{
+    const double con = one_sided ? 2.0 : 1.4, safe = 2.0;
+    const double con_pow = one_sided ? con : con * con; /* error in h (one-sided) or h^2 */
+    double a[RID_N][RID_N], ro[RID_N][RID_N];
+    double hh = h, best = INFINITY, ans = NAN, ans_round = 0.0, h_used = h;
+    double f0 = one_sided ? eval_at(c, t) : 0.0;
+    for (size_t i = 0; i < RID_N; i++) {
+        double hd;
+        if (one_sided) {
+            double tp = t + side * hh;
+            hd = tp - t;
+            a[0][i] = (eval_at(c, tp) - f0) / hd;
+            ro[0][i] = 2.0 * c->loss_err / fabs(hd);
+        } else {
+            a[0][i] = central(c, t, hh, &hd);
+            ro[0][i] = 2.0 * c->loss_err / hd;
+        }
+        if (i == 0) {
+            ans = a[0][0];
+            ans_round = ro[0][0];
+            h_used = hh;
+        }
+        double fac = con_pow;
+        for (size_t j = 1; j <= i; j++) {
+            a[j][i] = (a[j - 1][i] * fac - a[j - 1][i - 1]) / (fac - 1.0);
+            ro[j][i] = (ro[j - 1][i] * fac + ro[j - 1][i - 1]) / (fac - 1.0);
+            fac *= con_pow;
+            double e1 = fabs(a[j][i] - a[j - 1][i]), e2 = fabs(a[j][i] - a[j - 1][i - 1]);
+            double errt = e1 > e2 ? e1 : e2;
+            if (errt <= best) {
+                best = errt;
+                ans = a[j][i];
+                ans_round = ro[j][i];
+                h_used = hh;
+            }
+        }
+        if (i > 0 && fabs(a[i][i] - a[i - 1][i - 1]) >= safe * best)
+            break;
+        hh /= con;
+    }
+    r->value = ans;
+    r->trunc = isfinite(best) ? best : fabs(ans);
+    r->round = ans_round + GA_U * fabs(ans);
+    r->h = h_used;
+}
+
+int ga_fd_entry(ga_fd_result *r, ga_error *err, ga_fd_ctx *c, ga_fd_method m, size_t i, double h)
+{
+    if (!r || !c || i >= c->net->n_params)
+        return ga_fail(err, GA_EINVAL, "ga_fd_entry: bad arguments (entry %zu)", i);
+    begin(c, r, i);
+    double t = c->params[i], s = scale_of(t), eps = c->loss_err;
+    switch (m) {
+    case GA_FD_FORWARD: {
+        /* error of D(h) ~ c1 h, so D(h) - D(h/2) ~ c1 h / 2 */
+        if (h <= 0)
+            h = sqrt(rel_noise(c)) * s;
+        double t1 = t + h, t2 = t + h / 2;
+        double f1 = eval_at(c, t1), f2 = eval_at(c, t2);
+        double d1 = (f1 - c->loss0) / (t1 - t), d2 = (f2 - c->loss0) / (t2 - t);
+        r->value = d1;
+        r->trunc = 2.0 * fabs(d1 - d2);
+        r->round = 2.0 * eps / (t1 - t) + GA_U * fabs(d1);
+        r->h = t1 - t;
+        break;
+    }
+    case GA_FD_CENTRAL: {
+        /* error of D(h) ~ c2 h^2, so D(h) - D(h/2) ~ (3/4) c2 h^2 */
+        if (h <= 0)
+            h = cbrt(rel_noise(c)) * s;
+        double hd1, hd2;
+        double d1 = central(c, t, h, &hd1), d2 = central(c, t, h / 2, &hd2);
+        r->value = d1;
+        r->trunc = (4.0 / 3.0) * fabs(d1 - d2);
+        r->round = 2.0 * eps / hd1 + GA_U * fabs(d1);
+        r->h = hd1 / 2;
+        break;
+    }
+    case GA_FD_GSL: {
+        /* GSL's 5-point rule r5 = (4/3 (f(t+h/2) - f(t-h/2)) - 1/6 (f(t+h) - f(t-h))) / h;
+         * its abserr (|r5 - r3| plus GSL's own eps*|f| rounding) is the
+         * truncation part here; the loss's rounding it does not know about
+         * adds (2 * 4/3 + 2 * 1/6) eps_L / h_min for the smallest step it used. */
+        if (h <= 0)
+            h = pow(rel_noise(c), 0.2) * s;
+        gsl_function F = {gsl_cb, c};
+        double result = NAN, abserr = NAN;
+        gsl_error_handler_t *old = gsl_set_error_handler_off();
+        gsl_deriv_central(&F, t, h, &result, &abserr);
+        gsl_set_error_handler(old);
+        /* GSL evaluates at t +- h/2 and t +- h, then possibly once more with a
+         * smaller h: bound with the smallest step it used */
+        double hmin = 2.0 * c->min_off;
+        r->value = result;
+        r->trunc = abserr;
+        r->round = 3.0 * eps / hmin + GA_U * fabs(result);
+        r->h = hmin;
+        break;
+    }
+    case GA_FD_RIDDERS:
+        if (h <= 0)
+            h = 1e-2 * s;
+        ridders(c, r, t, h, 0, 0);
+        break;
+    default:
+        return ga_fail(err, GA_EINVAL, "unknown finite-difference method %d", (int)m);
+    }
+    return finish(c, r, err);
+}
+
+int ga_fd_one_sided(ga_fd_result *r, ga_error *err, ga_fd_ctx *c, size_t i, int side, double h)
+{
+    if (!r || !c || i >= c->net->n_params || (side != 1 && side != -1))
+        return ga_fail(err, GA_EINVAL, "ga_fd_one_sided: bad arguments (entry %zu)", i);
+    begin(c, r, i);
+    if (h <= 0)
+        h = 1e-3 * scale_of(c->params[i]);
+    ridders(c, r, c->params[i], h, 1, side);
+    return finish(c, r, err);
+}
+
+/* ---- sweep --------------------------------------------------------------- */
+static const char *const shape_names[] = {"V", "plateau", "unclear"};
+
+const char *ga_sweep_shape_name(ga_sweep_shape s)
+{
+    return (unsigned)s <= GA_SWEEP_UNCLEAR ? shape_names[s] : "?";
+}
+
+int ga_fd_sweep(ga_sweep *out, ga_error *err, ga_fd_ctx *c, size_t i, double analytic)
+{
+    if (!out || !c || i >= c->net->n_params)
+        return ga_fail(err, GA_EINVAL, "ga_fd_sweep: bad arguments (entry %zu)", i);
+    memset(out, 0, sizeof *out);
+    ga_fd_result r;
+    begin(c, &r, i);
+    double t = c->params[i];
+    const size_t n = 23; /* 1e-1 ... 1e-12 in half decades */
+    double hd[GA_SWEEP_MAX];
+    for (size_t k = 0; k < n; k++) {
+        double h = pow(10.0, -1.0 - 0.5 * (double)k);
+        out->h[k] = h;
+        out->fd[k] = central(c, t, h, &hd[k]);
+        out->err[k] = fabs(out->fd[k] - analytic);
+    }
+    out->n = n;
+    if (c->status)
+        return ga_fail(err, c->status, "sweep of entry %zu: forward pass failed", i);
+    size_t km = 0;
+    for (size_t k = 1; k < n; k++)
+        if (out->err[k] < out->err[km])
+            km = k;
+    out->argmin = km;
+    out->err_min = out->err[km];
+    /* contiguous points around the minimum within 2x of it */
+    size_t lo = km, hi = km;
+    while (lo > 0 && out->err[lo - 1] <= 2.0 * out->err_min)
+        lo--;
+    while (hi + 1 < n && out->err[hi + 1] <= 2.0 * out->err_min)
+        hi++;
+    out->flat = hi - lo + 1;
+    /* the central difference's own error at the minimum: truncation from the
+     * next smaller step (D(h) - D(h/sqrt10) = c h^2 (1 - 1/10)), rounding
+     * 2 eps_L / (2h) */
+    size_t kn = km + 1 < n ? km + 1 : km - 1;
+    double trunc = fabs(out->fd[km] - out->fd[kn]) / 0.9;
+    double round = 2.0 * c->loss_err / hd[km] + GA_U * fabs(out->fd[km]);
+    double floor_est = trunc + round;
+    /* A correct gradient's curve reaches the method's own noise floor at its
+     * bottom; a wrong one bottoms out at |analytic - true| far above it, and
+     * stays there over a range of steps (the plateau). */
+    if (out->err_min <= 10.0 * floor_est) {
+        out->shape = GA_SWEEP_V;
+        snprintf(out->msg, sizeof out->msg,
+                 "V: error falls to %.2g at h = %.0e (the difference's own error there is %.2g) "
+                 "and rises again: consistent with a correct gradient",
+                 out->err_min, out->h[km], floor_est);
+    } else if (out->flat >= 4) {
+        out->shape = GA_SWEEP_PLATEAU;
+        snprintf(out->msg, sizeof out->msg,
+                 "plateau: error stays at %.2g over %zu steps (h = %.0e ... %.0e), %.2g times "
+                 "the difference's own error: the analytic value is off by about that much",
+                 out->err_min, out->flat, out->h[lo], out->h[hi], out->err_min / floor_est);
+    } else {
+        out->shape = GA_SWEEP_UNCLEAR;
+        snprintf(out->msg, sizeof out->msg,
+                 "unclear: minimum error %.2g at h = %.0e is %.2g times the difference's own "
+                 "error but flat over only %zu steps",
+                 out->err_min, out->h[km], out->err_min / floor_est, out->flat);
+    }
+    return GA_OK;
+}
