@@ -512,10 +512,12 @@ static int parse_data(ga_spec *s, const ctx *c, const json_t *root, size_t memor
     size_t width = n_in + n_out;
     if (B > SIZE_MAX / sizeof(double) / width)
         return fail(c, GA_ERANGE, "data", "%zu samples of %zu numbers overflow a size", B, width);
-    if (B * width * sizeof(double) > memory_cap)
-        return fail(c, GA_ENOMEM, "data", "%zu samples of %zu numbers need %zu bytes (expected at "
-                    "most the memory cap, %zu bytes)", B, width, B * width * sizeof(double),
-                    memory_cap);
+    /* the cap bounds params + grads (already counted) + data + explicit values */
+    size_t used = 2 * s->n_params * sizeof(double), bytes = B * width * sizeof(double);
+    if (bytes > memory_cap - used)
+        return fail(c, GA_ENOMEM, "data", "%zu samples of %zu numbers need %zu bytes, over the "
+                    "memory cap of %zu bytes with %zu bytes of parameters and gradients", B, width,
+                    bytes, memory_cap, used);
     s->batch = B;
     s->x = malloc(B * n_in * sizeof *s->x);
     s->y = malloc(B * n_out * sizeof *s->y);
@@ -557,10 +559,14 @@ static int parse_values(ga_spec *s, const ctx *c, const json_t *values, size_t m
                         names);
         }
     }
-    if (s->n_params > SIZE_MAX / sizeof(double) ||
-        s->n_params * sizeof(double) > memory_cap)
-        return fail(c, GA_ENOMEM, "parameters.values", "%zu parameters exceed the memory cap "
-                    "(%zu bytes)", s->n_params, memory_cap);
+    /* params + grads + data were checked against the cap; add the values */
+    size_t used = 2 * s->n_params * sizeof(double) +
+                  s->batch * (s->desc.n_in + s->desc.layers[s->desc.n_layers - 1].n_out) *
+                      sizeof(double);
+    if (s->n_params * sizeof(double) > memory_cap - used)
+        return fail(c, GA_ENOMEM, "parameters.values", "%zu parameters need %zu bytes, over the "
+                    "memory cap of %zu bytes with %zu bytes already used", s->n_params,
+                    s->n_params * sizeof(double), memory_cap, used);
     s->values = malloc((s->n_params ? s->n_params : 1) * sizeof *s->values);
     if (!s->values)
         return fail(c, GA_ENOMEM, "parameters.values", "cannot allocate %zu parameters",
