@@ -714,6 +714,8 @@ static int settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, mpf
         mpfr_add(hi, v, e, MPFR_RNDU);
         double dl = mpfr_get_d(lo, MPFR_RNDN), dh = mpfr_get_d(hi, MPFR_RNDN);
         ok = dl == dh; /* +0 == -0: the exact value rounds to a zero */
+        if (*out == 0)
+            *out = 0.0; /* the sign of a zero result carries no information: +0 */
         if (abserr) {
             mpfr_set_d(lo, *out, MPFR_RNDN);
             mpfr_sub(lo, v, lo, MPFR_RNDA);
