@@ -1,0 +1,284 @@
+/* ga_mutate.c: a plain-loop backward pass with switches for known bugs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ga_loss_internal.h"
+#include "ga_mutate.h"
+
+static const char *const mutation_names[GA_MUT_COUNT] = {
+    "sign_flip",       "missing_factor_2", "missing_act_deriv", "deriv_at_a",
+    "transposed_dW",   "bias_missing",     "bias_averaged",     "batch_sum_vs_mean",
+    "batch_1/(B-1)",   "dropped_decay",    "ce_without_softmax", "scale_1e-9",
+    "ulp_2^20",
+};
+
+const char *ga_mutation_name(ga_mutation m)
+{
+    return (unsigned)m < GA_MUT_COUNT ? mutation_names[m] : "?";
+}
+
+/* splitmix64: the entry or layer a seed picks */
+static uint64_t mix(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int has_act_layer(const ga_net *net)
+{
+    const ga_net_desc *d = &net->desc;
+    for (size_t l = 0; l < d->n_layers; l++) {
+        int fused = l + 1 == d->n_layers && ga_loss_fuses_output(d->loss.kind);
+        if (d->layers[l].act != GA_ACT_IDENTITY && !fused)
+            return 1;
+    }
+    return 0;
+}
+
+int ga_mutation_applies(const ga_net *net, size_t batch, ga_mutation m)
+{
+    const ga_loss_desc *ld = &net->desc.loss;
+    switch (m) {
+    case GA_MUT_MISSING_FACTOR_2: return ld->kind == GA_LOSS_MSE;
+    case GA_MUT_MISSING_ACT_DERIV:
+    case GA_MUT_DERIV_AT_A: return has_act_layer(net);
+    case GA_MUT_BIAS_AVERAGED:
+    case GA_MUT_BATCH_SUM_MEAN:
+    case GA_MUT_BATCH_B_MINUS_1: return batch > 1;
+    case GA_MUT_DROPPED_DECAY: return ld->weight_decay > 0;
+    case GA_MUT_CE_NO_SOFTMAX: return ld->kind == GA_LOSS_SOFTMAX_CE || ld->kind == GA_LOSS_CCE;
+    default: return (unsigned)m < GA_MUT_COUNT;
+    }
+}
+
+/* What the mutant backward pass changes. */
+typedef struct {
+    double factor_scale;  /* multiplies dL/dz of the loss (batch scaling, factor 2) */
+    int no_decay;
+    int ce_no_softmax;
+    size_t act_layer;     /* layer whose activation derivative is mutated, or SIZE_MAX */
+    int act_missing;      /* 1: f' left out; 0: f' taken at a */
+    size_t bias_layer;    /* layer whose db is mutated, or SIZE_MAX */
+    double bias_scale;    /* 0 (missing) or 1/B (averaged) */
+    size_t transposed_layer;
+} mutant;
+
+/* dz (n) = da (n) chained through layer L's activation, maybe mutated */
+static void chain(double *dz, const double *da, const ga_layer_desc *L, const double *z,
+                  const double *a, size_t n, int mutate, int missing)
+{
+    if (mutate && missing) {
+        memmove(dz, da, n * sizeof *dz);
+        return;
+    }
+    if (L->act == GA_ACT_SOFTMAX) {
+        /* dz_j = a_j (da_j - sum_k a_k da_k); "at a" has no meaning for the
+         * Jacobian of a softmax, so only the missing derivative mutates it */
+        double s = 0.0;
+        for (size_t k = 0; k < n; k++)
+            s += a[k] * da[k];
+        for (size_t k = 0; k < n; k++)
+            dz[k] = a[k] * (da[k] - s);
+        return;
+    }
+    for (size_t k = 0; k < n; k++)
+        dz[k] = da[k] * ga_act_deriv(L->act, L->act_param, mutate ? a[k] : z[k],
+                                     ga_act_value(L->act, L->act_param, mutate ? a[k] : z[k]));
+}
+
+static int mutant_backward(double *grad, ga_error *err, const ga_workspace *ws,
+                           const ga_net *net, const double *params, const double *x,
+                           const double *y, size_t batch, const mutant *mu)
+{
+    const ga_net_desc *d = &net->desc;
+    const ga_loss_desc *ld = &d->loss;
+    size_t width = d->n_in;
+    for (size_t l = 0; l < d->n_layers; l++)
+        if (d->layers[l].n_out > width)
+            width = d->layers[l].n_out;
+    double *delta = malloc(2 * batch * width * sizeof *delta);
+    if (!delta)
+        return ga_fail(err, GA_ENOMEM, "out of memory for the mutant backward pass");
+    double *delta_prev = delta + batch * width;
+    size_t last = d->n_layers - 1, n_last = d->layers[last].n_out;
+    double factor = ld->scale;
+    if (ld->reduction == GA_REDUCE_MEAN)
+        factor = ld->scale / ((double)batch * (double)n_last);
+    else if (ld->reduction == GA_REDUCE_BATCH_MEAN)
+        factor = ld->scale / (double)batch;
+    factor *= mu->factor_scale;
+    for (size_t n = 0; n < batch; n++) {
+        const double *z = ws->z[last] + n * n_last, *a = ws->a[last] + n * n_last;
+        const double *yn = y + n * n_last;
+        double *dz = delta + n * n_last;
+        if (mu->ce_no_softmax) {
+            for (size_t k = 0; k < n_last; k++)
+                dz[k] = factor * (z[k] - yn[k]);
+            continue;
+        }
+        ga_loss_sample_dz(dz, ld->kind, z, a, yn, n_last, factor);
+        if (!ga_loss_fuses_output(ld->kind))
+            chain(dz, dz, &d->layers[last], z, a, n_last, mu->act_layer == last, mu->act_missing);
+    }
+    for (size_t l = d->n_layers; l-- > 0;) {
+        const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
+        size_t fan_in = l ? d->layers[l - 1].n_out : d->n_in, fan_out = d->layers[l].n_out;
+        const double *a_prev = l ? ws->a[l - 1] : x; /* (B, fan_in) */
+        for (size_t k = 0; k < fan_out; k++)
+            for (size_t j = 0; j < fan_in; j++) {
+                double s = 0.0;
+                for (size_t n = 0; n < batch; n++)
+                    s += delta[n * fan_out + k] * a_prev[n * fan_in + j];
+                if (!mu->no_decay)
+                    s += ld->weight_decay * params[ga_weight_index(net, W, k, j)];
+                /* transposed: dW(k, j) written where the other layout keeps it */
+                size_t at = mu->transposed_layer == l
+                                ? W->offset + (d->layout == GA_LAYOUT_COLUMN ? j * fan_out + k
+                                                                             : k * fan_in + j)
+                                : ga_weight_index(net, W, k, j);
+                grad[at] = s;
+            }
+        for (size_t k = 0; k < fan_out; k++) {
+            double s = 0.0;
+            for (size_t n = 0; n < batch; n++)
+                s += delta[n * fan_out + k];
+            grad[b->offset + k] = mu->bias_layer == l ? s * mu->bias_scale : s;
+        }
+        if (l == 0)
+            break;
+        for (size_t n = 0; n < batch; n++) {
+            double *da = delta_prev + n * fan_in;
+            for (size_t j = 0; j < fan_in; j++) {
+                double s = 0.0;
+                for (size_t k = 0; k < fan_out; k++)
+                    s += delta[n * fan_out + k] * params[ga_weight_index(net, W, k, j)];
+                da[j] = s;
+            }
+            chain(da, da, &d->layers[l - 1], ws->z[l - 1] + n * fan_in,
+                  ws->a[l - 1] + n * fan_in, fan_in, mu->act_layer == l - 1, mu->act_missing);
+        }
+        double *t = delta;
+        delta = delta_prev;
+        delta_prev = t;
+    }
+    free(delta < delta_prev ? delta : delta_prev);
+    return GA_OK;
+}
+
+/* index of a nonzero entry picked by seed, or SIZE_MAX when all are zero */
+static size_t pick_entry(const double *g, size_t n, uint64_t seed)
+{
+    size_t nonzero = 0;
+    for (size_t i = 0; i < n; i++)
+        nonzero += g[i] != 0.0;
+    if (!nonzero)
+        return SIZE_MAX;
+    size_t want = mix(seed) % nonzero;
+    for (size_t i = 0; i < n; i++)
+        if (g[i] != 0.0 && want-- == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+static size_t pick_layer(const ga_net *net, uint64_t seed, int need_activation)
+{
+    const ga_net_desc *d = &net->desc;
+    size_t candidates[64], count = 0;
+    for (size_t l = 0; l < d->n_layers && count < 64; l++) {
+        int fused = l + 1 == d->n_layers && ga_loss_fuses_output(d->loss.kind);
+        if (!need_activation || (d->layers[l].act != GA_ACT_IDENTITY && !fused))
+            candidates[count++] = l;
+    }
+    return count ? candidates[mix(seed) % count] : SIZE_MAX;
+}
+
+int ga_mutant_gradient(double *grad, int *effect, char *describe, size_t describe_size,
+                       ga_error *err, ga_workspace *ws, const ga_net *net,
+                       const double *params, const double *x, const double *y, size_t batch,
+                       ga_mutation m, uint64_t seed)
+{
+    if (!grad || !effect || !ws || !net || !params || !x || !y)
+        return ga_fail(err, GA_EINVAL, "ga_mutant_gradient: a required argument is NULL");
+    if (!ga_mutation_applies(net, batch, m))
+        return ga_fail(err, GA_EINVAL, "mutation %s does not apply to this net and batch",
+                       ga_mutation_name(m));
+    double loss;
+    int status = ga_forward(&loss, ws, net, params, x, y, batch);
+    if (status)
+        return ga_fail(err, status, "forward pass: %s", ga_strerror(status));
+    double *correct = malloc(net->n_params * sizeof *correct);
+    if (!correct)
+        return ga_fail(err, GA_ENOMEM, "out of memory for %zu gradient entries", net->n_params);
+    status = ga_backward(correct, NULL, ws, net, params, x, y, batch);
+    if (status) {
+        free(correct);
+        return ga_fail(err, status, "backward pass: %s", ga_strerror(status));
+    }
+    mutant mu = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX};
+    char where[64] = "every entry";
+    size_t entry = SIZE_MAX, layer = SIZE_MAX;
+    switch (m) {
+    case GA_MUT_SIGN_FLIP:
+    case GA_MUT_SCALE_1E_9:
+    case GA_MUT_ULP_2_20:
+        entry = pick_entry(correct, net->n_params, seed);
+        break;
+    case GA_MUT_MISSING_FACTOR_2: mu.factor_scale = 0.5; break;
+    case GA_MUT_MISSING_ACT_DERIV:
+    case GA_MUT_DERIV_AT_A:
+        layer = mu.act_layer = pick_layer(net, seed, 1);
+        mu.act_missing = m == GA_MUT_MISSING_ACT_DERIV;
+        break;
+    case GA_MUT_TRANSPOSED_DW: layer = mu.transposed_layer = pick_layer(net, seed, 0); break;
+    case GA_MUT_BIAS_MISSING:
+        layer = mu.bias_layer = pick_layer(net, seed, 0);
+        mu.bias_scale = 0.0;
+        break;
+    case GA_MUT_BIAS_AVERAGED:
+        layer = mu.bias_layer = pick_layer(net, seed, 0);
+        mu.bias_scale = 1.0 / (double)batch;
+        break;
+    case GA_MUT_BATCH_SUM_MEAN: mu.factor_scale = (double)batch; break;
+    case GA_MUT_BATCH_B_MINUS_1: mu.factor_scale = (double)batch / (double)(batch - 1); break;
+    case GA_MUT_DROPPED_DECAY: mu.no_decay = 1; break;
+    case GA_MUT_CE_NO_SOFTMAX: mu.ce_no_softmax = 1; break;
+    default: break;
+    }
+    if (entry != SIZE_MAX) {
+        memcpy(grad, correct, net->n_params * sizeof *grad);
+        double g = grad[entry];
+        if (m == GA_MUT_SIGN_FLIP)
+            grad[entry] = -g;
+        else if (m == GA_MUT_SCALE_1E_9)
+            grad[entry] = g * (1.0 + 1e-9);
+        else /* 2^20 ulps away from zero: |g| * (1 + 2^20 * 2^-52) in the binade of g */
+            grad[entry] = g + copysign(ldexp(1.0, ilogb(g) - 52 + 20), g);
+        ga_param_name(where, sizeof where, net, entry);
+    } else if (m == GA_MUT_SIGN_FLIP || m == GA_MUT_SCALE_1E_9 || m == GA_MUT_ULP_2_20) {
+        memcpy(grad, correct, net->n_params * sizeof *grad); /* every entry is 0 */
+        snprintf(where, sizeof where, "no nonzero entry");
+    } else {
+        /* The baseline for "no effect" is the same plain-loop pass without the
+         * bug, so that rounding differences from ga_backward's kernel never
+         * count as an effect. */
+        const mutant none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX};
+        status = mutant_backward(correct, err, ws, net, params, x, y, batch, &none);
+        if (!status)
+            status = mutant_backward(grad, err, ws, net, params, x, y, batch, &mu);
+        if (status) {
+            free(correct);
+            return status;
+        }
+        if (layer != SIZE_MAX)
+            snprintf(where, sizeof where, "layer %zu", layer + 1);
+    }
+    *effect = memcmp(grad, correct, net->n_params * sizeof *grad) != 0;
+    if (describe && describe_size)
+        snprintf(describe, describe_size, "%s", where);
+    free(correct);
+    return GA_OK;
+}
