@@ -4,6 +4,7 @@
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_integration.h>
+#include <gsl/gsl_math.h> /* M_PI (not in strict C11) */
 #include <gsl/gsl_roots.h>
 #include <gsl/gsl_sf_erf.h>
 
