@@ -1,0 +1,384 @@
+/* ga_fast.c: directional checks and localisation by bisection. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ga_fast.h"
+
+#define U 0x1p-53
+
+void ga_fast_options_default(ga_fast_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->n_directions = 2;
+    opt->seed = 1;
+    opt->max_bad = 16;
+    opt->confirm_with_oracle = 1;
+    ga_oracle_options_default(&opt->oracle);
+}
+
+/* splitmix64 */
+static uint64_t mix(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* v_i = +-1 (Rademacher) for direction d: every entry's error shows with
+ * weight 1, and no entry hides behind a tiny weight */
+static double v_of(uint64_t dir_seed, size_t i)
+{
+    return (mix(dir_seed ^ mix(i)) >> 63) ? 1.0 : -1.0;
+}
+
+typedef struct {
+    const ga_net *net;
+    const double *params, *x, *y, *g;
+    size_t batch;
+    double *pw;           /* (n_params) perturbed copy */
+    ga_workspace *ws;
+    const ga_bound *bound;
+    size_t passes;
+    int status;
+    int crossed;          /* an evaluation moved a pre-activation across a kink */
+} fast_ctx;
+
+/* 1 when some pre-activation of a layer with a kink has a different sign
+ * from the one it has at theta (kept in ga_bound's copy of z). */
+static int crossed_kink(const fast_ctx *c)
+{
+    const ga_net_desc *d = &c->net->desc;
+    for (size_t l = 0; l < d->n_layers; l++) {
+        if (!ga_activation_has_kink(d->layers[l].act, d->layers[l].act_param))
+            continue;
+        const double *z0 = c->bound->z[l], *z = c->ws->z[l];
+        for (size_t i = 0; i < c->batch * d->layers[l].n_out; i++)
+            if ((z0[i] > 0) != (z[i] > 0))
+                return 1;
+    }
+    return 0;
+}
+
+/* phi(t) = L(theta + t v_S); *rep receives sum |g_i| |step_i - t v_i| over S */
+static double phi(fast_ctx *c, uint64_t dir, size_t lo, size_t hi, double t, double *rep)
+{
+    double r = 0.0;
+    for (size_t i = lo; i < hi; i++) {
+        double v = v_of(dir, i);
+        c->pw[i] = c->params[i] + t * v;
+        r += fabs(c->g[i]) * fabs((c->pw[i] - c->params[i]) - t * v);
+    }
+    double L;
+    int status = ga_forward(&L, c->ws, c->net, c->pw, c->x, c->y, c->batch);
+    memcpy(c->pw + lo, c->params + lo, (hi - lo) * sizeof *c->pw);
+    c->passes++;
+    if (status) {
+        c->status = status;
+        return NAN;
+    }
+    if (crossed_kink(c))
+        c->crossed = 1;
+    *rep = r;
+    return L;
+}
+
+/* Ridders' extrapolation of central differences of phi (Ridders 1982; the
+ * tableau of Press et al., dfridr): steps h, h/1.4, ...; the error estimate
+ * is the tableau's; the rounding part (loss error and representation) is
+ * carried through the same extrapolation weights. */
+#define RID_N 10
+static void ridders_dir(fast_ctx *c, uint64_t dir, size_t lo, size_t hi, double h, double *value,
+                        double *trunc, double *round)
+{
+    const double con = 1.4, con2 = con * con, safe = 2.0;
+    double a[RID_N][RID_N], ro[RID_N][RID_N];
+    double best = INFINITY, ans = NAN, ans_round = 0.0, hh = h;
+    double loss_err = c->bound->loss_err;
+    for (size_t i = 0; i < RID_N; i++) {
+        double rp, rm;
+        double fp = phi(c, dir, lo, hi, hh, &rp), fm = phi(c, dir, lo, hi, -hh, &rm);
+        a[0][i] = (fp - fm) / (2.0 * hh);
+        ro[0][i] = (2.0 * loss_err + rp + rm) / (2.0 * hh) + U * fabs(a[0][i]);
+        if (i == 0)
+            ans = a[0][0], ans_round = ro[0][0];
+        double fac = con2;
+        for (size_t j = 1; j <= i; j++) {
+            a[j][i] = (a[j - 1][i] * fac - a[j - 1][i - 1]) / (fac - 1.0);
+            ro[j][i] = (ro[j - 1][i] * fac + ro[j - 1][i - 1]) / (fac - 1.0);
+            fac *= con2;
+            double e1 = fabs(a[j][i] - a[j - 1][i]), e2 = fabs(a[j][i] - a[j - 1][i - 1]);
+            double e = e1 > e2 ? e1 : e2;
+            if (e <= best)
+                best = e, ans = a[j][i], ans_round = ro[j][i];
+        }
+        if (i > 0 && fabs(a[i][i] - a[i - 1][i - 1]) >= safe * best)
+            break;
+        hh /= con;
+    }
+    *value = ans;
+    *trunc = isfinite(best) ? best : fabs(ans);
+    *round = ans_round;
+}
+
+/* One directional check on block [lo, hi): 1 when it disagrees. */
+static int directional(fast_ctx *c, uint64_t dir, size_t lo, size_t hi, double *va, double *vr,
+                       double *tol)
+{
+    double dot = 0.0, mag = 0.0, eb = 0.0;
+    for (size_t i = lo; i < hi; i++) {
+        double v = v_of(dir, i);
+        dot += v * c->g[i];
+        mag += fabs(c->g[i]);
+        eb += c->bound->grad_err[i];
+    }
+    double n = (double)(hi - lo);
+    double gamma = n * U / (1.0 - n * U);
+    /* step: |t v|_2 = t sqrt(n) about 0.1, so phi stays near its quadratic model */
+    double h = 0.1 / sqrt(n);
+    double fd, trunc, round;
+    /* phi is smooth only between kinks: shrink the step until no evaluation
+     * moves a pre-activation of relu, leaky_relu or elu across zero. A
+     * pre-activation that stays within reach at h = 2^-40 is at the kink
+     * itself: the direction has no derivative there and the check is not
+     * counted as a failure (*tol = INFINITY marks it). */
+    for (int shrink = 0;; shrink++) {
+        c->crossed = 0;
+        ridders_dir(c, dir, lo, hi, h, &fd, &trunc, &round);
+        if (!c->crossed || c->status)
+            break;
+        if (shrink == 10) {
+            *va = dot, *vr = fd, *tol = INFINITY;
+            return 0;
+        }
+        h /= 16;
+    }
+    *va = dot;
+    *vr = fd;
+    *tol = eb + gamma * mag + trunc + round;
+    if (!isfinite(dot) || !isfinite(fd))
+        return 1;
+    return fabs(dot - fd) > *tol;
+}
+
+typedef struct {
+    fast_ctx *c;
+    ga_fast_report *r;
+    const ga_fast_options *opt;
+    size_t cap;
+} localiser;
+
+static int add_candidate(localiser *L, size_t i)
+{
+    ga_fast_report *r = L->r;
+    if (r->n_bad == L->cap) {
+        size_t cap = L->cap ? 2 * L->cap : 8;
+        ga_fast_entry *b = realloc(r->bad, cap * sizeof *b);
+        if (!b)
+            return GA_ENOMEM;
+        r->bad = b, L->cap = cap;
+    }
+    ga_fast_entry *e = &r->bad[r->n_bad++];
+    memset(e, 0, sizeof *e);
+    e->index = i;
+    e->analytic = L->c->g[i];
+    ga_param_name(e->name, sizeof e->name, L->c->net, i);
+    return GA_OK;
+}
+
+/* Bisect [lo, hi), known to fail along dir. */
+static int localise(localiser *L, uint64_t dir, size_t lo, size_t hi)
+{
+    if (L->r->n_bad >= L->opt->max_bad) {
+        L->r->truncated = 1;
+        return GA_OK;
+    }
+    if (hi - lo == 1)
+        return add_candidate(L, lo);
+    size_t mid = lo + (hi - lo) / 2;
+    double va, vr, tol;
+    int left = directional(L->c, dir, lo, mid, &va, &vr, &tol);
+    int right = directional(L->c, dir, mid, hi, &va, &vr, &tol);
+    L->r->n_checks += 2;
+    if (L->c->status)
+        return L->c->status;
+    if (!left && !right) {
+        /* The parent's disagreement does not show in either half (a marginal
+         * error split across both): every entry of a small block is
+         * confirmed individually; a large one is bisected on both sides. */
+        if (hi - lo <= 8) {
+            for (size_t i = lo; i < hi; i++) {
+                int s = add_candidate(L, i);
+                if (s)
+                    return s;
+            }
+            return GA_OK;
+        }
+        left = right = 1;
+    }
+    int s = left ? localise(L, dir, lo, mid) : GA_OK;
+    if (!s && right)
+        s = localise(L, dir, mid, hi);
+    return s;
+}
+
+int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
+                  const double *params, const double *x, const double *y, size_t batch,
+                  const ga_fast_options *opt_in)
+{
+    *out = NULL;
+    if (!net || !params || !x || !y || batch == 0)
+        return ga_fail(err, GA_EINVAL, "fast check: a required argument is missing");
+    ga_fast_options opt;
+    if (opt_in)
+        opt = *opt_in;
+    else
+        ga_fast_options_default(&opt);
+    if (opt.n_directions == 0)
+        opt.n_directions = 1;
+    size_t n = net->n_params;
+    fast_ctx c = {net, params, x, y, NULL, batch, NULL, NULL, NULL, 0, GA_OK, 0};
+    ga_bound *bound = NULL;
+    double *g = NULL;
+    ga_fast_report *r = calloc(1, sizeof *r);
+    c.pw = malloc(n * sizeof *c.pw);
+    g = malloc(n * sizeof *g);
+    int status = !r || !c.pw || !g ? GA_ENOMEM : GA_OK;
+    if (!status) {
+        r->n_directions = opt.n_directions;
+        r->seed = opt.seed;
+        r->dir_analytic = calloc(opt.n_directions, sizeof(double));
+        r->dir_reference = calloc(opt.n_directions, sizeof(double));
+        r->dir_tol = calloc(opt.n_directions, sizeof(double));
+        if (!r->dir_analytic || !r->dir_reference || !r->dir_tol)
+            status = GA_ENOMEM;
+    }
+    if (status) {
+        ga_fail(err, status, "fast check: out of memory for %zu parameters", n);
+        goto fail;
+    }
+    memcpy(c.pw, params, n * sizeof *c.pw);
+    if ((status = ga_workspace_alloc(&c.ws, err, net, batch)) ||
+        (status = ga_bound_alloc(&bound, err, net, batch)) ||
+        (status = ga_bound_compute(bound, err, c.ws, net, params, x, y, batch)))
+        goto fail;
+    c.bound = bound;
+    if (opt.analytic) {
+        memcpy(g, opt.analytic, n * sizeof *g);
+    } else if ((status = ga_backward(g, NULL, c.ws, net, params, x, y, batch))) {
+        ga_fail(err, status, "fast check: backward pass failed: %s", ga_strerror(status));
+        goto fail;
+    }
+    c.g = g;
+    c.passes = 1; /* the forward pass of ga_bound_compute */
+
+    int failed_dir = -1;
+    for (size_t d = 0; d < opt.n_directions; d++) {
+        int bad = directional(&c, mix(opt.seed + d), 0, n, &r->dir_analytic[d],
+                              &r->dir_reference[d], &r->dir_tol[d]);
+        r->n_checks++;
+        if (c.status)
+            break;
+        if (bad && failed_dir < 0)
+            failed_dir = (int)d;
+    }
+    r->detect_passes = c.passes;
+    if (c.status) {
+        status = ga_fail(err, c.status, "fast check: forward pass failed: %s", ga_strerror(c.status));
+        goto fail;
+    }
+    if (failed_dir >= 0) {
+        r->failed = 1;
+        localiser L = {&c, r, &opt, 0};
+        if ((status = localise(&L, mix(opt.seed + (uint64_t)failed_dir), 0, n))) {
+            ga_fail(err, status, "fast check: localisation failed: %s", ga_strerror(status));
+            goto fail;
+        }
+        /* confirm each named entry on its own: the MPFR oracle's route (a),
+         * or Ridders' differences in double with their own error estimate */
+        ga_fd_ctx *fd = NULL;
+        if (!opt.confirm_with_oracle &&
+            (status = ga_fd_ctx_alloc(&fd, err, net, params, x, y, batch, bound->loss_err)))
+            goto fail;
+        for (size_t k = 0; k < r->n_bad; k++) {
+            ga_fast_entry *e = &r->bad[k];
+            double ref, ref_err;
+            if (opt.confirm_with_oracle) {
+                ga_oracle_stats st;
+                status = ga_oracle_fd_entry(&ref, &ref_err, &st, err, net, params, x, y, batch,
+                                            e->index, &opt.oracle);
+                if (status == GA_EFAIL) /* at a kink: the quotient stands, unsettled */
+                    status = GA_OK;
+            } else {
+                ga_fd_result fr;
+                status = ga_fd_entry(&fr, err, fd, GA_FD_RIDDERS, e->index, 0);
+                ref = fr.value, ref_err = fr.trunc + fr.round;
+            }
+            if (status) {
+                ga_fd_ctx_free(fd);
+                goto fail;
+            }
+            e->reference = ref;
+            e->ref_err = ref_err;
+            e->tol = bound->grad_err[e->index] + ref_err;
+            char reason[128];
+            e->confirmed = ga_compare(reason, sizeof reason, e->analytic, ref, e->tol) ==
+                           GA_VERDICT_FAIL;
+        }
+        ga_fd_ctx_free(fd);
+    }
+    r->forward_passes = c.passes;
+    ga_bound_free(bound);
+    ga_workspace_free(c.ws);
+    free(c.pw);
+    free(g);
+    *out = r;
+    return GA_OK;
+fail:
+    ga_bound_free(bound);
+    ga_workspace_free(c.ws);
+    free(c.pw);
+    free(g);
+    ga_fast_report_free(r);
+    return status ? status : GA_EINVAL;
+}
+
+void ga_fast_report_free(ga_fast_report *r)
+{
+    if (!r)
+        return;
+    free(r->dir_analytic);
+    free(r->dir_reference);
+    free(r->dir_tol);
+    free(r->bad);
+    free(r);
+}
+
+int ga_fast_report_print(FILE *f, const ga_fast_report *r)
+{
+    size_t confirmed = 0;
+    for (size_t k = 0; k < r->n_bad; k++)
+        confirmed += r->bad[k].confirmed;
+    fprintf(f, "fast check: %zu direction(s), seed %llu: %s\n", r->n_directions,
+            (unsigned long long)r->seed, r->failed ? "FAIL" : "pass");
+    for (size_t d = 0; d < r->n_directions; d++)
+        fprintf(f, "  direction %zu: v.g = %.17g, d/dt L(theta + t v) = %.17g, |diff| = %.3g, tol %.3g\n",
+                d, r->dir_analytic[d], r->dir_reference[d],
+                fabs(r->dir_analytic[d] - r->dir_reference[d]), r->dir_tol[d]);
+    fprintf(f, "  forward passes: %zu to detect, %zu in all (%zu directional checks)\n",
+            r->detect_passes, r->forward_passes, r->n_checks);
+    if (r->failed) {
+        fprintf(f, "  localised %zu entr%s (%zu confirmed by the oracle entry by entry)%s\n",
+                r->n_bad, r->n_bad == 1 ? "y" : "ies", confirmed,
+                r->truncated ? ", stopped at the limit" : "");
+        for (size_t k = 0; k < r->n_bad; k++) {
+            const ga_fast_entry *e = &r->bad[k];
+            fprintf(f, "    %-14s analytic %.17g oracle %.17g |diff| %.3g tol %.3g %s\n", e->name,
+                    e->analytic, e->reference, fabs(e->analytic - e->reference), e->tol,
+                    e->confirmed ? "FAIL" : "not confirmed");
+        }
+    }
+    return ferror(f) ? GA_EIO : GA_OK;
+}
