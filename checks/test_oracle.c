@@ -231,13 +231,19 @@ ParameterizedTestParameters(oracle, routes_agree)
 
 ParameterizedTest(struct route_case *c, oracle, routes_agree)
 {
+    /* 3-4-2 in the column layout, 3-4-3-2 in the row layout; batch 1, 2 or 7;
+     * scale, reduction and weight decay cycle with the seed */
     act_case out = output_act(c);
-    ga_layer_desc layers[2] = {{4, ACTS[c->act].act, ACTS[c->act].param}, {2, out.act, out.param}};
+    ga_layer_desc layers[3] = {{4, ACTS[c->act].act, ACTS[c->act].param},
+                               {3, ACTS[c->act].act, ACTS[c->act].param},
+                               {2, out.act, out.param}};
+    if (c->layout == GA_LAYOUT_COLUMN)
+        layers[1] = layers[2];
     ga_loss_desc ld = {c->loss, (double[]){1.0, 0.5, 3.0}[c->seed % 3],
                        (ga_reduction)(c->seed % 3), (c->seed % 2) ? 0.01 : 0.0};
-    ga_net *net = make_net(c->layout, 3, 2, layers, ld);
-    const size_t B = 2;
-    double x[2 * 3], y[2 * 2];
+    ga_net *net = make_net(c->layout, 3, c->layout == GA_LAYOUT_COLUMN ? 2 : 3, layers, ld);
+    const size_t B = (size_t[]){1, 2, 7}[(c->seed / 3) % 3];
+    double x[7 * 3], y[7 * 2];
     ga_rng rng;
     ga_rng_seed(&rng, c->seed);
     int tries = 0;
@@ -258,8 +264,8 @@ ParameterizedTest(struct route_case *c, oracle, routes_agree)
         char name[32];
         ga_param_name(name, sizeof name, net, i);
         int s = ga_oracle_fd_entry(&ga, &ea, &st, &err, net, net->params, x, y, B, i, NULL);
-        cr_assert_eq(s, GA_OK, "seed %u %s %s %s: route (a): %s", c->seed,
-                     ga_activation_name(ACTS[c->act].act), ga_loss_name(c->loss), name, err.msg);
+        cr_assert_eq(s, GA_OK, "seed %u %s %s batch %zu %s: route (a): %s", c->seed,
+                     ga_activation_name(ACTS[c->act].act), ga_loss_name(c->loss), B, name, err.msg);
         cr_assert(ga == gb[i] && signbit(ga) == signbit(gb[i]),
                   "seed %u %s/%s/%s %s: route (a) %a (+-%g), route (b) %a (+-%g)", c->seed,
                   ga_activation_name(ACTS[c->act].act), ga_loss_name(c->loss),
@@ -507,7 +513,7 @@ Test(oracle, ziv_reports_unsettled)
     double g[4], ge[4], loss, ae;
     cr_assert_eq(ga_oracle_gradient(g, ge, NULL, &st, &err, net, net->params, x, y, 1, &opt),
                  GA_EFAIL);
-    cr_assert(st.unsettled > 0 && st.final_prec == 192, "unsettled %u at %ld", st.unsettled,
+    cr_assert(st.unsettled > 0 && st.final_prec >= 128 && st.final_prec < 256, "unsettled %u at %ld", st.unsettled,
               st.final_prec);
     cr_assert(strstr(err.msg, "not settled"), "message: %s", err.msg);
     cr_assert_eq(ga_oracle_loss(&loss, &ae, &st, &err, net, net->params, x, y, 1, &opt), GA_EFAIL);

@@ -28,8 +28,9 @@
 #include "ga_oracle.h"
 
 /* Gap between the two precisions of a reverse or forward pass whose
- * difference estimates the error (see orc_error). */
-#define GAP 64
+ * difference estimates the error (see orc_error). 128 and 160 bits are both
+ * fast paths of MPFR's mul and add (2 and 3 limbs). */
+#define GAP 32
 /* Rows of the Ridders tableau, route (a). */
 #define NTAB 12
 
@@ -41,23 +42,24 @@ void ga_oracle_options_default(ga_oracle_options *opt)
 
 /* ---- working state ----------------------------------------------------- */
 
-enum { T_LOSS, T_S, T_LAM, T_ACC, T_T, T_U, T_V, T_W, NTMP };
+enum { T_LOSS, T_S, T_LAM, T_ACC, T_T, T_U, T_V, T_W, T_PROD, NTMP };
 
 typedef struct {
     const ga_net *net;
     const double *y;   /* (B, n_out) */
+    const double *params, *x; /* (n_params), (B, n_in): converted exactly at every precision */
     size_t B, L, n_in, n_out, maxw, n_params;
     size_t *nin, *nout, *woff, *boff, *wk, *wj; /* (L) each: W(k,j) = P[woff + k wk + j wj] */
     mpfr_t *all;       /* every MPFR variable of the call, one allocation */
-    size_t n_all, n_fixed, n_work;
-    mpfr_t *P;         /* (n_params) parameters, 53 bits, exact */
-    mpfr_t *X;         /* (B, n_in) inputs, 53 bits, exact */
+    size_t n_all, n_work;
+    mpfr_t *P;         /* (n_params) parameters, exact at the working precision */
+    mpfr_t *X;         /* (B, n_in) inputs, exact at the working precision */
     mpfr_t **Z, **A;   /* (L) -> (B, nout[l]) pre-activations and activations */
     mpfr_t *D, *Dp;    /* (B, maxw) dL/da then dL/dz of the current layer; previous */
     mpfr_t *G;         /* (n_params) dL/dtheta */
     mpfr_t *DX;        /* (B, n_in) dL/dx, or NULL */
     mpfr_t *T;         /* (NTMP) temporaries */
-    mpfr_t *E;         /* extra variables managed by the caller (n_all - n_fixed - n_work) */
+    mpfr_t *E;         /* extra variables managed by the caller (n_all - n_work) */
     size_t n_extra;
     signed char *sign; /* (B * sum nout) signs of z for the kink test of route (a) */
     size_t *zoff;      /* (L) offsets of each layer in sign */
@@ -216,14 +218,14 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
         n_g = o->n_params;
     if (with_dx)
         n_dx = n_x;
-    o->n_fixed = o->n_params + n_x;
-    size_t n_work = 0;
-    int ok = add_ok(&n_work, 2 * n_units, n_delta) && add_ok(&n_work, n_work, n_g) &&
+    size_t n_work = o->n_params + n_x;
+    int ok = add_ok(&n_work, n_work, 2 * n_units) && add_ok(&n_work, n_work, n_delta) &&
+             add_ok(&n_work, n_work, n_g) &&
              add_ok(&n_work, n_work, n_dx) && add_ok(&n_work, n_work, NTMP) &&
              !(2 * n_units < n_units);
     o->n_work = n_work;
     size_t n_all = 0, bytes = 0;
-    ok = ok && add_ok(&n_all, o->n_fixed, n_work) && add_ok(&n_all, n_all, n_extra) &&
+    ok = ok && add_ok(&n_all, 0, n_work) && add_ok(&n_all, n_all, n_extra) &&
          mpfr_bytes(&bytes, n_all, prec + GAP);
     if (!ok) {
         orc_free(o);
@@ -244,9 +246,7 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
     }
     o->n_all = n_all;
     o->n_extra = n_extra;
-    for (size_t i = 0; i < o->n_fixed; i++)
-        mpfr_init2(o->all[i], 53);
-    for (size_t i = o->n_fixed; i < n_all; i++)
+    for (size_t i = 0; i < n_all; i++)
         mpfr_init2(o->all[i], prec);
     o->P = o->all;
     o->X = o->P + o->n_params;
@@ -272,20 +272,23 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
     o->T = w;
     w += NTMP;
     o->E = w;
-    /* exact conversions: a double fits in 53 bits */
-    for (size_t i = 0; i < o->n_params; i++)
-        mpfr_set_d(o->P[i], params[i], MPFR_RNDN);
-    for (size_t i = 0; i < n_x; i++)
-        mpfr_set_d(o->X[i], x[i], MPFR_RNDN);
+    o->params = params;
+    o->x = x;
     return GA_OK;
 }
 
-/* Working precision of the working set (values are lost). */
+/* Working precision of the working set; parameters and inputs are converted
+ * again, exactly (prec >= 53 holds a double), other values are lost. All
+ * operands at one precision keep MPFR on its fast paths. */
 static void orc_set_prec(orc *o, long prec)
 {
-    mpfr_t *w = o->all + o->n_fixed;
+    mpfr_t *w = o->all;
     for (size_t i = 0; i < o->n_work; i++)
         mpfr_set_prec(w[i], prec);
+    for (size_t i = 0; i < o->n_params; i++)
+        mpfr_set_d(o->P[i], o->params[i], MPFR_RNDN);
+    for (size_t i = 0; i < o->B * o->n_in; i++)
+        mpfr_set_d(o->X[i], o->x[i], MPFR_RNDN);
 }
 
 /* ---- forward pass -------------------------------------------------------- */
@@ -321,14 +324,17 @@ static void layer_affine(orc *o, size_t l, mpfr_t *in)
 {
     size_t nin = o->nin[l], nout = o->nout[l], wk = o->wk[l], wj = o->wj[l];
     mpfr_t *Z = o->Z[l], *P = o->P;
+    mpfr_ptr t = o->T[T_PROD];
     for (size_t n = 0; n < o->B; n++) {
         mpfr_t *xr = in + n * nin;
         for (size_t k = 0; k < nout; k++) {
             mpfr_ptr z = Z[n * nout + k];
             mpfr_t *w = P + o->woff[l] + k * wk;
             mpfr_set(z, P[o->boff[l] + k], MPFR_RNDN);
-            for (size_t j = 0; j < nin; j++)
-                mpfr_fma(z, xr[j], w[j * wj], z, MPFR_RNDN);
+            for (size_t j = 0; j < nin; j++) {
+                mpfr_mul(t, xr[j], w[j * wj], MPFR_RNDN);
+                mpfr_add(z, z, t, MPFR_RNDN);
+            }
         }
     }
 }
@@ -634,14 +640,17 @@ static void orc_backward(orc *o)
         if (!(l == L - 1 && fused))
             layer_act_backward(o, l);
         mpfr_t *in = l == 0 ? o->X : o->A[l - 1], *P = o->P, *G = o->G;
+        mpfr_ptr tp = o->T[T_PROD];
         D = o->D;
         for (size_t k = 0; k < nout; k++) {
             size_t wrow = o->woff[l] + k * wk;
             for (size_t j = 0; j < nin; j++) { /* dW(k,j) = sum_n dz[n,k] in[n,j] + lambda W */
                 mpfr_ptr g = G[wrow + j * wj];
                 mpfr_mul(g, D[k], in[j], MPFR_RNDN);
-                for (size_t n = 1; n < B; n++)
-                    mpfr_fma(g, D[n * nout + k], in[n * nin + j], g, MPFR_RNDN);
+                for (size_t n = 1; n < B; n++) {
+                    mpfr_mul(tp, D[n * nout + k], in[n * nin + j], MPFR_RNDN);
+                    mpfr_add(g, g, tp, MPFR_RNDN);
+                }
                 if (ls->weight_decay != 0)
                     mpfr_fma(g, o->T[T_LAM], P[wrow + j * wj], g, MPFR_RNDN);
             }
@@ -658,8 +667,10 @@ static void orc_backward(orc *o)
                 mpfr_ptr r = out[n * nin + j];
                 mpfr_t *wc = P + o->woff[l] + j * wj;
                 mpfr_mul(r, wc[0], D[n * nout], MPFR_RNDN);
-                for (size_t k = 1; k < nout; k++)
-                    mpfr_fma(r, wc[k * wk], D[n * nout + k], r, MPFR_RNDN);
+                for (size_t k = 1; k < nout; k++) {
+                    mpfr_mul(tp, wc[k * wk], D[n * nout + k], MPFR_RNDN);
+                    mpfr_add(r, r, tp, MPFR_RNDN);
+                }
             }
         if (l > 0) {
             mpfr_t *sw = o->D;
@@ -679,7 +690,7 @@ static void orc_backward(orc *o)
  * the problem. Running the same pass at p and at p + GAP gives
  * v_p - v_{p+GAP} = E_p - E_{p+GAP} with |E_{p+GAP}| about 2^-GAP |E_p|, so
  * |v_p - v_{p+GAP}| bounds the error of v_{p+GAP} with a safety factor of
- * about 2^GAP = 2^64. The floor 2^-p |v| covers the (measure-zero) accident
+ * about 2^GAP = 2^32. The floor 2^-p |v| covers the (measure-zero) accident
  * of the two runs agreeing to the last bit although inexact; it is dropped
  * when MPFR's inexact flag says every operation of both runs was exact. An
  * estimate that came out too small would be caught by route (a), which shares
@@ -729,6 +740,17 @@ static int settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, mpf
     return ok;
 }
 
+/* The next Ziv precision, or 0 when the MPFR variables would outgrow the
+ * memory cap at it. */
+static long next_prec(const orc *o, long p, long max_prec)
+{
+    long np = 2 * p > max_prec ? max_prec : 2 * p;
+    size_t bytes;
+    if (!mpfr_bytes(&bytes, o->n_all, np + GAP) || bytes > GA_DEFAULT_MEMORY_CAP)
+        return 0;
+    return np;
+}
+
 static void stats_set(ga_oracle_stats *stats, long prec, unsigned iters, unsigned unsettled)
 {
     if (stats) {
@@ -772,15 +794,16 @@ int ga_oracle_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_erro
         orc_forward(&o);
         orc_error(e, o.T[T_LOSS], lo, p, mpfr_inexflag_p(), o.E[2]);
         done = settle(loss, abserr, o.T[T_LOSS], e, o.E[2], o.E[3]);
-        if (done || p >= op.max_prec)
+        long np = done || p >= op.max_prec ? 0 : next_prec(&o, p, op.max_prec);
+        if (!np)
             break;
-        p = 2 * p > op.max_prec ? op.max_prec : 2 * p;
+        p = np;
     }
     stats_set(stats, p + GAP, iters, done ? 0 : 1);
     orc_free(&o);
     if (!done)
-        return ga_fail(err, GA_EFAIL, "oracle: the loss was not settled at %ld bits (value %.17g)",
-                       p + GAP, *loss);
+        return ga_fail(err, GA_EFAIL, "oracle: the loss was not settled at %ld bits (value %.17g)%s",
+                       p + GAP, *loss, p < op.max_prec ? ", more would exceed the memory cap" : "");
     return GA_OK;
 }
 
@@ -830,15 +853,17 @@ int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats
             if (!settle(out, ae, hi, sc[0], sc[1], sc[2]))
                 unsettled++;
         }
-        if (!unsettled || p >= op.max_prec)
+        long np = !unsettled || p >= op.max_prec ? 0 : next_prec(&o, p, op.max_prec);
+        if (!np)
             break;
-        p = 2 * p > op.max_prec ? op.max_prec : 2 * p;
+        p = np;
     }
     stats_set(stats, p + GAP, iters, unsettled);
     orc_free(&o);
     if (unsettled)
-        return ga_fail(err, GA_EFAIL, "oracle: %u gradient entries were not settled at %ld bits",
-                       unsettled, p + GAP);
+        return ga_fail(err, GA_EFAIL, "oracle: %u gradient entries were not settled at %ld bits%s",
+                       unsettled, p + GAP,
+                       p < op.max_prec ? ", more would exceed the memory cap" : "");
     return GA_OK;
 }
 
@@ -902,11 +927,9 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
         long kmax = k0 + NTAB;
         long top = ex > 1 - kmax ? ex : 1 - kmax, bot = ex - 53 < -kmax ? ex - 53 : -kmax;
         long pbits = top - bot + 2; /* theta +- h exact in pbits */
-        mpfr_set_prec(Pi, pbits > 53 ? pbits : 53);
         for (size_t v = 0; v < (size_t)FD_EXTRA; v++)
             mpfr_set_prec(F[v], p + GAP);
         /* f at theta, at p and at p + GAP: the rounding error of one forward */
-        mpfr_set_d(Pi, theta, MPFR_RNDN);
         mpfr_clear_inexflag();
         orc_set_prec(o, p + GAP);
         orc_constants(o);
@@ -917,6 +940,7 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
         orc_forward(o);
         mpfr_set(F[F_F0], o->T[T_LOSS], MPFR_RNDN);
         orc_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, mpfr_inexflag_p(), F[F_S1]);
+        mpfr_set_prec(Pi, pbits > p ? pbits : p);
         if (o->sign)
             kink_signs(o, 1, NULL, NULL);
         mpfr_set_inf(F[F_ERR], 1);
@@ -931,7 +955,6 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
                 int inex = side == 0 ? mpfr_add(Pi, Pi, F[F_H], MPFR_RNDN)
                                      : mpfr_sub(Pi, Pi, F[F_H], MPFR_RNDN);
                 if (inex) {
-                    mpfr_set_prec(Pi, 53);
                     mpfr_set_d(Pi, theta, MPFR_RNDN);
                     *prec_out = p;
                     *iters_out = iters;
@@ -954,7 +977,6 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
                 *g = mpfr_get_d(a0, MPFR_RNDN);
                 if (abserr)
                     *abserr = INFINITY;
-                mpfr_set_prec(Pi, 53);
                 mpfr_set_d(Pi, theta, MPFR_RNDN);
                 orc_forward(o);
                 double zc = mpfr_get_d(o->Z[kl][ku], MPFR_RNDN);
@@ -1004,11 +1026,11 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
             if (mpfr_greaterequal_p(F[F_S1], F[F_S2]))
                 break;
         }
-        if (done || p >= op->max_prec)
+        long np = done || p >= op->max_prec ? 0 : next_prec(o, p, op->max_prec);
+        if (!np)
             break;
-        p = 2 * p > op->max_prec ? op->max_prec : 2 * p;
+        p = np;
     }
-    mpfr_set_prec(Pi, 53);
     mpfr_set_d(Pi, theta, MPFR_RNDN);
     *prec_out = p;
     *iters_out = iters;

@@ -9,6 +9,20 @@
  * accepted once the rounding of the value to double is settled (the value
  * +- its error bound rounds to the same double); otherwise the precision is
  * raised and the computation repeated. No fixed precision is trusted on faith.
+ *
+ * How the error is estimated (ga_oracle.c, orc_error): each pass runs at p
+ * and at p + 32 bits; MPFR rounds every operation correctly, so the error at
+ * p is K 2^-p with K independent of p, and |v_p - v_{p+32}| bounds the error
+ * of v_{p+32} with a margin of about 2^32 (plus 2^-p |v| unless every
+ * operation was exact). Route (a) uses the Ridders tableau's own estimate.
+ *
+ * Status conventions shared by all entry points: GA_EINVAL for NULL
+ * pointers, batch 0, an entry out of range, a net whose slab does not match
+ * its description or bad options; GA_ENONFINITE naming the first NaN/Inf in
+ * params, x or y; GA_ENOMEM over the memory cap; GA_EFAIL when a result is
+ * not settled by max_prec (the best value and its bound are still written,
+ * stats->unsettled counts them) or, for route (a), at a kink. Exact zeros
+ * are returned as +0.
  */
 #ifndef GA_ORACLE_H
 #define GA_ORACLE_H
@@ -23,7 +37,9 @@ typedef struct {
 void ga_oracle_options_default(ga_oracle_options *opt);
 
 typedef struct {
-    long final_prec;        /* precision at which every result was settled */
+    long final_prec;        /* precision at which every result was settled (the
+                               higher of the pair p, p + 32 for route (b) and
+                               the loss; the working p for route (a)) */
     unsigned ziv_iterations;
     unsigned unsettled;     /* entries that could not be settled before max_prec */
 } ga_oracle_stats;
@@ -45,7 +61,11 @@ int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats
 /* Route (a): entry i of the gradient by high-precision central differences
  * with Richardson extrapolation on the MPFR forward pass: needs no derivative
  * formula. Same meaning of the outputs. Not defined at a kink (relu at 0):
- * there it returns the symmetric difference quotient and GA_EFAIL. */
+ * there it returns the symmetric difference quotient and GA_EFAIL.
+ * Steps h = 2^-(p/8 + r), r = 0, 1, ...; when a pre-activation of a relu,
+ * leaky_relu or elu layer changes sign between theta - h0 and theta + h0 (or
+ * leaves 0), it returns GA_EFAIL with a message naming the entry and the unit
+ * (`b1[0,0]: z1[0,0] = 0 is within the FD step h = 2^-16 of relu's kink`). */
 int ga_oracle_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_error *err,
                        const ga_net *net, const double *params, const double *x,
                        const double *y, size_t batch, size_t i,
@@ -53,7 +73,9 @@ int ga_oracle_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_err
 
 /* Cross-check of (b) against (a) on `count` entries chosen from seed (all
  * entries when count >= n_params). *mismatches = entries where the two
- * settled doubles differ. */
+ * settled doubles differ. Entries where route (a) meets a kink are skipped
+ * (not counted in *checked); an entry route (a) cannot settle ends the check
+ * with GA_EFAIL. */
 int ga_oracle_cross_check(size_t *mismatches, size_t *checked, ga_error *err,
                           const ga_net *net, const double *params, const double *x,
                           const double *y, size_t batch, size_t count, uint64_t seed,
