@@ -73,6 +73,19 @@ static double act_second(ga_activation a, double p, double z)
     }
 }
 
+/* |f'| for propagating an argument error through f: the derivative at z,
+ * or, when z is within its rounding bound zerr of a kink, the larger
+ * one-sided slope there (f is Lipschitz with that constant across the kink,
+ * whatever side the exact z lies on). */
+static double lip(ga_activation a, double p, double z, double zerr, double aval)
+{
+    if (ga_activation_has_kink(a, p) && fabs(z) <= zerr) {
+        double other = a == GA_ACT_RELU ? 0.0 : fabs(p);
+        return other > 1.0 ? other : 1.0;
+    }
+    return fabs(ga_act_deriv(a, p, z, aval));
+}
+
 void ga_bound_free(ga_bound *b)
 {
     if (!b)
@@ -201,7 +214,7 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
                     m[k] = a[k] * (1.0 + m[k] + sp);
             } else {
                 for (size_t k = 0; k < fo; k++) {
-                    double fd = fabs(ga_act_deriv(Ld->act, Ld->act_param, z[k], a[k]));
+                    double fd = lip(Ld->act, Ld->act_param, z[k], gz * m[k], a[k]);
                     m[k] = fabs(a[k]) + fd * m[k];
                 }
             }
@@ -261,11 +274,20 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
             /* M(p_k) of the softmax of z (the output for cce, internal for softmax_ce) */
             for (size_t k = 0; k < no; k++)
                 sp += exp(z[k] - zmax) / s * (zerr[k] / gz);
+            /* core: dz_j = factor (p_j (Y - y_j) - y_j (1 - p_j)), p = softmax(z)
+             * from z for both losses, 1 - p_j as sum_{l != j} p_l for the largest
+             * logit (relative sensitivity <= 2 max Mz, as for p itself) and as a
+             * subtraction elsewhere */
+            size_t jmax = 0;
+            for (size_t k = 1; k < no; k++)
+                if (z[k] > z[jmax])
+                    jmax = k;
             for (size_t k = 0; k < no; k++) {
                 double mz = zerr[k] / gz, pk = exp(z[k] - zmax) / s;
-                double mp = ld->kind == GA_LOSS_CCE ? ma[k] : pk * (1.0 + mz + sp);
+                double mp = pk * (1.0 + mz + sp);
+                double m1p = k == jmax ? (1.0 - pk) * (1.0 + 2.0 * mmax) : (1.0 - pk) + mp;
                 term += fabs(yy[k]) * (mlse + mz);
-                md[k] = factor * (mp * sy + fabs(yy[k]));
+                md[k] = factor * (mp * (sy + fabs(yy[k])) + fabs(yy[k]) * m1p);
             }
             n_term = nZ[last] + 2 * no + GA_ELEM_ULPS + 4;
             n_delta = nZ[last] + 2 * no + 8;
@@ -292,7 +314,7 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
             } else if (Ld->act != GA_ACT_IDENTITY) {
                 for (size_t k = 0; k < no; k++) {
                     double mz = zerr[k] / gz;
-                    double fd = fabs(ga_act_deriv(Ld->act, Ld->act_param, z[k], a[k]));
+                    double fd = lip(Ld->act, Ld->act_param, z[k], zerr[k], a[k]);
                     md[k] *= fd + act_second(Ld->act, Ld->act_param, z[k]) * mz;
                 }
                 n_delta = n_g + nDer[last] + 1;
@@ -373,7 +395,7 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
             } else if (Lp->act != GA_ACT_IDENTITY) {
                 for (size_t k = 0; k < fi; k++) {
                     double mz = b->z_err[l - 1][n * fi + k] / gzp;
-                    double fd = fabs(ga_act_deriv(Lp->act, Lp->act_param, z[k], a[k]));
+                    double fd = lip(Lp->act, Lp->act_param, z[k], b->z_err[l - 1][n * fi + k], a[k]);
                     mp[k] *= fd + act_second(Lp->act, Lp->act_param, z[k]) * mz;
                 }
             }

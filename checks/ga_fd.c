@@ -380,47 +380,54 @@ int ga_fd_sweep(ga_sweep *out, ga_error *err, ga_fd_ctx *c, size_t i, double ana
     out->n = n;
     if (c->status)
         return ga_fail(err, c->status, "sweep of entry %zu: forward pass failed", i);
+    /* the central difference's own error at each step: truncation from the
+     * next smaller step (D(h) - D(h/sqrt10) = c h^2 (1 - 1/10)), rounding
+     * 2 eps_L / (2h); the step where it is smallest is where the difference
+     * is most accurate */
+    double est[GA_SWEEP_MAX];
+    size_t ko = 0;
+    for (size_t k = 0; k + 1 < n; k++) {
+        est[k] = fabs(out->fd[k] - out->fd[k + 1]) / 0.9 + 2.0 * c->loss_err / hd[k] +
+                 GA_U * fabs(out->fd[k]);
+        if (est[k] < est[ko])
+            ko = k;
+    }
     size_t km = 0;
     for (size_t k = 1; k < n; k++)
         if (out->err[k] < out->err[km])
             km = k;
     out->argmin = km;
     out->err_min = out->err[km];
-    /* contiguous points around the minimum within 2x of it */
-    size_t lo = km, hi = km;
-    while (lo > 0 && out->err[lo - 1] <= 2.0 * out->err_min)
+    double e_opt = out->err[ko], floor_est = est[ko];
+    /* contiguous steps around the most accurate one whose error is within 2x of it */
+    size_t lo = ko, hi = ko;
+    while (lo > 0 && out->err[lo - 1] <= 2.0 * e_opt && out->err[lo - 1] >= 0.5 * e_opt)
         lo--;
-    while (hi + 1 < n && out->err[hi + 1] <= 2.0 * out->err_min)
+    while (hi + 1 < n && out->err[hi + 1] <= 2.0 * e_opt && out->err[hi + 1] >= 0.5 * e_opt)
         hi++;
     out->flat = hi - lo + 1;
-    /* the central difference's own error at the minimum: truncation from the
-     * next smaller step (D(h) - D(h/sqrt10) = c h^2 (1 - 1/10)), rounding
-     * 2 eps_L / (2h) */
-    size_t kn = km + 1 < n ? km + 1 : km - 1;
-    double trunc = fabs(out->fd[km] - out->fd[kn]) / 0.9;
-    double round = 2.0 * c->loss_err / hd[km] + GA_U * fabs(out->fd[km]);
-    double floor_est = trunc + round;
-    /* A correct gradient's curve reaches the method's own noise floor at its
-     * bottom; a wrong one bottoms out at |analytic - true| far above it, and
-     * stays there over a range of steps (the plateau). */
-    if (out->err_min <= 10.0 * floor_est) {
+    /* A correct gradient's curve reaches the difference's own noise floor at
+     * the most accurate step (the bottom of the V: truncation falls as h^2
+     * above it, rounding rises as 1/h below); a wrong one stays at
+     * |analytic - true| far above that floor over a range of steps. */
+    if (e_opt <= 10.0 * floor_est) {
         out->shape = GA_SWEEP_V;
         snprintf(out->msg, sizeof out->msg,
-                 "V: error falls to %.2g at h = %.0e (the difference's own error there is %.2g) "
-                 "and rises again: consistent with a correct gradient",
-                 out->err_min, out->h[km], floor_est);
+                 "V: error falls to %.2g at h = %.0e, within the difference's own error %.2g "
+                 "there, and rises on both sides: consistent with a correct gradient",
+                 e_opt, out->h[ko], floor_est);
     } else if (out->flat >= 4) {
         out->shape = GA_SWEEP_PLATEAU;
         snprintf(out->msg, sizeof out->msg,
                  "plateau: error stays at %.2g over %zu steps (h = %.0e ... %.0e), %.2g times "
                  "the difference's own error: the analytic value is off by about that much",
-                 out->err_min, out->flat, out->h[lo], out->h[hi], out->err_min / floor_est);
+                 e_opt, out->flat, out->h[lo], out->h[hi], e_opt / floor_est);
     } else {
         out->shape = GA_SWEEP_UNCLEAR;
         snprintf(out->msg, sizeof out->msg,
-                 "unclear: minimum error %.2g at h = %.0e is %.2g times the difference's own "
-                 "error but flat over only %zu steps",
-                 out->err_min, out->h[km], out->err_min / floor_est, out->flat);
+                 "unclear: error %.2g at the most accurate step h = %.0e is %.2g times the "
+                 "difference's own error but flat over only %zu steps",
+                 e_opt, out->h[ko], e_opt / floor_est, out->flat);
     }
     return GA_OK;
 }

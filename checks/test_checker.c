@@ -1,0 +1,391 @@
+/* test_checker.c: the checker itself. Each finite-difference method's error
+ * estimate is honest against the MPFR oracle; the step sweep tells a V from a
+ * plateau; a wrong entry by (1 + 1e-9) is FAIL; NaN is never a pass; relu's
+ * kink and its convention relu'(0) = 0; CSV output. Expected values come from
+ * the oracle (MPFR) or from hand derivations written next to the test. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include "ga_check.h"
+#include "ga_randnet.h"
+
+/* ---- a hand-built 1-1-1 relu net ----------------------------------------
+ * x = 1, W1 = 1, b1 = beta, relu, W2 = 2, b2 = 0.5, identity, mse (sum), y = 0:
+ *   z1 = 1 + beta, L = (2 relu(z1) + 0.5)^2.
+ * For z1 > 0: dL/dz1 = 2 (2 z1 + 0.5) * 2, so at z1 -> 0+ the slope in W1 and
+ * b1 is 2 * 0.5 * 2 = 2 (times x = 1); for z1 < 0 it is 0. With relu'(0) = 0
+ * the analytic gradient at z1 = 0 is exactly 0 for W1 and b1. */
+typedef struct {
+    ga_layer_desc layers[2];
+    ga_net *net;
+    double x[1], y[1];
+} tiny_net;
+
+static void tiny_make(tiny_net *t, double beta)
+{
+    t->layers[0] = (ga_layer_desc){1, GA_ACT_RELU, 0.0};
+    t->layers[1] = (ga_layer_desc){1, GA_ACT_IDENTITY, 0.0};
+    ga_net_desc d = {GA_LAYOUT_COLUMN, 1, 2, t->layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0}};
+    ga_error err;
+    cr_assert_eq(ga_net_alloc(&t->net, &err, &d), GA_OK, "%s", err.msg);
+    double p[4] = {1.0, beta, 2.0, 0.5}; /* W1, b1, W2, b2 */
+    memcpy(t->net->params, p, sizeof p);
+    t->x[0] = 1.0;
+    t->y[0] = 0.0;
+}
+
+static ga_check_report *run(const ga_net *net, const double *x, const double *y, size_t batch,
+                            ga_check_method m, const double *analytic)
+{
+    ga_check_options o;
+    ga_check_options_default(&o);
+    o.method = m;
+    o.analytic = analytic;
+    ga_check_report *r = NULL;
+    ga_error err;
+    int st = ga_check_run(&r, &err, net, net->params, x, y, batch, &o);
+    cr_assert_eq(st, GA_OK, "ga_check_run: %s", err.msg);
+    return r;
+}
+
+Test(kink, relu_convention_at_exact_zero)
+{
+    tiny_net t;
+    tiny_make(&t, -1.0); /* z1 = 1 + (-1) = 0 exactly */
+    ga_workspace *ws;
+    ga_error err;
+    cr_assert_eq(ga_workspace_alloc(&ws, &err, t.net, 1), GA_OK);
+    double g[4], L;
+    cr_assert_eq(ga_loss_and_grad(&L, g, NULL, ws, t.net, t.net->params, t.x, t.y, 1), GA_OK);
+    cr_assert_eq(ws->z[0][0], 0.0);
+    /* relu'(0) = 0: no gradient flows to W1 and b1 */
+    cr_assert_eq(g[0], 0.0, "dW1 = %.17g, expected exactly 0 by relu'(0) = 0", g[0]);
+    cr_assert_eq(g[1], 0.0, "db1 = %.17g", g[1]);
+    ga_workspace_free(ws);
+
+    for (int m = GA_CHECK_ORACLE; m <= GA_CHECK_RIDDERS; m++) {
+        ga_check_report *r = run(t.net, t.x, t.y, 1, (ga_check_method)m, NULL);
+        cr_expect_eq(r->n_fail, 0, "method %s: %zu FAIL", ga_check_method_name(m), r->n_fail);
+        for (size_t i = 0; i < 2; i++) {
+            const ga_check_entry *e = &r->entries[i];
+            cr_expect_eq(e->verdict, GA_VERDICT_KINK, "method %s %s: %s (%s)", ga_check_method_name(m),
+                         e->name, ga_verdict_name(e->verdict), e->reason);
+            cr_expect(strstr(e->reason, "z1[0]") && strstr(e->reason, "relu's kink"), "%s", e->reason);
+            /* one-sided slopes from the hand derivation: 0 and 2 */
+            cr_expect(fabs(e->slope_lo) < 1e-6 && fabs(e->slope_hi - 2.0) < 1e-6,
+                      "%s slopes [%.17g, %.17g], expected [0, 2]", e->name, e->slope_lo, e->slope_hi);
+        }
+        ga_check_report_free(r);
+    }
+    ga_net_free(t.net);
+}
+
+Test(kink, near_kink_3e_9_is_kink_for_fd_and_pass_for_oracle)
+{
+    tiny_net t;
+    tiny_make(&t, -1.0 + 3e-9); /* z1 = 3e-9 to rounding */
+    ga_check_report *r = run(t.net, t.x, t.y, 1, GA_CHECK_CENTRAL, NULL);
+    const ga_check_entry *e = &r->entries[0];
+    cr_expect_eq(e->verdict, GA_VERDICT_KINK, "%s: %s", e->name, e->reason);
+    cr_expect(strstr(e->reason, "z1[0] = 3e-09 is within the FD step of relu's kink") != NULL,
+              "reason: %s", e->reason);
+    cr_expect_eq(r->n_fail, 0);
+    ga_check_report_free(r);
+    /* the oracle's reach is the rounding bound of z1 (~1e-16), far below 3e-9 */
+    r = run(t.net, t.x, t.y, 1, GA_CHECK_ORACLE, NULL);
+    for (size_t i = 0; i < r->n_entries; i++)
+        cr_expect_eq(r->entries[i].verdict, GA_VERDICT_PASS, "%s: %s", r->entries[i].name,
+                     r->entries[i].reason);
+    /* hand value: dL/dW1 = 2 (2 z1 + 0.5) 2 x = 2 + 8 z1 */
+    double z1 = 1.0 + (-1.0 + 3e-9);
+    cr_expect(fabs(r->entries[0].oracle - (2.0 + 8.0 * z1)) <= 4e-16, "oracle %.17g", r->entries[0].oracle);
+    ga_check_report_free(r);
+    ga_net_free(t.net);
+}
+
+Test(kink, wrong_value_at_kink_fails)
+{
+    tiny_net t;
+    tiny_make(&t, -1.0);
+    double g[4] = {3.0, 0.0, 0.0, 1.0}; /* dW1 = 3 lies outside the one-sided slopes [0, 2] */
+    /* the true dW2 = 2 (2 relu(0) + 0.5) relu(0) = 0, db2 = 2 * 0.5 = 1 */
+    ga_check_report *r = run(t.net, t.x, t.y, 1, GA_CHECK_ORACLE, g);
+    cr_expect_eq(r->entries[0].verdict, GA_VERDICT_FAIL, "%s", r->entries[0].reason);
+    cr_expect(strstr(r->entries[0].reason, "outside the one-sided slopes") != NULL, "%s",
+              r->entries[0].reason);
+    cr_expect_eq(r->entries[1].verdict, GA_VERDICT_KINK);
+    cr_expect_eq(r->entries[2].verdict, GA_VERDICT_PASS, "%s", r->entries[2].reason);
+    cr_expect_eq(r->entries[3].verdict, GA_VERDICT_PASS, "%s", r->entries[3].reason);
+    cr_expect_eq(r->n_fail, 1);
+    ga_check_report_free(r);
+    ga_net_free(t.net);
+}
+
+/* ---- the analytic bound catches a 1e-9 relative error --------------------- */
+Test(verdict, one_entry_times_1_plus_1e_9_fails_against_oracle)
+{
+    const uint32_t seed = 4242;
+    ga_randnet p;
+    ga_error err;
+    cr_assert_eq(ga_randnet_make(&p, &err, GA_LAYOUT_ROW, GA_ACT_TANH, GA_LOSS_MSE, GA_REDUCE_MEAN, 7,
+                                 3, 4, 0.0, seed), GA_OK, "%s", err.msg);
+    ga_check_report *r = run(p.net, p.x, p.y, p.batch, GA_CHECK_ORACLE, NULL);
+    cr_assert_eq(r->n_fail, 0, "seed %u: the correct gradient fails", seed);
+    /* the entry with the largest |g| / tol: where 1e-9 is easiest to see, and
+     * every entry must have tol below 1e-9 |g| for the gate to catch this class */
+    size_t best = 0;
+    double best_q = 0.0;
+    double *g = malloc(p.net->n_params * sizeof *g);
+    for (size_t i = 0; i < r->n_entries; i++) {
+        g[i] = r->entries[i].analytic;
+        double q = fabs(g[i]) / r->entries[i].tol;
+        if (q > best_q) {
+            best_q = q;
+            best = i;
+        }
+    }
+    cr_assert_gt(best_q, 1e10, "seed %u: tol/|g| = %.3g is too loose to see 1e-9", seed, 1.0 / best_q);
+    ga_check_report_free(r);
+    g[best] *= 1.0 + 1e-9;
+    r = run(p.net, p.x, p.y, p.batch, GA_CHECK_ORACLE, g);
+    cr_expect_eq(r->n_fail, 1, "seed %u: %zu FAIL", seed, r->n_fail);
+    cr_expect_eq(r->entries[best].verdict, GA_VERDICT_FAIL, "seed %u %s: %s", seed,
+                 r->entries[best].name, r->entries[best].reason);
+    cr_expect_eq(r->top[0], best, "the wrong entry heads the worst list");
+    ga_check_report_free(r);
+    free(g);
+    ga_randnet_clear(&p);
+}
+
+Test(verdict, nan_and_inf_are_never_a_pass)
+{
+    char why[128];
+    cr_expect_eq(ga_compare(why, sizeof why, NAN, 1.0, 1.0), GA_VERDICT_FAIL);
+    cr_expect(strstr(why, "NaN") != NULL, "%s", why);
+    cr_expect_eq(ga_compare(why, sizeof why, NAN, NAN, INFINITY), GA_VERDICT_FAIL);
+    cr_expect_eq(ga_compare(why, sizeof why, INFINITY, 1.0, INFINITY), GA_VERDICT_FAIL);
+    cr_expect_eq(ga_compare(why, sizeof why, 1.0, NAN, 1.0), GA_VERDICT_FAIL);
+    cr_expect_eq(ga_compare(why, sizeof why, 1.0, 1.0, NAN), GA_VERDICT_FAIL);
+    cr_expect_eq(ga_compare(why, sizeof why, 1.0, 1.0 + 0x1p-52, 0x1p-52), GA_VERDICT_PASS);
+    cr_expect_eq(ga_compare(why, sizeof why, 1.0, 1.0 + 0x1p-51, 0x1p-52), GA_VERDICT_FAIL);
+
+    const uint32_t seed = 7;
+    ga_randnet p;
+    ga_error err;
+    cr_assert_eq(ga_randnet_make(&p, &err, GA_LAYOUT_COLUMN, GA_ACT_SIGMOID, GA_LOSS_BCE,
+                                 GA_REDUCE_MEAN, 2, 2, 3, 0.0, seed), GA_OK, "%s", err.msg);
+    double *g = calloc(p.net->n_params, sizeof *g);
+    ga_workspace *ws;
+    double L;
+    cr_assert_eq(ga_workspace_alloc(&ws, &err, p.net, p.batch), GA_OK);
+    cr_assert_eq(ga_loss_and_grad(&L, g, NULL, ws, p.net, p.net->params, p.x, p.y, p.batch), GA_OK);
+    g[1] = NAN;
+    ga_check_report *r = run(p.net, p.x, p.y, p.batch, GA_CHECK_ORACLE, g);
+    cr_expect_eq(r->entries[1].verdict, GA_VERDICT_FAIL, "seed %u", seed);
+    cr_expect(strstr(r->entries[1].reason, "NaN") != NULL, "%s", r->entries[1].reason);
+    cr_expect_eq(r->n_fail, 1);
+    ga_check_report_free(r);
+    ga_workspace_free(ws);
+    free(g);
+    ga_randnet_clear(&p);
+}
+
+/* ---- honest finite-difference estimates ---------------------------------
+ * Over many entries of smooth random nets, the true error of each method
+ * (|fd - oracle|, the oracle correctly rounded) never exceeds the method's
+ * own estimate (truncation + rounding), and the estimate is not vacuous: the
+ * worst true/estimate ratio seen is above a floor. Measured when written
+ * (seeds 1..): central 0.37, gsl 0.0099, ridders 0.089, forward 0.31. */
+typedef struct {
+    ga_fd_method m;
+    double floor;
+} honest_case;
+
+ParameterizedTestParameters(fd, estimate_is_honest)
+{
+    static honest_case cases[] = {
+        {GA_FD_FORWARD, 0.02}, {GA_FD_CENTRAL, 0.02}, {GA_FD_GSL, 1e-3}, {GA_FD_RIDDERS, 5e-3}};
+    return cr_make_param_array(honest_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(honest_case *c, fd, estimate_is_honest)
+{
+    const ga_activation acts[] = {GA_ACT_SIGMOID, GA_ACT_TANH, GA_ACT_SOFTPLUS, GA_ACT_IDENTITY};
+    const ga_loss_kind losses[] = {GA_LOSS_MSE, GA_LOSS_BCE, GA_LOSS_SOFTMAX_CE, GA_LOSS_CCE};
+    size_t entries = 0;
+    double worst = 0.0;
+    for (size_t ai = 0; ai < 4; ai++)
+        for (size_t li = 0; li < 4; li++) {
+            uint32_t seed = (uint32_t)(1000 + 10 * ai + li);
+            ga_randnet p;
+            ga_error err;
+            cr_assert_eq(ga_randnet_make(&p, &err, (ga_layout)(seed % 2), acts[ai], losses[li],
+                                         GA_REDUCE_MEAN, 5, 3, 3, 0.0, seed), GA_OK, "%s", err.msg);
+            size_t P = p.net->n_params;
+            double *o = malloc(P * sizeof *o), *oe = malloc(P * sizeof *oe);
+            ga_oracle_options oo;
+            ga_oracle_options_default(&oo);
+            cr_assert_eq(ga_oracle_gradient(o, oe, NULL, NULL, &err, p.net, p.net->params, p.x, p.y,
+                                            p.batch, &oo), GA_OK, "%s", err.msg);
+            ga_bound *b;
+            ga_workspace *ws;
+            cr_assert_eq(ga_workspace_alloc(&ws, &err, p.net, p.batch), GA_OK);
+            cr_assert_eq(ga_bound_alloc(&b, &err, p.net, p.batch), GA_OK);
+            cr_assert_eq(ga_bound_compute(b, &err, ws, p.net, p.net->params, p.x, p.y, p.batch), GA_OK);
+            ga_fd_ctx *fd;
+            cr_assert_eq(ga_fd_ctx_alloc(&fd, &err, p.net, p.net->params, p.x, p.y, p.batch,
+                                         b->loss_err), GA_OK, "%s", err.msg);
+            for (size_t i = 0; i < P; i++) {
+                ga_fd_result r;
+                cr_assert_eq(ga_fd_entry(&r, &err, fd, c->m, i, 0.0), GA_OK, "%s", err.msg);
+                double truth = fabs(r.value - o[i]) - oe[i], est = r.trunc + r.round;
+                if (truth < 0)
+                    truth = 0;
+                char name[40];
+                ga_param_name(name, sizeof name, p.net, i);
+                cr_expect(truth <= est, "%s seed %u %s %s: true error %.3g > estimate %.3g "
+                          "(trunc %.3g, round %.3g)", ga_fd_method_name(c->m), seed,
+                          ga_activation_name(acts[ai]), name, truth, est, r.trunc, r.round);
+                if (est > 0 && truth / est > worst)
+                    worst = truth / est;
+                entries++;
+            }
+            ga_fd_ctx_free(fd);
+            ga_bound_free(b);
+            ga_workspace_free(ws);
+            free(o);
+            free(oe);
+            ga_randnet_clear(&p);
+        }
+    cr_expect_gt(entries, 500);
+    cr_expect_geq(worst, c->floor, "%s: worst true/estimate %.3g: the estimate is vacuous",
+                  ga_fd_method_name(c->m), worst);
+}
+
+/* ---- the sweep ----------------------------------------------------------- */
+Test(sweep, v_for_correct_plateau_for_wrong)
+{
+    const ga_activation acts[] = {GA_ACT_SIGMOID, GA_ACT_TANH, GA_ACT_SOFTPLUS};
+    size_t v = 0, plateau = 0, total = 0;
+    for (size_t ai = 0; ai < 3; ai++) {
+        uint32_t seed = (uint32_t)(77 + ai);
+        ga_randnet p;
+        ga_error err;
+        cr_assert_eq(ga_randnet_make(&p, &err, GA_LAYOUT_COLUMN, acts[ai], GA_LOSS_MSE,
+                                     GA_REDUCE_MEAN, 4, 2, 3, 0.0, seed), GA_OK);
+        size_t P = p.net->n_params;
+        double *g = malloc(P * sizeof *g), L;
+        ga_workspace *ws;
+        cr_assert_eq(ga_workspace_alloc(&ws, &err, p.net, p.batch), GA_OK);
+        cr_assert_eq(ga_loss_and_grad(&L, g, NULL, ws, p.net, p.net->params, p.x, p.y, p.batch), GA_OK);
+        ga_fd_ctx *fd;
+        cr_assert_eq(ga_fd_ctx_alloc(&fd, &err, p.net, p.net->params, p.x, p.y, p.batch, 0.0), GA_OK);
+        for (size_t i = 0; i < P; i++) {
+            if (fabs(g[i]) < 1e-3)
+                continue; /* a wrong factor on a tiny entry hides below rounding */
+            ga_sweep s;
+            cr_assert_eq(ga_fd_sweep(&s, &err, fd, i, g[i]), GA_OK);
+            cr_expect_eq(s.shape, GA_SWEEP_V, "seed %u entry %zu correct: %s", seed, i, s.msg);
+            v += s.shape == GA_SWEEP_V;
+            cr_assert_eq(ga_fd_sweep(&s, &err, fd, i, g[i] * 1.01), GA_OK);
+            cr_expect_eq(s.shape, GA_SWEEP_PLATEAU, "seed %u entry %zu x1.01: %s", seed, i, s.msg);
+            plateau += s.shape == GA_SWEEP_PLATEAU;
+            total++;
+        }
+        ga_fd_ctx_free(fd);
+        ga_workspace_free(ws);
+        free(g);
+        ga_randnet_clear(&p);
+    }
+    cr_expect_gt(total, 20);
+    cr_expect_eq(v, total);
+    cr_expect_eq(plateau, total);
+}
+
+/* ---- report and CSV -------------------------------------------------------- */
+Test(report, csv_header_quoting_and_round_trip)
+{
+    tiny_net t;
+    tiny_make(&t, 0.25);
+    ga_check_report *r = run(t.net, t.x, t.y, 1, GA_CHECK_CENTRAL, NULL);
+    char dir[] = "/tmp/ga_test_csv_XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    ga_error err;
+    cr_assert_eq(ga_check_report_write_csv(&err, r, path), GA_OK, "%s", err.msg);
+    FILE *f = fopen(path, "r");
+    cr_assert(f);
+    char line[2048];
+    cr_assert(fgets(line, sizeof line, f));
+    const char *head = "param,index,analytic,oracle,fd,abs_err,rel_err,ulps,tol,verdict,";
+    cr_expect_eq(strncmp(line, head, strlen(head)), 0, "%s", line);
+    cr_expect(strstr(line, "\r\n") != NULL, "RFC 4180 line ends with CRLF");
+    cr_assert(fgets(line, sizeof line, f));
+    /* "W1[0,0]" holds a comma: quoted; then index 0 and the analytic value in %.17g */
+    cr_expect_eq(strncmp(line, "\"W1[0,0]\",0,", 12), 0, "%s", line);
+    double a = strtod(line + 12, NULL);
+    cr_expect_eq(a, r->entries[0].analytic, "%%.17g round trip: %.17g vs %.17g", a,
+                 r->entries[0].analytic);
+    size_t rows = 1;
+    while (fgets(line, sizeof line, f))
+        rows++;
+    cr_expect_eq(rows, 4);
+    fclose(f);
+
+    /* an unwritable place: GA_EIO naming the path, and no file, not even a temporary */
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/missing/out.csv", dir);
+    cr_expect_eq(ga_check_report_write_csv(&err, r, bad), GA_EIO);
+    cr_expect(strstr(err.msg, bad) != NULL, "%s", err.msg);
+    unlink(path);
+    cr_expect_eq(rmdir(dir), 0, "directory left non-empty: a partial or temporary file remained");
+    ga_check_report_free(r);
+    ga_net_free(t.net);
+}
+
+Test(report, names_layers_top_and_command)
+{
+    const uint32_t seed = 11;
+    ga_randnet p;
+    ga_error err;
+    cr_assert_eq(ga_randnet_make(&p, &err, GA_LAYOUT_COLUMN, GA_ACT_SOFTPLUS, GA_LOSS_MSE,
+                                 GA_REDUCE_SUM, 3, 2, 3, 0.0, seed), GA_OK);
+    ga_check_options o;
+    ga_check_options_default(&o);
+    o.seed = 99;
+    o.top_k = 4;
+    o.spec_path = "net.json";
+    ga_check_report *r;
+    cr_assert_eq(ga_check_run(&r, &err, p.net, p.net->params, p.x, p.y, p.batch, &o), GA_OK);
+    cr_expect_str_eq(r->entries[0].name, "W1[0,0]");
+    cr_expect_eq(r->n_layers, 4);
+    cr_expect_str_eq(r->layers[2].name, "W2");
+    size_t sum = 0;
+    for (size_t i = 0; i < r->n_layers; i++)
+        sum += r->layers[i].count;
+    cr_expect_eq(sum, r->n_entries);
+    cr_expect_eq(r->n_top, 4);
+    for (size_t t = 1; t < r->n_top; t++) {
+        const ga_check_entry *a = &r->entries[r->top[t - 1]], *b = &r->entries[r->top[t]];
+        cr_expect_geq(a->abs_err / a->tol, b->abs_err / b->tol, "top list sorted");
+    }
+    cr_expect_str_eq(r->command, "gradaudit check net.json --method oracle --seed 99");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(ga_check_report_print(f, r), GA_OK);
+    fclose(f);
+    cr_expect(strstr(buf, "reproduce: gradaudit check net.json --method oracle --seed 99") != NULL);
+    cr_expect(strstr(buf, "seed 99") != NULL);
+    free(buf);
+    ga_check_report_free(r);
+    ga_randnet_clear(&p);
+}
