@@ -282,3 +282,36 @@ int ga_mutant_gradient(double *grad, int *effect, char *describe, size_t describ
     free(correct);
     return GA_OK;
 }
+
+int ga_mutation_trial(int *detected, int *effect, char *where, size_t where_size, ga_error *err,
+                      const ga_randnet *p, ga_mutation m, uint64_t seed, ga_check_method method)
+{
+    *detected = *effect = 0;
+    ga_workspace *ws;
+    int status = ga_workspace_alloc(&ws, err, p->net, p->batch);
+    if (status)
+        return status;
+    double *g = malloc(p->net->n_params * sizeof *g);
+    if (!g) {
+        ga_workspace_free(ws);
+        return ga_fail(err, GA_ENOMEM, "out of memory for the mutant gradient");
+    }
+    status = ga_mutant_gradient(g, effect, where, where_size, err, ws, p->net, p->net->params,
+                                p->x, p->y, p->batch, m, seed);
+    if (!status && *effect) {
+        ga_check_options opt;
+        ga_check_options_default(&opt);
+        opt.method = method;
+        opt.seed = seed;
+        opt.analytic = g;
+        ga_check_report *r;
+        status = ga_check_run(&r, err, p->net, p->net->params, p->x, p->y, p->batch, &opt);
+        if (!status) {
+            *detected = r->n_fail > 0;
+            ga_check_report_free(r);
+        }
+    }
+    free(g);
+    ga_workspace_free(ws);
+    return status;
+}

@@ -7,7 +7,9 @@
 
 #include <stdint.h>
 
+#include "ga_check.h"
 #include "ga_core.h"
+#include "ga_randnet.h"
 
 typedef enum {
     GA_MUT_SIGN_FLIP = 0,     /* one entry's sign flipped */
@@ -43,5 +45,12 @@ int ga_mutant_gradient(double *grad, int *effect, char *describe, size_t describ
                        ga_error *err, ga_workspace *ws, const ga_net *net,
                        const double *params, const double *x, const double *y, size_t batch,
                        ga_mutation m, uint64_t seed);
+
+/* One trial: bug m on the random problem p, checked by `method` with the
+ * derived tolerances. *effect as for ga_mutant_gradient; *detected = 1 when
+ * the check drew at least one FAIL (0 when there was no effect); where
+ * names the place the bug went. */
+int ga_mutation_trial(int *detected, int *effect, char *where, size_t where_size, ga_error *err,
+                      const ga_randnet *p, ga_mutation m, uint64_t seed, ga_check_method method);
 
 #endif
