@@ -1,0 +1,240 @@
+/* gradaudit check: every gradient entry of a spec against the MPFR oracle (or
+ * a finite difference), with derived tolerances; a report and optional CSV. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ga_check.h"
+#include "ga_cli.h"
+#include "ga_core.h"
+#include "ga_spec.h"
+
+static void check_usage(FILE *f)
+{
+    fputs("usage: gradaudit check SPEC.json [--method oracle|central|gsl|ridders|forward]\n"
+          "                       [--csv FILE] [--seed N] [--top K] [--cross-check N]\n"
+          "\n"
+          "Checks every entry of the spec's analytic gradient (the double backward pass)\n"
+          "against a reference, with a tolerance derived for each entry:\n"
+          "  oracle    the MPFR oracle, each entry correctly rounded (default); tolerance =\n"
+          "            the backward pass's running error bound gamma_n * sum|terms| plus\n"
+          "            the oracle's own bound\n"
+          "  central   central differences    } tolerance = the difference's own truncation\n"
+          "  gsl       GSL gsl_deriv_central   } + rounding estimate, plus the running\n"
+          "  ridders   Ridders' extrapolation  } error bound\n"
+          "  forward   forward differences     }\n"
+          "Entries whose pre-activations sit at a kink (relu, leaky_relu, elu with alpha != 1)\n"
+          "within the step's or the rounding's reach are labelled kink, with the reason,\n"
+          "and checked against the one-sided slopes instead.\n"
+          "\n"
+          "options:\n"
+          "  --method M        reference, as above (default oracle)\n"
+          "  --csv FILE        also write every entry as RFC 4180 CSV (header row, %.17g):\n"
+          "                    param,index,analytic,oracle,fd,abs_err,rel_err,ulps,tol,\n"
+          "                    verdict,bound,oracle_err,fd_trunc,fd_round,slope_lo,slope_hi,\n"
+          "                    reason (an empty field: not computed by this method);\n"
+          "                    written to a temporary file and renamed, never partial\n"
+          "  --seed N          override parameters.init.seed; also picks the cross-check\n"
+          "                    sample (default: the spec's seed, or 1)\n"
+          "  --top K           list the K worst entries (default 10)\n"
+          "  --cross-check N   also compare the oracle's reverse pass with its MPFR\n"
+          "                    finite differences on N entries (default 0)\n"
+          "  --inject NAME*F   multiply the analytic entry NAME (e.g. W1[0,1]) by F before\n"
+          "                    checking: shows the check catching a wrong entry\n"
+          "  --help            this text\n"
+          "\n"
+          "exit status: 0 every entry passes (explained kinks count as passing), 1 an entry\n"
+          "FAILs, 2 bad input or usage (unreadable or malformed spec, NaN in the data,\n"
+          "unwritable CSV path: one message naming it), 3 internal error.\n",
+          f);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("gradaudit check: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs(" (see gradaudit check --help)\n", stderr);
+    return GA_EXIT_USAGE;
+}
+
+/* strict decimal digits, at most max */
+static int parse_uint(unsigned long long *out, const char *s, unsigned long long max)
+{
+    if (!*s)
+        return -1;
+    unsigned long long v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (unsigned)(*p - '0');
+        if (v > max)
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* value of option `name` in argv[*i] ("--name V" or "--name=V"), or NULL */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, int *matched)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    *matched = 0;
+    if (strncmp(a, name, n))
+        return NULL;
+    if (a[n] == '=') {
+        *matched = 1;
+        return a + n + 1;
+    }
+    if (a[n] != '\0')
+        return NULL;
+    *matched = 1;
+    return *i + 1 < argc ? argv[++*i] : NULL;
+}
+
+int ga_cmd_check(int argc, char **argv)
+{
+    const char *path = NULL, *csv = NULL;
+    ga_check_options opt;
+    ga_check_options_default(&opt);
+    unsigned long long seed = 1;
+    int have_seed = 0;
+    const char *inject = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int m;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            check_usage(stdout);
+            return GA_EXIT_OK;
+        } else if ((v = opt_value(argc, argv, &i, "--method", &m)), m) {
+            if (!v)
+                return usage_error("%s needs a value", "--method");
+            if (ga_check_method_from_name(&opt.method, v))
+                return usage_error("--method '%s': expected oracle, central, gsl, ridders or forward", v);
+        } else if ((v = opt_value(argc, argv, &i, "--csv", &m)), m) {
+            if (!v || !*v)
+                return usage_error("%s needs a file name", "--csv");
+            csv = v;
+        } else if ((v = opt_value(argc, argv, &i, "--seed", &m)), m) {
+            if (!v)
+                return usage_error("%s needs a value", "--seed");
+            if (parse_uint(&seed, v, UINT32_MAX))
+                return usage_error("--seed '%s': expected an integer in 0..4294967295", v);
+            have_seed = 1;
+        } else if ((v = opt_value(argc, argv, &i, "--top", &m)), m) {
+            unsigned long long k;
+            if (!v)
+                return usage_error("%s needs a value", "--top");
+            if (parse_uint(&k, v, 1000000))
+                return usage_error("--top '%s': expected an integer in 0..1000000", v);
+            opt.top_k = (size_t)k;
+        } else if ((v = opt_value(argc, argv, &i, "--cross-check", &m)), m) {
+            unsigned long long k;
+            if (!v)
+                return usage_error("%s needs a value", "--cross-check");
+            if (parse_uint(&k, v, 1000000))
+                return usage_error("--cross-check '%s': expected an integer in 0..1000000", v);
+            opt.cross_check = (size_t)k;
+        } else if ((v = opt_value(argc, argv, &i, "--inject", &m)), m) {
+            if (!v || !strchr(v, '*'))
+                return usage_error("--inject needs NAME*FACTOR, e.g. W1[0,1]*1.000000001%s", "");
+            inject = v;
+        } else if (a[0] == '-' && a[1] != 0) {
+            return usage_error("unknown option '%s'", a);
+        } else if (path) {
+            return usage_error("unexpected argument '%s': one spec file only", a);
+        } else {
+            path = a;
+        }
+    }
+    if (!path)
+        return usage_error("%s", "missing SPEC.json");
+
+    ga_error err = {{0}};
+    ga_spec *spec = NULL;
+    ga_net *net = NULL;
+    ga_check_report *rep = NULL;
+    int rc = GA_EXIT_OK;
+    int st = ga_spec_load(&spec, &err, path, GA_DEFAULT_MEMORY_CAP);
+    int override = have_seed && st == GA_OK && spec->has_init;
+    if (st == GA_OK)
+        st = ga_spec_make_net(&net, &err, spec, (uint32_t)seed, override);
+    if (st != GA_OK) {
+        fprintf(stderr, "gradaudit check: %s\n", err.msg[0] ? err.msg : ga_strerror(st));
+        rc = st == GA_ENOMEM && spec && net ? GA_EXIT_INTERNAL : GA_EXIT_USAGE;
+        goto out;
+    }
+    opt.seed = have_seed ? seed : spec->has_init ? spec->init.seed : 1;
+    opt.spec_path = path;
+    double *wrong = NULL;
+    if (inject) {
+        /* NAME*FACTOR: find the entry by its printed name */
+        const char *star = strrchr(inject, '*');
+        char *end;
+        double factor = strtod(star + 1, &end);
+        size_t nlen = (size_t)(star - inject), hit = net->n_params;
+        char name[64];
+        for (size_t i = 0; i < net->n_params && hit == net->n_params; i++) {
+            ga_param_name(name, sizeof name, net, i);
+            if (strlen(name) == nlen && !strncmp(name, inject, nlen))
+                hit = i;
+        }
+        if (*end || star[1] == '\0' || hit == net->n_params) {
+            fprintf(stderr, "gradaudit check: --inject '%s': expected NAME*FACTOR with NAME an "
+                            "entry of %s such as W1[0,0]\n", inject, path);
+            rc = GA_EXIT_USAGE;
+            goto out;
+        }
+        ga_workspace *ws = NULL;
+        double loss;
+        wrong = malloc(net->n_params * sizeof *wrong);
+        st = wrong ? ga_workspace_alloc(&ws, &err, net, spec->batch) : GA_ENOMEM;
+        if (st == GA_OK)
+            st = ga_loss_and_grad(&loss, wrong, NULL, ws, net, net->params, spec->x, spec->y,
+                                  spec->batch);
+        ga_workspace_free(ws);
+        if (st != GA_OK) {
+            fprintf(stderr, "gradaudit check: %s: %s\n", path, err.msg[0] ? err.msg : ga_strerror(st));
+            free(wrong);
+            rc = st == GA_ENONFINITE ? GA_EXIT_USAGE : GA_EXIT_INTERNAL;
+            goto out;
+        }
+        wrong[hit] *= factor;
+        opt.analytic = wrong;
+    }
+    st = ga_check_run(&rep, &err, net, net->params, spec->x, spec->y, spec->batch, &opt);
+    free(wrong);
+    if (st != GA_OK) {
+        fprintf(stderr, "gradaudit check: %s: %s\n", path, err.msg[0] ? err.msg : ga_strerror(st));
+        rc = (st == GA_EINVAL || st == GA_ENONFINITE || st == GA_ESPEC || st == GA_ERANGE)
+                 ? GA_EXIT_USAGE
+                 : GA_EXIT_INTERNAL;
+        goto out;
+    }
+    /* the CSV first: if it cannot be written, nothing goes to stdout */
+    if (csv && (st = ga_check_report_write_csv(&err, rep, csv)) != GA_OK) {
+        fprintf(stderr, "gradaudit check: %s\n", err.msg);
+        rc = st == GA_ENOMEM ? GA_EXIT_INTERNAL : GA_EXIT_USAGE;
+        goto out;
+    }
+    ga_check_report_print(stdout, rep);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "gradaudit check: cannot write to standard output: %s\n", strerror(errno));
+        rc = GA_EXIT_INTERNAL;
+        goto out;
+    }
+    if (rep->cross_mismatches) {
+        fprintf(stderr, "gradaudit check: the oracle's two routes disagree on %zu of %zu entries\n",
+                rep->cross_mismatches, rep->cross_checked);
+        rc = GA_EXIT_INTERNAL;
+        goto out;
+    }
+    rc = rep->n_fail ? GA_EXIT_FAIL : GA_EXIT_OK;
+out:
+    ga_check_report_free(rep);
+    ga_net_free(net);
+    ga_spec_free(spec);
+    return rc;
+}

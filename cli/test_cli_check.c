@@ -1,0 +1,242 @@
+/* test_cli_check.c: gradaudit check as a program: exit statuses (0 pass, 1 a
+ * FAIL, 2 bad input), messages naming what was wrong, CSV output, kinks.
+ * The spec files are written here; the expected verdicts follow from hand
+ * reasoning stated at each test (a wrong entry must fail, a correct gradient
+ * must pass, z = 0 exactly at a relu is a kink). */
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+extern char **environ;
+
+typedef struct {
+    int status;
+    char *out, *err;
+} run_result;
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "cannot open %s", path);
+    size_t cap = 4096, len = 0, got;
+    char *buf = malloc(cap);
+    cr_assert(buf);
+    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert(buf);
+        }
+    }
+    fclose(f);
+    buf[len] = 0;
+    return buf;
+}
+
+static char tmpdir[64];
+
+static void make_tmpdir(void)
+{
+    strcpy(tmpdir, "/tmp/ga_cli_check_XXXXXX");
+    cr_assert(mkdtemp(tmpdir));
+}
+
+static const char *tmp_path(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", tmpdir, name);
+    return buf;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* gradaudit check ARGS... (NULL-terminated), stdout and stderr captured */
+static run_result run_check(const char *a1, ...)
+{
+    const char *prog = getenv("GRADAUDIT");
+    cr_assert(prog && *prog, "GRADAUDIT is not set (meson passes the program's path)");
+    const char *argv[16] = {prog, "check"};
+    size_t n = 2;
+    va_list ap;
+    va_start(ap, a1);
+    for (const char *a = a1; a && n < 15; a = va_arg(ap, const char *))
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    char out_path[128], err_path[128];
+    tmp_path(out_path, sizeof out_path, "stdout");
+    tmp_path(err_path, sizeof err_path, "stderr");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    int rc = posix_spawn(&pid, prog, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert_eq(rc, 0, "posix_spawn %s", prog);
+    int ws;
+    cr_assert_eq(waitpid(pid, &ws, 0), pid);
+    cr_assert(WIFEXITED(ws), "gradaudit check did not exit normally");
+    run_result r = {WEXITSTATUS(ws), slurp(out_path), slurp(err_path)};
+    unlink(out_path);
+    unlink(err_path);
+    return r;
+}
+
+static void done(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* 2-3-1 tanh regression with explicit values, batch 2 (column layout) */
+static const char *smooth_spec =
+    "{\"layout\": \"column\", \"input\": 2,\n"
+    " \"layers\": [{\"size\": 3, \"activation\": \"tanh\"}, {\"size\": 1, \"activation\": \"identity\"}],\n"
+    " \"loss\": {\"type\": \"mse\", \"reduction\": \"mean\"},\n"
+    " \"data\": {\"x\": [[0.5, -1.25], [1.5, 0.75]], \"y\": [[0.25], [-0.5]]},\n"
+    " \"parameters\": {\"values\": {\n"
+    "   \"W1\": [[0.3, -0.2], [0.1, 0.4], [-0.5, 0.25]], \"b1\": [[0.1], [-0.2], [0.05]],\n"
+    "   \"W2\": [[0.7, -0.3, 0.2]], \"b2\": [[0.1]]}}}\n";
+
+/* 1-1-1 relu net with z1 = 1*1 + (-1) = 0 exactly: W1 and b1 sit on the kink */
+static const char *kink_spec =
+    "{\"layout\": \"column\", \"input\": 1,\n"
+    " \"layers\": [{\"size\": 1, \"activation\": \"relu\"}, {\"size\": 1, \"activation\": \"identity\"}],\n"
+    " \"loss\": {\"type\": \"mse\", \"reduction\": \"sum\"},\n"
+    " \"data\": {\"x\": [[1.0]], \"y\": [[0.0]]},\n"
+    " \"parameters\": {\"values\": {\"W1\": [[1.0]], \"b1\": [[-1.0]], \"W2\": [[2.0]], \"b2\": [[0.5]]}}}\n";
+
+Test(cli_check, correct_gradient_passes_exit_0)
+{
+    make_tmpdir();
+    char spec[128];
+    write_file(tmp_path(spec, sizeof spec, "net.json"), smooth_spec);
+    run_result r = run_check(spec, NULL);
+    cr_expect_eq(r.status, 0, "stdout:\n%s\nstderr:\n%s", r.out, r.err);
+    cr_expect(strstr(r.out, "13 pass, 0 FAIL, 0 kink") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "reproduce: gradaudit check ") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "W2[0,1]") != NULL, "%s", r.out);
+    done(&r);
+    for (const char *m = "central"; m; m = !strcmp(m, "central") ? "gsl" : !strcmp(m, "gsl") ? "ridders" : NULL) {
+        r = run_check(spec, "--method", m, NULL);
+        cr_expect_eq(r.status, 0, "method %s:\n%s%s", m, r.out, r.err);
+        done(&r);
+    }
+    unlink(spec);
+    rmdir(tmpdir);
+}
+
+Test(cli_check, wrong_entry_fails_exit_1)
+{
+    make_tmpdir();
+    char spec[128];
+    write_file(tmp_path(spec, sizeof spec, "net.json"), smooth_spec);
+    /* one entry off by 1e-9 relative: far outside any rounding bound */
+    run_result r = run_check(spec, "--inject", "W1[1,0]*1.000000001", NULL);
+    cr_expect_eq(r.status, 1, "stdout:\n%s\nstderr:\n%s", r.out, r.err);
+    cr_expect(strstr(r.out, "12 pass, 1 FAIL") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "FAIL W1[1,0]") != NULL, "%s", r.out);
+    done(&r);
+    unlink(spec);
+    rmdir(tmpdir);
+}
+
+Test(cli_check, kink_is_explained_exit_0)
+{
+    make_tmpdir();
+    char spec[128];
+    write_file(tmp_path(spec, sizeof spec, "kink.json"), kink_spec);
+    run_result r = run_check(spec, NULL);
+    cr_expect_eq(r.status, 0, "stdout:\n%s\nstderr:\n%s", r.out, r.err);
+    cr_expect(strstr(r.out, "kink W1[0,0]: z1[0] = 0 is exactly at relu's kink") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "2 pass, 0 FAIL, 2 kink") != NULL, "%s", r.out);
+    done(&r);
+    unlink(spec);
+    rmdir(tmpdir);
+}
+
+Test(cli_check, csv_written_with_header)
+{
+    make_tmpdir();
+    char spec[128], csv[128];
+    write_file(tmp_path(spec, sizeof spec, "net.json"), smooth_spec);
+    tmp_path(csv, sizeof csv, "out.csv");
+    run_result r = run_check(spec, "--csv", csv, "--seed", "5", NULL);
+    cr_expect_eq(r.status, 0, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.out, "seed 5") != NULL, "%s", r.out);
+    char *text = slurp(csv);
+    const char *head = "param,index,analytic,oracle,fd,abs_err,rel_err,ulps,tol,verdict,";
+    cr_expect_eq(strncmp(text, head, strlen(head)), 0, "%s", text);
+    cr_expect(strstr(text, "\r\n\"W1[0,0]\",0,") != NULL, "%s", text);
+    size_t lines = 0;
+    for (char *p = text; *p; p++)
+        lines += *p == '\n';
+    cr_expect_eq(lines, 14, "header + 13 entries");
+    free(text);
+    done(&r);
+    unlink(csv);
+    unlink(spec);
+    rmdir(tmpdir);
+}
+
+Test(cli_check, bad_input_exit_2)
+{
+    make_tmpdir();
+    char spec[128], bad[160];
+    write_file(tmp_path(spec, sizeof spec, "net.json"), smooth_spec);
+
+    /* unreadable spec: named */
+    run_result r = run_check("/nonexistent/net.json", NULL);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "/nonexistent/net.json") != NULL, "%s", r.err);
+    cr_expect_eq(r.out[0], 0, "nothing on stdout: %s", r.out);
+    done(&r);
+
+    /* unwritable CSV path: named, nothing on stdout, no file left */
+    snprintf(bad, sizeof bad, "%s/no_such_dir/out.csv", tmpdir);
+    r = run_check(spec, "--csv", bad, NULL);
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect(strstr(r.err, bad) != NULL, "%s", r.err);
+    cr_expect_eq(r.out[0], 0, "%s", r.out);
+    done(&r);
+
+    /* malformed spec: the parser's message, status 2 */
+    char broken[128];
+    write_file(tmp_path(broken, sizeof broken, "broken.json"), "{\"layout\": \"column\", ");
+    r = run_check(broken, NULL);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "broken.json") != NULL, "%s", r.err);
+    done(&r);
+    unlink(broken);
+
+    /* usage errors */
+    r = run_check(spec, "--method", "bogus", NULL);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "--method 'bogus'") != NULL, "%s", r.err);
+    done(&r);
+    r = run_check(NULL);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "missing SPEC.json") != NULL, "%s", r.err);
+    done(&r);
+    r = run_check(spec, "--inject", "W9[0,0]*2", NULL);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "W9[0,0]") != NULL, "%s", r.err);
+    done(&r);
+
+    unlink(spec);
+    cr_expect_eq(rmdir(tmpdir), 0, "a stray file was left in %s", tmpdir);
+}
