@@ -1,0 +1,879 @@
+/* ga_problem.c: gradaudit_check, the checker for a user's own gradient code
+ * described by callbacks (gradaudit.h).
+ *
+ * The per-entry report is the checker's (ga_check_entry, ga_check_report in
+ * checks/ga_check.h); verdicts come from its ga_compare. What is here and
+ * not in checks/: the references and the tolerance model work on callbacks
+ * instead of a ga_net, so checks/'s finite differences (bound to a net's
+ * forward pass) and oracle/'s route (a) (bound to the MPFR network pass)
+ * cannot be called; their methods are repeated on callbacks:
+ *   - oracle: Richardson-extrapolated central differences in MPFR with a
+ *     Ziv loop, as oracle/ga_oracle.c's route (a);
+ *   - ridders: Ridders' extrapolated central differences in double
+ *     (Ridders 1982; the tableau and stopping rule of Numerical Recipes'
+ *     dfridr), with the loss's rounding error added to the estimate.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradaudit.h"
+
+#define U_DBL 0x1p-53          /* unit roundoff of double */
+#define ORACLE_GAP 64          /* second precision of the error estimate: p + GAP */
+#define ORACLE_NTAB 10         /* rows of the MPFR Richardson tableau per precision */
+#define RIDDERS_NTAB 10        /* rows of the double Ridders tableau */
+#define RIDDERS_CON 1.4        /* step shrink factor (dfridr) */
+#define RIDDERS_SAFE 2.0       /* stop when the error grows by this factor */
+
+void gradaudit_options_default(gradaudit_options *opt)
+{
+    if (!opt)
+        return;
+    memset(opt, 0, sizeof *opt);
+    opt->reference = GRADAUDIT_REF_AUTO;
+    opt->seed = 20261122;
+    opt->noise_points = 8;
+    opt->noise_ulps = 4;
+    opt->top_k = 10;
+    opt->start_prec = 128;
+    opt->max_prec = 4096;
+    opt->ignore_bound = 0;
+}
+
+const char *gradaudit_strerror(int status)
+{
+    if (status == GA_ECALLBACK)
+        return "a user callback returned an error";
+    return ga_strerror(status);
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): the noise-floor perturbations */
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* ---- the run's state ------------------------------------------------------ */
+typedef struct {
+    const gradaudit_problem *p;
+    gradaudit_options opt;
+    gradaudit_report *rep;
+    ga_error *err;
+    size_t n;
+    double *theta;   /* (n) private copy of the point, perturbed in place */
+    double *g;       /* (n) analytic gradient at theta */
+    double *gk;      /* (n) gradient at a perturbed point; bound model: S_i */
+    double *bound;   /* (n) error bound of the analytic value */
+    double *ref;     /* (n) reference value */
+    double *ref_err; /* (n) bound on |exact - ref| */
+    double *buf;     /* one allocation behind the six arrays above */
+    double loss0;
+    double loss_eps; /* estimate of the double loss's rounding error */
+} run;
+
+static const char *entry_name(const run *s, size_t i)
+{
+    return s->rep->r.entries[i].name;
+}
+
+static int call_loss(run *s, double *out, const char *where, size_t i)
+{
+    s->rep->loss_evals++;
+    double v = NAN;
+    int rc = s->p->loss(&v, s->theta, s->n, s->p->user);
+    if (rc != 0)
+        return ga_fail(s->err, GA_ECALLBACK, "gradaudit: loss callback returned %d %s%s", rc, where,
+                       i < s->n ? entry_name(s, i) : "");
+    if (!isfinite(v))
+        return ga_fail(s->err, GA_ENONFINITE, "gradaudit: loss callback gave %s %s%s",
+                       isnan(v) ? "NaN" : "Inf", where, i < s->n ? entry_name(s, i) : "");
+    *out = v;
+    return GA_OK;
+}
+
+static int call_grad(run *s, double *out, const char *where)
+{
+    s->rep->grad_evals++;
+    int rc = s->p->grad(out, s->theta, s->n, s->p->user);
+    if (rc != 0)
+        return ga_fail(s->err, GA_ECALLBACK, "gradaudit: gradient callback returned %d %s", rc,
+                       where);
+    return GA_OK;
+}
+
+/* ---- argument checks ------------------------------------------------------ */
+static int check_problem(ga_error *err, const gradaudit_problem *p, const gradaudit_options *o)
+{
+    if (!p)
+        return ga_fail(err, GA_EINVAL, "gradaudit: problem is NULL");
+    if (p->n == 0)
+        return ga_fail(err, GA_EINVAL, "gradaudit: problem.n is 0: nothing to check");
+    if (!p->theta)
+        return ga_fail(err, GA_EINVAL, "gradaudit: problem.theta is NULL");
+    if (!p->loss)
+        return ga_fail(err, GA_EINVAL, "gradaudit: problem.loss (the double loss callback) is NULL");
+    if (!p->grad)
+        return ga_fail(err, GA_EINVAL, "gradaudit: problem.grad (the gradient under test) is NULL");
+    if (o->reference == GRADAUDIT_REF_ORACLE && !p->loss_mpfr)
+        return ga_fail(err, GA_EINVAL,
+                       "gradaudit: reference 'oracle' needs problem.loss_mpfr, which is NULL");
+    if ((unsigned)o->reference > GRADAUDIT_REF_RIDDERS)
+        return ga_fail(err, GA_EINVAL, "gradaudit: unknown reference %d", (int)o->reference);
+    if (o->start_prec < 53 || o->max_prec < o->start_prec || o->max_prec > (1L << 20))
+        return ga_fail(err, GA_EINVAL,
+                       "gradaudit: precisions start %ld, max %ld: need 53 <= start <= max <= 2^20 bits",
+                       o->start_prec, o->max_prec);
+    if (o->noise_points == 0 || o->noise_points > 1000 || o->noise_ulps == 0 || o->noise_ulps > 1u << 20)
+        return ga_fail(err, GA_EINVAL,
+                       "gradaudit: noise_points %zu, noise_ulps %u: need 1..1000 points, 1..2^20 ulps",
+                       o->noise_points, o->noise_ulps);
+    for (size_t i = 0; i < p->n; i++)
+        if (!isfinite(p->theta[i]))
+            return ga_fail(err, GA_ENONFINITE, "gradaudit: problem.theta[%zu] is %s", i,
+                           isnan(p->theta[i]) ? "NaN" : "Inf");
+    return GA_OK;
+}
+
+/* ---- report allocation ---------------------------------------------------- */
+void gradaudit_report_free(gradaudit_report *rep)
+{
+    if (!rep)
+        return;
+    free(rep->r.entries);
+    free(rep->r.layers);
+    free(rep->r.top);
+    free(rep);
+}
+
+static int alloc_run(run *s, ga_error *err, size_t n, size_t top_k)
+{
+    /* every byte the check holds per entry, refused above core's memory cap */
+    const size_t per = sizeof(ga_check_entry) + sizeof(ga_check_layer) + sizeof(size_t) +
+                       6 * sizeof(double);
+    if (n > GA_DEFAULT_MEMORY_CAP / per)
+        return ga_fail(err, GA_ENOMEM, "gradaudit: problem.n = %zu needs more than the %zu-byte memory cap",
+                       n, (size_t)GA_DEFAULT_MEMORY_CAP);
+    gradaudit_report *rep = calloc(1, sizeof *rep);
+    if (!rep)
+        return ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for the report");
+    size_t nt = top_k < n ? top_k : n;
+    rep->r.entries = calloc(n, sizeof *rep->r.entries);
+    rep->r.layers = calloc(n, sizeof *rep->r.layers);
+    rep->r.top = nt ? calloc(nt, sizeof *rep->r.top) : NULL;
+    s->buf = malloc(6 * n * sizeof *s->buf);
+    if (!rep->r.entries || !rep->r.layers || (nt && !rep->r.top) || !s->buf) {
+        gradaudit_report_free(rep);
+        free(s->buf);
+        s->buf = NULL;
+        return ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for %zu entries", n);
+    }
+    s->rep = rep;
+    s->theta = s->buf;
+    s->g = s->buf + n;
+    s->gk = s->buf + 2 * n;
+    s->bound = s->buf + 3 * n;
+    s->ref = s->buf + 4 * n;
+    s->ref_err = s->buf + 5 * n;
+    return GA_OK;
+}
+
+/* ---- names and groups ----------------------------------------------------- */
+static int fill_names(run *s)
+{
+    const gradaudit_problem *p = s->p;
+    for (size_t i = 0; i < s->n; i++) {
+        ga_check_entry *e = &s->rep->r.entries[i];
+        e->index = i;
+        if (p->name) {
+            char buf[sizeof e->name];
+            buf[0] = '\0';
+            int rc = p->name(buf, sizeof buf, i, p->user);
+            if (rc != 0)
+                return ga_fail(s->err, GA_ECALLBACK, "gradaudit: name callback returned %d for entry %zu",
+                               rc, i);
+            buf[sizeof buf - 1] = '\0';
+            memcpy(e->name, buf, sizeof buf);
+        } else if (p->names && p->names[i]) {
+            snprintf(e->name, sizeof e->name, "%s", p->names[i]);
+        } else {
+            snprintf(e->name, sizeof e->name, "theta[%zu]", i);
+        }
+        if (!e->name[0])
+            snprintf(e->name, sizeof e->name, "theta[%zu]", i);
+    }
+    /* groups: maximal runs of entries whose names share the text before '[' */
+    ga_check_report *r = &s->rep->r;
+    size_t ng = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        ga_check_entry *e = &r->entries[i];
+        size_t len = strcspn(e->name, "[");
+        if (len >= sizeof r->layers[0].name)
+            len = sizeof r->layers[0].name - 1;
+        if (ng == 0 || strncmp(r->layers[ng - 1].name, e->name, len) != 0 ||
+            r->layers[ng - 1].name[len] != '\0') {
+            memcpy(r->layers[ng].name, e->name, len);
+            r->layers[ng].name[len] = '\0';
+            ng++;
+        }
+        e->view = ng - 1;
+    }
+    r->n_layers = ng;
+    return GA_OK;
+}
+
+/* ---- the analytic value's error bound --------------------------------------- */
+/* Bound model: |computed - exact| <= gamma_n S_i (Higham, Lemma 3.1; the
+ * user's pass on absolute values gives S_i and n). */
+static int bound_model(run *s)
+{
+    size_t nr = 0;
+    int rc = s->p->grad_bound(s->gk, &nr, s->theta, s->n, s->p->user);
+    if (rc != 0)
+        return ga_fail(s->err, GA_ECALLBACK, "gradaudit: grad_bound callback returned %d at theta", rc);
+    if (nr == 0 || (double)nr * U_DBL >= 0.5)
+        return ga_fail(s->err, GA_EINVAL,
+                       "gradaudit: grad_bound gave %zu roundings: need 1 <= n < 2^52", nr);
+    double gamma = (double)nr * U_DBL / (1.0 - (double)nr * U_DBL);
+    for (size_t i = 0; i < s->n; i++) {
+        if (!isfinite(s->gk[i]) || s->gk[i] < 0)
+            return ga_fail(s->err, isfinite(s->gk[i]) ? GA_EINVAL : GA_ENONFINITE,
+                           "gradaudit: grad_bound gave S = %g for %s: need a finite S >= 0", s->gk[i],
+                           entry_name(s, i));
+        /* the multiplication by gamma is rounded up by one more relative u */
+        s->bound[i] = gamma * s->gk[i] * (1 + 2 * U_DBL);
+    }
+    s->rep->tol_model = GRADAUDIT_TOL_BOUND;
+    s->rep->roundings = nr;
+    s->rep->r.gamma_n = nr;
+    s->rep->r.gamma = gamma;
+    return GA_OK;
+}
+
+/* theta_j moved by 1..max_ulps ulps in a random direction, for every j. */
+static void perturb(double *t, const double *theta, size_t n, unsigned max_ulps, uint64_t *st)
+{
+    for (size_t j = 0; j < n; j++) {
+        uint64_t r = splitmix64(st);
+        unsigned m = 1 + (unsigned)((r >> 1) % max_ulps);
+        double dir = (r & 1) ? INFINITY : -INFINITY, v = theta[j];
+        for (unsigned k = 0; k < m; k++)
+            v = nextafter(v, dir);
+        t[j] = isfinite(v) ? v : theta[j];
+    }
+}
+
+/* Noise model, for gradient code that gives no bound of its own.
+ * Why it is a fair estimate of the analytic value's rounding error: the
+ * rounding errors of a floating-point computation depend on the last bits
+ * of its inputs in an erratic way, so moving every parameter by a few ulps
+ * redraws them, while the exact gradient moves only by H delta, itself of
+ * the order of the rounding errors (delta is a few ulps). The largest change
+ * seen over K such points estimates the error's scale; the factor 4 covers
+ * the gap between the largest of K = 8 draws (about 1.5 to 2 standard
+ * deviations of a symmetric error) and a 6-8 sigma bound. The floor of 2 ulps
+ * of the analytic value covers code whose result is reproducible to the bit
+ * (one rounding of the value, one of the reference). The same points give
+ * the double loss's noise, used by Ridders' rounding term. */
+static int noise_model(run *s, const double *theta0)
+{
+    uint64_t st = s->opt.seed;
+    for (size_t i = 0; i < s->n; i++)
+        s->bound[i] = 0;
+    double leps = 0;
+    char where[96];
+    for (size_t k = 0; k < s->opt.noise_points; k++) {
+        perturb(s->theta, theta0, s->n, s->opt.noise_ulps, &st);
+        snprintf(where, sizeof where, "at noise point %zu (seed %llu)", k,
+                 (unsigned long long)s->opt.seed);
+        int status = call_grad(s, s->gk, where);
+        if (status)
+            return status;
+        double lk;
+        status = call_loss(s, &lk, where, (size_t)-1);
+        if (status)
+            return status;
+        if (fabs(lk - s->loss0) > leps)
+            leps = fabs(lk - s->loss0);
+        /* a non-finite value at a perturbed point says nothing about rounding: skipped */
+        for (size_t i = 0; i < s->n; i++) {
+            double d = fabs(s->gk[i] - s->g[i]);
+            if (isfinite(d) && d > s->bound[i])
+                s->bound[i] = d;
+        }
+    }
+    memcpy(s->theta, theta0, s->n * sizeof *s->theta);
+    for (size_t i = 0; i < s->n; i++) {
+        double ulp2 = 2 * (nextafter(fabs(s->g[i]), INFINITY) - fabs(s->g[i]));
+        double b = 4 * s->bound[i];
+        s->bound[i] = isfinite(s->g[i]) ? (b > ulp2 ? b : ulp2) : NAN;
+    }
+    s->loss_eps = leps;
+    s->rep->tol_model = GRADAUDIT_TOL_NOISE;
+    s->rep->noise_points = s->opt.noise_points;
+    return GA_OK;
+}
+
+/* Double loss noise without the noise model: the same perturbations, loss only. */
+static int loss_noise(run *s, const double *theta0)
+{
+    uint64_t st = s->opt.seed;
+    double leps = 0;
+    for (size_t k = 0; k < s->opt.noise_points; k++) {
+        perturb(s->theta, theta0, s->n, s->opt.noise_ulps, &st);
+        double lk;
+        int status = call_loss(s, &lk, "at a loss noise point", (size_t)-1);
+        if (status)
+            return status;
+        if (fabs(lk - s->loss0) > leps)
+            leps = fabs(lk - s->loss0);
+    }
+    memcpy(s->theta, theta0, s->n * sizeof *s->theta);
+    s->loss_eps = leps;
+    return GA_OK;
+}
+
+/* ---- reference 1: Ridders in double ---------------------------------------- */
+/* Central difference with the step actually taken (theta +- h rounded). */
+static int central(run *s, double *d, size_t i, double t0, double h)
+{
+    double tp = t0 + h, tm = t0 - h;
+    double fp, fm;
+    s->theta[i] = tp;
+    int status = call_loss(s, &fp, "at theta + h e_i for ", i);
+    if (!status) {
+        s->theta[i] = tm;
+        status = call_loss(s, &fm, "at theta - h e_i for ", i);
+    }
+    s->theta[i] = t0;
+    if (status)
+        return status;
+    *d = (fp - fm) / (tp - tm);
+    return GA_OK;
+}
+
+static int ridders(run *s, ga_check_entry *e, size_t i)
+{
+    double a[RIDDERS_NTAB][RIDDERS_NTAB];
+    double t0 = s->theta[i];
+    double h = 0.1 * (fabs(t0) > 1 ? fabs(t0) : 1.0);
+    double ans = NAN, errb = INFINITY, h_ans = h;
+    int status = central(s, &a[0][0], i, t0, h);
+    if (status)
+        return status;
+    ans = a[0][0];
+    for (int r = 1; r < RIDDERS_NTAB; r++) {
+        h /= RIDDERS_CON;
+        status = central(s, &a[0][r], i, t0, h);
+        if (status)
+            return status;
+        double fac = RIDDERS_CON * RIDDERS_CON;
+        for (int j = 1; j <= r; j++) {
+            a[j][r] = (a[j - 1][r] * fac - a[j - 1][r - 1]) / (fac - 1);
+            fac *= RIDDERS_CON * RIDDERS_CON;
+            double e1 = fabs(a[j][r] - a[j - 1][r]), e2 = fabs(a[j][r] - a[j - 1][r - 1]);
+            double et = e1 > e2 ? e1 : e2;
+            if (et <= errb) {
+                errb = et;
+                ans = a[j][r];
+                h_ans = h;
+            }
+        }
+        if (fabs(a[r][r] - a[r - 1][r - 1]) >= RIDDERS_SAFE * errb)
+            break;
+    }
+    /* rounding: the loss's noise eps at each of the two points over the
+     * step, times at most 2 for the extrapolation weights (their absolute
+     * values sum to prod (c^2j + 1)/(c^2j - 1) < 2 for c = 1.4 after the
+     * first two columns; the estimate above already sees most of it). */
+    double eps = s->loss_eps > 2 * U_DBL * fabs(s->loss0) ? s->loss_eps : 2 * U_DBL * fabs(s->loss0);
+    e->fd = ans;
+    e->fd_trunc = errb;
+    e->fd_round = 2 * 2 * eps / (2 * h_ans);
+    s->ref[i] = ans;
+    s->ref_err[i] = errb + e->fd_round;
+    return GA_OK;
+}
+
+/* ---- reference 2: the MPFR oracle ------------------------------------------ */
+typedef struct {
+    __mpfr_struct *th;       /* (n) the parameters, exact */
+    mpfr_t f0, f0hi, fp, fm, eps, ans, errb, et, tot, s1, s2, lo, hi, h;
+    mpfr_t tab[ORACLE_NTAB][ORACLE_NTAB];
+    int inited;
+} oracle_ws;
+
+static void oracle_free(oracle_ws *w, size_t n)
+{
+    if (w->th) {
+        for (size_t j = 0; j < n; j++)
+            mpfr_clear(w->th + j);
+        free(w->th);
+        w->th = NULL;
+    }
+    if (w->inited) {
+        mpfr_clears(w->f0, w->f0hi, w->fp, w->fm, w->eps, w->ans, w->errb, w->et, w->tot, w->s1,
+                    w->s2, w->lo, w->hi, w->h, (mpfr_ptr)0);
+        for (int a = 0; a < ORACLE_NTAB; a++)
+            for (int b = 0; b < ORACLE_NTAB; b++)
+                mpfr_clear(w->tab[a][b]);
+        w->inited = 0;
+    }
+}
+
+static int oracle_alloc(oracle_ws *w, run *s)
+{
+    memset(w, 0, sizeof *w);
+    w->th = malloc(s->n * sizeof *w->th);
+    if (!w->th)
+        return ga_fail(s->err, GA_ENOMEM, "gradaudit: out of memory for %zu MPFR parameters", s->n);
+    for (size_t j = 0; j < s->n; j++) {
+        mpfr_init2(w->th + j, 53);
+        mpfr_set_d(w->th + j, s->theta[j], MPFR_RNDN);
+    }
+    mpfr_inits2(53, w->f0, w->f0hi, w->fp, w->fm, w->eps, w->ans, w->errb, w->et, w->tot, w->s1,
+                w->s2, w->lo, w->hi, w->h, (mpfr_ptr)0);
+    for (int a = 0; a < ORACLE_NTAB; a++)
+        for (int b = 0; b < ORACLE_NTAB; b++)
+            mpfr_init2(w->tab[a][b], 53);
+    w->inited = 1;
+    return GA_OK;
+}
+
+static void oracle_set_prec(oracle_ws *w, long p)
+{
+    mpfr_ptr v[] = {w->f0, w->f0hi, w->fp, w->fm, w->eps, w->ans, w->errb, w->et, w->tot, w->s1,
+                    w->s2};
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
+        mpfr_set_prec(v[k], p);
+    for (int a = 0; a < ORACLE_NTAB; a++)
+        for (int b = 0; b < ORACLE_NTAB; b++)
+            mpfr_set_prec(w->tab[a][b], p);
+}
+
+static int call_mpfr(run *s, oracle_ws *w, mpfr_ptr out, long prec, const char *where, size_t i)
+{
+    s->rep->loss_mpfr_evals++;
+    mpfr_set_prec(out, prec);
+    mpfr_set_nan(out);
+    int rc = s->p->loss_mpfr(out, w->th, s->n, (mpfr_prec_t)prec, s->p->user);
+    if (rc != 0)
+        return ga_fail(s->err, GA_ECALLBACK, "gradaudit: loss_mpfr callback returned %d %s%s (%ld bits)",
+                       rc, where, i < s->n ? entry_name(s, i) : "", prec);
+    if (!mpfr_number_p(out))
+        return ga_fail(s->err, GA_ENONFINITE, "gradaudit: loss_mpfr callback gave %s %s%s (%ld bits)",
+                       mpfr_nan_p(out) ? "NaN" : "Inf", where, i < s->n ? entry_name(s, i) : "", prec);
+    return GA_OK;
+}
+
+/* Why |v_p - v_{p+GAP}| (+ 2^-p |v| when inexact) bounds the error of the
+ * run at p + GAP: see oracle/ga_oracle.c (orc_error); the user's loss is
+ * assumed to do its arithmetic at the precision it is given, so its
+ * rounding error shrinks like 2^-p. */
+static void two_prec_error(mpfr_ptr e, mpfr_srcptr hi, mpfr_srcptr lo, long p, int inexact,
+                           mpfr_ptr f)
+{
+    mpfr_sub(e, hi, lo, MPFR_RNDA);
+    mpfr_abs(e, e, MPFR_RNDN);
+    if (inexact && !mpfr_zero_p(hi)) {
+        mpfr_mul_2si(f, hi, -p, MPFR_RNDA);
+        mpfr_abs(f, f, MPFR_RNDN);
+        mpfr_add(e, e, f, MPFR_RNDU);
+    }
+}
+
+/* 1 when every number of [v - e, v + e] rounds to the same double; writes
+ * v rounded and the bound on |exact - *out|. */
+static int settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, mpfr_ptr lo,
+                  mpfr_ptr hi)
+{
+    *out = mpfr_get_d(v, MPFR_RNDN);
+    mpfr_set_prec(lo, mpfr_get_prec(v) + 64);
+    mpfr_set_prec(hi, mpfr_get_prec(v) + 64);
+    mpfr_sub(lo, v, e, MPFR_RNDD);
+    mpfr_add(hi, v, e, MPFR_RNDU);
+    int ok = mpfr_get_d(lo, MPFR_RNDN) == mpfr_get_d(hi, MPFR_RNDN);
+    if (*out == 0)
+        *out = 0.0;
+    mpfr_set_d(lo, *out, MPFR_RNDN);
+    mpfr_sub(lo, v, lo, MPFR_RNDA);
+    mpfr_abs(lo, lo, MPFR_RNDN);
+    mpfr_add(lo, lo, e, MPFR_RNDU);
+    *abserr = mpfr_get_d(lo, MPFR_RNDU);
+    return ok;
+}
+
+/* The loss at theta, at p and p + GAP, and its error bound eps (in w). */
+static int oracle_loss(run *s, oracle_ws *w, long p)
+{
+    mpfr_clear_inexflag();
+    int status = call_mpfr(s, w, w->f0hi, p + ORACLE_GAP, "at theta", (size_t)-1);
+    if (!status)
+        status = call_mpfr(s, w, w->f0, p, "at theta", (size_t)-1);
+    if (status)
+        return status;
+    mpfr_set_prec(w->eps, p + ORACLE_GAP);
+    mpfr_set_prec(w->s1, p + ORACLE_GAP);
+    two_prec_error(w->eps, w->f0hi, w->f0, p, mpfr_inexflag_p(), w->s1);
+    return GA_OK;
+}
+
+/* Entry i: tab[j][r], h_r = 2^-(k0 + r), k0 = p / 8,
+ *   tab[0][r] = (L(theta + h_r e_i) - L(theta - h_r e_i)) / 2 h_r,
+ *   tab[j][r] = (4^j tab[j-1][r] - tab[j-1][r-1]) / (4^j - 1)   (Richardson);
+ * error = 4 x the tableau's estimate + 2 eps / h (rounding, the weights sum
+ * to < 2 in absolute value); accepted when settled, else p doubles. */
+static int oracle_entry(run *s, oracle_ws *w, ga_check_entry *e, size_t i)
+{
+    double t0 = s->theta[i];
+    int ex = 0;
+    if (t0 != 0)
+        frexp(t0, &ex);
+    mpfr_ptr Pi = w->th + i;
+    long p = s->opt.start_prec;
+    double g = NAN, gerr = INFINITY;
+    int done = 0, status = GA_OK;
+    for (;;) {
+        long k0 = p / 8, kmax = k0 + ORACLE_NTAB;
+        long top = ex > 1 - kmax ? ex : 1 - kmax, bot = ex - 53 < -kmax ? ex - 53 : -kmax;
+        long pbits = top - bot + 2; /* theta +- h exact in pbits */
+        oracle_set_prec(w, p + ORACLE_GAP);
+        status = oracle_loss(s, w, p);
+        if (status)
+            break;
+        mpfr_set_inf(w->errb, 1);
+        mpfr_set_nan(w->ans);
+        for (long r = 0; r < ORACLE_NTAB; r++) {
+            long k = k0 + r;
+            mpfr_set_ui_2exp(w->h, 1, -k, MPFR_RNDN); /* exact: one bit */
+            for (int side = 0; side < 2; side++) {
+                mpfr_set_prec(Pi, pbits > 53 ? pbits : 53);
+                mpfr_set_d(Pi, t0, MPFR_RNDN);
+                int inex = side == 0 ? mpfr_add(Pi, Pi, w->h, MPFR_RNDN)
+                                     : mpfr_sub(Pi, Pi, w->h, MPFR_RNDN);
+                if (inex) {
+                    status = ga_fail(s->err, GA_EINVAL, "gradaudit: internal: theta +- h not exact");
+                    break;
+                }
+                status = call_mpfr(s, w, side == 0 ? w->fp : w->fm, p,
+                                   side == 0 ? "at theta + h e_i for " : "at theta - h e_i for ", i);
+                if (status)
+                    break;
+            }
+            mpfr_set_prec(Pi, 53);
+            mpfr_set_d(Pi, t0, MPFR_RNDN);
+            if (status)
+                break;
+            mpfr_ptr a0 = w->tab[0][r];
+            mpfr_sub(a0, w->fp, w->fm, MPFR_RNDN);
+            mpfr_mul_2si(a0, a0, k - 1, MPFR_RNDN);
+            if (r == 0) {
+                mpfr_set(w->ans, a0, MPFR_RNDN);
+                continue;
+            }
+            for (long j = 1; j <= r; j++) {
+                mpfr_ptr aj = w->tab[j][r], am = w->tab[j - 1][r], amm = w->tab[j - 1][r - 1];
+                mpfr_mul_2ui(aj, am, (unsigned long)(2 * j), MPFR_RNDN);
+                mpfr_sub(aj, aj, amm, MPFR_RNDN);
+                mpfr_div_ui(aj, aj, (1UL << (2 * j)) - 1, MPFR_RNDN);
+                mpfr_sub(w->s1, aj, am, MPFR_RNDA);
+                mpfr_abs(w->s1, w->s1, MPFR_RNDN);
+                mpfr_sub(w->s2, aj, amm, MPFR_RNDA);
+                mpfr_abs(w->s2, w->s2, MPFR_RNDN);
+                mpfr_max(w->et, w->s1, w->s2, MPFR_RNDN);
+                if (mpfr_lessequal_p(w->et, w->errb)) {
+                    mpfr_set(w->errb, w->et, MPFR_RNDN);
+                    mpfr_set(w->ans, aj, MPFR_RNDN);
+                }
+            }
+            mpfr_mul_2ui(w->tot, w->errb, 2, MPFR_RNDU);
+            mpfr_mul_2si(w->s1, w->eps, k + 1, MPFR_RNDU);
+            mpfr_add(w->tot, w->tot, w->s1, MPFR_RNDU);
+            if (settle(&g, &gerr, w->ans, w->tot, w->lo, w->hi)) {
+                done = 1;
+                break;
+            }
+            /* Ridders' stop: the diagonal got worse than the best by 2x */
+            mpfr_sub(w->s1, w->tab[r][r], w->tab[r - 1][r - 1], MPFR_RNDN);
+            mpfr_abs(w->s1, w->s1, MPFR_RNDN);
+            mpfr_mul_2ui(w->s2, w->errb, 1, MPFR_RNDN);
+            if (mpfr_greaterequal_p(w->s1, w->s2))
+                break;
+        }
+        if (status)
+            break;
+        if (p > s->rep->max_prec_used)
+            s->rep->max_prec_used = p;
+        if (done || p >= s->opt.max_prec)
+            break;
+        p = 2 * p > s->opt.max_prec ? s->opt.max_prec : 2 * p;
+    }
+    if (status)
+        return status;
+    if (!done)
+        s->rep->unsettled++;
+    e->oracle = g;
+    e->oracle_err = gerr;
+    s->ref[i] = g;
+    s->ref_err[i] = gerr;
+    return GA_OK;
+}
+
+/* The MPFR loss at theta, settled like the derivatives (for the report). */
+static int oracle_loss_value(run *s, oracle_ws *w)
+{
+    long p = s->opt.start_prec;
+    for (;;) {
+        oracle_set_prec(w, p + ORACLE_GAP);
+        int status = oracle_loss(s, w, p);
+        if (status)
+            return status;
+        double v, ve;
+        int ok = settle(&v, &ve, w->f0hi, w->eps, w->lo, w->hi);
+        s->rep->r.loss_oracle = v;
+        s->rep->r.loss_oracle_err = ve;
+        if (ok || p >= s->opt.max_prec)
+            return GA_OK;
+        p = 2 * p > s->opt.max_prec ? s->opt.max_prec : 2 * p;
+    }
+}
+
+/* ---- summary ---------------------------------------------------------------- */
+static double ratio_of(const ga_check_entry *e)
+{
+    if (e->verdict == GA_VERDICT_FAIL && !(e->abs_err > e->tol))
+        return INFINITY; /* NaN analytic etc. */
+    if (e->tol > 0)
+        return e->abs_err / e->tol;
+    return e->abs_err > 0 ? INFINITY : 0.0;
+}
+
+/* 1 when entry a is worse than entry b: FAIL first, then by ratio, then index. */
+static int worse(const ga_check_entry *a, const ga_check_entry *b)
+{
+    int fa = a->verdict == GA_VERDICT_FAIL, fb = b->verdict == GA_VERDICT_FAIL;
+    if (fa != fb)
+        return fa > fb;
+    double ra = ratio_of(a), rb = ratio_of(b);
+    if (ra != rb)
+        return ra > rb;
+    return a->index < b->index;
+}
+
+static void summarise(gradaudit_report *rep, size_t top_k)
+{
+    ga_check_report *r = &rep->r;
+    for (size_t i = 0; i < r->n_entries; i++) {
+        const ga_check_entry *e = &r->entries[i];
+        ga_check_layer *l = &r->layers[e->view];
+        double ratio = ratio_of(e);
+        if (l->count == 0 || ratio > l->worst_ratio) {
+            l->worst = i;
+            l->worst_ratio = ratio;
+        }
+        l->count++;
+        if (e->verdict == GA_VERDICT_PASS) {
+            l->pass++;
+            r->n_pass++;
+        } else if (e->verdict == GA_VERDICT_FAIL) {
+            l->fail++;
+            r->n_fail++;
+        } else {
+            l->kink++;
+            r->n_kink++;
+        }
+        double ae = isnan(e->abs_err) ? INFINITY : e->abs_err;
+        double re = isnan(e->rel_err) ? INFINITY : e->rel_err;
+        if (ae > l->max_abs_err)
+            l->max_abs_err = ae;
+        if (re > l->max_rel_err)
+            l->max_rel_err = re;
+    }
+    /* top k by insertion into a sorted list: O(n k), k small */
+    size_t nt = 0, cap = top_k < r->n_entries ? top_k : r->n_entries;
+    for (size_t i = 0; i < r->n_entries && cap; i++) {
+        const ga_check_entry *e = &r->entries[i];
+        if (nt == cap && !worse(e, &r->entries[r->top[nt - 1]]))
+            continue;
+        size_t pos = nt < cap ? nt++ : cap - 1;
+        while (pos > 0 && worse(e, &r->entries[r->top[pos - 1]])) {
+            r->top[pos] = r->top[pos - 1];
+            pos--;
+        }
+        r->top[pos] = i;
+    }
+    r->n_top = nt;
+}
+
+/* ---- the check ---------------------------------------------------------------- */
+int gradaudit_check(gradaudit_report **out, ga_error *err, const gradaudit_problem *problem,
+                    const gradaudit_options *opt)
+{
+    if (!out)
+        return ga_fail(err, GA_EINVAL, "gradaudit: report output pointer is NULL");
+    *out = NULL;
+    run s;
+    memset(&s, 0, sizeof s);
+    if (opt)
+        s.opt = *opt;
+    else
+        gradaudit_options_default(&s.opt);
+    int status = check_problem(err, problem, &s.opt);
+    if (status)
+        return status;
+    s.p = problem;
+    s.err = err;
+    s.n = problem->n;
+    status = alloc_run(&s, err, s.n, s.opt.top_k);
+    if (status)
+        return status;
+    gradaudit_report *rep = s.rep;
+    ga_check_report *r = &rep->r;
+    r->n_entries = s.n;
+    r->seed = s.opt.seed;
+    r->loss_oracle = NAN;
+    r->loss_oracle_err = NAN;
+    memcpy(s.theta, problem->theta, s.n * sizeof *s.theta);
+    int use_oracle = s.opt.reference == GRADAUDIT_REF_ORACLE ||
+                     (s.opt.reference == GRADAUDIT_REF_AUTO && problem->loss_mpfr);
+    rep->reference = use_oracle ? GRADAUDIT_REF_ORACLE : GRADAUDIT_REF_RIDDERS;
+    r->method = use_oracle ? GA_CHECK_ORACLE : GA_CHECK_RIDDERS;
+
+    /* a copy of theta0 the perturbations start from (ref is free until the reference runs) */
+    double *theta0 = s.ref;
+    memcpy(theta0, problem->theta, s.n * sizeof *theta0);
+    oracle_ws w;
+    memset(&w, 0, sizeof w);
+
+    status = fill_names(&s);
+    if (!status)
+        status = call_loss(&s, &s.loss0, "at theta", (size_t)-1);
+    if (!status)
+        status = call_grad(&s, s.g, "at theta");
+    if (!status) {
+        r->loss = s.loss0;
+        if (problem->grad_bound && !s.opt.ignore_bound) {
+            status = bound_model(&s);
+            if (!status && !use_oracle)
+                status = loss_noise(&s, theta0);
+        } else {
+            status = noise_model(&s, theta0);
+        }
+    }
+    if (!status && use_oracle) {
+        status = oracle_alloc(&w, &s);
+        if (!status)
+            status = oracle_loss_value(&s, &w);
+        if (!status)
+            r->loss_ulps = ga_ulp_distance(s.loss0, r->loss_oracle);
+    }
+    for (size_t i = 0; i < s.n && !status; i++) {
+        ga_check_entry *e = &r->entries[i];
+        e->oracle = e->oracle_err = NAN;
+        e->fd = e->fd_trunc = e->fd_round = NAN;
+        e->slope_lo = e->slope_hi = NAN;
+        status = use_oracle ? oracle_entry(&s, &w, e, i) : ridders(&s, e, i);
+    }
+    oracle_free(&w, s.n);
+    if (status) {
+        gradaudit_report_free(rep);
+        free(s.buf);
+        return status;
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        ga_check_entry *e = &r->entries[i];
+        e->analytic = s.g[i];
+        e->ref = s.ref[i];
+        e->abs_err = fabs(e->analytic - e->ref);
+        e->rel_err = e->abs_err == 0 ? 0.0 : e->abs_err / fabs(e->ref);
+        e->ulps = ga_ulp_distance(e->analytic, e->ref);
+        e->bound = s.bound[i];
+        /* |analytic - ref| <= |analytic - exact| + |exact - ref| */
+        e->tol = (s.bound[i] + s.ref_err[i]) * (1 + 2 * U_DBL);
+        e->verdict = ga_compare(e->reason, sizeof e->reason, e->analytic, e->ref, e->tol);
+    }
+    free(s.buf);
+    summarise(rep, s.opt.top_k);
+
+    const char *refs = use_oracle
+        ? "reference: MPFR central differences with Richardson extrapolation, precision raised until "
+          "settled (error <= 1/2 ulp when settled)"
+        : "reference: Ridders-extrapolated central differences on the double loss, with their "
+          "truncation + rounding estimate";
+    if (rep->tol_model == GRADAUDIT_TOL_BOUND)
+        snprintf(rep->model, sizeof rep->model,
+                 "%s; tolerance: bound model, gamma_n * S_i from the user's grad_bound, n = %zu "
+                 "roundings (gamma_n = %.3g), plus the reference's bound",
+                 refs, rep->roundings, r->gamma);
+    else
+        snprintf(rep->model, sizeof rep->model,
+                 "%s; tolerance: noise model, 4 x the gradient's spread over %zu points perturbed by "
+                 "1..%u ulps (seed %llu), at least 2 ulps, plus the reference's bound",
+                 refs, rep->noise_points, s.opt.noise_ulps, (unsigned long long)s.opt.seed);
+    snprintf(r->command, sizeof r->command, "gradaudit_check(reference %s, seed %llu)",
+             use_oracle ? "oracle" : "ridders", (unsigned long long)s.opt.seed);
+    *out = rep;
+    return GA_OK;
+}
+
+int gradaudit_report_ok(const gradaudit_report *rep)
+{
+    return rep && rep->r.n_fail == 0 && rep->r.n_entries > 0;
+}
+
+/* ---- printing ---------------------------------------------------------------- */
+int gradaudit_report_print_worst(FILE *f, const gradaudit_report *rep, size_t k)
+{
+    if (!f || !rep)
+        return GA_EINVAL;
+    const ga_check_report *r = &rep->r;
+    size_t nt = k == 0 || k > r->n_top ? r->n_top : k;
+    fprintf(f, "worst %zu entries (by |analytic - reference| / tol):\n", nt);
+    for (size_t t = 0; t < nt; t++) {
+        const ga_check_entry *e = &r->entries[r->top[t]];
+        fprintf(f, "  %-4s %s: analytic %.17g, reference %.17g, %s\n", ga_verdict_name(e->verdict),
+                e->name, e->analytic, e->ref, e->reason);
+    }
+    return ferror(f) ? GA_EIO : GA_OK;
+}
+
+int gradaudit_report_print(FILE *f, const gradaudit_report *rep)
+{
+    if (!f || !rep)
+        return GA_EINVAL;
+    const ga_check_report *r = &rep->r;
+    fprintf(f, "gradaudit_check: %zu entries, reference %s, seed %llu\n", r->n_entries,
+            rep->reference == GRADAUDIT_REF_ORACLE ? "oracle" : "ridders",
+            (unsigned long long)r->seed);
+    fprintf(f, "%s\n", rep->model);
+    if (rep->reference == GRADAUDIT_REF_ORACLE)
+        fprintf(f, "loss %.17g (oracle %.17g, %llu ulps); oracle up to %ld bits, %u unsettled\n",
+                r->loss, r->loss_oracle, (unsigned long long)r->loss_ulps, rep->max_prec_used,
+                rep->unsettled);
+    else
+        fprintf(f, "loss %.17g\n", r->loss);
+    fprintf(f, "result: %zu pass, %zu FAIL\n", r->n_pass, r->n_fail);
+    fprintf(f, "\n%-12s %7s %7s %6s %12s %12s %12s\n", "group", "entries", "pass", "FAIL",
+            "max_abs_err", "max_rel_err", "worst/tol");
+    for (size_t i = 0; i < r->n_layers; i++) {
+        const ga_check_layer *l = &r->layers[i];
+        fprintf(f, "%-12s %7zu %7zu %6zu %12.3g %12.3g %12.3g\n", l->name, l->count, l->pass,
+                l->fail, l->max_abs_err, l->max_rel_err, l->worst_ratio);
+    }
+    if (r->n_top) {
+        fputc('\n', f);
+        gradaudit_report_print_worst(f, rep, 0);
+    }
+    return ferror(f) ? GA_EIO : GA_OK;
+}
+
+int gradaudit_report_write_csv(ga_error *err, const gradaudit_report *rep, const char *path)
+{
+    if (!rep)
+        return ga_fail(err, GA_EINVAL, "CSV: no report");
+    return ga_check_report_write_csv(err, &rep->r, path);
+}
