@@ -1,0 +1,75 @@
+/* bench_check: time of a full per-entry oracle check (analytic gradient, its
+ * running error bound, the MPFR oracle gradient and loss, a verdict for every
+ * entry) of sigmoid MLPs w-w-w-1, batch 32, MSE (mean), w = 8, 16, 32, 64.
+ * Parameters and data are drawn from NumPy's legacy stream (seed printed);
+ * bench_gradcheck.py builds the same networks for torch.autograd.gradcheck.
+ * Single thread. Prints one line per width: w, entries, seconds, verdicts. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "ga_check.h"
+#include "ga_random.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+    const size_t widths[] = {8, 16, 32, 64}, B = 32;
+    const uint32_t seed = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 2026;
+    printf("# bench_check seed %u, batch %zu, sigmoid w-w-w-1, mse(mean), method oracle\n", seed, B);
+    printf("%4s %8s %10s %6s %6s %6s %6s %24s\n", "w", "entries", "seconds", "pass", "FAIL", "kink",
+           "prec", "loss");
+    for (size_t wi = 0; wi < 4; wi++) {
+        size_t w = widths[wi];
+        ga_layer_desc layers[3] = {{w, GA_ACT_SIGMOID, 0}, {w, GA_ACT_SIGMOID, 0}, {1, GA_ACT_SIGMOID, 0}};
+        ga_net_desc d = {GA_LAYOUT_ROW, w, 3, layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_MEAN, 0.0}};
+        ga_net *net;
+        ga_error err;
+        if (ga_net_alloc(&net, &err, &d)) {
+            fprintf(stderr, "bench_check: %s\n", err.msg);
+            return 3;
+        }
+        /* row layout W (in, out) drawn in C order, scaled 1/sqrt(fan_in);
+         * biases N(0,1)/2; x N(0,1); y U[0,1) -- the order the script repeats */
+        ga_rng rng;
+        ga_rng_seed(&rng, seed);
+        for (size_t v = 0; v < net->n_views; v++) {
+            const ga_view *V = &net->views[v];
+            size_t fan_in = V->layer == 0 ? w : layers[V->layer - 1].n_out;
+            double sc = V->is_bias ? 0.5 : 1.0 / sqrt((double)fan_in);
+            for (size_t i = 0; i < V->rows * V->cols; i++)
+                net->params[V->offset + i] = ga_rng_gauss(&rng) * sc;
+        }
+        double *x = malloc(B * w * sizeof *x), *y = malloc(B * sizeof *y);
+        if (!x || !y)
+            return 3;
+        ga_rng_fill_gauss(x, B * w, &rng);
+        ga_rng_fill_uniform(y, B, &rng);
+        ga_check_options o;
+        ga_check_options_default(&o);
+        o.seed = seed;
+        o.top_k = 0;
+        ga_check_report *r;
+        double t0 = now();
+        int st = ga_check_run(&r, &err, net, net->params, x, y, B, &o);
+        double t1 = now();
+        if (st) {
+            fprintf(stderr, "bench_check: w=%zu: %s\n", w, err.msg);
+            return 3;
+        }
+        printf("%4zu %8zu %10.4f %6zu %6zu %6zu %6ld %24.17g\n", w, r->n_entries, t1 - t0, r->n_pass,
+               r->n_fail, r->n_kink, r->oracle_stats.final_prec, r->loss);
+        ga_check_report_free(r);
+        free(x);
+        free(y);
+        ga_net_free(net);
+    }
+    return 0;
+}
