@@ -399,6 +399,109 @@ Test(good, worked_example_loss)
     ga_spec_free(s);
 }
 
+/* Round trip: load, make the net (at a few seeds), write the spec with the
+ * net's values, read it back: the description, network, loss and data are
+ * the same, every parameter the same double bit for bit, and the loss and
+ * gradients evaluated from both the same bits (reference kernel). */
+static void expect_same_bits(const double *a, const double *b, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_expect(memcmp(&a[i], &b[i], sizeof(double)) == 0, "%s[%zu]: %.17g vs %.17g", what, i,
+                  a[i], b[i]);
+}
+
+Test(good, round_trip_through_ga_spec_write)
+{
+    const char *names[] = {"wrapping-your-head", "first-draft", "hand-by-hand",
+                           "algorithm-that-enables-learning", "softmax-classifier",
+                           "relu-regression"};
+    const uint32_t seeds[] = {0, 77, 4294967295u};
+    size_t trips = 0;
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/fixtures/specs/%s.json", GA_SOURCE_ROOT, names[k]);
+        ga_spec *a;
+        ga_error err = {{0}};
+        cr_assert_eq(ga_spec_load(&a, &err, path, 0), GA_OK, "%s", err.msg);
+        for (size_t si = 0; si < (a->has_init ? 3u : 1u); si++) {
+            ga_net *na;
+            cr_assert_eq(ga_spec_make_net(&na, &err, a, seeds[si], a->has_init), GA_OK, "%s",
+                         err.msg);
+            na->params[0] = -0.0; /* the sign of a zero survives too */
+            char *text = NULL;
+            size_t len = 0;
+            FILE *f = open_memstream(&text, &len);
+            cr_assert(f);
+            cr_assert_eq(ga_spec_write(f, &err, a, na), GA_OK, "%s", err.msg);
+            fclose(f);
+            ga_spec *b;
+            cr_assert_eq(ga_spec_parse(&b, &err, text, "written.json", 0), GA_OK, "%s\n%s",
+                         err.msg, text);
+            cr_expect(!b->has_init);
+            if (a->description)
+                cr_expect_str_eq(b->description, a->description);
+            cr_expect_eq(b->desc.layout, a->desc.layout);
+            cr_expect_eq(b->desc.n_in, a->desc.n_in);
+            cr_assert_eq(b->desc.n_layers, a->desc.n_layers);
+            for (size_t l = 0; l < a->desc.n_layers; l++) {
+                cr_expect_eq(b->desc.layers[l].n_out, a->desc.layers[l].n_out);
+                cr_expect_eq(b->desc.layers[l].act, a->desc.layers[l].act);
+                cr_expect(b->desc.layers[l].act_param == a->desc.layers[l].act_param);
+            }
+            cr_expect(memcmp(&b->desc.loss, &a->desc.loss, sizeof a->desc.loss) == 0, "loss");
+            cr_assert_eq(b->batch, a->batch);
+            size_t n_out = a->desc.layers[a->desc.n_layers - 1].n_out;
+            expect_same_bits(b->x, a->x, a->batch * a->desc.n_in, "x");
+            expect_same_bits(b->y, a->y, a->batch * n_out, "y");
+            ga_net *nb;
+            cr_assert_eq(ga_spec_make_net(&nb, &err, b, 0, 0), GA_OK, "%s", err.msg);
+            expect_same_bits(nb->params, na->params, na->n_params, names[k]);
+            ga_workspace *wa, *wb;
+            double la, lb;
+            na->kernel = nb->kernel = GA_KERNEL_REFERENCE;
+            cr_assert_eq(ga_workspace_alloc(&wa, &err, na, a->batch), GA_OK);
+            cr_assert_eq(ga_workspace_alloc(&wb, &err, nb, b->batch), GA_OK);
+            cr_assert_eq(ga_loss_and_grad(&la, na->grads, NULL, wa, na, na->params, a->x, a->y,
+                                          a->batch), GA_OK);
+            cr_assert_eq(ga_loss_and_grad(&lb, nb->grads, NULL, wb, nb, nb->params, b->x, b->y,
+                                          b->batch), GA_OK);
+            expect_same_bits(&lb, &la, 1, "loss");
+            expect_same_bits(nb->grads, na->grads, na->n_params, "grads");
+            ga_workspace_free(wa);
+            ga_workspace_free(wb);
+            ga_net_free(nb);
+            ga_spec_free(b);
+            free(text);
+            ga_net_free(na);
+            trips++;
+        }
+        ga_spec_free(a);
+    }
+    cr_expect_eq(trips, 5 * 3 + 1);
+}
+
+/* Writing refuses a non-finite parameter before writing anything. */
+Test(good, write_refuses_nonfinite)
+{
+    ga_spec *s;
+    ga_net *net;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_spec_load(&s, &err, SRC("fixtures/specs/first-draft.json"), 0), GA_OK);
+    cr_assert_eq(ga_spec_make_net(&net, &err, s, 0, 0), GA_OK);
+    net->params[net->views[2].offset + 1] = NAN; /* W2[1,0] */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cr_assert(f);
+    cr_expect_eq(ga_spec_write(f, &err, s, net), GA_ENONFINITE);
+    fclose(f);
+    cr_expect_eq(len, 0, "nothing written");
+    cr_expect(strstr(err.msg, "parameter W2[1,0] is nan"), "%s", err.msg);
+    free(text);
+    ga_net_free(net);
+    ga_spec_free(s);
+}
+
 /* ---- bad specs ------------------------------------------------------------------ */
 
 /* A valid base spec; each case replaces one piece. Kept small so every case

@@ -1082,3 +1082,106 @@ int ga_spec_make_net(ga_net **out, ga_error *err, const ga_spec *spec, uint32_t 
     *out = net;
     return GA_OK;
 }
+
+/* ---- writing ------------------------------------------------------------------ */
+
+/* %.17g round-trips a double; "-0.0" keeps the sign of a negative zero (a bare
+ * "-0" would parse as the integer 0). */
+static void put_number(FILE *f, double v)
+{
+    if (v == 0.0)
+        fputs(signbit(v) ? "-0.0" : "0", f);
+    else
+        fprintf(f, "%.17g", v);
+}
+
+/* a (rows, cols) C-order matrix as an array of arrays, one row a line */
+static void put_matrix(FILE *f, const double *a, size_t rows, size_t cols, const char *indent)
+{
+    fputs("[", f);
+    for (size_t i = 0; i < rows; i++) {
+        fprintf(f, "%s\n%s  [", i ? "," : "", indent);
+        for (size_t j = 0; j < cols; j++) {
+            if (j)
+                fputs(", ", f);
+            put_number(f, a[i * cols + j]);
+        }
+        fputs("]", f);
+    }
+    fprintf(f, "\n%s]", indent);
+}
+
+static int first_nonfinite(const double *a, size_t n, size_t *where)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(a[i])) {
+            *where = i;
+            return 1;
+        }
+    return 0;
+}
+
+int ga_spec_write(FILE *f, ga_error *err, const ga_spec *spec, const ga_net *net)
+{
+    const ga_net_desc *d = &spec->desc;
+    size_t n_out = d->layers[d->n_layers - 1].n_out, i;
+    if (net->n_params != spec->n_params || net->n_views != 2 * d->n_layers)
+        return ga_fail(err, GA_EINVAL, "%s: the net was not made from this spec", spec->source);
+    /* nothing is written unless everything can be */
+    if (first_nonfinite(spec->x, spec->batch * d->n_in, &i))
+        return ga_fail(err, GA_ENONFINITE, "%s: data.x[%zu][%zu] is not finite", spec->source,
+                       i / d->n_in, i % d->n_in);
+    if (first_nonfinite(spec->y, spec->batch * n_out, &i))
+        return ga_fail(err, GA_ENONFINITE, "%s: data.y[%zu][%zu] is not finite", spec->source,
+                       i / n_out, i % n_out);
+    if (first_nonfinite(net->params, net->n_params, &i)) {
+        char name[64];
+        ga_param_name(name, sizeof name, net, i);
+        return ga_fail(err, GA_ENONFINITE, "%s: parameter %s is %g: a spec holds finite numbers "
+                       "only", spec->source, name, net->params[i]);
+    }
+    char *descr = NULL;
+    if (spec->description) {
+        json_t *js = json_string(spec->description);
+        descr = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+        json_decref(js);
+        if (!descr)
+            return ga_fail(err, GA_ENOMEM, "%s: cannot encode the description", spec->source);
+    }
+    fputs("{\n", f);
+    if (descr)
+        fprintf(f, "  \"description\": %s,\n", descr);
+    free(descr);
+    fprintf(f, "  \"layout\": \"%s\",\n  \"input\": %zu,\n  \"layers\": [",
+            d->layout == GA_LAYOUT_COLUMN ? "column" : "row", d->n_in);
+    for (size_t l = 0; l < d->n_layers; l++) {
+        const ga_layer_desc *L = &d->layers[l];
+        fprintf(f, "%s\n    {\"size\": %zu, \"activation\": \"%s\"", l ? "," : "", L->n_out,
+                ga_activation_name(L->act));
+        if (L->act == GA_ACT_LEAKY_RELU || L->act == GA_ACT_ELU) {
+            fprintf(f, ", \"%s\": ", L->act == GA_ACT_ELU ? "alpha" : "slope");
+            put_number(f, L->act_param);
+        }
+        fputs("}", f);
+    }
+    fprintf(f, "\n  ],\n  \"loss\": {\"type\": \"%s\", \"reduction\": \"%s\", \"scale\": ",
+            ga_loss_name(d->loss.kind), ga_reduction_name(d->loss.reduction));
+    put_number(f, d->loss.scale);
+    fputs(", \"weight_decay\": ", f);
+    put_number(f, d->loss.weight_decay);
+    fputs("},\n  \"data\": {\n    \"x\": ", f);
+    put_matrix(f, spec->x, spec->batch, d->n_in, "    ");
+    fputs(",\n    \"y\": ", f);
+    put_matrix(f, spec->y, spec->batch, n_out, "    ");
+    fputs("\n  },\n  \"parameters\": {\"values\": {", f);
+    for (size_t v = 0; v < net->n_views; v++) {
+        const ga_view *w = &net->views[v];
+        fprintf(f, "%s\n    \"%s\": ", v ? "," : "", w->name);
+        put_matrix(f, net->params + w->offset, w->rows, w->cols, "    ");
+    }
+    fputs("\n  }}\n}\n", f);
+    if (fflush(f) != 0 || ferror(f))
+        return ga_fail(err, GA_EIO, "%s: cannot write the spec: %s", spec->source,
+                       strerror(errno));
+    return GA_OK;
+}

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ga_core.h"
 #include "ga_init.h"
@@ -49,6 +50,15 @@ void ga_spec_free(ga_spec *spec);
  * use_override is nonzero (GA_EINVAL if the spec has explicit values). */
 int ga_spec_make_net(ga_net **out, ga_error *err, const ga_spec *spec, uint32_t seed_override,
                      int use_override);
+
+/* Writes spec as a JSON spec whose parameters are net's current values
+ * (explicit "values", a snapshot that no longer needs the init recipe), data
+ * with samples in rows, numbers with %.17g so that reading the file back
+ * gives the same doubles bit for bit (a negative zero is written -0.0).
+ * net must have been made from spec. Every number is checked finite before
+ * the first byte is written: GA_ENONFINITE names the first offending entry
+ * and f is untouched; GA_EIO if a write fails. */
+int ga_spec_write(FILE *f, ga_error *err, const ga_spec *spec, const ga_net *net);
 
 /* Shape in which tensor v (W1 = 0, b1 = 1, W2 = 2, ...) is stored:
  * column layout W (out, in), b (out, 1); row layout W (in, out), b (1, out). */
