@@ -132,6 +132,14 @@ static int check_problem(ga_error *err, const gradaudit_problem *p, const gradau
         return ga_fail(err, GA_EINVAL,
                        "gradaudit: noise_points %zu, noise_ulps %u: need 1..1000 points, 1..2^20 ulps",
                        o->noise_points, o->noise_ulps);
+    /* every byte the check holds per entry, refused above core's memory cap
+     * before theta (n) is read */
+    const size_t per = sizeof(ga_check_entry) + sizeof(ga_check_layer) + sizeof(size_t) +
+                       6 * sizeof(double);
+    if (p->n > GA_DEFAULT_MEMORY_CAP / per)
+        return ga_fail(err, GA_ENOMEM,
+                       "gradaudit: problem.n = %zu needs more than the %zu-byte memory cap", p->n,
+                       (size_t)GA_DEFAULT_MEMORY_CAP);
     for (size_t i = 0; i < p->n; i++)
         if (!isfinite(p->theta[i]))
             return ga_fail(err, GA_ENONFINITE, "gradaudit: problem.theta[%zu] is %s", i,
@@ -152,12 +160,6 @@ void gradaudit_report_free(gradaudit_report *rep)
 
 static int alloc_run(run *s, ga_error *err, size_t n, size_t top_k)
 {
-    /* every byte the check holds per entry, refused above core's memory cap */
-    const size_t per = sizeof(ga_check_entry) + sizeof(ga_check_layer) + sizeof(size_t) +
-                       6 * sizeof(double);
-    if (n > GA_DEFAULT_MEMORY_CAP / per)
-        return ga_fail(err, GA_ENOMEM, "gradaudit: problem.n = %zu needs more than the %zu-byte memory cap",
-                       n, (size_t)GA_DEFAULT_MEMORY_CAP);
     gradaudit_report *rep = calloc(1, sizeof *rep);
     if (!rep)
         return ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for the report");

@@ -1,0 +1,507 @@
+/* test_problem: gradaudit_check on a small function with a closed-form
+ * gradient, through the shared library and the public header only.
+ *
+ *   L(theta) = sum_{i<5} w_i log(1 + theta_i^2) + theta_0 theta_1 theta_2
+ *              + exp(theta_3) sin(theta_4)          (theta_5 unused: dL/dtheta_5 = 0)
+ *   dL/dtheta_i = 2 w_i theta_i / (1 + theta_i^2) + [product and exp-sin terms]
+ *
+ * Expected values are the closed-form derivative evaluated in MPFR at 1000
+ * bits and rounded to nearest double (independent of gradaudit's finite
+ * differences); the bugs injected into the gradient are known by
+ * construction. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <gradaudit.h>
+
+#define N 6
+static const double W[5] = {0.75, -1.5, 2.0, 0.125, 3.0};
+
+typedef struct {
+    int loss_rc;          /* returned by the double loss when != 0 */
+    int loss_nan_at_theta;
+    double loss_nan_above; /* loss is NaN when theta_0 > this (perturbed points) */
+    int grad_rc, mpfr_rc, name_rc, bound_rc;
+    int mpfr_nan;
+    int grad_nan_entry;   /* -1: none */
+    int bug_entry;        /* -1: none */
+    double bug_scale;     /* analytic[bug_entry] *= bug_scale */
+    double bug_add_ulps;  /* analytic[bug_entry] moved by this many ulps */
+    size_t bound_roundings;
+    double bound_value;   /* when not 0: every S_i */
+} tuser;
+
+static double theta0[N] = {0.3, -1.2, 0.7, 0.25, -0.9, 1.5};
+static tuser U;
+static gradaudit_problem P;
+static gradaudit_options O;
+
+static int f_loss(double *loss, const double *t, size_t n, void *user)
+{
+    tuser *u = user;
+    if (u->loss_rc)
+        return u->loss_rc;
+    if (u->loss_nan_at_theta || t[0] > u->loss_nan_above) {
+        *loss = NAN;
+        return 0;
+    }
+    double s = 0;
+    for (size_t i = 0; i < 5 && i < n; i++)
+        s += W[i] * log1p(t[i] * t[i]);
+    *loss = s + t[0] * t[1] * t[2] + exp(t[3]) * sin(t[4]);
+    return 0;
+}
+
+static int f_loss_mpfr(mpfr_ptr loss, mpfr_srcptr t, size_t n, mpfr_prec_t prec, void *user)
+{
+    tuser *u = user;
+    (void)n;
+    if (u->mpfr_rc)
+        return u->mpfr_rc;
+    if (u->mpfr_nan) {
+        mpfr_set_nan(loss);
+        return 0;
+    }
+    mpfr_t a, b;
+    mpfr_inits2(prec, a, b, (mpfr_ptr)0);
+    mpfr_set_zero(loss, 1);
+    for (int i = 0; i < 5; i++) {
+        mpfr_sqr(a, t + i, MPFR_RNDN);
+        mpfr_log1p(a, a, MPFR_RNDN);
+        mpfr_mul_d(a, a, W[i], MPFR_RNDN);
+        mpfr_add(loss, loss, a, MPFR_RNDN);
+    }
+    mpfr_mul(a, t + 0, t + 1, MPFR_RNDN);
+    mpfr_mul(a, a, t + 2, MPFR_RNDN);
+    mpfr_add(loss, loss, a, MPFR_RNDN);
+    mpfr_exp(a, t + 3, MPFR_RNDN);
+    mpfr_sin(b, t + 4, MPFR_RNDN);
+    mpfr_mul(a, a, b, MPFR_RNDN);
+    mpfr_add(loss, loss, a, MPFR_RNDN);
+    mpfr_clears(a, b, (mpfr_ptr)0);
+    return 0;
+}
+
+static int f_grad(double *g, const double *t, size_t n, void *user)
+{
+    tuser *u = user;
+    (void)n;
+    if (u->grad_rc)
+        return u->grad_rc;
+    for (int i = 0; i < 5; i++)
+        g[i] = 2 * W[i] * t[i] / (1 + t[i] * t[i]);
+    g[0] += t[1] * t[2];
+    g[1] += t[0] * t[2];
+    g[2] += t[0] * t[1];
+    g[3] += exp(t[3]) * sin(t[4]);
+    g[4] += exp(t[3]) * cos(t[4]);
+    g[5] = 0;
+    if (u->grad_nan_entry >= 0)
+        g[u->grad_nan_entry] = NAN;
+    if (u->bug_entry >= 0) {
+        g[u->bug_entry] *= u->bug_scale;
+        double ulp = nextafter(fabs(g[u->bug_entry]), INFINITY) - fabs(g[u->bug_entry]);
+        g[u->bug_entry] += u->bug_add_ulps * ulp;
+    }
+    return 0;
+}
+
+static int f_bound(double *mag, size_t *roundings, const double *t, size_t n, void *user)
+{
+    tuser *u = user;
+    if (u->bound_rc)
+        return u->bound_rc;
+    for (size_t i = 0; i < n; i++)
+        mag[i] = u->bound_value != 0 ? u->bound_value : 4 * (fabs(t[i]) + 1);
+    *roundings = u->bound_roundings;
+    return 0;
+}
+
+static int f_name(char *buf, size_t size, size_t i, void *user)
+{
+    tuser *u = user;
+    if (u->name_rc)
+        return u->name_rc;
+    snprintf(buf, size, i < 3 ? "a[%zu]" : "b[%zu]", i);
+    return 0;
+}
+
+/* The closed-form gradient at 1000 bits, rounded to nearest double. */
+static void exact_grad(double *g, const double *t)
+{
+    mpfr_t a, b, c;
+    mpfr_inits2(1000, a, b, c, (mpfr_ptr)0);
+    for (int i = 0; i < N; i++) {
+        mpfr_set_zero(a, 1);
+        if (i < 5) { /* 2 w t / (1 + t^2) */
+            mpfr_set_d(b, t[i], MPFR_RNDN);
+            mpfr_sqr(c, b, MPFR_RNDN);
+            mpfr_add_ui(c, c, 1, MPFR_RNDN);
+            mpfr_mul_d(b, b, 2 * W[i], MPFR_RNDN);
+            mpfr_div(a, b, c, MPFR_RNDN);
+        }
+        if (i < 3) { /* product of the other two */
+            mpfr_set_d(b, t[(i + 1) % 3], MPFR_RNDN);
+            mpfr_mul_d(b, b, t[(i + 2) % 3], MPFR_RNDN);
+            mpfr_add(a, a, b, MPFR_RNDN);
+        }
+        if (i == 3 || i == 4) {
+            mpfr_set_d(b, t[3], MPFR_RNDN);
+            mpfr_exp(b, b, MPFR_RNDN);
+            mpfr_set_d(c, t[4], MPFR_RNDN);
+            if (i == 3)
+                mpfr_sin(c, c, MPFR_RNDN);
+            else
+                mpfr_cos(c, c, MPFR_RNDN);
+            mpfr_mul(b, b, c, MPFR_RNDN);
+            mpfr_add(a, a, b, MPFR_RNDN);
+        }
+        g[i] = mpfr_get_d(a, MPFR_RNDN);
+    }
+    mpfr_clears(a, b, c, (mpfr_ptr)0);
+}
+
+static void setup(void)
+{
+    memset(&U, 0, sizeof U);
+    U.loss_nan_above = INFINITY;
+    U.grad_nan_entry = -1;
+    U.bug_entry = -1;
+    U.bug_scale = 1;
+    U.bound_roundings = 20;
+    memset(&P, 0, sizeof P);
+    P.n = N;
+    P.theta = theta0;
+    P.loss = f_loss;
+    P.grad = f_grad;
+    P.loss_mpfr = f_loss_mpfr;
+    P.user = &U;
+    gradaudit_options_default(&O);
+}
+
+TestSuite(problem, .init = setup);
+
+/* Runs the check expecting GA_OK. */
+static gradaudit_report *run_ok(void)
+{
+    gradaudit_report *rep = NULL;
+    ga_error err;
+    int st = gradaudit_check(&rep, &err, &P, &O);
+    cr_assert_eq(st, GA_OK, "status %d: %s", st, err.msg);
+    cr_assert_not_null(rep);
+    return rep;
+}
+
+/* Runs the check expecting status st and a message containing what. */
+static void run_err(int st, const char *what)
+{
+    gradaudit_report *rep = (gradaudit_report *)&rep; /* must be reset to NULL */
+    ga_error err;
+    err.msg[0] = '\0';
+    int got = gradaudit_check(&rep, &err, &P, &O);
+    cr_expect_eq(got, st, "status %d (want %d): %s", got, st, err.msg);
+    cr_expect_null(rep, "report not NULL on error");
+    cr_expect(strstr(err.msg, what) != NULL, "message '%s' lacks '%s'", err.msg, what);
+    cr_expect(strlen(gradaudit_strerror(got)) > 0);
+}
+
+/* ---- the references ------------------------------------------------------ */
+Test(problem, oracle_is_the_correctly_rounded_derivative)
+{
+    double ex[N];
+    exact_grad(ex, theta0);
+    gradaudit_report *rep = run_ok();
+    cr_expect_eq(rep->reference, GRADAUDIT_REF_ORACLE);
+    cr_expect_eq(rep->unsettled, 0);
+    for (int i = 0; i < N; i++) {
+        const ga_check_entry *e = &rep->r.entries[i];
+        cr_expect_eq(e->oracle, ex[i], "%s: oracle %.17g, exact %.17g", e->name, e->oracle, ex[i]);
+        double half_ulp = (nextafter(fabs(ex[i]), INFINITY) - fabs(ex[i])) / 2;
+        cr_expect_leq(e->oracle_err, ex[i] == 0 ? 0x1p-1074 : half_ulp, "%s: err %g", e->name,
+                      e->oracle_err);
+        cr_expect_eq(e->verdict, GA_VERDICT_PASS, "%s: %s", e->name, e->reason);
+    }
+    /* the unused parameter's derivative is exactly 0 */
+    cr_expect_eq(rep->r.entries[5].oracle, 0.0);
+    /* the MPFR loss, settled, equals the double loss to a few ulps */
+    cr_expect_leq(rep->r.loss_ulps, 8, "loss %llu ulps", (unsigned long long)rep->r.loss_ulps);
+    gradaudit_report_free(rep);
+}
+
+Test(problem, ridders_error_estimate_is_honest)
+{
+    double ex[N];
+    exact_grad(ex, theta0);
+    P.loss_mpfr = NULL;
+    gradaudit_report *rep = run_ok();
+    cr_expect_eq(rep->reference, GRADAUDIT_REF_RIDDERS);
+    for (int i = 0; i < N; i++) {
+        const ga_check_entry *e = &rep->r.entries[i];
+        double est = e->fd_trunc + e->fd_round, true_err = fabs(e->fd - ex[i]);
+        cr_expect_leq(true_err, est, "%s: true error %g above the estimate %g", e->name, true_err,
+                      est);
+        /* and useful: well below 1e-8 relative */
+        cr_expect_leq(est, 1e-9 * (fabs(ex[i]) + 1), "%s: estimate %g", e->name, est);
+        cr_expect_eq(e->verdict, GA_VERDICT_PASS, "%s: %s", e->name, e->reason);
+    }
+    gradaudit_report_free(rep);
+}
+
+/* ---- tolerance models ------------------------------------------------------ */
+Test(problem, bound_model_tolerance_is_gamma_n_s_plus_reference_bound)
+{
+    P.grad_bound = f_bound;
+    gradaudit_report *rep = run_ok();
+    cr_expect_eq(rep->tol_model, GRADAUDIT_TOL_BOUND);
+    cr_expect_eq(rep->roundings, 20);
+    double gamma = 20 * 0x1p-53 / (1 - 20 * 0x1p-53);
+    for (int i = 0; i < N; i++) {
+        const ga_check_entry *e = &rep->r.entries[i];
+        double want = gamma * 4 * (fabs(theta0[i]) + 1) + e->oracle_err;
+        cr_expect_leq(fabs(e->tol - want), 1e-14 * want, "%s: tol %g want %g", e->name, e->tol, want);
+    }
+    cr_expect(strstr(rep->model, "bound model") != NULL, "%s", rep->model);
+    gradaudit_report_free(rep);
+}
+
+Test(problem, noise_model_is_named_and_above_two_ulps)
+{
+    gradaudit_report *rep = run_ok();
+    cr_expect_eq(rep->tol_model, GRADAUDIT_TOL_NOISE);
+    cr_expect_eq(rep->noise_points, 8);
+    cr_expect(strstr(rep->model, "noise model") != NULL, "%s", rep->model);
+    for (int i = 0; i < N; i++) {
+        const ga_check_entry *e = &rep->r.entries[i];
+        double ulp = nextafter(fabs(e->analytic), INFINITY) - fabs(e->analytic);
+        cr_expect_geq(e->bound, 2 * ulp, "%s", e->name);
+        cr_expect_geq(e->tol, e->bound, "%s", e->name);
+    }
+    gradaudit_report_free(rep);
+}
+
+/* ---- detection ------------------------------------------------------------- */
+typedef struct {
+    int entry;
+    double scale, ulps;
+    int ridders;
+} bug_case;
+
+static void check_bug(const bug_case *c)
+{
+    U.bug_entry = c->entry;
+    U.bug_scale = c->scale;
+    U.bug_add_ulps = c->ulps;
+    if (c->ridders)
+        P.loss_mpfr = NULL;
+    gradaudit_report *rep = run_ok();
+    cr_expect_eq(rep->r.n_fail, 1, "scale %g, %g ulps: %zu FAIL", c->scale, c->ulps, rep->r.n_fail);
+    for (int i = 0; i < N; i++)
+        cr_expect_eq(rep->r.entries[i].verdict, i == c->entry ? GA_VERDICT_FAIL : GA_VERDICT_PASS,
+                     "entry %d: %s", i, rep->r.entries[i].reason);
+    cr_expect_eq(rep->r.top[0], (size_t)c->entry);
+    cr_expect_not(gradaudit_report_ok(rep));
+    gradaudit_report_free(rep);
+}
+
+Test(problem, oracle_catches_relative_1e_9)
+{
+    bug_case c = {2, 1 + 1e-9, 0, 0};
+    check_bug(&c);
+}
+
+Test(problem, oracle_catches_2_pow_20_ulps)
+{
+    bug_case c = {4, 1, 1 << 20, 0};
+    check_bug(&c);
+}
+
+Test(problem, ridders_catches_relative_1e_8)
+{
+    bug_case c = {1, 1 + 1e-8, 0, 1};
+    check_bug(&c);
+}
+
+Test(problem, nan_gradient_entry_is_a_fail_verdict)
+{
+    U.grad_nan_entry = 3;
+    gradaudit_report *rep = run_ok();
+    cr_expect_eq(rep->r.entries[3].verdict, GA_VERDICT_FAIL);
+    cr_expect(strstr(rep->r.entries[3].reason, "NaN") != NULL, "%s", rep->r.entries[3].reason);
+    cr_expect_eq(rep->r.n_fail, 1);
+    cr_expect_eq(rep->r.top[0], 3);
+    gradaudit_report_free(rep);
+}
+
+/* ---- names, groups, printing, CSV -------------------------------------------- */
+Test(problem, names_from_callback_array_and_default)
+{
+    P.name = f_name;
+    gradaudit_report *rep = run_ok();
+    cr_expect_str_eq(rep->r.entries[1].name, "a[1]");
+    cr_expect_eq(rep->r.n_layers, 2);
+    cr_expect_str_eq(rep->r.layers[1].name, "b");
+    cr_expect_eq(rep->r.layers[1].count, 3);
+    gradaudit_report_free(rep);
+
+    static const char *const names[N] = {"w0", "w1", "w2", "bias", "gain", "unused"};
+    P.name = NULL;
+    P.names = names;
+    rep = run_ok();
+    cr_expect_str_eq(rep->r.entries[5].name, "unused");
+    cr_expect_eq(rep->r.n_layers, N);
+    gradaudit_report_free(rep);
+
+    P.names = NULL;
+    rep = run_ok();
+    cr_expect_str_eq(rep->r.entries[4].name, "theta[4]");
+    cr_expect_eq(rep->r.n_layers, 1);
+    cr_expect_str_eq(rep->r.layers[0].name, "theta");
+    gradaudit_report_free(rep);
+}
+
+Test(problem, print_and_csv)
+{
+    U.bug_entry = 0;
+    U.bug_scale = 2;
+    gradaudit_report *rep = run_ok();
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_not_null(f);
+    cr_expect_eq(gradaudit_report_print(f, rep), GA_OK);
+    fclose(f);
+    cr_expect(strstr(buf, "result: 5 pass, 1 FAIL") != NULL, "%s", buf);
+    cr_expect(strstr(buf, "FAIL theta[0]") != NULL, "%s", buf);
+    cr_expect(strstr(buf, "noise model") != NULL, "%s", buf);
+    cr_expect(strstr(buf, "seed 20261122") != NULL, "%s", buf);
+    free(buf);
+
+    char dir[] = "/tmp/ga_lib_testXXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/r.csv", dir);
+    ga_error err;
+    cr_expect_eq(gradaudit_report_write_csv(&err, rep, path), GA_OK, "%s", err.msg);
+    FILE *c = fopen(path, "r");
+    cr_assert_not_null(c);
+    char line[512];
+    int lines = 0;
+    while (fgets(line, sizeof line, c))
+        lines++;
+    fclose(c);
+    cr_expect_eq(lines, 1 + N);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/no/such/dir/r.csv", dir);
+    cr_expect_eq(gradaudit_report_write_csv(&err, rep, path), GA_EIO);
+    cr_expect(strstr(err.msg, "no/such/dir") != NULL, "%s", err.msg);
+    rmdir(dir);
+    gradaudit_report_free(rep);
+}
+
+/* ---- errors: each a status and a message, never a crash ----------------------- */
+Test(problem, error_null_arguments)
+{
+    ga_error err;
+    cr_expect_eq(gradaudit_check(NULL, &err, &P, &O), GA_EINVAL);
+    gradaudit_report *rep;
+    cr_expect_eq(gradaudit_check(&rep, &err, NULL, &O), GA_EINVAL);
+    cr_expect(strstr(err.msg, "problem is NULL") != NULL, "%s", err.msg);
+    cr_expect_eq(gradaudit_check(&rep, NULL, NULL, NULL), GA_EINVAL); /* err may be NULL */
+    cr_expect_null(rep);
+    gradaudit_report_free(NULL);
+    cr_expect_not(gradaudit_report_ok(NULL));
+}
+
+Test(problem, error_null_loss) { P.loss = NULL; run_err(GA_EINVAL, "problem.loss"); }
+Test(problem, error_null_grad) { P.grad = NULL; run_err(GA_EINVAL, "problem.grad"); }
+Test(problem, error_null_theta) { P.theta = NULL; run_err(GA_EINVAL, "problem.theta"); }
+Test(problem, error_zero_length) { P.n = 0; run_err(GA_EINVAL, "problem.n is 0"); }
+Test(problem, error_absurd_length) { P.n = (size_t)-1 / 2; run_err(GA_ENOMEM, "memory cap"); }
+
+Test(problem, error_oracle_without_mpfr_loss)
+{
+    P.loss_mpfr = NULL;
+    O.reference = GRADAUDIT_REF_ORACLE;
+    run_err(GA_EINVAL, "loss_mpfr");
+}
+
+Test(problem, error_bad_options)
+{
+    O.start_prec = 10;
+    run_err(GA_EINVAL, "precisions");
+    gradaudit_options_default(&O);
+    O.noise_points = 0;
+    run_err(GA_EINVAL, "noise_points");
+}
+
+Test(problem, error_nan_theta)
+{
+    double t[N];
+    memcpy(t, theta0, sizeof t);
+    t[4] = NAN;
+    P.theta = t;
+    run_err(GA_ENONFINITE, "theta[4] is NaN");
+    t[4] = -INFINITY;
+    run_err(GA_ENONFINITE, "theta[4] is Inf");
+}
+
+Test(problem, error_nan_loss_at_theta)
+{
+    U.loss_nan_at_theta = 1;
+    run_err(GA_ENONFINITE, "loss callback gave NaN at theta");
+}
+
+Test(problem, error_nan_loss_at_a_ridders_step)
+{
+    P.loss_mpfr = NULL;
+    P.grad_bound = f_bound; /* no noise points above theta_0 + a few ulps */
+    U.loss_nan_above = theta0[0] + 1e-3;
+    run_err(GA_ENONFINITE, "theta + h e_i for theta[0]");
+}
+
+Test(problem, error_loss_callback_status)
+{
+    U.loss_rc = 7;
+    run_err(GA_ECALLBACK, "loss callback returned 7");
+}
+
+Test(problem, error_grad_callback_status)
+{
+    U.grad_rc = -3;
+    run_err(GA_ECALLBACK, "gradient callback returned -3");
+}
+
+Test(problem, error_mpfr_callback_status_and_nan)
+{
+    U.mpfr_rc = 2;
+    run_err(GA_ECALLBACK, "loss_mpfr callback returned 2");
+    U.mpfr_rc = 0;
+    U.mpfr_nan = 1;
+    run_err(GA_ENONFINITE, "loss_mpfr callback gave NaN");
+}
+
+Test(problem, error_name_callback_status)
+{
+    P.name = f_name;
+    U.name_rc = 5;
+    run_err(GA_ECALLBACK, "name callback returned 5");
+}
+
+Test(problem, error_bound_callback)
+{
+    P.grad_bound = f_bound;
+    U.bound_rc = 9;
+    run_err(GA_ECALLBACK, "grad_bound callback returned 9");
+    U.bound_rc = 0;
+    U.bound_value = -1;
+    run_err(GA_EINVAL, "need a finite S >= 0");
+    U.bound_value = NAN;
+    run_err(GA_ENONFINITE, "need a finite S >= 0");
+    U.bound_value = 0;
+    U.bound_roundings = 0;
+    run_err(GA_EINVAL, "roundings");
+}
