@@ -160,7 +160,7 @@ static int mpfr_bytes(size_t *bytes, size_t n, long prec)
  * n_extra caller variables at prec. */
 static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
                      const double *x, const double *y, size_t B, int with_grad, int with_dx,
-                     int with_sign, size_t n_extra, long prec, long max_prec)
+                     int with_sign, size_t n_extra, long prec)
 {
     memset(o, 0, sizeof *o);
     const ga_net_desc *d = &net->desc;
@@ -236,7 +236,6 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
         return ga_fail(err, GA_ENOMEM, "oracle: %zu MPFR variables of %ld bits need %zu bytes, over the memory cap of %zu",
                        n_all, prec + GAP, bytes, (size_t)GA_DEFAULT_MEMORY_CAP);
     }
-    (void)max_prec;
     o->all = malloc(n_all * sizeof *o->all);
     if (with_sign)
         o->sign = malloc(n_units ? n_units : 1);
@@ -774,7 +773,7 @@ int ga_oracle_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_erro
         return status;
     orc o;
     /* extra: the low-precision loss, the error, two settle scratch */
-    status = orc_alloc(&o, err, net, params, x, y, batch, 0, 0, 0, 4, op.start_prec, op.max_prec);
+    status = orc_alloc(&o, err, net, params, x, y, batch, 0, 0, 0, 4, op.start_prec);
     if (status)
         return status;
     mpfr_ptr lo = o.E[0], e = o.E[1];
@@ -822,7 +821,7 @@ int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats
     orc o;
     /* extra: the low-precision results (n_res), the error, two settle scratch */
     status = orc_alloc(&o, err, net, params, x, y, batch, 1, dx != NULL, 0, n_res + 3,
-                       op.start_prec, op.max_prec);
+                       op.start_prec);
     if (status)
         return status;
     mpfr_t *lo = o.E, *sc = o.E + n_res;
@@ -1048,8 +1047,7 @@ static int fd_alloc(orc *o, ga_error *err, const ga_net *net, const double *para
     int piecewise = 0;
     for (size_t l = 0; l < net->desc.n_layers; l++)
         piecewise |= act_is_piecewise(net->desc.layers[l].act);
-    return orc_alloc(o, err, net, params, x, y, batch, 0, 0, piecewise, FD_EXTRA, op->start_prec,
-                     op->max_prec);
+    return orc_alloc(o, err, net, params, x, y, batch, 0, 0, piecewise, FD_EXTRA, op->start_prec);
 }
 
 int ga_oracle_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_error *err,
