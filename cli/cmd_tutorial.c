@@ -1,0 +1,559 @@
+/* cmd_tutorial.c: `gradaudit tutorial SLUG ...` (one tutorial's numbers) and
+ * `gradaudit audit` (every tutorial: figures, transcripts, gradient audit). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ga_audit.h"
+#include "ga_cli.h"
+#include "ga_table.h"
+#include "ga_worked.h"
+
+#if defined(__has_include)
+#if __has_include("ga_transcript.h")
+#include "ga_transcript.h"
+#define HAVE_TRANSCRIPTS 1
+#endif
+#endif
+#ifndef HAVE_TRANSCRIPTS
+#define HAVE_TRANSCRIPTS 0
+#endif
+
+#ifndef GA_AUDIT_SOURCE_ROOT
+#define GA_AUDIT_SOURCE_ROOT "."
+#endif
+
+static const char *const slugs[] = {"wrapping-your-head", "algorithm-that-enables-learning",
+                                    "first-draft", "how-backprop-works", "hand-by-hand"};
+#define N_SLUGS 5
+#define WORKED_SLUG "algorithm-that-enables-learning"
+
+static int is_random_slug(const char *s)
+{
+    return !strcmp(s, "wrapping-your-head") || !strcmp(s, "first-draft") || !strcmp(s, "hand-by-hand");
+}
+
+/* Decimal integer in [0, max], nothing else (no sign, no spaces, no suffix). */
+static int parse_uint(uint64_t *out, const char *s, uint64_t max)
+{
+    if (!s || !*s)
+        return -1;
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static void tutorial_usage(FILE *f)
+{
+    fputs("usage: gradaudit tutorial SLUG [--seed S] [--dump-state] [--csv FILE]\n"
+          "\n"
+          "  algorithm-that-enables-learning [--csv FILE]\n"
+          "      the worked example's 19 figures: printed, replayed with the tutorial's\n"
+          "      rounding, exact (MPFR) and why they differ; then its derivative\n"
+          "      examples and loss-gradient formulas, each checked. --csv writes the\n"
+          "      19-row table (RFC 4180) atomically.\n"
+          "  wrapping-your-head | first-draft | hand-by-hand  --seed S [--dump-state]\n"
+          "      the tutorial program's output after np.random.seed(S), byte for byte,\n"
+          "      S in 0..4294967295; --dump-state appends the final parameters.\n"
+          "  how-backprop-works\n"
+          "      no data and no printed numbers: prints its gradient audit (on generated data).\n"
+          "\nexit status: 0 reproduced, 1 a figure did not reproduce, 2 bad usage or\n"
+          "unwritable path, 3 internal error\n",
+          f);
+#if HAVE_TRANSCRIPTS
+    for (int i = 0; i < N_SLUGS; i++) {
+        const char *p = is_random_slug(slugs[i]) ? ga_tutorial_transcript_provenance(slugs[i]) : NULL;
+        if (p)
+            fprintf(f, "\nprovenance of %s:\n%s\n", slugs[i], p);
+    }
+#endif
+}
+
+/* The worked example's table and claims; writes csv_path when not NULL.
+ * Returns the exit status. */
+static int run_worked(FILE *out, const char *csv_path)
+{
+    ga_error err = {{0}};
+    ga_worked_result r;
+    ga_table t;
+    if (ga_worked_run(&r, &err) != GA_OK) {
+        fprintf(stderr, "gradaudit tutorial: %s\n", err.msg);
+        return GA_EXIT_INTERNAL;
+    }
+    if (ga_worked_table(&t, &err, &r) != GA_OK) {
+        fprintf(stderr, "gradaudit tutorial: %s\n", err.msg);
+        return GA_EXIT_INTERNAL;
+    }
+    if (csv_path && ga_table_write_csv(&err, &t, csv_path) != GA_OK) {
+        fprintf(stderr, "gradaudit tutorial: --csv %s\n", err.msg);
+        ga_table_free(&t);
+        return GA_EXIT_USAGE;
+    }
+    fprintf(out, "%s: worked example (x = 2, y = 1, relu then sigmoid, L = (y_hat - y)^2, one SGD step at 0.1)\n\n",
+            WORKED_SLUG);
+    ga_table_fprint_text(out, &t);
+    ga_table_free(&t);
+    fprintf(out, "\nreplayed = printed: %d/%d; exact = printed: %d/%d (exact digits settled at %ld bits)\n",
+            r.n_replayed, GA_WORKED_N, r.n_exact, GA_WORKED_N, r.prec);
+
+    ga_worked_claim c[GA_WORKED_CLAIMS_MAX];
+    size_t n = 0, ok = 0;
+    if (ga_worked_claims(c, &n, &err) != GA_OK || ga_worked_claims_table(&t, &err, c, n) != GA_OK) {
+        fprintf(stderr, "gradaudit tutorial: %s\n", err.msg);
+        return GA_EXIT_INTERNAL;
+    }
+    for (size_t i = 0; i < n; i++)
+        ok += c[i].ok != 0;
+    fputs("\nactivation-derivative examples and loss-gradient formulas (MPFR numerical derivative):\n\n", out);
+    ga_table_fprint_text(out, &t);
+    ga_table_free(&t);
+    fprintf(out, "\nclaims confirmed: %zu/%zu\n", ok, n);
+    if (csv_path)
+        fprintf(out, "wrote %s\n", csv_path);
+    return r.n_replayed == GA_WORKED_N && ok == n ? GA_EXIT_OK : GA_EXIT_FAIL;
+}
+
+static int print_audit_of(FILE *out, const char *slug)
+{
+    static const uint64_t seeds[] = {1, 2, 3};
+    ga_error err = {{0}};
+    ga_audit_result r;
+    if (ga_audit_run(&r, &err, seeds, 3) != GA_OK) {
+        fprintf(stderr, "gradaudit tutorial: %s\n", err.msg);
+        return GA_EXIT_INTERNAL;
+    }
+    fprintf(out, "%s has no data and prints no numbers; its formulas are audited on generated data "
+                 "(random seeds 1, 2, 3):\n\n", slug);
+    for (size_t i = 0; i < r.n; i++)
+        if (!strcmp(r.rows[i].slug, slug))
+            fprintf(out, "%-12s  %s\n    %s; %s\n", ga_audit_verdict_name(r.rows[i].verdict), r.rows[i].formula,
+                    r.rows[i].detail, r.rows[i].measured);
+    ga_audit_result_free(&r);
+    return GA_EXIT_OK;
+}
+
+int ga_cmd_tutorial(int argc, char **argv)
+{
+    const char *slug = NULL, *csv = NULL, *seed_s = NULL;
+    int dump = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            tutorial_usage(stdout);
+            return GA_EXIT_OK;
+        } else if (!strcmp(a, "--seed") || !strcmp(a, "--csv")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "gradaudit tutorial: %s needs a value\n", a);
+                return GA_EXIT_USAGE;
+            }
+            *(a[2] == 's' ? &seed_s : &csv) = argv[++i];
+        } else if (!strncmp(a, "--seed=", 7)) {
+            seed_s = a + 7;
+        } else if (!strncmp(a, "--csv=", 6)) {
+            csv = a + 6;
+        } else if (!strcmp(a, "--dump-state")) {
+            dump = 1;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "gradaudit tutorial: unknown option '%s'\n", a);
+            tutorial_usage(stderr);
+            return GA_EXIT_USAGE;
+        } else if (!slug) {
+            slug = a;
+        } else {
+            fprintf(stderr, "gradaudit tutorial: one SLUG only (got '%s' and '%s')\n", slug, a);
+            return GA_EXIT_USAGE;
+        }
+    }
+    if (!slug) {
+        fprintf(stderr, "gradaudit tutorial: missing SLUG\n");
+        tutorial_usage(stderr);
+        return GA_EXIT_USAGE;
+    }
+    int known = 0;
+    for (int i = 0; i < N_SLUGS; i++)
+        known |= !strcmp(slug, slugs[i]);
+    if (!known) {
+        fprintf(stderr, "gradaudit tutorial: unknown tutorial '%s' (one of:", slug);
+        for (int i = 0; i < N_SLUGS; i++)
+            fprintf(stderr, " %s", slugs[i]);
+        fputs(")\n", stderr);
+        return GA_EXIT_USAGE;
+    }
+    if (!is_random_slug(slug) && (seed_s || dump)) {
+        fprintf(stderr, "gradaudit tutorial: %s has no random initialisation: --seed/--dump-state do not apply\n",
+                slug);
+        return GA_EXIT_USAGE;
+    }
+    if (!strcmp(slug, WORKED_SLUG))
+        return run_worked(stdout, csv);
+    if (csv) {
+        fprintf(stderr, "gradaudit tutorial: --csv applies to %s only\n", WORKED_SLUG);
+        return GA_EXIT_USAGE;
+    }
+    if (!strcmp(slug, "how-backprop-works"))
+        return print_audit_of(stdout, slug);
+
+    uint64_t seed = 0;
+    if (!seed_s) {
+        fprintf(stderr, "gradaudit tutorial: %s needs --seed S (0..4294967295)\n", slug);
+        return GA_EXIT_USAGE;
+    }
+    if (parse_uint(&seed, seed_s, UINT32_MAX) != 0) {
+        fprintf(stderr, "gradaudit tutorial: --seed '%s': not an integer in 0..4294967295 "
+                        "(np.random.seed's range)\n", seed_s);
+        return GA_EXIT_USAGE;
+    }
+#if HAVE_TRANSCRIPTS
+    ga_error err = {{0}};
+    int st = ga_tutorial_transcript(stdout, &err, slug, (uint32_t)seed, dump);
+    if (fflush(stdout) != 0 && st == GA_OK)
+        st = GA_EIO;
+    if (st != GA_OK) {
+        fprintf(stderr, "gradaudit tutorial: %s\n", err.msg[0] ? err.msg : ga_strerror(st));
+        return st == GA_EINVAL ? GA_EXIT_USAGE : GA_EXIT_INTERNAL;
+    }
+    return GA_EXIT_OK;
+#else
+    fprintf(stderr, "gradaudit tutorial: transcripts of %s are not built into this program\n", slug);
+    return GA_EXIT_INTERNAL;
+#endif
+}
+
+/* ---- audit ---------------------------------------------------------------- */
+
+/* Seeds: comma-separated decimal integers (each < 2^32, at most 16). */
+static int parse_seeds(uint64_t *seeds, size_t *n, const char *s)
+{
+    *n = 0;
+    const char *p = s;
+    while (1) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char buf[16];
+        if (len == 0 || len >= sizeof buf || *n >= 16)
+            return -1;
+        memcpy(buf, p, len);
+        buf[len] = 0;
+        if (parse_uint(&seeds[*n], buf, UINT32_MAX) != 0)
+            return -1;
+        ++*n;
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+typedef struct {
+    size_t checked, matched;
+    char first_mismatch[512];
+} transcript_tally;
+
+#if HAVE_TRANSCRIPTS
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *b = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&b, &n);
+    if (!m) {
+        fclose(f);
+        return NULL;
+    }
+    char buf[8192];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, got, m);
+    int bad = ferror(f);
+    fclose(f);
+    if (fclose(m) != 0 || bad) {
+        free(b);
+        return NULL;
+    }
+    *len = n;
+    return b;
+}
+
+/* Our transcript of (slug, seed, dump) compared with the bytes want (n). */
+static int same_transcript(int *same, char *why, size_t whysize, const char *slug, uint32_t seed, int dump,
+                           const char *want, size_t n)
+{
+    char *mine = NULL;
+    size_t nm = 0;
+    FILE *m = open_memstream(&mine, &nm);
+    if (!m)
+        return GA_ENOMEM;
+    ga_error err = {{0}};
+    int st = ga_tutorial_transcript(m, &err, slug, seed, dump);
+    if (fclose(m) != 0) {
+        free(mine);
+        return GA_ENOMEM;
+    }
+    *same = st == GA_OK && nm == n && memcmp(mine, want, n) == 0;
+    if (!*same) {
+        size_t at = 0;
+        while (at < n && at < nm && mine[at] == want[at])
+            at++;
+        snprintf(why, whysize, "%s seed %" PRIu32 "%s: first difference at byte %zu%s%.200s", slug, seed,
+                 dump ? " --dump-state" : "", at, st != GA_OK ? "; " : "", st != GA_OK ? err.msg : "");
+    }
+    free(mine);
+    return GA_OK;
+}
+#endif
+
+/* Stored NumPy reference transcripts (fixtures/reference/transcripts/):
+ * SLUG/seed-S.txt is the program's output after np.random.seed(S), and
+ * SLUG/seed-S.state the --dump-state addition (up to its "--- bits ---"
+ * section), for the seeds listed in seeds.txt. */
+static int check_transcripts(transcript_tally *t, const char *slug, const char *dir)
+{
+    memset(t, 0, sizeof *t);
+#if HAVE_TRANSCRIPTS
+    char path[8192];
+    snprintf(path, sizeof path, "%s/seeds.txt", dir);
+    FILE *sf = fopen(path, "r");
+    if (!sf)
+        return GA_OK;
+    char line[64];
+    int st = GA_OK;
+    while (st == GA_OK && fgets(line, sizeof line, sf)) {
+        line[strcspn(line, "\r\n")] = 0;
+        uint64_t seed;
+        if (parse_uint(&seed, line, UINT32_MAX) != 0)
+            continue;
+        size_t nt = 0, ns = 0;
+        snprintf(path, sizeof path, "%s/%s/seed-%" PRIu64 ".txt", dir, slug, seed);
+        char *txt = slurp(path, &nt);
+        snprintf(path, sizeof path, "%s/%s/seed-%" PRIu64 ".state", dir, slug, seed);
+        char *state = slurp(path, &ns);
+        if (txt) {
+            int same = 0;
+            st = same_transcript(&same, t->first_mismatch[0] ? path : t->first_mismatch,
+                                 t->first_mismatch[0] ? 0 : sizeof t->first_mismatch, slug, (uint32_t)seed, 0,
+                                 txt, nt);
+            t->checked++;
+            t->matched += same;
+            char *bits = state ? strstr(state, "--- bits ---\n") : NULL;
+            if (st == GA_OK && bits) {
+                size_t keep = (size_t)(bits - state);
+                char *both = malloc(nt + keep + 1);
+                if (!both) {
+                    st = GA_ENOMEM;
+                } else {
+                    memcpy(both, txt, nt);
+                    memcpy(both + nt, state, keep);
+                    st = same_transcript(&same, t->first_mismatch[0] ? path : t->first_mismatch,
+                                         t->first_mismatch[0] ? 0 : sizeof t->first_mismatch, slug,
+                                         (uint32_t)seed, 1, both, nt + keep);
+                    t->checked++;
+                    t->matched += same;
+                    free(both);
+                }
+            }
+        }
+        free(txt);
+        free(state);
+    }
+    fclose(sf);
+    return st;
+#else
+    (void)slug;
+    (void)dir;
+    return GA_OK;
+#endif
+}
+
+static void audit_usage(FILE *f)
+{
+    fputs("usage: gradaudit audit [--out DIR] [--seeds S1,S2,...]\n"
+          "\n"
+          "Reproduces every tutorial and audits its gradients: the worked example's 19\n"
+          "figures and claims, the random-init tutorials' transcripts against the stored\n"
+          "NumPy references (fixtures/reference/transcripts/), and every backward formula\n"
+          "against an MPFR reference gradient on the tutorial's data and on random data\n"
+          "from each seed (default 1,2,3). Prints one summary table and writes\n"
+          "summary.csv, worked.csv, claims.csv and audit.csv into DIR (default\n"
+          "./gradaudit-audit). A wrong gradient in a tutorial is a finding, not a failure.\n"
+          "\nexit status: 0 everything reproduced, 1 something did not reproduce,\n"
+          "2 bad option or unwritable directory, 3 internal error\n",
+          f);
+}
+
+int ga_cmd_audit(int argc, char **argv)
+{
+    const char *outdir = "gradaudit-audit";
+    uint64_t seeds[16] = {1, 2, 3};
+    size_t n_seeds = 3;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            audit_usage(stdout);
+            return GA_EXIT_OK;
+        }
+        if (!strcmp(a, "--out") || !strcmp(a, "--seeds")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "gradaudit audit: %s needs a value\n", a);
+                return GA_EXIT_USAGE;
+            }
+            v = argv[++i];
+        } else if (!strncmp(a, "--out=", 6) || !strncmp(a, "--seeds=", 8)) {
+            v = strchr(a, '=') + 1;
+        } else {
+            fprintf(stderr, "gradaudit audit: unknown argument '%s'\n", a);
+            audit_usage(stderr);
+            return GA_EXIT_USAGE;
+        }
+        if (a[2] == 'o') {
+            if (!*v) {
+                fprintf(stderr, "gradaudit audit: --out needs a directory\n");
+                return GA_EXIT_USAGE;
+            }
+            outdir = v;
+        } else if (parse_seeds(seeds, &n_seeds, v) != 0) {
+            fprintf(stderr, "gradaudit audit: --seeds '%s': expected 1 to 16 comma-separated integers "
+                            "in 0..4294967295\n", v);
+            return GA_EXIT_USAGE;
+        }
+    }
+    /* The output directory first: a bad path is reported before any work. */
+    if (mkdir(outdir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "gradaudit audit: --out %s: cannot create the directory: %s\n", outdir, strerror(errno));
+        return GA_EXIT_USAGE;
+    }
+    struct stat sb;
+    if (stat(outdir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "gradaudit audit: --out %s: not a directory\n", outdir);
+        return GA_EXIT_USAGE;
+    }
+
+    ga_error err = {{0}};
+    int status = GA_EXIT_OK;
+
+    ga_worked_result wr;
+    ga_worked_claim claims[GA_WORKED_CLAIMS_MAX];
+    size_t n_claims = 0, claims_ok = 0;
+    if (ga_worked_run(&wr, &err) != GA_OK || ga_worked_claims(claims, &n_claims, &err) != GA_OK) {
+        fprintf(stderr, "gradaudit audit: %s\n", err.msg);
+        return GA_EXIT_INTERNAL;
+    }
+    for (size_t i = 0; i < n_claims; i++)
+        claims_ok += claims[i].ok != 0;
+    if (wr.n_replayed != GA_WORKED_N || claims_ok != n_claims)
+        status = GA_EXIT_FAIL;
+
+    ga_audit_result ar;
+    if (ga_audit_run(&ar, &err, seeds, n_seeds) != GA_OK) {
+        fprintf(stderr, "gradaudit audit: %s\n", err.msg);
+        return GA_EXIT_INTERNAL;
+    }
+
+    static const char *const hdr[] = {"tutorial", "figures reproduced", "transcript check", "gradient verdicts"};
+    ga_table sum, t;
+    if (ga_table_init(&sum, &err, 4, hdr) != GA_OK) {
+        ga_audit_result_free(&ar);
+        fprintf(stderr, "gradaudit audit: %s\n", err.msg);
+        return GA_EXIT_INTERNAL;
+    }
+    char tdir[4096];
+    snprintf(tdir, sizeof tdir, "%s/fixtures/reference/transcripts", GA_AUDIT_SOURCE_ROOT);
+    char mismatch_note[600] = "";
+    for (int s = 0; s < N_SLUGS; s++) {
+        const char *slug = slugs[s];
+        char fig[96], tr[96], ver[96];
+        if (!strcmp(slug, WORKED_SLUG))
+            snprintf(fig, sizeof fig, "%d/%d (exact %d/%d) + claims %zu/%zu", wr.n_replayed, GA_WORKED_N,
+                     wr.n_exact, GA_WORKED_N, claims_ok, n_claims);
+        else if (!strcmp(slug, "how-backprop-works"))
+            snprintf(fig, sizeof fig, "none printed (no data)");
+        else
+            snprintf(fig, sizeof fig, "seed-dependent: see transcripts");
+        if (is_random_slug(slug)) {
+            transcript_tally tt;
+            if (check_transcripts(&tt, slug, tdir) != GA_OK) {
+                fprintf(stderr, "gradaudit audit: out of memory comparing transcripts\n");
+                status = GA_EXIT_INTERNAL;
+            }
+            if (!HAVE_TRANSCRIPTS)
+                snprintf(tr, sizeof tr, "not built in");
+            else if (tt.checked == 0)
+                snprintf(tr, sizeof tr, "no stored reference");
+            else
+                snprintf(tr, sizeof tr, "%zu/%zu byte-identical to NumPy", tt.matched, tt.checked);
+            if (tt.matched != tt.checked) {
+                if (status == GA_EXIT_OK)
+                    status = GA_EXIT_FAIL;
+                if (!mismatch_note[0])
+                    snprintf(mismatch_note, sizeof mismatch_note, "%s", tt.first_mismatch);
+            }
+        } else {
+            snprintf(tr, sizeof tr, "n/a (no random program)");
+        }
+        size_t c, w, inc;
+        ga_audit_counts(&c, &w, &inc, &ar, slug);
+        snprintf(ver, sizeof ver, "%zu correct, %zu wrong, %zu inconsistent", c, w, inc);
+        const char *row[] = {slug, fig, tr, ver};
+        if (ga_table_add(&sum, &err, row) != GA_OK) {
+            fprintf(stderr, "gradaudit audit: %s\n", err.msg);
+            status = GA_EXIT_INTERNAL;
+        }
+    }
+
+    fputs("gradaudit audit: every tutorial\n\n", stdout);
+    ga_table_fprint_text(stdout, &sum);
+    if (mismatch_note[0])
+        printf("\ntranscript mismatch: %s\n", mismatch_note);
+    puts("\nfindings (formulas that are not correct):");
+    for (size_t i = 0; i < ar.n; i++)
+        if (ar.rows[i].verdict != GA_AUDIT_CORRECT)
+            printf("  %s (%s) %s\n    %s: %s\n", ar.rows[i].slug, ar.rows[i].part, ar.rows[i].formula,
+                   ga_audit_verdict_name(ar.rows[i].verdict), ar.rows[i].detail);
+    printf("\nrandom data seeds:");
+    for (size_t i = 0; i < n_seeds; i++)
+        printf("%s%" PRIu64, i ? "," : " ", seeds[i]);
+    putchar('\n');
+
+    /* CSVs */
+    struct {
+        const char *name;
+        int kind;
+    } files[] = {{"summary.csv", 0}, {"worked.csv", 1}, {"claims.csv", 2}, {"audit.csv", 3}};
+    for (size_t i = 0; i < 4 && status != GA_EXIT_INTERNAL; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", outdir, files[i].name);
+        int st = GA_OK;
+        const ga_table *tab = &sum;
+        if (files[i].kind == 1)
+            st = ga_worked_table(&t, &err, &wr), tab = &t;
+        else if (files[i].kind == 2)
+            st = ga_worked_claims_table(&t, &err, claims, n_claims), tab = &t;
+        else if (files[i].kind == 3)
+            st = ga_audit_table(&t, &err, &ar), tab = &t;
+        if (st == GA_OK)
+            st = ga_table_write_csv(&err, tab, path);
+        if (files[i].kind != 0 && tab == &t)
+            ga_table_free(&t);
+        if (st != GA_OK) {
+            fprintf(stderr, "gradaudit audit: %s\n", err.msg);
+            status = st == GA_EIO ? GA_EXIT_USAGE : GA_EXIT_INTERNAL;
+            break;
+        }
+    }
+    if (status != GA_EXIT_USAGE && status != GA_EXIT_INTERNAL)
+        printf("wrote summary.csv, worked.csv, claims.csv, audit.csv to %s/\n", outdir);
+    ga_table_free(&sum);
+    ga_audit_result_free(&ar);
+    return status;
+}
