@@ -130,19 +130,23 @@ static double ratio_of(const ga_check_entry *e)
     return e->abs_err > 0 ? INFINITY : 0.0;
 }
 
-static const ga_check_entry *sort_base;
+/* sort key of an entry for the worst-k list: FAIL first, then by |diff| / tol */
+typedef struct {
+    int fail;
+    double ratio;
+    size_t index;
+} top_key;
+
 static int cmp_top(const void *pa, const void *pb)
 {
-    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-    double ra = ratio_of(&sort_base[a]), rb = ratio_of(&sort_base[b]);
-    int fa = sort_base[a].verdict == GA_VERDICT_FAIL, fb = sort_base[b].verdict == GA_VERDICT_FAIL;
-    if (fa != fb)
-        return fb - fa;
-    if (ra > rb)
+    const top_key *a = pa, *b = pb;
+    if (a->fail != b->fail)
+        return b->fail - a->fail;
+    if (a->ratio > b->ratio)
         return -1;
-    if (ra < rb)
+    if (a->ratio < b->ratio)
         return 1;
-    return a < b ? -1 : a > b;
+    return a->index < b->index ? -1 : a->index > b->index;
 }
 
 int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const double *params,
@@ -389,14 +393,19 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     {
         size_t k = opt->top_k < P ? opt->top_k : P;
         size_t *idx = malloc((P ? P : 1) * sizeof *idx);
-        if (!idx) {
+        top_key *keys = malloc((P ? P : 1) * sizeof *keys);
+        if (!idx || !keys) {
+            free(idx);
+            free(keys);
             status = ga_fail(err, GA_ENOMEM, "check: out of memory sorting entries");
             goto fail;
         }
         for (size_t i = 0; i < P; i++)
-            idx[i] = i;
-        sort_base = r->entries;
-        qsort(idx, P, sizeof *idx, cmp_top);
+            keys[i] = (top_key){r->entries[i].verdict == GA_VERDICT_FAIL, ratio_of(&r->entries[i]), i};
+        qsort(keys, P, sizeof *keys, cmp_top);
+        for (size_t i = 0; i < P; i++)
+            idx[i] = keys[i].index;
+        free(keys);
         r->top = idx;
         r->n_top = k;
     }
