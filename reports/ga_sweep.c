@@ -1,0 +1,773 @@
+/* ga_sweep.c: sweep axes, CSV rows, shards, merge and atomic writes (see ga_sweep.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ga_sweep.h"
+
+/* ---- buffer -------------------------------------------------------------- */
+int ga_buf_append(ga_buf *b, const char *text, size_t len)
+{
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len + 1) {
+            if (cap > SIZE_MAX / 2)
+                return GA_ENOMEM;
+            cap *= 2;
+        }
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return GA_ENOMEM;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, text, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return GA_OK;
+}
+
+void ga_buf_free(ga_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+static int buf_printf(ga_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static int buf_printf(ga_buf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return GA_ERANGE;
+    return ga_buf_append(b, tmp, (size_t)n);
+}
+
+/* ---- axes ---------------------------------------------------------------- */
+int ga_sweep_init(ga_sweep *s, ga_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->vanish_below = 1e-4;
+    s->explode_above = 1e4;
+    const char *defaults[][2] = {{"act", "tanh"}, {"init", "normal"}, {"sigma-w2", "1"},
+                                 {"sigma-b2", "0"}, {"depth", "10"}, {"width", "64"},
+                                 {"batch", "32"}, {"seeds", "0"}};
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+        int st = ga_sweep_set(s, err, defaults[i][0], defaults[i][1]);
+        if (st != GA_OK) {
+            ga_sweep_free(s);
+            return st;
+        }
+    }
+    return GA_OK;
+}
+
+void ga_sweep_free(ga_sweep *s)
+{
+    free(s->act);
+    free(s->act_param);
+    free(s->init);
+    free(s->sw2);
+    free(s->sb2);
+    free(s->depth);
+    free(s->width);
+    free(s->batch);
+    free(s->seed);
+    memset(s, 0, sizeof *s);
+}
+
+/* Splits text at commas into a NULL-terminated array of fresh strings. */
+static char **split(size_t *n, const char *text)
+{
+    size_t count = 1;
+    for (const char *p = text; *p; p++)
+        count += *p == ',';
+    char **items = calloc(count + 1, sizeof *items);
+    char *copy = malloc(strlen(text) + 1);
+    if (!items || !copy) {
+        free(items);
+        free(copy);
+        return NULL;
+    }
+    strcpy(copy, text);
+    size_t i = 0;
+    char *start = copy;
+    for (char *p = copy;; p++) {
+        if (*p == ',' || *p == '\0') {
+            int end = *p == '\0';
+            *p = '\0';
+            items[i++] = start;
+            start = p + 1;
+            if (end)
+                break;
+        }
+    }
+    *n = count;
+    return items; /* items[0] owns the copy */
+}
+
+static void split_free(char **items)
+{
+    if (items) {
+        free(items[0]);
+        free(items);
+    }
+}
+
+static int parse_u64(unsigned long long *out, const char *s, const char **end)
+{
+    if (*s < '0' || *s > '9')
+        return 0;
+    errno = 0;
+    char *e;
+    unsigned long long v = strtoull(s, &e, 10);
+    if (errno)
+        return 0;
+    *out = v;
+    *end = e;
+    return 1;
+}
+
+/* Comma list of integers and ranges A-B[:S] within [lo, hi]. */
+static int parse_int_list(unsigned long long **out, size_t *n_out, ga_error *err,
+                          const char *key, const char *text, unsigned long long lo,
+                          unsigned long long hi)
+{
+    size_t n_items;
+    char **items = split(&n_items, text);
+    if (!items)
+        return ga_fail(err, GA_ENOMEM, "out of memory");
+    unsigned long long *vals = NULL;
+    size_t n = 0, cap = 0;
+    int st = GA_OK;
+    for (size_t i = 0; i < n_items && st == GA_OK; i++) {
+        const char *it = items[i], *e;
+        unsigned long long a, b, step = 1;
+        if (!parse_u64(&a, it, &e)) {
+            st = ga_fail(err, GA_EINVAL, "--%s: '%s' is not a non-negative integer or range A-B",
+                         key, it);
+            break;
+        }
+        b = a;
+        if (*e == '-') {
+            if (!parse_u64(&b, e + 1, &e) || b < a) {
+                st = ga_fail(err, GA_EINVAL, "--%s: '%s' is not a range A-B with A <= B", key, it);
+                break;
+            }
+            if (*e == ':' && (!parse_u64(&step, e + 1, &e) || step == 0)) {
+                st = ga_fail(err, GA_EINVAL, "--%s: '%s' has no positive step after ':'", key, it);
+                break;
+            }
+        }
+        if (*e != '\0') {
+            st = ga_fail(err, GA_EINVAL, "--%s: '%s' is not an integer or range A-B[:STEP]", key, it);
+            break;
+        }
+        if (a < lo || b > hi) {
+            st = ga_fail(err, GA_EINVAL, "--%s: %s is outside %llu..%llu", key, it, lo, hi);
+            break;
+        }
+        if ((b - a) / step + 1 > GA_SWEEP_MAX_CONFIGS - n) {
+            st = ga_fail(err, GA_ERANGE, "--%s: more than %lu values", key, GA_SWEEP_MAX_CONFIGS);
+            break;
+        }
+        for (unsigned long long v = a;; v += step) {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 16;
+                unsigned long long *nv = realloc(vals, cap * sizeof *nv);
+                if (!nv) {
+                    st = ga_fail(err, GA_ENOMEM, "out of memory");
+                    break;
+                }
+                vals = nv;
+            }
+            vals[n++] = v;
+            if (b - v < step)
+                break;
+        }
+    }
+    split_free(items);
+    if (st != GA_OK) {
+        free(vals);
+        return st;
+    }
+    *out = vals;
+    *n_out = n;
+    return GA_OK;
+}
+
+static int parse_double(double *out, const char *s)
+{
+    if (!*s)
+        return 0;
+    errno = 0;
+    char *e;
+    double v = strtod(s, &e);
+    if (*e != '\0' || !isfinite(v) || errno == ERANGE)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_double_list(double **out, size_t *n_out, ga_error *err, const char *key,
+                             const char *text, int nonneg)
+{
+    size_t n = 0;
+    char **items = split(&n, text);
+    double *vals = items ? malloc(n * sizeof *vals) : NULL;
+    if (!vals) {
+        split_free(items);
+        return ga_fail(err, GA_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!parse_double(&vals[i], items[i]) || (nonneg && vals[i] < 0)) {
+            int st = ga_fail(err, GA_EINVAL, "--%s: '%s' is not a finite%s number", key, items[i],
+                             nonneg ? " non-negative" : "");
+            split_free(items);
+            free(vals);
+            return st;
+        }
+    split_free(items);
+    *out = vals;
+    *n_out = n;
+    return GA_OK;
+}
+
+static const char *known_acts = "identity, sigmoid, tanh, relu, leaky_relu[:SLOPE], elu[:ALPHA], softplus";
+static const char *known_inits = "randn, rand, uniform, xavier_normal, xavier_uniform, he, he_uniform, "
+                                 "lecun, orthogonal, normal";
+
+static int set_act(ga_sweep *s, ga_error *err, const char *text)
+{
+    size_t n = 0;
+    char **items = split(&n, text);
+    ga_activation *a = items ? malloc(n * sizeof *a) : NULL;
+    double *p = a ? malloc(n * sizeof *p) : NULL;
+    if (!p) {
+        split_free(items);
+        free(a);
+        return ga_fail(err, GA_ENOMEM, "out of memory");
+    }
+    int st = GA_OK;
+    for (size_t i = 0; i < n && st == GA_OK; i++) {
+        char *colon = strchr(items[i], ':');
+        if (colon)
+            *colon = '\0';
+        if (ga_activation_from_name(&a[i], items[i]) != GA_OK || a[i] == GA_ACT_SOFTMAX) {
+            st = ga_fail(err, GA_EINVAL, "--act: unknown activation '%s' (known: %s)", items[i],
+                         known_acts);
+            break;
+        }
+        p[i] = ga_activation_default_param(a[i]);
+        if (colon && (!ga_activation_has_param(a[i]) || !parse_double(&p[i], colon + 1)))
+            st = ga_fail(err, GA_EINVAL, "--act: '%s:%s' takes no parameter or a bad one", items[i],
+                         colon + 1);
+    }
+    split_free(items);
+    if (st != GA_OK) {
+        free(a);
+        free(p);
+        return st;
+    }
+    free(s->act);
+    free(s->act_param);
+    s->act = a;
+    s->act_param = p;
+    s->n_act = n;
+    return GA_OK;
+}
+
+static int set_init(ga_sweep *s, ga_error *err, const char *text)
+{
+    size_t n = 0;
+    char **items = split(&n, text);
+    int *v = items ? malloc(n * sizeof *v) : NULL;
+    if (!v) {
+        split_free(items);
+        return ga_fail(err, GA_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ga_scan_init_from_name(&v[i], items[i]) != GA_OK) {
+            int st = ga_fail(err, GA_EINVAL, "--init: unknown init '%s' (known: %s)", items[i],
+                             known_inits);
+            split_free(items);
+            free(v);
+            return st;
+        }
+    split_free(items);
+    free(s->init);
+    s->init = v;
+    s->n_init = n;
+    return GA_OK;
+}
+
+int ga_sweep_set(ga_sweep *s, ga_error *err, const char *key, const char *text)
+{
+    int st;
+    if (!strcmp(key, "act"))
+        return set_act(s, err, text);
+    if (!strcmp(key, "init"))
+        return set_init(s, err, text);
+    if (!strcmp(key, "sigma-w2") || !strcmp(key, "sigma-b2")) {
+        double *v = NULL;
+        size_t n = 0;
+        st = parse_double_list(&v, &n, err, key, text, 1);
+        if (st != GA_OK)
+            return st;
+        if (key[6] == 'w') {
+            free(s->sw2);
+            s->sw2 = v;
+            s->n_sw2 = n;
+        } else {
+            free(s->sb2);
+            s->sb2 = v;
+            s->n_sb2 = n;
+        }
+        return GA_OK;
+    }
+    if (!strcmp(key, "vanish-below") || !strcmp(key, "explode-above")) {
+        double v;
+        if (!parse_double(&v, text) || !(v > 0))
+            return ga_fail(err, GA_EINVAL, "--%s: '%s' is not a positive number", key, text);
+        if (key[0] == 'v')
+            s->vanish_below = v;
+        else
+            s->explode_above = v;
+        return GA_OK;
+    }
+    unsigned long long lo = 1, hi;
+    if (!strcmp(key, "depth"))
+        hi = GA_MAX_LAYERS;
+    else if (!strcmp(key, "width") || !strcmp(key, "batch"))
+        hi = GA_MAX_WIDTH;
+    else if (!strcmp(key, "seeds")) {
+        lo = 0;
+        hi = UINT32_MAX;
+    } else
+        return ga_fail(err, GA_EINVAL, "unknown scan setting '%s'", key);
+    unsigned long long *v = NULL;
+    size_t n = 0;
+    st = parse_int_list(&v, &n, err, key, text, lo, hi);
+    if (st != GA_OK)
+        return st;
+    if (!strcmp(key, "seeds")) {
+        uint32_t *u = malloc(n * sizeof *u);
+        if (!u) {
+            free(v);
+            return ga_fail(err, GA_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < n; i++)
+            u[i] = (uint32_t)v[i];
+        free(v);
+        free(s->seed);
+        s->seed = u;
+        s->n_seed = n;
+        return GA_OK;
+    }
+    size_t *z = malloc(n * sizeof *z);
+    if (!z) {
+        free(v);
+        return ga_fail(err, GA_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        z[i] = (size_t)v[i];
+    free(v);
+    size_t **dst = key[0] == 'd' ? &s->depth : key[0] == 'w' ? &s->width : &s->batch;
+    size_t *cnt = key[0] == 'd' ? &s->n_depth : key[0] == 'w' ? &s->n_width : &s->n_batch;
+    free(*dst);
+    *dst = z;
+    *cnt = n;
+    return GA_OK;
+}
+
+int ga_sweep_load(ga_sweep *s, ga_error *err, const char *path)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root)
+        return ga_fail(err, errno == ENOENT ? GA_EIO : GA_ESPEC, "%s:%d:%d: %s", path, je.line,
+                       je.column, je.text);
+    int st = GA_OK;
+    if (!json_is_object(root)) {
+        st = ga_fail(err, GA_ESPEC, "%s: expected a JSON object of scan settings", path);
+        goto done;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val)
+    {
+        ga_buf text = {0};
+        size_t n = json_is_array(val) ? json_array_size(val) : 1;
+        for (size_t i = 0; i < n && st == GA_OK; i++) {
+            json_t *it = json_is_array(val) ? json_array_get(val, i) : val;
+            if (i)
+                st = ga_buf_append(&text, ",", 1);
+            if (json_is_string(it))
+                st = ga_buf_append(&text, json_string_value(it), json_string_length(it));
+            else if (json_is_integer(it))
+                st = buf_printf(&text, "%" JSON_INTEGER_FORMAT, json_integer_value(it));
+            else if (json_is_real(it))
+                st = buf_printf(&text, "%.17g", json_real_value(it));
+            else
+                st = ga_fail(err, GA_ESPEC, "%s: \"%s\": expected a string, a number or an array of "
+                             "them", path, key);
+        }
+        if (st == GA_OK && n == 0)
+            st = ga_fail(err, GA_ESPEC, "%s: \"%s\": empty array", path, key);
+        if (st == GA_OK) {
+            ga_error e2 = {{0}};
+            st = ga_sweep_set(s, &e2, key, text.data ? text.data : "");
+            if (st != GA_OK) {
+                ga_fail(err, GA_ESPEC, "%s: \"%s\": %s", path, key, e2.msg);
+                st = GA_ESPEC;
+            }
+        } else if (st == GA_ENOMEM || st == GA_ERANGE)
+            ga_fail(err, st, "%s: \"%s\": value too long", path, key);
+        ga_buf_free(&text);
+        if (st != GA_OK)
+            break;
+    }
+done:
+    json_decref(root);
+    return st;
+}
+
+static size_t per_act(const ga_sweep *s)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < s->n_init; j++)
+        k += ga_scan_init_uses_sigma_w2(s->init[j]) ? s->n_sw2 : 1;
+    return k;
+}
+
+int ga_sweep_count(size_t *n, ga_error *err, const ga_sweep *s)
+{
+    size_t f[] = {s->n_act, per_act(s), s->n_sb2, s->n_depth, s->n_width, s->n_batch, s->n_seed};
+    size_t total = 1;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        if (f[i] != 0 && total > GA_SWEEP_MAX_CONFIGS / f[i])
+            return ga_fail(err, GA_ERANGE, "the sweep has more than %lu configurations",
+                           GA_SWEEP_MAX_CONFIGS);
+        total *= f[i];
+    }
+    *n = total;
+    return GA_OK;
+}
+
+void ga_sweep_config(ga_scan_config *c, const ga_sweep *s, size_t i)
+{
+    memset(c, 0, sizeof *c);
+    c->seed = s->seed[i % s->n_seed];
+    i /= s->n_seed;
+    c->batch = s->batch[i % s->n_batch];
+    i /= s->n_batch;
+    c->width = s->width[i % s->n_width];
+    i /= s->n_width;
+    c->depth = s->depth[i % s->n_depth];
+    i /= s->n_depth;
+    c->sigma_b2 = s->sb2[i % s->n_sb2];
+    i /= s->n_sb2;
+    size_t k = per_act(s), j = i % k;
+    i /= k;
+    c->act = s->act[i];
+    c->act_param = s->act_param[i];
+    for (size_t m = 0; m < s->n_init; m++) {
+        size_t km = ga_scan_init_uses_sigma_w2(s->init[m]) ? s->n_sw2 : 1;
+        if (j < km) {
+            c->init = s->init[m];
+            c->sigma_w2 = ga_scan_sigma_w2(c->init, c->width, s->sw2[j]);
+            break;
+        }
+        j -= km;
+    }
+}
+
+int ga_shard_parse(size_t *k, size_t *n, ga_error *err, const char *text)
+{
+    unsigned long long a, b;
+    const char *e;
+    if (!parse_u64(&a, text, &e) || *e != '/' || !parse_u64(&b, e + 1, &e) || *e != '\0' ||
+        a < 1 || a > b || b > GA_SWEEP_MAX_CONFIGS)
+        return ga_fail(err, GA_EINVAL, "--shard: expected K/N with 1 <= K <= N, got '%s'", text);
+    *k = (size_t)a;
+    *n = (size_t)b;
+    return GA_OK;
+}
+
+/* ---- CSV ----------------------------------------------------------------- */
+const char *ga_sweep_header(void)
+{
+    return "config,n_configs,activation,act_param,init,sigma_w2,sigma_b2,depth,width,batch,seed,"
+           "layer,fan_in,fan_out,act_norm,log10_act_norm,preact_var,log10_preact_var,delta_norm,"
+           "log10_delta_norm,delta_ratio,log10_delta_ratio,weight_grad_fro,log10_weight_grad_fro,"
+           "weight_grad_ratio,log10_weight_grad_ratio,bias_grad_norm,log10_bias_grad_norm,"
+           "global_grad_norm,log10_global_grad_norm,theory_q,theory_chi,theory_log10_delta_ratio,"
+           "vanished,exploded,nan_inf,vanish_below,explode_above\n";
+}
+
+/* "value,log10," */
+static int put_xl(ga_buf *b, ga_xreal v, double lg)
+{
+    char tmp[64];
+    int n = ga_xreal_format(tmp, sizeof tmp, v);
+    if (n < 0)
+        return GA_ERANGE;
+    int st = ga_buf_append(b, tmp, (size_t)n);
+    return st ? st : buf_printf(b, ",%.17g,", lg);
+}
+
+static int put_x(ga_buf *b, ga_xreal v)
+{
+    return put_xl(b, v, ga_xreal_log10(v));
+}
+
+int ga_sweep_rows(ga_buf *out, const ga_sweep *s, size_t index, size_t n_configs,
+                  const ga_scan_config *c, const ga_scan_result *r)
+{
+    const ga_scan_layer *top = &r->layers[r->depth - 1];
+    double lv = log10(s->vanish_below), le = log10(s->explode_above);
+    int st = GA_OK;
+    for (size_t l = 0; l < r->depth && st == GA_OK; l++) {
+        const ga_scan_layer *y = &r->layers[l];
+        ga_xreal dr = ga_xreal_div(y->delta_norm, top->delta_norm);
+        ga_xreal wr = ga_xreal_div(y->weight_grad, top->weight_grad);
+        double ldr = ga_xreal_log10(y->delta_norm) - ga_xreal_log10(top->delta_norm);
+        double lwr = ga_xreal_log10(y->weight_grad) - ga_xreal_log10(top->weight_grad);
+        if (!st) st = buf_printf(out, "%zu,%zu,%s,%.17g,%s,%.17g,%.17g,%zu,%zu,%zu,%lu,%zu,%zu,%zu,",
+                                 index, n_configs, ga_activation_name(c->act), c->act_param,
+                                 ga_scan_init_name(c->init), c->sigma_w2, c->sigma_b2, c->depth,
+                                 c->width, c->batch, (unsigned long)c->seed, l + 1, c->width,
+                                 c->width);
+        if (!st) st = put_x(out, y->act_norm);
+        if (!st) st = put_x(out, y->preact_var);
+        if (!st) st = put_x(out, y->delta_norm);
+        /* ratios: the quotient of the norms; log10 as the difference of the logs */
+        if (!st) st = put_xl(out, dr, ldr);
+        if (!st) st = put_x(out, y->weight_grad);
+        if (!st) st = put_xl(out, wr, lwr);
+        if (!st) st = put_x(out, y->bias_grad);
+        if (!st) st = put_x(out, r->global_grad);
+        if (!st) {
+            if (isnan(y->theory_q.m))
+                st = ga_buf_append(out, ",,,", 3);
+            else {
+                char q[64];
+                if (ga_xreal_format(q, sizeof q, y->theory_q) < 0)
+                    st = GA_ERANGE;
+                else
+                    st = buf_printf(out, "%s,%.17g,%.17g,", q, y->theory_chi,
+                                    y->theory_log10_ratio);
+            }
+        }
+        if (!st) st = buf_printf(out, "%d,%d,%d,%.17g,%.17g\n", ldr < lv, ldr > le, y->nan_inf,
+                                 s->vanish_below, s->explode_above);
+    }
+    return st;
+}
+
+/* ---- files --------------------------------------------------------------- */
+static char *temp_template(const char *path)
+{
+    size_t n = strlen(path);
+    char *t = malloc(n + 16);
+    if (t)
+        snprintf(t, n + 16, "%s.tmp.XXXXXX", path);
+    return t;
+}
+
+int ga_check_writable(ga_error *err, const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return ga_fail(err, GA_EIO, "cannot write %s: it is a directory", path);
+    char *t = temp_template(path);
+    if (!t)
+        return ga_fail(err, GA_ENOMEM, "out of memory");
+    int fd = mkstemp(t);
+    if (fd < 0) {
+        int e = errno;
+        free(t);
+        return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(e));
+    }
+    close(fd);
+    unlink(t);
+    free(t);
+    return GA_OK;
+}
+
+int ga_atomic_write(ga_error *err, const char *path, const char *data, size_t len)
+{
+    char *t = temp_template(path);
+    if (!t)
+        return ga_fail(err, GA_ENOMEM, "out of memory");
+    int fd = mkstemp(t);
+    if (fd < 0) {
+        int e = errno;
+        free(t);
+        return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(e));
+    }
+    /* mkstemp makes 0600; a CSV is for sharing, as a plain open would make it */
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(fd, 0666 & ~um);
+    size_t done = 0;
+    int e = 0;
+    while (done < len) {
+        ssize_t w = write(fd, data + done, len - done);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            e = errno;
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (!e && fsync(fd) != 0)
+        e = errno;
+    if (close(fd) != 0 && !e)
+        e = errno;
+    if (!e && rename(t, path) != 0)
+        e = errno;
+    if (e) {
+        unlink(t);
+        free(t);
+        return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(e));
+    }
+    free(t);
+    return GA_OK;
+}
+
+static int read_all(char **out, size_t *len, ga_error *err, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ga_fail(err, GA_EIO, "cannot read %s: %s", path, strerror(errno));
+    ga_buf b = {0};
+    char tmp[65536];
+    size_t n = 0;
+    int st = GA_OK;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && st == GA_OK)
+        st = ga_buf_append(&b, tmp, n);
+    if (ferror(f) && st == GA_OK)
+        st = ga_fail(err, GA_EIO, "cannot read %s", path);
+    fclose(f);
+    if (st != GA_OK) {
+        ga_buf_free(&b);
+        return st == GA_ENOMEM ? ga_fail(err, st, "out of memory reading %s", path) : st;
+    }
+    if (!b.data)
+        ga_buf_append(&b, "", 0);
+    *out = b.data;
+    *len = b.len;
+    return b.data ? GA_OK : ga_fail(err, GA_ENOMEM, "out of memory");
+}
+
+typedef struct {
+    const char *start;
+    size_t len;
+    size_t file;
+} block;
+
+int ga_sweep_merge(ga_buf *out, ga_error *err, const char *const *paths, size_t n_paths)
+{
+    const char *hdr = ga_sweep_header();
+    size_t hlen = strlen(hdr), n_configs = 0;
+    char **texts = calloc(n_paths, sizeof *texts);
+    block *blocks = NULL;
+    int st = GA_OK;
+    if (!texts)
+        return ga_fail(err, GA_ENOMEM, "out of memory");
+    for (size_t f = 0; f < n_paths && st == GA_OK; f++) {
+        size_t len;
+        st = read_all(&texts[f], &len, err, paths[f]);
+        if (st != GA_OK)
+            break;
+        if (len < hlen || memcmp(texts[f], hdr, hlen) != 0) {
+            st = ga_fail(err, GA_EINVAL, "%s: not a gradaudit scan CSV (header differs)", paths[f]);
+            break;
+        }
+        const char *p = texts[f] + hlen, *end = texts[f] + len;
+        size_t line = 2;
+        while (p < end && st == GA_OK) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (!nl) {
+                st = ga_fail(err, GA_EINVAL, "%s:%zu: last row has no line end (torn file?)",
+                             paths[f], line);
+                break;
+            }
+            unsigned long long idx, nc;
+            const char *e;
+            if (!parse_u64(&idx, p, &e) || *e != ',' || !parse_u64(&nc, e + 1, &e) || *e != ',' ||
+                nc == 0 || idx >= nc || nc > GA_SWEEP_MAX_CONFIGS) {
+                st = ga_fail(err, GA_EINVAL, "%s:%zu: row does not start with config,n_configs",
+                             paths[f], line);
+                break;
+            }
+            if (!blocks) {
+                n_configs = (size_t)nc;
+                blocks = calloc(n_configs, sizeof *blocks);
+                if (!blocks) {
+                    st = ga_fail(err, GA_ENOMEM, "out of memory");
+                    break;
+                }
+            } else if (nc != n_configs) {
+                st = ga_fail(err, GA_EINVAL, "%s:%zu: n_configs %llu, other shards have %zu",
+                             paths[f], line, nc, n_configs);
+                break;
+            }
+            block *bk = &blocks[idx];
+            if (bk->start && !(bk->file == f && bk->start + bk->len == p)) {
+                st = ga_fail(err, GA_EINVAL, "%s:%zu: configuration %llu appears twice (also in %s)",
+                             paths[f], line, idx, paths[bk->file]);
+                break;
+            }
+            if (!bk->start) {
+                bk->start = p;
+                bk->file = f;
+            }
+            bk->len += (size_t)(nl + 1 - p);
+            p = nl + 1;
+            line++;
+        }
+    }
+    if (st == GA_OK && !blocks)
+        st = ga_fail(err, GA_EINVAL, "no rows in the inputs");
+    if (st == GA_OK) {
+        size_t missing = 0, first = 0;
+        for (size_t i = 0; i < n_configs; i++)
+            if (!blocks[i].start && missing++ == 0)
+                first = i;
+        if (missing)
+            st = ga_fail(err, GA_EINVAL, "%zu of %zu configurations missing (first: %zu): a shard "
+                         "is absent or was interrupted", missing, n_configs, first);
+    }
+    if (st == GA_OK) {
+        st = ga_buf_append(out, hdr, hlen);
+        for (size_t i = 0; i < n_configs && st == GA_OK; i++)
+            st = ga_buf_append(out, blocks[i].start, blocks[i].len);
+        if (st != GA_OK)
+            st = ga_fail(err, st, "out of memory");
+    }
+    for (size_t f = 0; f < n_paths; f++)
+        free(texts[f]);
+    free(texts);
+    free(blocks);
+    return st;
+}
