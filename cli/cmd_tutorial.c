@@ -378,7 +378,7 @@ static int check_transcripts(transcript_tally *t, const char *slug, const char *
 
 static void audit_usage(FILE *f)
 {
-    fputs("usage: gradaudit audit [--out DIR] [--seeds S1,S2,...]\n"
+    fputs("usage: gradaudit audit [--out DIR] [--seeds S1,S2,...] [--refs DIR]\n"
           "\n"
           "Reproduces every tutorial and audits its gradients: the worked example's 19\n"
           "figures and claims, the random-init tutorials' transcripts against the stored\n"
@@ -387,6 +387,8 @@ static void audit_usage(FILE *f)
           "from each seed (default 1,2,3). Prints one summary table and writes\n"
           "summary.csv, worked.csv, claims.csv and audit.csv into DIR (default\n"
           "./gradaudit-audit). A wrong gradient in a tutorial is a finding, not a failure.\n"
+          "--refs names another reference-transcript directory (layout SLUG/seed-S.txt,\n"
+          "SLUG/seed-S.state, seeds.txt); default: the source tree's.\n"
           "\nexit status: 0 everything reproduced, 1 something did not reproduce,\n"
           "2 bad option or unwritable directory, 3 internal error\n",
           f);
@@ -395,6 +397,7 @@ static void audit_usage(FILE *f)
 int ga_cmd_audit(int argc, char **argv)
 {
     const char *outdir = "gradaudit-audit";
+    const char *refs = GA_AUDIT_SOURCE_ROOT "/fixtures/reference/transcripts";
     uint64_t seeds[16] = {1, 2, 3};
     size_t n_seeds = 3;
     for (int i = 1; i < argc; i++) {
@@ -403,20 +406,27 @@ int ga_cmd_audit(int argc, char **argv)
             audit_usage(stdout);
             return GA_EXIT_OK;
         }
-        if (!strcmp(a, "--out") || !strcmp(a, "--seeds")) {
+        if (!strcmp(a, "--out") || !strcmp(a, "--seeds") || !strcmp(a, "--refs")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "gradaudit audit: %s needs a value\n", a);
                 return GA_EXIT_USAGE;
             }
             v = argv[++i];
-        } else if (!strncmp(a, "--out=", 6) || !strncmp(a, "--seeds=", 8)) {
+        } else if (!strncmp(a, "--out=", 6) || !strncmp(a, "--seeds=", 8) || !strncmp(a, "--refs=", 7)) {
             v = strchr(a, '=') + 1;
         } else {
             fprintf(stderr, "gradaudit audit: unknown argument '%s'\n", a);
             audit_usage(stderr);
             return GA_EXIT_USAGE;
         }
-        if (a[2] == 'o') {
+        if (a[2] == 'r') {
+            struct stat rb;
+            if (!*v || stat(v, &rb) != 0 || !S_ISDIR(rb.st_mode)) {
+                fprintf(stderr, "gradaudit audit: --refs '%s': not a directory\n", v);
+                return GA_EXIT_USAGE;
+            }
+            refs = v;
+        } else if (a[2] == 'o') {
             if (!*v) {
                 fprintf(stderr, "gradaudit audit: --out needs a directory\n");
                 return GA_EXIT_USAGE;
@@ -460,6 +470,9 @@ int ga_cmd_audit(int argc, char **argv)
         return GA_EXIT_INTERNAL;
     }
 
+    if (ar.oracle_mismatch != 0 || ar.checker_disagree != 0)
+        status = GA_EXIT_FAIL; /* the audit's own reference is in question */
+
     static const char *const hdr[] = {"tutorial", "figures reproduced", "transcript check", "gradient verdicts"};
     ga_table sum, t;
     if (ga_table_init(&sum, &err, 4, hdr) != GA_OK) {
@@ -467,8 +480,7 @@ int ga_cmd_audit(int argc, char **argv)
         fprintf(stderr, "gradaudit audit: %s\n", err.msg);
         return GA_EXIT_INTERNAL;
     }
-    char tdir[4096];
-    snprintf(tdir, sizeof tdir, "%s/fixtures/reference/transcripts", GA_AUDIT_SOURCE_ROOT);
+    const char *tdir = refs;
     char mismatch_note[600] = "";
     for (int s = 0; s < N_SLUGS; s++) {
         const char *slug = slugs[s];
@@ -515,6 +527,18 @@ int ga_cmd_audit(int argc, char **argv)
     ga_table_fprint_text(stdout, &sum);
     if (mismatch_note[0])
         printf("\ntranscript mismatch: %s\n", mismatch_note);
+    printf("\ntranscripts: references in %s\n", tdir);
+#if HAVE_TRANSCRIPTS
+    {
+        const char *prov = ga_tutorial_transcript_provenance("first-draft");
+        if (prov)
+            printf("provenance: %s\n", prov);
+    }
+#endif
+    printf("gradients: each formula as written against an MPFR reference of the stated loss "
+           "(equal to the project oracle on %zu/%zu entries; the checker agrees on %zu/%zu tensors)\n",
+           ar.oracle_checked - ar.oracle_mismatch, ar.oracle_checked, ar.checker_checked - ar.checker_disagree,
+           ar.checker_checked);
     puts("\nfindings (formulas that are not correct):");
     for (size_t i = 0; i < ar.n; i++)
         if (ar.rows[i].verdict != GA_AUDIT_CORRECT)
