@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ga_report_cli.h"
+#include "ga_spec.h"
 #include "ga_sweep.h"
 
 enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
@@ -173,15 +175,20 @@ static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_swe
         int ofd = mkstemp(tmp_out);
         if (ofd < 0)
             st = ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(errno));
-        else
+        else {
+            mode_t um = umask(0); /* mkstemp makes 0600; a plot is for sharing */
+            umask(um);
+            fchmod(ofd, 0666 & ~um);
             close(ofd);
+        }
     }
     if (st == GA_OK) {
         char line[1024];
         snprintf(line, sizeof line,
                  "set terminal %s size 900,600\nset output '%s'\nset datafile separator ','\n"
-                 "set xlabel 'layer l'\nset ylabel 'log10 ||dL/dh_l|| / ||dL/dh_L||'\n"
-                 "set key outside right top noenhanced\nset grid\nplot ",
+                 "set xlabel 'layer l'\nset ylabel 'log10 ||dL/dh_l|| / ||dL/dh_L||' noenhanced\n"
+                 "set title 'measured (solid) and mean-field prediction (dashed)'\n"
+                 "set key below noenhanced\nset grid\nplot ",
                  ends_with(path, ".png") ? "pngcairo" : "svg", tmp_out);
         ga_buf_append(&script, line, strlen(line));
         for (size_t k = 0; k < n_idx; k++) {
@@ -542,9 +549,238 @@ done:
     return rc;
 }
 
+/* ---- train ----------------------------------------------------------------- */
+static void train_usage(FILE *f)
+{
+    fputs(
+        "usage: gradaudit train SPEC.json --norms FILE.csv [--optimizer sgd|momentum|adam]\n"
+        "                       [--lr X] [--epochs N] [--clip MAX] [--clip-eps E] [--seed S]\n"
+        "\n"
+        "Trains the spec's network full-batch on its data (one step per epoch) and writes,\n"
+        "per epoch, a CSV row: the loss and the gradient at the start of the epoch, each\n"
+        "tensor's gradient norm, the global norm before and after clipping, and whether\n"
+        "clipping fired. Then the optimizer step uses the (clipped) gradient.\n"
+        "\n"
+        "options (defaults in brackets):\n"
+        "  --norms FILE        the CSV, written atomically at the end (required)\n"
+        "  --optimizer NAME    sgd: p -= lr g; momentum: v = mu v + g, p -= lr v;\n"
+        "                      adam (Kingma & Ba, bias-corrected) [sgd]\n"
+        "  --lr X              learning rate [0.1]\n"
+        "  --epochs N          1..10000000 [100]\n"
+        "  --momentum MU       for momentum [0.9]\n"
+        "  --beta1 B --beta2 B --adam-eps E   for adam [0.9, 0.999, 1e-8]\n"
+        "  --clip MAX          clip the global norm: g *= MAX / (norm + eps) when that is < 1\n"
+        "  --clip-eps E        eps above [0; 1e-6 is the tutorials' variant]\n"
+        "  --seed S            override the spec's init seed\n"
+        "\n"
+        "exit status: 0 ok, 1 the loss or a gradient became NaN/Inf (rows up to that epoch are\n"
+        "written), 2 bad input or usage (no file written), 3 internal error.\n",
+        f);
+}
+
+static int parse_pos_double(double *out, const char *s, int allow_zero)
+{
+    char *e;
+    if (!*s)
+        return -1;
+    double v = strtod(s, &e);
+    if (*e || !isfinite(v) || v < 0 || (!allow_zero && v == 0))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* %.17g, with every NaN written "nan" (printf may write "-nan") */
+static const char *g17(char *buf, size_t n, double v)
+{
+    if (isnan(v))
+        snprintf(buf, n, "nan");
+    else
+        snprintf(buf, n, "%.17g", v);
+    return buf;
+}
+
+static double seg_norm(const double *g, size_t n)
+{
+    double mx = 0.0, s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs(g[i]) <= mx))
+            mx = fabs(g[i]);
+    if (mx == 0.0 || !isfinite(mx))
+        return mx;
+    for (size_t i = 0; i < n; i++) {
+        double t = g[i] / mx;
+        s += t * t;
+    }
+    return mx * sqrt(s);
+}
+
 int ga_report_train_main(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "gradaudit %s: not built yet\n", argv[0]);
-    return EXIT_INTERNAL;
+    const char *cmd = argv[0] ? argv[0] : "train";
+    const char *spec_path = NULL, *norms = NULL, *opt_name = "sgd";
+    double lr = 0.1, mu = 0.9, b1 = 0.9, b2 = 0.999, aeps = 1e-8, clip = -1.0, clip_eps = 0.0;
+    unsigned long epochs = 100;
+    uint32_t seed = 0;
+    int have_seed = 0, rc = EXIT_OK;
+    char msg[1400];
+    ga_error err = {{0}};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int missing = 0;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            train_usage(stdout);
+            return EXIT_OK;
+        }
+        struct { const char *key; double *dst; int zero_ok; } dopts[] = {
+            {"--lr", &lr, 0}, {"--momentum", &mu, 1}, {"--beta1", &b1, 1}, {"--beta2", &b2, 1},
+            {"--adam-eps", &aeps, 1}, {"--clip", &clip, 0}, {"--clip-eps", &clip_eps, 1}};
+        int matched = 0;
+        for (size_t k = 0; k < sizeof dopts / sizeof dopts[0] && !matched; k++)
+            if ((v = opt_value(&i, argc, argv, dopts[k].key, &missing)) != NULL) {
+                matched = 1;
+                if (parse_pos_double(dopts[k].dst, v, dopts[k].zero_ok)) {
+                    snprintf(msg, sizeof msg, "%s: '%.200s' is not a finite %s number", dopts[k].key,
+                             v, dopts[k].zero_ok ? "non-negative" : "positive");
+                    return fail_usage(cmd, msg);
+                }
+            }
+        if (matched)
+            continue;
+        if (!missing && (v = opt_value(&i, argc, argv, "--norms", &missing)) != NULL) {
+            norms = v;
+            continue;
+        }
+        if (!missing && (v = opt_value(&i, argc, argv, "--optimizer", &missing)) != NULL) {
+            if (strcmp(v, "sgd") && strcmp(v, "momentum") && strcmp(v, "adam")) {
+                snprintf(msg, sizeof msg, "--optimizer: unknown '%.200s' (sgd, momentum, adam)", v);
+                return fail_usage(cmd, msg);
+            }
+            opt_name = v;
+            continue;
+        }
+        if (!missing && (v = opt_value(&i, argc, argv, "--epochs", &missing)) != NULL) {
+            char *e;
+            errno = 0;
+            unsigned long long n = (*v >= '0' && *v <= '9') ? strtoull(v, &e, 10) : 0;
+            if (*v < '0' || *v > '9' || *e || errno || n < 1 || n > 10000000ULL) {
+                snprintf(msg, sizeof msg, "--epochs: '%.200s' is not an integer in 1..10000000", v);
+                return fail_usage(cmd, msg);
+            }
+            epochs = (unsigned long)n;
+            continue;
+        }
+        if (!missing && (v = opt_value(&i, argc, argv, "--seed", &missing)) != NULL) {
+            char *e;
+            errno = 0;
+            unsigned long long n = (*v >= '0' && *v <= '9') ? strtoull(v, &e, 10) : 0;
+            if (*v < '0' || *v > '9' || *e || errno || n > UINT32_MAX) {
+                snprintf(msg, sizeof msg, "--seed: '%.200s' is not an integer in 0..4294967295", v);
+                return fail_usage(cmd, msg);
+            }
+            seed = (uint32_t)n;
+            have_seed = 1;
+            continue;
+        }
+        if (missing) {
+            snprintf(msg, sizeof msg, "%.200s needs a value", a);
+            return fail_usage(cmd, msg);
+        }
+        if (a[0] == '-' || spec_path) {
+            snprintf(msg, sizeof msg, "unexpected argument '%.200s' (see gradaudit %s --help)", a, cmd);
+            return fail_usage(cmd, msg);
+        }
+        spec_path = a;
+    }
+    if (!spec_path || !norms)
+        return fail_usage(cmd, "usage: gradaudit train SPEC.json --norms FILE.csv [options] "
+                               "(see --help)");
+    if (b1 >= 1.0 || b2 >= 1.0)
+        return fail_usage(cmd, "--beta1 and --beta2 must be below 1");
+    if (ga_check_writable(&err, norms) != GA_OK)
+        return fail_usage(cmd, err.msg);
+
+    ga_spec *spec = NULL;
+    ga_net *net = NULL;
+    ga_workspace *ws = NULL;
+    double *s1 = NULL, *s2 = NULL;
+    ga_buf csv = {0};
+    int st = ga_spec_load(&spec, &err, spec_path, 0);
+    if (st == GA_OK)
+        st = ga_spec_make_net(&net, &err, spec, seed, have_seed && spec->has_init);
+    if (st == GA_OK && have_seed && !spec->has_init)
+        st = ga_fail(&err, GA_EINVAL, "%s: --seed needs a spec with parameters.init", spec_path);
+    if (st != GA_OK) {
+        rc = (st == GA_ENOMEM && !strstr(err.msg, "cap")) ? EXIT_INTERNAL : EXIT_USAGE;
+        fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
+        goto done;
+    }
+    st = ga_workspace_alloc(&ws, &err, net, spec->batch);
+    size_t n = net->n_params;
+    s1 = calloc(n ? n : 1, sizeof *s1);
+    s2 = calloc(n ? n : 1, sizeof *s2);
+    if (st != GA_OK || !s1 || !s2) {
+        fprintf(stderr, "gradaudit %s: out of memory\n", cmd);
+        rc = EXIT_INTERNAL;
+        goto done;
+    }
+    ga_buf_append(&csv, "epoch,loss", 10);
+    for (size_t v = 0; v < net->n_views; v++) {
+        snprintf(msg, sizeof msg, ",grad_norm_%s", net->views[v].name);
+        ga_buf_append(&csv, msg, strlen(msg));
+    }
+    snprintf(msg, sizeof msg, ",global_norm,global_norm_clipped,clipped\n");
+    ga_buf_append(&csv, msg, strlen(msg));
+    for (unsigned long ep = 1; ep <= epochs; ep++) {
+        double loss;
+        st = ga_loss_and_grad(&loss, net->grads, NULL, ws, net, net->params, spec->x, spec->y,
+                              spec->batch);
+        if (st != GA_OK && st != GA_ENONFINITE) {
+            fprintf(stderr, "gradaudit %s: epoch %lu: %s\n", cmd, ep, ga_strerror(st));
+            rc = EXIT_INTERNAL;
+            break;
+        }
+        char t1[40], t2[40];
+        snprintf(msg, sizeof msg, "%lu,%s", ep, g17(t1, sizeof t1, loss));
+        ga_buf_append(&csv, msg, strlen(msg));
+        for (size_t v = 0; v < net->n_views; v++) {
+            const ga_view *vw = &net->views[v];
+            snprintf(msg, sizeof msg, ",%s",
+                     g17(t1, sizeof t1, seg_norm(net->grads + vw->offset, vw->rows * vw->cols)));
+            ga_buf_append(&csv, msg, strlen(msg));
+        }
+        double pre = seg_norm(net->grads, n), post = pre;
+        int fired = 0;
+        if (clip > 0) {
+            ga_clip_global_norm(&pre, &fired, net->grads, n, clip, clip_eps);
+            post = fired ? seg_norm(net->grads, n) : pre;
+        }
+        snprintf(msg, sizeof msg, ",%s,%s,%d\n", g17(t1, sizeof t1, pre), g17(t2, sizeof t2, post),
+                 fired);
+        ga_buf_append(&csv, msg, strlen(msg));
+        if (!isfinite(loss) || !isfinite(pre)) {
+            fprintf(stderr, "gradaudit %s: the %s became non-finite at epoch %lu; rows up to it "
+                    "are in %s\n", cmd, isfinite(loss) ? "gradient" : "loss", ep, norms);
+            rc = 1;
+            break;
+        }
+        if (!strcmp(opt_name, "sgd"))
+            ga_sgd_step(net->params, net->grads, n, lr);
+        else if (!strcmp(opt_name, "momentum"))
+            ga_momentum_step(net->params, s1, net->grads, n, lr, mu);
+        else
+            ga_adam_step(net->params, s1, s2, net->grads, n, lr, b1, b2, aeps, ep);
+    }
+    if ((rc == EXIT_OK || rc == 1) && ga_atomic_write(&err, norms, csv.data, csv.len) != GA_OK) {
+        fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
+        rc = EXIT_INTERNAL;
+    }
+done:
+    ga_buf_free(&csv);
+    free(s1);
+    free(s2);
+    ga_workspace_free(ws);
+    ga_net_free(net);
+    ga_spec_free(spec);
+    return rc;
 }

@@ -530,6 +530,8 @@ static int put_xl(ga_buf *b, ga_xreal v, double lg)
     if (n < 0)
         return GA_ERANGE;
     int st = ga_buf_append(b, tmp, (size_t)n);
+    if (st == GA_OK && isnan(lg))
+        return ga_buf_append(b, ",nan,", 5); /* printf may write "-nan" */
     return st ? st : buf_printf(b, ",%.17g,", lg);
 }
 

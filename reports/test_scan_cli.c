@@ -54,9 +54,9 @@ static void remove_dir(void)
 
 static char *path_in(const char *name)
 {
-    static char bufs[8][600];
+    static char bufs[16][600];
     static int k;
-    char *b = bufs[k++ % 8];
+    char *b = bufs[k++ % 16];
     snprintf(b, 600, "%s/%s", g_dir, name);
     return b;
 }
