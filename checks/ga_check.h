@@ -190,6 +190,8 @@ typedef struct {
     uint64_t loss_ulps;
     size_t gamma_n;
     double gamma;
+    unsigned mca_runs;         /* Monte Carlo runs behind the rounding scale */
+    double lambda;             /* bound = min(gamma_n sum|terms|, lambda sigma) */
     ga_oracle_stats oracle_stats;
     size_t cross_checked, cross_mismatches;
     char command[512];         /* one line that reproduces the check */
