@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ga_fast.h"
+#include "ga_rounding.h"
 
 #define U 0x1p-53
 
@@ -16,6 +18,13 @@ void ga_fast_options_default(ga_fast_options *opt)
     opt->max_bad = 16;
     opt->confirm_with_oracle = 1;
     ga_oracle_options_default(&opt->oracle);
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* splitmix64 */
@@ -41,6 +50,9 @@ typedef struct {
     double *pw;           /* (n_params) perturbed copy */
     ga_workspace *ws;
     const ga_bound *bound;
+    const ga_rounding *rounding;
+    double *v;            /* (n_params) the current direction, 0 outside the block */
+    double loss_err;      /* rounding bound of one loss evaluation */
     size_t passes;
     int status;
     int crossed;          /* an evaluation moved a pre-activation across a kink */
@@ -96,7 +108,7 @@ static void ridders_dir(fast_ctx *c, uint64_t dir, size_t lo, size_t hi, double 
     const double con = 1.4, con2 = con * con, safe = 2.0;
     double a[RID_N][RID_N], ro[RID_N][RID_N];
     double best = INFINITY, ans = NAN, ans_round = 0.0, hh = h;
-    double loss_err = c->bound->loss_err;
+    double loss_err = c->loss_err;
     for (size_t i = 0; i < RID_N; i++) {
         double rp, rm;
         double fp = phi(c, dir, lo, hi, hh, &rp), fm = phi(c, dir, lo, hi, -hh, &rm);
@@ -130,12 +142,19 @@ static int directional(fast_ctx *c, uint64_t dir, size_t lo, size_t hi, double *
     double dot = 0.0, mag = 0.0, eb = 0.0;
     for (size_t i = lo; i < hi; i++) {
         double v = v_of(dir, i);
+        c->v[i] = v;
         dot += v * c->g[i];
         mag += fabs(c->g[i]);
         eb += c->bound->grad_err[i];
     }
     double n = (double)(hi - lo);
     double gamma = n * U / (1.0 - n * U);
+    /* rounding of v.g: the worst case (every entry's bound, plus the dot
+     * product's own rounding) or LAMBDA times the spread of v.g over the
+     * Monte Carlo runs, whichever is smaller (ga_rounding.h) */
+    double analytic_err = fmin(eb + gamma * mag,
+                               GA_ROUNDING_LAMBDA * ga_rounding_sigma_dot(c->rounding, c->v, lo, hi) +
+                                   gamma * mag);
     /* step: |t v|_2 = t sqrt(n) about 0.1, so phi stays near its quadratic model */
     double h = 0.1 / sqrt(n);
     double fd, trunc, round;
@@ -157,7 +176,7 @@ static int directional(fast_ctx *c, uint64_t dir, size_t lo, size_t hi, double *
     }
     *va = dot;
     *vr = fd;
-    *tol = eb + gamma * mag + trunc + round;
+    *tol = analytic_err + trunc + round;
     if (!isfinite(dot) || !isfinite(fd))
         return 1;
     return fabs(dot - fd) > *tol;
@@ -239,13 +258,15 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
     if (opt.n_directions == 0)
         opt.n_directions = 1;
     size_t n = net->n_params;
-    fast_ctx c = {net, params, x, y, NULL, batch, NULL, NULL, NULL, 0, GA_OK, 0};
+    fast_ctx c = {net, params, x, y, NULL, batch, NULL, NULL, NULL, NULL, NULL, 0, 0, GA_OK, 0};
     ga_bound *bound = NULL;
+    ga_rounding *rounding = NULL;
     double *g = NULL;
     ga_fast_report *r = calloc(1, sizeof *r);
     c.pw = malloc(n * sizeof *c.pw);
+    c.v = calloc(n, sizeof *c.v);
     g = malloc(n * sizeof *g);
-    int status = !r || !c.pw || !g ? GA_ENOMEM : GA_OK;
+    int status = !r || !c.pw || !c.v || !g ? GA_ENOMEM : GA_OK;
     if (!status) {
         r->n_directions = opt.n_directions;
         r->seed = opt.seed;
@@ -260,11 +281,18 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
         goto fail;
     }
     memcpy(c.pw, params, n * sizeof *c.pw);
+    double t0 = seconds_now();
     if ((status = ga_workspace_alloc(&c.ws, err, net, batch)) ||
         (status = ga_bound_alloc(&bound, err, net, batch)) ||
-        (status = ga_bound_compute(bound, err, c.ws, net, params, x, y, batch)))
+        (status = ga_bound_compute(bound, err, c.ws, net, params, x, y, batch)) ||
+        (status = ga_rounding_alloc(&rounding, err, net, batch, GA_ROUNDING_RUNS)) ||
+        (status = ga_rounding_compute(rounding, err, net, params, x, y, batch, opt.seed)))
         goto fail;
     c.bound = bound;
+    c.rounding = rounding;
+    c.loss_err = fmin(bound->loss_err, GA_ROUNDING_LAMBDA * rounding->loss_sigma);
+    for (size_t i = 0; i < n; i++)
+        bound->grad_err[i] = fmin(bound->grad_err[i], GA_ROUNDING_LAMBDA * rounding->sigma[i]);
     if (opt.analytic) {
         memcpy(g, opt.analytic, n * sizeof *g);
     } else if ((status = ga_backward(g, NULL, c.ws, net, params, x, y, batch))) {
@@ -273,6 +301,8 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
     }
     c.g = g;
     c.passes = 1; /* the forward pass of ga_bound_compute */
+    double t1 = seconds_now();
+    r->seconds_setup = t1 - t0;
 
     int failed_dir = -1;
     for (size_t d = 0; d < opt.n_directions; d++) {
@@ -285,6 +315,8 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
             failed_dir = (int)d;
     }
     r->detect_passes = c.passes;
+    double t2 = seconds_now();
+    r->seconds_detect = t2 - t1;
     if (c.status) {
         status = ga_fail(err, c.status, "fast check: forward pass failed: %s", ga_strerror(c.status));
         goto fail;
@@ -296,11 +328,13 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
             ga_fail(err, status, "fast check: localisation failed: %s", ga_strerror(status));
             goto fail;
         }
+        double t3 = seconds_now();
+        r->seconds_localise = t3 - t2;
         /* confirm each named entry on its own: the MPFR oracle's route (a),
          * or Ridders' differences in double with their own error estimate */
         ga_fd_ctx *fd = NULL;
         if (!opt.confirm_with_oracle &&
-            (status = ga_fd_ctx_alloc(&fd, err, net, params, x, y, batch, bound->loss_err)))
+            (status = ga_fd_ctx_alloc(&fd, err, net, params, x, y, batch, c.loss_err)))
             goto fail;
         for (size_t k = 0; k < r->n_bad; k++) {
             ga_fast_entry *e = &r->bad[k];
@@ -328,17 +362,22 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
                            GA_VERDICT_FAIL;
         }
         ga_fd_ctx_free(fd);
+        r->seconds_confirm = seconds_now() - t3;
     }
     r->forward_passes = c.passes;
     ga_bound_free(bound);
+    ga_rounding_free(rounding);
     ga_workspace_free(c.ws);
+    free(c.v);
     free(c.pw);
     free(g);
     *out = r;
     return GA_OK;
 fail:
     ga_bound_free(bound);
+    ga_rounding_free(rounding);
     ga_workspace_free(c.ws);
+    free(c.v);
     free(c.pw);
     free(g);
     ga_fast_report_free(r);
@@ -369,6 +408,8 @@ int ga_fast_report_print(FILE *f, const ga_fast_report *r)
                 fabs(r->dir_analytic[d] - r->dir_reference[d]), r->dir_tol[d]);
     fprintf(f, "  forward passes: %zu to detect, %zu in all (%zu directional checks)\n",
             r->detect_passes, r->forward_passes, r->n_checks);
+    fprintf(f, "  seconds: %.3f set-up, %.3f detection, %.3f localisation, %.3f confirmation\n",
+            r->seconds_setup, r->seconds_detect, r->seconds_localise, r->seconds_confirm);
     if (r->failed) {
         fprintf(f, "  localised %zu entr%s (%zu confirmed by the oracle entry by entry)%s\n",
                 r->n_bad, r->n_bad == 1 ? "y" : "ies", confirmed,

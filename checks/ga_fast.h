@@ -52,6 +52,10 @@ typedef struct {
     ga_fast_entry *bad;       /* (n_bad) localised entries */
     uint64_t seed;
     int truncated;            /* localisation stopped at max_bad */
+    double seconds_setup;     /* backward pass, bounds and rounding scale */
+    double seconds_detect;    /* the directional checks over every entry */
+    double seconds_localise;  /* bisection */
+    double seconds_confirm;   /* entry-by-entry confirmation */
 } ga_fast_report;
 
 int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
