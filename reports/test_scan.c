@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -406,4 +407,75 @@ Test(scan_theory, relu_he_width_512)
         chi[l] = 1.0;
     double m = mean_ratio_vs_theory("relu", GA_INIT_HE, 0.0, chi);
     cr_expect(fabs(m - 1.0) <= 0.02, "measured/predicted per-layer ratio %.5f, not within 2%%", m);
+}
+
+/* ---- exact identities and the regenerated-weights path ----------------------- */
+static ga_scan_config mk_config(const char *act, int init, double sw2, size_t depth, size_t width,
+                                size_t batch, unsigned seed)
+{
+    ga_scan_config c = {0};
+    cr_assert_eq(ga_activation_from_name(&c.act, act), GA_OK);
+    c.act_param = ga_activation_default_param(c.act);
+    c.init = init;
+    c.sigma_w2 = ga_scan_sigma_w2(init, width, sw2);
+    c.depth = depth;
+    c.width = width;
+    c.batch = batch;
+    c.seed = seed;
+    return c;
+}
+
+/* A linear net with orthogonal weights of gain g maps norms exactly: ||x_l|| = g^l ||x_0||
+ * and ||delta_l|| = g^(L-l) ||delta_L|| per sample, so for the batch too (by hand:
+ * W^T W = g^2 I). Rounding leaves ~depth * width ulps. */
+Test(scan_exact, orthogonal_linear_net_preserves_norms)
+{
+    const double gains2[] = {1.0, 2.25};
+    for (size_t k = 0; k < 2; k++) {
+        ga_scan_config c = mk_config("identity", GA_INIT_ORTHOGONAL, gains2[k], 30, 16, 3, 9);
+        ga_scan_result r;
+        ga_error err = {{0}};
+        cr_assert_eq(ga_scan_run(&r, &err, &c, CAP, NULL), GA_OK, "%s", err.msg);
+        double lg = 0.5 * log10(gains2[k]), tol = 30.0 * 16.0 * U / M_LN10 * 8.0;
+        double top = ga_xreal_log10(r.layers[29].delta_norm);
+        double first = ga_xreal_log10(r.layers[0].act_norm);
+        for (size_t l = 0; l < 30; l++) {
+            double d = ga_xreal_log10(r.layers[l].delta_norm) - top;
+            cr_expect(fabs(d - (double)(29 - l) * lg) <= tol, "gain^2 %g layer %zu: log10 ratio "
+                      "%.17g, want %.17g", gains2[k], l + 1, d, (double)(29 - l) * lg);
+            double a = ga_xreal_log10(r.layers[l].act_norm) - first;
+            cr_expect(fabs(a - (double)l * lg) <= tol, "gain^2 %g layer %zu: act log10 ratio %.17g",
+                      gains2[k], l + 1, a);
+        }
+        ga_scan_result_free(&r);
+    }
+}
+
+/* Under a memory cap too small for every weight matrix the weights are drawn twice
+ * (forward, then again backward) instead of stored: the numbers must be identical. */
+Test(scan_exact, regenerated_weights_give_the_same_bits)
+{
+    const int inits[] = {GA_SCAN_INIT_NORMAL, GA_INIT_ORTHOGONAL, GA_INIT_XAVIER_UNIFORM};
+    for (size_t k = 0; k < 3; k++) {
+        ga_scan_config c = mk_config("tanh", inits[k], 1.7, 40, 48, 5, 3);
+        c.sigma_b2 = 0.05;
+        double need, stored;
+        ga_scan_memory(&need, &stored, &c);
+        ga_scan_result a, b;
+        cr_assert_eq(ga_scan_run(&a, NULL, &c, CAP, NULL), GA_OK);
+        cr_assert_eq(ga_scan_run(&b, NULL, &c, (size_t)((need + stored) / 2), NULL), GA_OK);
+        cr_expect(!a.weights_regenerated && b.weights_regenerated, "paths not as intended");
+        for (size_t l = 0; l < c.depth; l++) {
+            const ga_scan_layer *x = &a.layers[l], *y = &b.layers[l];
+            cr_expect(x->delta_norm.m == y->delta_norm.m && x->delta_norm.e == y->delta_norm.e &&
+                      x->weight_grad.m == y->weight_grad.m && x->act_norm.m == y->act_norm.m &&
+                      x->bias_grad.m == y->bias_grad.m, "init %d layer %zu differs", inits[k], l + 1);
+        }
+        ga_scan_result_free(&a);
+        ga_scan_result_free(&b);
+        /* and a cap below the minimum is refused with a message, nothing allocated */
+        ga_error err = {{0}};
+        cr_expect_eq(ga_scan_run(&a, &err, &c, (size_t)(need / 2), NULL), GA_ENOMEM);
+        cr_expect(strstr(err.msg, "memory cap") != NULL, "message: %s", err.msg);
+    }
 }
