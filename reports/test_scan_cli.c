@@ -368,9 +368,10 @@ Test(scan_cli, sigint_before_first_configuration_keeps_previous, .init = make_di
     FILE *f = fopen(out, "w");
     fputs(previous, f);
     fclose(f);
-    /* one configuration of ~20 s: interrupted long before it finishes */
-    const char *args[] = {"scan", "--depth", "2000", "--width", "256", "--batch", "64",
-                          "--checkpoint", "0", "-o", out, NULL};
+    /* one configuration of several seconds (weights regenerated under the small cap,
+     * so little memory): interrupted long before it finishes */
+    const char *args[] = {"scan", "--depth", "2000", "--width", "256", "--batch", "4",
+                          "--memory-cap", "64M", "--checkpoint", "0", "-o", out, NULL};
     pid_t pid = spawn_scan(args);
     sleep_ms(300);
     kill(pid, SIGINT);
