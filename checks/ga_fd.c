@@ -36,6 +36,7 @@ struct ga_fd_ctx {
     signed char *ksign;   /* (n_kink) */
     /* per-call state */
     int kink;
+    int crossed_far;      /* a kink pre-activation that is not 0 at the point changed sign */
     char kink_reason[160];
     int status;
     size_t evals;
@@ -150,15 +151,19 @@ static double eval_at(ga_fd_ctx *c, double t)
         c->status = status;
         return NAN;
     }
-    if (c->n_kink && !c->kink) {
-        for (size_t l = 0; l < d->n_layers && !c->kink; l++) {
+    if (c->n_kink) {
+        for (size_t l = 0; l < d->n_layers; l++) {
             if (c->kink_layer_off[l] == (size_t)-1)
                 continue;
             size_t no = d->layers[l].n_out, m = c->batch * no, off = c->kink_layer_off[l];
             for (size_t i = 0; i < m; i++) {
                 if (sgn(c->ws->z[l][i]) == c->ksign[off + i])
                     continue;
-                char zname[64];
+                if (c->ksign[off + i] != 0)
+                    c->crossed_far = 1;
+                if (c->kink)
+                    continue;
+                char zname[72];
                 if (c->batch == 1)
                     snprintf(zname, sizeof zname, "z%zu[%zu]", l + 1, i);
                 else
@@ -168,7 +173,6 @@ static double eval_at(ga_fd_ctx *c, double t)
                          "%s = %.3g is within the FD step of %s's kink", zname, c->kz[off + i],
                          ga_activation_name(d->layers[l].act));
                 c->kink = 1;
-                break;
             }
         }
     }
@@ -346,11 +350,25 @@ int ga_fd_one_sided(ga_fd_result *r, ga_error *err, ga_fd_ctx *c, size_t i, int 
 {
     if (!r || !c || i >= c->net->n_params || (side != 1 && side != -1))
         return ga_fail(err, GA_EINVAL, "ga_fd_one_sided: bad arguments (entry %zu)", i);
-    begin(c, r, i);
     if (h <= 0)
         h = 1e-3 * scale_of(c->params[i]);
-    ridders(c, r, c->params[i], h, 1, side);
-    return finish(c, r, err);
+    /* A one-sided slope is the derivative on one side of the kinks that sit
+     * at the point itself (z = 0); a step that carries any other kink
+     * pre-activation across zero mixes in a second piece. Shrink the step
+     * until none does (six decades at most; the last try stands). */
+    size_t evals = 0;
+    for (int shrink = 0;; shrink++) {
+        begin(c, r, i);
+        c->crossed_far = 0;
+        ridders(c, r, c->params[i], h, 1, side);
+        evals += c->evals;
+        if (!c->crossed_far || shrink == 6 || c->status)
+            break;
+        h /= 10;
+    }
+    int status = finish(c, r, err);
+    r->evals = evals;
+    return status;
 }
 
 /* ---- sweep --------------------------------------------------------------- */
