@@ -500,7 +500,11 @@ static int theory(ga_scan_layer *layers, ga_error *err, const ga_scan_config *c)
     ga_xreal q = ga_xreal_add(ga_xreal_from(c->sigma_w2, 0), ga_xreal_from(c->sigma_b2, 0));
     for (size_t l = 0; l < L; l++) {
         layers[l].theory_q = q;
+        /* a q below the double range takes chi's q -> 0+ limit, not its value at 0
+         * (relu: f'(0) = 0 would give chi = 0) */
         double qd = ga_xreal_to_double(q);
+        if (q.m > 0 && qd < DBL_MIN)
+            qd = DBL_MIN;
         layers[l].theory_chi = ga_mf_chi(mf, c->sigma_w2, fmin(qd, 1e300));
         q = qmap_x(mf, c, q);
     }

@@ -479,3 +479,26 @@ Test(scan_exact, regenerated_weights_give_the_same_bits)
         cr_expect(strstr(err.msg, "memory cap") != NULL, "message: %s", err.msg);
     }
 }
+
+/* The theory columns stay right where q leaves the double range: relu with sigma_w2
+ * 0.5 has q_l = 0.5 * 0.25^(l-1) (1e-1200 at l = 2000) and chi = sigma_w2 / 2 = 0.25 at
+ * every layer (by hand), so the predicted log10 ratio at layer l is
+ * (L - l)/2 log10 0.25. */
+Test(scan_exact, theory_beyond_double_range)
+{
+    ga_scan_config c = mk_config("relu", GA_SCAN_INIT_NORMAL, 0.5, 2000, 4, 1, 0);
+    ga_scan_result r;
+    cr_assert_eq(ga_scan_run(&r, NULL, &c, CAP, NULL), GA_OK);
+    for (size_t l = 0; l < 2000; l += 111) {
+        cr_expect_eq(r.layers[l].theory_chi, 0.25, "layer %zu chi %.17g", l + 1,
+                     r.layers[l].theory_chi);
+        double want = 0.5 * (double)(1999 - l) * log10(0.25);
+        cr_expect(fabs(r.layers[l].theory_log10_ratio - want) <= 1e-12 * fabs(want) + 1e-15,
+                  "layer %zu: %.17g, want %.17g", l + 1, r.layers[l].theory_log10_ratio, want);
+        double lq = log10(0.5) + (double)l * log10(0.25);
+        cr_expect(fabs(ga_xreal_log10(r.layers[l].theory_q) - lq) <= 1e-12 * fabs(lq) + 1e-15,
+                  "layer %zu: log10 q %.17g, want %.17g", l + 1,
+                  ga_xreal_log10(r.layers[l].theory_q), lq);
+    }
+    ga_scan_result_free(&r);
+}
