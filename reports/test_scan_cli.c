@@ -226,6 +226,7 @@ Test(scan_cli, bad_input, .init = make_dir, .fini = remove_dir)
         {"--shard", "1/2x", "--shard"},
         {"--seeds", "4294967296", "--seeds"},
         {"--memory-cap", "lots", "--memory-cap"},
+        {"--seeds", "0-20000000", "more than 10000000"},
         {"--bogus", "1", "unknown option"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
