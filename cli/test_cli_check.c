@@ -240,3 +240,35 @@ Test(cli_check, bad_input_exit_2)
     unlink(spec);
     cr_expect_eq(rmdir(tmpdir), 0, "a stray file was left in %s", tmpdir);
 }
+
+/* --fast: the correct gradient passes with a few dozen forward passes; a
+ * doubled entry (a 100% error, which a fast gradcheck can miss) is detected,
+ * localised and confirmed by name; options that only go with per-entry
+ * checks are refused. */
+Test(cli_check, fast_mode_detects_and_names_the_entry)
+{
+    make_tmpdir();
+    char spec[128];
+    write_file(tmp_path(spec, sizeof spec, "net.json"), smooth_spec);
+    run_result r = run_check(spec, "--fast", NULL);
+    cr_expect_eq(r.status, 0, "stdout:\n%s\nstderr:\n%s", r.out, r.err);
+    cr_expect(strstr(r.out, "fast check: 2 direction(s)") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, ": pass") != NULL, "%s", r.out);
+    done(&r);
+    r = run_check(spec, "--fast", "--directions", "3", "--inject", "W2[0,2]*2", NULL);
+    cr_expect_eq(r.status, 1, "stdout:\n%s\nstderr:\n%s", r.out, r.err);
+    cr_expect(strstr(r.out, "W2[0,2]") != NULL && strstr(r.out, " FAIL\n") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "1 confirmed by the oracle") != NULL, "%s", r.out);
+    done(&r);
+    r = run_check(spec, "--fast", "--csv", "/tmp/never-written.csv", NULL);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "--fast goes with") != NULL, "%s", r.err);
+    cr_expect_eq(r.out[0], '\0');
+    done(&r);
+    r = run_check(spec, "--fast", "--directions", "0", NULL);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "--directions '0'") != NULL, "%s", r.err);
+    done(&r);
+    unlink(spec);
+    rmdir(tmpdir);
+}
