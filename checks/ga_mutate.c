@@ -6,6 +6,8 @@
 
 #include "ga_loss_internal.h"
 #include "ga_mutate.h"
+#include "ga_plainpass.h"
+#include "ga_rounding.h"
 
 static const char *const mutation_names[GA_MUT_COUNT] = {
     "sign_flip",       "missing_factor_2", "missing_act_deriv", "deriv_at_a",
@@ -53,120 +55,6 @@ int ga_mutation_applies(const ga_net *net, size_t batch, ga_mutation m)
     case GA_MUT_CE_NO_SOFTMAX: return ld->kind == GA_LOSS_SOFTMAX_CE || ld->kind == GA_LOSS_CCE;
     default: return (unsigned)m < GA_MUT_COUNT;
     }
-}
-
-/* What the mutant backward pass changes. */
-typedef struct {
-    double factor_scale;  /* multiplies dL/dz of the loss (batch scaling, factor 2) */
-    int no_decay;
-    int ce_no_softmax;
-    size_t act_layer;     /* layer whose activation derivative is mutated, or SIZE_MAX */
-    int act_missing;      /* 1: f' left out; 0: f' taken at a */
-    size_t bias_layer;    /* layer whose db is mutated, or SIZE_MAX */
-    double bias_scale;    /* 0 (missing) or 1/B (averaged) */
-    size_t transposed_layer;
-} mutant;
-
-/* dz (n) = da (n) chained through layer L's activation, maybe mutated */
-static void chain(double *dz, const double *da, const ga_layer_desc *L, const double *z,
-                  const double *a, size_t n, int mutate, int missing)
-{
-    if (mutate && missing) {
-        memmove(dz, da, n * sizeof *dz);
-        return;
-    }
-    if (L->act == GA_ACT_SOFTMAX) {
-        /* dz_j = a_j (da_j - sum_k a_k da_k); "at a" has no meaning for the
-         * Jacobian of a softmax, so only the missing derivative mutates it */
-        double s = 0.0;
-        for (size_t k = 0; k < n; k++)
-            s += a[k] * da[k];
-        for (size_t k = 0; k < n; k++)
-            dz[k] = a[k] * (da[k] - s);
-        return;
-    }
-    for (size_t k = 0; k < n; k++)
-        dz[k] = da[k] * ga_act_deriv(L->act, L->act_param, mutate ? a[k] : z[k],
-                                     ga_act_value(L->act, L->act_param, mutate ? a[k] : z[k]));
-}
-
-static int mutant_backward(double *grad, ga_error *err, const ga_workspace *ws,
-                           const ga_net *net, const double *params, const double *x,
-                           const double *y, size_t batch, const mutant *mu)
-{
-    const ga_net_desc *d = &net->desc;
-    const ga_loss_desc *ld = &d->loss;
-    size_t width = d->n_in;
-    for (size_t l = 0; l < d->n_layers; l++)
-        if (d->layers[l].n_out > width)
-            width = d->layers[l].n_out;
-    double *delta = malloc(2 * batch * width * sizeof *delta);
-    if (!delta)
-        return ga_fail(err, GA_ENOMEM, "out of memory for the mutant backward pass");
-    double *delta_prev = delta + batch * width;
-    size_t last = d->n_layers - 1, n_last = d->layers[last].n_out;
-    double factor = ld->scale;
-    if (ld->reduction == GA_REDUCE_MEAN)
-        factor = ld->scale / ((double)batch * (double)n_last);
-    else if (ld->reduction == GA_REDUCE_BATCH_MEAN)
-        factor = ld->scale / (double)batch;
-    factor *= mu->factor_scale;
-    for (size_t n = 0; n < batch; n++) {
-        const double *z = ws->z[last] + n * n_last, *a = ws->a[last] + n * n_last;
-        const double *yn = y + n * n_last;
-        double *dz = delta + n * n_last;
-        if (mu->ce_no_softmax) {
-            for (size_t k = 0; k < n_last; k++)
-                dz[k] = factor * (z[k] - yn[k]);
-            continue;
-        }
-        ga_loss_sample_dz(dz, ld->kind, z, a, yn, n_last, factor);
-        if (!ga_loss_fuses_output(ld->kind))
-            chain(dz, dz, &d->layers[last], z, a, n_last, mu->act_layer == last, mu->act_missing);
-    }
-    for (size_t l = d->n_layers; l-- > 0;) {
-        const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
-        size_t fan_in = l ? d->layers[l - 1].n_out : d->n_in, fan_out = d->layers[l].n_out;
-        const double *a_prev = l ? ws->a[l - 1] : x; /* (B, fan_in) */
-        for (size_t k = 0; k < fan_out; k++)
-            for (size_t j = 0; j < fan_in; j++) {
-                double s = 0.0;
-                for (size_t n = 0; n < batch; n++)
-                    s += delta[n * fan_out + k] * a_prev[n * fan_in + j];
-                if (!mu->no_decay)
-                    s += ld->weight_decay * params[ga_weight_index(net, W, k, j)];
-                /* transposed: dW(k, j) written where the other layout keeps it */
-                size_t at = mu->transposed_layer == l
-                                ? W->offset + (d->layout == GA_LAYOUT_COLUMN ? j * fan_out + k
-                                                                             : k * fan_in + j)
-                                : ga_weight_index(net, W, k, j);
-                grad[at] = s;
-            }
-        for (size_t k = 0; k < fan_out; k++) {
-            double s = 0.0;
-            for (size_t n = 0; n < batch; n++)
-                s += delta[n * fan_out + k];
-            grad[b->offset + k] = mu->bias_layer == l ? s * mu->bias_scale : s;
-        }
-        if (l == 0)
-            break;
-        for (size_t n = 0; n < batch; n++) {
-            double *da = delta_prev + n * fan_in;
-            for (size_t j = 0; j < fan_in; j++) {
-                double s = 0.0;
-                for (size_t k = 0; k < fan_out; k++)
-                    s += delta[n * fan_out + k] * params[ga_weight_index(net, W, k, j)];
-                da[j] = s;
-            }
-            chain(da, da, &d->layers[l - 1], ws->z[l - 1] + n * fan_in,
-                  ws->a[l - 1] + n * fan_in, fan_in, mu->act_layer == l - 1, mu->act_missing);
-        }
-        double *t = delta;
-        delta = delta_prev;
-        delta_prev = t;
-    }
-    free(delta < delta_prev ? delta : delta_prev);
-    return GA_OK;
 }
 
 /* index of a nonzero entry picked by seed, or SIZE_MAX when all are zero */
@@ -218,7 +106,8 @@ int ga_mutant_gradient(double *grad, int *effect, char *describe, size_t describ
         free(correct);
         return ga_fail(err, status, "backward pass: %s", ga_strerror(status));
     }
-    mutant mu = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX};
+    ga_plain_options mu;
+    ga_plain_options_default(&mu);
     char where[64] = "every entry";
     size_t entry = SIZE_MAX, layer = SIZE_MAX;
     switch (m) {
@@ -265,10 +154,11 @@ int ga_mutant_gradient(double *grad, int *effect, char *describe, size_t describ
         /* The baseline for "no effect" is the same plain-loop pass without the
          * bug, so that rounding differences from ga_backward's kernel never
          * count as an effect. */
-        const mutant none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX};
-        status = mutant_backward(correct, err, ws, net, params, x, y, batch, &none);
+        ga_plain_options none;
+        ga_plain_options_default(&none);
+        status = ga_plain_pass(NULL, correct, err, ws, net, params, x, y, batch, &none);
         if (!status)
-            status = mutant_backward(grad, err, ws, net, params, x, y, batch, &mu);
+            status = ga_plain_pass(NULL, grad, err, ws, net, params, x, y, batch, &mu);
         if (status) {
             free(correct);
             return status;
@@ -298,6 +188,26 @@ int ga_mutation_trial(int *detected, int *effect, char *where, size_t where_size
     }
     status = ga_mutant_gradient(g, effect, where, where_size, err, ws, p->net, p->net->params,
                                 p->x, p->y, p->batch, m, seed);
+    if (!status && *effect) {
+        /* resolvable: some entry moved beyond LAMBDA times its rounding
+         * scale, measured from the correct double gradient */
+        ga_rounding *rd = NULL;
+        double *ok = malloc(p->net->n_params * sizeof *ok), loss;
+        status = ok ? ga_rounding_alloc(&rd, err, p->net, p->batch, GA_ROUNDING_RUNS) : GA_ENOMEM;
+        if (!status)
+            status = ga_rounding_compute(rd, err, p->net, p->net->params, p->x, p->y, p->batch, seed);
+        if (!status)
+            status = ga_loss_and_grad(&loss, ok, NULL, ws, p->net, p->net->params, p->x, p->y,
+                                      p->batch);
+        if (!status) {
+            *effect = GA_MUT_BELOW_ROUNDING;
+            for (size_t i = 0; i < p->net->n_params; i++)
+                if (!(fabs(g[i] - ok[i]) <= GA_ROUNDING_LAMBDA * rd->sigma[i]))
+                    *effect = GA_MUT_RESOLVABLE;
+        }
+        ga_rounding_free(rd);
+        free(ok);
+    }
     if (!status && *effect) {
         ga_check_options opt;
         ga_check_options_default(&opt);

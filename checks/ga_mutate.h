@@ -46,10 +46,18 @@ int ga_mutant_gradient(double *grad, int *effect, char *describe, size_t describ
                        const double *params, const double *x, const double *y, size_t batch,
                        ga_mutation m, uint64_t seed);
 
+/* What a bug does to the gradient at one point. */
+enum {
+    GA_MUT_NO_EFFECT = 0,      /* every bit unchanged: nothing to detect */
+    GA_MUT_RESOLVABLE = 1,     /* some entry moves by more than its rounding scale */
+    GA_MUT_BELOW_ROUNDING = 2  /* entries move, each by no more than LAMBDA sigma of a
+                                * correct double computation (ga_rounding.h): below
+                                * what any check in double can tell from rounding */
+};
+
 /* One trial: bug m on the random problem p, checked by `method` with the
- * derived tolerances. *effect as for ga_mutant_gradient; *detected = 1 when
- * the check drew at least one FAIL (0 when there was no effect); where
- * names the place the bug went. */
+ * derived tolerances. *effect is one of GA_MUT_*; *detected = 1 when the
+ * check drew at least one FAIL; where names the place the bug went. */
 int ga_mutation_trial(int *detected, int *effect, char *where, size_t where_size, ga_error *err,
                       const ga_randnet *p, ga_mutation m, uint64_t seed, ga_check_method method);
 
