@@ -113,6 +113,7 @@ int main(int argc, char **argv)
         for (int m = 0; m < N_METHODS; m++) {
             ga_check_options opt;
             ga_check_options_default(&opt);
+            opt.cross_check = 0; /* thresholds only */
             opt.method = methods[m];
             opt.seed = seed;
             ga_check_report *r;

@@ -44,7 +44,7 @@ void ga_check_options_default(ga_check_options *opt)
     opt->method = GA_CHECK_ORACLE;
     opt->seed = 1;
     opt->top_k = 10;
-    opt->cross_check = 0;
+    opt->cross_check = 4; /* every run: route (b) against route (a) on 4 entries */
     ga_oracle_options_default(&opt->oracle);
 }
 

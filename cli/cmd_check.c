@@ -42,7 +42,7 @@ static void check_usage(FILE *f)
           "                    sample (default: the spec's seed, or 1)\n"
           "  --top K           list the K worst entries (default 10)\n"
           "  --cross-check N   also compare the oracle's reverse pass with its MPFR\n"
-          "                    finite differences on N entries (default 0)\n"
+          "                    finite differences on N entries (default 4)\n"
           "  --fast            directional checks instead of entry by entry: v.g against\n"
           "                    d/dt L(theta + t v) (Ridders' differences) along D random\n"
           "                    +-1 directions, a few dozen forward passes whatever the\n"
@@ -110,7 +110,7 @@ int ga_cmd_check(int argc, char **argv)
     unsigned long long seed = 1;
     int have_seed = 0;
     const char *inject = NULL;
-    int fast = 0;
+    int fast = 0, cross_check_given = 0;
     size_t directions = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -147,6 +147,7 @@ int ga_cmd_check(int argc, char **argv)
             if (parse_uint(&k, v, 1000000))
                 return usage_error("--cross-check '%s': expected an integer in 0..1000000", v);
             opt.cross_check = (size_t)k;
+            cross_check_given = 1;
         } else if (!strcmp(a, "--fast")) {
             fast = 1;
         } else if ((v = opt_value(argc, argv, &i, "--directions", &m)), m) {
@@ -170,7 +171,7 @@ int ga_cmd_check(int argc, char **argv)
     }
     if (!path)
         return usage_error("%s", "missing SPEC.json");
-    if (fast && (csv || opt.method != GA_CHECK_ORACLE || opt.cross_check))
+    if (fast && (csv || opt.method != GA_CHECK_ORACLE || cross_check_given))
         return usage_error("%s", "--fast goes with --seed, --directions and --inject only");
 
     ga_error err = {{0}};
