@@ -1,13 +1,10 @@
 /* ga_check.c: per-entry verdicts, the report, its printer and CSV writer. */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
 
 #include "ga_check.h"
+#include "ga_io.h"
 #include "ga_rounding.h"
 
 static const char *const method_names[GA_CHECK_COUNT] = {"oracle", "central", "gsl", "ridders",
@@ -525,29 +522,11 @@ int ga_check_report_write_csv(ga_error *err, const ga_check_report *r, const cha
 {
     if (!r || !path || !*path)
         return ga_fail(err, GA_EINVAL, "CSV: no report or empty path");
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp)
-        return ga_fail(err, GA_ENOMEM, "CSV: out of memory");
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmpXXXXXX", 11);
-    int fdn = mkstemp(tmp);
-    if (fdn < 0) {
-        int e = errno;
-        free(tmp);
-        return ga_fail(err, GA_EIO, "%s: cannot write the CSV file: %s", path, strerror(e));
-    }
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fdn, 0666 & ~mask);
-    FILE *f = fdopen(fdn, "w");
-    if (!f) {
-        int e = errno;
-        close(fdn);
-        unlink(tmp);
-        free(tmp);
-        return ga_fail(err, GA_EIO, "%s: cannot write the CSV file: %s", path, strerror(e));
-    }
+    ga_atomic_file af;
+    int status = ga_atomic_open(&af, err, path);
+    if (status)
+        return status;
+    FILE *f = af.f;
     fputs("param,index,analytic,oracle,fd,abs_err,rel_err,ulps,tol,verdict,bound,oracle_err,"
           "fd_trunc,fd_round,slope_lo,slope_hi,reason\r\n", f);
     for (size_t i = 0; i < r->n_entries; i++) {
@@ -575,23 +554,5 @@ int ga_check_report_write_csv(ga_error *err, const ga_check_report *r, const cha
         csv_text(f, e->reason);
         fputs("\r\n", f);
     }
-    int bad = ferror(f);
-    if (fflush(f) != 0)
-        bad = 1;
-    int e = errno;
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        e = errno;
-    }
-    if (!bad && rename(tmp, path) != 0) {
-        bad = 1;
-        e = errno;
-    }
-    if (bad) {
-        unlink(tmp);
-        free(tmp);
-        return ga_fail(err, GA_EIO, "%s: writing the CSV file failed: %s", path, strerror(e));
-    }
-    free(tmp);
-    return GA_OK;
+    return ga_atomic_commit(&af, err);
 }

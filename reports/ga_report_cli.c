@@ -367,8 +367,8 @@ int ga_report_scan_main(int argc, char **argv)
         rc = fail_usage(cmd, msg);
         goto done;
     }
-    if ((out_path && ga_check_writable(&err, out_path) != GA_OK) ||
-        (plot_path && ga_check_writable(&err, plot_path) != GA_OK)) {
+    if ((out_path && ga_path_writable(&err, out_path) != GA_OK) ||
+        (plot_path && ga_path_writable(&err, plot_path) != GA_OK)) {
         rc = fail_usage(cmd, err.msg);
         goto done;
     }
@@ -534,7 +534,7 @@ int ga_report_merge_main(int argc, char **argv)
         rc = fail_usage(cmd, "usage: gradaudit merge SHARD.csv... -o OUT.csv");
         goto done;
     }
-    if (ga_check_writable(&err, out_path) != GA_OK ||
+    if (ga_path_writable(&err, out_path) != GA_OK ||
         ga_sweep_merge(&out, &err, inputs, n_in) != GA_OK) {
         rc = fail_usage(cmd, err.msg);
         goto done;
@@ -697,7 +697,7 @@ int ga_report_train_main(int argc, char **argv)
                                "(see --help)");
     if (b1 >= 1.0 || b2 >= 1.0)
         return fail_usage(cmd, "--beta1 and --beta2 must be below 1");
-    if (ga_check_writable(&err, norms) != GA_OK)
+    if (ga_path_writable(&err, norms) != GA_OK)
         return fail_usage(cmd, err.msg);
 
     ga_spec *spec = NULL;

@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -584,78 +582,7 @@ int ga_sweep_rows(ga_buf *out, const ga_sweep *s, size_t index, size_t n_configs
     return st;
 }
 
-/* ---- files --------------------------------------------------------------- */
-static char *temp_template(const char *path)
-{
-    size_t n = strlen(path);
-    char *t = malloc(n + 16);
-    if (t)
-        snprintf(t, n + 16, "%s.tmp.XXXXXX", path);
-    return t;
-}
-
-int ga_check_writable(ga_error *err, const char *path)
-{
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return ga_fail(err, GA_EIO, "cannot write %s: it is a directory", path);
-    char *t = temp_template(path);
-    if (!t)
-        return ga_fail(err, GA_ENOMEM, "out of memory");
-    int fd = mkstemp(t);
-    if (fd < 0) {
-        int e = errno;
-        free(t);
-        return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(e));
-    }
-    close(fd);
-    unlink(t);
-    free(t);
-    return GA_OK;
-}
-
-int ga_atomic_write(ga_error *err, const char *path, const char *data, size_t len)
-{
-    char *t = temp_template(path);
-    if (!t)
-        return ga_fail(err, GA_ENOMEM, "out of memory");
-    int fd = mkstemp(t);
-    if (fd < 0) {
-        int e = errno;
-        free(t);
-        return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(e));
-    }
-    /* mkstemp makes 0600; a CSV is for sharing, as a plain open would make it */
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(fd, 0666 & ~um);
-    size_t done = 0;
-    int e = 0;
-    while (done < len) {
-        ssize_t w = write(fd, data + done, len - done);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            e = errno;
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (!e && fsync(fd) != 0)
-        e = errno;
-    if (close(fd) != 0 && !e)
-        e = errno;
-    if (!e && rename(t, path) != 0)
-        e = errno;
-    if (e) {
-        unlink(t);
-        free(t);
-        return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(e));
-    }
-    free(t);
-    return GA_OK;
-}
-
+/* ---- files: atomic writes are core/ga_io.h's ----------------------------- */
 static int read_all(char **out, size_t *len, ga_error *err, const char *path)
 {
     FILE *f = fopen(path, "rb");

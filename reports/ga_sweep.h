@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ga_io.h"
 #include "ga_scan.h"
 
 #define GA_SWEEP_MAX_CONFIGS 10000000UL
@@ -71,14 +72,6 @@ const char *ga_sweep_header(void);
 /* Appends the rows of configuration index (of n_configs) with result r. */
 int ga_sweep_rows(ga_buf *out, const ga_sweep *s, size_t index, size_t n_configs,
                   const ga_scan_config *c, const ga_scan_result *r);
-
-/* Writes data to path atomically: a temporary file in the same directory,
- * flushed and fsync'ed, then rename(2) over path. On failure path is untouched
- * and no temporary is left. */
-int ga_atomic_write(ga_error *err, const char *path, const char *data, size_t len);
-/* GA_OK when a file can be created in path's directory and path is not a
- * directory (creates and removes a temporary). */
-int ga_check_writable(ga_error *err, const char *path);
 
 /* Merges shard CSVs (each: the header, then whole configurations) into the bytes a
  * single run writes. GA_EINVAL on a foreign header, a configuration present twice
