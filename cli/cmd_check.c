@@ -67,47 +67,12 @@ static int usage_error(const char *fmt, const char *arg)
     return GA_EXIT_USAGE;
 }
 
-/* strict decimal digits, at most max */
-static int parse_uint(unsigned long long *out, const char *s, unsigned long long max)
-{
-    if (!*s)
-        return -1;
-    unsigned long long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        v = v * 10 + (unsigned)(*p - '0');
-        if (v > max)
-            return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* value of option `name` in argv[*i] ("--name V" or "--name=V"), or NULL */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, int *matched)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    *matched = 0;
-    if (strncmp(a, name, n))
-        return NULL;
-    if (a[n] == '=') {
-        *matched = 1;
-        return a + n + 1;
-    }
-    if (a[n] != '\0')
-        return NULL;
-    *matched = 1;
-    return *i + 1 < argc ? argv[++*i] : NULL;
-}
-
 int ga_cmd_check(int argc, char **argv)
 {
     const char *path = NULL, *csv = NULL;
     ga_check_options opt;
     ga_check_options_default(&opt);
-    unsigned long long seed = 1;
+    uint64_t seed = 1;
     int have_seed = 0;
     const char *inject = NULL;
     int fast = 0, cross_check_given = 0;
@@ -118,46 +83,44 @@ int ga_cmd_check(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             check_usage(stdout);
             return GA_EXIT_OK;
-        } else if ((v = opt_value(argc, argv, &i, "--method", &m)), m) {
+        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--method", &m)), m) {
             if (!v)
                 return usage_error("%s needs a value", "--method");
             if (ga_check_method_from_name(&opt.method, v))
                 return usage_error("--method '%s': expected oracle, central, gsl, ridders or forward", v);
-        } else if ((v = opt_value(argc, argv, &i, "--csv", &m)), m) {
+        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--csv", &m)), m) {
             if (!v || !*v)
                 return usage_error("%s needs a file name", "--csv");
             csv = v;
-        } else if ((v = opt_value(argc, argv, &i, "--seed", &m)), m) {
+        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--seed", &m)), m) {
             if (!v)
                 return usage_error("%s needs a value", "--seed");
-            if (parse_uint(&seed, v, UINT32_MAX))
+            if (ga_cli_parse_uint(&seed, v, UINT32_MAX))
                 return usage_error("--seed '%s': expected an integer in 0..4294967295", v);
             have_seed = 1;
-        } else if ((v = opt_value(argc, argv, &i, "--top", &m)), m) {
-            unsigned long long k;
+        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--top", &m)), m) {
+            uint64_t k;
             if (!v)
                 return usage_error("%s needs a value", "--top");
-            if (parse_uint(&k, v, 1000000))
+            if (ga_cli_parse_uint(&k, v, 1000000))
                 return usage_error("--top '%s': expected an integer in 0..1000000", v);
             opt.top_k = (size_t)k;
-        } else if ((v = opt_value(argc, argv, &i, "--cross-check", &m)), m) {
-            unsigned long long k;
+        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--cross-check", &m)), m) {
+            uint64_t k;
             if (!v)
                 return usage_error("%s needs a value", "--cross-check");
-            if (parse_uint(&k, v, 1000000))
+            if (ga_cli_parse_uint(&k, v, 1000000))
                 return usage_error("--cross-check '%s': expected an integer in 0..1000000", v);
             opt.cross_check = (size_t)k;
             cross_check_given = 1;
         } else if (!strcmp(a, "--fast")) {
             fast = 1;
-        } else if ((v = opt_value(argc, argv, &i, "--directions", &m)), m) {
-            char *end;
-            errno = 0;
-            unsigned long dv = v ? strtoul(v, &end, 10) : 0;
-            if (!v || *end || errno || dv < 1 || dv > 64 || v[0] == '-')
+        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--directions", &m)), m) {
+            uint64_t dv;
+            if (!v || ga_cli_parse_uint(&dv, v, 64) || dv < 1)
                 return usage_error("--directions '%s': expected an integer in 1..64", v ? v : "");
             directions = (size_t)dv;
-        } else if ((v = opt_value(argc, argv, &i, "--inject", &m)), m) {
+        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--inject", &m)), m) {
             if (!v || !strchr(v, '*'))
                 return usage_error("--inject needs NAME*FACTOR, e.g. W1[0,1]*1.000000001%s", "");
             inject = v;

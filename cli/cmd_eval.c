@@ -41,23 +41,6 @@ static int usage_error(const char *fmt, const char *arg)
     return GA_EXIT_USAGE;
 }
 
-/* strict 0..4294967295, decimal digits only */
-static int parse_seed(uint32_t *out, const char *s)
-{
-    if (!*s)
-        return -1;
-    unsigned long long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        v = v * 10 + (unsigned)(*p - '0');
-        if (v > UINT32_MAX)
-            return -1;
-    }
-    *out = (uint32_t)v;
-    return 0;
-}
-
 int ga_cmd_eval(int argc, char **argv)
 {
     const char *path = NULL;
@@ -73,8 +56,10 @@ int ga_cmd_eval(int argc, char **argv)
             const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v)
                 return usage_error("%s needs a value", "--seed");
-            if (parse_seed(&seed, v))
+            uint64_t sv;
+            if (ga_cli_parse_uint(&sv, v, UINT32_MAX))
                 return usage_error("--seed '%s': expected an integer in 0..4294967295", v);
+            seed = (uint32_t)sv;
             have_seed = 1;
         } else if (!strcmp(a, "--kernel") || !strncmp(a, "--kernel=", 9)) {
             const char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);

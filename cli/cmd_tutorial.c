@@ -36,24 +36,6 @@ static int is_random_slug(const char *s)
     return !strcmp(s, "wrapping-your-head") || !strcmp(s, "first-draft") || !strcmp(s, "hand-by-hand");
 }
 
-/* Decimal integer in [0, max], nothing else (no sign, no spaces, no suffix). */
-static int parse_uint(uint64_t *out, const char *s, uint64_t max)
-{
-    if (!s || !*s)
-        return -1;
-    uint64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (max - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 static void tutorial_usage(FILE *f)
 {
     fputs("usage: gradaudit tutorial SLUG [--seed S] [--dump-state] [--csv FILE]\n"
@@ -209,7 +191,7 @@ int ga_cmd_tutorial(int argc, char **argv)
         fprintf(stderr, "gradaudit tutorial: %s needs --seed S (0..4294967295)\n", slug);
         return GA_EXIT_USAGE;
     }
-    if (parse_uint(&seed, seed_s, UINT32_MAX) != 0) {
+    if (ga_cli_parse_uint(&seed, seed_s, UINT32_MAX) != 0) {
         fprintf(stderr, "gradaudit tutorial: --seed '%s': not an integer in 0..4294967295 "
                         "(np.random.seed's range)\n", seed_s);
         return GA_EXIT_USAGE;
@@ -245,7 +227,7 @@ static int parse_seeds(uint64_t *seeds, size_t *n, const char *s)
             return -1;
         memcpy(buf, p, len);
         buf[len] = 0;
-        if (parse_uint(&seeds[*n], buf, UINT32_MAX) != 0)
+        if (ga_cli_parse_uint(&seeds[*n], buf, UINT32_MAX) != 0)
             return -1;
         ++*n;
         if (!comma)
@@ -332,7 +314,7 @@ static int check_transcripts(transcript_tally *t, const char *slug, const char *
     while (st == GA_OK && fgets(line, sizeof line, sf)) {
         line[strcspn(line, "\r\n")] = 0;
         uint64_t seed;
-        if (parse_uint(&seed, line, UINT32_MAX) != 0)
+        if (ga_cli_parse_uint(&seed, line, UINT32_MAX) != 0)
             continue;
         size_t nt = 0, ns = 0;
         snprintf(path, sizeof path, "%s/%s/seed-%" PRIu64 ".txt", dir, slug, seed);

@@ -3,6 +3,8 @@
 #ifndef GA_CLI_H
 #define GA_CLI_H
 
+#include <stdint.h>
+
 enum { GA_EXIT_OK = 0, GA_EXIT_FAIL = 1, GA_EXIT_USAGE = 2, GA_EXIT_INTERNAL = 3 };
 
 int ga_cmd_eval(int argc, char **argv);      /* cmd_eval.c */
@@ -12,5 +14,12 @@ int ga_cmd_audit(int argc, char **argv);     /* cmd_tutorial.c */
 int ga_cmd_scan(int argc, char **argv);      /* cmd_scan.c */
 int ga_cmd_train(int argc, char **argv);     /* cmd_scan.c */
 int ga_cmd_merge(int argc, char **argv);     /* cmd_scan.c */
+
+/* Decimal digits only (no sign, space or suffix), value in 0..max: 0, else -1. */
+int ga_cli_parse_uint(uint64_t *out, const char *s, uint64_t max);
+/* The value of option `name` at argv[*i], written "--name V" (advances *i)
+ * or "--name=V"; *matched says whether argv[*i] is that option at all. NULL
+ * with *matched set: the value is missing. */
+const char *ga_cli_opt_value(int argc, char **argv, int *i, const char *name, int *matched);
 
 #endif
