@@ -22,9 +22,11 @@
  *   bound model (grad_bound given): gamma_n * S_i + the reference's bound,
  *            gamma_n = n u / (1 - n u), u = 2^-53, S_i and n from the user's
  *            backward pass on absolute values (Higham's running bound);
- *   noise model (default): 4 x the spread of the user's gradient under a few
- *            ulp-sized perturbations of theta, at least 2 ulps of the
- *            analytic value, + the reference's bound.
+ *   noise model (default): 16 x the largest change of the user's gradient
+ *            when rerun in the directed rounding modes and at a few points
+ *            where theta moved by a few ulps (a calibrated factor, see
+ *            lib/ga_problem.c), at least 2 ulps of the analytic value, + the
+ *            reference's bound.
  *
  * Conventions: functions return GA_OK or a GA_E* status (ga_core.h) and write
  * a one-line message into a ga_error when one is passed; outputs come first.

@@ -232,6 +232,25 @@ Test(problem, oracle_is_the_correctly_rounded_derivative)
     gradaudit_report_free(rep);
 }
 
+/* Parameters smaller than the difference step (theta +- h must stay exact in
+ * MPFR: the precision has to reach from h's bit down to theta's last bit). */
+Test(problem, oracle_at_parameters_below_the_step)
+{
+    double t[N], ex[N];
+    memcpy(t, theta0, sizeof t);
+    t[0] = 0x1p-20;
+    t[3] = 1e-30;
+    t[4] = -0x1.8p-17;
+    P.theta = t;
+    exact_grad(ex, t);
+    gradaudit_report *rep = run_ok();
+    for (int i = 0; i < N; i++)
+        cr_expect_eq(rep->r.entries[i].oracle, ex[i], "%s: oracle %.17g, exact %.17g",
+                     rep->r.entries[i].name, rep->r.entries[i].oracle, ex[i]);
+    cr_expect_eq(rep->r.n_fail, 0);
+    gradaudit_report_free(rep);
+}
+
 Test(problem, ridders_error_estimate_is_honest)
 {
     double ex[N];
