@@ -129,3 +129,34 @@ Test(mlp, helper_message_on_bad_problem)
     cr_assert_not(gradaudit_cr_check_(msg, sizeof msg, &prob, &opt));
     cr_expect(strstr(msg, "problem.grad") != NULL, "%s", msg);
 }
+
+/* No false alarm on random points of the correct network, for every
+ * reference and tolerance model (a small sample of the soak in
+ * docs/library.md). The points come from a printed seed. */
+Test(mlp, correct_passes_at_random_points)
+{
+    const uint64_t seed = 20261122;
+    uint64_t st = seed;
+    for (int t = 0; t < 25; t++) {
+        /* 53-bit uniforms from a 64-bit LCG (Knuth's MMIX constants) */
+        double u[MLP_N + MLP_B * MLP_O + 1];
+        for (size_t k = 0; k < sizeof u / sizeof u[0]; k++) {
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            u[k] = (double)(st >> 11) * 0x1p-53;
+        }
+        double scale = pow(10, 2 * u[0] - 1); /* 0.1 .. 10 */
+        for (size_t i = 0; i < MLP_N; i++)
+            theta[i] = scale * (2 * u[1 + i] - 1);
+        for (int b = 0; b < MLP_B; b++)
+            for (int k = 0; k < MLP_O; k++)
+                d.y[b][k] = u[1 + MLP_N + b * MLP_O + k];
+        for (int m = 0; m < 4; m++) {
+            opt.reference = m < 2 ? GRADAUDIT_REF_ORACLE : GRADAUDIT_REF_RIDDERS;
+            opt.ignore_bound = m & 1;
+            char msg[GRADAUDIT_CR_MSG_SIZE];
+            cr_expect(gradaudit_cr_check_(msg, sizeof msg, &prob, &opt),
+                      "seed %llu point %d (scale %g) reference %d model %d: %s",
+                      (unsigned long long)seed, t, scale, (int)opt.reference, m & 1, msg);
+        }
+    }
+}
