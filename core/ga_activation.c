@@ -48,50 +48,75 @@ int ga_activation_has_kink(ga_activation a, double param)
     }
 }
 
-/* sigmoid(z) = 1/(1+exp(-z)), evaluated through exp(-|z|) <= 1 so that
- * neither branch overflows. */
-static double sigmoid(double z)
+void ga_act_eval(double *value, double *deriv, ga_activation a, double param, double z)
 {
-    double e = exp(-fabs(z));
-    return z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    double v, d;
+    switch (a) {
+    case GA_ACT_IDENTITY: v = z, d = 1.0; break;
+    case GA_ACT_SIGMOID: {
+        /* e = exp(-|z|) <= 1: s = 1/(1+e) or e/(1+e); s' = s(1-s) = e/(1+e)^2,
+         * with no cancellation in 1-s */
+        double e = exp(-fabs(z)), q = 1.0 + e;
+        v = z >= 0 ? 1.0 / q : e / q;
+        d = e / (q * q);
+        break;
+    }
+    case GA_ACT_TANH: {
+        /* With t = exp(-2|z|): tanh|z| = (1-t)/(1+t), 1 - tanh^2 = 4t/(1+t)^2.
+         * Near 0 (t >= 1/2, |z| <= log(2)/2) 1 - t would cancel, so there
+         * t = 1 + m with m = expm1(-2|z|) exact to rounding: tanh|z| =
+         * -m/(2+m), 4(1+m)/(2+m)^2. One exponential either way. */
+        double az = fabs(z);
+        if (az <= 0.34657359027997264) {
+            double m = expm1(-2.0 * az), q = 2.0 + m;
+            v = -m / q;
+            d = 4.0 * (1.0 + m) / (q * q);
+        } else {
+            double t = exp(-2.0 * az), q = 1.0 + t;
+            v = (1.0 - t) / q;
+            d = 4.0 * t / (q * q);
+        }
+        v = copysign(v, z);
+        break;
+    }
+    case GA_ACT_RELU: v = z > 0 ? z : 0.0, d = z > 0 ? 1.0 : 0.0; break;
+    case GA_ACT_LEAKY_RELU: v = z > 0 ? z : param * z, d = z > 0 ? 1.0 : param; break;
+    case GA_ACT_ELU:
+        /* alpha (exp(z) - 1) by expm1 (exact near 0), alpha exp(z) by exp
+         * (expm1 + 1 would cancel for z << 0) */
+        if (z > 0)
+            v = z, d = 1.0;
+        else
+            v = param * expm1(z), d = param * exp(z);
+        break;
+    case GA_ACT_SOFTPLUS: {
+        /* log(1+exp(z)) = max(z,0) + log1p(e), e = exp(-|z|); derivative s(z) */
+        double e = exp(-fabs(z));
+        v = (z > 0 ? z : 0.0) + log1p(e);
+        d = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+        break;
+    }
+    default: v = d = NAN; /* softmax is not elementwise */
+    }
+    if (value)
+        *value = v;
+    if (deriv)
+        *deriv = d;
 }
 
 double ga_act_value(ga_activation a, double param, double z)
 {
-    switch (a) {
-    case GA_ACT_IDENTITY: return z;
-    case GA_ACT_SIGMOID: return sigmoid(z);
-    case GA_ACT_TANH: return tanh(z);
-    case GA_ACT_RELU: return z > 0 ? z : 0.0;
-    case GA_ACT_LEAKY_RELU: return z > 0 ? z : param * z;
-    case GA_ACT_ELU: return z > 0 ? z : param * expm1(z);
-    /* softplus(z) = log(1+exp(z)) = max(z,0) + log1p(exp(-|z|)) */
-    case GA_ACT_SOFTPLUS: return (z > 0 ? z : 0.0) + log1p(exp(-fabs(z)));
-    default: return NAN; /* softmax is not elementwise */
-    }
+    double v;
+    ga_act_eval(&v, NULL, a, param, z);
+    return v;
 }
 
 double ga_act_deriv(ga_activation a, double param, double z, double a_val)
 {
     (void)a_val;
-    switch (a) {
-    case GA_ACT_IDENTITY: return 1.0;
-    case GA_ACT_SIGMOID: {
-        /* s(z)(1-s(z)) = e/(1+e)^2 with e = exp(-|z|): no cancellation in 1-s */
-        double e = exp(-fabs(z));
-        return e / ((1.0 + e) * (1.0 + e));
-    }
-    case GA_ACT_TANH: {
-        /* 1 - tanh(z)^2 = 4t/(1+t)^2 with t = exp(-2|z|): accurate where tanh(z) ~ +-1 */
-        double t = exp(-2.0 * fabs(z));
-        return 4.0 * t / ((1.0 + t) * (1.0 + t));
-    }
-    case GA_ACT_RELU: return z > 0 ? 1.0 : 0.0;
-    case GA_ACT_LEAKY_RELU: return z > 0 ? 1.0 : param;
-    case GA_ACT_ELU: return z > 0 ? 1.0 : param * exp(z);
-    case GA_ACT_SOFTPLUS: return sigmoid(z);
-    default: return NAN;
-    }
+    double d;
+    ga_act_eval(NULL, &d, a, param, z);
+    return d;
 }
 
 void ga_softmax_row(double *out, const double *z, size_t n)

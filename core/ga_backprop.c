@@ -89,9 +89,11 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
         if (L->act == GA_ACT_SOFTMAX)
             for (size_t n = 0; n < batch; n++)
                 ga_softmax_row(a + n * fan_out, z + n * fan_out, fan_out);
+        else if (L->act == GA_ACT_IDENTITY)
+            memcpy(a, z, batch * fan_out * sizeof *a);
         else
             for (size_t i = 0; i < batch * fan_out; i++)
-                a[i] = ga_act_value(L->act, L->act_param, z[i]);
+                ga_act_eval(&a[i], &ws->dact[l][i], L->act, L->act_param, z[i]);
         a_prev = a;
     }
 
@@ -120,10 +122,11 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
     return GA_OK;
 }
 
-/* dz (n) = f'(z) applied to da (n), for one sample of a layer with activation L.
+/* dz (n) = f'(z) applied to da (n), for one sample of a layer with activation L;
+ * dact (n) holds f'(z) as the forward pass stored it.
  * softmax: dz_j = a_j (da_j - sum_k a_k da_k). */
 static void chain_activation(double *dz, const double *da, const ga_layer_desc *L,
-                             const double *z, const double *a, size_t n)
+                             const double *dact, const double *a, size_t n)
 {
     if (L->act == GA_ACT_SOFTMAX) {
         double s = 0.0;
@@ -133,7 +136,7 @@ static void chain_activation(double *dz, const double *da, const ga_layer_desc *
             dz[k] = a[k] * (da[k] - s);
     } else if (L->act != GA_ACT_IDENTITY) {
         for (size_t k = 0; k < n; k++)
-            dz[k] = da[k] * ga_act_deriv(L->act, L->act_param, z[k], a[k]);
+            dz[k] = da[k] * dact[k];
     } else if (dz != da) {
         memcpy(dz, da, n * sizeof *dz);
     }
@@ -163,7 +166,7 @@ int ga_backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net
         double *dz = delta + n * n_last;
         ga_loss_sample_dz(dz, ld->kind, z, a, y + n * n_last, n_last, factor);
         if (!ga_loss_fuses_output(ld->kind))
-            chain_activation(dz, dz, &d->layers[last], z, a, n_last);
+            chain_activation(dz, dz, &d->layers[last], ws->dact[last] + n * n_last, a, n_last);
     }
 
     for (size_t l = d->n_layers; l-- > 0;) {
@@ -194,7 +197,7 @@ int ga_backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net
             break;
         const ga_layer_desc *Lp = &d->layers[l - 1];
         for (size_t n = 0; n < batch; n++)
-            chain_activation(dA + n * fan_in, dA + n * fan_in, Lp, ws->z[l - 1] + n * fan_in,
+            chain_activation(dA + n * fan_in, dA + n * fan_in, Lp, ws->dact[l - 1] + n * fan_in,
                              ws->a[l - 1] + n * fan_in, fan_in);
         double *t = delta;
         delta = delta_prev;

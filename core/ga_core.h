@@ -70,7 +70,9 @@ int ga_activation_has_param(ga_activation a);
 int ga_activation_has_kink(ga_activation a, double param);
 
 /* Elementwise activation and derivative (not softmax). Stable for |z| up to
- * DBL_MAX where the mathematical value is finite. */
+ * DBL_MAX where the mathematical value is finite. ga_act_eval gives both
+ * from one exponential; the two single-valued calls return the same bits. */
+void ga_act_eval(double *value, double *deriv, ga_activation a, double param, double z);
 double ga_act_value(ga_activation a, double param, double z);
 /* f'(z); a_val = f(z) is passed so the derivative can reuse it. */
 double ga_act_deriv(ga_activation a, double param, double z, double a_val);
@@ -187,6 +189,7 @@ typedef struct {
     size_t n_layers;
     double **z;         /* z[l] (B, n_out(l)) pre-activations */
     double **a;         /* a[l] (B, n_out(l)) activations */
+    double **dact;      /* dact[l] (B, n_out(l)) f'(z) of elementwise activations */
     double *delta;      /* (B, max width) dL/dz of the current layer */
     double *delta_prev; /* (B, max width) */
     double *buf;        /* one allocation behind all of the above */

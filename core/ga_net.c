@@ -179,7 +179,7 @@ int ga_workspace_alloc(ga_workspace **out, ga_error *err, const ga_net *net, siz
         size_t n = d->layers[l].n_out;
         if (n > max_width)
             max_width = n;
-        if (!add_ok(&per_sample, per_sample, 2 * n))
+        if (!add_ok(&per_sample, per_sample, 3 * n))
             return ga_fail(err, GA_ERANGE, "workspace size overflows");
     }
     size_t total, deltas, bytes;
@@ -195,8 +195,9 @@ int ga_workspace_alloc(ga_workspace **out, ga_error *err, const ga_net *net, siz
         return ga_fail(err, GA_ENOMEM, "out of memory for the workspace");
     ws->z = calloc(d->n_layers, sizeof *ws->z);
     ws->a = calloc(d->n_layers, sizeof *ws->a);
+    ws->dact = calloc(d->n_layers, sizeof *ws->dact);
     ws->buf = malloc(bytes);
-    if (!ws->z || !ws->a || !ws->buf) {
+    if (!ws->z || !ws->a || !ws->dact || !ws->buf) {
         ga_workspace_free(ws);
         return ga_fail(err, GA_ENOMEM, "out of memory for %zu bytes of workspace", bytes);
     }
@@ -205,6 +206,7 @@ int ga_workspace_alloc(ga_workspace **out, ga_error *err, const ga_net *net, siz
         size_t n = max_batch * d->layers[l].n_out;
         ws->z[l] = p, p += n;
         ws->a[l] = p, p += n;
+        ws->dact[l] = p, p += n;
     }
     ws->delta = p, p += deltas;
     ws->delta_prev = p;
@@ -220,6 +222,7 @@ void ga_workspace_free(ga_workspace *ws)
         return;
     free(ws->z);
     free(ws->a);
+    free(ws->dact);
     free(ws->buf);
     free(ws);
 }
