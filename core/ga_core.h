@@ -31,7 +31,8 @@ enum {
     GA_EIO = 4,     /* a file could not be read or written */
     GA_ESPEC = 5,   /* malformed spec file */
     GA_ENONFINITE = 6, /* NaN or Inf where a finite number is required */
-    GA_EFAIL = 7    /* a check failed (used by checks/) */
+    GA_EFAIL = 7,   /* a check failed (used by checks/) */
+    GA_ECALLBACK = 8 /* a user callback reported an error (the public API, gradaudit.h) */
 };
 
 typedef struct {

@@ -17,6 +17,7 @@ const char *ga_strerror(int status)
     case GA_ESPEC: return "malformed spec";
     case GA_ENONFINITE: return "non-finite number";
     case GA_EFAIL: return "check failed";
+    case GA_ECALLBACK: return "a callback reported an error";
     default: return "unknown status";
     }
 }

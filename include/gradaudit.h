@@ -52,9 +52,6 @@ extern "C" {
 
 #define GRADAUDIT_VERSION "0.1.0"
 
-/* A user callback returned a non-zero status (the checker's codes stop at GA_EFAIL). */
-#define GA_ECALLBACK 8
-
 /* ---- callbacks ---------------------------------------------------------- */
 /* *loss = L(theta). theta (n). */
 typedef int (*gradaudit_loss_fn)(double *loss, const double *theta, size_t n, void *user);

@@ -47,8 +47,6 @@ void gradaudit_options_default(gradaudit_options *opt)
 
 const char *gradaudit_strerror(int status)
 {
-    if (status == GA_ECALLBACK)
-        return "a user callback returned an error";
     return ga_strerror(status);
 }
 

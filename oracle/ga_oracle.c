@@ -924,7 +924,7 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
         iters++;
         long k0 = p / 8; /* h_r = 2^-(k0 + r) */
         long kmax = k0 + NTAB;
-        long top = ex > 1 - kmax ? ex : 1 - kmax, bot = ex - 53 < -kmax ? ex - 53 : -kmax;
+        long top = ex > 1 - k0 ? ex : 1 - k0, bot = ex - 53 < -kmax ? ex - 53 : -kmax;
         long pbits = top - bot + 2; /* theta +- h exact in pbits */
         for (size_t v = 0; v < (size_t)FD_EXTRA; v++)
             mpfr_set_prec(F[v], p + GAP);
