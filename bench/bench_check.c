@@ -3,7 +3,10 @@
  * entry) of sigmoid MLPs w-w-w-1, batch 32, MSE (mean), w = 8, 16, 32, 64.
  * Parameters and data are drawn from NumPy's legacy stream (seed printed);
  * bench_gradcheck.py builds the same networks for torch.autograd.gradcheck.
- * Single thread. Prints one line per width: w, entries, seconds, verdicts. */
+ * Single thread. Prints one line per width: w, entries, seconds, verdicts.
+ * usage: bench_check [SEED [CROSS]]: CROSS entries of the oracle's
+ * reverse pass are compared with its MPFR differences (the library's
+ * default when absent; 0 times the verdicts alone). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +26,11 @@ int main(int argc, char **argv)
 {
     const size_t widths[] = {8, 16, 32, 64}, B = 32;
     const uint32_t seed = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 2026;
-    printf("# bench_check seed %u, batch %zu, sigmoid w-w-w-1, mse(mean), method oracle\n", seed, B);
+    ga_check_options dflt;
+    ga_check_options_default(&dflt);
+    const size_t cross = argc > 2 ? strtoul(argv[2], NULL, 10) : dflt.cross_check;
+    printf("# bench_check seed %u, batch %zu, sigmoid w-w-w-1, mse(mean), method oracle, "
+           "cross-check %zu entries\n", seed, B, cross);
     printf("%4s %8s %10s %6s %6s %6s %6s %24s\n", "w", "entries", "seconds", "pass", "FAIL", "kink",
            "prec", "loss");
     for (size_t wi = 0; wi < 4; wi++) {
@@ -56,6 +63,7 @@ int main(int argc, char **argv)
         ga_check_options_default(&o);
         o.seed = seed;
         o.top_k = 0;
+        o.cross_check = cross;
         ga_check_report *r;
         double t0 = now();
         int st = ga_check_run(&r, &err, net, net->params, x, y, B, &o);

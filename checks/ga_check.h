@@ -139,7 +139,7 @@ typedef struct {
     ga_check_method method;
     uint64_t seed;          /* printed; picks the oracle cross-check sample */
     size_t top_k;           /* worst entries listed (default 10) */
-    size_t cross_check;     /* oracle route (b) vs route (a) on this many entries (default 4) */
+    size_t cross_check;     /* oracle route (b) vs route (a) on this many entries (default 2) */
     const char *spec_path;  /* for the reproduce line; NULL: "SPEC.json" */
     const double *analytic; /* (n_params) gradient to check; NULL: ga_backward's */
     ga_oracle_options oracle;

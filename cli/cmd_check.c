@@ -42,7 +42,7 @@ static void check_usage(FILE *f)
           "                    sample (default: the spec's seed, or 1)\n"
           "  --top K           list the K worst entries (default 10)\n"
           "  --cross-check N   also compare the oracle's reverse pass with its MPFR\n"
-          "                    finite differences on N entries (default 4)\n"
+          "                    finite differences on N entries (default 2)\n"
           "  --fast            directional checks instead of entry by entry: v.g against\n"
           "                    d/dt L(theta + t v) (Ridders' differences) along D random\n"
           "                    +-1 directions, a few dozen forward passes whatever the\n"

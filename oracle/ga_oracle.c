@@ -806,10 +806,10 @@ int ga_oracle_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_erro
     return GA_OK;
 }
 
-int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats *stats,
-                       ga_error *err, const ga_net *net, const double *params,
-                       const double *x, const double *y, size_t batch,
-                       const ga_oracle_options *opt)
+int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double *abserr,
+                            double *dx, ga_oracle_stats *stats, ga_error *err, const ga_net *net,
+                            const double *params, const double *x, const double *y, size_t batch,
+                            const ga_oracle_options *opt)
 {
     ga_oracle_options op;
     if (!grad)
@@ -817,7 +817,9 @@ int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats
     int status = check_args(&op, err, net, params, x, y, batch, opt);
     if (status)
         return status;
-    size_t n_dx = dx ? batch * net->desc.n_in : 0, n_res = net->n_params + n_dx;
+    /* results: the gradient, then dL/dx, then the loss, each settled alike */
+    size_t n_dx = dx ? batch * net->desc.n_in : 0, n_grad = net->n_params;
+    size_t n_res = n_grad + n_dx + (loss != NULL);
     orc o;
     /* extra: the low-precision results (n_res), the error, two settle scratch */
     status = orc_alloc(&o, err, net, params, x, y, batch, 1, dx != NULL, 0, n_res + 3,
@@ -836,7 +838,8 @@ int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats
         orc_backward(&o);
         for (size_t i = 0; i < n_res; i++) {
             mpfr_set_prec(lo[i], p);
-            mpfr_set(lo[i], i < net->n_params ? o.G[i] : o.DX[i - net->n_params], MPFR_RNDN);
+            mpfr_set(lo[i], i < n_grad ? o.G[i] : i < n_grad + n_dx ? o.DX[i - n_grad] : o.T[T_LOSS],
+                     MPFR_RNDN);
         }
         orc_set_prec(&o, p + GAP);
         orc_constants(&o);
@@ -845,9 +848,9 @@ int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats
         int inexact = mpfr_inexflag_p();
         unsettled = 0;
         for (size_t i = 0; i < n_res; i++) {
-            mpfr_ptr hi = i < net->n_params ? o.G[i] : o.DX[i - net->n_params];
-            double *out = i < net->n_params ? &grad[i] : &dx[i - net->n_params];
-            double *ae = i < net->n_params ? (abserr ? &abserr[i] : NULL) : NULL;
+            mpfr_ptr hi = i < n_grad ? o.G[i] : i < n_grad + n_dx ? o.DX[i - n_grad] : o.T[T_LOSS];
+            double *out = i < n_grad ? &grad[i] : i < n_grad + n_dx ? &dx[i - n_grad] : loss;
+            double *ae = i < n_grad ? (abserr ? &abserr[i] : NULL) : i < n_grad + n_dx ? NULL : loss_err;
             orc_error(sc[0], hi, lo[i], p, inexact, sc[1]);
             if (!settle(out, ae, hi, sc[0], sc[1], sc[2]))
                 unsettled++;
@@ -860,10 +863,19 @@ int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats
     stats_set(stats, p + GAP, iters, unsettled);
     orc_free(&o);
     if (unsettled)
-        return ga_fail(err, GA_EFAIL, "oracle: %u gradient entries were not settled at %ld bits%s",
+        return ga_fail(err, GA_EFAIL, "oracle: %u results were not settled at %ld bits%s",
                        unsettled, p + GAP,
                        p < op.max_prec ? ", more would exceed the memory cap" : "");
     return GA_OK;
+}
+
+int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats *stats,
+                       ga_error *err, const ga_net *net, const double *params,
+                       const double *x, const double *y, size_t batch,
+                       const ga_oracle_options *opt)
+{
+    return ga_oracle_loss_gradient(NULL, NULL, grad, abserr, dx, stats, err, net, params, x, y,
+                                   batch, opt);
 }
 
 static const char *act_kink_word(ga_activation a)
@@ -1098,20 +1110,36 @@ int ga_oracle_cross_check(size_t *mismatches, size_t *checked, ga_error *err,
     int status = check_args(&op, err, net, params, x, y, batch, opt);
     if (status)
         return status;
-    size_t n = net->n_params;
-    double *gb = malloc(n * sizeof *gb);
-    size_t *idx = malloc(n * sizeof *idx);
-    if (!gb || !idx) {
-        free(gb);
-        free(idx);
-        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu entries", n);
-    }
+    double *gb = malloc(net->n_params * sizeof *gb);
+    if (!gb)
+        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu entries", net->n_params);
     status = ga_oracle_gradient(gb, NULL, NULL, NULL, err, net, params, x, y, batch, &op);
-    orc o;
     if (status == GA_OK)
-        status = fd_alloc(&o, err, net, params, x, y, batch, &op);
+        status = ga_oracle_cross_check_grad(mismatches, checked, err, net, params, x, y, batch,
+                                            gb, count, seed, &op);
+    free(gb);
+    return status;
+}
+
+int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *err,
+                               const ga_net *net, const double *params, const double *x,
+                               const double *y, size_t batch, const double *gb, size_t count,
+                               uint64_t seed, const ga_oracle_options *opt)
+{
+    ga_oracle_options op;
+    if (!mismatches || !checked || !gb)
+        return ga_fail(err, GA_EINVAL, "oracle: mismatches, checked or the gradient is NULL");
+    *mismatches = *checked = 0;
+    int status = check_args(&op, err, net, params, x, y, batch, opt);
+    if (status)
+        return status;
+    size_t n = net->n_params;
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!idx)
+        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu entries", n);
+    orc o;
+    status = fd_alloc(&o, err, net, params, x, y, batch, &op);
     if (status) {
-        free(gb);
         free(idx);
         return status;
     }
@@ -1140,7 +1168,6 @@ int ga_oracle_cross_check(size_t *mismatches, size_t *checked, ga_error *err,
             (*mismatches)++;
     }
     orc_free(&o);
-    free(gb);
     free(idx);
     return status;
 }

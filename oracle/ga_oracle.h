@@ -58,6 +58,14 @@ int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats
                        const double *x, const double *y, size_t batch,
                        const ga_oracle_options *opt);
 
+/* Route (b) and the loss from the same passes: what ga_oracle_loss and
+ * ga_oracle_gradient give, for the price of the second alone. loss and
+ * loss_err may be NULL. */
+int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double *abserr,
+                            double *dx, ga_oracle_stats *stats, ga_error *err, const ga_net *net,
+                            const double *params, const double *x, const double *y, size_t batch,
+                            const ga_oracle_options *opt);
+
 /* Route (a): entry i of the gradient by high-precision central differences
  * with Richardson extrapolation on the MPFR forward pass: needs no derivative
  * formula. Same meaning of the outputs. Not defined at a kink (relu at 0):
@@ -80,5 +88,12 @@ int ga_oracle_cross_check(size_t *mismatches, size_t *checked, ga_error *err,
                           const ga_net *net, const double *params, const double *x,
                           const double *y, size_t batch, size_t count, uint64_t seed,
                           const ga_oracle_options *opt);
+
+/* The same, against a route (b) gradient the caller already has (gb,
+ * n_params, as ga_oracle_gradient returned it): saves the reverse pass. */
+int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *err,
+                               const ga_net *net, const double *params, const double *x,
+                               const double *y, size_t batch, const double *gb, size_t count,
+                               uint64_t seed, const ga_oracle_options *opt);
 
 #endif
