@@ -3,43 +3,20 @@
  * The spec files are written here; the expected verdicts follow from hand
  * reasoning stated at each test (a wrong entry must fail, a correct gradient
  * must pass, z = 0 exactly at a relu is a kink). */
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 
-extern char **environ;
+#include "ga_testsupport.h"
 
 typedef struct {
     int status;
     char *out, *err;
 } run_result;
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "cannot open %s", path);
-    size_t cap = 4096, len = 0, got;
-    char *buf = malloc(cap);
-    cr_assert(buf);
-    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (cap - len < 2) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            cr_assert(buf);
-        }
-    }
-    fclose(f);
-    buf[len] = 0;
-    return buf;
-}
 
 static char tmpdir[64];
 
@@ -76,23 +53,10 @@ static run_result run_check(const char *a1, ...)
         argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
-    char out_path[128], err_path[128];
-    tmp_path(out_path, sizeof out_path, "stdout");
-    tmp_path(err_path, sizeof err_path, "stderr");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid;
-    int rc = posix_spawn(&pid, prog, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert_eq(rc, 0, "posix_spawn %s", prog);
-    int ws;
-    cr_assert_eq(waitpid(pid, &ws, 0), pid);
-    cr_assert(WIFEXITED(ws), "gradaudit check did not exit normally");
-    run_result r = {WEXITSTATUS(ws), slurp(out_path), slurp(err_path)};
-    unlink(out_path);
-    unlink(err_path);
+    ga_test_run run;
+    cr_assert_eq(ga_test_run_program(&run, (char *const *)argv), 0, "cannot run %s", prog);
+    cr_assert(run.signal == 0 && run.status >= 0, "gradaudit check did not exit normally");
+    run_result r = {run.status, run.out, run.err};
     return r;
 }
 
@@ -178,7 +142,8 @@ Test(cli_check, csv_written_with_header)
     run_result r = run_check(spec, "--csv", csv, "--seed", "5", NULL);
     cr_expect_eq(r.status, 0, "%s%s", r.out, r.err);
     cr_expect(strstr(r.out, "seed 5") != NULL, "%s", r.out);
-    char *text = slurp(csv);
+    char *text = ga_test_slurp(csv, NULL);
+    cr_assert_not_null(text, "cannot read %s", csv);
     const char *head = "param,index,analytic,oracle,fd,abs_err,rel_err,ulps,tol,verdict,";
     cr_expect_eq(strncmp(text, head, strlen(head)), 0, "%s", text);
     cr_expect(strstr(text, "\r\n\"W1[0,0]\",0,") != NULL, "%s", text);

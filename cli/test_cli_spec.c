@@ -5,23 +5,20 @@
  * Expected numbers come from NumPy 1.24 (Debian's /usr/bin/python3) running
  * the tutorials' own formulas; the Python is quoted next to each table. */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <jansson.h>
 
-#define SRC(p) GA_SOURCE_ROOT "/" p
+#include "ga_testsupport.h"
 
-extern char **environ;
+#define SRC(p) GA_SOURCE_ROOT "/" p
 
 typedef struct {
     int status;   /* exit status, or -1 if the program did not exit normally */
@@ -29,41 +26,11 @@ typedef struct {
     char *err;    /* stderr */
 } run_result;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "cannot open %s", path);
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    cr_assert(buf);
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (cap - len < 2) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            cr_assert(buf);
-        }
-    }
-    fclose(f);
-    buf[len] = 0;
-    return buf;
-}
-
-/* Runs GRADAUDIT eval ARGS... with stdout and stderr captured to files. */
+/* Runs GRADAUDIT eval ARGS... with stdout and stderr captured. */
 static run_result run_eval(const char *const *args, size_t n)
 {
     const char *prog = getenv("GRADAUDIT");
     cr_assert(prog && *prog, "GRADAUDIT is not set (meson passes the program's path)");
-    char dir[] = "/tmp/ga_cli_XXXXXX";
-    cr_assert(mkdtemp(dir));
-    char out_path[64], err_path[64];
-    snprintf(out_path, sizeof out_path, "%s/out", dir);
-    snprintf(err_path, sizeof err_path, "%s/err", dir);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     char *argv[32];
     cr_assert(n + 3 < 32);
     argv[0] = (char *)prog;
@@ -71,19 +38,9 @@ static run_result run_eval(const char *const *args, size_t n)
     for (size_t i = 0; i < n; i++)
         argv[2 + i] = (char *)args[i];
     argv[2 + n] = NULL;
-    pid_t pid;
-    int rc = posix_spawn(&pid, prog, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert_eq(rc, 0, "posix_spawn %s: %s", prog, strerror(rc));
-    int ws;
-    cr_assert_eq(waitpid(pid, &ws, 0), pid);
-    run_result r;
-    r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-    r.out = slurp(out_path);
-    r.err = slurp(err_path);
-    remove(out_path);
-    remove(err_path);
-    rmdir(dir);
+    ga_test_run run;
+    cr_assert_eq(ga_test_run_program(&run, argv), 0, "cannot run %s", prog);
+    run_result r = {run.status, run.out, run.err};
     return r;
 }
 

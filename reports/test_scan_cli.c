@@ -22,6 +22,8 @@
 
 #include <criterion/criterion.h>
 
+#include "ga_testsupport.h"
+
 #include "ga_report_cli.h"
 #include "ga_scan.h"
 #include "ga_sweep.h"
@@ -61,24 +63,6 @@ static char *path_in(const char *name)
     return b;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    ga_buf b = {0};
-    char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        ga_buf_append(&b, tmp, n);
-    fclose(f);
-    if (!b.data)
-        ga_buf_append(&b, "", 0);
-    if (len)
-        *len = b.len;
-    return b.data;
-}
-
 static int file_exists(const char *p)
 {
     struct stat sb;
@@ -110,9 +94,9 @@ static int run(cmd_fn fn, char **out, char **err, const char *const *args)
     int status;
     waitpid(pid, &status, 0);
     if (out)
-        *out = slurp(o, NULL);
+        *out = ga_test_slurp(o, NULL);
     if (err)
-        *err = slurp(e, NULL);
+        *err = ga_test_slurp(e, NULL);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -133,7 +117,7 @@ Test(scan_cli, csv_shape_and_numbers, .init = make_dir, .fini = remove_dir)
     char *err;
     cr_assert_eq(run(ga_report_scan_main, NULL, &err, args), 0, "stderr: %s", err);
     cr_expect_str_empty(err, "stderr not empty when not a terminal: %s", err);
-    char *csv = slurp(path_in("a.csv"), NULL);
+    char *csv = ga_test_slurp(path_in("a.csv"), NULL);
     cr_assert_not_null(csv);
     /* configurations: 2 act x (2 sigma_w2 for normal + 1 he) x 2 depths x 2 seeds = 24,
      * rows: 2 act x 3 x 2 seeds x (3 + 5) layers = 96, plus the header */
@@ -182,7 +166,7 @@ Test(scan_cli, extended_range_numbers, .init = make_dir, .fini = remove_dir)
     const char *args[] = {"scan", "--act", "tanh", "--sigma-w2", "0.5", "--depth", "2000",
                           "--width", "4", "--batch", "2", "-o", path_in("deep.csv"), NULL};
     cr_assert_eq(run(ga_report_scan_main, NULL, NULL, args), 0);
-    char *csv = slurp(path_in("deep.csv"), NULL);
+    char *csv = ga_test_slurp(path_in("deep.csv"), NULL);
     cr_assert_not_null(csv);
     char *first = strchr(csv, '\n') + 1;
     /* layer 1's delta_ratio (column 21) and its log10 (column 22) */
@@ -338,7 +322,7 @@ Test(scan_cli, sigint_leaves_complete_file, .init = make_dir, .fini = remove_dir
     int polls = 0;
     double t0 = (double)time(NULL);
     while (seen < 3 && (double)time(NULL) - t0 < 40) {
-        char *s = slurp(out, NULL);
+        char *s = ga_test_slurp(out, NULL);
         cr_assert_not_null(s, "the output vanished (rename is atomic, it never should)");
         seen = check_snapshot(s, previous, 40);
         free(s);
@@ -351,12 +335,12 @@ Test(scan_cli, sigint_leaves_complete_file, .init = make_dir, .fini = remove_dir
     waitpid(pid, &status, 0);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == GA_EXIT_INTERRUPTED,
               "exit status %d, want 130", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    char *s = slurp(out, NULL);
+    char *s = ga_test_slurp(out, NULL);
     long k = check_snapshot(s, previous, 40);
     cr_expect(k >= seen && k < 400, "final file holds %ld configurations (saw %ld)", k, seen);
     free(s);
     cr_expect(no_temporaries(), "a temporary file was left behind");
-    char *err = slurp(path_in("stderr.txt"), NULL);
+    char *err = ga_test_slurp(path_in("stderr.txt"), NULL);
     cr_expect(strstr(err, "interrupted") != NULL, "no interruption message: %s", err);
     free(err);
 }
@@ -379,7 +363,7 @@ Test(scan_cli, sigint_before_first_configuration_keeps_previous, .init = make_di
     int status;
     waitpid(pid, &status, 0);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == GA_EXIT_INTERRUPTED, "exit status");
-    char *s = slurp(out, NULL);
+    char *s = ga_test_slurp(out, NULL);
     cr_expect_str_eq(s, previous, "previous file changed");
     free(s);
     cr_expect(no_temporaries(), "a temporary file was left behind");
@@ -417,7 +401,7 @@ Test(scan_cli, shards_merge_to_single_run_bytes, .init = make_dir, .fini = remov
     cr_assert_eq(run(ga_report_merge_main, NULL, &err, margs), 0, "merge: %s", err);
     free(err);
     size_t la, lb;
-    char *a = slurp(path_in("single.csv"), &la), *b = slurp(path_in("merged.csv"), &lb);
+    char *a = ga_test_slurp(path_in("single.csv"), &la), *b = ga_test_slurp(path_in("merged.csv"), &lb);
     cr_assert(a && b);
     cr_expect_eq(la, lb, "sizes differ: %zu vs %zu", la, lb);
     cr_expect(la == lb && memcmp(a, b, la) == 0, "merged bytes differ from the single run");
@@ -452,7 +436,7 @@ Test(scan_cli, spec_file_equals_command_line, .init = make_dir, .fini = remove_d
                         "--seeds", "0-1", "-o", path_in("b.csv"), NULL};
     cr_assert_eq(run(ga_report_scan_main, NULL, NULL, a1), 0);
     cr_assert_eq(run(ga_report_scan_main, NULL, NULL, a2), 0);
-    char *x = slurp(path_in("a.csv"), NULL), *y = slurp(path_in("b.csv"), NULL);
+    char *x = ga_test_slurp(path_in("a.csv"), NULL), *y = ga_test_slurp(path_in("b.csv"), NULL);
     cr_expect_str_eq(x, y, "spec file and command line differ");
     cr_expect(strstr(x, "leaky_relu,0.20000000000000001,") != NULL, "slope not applied");
     free(x);
@@ -536,7 +520,7 @@ Test(scan_cli, plot_or_note, .init = make_dir, .fini = remove_dir)
     cr_assert_eq(run(ga_report_scan_main, NULL, &err, args), 0, "stderr: %s", err);
     cr_expect(file_exists(path_in("p.csv")), "CSV not written");
     if (have) {
-        char *svg = slurp(path_in("p.svg"), NULL);
+        char *svg = ga_test_slurp(path_in("p.svg"), NULL);
         cr_assert_not_null(svg, "no plot although gnuplot is installed");
         cr_expect(strstr(svg, "<svg") != NULL, "not an SVG");
         free(svg);
