@@ -231,6 +231,9 @@ void ga_clip_global_norm(double *pre_norm, int *clipped, double *grads, size_t n
                          double max_norm, double eps);
 
 /* ---- small numeric helpers shared by every folder --------------------- */
+/* *r = a * b resp. a + b; 0 (and *r untouched) when the size_t would wrap. */
+int ga_size_mul(size_t *r, size_t a, size_t b);
+int ga_size_add(size_t *r, size_t a, size_t b);
 /* Distance in units in the last place between two finite doubles (0 when
  * equal, including +0/-0); UINT64_MAX when either is NaN. */
 uint64_t ga_ulp_distance(double a, double b);

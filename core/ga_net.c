@@ -6,8 +6,7 @@
 
 #include "ga_core.h"
 
-/* a * b and a + b on size_t, failing instead of wrapping */
-static int mul_ok(size_t *r, size_t a, size_t b)
+int ga_size_mul(size_t *r, size_t a, size_t b)
 {
     if (a != 0 && b > SIZE_MAX / a)
         return 0;
@@ -15,7 +14,7 @@ static int mul_ok(size_t *r, size_t a, size_t b)
     return 1;
 }
 
-static int add_ok(size_t *r, size_t a, size_t b)
+int ga_size_add(size_t *r, size_t a, size_t b)
 {
     if (b > SIZE_MAX - a)
         return 0;
@@ -48,7 +47,7 @@ int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *des
         if (!isfinite(L->act_param))
             return ga_fail(err, GA_EINVAL, "layers[%zu]: activation parameter is not finite", l);
         size_t w, wb;
-        if (!mul_ok(&w, fan_in, L->n_out) || !add_ok(&wb, w, L->n_out) || !add_ok(&total, total, wb))
+        if (!ga_size_mul(&w, fan_in, L->n_out) || !ga_size_add(&wb, w, L->n_out) || !ga_size_add(&total, total, wb))
             return ga_fail(err, GA_ERANGE, "layers[%zu]: the parameter count overflows", l);
         fan_in = L->n_out;
     }
@@ -65,7 +64,7 @@ int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *des
     if (status)
         return status;
     size_t bytes;
-    if (!mul_ok(&bytes, total, 2 * sizeof(double)))
+    if (!ga_size_mul(&bytes, total, 2 * sizeof(double)))
         return ga_fail(err, GA_ERANGE, "the parameter count %zu overflows in bytes", total);
     if (memory_cap && bytes > memory_cap)
         return ga_fail(err, GA_ENOMEM,
@@ -179,12 +178,12 @@ int ga_workspace_alloc(ga_workspace **out, ga_error *err, const ga_net *net, siz
         size_t n = d->layers[l].n_out;
         if (n > max_width)
             max_width = n;
-        if (!add_ok(&per_sample, per_sample, 3 * n))
+        if (!ga_size_add(&per_sample, per_sample, 3 * n))
             return ga_fail(err, GA_ERANGE, "workspace size overflows");
     }
     size_t total, deltas, bytes;
-    if (!add_ok(&per_sample, per_sample, 2 * max_width) || !mul_ok(&total, per_sample, max_batch) ||
-        !mul_ok(&bytes, total, sizeof(double)))
+    if (!ga_size_add(&per_sample, per_sample, 2 * max_width) || !ga_size_mul(&total, per_sample, max_batch) ||
+        !ga_size_mul(&bytes, total, sizeof(double)))
         return ga_fail(err, GA_ERANGE, "workspace size overflows for batch %zu", max_batch);
     if (bytes > GA_DEFAULT_MEMORY_CAP)
         return ga_fail(err, GA_ENOMEM, "a batch of %zu needs %zu bytes of workspace, over the cap of %zu",

@@ -580,42 +580,10 @@ static int call_mpfr(run *s, oracle_ws *w, mpfr_ptr out, long prec, const char *
     return GA_OK;
 }
 
-/* Why |v_p - v_{p+GAP}| (+ 2^-p |v| when inexact) bounds the error of the
- * run at p + GAP: see oracle/ga_oracle.c (orc_error); the user's loss is
- * assumed to do its arithmetic at the precision it is given, so its
- * rounding error shrinks like 2^-p. */
-static void two_prec_error(mpfr_ptr e, mpfr_srcptr hi, mpfr_srcptr lo, long p, int inexact,
-                           mpfr_ptr f)
-{
-    mpfr_sub(e, hi, lo, MPFR_RNDA);
-    mpfr_abs(e, e, MPFR_RNDN);
-    if (inexact && !mpfr_zero_p(hi)) {
-        mpfr_mul_2si(f, hi, -p, MPFR_RNDA);
-        mpfr_abs(f, f, MPFR_RNDN);
-        mpfr_add(e, e, f, MPFR_RNDU);
-    }
-}
-
-/* 1 when every number of [v - e, v + e] rounds to the same double; writes
- * v rounded and the bound on |exact - *out|. */
-static int settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, mpfr_ptr lo,
-                  mpfr_ptr hi)
-{
-    *out = mpfr_get_d(v, MPFR_RNDN);
-    mpfr_set_prec(lo, mpfr_get_prec(v) + 64);
-    mpfr_set_prec(hi, mpfr_get_prec(v) + 64);
-    mpfr_sub(lo, v, e, MPFR_RNDD);
-    mpfr_add(hi, v, e, MPFR_RNDU);
-    int ok = mpfr_get_d(lo, MPFR_RNDN) == mpfr_get_d(hi, MPFR_RNDN);
-    if (*out == 0)
-        *out = 0.0;
-    mpfr_set_d(lo, *out, MPFR_RNDN);
-    mpfr_sub(lo, v, lo, MPFR_RNDA);
-    mpfr_abs(lo, lo, MPFR_RNDN);
-    mpfr_add(lo, lo, e, MPFR_RNDU);
-    *abserr = mpfr_get_d(lo, MPFR_RNDU);
-    return ok;
-}
+/* The error of the run at p + GAP and the rounding test are the oracle's
+ * (ga_oracle_two_prec_error, ga_oracle_settle; why they hold: oracle/
+ * ga_oracle.c). The user's loss is assumed to do its arithmetic at the
+ * precision it is given, so its rounding error shrinks like 2^-p. */
 
 /* The loss at theta, at p and p + GAP, and its error bound eps (in w). */
 static int oracle_loss(run *s, oracle_ws *w, long p)
@@ -628,7 +596,7 @@ static int oracle_loss(run *s, oracle_ws *w, long p)
         return status;
     mpfr_set_prec(w->eps, p + ORACLE_GAP);
     mpfr_set_prec(w->s1, p + ORACLE_GAP);
-    two_prec_error(w->eps, w->f0hi, w->f0, p, mpfr_inexflag_p(), w->s1);
+    ga_oracle_two_prec_error(w->eps, w->f0hi, w->f0, p, mpfr_inexflag_p(), w->s1);
     return GA_OK;
 }
 
@@ -706,7 +674,7 @@ static int oracle_entry(run *s, oracle_ws *w, ga_check_entry *e, size_t i)
             mpfr_mul_2ui(w->tot, w->errb, 2, MPFR_RNDU);
             mpfr_mul_2si(w->s1, w->eps, k + 1, MPFR_RNDU);
             mpfr_add(w->tot, w->tot, w->s1, MPFR_RNDU);
-            if (settle(&g, &gerr, w->ans, w->tot, w->lo, w->hi)) {
+            if (ga_oracle_settle(&g, &gerr, w->ans, w->tot, w->lo, w->hi)) {
                 done = 1;
                 break;
             }
@@ -746,7 +714,7 @@ static int oracle_loss_value(run *s, oracle_ws *w)
         if (status)
             return status;
         double v, ve;
-        int ok = settle(&v, &ve, w->f0hi, w->eps, w->lo, w->hi);
+        int ok = ga_oracle_settle(&v, &ve, w->f0hi, w->eps, w->lo, w->hi);
         s->rep->r.loss_oracle = v;
         s->rep->r.loss_oracle_err = ve;
         if (ok || p >= s->opt.max_prec)

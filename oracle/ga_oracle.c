@@ -65,22 +65,6 @@ typedef struct {
     size_t *zoff;      /* (L) offsets of each layer in sign */
 } orc;
 
-static int mul_ok(size_t *r, size_t a, size_t b)
-{
-    if (a != 0 && b > SIZE_MAX / a)
-        return 0;
-    *r = a * b;
-    return 1;
-}
-
-static int add_ok(size_t *r, size_t a, size_t b)
-{
-    if (b > SIZE_MAX - a)
-        return 0;
-    *r = a + b;
-    return 1;
-}
-
 static const char *nonfinite_word(double v)
 {
     return isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
@@ -116,7 +100,7 @@ static int check_args(ga_oracle_options *o, ga_error *err, const ga_net *net,
         return ga_fail(err, GA_EINVAL, "oracle: precisions start %ld, max %ld: need 53 <= start <= max <= 2^20 bits",
                        o->start_prec, o->max_prec);
     size_t n_out = net->desc.layers[net->desc.n_layers - 1].n_out, nx, ny;
-    if (!mul_ok(&nx, batch, net->desc.n_in) || !mul_ok(&ny, batch, n_out))
+    if (!ga_size_mul(&nx, batch, net->desc.n_in) || !ga_size_mul(&ny, batch, n_out))
         return ga_fail(err, GA_ERANGE, "oracle: batch %zu times the layer widths overflows", batch);
     for (size_t i = 0; i < net->n_params; i++)
         if (!isfinite(params[i])) {
@@ -152,7 +136,7 @@ static void orc_free(orc *o)
 static int mpfr_bytes(size_t *bytes, size_t n, long prec)
 {
     size_t per = sizeof(mpfr_t) + ((size_t)prec / GMP_NUMB_BITS + 2) * sizeof(mp_limb_t);
-    return mul_ok(bytes, n, per);
+    return ga_size_mul(bytes, n, per);
 }
 
 /* Allocates every MPFR variable of a call: params and inputs at 53 bits,
@@ -210,7 +194,7 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
         fan_in = out;
     }
     size_t n_x = B * d->n_in, n_units, n_delta = 0, n_g = 0, n_dx = 0;
-    if (!mul_ok(&n_units, units, B) || (with_grad && !mul_ok(&n_delta, o->maxw, 2 * B))) {
+    if (!ga_size_mul(&n_units, units, B) || (with_grad && !ga_size_mul(&n_delta, o->maxw, 2 * B))) {
         orc_free(o);
         return ga_fail(err, GA_ERANGE, "oracle: batch %zu times the layer widths overflows", B);
     }
@@ -219,13 +203,13 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
     if (with_dx)
         n_dx = n_x;
     size_t n_work = o->n_params + n_x;
-    int ok = add_ok(&n_work, n_work, 2 * n_units) && add_ok(&n_work, n_work, n_delta) &&
-             add_ok(&n_work, n_work, n_g) &&
-             add_ok(&n_work, n_work, n_dx) && add_ok(&n_work, n_work, NTMP) &&
+    int ok = ga_size_add(&n_work, n_work, 2 * n_units) && ga_size_add(&n_work, n_work, n_delta) &&
+             ga_size_add(&n_work, n_work, n_g) &&
+             ga_size_add(&n_work, n_work, n_dx) && ga_size_add(&n_work, n_work, NTMP) &&
              !(2 * n_units < n_units);
     o->n_work = n_work;
     size_t n_all = 0, bytes = 0;
-    ok = ok && add_ok(&n_all, 0, n_work) && add_ok(&n_all, n_all, n_extra) &&
+    ok = ok && ga_size_add(&n_all, 0, n_work) && ga_size_add(&n_all, n_all, n_extra) &&
          mpfr_bytes(&bytes, n_all, prec + GAP);
     if (!ok) {
         orc_free(o);
@@ -694,7 +678,8 @@ static void orc_backward(orc *o)
  * when MPFR's inexact flag says every operation of both runs was exact. An
  * estimate that came out too small would be caught by route (a), which shares
  * no derivative formula with route (b) (ga_oracle_cross_check). */
-static void orc_error(mpfr_ptr e, mpfr_srcptr hi, mpfr_srcptr lo, long p, int inexact, mpfr_ptr f)
+void ga_oracle_two_prec_error(mpfr_ptr e, mpfr_srcptr hi, mpfr_srcptr lo, long p, int inexact,
+                              mpfr_ptr f)
 {
     if (!mpfr_number_p(hi) || !mpfr_number_p(lo)) {
         mpfr_set_inf(e, 1);
@@ -712,8 +697,8 @@ static void orc_error(mpfr_ptr e, mpfr_srcptr hi, mpfr_srcptr lo, long p, int in
 /* 1 when every number of [v - e, v + e] rounds to the same double (nearest),
  * writing that double; else 0 and *out = v rounded. *abserr (if not NULL)
  * bounds |exact - *out| given |exact - v| <= e. scratch: 2 variables. */
-static int settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, mpfr_ptr lo,
-                  mpfr_ptr hi)
+int ga_oracle_settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, mpfr_ptr lo,
+                     mpfr_ptr hi)
 {
     *out = mpfr_get_d(v, MPFR_RNDN);
     int ok = 0;
@@ -791,8 +776,8 @@ int ga_oracle_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_erro
         orc_set_prec(&o, p + GAP);
         orc_constants(&o);
         orc_forward(&o);
-        orc_error(e, o.T[T_LOSS], lo, p, mpfr_inexflag_p(), o.E[2]);
-        done = settle(loss, abserr, o.T[T_LOSS], e, o.E[2], o.E[3]);
+        ga_oracle_two_prec_error(e, o.T[T_LOSS], lo, p, mpfr_inexflag_p(), o.E[2]);
+        done = ga_oracle_settle(loss, abserr, o.T[T_LOSS], e, o.E[2], o.E[3]);
         long np = done || p >= op.max_prec ? 0 : next_prec(&o, p, op.max_prec);
         if (!np)
             break;
@@ -851,8 +836,8 @@ int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double
             mpfr_ptr hi = i < n_grad ? o.G[i] : i < n_grad + n_dx ? o.DX[i - n_grad] : o.T[T_LOSS];
             double *out = i < n_grad ? &grad[i] : i < n_grad + n_dx ? &dx[i - n_grad] : loss;
             double *ae = i < n_grad ? (abserr ? &abserr[i] : NULL) : i < n_grad + n_dx ? NULL : loss_err;
-            orc_error(sc[0], hi, lo[i], p, inexact, sc[1]);
-            if (!settle(out, ae, hi, sc[0], sc[1], sc[2]))
+            ga_oracle_two_prec_error(sc[0], hi, lo[i], p, inexact, sc[1]);
+            if (!ga_oracle_settle(out, ae, hi, sc[0], sc[1], sc[2]))
                 unsettled++;
         }
         long np = !unsettled || p >= op.max_prec ? 0 : next_prec(&o, p, op.max_prec);
@@ -950,7 +935,7 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
         orc_constants(o);
         orc_forward(o);
         mpfr_set(F[F_F0], o->T[T_LOSS], MPFR_RNDN);
-        orc_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, mpfr_inexflag_p(), F[F_S1]);
+        ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, mpfr_inexflag_p(), F[F_S1]);
         mpfr_set_prec(Pi, pbits > p ? pbits : p);
         if (o->sign)
             kink_signs(o, 1, NULL, NULL);
@@ -1026,7 +1011,7 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
             mpfr_mul_2ui(F[F_TOT], F[F_ERR], 2, MPFR_RNDU);
             mpfr_mul_2si(F[F_S1], F[F_EPSF], k + 1, MPFR_RNDU);
             mpfr_add(F[F_TOT], F[F_TOT], F[F_S1], MPFR_RNDU);
-            if (settle(g, abserr, F[F_ANS], F[F_TOT], F[F_S1], F[F_S2])) {
+            if (ga_oracle_settle(g, abserr, F[F_ANS], F[F_TOT], F[F_S1], F[F_S2])) {
                 done = 1;
                 break;
             }

@@ -27,6 +27,8 @@
 #ifndef GA_ORACLE_H
 #define GA_ORACLE_H
 
+#include <mpfr.h>
+
 #include "ga_core.h"
 
 typedef struct {
@@ -95,5 +97,17 @@ int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *er
                                const ga_net *net, const double *params, const double *x,
                                const double *y, size_t batch, const double *gb, size_t count,
                                uint64_t seed, const ga_oracle_options *opt);
+
+/* ---- the Ziv loop's two steps, for every MPFR reference in the project -- */
+/* e = |hi - lo| (+ 2^-p |hi| when some operation was inexact): the error
+ * bound of hi, computed at p + GAP bits, from the same computation at p bits
+ * (lo); infinite when either is not a number. f: scratch. */
+void ga_oracle_two_prec_error(mpfr_ptr e, mpfr_srcptr hi, mpfr_srcptr lo, long p, int inexact,
+                              mpfr_ptr f);
+/* 1 when every number of [v - e, v + e] rounds to the same double (to
+ * nearest), which *out receives; else 0 and *out = v rounded. *abserr (if
+ * not NULL) bounds |exact - *out| given |exact - v| <= e. lo, hi: scratch. */
+int ga_oracle_settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, mpfr_ptr lo,
+                     mpfr_ptr hi);
 
 #endif
