@@ -21,12 +21,14 @@ static void check_usage(FILE *f)
           "Checks every entry of the spec's analytic gradient (the double backward pass)\n"
           "against a reference, with a tolerance derived for each entry:\n"
           "  oracle    the MPFR oracle, each entry correctly rounded (default); tolerance =\n"
-          "            the backward pass's running error bound gamma_n * sum|terms| plus\n"
-          "            the oracle's own bound\n"
+          "            the analytic value's rounding bound plus the oracle's own bound\n"
           "  central   central differences    } tolerance = the difference's own truncation\n"
-          "  gsl       GSL gsl_deriv_central   } + rounding estimate, plus the running\n"
-          "  ridders   Ridders' extrapolation  } error bound\n"
+          "  gsl       GSL gsl_deriv_central   } + rounding estimate, plus the analytic\n"
+          "  ridders   Ridders' extrapolation  } value's rounding bound\n"
           "  forward   forward differences     }\n"
+          "The rounding bound of an entry is the smaller of the worst case gamma_n *\n"
+          "sum|terms| and 32 times its Monte Carlo rounding scale (the spread of 16 runs\n"
+          "of the backward pass with every operation randomly perturbed).\n"
           "Entries whose pre-activations sit at a kink (relu, leaky_relu, elu with alpha != 1)\n"
           "within the step's or the rounding's reach are labelled kink, with the reason,\n"
           "and checked against the one-sided slopes instead.\n"
@@ -61,10 +63,7 @@ static void check_usage(FILE *f)
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fputs("gradaudit check: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (see gradaudit check --help)\n", stderr);
-    return GA_EXIT_USAGE;
+    return ga_cli_usage_error("check", fmt, arg);
 }
 
 int ga_cmd_check(int argc, char **argv)

@@ -35,10 +35,7 @@ static void eval_usage(FILE *f)
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fputs("gradaudit eval: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (see gradaudit eval --help)\n", stderr);
-    return GA_EXIT_USAGE;
+    return ga_cli_usage_error("eval", fmt, arg);
 }
 
 int ga_cmd_eval(int argc, char **argv)

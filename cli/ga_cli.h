@@ -21,5 +21,8 @@ int ga_cli_parse_uint(uint64_t *out, const char *s, uint64_t max);
  * or "--name=V"; *matched says whether argv[*i] is that option at all. NULL
  * with *matched set: the value is missing. */
 const char *ga_cli_opt_value(int argc, char **argv, int *i, const char *name, int *matched);
+/* "gradaudit CMD: <fmt with arg> (see gradaudit CMD --help)" on stderr;
+ * returns GA_EXIT_USAGE. */
+int ga_cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 
 #endif

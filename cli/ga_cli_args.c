@@ -1,4 +1,5 @@
 /* ga_cli_args.c: argument parsing shared by the commands. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ga_cli.h"
@@ -35,4 +36,12 @@ const char *ga_cli_opt_value(int argc, char **argv, int *i, const char *name, in
         return NULL;
     *matched = 1;
     return *i + 1 < argc ? argv[++*i] : NULL;
+}
+
+int ga_cli_usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "gradaudit %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see gradaudit %s --help)\n", cmd);
+    return GA_EXIT_USAGE;
 }
