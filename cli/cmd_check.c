@@ -8,6 +8,7 @@
 
 #include "ga_check.h"
 #include "ga_fast.h"
+#include "ga_io.h"
 #include "ga_cli.h"
 #include "ga_core.h"
 #include "ga_spec.h"
@@ -141,6 +142,11 @@ int ga_cmd_check(int argc, char **argv)
     ga_net *net = NULL;
     ga_check_report *rep = NULL;
     int rc = GA_EXIT_OK;
+    /* an unwritable CSV path is refused before any work */
+    if (csv && ga_path_writable(&err, csv) != GA_OK) {
+        fprintf(stderr, "gradaudit check: %s\n", err.msg);
+        return GA_EXIT_USAGE;
+    }
     int st = ga_spec_load(&spec, &err, path, GA_DEFAULT_MEMORY_CAP);
     int override = have_seed && st == GA_OK && spec->has_init;
     if (st == GA_OK)
