@@ -19,6 +19,7 @@
  * elu'(0) = alpha.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -791,6 +792,27 @@ int ga_oracle_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_erro
     return GA_OK;
 }
 
+/* One pass of the Ziv loop: the forward and reverse pass at prec, and
+ * whether any MPFR operation of it was inexact (MPFR's flags are per
+ * thread, so each pass reads its own). */
+typedef struct {
+    orc *o;
+    long prec;
+    int inexact;
+} orc_pass;
+
+static void *orc_pass_run(void *arg)
+{
+    orc_pass *ps = arg;
+    mpfr_clear_inexflag();
+    orc_set_prec(ps->o, ps->prec);
+    orc_constants(ps->o);
+    orc_forward(ps->o);
+    orc_backward(ps->o);
+    ps->inexact = mpfr_inexflag_p();
+    return NULL;
+}
+
 int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double *abserr,
                             double *dx, ga_oracle_stats *stats, ga_error *err, const ga_net *net,
                             const double *params, const double *x, const double *y, size_t batch,
@@ -805,48 +827,54 @@ int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double
     /* results: the gradient, then dL/dx, then the loss, each settled alike */
     size_t n_dx = dx ? batch * net->desc.n_in : 0, n_grad = net->n_params;
     size_t n_res = n_grad + n_dx + (loss != NULL);
-    orc o;
-    /* extra: the low-precision results (n_res), the error, two settle scratch */
-    status = orc_alloc(&o, err, net, params, x, y, batch, 1, dx != NULL, 0, n_res + 3,
-                       op.start_prec);
+    /* The two runs of each Ziv step, at p and p + GAP, are independent: each
+     * has its own working set and runs on its own thread (the machine has
+     * two cores; MPFR keeps its flags per thread). hi carries the scratch. */
+    orc lo_o, hi_o;
+    status = orc_alloc(&lo_o, err, net, params, x, y, batch, 1, dx != NULL, 0, 0, op.start_prec);
     if (status)
         return status;
-    mpfr_t *lo = o.E, *sc = o.E + n_res;
+    status = orc_alloc(&hi_o, err, net, params, x, y, batch, 1, dx != NULL, 0, 3,
+                       op.start_prec + GAP);
+    if (status) {
+        orc_free(&lo_o);
+        return status;
+    }
+    mpfr_t *sc = hi_o.E;
     unsigned iters = 0, unsettled = 0;
     long p = op.start_prec;
     for (;;) {
         iters++;
-        mpfr_clear_inexflag();
-        orc_set_prec(&o, p);
-        orc_constants(&o);
-        orc_forward(&o);
-        orc_backward(&o);
-        for (size_t i = 0; i < n_res; i++) {
-            mpfr_set_prec(lo[i], p);
-            mpfr_set(lo[i], i < n_grad ? o.G[i] : i < n_grad + n_dx ? o.DX[i - n_grad] : o.T[T_LOSS],
-                     MPFR_RNDN);
-        }
-        orc_set_prec(&o, p + GAP);
-        orc_constants(&o);
-        orc_forward(&o);
-        orc_backward(&o);
-        int inexact = mpfr_inexflag_p();
+        orc_pass lo_pass = {&lo_o, p, 0}, hi_pass = {&hi_o, p + GAP, 0};
+        pthread_t th;
+        int threaded = pthread_create(&th, NULL, orc_pass_run, &lo_pass) == 0;
+        if (!threaded)
+            orc_pass_run(&lo_pass);
+        orc_pass_run(&hi_pass);
+        if (threaded)
+            pthread_join(th, NULL);
+        int inexact = lo_pass.inexact || hi_pass.inexact;
         unsettled = 0;
         for (size_t i = 0; i < n_res; i++) {
-            mpfr_ptr hi = i < n_grad ? o.G[i] : i < n_grad + n_dx ? o.DX[i - n_grad] : o.T[T_LOSS];
-            double *out = i < n_grad ? &grad[i] : i < n_grad + n_dx ? &dx[i - n_grad] : loss;
-            double *ae = i < n_grad ? (abserr ? &abserr[i] : NULL) : i < n_grad + n_dx ? NULL : loss_err;
-            ga_oracle_two_prec_error(sc[0], hi, lo[i], p, inexact, sc[1]);
+            int is_g = i < n_grad, is_dx = !is_g && i < n_grad + n_dx;
+            mpfr_ptr hi = is_g ? hi_o.G[i] : is_dx ? hi_o.DX[i - n_grad] : hi_o.T[T_LOSS];
+            mpfr_ptr lo = is_g ? lo_o.G[i] : is_dx ? lo_o.DX[i - n_grad] : lo_o.T[T_LOSS];
+            double *out = is_g ? &grad[i] : is_dx ? &dx[i - n_grad] : loss;
+            double *ae = is_g ? (abserr ? &abserr[i] : NULL) : is_dx ? NULL : loss_err;
+            for (int k = 0; k < 3; k++)
+                mpfr_set_prec(sc[k], p + GAP);
+            ga_oracle_two_prec_error(sc[0], hi, lo, p, inexact, sc[1]);
             if (!ga_oracle_settle(out, ae, hi, sc[0], sc[1], sc[2]))
                 unsettled++;
         }
-        long np = !unsettled || p >= op.max_prec ? 0 : next_prec(&o, p, op.max_prec);
+        long np = !unsettled || p >= op.max_prec ? 0 : next_prec(&hi_o, p, op.max_prec);
         if (!np)
             break;
         p = np;
     }
     stats_set(stats, p + GAP, iters, unsettled);
-    orc_free(&o);
+    orc_free(&lo_o);
+    orc_free(&hi_o);
     if (unsettled)
         return ga_fail(err, GA_EFAIL, "oracle: %u results were not settled at %ld bits%s",
                        unsettled, p + GAP,
@@ -1106,6 +1134,38 @@ int ga_oracle_cross_check(size_t *mismatches, size_t *checked, ga_error *err,
     return status;
 }
 
+/* Route (a) on a share of the sampled entries: entries first, first + step, ... */
+typedef struct {
+    const ga_net *net;
+    const double *params, *x, *y;
+    size_t batch;
+    const ga_oracle_options *op;
+    const size_t *idx;
+    size_t m, first, step;
+    double *ga;      /* (m) route (a)'s value of each entry */
+    int *st, *kink;  /* (m) its status, and whether a kink stopped it */
+    ga_error *errs;  /* (m) its message */
+    int alloc_status;
+    ga_error alloc_err;
+} fd_share;
+
+static void *fd_share_run(void *arg)
+{
+    fd_share *w = arg;
+    orc o;
+    w->alloc_status = fd_alloc(&o, &w->alloc_err, w->net, w->params, w->x, w->y, w->batch, w->op);
+    if (w->alloc_status)
+        return NULL;
+    for (size_t c = w->first; c < w->m; c += w->step) {
+        long prec;
+        unsigned iters;
+        w->st[c] = fd_run(&w->ga[c], NULL, &w->kink[c], &prec, &iters, &w->errs[c], &o, w->params,
+                          w->idx[c], w->op);
+    }
+    orc_free(&o);
+    return NULL;
+}
+
 int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *err,
                                const ga_net *net, const double *params, const double *x,
                                const double *y, size_t batch, const double *gb, size_t count,
@@ -1118,41 +1178,57 @@ int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *er
     int status = check_args(&op, err, net, params, x, y, batch, opt);
     if (status)
         return status;
-    size_t n = net->n_params;
+    size_t n = net->n_params, m = count < n ? count : n;
+    if (m == 0)
+        return GA_OK;
     size_t *idx = malloc(n * sizeof *idx);
-    if (!idx)
+    double *ga = malloc(m * sizeof *ga);
+    int *st = calloc(2 * m, sizeof *st);
+    ga_error *errs = calloc(m, sizeof *errs);
+    if (!idx || !ga || !st || !errs) {
+        free(idx), free(ga), free(st), free(errs);
         return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu entries", n);
-    orc o;
-    status = fd_alloc(&o, err, net, params, x, y, batch, &op);
-    if (status) {
-        free(idx);
-        return status;
     }
     for (size_t i = 0; i < n; i++)
         idx[i] = i;
-    size_t m = count < n ? count : n;
     uint64_t s = seed;
-    for (size_t c = 0; c < m && status == GA_OK; c++) {
-        size_t r = c + (size_t)(splitmix64(&s) % (n - c)); /* partial Fisher-Yates */
+    for (size_t c = 0; c < m; c++) { /* partial Fisher-Yates: the sample */
+        size_t r = c + (size_t)(splitmix64(&s) % (n - c));
         size_t t = idx[c];
         idx[c] = idx[r];
         idx[r] = t;
-        double ga;
-        int kink;
-        long prec;
-        unsigned iters;
-        int st = fd_run(&ga, NULL, &kink, &prec, &iters, err, &o, params, idx[c], &op);
-        if (st == GA_EFAIL && kink)
+    }
+    /* the sample split over two threads, each with its own working set */
+    fd_share share[2];
+    for (int w = 0; w < 2; w++)
+        share[w] = (fd_share){net, params, x, y, batch, &op, idx, m, (size_t)w, 2,
+                              ga, st, st + m, errs, GA_OK, {{0}}};
+    pthread_t th;
+    int threaded = m > 1 && pthread_create(&th, NULL, fd_share_run, &share[1]) == 0;
+    if (!threaded)
+        share[0].step = 1;
+    fd_share_run(&share[0]);
+    if (threaded)
+        pthread_join(th, NULL);
+    for (int w = 0; w < 2 && !status; w++)
+        if (share[w].alloc_status && (w == 0 || threaded)) {
+            status = share[w].alloc_status;
+            *err = share[w].alloc_err;
+        }
+    for (size_t c = 0; c < m && !status; c++) {
+        int *kink = st + m;
+        if (st[c] == GA_EFAIL && kink[c])
             continue; /* route (a) is undefined across a kink: not compared */
-        if (st) {
-            status = st;
+        if (st[c]) {
+            status = st[c];
+            if (err)
+                *err = errs[c];
             break;
         }
         (*checked)++;
-        if (!(ga == gb[idx[c]]))
+        if (!(ga[c] == gb[idx[c]]))
             (*mismatches)++;
     }
-    orc_free(&o);
-    free(idx);
+    free(idx), free(ga), free(st), free(errs);
     return status;
 }
