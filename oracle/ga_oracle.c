@@ -801,15 +801,22 @@ typedef struct {
     int inexact;
 } orc_pass;
 
-static void *orc_pass_run(void *arg)
+static void orc_pass_do(orc_pass *ps)
 {
-    orc_pass *ps = arg;
     mpfr_clear_inexflag();
     orc_set_prec(ps->o, ps->prec);
     orc_constants(ps->o);
     orc_forward(ps->o);
     orc_backward(ps->o);
     ps->inexact = mpfr_inexflag_p();
+}
+
+/* On a thread of its own: MPFR's caches (of constants, of exp's tables) are
+ * per thread and must be released before the thread ends. */
+static void *orc_pass_thread(void *arg)
+{
+    orc_pass_do(arg);
+    mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE);
     return NULL;
 }
 
@@ -847,10 +854,10 @@ int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double
         iters++;
         orc_pass lo_pass = {&lo_o, p, 0}, hi_pass = {&hi_o, p + GAP, 0};
         pthread_t th;
-        int threaded = pthread_create(&th, NULL, orc_pass_run, &lo_pass) == 0;
+        int threaded = pthread_create(&th, NULL, orc_pass_thread, &lo_pass) == 0;
         if (!threaded)
-            orc_pass_run(&lo_pass);
-        orc_pass_run(&hi_pass);
+            orc_pass_do(&lo_pass);
+        orc_pass_do(&hi_pass);
         if (threaded)
             pthread_join(th, NULL);
         int inexact = lo_pass.inexact || hi_pass.inexact;
@@ -1149,13 +1156,12 @@ typedef struct {
     ga_error alloc_err;
 } fd_share;
 
-static void *fd_share_run(void *arg)
+static void fd_share_do(fd_share *w)
 {
-    fd_share *w = arg;
     orc o;
     w->alloc_status = fd_alloc(&o, &w->alloc_err, w->net, w->params, w->x, w->y, w->batch, w->op);
     if (w->alloc_status)
-        return NULL;
+        return;
     for (size_t c = w->first; c < w->m; c += w->step) {
         long prec;
         unsigned iters;
@@ -1163,6 +1169,12 @@ static void *fd_share_run(void *arg)
                           w->idx[c], w->op);
     }
     orc_free(&o);
+}
+
+static void *fd_share_thread(void *arg)
+{
+    fd_share_do(arg);
+    mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE); /* per-thread caches, as above */
     return NULL;
 }
 
@@ -1204,10 +1216,10 @@ int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *er
         share[w] = (fd_share){net, params, x, y, batch, &op, idx, m, (size_t)w, 2,
                               ga, st, st + m, errs, GA_OK, {{0}}};
     pthread_t th;
-    int threaded = m > 1 && pthread_create(&th, NULL, fd_share_run, &share[1]) == 0;
+    int threaded = m > 1 && pthread_create(&th, NULL, fd_share_thread, &share[1]) == 0;
     if (!threaded)
         share[0].step = 1;
-    fd_share_run(&share[0]);
+    fd_share_do(&share[0]);
     if (threaded)
         pthread_join(th, NULL);
     for (int w = 0; w < 2 && !status; w++)
