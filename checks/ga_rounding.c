@@ -1,5 +1,6 @@
 /* ga_rounding.c: Monte Carlo arithmetic statistics over the plain pass. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,56 +70,100 @@ static double spread(const double *x, size_t stride, unsigned k)
     return sqrt(ss / (k - 1));
 }
 
+/* The runs first, first + 2, ... of one thread: its own workspace and
+ * random stream, the runs' gradients and losses into their rows of r, the
+ * pre-activations' running mean and squared deviations (Welford) into its
+ * own mean/m2. */
+typedef struct {
+    ga_rounding *r;
+    const ga_net *net;
+    const double *params, *x, *y;
+    size_t batch, zs;
+    unsigned first, step, runs;
+    uint64_t stream;
+    double *mean, *m2; /* (zs) */
+    int status;
+    ga_error err;
+} mca_share;
+
+static void *mca_share_run(void *arg)
+{
+    mca_share *w = arg;
+    const ga_net_desc *d = &w->net->desc;
+    ga_workspace *ws;
+    w->status = ga_workspace_alloc(&ws, &w->err, w->net, w->batch);
+    if (w->status)
+        return NULL;
+    ga_plain_options o;
+    ga_plain_options_default(&o);
+    o.mca = 1;
+    o.mca_state = w->stream ? w->stream : 0x632be59bd9b4e019ull;
+    for (unsigned run = w->first; run < w->r->k && !w->status; run += w->step) {
+        w->status = ga_plain_pass(&w->r->loss[run], w->r->grad + (size_t)run * w->r->n_params,
+                                  &w->err, ws, w->net, w->params, w->x, w->y, w->batch, &o);
+        w->runs++;
+        size_t off = 0;
+        for (size_t l = 0; l < d->n_layers && !w->status; l++)
+            for (size_t i = 0; i < w->batch * d->layers[l].n_out; i++, off++) {
+                double zv = ws->z[l][i], dl = zv - w->mean[off];
+                w->mean[off] += dl / w->runs;
+                w->m2[off] += dl * (zv - w->mean[off]);
+            }
+    }
+    ga_workspace_free(ws);
+    return NULL;
+}
+
 int ga_rounding_compute(ga_rounding *r, ga_error *err, const ga_net *net, const double *params,
                         const double *x, const double *y, size_t batch, uint64_t seed)
 {
     if (!r || !net || batch != r->batch || net->n_params != r->n_params)
         return ga_fail(err, GA_EINVAL, "rounding: the buffers do not fit this net and batch");
     const ga_net_desc *d = &net->desc;
-    ga_workspace *ws;
-    int status = ga_workspace_alloc(&ws, err, net, batch);
-    if (status)
-        return status;
-    /* the spread of every pre-activation, by Welford's running update */
     size_t zs = 0;
     for (size_t l = 0; l < d->n_layers; l++)
         zs += batch * d->layers[l].n_out;
-    double *mean = calloc(zs, sizeof *mean), *m2 = calloc(zs, sizeof *m2);
-    if (!mean || !m2) {
-        free(mean), free(m2);
-        ga_workspace_free(ws);
+    double *stats = calloc(4 * zs, sizeof *stats); /* mean, m2 of each thread */
+    if (!stats)
         return ga_fail(err, GA_ENOMEM, "rounding: out of memory");
+    /* the runs split over two threads (the machine's two cores), each with
+     * its own random stream drawn from the seed */
+    mca_share share[2];
+    for (unsigned w = 0; w < 2; w++)
+        share[w] = (mca_share){r, net, params, x, y, batch, zs, w, 2, 0,
+                               (seed + 1) * 0x9e3779b97f4a7c15ull + w * 0xbf58476d1ce4e5b9ull,
+                               stats + 2 * w * zs, stats + (2 * w + 1) * zs, GA_OK, {{0}}};
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, mca_share_run, &share[1]) == 0;
+    if (!threaded) {
+        share[0].step = 1;
+        share[1].runs = 0;
     }
-    ga_plain_options o;
-    ga_plain_options_default(&o);
-    o.mca = 1;
-    o.mca_state = (seed + 1) * 0x9e3779b97f4a7c15ull;
-    if (!o.mca_state)
-        o.mca_state = 0x632be59bd9b4e019ull;
-    for (unsigned run = 0; run < r->k && !status; run++) {
-        status = ga_plain_pass(&r->loss[run], r->grad + (size_t)run * r->n_params, err, ws, net,
-                               params, x, y, batch, &o);
-        size_t off = 0;
-        for (size_t l = 0; l < d->n_layers && !status; l++) {
-            size_t m = batch * d->layers[l].n_out;
-            for (size_t i = 0; i < m; i++, off++) { /* Welford */
-                double zv = ws->z[l][i], dl = zv - mean[off];
-                mean[off] += dl / (run + 1);
-                m2[off] += dl * (zv - mean[off]);
-            }
+    mca_share_run(&share[0]);
+    if (threaded)
+        pthread_join(th, NULL);
+    int status = GA_OK;
+    for (int w = 0; w < 2 && !status; w++)
+        if (share[w].status) {
+            status = share[w].status;
+            if (err)
+                *err = share[w].err;
         }
-    }
     if (!status) {
         for (size_t i = 0; i < r->n_params; i++)
             r->sigma[i] = spread(r->grad + i, r->n_params, r->k) * TO_DOUBLE_U;
         r->loss_sigma = spread(r->loss, 1, r->k) * TO_DOUBLE_U;
+        /* the two threads' statistics merged (Chan, Golub & LeVeque 1983) */
+        double na = share[0].runs, nb = share[1].runs, n = na + nb;
         size_t off = 0;
         for (size_t l = 0; l < d->n_layers; l++)
-            for (size_t i = 0; i < batch * d->layers[l].n_out; i++, off++)
-                r->z_sigma[l][i] = sqrt(m2[off] / (r->k - 1)) * TO_DOUBLE_U;
+            for (size_t i = 0; i < batch * d->layers[l].n_out; i++, off++) {
+                double dl = share[1].mean[off] - share[0].mean[off];
+                double m2 = share[0].m2[off] + share[1].m2[off] + dl * dl * na * nb / n;
+                r->z_sigma[l][i] = sqrt(m2 / (n - 1)) * TO_DOUBLE_U;
+            }
     }
-    free(mean), free(m2);
-    ga_workspace_free(ws);
+    free(stats);
     return status;
 }
 
