@@ -3,7 +3,7 @@
  * entry) of sigmoid MLPs w-w-w-1, batch 32, MSE (mean), w = 8, 16, 32, 64.
  * Parameters and data are drawn from NumPy's legacy stream (seed printed);
  * bench_gradcheck.py builds the same networks for torch.autograd.gradcheck.
- * Single thread. Prints one line per width: w, entries, seconds, verdicts.
+ * Two threads (the oracle's). Prints one line per width: w, entries, seconds, verdicts.
  * usage: bench_check [SEED [CROSS]]: CROSS entries of the oracle's
  * reverse pass are compared with its MPFR differences (the library's
  * default when absent; 0 times the verdicts alone). */

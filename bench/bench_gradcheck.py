@@ -5,8 +5,9 @@ Sigmoid MLPs w-w-w-1 (w = 8, 16, 32, 64), batch 32, MSE (mean), float64, the
 parameters and data drawn exactly as bench_check draws them (NumPy's legacy
 RandomState, row layout W (in, out), W ~ randn / sqrt(fan_in), b ~ randn / 2,
 x ~ randn, y ~ random_sample), so the loss printed here equals bench_check's.
-Same thread count: torch.set_num_threads(THREADS) (default 1; bench_check is
-single-threaded). Usage: /usr/bin/python3 bench/bench_gradcheck.py [SEED] [THREADS]
+Same thread count: torch.set_num_threads(THREADS) (default 2; bench_check's
+oracle uses two threads, the machine's two cores).
+Usage: /usr/bin/python3 bench/bench_gradcheck.py [SEED] [THREADS]
 """
 import sys
 import time
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 seed = int(sys.argv[1]) if len(sys.argv) > 1 else 2026
-threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 torch.set_num_threads(threads)
 B = 32
 print(f"# bench_gradcheck seed {seed}, batch {B}, sigmoid w-w-w-1, mse(mean), "
