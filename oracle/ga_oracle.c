@@ -41,6 +41,28 @@ void ga_oracle_options_default(ga_oracle_options *opt)
     opt->max_prec = 8192;
 }
 
+/* The oracle works in MPFR's widest exponent range whatever the caller
+ * set (the range is per thread, and a user of the library may have narrowed
+ * it): every entry point, and every worker thread, sets it and restores the
+ * caller's on the way out. */
+typedef struct {
+    mpfr_exp_t emin, emax;
+} mp_range;
+
+static mp_range mp_range_widest(void)
+{
+    mp_range saved = {mpfr_get_emin(), mpfr_get_emax()};
+    mpfr_set_emin(mpfr_get_emin_min());
+    mpfr_set_emax(mpfr_get_emax_max());
+    return saved;
+}
+
+static void mp_range_restore(mp_range saved)
+{
+    mpfr_set_emin(saved.emin);
+    mpfr_set_emax(saved.emax);
+}
+
 /* ---- working state ----------------------------------------------------- */
 
 enum { T_LOSS, T_S, T_LAM, T_ACC, T_T, T_U, T_V, T_W, T_PROD, NTMP };
@@ -747,9 +769,10 @@ static void stats_set(ga_oracle_stats *stats, long prec, unsigned iters, unsigne
 
 /* ---- public entry points -------------------------------------------------- */
 
-int ga_oracle_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_error *err,
-                   const ga_net *net, const double *params, const double *x, const double *y,
-                   size_t batch, const ga_oracle_options *opt)
+static int ga_oracle_loss_in_range(double *loss, double *abserr, ga_oracle_stats *stats,
+                                   ga_error *err, const ga_net *net, const double *params,
+                                   const double *x, const double *y, size_t batch,
+                                   const ga_oracle_options *opt)
 {
     ga_oracle_options op;
     if (!loss)
@@ -792,6 +815,16 @@ int ga_oracle_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_erro
     return GA_OK;
 }
 
+int ga_oracle_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_error *err,
+                   const ga_net *net, const double *params, const double *x, const double *y,
+                   size_t batch, const ga_oracle_options *opt)
+{
+    mp_range saved = mp_range_widest();
+    int status = ga_oracle_loss_in_range(loss, abserr, stats, err, net, params, x, y, batch, opt);
+    mp_range_restore(saved);
+    return status;
+}
+
 /* One pass of the Ziv loop: the forward and reverse pass at prec, and
  * whether any MPFR operation of it was inexact (MPFR's flags are per
  * thread, so each pass reads its own). */
@@ -803,12 +836,14 @@ typedef struct {
 
 static void orc_pass_do(orc_pass *ps)
 {
+    mp_range saved = mp_range_widest();
     mpfr_clear_inexflag();
     orc_set_prec(ps->o, ps->prec);
     orc_constants(ps->o);
     orc_forward(ps->o);
     orc_backward(ps->o);
     ps->inexact = mpfr_inexflag_p();
+    mp_range_restore(saved);
 }
 
 /* On a thread of its own: MPFR's caches (of constants, of exp's tables) are
@@ -820,10 +855,11 @@ static void *orc_pass_thread(void *arg)
     return NULL;
 }
 
-int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double *abserr,
-                            double *dx, ga_oracle_stats *stats, ga_error *err, const ga_net *net,
-                            const double *params, const double *x, const double *y, size_t batch,
-                            const ga_oracle_options *opt)
+static int ga_oracle_loss_gradient_in_range(double *loss, double *loss_err, double *grad,
+                                            double *abserr, double *dx, ga_oracle_stats *stats,
+                                            ga_error *err, const ga_net *net, const double *params,
+                                            const double *x, const double *y, size_t batch,
+                                            const ga_oracle_options *opt)
 {
     ga_oracle_options op;
     if (!grad)
@@ -887,6 +923,18 @@ int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double
                        unsettled, p + GAP,
                        p < op.max_prec ? ", more would exceed the memory cap" : "");
     return GA_OK;
+}
+
+int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double *abserr,
+                            double *dx, ga_oracle_stats *stats, ga_error *err, const ga_net *net,
+                            const double *params, const double *x, const double *y, size_t batch,
+                            const ga_oracle_options *opt)
+{
+    mp_range saved = mp_range_widest();
+    int status = ga_oracle_loss_gradient_in_range(loss, loss_err, grad, abserr, dx, stats, err, net,
+                                                  params, x, y, batch, opt);
+    mp_range_restore(saved);
+    return status;
 }
 
 int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats *stats,
@@ -1082,10 +1130,10 @@ static int fd_alloc(orc *o, ga_error *err, const ga_net *net, const double *para
     return orc_alloc(o, err, net, params, x, y, batch, 0, 0, piecewise, FD_EXTRA, op->start_prec);
 }
 
-int ga_oracle_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_error *err,
-                       const ga_net *net, const double *params, const double *x,
-                       const double *y, size_t batch, size_t i,
-                       const ga_oracle_options *opt)
+static int ga_oracle_fd_entry_in_range(double *g, double *abserr, ga_oracle_stats *stats,
+                                       ga_error *err, const ga_net *net, const double *params,
+                                       const double *x, const double *y, size_t batch, size_t i,
+                                       const ga_oracle_options *opt)
 {
     ga_oracle_options op;
     if (!g)
@@ -1106,6 +1154,18 @@ int ga_oracle_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_err
     status = fd_run(g, abserr, &kink, &prec, &iters, err, &o, params, i, &op);
     stats_set(stats, prec, iters, status == GA_OK ? 0 : 1);
     orc_free(&o);
+    return status;
+}
+
+int ga_oracle_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_error *err,
+                       const ga_net *net, const double *params, const double *x,
+                       const double *y, size_t batch, size_t i,
+                       const ga_oracle_options *opt)
+{
+    mp_range saved = mp_range_widest();
+    int status = ga_oracle_fd_entry_in_range(g, abserr, stats, err, net, params, x, y, batch, i,
+                                             opt);
+    mp_range_restore(saved);
     return status;
 }
 
@@ -1158,10 +1218,13 @@ typedef struct {
 
 static void fd_share_do(fd_share *w)
 {
+    mp_range saved = mp_range_widest();
     orc o;
     w->alloc_status = fd_alloc(&o, &w->alloc_err, w->net, w->params, w->x, w->y, w->batch, w->op);
-    if (w->alloc_status)
+    if (w->alloc_status) {
+        mp_range_restore(saved);
         return;
+    }
     for (size_t c = w->first; c < w->m; c += w->step) {
         long prec;
         unsigned iters;
@@ -1169,6 +1232,7 @@ static void fd_share_do(fd_share *w)
                           w->idx[c], w->op);
     }
     orc_free(&o);
+    mp_range_restore(saved);
 }
 
 static void *fd_share_thread(void *arg)
@@ -1178,10 +1242,11 @@ static void *fd_share_thread(void *arg)
     return NULL;
 }
 
-int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *err,
-                               const ga_net *net, const double *params, const double *x,
-                               const double *y, size_t batch, const double *gb, size_t count,
-                               uint64_t seed, const ga_oracle_options *opt)
+static int ga_oracle_cross_check_grad_in_range(size_t *mismatches, size_t *checked, ga_error *err,
+                                               const ga_net *net, const double *params,
+                                               const double *x, const double *y, size_t batch,
+                                               const double *gb, size_t count, uint64_t seed,
+                                               const ga_oracle_options *opt)
 {
     ga_oracle_options op;
     if (!mismatches || !checked || !gb)
@@ -1242,5 +1307,17 @@ int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *er
             (*mismatches)++;
     }
     free(idx), free(ga), free(st), free(errs);
+    return status;
+}
+
+int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *err,
+                               const ga_net *net, const double *params, const double *x,
+                               const double *y, size_t batch, const double *gb, size_t count,
+                               uint64_t seed, const ga_oracle_options *opt)
+{
+    mp_range saved = mp_range_widest();
+    int status = ga_oracle_cross_check_grad_in_range(mismatches, checked, err, net, params, x, y,
+                                                     batch, gb, count, seed, opt);
+    mp_range_restore(saved);
     return status;
 }
