@@ -119,7 +119,7 @@ typedef struct {
     unsigned char *unit; /* (n_out) */
 } near_kink;
 
-static double ratio_of(const ga_check_entry *e)
+double ga_check_entry_ratio(const ga_check_entry *e)
 {
     if (e->verdict == GA_VERDICT_FAIL && !(e->abs_err > e->tol))
         return INFINITY; /* NaN analytic etc. */
@@ -181,7 +181,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     units = calloc(total_units ? total_units : 1, 1);
     if (!r || !grad || !nk || !units) {
         status = ga_fail(err, GA_ENOMEM, "check: out of memory (%zu parameters)", P);
-        goto fail;
+        goto out;
     }
     double *oracle = grad + P, *oerr = grad + 2 * P;
     r->method = opt->method;
@@ -193,16 +193,16 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     r->layers = calloc(net->n_views, sizeof *r->layers);
     if (!r->entries || !r->layers) {
         status = ga_fail(err, GA_ENOMEM, "check: out of memory for %zu report entries", P);
-        goto fail;
+        goto out;
     }
 
     /* analytic gradient and its running error bound */
     if ((status = ga_workspace_alloc(&ws, err, net, batch)))
-        goto fail;
+        goto out;
     if ((status = ga_bound_alloc(&bd, err, net, batch)))
-        goto fail;
+        goto out;
     if ((status = ga_bound_compute(bd, err, ws, net, params, x, y, batch)))
-        goto fail;
+        goto out;
     r->loss = bd->loss;
     r->gamma_n = bd->n_grad;
     r->gamma = bd->gamma_grad;
@@ -213,7 +213,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
      * both cover a correct computation, the smaller one is the sharper. */
     if ((status = ga_rounding_alloc(&rd, err, net, batch, GA_ROUNDING_RUNS)) ||
         (status = ga_rounding_compute(rd, err, net, params, x, y, batch, opt->seed)))
-        goto fail;
+        goto out;
     for (size_t i = 0; i < P; i++)
         bd->grad_err[i] = fmin(bd->grad_err[i], GA_ROUNDING_LAMBDA * rd->sigma[i]);
     for (size_t l = 0; l < L; l++)
@@ -226,20 +226,20 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
         memcpy(grad, opt->analytic, P * sizeof *grad);
     } else if ((status = ga_backward(grad, NULL, ws, net, params, x, y, batch))) {
         status = ga_fail(err, status, "check: backward pass failed: %s", ga_strerror(status));
-        goto fail;
+        goto out;
     }
 
     /* the oracle: every entry correctly rounded, with its bound */
     if ((status = ga_oracle_loss_gradient(&r->loss_oracle, &r->loss_oracle_err, oracle, oerr, NULL,
                                           &r->oracle_stats, err, net, params, x, y, batch,
                                           &opt->oracle)))
-        goto fail;
+        goto out;
     r->loss_ulps = ga_ulp_distance(r->loss, r->loss_oracle);
     if (opt->cross_check && opt->method == GA_CHECK_ORACLE) {
         if ((status = ga_oracle_cross_check_grad(&r->cross_mismatches, &r->cross_checked, err, net,
                                                  params, x, y, batch, oracle, opt->cross_check,
                                                  opt->seed, &opt->oracle)))
-            goto fail;
+            goto out;
     }
 
     /* near-kink pre-activations (oracle method) */
@@ -271,7 +271,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     ga_fd_method fm = fd_of(opt->method);
     /* finite differences: the method's, and one-sided slopes at kinks */
     if ((status = ga_fd_ctx_alloc(&fd, err, net, params, x, y, batch, bd->loss_err)))
-        goto fail;
+        goto out;
 
     for (size_t i = 0; i < P; i++) {
         ga_check_entry *e = &r->entries[i];
@@ -327,7 +327,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
         } else {
             ga_fd_result fr;
             if ((status = ga_fd_entry(&fr, err, fd, fm, i, 0.0)))
-                goto fail;
+                goto out;
             e->fd = fr.value;
             e->fd_trunc = fr.trunc;
             e->fd_round = fr.round;
@@ -352,7 +352,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
             ga_fd_result rp, rm;
             if ((status = ga_fd_one_sided(&rp, err, fd, i, +1, 0.0)) ||
                 (status = ga_fd_one_sided(&rm, err, fd, i, -1, 0.0)))
-                goto fail;
+                goto out;
             double lo = rp.value < rm.value ? rp.value : rm.value;
             double hi = rp.value < rm.value ? rm.value : rp.value;
             double elo = rp.value < rm.value ? rp.trunc + rp.round : rm.trunc + rm.round;
@@ -394,7 +394,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
             ly->max_abs_err = e->abs_err;
         if (!(e->rel_err <= ly->max_rel_err))
             ly->max_rel_err = e->rel_err;
-        double ratio = ratio_of(e);
+        double ratio = ga_check_entry_ratio(e);
         if (ly->count == 1 || ratio > ly->worst_ratio) {
             ly->worst_ratio = ratio;
             ly->worst = i;
@@ -412,10 +412,10 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
             free(idx);
             free(keys);
             status = ga_fail(err, GA_ENOMEM, "check: out of memory sorting entries");
-            goto fail;
+            goto out;
         }
         for (size_t i = 0; i < P; i++)
-            keys[i] = (top_key){r->entries[i].verdict == GA_VERDICT_FAIL, ratio_of(&r->entries[i]), i};
+            keys[i] = (top_key){r->entries[i].verdict == GA_VERDICT_FAIL, ga_check_entry_ratio(&r->entries[i]), i};
         qsort(keys, P, sizeof *keys, cmp_top);
         for (size_t i = 0; i < P; i++)
             idx[i] = keys[i].index;
@@ -427,6 +427,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
              opt->spec_path ? opt->spec_path : "SPEC.json", ga_check_method_name(opt->method),
              (unsigned long long)opt->seed);
 
+out: /* every path, status says which */
     ga_fd_ctx_free(fd);
     ga_bound_free(bd);
     ga_rounding_free(rd);
@@ -434,19 +435,12 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     free(grad);
     free(nk);
     free(units);
+    if (status) {
+        ga_check_report_free(r);
+        return status;
+    }
     *out = r;
     return GA_OK;
-
-fail:
-    ga_fd_ctx_free(fd);
-    ga_bound_free(bd);
-    ga_rounding_free(rd);
-    ga_workspace_free(ws);
-    free(grad);
-    free(nk);
-    free(units);
-    ga_check_report_free(r);
-    return status ? status : GA_EINVAL;
 }
 
 /* ---- printing ------------------------------------------------------------ */

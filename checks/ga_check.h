@@ -211,6 +211,11 @@ int ga_check_report_print(FILE *f, const ga_check_report *r);
  * same directory, then renamed: no partial file is left on error. */
 int ga_check_report_write_csv(ga_error *err, const ga_check_report *r, const char *path);
 
+/* How far outside its tolerance an entry is: |analytic - ref| / tol, INFINITY
+ * for a FAIL that no finite ratio explains (NaN analytic), 0 for an exact
+ * match at zero tolerance. Orders the worst entries. */
+double ga_check_entry_ratio(const ga_check_entry *e);
+
 /* Verdict of one analytic value against a reference with tolerance tol,
  * non-finite values first: NaN or Inf analytic is FAIL unless the reference
  * is the same infinity. Writes a reason. */

@@ -205,46 +205,18 @@ static int get_number(double *out, const ctx *c, const json_t *parent, const cha
 
 /* ---- names ---------------------------------------------------------------- */
 
-static void list_activations(char *buf, size_t size)
-{
-    size_t len = 0;
-    buf[0] = 0;
-    for (int a = 0; a < GA_ACT_COUNT && len < size - 1; a++) {
-        int w = snprintf(buf + len, size - len, "%s%s", a ? ", " : "",
-                         ga_activation_name((ga_activation)a));
-        len += w > 0 ? (size_t)w : 0;
-    }
-}
+static const char *activation_name(int i) { return ga_activation_name((ga_activation)i); }
+static const char *loss_name(int i) { return ga_loss_name((ga_loss_kind)i); }
+static const char *reduction_name(int i) { return ga_reduction_name((ga_reduction)i); }
+static const char *scheme_name(int i) { return ga_init_scheme_name((ga_init_scheme)i); }
 
-static void list_losses(char *buf, size_t size)
+/* "a, b, c": the names 0..count-1, for "expected one of" messages */
+static void list_names(char *buf, size_t size, int count, const char *(*name)(int))
 {
     size_t len = 0;
     buf[0] = 0;
-    for (int a = 0; a < GA_LOSS_COUNT && len < size - 1; a++) {
-        int w = snprintf(buf + len, size - len, "%s%s", a ? ", " : "",
-                         ga_loss_name((ga_loss_kind)a));
-        len += w > 0 ? (size_t)w : 0;
-    }
-}
-
-static void list_reductions(char *buf, size_t size)
-{
-    size_t len = 0;
-    buf[0] = 0;
-    for (int a = 0; a < GA_REDUCE_COUNT && len < size - 1; a++) {
-        int w = snprintf(buf + len, size - len, "%s%s", a ? ", " : "",
-                         ga_reduction_name((ga_reduction)a));
-        len += w > 0 ? (size_t)w : 0;
-    }
-}
-
-static void list_schemes(char *buf, size_t size)
-{
-    size_t len = 0;
-    buf[0] = 0;
-    for (int a = 0; a < GA_INIT_COUNT && len < size - 1; a++) {
-        int w = snprintf(buf + len, size - len, "%s%s", a ? ", " : "",
-                         ga_init_scheme_name((ga_init_scheme)a));
+    for (int i = 0; i < count && len < size - 1; i++) {
+        int w = snprintf(buf + len, size - len, "%s%s", i ? ", " : "", name(i));
         len += w > 0 ? (size_t)w : 0;
     }
 }
@@ -352,7 +324,7 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
             return st;
         const char *act;
         char names[300];
-        list_activations(names, sizeof names);
+        list_names(names, sizeof names, GA_ACT_COUNT, activation_name);
         char expected[320];
         snprintf(expected, sizeof expected, "one of: %s", names);
         if ((st = get_string(&act, c, L, base, "activation", 1, expected)))
@@ -387,14 +359,14 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
         return st;
     char names[300], expected[320];
     const char *name;
-    list_losses(names, sizeof names);
+    list_names(names, sizeof names, GA_LOSS_COUNT, loss_name);
     snprintf(expected, sizeof expected, "one of: %s", names);
     if ((st = get_string(&name, c, loss, "loss", "type", 1, expected)))
         return st;
     if (ga_loss_from_name(&s->desc.loss.kind, name) != GA_OK)
         return fail(c, GA_ESPEC, "loss.type", "unknown loss \"%s\" (expected one of: %s)", name,
                     names);
-    list_reductions(names, sizeof names);
+    list_names(names, sizeof names, GA_REDUCE_COUNT, reduction_name);
     snprintf(expected, sizeof expected, "one of: %s", names);
     if ((st = get_string(&name, c, loss, "loss", "reduction", 1, expected)))
         return st;
@@ -621,7 +593,7 @@ static int parse_tensor_recipe(ga_init_desc *d, const ctx *c, const json_t *j, c
     if (st)
         return st;
     char names[300], expected[320], kp[PATHLEN];
-    list_schemes(names, sizeof names);
+    list_names(names, sizeof names, GA_INIT_COUNT, scheme_name);
     snprintf(expected, sizeof expected, "one of: %s", names);
     const char *name;
     if ((st = get_string(&name, c, j, path, "scheme", 1, expected)))
@@ -899,15 +871,6 @@ static int syntax_error(const ctx *c, const json_error_t *e, const char *text, s
                    e->text);
 }
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 static int parse_buffer(ga_spec **out, ga_error *err, const char *text, size_t len,
                         const char *name, size_t memory_cap)
 {
@@ -925,7 +888,7 @@ static int parse_buffer(ga_spec **out, ga_error *err, const char *text, size_t l
         json_decref(root);
         return fail(&c, GA_ENOMEM, "", "cannot allocate a spec");
     }
-    s->source = dup_str(name);
+    s->source = strdup(name);
     if (!s->source) {
         st = fail(&c, GA_ENOMEM, "", "cannot allocate a spec");
         goto out;
@@ -942,7 +905,7 @@ static int parse_buffer(ga_spec **out, ga_error *err, const char *text, size_t l
     const char *descr;
     if ((st = get_string(&descr, &c, root, "", "description", 0, "a string")))
         goto out;
-    if (descr && !(s->description = dup_str(descr))) {
+    if (descr && !(s->description = strdup(descr))) {
         st = fail(&c, GA_ENOMEM, "", "cannot allocate a spec");
         goto out;
     }

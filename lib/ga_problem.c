@@ -724,22 +724,13 @@ static int oracle_loss_value(run *s, oracle_ws *w)
 }
 
 /* ---- summary ---------------------------------------------------------------- */
-static double ratio_of(const ga_check_entry *e)
-{
-    if (e->verdict == GA_VERDICT_FAIL && !(e->abs_err > e->tol))
-        return INFINITY; /* NaN analytic etc. */
-    if (e->tol > 0)
-        return e->abs_err / e->tol;
-    return e->abs_err > 0 ? INFINITY : 0.0;
-}
-
 /* 1 when entry a is worse than entry b: FAIL first, then by ratio, then index. */
 static int worse(const ga_check_entry *a, const ga_check_entry *b)
 {
     int fa = a->verdict == GA_VERDICT_FAIL, fb = b->verdict == GA_VERDICT_FAIL;
     if (fa != fb)
         return fa > fb;
-    double ra = ratio_of(a), rb = ratio_of(b);
+    double ra = ga_check_entry_ratio(a), rb = ga_check_entry_ratio(b);
     if (ra != rb)
         return ra > rb;
     return a->index < b->index;
@@ -751,7 +742,7 @@ static void summarise(gradaudit_report *rep, size_t top_k)
     for (size_t i = 0; i < r->n_entries; i++) {
         const ga_check_entry *e = &r->entries[i];
         ga_check_layer *l = &r->layers[e->view];
-        double ratio = ratio_of(e);
+        double ratio = ga_check_entry_ratio(e);
         if (l->count == 0 || ratio > l->worst_ratio) {
             l->worst = i;
             l->worst_ratio = ratio;
