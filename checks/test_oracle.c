@@ -305,8 +305,41 @@ Test(oracle, cross_check)
     ga_net_free(net);
 }
 
+/* Route (a) moves one entry and recomputes from its unit on; which unit an
+ * entry feeds depends on the layout, and layers one unit wide (nin = 1 or
+ * nout = 1) are where the two layouts' strides coincide. Every entry of such
+ * nets, in both layouts, on the shared working sets of the cross-check (many
+ * entries per thread, so each must leave the base as it found it), equals
+ * route (b) bit for bit. */
+Test(oracle, cross_check_one_wide_layers)
+{
+    const ga_layer_desc shapes[2][3] = {
+        {{1, GA_ACT_TANH, 0}, {3, GA_ACT_SIGMOID, 0}, {1, GA_ACT_SIGMOID, 0}},
+        {{4, GA_ACT_SOFTPLUS, 0}, {1, GA_ACT_TANH, 0}, {2, GA_ACT_IDENTITY, 0}},
+    };
+    for (int lay = 0; lay < 2; lay++)
+        for (int sh = 0; sh < 2; sh++) {
+            ga_net *net = make_net(lay ? GA_LAYOUT_ROW : GA_LAYOUT_COLUMN, sh ? 3 : 1, 3,
+                                   shapes[sh], (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_MEAN, 0.0});
+            double x[5 * 3], y[5 * 2];
+            ga_rng rng;
+            uint32_t seed = 300 + (uint32_t)(2 * lay + sh);
+            ga_rng_seed(&rng, seed);
+            fill_random(net, x, y, 5, &rng);
+            size_t mism = 99, checked = 0;
+            ga_error err = {{0}};
+            cr_assert_eq(ga_oracle_cross_check(&mism, &checked, &err, net, net->params, x, y, 5,
+                                               1000, seed, NULL), GA_OK, "seed %u: %s", seed, err.msg);
+            cr_assert_eq(checked, net->n_params, "seed %u: checked %zu of %zu", seed, checked,
+                         net->n_params);
+            cr_assert_eq(mism, 0, "seed %u (%s layout): %zu of %zu entries differ", seed,
+                         lay ? "row" : "column", mism, checked);
+            ga_net_free(net);
+        }
+}
+
 /* Route (a) at a parameter far below its own difference step: with
- * theta = 1e-30 the largest step 2^-16 sets the top bit of theta +- h, not
+ * theta = 1e-30 the largest step (2^-43 at 128 bits) sets the top bit of theta +- h, not
  * theta (a step-exponent bound once took the smallest step's and failed
  * with "theta +- h not exact"). The two routes must still agree. */
 Test(oracle, route_a_at_a_parameter_below_the_step)

@@ -86,6 +86,10 @@ typedef struct {
     size_t n_extra;
     signed char *sign; /* (B * sum nout) signs of z for the kink test of route (a) */
     size_t *zoff;      /* (L) offsets of each layer in sign */
+    mpfr_t *S;         /* (2, B * sum nout) route (a): z then a of every layer at theta, or NULL */
+    size_t n_units;    /* B * sum nout */
+    long fd_base_prec; /* route (a): p when the working set holds the forward pass
+                          at theta at p + GAP bits, with E[F_EPSF] its error; else 0 */
 } orc;
 
 static const char *nonfinite_word(double v)
@@ -167,7 +171,7 @@ static int mpfr_bytes(size_t *bytes, size_t n, long prec)
  * n_extra caller variables at prec. */
 static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
                      const double *x, const double *y, size_t B, int with_grad, int with_dx,
-                     int with_sign, size_t n_extra, long prec)
+                     int with_sign, int with_snapshot, size_t n_extra, long prec)
 {
     memset(o, 0, sizeof *o);
     const ga_net_desc *d = &net->desc;
@@ -226,7 +230,8 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
     if (with_dx)
         n_dx = n_x;
     size_t n_work = o->n_params + n_x;
-    int ok = ga_size_add(&n_work, n_work, 2 * n_units) && ga_size_add(&n_work, n_work, n_delta) &&
+    int ok = ga_size_add(&n_work, n_work, 2 * n_units) &&
+             (!with_snapshot || ga_size_add(&n_work, n_work, 2 * n_units)) && ga_size_add(&n_work, n_work, n_delta) &&
              ga_size_add(&n_work, n_work, n_g) &&
              ga_size_add(&n_work, n_work, n_dx) && ga_size_add(&n_work, n_work, NTMP) &&
              !(2 * n_units < n_units);
@@ -275,6 +280,11 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
         o->DX = w;
         w += n_dx;
     }
+    if (with_snapshot) {
+        o->S = w;
+        w += 2 * n_units;
+    }
+    o->n_units = n_units;
     o->T = w;
     w += NTMP;
     o->E = w;
@@ -295,6 +305,7 @@ static void orc_set_prec(orc *o, long prec)
         mpfr_set_d(o->P[i], o->params[i], MPFR_RNDN);
     for (size_t i = 0; i < o->B * o->n_in; i++)
         mpfr_set_d(o->X[i], o->x[i], MPFR_RNDN);
+    o->fd_base_prec = 0;
 }
 
 /* ---- forward pass -------------------------------------------------------- */
@@ -325,15 +336,15 @@ static void sigmoid_mp(mpfr_ptr r, mpfr_srcptr z, mpfr_ptr t)
     mpfr_ui_div(r, 1, t, MPFR_RNDN);
 }
 
-/* z = W in + b for layer l, in (B, nin[l]) */
-static void layer_affine(orc *o, size_t l, mpfr_t *in)
+/* z[:, k0:k1] = W in + b for layer l, in (B, nin[l]): the units k0 <= k < k1 */
+static void layer_affine(orc *o, size_t l, mpfr_t *in, size_t k0, size_t k1)
 {
     size_t nin = o->nin[l], nout = o->nout[l], wk = o->wk[l], wj = o->wj[l];
     mpfr_t *Z = o->Z[l], *P = o->P;
     mpfr_ptr t = o->T[T_PROD];
     for (size_t n = 0; n < o->B; n++) {
         mpfr_t *xr = in + n * nin;
-        for (size_t k = 0; k < nout; k++) {
+        for (size_t k = k0; k < k1; k++) {
             mpfr_ptr z = Z[n * nout + k];
             mpfr_t *w = P + o->woff[l] + k * wk;
             mpfr_set(z, P[o->boff[l] + k], MPFR_RNDN);
@@ -345,72 +356,76 @@ static void layer_affine(orc *o, size_t l, mpfr_t *in)
     }
 }
 
-/* a = f(z) for layer l */
-static void layer_act(orc *o, size_t l)
+/* a = f(z) of an elementwise activation; t scratch. */
+static void act_elementwise(mpfr_ptr a, mpfr_srcptr z, const ga_layer_desc *ld, mpfr_ptr t)
 {
-    const ga_layer_desc *ld = &o->net->desc.layers[l];
-    size_t nout = o->nout[l], m = o->B * nout;
-    mpfr_t *Z = o->Z[l], *A = o->A[l];
-    mpfr_ptr t = o->T[T_T], u = o->T[T_U];
     double c = ld->act_param;
     switch (ld->act) {
     case GA_ACT_IDENTITY: /* f(z) = z */
-        for (size_t e = 0; e < m; e++)
-            mpfr_set(A[e], Z[e], MPFR_RNDN);
+        mpfr_set(a, z, MPFR_RNDN);
         break;
     case GA_ACT_SIGMOID: /* f(z) = 1/(1+exp(-z)) */
-        for (size_t e = 0; e < m; e++)
-            sigmoid_mp(A[e], Z[e], t);
+        sigmoid_mp(a, z, t);
         break;
     case GA_ACT_TANH:
-        for (size_t e = 0; e < m; e++)
-            mpfr_tanh(A[e], Z[e], MPFR_RNDN);
+        mpfr_tanh(a, z, MPFR_RNDN);
         break;
     case GA_ACT_RELU: /* max(z, 0) */
-        for (size_t e = 0; e < m; e++)
-            if (mpfr_sgn(Z[e]) > 0)
-                mpfr_set(A[e], Z[e], MPFR_RNDN);
-            else
-                mpfr_set_zero(A[e], 1);
+        if (mpfr_sgn(z) > 0)
+            mpfr_set(a, z, MPFR_RNDN);
+        else
+            mpfr_set_zero(a, 1);
         break;
     case GA_ACT_LEAKY_RELU: /* z > 0 ? z : slope z */
-        for (size_t e = 0; e < m; e++)
-            if (mpfr_sgn(Z[e]) > 0)
-                mpfr_set(A[e], Z[e], MPFR_RNDN);
-            else
-                mpfr_mul_d(A[e], Z[e], c, MPFR_RNDN);
+        if (mpfr_sgn(z) > 0)
+            mpfr_set(a, z, MPFR_RNDN);
+        else
+            mpfr_mul_d(a, z, c, MPFR_RNDN);
         break;
     case GA_ACT_ELU: /* z > 0 ? z : alpha (exp(z) - 1) */
-        for (size_t e = 0; e < m; e++)
-            if (mpfr_sgn(Z[e]) > 0) {
-                mpfr_set(A[e], Z[e], MPFR_RNDN);
-            } else {
-                mpfr_expm1(t, Z[e], MPFR_RNDN);
-                mpfr_mul_d(A[e], t, c, MPFR_RNDN);
-            }
+        if (mpfr_sgn(z) > 0) {
+            mpfr_set(a, z, MPFR_RNDN);
+        } else {
+            mpfr_expm1(t, z, MPFR_RNDN);
+            mpfr_mul_d(a, t, c, MPFR_RNDN);
+        }
         break;
     case GA_ACT_SOFTPLUS: /* log(1 + exp(z)) */
-        for (size_t e = 0; e < m; e++)
-            softplus_signed(A[e], Z[e], 1, t);
-        break;
-    case GA_ACT_SOFTMAX: /* exp(z_k - max z) / sum_j exp(z_j - max z), per sample */
-        for (size_t n = 0; n < o->B; n++) {
-            mpfr_t *z = Z + n * nout, *a = A + n * nout;
-            mpfr_set(t, z[0], MPFR_RNDN);
-            for (size_t k = 1; k < nout; k++)
-                mpfr_max(t, t, z[k], MPFR_RNDN);
-            mpfr_set_zero(u, 1);
-            for (size_t k = 0; k < nout; k++) {
-                mpfr_sub(a[k], z[k], t, MPFR_RNDN);
-                mpfr_exp(a[k], a[k], MPFR_RNDN);
-                mpfr_add(u, u, a[k], MPFR_RNDN);
-            }
-            for (size_t k = 0; k < nout; k++)
-                mpfr_div(a[k], a[k], u, MPFR_RNDN);
-        }
+        softplus_signed(a, z, 1, t);
         break;
     default:
         break;
+    }
+}
+
+/* a[:, k0:k1] = f(z[:, k0:k1]) for layer l; softmax, whose units share one
+ * normaliser, always does the whole layer */
+static void layer_act(orc *o, size_t l, size_t k0, size_t k1)
+{
+    const ga_layer_desc *ld = &o->net->desc.layers[l];
+    size_t nout = o->nout[l];
+    mpfr_t *Z = o->Z[l], *A = o->A[l];
+    mpfr_ptr t = o->T[T_T], u = o->T[T_U];
+    if (ld->act != GA_ACT_SOFTMAX) {
+        for (size_t n = 0; n < o->B; n++)
+            for (size_t k = k0; k < k1; k++)
+                act_elementwise(A[n * nout + k], Z[n * nout + k], ld, t);
+        return;
+    }
+    /* softmax: exp(z_k - max z) / sum_j exp(z_j - max z), per sample */
+    for (size_t n = 0; n < o->B; n++) {
+        mpfr_t *z = Z + n * nout, *a = A + n * nout;
+        mpfr_set(t, z[0], MPFR_RNDN);
+        for (size_t k = 1; k < nout; k++)
+            mpfr_max(t, t, z[k], MPFR_RNDN);
+        mpfr_set_zero(u, 1);
+        for (size_t k = 0; k < nout; k++) {
+            mpfr_sub(a[k], z[k], t, MPFR_RNDN);
+            mpfr_exp(a[k], a[k], MPFR_RNDN);
+            mpfr_add(u, u, a[k], MPFR_RNDN);
+        }
+        for (size_t k = 0; k < nout; k++)
+            mpfr_div(a[k], a[k], u, MPFR_RNDN);
     }
 }
 
@@ -444,13 +459,33 @@ static void logsumexp(mpfr_ptr r, mpfr_t *z, size_t n, mpfr_ptr t, mpfr_ptr u)
     mpfr_add(r, r, u, MPFR_RNDN);
 }
 
+static void orc_loss(orc *o);
+
+/* Forward pass from layer l0 on, and the loss into T[T_LOSS]. Only the
+ * units k0 <= k < k1 of layer l0 are recomputed (softmax: their z, and the
+ * whole layer's a); the layers below l0 and layer l0's other units must
+ * hold the values of the current parameters, which is the case when the
+ * parameters changed since the last forward pass are all of those units
+ * (their weights and biases). orc_constants must have run. */
+static void orc_forward_from(orc *o, size_t l0, size_t k0, size_t k1)
+{
+    for (size_t l = l0; l < o->L; l++) {
+        size_t a = l == l0 ? k0 : 0, b = l == l0 ? k1 : o->nout[l];
+        layer_affine(o, l, l == 0 ? o->X : o->A[l - 1], a, b);
+        layer_act(o, l, a, b);
+    }
+    orc_loss(o);
+}
+
 /* Forward pass and loss into T[T_LOSS]. orc_constants must have run. */
 static void orc_forward(orc *o)
 {
-    for (size_t l = 0; l < o->L; l++) {
-        layer_affine(o, l, l == 0 ? o->X : o->A[l - 1]);
-        layer_act(o, l);
-    }
+    orc_forward_from(o, 0, 0, o->nout[0]);
+}
+
+/* The loss of the output layer's z and a into T[T_LOSS]. */
+static void orc_loss(orc *o)
+{
     const ga_loss_desc *ls = &o->net->desc.loss;
     size_t m = o->n_out, nb = o->B * m;
     mpfr_t *Z = o->Z[o->L - 1], *A = o->A[o->L - 1];
@@ -782,7 +817,7 @@ static int ga_oracle_loss_in_range(double *loss, double *abserr, ga_oracle_stats
         return status;
     orc o;
     /* extra: the low-precision loss, the error, two settle scratch */
-    status = orc_alloc(&o, err, net, params, x, y, batch, 0, 0, 0, 4, op.start_prec);
+    status = orc_alloc(&o, err, net, params, x, y, batch, 0, 0, 0, 0, 4, op.start_prec);
     if (status)
         return status;
     mpfr_ptr lo = o.E[0], e = o.E[1];
@@ -874,10 +909,10 @@ static int ga_oracle_loss_gradient_in_range(double *loss, double *loss_err, doub
      * has its own working set and runs on its own thread (the machine has
      * two cores; MPFR keeps its flags per thread). hi carries the scratch. */
     orc lo_o, hi_o;
-    status = orc_alloc(&lo_o, err, net, params, x, y, batch, 1, dx != NULL, 0, 0, op.start_prec);
+    status = orc_alloc(&lo_o, err, net, params, x, y, batch, 1, dx != NULL, 0, 0, 0, op.start_prec);
     if (status)
         return status;
-    status = orc_alloc(&hi_o, err, net, params, x, y, batch, 1, dx != NULL, 0, 3,
+    status = orc_alloc(&hi_o, err, net, params, x, y, batch, 1, dx != NULL, 0, 0, 3,
                        op.start_prec + GAP);
     if (status) {
         orc_free(&lo_o);
@@ -981,10 +1016,105 @@ static int kink_signs(orc *o, int record, size_t *layer, size_t *unit)
     return 0;
 }
 
+/* The unit whose pre-activation entry i of the slab feeds: a weight W(k, j)
+ * or a bias b(k) of layer l feeds unit k of layer l. 0 when i is outside. */
+static int entry_unit(size_t *layer, size_t *unit, const orc *o, size_t i)
+{
+    for (size_t l = 0; l < o->L; l++) {
+        size_t nw = o->nin[l] * o->nout[l];
+        if (i >= o->woff[l] && i - o->woff[l] < nw) {
+            size_t r = i - o->woff[l];
+            *layer = l;
+            /* column layout W (out, in): r = k nin + j; row layout W (in, out): r = j nout + k */
+            *unit = o->net->desc.layout == GA_LAYOUT_COLUMN ? r / o->nin[l] : r % o->nout[l];
+            return 1;
+        }
+        if (i >= o->boff[l] && i - o->boff[l] < o->nout[l]) {
+            *layer = l;
+            *unit = i - o->boff[l];
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Route (a) on an allocated state. *kink = 1 when a piecewise pre-activation
- * changes sign within the first step (then GA_EFAIL). */
+ * changes sign within the first step (then GA_EFAIL).
+ *
+ * Each Ziv step works at q = p + GAP bits. Its base is the forward pass at
+ * theta, at p and at q: their difference eps_f bounds the rounding error of
+ * f at q (ga_oracle_two_prec_error), and the pass at q is kept (o->S). The
+ * base depends on theta and p alone, so successive entries on the same state
+ * share it (o->fd_base_prec). Moving entry i changes the pre-activations of
+ * its own unit k of layer l only, so f(theta +- h) is computed from there
+ * (fd_forward_entry): z_l[:, k] and a_l[:, k] anew, the next layer's z as the
+ * base's plus the change of a_l[:, k] times column k of its weights, the
+ * layers above anew. That is the forward pass with the base's rounding errors
+ * below the change, which are common to theta + h and theta - h and cancel in
+ * their difference, and a few roundings of the same size as a whole pass's
+ * in the change itself: eps_f still bounds the error of each f.
+ *
+ * Steps h_r = 2^-(k0 + r). The central difference's truncation is c2 h^2
+ * and its rounding 2 eps_f / h, eps_f ~ 2^-p |f| K; k0 = (p + 1) / 3 makes
+ * the two alike after one extrapolation (both ~2^-(2p/3)), so at p = 128 the
+ * second row usually settles the entry (four passes from the unit on). */
 enum { F_F0, F_F0HI, F_FP, F_EPSF, F_H, F_ANS, F_ERR, F_ERRT, F_TOT, F_S1, F_S2, NF };
 #define FD_EXTRA (NF + NTAB * NTAB)
+
+/* The base into o->S (snapshot), or o->S back into the working set for the
+ * layers from l0 on. */
+static void fd_snapshot(orc *o, int save, size_t l0)
+{
+    for (size_t l = l0; l < o->L; l++) {
+        size_t m = o->B * o->nout[l], off = o->B * o->zoff[l];
+        mpfr_t *zs = o->S + off, *as = o->S + o->n_units + off;
+        for (size_t e = 0; e < m; e++) {
+            if (save) {
+                mpfr_set(zs[e], o->Z[l][e], MPFR_RNDN);
+                mpfr_set(as[e], o->A[l][e], MPFR_RNDN);
+            } else {
+                mpfr_set(o->Z[l][e], zs[e], MPFR_RNDN);
+                mpfr_set(o->A[l][e], as[e], MPFR_RNDN);
+            }
+        }
+    }
+}
+
+/* f at the current parameters when only unit k of layer l moved from the
+ * base (see fd_run). The working set holds the base below layer l. */
+static void fd_forward_entry(orc *o, size_t l, size_t k)
+{
+    layer_affine(o, l, l == 0 ? o->X : o->A[l - 1], k, k + 1);
+    layer_act(o, l, k, k + 1);
+    size_t up = l + 1;
+    if (up == o->L || o->net->desc.layers[l].act == GA_ACT_SOFTMAX) {
+        orc_forward_from(o, up, 0, up < o->L ? o->nout[up] : 0);
+        return;
+    }
+    /* z_up[n, m] = base z_up[n, m] + (a_l[n, k] - base a_l[n, k]) W_up(m, k) */
+    size_t nl = o->nout[l], nu = o->nout[up];
+    mpfr_t *zs = o->S + o->B * o->zoff[up], *as = o->S + o->n_units + o->B * o->zoff[l];
+    mpfr_t *Z = o->Z[up], *W = o->P + o->woff[up] + k * o->wj[up];
+    mpfr_ptr da = o->T[T_T], t = o->T[T_PROD];
+    for (size_t n = 0; n < o->B; n++) {
+        mpfr_sub(da, o->A[l][n * nl + k], as[n * nl + k], MPFR_RNDN);
+        for (size_t m = 0; m < nu; m++) {
+            mpfr_mul(t, da, W[m * o->wk[up]], MPFR_RNDN);
+            mpfr_add(Z[n * nu + m], zs[n * nu + m], t, MPFR_RNDN);
+        }
+    }
+    layer_act(o, up, 0, nu);
+    orc_forward_from(o, up + 1, 0, up + 1 < o->L ? o->nout[up + 1] : 0);
+}
+
+/* theta back into entry i (at q bits) and the base back into the working
+ * set from layer l on. */
+static void fd_restore(orc *o, mpfr_ptr Pi, double theta, long q, size_t layer)
+{
+    mpfr_set_prec(Pi, q);
+    mpfr_set_d(Pi, theta, MPFR_RNDN);
+    fd_snapshot(o, 0, layer);
+}
 
 static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned *iters_out,
                   ga_error *err, orc *o, const double *params, size_t i,
@@ -993,35 +1123,44 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
     mpfr_t *F = o->E, *tab = o->E + NF; /* tab[j * NTAB + r]: extrapolation j of row r */
     mpfr_ptr Pi = o->P[i];
     double theta = params[i];
+    size_t layer = 0, unit = 0;
+    if (!entry_unit(&layer, &unit, o, i))
+        return ga_fail(err, GA_EINVAL, "oracle: entry %zu is outside the %zu parameters", i,
+                       o->n_params);
     int ex = 0;
     if (theta != 0)
         frexp(theta, &ex);
     *kink = 0;
     unsigned iters = 0;
-    long p = op->start_prec;
+    long p = op->start_prec, q = p + GAP;
     int done = 0;
     for (;;) {
         iters++;
-        long k0 = p / 8; /* h_r = 2^-(k0 + r) */
+        q = p + GAP;
+        long k0 = (p + 1) / 3; /* h_r = 2^-(k0 + r) */
         long kmax = k0 + NTAB;
         long top = ex > 1 - k0 ? ex : 1 - k0, bot = ex - 53 < -kmax ? ex - 53 : -kmax;
         long pbits = top - bot + 2; /* theta +- h exact in pbits */
-        for (size_t v = 0; v < (size_t)FD_EXTRA; v++)
-            mpfr_set_prec(F[v], p + GAP);
-        /* f at theta, at p and at p + GAP: the rounding error of one forward */
-        mpfr_clear_inexflag();
-        orc_set_prec(o, p + GAP);
-        orc_constants(o);
-        orc_forward(o);
-        mpfr_set(F[F_F0HI], o->T[T_LOSS], MPFR_RNDN);
-        orc_set_prec(o, p);
-        orc_constants(o);
-        orc_forward(o);
-        mpfr_set(F[F_F0], o->T[T_LOSS], MPFR_RNDN);
-        ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, mpfr_inexflag_p(), F[F_S1]);
-        mpfr_set_prec(Pi, pbits > p ? pbits : p);
-        if (o->sign)
-            kink_signs(o, 1, NULL, NULL);
+        if (o->fd_base_prec != p) {
+            for (size_t v = 0; v < (size_t)FD_EXTRA; v++)
+                mpfr_set_prec(F[v], q);
+            mpfr_clear_inexflag();
+            orc_set_prec(o, p);
+            orc_constants(o);
+            orc_forward(o);
+            mpfr_set(F[F_F0], o->T[T_LOSS], MPFR_RNDN);
+            orc_set_prec(o, q);
+            orc_constants(o);
+            orc_forward(o);
+            mpfr_set(F[F_F0HI], o->T[T_LOSS], MPFR_RNDN);
+            ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, mpfr_inexflag_p(),
+                                     F[F_S1]);
+            if (o->sign)
+                kink_signs(o, 1, NULL, NULL);
+            fd_snapshot(o, 1, 0);
+            o->fd_base_prec = p;
+        }
+        mpfr_set_prec(Pi, pbits > q ? pbits : q);
         mpfr_set_inf(F[F_ERR], 1);
         mpfr_set_nan(F[F_ANS]);
         for (long r = 0; r < NTAB; r++) {
@@ -1034,12 +1173,12 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
                 int inex = side == 0 ? mpfr_add(Pi, Pi, F[F_H], MPFR_RNDN)
                                      : mpfr_sub(Pi, Pi, F[F_H], MPFR_RNDN);
                 if (inex) {
-                    mpfr_set_d(Pi, theta, MPFR_RNDN);
-                    *prec_out = p;
+                    fd_restore(o, Pi, theta, q, layer);
+                    *prec_out = q;
                     *iters_out = iters;
                     return ga_fail(err, GA_EINVAL, "oracle: internal: theta +- h not exact");
                 }
-                orc_forward(o);
+                fd_forward_entry(o, layer, unit);
                 if (r == 0 && o->sign && !kinked && kink_signs(o, 0, &kl, &ku))
                     kinked = 1;
                 if (side == 0)
@@ -1056,11 +1195,10 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
                 *g = mpfr_get_d(a0, MPFR_RNDN);
                 if (abserr)
                     *abserr = INFINITY;
-                mpfr_set_d(Pi, theta, MPFR_RNDN);
-                orc_forward(o);
+                fd_restore(o, Pi, theta, q, layer);
                 double zc = mpfr_get_d(o->Z[kl][ku], MPFR_RNDN);
                 *kink = 1;
-                *prec_out = p;
+                *prec_out = q;
                 *iters_out = iters;
                 return ga_fail(err, GA_EFAIL,
                                "oracle: %s: z%zu[%zu,%zu] = %.3g is within the FD step h = 2^-%ld of %s's %s",
@@ -1105,18 +1243,18 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
             if (mpfr_greaterequal_p(F[F_S1], F[F_S2]))
                 break;
         }
+        fd_restore(o, Pi, theta, q, layer);
         long np = done || p >= op->max_prec ? 0 : next_prec(o, p, op->max_prec);
         if (!np)
             break;
         p = np;
     }
-    mpfr_set_d(Pi, theta, MPFR_RNDN);
-    *prec_out = p;
+    *prec_out = q;
     *iters_out = iters;
     if (!done) {
         char name[64];
         ga_param_name(name, sizeof name, o->net, i);
-        return ga_fail(err, GA_EFAIL, "oracle: route (a) for %s was not settled at %ld bits", name, p);
+        return ga_fail(err, GA_EFAIL, "oracle: route (a) for %s was not settled at %ld bits", name, q);
     }
     return GA_OK;
 }
@@ -1127,7 +1265,7 @@ static int fd_alloc(orc *o, ga_error *err, const ga_net *net, const double *para
     int piecewise = 0;
     for (size_t l = 0; l < net->desc.n_layers; l++)
         piecewise |= act_is_piecewise(net->desc.layers[l].act);
-    return orc_alloc(o, err, net, params, x, y, batch, 0, 0, piecewise, FD_EXTRA, op->start_prec);
+    return orc_alloc(o, err, net, params, x, y, batch, 0, 0, piecewise, 1, FD_EXTRA, op->start_prec);
 }
 
 static int ga_oracle_fd_entry_in_range(double *g, double *abserr, ga_oracle_stats *stats,

@@ -72,10 +72,11 @@ int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double
  * with Richardson extrapolation on the MPFR forward pass: needs no derivative
  * formula. Same meaning of the outputs. Not defined at a kink (relu at 0):
  * there it returns the symmetric difference quotient and GA_EFAIL.
- * Steps h = 2^-(p/8 + r), r = 0, 1, ...; when a pre-activation of a relu,
+ * Each Ziv step at p works at p + 32 bits with steps h = 2^-((p+1)/3 + r),
+ * r = 0, 1, ... (ga_oracle.c, fd_run, says why); when a pre-activation of a relu,
  * leaky_relu or elu layer changes sign between theta - h0 and theta + h0 (or
  * leaves 0), it returns GA_EFAIL with a message naming the entry and the unit
- * (`b1[0,0]: z1[0,0] = 0 is within the FD step h = 2^-16 of relu's kink`). */
+ * (`b1[0,0]: z1[0,0] = 0 is within the FD step h = 2^-43 of relu's kink`). */
 int ga_oracle_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_error *err,
                        const ga_net *net, const double *params, const double *x,
                        const double *y, size_t batch, size_t i,
