@@ -229,18 +229,15 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
         goto out;
     }
 
-    /* the oracle: every entry correctly rounded, with its bound */
-    if ((status = ga_oracle_loss_gradient(&r->loss_oracle, &r->loss_oracle_err, oracle, oerr, NULL,
-                                          &r->oracle_stats, err, net, params, x, y, batch,
-                                          &opt->oracle)))
+    /* the oracle: every entry correctly rounded, with its bound, and (oracle
+     * method) its two routes compared on opt->cross_check entries */
+    size_t cross = opt->method == GA_CHECK_ORACLE ? opt->cross_check : 0;
+    if ((status = ga_oracle_loss_gradient_cross(&r->loss_oracle, &r->loss_oracle_err, oracle, oerr,
+                                                &r->cross_mismatches, &r->cross_checked,
+                                                &r->oracle_stats, err, net, params, x, y, batch,
+                                                cross, opt->seed, &opt->oracle)))
         goto out;
     r->loss_ulps = ga_ulp_distance(r->loss, r->loss_oracle);
-    if (opt->cross_check && opt->method == GA_CHECK_ORACLE) {
-        if ((status = ga_oracle_cross_check_grad(&r->cross_mismatches, &r->cross_checked, err, net,
-                                                 params, x, y, batch, oracle, opt->cross_check,
-                                                 opt->seed, &opt->oracle)))
-            goto out;
-    }
 
     /* near-kink pre-activations (oracle method) */
     {

@@ -26,6 +26,8 @@
 
 #define EXACT_PREC 1000
 
+static ga_net *ziv_net(double *x, double *y);
+
 static ga_net *make_net(ga_layout layout, size_t n_in, size_t n_layers, const ga_layer_desc *layers,
                         ga_loss_desc loss)
 {
@@ -336,6 +338,88 @@ Test(oracle, cross_check_one_wide_layers)
                          lay ? "row" : "column", mism, checked);
             ga_net_free(net);
         }
+}
+
+/* ga_oracle_loss_gradient_cross starts route (a) from route (b)'s last
+ * Ziv step instead of its own forward passes: the loss and gradient must be
+ * those of ga_oracle_loss_gradient bit for bit, and every entry (count >
+ * n_params, so both threads run many entries on the copied base) must give
+ * what the stand-alone cross-check gives, kinks skipped alike. Piecewise
+ * layers exercise the copied kink signs, a hidden softmax the whole-layer
+ * recomputation, the Ziv net a base at 256 bits instead of 128. */
+Test(oracle, cross_from_route_b_base)
+{
+    const ga_layer_desc shapes[4][3] = {
+        {{5, GA_ACT_SIGMOID, 0}, {4, GA_ACT_TANH, 0}, {1, GA_ACT_SIGMOID, 0}},
+        {{4, GA_ACT_RELU, 0}, {3, GA_ACT_ELU, 0.7}, {2, GA_ACT_IDENTITY, 0}},
+        {{4, GA_ACT_SOFTMAX, 0}, {3, GA_ACT_LEAKY_RELU, 0.1}, {2, GA_ACT_SOFTPLUS, 0}},
+        {{3, GA_ACT_TANH, 0}, {3, GA_ACT_RELU, 0}, {1, GA_ACT_IDENTITY, 0}},
+    };
+    for (int c = 0; c < 5; c++) {
+        double x[7 * 3], y[7 * 2];
+        size_t B = 7;
+        ga_net *net;
+        uint32_t seed = 400 + (uint32_t)c;
+        if (c < 4) {
+            net = make_net(c % 2 ? GA_LAYOUT_COLUMN : GA_LAYOUT_ROW, 3, 3, shapes[c],
+                           (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_MEAN, c == 3 ? 0.01 : 0.0});
+            ga_rng rng;
+            ga_rng_seed(&rng, seed);
+            fill_random(net, x, y, B, &rng);
+        } else {
+            net = ziv_net(x, y);
+            B = 1;
+        }
+        size_t n = net->n_params;
+        double L0, L1, e0, e1, g0[64], g1[64], a0[64], a1[64];
+        cr_assert(n <= 64);
+        ga_oracle_stats s0, s1;
+        ga_error err = {{0}};
+        cr_assert_eq(ga_oracle_loss_gradient(&L0, &e0, g0, a0, NULL, &s0, &err, net, net->params,
+                                             x, y, B, NULL), GA_OK, "seed %u: %s", seed, err.msg);
+        size_t m0 = 99, k0 = 0, m1 = 99, k1 = 0;
+        cr_assert_eq(ga_oracle_cross_check_grad(&m0, &k0, &err, net, net->params, x, y, B, g0, 1000,
+                                                seed, NULL), GA_OK, "seed %u: %s", seed, err.msg);
+        cr_assert_eq(ga_oracle_loss_gradient_cross(&L1, &e1, g1, a1, &m1, &k1, &s1, &err, net,
+                                                   net->params, x, y, B, 1000, seed, NULL),
+                     GA_OK, "seed %u: %s", seed, err.msg);
+        cr_assert(L1 == L0 && e1 == e0 && s1.final_prec == s0.final_prec, "seed %u: loss %a/%a",
+                  seed, L1, L0);
+        cr_assert(memcmp(g1, g0, n * sizeof *g0) == 0 && memcmp(a1, a0, n * sizeof *a0) == 0,
+                  "seed %u: the gradients differ", seed);
+        cr_assert(m0 == 0 && m1 == 0 && k1 == k0 && k1 > 0,
+                  "seed %u: mismatches %zu/%zu, checked %zu/%zu of %zu", seed, m1, m0, k1, k0, n);
+        if (c == 4)
+            cr_assert(s1.final_prec > 192 && k1 == n, "Ziv net: %ld bits, checked %zu", s1.final_prec, k1);
+        ga_net_free(net);
+    }
+}
+
+/* The comparison can fail: a route (b) gradient with one entry one ulp off
+ * is one mismatch when that entry is in the sample. */
+Test(oracle, cross_check_counts_a_one_ulp_error)
+{
+    ga_layer_desc layers[2] = {{4, GA_ACT_TANH, 0}, {1, GA_ACT_SIGMOID, 0}};
+    ga_net *net = make_net(GA_LAYOUT_ROW, 3, 2, layers,
+                           (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_MEAN, 0.0});
+    double x[5 * 3], y[5], g[32];
+    ga_rng rng;
+    ga_rng_seed(&rng, 450);
+    fill_random(net, x, y, 5, &rng);
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_gradient(g, NULL, NULL, NULL, &err, net, net->params, x, y, 5, NULL),
+                 GA_OK, "%s", err.msg);
+    for (size_t j = 0; j < net->n_params; j += 5) {
+        double keep = g[j];
+        g[j] = nextafter(g[j], INFINITY);
+        size_t mism = 0, checked = 0;
+        cr_assert_eq(ga_oracle_cross_check_grad(&mism, &checked, &err, net, net->params, x, y, 5, g,
+                                                1000, 450, NULL), GA_OK, "%s", err.msg);
+        cr_assert(mism == 1 && checked == net->n_params, "entry %zu one ulp off: %zu mismatches", j,
+                  mism);
+        g[j] = keep;
+    }
+    ga_net_free(net);
 }
 
 /* Route (a) at a parameter far below its own difference step: with
@@ -693,6 +777,9 @@ Test(oracle, errors)
     cr_assert_eq(ga_oracle_fd_entry(NULL, NULL, NULL, &err, net, P, x, y, 1, 0, NULL), GA_EINVAL);
     cr_assert_eq(ga_oracle_cross_check(NULL, &c, &err, net, P, x, y, 1, 1, 1, NULL), GA_EINVAL);
     cr_assert_eq(ga_oracle_cross_check(&m, NULL, &err, net, P, x, y, 1, 1, 1, NULL), GA_EINVAL);
+    cr_assert_eq(ga_oracle_loss_gradient_cross(&v, &e, g, NULL, NULL, &c, NULL, &err, net, P, x, y,
+                                               1, 1, 1, NULL), GA_EINVAL);
+    cr_assert(strstr(err.msg, "mismatches"), "%s", err.msg);
     /* err may be NULL */
     cr_assert_eq(ga_oracle_loss(&v, &e, NULL, NULL, net, NULL, x, y, 1, NULL), GA_EINVAL);
     /* batch 0 */

@@ -34,6 +34,9 @@
 #define GAP 32
 /* Rows of the Ridders tableau, route (a). */
 #define NTAB 12
+/* Route (a)'s variables, in orc.E: the scalars, then the tableau */
+enum { F_F0, F_F0HI, F_FP, F_EPSF, F_H, F_ANS, F_ERR, F_ERRT, F_TOT, F_S1, F_S2, NF };
+#define FD_EXTRA (NF + NTAB * NTAB)
 
 void ga_oracle_options_default(ga_oracle_options *opt)
 {
@@ -890,11 +893,21 @@ static void *orc_pass_thread(void *arg)
     return NULL;
 }
 
-static int ga_oracle_loss_gradient_in_range(double *loss, double *loss_err, double *grad,
-                                            double *abserr, double *dx, ga_oracle_stats *stats,
-                                            ga_error *err, const ga_net *net, const double *params,
-                                            const double *x, const double *y, size_t batch,
-                                            const ga_oracle_options *opt)
+static int act_is_piecewise(ga_activation a);
+
+/* What route (b) leaves for route (a) (keep != NULL): both working sets,
+ * allocated with route (a)'s variables, the final p, and whether some
+ * operation of the last step was inexact. */
+typedef struct {
+    orc lo, hi;
+    long p;
+    int inexact;
+} orc_kept;
+
+static int loss_gradient_run(double *loss, double *loss_err, double *grad, double *abserr,
+                             double *dx, ga_oracle_stats *stats, ga_error *err, const ga_net *net,
+                             const double *params, const double *x, const double *y, size_t batch,
+                             const ga_oracle_options *opt, orc_kept *keep)
 {
     ga_oracle_options op;
     if (!grad)
@@ -909,16 +922,23 @@ static int ga_oracle_loss_gradient_in_range(double *loss, double *loss_err, doub
      * has its own working set and runs on its own thread (the machine has
      * two cores; MPFR keeps its flags per thread). hi carries the scratch. */
     orc lo_o, hi_o;
-    status = orc_alloc(&lo_o, err, net, params, x, y, batch, 1, dx != NULL, 0, 0, 0, op.start_prec);
+    int piecewise = 0;
+    for (size_t l = 0; l < net->desc.n_layers; l++)
+        piecewise |= act_is_piecewise(net->desc.layers[l].act);
+    int sign = keep && piecewise, snap = keep != NULL;
+    size_t fd_extra = keep ? FD_EXTRA : 0;
+    status = orc_alloc(&lo_o, err, net, params, x, y, batch, 1, dx != NULL, sign, snap, fd_extra,
+                       op.start_prec);
     if (status)
         return status;
-    status = orc_alloc(&hi_o, err, net, params, x, y, batch, 1, dx != NULL, 0, 0, 3,
-                       op.start_prec + GAP);
+    status = orc_alloc(&hi_o, err, net, params, x, y, batch, 1, dx != NULL, sign, snap,
+                       fd_extra + 3, op.start_prec + GAP);
     if (status) {
         orc_free(&lo_o);
         return status;
     }
-    mpfr_t *sc = hi_o.E;
+    mpfr_t *sc = hi_o.E + fd_extra;
+    int inexact = 0;
     unsigned iters = 0, unsettled = 0;
     long p = op.start_prec;
     for (;;) {
@@ -931,7 +951,7 @@ static int ga_oracle_loss_gradient_in_range(double *loss, double *loss_err, doub
         orc_pass_do(&hi_pass);
         if (threaded)
             pthread_join(th, NULL);
-        int inexact = lo_pass.inexact || hi_pass.inexact;
+        inexact = lo_pass.inexact || hi_pass.inexact;
         unsettled = 0;
         for (size_t i = 0; i < n_res; i++) {
             int is_g = i < n_grad, is_dx = !is_g && i < n_grad + n_dx;
@@ -951,8 +971,12 @@ static int ga_oracle_loss_gradient_in_range(double *loss, double *loss_err, doub
         p = np;
     }
     stats_set(stats, p + GAP, iters, unsettled);
-    orc_free(&lo_o);
-    orc_free(&hi_o);
+    if (keep && !unsettled) {
+        *keep = (orc_kept){lo_o, hi_o, p, inexact};
+    } else {
+        orc_free(&lo_o);
+        orc_free(&hi_o);
+    }
     if (unsettled)
         return ga_fail(err, GA_EFAIL, "oracle: %u results were not settled at %ld bits%s",
                        unsettled, p + GAP,
@@ -966,8 +990,8 @@ int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double
                             const ga_oracle_options *opt)
 {
     mp_range saved = mp_range_widest();
-    int status = ga_oracle_loss_gradient_in_range(loss, loss_err, grad, abserr, dx, stats, err, net,
-                                                  params, x, y, batch, opt);
+    int status = loss_gradient_run(loss, loss_err, grad, abserr, dx, stats, err, net, params, x, y,
+                                   batch, opt, NULL);
     mp_range_restore(saved);
     return status;
 }
@@ -1058,8 +1082,6 @@ static int entry_unit(size_t *layer, size_t *unit, const orc *o, size_t i)
  * and its rounding 2 eps_f / h, eps_f ~ 2^-p |f| K; k0 = (p + 1) / 3 makes
  * the two alike after one extrapolation (both ~2^-(2p/3)), so at p = 128 the
  * second row usually settles the entry (four passes from the unit on). */
-enum { F_F0, F_F0HI, F_FP, F_EPSF, F_H, F_ANS, F_ERR, F_ERRT, F_TOT, F_S1, F_S2, NF };
-#define FD_EXTRA (NF + NTAB * NTAB)
 
 /* The base into o->S (snapshot), or o->S back into the working set for the
  * layers from l0 on. */
@@ -1352,24 +1374,31 @@ typedef struct {
     ga_error *errs;  /* (m) its message */
     int alloc_status;
     ga_error alloc_err;
+    orc *ready;      /* a working set holding route (a)'s base at op->start_prec,
+                        or NULL: the share allocates its own */
 } fd_share;
 
 static void fd_share_do(fd_share *w)
 {
     mp_range saved = mp_range_widest();
-    orc o;
-    w->alloc_status = fd_alloc(&o, &w->alloc_err, w->net, w->params, w->x, w->y, w->batch, w->op);
-    if (w->alloc_status) {
-        mp_range_restore(saved);
-        return;
+    orc own, *o = w->ready;
+    if (!o) {
+        w->alloc_status = fd_alloc(&own, &w->alloc_err, w->net, w->params, w->x, w->y, w->batch,
+                                   w->op);
+        if (w->alloc_status) {
+            mp_range_restore(saved);
+            return;
+        }
+        o = &own;
     }
     for (size_t c = w->first; c < w->m; c += w->step) {
         long prec;
         unsigned iters;
-        w->st[c] = fd_run(&w->ga[c], NULL, &w->kink[c], &prec, &iters, &w->errs[c], &o, w->params,
+        w->st[c] = fd_run(&w->ga[c], NULL, &w->kink[c], &prec, &iters, &w->errs[c], o, w->params,
                           w->idx[c], w->op);
     }
-    orc_free(&o);
+    if (!w->ready)
+        orc_free(&own);
     mp_range_restore(saved);
 }
 
@@ -1380,11 +1409,12 @@ static void *fd_share_thread(void *arg)
     return NULL;
 }
 
-static int ga_oracle_cross_check_grad_in_range(size_t *mismatches, size_t *checked, ga_error *err,
-                                               const ga_net *net, const double *params,
-                                               const double *x, const double *y, size_t batch,
-                                               const double *gb, size_t count, uint64_t seed,
-                                               const ga_oracle_options *opt)
+/* The cross-check on two threads; ready[w] (may be NULL) is a working set
+ * that already holds route (a)'s base at opt->start_prec for thread w. */
+static int cross_check_run(size_t *mismatches, size_t *checked, ga_error *err, const ga_net *net,
+                           const double *params, const double *x, const double *y, size_t batch,
+                           const double *gb, size_t count, uint64_t seed,
+                           const ga_oracle_options *opt, orc *const ready[2])
 {
     ga_oracle_options op;
     if (!mismatches || !checked || !gb)
@@ -1417,7 +1447,7 @@ static int ga_oracle_cross_check_grad_in_range(size_t *mismatches, size_t *check
     fd_share share[2];
     for (int w = 0; w < 2; w++)
         share[w] = (fd_share){net, params, x, y, batch, &op, idx, m, (size_t)w, 2,
-                              ga, st, st + m, errs, GA_OK, {{0}}};
+                              ga, st, st + m, errs, GA_OK, {{0}}, ready[w]};
     pthread_t th;
     int threaded = m > 1 && pthread_create(&th, NULL, fd_share_thread, &share[1]) == 0;
     if (!threaded)
@@ -1448,6 +1478,17 @@ static int ga_oracle_cross_check_grad_in_range(size_t *mismatches, size_t *check
     return status;
 }
 
+static int ga_oracle_cross_check_grad_in_range(size_t *mismatches, size_t *checked, ga_error *err,
+                                               const ga_net *net, const double *params,
+                                               const double *x, const double *y, size_t batch,
+                                               const double *gb, size_t count, uint64_t seed,
+                                               const ga_oracle_options *opt)
+{
+    orc *const none[2] = {NULL, NULL};
+    return cross_check_run(mismatches, checked, err, net, params, x, y, batch, gb, count, seed, opt,
+                           none);
+}
+
 int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *err,
                                const ga_net *net, const double *params, const double *x,
                                const double *y, size_t batch, const double *gb, size_t count,
@@ -1456,6 +1497,68 @@ int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *er
     mp_range saved = mp_range_widest();
     int status = ga_oracle_cross_check_grad_in_range(mismatches, checked, err, net, params, x, y,
                                                      batch, gb, count, seed, opt);
+    mp_range_restore(saved);
+    return status;
+}
+
+/* Route (b)'s last Ziv step as route (a)'s base (fd_run): k->hi holds the
+ * forward pass at theta at q = p + GAP, k->lo's loss at p gives eps_f; k->lo
+ * becomes a copy of that base, for the second thread. */
+static void fd_base_from_kept(orc_kept *k)
+{
+    long p = k->p, q = p + GAP;
+    orc *hi = &k->hi, *lo = &k->lo;
+    mpfr_t *F = hi->E;
+    for (size_t v = 0; v < (size_t)FD_EXTRA; v++)
+        mpfr_set_prec(F[v], q);
+    mpfr_set(F[F_F0], lo->T[T_LOSS], MPFR_RNDN); /* exact: p < q */
+    mpfr_set(F[F_F0HI], hi->T[T_LOSS], MPFR_RNDN);
+    ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, k->inexact, F[F_S1]);
+    if (hi->sign)
+        kink_signs(hi, 1, NULL, NULL);
+    fd_snapshot(hi, 1, 0);
+    hi->fd_base_prec = p;
+
+    orc_set_prec(lo, q);
+    orc_constants(lo);
+    for (size_t i = 0; i < 2 * lo->n_units; i++)
+        mpfr_set(lo->S[i], hi->S[i], MPFR_RNDN);
+    fd_snapshot(lo, 0, 0);
+    for (size_t v = 0; v < (size_t)FD_EXTRA; v++)
+        mpfr_set_prec(lo->E[v], q);
+    mpfr_set(lo->E[F_EPSF], F[F_EPSF], MPFR_RNDN);
+    if (lo->sign)
+        memcpy(lo->sign, hi->sign, lo->n_units);
+    lo->fd_base_prec = p;
+}
+
+int ga_oracle_loss_gradient_cross(double *loss, double *loss_err, double *grad, double *abserr,
+                                  size_t *mismatches, size_t *checked, ga_oracle_stats *stats,
+                                  ga_error *err, const ga_net *net, const double *params,
+                                  const double *x, const double *y, size_t batch, size_t count,
+                                  uint64_t seed, const ga_oracle_options *opt)
+{
+    if (!mismatches || !checked)
+        return ga_fail(err, GA_EINVAL, "oracle: mismatches or checked output is NULL");
+    *mismatches = *checked = 0;
+    mp_range saved = mp_range_widest();
+    orc_kept kept;
+    int status = loss_gradient_run(loss, loss_err, grad, abserr, NULL, stats, err, net, params, x,
+                                   y, batch, opt, count ? &kept : NULL);
+    if (status == GA_OK && count) {
+        fd_base_from_kept(&kept);
+        ga_oracle_options op;
+        if (opt)
+            op = *opt;
+        else
+            ga_oracle_options_default(&op);
+        op.start_prec = kept.p; /* the base's precision */
+        orc *const ready[2] = {&kept.hi, &kept.lo};
+        status = cross_check_run(mismatches, checked, err, net, params, x, y, batch, grad, count,
+                                 seed, &op, ready);
+        orc_free(&kept.lo);
+        orc_free(&kept.hi);
+    }
     mp_range_restore(saved);
     return status;
 }

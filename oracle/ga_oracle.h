@@ -99,6 +99,17 @@ int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *er
                                const double *y, size_t batch, const double *gb, size_t count,
                                uint64_t seed, const ga_oracle_options *opt);
 
+/* Route (b) and the loss (as ga_oracle_loss_gradient, without dL/dx), then
+ * the cross-check of `count` entries against route (a) (as
+ * ga_oracle_cross_check_grad) for less: route (a) starts from route (b)'s own
+ * forward pass at theta and the loss's two-precision error instead of
+ * computing them again. count = 0: route (b) alone. */
+int ga_oracle_loss_gradient_cross(double *loss, double *loss_err, double *grad, double *abserr,
+                                  size_t *mismatches, size_t *checked, ga_oracle_stats *stats,
+                                  ga_error *err, const ga_net *net, const double *params,
+                                  const double *x, const double *y, size_t batch, size_t count,
+                                  uint64_t seed, const ga_oracle_options *opt);
+
 /* ---- the Ziv loop's two steps, for every MPFR reference in the project -- */
 /* e = |hi - lo| (+ 2^-p |hi| when some operation was inexact): the error
  * bound of hi, computed at p + GAP bits, from the same computation at p bits
