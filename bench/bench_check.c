@@ -3,7 +3,8 @@
  * entry) of sigmoid MLPs w-w-w-1, batch 32, MSE (mean), w = 8, 16, 32, 64.
  * Parameters and data are drawn from NumPy's legacy stream (seed printed);
  * bench_gradcheck.py builds the same networks for torch.autograd.gradcheck.
- * Two threads (the oracle's). Prints one line per width: w, entries, seconds, verdicts.
+ * Two threads (the oracle's). Prints one line per width: w, entries, seconds, verdicts,
+ * the oracle's precision, the entries cross-checked and their mismatches.
  * usage: bench_check [SEED [CROSS]]: CROSS entries of the oracle's
  * reverse pass are compared with its MPFR differences (the library's
  * default when absent; 0 times the verdicts alone). */
@@ -31,8 +32,8 @@ int main(int argc, char **argv)
     const size_t cross = argc > 2 ? strtoul(argv[2], NULL, 10) : dflt.cross_check;
     printf("# bench_check seed %u, batch %zu, sigmoid w-w-w-1, mse(mean), method oracle, "
            "cross-check %zu entries\n", seed, B, cross);
-    printf("%4s %8s %10s %6s %6s %6s %6s %24s\n", "w", "entries", "seconds", "pass", "FAIL", "kink",
-           "prec", "loss");
+    printf("%4s %8s %10s %6s %6s %6s %6s %7s %5s %24s\n", "w", "entries", "seconds", "pass", "FAIL",
+           "kink", "prec", "crossed", "mism", "loss");
     for (size_t wi = 0; wi < 4; wi++) {
         size_t w = widths[wi];
         ga_layer_desc layers[3] = {{w, GA_ACT_SIGMOID, 0}, {w, GA_ACT_SIGMOID, 0}, {1, GA_ACT_SIGMOID, 0}};
@@ -72,8 +73,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_check: w=%zu: %s\n", w, err.msg);
             return 3;
         }
-        printf("%4zu %8zu %10.4f %6zu %6zu %6zu %6ld %24.17g\n", w, r->n_entries, t1 - t0, r->n_pass,
-               r->n_fail, r->n_kink, r->oracle_stats.final_prec, r->loss);
+        printf("%4zu %8zu %10.4f %6zu %6zu %6zu %6ld %7zu %5zu %24.17g\n", w, r->n_entries, t1 - t0,
+               r->n_pass, r->n_fail, r->n_kink, r->oracle_stats.final_prec, r->cross_checked,
+               r->cross_mismatches, r->loss);
         ga_check_report_free(r);
         free(x);
         free(y);
