@@ -91,13 +91,6 @@ void ga_check_report_free(ga_check_report *r)
     free(r);
 }
 
-/* Output unit k of slab entry i (the row of W(k, j) as the maths uses it). */
-static size_t out_unit(const ga_net *net, const ga_view *v, size_t row, size_t col)
-{
-    (void)v;
-    return net->desc.layout == GA_LAYOUT_COLUMN ? row : col;
-}
-
 static ga_fd_method fd_of(ga_check_method m)
 {
     switch (m) {
@@ -291,7 +284,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
             size_t layer = v->layer;
             /* the entry's gradient carries f'(z) of its own unit in its layer,
              * and of every unit in the layers above it */
-            size_t k = out_unit(net, v, row, col);
+            size_t k = ga_view_unit(net, row, col);
             for (size_t l = layer; l < L && !kink; l++) {
                 if (!nk[l].any)
                     continue;

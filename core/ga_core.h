@@ -181,6 +181,13 @@ static inline size_t ga_weight_index(const ga_net *net, const ga_view *W, size_t
 {
     return W->offset + (net->desc.layout == GA_LAYOUT_COLUMN ? k * W->cols + j : j * W->cols + k);
 }
+/* The output unit k that entry (row, col) of a view feeds, weights and biases
+ * alike: W(k, j) and b(k) of layer l both move z_l[:, k]. Column layout:
+ * W (out, in), b (out, 1); row layout: W (in, out), b (1, out). */
+static inline size_t ga_view_unit(const ga_net *net, size_t row, size_t col)
+{
+    return net->desc.layout == GA_LAYOUT_COLUMN ? row : col;
+}
 
 /* ---- forward and backward ----------------------------------------------- */
 /* Workspace for batches of up to max_batch samples: z and a per layer, deltas. */

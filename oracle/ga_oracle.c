@@ -464,18 +464,14 @@ static void logsumexp(mpfr_ptr r, mpfr_t *z, size_t n, mpfr_ptr t, mpfr_ptr u)
 
 static void orc_loss(orc *o);
 
-/* Forward pass from layer l0 on, and the loss into T[T_LOSS]. Only the
- * units k0 <= k < k1 of layer l0 are recomputed (softmax: their z, and the
- * whole layer's a); the layers below l0 and layer l0's other units must
- * hold the values of the current parameters, which is the case when the
- * parameters changed since the last forward pass are all of those units
- * (their weights and biases). orc_constants must have run. */
-static void orc_forward_from(orc *o, size_t l0, size_t k0, size_t k1)
+/* Forward pass from layer l0 on (the layers below must hold the values of
+ * the current parameters), and the loss into T[T_LOSS]. orc_constants must
+ * have run. */
+static void orc_forward_from(orc *o, size_t l0)
 {
     for (size_t l = l0; l < o->L; l++) {
-        size_t a = l == l0 ? k0 : 0, b = l == l0 ? k1 : o->nout[l];
-        layer_affine(o, l, l == 0 ? o->X : o->A[l - 1], a, b);
-        layer_act(o, l, a, b);
+        layer_affine(o, l, l == 0 ? o->X : o->A[l - 1], 0, o->nout[l]);
+        layer_act(o, l, 0, o->nout[l]);
     }
     orc_loss(o);
 }
@@ -483,7 +479,7 @@ static void orc_forward_from(orc *o, size_t l0, size_t k0, size_t k1)
 /* Forward pass and loss into T[T_LOSS]. orc_constants must have run. */
 static void orc_forward(orc *o)
 {
-    orc_forward_from(o, 0, 0, o->nout[0]);
+    orc_forward_from(o, 0);
 }
 
 /* The loss of the output layer's z and a into T[T_LOSS]. */
@@ -893,7 +889,7 @@ static void *orc_pass_thread(void *arg)
     return NULL;
 }
 
-static int act_is_piecewise(ga_activation a);
+static int net_has_piecewise(const ga_net *net);
 
 /* What route (b) leaves for route (a) (keep != NULL): both working sets,
  * allocated with route (a)'s variables, the final p, and whether some
@@ -922,10 +918,7 @@ static int loss_gradient_run(double *loss, double *loss_err, double *grad, doubl
      * has its own working set and runs on its own thread (the machine has
      * two cores; MPFR keeps its flags per thread). hi carries the scratch. */
     orc lo_o, hi_o;
-    int piecewise = 0;
-    for (size_t l = 0; l < net->desc.n_layers; l++)
-        piecewise |= act_is_piecewise(net->desc.layers[l].act);
-    int sign = keep && piecewise, snap = keep != NULL;
+    int sign = keep && net_has_piecewise(net), snap = keep != NULL;
     size_t fd_extra = keep ? FD_EXTRA : 0;
     status = orc_alloc(&lo_o, err, net, params, x, y, batch, 1, dx != NULL, sign, snap, fd_extra,
                        op.start_prec);
@@ -1015,6 +1008,15 @@ static int act_is_piecewise(ga_activation a)
     return a == GA_ACT_RELU || a == GA_ACT_LEAKY_RELU || a == GA_ACT_ELU;
 }
 
+/* 1 when some layer is piecewise: route (a) then watches the signs of z. */
+static int net_has_piecewise(const ga_net *net)
+{
+    for (size_t l = 0; l < net->desc.n_layers; l++)
+        if (act_is_piecewise(net->desc.layers[l].act))
+            return 1;
+    return 0;
+}
+
 /* Signs of the pre-activations of piecewise layers into o->sign (record), or
  * the first unit whose sign differs from the record (compare): returns 1 and
  * sets *layer, *unit. */
@@ -1035,28 +1037,6 @@ static int kink_signs(orc *o, int record, size_t *layer, size_t *unit)
                 *unit = e;
                 return 1;
             }
-        }
-    }
-    return 0;
-}
-
-/* The unit whose pre-activation entry i of the slab feeds: a weight W(k, j)
- * or a bias b(k) of layer l feeds unit k of layer l. 0 when i is outside. */
-static int entry_unit(size_t *layer, size_t *unit, const orc *o, size_t i)
-{
-    for (size_t l = 0; l < o->L; l++) {
-        size_t nw = o->nin[l] * o->nout[l];
-        if (i >= o->woff[l] && i - o->woff[l] < nw) {
-            size_t r = i - o->woff[l];
-            *layer = l;
-            /* column layout W (out, in): r = k nin + j; row layout W (in, out): r = j nout + k */
-            *unit = o->net->desc.layout == GA_LAYOUT_COLUMN ? r / o->nin[l] : r % o->nout[l];
-            return 1;
-        }
-        if (i >= o->boff[l] && i - o->boff[l] < o->nout[l]) {
-            *layer = l;
-            *unit = i - o->boff[l];
-            return 1;
         }
     }
     return 0;
@@ -1110,7 +1090,7 @@ static void fd_forward_entry(orc *o, size_t l, size_t k)
     layer_act(o, l, k, k + 1);
     size_t up = l + 1;
     if (up == o->L || o->net->desc.layers[l].act == GA_ACT_SOFTMAX) {
-        orc_forward_from(o, up, 0, up < o->L ? o->nout[up] : 0);
+        orc_forward_from(o, up);
         return;
     }
     /* z_up[n, m] = base z_up[n, m] + (a_l[n, k] - base a_l[n, k]) W_up(m, k) */
@@ -1126,7 +1106,7 @@ static void fd_forward_entry(orc *o, size_t l, size_t k)
         }
     }
     layer_act(o, up, 0, nu);
-    orc_forward_from(o, up + 1, 0, up + 1 < o->L ? o->nout[up + 1] : 0);
+    orc_forward_from(o, up + 1);
 }
 
 /* theta back into entry i (at q bits) and the base back into the working
@@ -1145,10 +1125,12 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
     mpfr_t *F = o->E, *tab = o->E + NF; /* tab[j * NTAB + r]: extrapolation j of row r */
     mpfr_ptr Pi = o->P[i];
     double theta = params[i];
-    size_t layer = 0, unit = 0;
-    if (!entry_unit(&layer, &unit, o, i))
+    size_t row, col;
+    const ga_view *v = ga_net_locate(&row, &col, o->net, i);
+    if (!v)
         return ga_fail(err, GA_EINVAL, "oracle: entry %zu is outside the %zu parameters", i,
                        o->n_params);
+    size_t layer = v->layer, unit = ga_view_unit(o->net, row, col);
     int ex = 0;
     if (theta != 0)
         frexp(theta, &ex);
@@ -1284,10 +1266,8 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
 static int fd_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
                     const double *x, const double *y, size_t batch, const ga_oracle_options *op)
 {
-    int piecewise = 0;
-    for (size_t l = 0; l < net->desc.n_layers; l++)
-        piecewise |= act_is_piecewise(net->desc.layers[l].act);
-    return orc_alloc(o, err, net, params, x, y, batch, 0, 0, piecewise, 1, FD_EXTRA, op->start_prec);
+    return orc_alloc(o, err, net, params, x, y, batch, 0, 0, net_has_piecewise(net), 1, FD_EXTRA,
+                     op->start_prec);
 }
 
 static int ga_oracle_fd_entry_in_range(double *g, double *abserr, ga_oracle_stats *stats,
