@@ -395,6 +395,55 @@ Test(oracle, cross_from_route_b_base)
     }
 }
 
+/* Route (a) moves sigmoid and tanh units by their change (exact identities
+ * in u = 1 - exp(-x), x the move of z, u from a few terms of its series) and
+ * evaluates them anew when x is too large for the series.
+ * (1) Every entry of a sigmoid/tanh net equals route (b) and is settled by
+ * the first Ziv step. The second assertion is the sharp one: a change wrong
+ * by O(x^2) (a sign or a term of the series) is an O(h) error in the
+ * central difference, which Richardson's even powers of h cannot remove, so
+ * such an entry is settled only at a later step with smaller h, still to
+ * the right value. (2) Inputs of 1e9 move the first layer's z by h 1e9, over
+ * 2^-16 for the first steps: those units are evaluated anew, and the entries
+ * must still agree. */
+Test(oracle, route_a_moves_smooth_units_by_their_change)
+{
+    const ga_layer_desc layers[3] = {{4, GA_ACT_SIGMOID, 0}, {3, GA_ACT_TANH, 0}, {2, GA_ACT_SIGMOID, 0}};
+    for (int c = 0; c < 4; c++) {
+        ga_net *net = make_net(c % 2 ? GA_LAYOUT_COLUMN : GA_LAYOUT_ROW, 3, 3, layers,
+                               (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_MEAN, 0.0});
+        double x[6 * 3], y[6 * 2], gb[64];
+        uint32_t seed = 470 + (uint32_t)c;
+        ga_rng rng;
+        ga_rng_seed(&rng, seed);
+        fill_random(net, x, y, 6, &rng);
+        if (c >= 2) /* (2): z of the first layer stays O(1) */
+            for (size_t i = 0; i < 6 * 3; i++)
+                x[i] *= 1e9;
+        cr_assert(net->views[0].layer == 0 && !net->views[0].is_bias && net->views[0].rows * net->views[0].cols == 4 * 3);
+        if (c >= 2)
+            for (size_t i = 0; i < 4 * 3; i++)
+                net->params[net->views[0].offset + i] *= 1e-9;
+        ga_error err = {{0}};
+        cr_assert_eq(ga_oracle_gradient(gb, NULL, NULL, NULL, &err, net, net->params, x, y, 6, NULL),
+                     GA_OK, "seed %u: %s", seed, err.msg);
+        for (size_t i = 0; i < net->n_params; i++) {
+            double ga;
+            char name[32];
+            ga_oracle_stats st;
+            ga_param_name(name, sizeof name, net, i);
+            cr_assert_eq(ga_oracle_fd_entry(&ga, NULL, &st, &err, net, net->params, x, y, 6, i, NULL),
+                         GA_OK, "seed %u %s: %s", seed, name, err.msg);
+            cr_assert_eq(ga, gb[i], "seed %u %s: route (a) %a, route (b) %a", seed, name, ga, gb[i]);
+            if (c < 2)
+                cr_assert(st.ziv_iterations == 1 && st.final_prec == 128 + 32,
+                          "seed %u %s: route (a) took %u Ziv steps, to %ld bits", seed, name,
+                          st.ziv_iterations, st.final_prec);
+        }
+        ga_net_free(net);
+    }
+}
+
 /* The comparison can fail: a route (b) gradient with one entry one ulp off
  * is one mismatch when that entry is in the sample. */
 Test(oracle, cross_check_counts_a_one_ulp_error)

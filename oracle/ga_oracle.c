@@ -169,9 +169,10 @@ static int mpfr_bytes(size_t *bytes, size_t n, long prec)
     return ga_size_mul(bytes, n, per);
 }
 
-/* Allocates every MPFR variable of a call: params and inputs at 53 bits,
- * the working set (with_grad: deltas and gradient; with_dx: dL/dx) and
- * n_extra caller variables at prec. */
+/* Allocates every MPFR variable of a call: parameters, inputs, the working
+ * set (with_grad: deltas and gradient; with_dx: dL/dx; with_sign: the kink
+ * signs and with_snapshot: the base of route (a)) and n_extra caller
+ * variables, each with room for prec + GAP bits. */
 static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
                      const double *x, const double *y, size_t B, int with_grad, int with_dx,
                      int with_sign, int with_snapshot, size_t n_extra, long prec)
@@ -260,8 +261,8 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
     }
     o->n_all = n_all;
     o->n_extra = n_extra;
-    for (size_t i = 0; i < n_all; i++)
-        mpfr_init2(o->all[i], prec);
+    for (size_t i = 0; i < n_all; i++) /* room for the first step's prec + GAP: */
+        mpfr_init2(o->all[i], prec + GAP); /* orc_set_prec then reallocates nothing */
     o->P = o->all;
     o->X = o->P + o->n_params;
     mpfr_t *w = o->X + n_x;
@@ -1056,7 +1057,10 @@ static int kink_signs(orc *o, int record, size_t *layer, size_t *unit)
  * layers above anew. That is the forward pass with the base's rounding errors
  * below the change, which are common to theta + h and theta - h and cancel in
  * their difference, and a few roundings of the same size as a whole pass's
- * in the change itself: eps_f still bounds the error of each f.
+ * in the change itself: eps_f still bounds the error of each f. Above the
+ * moved unit, z is the base's plus the products of the changes of the layer
+ * below (fd_affine_from_base), and sigmoid and tanh units add their own
+ * change to the base's a (act_from_base): no exponential on the sides.
  *
  * Steps h_r = 2^-(k0 + r). The central difference's truncation is c2 h^2
  * and its rounding 2 eps_f / h, eps_f ~ 2^-p |f| K; k0 = (p + 1) / 3 makes
@@ -1082,31 +1086,141 @@ static void fd_snapshot(orc *o, int save, size_t l0)
     }
 }
 
+/* u = 1 - exp(-x) = -expm1(-x) for |x| < 2^-16: u = sum_{k>=1} -(-x)^k/k!.
+ * Successive terms shrink by |x|/(k+1) < 2^-17, so whatever the sign of x
+ * the remainder is at most (1 + 2^-16) times the first omitted term; the sum
+ * stops before the first term below 2^-(prec + 4) |x|, prec that of u, and
+ * is then within 2^-(prec + 3) |x| plus a few roundings of u. s scratch.
+ * Returns 0, leaving u unset, when |x| >= 2^-16 (too many terms). */
+static int one_minus_exp_neg(mpfr_ptr u, mpfr_srcptr x, mpfr_ptr s)
+{
+    if (mpfr_zero_p(x)) {
+        mpfr_set_zero(u, 1);
+        return 1;
+    }
+    if (!mpfr_number_p(x) || mpfr_get_exp(x) > -16) /* |x| >= 2^(exp - 1) */
+        return 0;
+    /* log2 of term k over |x|: (k-1) log2|x| - log2 k!, from above: |x| < 2^exp */
+    double lx = (double)mpfr_get_exp(x), rel = 0, stop = -(double)mpfr_get_prec(u) - 4;
+    mpfr_set(u, x, MPFR_RNDN);
+    mpfr_abs(s, x, MPFR_RNDN); /* s = |x|^k / k! */
+    for (unsigned long k = 2;; k++) {
+        rel += lx - log2((double)k);
+        if (rel < stop)
+            return 1;
+        mpfr_mul(s, s, x, MPFR_RNDN);
+        mpfr_abs(s, s, MPFR_RNDN);
+        mpfr_div_ui(s, s, k, MPFR_RNDN);
+        if ((k & 1) && mpfr_sgn(x) > 0) /* -(-x)^k: for x < 0 every term is negative */
+            mpfr_add(u, u, s, MPFR_RNDN);
+        else
+            mpfr_sub(u, u, s, MPFR_RNDN);
+    }
+}
+
+/* a = f(z) for sigmoid or tanh from the base point zb, ab = f(zb), by exact
+ * identities in u = 1 - exp(-x), x = z - zb (one_minus_exp_neg):
+ *   sigmoid: a - ab = ab (1 - ab) u / (1 - (1 - ab) u)
+ *   tanh:    a - ab = (1 - ab)(1 + ab) tau / (1 + ab tau),  tau = tanh x = v / (2 - v),
+ *            v = 1 - exp(-2x)
+ * The change is computed to a few roundings of itself and added to ab, so a
+ * is as accurate as a correctly rounded f(z), and ab's own rounding error is
+ * the base's, common to theta + h and theta - h. No exponential is evaluated:
+ * the step moves z by ~h, and a few terms of the series settle u. Returns 0
+ * (a unset) when |x| is too large for the series (it happens with inputs or
+ * weights of 2^27 and more). t, u, v scratch. */
+static int act_from_base(mpfr_ptr a, mpfr_srcptr z, mpfr_srcptr zb, mpfr_srcptr ab,
+                         ga_activation act, mpfr_ptr t, mpfr_ptr u, mpfr_ptr v)
+{
+    mpfr_sub(t, z, zb, MPFR_RNDN);
+    if (act == GA_ACT_TANH)
+        mpfr_mul_2ui(t, t, 1, MPFR_RNDN);
+    if (!one_minus_exp_neg(u, t, v))
+        return 0;
+    if (mpfr_zero_p(u)) {
+        mpfr_set(a, ab, MPFR_RNDN);
+        return 1;
+    }
+    if (act == GA_ACT_SIGMOID) {
+        mpfr_ui_sub(t, 1, ab, MPFR_RNDN);  /* 1 - ab */
+        mpfr_mul(v, t, u, MPFR_RNDN);      /* (1 - ab) u */
+        mpfr_ui_sub(v, 1, v, MPFR_RNDN);
+        mpfr_mul(t, t, ab, MPFR_RNDN);
+        mpfr_mul(t, t, u, MPFR_RNDN);
+    } else {
+        mpfr_ui_sub(v, 2, u, MPFR_RNDN);
+        mpfr_div(u, u, v, MPFR_RNDN);      /* tau */
+        mpfr_mul(v, ab, u, MPFR_RNDN);
+        mpfr_add_ui(v, v, 1, MPFR_RNDN);   /* 1 + ab tau */
+        mpfr_ui_sub(t, 1, ab, MPFR_RNDN);
+        mpfr_mul(t, t, u, MPFR_RNDN);
+        mpfr_add_ui(u, ab, 1, MPFR_RNDN);
+        mpfr_mul(t, t, u, MPFR_RNDN);
+    }
+    mpfr_div(t, t, v, MPFR_RNDN);
+    mpfr_add(a, ab, t, MPFR_RNDN);
+    return 1;
+}
+
+/* a[:, k0:k1] of layer l after its z moved from the base: sigmoid and tanh
+ * by their change (act_from_base), the other activations anew. */
+static void fd_act_from_base(orc *o, size_t l, size_t k0, size_t k1)
+{
+    const ga_layer_desc *ld = &o->net->desc.layers[l];
+    if (ld->act != GA_ACT_SIGMOID && ld->act != GA_ACT_TANH) {
+        layer_act(o, l, k0, k1);
+        return;
+    }
+    size_t nout = o->nout[l], off = o->B * o->zoff[l];
+    mpfr_t *Z = o->Z[l], *A = o->A[l], *zs = o->S + off, *as = o->S + o->n_units + off;
+    mpfr_ptr t = o->T[T_T], u = o->T[T_U], v = o->T[T_V];
+    for (size_t n = 0; n < o->B; n++)
+        for (size_t k = k0; k < k1; k++) {
+            size_t e = n * nout + k;
+            if (!act_from_base(A[e], Z[e], zs[e], as[e], ld->act, t, u, v))
+                act_elementwise(A[e], Z[e], ld, t);
+        }
+}
+
+/* z_l = base z_l + W_l (a_{l-1} - base a_{l-1}) for a layer l above the moved
+ * entry's (its own weights are at theta): the products of the changes alone,
+ * unchanged units skipped, so the rank-1 change of one moved unit costs a
+ * column of products. */
+static void fd_affine_from_base(orc *o, size_t l)
+{
+    size_t nin = o->nin[l], nout = o->nout[l], wk = o->wk[l], wj = o->wj[l];
+    mpfr_t *Z = o->Z[l], *zs = o->S + o->B * o->zoff[l], *A = o->A[l - 1],
+           *as = o->S + o->n_units + o->B * o->zoff[l - 1];
+    mpfr_ptr d = o->T[T_ACC], t = o->T[T_PROD];
+    for (size_t n = 0; n < o->B; n++) {
+        mpfr_t *z = Z + n * nout;
+        for (size_t m = 0; m < nout; m++)
+            mpfr_set(z[m], zs[n * nout + m], MPFR_RNDN);
+        for (size_t j = 0; j < nin; j++) {
+            mpfr_sub(d, A[n * nin + j], as[n * nin + j], MPFR_RNDN);
+            if (mpfr_zero_p(d))
+                continue;
+            mpfr_t *w = o->P + o->woff[l] + j * wj;
+            for (size_t m = 0; m < nout; m++) {
+                mpfr_mul(t, d, w[m * wk], MPFR_RNDN);
+                mpfr_add(z[m], z[m], t, MPFR_RNDN);
+            }
+        }
+    }
+}
+
 /* f at the current parameters when only unit k of layer l moved from the
- * base (see fd_run). The working set holds the base below layer l. */
+ * base (see fd_run). The working set holds the base below layer l and in
+ * every other unit of layer l. */
 static void fd_forward_entry(orc *o, size_t l, size_t k)
 {
     layer_affine(o, l, l == 0 ? o->X : o->A[l - 1], k, k + 1);
-    layer_act(o, l, k, k + 1);
-    size_t up = l + 1;
-    if (up == o->L || o->net->desc.layers[l].act == GA_ACT_SOFTMAX) {
-        orc_forward_from(o, up);
-        return;
+    fd_act_from_base(o, l, k, k + 1); /* softmax: the whole layer */
+    for (size_t up = l + 1; up < o->L; up++) {
+        fd_affine_from_base(o, up);
+        fd_act_from_base(o, up, 0, o->nout[up]);
     }
-    /* z_up[n, m] = base z_up[n, m] + (a_l[n, k] - base a_l[n, k]) W_up(m, k) */
-    size_t nl = o->nout[l], nu = o->nout[up];
-    mpfr_t *zs = o->S + o->B * o->zoff[up], *as = o->S + o->n_units + o->B * o->zoff[l];
-    mpfr_t *Z = o->Z[up], *W = o->P + o->woff[up] + k * o->wj[up];
-    mpfr_ptr da = o->T[T_T], t = o->T[T_PROD];
-    for (size_t n = 0; n < o->B; n++) {
-        mpfr_sub(da, o->A[l][n * nl + k], as[n * nl + k], MPFR_RNDN);
-        for (size_t m = 0; m < nu; m++) {
-            mpfr_mul(t, da, W[m * o->wk[up]], MPFR_RNDN);
-            mpfr_add(Z[n * nu + m], zs[n * nu + m], t, MPFR_RNDN);
-        }
-    }
-    layer_act(o, up, 0, nu);
-    orc_forward_from(o, up + 1);
+    orc_loss(o);
 }
 
 /* theta back into entry i (at q bits) and the base back into the working
