@@ -35,7 +35,7 @@
 /* Rows of the Ridders tableau, route (a). */
 #define NTAB 12
 /* Route (a)'s variables, in orc.E: the scalars, then the tableau */
-enum { F_F0, F_F0HI, F_FP, F_EPSF, F_H, F_ANS, F_ERR, F_ERRT, F_TOT, F_S1, F_S2, NF };
+enum { F_F0, F_F0HI, F_FP, F_EPSF, F_H, F_ANS, F_ERR, F_ERRT, F_TOT, F_S1, F_S2, F_PI, NF };
 #define FD_EXTRA (NF + NTAB * NTAB)
 
 void ga_oracle_options_default(ga_oracle_options *opt)
@@ -78,6 +78,9 @@ typedef struct {
     size_t *nin, *nout, *woff, *boff, *wk, *wj; /* (L) each: W(k,j) = P[woff + k wk + j wj] */
     mpfr_t *all;       /* every MPFR variable of the call, one allocation */
     size_t n_all, n_work;
+    mp_limb_t *limbs;  /* (n_work, limb_cap) the significands of the working set, one slab
+                          (MPFR's custom interface: never mpfr_set_prec or mpfr_clear them) */
+    size_t limb_cap;
     mpfr_t *P;         /* (n_params) parameters, exact at the working precision */
     mpfr_t *X;         /* (B, n_in) inputs, exact at the working precision */
     mpfr_t **Z, **A;   /* (L) -> (B, nout[l]) pre-activations and activations */
@@ -150,16 +153,52 @@ static int check_args(ga_oracle_options *o, ga_error *err, const ga_net *net,
     return GA_OK;
 }
 
+static void slab_free(orc *o)
+{
+    if (o->limbs) {
+        void (*gmp_free)(void *, size_t);
+        mp_get_memory_functions(NULL, NULL, &gmp_free);
+        gmp_free(o->limbs, o->n_work * o->limb_cap * sizeof *o->limbs);
+    }
+    o->limbs = NULL;
+    o->limb_cap = 0;
+}
+
 static void orc_free(orc *o)
 {
     if (o->all)
-        for (size_t i = 0; i < o->n_all; i++)
+        for (size_t i = o->n_work; i < o->n_all; i++)
             mpfr_clear(o->all[i]);
+    slab_free(o);
     free(o->all);
     free(o->nin);
     free(o->Z);
     free(o->sign);
     memset(o, 0, sizeof *o);
+}
+
+/* The working set's variables at prec, their values lost (NaN), as
+ * mpfr_set_prec would leave them: in place when the slab has room, else in
+ * a new slab of room for prec, from GMP's allocator (which, like every
+ * mpfr_init2, ends the program when memory runs out; callers check the
+ * memory cap first). One slab instead of a malloc per variable: at w = 64
+ * the working set has 40,000 variables, whose mallocs and frees took as long
+ * as the cross-check. */
+static void slab_fit(orc *o, long prec)
+{
+    size_t need = mpfr_custom_get_size(prec) / sizeof(mp_limb_t);
+    if (need > o->limb_cap) {
+        void *(*gmp_alloc)(size_t);
+        mp_get_memory_functions(&gmp_alloc, NULL, NULL);
+        slab_free(o);
+        o->limbs = gmp_alloc(o->n_work * need * sizeof *o->limbs);
+        o->limb_cap = need;
+    }
+    for (size_t i = 0; i < o->n_work; i++) {
+        mp_limb_t *d = o->limbs + i * o->limb_cap;
+        mpfr_custom_init(d, prec);
+        mpfr_custom_init_set(o->all[i], MPFR_NAN_KIND, 0, prec, d);
+    }
 }
 
 /* Bytes of n MPFR variables of prec bits (struct plus limbs). */
@@ -239,7 +278,6 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
              ga_size_add(&n_work, n_work, n_g) &&
              ga_size_add(&n_work, n_work, n_dx) && ga_size_add(&n_work, n_work, NTMP) &&
              !(2 * n_units < n_units);
-    o->n_work = n_work;
     size_t n_all = 0, bytes = 0;
     ok = ok && ga_size_add(&n_all, 0, n_work) && ga_size_add(&n_all, n_all, n_extra) &&
          mpfr_bytes(&bytes, n_all, prec + GAP);
@@ -261,8 +299,10 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
     }
     o->n_all = n_all;
     o->n_extra = n_extra;
-    for (size_t i = 0; i < n_all; i++) /* room for the first step's prec + GAP: */
-        mpfr_init2(o->all[i], prec + GAP); /* orc_set_prec then reallocates nothing */
+    o->n_work = n_work;
+    slab_fit(o, prec + GAP); /* room for the first step's p + GAP */
+    for (size_t i = n_work; i < n_all; i++)
+        mpfr_init2(o->all[i], prec + GAP);
     o->P = o->all;
     o->X = o->P + o->n_params;
     mpfr_t *w = o->X + n_x;
@@ -302,9 +342,7 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
  * operands at one precision keep MPFR on its fast paths. */
 static void orc_set_prec(orc *o, long prec)
 {
-    mpfr_t *w = o->all;
-    for (size_t i = 0; i < o->n_work; i++)
-        mpfr_set_prec(w[i], prec);
+    slab_fit(o, prec);
     for (size_t i = 0; i < o->n_params; i++)
         mpfr_set_d(o->P[i], o->params[i], MPFR_RNDN);
     for (size_t i = 0; i < o->B * o->n_in; i++)
@@ -1223,12 +1261,19 @@ static void fd_forward_entry(orc *o, size_t l, size_t k)
     orc_loss(o);
 }
 
-/* theta back into entry i (at q bits) and the base back into the working
- * set from layer l on. */
-static void fd_restore(orc *o, mpfr_ptr Pi, double theta, long q, size_t layer)
+/* The moved entry i: while route (a) moves it, P[i] is swapped with the
+ * variable F_PI, whose precision may exceed the slab's (theta +- h needs
+ * pbits); swapping back restores the slab's P[i], which holds theta. */
+static void fd_swap_entry(orc *o, size_t i)
 {
-    mpfr_set_prec(Pi, q);
-    mpfr_set_d(Pi, theta, MPFR_RNDN);
+    mpfr_swap(o->P[i], o->E[F_PI]);
+}
+
+/* theta back into entry i and the base back into the working set from
+ * layer l on. */
+static void fd_restore(orc *o, size_t i, size_t layer)
+{
+    fd_swap_entry(o, i);
     fd_snapshot(o, 0, layer);
 }
 
@@ -1237,7 +1282,7 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
                   const ga_oracle_options *op)
 {
     mpfr_t *F = o->E, *tab = o->E + NF; /* tab[j * NTAB + r]: extrapolation j of row r */
-    mpfr_ptr Pi = o->P[i];
+    mpfr_ptr Pi = o->P[i]; /* F_PI's variable between fd_swap_entry and fd_restore */
     double theta = params[i];
     size_t row, col;
     const ga_view *v = ga_net_locate(&row, &col, o->net, i);
@@ -1278,6 +1323,7 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
             fd_snapshot(o, 1, 0);
             o->fd_base_prec = p;
         }
+        fd_swap_entry(o, i);
         mpfr_set_prec(Pi, pbits > q ? pbits : q);
         mpfr_set_inf(F[F_ERR], 1);
         mpfr_set_nan(F[F_ANS]);
@@ -1291,7 +1337,7 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
                 int inex = side == 0 ? mpfr_add(Pi, Pi, F[F_H], MPFR_RNDN)
                                      : mpfr_sub(Pi, Pi, F[F_H], MPFR_RNDN);
                 if (inex) {
-                    fd_restore(o, Pi, theta, q, layer);
+                    fd_restore(o, i, layer);
                     *prec_out = q;
                     *iters_out = iters;
                     return ga_fail(err, GA_EINVAL, "oracle: internal: theta +- h not exact");
@@ -1313,7 +1359,7 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
                 *g = mpfr_get_d(a0, MPFR_RNDN);
                 if (abserr)
                     *abserr = INFINITY;
-                fd_restore(o, Pi, theta, q, layer);
+                fd_restore(o, i, layer);
                 double zc = mpfr_get_d(o->Z[kl][ku], MPFR_RNDN);
                 *kink = 1;
                 *prec_out = q;
@@ -1361,7 +1407,7 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
             if (mpfr_greaterequal_p(F[F_S1], F[F_S2]))
                 break;
         }
-        fd_restore(o, Pi, theta, q, layer);
+        fd_restore(o, i, layer);
         long np = done || p >= op->max_prec ? 0 : next_prec(o, p, op->max_prec);
         if (!np)
             break;
