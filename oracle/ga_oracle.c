@@ -930,6 +930,46 @@ static void *orc_pass_thread(void *arg)
 
 static int net_has_piecewise(const ga_net *net);
 
+/* The settle test of results first <= i < end of a Ziv step of route (b):
+ * the gradient, then dL/dx, then the loss, each from the two passes, with
+ * three scratch variables of the thread's own. */
+typedef struct {
+    const orc *lo, *hi;
+    mpfr_t *sc;
+    long p;
+    int inexact;
+    size_t first, end, n_grad, n_dx;
+    double *grad, *abserr, *dx, *loss, *loss_err;
+    unsigned unsettled;
+} settle_share;
+
+static void settle_do(settle_share *s)
+{
+    mp_range saved = mp_range_widest();
+    s->unsettled = 0;
+    for (size_t i = s->first; i < s->end; i++) {
+        size_t n_grad = s->n_grad, n_dx = s->n_dx;
+        int is_g = i < n_grad, is_dx = !is_g && i < n_grad + n_dx;
+        mpfr_srcptr hi = is_g ? s->hi->G[i] : is_dx ? s->hi->DX[i - n_grad] : s->hi->T[T_LOSS];
+        mpfr_srcptr lo = is_g ? s->lo->G[i] : is_dx ? s->lo->DX[i - n_grad] : s->lo->T[T_LOSS];
+        double *out = is_g ? &s->grad[i] : is_dx ? &s->dx[i - n_grad] : s->loss;
+        double *ae = is_g ? (s->abserr ? &s->abserr[i] : NULL) : is_dx ? NULL : s->loss_err;
+        for (int k = 0; k < 3; k++)
+            mpfr_set_prec(s->sc[k], s->p + GAP);
+        ga_oracle_two_prec_error(s->sc[0], hi, lo, s->p, s->inexact, s->sc[1]);
+        if (!ga_oracle_settle(out, ae, hi, s->sc[0], s->sc[1], s->sc[2]))
+            s->unsettled++;
+    }
+    mp_range_restore(saved);
+}
+
+static void *settle_thread(void *arg)
+{
+    settle_do(arg);
+    mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE);
+    return NULL;
+}
+
 /* What route (b) leaves for route (a) (keep != NULL): both working sets,
  * allocated with route (a)'s variables, the final p, and whether some
  * operation of the last step was inexact. */
@@ -959,8 +999,8 @@ static int loss_gradient_run(double *loss, double *loss_err, double *grad, doubl
     orc lo_o, hi_o;
     int sign = keep && net_has_piecewise(net), snap = keep != NULL;
     size_t fd_extra = keep ? FD_EXTRA : 0;
-    status = orc_alloc(&lo_o, err, net, params, x, y, batch, 1, dx != NULL, sign, snap, fd_extra,
-                       op.start_prec);
+    status = orc_alloc(&lo_o, err, net, params, x, y, batch, 1, dx != NULL, sign, snap,
+                       fd_extra + 3, op.start_prec);
     if (status)
         return status;
     status = orc_alloc(&hi_o, err, net, params, x, y, batch, 1, dx != NULL, sign, snap,
@@ -969,7 +1009,6 @@ static int loss_gradient_run(double *loss, double *loss_err, double *grad, doubl
         orc_free(&lo_o);
         return status;
     }
-    mpfr_t *sc = hi_o.E + fd_extra;
     int inexact = 0;
     unsigned iters = 0, unsettled = 0;
     long p = op.start_prec;
@@ -984,19 +1023,21 @@ static int loss_gradient_run(double *loss, double *loss_err, double *grad, doubl
         if (threaded)
             pthread_join(th, NULL);
         inexact = lo_pass.inexact || hi_pass.inexact;
-        unsettled = 0;
-        for (size_t i = 0; i < n_res; i++) {
-            int is_g = i < n_grad, is_dx = !is_g && i < n_grad + n_dx;
-            mpfr_ptr hi = is_g ? hi_o.G[i] : is_dx ? hi_o.DX[i - n_grad] : hi_o.T[T_LOSS];
-            mpfr_ptr lo = is_g ? lo_o.G[i] : is_dx ? lo_o.DX[i - n_grad] : lo_o.T[T_LOSS];
-            double *out = is_g ? &grad[i] : is_dx ? &dx[i - n_grad] : loss;
-            double *ae = is_g ? (abserr ? &abserr[i] : NULL) : is_dx ? NULL : loss_err;
-            for (int k = 0; k < 3; k++)
-                mpfr_set_prec(sc[k], p + GAP);
-            ga_oracle_two_prec_error(sc[0], hi, lo, p, inexact, sc[1]);
-            if (!ga_oracle_settle(out, ae, hi, sc[0], sc[1], sc[2]))
-                unsettled++;
-        }
+        /* the results split between two threads when there are enough of
+         * them to pay for one (a thread costs tens of microseconds) */
+        size_t half = n_res >= 1024 ? n_res / 2 : n_res;
+        settle_share part[2];
+        for (int w = 0; w < 2; w++)
+            part[w] = (settle_share){&lo_o, &hi_o, (w ? &lo_o : &hi_o)->E + fd_extra, p, inexact,
+                                     w ? half : 0, w ? n_res : half, n_grad, n_dx,
+                                     grad, abserr, dx, loss, loss_err, 0};
+        int split = half < n_res && pthread_create(&th, NULL, settle_thread, &part[1]) == 0;
+        settle_do(&part[0]);
+        if (split)
+            pthread_join(th, NULL);
+        else
+            settle_do(&part[1]);
+        unsettled = part[0].unsettled + part[1].unsettled;
         long np = !unsettled || p >= op.max_prec ? 0 : next_prec(&hi_o, p, op.max_prec);
         if (!np)
             break;
@@ -1643,7 +1684,9 @@ int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *er
 
 /* Route (b)'s last Ziv step as route (a)'s base (fd_run): k->hi holds the
  * forward pass at theta at q = p + GAP, k->lo's loss at p gives eps_f; k->lo
- * becomes a copy of that base, for the second thread. */
+ * becomes a copy of that base, for the second thread. The copy is made here,
+ * before either thread starts: route (a) on k->hi rewrites its base (and
+ * may move its slab) as soon as an entry needs a second Ziv step. */
 static void fd_base_from_kept(orc_kept *k)
 {
     long p = k->p, q = p + GAP;
