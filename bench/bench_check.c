@@ -8,20 +8,11 @@
  * usage: bench_check [SEED [CROSS]]: CROSS entries of the oracle's
  * reverse pass are compared with its MPFR differences (the library's
  * default when absent; 0 times the verdicts alone). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench_mlp.h"
 #include "ga_check.h"
-#include "ga_random.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
@@ -36,39 +27,22 @@ int main(int argc, char **argv)
            "kink", "prec", "crossed", "mism", "loss");
     for (size_t wi = 0; wi < 4; wi++) {
         size_t w = widths[wi];
-        ga_layer_desc layers[3] = {{w, GA_ACT_SIGMOID, 0}, {w, GA_ACT_SIGMOID, 0}, {1, GA_ACT_SIGMOID, 0}};
-        ga_net_desc d = {GA_LAYOUT_ROW, w, 3, layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_MEAN, 0.0}};
         ga_net *net;
         ga_error err;
-        if (ga_net_alloc(&net, &err, &d)) {
+        double *x, *y;
+        if (bench_sigmoid_mlp(&net, &x, &y, &err, w, B, seed)) {
             fprintf(stderr, "bench_check: %s\n", err.msg);
             return 3;
         }
-        /* row layout W (in, out) drawn in C order, scaled 1/sqrt(fan_in);
-         * biases N(0,1)/2; x N(0,1); y U[0,1) -- the order the script repeats */
-        ga_rng rng;
-        ga_rng_seed(&rng, seed);
-        for (size_t v = 0; v < net->n_views; v++) {
-            const ga_view *V = &net->views[v];
-            size_t fan_in = V->layer == 0 ? w : layers[V->layer - 1].n_out;
-            double sc = V->is_bias ? 0.5 : 1.0 / sqrt((double)fan_in);
-            for (size_t i = 0; i < V->rows * V->cols; i++)
-                net->params[V->offset + i] = ga_rng_gauss(&rng) * sc;
-        }
-        double *x = malloc(B * w * sizeof *x), *y = malloc(B * sizeof *y);
-        if (!x || !y)
-            return 3;
-        ga_rng_fill_gauss(x, B * w, &rng);
-        ga_rng_fill_uniform(y, B, &rng);
         ga_check_options o;
         ga_check_options_default(&o);
         o.seed = seed;
         o.top_k = 0;
         o.cross_check = cross;
         ga_check_report *r;
-        double t0 = now();
+        double t0 = bench_now();
         int st = ga_check_run(&r, &err, net, net->params, x, y, B, &o);
-        double t1 = now();
+        double t1 = bench_now();
         if (st) {
             fprintf(stderr, "bench_check: w=%zu: %s\n", w, err.msg);
             return 3;

@@ -9,17 +9,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench_mlp.h"
 #include "ga_oracle.h"
-#include "ga_random.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
@@ -31,53 +23,40 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_cross W [N], 1 <= W <= 4096, N >= 1\n");
         return 2;
     }
-    ga_layer_desc layers[3] = {{w, GA_ACT_SIGMOID, 0}, {w, GA_ACT_SIGMOID, 0}, {1, GA_ACT_SIGMOID, 0}};
-    ga_net_desc d = {GA_LAYOUT_ROW, w, 3, layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_MEAN, 0.0}};
     ga_net *net;
     ga_error err;
-    if (ga_net_alloc(&net, &err, &d)) {
+    double *x, *y;
+    if (bench_sigmoid_mlp(&net, &x, &y, &err, w, B, seed)) { /* the draws of bench_check */
         fprintf(stderr, "bench_cross: %s\n", err.msg);
         return 3;
     }
-    ga_rng rng; /* the draws of bench_check */
-    ga_rng_seed(&rng, seed);
-    for (size_t v = 0; v < net->n_views; v++) {
-        const ga_view *V = &net->views[v];
-        size_t fan_in = V->layer == 0 ? w : layers[V->layer - 1].n_out;
-        double sc = V->is_bias ? 0.5 : 1.0 / sqrt((double)fan_in);
-        for (size_t i = 0; i < V->rows * V->cols; i++)
-            net->params[V->offset + i] = ga_rng_gauss(&rng) * sc;
-    }
     size_t P = net->n_params;
-    double *x = malloc(B * w * sizeof *x), *y = malloc(B * sizeof *y);
     double *g = malloc(P * sizeof *g), *ge = malloc(P * sizeof *ge);
-    if (!x || !y || !g || !ge)
+    if (!g || !ge)
         return 3;
-    ga_rng_fill_gauss(x, B * w, &rng);
-    ga_rng_fill_uniform(y, B, &rng);
     double loss, loss_err;
     size_t mism, checked;
     /* the loss and gradient alone: the fastest of 6 runs (the first warms up) */
     double t0, base = INFINITY, lo = INFINITY, hi = 0, sum = 0;
     for (int r = 0; r < 6; r++) {
-        t0 = now();
+        t0 = bench_now();
         if (ga_oracle_loss_gradient(&loss, &loss_err, g, ge, NULL, NULL, &err, net, net->params, x,
                                     y, B, NULL)) {
             fprintf(stderr, "bench_cross: %s\n", err.msg);
             return 3;
         }
-        double t = now() - t0;
+        double t = bench_now() - t0;
         base = t < base ? t : base;
     }
     size_t all_mism = 0;
     for (int s = 1; s <= n_samples; s++) {
-        t0 = now();
+        t0 = bench_now();
         if (ga_oracle_loss_gradient_cross(&loss, &loss_err, g, ge, &mism, &checked, NULL, &err, net,
                                           net->params, x, y, B, 2, (uint64_t)s, NULL)) {
             fprintf(stderr, "bench_cross: sample seed %d: %s\n", s, err.msg);
             return 3;
         }
-        double extra = now() - t0 - base;
+        double extra = bench_now() - t0 - base;
         lo = extra < lo ? extra : lo;
         hi = extra > hi ? extra : hi;
         sum += extra;
