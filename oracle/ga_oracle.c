@@ -907,8 +907,9 @@ typedef struct {
     int inexact;
 } orc_pass;
 
-static void orc_pass_do(orc_pass *ps)
+static void orc_pass_do(void *arg)
 {
+    orc_pass *ps = arg;
     mp_range saved = mp_range_widest();
     mpfr_clear_inexflag();
     orc_set_prec(ps->o, ps->prec);
@@ -919,13 +920,33 @@ static void orc_pass_do(orc_pass *ps)
     mp_range_restore(saved);
 }
 
-/* On a thread of its own: MPFR's caches (of constants, of exp's tables) are
- * per thread and must be released before the thread ends. */
-static void *orc_pass_thread(void *arg)
+/* do_(a) on a thread of its own and do_(b) on this one, then the join; both
+ * here, one after the other, when no thread can be started. On the new
+ * thread MPFR's caches (of constants, of exp's tables) are per thread and
+ * are released before it ends. */
+typedef struct {
+    void (*do_)(void *);
+    void *arg;
+} two_job;
+
+static void *two_job_thread(void *arg)
 {
-    orc_pass_do(arg);
+    two_job *j = arg;
+    j->do_(j->arg);
     mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE);
     return NULL;
+}
+
+static void run_two(void (*do_)(void *), void *a, void *b)
+{
+    two_job j = {do_, a};
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, two_job_thread, &j) == 0;
+    if (!threaded)
+        do_(a);
+    do_(b);
+    if (threaded)
+        pthread_join(th, NULL);
 }
 
 static int net_has_piecewise(const ga_net *net);
@@ -943,8 +964,9 @@ typedef struct {
     unsigned unsettled;
 } settle_share;
 
-static void settle_do(settle_share *s)
+static void settle_do(void *arg)
 {
+    settle_share *s = arg;
     mp_range saved = mp_range_widest();
     s->unsettled = 0;
     for (size_t i = s->first; i < s->end; i++) {
@@ -961,13 +983,6 @@ static void settle_do(settle_share *s)
             s->unsettled++;
     }
     mp_range_restore(saved);
-}
-
-static void *settle_thread(void *arg)
-{
-    settle_do(arg);
-    mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE);
-    return NULL;
 }
 
 /* What route (b) leaves for route (a) (keep != NULL): both working sets,
@@ -1015,13 +1030,7 @@ static int loss_gradient_run(double *loss, double *loss_err, double *grad, doubl
     for (;;) {
         iters++;
         orc_pass lo_pass = {&lo_o, p, 0}, hi_pass = {&hi_o, p + GAP, 0};
-        pthread_t th;
-        int threaded = pthread_create(&th, NULL, orc_pass_thread, &lo_pass) == 0;
-        if (!threaded)
-            orc_pass_do(&lo_pass);
-        orc_pass_do(&hi_pass);
-        if (threaded)
-            pthread_join(th, NULL);
+        run_two(orc_pass_do, &lo_pass, &hi_pass);
         inexact = lo_pass.inexact || hi_pass.inexact;
         /* the results split between two threads when there are enough of
          * them to pay for one (a thread costs tens of microseconds) */
@@ -1031,12 +1040,10 @@ static int loss_gradient_run(double *loss, double *loss_err, double *grad, doubl
             part[w] = (settle_share){&lo_o, &hi_o, (w ? &lo_o : &hi_o)->E + fd_extra, p, inexact,
                                      w ? half : 0, w ? n_res : half, n_grad, n_dx,
                                      grad, abserr, dx, loss, loss_err, 0};
-        int split = half < n_res && pthread_create(&th, NULL, settle_thread, &part[1]) == 0;
-        settle_do(&part[0]);
-        if (split)
-            pthread_join(th, NULL);
+        if (half < n_res)
+            run_two(settle_do, &part[1], &part[0]);
         else
-            settle_do(&part[1]);
+            settle_do(&part[0]);
         unsettled = part[0].unsettled + part[1].unsettled;
         long np = !unsettled || p >= op.max_prec ? 0 : next_prec(&hi_o, p, op.max_prec);
         if (!np)
