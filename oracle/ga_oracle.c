@@ -1178,8 +1178,9 @@ static void fd_snapshot(orc *o, int save, size_t l0)
  * stops before the first term below 2^-(prec + 4) |x|, prec that of u, and
  * is then within 2^-(prec + 3) |x| plus a few roundings of u. s scratch.
  * Returns 0, leaving u unset, when |x| >= 2^-16 (too many terms).
- * Not mpfr_expm1: at 160 bits it takes 1.3-1.5 us for |x| from 2^-50 to
- * 2^-20 (more than mpfr_exp), where these 3-5 terms take a few products. */
+ * Not mpfr_expm1: at 160 bits it takes 1.3-1.4 us for |x| from 2^-50 to
+ * 2^-20, more than mpfr_exp (build/bench/bench_mpfr_ops), where these 3-5
+ * terms take a few products. */
 static int one_minus_exp_neg(mpfr_ptr u, mpfr_srcptr x, mpfr_ptr s)
 {
     if (mpfr_zero_p(x)) {
