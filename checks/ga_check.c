@@ -112,6 +112,17 @@ typedef struct {
     unsigned char *unit; /* (n_out) */
 } near_kink;
 
+/* A NaN or infinite analytic entry of a net whose double loss is not finite
+ * comes from the double pass overflowing before it comes from any formula:
+ * the reason says so (the verdict stays FAIL: the number is unusable). */
+static void append_overflow(char *reason, size_t size, double loss)
+{
+    size_t n = strlen(reason);
+    if (n + 1 < size)
+        snprintf(reason + n, size - n, " (the double loss is %s: the double pass overflowed)",
+                 isnan(loss) ? "NaN" : loss > 0 ? "+inf" : "-inf");
+}
+
 double ga_check_entry_ratio(const ga_check_entry *e)
 {
     if (e->verdict == GA_VERDICT_FAIL && !(e->abs_err > e->tol))
@@ -244,7 +255,9 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
             for (size_t n = 0; n < batch; n++)
                 for (size_t k = 0; k < no; k++) {
                     double z = bd->z[l][n * no + k], ze = bd->z_err[l][n * no + k];
-                    if (fabs(z) > ze)
+                    /* an overflowed z (inf, or NaN from inf - inf) has no
+                     * place next to the kink: its entries fail as non-finite */
+                    if (!isfinite(z) || fabs(z) > ze)
                         continue;
                     nk[l].unit[k] = 1;
                     if (!nk[l].any) {
@@ -295,7 +308,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
                     /* find the sample of this unit */
                     for (n = 0; n < batch; n++) {
                         double z = bd->z[l][n * no + ku];
-                        if (fabs(z) <= bd->z_err[l][n * no + ku])
+                        if (isfinite(z) && fabs(z) <= bd->z_err[l][n * no + ku])
                             break;
                     }
                 }
@@ -328,7 +341,9 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
                 snprintf(kreason, sizeof kreason, "%s", fr.kink_reason);
             }
         }
-        e->abs_err = fabs(e->analytic - e->ref);
+        /* equal infinities (the exact value overflows, and so did the
+         * analytic one, same sign) differ by nothing, not by inf - inf */
+        e->abs_err = e->analytic == e->ref ? 0.0 : fabs(e->analytic - e->ref);
         e->rel_err = e->abs_err == 0 ? 0.0 : e->ref != 0 ? e->abs_err / fabs(e->ref) : INFINITY;
         if (isnan(e->abs_err))
             e->rel_err = NAN;
@@ -367,6 +382,8 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
                          kreason, a, lo, hi, elo > ehi ? elo : ehi);
             }
         }
+        if (e->verdict == GA_VERDICT_FAIL && !isfinite(e->analytic) && !isfinite(r->loss))
+            append_overflow(e->reason, sizeof e->reason, r->loss);
         switch (e->verdict) {
         case GA_VERDICT_PASS: r->n_pass++; break;
         case GA_VERDICT_FAIL: r->n_fail++; break;
@@ -434,12 +451,40 @@ out: /* every path, status says which */
 }
 
 /* ---- printing ------------------------------------------------------------ */
+
+/* %.3g, but a NaN is "NaN" whatever its sign bit */
+static const char *num3(char buf[32], double v)
+{
+    if (isnan(v))
+        return "NaN";
+    snprintf(buf, 32, "%.3g", v);
+    return buf;
+}
+
+/* %.17g, but a NaN is "NaN" whatever its sign bit (printf writes "-nan") */
+static const char *num17(char buf[32], double v)
+{
+    if (isnan(v))
+        return "NaN";
+    snprintf(buf, 32, "%.17g", v);
+    return buf;
+}
+
 int ga_check_report_print(FILE *f, const ga_check_report *r)
 {
     fprintf(f, "gradaudit check: method %s, seed %llu, batch %zu, %zu entries\n",
             ga_check_method_name(r->method), (unsigned long long)r->seed, r->batch, r->n_entries);
-    fprintf(f, "loss %.17g (oracle %.17g, %llu ulps)\n", r->loss, r->loss_oracle,
-            (unsigned long long)r->loss_ulps);
+    char v1[32], v2[32];
+    if (r->loss_ulps == UINT64_MAX) /* a NaN on either side: no distance */
+        fprintf(f, "loss %s (oracle %s, no ulp distance to a NaN)\n", num17(v1, r->loss),
+                num17(v2, r->loss_oracle));
+    else
+        fprintf(f, "loss %.17g (oracle %.17g, %llu ulps)\n", r->loss, r->loss_oracle,
+                (unsigned long long)r->loss_ulps);
+    if (!isfinite(r->loss))
+        fprintf(f, "the double forward pass overflows (loss %s): its non-finite gradient entries "
+                   "come from that overflow, whatever the formulas\n",
+                isnan(r->loss) ? "NaN" : r->loss > 0 ? "+inf" : "-inf");
     fprintf(f, "analytic rounding bound: min(gamma_n * sum|terms| of the backward pass, n = %zu, "
                "gamma_n = %.3g; %g x its Monte Carlo rounding scale over %u runs)\n",
             r->gamma_n, r->gamma, r->lambda, r->mca_runs);
@@ -456,15 +501,17 @@ int ga_check_report_print(FILE *f, const ga_check_report *r)
             "max_abs_err", "max_rel_err", "worst/tol");
     for (size_t i = 0; i < r->n_layers; i++) {
         const ga_check_layer *l = &r->layers[i];
-        fprintf(f, "%-8s %7zu %7zu %6zu %6zu %12.3g %12.3g %12.3g\n", l->name, l->count, l->pass,
-                l->fail, l->kink, l->max_abs_err, l->max_rel_err, l->worst_ratio);
+        char c1[32], c2[32], c3[32];
+        fprintf(f, "%-8s %7zu %7zu %6zu %6zu %12s %12s %12s\n", l->name, l->count, l->pass,
+                l->fail, l->kink, num3(c1, l->max_abs_err), num3(c2, l->max_rel_err),
+                num3(c3, l->worst_ratio));
     }
     if (r->n_top) {
         fprintf(f, "\nworst %zu entries (by |analytic - reference| / tol):\n", r->n_top);
         for (size_t t = 0; t < r->n_top; t++) {
             const ga_check_entry *e = &r->entries[r->top[t]];
-            fprintf(f, "  %-4s %s: analytic %.17g, reference %.17g, %s\n", ga_verdict_name(e->verdict),
-                    e->name, e->analytic, e->ref, e->reason);
+            fprintf(f, "  %-4s %s: analytic %s, reference %s, %s\n", ga_verdict_name(e->verdict),
+                    e->name, num17(v1, e->analytic), num17(v2, e->ref), e->reason);
         }
     }
     for (size_t i = 0; i < r->n_entries; i++) {

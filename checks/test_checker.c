@@ -363,6 +363,96 @@ Test(report, csv_header_quoting_and_round_trip)
     ga_net_free(t.net);
 }
 
+/* A 1-2-1 column net whose double forward pass overflows (hand derivation):
+ * x = 1e200, W1 = (1e200, 1e200), b1 = 0, relu, W2 = (1, -1), b2 = 0,
+ * identity, mse (sum), y = 0.5. Exactly z1 = (1e400, 1e400), z2 = 0, L =
+ * 0.25, dL/dz2 = -1, dW2 = (-1e400, 1e400) (rounding to -inf, +inf), db2 =
+ * -1, db1 = (-1, 1), dW1 = (-1e200, 1e200). In double z1 = inf, z2 = inf -
+ * inf = NaN, and every analytic entry is NaN: each FAILs, and the report
+ * says the double pass overflowed, not that a formula is wrong. */
+static ga_net *overflow_net(double *x, double *y, const double p[7])
+{
+    ga_layer_desc layers[2] = {{2, GA_ACT_RELU, 0.0}, {1, GA_ACT_IDENTITY, 0.0}};
+    ga_net_desc d = {GA_LAYOUT_COLUMN, 1, 2, layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0}};
+    ga_net *net;
+    ga_error err;
+    cr_assert_eq(ga_net_alloc(&net, &err, &d), GA_OK, "%s", err.msg);
+    memcpy(net->params, p, 7 * sizeof *p); /* W1 (2,1), b1 (2), W2 (1,2), b2 */
+    x[0] = 1e200;
+    y[0] = 0.5;
+    return net;
+}
+
+static char *printed(const ga_check_report *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(ga_check_report_print(f, r), GA_OK);
+    fclose(f);
+    return buf;
+}
+
+Test(report, double_overflow_to_nan_is_named)
+{
+    double x[1], y[1];
+    ga_net *net = overflow_net(x, y, (const double[7]){1e200, 1e200, 0, 0, 1, -1, 0});
+    ga_check_report *r = run(net, x, y, 1, GA_CHECK_ORACLE, NULL);
+    cr_expect(isnan(r->loss) && r->loss_oracle == 0.25, "loss %g, oracle %g", r->loss,
+              r->loss_oracle);
+    const double ref[7] = {-1e200, 1e200, -1, 1, -INFINITY, -INFINITY, -1};
+    for (size_t i = 0; i < 7; i++) {
+        const ga_check_entry *e = &r->entries[i];
+        cr_expect(e->oracle == ref[i], "%s: oracle %g, by hand %g", e->name, e->oracle, ref[i]);
+        cr_expect_eq(e->verdict, GA_VERDICT_FAIL, "%s", e->name);
+        cr_expect(strstr(e->reason, "analytic gradient is NaN (the double loss is NaN: the double "
+                                    "pass overflowed)") != NULL, "%s: %s", e->name, e->reason);
+    }
+    char *out = printed(r);
+    cr_expect(strstr(out, "loss NaN (oracle 0.25, no ulp distance to a NaN)") != NULL, "%s", out);
+    cr_expect(strstr(out, "the double forward pass overflows (loss NaN)") != NULL, "%s", out);
+    cr_expect(strstr(out, "nan") == NULL, "a NaN printed as printf's nan or -nan: %s", out);
+    free(out);
+    ga_check_report_free(r);
+    ga_net_free(net);
+}
+
+/* W1 = (1e200, 0), W2 = (1, 0): exactly z1 = (1e400, 0), z2 = 1e400, L =
+ * (1e400 - 0.5)^2, all beyond DBL_MAX: the loss rounds to +inf, and so do
+ * dL/dz2 = 2 (z2 - 0.5) = db2, dW2[0] = 1e400 dL/dz2, db1[0] = dL/dz2 and
+ * dW1[0] = 1e200 dL/dz2; dW1[1] = db1[1] = 0 (relu'(0) = 0), dW2[1] = 0.
+ * The double pass gives the same infinities for the first four: equal
+ * infinities pass with no error (not inf - inf = NaN). The other three are
+ * 0 inf = NaN in double (relu'(0) dL/dz2, a1[1] dL/dz2) and FAIL as
+ * overflowed. */
+Test(report, double_overflow_to_inf_matching_the_oracle_passes)
+{
+    double x[1], y[1];
+    ga_net *net = overflow_net(x, y, (const double[7]){1e200, 0, 0, 0, 1, 0, 0});
+    ga_check_report *r = run(net, x, y, 1, GA_CHECK_ORACLE, NULL);
+    cr_expect(r->loss == INFINITY && r->loss_oracle == INFINITY);
+    const double ref[7] = {INFINITY, 0, INFINITY, 0, INFINITY, 0, INFINITY};
+    for (size_t i = 0; i < 7; i++) {
+        const ga_check_entry *e = &r->entries[i];
+        cr_expect(e->oracle == ref[i], "%s: oracle %g, by hand %g", e->name, e->oracle, ref[i]);
+        if (ref[i] == 0) {
+            cr_expect(isnan(e->analytic) && e->verdict == GA_VERDICT_FAIL &&
+                      strstr(e->reason, "the double loss is +inf: the double pass overflowed"),
+                      "%s: %s", e->name, e->reason);
+            continue;
+        }
+        cr_expect_eq(e->verdict, GA_VERDICT_PASS, "%s: %s", e->name, e->reason);
+        cr_expect(e->abs_err == 0 && e->rel_err == 0, "%s: abs_err %g rel_err %g", e->name,
+                  e->abs_err, e->rel_err);
+    }
+    cr_expect(r->layers[3].max_abs_err == 0, "b2: max_abs_err %g", r->layers[3].max_abs_err);
+    char *out = printed(r);
+    cr_expect(strstr(out, "the double forward pass overflows (loss +inf)") != NULL, "%s", out);
+    free(out);
+    ga_check_report_free(r);
+    ga_net_free(net);
+}
+
 Test(report, names_layers_top_and_command)
 {
     const uint32_t seed = 11;
