@@ -18,6 +18,7 @@
  * Derivative conventions at the kinks: relu'(0) = 0, leaky_relu'(0) = slope,
  * elu'(0) = alpha.
  */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -70,6 +71,11 @@ static void mp_range_restore(mp_range saved)
 
 enum { T_LOSS, T_S, T_LAM, T_ACC, T_T, T_U, T_V, T_W, T_PROD, NTMP };
 
+/* Magnitudes of the running error bound (mag_forward): long double for its
+ * range (x87: to 1e4932), as products of magnitudes outgrow a double's long
+ * before MPFR's exponent range is in any danger. */
+typedef long double mag_t;
+
 typedef struct {
     const ga_net *net;
     const double *y;   /* (B, n_out) */
@@ -96,6 +102,14 @@ typedef struct {
     size_t n_units;    /* B * sum nout */
     long fd_base_prec; /* route (a): p when the working set holds the forward pass
                           at theta at p + GAP bits, with E[F_EPSF] its error; else 0 */
+    /* running error magnitudes of the last pass (mag_forward, mag_backward) */
+    mag_t *mz, *ma;    /* (B * sum nout) M(z), M(a), laid out as S */
+    mag_t *md, *mdp;   /* (B, maxw) M(dL/da then dL/dz) of the current layer; previous */
+    mag_t *mg;         /* (n_params) M(dL/dtheta), with grad */
+    mag_t *mdx;        /* (B, n_in) M(dL/dx), with dx */
+    mag_t mloss;       /* M(L) */
+    mag_t mexp;        /* the largest M of an exponential's argument (see mag_floor) */
+    mag_t depth;       /* D: roundings on the longest path of a pass, counted generously */
 } orc;
 
 static const char *nonfinite_word(double v)
@@ -174,6 +188,7 @@ static void orc_free(orc *o)
     free(o->nin);
     free(o->Z);
     free(o->sign);
+    free(o->mz);
     memset(o, 0, sizeof *o);
 }
 
@@ -206,6 +221,26 @@ static int mpfr_bytes(size_t *bytes, size_t n, long prec)
 {
     size_t per = sizeof(mpfr_t) + ((size_t)prec / GMP_NUMB_BITS + 2) * sizeof(mp_limb_t);
     return ga_size_mul(bytes, n, per);
+}
+
+/* D, the roundings on the longest path from the exact inputs to any result
+ * of a forward and reverse pass, counted generously (an overcount by a
+ * factor k costs log2 k bits of the settle test's margin, an undercount its
+ * proof): per layer the fan-in sum (a product and an addition a term), the
+ * fan-out sum of the reverse pass, the activation and its derivative (at
+ * most 4 roundings each) and softmax's sums; the loss's sum over the batch;
+ * the gradient's sum over the batch; weight decay's sum over the weights. */
+static mag_t mag_depth(const orc *o, size_t B)
+{
+    mag_t d = 64, nw = 0;
+    for (size_t l = 0; l < o->L; l++) {
+        d += 4 * ((mag_t)o->nin[l] + (mag_t)o->nout[l]) + 32;
+        nw += (mag_t)o->nin[l] * (mag_t)o->nout[l];
+    }
+    d += 2 * (mag_t)B * (mag_t)o->n_out + 2 * (mag_t)B;
+    if (o->net->desc.loss.weight_decay != 0)
+        d += 2 * nw;
+    return d;
 }
 
 /* Allocates every MPFR variable of a call: parameters, inputs, the working
@@ -290,10 +325,13 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
         return ga_fail(err, GA_ENOMEM, "oracle: %zu MPFR variables of %ld bits need %zu bytes, over the memory cap of %zu",
                        n_all, prec + GAP, bytes, (size_t)GA_DEFAULT_MEMORY_CAP);
     }
+    /* the magnitudes: fewer than the MPFR variables, each smaller than one */
+    size_t n_mag = 2 * n_units + n_delta + n_g + n_dx;
     o->all = malloc(n_all * sizeof *o->all);
+    o->mz = malloc((n_mag ? n_mag : 1) * sizeof *o->mz);
     if (with_sign)
         o->sign = malloc(n_units ? n_units : 1);
-    if (!o->all || (with_sign && !o->sign)) {
+    if (!o->all || !o->mz || (with_sign && !o->sign)) {
         orc_free(o);
         return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu MPFR variables", n_all);
     }
@@ -329,6 +367,19 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
         w += 2 * n_units;
     }
     o->n_units = n_units;
+    o->ma = o->mz + n_units;
+    mag_t *mw = o->ma + n_units;
+    if (with_grad) {
+        o->md = mw;
+        mw += B * o->maxw;
+        o->mdp = mw;
+        mw += B * o->maxw;
+        o->mg = mw;
+        mw += n_g;
+    }
+    if (with_dx)
+        o->mdx = mw;
+    o->depth = mag_depth(o, B);
     o->T = w;
     w += NTMP;
     o->E = w;
@@ -759,6 +810,337 @@ static void orc_backward(orc *o)
     }
 }
 
+/* ---- running error magnitudes: a proven floor under the error estimate ---
+ *
+ * The difference of the two precisions (ga_oracle_two_prec_error) misses an
+ * error that both make alike. A term absorbed whole into a sum at p and at
+ * p + GAP bits (below half an ulp of the sum at both), whose sum is later
+ * cancelled, leaves both passes agreeing to the last bit on a wrong value:
+ * z1 = 2^140 + 2^-40 then z2 = z1 - 2^140 gives 0 at 128 and at 160 bits
+ * (test_oracle's term_absorbed_at_both_precisions; found by fuzzing). So
+ * every result r also gets Higham's running error bound (Accuracy and
+ * Stability of Numerical Algorithms, 2nd ed., Lemma 3.3 and section 3.1),
+ * over the oracle's own operations: |r_computed - r| <= gamma_D M(r),
+ * gamma_D = D u / (1 - D u), u = 2^-prec, D from mag_depth, where
+ *   exact inputs (x, y, parameters):  M = |x|
+ *   sums and differences:             M(a +- b) = M(a) + M(b)
+ *   products:                         M(a b) = M(a) M(b)
+ *   f with |f'| <= Lip on all reals:  M(f(a)) = |f(a)| + Lip M(a)
+ * (the |f(a)| term carries f's own few roundings, counted in D). The
+ * Lipschitz constants hold globally (sigmoid 1/4, tanh, relu, softplus,
+ * logsumexp and softmax 1 in the max norm, leaky_relu and elu max(1, |c|),
+ * sech^2 4/(3 sqrt 3) < 1), so the bound needs no smallness condition, with
+ * one exception: softmax cross-entropy's reverse pass evaluates exp(t) at a
+ * computed t = z_k - lse, whose error e moves the result by exp(t)(e^e - 1)
+ * <= 2 exp(t) e only while e <= 1/4 (mexp, checked in mag_floor). The
+ * derivative conventions at kinks follow the computed sign of z, as the
+ * passes do: an error that flips the sign of a relu's z is not covered
+ * (route (a)'s kink test and the cross-check watch that case).
+ * M is evaluated in long double from the pass's own values; its rounding
+ * and the second-order terms of gamma_D are covered by the factor 2 in
+ * mag_floor. The bound is worst-case, yet on the benchmark's sigmoid nets
+ * (w = 8..64, batch 32, measured once with a throwaway build) it came to at
+ * most 2^-74 .. 2^-55 of an ulp of its result at 160 bits (geometric mean
+ * 2^-83 .. 2^-70), near the two-precision estimate (at most 2^-67 .. 2^-62
+ * of an ulp): it moved no result and no final precision there. */
+
+/* v as a long double: mpfr_get_d, several times faster than mpfr_get_ld,
+ * unless v is beyond a double's range */
+static mag_t mag_get(mpfr_srcptr v)
+{
+    double d = mpfr_get_d(v, MPFR_RNDN);
+    return isinf(d) || (d == 0 && !mpfr_zero_p(v)) ? mpfr_get_ld(v, MPFR_RNDN) : d;
+}
+
+static mag_t mag_abs(mpfr_srcptr v)
+{
+    return fabsl(mag_get(v));
+}
+
+/* softplus of a long double, for magnitudes only */
+static mag_t softplus_l(mag_t z)
+{
+    return (z > 0 ? z : 0) + log1pl(expl(-fabsl(z)));
+}
+
+/* |Lip| of layer l's activation over all reals (max norm for softmax) */
+static mag_t act_lipschitz(const ga_layer_desc *ld)
+{
+    mag_t c = fabsl((mag_t)ld->act_param);
+    switch (ld->act) {
+    case GA_ACT_SIGMOID:
+        return 0.25L;
+    case GA_ACT_LEAKY_RELU:
+    case GA_ACT_ELU:
+        return c > 1 ? c : 1;
+    default:
+        return 1;
+    }
+}
+
+/* |scale| / N of the description's reduction (orc_constants' T_S) */
+static mag_t mag_scale(const orc *o)
+{
+    const ga_loss_desc *ls = &o->net->desc.loss;
+    mag_t N = 1;
+    if (ls->reduction == GA_REDUCE_MEAN)
+        N = (mag_t)o->B * (mag_t)o->n_out;
+    else if (ls->reduction == GA_REDUCE_BATCH_MEAN)
+        N = (mag_t)o->B;
+    return fabsl((mag_t)ls->scale) / N;
+}
+
+/* The largest M(z) of sample n of layer l, and the largest z and the
+ * logsumexp of the computed z (long double). */
+static mag_t mag_row(mag_t *zmax, mag_t *lse, const orc *o, size_t l, size_t n)
+{
+    size_t nout = o->nout[l];
+    const mag_t *mz = o->mz + o->B * o->zoff[l] + n * nout;
+    mpfr_t *Z = o->Z[l] + n * nout;
+    mag_t m = 0, r = mag_get(Z[0]), sum = 0;
+    for (size_t k = 0; k < nout; k++) {
+        mag_t z = mag_get(Z[k]);
+        if (z > r)
+            r = z;
+        if (mz[k] > m)
+            m = mz[k];
+    }
+    for (size_t k = 0; k < nout; k++)
+        sum += expl(mag_get(Z[k]) - r);
+    *zmax = r;
+    *lse = r + logl(sum);
+    return m;
+}
+
+/* M(z), M(a) of every unit and M(L), from the pass just run on o (mirrors
+ * orc_forward and orc_loss). */
+static void mag_forward(orc *o)
+{
+    const double *P = o->params;
+    size_t B = o->B;
+    o->mexp = 0;
+    for (size_t l = 0; l < o->L; l++) {
+        const ga_layer_desc *ld = &o->net->desc.layers[l];
+        size_t nin = o->nin[l], nout = o->nout[l], wk = o->wk[l], wj = o->wj[l];
+        mag_t *mz = o->mz + B * o->zoff[l], *ma = o->ma + B * o->zoff[l];
+        const mag_t *min = l ? o->ma + B * o->zoff[l - 1] : NULL;
+        mag_t lip = act_lipschitz(ld);
+        for (size_t n = 0; n < B; n++) {
+            for (size_t k = 0; k < nout; k++) { /* z = b + sum_j W(k,j) in_j */
+                const double *w = P + o->woff[l] + k * wk;
+                mag_t m = fabsl((mag_t)P[o->boff[l] + k]);
+                for (size_t j = 0; j < nin; j++)
+                    m += fabsl((mag_t)w[j * wj]) *
+                         (min ? min[n * nin + j] : fabsl((mag_t)o->x[n * nin + j]));
+                mz[n * nout + k] = m;
+            }
+            if (ld->act == GA_ACT_SOFTMAX) { /* |a_k| <= 1, Lipschitz 1 in the max norm */
+                mag_t r, lse, m = mag_row(&r, &lse, o, l, n);
+                for (size_t k = 0; k < nout; k++)
+                    ma[n * nout + k] = 1 + m;
+            } else {
+                for (size_t k = 0; k < nout; k++)
+                    ma[n * nout + k] = mag_abs(o->A[l][n * nout + k]) + lip * mz[n * nout + k];
+            }
+        }
+    }
+    const ga_loss_desc *ls = &o->net->desc.loss;
+    size_t L = o->L, m = o->n_out, nb = B * m;
+    const mag_t *mz = o->mz + B * o->zoff[L - 1], *ma = o->ma + B * o->zoff[L - 1];
+    mpfr_t *Z = o->Z[L - 1];
+    const double *y = o->y;
+    mag_t acc = 0;
+    switch (ls->kind) {
+    case GA_LOSS_MSE: /* (a - y)^2 */
+        for (size_t e = 0; e < nb; e++) {
+            mag_t t = ma[e] + fabsl((mag_t)y[e]);
+            acc += t * t;
+        }
+        break;
+    case GA_LOSS_BCE: /* y softplus(-z) + (1-y) softplus(z): softplus is 1-Lipschitz */
+        for (size_t e = 0; e < nb; e++) {
+            mag_t z = mag_get(Z[e]);
+            if (y[e] != 0)
+                acc += fabsl((mag_t)y[e]) * (softplus_l(-z) + mz[e]);
+            if (y[e] != 1)
+                acc += fabsl(1 - (mag_t)y[e]) * (softplus_l(z) + mz[e]);
+        }
+        break;
+    case GA_LOSS_BCE_LOGITS: /* softplus(z) - z y */
+        for (size_t e = 0; e < nb; e++)
+            acc += softplus_l(mag_get(Z[e])) + mz[e] * (1 + fabsl((mag_t)y[e]));
+        break;
+    case GA_LOSS_SOFTMAX_CE: /* sum_k y_k (lse(z) - z_k): lse is 1-Lipschitz */
+    case GA_LOSS_CCE:
+        for (size_t n = 0; n < B; n++) {
+            mag_t r, lse, zm = mag_row(&r, &lse, o, L - 1, n);
+            mag_t mlse = fabsl(r) + fabsl(lse) + 1 + zm;
+            for (size_t k = 0; k < m; k++)
+                if (y[n * m + k] != 0)
+                    acc += fabsl((mag_t)y[n * m + k]) * (mlse + mz[n * m + k]);
+        }
+        break;
+    default:
+        break;
+    }
+    o->mloss = acc * mag_scale(o);
+    if (ls->weight_decay != 0) { /* + lambda/2 sum W^2 */
+        mag_t sw = 0;
+        for (size_t l = 0; l < L; l++)
+            for (size_t i = 0; i < o->nin[l] * o->nout[l]; i++)
+                sw += (mag_t)P[o->woff[l] + i] * (mag_t)P[o->woff[l] + i];
+        o->mloss += fabsl((mag_t)ls->weight_decay) * sw / 2;
+    }
+}
+
+/* M(dL/dtheta) and M(dL/dx) after mag_forward (mirrors orc_backward). */
+static void mag_backward(orc *o)
+{
+    const ga_loss_desc *ls = &o->net->desc.loss;
+    const double *P = o->params, *y = o->y;
+    size_t B = o->B, L = o->L, m = o->n_out, nb = B * m;
+    const mag_t *mz = o->mz + B * o->zoff[L - 1], *ma = o->ma + B * o->zoff[L - 1];
+    mpfr_t *Z = o->Z[L - 1];
+    mag_t s = mag_scale(o), lam = fabsl((mag_t)ls->weight_decay), *D = o->md;
+    int fused = 1;
+    switch (ls->kind) {
+    case GA_LOSS_MSE: /* dL/da = 2 s (a - y) */
+        for (size_t e = 0; e < nb; e++)
+            D[e] = 2 * s * (ma[e] + fabsl((mag_t)y[e]));
+        fused = 0;
+        break;
+    case GA_LOSS_BCE: /* dL/dz = s (sigmoid(z) - y), a = sigmoid(z) */
+        for (size_t e = 0; e < nb; e++)
+            D[e] = s * (ma[e] + fabsl((mag_t)y[e]));
+        break;
+    case GA_LOSS_BCE_LOGITS: /* s (sigmoid(z) - y), sigmoid 1/4-Lipschitz */
+        for (size_t e = 0; e < nb; e++) {
+            mag_t sg = 1 / (1 + expl(-mag_get(Z[e])));
+            D[e] = s * (sg + mz[e] / 4 + fabsl((mag_t)y[e]));
+        }
+        break;
+    case GA_LOSS_SOFTMAX_CE: /* s (exp(z_k - lse) sum_j y_j - y_k) */
+    case GA_LOSS_CCE:
+        for (size_t n = 0; n < B; n++) {
+            mag_t r, lse, zm = mag_row(&r, &lse, o, L - 1, n), sy = 0;
+            mag_t mlse = fabsl(r) + fabsl(lse) + 1 + zm;
+            for (size_t k = 0; k < m; k++)
+                sy += fabsl((mag_t)y[n * m + k]);
+            for (size_t k = 0; k < m; k++) {
+                mag_t mt = mz[n * m + k] + mlse; /* M(z_k - lse) */
+                mag_t pk = expl(mag_get(Z[n * m + k]) - lse);
+                if (mt > o->mexp)
+                    o->mexp = mt;
+                D[n * m + k] = s * (pk * (1 + 2 * mt) * sy + fabsl((mag_t)y[n * m + k]));
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    for (size_t l = L; l-- > 0;) {
+        const ga_layer_desc *ld = &o->net->desc.layers[l];
+        size_t nin = o->nin[l], nout = o->nout[l], wk = o->wk[l], wj = o->wj[l], mo = B * nout;
+        const mag_t *lz = o->mz + B * o->zoff[l], *la = o->ma + B * o->zoff[l];
+        mpfr_t *Zl = o->Z[l];
+        mag_t c = fabsl((mag_t)ld->act_param);
+        D = o->md;
+        if (!(l == L - 1 && fused)) { /* dL/da -> dL/dz through f */
+            switch (ld->act) {
+            case GA_ACT_SIGMOID: /* f' = (1 - a) a */
+                for (size_t e = 0; e < mo; e++)
+                    D[e] *= (1 + la[e]) * la[e];
+                break;
+            case GA_ACT_TANH: /* f' = sech(z)^2, 4/(3 sqrt 3)-Lipschitz */
+                for (size_t e = 0; e < mo; e++) {
+                    mag_t ch = coshl(mag_get(Zl[e]));
+                    D[e] *= 1 / (ch * ch) + lz[e];
+                }
+                break;
+            case GA_ACT_RELU:
+                for (size_t e = 0; e < mo; e++)
+                    if (mpfr_sgn(Zl[e]) <= 0)
+                        D[e] = 0;
+                break;
+            case GA_ACT_LEAKY_RELU:
+                for (size_t e = 0; e < mo; e++)
+                    if (mpfr_sgn(Zl[e]) <= 0)
+                        D[e] *= c;
+                break;
+            case GA_ACT_ELU: /* f' = alpha exp(z) for z <= 0, |alpha|-Lipschitz there */
+                for (size_t e = 0; e < mo; e++)
+                    if (mpfr_sgn(Zl[e]) <= 0)
+                        D[e] *= c * (expl(mag_get(Zl[e])) + lz[e]);
+                break;
+            case GA_ACT_SOFTPLUS: /* f' = sigmoid(z) */
+                for (size_t e = 0; e < mo; e++)
+                    D[e] *= 1 / (1 + expl(-mag_get(Zl[e]))) + lz[e] / 4;
+                break;
+            case GA_ACT_SOFTMAX: /* dz_k = a_k (da_k - sum_j a_j da_j) */
+                for (size_t n = 0; n < B; n++) {
+                    mag_t t = 0, *d = D + n * nout;
+                    const mag_t *a = la + n * nout;
+                    for (size_t k = 0; k < nout; k++)
+                        t += a[k] * d[k];
+                    for (size_t k = 0; k < nout; k++)
+                        d[k] = (d[k] + t) * a[k];
+                }
+                break;
+            default:
+                break;
+            }
+        }
+        const mag_t *in = l ? o->ma + B * o->zoff[l - 1] : NULL;
+        for (size_t k = 0; k < nout; k++) {
+            size_t wrow = o->woff[l] + k * wk;
+            for (size_t j = 0; j < nin; j++) { /* dW(k,j) = sum_n dz[n,k] in[n,j] + lambda W */
+                mag_t g = 0;
+                for (size_t n = 0; n < B; n++)
+                    g += D[n * nout + k] * (in ? in[n * nin + j] : fabsl((mag_t)o->x[n * nin + j]));
+                o->mg[wrow + j * wj] = g + lam * fabsl((mag_t)P[wrow + j * wj]);
+            }
+            mag_t g = 0; /* db(k) = sum_n dz[n,k] */
+            for (size_t n = 0; n < B; n++)
+                g += D[n * nout + k];
+            o->mg[o->boff[l] + k] = g;
+        }
+        mag_t *out = l > 0 ? o->mdp : o->mdx; /* da_prev[n,j] = sum_k W(k,j) dz[n,k] */
+        if (!out)
+            continue;
+        for (size_t n = 0; n < B; n++)
+            for (size_t j = 0; j < nin; j++) {
+                const double *wc = P + o->woff[l] + j * wj;
+                mag_t r = 0;
+                for (size_t k = 0; k < nout; k++)
+                    r += fabsl((mag_t)wc[k * wk]) * D[n * nout + k];
+                out[n * nin + j] = r;
+            }
+        if (l > 0) {
+            mag_t *sw = o->md;
+            o->md = o->mdp;
+            o->mdp = sw;
+        }
+    }
+}
+
+/* e += 2 gamma_D M at prec bits, rounded up: the running error bound of a
+ * value of magnitude m (mag_forward) computed at prec bits, the 2 covering
+ * gamma_D's second-order part and the rounding of M itself; +inf when m is
+ * not finite or softmax cross-entropy's exponentials leave the range of the
+ * bound (gamma_D mexp > 1/4). f scratch, at least 64 bits. */
+static void mag_floor(mpfr_ptr e, const orc *o, mag_t m, long prec, mpfr_ptr f)
+{
+    mag_t b = 2 * o->depth * m;
+    int in_range = o->mexp == 0 || log2l(o->depth * o->mexp) < (mag_t)(prec - 2);
+    if (!(b <= LDBL_MAX) || !in_range) {
+        mpfr_set_inf(f, 1);
+    } else {
+        mpfr_set_ld(f, b, MPFR_RNDU);
+        mpfr_mul_2si(f, f, -prec, MPFR_RNDU);
+    }
+    mpfr_add(e, e, f, MPFR_RNDU);
+}
+
 /* ---- error estimate and the settled test -------------------------------- */
 
 /* Why the two-precision difference is a trustworthy error estimate:
@@ -873,7 +1255,12 @@ static int ga_oracle_loss_in_range(double *loss, double *abserr, ga_oracle_stats
         orc_set_prec(&o, p + GAP);
         orc_constants(&o);
         orc_forward(&o);
-        ga_oracle_two_prec_error(e, o.T[T_LOSS], lo, p, mpfr_inexflag_p(), o.E[2]);
+        int inexact = mpfr_inexflag_p();
+        ga_oracle_two_prec_error(e, o.T[T_LOSS], lo, p, inexact, o.E[2]);
+        if (inexact) {
+            mag_forward(&o);
+            mag_floor(e, &o, o.mloss, p + GAP, o.E[2]);
+        }
         done = ga_oracle_settle(loss, abserr, o.T[T_LOSS], e, o.E[2], o.E[3]);
         long np = done || p >= op.max_prec ? 0 : next_prec(&o, p, op.max_prec);
         if (!np)
@@ -905,6 +1292,7 @@ typedef struct {
     orc *o;
     long prec;
     int inexact;
+    int mag; /* also the running error magnitudes (mag_forward, mag_backward) */
 } orc_pass;
 
 static void orc_pass_do(void *arg)
@@ -917,6 +1305,10 @@ static void orc_pass_do(void *arg)
     orc_forward(ps->o);
     orc_backward(ps->o);
     ps->inexact = mpfr_inexflag_p();
+    if (ps->mag) {
+        mag_forward(ps->o);
+        mag_backward(ps->o);
+    }
     mp_range_restore(saved);
 }
 
@@ -955,7 +1347,7 @@ static int net_has_piecewise(const ga_net *net);
  * the gradient, then dL/dx, then the loss, each from the two passes, with
  * three scratch variables of the thread's own. */
 typedef struct {
-    const orc *lo, *hi;
+    const orc *lo, *hi; /* lo carries the magnitudes */
     mpfr_t *sc;
     long p;
     int inexact;
@@ -979,6 +1371,10 @@ static void settle_do(void *arg)
         for (int k = 0; k < 3; k++)
             mpfr_set_prec(s->sc[k], s->p + GAP);
         ga_oracle_two_prec_error(s->sc[0], hi, lo, s->p, s->inexact, s->sc[1]);
+        if (s->inexact)
+            mag_floor(s->sc[0], s->lo,
+                      is_g ? s->lo->mg[i] : is_dx ? s->lo->mdx[i - n_grad] : s->lo->mloss,
+                      s->p + GAP, s->sc[1]);
         if (!ga_oracle_settle(out, ae, hi, s->sc[0], s->sc[1], s->sc[2]))
             s->unsettled++;
     }
@@ -1029,7 +1425,7 @@ static int loss_gradient_run(double *loss, double *loss_err, double *grad, doubl
     long p = op.start_prec;
     for (;;) {
         iters++;
-        orc_pass lo_pass = {&lo_o, p, 0}, hi_pass = {&hi_o, p + GAP, 0};
+        orc_pass lo_pass = {&lo_o, p, 0, 1}, hi_pass = {&hi_o, p + GAP, 0, 0};
         run_two(orc_pass_do, &lo_pass, &hi_pass);
         inexact = lo_pass.inexact || hi_pass.inexact;
         /* the results split between two threads when there are enough of
@@ -1351,10 +1747,7 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
     for (;;) {
         iters++;
         q = p + GAP;
-        long k0 = (p + 1) / 3; /* h_r = 2^-(k0 + r) */
-        long kmax = k0 + NTAB;
-        long top = ex > 1 - k0 ? ex : 1 - k0, bot = ex - 53 < -kmax ? ex - 53 : -kmax;
-        long pbits = top - bot + 2; /* theta +- h exact in pbits */
+        long k0 = (p + 1) / 3; /* h_r = 2^-(k0 + r + sh) */
         if (o->fd_base_prec != p) {
             for (size_t v = 0; v < (size_t)FD_EXTRA; v++)
                 mpfr_set_prec(F[v], q);
@@ -1369,17 +1762,40 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
             mpfr_set(F[F_F0HI], o->T[T_LOSS], MPFR_RNDN);
             ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, mpfr_inexflag_p(),
                                      F[F_S1]);
+            /* the bound, twice: f at theta +- h, whose magnitudes are theta's
+             * to O(h); even when f(theta) was exact, as f(theta +- h) need
+             * not be (theta + h lost in a sum with 1e600) */
+            mag_forward(o);
+            mag_floor(F[F_EPSF], o, 2 * o->mloss, q, F[F_S1]);
             if (o->sign)
                 kink_signs(o, 1, NULL, NULL);
             fd_snapshot(o, 1, 0);
             o->fd_base_prec = p;
         }
+        /* The step moves the unit's z by h times the input the entry
+         * multiplies (1 for a bias): with inputs of 2^70 a step of 2^-43
+         * would move z by 2^27 and the differences would measure the
+         * activation's far slopes, not its derivative (Ridders' estimate
+         * does not notice: the far slopes converge too). So h shrinks by
+         * the largest such input over the batch, in powers of two. */
+        long sh = 0;
+        if (!v->is_bias) {
+            size_t nin = o->nin[layer], j = o->net->desc.layout == GA_LAYOUT_COLUMN ? col : row;
+            for (size_t n = 0; n < o->B; n++) {
+                mpfr_srcptr in = layer ? o->A[layer - 1][n * nin + j] : o->X[n * nin + j];
+                if (mpfr_regular_p(in) && mpfr_get_exp(in) - 2 > sh)
+                    sh = mpfr_get_exp(in) - 2; /* |in| >= 2^(exp - 1) > 2 */
+            }
+        }
+        long kmax = k0 + NTAB + sh;
+        long top = ex > 1 - k0 - sh ? ex : 1 - k0 - sh, bot = ex - 53 < -kmax ? ex - 53 : -kmax;
+        long pbits = top - bot + 2; /* theta +- h exact in pbits */
         fd_swap_entry(o, i);
         mpfr_set_prec(Pi, pbits > q ? pbits : q);
         mpfr_set_inf(F[F_ERR], 1);
         mpfr_set_nan(F[F_ANS]);
         for (long r = 0; r < NTAB; r++) {
-            long k = k0 + r;
+            long k = k0 + r + sh;
             mpfr_set_ui_2exp(F[F_H], 1, -k, MPFR_RNDN);
             int kinked = 0;
             size_t kl = 0, ku = 0;
@@ -1707,6 +2123,7 @@ static void fd_base_from_kept(orc_kept *k)
     mpfr_set(F[F_F0], lo->T[T_LOSS], MPFR_RNDN); /* exact: p < q */
     mpfr_set(F[F_F0HI], hi->T[T_LOSS], MPFR_RNDN);
     ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, k->inexact, F[F_S1]);
+    mag_floor(F[F_EPSF], lo, 2 * lo->mloss, q, F[F_S1]); /* lo's magnitudes: as in fd_run */
     if (hi->sign)
         kink_signs(hi, 1, NULL, NULL);
     fd_snapshot(hi, 1, 0);
