@@ -538,6 +538,8 @@ static bad_case bad_cases[] = {
     {"overflow", "{" NET_C ",\n" LOSS_OK ",\n\"data\": {\"x\": [[1e999, 1]], \"y\": [[0]]}, " INIT_OK "}", GA_ESPEC,
      "bad.json:3:", "number 1e999 overflows a double"},
     {"huge integer", "{\"input\": 123456789012345678901234567890}", GA_ESPEC, "bad.json:1:", "does not fit in 64 bits"},
+    {"huge integer before a comma", "{\"x\": [[1180591620717411303424, 1]]}", GA_ESPEC, "bad.json:1:30:",
+     "integer 1180591620717411303424 does not fit in 64 bits"},
     /* top level */
     {"unknown key", "{\"layuot\": \"row\", " NET_C ", " LOSS_OK ", " DATA_OK ", " INIT_OK "}", GA_ESPEC,
      "bad.json: unknown key \"layuot\" at top level (expected one of: description, layout, input, layers, loss, data, parameters)", NULL},

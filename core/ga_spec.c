@@ -845,6 +845,17 @@ static int syntax_error(const ctx *c, const json_error_t *e, const char *text, s
         memcpy(token, near, n);
         token[n] = 0;
     }
+    /* jansson names the token for some errors only ("too big integer" at the
+     * end of a line does, before a comma does not): the number that ends at
+     * the error's position, then */
+    if (!token[0] && e->position > 0 && (size_t)e->position <= len) {
+        size_t end = (size_t)e->position, start = end;
+        while (start > 0 && text[start - 1] && strchr("0123456789+-.eE", text[start - 1]))
+            start--;
+        size_t n = end - start < sizeof token ? end - start : sizeof token - 1;
+        memcpy(token, text + start, n);
+        token[n] = 0;
+    }
     /* after a lone sign jansson stops; look at what follows in the text */
     const char *after = (e->position >= 0 && (size_t)e->position <= len) ? text + e->position : "";
     const char *t = token;
