@@ -281,6 +281,76 @@ ParameterizedTest(struct route_case *c, oracle, routes_agree)
     ga_net_free(net);
 }
 
+/* A relu whose z is absorbed to exactly 0 at 128 and 160 bits: x = (2^70,
+ * 2^70), W1 = (2^70, -2^70), b1 = 2^-40, so z1 = b1 + 2^140 - 2^140 is 0
+ * at both precisions (b1 lost in the first sum) and relu'(0) = 0 would cut
+ * the gradient to the first layer; exactly, z1 = 2^-40 > 0. Identity
+ * output, W2 = 1, b2 = 0, mse (sum), y = 0. By hand: z2 = a1 = 2^-40,
+ * L = 2^-80, dL/dz2 = 2^-39 = db2 = db1 (relu'(z1) = 1), dW2 = 2^-39 a1 =
+ * 2^-79, dW1 = 2^-39 x = (2^31, 2^31), dx = 2^-39 W1 = (2^31, -2^31).
+ * z1 = 0 from rounded operations leaves relu's branch unproven, so no
+ * gradient entry settles at the first step (and the absorbed value reaches
+ * dW2 and the loss with M ~ 2^141 besides). */
+Test(oracle, relu_branch_on_an_absorbed_z)
+{
+    ga_layer_desc layers[2] = {{1, GA_ACT_RELU, 0}, {1, GA_ACT_IDENTITY, 0}};
+    ga_net *net = make_net(GA_LAYOUT_COLUMN, 2, 2, layers,
+                           (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0});
+    const double P[5] = {0x1p70, -0x1p70, 0x1p-40, 1.0, 0.0}; /* W1 (1,2), b1, W2, b2 */
+    memcpy(net->params, P, sizeof P);
+    double x[2] = {0x1p70, 0x1p70}, y[1] = {0.0};
+    const double want[5] = {0x1p31, 0x1p31, 0x1p-39, 0x1p-79, 0x1p-39};
+    const double want_dx[2] = {0x1p31, -0x1p31};
+    double loss, le, g[5], ge[5], dx[2];
+    ga_oracle_stats st;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, dx, &st, &err, net, net->params, x, y,
+                                         1, NULL),
+                 GA_OK, "%s", err.msg);
+    cr_assert(loss == 0x1p-80, "loss %a, by hand 0x1p-80", loss);
+    for (int i = 0; i < 5; i++)
+        cr_assert(g[i] == want[i], "entry %d: %a, by hand %a (settled at %ld bits)", i, g[i],
+                  want[i], st.final_prec);
+    for (int i = 0; i < 2; i++)
+        cr_assert(dx[i] == want_dx[i], "dx[%d]: %a, by hand %a", i, dx[i], want_dx[i]);
+    cr_assert(st.final_prec > 192, "settled at %ld bits: the first step cannot be right",
+              st.final_prec);
+    ga_net_free(net);
+}
+
+/* The same hole where nothing but the branch is wrong: x = ((1, 1), (1, 0)),
+ * W1 = (1, -1), b1 = 2^-170, relu; W2 = 1, b2 = 0, identity; mse (sum),
+ * y = (1, 1/2). At 128 and 160 bits sample 0's z1 = 2^-170 + 1 - 1 comes
+ * out 0, and relu'(0) = 0 would drop its delta (-2) from dW1 and db1,
+ * while every value stays right to far below an ulp (its a1 is 2^-170),
+ * so the running error bound alone lets the first step settle. By hand:
+ * z1 = (2^-170, 1 + 2^-170) = a1 = z2, dL/dz2 = 2 (z2 - y) =
+ * (2^-169 - 2, 1 + 2^-169) = delta1 (relu' = 1 for both), so
+ * dW1 = (delta1_0 + delta1_1, delta1_0) -> (-1, -2), db1 -> -1,
+ * dW2 = sum delta2 a1 -> 1, db2 -> -1, L = (2^-170 - 1)^2 +
+ * (1/2 + 2^-170)^2 -> 5/4, each rounded to the nearest double. */
+Test(oracle, relu_branch_on_an_absorbed_z_in_a_batch)
+{
+    ga_layer_desc layers[2] = {{1, GA_ACT_RELU, 0}, {1, GA_ACT_IDENTITY, 0}};
+    ga_net *net = make_net(GA_LAYOUT_COLUMN, 2, 2, layers,
+                           (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0});
+    const double P[5] = {1.0, -1.0, 0x1p-170, 1.0, 0.0};
+    memcpy(net->params, P, sizeof P);
+    double x[4] = {1.0, 1.0, 1.0, 0.0}, y[2] = {1.0, 0.5};
+    const double want[5] = {-1.0, -2.0, -1.0, 1.0, -1.0};
+    double loss, le, g[5], ge[5];
+    ga_oracle_stats st;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, NULL, &st, &err, net, net->params, x,
+                                         y, 2, NULL),
+                 GA_OK, "%s", err.msg);
+    cr_assert(loss == 1.25, "loss %a, by hand 1.25", loss);
+    for (int i = 0; i < 5; i++)
+        cr_assert(g[i] == want[i], "entry %d: %a, by hand %a (settled at %ld bits)", i, g[i],
+                  want[i], st.final_prec);
+    ga_net_free(net);
+}
+
 /* Every activation and loss, with terms absorbed whole at the first Ziv
  * step's two precisions: x = 2^70 (and 2^69), W1 = 2^70, so z1 is 2^140 or
  * 2^139 plus the biases 2^-40 and -2^-30, which need about 180 bits; the

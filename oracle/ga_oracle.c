@@ -110,6 +110,9 @@ typedef struct {
     mag_t mloss;       /* M(L) */
     mag_t mexp;        /* the largest M of an exponential's argument (see mag_floor) */
     mag_t depth;       /* D: roundings on the longest path of a pass, counted generously */
+    unsigned char *zex, *aex; /* (B * sum nout) with grad: z, a computed exactly (layer_affine) */
+    int kink_zero;     /* a piecewise unit's z came out 0 but not exactly (mag_forward) */
+    mag_t kink_ratio;  /* the largest M(z) / |z| over the piecewise units' nonzero z */
 } orc;
 
 static const char *nonfinite_word(double v)
@@ -189,6 +192,7 @@ static void orc_free(orc *o)
     free(o->Z);
     free(o->sign);
     free(o->mz);
+    free(o->zex);
     memset(o, 0, sizeof *o);
 }
 
@@ -331,7 +335,9 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
     o->mz = malloc((n_mag ? n_mag : 1) * sizeof *o->mz);
     if (with_sign)
         o->sign = malloc(n_units ? n_units : 1);
-    if (!o->all || !o->mz || (with_sign && !o->sign)) {
+    if (with_grad)
+        o->zex = malloc(n_units ? 2 * n_units : 1);
+    if (!o->all || !o->mz || (with_sign && !o->sign) || (with_grad && !o->zex)) {
         orc_free(o);
         return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu MPFR variables", n_all);
     }
@@ -368,6 +374,8 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
     }
     o->n_units = n_units;
     o->ma = o->mz + n_units;
+    if (o->zex)
+        o->aex = o->zex + n_units;
     mag_t *mw = o->ma + n_units;
     if (with_grad) {
         o->md = mw;
@@ -403,91 +411,94 @@ static void orc_set_prec(orc *o, long prec)
 
 /* ---- forward pass -------------------------------------------------------- */
 
-/* r = softplus(s z) for s = +1 or -1: max(s z, 0) + log1p(exp(-|z|)); t scratch. */
-static void softplus_signed(mpfr_ptr r, mpfr_srcptr z, int s, mpfr_ptr t)
+/* r = softplus(s z) for s = +1 or -1: max(s z, 0) + log1p(exp(-|z|)); t
+ * scratch. Returns nonzero when some operation rounded (MPFR's ternary
+ * values, or'ed), as do sigmoid_mp and act_elementwise. */
+static int softplus_signed(mpfr_ptr r, mpfr_srcptr z, int s, mpfr_ptr t)
 {
     mpfr_abs(t, z, MPFR_RNDN);
     mpfr_neg(t, t, MPFR_RNDN);
-    mpfr_exp(t, t, MPFR_RNDN);
-    mpfr_log1p(t, t, MPFR_RNDN);
+    int inex = mpfr_exp(t, t, MPFR_RNDN);
+    inex |= mpfr_log1p(t, t, MPFR_RNDN);
     if (mpfr_sgn(z) * s > 0) {
         if (s > 0)
-            mpfr_add(r, t, z, MPFR_RNDN);
+            inex |= mpfr_add(r, t, z, MPFR_RNDN);
         else
-            mpfr_sub(r, t, z, MPFR_RNDN);
+            inex |= mpfr_sub(r, t, z, MPFR_RNDN);
     } else {
-        mpfr_set(r, t, MPFR_RNDN);
+        inex |= mpfr_set(r, t, MPFR_RNDN);
     }
+    return inex;
 }
 
 /* r = 1/(1+exp(-z)); r may alias nothing else; t scratch. */
-static void sigmoid_mp(mpfr_ptr r, mpfr_srcptr z, mpfr_ptr t)
+static int sigmoid_mp(mpfr_ptr r, mpfr_srcptr z, mpfr_ptr t)
 {
     mpfr_neg(t, z, MPFR_RNDN);
-    mpfr_exp(t, t, MPFR_RNDN);
-    mpfr_add_ui(t, t, 1, MPFR_RNDN);
-    mpfr_ui_div(r, 1, t, MPFR_RNDN);
+    int inex = mpfr_exp(t, t, MPFR_RNDN);
+    inex |= mpfr_add_ui(t, t, 1, MPFR_RNDN);
+    return inex | mpfr_ui_div(r, 1, t, MPFR_RNDN);
 }
 
-/* z[:, k0:k1] = W in + b for layer l, in (B, nin[l]): the units k0 <= k < k1 */
+/* z[:, k0:k1] = W in + b for layer l, in (B, nin[l]): the units k0 <= k < k1.
+ * With o->zex, also whether each z is exact: every input exact and no
+ * operation of its sum rounded. */
 static void layer_affine(orc *o, size_t l, mpfr_t *in, size_t k0, size_t k1)
 {
     size_t nin = o->nin[l], nout = o->nout[l], wk = o->wk[l], wj = o->wj[l];
     mpfr_t *Z = o->Z[l], *P = o->P;
     mpfr_ptr t = o->T[T_PROD];
+    unsigned char *zex = o->zex ? o->zex + o->B * o->zoff[l] : NULL;
+    const unsigned char *inex_in = o->zex && l ? o->aex + o->B * o->zoff[l - 1] : NULL;
     for (size_t n = 0; n < o->B; n++) {
         mpfr_t *xr = in + n * nin;
+        int in_exact = 1;
+        if (inex_in)
+            for (size_t j = 0; j < nin; j++)
+                in_exact &= inex_in[n * nin + j];
         for (size_t k = k0; k < k1; k++) {
             mpfr_ptr z = Z[n * nout + k];
             mpfr_t *w = P + o->woff[l] + k * wk;
+            int inex = 0;
             mpfr_set(z, P[o->boff[l] + k], MPFR_RNDN);
             for (size_t j = 0; j < nin; j++) {
-                mpfr_mul(t, xr[j], w[j * wj], MPFR_RNDN);
-                mpfr_add(z, z, t, MPFR_RNDN);
+                inex |= mpfr_mul(t, xr[j], w[j * wj], MPFR_RNDN);
+                inex |= mpfr_add(z, z, t, MPFR_RNDN);
             }
+            if (zex)
+                zex[n * nout + k] = in_exact && !inex;
         }
     }
 }
 
 /* a = f(z) of an elementwise activation; t scratch. */
-static void act_elementwise(mpfr_ptr a, mpfr_srcptr z, const ga_layer_desc *ld, mpfr_ptr t)
+static int act_elementwise(mpfr_ptr a, mpfr_srcptr z, const ga_layer_desc *ld, mpfr_ptr t)
 {
     double c = ld->act_param;
     switch (ld->act) {
     case GA_ACT_IDENTITY: /* f(z) = z */
-        mpfr_set(a, z, MPFR_RNDN);
-        break;
+        return mpfr_set(a, z, MPFR_RNDN);
     case GA_ACT_SIGMOID: /* f(z) = 1/(1+exp(-z)) */
-        sigmoid_mp(a, z, t);
-        break;
+        return sigmoid_mp(a, z, t);
     case GA_ACT_TANH:
-        mpfr_tanh(a, z, MPFR_RNDN);
-        break;
+        return mpfr_tanh(a, z, MPFR_RNDN);
     case GA_ACT_RELU: /* max(z, 0) */
         if (mpfr_sgn(z) > 0)
-            mpfr_set(a, z, MPFR_RNDN);
-        else
-            mpfr_set_zero(a, 1);
-        break;
+            return mpfr_set(a, z, MPFR_RNDN);
+        mpfr_set_zero(a, 1);
+        return 0;
     case GA_ACT_LEAKY_RELU: /* z > 0 ? z : slope z */
         if (mpfr_sgn(z) > 0)
-            mpfr_set(a, z, MPFR_RNDN);
-        else
-            mpfr_mul_d(a, z, c, MPFR_RNDN);
-        break;
+            return mpfr_set(a, z, MPFR_RNDN);
+        return mpfr_mul_d(a, z, c, MPFR_RNDN);
     case GA_ACT_ELU: /* z > 0 ? z : alpha (exp(z) - 1) */
-        if (mpfr_sgn(z) > 0) {
-            mpfr_set(a, z, MPFR_RNDN);
-        } else {
-            mpfr_expm1(t, z, MPFR_RNDN);
-            mpfr_mul_d(a, t, c, MPFR_RNDN);
-        }
-        break;
+        if (mpfr_sgn(z) > 0)
+            return mpfr_set(a, z, MPFR_RNDN);
+        return mpfr_expm1(t, z, MPFR_RNDN) | mpfr_mul_d(a, t, c, MPFR_RNDN);
     case GA_ACT_SOFTPLUS: /* log(1 + exp(z)) */
-        softplus_signed(a, z, 1, t);
-        break;
+        return softplus_signed(a, z, 1, t);
     default:
-        break;
+        return 0;
     }
 }
 
@@ -499,26 +510,41 @@ static void layer_act(orc *o, size_t l, size_t k0, size_t k1)
     size_t nout = o->nout[l];
     mpfr_t *Z = o->Z[l], *A = o->A[l];
     mpfr_ptr t = o->T[T_T], u = o->T[T_U];
+    /* with o->zex: a exact when z is and f rounded nothing */
+    const unsigned char *zex = o->zex ? o->zex + o->B * o->zoff[l] : NULL;
+    unsigned char *aex = o->zex ? o->aex + o->B * o->zoff[l] : NULL;
     if (ld->act != GA_ACT_SOFTMAX) {
         for (size_t n = 0; n < o->B; n++)
-            for (size_t k = k0; k < k1; k++)
-                act_elementwise(A[n * nout + k], Z[n * nout + k], ld, t);
+            for (size_t k = k0; k < k1; k++) {
+                size_t e = n * nout + k;
+                int inex = act_elementwise(A[e], Z[e], ld, t);
+                if (aex)
+                    aex[e] = zex[e] && !inex;
+            }
         return;
     }
     /* softmax: exp(z_k - max z) / sum_j exp(z_j - max z), per sample */
     for (size_t n = 0; n < o->B; n++) {
         mpfr_t *z = Z + n * nout, *a = A + n * nout;
+        int inex = 0;
         mpfr_set(t, z[0], MPFR_RNDN);
         for (size_t k = 1; k < nout; k++)
             mpfr_max(t, t, z[k], MPFR_RNDN);
         mpfr_set_zero(u, 1);
         for (size_t k = 0; k < nout; k++) {
-            mpfr_sub(a[k], z[k], t, MPFR_RNDN);
-            mpfr_exp(a[k], a[k], MPFR_RNDN);
-            mpfr_add(u, u, a[k], MPFR_RNDN);
+            inex |= mpfr_sub(a[k], z[k], t, MPFR_RNDN);
+            inex |= mpfr_exp(a[k], a[k], MPFR_RNDN);
+            inex |= mpfr_add(u, u, a[k], MPFR_RNDN);
         }
         for (size_t k = 0; k < nout; k++)
-            mpfr_div(a[k], a[k], u, MPFR_RNDN);
+            inex |= mpfr_div(a[k], a[k], u, MPFR_RNDN);
+        if (aex)
+            for (size_t k = 0; k < nout; k++) {
+                int row_exact = !inex;
+                for (size_t j = 0; j < nout; j++)
+                    row_exact &= zex[n * nout + j];
+                aex[n * nout + k] = (unsigned char)row_exact;
+            }
     }
 }
 
@@ -834,8 +860,10 @@ static void orc_backward(orc *o)
  * computed t = z_k - lse, whose error e moves the result by exp(t)(e^e - 1)
  * <= 2 exp(t) e only while e <= 1/4 (mexp, checked in mag_floor). The
  * derivative conventions at kinks follow the computed sign of z, as the
- * passes do: an error that flips the sign of a relu's z is not covered
- * (route (a)'s kink test and the cross-check watch that case).
+ * passes do; the bound covers values, not a wrong branch of f', so the
+ * sign of every piecewise unit's z must be proven as well (mag_kink_unsure:
+ * z exact, or farther from 0 than its error bound), or no gradient entry
+ * settles (test_oracle's relu_branch_on_*).
  * M is evaluated in long double from the pass's own values; its rounding
  * and the second-order terms of gamma_D are covered by the factor 2 in
  * mag_floor. The bound is worst-case, yet on the benchmark's sigmoid nets
@@ -919,6 +947,8 @@ static void mag_forward(orc *o)
     const double *P = o->params;
     size_t B = o->B;
     o->mexp = 0;
+    o->kink_zero = 0;
+    o->kink_ratio = 0;
     for (size_t l = 0; l < o->L; l++) {
         const ga_layer_desc *ld = &o->net->desc.layers[l];
         size_t nin = o->nin[l], nout = o->nout[l], wk = o->wk[l], wj = o->wj[l];
@@ -934,6 +964,16 @@ static void mag_forward(orc *o)
                          (min ? min[n * nin + j] : fabsl((mag_t)o->x[n * nin + j]));
                 mz[n * nout + k] = m;
             }
+            if (o->zex && (ld->act == GA_ACT_RELU || ld->act == GA_ACT_LEAKY_RELU ||
+                           (ld->act == GA_ACT_ELU && ld->act_param != 1)))
+                for (size_t k = 0; k < nout; k++) { /* the sign that picks f' (mag_kink_unsure) */
+                    size_t e = n * nout + k;
+                    mag_t z = fabsl(mag_get(o->Z[l][e]));
+                    if (z == 0 && !o->zex[B * o->zoff[l] + e])
+                        o->kink_zero = 1;
+                    else if (z != 0 && mz[e] / z > o->kink_ratio)
+                        o->kink_ratio = mz[e] / z;
+                }
             if (ld->act == GA_ACT_SOFTMAX) { /* |a_k| <= 1, Lipschitz 1 in the max norm */
                 mag_t r, lse, m = mag_row(&r, &lse, o, l, n);
                 for (size_t k = 0; k < nout; k++)
@@ -1121,6 +1161,18 @@ static void mag_backward(orc *o)
             o->mdp = sw;
         }
     }
+}
+
+/* 1 when the sign of some piecewise unit's z, which picks f' in the reverse
+ * pass, is not proven by the pass at p bits whose magnitudes o holds: a z
+ * that came out 0 from inexact operations (2^-170 + 1 - 1 at 160 bits), or
+ * a nonzero z within 4 gamma_D M(z) of 0 (the error of the pass at p, and of
+ * the one at p + GAP, doubled). The bound M covers values, not a wrong
+ * branch of f', so such a step settles no gradient entry. */
+static int mag_kink_unsure(const orc *o, long p)
+{
+    return o->kink_zero ||
+           (o->kink_ratio > 0 && log2l(4 * o->depth * o->kink_ratio) >= (mag_t)p);
 }
 
 /* e += 2 gamma_D M at prec bits, rounded up: the running error bound of a
@@ -1351,6 +1403,7 @@ typedef struct {
     mpfr_t *sc;
     long p;
     int inexact;
+    int kink_unsure;    /* mag_kink_unsure: no gradient entry settles */
     size_t first, end, n_grad, n_dx;
     double *grad, *abserr, *dx, *loss, *loss_err;
     unsigned unsettled;
@@ -1375,6 +1428,8 @@ static void settle_do(void *arg)
             mag_floor(s->sc[0], s->lo,
                       is_g ? s->lo->mg[i] : is_dx ? s->lo->mdx[i - n_grad] : s->lo->mloss,
                       s->p + GAP, s->sc[1]);
+        if (s->kink_unsure && (is_g || is_dx))
+            mpfr_set_inf(s->sc[0], 1);
         if (!ga_oracle_settle(out, ae, hi, s->sc[0], s->sc[1], s->sc[2]))
             s->unsettled++;
     }
@@ -1420,7 +1475,7 @@ static int loss_gradient_run(double *loss, double *loss_err, double *grad, doubl
         orc_free(&lo_o);
         return status;
     }
-    int inexact = 0;
+    int inexact = 0, kink_unsure = 0;
     unsigned iters = 0, unsettled = 0;
     long p = op.start_prec;
     for (;;) {
@@ -1428,13 +1483,14 @@ static int loss_gradient_run(double *loss, double *loss_err, double *grad, doubl
         orc_pass lo_pass = {&lo_o, p, 0, 1}, hi_pass = {&hi_o, p + GAP, 0, 0};
         run_two(orc_pass_do, &lo_pass, &hi_pass);
         inexact = lo_pass.inexact || hi_pass.inexact;
+        kink_unsure = mag_kink_unsure(&lo_o, p);
         /* the results split between two threads when there are enough of
          * them to pay for one (a thread costs tens of microseconds) */
         size_t half = n_res >= 1024 ? n_res / 2 : n_res;
         settle_share part[2];
         for (int w = 0; w < 2; w++)
             part[w] = (settle_share){&lo_o, &hi_o, (w ? &lo_o : &hi_o)->E + fd_extra, p, inexact,
-                                     w ? half : 0, w ? n_res : half, n_grad, n_dx,
+                                     kink_unsure, w ? half : 0, w ? n_res : half, n_grad, n_dx,
                                      grad, abserr, dx, loss, loss_err, 0};
         if (half < n_res)
             run_two(settle_do, &part[1], &part[0]);
@@ -1454,8 +1510,11 @@ static int loss_gradient_run(double *loss, double *loss_err, double *grad, doubl
         orc_free(&hi_o);
     }
     if (unsettled)
-        return ga_fail(err, GA_EFAIL, "oracle: %u results were not settled at %ld bits%s",
+        return ga_fail(err, GA_EFAIL, "oracle: %u results were not settled at %ld bits%s%s",
                        unsettled, p + GAP,
+                       kink_unsure ? " (the sign of a pre-activation at a relu-type kink is "
+                                     "not proven: it came out 0 from rounded operations, or "
+                                     "within its error bound of 0)" : "",
                        p < op.max_prec ? ", more would exceed the memory cap" : "");
     return GA_OK;
 }
