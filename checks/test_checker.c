@@ -88,6 +88,41 @@ Test(kink, relu_convention_at_exact_zero)
     ga_net_free(t.net);
 }
 
+/* Every sample at the kink (hand derivation): the tiny net's shape with
+ * W1 = 0, b1 = 0, W2 = 2, b2 = 0.5, batch x = (1, -1), y = (0, 1), mse
+ * (sum). z1 = 0 for both samples, z2 = 0.5, dL/dz2 = 2 (z2 - y) = (1, -1),
+ * dL/da1 = (2, -2), and relu'(0) = 0 makes dW1 = db1 = 0 (and dW2 = 0,
+ * db2 = 0). Moving W1 up wakes sample 0 (x = 1) only: slope 2 (1 * 2 * 1);
+ * moving it down wakes sample 1 only: slope 2 again ((-1) * (-2) * 1). The
+ * batch's one-sided slopes are [2, 2], and the correct 0 lies outside: each
+ * sample's own slopes are [0, 2], whose sum [0, 4] holds it. Found by
+ * fuzz/fuzz_check (a spec with W1 left at its default constant 0). */
+Test(kink, every_sample_at_the_kink)
+{
+    tiny_net t;
+    tiny_make(&t, 0.0);
+    t.net->params[0] = 0.0; /* W1 */
+    const double x[2] = {1.0, -1.0}, y[2] = {0.0, 1.0};
+    for (int m = GA_CHECK_ORACLE; m < GA_CHECK_COUNT; m++) {
+        ga_check_report *r = run(t.net, x, y, 2, (ga_check_method)m, NULL);
+        const char *mn = ga_check_method_name(m);
+        cr_expect_eq(r->n_fail, 0, "method %s: %zu FAIL", mn, r->n_fail);
+        const ga_check_entry *w1 = &r->entries[0];
+        cr_expect(w1->analytic == 0.0, "dW1 %.17g, by hand 0", w1->analytic);
+        cr_expect_eq(w1->verdict, GA_VERDICT_KINK, "method %s: %s", mn, w1->reason);
+        cr_expect(fabs(w1->slope_lo - 2.0) < 1e-6 && fabs(w1->slope_hi - 2.0) < 1e-6,
+                  "method %s: batch slopes [%.17g, %.17g], by hand [2, 2]", mn, w1->slope_lo,
+                  w1->slope_hi);
+        if (m == GA_CHECK_ORACLE)
+            cr_expect(strstr(w1->reason, "equals the oracle") != NULL, "%s", w1->reason);
+        else
+            cr_expect(strstr(w1->reason, "one-sided slopes, summed: [0, 4]") != NULL,
+                      "method %s: %s", mn, w1->reason);
+        ga_check_report_free(r);
+    }
+    ga_net_free(t.net);
+}
+
 Test(kink, near_kink_3e_9_is_kink_for_fd_and_pass_for_oracle)
 {
     tiny_net t;
