@@ -55,18 +55,25 @@ static double softplus(double z)
     return (z > 0 ? z : 0.0) + log1p(exp(-fabs(z)));
 }
 
-/* |f''(z)| for the elementwise activations (0 on the linear pieces). */
+/* |f''(z)| for the elementwise activations (0 on the linear pieces), from
+ * e = exp(-|z|) without cancellation: s (1 - s) and 1 - t^2 are 0 in
+ * double once s or t rounds to 1 (|z| > 37 or 19), and a bound built on
+ * them lost the error z's rounding carries into f'(z) at saturation (found
+ * by fuzz/fuzz_check: sigmoid at z = 123.68, f'(z) wrong by 36 ulps against
+ * a bound of 1). sigmoid'' = s' (1 - 2s), |1 - 2s| = (1 - e) / (1 + e);
+ * softplus'' = sigmoid'; tanh'' = -2 t sech^2, sech^2 = 4 e2 / (1 + e2)^2,
+ * e2 = exp(-2|z|). */
 static double act_second(ga_activation a, double p, double z)
 {
     switch (a) {
     case GA_ACT_SIGMOID:
     case GA_ACT_SOFTPLUS: {
-        double s = sigm(z), d = s * (1.0 - s);
-        return a == GA_ACT_SIGMOID ? fabs(d * (1.0 - 2.0 * s)) : d;
+        double e = exp(-fabs(z)), d = e / ((1.0 + e) * (1.0 + e));
+        return a == GA_ACT_SIGMOID ? d * (1.0 - e) / (1.0 + e) : d;
     }
     case GA_ACT_TANH: {
-        double t = tanh(z);
-        return 2.0 * fabs(t) * (1.0 - t * t);
+        double e2 = exp(-2.0 * fabs(z));
+        return 2.0 * fabs(tanh(z)) * 4.0 * e2 / ((1.0 + e2) * (1.0 + e2));
     }
     case GA_ACT_ELU: return z > 0 ? 0.0 : fabs(p) * exp(z);
     default: return 0.0;

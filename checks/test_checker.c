@@ -200,6 +200,39 @@ Test(verdict, one_entry_times_1_plus_1e_9_fails_against_oracle)
     ga_randnet_clear(&p);
 }
 
+/* A saturated sigmoid (fuzz/fuzz_check found it): x = 4, W1 = 0.5, b1 = 0.1,
+ * relu, W2 = 0.8, b2 = 122, sigmoid, mse (sum), y = 0. z2 = 0.8 * 2.1 + 122
+ * = 123.68 carries a rounding error of up to half an ulp (7e-15), and
+ * s'(z2) = exp(-z2) / (1 + exp(-z2))^2 ~ 2.5e-54 moves by the same relative
+ * amount: the core's (correct) gradient is off the exact one by about 36
+ * ulps. The running bound must cover it through |s''(z2)| M(z2); it used to
+ * compute s'' as s (1 - s) (1 - 2s), 0 once s rounds to 1, and the four
+ * entries FAILed. Reference: the oracle; expected: no FAIL, and every
+ * entry's error within its bound. */
+Test(verdict, saturated_sigmoid_bound_covers_its_error)
+{
+    tiny_net t;
+    tiny_make(&t, 0.1);
+    t.layers[1] = (ga_layer_desc){1, GA_ACT_SIGMOID, 0.0};
+    ga_net_free(t.net);
+    ga_net_desc d = {GA_LAYOUT_COLUMN, 1, 2, t.layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0}};
+    ga_error err;
+    cr_assert_eq(ga_net_alloc(&t.net, &err, &d), GA_OK, "%s", err.msg);
+    const double p[4] = {0.5, 0.1, 0.8, 122.0};
+    memcpy(t.net->params, p, sizeof p);
+    const double x[1] = {4.0}, y[1] = {0.0};
+    ga_check_report *r = run(t.net, x, y, 1, GA_CHECK_ORACLE, NULL);
+    cr_expect_eq(r->n_fail, 0, "%zu FAIL", r->n_fail);
+    for (size_t i = 0; i < 4; i++) {
+        const ga_check_entry *e = &r->entries[i];
+        cr_expect(fabs(e->analytic - e->oracle) <= e->bound, "%s: |analytic - oracle| %g over "
+                  "its bound %g (%llu ulps)", e->name, fabs(e->analytic - e->oracle), e->bound,
+                  (unsigned long long)e->ulps);
+    }
+    ga_check_report_free(r);
+    ga_net_free(t.net);
+}
+
 Test(verdict, nan_and_inf_are_never_a_pass)
 {
     char why[128];
