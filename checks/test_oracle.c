@@ -351,6 +351,53 @@ Test(oracle, relu_branch_on_an_absorbed_z_in_a_batch)
     ga_net_free(net);
 }
 
+/* Gradients in the subnormal range (found by feeding a spec like it to the
+ * check: the cross-check reported a mismatch). x = 3.3e-160, W1 = 3.1e-160,
+ * identity layers, W2 = 1.7, biases 0, mse (sum), y = 0: z1 = W1 x ~ 1e-319,
+ * z2 = W2 z1, L = z2^2, and by the chain rule dL/db1 = 2 W2^2 W1 x, dL/db2 =
+ * 2 W2 W1 x (subnormal), dL/dW1 = x dL/db1 and dL/dW2 = z1 dL/db2 (about
+ * 1e-478 and 1e-638, which round to 0). Expected: those closed forms at 1000
+ * bits, rounded to double (subnormals included), from both routes. Route
+ * (a)'s step of 2^-43 used to move z1 by 1e306 times itself, so that the
+ * rounding of f(theta +- h) hid the difference, and it settled 0. */
+Test(oracle, subnormal_gradients_both_routes)
+{
+    ga_layer_desc layers[2] = {{1, GA_ACT_IDENTITY, 0}, {1, GA_ACT_IDENTITY, 0}};
+    ga_net *net = make_net(GA_LAYOUT_COLUMN, 1, 2, layers,
+                           (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0});
+    const double P[4] = {3.1e-160, 0.0, 1.7, 0.0}; /* W1, b1, W2, b2 */
+    memcpy(net->params, P, sizeof P);
+    double x[1] = {3.3e-160}, y[1] = {0.0};
+    mpfr_t z1, d2, v;
+    mpfr_inits2(EXACT_PREC, z1, d2, v, (mpfr_ptr)0);
+    mpfr_set_d(z1, P[0], MPFR_RNDN);
+    mpfr_mul_d(z1, z1, x[0], MPFR_RNDN);    /* z1 = W1 x, exact */
+    mpfr_mul_d(d2, z1, 2 * P[2], MPFR_RNDN); /* dL/dz2 = 2 W2 z1 = db2 */
+    double want[4];
+    mpfr_mul_d(v, d2, P[2], MPFR_RNDN);      /* db1 = W2 dL/dz2 */
+    want[1] = round_exact(v);
+    mpfr_mul_d(v, v, x[0], MPFR_RNDN);       /* dW1 = x db1 */
+    want[0] = round_exact(v);
+    mpfr_mul(v, d2, z1, MPFR_RNDN);          /* dW2 = a1 dL/dz2 */
+    want[2] = round_exact(v);
+    want[3] = round_exact(d2);
+    mpfr_clears(z1, d2, v, (mpfr_ptr)0);
+    cr_assert(want[1] != 0 && fabs(want[1]) < 0x1p-1022, "db1 %a should be subnormal", want[1]);
+    double g[4], ge[4];
+    ga_oracle_stats st;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_gradient(g, ge, NULL, &st, &err, net, net->params, x, y, 1, NULL),
+                 GA_OK, "%s", err.msg);
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert(g[i] == want[i], "route (b) entry %zu: %a, exact %a", i, g[i], want[i]);
+        double a, ae;
+        cr_assert_eq(ga_oracle_fd_entry(&a, &ae, &st, &err, net, net->params, x, y, 1, i, NULL),
+                     GA_OK, "%s", err.msg);
+        cr_assert(a == want[i], "route (a) entry %zu: %a, exact %a", i, a, want[i]);
+    }
+    ga_net_free(net);
+}
+
 /* Every activation and loss, with terms absorbed whole at the first Ziv
  * step's two precisions: x = 2^70 (and 2^69), W1 = 2^70, so z1 is 2^140 or
  * 2^139 plus the biases 2^-40 and -2^-30, which need about 180 bits; the

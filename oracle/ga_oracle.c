@@ -1846,6 +1846,24 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
                     sh = mpfr_get_exp(in) - 2; /* |in| >= 2^(exp - 1) > 2 */
             }
         }
+        /* and by the scale of the unit's z when that is below 1: the error
+         * bound of f at theta +- h is taken from theta's magnitudes, which
+         * holds only while the step moves them by a small part of themselves
+         * (with z ~ 1e-319, a step of 2^-43 made f(theta +- h) 1e300 times
+         * f(theta), and its rounding hid the difference) */
+        {
+            size_t no = o->nout[layer];
+            const mag_t *mz = o->mz + o->B * o->zoff[layer];
+            mag_t mmax = 0;
+            for (size_t n = 0; n < o->B; n++)
+                if (mz[n * no + unit] > mmax)
+                    mmax = mz[n * no + unit];
+            if (mmax > 0 && mmax < 1) {
+                int e;
+                frexpl(mmax, &e); /* 2^(e-1) <= mmax < 2^e, e <= 0 */
+                sh += 1 - e;
+            }
+        }
         long kmax = k0 + NTAB + sh;
         long top = ex > 1 - k0 - sh ? ex : 1 - k0 - sh, bot = ex - 53 < -kmax ? ex - 53 : -kmax;
         long pbits = top - bot + 2; /* theta +- h exact in pbits */
@@ -2183,6 +2201,8 @@ static void fd_base_from_kept(orc_kept *k)
     mpfr_set(F[F_F0HI], hi->T[T_LOSS], MPFR_RNDN);
     ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, k->inexact, F[F_S1]);
     mag_floor(F[F_EPSF], lo, 2 * lo->mloss, q, F[F_S1]); /* lo's magnitudes: as in fd_run */
+    memcpy(hi->mz, lo->mz, 2 * lo->n_units * sizeof *hi->mz); /* M(z), M(a) for fd_run's step */
+    hi->mloss = lo->mloss;
     if (hi->sign)
         kink_signs(hi, 1, NULL, NULL);
     fd_snapshot(hi, 1, 0);
