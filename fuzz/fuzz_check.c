@@ -7,7 +7,9 @@
  *   - an error status without a message;
  *   - with the oracle method and a finite double loss, a FAIL on an entry
  *     whose analytic value is finite: the core's own gradient against the
- *     oracle, so either a core bug or a false alarm of the checker.
+ *     oracle, so either a core bug or a false alarm of the checker;
+ *   - the oracle's two routes disagreeing on a cross-checked entry (the
+ *     program's exit status 3).
  * Specs beyond 4,000 parameter-samples are parsed but not checked, to keep
  * an execution in milliseconds. See fuzz/README.md. */
 #include <math.h>
@@ -77,6 +79,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (f) {
                     ga_check_report_print(f, r);
                     fclose(f);
+                }
+                if (r->cross_mismatches) {
+                    fprintf(stderr, "fuzz_check: the oracle's routes disagree on %zu of %zu "
+                            "entries\n", r->cross_mismatches, r->cross_checked);
+                    abort();
                 }
                 if (o.method == GA_CHECK_ORACLE && isfinite(r->loss))
                     for (size_t i = 0; i < r->n_entries; i++) {
