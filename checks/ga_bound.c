@@ -24,6 +24,7 @@
  * The bound is first order: the neglected O(u^2) terms are below 1e-30
  * relative for any n the core accepts in practice (n u < 1e-6).
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,15 @@
 
 #define GA_U 0x1p-53
 #define GA_ELEM_ULPS 8
+/* Gradual underflow: below DBL_MIN a product, quotient or function value
+ * rounds with an absolute error up to 2^-1075 = 2^-53 DBL_MIN, which no
+ * relative bound carries (sums of subnormals are exact). Every such
+ * operation's magnitude gets DBL_MIN added, so that gamma_n M, gamma_n >=
+ * 2^-53, covers it, propagated like any other error. Above about 2^-970
+ * the addition changes no bit of M. (Found with a net whose gradients are
+ * near 1e-318: the core's correct values were 2-5 subnormal ulps off the
+ * exact ones against a bound of none.) */
+#define TINY DBL_MIN
 
 static double gamma_of(size_t n)
 {
@@ -204,7 +214,7 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
                 double s = fabs(params[bv->offset + k]);
                 for (size_t j = 0; j < fi; j++) {
                     double ma = Mprev ? Mprev[n * fi + j] : fabs(x[n * fi + j]);
-                    s += ma * fabs(params[ga_weight_index(net, W, k, j)]);
+                    s += ma * fabs(params[ga_weight_index(net, W, k, j)]) + TINY;
                 }
                 b->z[l][n * fo + k] = ws->z[l][n * fo + k];
                 b->z_err[l][n * fo + k] = gz * s;
@@ -218,11 +228,11 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
                 for (size_t k = 0; k < fo; k++)
                     sp += a[k] * m[k];
                 for (size_t k = 0; k < fo; k++)
-                    m[k] = a[k] * (1.0 + m[k] + sp);
+                    m[k] = a[k] * (1.0 + m[k] + sp) + TINY;
             } else {
                 for (size_t k = 0; k < fo; k++) {
                     double fd = lip(Ld->act, Ld->act_param, z[k], gz * m[k], a[k]);
-                    m[k] = fabs(a[k]) + fd * m[k];
+                    m[k] = fabs(a[k]) + fd * m[k] + TINY;
                 }
             }
         }
@@ -256,9 +266,9 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
                 double mz = zerr[k] / gz, s = sigm(z[k]), sm = sigm(-z[k]), ds = s * sm;
                 double ay = fabs(yy[k]), a1y = 1.0 + ay;
                 /* y softplus(-z) + (1-y) softplus(z); softplus' = sigmoid */
-                term += ay * (softplus(-z[k]) + sm * mz) + a1y * (softplus(z[k]) + s * mz);
+                term += ay * (softplus(-z[k]) + sm * mz) + a1y * (softplus(z[k]) + s * mz) + TINY;
                 /* factor ((1-y) s(z) - y s(-z)) */
-                md[k] = factor * (a1y * (s + ds * mz) + ay * (sm + ds * mz));
+                md[k] = factor * (a1y * (s + ds * mz) + ay * (sm + ds * mz)) + TINY;
             }
             n_term = nZ[last] + GA_ELEM_ULPS + 4;
             n_delta = nZ[last] + GA_ELEM_ULPS + 6;
@@ -293,8 +303,8 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
                 double mz = zerr[k] / gz, pk = exp(z[k] - zmax) / s;
                 double mp = pk * (1.0 + mz + sp);
                 double m1p = k == jmax ? (1.0 - pk) * (1.0 + 2.0 * mmax) : (1.0 - pk) + mp;
-                term += fabs(yy[k]) * (mlse + mz);
-                md[k] = factor * (mp * (sy + fabs(yy[k])) + fabs(yy[k]) * m1p);
+                term += fabs(yy[k]) * (mlse + mz) + TINY;
+                md[k] = factor * (mp * (sy + fabs(yy[k])) + fabs(yy[k]) * m1p) + TINY;
             }
             n_term = nZ[last] + 2 * no + GA_ELEM_ULPS + 4;
             n_delta = nZ[last] + 2 * no + 8;
@@ -305,8 +315,8 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
             const ga_layer_desc *Ld = &d->layers[last];
             for (size_t k = 0; k < no; k++) {
                 double mdif = ma[k] + fabs(yy[k]);
-                term += mdif * mdif;
-                md[k] = factor * 2.0 * mdif; /* dL/da */
+                term += mdif * mdif + TINY;
+                md[k] = factor * 2.0 * mdif + TINY; /* dL/da */
             }
             n_term = 2 * (nA[last + 1] + 1) + no;
             size_t n_g = nA[last + 1] + 4; /* a - y, times 2, times factor (itself 2 roundings) */
@@ -316,13 +326,13 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
                 for (size_t k = 0; k < no; k++)
                     ms += ma[k] * md[k];
                 for (size_t k = 0; k < no; k++)
-                    md[k] = ma[k] * (md[k] + ms);
+                    md[k] = ma[k] * (md[k] + ms) + TINY;
                 n_delta = nA[last + 1] + (nA[last + 1] + n_g + 1 + no) + 2;
             } else if (Ld->act != GA_ACT_IDENTITY) {
                 for (size_t k = 0; k < no; k++) {
                     double mz = zerr[k] / gz;
                     double fd = lip(Ld->act, Ld->act_param, z[k], zerr[k], a[k]);
-                    md[k] *= fd + act_second(Ld->act, Ld->act_param, z[k]) * mz;
+                    md[k] = md[k] * (fd + act_second(Ld->act, Ld->act_param, z[k]) * mz) + TINY;
                 }
                 n_delta = n_g + nDer[last] + 1;
             } else {
@@ -334,7 +344,7 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
         lossM += term;
     }
     n_term += batch + 3; /* batch sum, reduction, scale */
-    lossM *= factor;
+    lossM = lossM * factor + TINY;
     size_t n_wd = 0;
     if (ld->weight_decay != 0.0) {
         double sq = 0.0;
@@ -373,7 +383,8 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
             for (size_t j = 0; j < fi; j++) {
                 double s = 0.0;
                 for (size_t n = 0; n < batch; n++)
-                    s += Md[n * fo + k] * (l == 0 ? fabs(x[n * fi + j]) : Ma[l - 1][n * fi + j]);
+                    s += Md[n * fo + k] * (l == 0 ? fabs(x[n * fi + j]) : Ma[l - 1][n * fi + j]) +
+                         TINY;
                 size_t wi = ga_weight_index(net, W, k, j);
                 b->grad_mag[wi] = s + ld->weight_decay * fabs(params[wi]);
             }
@@ -388,7 +399,7 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
             for (size_t j = 0; j < fi; j++) {
                 double s = 0.0;
                 for (size_t k = 0; k < fo; k++)
-                    s += Md[n * fo + k] * fabs(params[ga_weight_index(net, W, k, j)]);
+                    s += Md[n * fo + k] * fabs(params[ga_weight_index(net, W, k, j)]) + TINY;
                 mp[j] = s;
             }
             const double *z = ws->z[l - 1] + n * fi, *a = ws->a[l - 1] + n * fi;
@@ -398,12 +409,12 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
                 for (size_t k = 0; k < fi; k++)
                     ms += ma[k] * mp[k];
                 for (size_t k = 0; k < fi; k++)
-                    mp[k] = ma[k] * (mp[k] + ms);
+                    mp[k] = ma[k] * (mp[k] + ms) + TINY;
             } else if (Lp->act != GA_ACT_IDENTITY) {
                 for (size_t k = 0; k < fi; k++) {
                     double mz = b->z_err[l - 1][n * fi + k] / gzp;
                     double fd = lip(Lp->act, Lp->act_param, z[k], b->z_err[l - 1][n * fi + k], a[k]);
-                    mp[k] *= fd + act_second(Lp->act, Lp->act_param, z[k]) * mz;
+                    mp[k] = mp[k] * (fd + act_second(Lp->act, Lp->act_param, z[k]) * mz) + TINY;
                 }
             }
         }

@@ -1,6 +1,7 @@
 /* ga_plainpass.c: forward and backward in plain loops, every operation
  * passed through rnd(), which is the identity unless Monte Carlo arithmetic
  * is on. The formulas follow core/ga_activation.c and core/ga_loss.c. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +32,16 @@ typedef struct {
     uint64_t *state;
 } perturb;
 
-/* one rounding: v (1 + delta), |delta| <= units * 2^-40 */
+/* one rounding: v (1 + delta), |delta| <= units * 2^-40; below DBL_MIN,
+ * where a double's rounding error is absolute (half the smallest subnormal,
+ * 2^-1075 = 2^-53 DBL_MIN), v + delta DBL_MIN instead (for a normal v the
+ * same draw and the same bits as before) */
 static inline double rnd_u(const perturb *p, double v, double units)
 {
-    return p->on ? v * (1.0 + units * GA_PLAIN_VIRTUAL_U * uniform_pm1(p->state)) : v;
+    if (!p->on)
+        return v;
+    double delta = units * GA_PLAIN_VIRTUAL_U * uniform_pm1(p->state);
+    return fabs(v) >= DBL_MIN ? v * (1.0 + delta) : v + delta * DBL_MIN;
 }
 #define R(v) rnd_u(pp, (v), 1.0)
 #define RE(v) rnd_u(pp, (v), ELEM_UNITS)
@@ -48,18 +55,26 @@ static inline double rnd_u(const perturb *p, double v, double units)
  * random number per dot product instead of two per term. */
 typedef struct {
     double s, q;
+    double n_sub; /* products below DBL_MIN: each rounds with an absolute error, up to
+                     2^-53 DBL_MIN, that p^2 (0 in double) cannot carry */
 } dot_acc;
 
 static inline void dot_add(const perturb *pp, dot_acc *d, double p)
 {
     d->s += p;
-    if (pp->on)
+    if (pp->on) {
         d->q += p * p + d->s * d->s;
+        if (p != 0 && fabs(p) < DBL_MIN)
+            d->n_sub += 1;
+    }
 }
 
 static inline double dot_result(const perturb *pp, const dot_acc *d)
 {
-    return pp->on ? d->s + sqrt(d->q) * GA_PLAIN_VIRTUAL_U * uniform_pm1(pp->state) : d->s;
+    if (!pp->on)
+        return d->s;
+    double scale = d->n_sub ? sqrt(d->q) + sqrt(d->n_sub) * DBL_MIN : sqrt(d->q);
+    return d->s + scale * GA_PLAIN_VIRTUAL_U * uniform_pm1(pp->state);
 }
 
 static double sigmoid(double z)
@@ -201,7 +216,7 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
         double *z = ws->z[l], *a = ws->a[l];
         for (size_t n = 0; n < batch; n++) {
             for (size_t k = 0; k < fan_out; k++) {
-                dot_acc acc = {0.0, 0.0};
+                dot_acc acc = {0.0, 0.0, 0.0};
                 for (size_t j = 0; j < fan_in; j++)
                     dot_add(pp, &acc, a_prev[n * fan_in + j] * params[ga_weight_index(net, W, k, j)]);
                 z[n * fan_out + k] = R(dot_result(pp, &acc) + params[b->offset + k]);
@@ -257,7 +272,7 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
         const double *ap = l ? ws->a[l - 1] : x; /* (B, fan_in) */
         for (size_t k = 0; k < fan_out; k++)
             for (size_t j = 0; j < fan_in; j++) {
-                dot_acc acc = {0.0, 0.0};
+                dot_acc acc = {0.0, 0.0, 0.0};
                 for (size_t n = 0; n < batch; n++)
                     dot_add(pp, &acc, delta[n * fan_out + k] * ap[n * fan_in + j]);
                 double s = dot_result(pp, &acc);
@@ -270,7 +285,7 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
                 grad[at] = s;
             }
         for (size_t k = 0; k < fan_out; k++) {
-            dot_acc acc = {0.0, 0.0};
+            dot_acc acc = {0.0, 0.0, 0.0};
             for (size_t n = 0; n < batch; n++)
                 dot_add(pp, &acc, delta[n * fan_out + k]);
             double s = dot_result(pp, &acc);
@@ -281,7 +296,7 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
         for (size_t n = 0; n < batch; n++) {
             double *da = delta_prev + n * fan_in;
             for (size_t j = 0; j < fan_in; j++) {
-                dot_acc acc = {0.0, 0.0};
+                dot_acc acc = {0.0, 0.0, 0.0};
                 for (size_t k = 0; k < fan_out; k++)
                     dot_add(pp, &acc, delta[n * fan_out + k] * params[ga_weight_index(net, W, k, j)]);
                 da[j] = dot_result(pp, &acc);

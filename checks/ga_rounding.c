@@ -1,4 +1,5 @@
 /* ga_rounding.c: Monte Carlo arithmetic statistics over the plain pass. */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -56,16 +57,36 @@ void ga_rounding_free(ga_rounding *r)
     free(r);
 }
 
+/* A spread at the virtual unit roundoff scaled to double's, rounded up:
+ * a spread near DBL_MIN (gradients in the subnormal range, whose rounding
+ * errors are absolute) would otherwise scale to 0 and make a tolerance of
+ * 0 out of a nonzero error. */
+static double to_double_u(double s)
+{
+    double d = s * TO_DOUBLE_U;
+    return s > 0 && d < DBL_MIN ? nextafter(d, INFINITY) : d;
+}
+
 /* sample standard deviation of x[0], x[stride], ... (k values), two-pass */
 static double spread(const double *x, size_t stride, unsigned k)
 {
     double mean = 0.0, ss = 0.0;
+    int any = 0;
     for (unsigned i = 0; i < k; i++)
         mean += x[i * stride];
     mean /= k;
     for (unsigned i = 0; i < k; i++) {
         double d = x[i * stride] - mean;
         ss += d * d;
+        any |= d != 0;
+    }
+    if (ss == 0 && any) { /* deviations near DBL_MIN, whose squares underflow */
+        long double sl = 0;
+        for (unsigned i = 0; i < k; i++) {
+            long double d = (long double)x[i * stride] - mean;
+            sl += d * d;
+        }
+        return (double)sqrtl(sl / (k - 1));
     }
     return sqrt(ss / (k - 1));
 }
@@ -151,8 +172,8 @@ int ga_rounding_compute(ga_rounding *r, ga_error *err, const ga_net *net, const 
         }
     if (!status) {
         for (size_t i = 0; i < r->n_params; i++)
-            r->sigma[i] = spread(r->grad + i, r->n_params, r->k) * TO_DOUBLE_U;
-        r->loss_sigma = spread(r->loss, 1, r->k) * TO_DOUBLE_U;
+            r->sigma[i] = to_double_u(spread(r->grad + i, r->n_params, r->k));
+        r->loss_sigma = to_double_u(spread(r->loss, 1, r->k));
         /* the two threads' statistics merged (Chan, Golub & LeVeque 1983) */
         double na = share[0].runs, nb = share[1].runs, n = na + nb;
         size_t off = 0;

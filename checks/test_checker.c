@@ -3,6 +3,7 @@
  * plateau; a wrong entry by (1 + 1e-9) is FAIL; NaN is never a pass; relu's
  * kink and its convention relu'(0) = 0; CSV output. Expected values come from
  * the oracle (MPFR) or from hand derivations written next to the test. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +232,46 @@ Test(verdict, saturated_sigmoid_bound_covers_its_error)
     }
     ga_check_report_free(r);
     ga_net_free(t.net);
+}
+
+/* Gradients near 1e-318 (a hand-built net, after the oracle's subnormal
+ * case): x and W1 of about 1e-160 make every z, a and delta subnormal, where
+ * a double's rounding error is absolute (up to 2^-1075), and the core's
+ * correct gradient is 2-5 subnormal ulps off the exact one. Neither bound
+ * carried it: the running bound is relative, and the Monte Carlo spread's
+ * squares underflowed to 0. Reference: the oracle; expected: no FAIL, and
+ * every entry's error within its bound. */
+Test(verdict, subnormal_gradients_bound_covers_their_error)
+{
+    ga_layer_desc layers[3] = {{3, GA_ACT_IDENTITY, 0.0}, {2, GA_ACT_TANH, 0.0},
+                               {1, GA_ACT_IDENTITY, 0.0}};
+    ga_net_desc d = {GA_LAYOUT_COLUMN, 2, 3, layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_MEAN, 0.0}};
+    ga_net *net;
+    ga_error err;
+    cr_assert_eq(ga_net_alloc(&net, &err, &d), GA_OK, "%s", err.msg);
+    const double p[20] = {3.1e-160, 1.3e-160, -2.9e-160, 0.7e-160, 1.1e-160, 2.5e-160, /* W1 */
+                          0, 1e-320, 0,                                             /* b1 */
+                          1.7, -0.3, 0.9, 0.2, 1.1, -1.3,                           /* W2 */
+                          0, 0,                                                     /* b2 */
+                          0.7, -1.9,                                                /* W3 */
+                          0};                                                       /* b3 */
+    cr_assert_eq(net->n_params, 20);
+    memcpy(net->params, p, sizeof p);
+    const double x[4] = {3.3e-160, -1.7e-161, 2.2e-160, 4.1e-160}, y[2] = {0, 1e-319};
+    ga_check_report *r = run(net, x, y, 2, GA_CHECK_ORACLE, NULL);
+    cr_expect_eq(r->n_fail, 0, "%zu FAIL", r->n_fail);
+    size_t subnormal = 0;
+    for (size_t i = 0; i < r->n_entries; i++) {
+        const ga_check_entry *e = &r->entries[i];
+        subnormal += e->oracle != 0 && fabs(e->oracle) < DBL_MIN;
+        cr_expect(fabs(e->analytic - e->oracle) <= e->bound, "%s: |analytic - oracle| %g over "
+                  "its bound %g (%llu ulps)", e->name, fabs(e->analytic - e->oracle), e->bound,
+                  (unsigned long long)e->ulps);
+    }
+    cr_expect(subnormal >= 5, "only %zu subnormal entries: the net no longer tests underflow",
+              subnormal);
+    ga_check_report_free(r);
+    ga_net_free(net);
 }
 
 Test(verdict, nan_and_inf_are_never_a_pass)
