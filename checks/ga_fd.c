@@ -42,6 +42,7 @@ struct ga_fd_ctx {
     size_t evals;
     size_t entry;
     double min_off;       /* smallest |t - theta_i| evaluated this call */
+    double max_abs_f;     /* largest |L| evaluated this call (eps_now) */
 };
 
 static const char *const fd_names[GA_FD_COUNT] = {"forward", "central", "gsl", "ridders"};
@@ -151,6 +152,8 @@ static double eval_at(ga_fd_ctx *c, double t)
         c->status = status;
         return NAN;
     }
+    if (fabs(L) > c->max_abs_f)
+        c->max_abs_f = fabs(L);
     if (c->n_kink) {
         for (size_t l = 0; l < d->n_layers; l++) {
             if (c->kink_layer_off[l] == (size_t)-1)
@@ -188,6 +191,7 @@ static void begin(ga_fd_ctx *c, ga_fd_result *r, size_t i)
     c->status = GA_OK;
     c->evals = 0;
     c->min_off = INFINITY;
+    c->max_abs_f = 0.0;
 }
 
 static int finish(ga_fd_ctx *c, ga_fd_result *r, ga_error *err)
@@ -222,6 +226,17 @@ static double rel_noise(const ga_fd_ctx *c)
     return r > GA_U ? r : GA_U;
 }
 
+/* The rounding error of the loss at the points evaluated so far: eps_L at
+ * the point, or eps_L's relative size at the point times the largest |L|
+ * evaluated, when that is larger. eps_L is the point's own bound; a step
+ * can carry L far from it (a loss that underflows at the point but not a
+ * step away), and the loss's rounding grows with it. */
+static double eps_now(const ga_fd_ctx *c)
+{
+    double e = rel_noise(c) * c->max_abs_f;
+    return e > c->loss_err ? e : c->loss_err;
+}
+
 static double gsl_cb(double t, void *p)
 {
     return eval_at((ga_fd_ctx *)p, t);
@@ -248,10 +263,10 @@ static void ridders(ga_fd_ctx *c, ga_fd_result *r, double t, double h, int one_s
             double tp = t + side * hh;
             hd = tp - t;
             a[0][i] = (eval_at(c, tp) - f0) / hd;
-            ro[0][i] = 2.0 * c->loss_err / fabs(hd);
+            ro[0][i] = 2.0 * eps_now(c) / fabs(hd);
         } else {
             a[0][i] = central(c, t, hh, &hd);
-            ro[0][i] = 2.0 * c->loss_err / hd;
+            ro[0][i] = 2.0 * eps_now(c) / hd;
         }
         if (i == 0) {
             ans = a[0][0];
@@ -287,7 +302,7 @@ int ga_fd_entry(ga_fd_result *r, ga_error *err, ga_fd_ctx *c, ga_fd_method m, si
     if (!r || !c || i >= c->net->n_params)
         return ga_fail(err, GA_EINVAL, "ga_fd_entry: bad arguments (entry %zu)", i);
     begin(c, r, i);
-    double t = c->params[i], s = scale_of(t), eps = c->loss_err;
+    double t = c->params[i], s = scale_of(t);
     switch (m) {
     case GA_FD_FORWARD: {
         /* error of D(h) ~ c1 h, so D(h) - D(h/2) ~ c1 h / 2 */
@@ -298,7 +313,7 @@ int ga_fd_entry(ga_fd_result *r, ga_error *err, ga_fd_ctx *c, ga_fd_method m, si
         double d1 = (f1 - c->loss0) / (t1 - t), d2 = (f2 - c->loss0) / (t2 - t);
         r->value = d1;
         r->trunc = 2.0 * fabs(d1 - d2);
-        r->round = 2.0 * eps / (t1 - t) + GA_U * fabs(d1);
+        r->round = 2.0 * eps_now(c) / (t1 - t) + GA_U * fabs(d1);
         r->h = t1 - t;
         break;
     }
@@ -310,7 +325,7 @@ int ga_fd_entry(ga_fd_result *r, ga_error *err, ga_fd_ctx *c, ga_fd_method m, si
         double d1 = central(c, t, h, &hd1), d2 = central(c, t, h / 2, &hd2);
         r->value = d1;
         r->trunc = (4.0 / 3.0) * fabs(d1 - d2);
-        r->round = 2.0 * eps / hd1 + GA_U * fabs(d1);
+        r->round = 2.0 * eps_now(c) / hd1 + GA_U * fabs(d1);
         r->h = hd1 / 2;
         break;
     }
@@ -331,7 +346,7 @@ int ga_fd_entry(ga_fd_result *r, ga_error *err, ga_fd_ctx *c, ga_fd_method m, si
         double hmin = 2.0 * c->min_off;
         r->value = result;
         r->trunc = abserr;
-        r->round = 3.0 * eps / hmin + GA_U * fabs(result);
+        r->round = 3.0 * eps_now(c) / hmin + GA_U * fabs(result);
         r->h = hmin;
         break;
     }
