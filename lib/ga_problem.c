@@ -307,6 +307,21 @@ static const int directed_modes[] = {
  * Library functions (exp, tanh) keep their round-to-nearest accuracy in
  * every mode. grad_bound (the bound model) is the rigorous path. The same
  * runs give the double loss's noise, used by Ridders' rounding term. */
+/* One measurement of noise_model: the loss lk and the gradient s->gk of a
+ * perturbed run widen the loss's noise *leps and each entry's s->bound by
+ * their deviation from the round-to-nearest run. A non-finite deviation says
+ * nothing about rounding: skipped. */
+static void widen_noise(run *s, double lk, double *leps)
+{
+    if (fabs(lk - s->loss0) > *leps)
+        *leps = fabs(lk - s->loss0);
+    for (size_t i = 0; i < s->n; i++) {
+        double d = fabs(s->gk[i] - s->g[i]);
+        if (isfinite(d) && d > s->bound[i])
+            s->bound[i] = d;
+    }
+}
+
 static int noise_model(run *s, const double *theta0)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -324,13 +339,7 @@ static int noise_model(run *s, const double *theta0)
         fesetround(saved);
         if (status)
             return status;
-        if (fabs(lk - s->loss0) > leps)
-            leps = fabs(lk - s->loss0);
-        for (size_t i = 0; i < s->n; i++) {
-            double d = fabs(s->gk[i] - s->g[i]);
-            if (isfinite(d) && d > s->bound[i])
-                s->bound[i] = d;
-        }
+        widen_noise(s, lk, &leps);
     }
     uint64_t st = s->opt.seed;
     for (size_t k = 0; k < s->opt.noise_points; k++) {
@@ -344,14 +353,7 @@ static int noise_model(run *s, const double *theta0)
         status = call_loss(s, &lk, where, (size_t)-1);
         if (status)
             return status;
-        if (fabs(lk - s->loss0) > leps)
-            leps = fabs(lk - s->loss0);
-        /* a non-finite value at a perturbed point says nothing about rounding: skipped */
-        for (size_t i = 0; i < s->n; i++) {
-            double d = fabs(s->gk[i] - s->g[i]);
-            if (isfinite(d) && d > s->bound[i])
-                s->bound[i] = d;
-        }
+        widen_noise(s, lk, &leps);
     }
     memcpy(s->theta, theta0, s->n * sizeof *s->theta);
     for (size_t i = 0; i < s->n; i++) {
