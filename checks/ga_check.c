@@ -520,21 +520,13 @@ out: /* every path, status says which */
 
 /* ---- printing ------------------------------------------------------------ */
 
-/* %.3g, but a NaN is "NaN" whatever its sign bit */
-static const char *num3(char buf[32], double v)
+/* v with %.*g to `digits` significant digits, but a NaN is "NaN" whatever
+ * its sign bit (printf writes "-nan") */
+static const char *num_g(char buf[32], int digits, double v)
 {
     if (isnan(v))
         return "NaN";
-    snprintf(buf, 32, "%.3g", v);
-    return buf;
-}
-
-/* %.17g, but a NaN is "NaN" whatever its sign bit (printf writes "-nan") */
-static const char *num17(char buf[32], double v)
-{
-    if (isnan(v))
-        return "NaN";
-    snprintf(buf, 32, "%.17g", v);
+    snprintf(buf, 32, "%.*g", digits, v);
     return buf;
 }
 
@@ -544,8 +536,8 @@ int ga_check_report_print(FILE *f, const ga_check_report *r)
             ga_check_method_name(r->method), (unsigned long long)r->seed, r->batch, r->n_entries);
     char v1[32], v2[32];
     if (r->loss_ulps == UINT64_MAX) /* a NaN on either side: no distance */
-        fprintf(f, "loss %s (oracle %s, no ulp distance to a NaN)\n", num17(v1, r->loss),
-                num17(v2, r->loss_oracle));
+        fprintf(f, "loss %s (oracle %s, no ulp distance to a NaN)\n", num_g(v1, 17, r->loss),
+                num_g(v2, 17, r->loss_oracle));
     else
         fprintf(f, "loss %.17g (oracle %.17g, %llu ulps)\n", r->loss, r->loss_oracle,
                 (unsigned long long)r->loss_ulps);
@@ -571,15 +563,15 @@ int ga_check_report_print(FILE *f, const ga_check_report *r)
         const ga_check_layer *l = &r->layers[i];
         char c1[32], c2[32], c3[32];
         fprintf(f, "%-8s %7zu %7zu %6zu %6zu %12s %12s %12s\n", l->name, l->count, l->pass,
-                l->fail, l->kink, num3(c1, l->max_abs_err), num3(c2, l->max_rel_err),
-                num3(c3, l->worst_ratio));
+                l->fail, l->kink, num_g(c1, 3, l->max_abs_err), num_g(c2, 3, l->max_rel_err),
+                num_g(c3, 3, l->worst_ratio));
     }
     if (r->n_top) {
         fprintf(f, "\nworst %zu entries (by |analytic - reference| / tol):\n", r->n_top);
         for (size_t t = 0; t < r->n_top; t++) {
             const ga_check_entry *e = &r->entries[r->top[t]];
             fprintf(f, "  %-4s %s: analytic %s, reference %s, %s\n", ga_verdict_name(e->verdict),
-                    e->name, num17(v1, e->analytic), num17(v2, e->ref), e->reason);
+                    e->name, num_g(v1, 17, e->analytic), num_g(v2, 17, e->ref), e->reason);
         }
     }
     for (size_t i = 0; i < r->n_entries; i++) {
