@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "ga_health.h"
 #include "ga_sweep.h"
 
 /* ---- buffer -------------------------------------------------------------- */
@@ -62,8 +63,8 @@ static int buf_printf(ga_buf *b, const char *fmt, ...)
 int ga_sweep_init(ga_sweep *s, ga_error *err)
 {
     memset(s, 0, sizeof *s);
-    s->vanish_below = 1e-4;
-    s->explode_above = 1e4;
+    s->vanish_below = GA_VANISH_BELOW_DEFAULT;
+    s->explode_above = GA_EXPLODE_ABOVE_DEFAULT;
     const char *defaults[][2] = {{"act", "tanh"}, {"init", "normal"}, {"sigma-w2", "1"},
                                  {"sigma-b2", "0"}, {"depth", "10"}, {"width", "64"},
                                  {"batch", "32"}, {"seeds", "0"}};
@@ -542,7 +543,6 @@ int ga_sweep_rows(ga_buf *out, const ga_sweep *s, size_t index, size_t n_configs
                   const ga_scan_config *c, const ga_scan_result *r)
 {
     const ga_scan_layer *top = &r->layers[r->depth - 1];
-    double lv = log10(s->vanish_below), le = log10(s->explode_above);
     int st = GA_OK;
     for (size_t l = 0; l < r->depth && st == GA_OK; l++) {
         const ga_scan_layer *y = &r->layers[l];
@@ -576,7 +576,9 @@ int ga_sweep_rows(ga_buf *out, const ga_sweep *s, size_t index, size_t n_configs
                                     y->theory_log10_ratio);
             }
         }
-        if (!st) st = buf_printf(out, "%d,%d,%d,%.17g,%.17g\n", ldr < lv, ldr > le, y->nan_inf,
+        if (!st) st = buf_printf(out, "%d,%d,%d,%.17g,%.17g\n",
+                                 ga_health_vanished(ldr, s->vanish_below),
+                                 ga_health_exploded(ldr, s->explode_above), y->nan_inf,
                                  s->vanish_below, s->explode_above);
     }
     return st;
