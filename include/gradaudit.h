@@ -45,6 +45,7 @@
 #include <mpfr.h>
 
 #include "ga_check.h" /* ga_error, GA_* status codes, ga_check_entry, ga_check_report */
+#include "ga_normlog.h" /* gradient-norm reports of a training loop (see below) */
 
 #ifdef __cplusplus
 extern "C" {
@@ -155,6 +156,16 @@ int gradaudit_report_write_csv(ga_error *err, const gradaudit_report *rep, const
 
 /* Message for any status, including GA_ECALLBACK. */
 const char *gradaudit_strerror(int status);
+
+/* ---- gradient-norm reports of a training loop (ga_normlog.h) -------------
+ * ga_normlog_open(&log, &err, "norms.csv", tensors, n, &opt) writes the header;
+ * ga_normlog_step(log, &err, step, loss, grads, params or NULL, clip or NULL)
+ * appends one row per step, handed to the kernel whole with one write(2);
+ * ga_normlog_close(log, &err). Per tensor: L2 norm (scaled, see ga_normlog.h),
+ * max |g|, NaN and Inf counts, ||p_t - p_prev|| / ||p_prev||, the ratio to the
+ * reference tensor and its vanished/exploded flags; per step: the global norm,
+ * clipping, growth over the first step, the scans' thresholds (ga_health.h).
+ * Columns: docs/norms.md. */
 
 #ifdef __cplusplus
 }
