@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <zip.h>
+
 #include "ga_testsupport.h"
 
 extern char **environ;
@@ -83,4 +85,43 @@ void ga_test_run_free(ga_test_run *r)
     free(r->out);
     free(r->err);
     r->out = r->err = NULL;
+}
+
+size_t ga_test_npy_image(unsigned char *out, size_t cap, int major, const char *dict,
+                         const void *data, size_t data_len)
+{
+    size_t pre = major == 1 ? 10 : 12, dl = strlen(dict);
+    size_t hlen = dl + 1;
+    while ((pre + hlen) % 64)
+        hlen++;
+    if (pre + hlen + data_len > cap)
+        return 0;
+    memcpy(out, "\x93NUMPY", 6);
+    out[6] = (unsigned char)major;
+    out[7] = 0;
+    for (size_t i = 0; i < pre - 8; i++)
+        out[8 + i] = (unsigned char)(hlen >> (8 * i));
+    memcpy(out + pre, dict, dl);
+    memset(out + pre + dl, ' ', hlen - dl - 1);
+    out[pre + hlen - 1] = '\n';
+    memcpy(out + pre + hlen, data, data_len);
+    return pre + hlen + data_len;
+}
+
+int ga_test_zip(const char *path, size_t n, const char *const *names,
+                unsigned char *const *bufs, const size_t *lens)
+{
+    int e;
+    zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &e);
+    if (!z)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        zip_source_t *s = zip_source_buffer(z, bufs[i], lens[i], 0);
+        if (!s || zip_file_add(z, names[i], s, 0) < 0) {
+            zip_source_free(s);
+            zip_discard(z);
+            return -1;
+        }
+    }
+    return zip_close(z) == 0 ? 0 : -1;
 }

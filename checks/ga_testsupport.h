@@ -22,4 +22,15 @@ typedef struct {
 int ga_test_run_program(ga_test_run *r, char *const *argv);
 void ga_test_run_free(ga_test_run *r);
 
+/* A .npy image as numpy/lib/format.py writes it: magic, version major.0, the
+ * header length (little-endian), the dict text padded with spaces to a
+ * multiple of 64 and ended by '\n', then data_len bytes of data. Returns the
+ * image's length, 0 when it does not fit in cap. */
+size_t ga_test_npy_image(unsigned char *out, size_t cap, int major, const char *dict,
+                         const void *data, size_t data_len);
+/* A zip archive at path of n entries (names[i], bufs[i] of lens[i] bytes),
+ * written with libzip (stored or deflated as libzip chooses). 0, or -1. */
+int ga_test_zip(const char *path, size_t n, const char *const *names,
+                unsigned char *const *bufs, const size_t *lens);
+
 #endif

@@ -1,9 +1,9 @@
 /* test_npy.c: the strict .npy parser and the .npz reader (core/ga_npy.h).
  *
- * The valid images are written here byte by byte as numpy/lib/format.py
- * writes them (magic, version, little-endian header length, the dict padded
- * to a multiple of 64 and ended by '\n'); the expected values are the ones
- * put in. Every malformed header is refused with GA_EINVAL and a message
+ * The valid images are written byte by byte as numpy/lib/format.py writes
+ * them (ga_test_npy_image: magic, version, little-endian header length, the
+ * dict padded to a multiple of 64 and ended by '\n'); the expected values are
+ * the ones put in. Every malformed header is refused with GA_EINVAL and a message
  * naming the field; each case below pins its message. */
 #include <math.h>
 #include <stdio.h>
@@ -16,26 +16,14 @@
 #include <zip.h>
 
 #include "ga_npy.h"
+#include "ga_testsupport.h"
 
-/* a .npy image: version major.0, header dict text (padded here), then data */
 static size_t make_npy(unsigned char *out, size_t cap, int major, const char *dict,
                        const void *data, size_t data_len)
 {
-    size_t pre = major == 1 ? 10 : 12, dl = strlen(dict);
-    size_t hlen = dl + 1;
-    while ((pre + hlen) % 64)
-        hlen++;
-    cr_assert_leq(pre + hlen + data_len, cap);
-    memcpy(out, "\x93NUMPY", 6);
-    out[6] = (unsigned char)major;
-    out[7] = 0;
-    for (size_t i = 0; i < pre - 8; i++)
-        out[8 + i] = (unsigned char)(hlen >> (8 * i));
-    memcpy(out + pre, dict, dl);
-    memset(out + pre + dl, ' ', hlen - dl - 1);
-    out[pre + hlen - 1] = '\n';
-    memcpy(out + pre + hlen, data, data_len);
-    return pre + hlen + data_len;
+    size_t n = ga_test_npy_image(out, cap, major, dict, data, data_len);
+    cr_assert_gt(n, 0, "the image does not fit");
+    return n;
 }
 
 static unsigned char img[4096];
@@ -216,19 +204,10 @@ static void make_dir(void)
     cr_assert_not_null(mkdtemp(dir));
 }
 
-/* an archive of (name, image) entries written with libzip */
 static void make_zip(const char *path, size_t n, const char *const *names,
                      unsigned char *const *bufs, const size_t *lens)
 {
-    int e;
-    zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &e);
-    cr_assert_not_null(z);
-    for (size_t i = 0; i < n; i++) {
-        zip_source_t *s = zip_source_buffer(z, bufs[i], lens[i], 0);
-        cr_assert_not_null(s);
-        cr_assert_geq(zip_file_add(z, names[i], s, 0), 0, "%s", zip_strerror(z));
-    }
-    cr_assert_eq(zip_close(z), 0);
+    cr_assert_eq(ga_test_zip(path, n, names, bufs, lens), 0, "cannot write %s", path);
 }
 
 Test(npz, arrays_in_archive_order)

@@ -4,6 +4,8 @@
 
 #include "ga_cli.h"
 
+int ga_cmd_norms(int argc, char **argv); /* cmd_norms.c */
+
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -18,6 +20,7 @@ static const command commands[] = {
     {"scan", ga_cmd_scan, "vanishing/exploding-gradient scans as CSV"},
     {"train", ga_cmd_train, "train a spec and log gradient norms per epoch"},
     {"merge", ga_cmd_merge, "join shard CSVs of a scan into a single run's bytes"},
+    {"norms", ga_cmd_norms, "gradient-norm report (CSV) of gradients saved with np.savez"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
