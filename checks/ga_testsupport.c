@@ -125,3 +125,58 @@ int ga_test_zip(const char *path, size_t n, const char *const *names,
     }
     return zip_close(z) == 0 ? 0 : -1;
 }
+
+int ga_test_csv_parse(ga_test_csv *c, char *text, size_t *bad_row)
+{
+    memset(c, 0, sizeof *c);
+    c->text = text;
+    size_t cap = 0, n = 0;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        if (bad_row)
+            *bad_row = c->rows;
+        if (!nl)
+            return -1;
+        *nl = 0;
+        size_t k = 0;
+        for (char *f = line;; k++) {
+            if (n == cap) {
+                cap = 2 * cap + 256;
+                char **v = realloc(c->cells, cap * sizeof *v);
+                if (!v)
+                    return -1;
+                c->cells = v;
+            }
+            c->cells[n++] = f;
+            char *comma = strchr(f, ',');
+            if (!comma)
+                break;
+            *comma = 0;
+            f = comma + 1;
+        }
+        if (c->rows == 0)
+            c->cols = k + 1;
+        if (k + 1 != c->cols)
+            return -1;
+        c->rows++;
+        line = nl + 1;
+    }
+    return 0;
+}
+
+const char *ga_test_csv_cell(const ga_test_csv *c, size_t r, const char *col)
+{
+    if (r >= c->rows)
+        return NULL;
+    for (size_t k = 0; k < c->cols; k++)
+        if (!strcmp(c->cells[k], col))
+            return c->cells[r * c->cols + k];
+    return NULL;
+}
+
+void ga_test_csv_free(ga_test_csv *c)
+{
+    free(c->cells);
+    free(c->text);
+    memset(c, 0, sizeof *c);
+}

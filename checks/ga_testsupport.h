@@ -33,4 +33,20 @@ size_t ga_test_npy_image(unsigned char *out, size_t cap, int major, const char *
 int ga_test_zip(const char *path, size_t n, const char *const *names,
                 unsigned char *const *bufs, const size_t *lens);
 
+
+/* A CSV without quoting, parsed in place (text is modified and kept).
+ * cells[r * cols + k]; row 0 is the header. */
+typedef struct {
+    char *text;
+    char **cells;
+    size_t rows, cols;
+} ga_test_csv;
+
+/* 0; -1 when a row has another number of fields than the header, or the
+ * text does not end with '\n' (*bad_row receives the row), or no memory. */
+int ga_test_csv_parse(ga_test_csv *c, char *text, size_t *bad_row);
+/* The cell of column `col` (by header name) in row r; NULL when no such column. */
+const char *ga_test_csv_cell(const ga_test_csv *c, size_t r, const char *col);
+void ga_test_csv_free(ga_test_csv *c); /* frees cells and text */
+
 #endif

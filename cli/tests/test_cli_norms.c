@@ -50,51 +50,19 @@ static void make_dir(void)
 }
 
 /* ---- reading the CSV ---------------------------------------------------------- */
-typedef struct {
-    char *text;
-    char **cells; /* (rows x cols) */
-    size_t rows, cols;
-} csv;
+typedef ga_test_csv csv;
 
 static void csv_parse(csv *c, char *text)
 {
-    c->text = text;
-    c->rows = c->cols = 0;
-    size_t cap = 0;
-    c->cells = NULL;
-    for (char *line = text; *line;) {
-        char *nl = strchr(line, '\n');
-        cr_assert_not_null(nl, "the CSV ends inside a row");
-        *nl = 0;
-        size_t k = 0;
-        for (char *f = line;; k++) {
-            char *comma = strchr(f, ',');
-            if (cap <= c->rows * 1024 + k) {
-                cap = 2 * cap + 4096;
-                c->cells = realloc(c->cells, cap * sizeof *c->cells);
-            }
-            c->cells[c->rows * 1024 + k] = f;
-            if (!comma)
-                break;
-            *comma = 0;
-            f = comma + 1;
-        }
-        k++;
-        if (c->rows == 0)
-            c->cols = k;
-        cr_assert_eq(k, c->cols, "row %zu: %zu fields, header %zu", c->rows, k, c->cols);
-        c->rows++;
-        line = nl + 1;
-    }
+    size_t bad;
+    cr_assert_eq(ga_test_csv_parse(c, text, &bad), 0, "row %zu is not whole", bad);
 }
 
 static const char *cell(const csv *c, size_t row, const char *col)
 {
-    for (size_t k = 0; k < c->cols; k++)
-        if (!strcmp(c->cells[k], col))
-            return c->cells[row * 1024 + k];
-    cr_assert_fail("no column %s", col);
-    return NULL;
+    const char *v = ga_test_csv_cell(c, row, col);
+    cr_assert_not_null(v, "no column %s or row %zu", col, row);
+    return v;
 }
 
 static size_t row_of_step(const csv *c, const char *step)
@@ -171,7 +139,8 @@ static void check_against_numpy(int lightning)
     cr_expect_str_eq(cell(&got, row_of_step(&got, "30"), "nan_inf"), "1");
     cr_expect_str_eq(cell(&got, row_of_step(&got, "25"), "exploded"), "1");
     cr_expect_str_eq(cell(&got, row_of_step(&got, "20"), "exploded"), "0");
-    free(got.cells), free(got.text), free(want.cells), free(want.text);
+    ga_test_csv_free(&got);
+    ga_test_csv_free(&want);
 }
 
 Test(cli_norms, fixture_equals_numpy)
@@ -351,6 +320,5 @@ Test(cli_norms, named_files_without_numbers_by_position)
     /* W = [[1, 2], [3, 4]]: sqrt(30) by hand; loss absent: nan */
     cr_expect_eq(strtod(cell(&c, 1, "grad_norm_W"), NULL), sqrt(30.0));
     cr_expect_str_eq(cell(&c, 1, "loss"), "nan");
-    free(c.cells);
-    free(s);
+    ga_test_csv_free(&c);
 }
