@@ -1,6 +1,7 @@
 /* ga_normlog.c: streamed gradient-norm rows (ga_normlog.h, docs/norms.md). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -128,8 +129,15 @@ static int put_num(ga_normlog *log, double v)
     return isnan(v) ? put(log, ",nan") : put(log, ",%.17g", v);
 }
 
+/* The row goes out in one write(2) with every blockable signal held, so a
+ * SIGINT, SIGTERM or SIGHUP that arrives meanwhile takes effect only once the
+ * row is whole. SIGKILL cannot be held: see ga_normlog.h. */
 static int write_row(ga_normlog *log, ga_error *err)
 {
+    sigset_t all, old;
+    sigfillset(&all);
+    int masked = pthread_sigmask(SIG_BLOCK, &all, &old) == 0;
+    int st = GA_OK;
     size_t off = 0;
     while (off < log->row_len) {
         ssize_t k = write(log->fd, log->row + off, log->row_len - off);
@@ -137,16 +145,19 @@ static int write_row(ga_normlog *log, ga_error *err)
             continue;
         if (k <= 0) {
             log->broken = 1;
-            return ga_fail(err, GA_EIO, "writing %s failed: %s", log->label,
-                           k < 0 ? strerror(errno) : "nothing written");
+            st = ga_fail(err, GA_EIO, "writing %s failed: %s", log->label,
+                         k < 0 ? strerror(errno) : "nothing written");
+            break;
         }
         off += (size_t)k;
     }
-    if (log->opt.fsync_rows && fsync(log->fd) != 0) {
+    if (st == GA_OK && log->opt.fsync_rows && fsync(log->fd) != 0) {
         log->broken = 1;
-        return ga_fail(err, GA_EIO, "syncing %s failed: %s", log->label, strerror(errno));
+        st = ga_fail(err, GA_EIO, "syncing %s failed: %s", log->label, strerror(errno));
     }
-    return GA_OK;
+    if (masked)
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return st;
 }
 
 static void log_free(ga_normlog *log)
@@ -466,6 +477,40 @@ int ga_normlog_last_step(ga_normlog_last *out, const ga_normlog *log)
         return GA_EINVAL;
     *out = log->last;
     return GA_OK;
+}
+
+int ga_normlog_repair(ga_error *err, const char *path, size_t *cut)
+{
+    if (cut)
+        *cut = 0;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return ga_fail(err, GA_EIO, "cannot open %s: %s", path, strerror(errno));
+    off_t end = lseek(fd, 0, SEEK_END), pos = end;
+    char buf[4096];
+    int st = GA_OK, found = 0;
+    while (pos > 0 && !found) {
+        size_t k = pos < (off_t)sizeof buf ? (size_t)pos : sizeof buf;
+        pos -= (off_t)k;
+        if (pread(fd, buf, k, pos) != (ssize_t)k) {
+            st = ga_fail(err, GA_EIO, "reading %s failed: %s", path, strerror(errno));
+            break;
+        }
+        for (size_t i = k; i-- > 0;)
+            if (buf[i] == '\n') {
+                pos += (off_t)i + 1;
+                found = 1;
+                break;
+            }
+    }
+    if (st == GA_OK && !found)
+        st = ga_fail(err, GA_EINVAL, "%s: no complete line (not a norms log?)", path);
+    if (st == GA_OK && pos < end && ftruncate(fd, pos) != 0)
+        st = ga_fail(err, GA_EIO, "truncating %s failed: %s", path, strerror(errno));
+    if (st == GA_OK && cut)
+        *cut = (size_t)(end - pos);
+    close(fd);
+    return st;
 }
 
 int ga_normlog_close(ga_normlog *log, ga_error *err)

@@ -14,9 +14,14 @@
  *   ga_normlog_close(log, &err);
  *
  * Each step's row is formatted whole in memory and handed to the kernel with
- * one write(2) (repeated only after a short write), so no buffer holds a
- * finished row: a reader tailing the file, or a process killed between steps,
- * sees only whole rows. Columns and formulas: docs/norms.md.
+ * one write(2) (repeated only after a short write), with every blockable
+ * signal held meanwhile, so no buffer holds a finished row and SIGINT, SIGTERM
+ * or SIGHUP end the process only between rows. SIGKILL cannot be held, and
+ * Linux copies a write page by page, checking for a fatal signal between
+ * pages: a SIGKILL (or the OOM killer) landing inside the write of a row that
+ * spans a page boundary leaves the start of that row, without its '\n', after
+ * every earlier row. ga_normlog_repair cuts such a fragment off. Columns and
+ * formulas: docs/norms.md.
  *
  * The L2 norm (ga_norm2): with m = max |x_i| = f 2^e, 1/2 <= f < 1 (frexp),
  * every x_i is multiplied by 2^-e (exact: a power of two, unless the product is
@@ -115,6 +120,11 @@ typedef struct {
     int clipped, step_vanished, step_exploded, nan_inf;
 } ga_normlog_last;
 int ga_normlog_last_step(ga_normlog_last *out, const ga_normlog *log);
+
+/* Truncates the file at path after its last '\n': removes the fragment of a
+ * row a SIGKILL cut (nothing when the file ends with '\n'). *cut (may be
+ * NULL) receives the bytes removed. GA_EIO, GA_EINVAL (no '\n' at all). */
+int ga_normlog_repair(ga_error *err, const char *path, size_t *cut);
 
 /* Closes the file when ga_normlog_open opened it and frees log (NULL: no-op).
  * GA_EIO when closing failed or an earlier write had. */
