@@ -25,14 +25,16 @@
  *
  * The L2 norm (ga_norm2): with m = max |x_i| = f 2^e, 1/2 <= f < 1 (frexp),
  * every x_i is multiplied by 2^-e (exact: a power of two, unless the product is
- * subnormal, whose square underflows anyway) and the squares are summed in
- * index order, s = (...((y_0^2 + y_1^2) + y_2^2) ...), then norm = sqrt(s) 2^e.
+ * subnormal, whose square underflows anyway); the squares go to four sums,
+ * entry i to s_(i mod 4), each in index order, and
+ *   norm = sqrt((s_0 + s_1) + (s_2 + s_3)) 2^e.
  * So no entry up to DBL_MAX overflows and none down to the smallest subnormal
- * underflows, and wherever the plain sum of squares neither overflows nor
- * underflows, the result has the same bits as sqrt(sum in index order of
- * x_i^2) (power-of-two scaling commutes with every rounding). Its error: the
- * sum of n non-negative terms has relative error <= gamma_n = n u / (1 - n u),
- * u = 2^-53, so the norm is within gamma_n / 2 + u of the exact value.
+ * underflows, and wherever the plain sums of squares neither overflow nor
+ * underflow, the result has the bits of the same four sums of x_i^2 unscaled
+ * (power-of-two scaling commutes with every rounding). Its error: a sum of n
+ * non-negative terms in any order has relative error <= gamma_(n-1) <=
+ * gamma_n = n u / (1 - n u), u = 2^-53, squares included, so the norm is
+ * within gamma_n / 2 + u of the exact value.
  * A NaN entry makes the norm and the max-abs NaN; else an Inf makes them Inf.
  */
 #ifndef GA_NORMLOG_H
