@@ -42,3 +42,40 @@ double bench_now(void)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
+
+int bench_core_net(ga_net **net, ga_workspace **ws, double **x, double **y, ga_error *err,
+                   size_t width, size_t depth, size_t batch)
+{
+    *net = NULL, *ws = NULL, *x = *y = NULL;
+    ga_layer_desc *layers = malloc(depth * sizeof *layers);
+    if (!layers)
+        return ga_fail(err, GA_ENOMEM, "out of memory");
+    for (size_t l = 0; l < depth; l++)
+        layers[l] = (ga_layer_desc){width, GA_ACT_SIGMOID, 0};
+    ga_net_desc d = {GA_LAYOUT_ROW, width, depth, layers, {GA_LOSS_MSE, 1, GA_REDUCE_MEAN, 0}};
+    int st = ga_net_alloc(net, err, &d);
+    free(layers);
+    if (st == GA_OK)
+        st = ga_workspace_alloc(ws, err, *net, batch);
+    if (st == GA_OK) {
+        *x = malloc(batch * width * sizeof **x);
+        *y = malloc(batch * width * sizeof **y);
+        if (!*x || !*y)
+            st = ga_fail(err, GA_ENOMEM, "out of memory");
+    }
+    if (st != GA_OK) {
+        ga_workspace_free(*ws);
+        ga_net_free(*net);
+        free(*x), free(*y);
+        *net = NULL, *ws = NULL, *x = *y = NULL;
+        return st;
+    }
+    ga_rng rng;
+    ga_rng_seed(&rng, 0);
+    ga_rng_fill_gauss((*net)->params, (*net)->n_params, &rng);
+    for (size_t i = 0; i < (*net)->n_params; i++)
+        (*net)->params[i] *= 0.04;
+    ga_rng_fill_gauss(*x, batch * width, &rng);
+    ga_rng_fill_uniform(*y, batch * width, &rng);
+    return GA_OK;
+}
