@@ -110,7 +110,9 @@ typedef struct {
     double total_work, done_work;
 } progress;
 
-static void progress_draw(progress *p, size_t done, size_t total, int final)
+/* "\r<what> [####....] done/total <unit> pct ETA" on stderr, at most every 0.2 s */
+static void progress_draw(progress *p, const char *what, const char *unit, size_t done,
+                          size_t total, int final)
 {
     if (!p->on)
         return;
@@ -130,7 +132,7 @@ static void progress_draw(progress *p, size_t done, size_t total, int final)
         long s = (long)(rem + 0.5);
         snprintf(eta, sizeof eta, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
     }
-    fprintf(stderr, "\rscan [%s] %zu/%zu configurations %3d%% ETA %s ", bar, done, total,
+    fprintf(stderr, "\r%s [%s] %zu/%zu %s %3d%% ETA %s ", what, bar, done, total, unit,
             (int)(100.0 * frac), eta);
     if (final)
         fputs("\n", stderr);
@@ -147,6 +149,45 @@ static int ends_with(const char *s, const char *suf)
 {
     size_t n = strlen(s), m = strlen(suf);
     return n >= m && !strcmp(s + n - m, suf);
+}
+
+/* Runs gnuplot on `set terminal` (svg or pngcairo by path's suffix) + `set
+ * output` + body, drawing into a temporary file renamed over path when gnuplot
+ * succeeded. */
+static int gnuplot_run(ga_error *err, const char *path, const ga_buf *body)
+{
+    size_t plen = strlen(path);
+    char *tmp_out = malloc(plen + 16);
+    if (!tmp_out)
+        return ga_fail(err, GA_ENOMEM, "out of memory");
+    snprintf(tmp_out, plen + 16, "%s.tmp.XXXXXX", path);
+    int ofd = mkstemp(tmp_out);
+    if (ofd < 0) {
+        free(tmp_out);
+        return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    mode_t um = umask(0); /* mkstemp makes 0600; a plot is for sharing */
+    umask(um);
+    fchmod(ofd, 0666 & ~um);
+    close(ofd);
+    int st = GA_OK;
+    FILE *gp = popen("gnuplot 2>/dev/null", "w");
+    if (!gp)
+        st = ga_fail(err, GA_EIO, "cannot run gnuplot");
+    else {
+        fprintf(gp, "set terminal %s size 900,600\nset output '%s'\n",
+                ends_with(path, ".png") ? "pngcairo" : "svg", tmp_out);
+        fwrite(body->data, 1, body->len, gp);
+        int rc = pclose(gp);
+        if (rc != 0)
+            st = ga_fail(err, GA_EIO, "gnuplot failed (status %d) drawing %s", rc, path);
+        else if (rename(tmp_out, path) != 0)
+            st = ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    if (st != GA_OK)
+        unlink(tmp_out);
+    free(tmp_out);
+    return st;
 }
 
 /* Draws the finished configurations of csv (the CSV text) into path with gnuplot. */
@@ -166,60 +207,29 @@ static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_swe
     }
     fwrite(csv->data, 1, csv->len, df);
     fclose(df);
-    size_t plen = strlen(path);
-    char *tmp_out = malloc(plen + 16);
     ga_buf script = {0};
-    int st = tmp_out ? GA_OK : GA_ENOMEM;
-    if (st == GA_OK) {
-        snprintf(tmp_out, plen + 16, "%s.tmp.XXXXXX", path);
-        int ofd = mkstemp(tmp_out);
-        if (ofd < 0)
-            st = ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(errno));
-        else {
-            mode_t um = umask(0); /* mkstemp makes 0600; a plot is for sharing */
-            umask(um);
-            fchmod(ofd, 0666 & ~um);
-            close(ofd);
-        }
-    }
-    if (st == GA_OK) {
-        char line[1024];
+    char line[1024];
+    snprintf(line, sizeof line,
+             "set datafile separator ','\n"
+             "set xlabel 'layer l'\nset ylabel 'log10 ||dL/dh_l|| / ||dL/dh_L||' noenhanced\n"
+             "set title 'measured (solid) and mean-field prediction (dashed)'\n"
+             "set key below noenhanced\nset grid\nplot ");
+    ga_buf_append(&script, line, strlen(line));
+    for (size_t k = 0; k < n_idx; k++) {
+        ga_scan_config c;
+        ga_sweep_config(&c, s, idx[k]);
         snprintf(line, sizeof line,
-                 "set terminal %s size 900,600\nset output '%s'\nset datafile separator ','\n"
-                 "set xlabel 'layer l'\nset ylabel 'log10 ||dL/dh_l|| / ||dL/dh_L||' noenhanced\n"
-                 "set title 'measured (solid) and mean-field prediction (dashed)'\n"
-                 "set key below noenhanced\nset grid\nplot ",
-                 ends_with(path, ".png") ? "pngcairo" : "svg", tmp_out);
+                 "%s'%s' skip 1 using 12:($1==%zu ? $22 : NaN) with lines lc %zu lw 1.5 "
+                 "title '%s %s s_w2=%.4g s_b2=%.4g N=%zu B=%zu seed=%lu', "
+                 "'%s' skip 1 using 12:($1==%zu ? $33 : NaN) with lines lc %zu dt 2 notitle",
+                 k ? ", " : "", data, idx[k], k + 1, ga_activation_name(c.act),
+                 ga_scan_init_name(c.init), c.sigma_w2, c.sigma_b2, c.width, c.batch,
+                 (unsigned long)c.seed, data, idx[k], k + 1);
         ga_buf_append(&script, line, strlen(line));
-        for (size_t k = 0; k < n_idx; k++) {
-            ga_scan_config c;
-            ga_sweep_config(&c, s, idx[k]);
-            snprintf(line, sizeof line,
-                     "%s'%s' skip 1 using 12:($1==%zu ? $22 : NaN) with lines lc %zu lw 1.5 "
-                     "title '%s %s s_w2=%.4g s_b2=%.4g N=%zu B=%zu seed=%lu', "
-                     "'%s' skip 1 using 12:($1==%zu ? $33 : NaN) with lines lc %zu dt 2 notitle",
-                     k ? ", " : "", data, idx[k], k + 1, ga_activation_name(c.act),
-                     ga_scan_init_name(c.init), c.sigma_w2, c.sigma_b2, c.width, c.batch,
-                     (unsigned long)c.seed, data, idx[k], k + 1);
-            ga_buf_append(&script, line, strlen(line));
-        }
-        ga_buf_append(&script, "\n", 1);
-        FILE *gp = popen("gnuplot 2>/dev/null", "w");
-        if (!gp)
-            st = ga_fail(err, GA_EIO, "cannot run gnuplot");
-        else {
-            fwrite(script.data, 1, script.len, gp);
-            int rc = pclose(gp);
-            if (rc != 0)
-                st = ga_fail(err, GA_EIO, "gnuplot failed (status %d) drawing %s", rc, path);
-            else if (rename(tmp_out, path) != 0)
-                st = ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(errno));
-        }
-        if (st != GA_OK)
-            unlink(tmp_out);
     }
+    ga_buf_append(&script, "\n", 1);
+    int st = gnuplot_run(err, path, &script);
     unlink(data);
-    free(tmp_out);
     ga_buf_free(&script);
     return st;
 }
@@ -406,7 +416,7 @@ int ga_report_scan_main(int argc, char **argv)
     double last_write = pr.t0;
     size_t done_n = 0;
     int interrupted = 0;
-    progress_draw(&pr, 0, n_idx, 0);
+    progress_draw(&pr, "scan", "configurations", 0, n_idx, 0);
     for (size_t k = 0; k < n_idx; k++) {
         ga_scan_config c;
         ga_sweep_config(&c, &sw, idx[k]);
@@ -444,13 +454,13 @@ int ga_report_scan_main(int argc, char **argv)
             }
             last_write = now_s();
         }
-        progress_draw(&pr, done_n, n_idx, 0);
+        progress_draw(&pr, "scan", "configurations", done_n, n_idx, 0);
         if (g_stop) {
             interrupted = k + 1 < n_idx;
             break;
         }
     }
-    progress_draw(&pr, done_n, n_idx, 1);
+    progress_draw(&pr, "scan", "configurations", done_n, n_idx, 1);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
 
