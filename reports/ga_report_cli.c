@@ -1,5 +1,6 @@
 /* ga_report_cli.c: gradaudit scan and gradaudit merge (see ga_report_cli.h). */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ga_normlog.h"
+#include "ga_random.h"
 #include "ga_report_cli.h"
 #include "ga_spec.h"
 #include "ga_sweep.h"
@@ -564,26 +567,38 @@ static void train_usage(FILE *f)
 {
     fputs(
         "usage: gradaudit train SPEC.json --norms FILE.csv [--optimizer sgd|momentum|adam]\n"
-        "                       [--lr X] [--epochs N] [--clip MAX] [--clip-eps E] [--seed S]\n"
+        "                       [--lr X] [--epochs N] [--steps N] [--batch-size N]\n"
+        "                       [--shuffle-seed S] [--clip MAX] [--clip-eps E] [--seed S]\n"
+        "                       [--plot FILE.svg|.png] [--no-progress]\n"
         "\n"
-        "Trains the spec's network full-batch on its data (one step per epoch) and writes,\n"
-        "per epoch, a CSV row: the loss and the gradient at the start of the epoch, each\n"
-        "tensor's gradient norm, the global norm before and after clipping, and whether\n"
-        "clipping fired. Then the optimizer step uses the (clipped) gradient.\n"
+        "Trains the spec's network on its data and writes, per optimizer step, the\n"
+        "gradient-norm row of docs/norms.md (the columns of the logging API): the loss\n"
+        "and the gradient of the step's batch before clipping, each tensor's norm,\n"
+        "max |g|, NaN/Inf counts, update ratio and flags, the global norm before and\n"
+        "after clipping, and whether clipping fired. Then the optimizer step uses the\n"
+        "(clipped) gradient. Rows are written as the steps happen (tail -f works).\n"
         "\n"
         "options (defaults in brackets):\n"
-        "  --norms FILE        the CSV, written atomically at the end (required)\n"
+        "  --norms FILE        the CSV (required), created or truncated at the start\n"
         "  --optimizer NAME    sgd: p -= lr g; momentum: v = mu v + g, p -= lr v;\n"
         "                      adam (Kingma & Ba, bias-corrected) [sgd]\n"
         "  --lr X              learning rate [0.1]\n"
-        "  --epochs N          1..10000000 [100]\n"
+        "  --epochs N          1..10000000 [100, or unlimited with --steps]\n"
+        "  --steps N           stop after N optimizer steps, 1..1000000000\n"
+        "  --batch-size N      mini-batches of N samples, the samples shuffled at every\n"
+        "                      epoch; the last batch of an epoch may be smaller [all:\n"
+        "                      full batch, one step per epoch, no shuffling]\n"
+        "  --shuffle-seed S    the shuffling's seed, printed on stderr [0]\n"
         "  --momentum MU       for momentum [0.9]\n"
         "  --beta1 B --beta2 B --adam-eps E   for adam [0.9, 0.999, 1e-8]\n"
         "  --clip MAX          clip the global norm: g *= MAX / (norm + eps) when that is < 1\n"
         "  --clip-eps E        eps above [0; 1e-6 is the tutorials' variant]\n"
         "  --seed S            override the spec's init seed\n"
+        "  --plot FILE         log10 of each tensor's norm and of the global norm against\n"
+        "                      the step, clipped steps marked (.svg or .png; needs gnuplot)\n"
+        "  --no-progress       no progress line (it is drawn only when stderr is a terminal)\n"
         "\n"
-        "exit status: 0 ok, 1 the loss or a gradient became NaN/Inf (rows up to that epoch are\n"
+        "exit status: 0 ok, 1 the loss or a gradient became NaN/Inf (rows up to that step are\n"
         "written), 2 bad input or usage (no file written), 3 internal error.\n",
         f);
 }
@@ -600,39 +615,61 @@ static int parse_pos_double(double *out, const char *s, int allow_zero)
     return 0;
 }
 
-/* %.17g, with every NaN written "nan" (printf may write "-nan") */
-static const char *g17(char *buf, size_t n, double v)
+/* a decimal integer in lo..hi, nothing else */
+static int parse_count(unsigned long long *out, const char *v, unsigned long long lo,
+                       unsigned long long hi)
 {
-    if (isnan(v))
-        snprintf(buf, n, "nan");
-    else
-        snprintf(buf, n, "%.17g", v);
-    return buf;
+    char *e;
+    errno = 0;
+    unsigned long long n = (*v >= '0' && *v <= '9') ? strtoull(v, &e, 10) : 0;
+    if (*v < '0' || *v > '9' || *e || errno || n < lo || n > hi)
+        return -1;
+    *out = n;
+    return 0;
 }
 
-static double seg_norm(const double *g, size_t n)
+/* gnuplot: log10 of every tensor's norm and of the global norm against the
+ * step (columns found by name in the CSV's header), clipped steps marked */
+static int train_plot(ga_error *err, const char *path, const char *csv_path, const ga_net *net)
 {
-    double mx = 0.0, s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        if (!(fabs(g[i]) <= mx))
-            mx = fabs(g[i]);
-    if (mx == 0.0 || !isfinite(mx))
-        return mx;
-    for (size_t i = 0; i < n; i++) {
-        double t = g[i] / mx;
-        s += t * t;
+    ga_buf script = {0};
+    char line[1024];
+    /* columns: step, loss, then 8 per tensor (norm first), then global_norm,
+     * global_norm_clipped, clipped */
+    size_t glob = 3 + 8 * net->n_views;
+    snprintf(line, sizeof line,
+             "set datafile separator ','\nset key below noenhanced\nset grid\n"
+             "set xlabel 'step'\nset ylabel 'log10 gradient norm'\n"
+             "set title 'gradient norms (clipped steps marked x)' noenhanced\nplot ");
+    int st = ga_buf_append(&script, line, strlen(line));
+    for (size_t v = 0; v < net->n_views && st == GA_OK; v++) {
+        snprintf(line, sizeof line, "'%s' skip 1 using 1:(log10($%zu)) with lines title '%s', ",
+                 csv_path, 3 + 8 * v, net->views[v].name);
+        st = ga_buf_append(&script, line, strlen(line));
     }
-    return mx * sqrt(s);
+    snprintf(line, sizeof line,
+             "'%s' skip 1 using 1:(log10($%zu)) with lines lw 2 lc rgb 'black' title 'global', "
+             "'%s' skip 1 using 1:($%zu == 1 ? log10($%zu) : NaN) with points pt 2 ps 1 "
+             "lc rgb 'red' title 'clipped'\n",
+             csv_path, glob, csv_path, glob + 2, glob);
+    if (st == GA_OK)
+        st = ga_buf_append(&script, line, strlen(line));
+    if (st == GA_OK)
+        st = gnuplot_run(err, path, &script);
+    else
+        ga_fail(err, st, "out of memory");
+    ga_buf_free(&script);
+    return st;
 }
 
 int ga_report_train_main(int argc, char **argv)
 {
     const char *cmd = argv[0] ? argv[0] : "train";
-    const char *spec_path = NULL, *norms = NULL, *opt_name = "sgd";
+    const char *spec_path = NULL, *norms = NULL, *opt_name = "sgd", *plot_path = NULL;
     double lr = 0.1, mu = 0.9, b1 = 0.9, b2 = 0.999, aeps = 1e-8, clip = -1.0, clip_eps = 0.0;
-    unsigned long epochs = 100;
+    unsigned long long epochs = 100, max_steps = 0, batch_size = 0, sseed = 0, n;
     uint32_t seed = 0;
-    int have_seed = 0, rc = EXIT_OK;
+    int have_seed = 0, have_epochs = 0, no_progress = 0, rc = EXIT_OK;
     char msg[1400];
     ga_error err = {{0}};
     for (int i = 1; i < argc; i++) {
@@ -641,6 +678,10 @@ int ga_report_train_main(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             train_usage(stdout);
             return EXIT_OK;
+        }
+        if (!strcmp(a, "--no-progress")) {
+            no_progress = 1;
+            continue;
         }
         struct { const char *key; double *dst; int zero_ok; } dopts[] = {
             {"--lr", &lr, 0}, {"--momentum", &mu, 1}, {"--beta1", &b1, 1}, {"--beta2", &b2, 1},
@@ -657,8 +698,34 @@ int ga_report_train_main(int argc, char **argv)
             }
         if (matched)
             continue;
+        /* integer options: name, destination, range */
+        struct { const char *key; unsigned long long *dst, lo, hi; int *flag; } iopts[] = {
+            {"--epochs", &epochs, 1, 10000000ULL, &have_epochs},
+            {"--steps", &max_steps, 1, 1000000000ULL, NULL},
+            {"--batch-size", &batch_size, 1, SIZE_MAX, NULL},
+            {"--shuffle-seed", &sseed, 0, UINT32_MAX, NULL},
+            {"--seed", &n, 0, UINT32_MAX, &have_seed}};
+        for (size_t k = 0; k < sizeof iopts / sizeof iopts[0] && !matched && !missing; k++)
+            if ((v = opt_value(&i, argc, argv, iopts[k].key, &missing)) != NULL) {
+                matched = 1;
+                if (parse_count(iopts[k].dst, v, iopts[k].lo, iopts[k].hi)) {
+                    snprintf(msg, sizeof msg, "%s: '%.200s' is not an integer in %llu..%llu",
+                             iopts[k].key, v, iopts[k].lo, iopts[k].hi);
+                    return fail_usage(cmd, msg);
+                }
+                if (iopts[k].flag)
+                    *iopts[k].flag = 1;
+                if (iopts[k].dst == &n)
+                    seed = (uint32_t)n;
+            }
+        if (matched)
+            continue;
         if (!missing && (v = opt_value(&i, argc, argv, "--norms", &missing)) != NULL) {
             norms = v;
+            continue;
+        }
+        if (!missing && (v = opt_value(&i, argc, argv, "--plot", &missing)) != NULL) {
+            plot_path = v;
             continue;
         }
         if (!missing && (v = opt_value(&i, argc, argv, "--optimizer", &missing)) != NULL) {
@@ -667,29 +734,6 @@ int ga_report_train_main(int argc, char **argv)
                 return fail_usage(cmd, msg);
             }
             opt_name = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--epochs", &missing)) != NULL) {
-            char *e;
-            errno = 0;
-            unsigned long long n = (*v >= '0' && *v <= '9') ? strtoull(v, &e, 10) : 0;
-            if (*v < '0' || *v > '9' || *e || errno || n < 1 || n > 10000000ULL) {
-                snprintf(msg, sizeof msg, "--epochs: '%.200s' is not an integer in 1..10000000", v);
-                return fail_usage(cmd, msg);
-            }
-            epochs = (unsigned long)n;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--seed", &missing)) != NULL) {
-            char *e;
-            errno = 0;
-            unsigned long long n = (*v >= '0' && *v <= '9') ? strtoull(v, &e, 10) : 0;
-            if (*v < '0' || *v > '9' || *e || errno || n > UINT32_MAX) {
-                snprintf(msg, sizeof msg, "--seed: '%.200s' is not an integer in 0..4294967295", v);
-                return fail_usage(cmd, msg);
-            }
-            seed = (uint32_t)n;
-            have_seed = 1;
             continue;
         }
         if (missing) {
@@ -707,88 +751,172 @@ int ga_report_train_main(int argc, char **argv)
                                "(see --help)");
     if (b1 >= 1.0 || b2 >= 1.0)
         return fail_usage(cmd, "--beta1 and --beta2 must be below 1");
-    if (ga_path_writable(&err, norms) != GA_OK)
+    if (plot_path && !ends_with(plot_path, ".svg") && !ends_with(plot_path, ".png")) {
+        snprintf(msg, sizeof msg, "--plot: '%.200s' must end in .svg or .png", plot_path);
+        return fail_usage(cmd, msg);
+    }
+    if (ga_path_writable(&err, norms) != GA_OK ||
+        (plot_path && ga_path_writable(&err, plot_path) != GA_OK))
         return fail_usage(cmd, err.msg);
+    if (max_steps && !have_epochs)
+        epochs = ULLONG_MAX; /* --steps alone decides */
 
     ga_spec *spec = NULL;
     ga_net *net = NULL;
     ga_workspace *ws = NULL;
-    double *s1 = NULL, *s2 = NULL;
-    ga_buf csv = {0};
+    ga_normlog *log = NULL;
+    double *s1 = NULL, *s2 = NULL, *xb = NULL, *yb = NULL;
+    size_t *perm = NULL;
     int st = ga_spec_load(&spec, &err, spec_path, 0);
     if (st == GA_OK)
         st = ga_spec_make_net(&net, &err, spec, seed, have_seed && spec->has_init);
     if (st == GA_OK && have_seed && !spec->has_init)
         st = ga_fail(&err, GA_EINVAL, "%s: --seed needs a spec with parameters.init", spec_path);
+    if (st == GA_OK && batch_size > spec->batch)
+        st = ga_fail(&err, GA_EINVAL, "--batch-size %llu: the spec %s has %zu samples",
+                     batch_size, spec_path, spec->batch);
     if (st != GA_OK) {
         rc = (st == GA_ENOMEM && !strstr(err.msg, "cap")) ? EXIT_INTERNAL : EXIT_USAGE;
         fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
         goto done;
     }
-    st = ga_workspace_alloc(&ws, &err, net, spec->batch);
-    size_t n = net->n_params;
-    s1 = calloc(n ? n : 1, sizeof *s1);
-    s2 = calloc(n ? n : 1, sizeof *s2);
-    if (st != GA_OK || !s1 || !s2) {
+    size_t B = spec->batch, nb = batch_size ? (size_t)batch_size : B;
+    size_t n_in = net->desc.n_in, n_out = net->desc.layers[net->desc.n_layers - 1].n_out;
+    size_t np = net->n_params;
+    st = ga_workspace_alloc(&ws, &err, net, B);
+    s1 = calloc(np ? np : 1, sizeof *s1);
+    s2 = calloc(np ? np : 1, sizeof *s2);
+    xb = malloc(nb * n_in * sizeof *xb);
+    yb = malloc(nb * n_out * sizeof *yb);
+    perm = malloc(B * sizeof *perm);
+    ga_normlog_tensor *t = calloc(net->n_views, sizeof *t);
+    const double **gp = calloc(net->n_views, sizeof *gp), **pp = calloc(net->n_views, sizeof *pp);
+    if (st != GA_OK || !s1 || !s2 || !xb || !yb || !perm || !t || !gp || !pp) {
         fprintf(stderr, "gradaudit %s: out of memory\n", cmd);
         rc = EXIT_INTERNAL;
+        free(t), free(gp), free(pp);
         goto done;
     }
-    ga_buf_append(&csv, "epoch,loss", 10);
     for (size_t v = 0; v < net->n_views; v++) {
-        snprintf(msg, sizeof msg, ",grad_norm_%s", net->views[v].name);
-        ga_buf_append(&csv, msg, strlen(msg));
+        const ga_view *vw = &net->views[v];
+        t[v] = (ga_normlog_tensor){vw->name, 2, {vw->rows, vw->cols}};
+        gp[v] = net->grads + vw->offset;
+        pp[v] = net->params + vw->offset;
     }
-    snprintf(msg, sizeof msg, ",global_norm,global_norm_clipped,clipped\n");
-    ga_buf_append(&csv, msg, strlen(msg));
-    for (unsigned long ep = 1; ep <= epochs; ep++) {
-        double loss;
-        st = ga_loss_and_grad(&loss, net->grads, NULL, ws, net, net->params, spec->x, spec->y,
-                              spec->batch);
-        if (st != GA_OK && st != GA_ENONFINITE) {
-            fprintf(stderr, "gradaudit %s: epoch %lu: %s\n", cmd, ep, ga_strerror(st));
-            rc = EXIT_INTERNAL;
-            break;
-        }
-        char t1[40], t2[40];
-        snprintf(msg, sizeof msg, "%lu,%s", ep, g17(t1, sizeof t1, loss));
-        ga_buf_append(&csv, msg, strlen(msg));
-        for (size_t v = 0; v < net->n_views; v++) {
-            const ga_view *vw = &net->views[v];
-            snprintf(msg, sizeof msg, ",%s",
-                     g17(t1, sizeof t1, seg_norm(net->grads + vw->offset, vw->rows * vw->cols)));
-            ga_buf_append(&csv, msg, strlen(msg));
-        }
-        double pre = seg_norm(net->grads, n), post = pre;
-        int fired = 0;
-        if (clip > 0) {
-            ga_clip_global_norm(&pre, &fired, net->grads, n, clip, clip_eps);
-            post = fired ? seg_norm(net->grads, n) : pre;
-        }
-        snprintf(msg, sizeof msg, ",%s,%s,%d\n", g17(t1, sizeof t1, pre), g17(t2, sizeof t2, post),
-                 fired);
-        ga_buf_append(&csv, msg, strlen(msg));
-        if (!isfinite(loss) || !isfinite(pre)) {
-            fprintf(stderr, "gradaudit %s: the %s became non-finite at epoch %lu; rows up to it "
-                    "are in %s\n", cmd, isfinite(loss) ? "gradient" : "loss", ep, norms);
-            rc = 1;
-            break;
-        }
-        if (!strcmp(opt_name, "sgd"))
-            ga_sgd_step(net->params, net->grads, n, lr);
-        else if (!strcmp(opt_name, "momentum"))
-            ga_momentum_step(net->params, s1, net->grads, n, lr, mu);
-        else
-            ga_adam_step(net->params, s1, s2, net->grads, n, lr, b1, b2, aeps, ep);
+    ga_normlog_options lo;
+    ga_normlog_options_default(&lo);
+    st = ga_normlog_open(&log, &err, norms, t, net->n_views, &lo);
+    free(t);
+    if (st != GA_OK) {
+        fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
+        rc = st == GA_EIO ? EXIT_USAGE : EXIT_INTERNAL;
+        free(gp), free(pp);
+        goto done;
     }
-    if ((rc == EXIT_OK || rc == 1) && ga_atomic_write(&err, norms, csv.data, csv.len) != GA_OK) {
+    size_t per_epoch = (B + nb - 1) / nb;
+    if (batch_size)
+        fprintf(stderr, "gradaudit %s: mini-batches of %zu of %zu samples, %zu steps per epoch, "
+                "shuffled at every epoch from --shuffle-seed %llu\n", cmd, nb, B, per_epoch,
+                sseed);
+    ga_rng rng;
+    ga_rng_seed(&rng, (uint32_t)sseed);
+    for (size_t i = 0; i < B; i++)
+        perm[i] = i;
+    unsigned long long total = max_steps ? max_steps : epochs * per_epoch;
+    progress pr = {0};
+    pr.on = !no_progress && isatty(STDERR_FILENO);
+    pr.t0 = pr.last = now_s();
+    pr.total_work = (double)total;
+    ga_normlog_clip cl = {clip, clip_eps};
+    unsigned long long step = 0;
+    for (unsigned long long ep = 1; ep <= epochs && (!max_steps || step < max_steps) && rc == EXIT_OK;
+         ep++) {
+        if (batch_size)
+            for (size_t i = B; i > 1; i--) { /* Fisher-Yates, unbiased by rejection */
+                uint32_t lim = UINT32_MAX - UINT32_MAX % (uint32_t)i, r;
+                do
+                    r = ga_rng_u32(&rng);
+                while (r >= lim);
+                size_t j = r % (uint32_t)i, tmp = perm[i - 1];
+                perm[i - 1] = perm[j], perm[j] = tmp;
+            }
+        for (size_t start = 0; start < B && (!max_steps || step < max_steps); start += nb) {
+            size_t m = B - start < nb ? B - start : nb;
+            const double *x = spec->x, *y = spec->y;
+            if (batch_size) {
+                for (size_t r = 0; r < m; r++) {
+                    memcpy(xb + r * n_in, spec->x + perm[start + r] * n_in, n_in * sizeof *xb);
+                    memcpy(yb + r * n_out, spec->y + perm[start + r] * n_out, n_out * sizeof *yb);
+                }
+                x = xb, y = yb;
+            }
+            double loss;
+            step++;
+            st = ga_loss_and_grad(&loss, net->grads, NULL, ws, net, net->params, x, y, m);
+            if (st != GA_OK && st != GA_ENONFINITE) {
+                fprintf(stderr, "%sgradaudit %s: step %llu: %s\n", pr.on ? "\n" : "", cmd, step,
+                        ga_strerror(st));
+                rc = EXIT_INTERNAL;
+                break;
+            }
+            st = ga_normlog_step(log, &err, step, loss, gp, pp, clip > 0 ? &cl : NULL);
+            if (st != GA_OK) {
+                fprintf(stderr, "%sgradaudit %s: %s\n", pr.on ? "\n" : "", cmd, err.msg);
+                rc = EXIT_INTERNAL;
+                break;
+            }
+            ga_normlog_last last;
+            ga_normlog_last_step(&last, log);
+            if (!isfinite(loss) || !isfinite(last.global_norm)) {
+                fprintf(stderr, "%sgradaudit %s: the %s became non-finite at step %llu (epoch "
+                        "%llu); rows up to it are in %s\n", pr.on ? "\n" : "", cmd,
+                        isfinite(loss) ? "gradient" : "loss", step, ep, norms);
+                rc = 1;
+                break;
+            }
+            if (last.clipped) { /* the logged decision is the one applied */
+                double coef = clip / (last.global_norm + clip_eps);
+                for (size_t i = 0; i < np; i++)
+                    net->grads[i] *= coef;
+            }
+            if (!strcmp(opt_name, "sgd"))
+                ga_sgd_step(net->params, net->grads, np, lr);
+            else if (!strcmp(opt_name, "momentum"))
+                ga_momentum_step(net->params, s1, net->grads, np, lr, mu);
+            else
+                ga_adam_step(net->params, s1, s2, net->grads, np, lr, b1, b2, aeps,
+                             (unsigned long)step);
+            pr.done_work = (double)step;
+            progress_draw(&pr, "train", "steps", (size_t)step, (size_t)total, 0);
+        }
+    }
+    if (rc == EXIT_OK) {
+        pr.done_work = (double)step;
+        progress_draw(&pr, "train", "steps", (size_t)step, (size_t)step, 1);
+    }
+    free(gp), free(pp);
+    st = ga_normlog_close(log, &err);
+    log = NULL;
+    if (st != GA_OK && rc != EXIT_INTERNAL) {
         fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
         rc = EXIT_INTERNAL;
     }
+    if ((rc == EXIT_OK || rc == 1) && plot_path) {
+        if (!have_gnuplot())
+            fprintf(stderr, "gradaudit %s: gnuplot is not installed: no plot drawn, the CSV "
+                    "alone was written (install gnuplot, e.g. apt-get install gnuplot-nox)\n", cmd);
+        else if (train_plot(&err, plot_path, norms, net) != GA_OK) {
+            fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
+            rc = EXIT_INTERNAL;
+        }
+    }
 done:
-    ga_buf_free(&csv);
+    ga_normlog_close(log, NULL);
     free(s1);
     free(s2);
+    free(xb);
+    free(yb);
+    free(perm);
     ga_workspace_free(ws);
     ga_net_free(net);
     ga_spec_free(spec);

@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -21,6 +23,7 @@
 #include "ga_oracle.h"
 #include "ga_report_cli.h"
 #include "ga_spec.h"
+#include "ga_testsupport.h"
 
 #ifndef GA_SOURCE_ROOT
 #error "GA_SOURCE_ROOT must name the source tree"
@@ -82,23 +85,23 @@ static int run_train(char **err_text, const char *const *args)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Row `row` (1-based after the header) of a CSV as doubles. */
-static size_t read_row(double *out, size_t max, const char *path, int row)
+/* The CSV at path, parsed; every row must have the header's fields. */
+static ga_test_csv read_csv(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "cannot read %s", path);
-    char line[8192];
-    for (int r = 0; r <= row; r++)
-        cr_assert_not_null(fgets(line, sizeof line, f), "row %d missing", row);
-    fclose(f);
-    size_t n = 0;
-    for (char *p = line; n < max;) {
-        out[n++] = strtod(p, &p);
-        if (*p != ',')
-            break;
-        p++;
-    }
-    return n;
+    char *text = ga_test_slurp(path, NULL);
+    cr_assert_not_null(text, "cannot read %s", path);
+    ga_test_csv c;
+    size_t bad;
+    cr_assert_eq(ga_test_csv_parse(&c, text, &bad), 0, "%s: row %zu is not whole", path, bad);
+    return c;
+}
+
+/* column col of row (1-based after the header) as a double */
+static double num(const ga_test_csv *c, size_t row, const char *col)
+{
+    const char *v = ga_test_csv_cell(c, row, col);
+    cr_assert_not_null(v, "no column %s or row %zu", col, row);
+    return strtod(v, NULL);
 }
 
 static double norm(const double *g, size_t n)
@@ -137,19 +140,24 @@ Test(train, norms_match_oracle, .init = make_dir, .fini = remove_dir)
                                     &opt), GA_OK, "%s", e.msg);
         cr_assert_eq(ga_oracle_gradient(g, NULL, NULL, NULL, &e, net, p, spec->x, spec->y,
                                         spec->batch, &opt), GA_OK, "%s", e.msg);
-        double row[64];
-        size_t cols = read_row(row, 64, in_dir("n.csv"), epoch);
-        cr_assert_eq(cols, 2 + net->n_views + 3, "columns: %zu", cols);
-        cr_expect_eq(row[0], epoch);
-        expect_rel(row[1], loss, 1e-12, "loss", epoch);
-        for (size_t v = 0; v < net->n_views; v++)
-            expect_rel(row[2 + v], norm(g + net->views[v].offset,
-                                        net->views[v].rows * net->views[v].cols), 1e-12,
-                       net->views[v].name, epoch);
+        ga_test_csv c = read_csv(in_dir("n.csv"));
+        cr_assert_eq(c.cols, 2 + 8 * net->n_views + 10, "columns: %zu", c.cols);
+        cr_assert_eq(c.rows, 3, "header and two steps");
+        cr_expect_eq(num(&c, epoch, "step"), epoch, "full batch: one step per epoch");
+        expect_rel(num(&c, epoch, "loss"), loss, 1e-12, "loss", epoch);
+        for (size_t v = 0; v < net->n_views; v++) {
+            char col[64];
+            snprintf(col, sizeof col, "grad_norm_%s", net->views[v].name);
+            expect_rel(num(&c, epoch, col), norm(g + net->views[v].offset,
+                                                  net->views[v].rows * net->views[v].cols),
+                       1e-12, net->views[v].name, epoch);
+        }
         double gn = norm(g, n);
-        expect_rel(row[2 + net->n_views], gn, 1e-12, "global", epoch);
-        cr_expect_eq(row[3 + net->n_views], row[2 + net->n_views], "no clipping: post == pre");
-        cr_expect_eq(row[4 + net->n_views], 0, "clipped flag without --clip");
+        expect_rel(num(&c, epoch, "global_norm"), gn, 1e-12, "global", epoch);
+        cr_expect_eq(num(&c, epoch, "global_norm_clipped"), num(&c, epoch, "global_norm"),
+                     "no clipping: post == pre");
+        cr_expect_eq(num(&c, epoch, "clipped"), 0, "clipped flag without --clip");
+        ga_test_csv_free(&c);
         for (size_t i = 0; i < n; i++)
             p[i] -= 0.05 * g[i];
     }
@@ -169,11 +177,12 @@ Test(train, clipping_reported, .init = make_dir, .fini = remove_dir)
                           NULL};
     cr_assert_eq(run_train(NULL, args), 0);
     int fired = 0, quiet = 0;
+    ga_test_csv c = read_csv(in_dir("c.csv"));
+    cr_assert_eq(c.rows, 41);
     for (int ep = 1; ep <= 40; ep++) {
-        double row[64];
-        size_t c = read_row(row, 64, in_dir("c.csv"), ep);
-        double pre = row[c - 3], post = row[c - 2];
-        int flag = (int)row[c - 1];
+        double pre = num(&c, (size_t)ep, "global_norm"), post = num(&c, (size_t)ep,
+                                                                    "global_norm_clipped");
+        int flag = (int)num(&c, (size_t)ep, "clipped");
         cr_expect_eq(flag, max / (pre + eps) < 1.0, "epoch %d: flag %d with norm %.17g", ep, flag,
                      pre);
         if (flag) {
@@ -186,6 +195,7 @@ Test(train, clipping_reported, .init = make_dir, .fini = remove_dir)
     }
     cr_expect(fired > 0 && quiet > 0, "want both cases in 40 epochs: fired %d, quiet %d", fired,
               quiet);
+    ga_test_csv_free(&c);
 }
 
 Test(train, bad_input, .init = make_dir, .fini = remove_dir)
@@ -203,7 +213,23 @@ Test(train, bad_input, .init = make_dir, .fini = remove_dir)
         {"train", SPEC, "--norms", out, "--clip", "0", NULL},
         {"train", SPEC, "--norms", "/nonexistent/dir/n.csv", NULL},
         {"train", SPEC, "--norms", out, "--bogus", NULL},
+        {"train", SPEC, "--norms", out, "--batch-size", "0", NULL},
+        {"train", SPEC, "--norms", out, "--batch-size", "5", NULL},       /* 4 samples */
+        {"train", SPEC, "--norms", out, "--steps", "0", NULL},
+        {"train", SPEC, "--norms", out, "--shuffle-seed", "-1", NULL},
+        {"train", SPEC, "--norms", out, "--plot", "p.pdf", NULL},
+        {"train", SPEC, "--norms", out, "--steps", NULL},
     };
+    const char *messages[] = {
+        "usage: gradaudit train", "usage: gradaudit train", "/nonexistent/spec.json",
+        "--optimizer: unknown 'rmsprop'", "--lr: '-1' is not a finite positive number",
+        "--lr: 'nan'", "--epochs: '0' is not an integer in 1..10000000",
+        "--clip: '0' is not a finite positive number", "/nonexistent/dir/n.csv",
+        "unexpected argument '--bogus'", "--batch-size: '0' is not an integer in 1..",
+        "--batch-size 5: the spec", "--steps: '0' is not an integer in 1..1000000000",
+        "--shuffle-seed: '-1' is not an integer in 0..4294967295",
+        "--plot: 'p.pdf' must end in .svg or .png", "--steps needs a value"};
+    cr_assert_eq(sizeof messages / sizeof messages[0], sizeof cases / sizeof cases[0]);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *err;
         int rc = run_train(&err, cases[i]);
@@ -212,6 +238,8 @@ Test(train, bad_input, .init = make_dir, .fini = remove_dir)
         for (char *q = err; *q; q++)
             lines += *q == '\n';
         cr_expect_eq(lines, 1, "case %zu: not one message line: %s", i, err);
+        cr_expect_not_null(strstr(err, messages[i]), "case %zu: '%s' lacks '%s'", i, err,
+                           messages[i]);
         struct stat sb;
         cr_expect(stat(out, &sb) != 0, "case %zu wrote a file", i);
     }
@@ -237,4 +265,155 @@ Test(train, divergence_exits_1, .init = make_dir, .fini = remove_dir)
     cr_expect(rows >= 2 && rows < 51, "rows: %d", rows);
     cr_expect(strstr(last, "nan") || strstr(last, "inf"), "last row is finite: %s", last);
     cr_expect(strstr(last, "-nan") == NULL, "'-nan' written: %s", last);
+}
+
+/* ---- mini-batches, steps, streaming, plot ------------------------------------------- */
+/* --batch-size 1 with lr 1e-300 (the parameters do not move): each epoch's four
+ * steps are the four samples in some order, so their losses are the per-sample
+ * losses (computed here by the core on each sample alone) permuted. */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+Test(train, batch_size_1_visits_every_sample_each_epoch, .init = make_dir, .fini = remove_dir)
+{
+    const char *args[] = {"train", SPEC, "--norms", in_dir("b.csv"), "--epochs", "3", "--lr",
+                          "1e-300", "--batch-size", "1", "--shuffle-seed", "7", NULL};
+    char *err;
+    cr_assert_eq(run_train(&err, args), 0, "stderr: %s", err);
+    cr_expect_not_null(strstr(err, "mini-batches of 1 of 4 samples, 4 steps per epoch, shuffled "
+                                   "at every epoch from --shuffle-seed 7"), "%s", err);
+    cr_expect_null(strchr(err, '\r'), "no progress line when stderr is not a terminal");
+    ga_spec *spec;
+    ga_net *net;
+    ga_workspace *ws;
+    ga_error e = {{0}};
+    cr_assert_eq(ga_spec_load(&spec, &e, SPEC, 0), GA_OK, "%s", e.msg);
+    cr_assert_eq(ga_spec_make_net(&net, &e, spec, 0, 0), GA_OK, "%s", e.msg);
+    cr_assert_eq(ga_workspace_alloc(&ws, &e, net, 1), GA_OK);
+    size_t n_in = net->desc.n_in, n_out = 1;
+    double want[4];
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(ga_loss_and_grad(&want[i], net->grads, NULL, ws, net, net->params,
+                                      spec->x + i * n_in, spec->y + i * n_out, 1), GA_OK);
+    qsort(want, 4, sizeof *want, cmp_double);
+    ga_test_csv c = read_csv(in_dir("b.csv"));
+    cr_assert_eq(c.rows, 1 + 12, "3 epochs x 4 steps");
+    int orders_differ = 0;
+    double first[4] = {0};
+    for (size_t ep = 0; ep < 3; ep++) {
+        double got[4];
+        for (size_t k = 0; k < 4; k++) {
+            cr_expect_eq(num(&c, 1 + 4 * ep + k, "step"), (double)(4 * ep + k + 1));
+            got[k] = num(&c, 1 + 4 * ep + k, "loss");
+            if (ep == 0)
+                first[k] = got[k];
+            else
+                orders_differ |= got[k] != first[k];
+        }
+        qsort(got, 4, sizeof *got, cmp_double);
+        for (size_t k = 0; k < 4; k++)
+            expect_rel(got[k], want[k], 1e-12, "sorted per-sample loss", (int)ep + 1);
+    }
+    cr_expect(orders_differ, "every epoch visited the samples in the same order: not shuffled");
+    ga_test_csv_free(&c);
+    ga_workspace_free(ws);
+    ga_net_free(net);
+    ga_spec_free(spec);
+}
+
+Test(train, shuffle_seed_reproduces_and_changes_the_order, .init = make_dir, .fini = remove_dir)
+{
+    const char *a1[] = {"train", SPEC, "--norms", in_dir("s1.csv"), "--epochs", "2",
+                        "--batch-size", "1", "--shuffle-seed", "11", NULL};
+    const char *a2[] = {"train", SPEC, "--norms", in_dir("s2.csv"), "--epochs", "2",
+                        "--batch-size", "1", "--shuffle-seed", "11", NULL};
+    const char *a3[] = {"train", SPEC, "--norms", in_dir("s3.csv"), "--epochs", "2",
+                        "--batch-size", "1", "--shuffle-seed", "12", NULL};
+    cr_assert_eq(run_train(NULL, a1), 0);
+    cr_assert_eq(run_train(NULL, a2), 0);
+    cr_assert_eq(run_train(NULL, a3), 0);
+    char *s1 = ga_test_slurp(in_dir("s1.csv"), NULL), *s2 = ga_test_slurp(in_dir("s2.csv"), NULL),
+         *s3 = ga_test_slurp(in_dir("s3.csv"), NULL);
+    cr_assert(s1 && s2 && s3);
+    cr_expect_str_eq(s1, s2, "the same seed gives the same file");
+    cr_expect_str_neq(s1, s3, "another seed, another order");
+    free(s1), free(s2), free(s3);
+}
+
+Test(train, steps_stop_mid_epoch, .init = make_dir, .fini = remove_dir)
+{
+    const char *a[] = {"train", SPEC, "--norms", in_dir("st.csv"), "--batch-size", "3",
+                       "--steps", "5", NULL};
+    char *err;
+    cr_assert_eq(run_train(&err, a), 0, "%s", err);
+    cr_expect_not_null(strstr(err, "2 steps per epoch"), "%s", err);
+    ga_test_csv c = read_csv(in_dir("st.csv"));
+    cr_expect_eq(c.rows, 1 + 5, "--steps 5 alone: five steps, the third epoch cut short");
+    cr_expect_eq(num(&c, 5, "step"), 5);
+    ga_test_csv_free(&c);
+    /* both limits: the first reached wins */
+    const char *b[] = {"train", SPEC, "--norms", in_dir("st2.csv"), "--batch-size", "3",
+                       "--steps", "5", "--epochs", "1", NULL};
+    cr_assert_eq(run_train(NULL, b), 0);
+    c = read_csv(in_dir("st2.csv"));
+    cr_expect_eq(c.rows, 1 + 2, "one epoch of two steps");
+    ga_test_csv_free(&c);
+}
+
+/* Rows are on disk while train runs: a run of ten million epochs is killed
+ * once its file has 20 rows; the rows are whole. */
+Test(train, rows_streamed_while_running, .init = make_dir, .fini = remove_dir)
+{
+    const char *path = in_dir("live.csv");
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int fo = open("/dev/null", O_WRONLY);
+        dup2(fo, 1), dup2(fo, 2);
+        char *argv[] = {"train", SPEC, "--norms", (char *)path, "--epochs", "10000000", "--lr",
+                        "0.01", NULL};
+        _exit(ga_report_train_main(8, argv));
+    }
+    size_t lines = 0;
+    for (int i = 0; i < 5000 && lines < 21; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        char *s = ga_test_slurp(path, NULL);
+        lines = 0;
+        for (char *q = s; q && *q; q++)
+            lines += *q == '\n';
+        free(s);
+    }
+    kill(pid, SIGTERM);
+    int ws;
+    waitpid(pid, &ws, 0);
+    cr_expect(WIFSIGNALED(ws), "the run was still going: killed, not finished");
+    cr_assert_geq(lines, 21, "rows did not appear while the run went on");
+    ga_test_csv c = read_csv(path); /* every row whole (SIGTERM waits for a row's end) */
+    cr_expect_geq(c.rows, 21);
+    ga_test_csv_free(&c);
+}
+
+Test(train, plot_or_note, .init = make_dir, .fini = remove_dir)
+{
+    int have = system("command -v gnuplot >/dev/null 2>&1") == 0;
+    const char *a[] = {"train", SPEC, "--norms", in_dir("p.csv"), "--epochs", "30", "--clip",
+                       "0.5", "--plot", in_dir("p.svg"), NULL};
+    char *err;
+    cr_assert_eq(run_train(&err, a), 0, "%s", err);
+    char *svg = ga_test_slurp(in_dir("p.svg"), NULL);
+    if (have) {
+        cr_assert_not_null(svg, "no plot although gnuplot is installed");
+        cr_expect_not_null(strstr(svg, "<svg"), "not an SVG");
+        cr_expect_not_null(strstr(svg, "global"), "the global norm's key is missing");
+        cr_expect_not_null(strstr(svg, "clipped"), "the clip marks' key is missing");
+    } else {
+        cr_expect_null(svg);
+        cr_expect_not_null(strstr(err, "gnuplot is not installed"), "%s", err);
+    }
+    free(svg);
 }
