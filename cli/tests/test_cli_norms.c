@@ -322,3 +322,14 @@ Test(cli_norms, named_files_without_numbers_by_position)
     cr_expect_str_eq(cell(&c, 1, "loss"), "nan");
     ga_test_csv_free(&c);
 }
+
+Test(cli_norms, help_names_the_three_lines)
+{
+    ga_test_run r = run((char *[]){"--help", NULL});
+    cr_expect_eq(r.status, 0);
+    cr_expect_eq(r.err_len, 0);
+    cr_expect_not_null(strstr(r.out, "usage: gradaudit norms FILE.npz|DIR... -o NORMS.csv"), "%s",
+                       r.out);
+    cr_expect_not_null(strstr(r.out, "np.savez(f\"grads/step{i:06d}.npz\""), "%s", r.out);
+    ga_test_run_free(&r);
+}
