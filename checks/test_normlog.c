@@ -438,6 +438,61 @@ Test(normlog, reference_tensor)
     cr_assert_eq(ga_normlog_close(log, &err), GA_OK);
 }
 
+/* update_ratio = ||p - q|| / ||q|| with ga_norm2's bits, through the fused
+ * path (ordinary values), the p == q shortcut, and the plain path (NaN, Inf,
+ * exponents beyond +-1021): the reference is ga_norm2 on the explicit
+ * difference, computed here */
+Test(normlog, update_ratio_every_path)
+{
+    make_dir();
+    enum { N = 39 }; /* 39 = 4 x 9 + 3: every tail slot used */
+    ga_normlog_tensor t[5] = {{"a", 1, {N}}, {"same", 1, {N}}, {"huge", 1, {N}},
+                              {"tiny", 1, {N}}, {"nan", 1, {N}}};
+    static double p[5][N], q[5][N], g[N];
+    const double *gp[5] = {g, g, g, g, g}, *pp[5] = {p[0], p[1], p[2], p[3], p[4]};
+    ga_rng rng;
+    ga_rng_seed(&rng, 99);
+    random_vector(g, N, &rng, 1);
+    const double scale[5] = {1, 1, 1e308, 1e-310, 1};
+    for (int k = 0; k < 5; k++)
+        for (int i = 0; i < N; i++)
+            p[k][i] = scale[k] * (ga_rng_uniform(&rng) - 0.5);
+    ga_normlog *log;
+    ga_error err;
+    cr_assert_eq(ga_normlog_open(&log, &err, path, t, 5, NULL), GA_OK, "%s", err.msg);
+    for (uint64_t step = 0; step < 4; step++) {
+        memcpy(q, p, sizeof p);
+        if (step > 0)
+            for (int k = 0; k < 5; k++)
+                for (int i = 0; i < N; i++)
+                    if (k != 1)
+                        p[k][i] += scale[k] * 1e-3 * (ga_rng_uniform(&rng) - 0.5);
+        if (step == 3)
+            p[4][5] = NAN;
+        cr_assert_eq(ga_normlog_step(log, &err, step, 0, gp, pp, NULL), GA_OK, "%s", err.msg);
+        if (step == 0)
+            continue;
+        ga_normlog_last l;
+        cr_assert_eq(ga_normlog_last_step(&l, log), GA_OK);
+        for (int k = 0; k < 5; k++) {
+            double d[N];
+            for (int i = 0; i < N; i++)
+                d[i] = p[k][i] - q[k][i];
+            double want = ga_norm2(d, N) / ga_norm2(q[k], N);
+            cr_expect(l.update_ratio[k] == want || (isnan(want) && isnan(l.update_ratio[k])),
+                      "step %llu %s: %a, want %a", (unsigned long long)step, t[k].name,
+                      l.update_ratio[k], want);
+        }
+        cr_expect_eq(l.update_ratio[1], 0.0, "an unchanged tensor: ratio 0");
+    }
+    ga_normlog_last l;
+    cr_assert_eq(ga_normlog_last_step(&l, log), GA_OK);
+    cr_expect(isnan(l.update_ratio[4]), "a NaN parameter gives a NaN ratio");
+    cr_expect(isfinite(l.update_ratio[2]) && l.update_ratio[2] > 0, "1e308 entries: finite");
+    cr_expect(isfinite(l.update_ratio[3]) && l.update_ratio[3] > 0, "subnormal entries: finite");
+    cr_assert_eq(ga_normlog_close(log, &err), GA_OK);
+}
+
 Test(health, thresholds_on_log10)
 {
     cr_expect(ga_health_vanished(log10(9.9e-5), GA_VANISH_BELOW_DEFAULT));

@@ -90,7 +90,8 @@ struct ga_normlog {
     uint64_t last_step;
     double first_global;  /* global norm of the first logged step */
     double *prev;         /* (sum of sizes) parameters of the last step that gave them */
-    double *diff;         /* (max size) scratch for p - p_prev */
+    double *prev_norm;    /* (n) their norms */
+    double *diff;         /* (max size) scratch for p - p_prev (non-finite or extreme) */
     ga_tensor_stats *stats;
     double *norm_ratio, *update_ratio, *norms;
     int *vanished, *exploded;
@@ -187,6 +188,7 @@ static void log_free(ga_normlog *log)
     free(log->label);
     free(log->prev);
     free(log->diff);
+    free(log->prev_norm);
     free(log->stats);
     free(log->norm_ratio);
     free(log->update_ratio);
@@ -346,13 +348,59 @@ int ga_normlog_open(ga_normlog **out, ga_error *err, const char *path,
     return GA_OK;
 }
 
-/* ||p - p_prev|| / ||p_prev|| for tensor t; p_prev at log->prev + off */
-static double update_ratio(ga_normlog *log, const double *p, size_t off, size_t size)
+/* One tensor's update: *dnorm = ||p - q||, *pnorm = ||p|| (on entry ||q||), and
+ * q = p afterwards; both norms with ga_norm2's bits. Two passes over p and q (a
+ * max pass; a pass that sums and copies) where every entry is finite and no
+ * exponent is extreme; the plain way through scratch (n) otherwise. This is 4
+ * array traversals where ga_norm2 on a difference, ga_norm2(q) and a copy took 9. */
+static void update_norms(double *dnorm, double *pnorm, double *q, const double *p, size_t n,
+                         double *scratch)
 {
-    const double *q = log->prev + off;
-    for (size_t i = 0; i < size; i++)
-        log->diff[i] = p[i] - q[i];
-    return ga_norm2(log->diff, size) / ga_norm2(q, size);
+    double dmax = 0.0, pmax = 0.0;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double a = fabs(p[i] - q[i]), b = fabs(p[i]);
+        bad |= !(a <= DBL_MAX) | !(b <= DBL_MAX);
+        dmax = a > dmax ? a : dmax;
+        pmax = b > pmax ? b : pmax;
+    }
+    if (!bad && dmax == 0.0) { /* p == q: nothing to copy, ||p|| = ||q|| */
+        *dnorm = 0.0;
+        return;
+    }
+    int ed, ep;
+    (void)frexp(dmax, &ed);
+    (void)frexp(pmax, &ep);
+    if (bad || ed <= -1021 || ed >= 1022 || ep <= -1021 || ep >= 1022) {
+        for (size_t i = 0; i < n; i++)
+            scratch[i] = p[i] - q[i];
+        *dnorm = ga_norm2(scratch, n);
+        *pnorm = ga_norm2(p, n);
+        memcpy(q, p, n * sizeof *q);
+        return;
+    }
+    /* as ga_tensor_stats_compute: entry i into sum i mod 4, scaled by 2^-e */
+    double sd = ldexp(1.0, -ed), sp = ldexp(1.0, -ep);
+    double d0 = 0, d1 = 0, d2 = 0, d3 = 0, p0 = 0, p1 = 0, p2 = 0, p3 = 0;
+    size_t i = 0, n4 = n - n % 4;
+    for (; i < n4; i += 4) {
+        double a0 = (p[i] - q[i]) * sd, a1 = (p[i + 1] - q[i + 1]) * sd,
+               a2 = (p[i + 2] - q[i + 2]) * sd, a3 = (p[i + 3] - q[i + 3]) * sd;
+        double y0 = p[i] * sp, y1 = p[i + 1] * sp, y2 = p[i + 2] * sp, y3 = p[i + 3] * sp;
+        d0 += a0 * a0, d1 += a1 * a1, d2 += a2 * a2, d3 += a3 * a3;
+        p0 += y0 * y0, p1 += y1 * y1, p2 += y2 * y2, p3 += y3 * y3;
+        q[i] = p[i], q[i + 1] = p[i + 1], q[i + 2] = p[i + 2], q[i + 3] = p[i + 3];
+    }
+    double a[3] = {0, 0, 0}, y[3] = {0, 0, 0};
+    for (size_t k = 0; i + k < n; k++) {
+        a[k] = (p[i + k] - q[i + k]) * sd;
+        y[k] = p[i + k] * sp;
+        q[i + k] = p[i + k];
+    }
+    d0 += a[0] * a[0], d1 += a[1] * a[1], d2 += a[2] * a[2];
+    p0 += y[0] * y[0], p1 += y[1] * y[1], p2 += y[2] * y[2];
+    *dnorm = ldexp(sqrt((d0 + d1) + (d2 + d3)), ed);
+    *pnorm = ldexp(sqrt((p0 + p1) + (p2 + p3)), ep);
 }
 
 int ga_normlog_step(ga_normlog *log, ga_error *err, uint64_t step, double loss,
@@ -394,9 +442,10 @@ int ga_normlog_step(ga_normlog *log, ga_error *err, uint64_t step, double loss,
         }
         log->prev = malloc(total * sizeof *log->prev);
         log->diff = malloc(largest * sizeof *log->diff);
-        if (!log->prev || !log->diff) {
-            free(log->prev), free(log->diff);
-            log->prev = log->diff = NULL;
+        log->prev_norm = malloc(log->n * sizeof *log->prev_norm);
+        if (!log->prev || !log->diff || !log->prev_norm) {
+            free(log->prev), free(log->diff), free(log->prev_norm);
+            log->prev = log->diff = log->prev_norm = NULL;
             return ga_fail(err, GA_ENOMEM, "%s: out of memory for the parameters' copy",
                            log->label);
         }
@@ -436,9 +485,15 @@ int ga_normlog_step(ga_normlog *log, ga_error *err, uint64_t step, double loss,
     if (params) {
         size_t off = 0;
         for (size_t t = 0; t < log->n; t++) {
-            if (log->have_params)
-                log->update_ratio[t] = update_ratio(log, params[t], off, log->size[t]);
-            memcpy(log->prev + off, params[t], log->size[t] * sizeof *log->prev);
+            double *q = log->prev + off, dn;
+            if (log->have_params) {
+                double qn = log->prev_norm[t];
+                update_norms(&dn, &log->prev_norm[t], q, params[t], log->size[t], log->diff);
+                log->update_ratio[t] = dn / qn;
+            } else {
+                memcpy(q, params[t], log->size[t] * sizeof *q);
+                log->prev_norm[t] = ga_norm2(q, log->size[t]);
+            }
             off += log->size[t];
         }
     }
