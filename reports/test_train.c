@@ -5,7 +5,12 @@
  * at p1 = p0 - lr * g0 with the oracle's g0: the core's gradient differs from it by
  * a few ulps, which moves p1 by ~lr * 1e-16 relative, far inside the tolerance.
  * Tolerance 1e-12 relative: a norm of ~50 entries each a few ulps off.
+ * Mini-batches: with batch size 1 and the parameters held still (lr 1e-300) each
+ * epoch's losses must be the per-sample losses (the core on one sample at a
+ * time) in some order, and a different order from epoch to epoch. Rows are
+ * read by column name (the norm log's header, docs/norms.md).
  */
+#define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, unlockpt, ptsname */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -416,4 +421,53 @@ Test(train, plot_or_note, .init = make_dir, .fini = remove_dir)
         cr_expect_not_null(strstr(err, "gnuplot is not installed"), "%s", err);
     }
     free(svg);
+}
+
+/* What train writes on stderr when stderr is a terminal (a pseudo-terminal here). */
+static char *stderr_on_a_terminal(const char *const *args)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    cr_assert(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+    char *slave = ptsname(master);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int fs = open(slave, O_RDWR);
+        dup2(fs, 2);
+        char *argv[16];
+        int argc = 0;
+        for (; args[argc]; argc++)
+            argv[argc] = strdup(args[argc]);
+        argv[argc] = NULL;
+        _exit(ga_report_train_main(argc, argv));
+    }
+    size_t len = 0, cap = 1 << 16;
+    char *seen = calloc(cap, 1);
+    cr_assert_not_null(seen);
+    for (;;) {
+        ssize_t r = read(master, seen + len, cap - 1 - len);
+        if (r <= 0)
+            break; /* EIO once the child has closed the slave */
+        len += (size_t)r;
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d: %s", status, seen);
+    close(master);
+    return seen;
+}
+
+Test(train, progress_only_on_a_terminal, .init = make_dir, .fini = remove_dir)
+{
+    const char *a[] = {"train", SPEC, "--norms", in_dir("pr.csv"), "--epochs", "3000", NULL};
+    char *seen = stderr_on_a_terminal(a);
+    cr_expect(strstr(seen, "train [") && strstr(seen, "3000/3000 steps 100%"),
+              "no progress line on the terminal: %s", seen);
+    free(seen);
+    const char *b[] = {"train", SPEC, "--norms", in_dir("pr.csv"), "--epochs", "3000",
+                       "--no-progress", NULL};
+    seen = stderr_on_a_terminal(b);
+    cr_expect_str_empty(seen, "--no-progress: %s", seen);
+    free(seen);
 }
