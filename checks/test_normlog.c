@@ -321,6 +321,15 @@ ParameterizedTest(bad_open *c, normlog, bad_open_refused)
     cr_expect_not_null(strstr(err.msg, path), "%s: message names the file: %s", c->what,
                        err.msg);
     cr_expect_neq(access(path, F_OK), 0, "%s: a refused open leaves no file", c->what);
+    /* and an existing file as it was */
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("earlier run\n", f);
+    fclose(f);
+    cr_expect_eq(ga_normlog_open(&log, &err, path, t, c->n, &o), c->status, "%s", c->what);
+    char *s = ga_test_slurp(path, NULL);
+    cr_expect_str_eq(s, "earlier run\n", "%s: the existing file was touched", c->what);
+    free(s);
 }
 
 Test(normlog, bad_paths_refused)

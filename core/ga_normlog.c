@@ -217,31 +217,24 @@ static int header(ga_normlog *log)
     return st;
 }
 
-int ga_normlog_open_fd(ga_normlog **out, ga_error *err, int fd, const char *label,
-                       const ga_normlog_tensor *tensors, size_t n_tensors,
-                       const ga_normlog_options *opt)
+/* The arguments of open, checked before any file is touched; *o the options. */
+static int check_open(ga_normlog_options *o, ga_error *err, const char *label,
+                      const ga_normlog_tensor *tensors, size_t n_tensors,
+                      const ga_normlog_options *opt)
 {
-    if (!out)
-        return ga_fail(err, GA_EINVAL, "normlog: no place for the log (out is NULL)");
-    *out = NULL;
-    if (!label)
-        label = "the norms log";
-    if (fd < 0)
-        return ga_fail(err, GA_EINVAL, "%s: invalid file descriptor %d", label, fd);
     if (!tensors || n_tensors == 0)
         return ga_fail(err, GA_EINVAL, "%s: no tensors to log", label);
-    ga_normlog_options o;
     if (opt)
-        o = *opt;
+        *o = *opt;
     else
-        ga_normlog_options_default(&o);
-    if (!(o.vanish_below > 0) || !isfinite(o.vanish_below) || !(o.explode_above > 0) ||
-        !isfinite(o.explode_above))
+        ga_normlog_options_default(o);
+    if (!(o->vanish_below > 0) || !isfinite(o->vanish_below) || !(o->explode_above > 0) ||
+        !isfinite(o->explode_above))
         return ga_fail(err, GA_EINVAL, "%s: vanish_below %g and explode_above %g must be "
-                       "finite and positive", label, o.vanish_below, o.explode_above);
-    if (o.ref_tensor < -1 || (o.ref_tensor >= 0 && (size_t)o.ref_tensor >= n_tensors))
+                       "finite and positive", label, o->vanish_below, o->explode_above);
+    if (o->ref_tensor < -1 || (o->ref_tensor >= 0 && (size_t)o->ref_tensor >= n_tensors))
         return ga_fail(err, GA_EINVAL, "%s: ref_tensor %ld is not -1 or a tensor index below %zu",
-                       label, o.ref_tensor, n_tensors);
+                       label, o->ref_tensor, n_tensors);
     size_t total = 0;
     for (size_t t = 0; t < n_tensors; t++) {
         const ga_normlog_tensor *x = &tensors[t];
@@ -270,6 +263,25 @@ int ga_normlog_open_fd(ga_normlog **out, ga_error *err, int fd, const char *labe
             return ga_fail(err, GA_ERANGE, "%s: the tensors' total size overflows", label);
         total += size;
     }
+
+    return GA_OK;
+}
+
+int ga_normlog_open_fd(ga_normlog **out, ga_error *err, int fd, const char *label,
+                       const ga_normlog_tensor *tensors, size_t n_tensors,
+                       const ga_normlog_options *opt)
+{
+    if (!out)
+        return ga_fail(err, GA_EINVAL, "normlog: no place for the log (out is NULL)");
+    *out = NULL;
+    if (!label)
+        label = "the norms log";
+    if (fd < 0)
+        return ga_fail(err, GA_EINVAL, "%s: invalid file descriptor %d", label, fd);
+    ga_normlog_options o;
+    int st = check_open(&o, err, label, tensors, n_tensors, opt);
+    if (st != GA_OK)
+        return st;
 
     ga_normlog *log = calloc(1, sizeof *log);
     if (!log)
@@ -313,7 +325,7 @@ int ga_normlog_open_fd(ga_normlog **out, ga_error *err, int fd, const char *labe
                 log->ref = t;
                 break;
             }
-    int st = header(log);
+    st = header(log);
     if (st == GA_OK)
         st = write_row(log, err);
     else
@@ -335,13 +347,18 @@ int ga_normlog_open(ga_normlog **out, ga_error *err, const char *path,
         *out = NULL;
     if (!path || !*path)
         return ga_fail(err, GA_EINVAL, "normlog: no output file name");
+    ga_normlog_options o;
+    int st = out ? check_open(&o, err, path, tensors, n_tensors, opt)
+                 : ga_fail(err, GA_EINVAL, "normlog: no place for the log (out is NULL)");
+    if (st != GA_OK)
+        return st; /* refused before the file is touched */
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0)
         return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(errno));
-    int st = ga_normlog_open_fd(out, err, fd, path, tensors, n_tensors, opt);
-    if (st != GA_OK) {
+    st = ga_normlog_open_fd(out, err, fd, path, tensors, n_tensors, opt);
+    if (st != GA_OK) { /* out of memory, or the header could not be written */
         close(fd);
-        unlink(path); /* refused before any row: leave nothing behind */
+        unlink(path);
         return st;
     }
     (*out)->own_fd = 1;

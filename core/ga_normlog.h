@@ -90,7 +90,8 @@ typedef struct {
 typedef struct ga_normlog ga_normlog;
 
 /* Creates (truncates) path and writes the header row. tensors (n_tensors) are
- * copied. opt NULL: defaults. GA_EINVAL (bad name, shape, options), GA_EIO. */
+ * copied. opt NULL: defaults. GA_EINVAL (bad name, shape, options: checked
+ * before path is touched), GA_EIO. */
 int ga_normlog_open(ga_normlog **out, ga_error *err, const char *path,
                     const ga_normlog_tensor *tensors, size_t n_tensors,
                     const ga_normlog_options *opt);
