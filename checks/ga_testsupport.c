@@ -1,4 +1,5 @@
 /* ga_testsupport.c: file reading and program runs for the test suites. */
+#define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, unlockpt, ptsname */
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -179,4 +180,53 @@ void ga_test_csv_free(ga_test_csv *c)
     free(c->cells);
     free(c->text);
     memset(c, 0, sizeof *c);
+}
+
+int ga_test_stderr_on_pty(char **seen, int (*main_fn)(int, char **), const char *const *args)
+{
+    *seen = NULL;
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) {
+        if (master >= 0)
+            close(master);
+        return -1;
+    }
+    char *slave = ptsname(master);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(master);
+        return -1;
+    }
+    if (pid == 0) {
+        int fs = open(slave, O_RDWR);
+        dup2(fs, 2);
+        char *argv[64];
+        int argc = 0;
+        for (; args[argc] && argc < 63; argc++)
+            argv[argc] = strdup(args[argc]);
+        argv[argc] = NULL;
+        _exit(main_fn(argc, argv));
+    }
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (buf && len + 1 == cap) {
+            char *b = realloc(buf, 2 * cap);
+            if (!b)
+                break;
+            buf = b, cap *= 2;
+        }
+        ssize_t r = buf ? read(master, buf + len, cap - 1 - len) : -1;
+        if (r <= 0)
+            break; /* EIO once the child has closed the slave */
+        len += (size_t)r;
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    close(master);
+    if (buf)
+        buf[len] = 0;
+    *seen = buf;
+    return buf && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

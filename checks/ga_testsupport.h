@@ -22,6 +22,12 @@ typedef struct {
 int ga_test_run_program(ga_test_run *r, char *const *argv);
 void ga_test_run_free(ga_test_run *r);
 
+/* Runs main_fn(argc, argv) from args (NULL-terminated, argv[0] the command name)
+ * in a child process whose stderr is a pseudo-terminal, so that isatty(2) holds;
+ * *seen receives what it wrote there (NUL-terminated, the caller frees).
+ * Returns the exit status, or -1 when it could not be run or did not exit. */
+int ga_test_stderr_on_pty(char **seen, int (*main_fn)(int, char **), const char *const *args);
+
 /* A .npy image as numpy/lib/format.py writes it: magic, version major.0, the
  * header length (little-endian), the dict text padded with spaces to a
  * multiple of 64 and ended by '\n', then data_len bytes of data. Returns the

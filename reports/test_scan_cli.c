@@ -5,7 +5,6 @@
  * Each command runs in a forked child with stdout and stderr sent to files (or a
  * pseudo-terminal), so exit statuses, messages and signals are the real ones.
  */
-#define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, unlockpt, ptsname */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -455,44 +454,21 @@ Test(scan_cli, spec_file_equals_command_line, .init = make_dir, .fini = remove_d
 /* ---- progress bar: on a terminal only ------------------------------------------------ */
 Test(scan_cli, progress_bar_only_on_a_terminal, .init = make_dir, .fini = remove_dir)
 {
-    int master = posix_openpt(O_RDWR | O_NOCTTY);
-    cr_assert(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
-    char *slave = ptsname(master);
     const char *args[] = {"scan", "--depth", "30", "--width", "64", "--seeds", "0-5", "-o",
                           path_in("p.csv"), NULL};
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int fs = open(slave, O_RDWR);
-        dup2(fs, 2);
-        char *argv[16];
-        int argc = 0;
-        for (; args[argc]; argc++)
-            argv[argc] = strdup(args[argc]);
-        argv[argc] = NULL;
-        _exit(ga_report_scan_main(argc, argv));
-    }
-    ga_buf seen = {0};
+    char *seen;
+    int status = ga_test_stderr_on_pty(&seen, ga_report_scan_main, args);
+    cr_expect_eq(status, 0);
+    cr_assert_not_null(seen, "nothing on the terminal");
+    cr_expect(strstr(seen, "ETA") && strstr(seen, "6/6 configurations"),
+              "no progress bar on the terminal: %s", seen);
+    free(seen);
     char buf[4096];
-    for (;;) {
-        ssize_t r = read(master, buf, sizeof buf);
-        if (r <= 0)
-            break; /* EIO once the child has closed the slave */
-        ga_buf_append(&seen, buf, (size_t)r);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    cr_assert_not_null(seen.data, "nothing on the terminal");
-    cr_expect(strstr(seen.data, "ETA") && strstr(seen.data, "6/6 configurations"),
-              "no progress bar on the terminal: %s", seen.data);
-    ga_buf_free(&seen);
-    close(master);
     /* piped: nothing on stderr (csv_shape_and_numbers checks a file; here a pipe) */
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
-    pid = fork();
+    fflush(NULL);
+    pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
         dup2(fds[1], 2);

@@ -10,7 +10,6 @@
  * time) in some order, and a different order from epoch to epoch. Rows are
  * read by column name (the norm log's header, docs/norms.md).
  */
-#define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, unlockpt, ptsname */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -426,35 +425,10 @@ Test(train, plot_or_note, .init = make_dir, .fini = remove_dir)
 /* What train writes on stderr when stderr is a terminal (a pseudo-terminal here). */
 static char *stderr_on_a_terminal(const char *const *args)
 {
-    int master = posix_openpt(O_RDWR | O_NOCTTY);
-    cr_assert(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
-    char *slave = ptsname(master);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int fs = open(slave, O_RDWR);
-        dup2(fs, 2);
-        char *argv[16];
-        int argc = 0;
-        for (; args[argc]; argc++)
-            argv[argc] = strdup(args[argc]);
-        argv[argc] = NULL;
-        _exit(ga_report_train_main(argc, argv));
-    }
-    size_t len = 0, cap = 1 << 16;
-    char *seen = calloc(cap, 1);
-    cr_assert_not_null(seen);
-    for (;;) {
-        ssize_t r = read(master, seen + len, cap - 1 - len);
-        if (r <= 0)
-            break; /* EIO once the child has closed the slave */
-        len += (size_t)r;
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d: %s", status, seen);
-    close(master);
+    char *seen;
+    int st = ga_test_stderr_on_pty(&seen, ga_report_train_main, args);
+    cr_assert_not_null(seen, "could not run on a pseudo-terminal");
+    cr_expect_eq(st, 0, "status %d: %s", st, seen);
     return seen;
 }
 
