@@ -569,7 +569,7 @@ static void train_usage(FILE *f)
         "usage: gradaudit train SPEC.json --norms FILE.csv [--optimizer sgd|momentum|adam]\n"
         "                       [--lr X] [--epochs N] [--steps N] [--batch-size N]\n"
         "                       [--shuffle-seed S] [--clip MAX] [--clip-eps E] [--seed S]\n"
-        "                       [--plot FILE.svg|.png] [--no-progress]\n"
+        "                       [--plot FILE.svg|.png] [--no-progress] [--lightning]\n"
         "\n"
         "Trains the spec's network on its data and writes, per optimizer step, the\n"
         "gradient-norm row of docs/norms.md (the columns of the logging API): the loss\n"
@@ -597,6 +597,8 @@ static void train_usage(FILE *f)
         "  --plot FILE         log10 of each tensor's norm and of the global norm against\n"
         "                      the step, clipped steps marked (.svg or .png; needs gnuplot)\n"
         "  --no-progress       no progress line (it is drawn only when stderr is a terminal)\n"
+        "  --lightning         Lightning's column names: grad_2.0_norm/W1 ... and\n"
+        "                      grad_2.0_norm_total\n"
         "\n"
         "exit status: 0 ok, 1 the loss or a gradient became NaN/Inf (rows up to that step are\n"
         "written), 2 bad input or usage (no file written), 3 internal error.\n",
@@ -669,7 +671,7 @@ int ga_report_train_main(int argc, char **argv)
     double lr = 0.1, mu = 0.9, b1 = 0.9, b2 = 0.999, aeps = 1e-8, clip = -1.0, clip_eps = 0.0;
     unsigned long long epochs = 100, max_steps = 0, batch_size = 0, sseed = 0, n;
     uint32_t seed = 0;
-    int have_seed = 0, have_epochs = 0, no_progress = 0, rc = EXIT_OK;
+    int have_seed = 0, have_epochs = 0, no_progress = 0, lightning = 0, rc = EXIT_OK;
     char msg[1400];
     ga_error err = {{0}};
     for (int i = 1; i < argc; i++) {
@@ -681,6 +683,10 @@ int ga_report_train_main(int argc, char **argv)
         }
         if (!strcmp(a, "--no-progress")) {
             no_progress = 1;
+            continue;
+        }
+        if (!strcmp(a, "--lightning")) {
+            lightning = 1;
             continue;
         }
         struct { const char *key; double *dst; int zero_ok; } dopts[] = {
@@ -805,6 +811,7 @@ int ga_report_train_main(int argc, char **argv)
     }
     ga_normlog_options lo;
     ga_normlog_options_default(&lo);
+    lo.lightning_names = lightning;
     st = ga_normlog_open(&log, &err, norms, t, net->n_views, &lo);
     free(t);
     if (st != GA_OK) {

@@ -347,6 +347,20 @@ Test(train, shuffle_seed_reproduces_and_changes_the_order, .init = make_dir, .fi
     free(s1), free(s2), free(s3);
 }
 
+Test(train, lightning_names, .init = make_dir, .fini = remove_dir)
+{
+    const char *a[] = {"train", SPEC, "--norms", in_dir("l.csv"), "--epochs", "2",
+                       "--lightning", NULL};
+    cr_assert_eq(run_train(NULL, a), 0);
+    ga_test_csv c = read_csv(in_dir("l.csv"));
+    cr_expect_not_null(ga_test_csv_cell(&c, 0, "grad_2.0_norm/W1"));
+    cr_expect_not_null(ga_test_csv_cell(&c, 0, "grad_2.0_norm/b3"));
+    cr_expect_not_null(ga_test_csv_cell(&c, 0, "grad_2.0_norm_total"));
+    cr_expect_null(ga_test_csv_cell(&c, 0, "global_norm"));
+    cr_expect_null(ga_test_csv_cell(&c, 0, "grad_norm_W1"));
+    ga_test_csv_free(&c);
+}
+
 Test(train, steps_stop_mid_epoch, .init = make_dir, .fini = remove_dir)
 {
     const char *a[] = {"train", SPEC, "--norms", in_dir("st.csv"), "--batch-size", "3",
