@@ -84,6 +84,12 @@ static ivl iscale(long double w, ivl a)
 
 static ivl imul(ivl a, ivl b)
 {
+    if (a.lo == a.hi)
+        return iscale(a.lo, b);
+    if (b.lo == b.hi)
+        return iscale(b.lo, a);
+    if (a.lo >= 0 && b.lo >= 0) /* the common case of the backward pass: no sign to sort */
+        return fix((ivl){mul0(a.lo, b.lo), mul0(a.hi, b.hi)});
     long double p[4] = {mul0(a.lo, b.lo), mul0(a.lo, b.hi), mul0(a.hi, b.lo), mul0(a.hi, b.hi)};
     ivl r = {p[0], p[0]};
     for (int i = 1; i < 4; i++) {
