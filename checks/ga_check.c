@@ -165,6 +165,39 @@ static int lost_reason(char *buf, size_t size, const ga_enclosure *enc, const ga
     return 0;
 }
 
+/* GA_EFAIL when a value of the double forward pass in ws lies outside its
+ * proven enclosure: the core's forward pass (or the enclosure) is wrong, and
+ * no enclosure built on that pass can be trusted. */
+static int forward_inside(ga_error *err, const ga_enclosure *enc, const ga_net *net,
+                          const ga_workspace *ws, size_t batch)
+{
+    const ga_net_desc *d = &net->desc;
+    for (size_t l = 0; l < d->n_layers; l++)
+        for (size_t i = 0; i < batch * d->layers[l].n_out; i++) {
+            double z = ws->z[l][i], a = ws->a[l][i];
+            /* inf - inf is a double's answer where both ends may overflow */
+            int nan_ok = isinf(enc->z_lo[l][i]) && isinf(enc->z_hi[l][i]);
+            if (isnan(z) && nan_ok)
+                return GA_OK; /* every later value may be NaN too */
+            int z_in = z >= enc->z_lo[l][i] && z <= enc->z_hi[l][i];
+            if (z_in && a >= enc->a_lo[l][i] && a <= enc->a_hi[l][i])
+                continue;
+            char zn[96];
+            size_t no = d->layers[l].n_out;
+            z_name(zn, sizeof zn, l, i / no, i % no, batch);
+            if (!z_in)
+                return ga_fail(err, GA_EFAIL,
+                               "check: internal inconsistency: the double forward pass's %s = %.17g "
+                               "lies outside its proven enclosure [%.17g, %.17g]",
+                               zn, z, enc->z_lo[l][i], enc->z_hi[l][i]);
+            return ga_fail(err, GA_EFAIL,
+                           "check: internal inconsistency: the double forward pass's activation of "
+                           "%s = %.17g lies outside its proven enclosure [%.17g, %.17g]",
+                           zn, a, enc->a_lo[l][i], enc->a_hi[l][i]);
+        }
+    return GA_OK;
+}
+
 /* The oracle method's verdict on one entry: the analytic value against the
  * proven enclosure [lo, hi] of every value a correct double computation can
  * produce (ga_enclose.h), which holds the exact value and so the oracle's
@@ -178,6 +211,8 @@ static int judge_enclosed(ga_check_entry *e, ga_error *err, double lo, double hi
 {
     double a = e->analytic, ref = e->oracle;
     e->ref = ref;
+    e->lo = lo;
+    e->hi = hi;
     e->bound = fmax(hi - ref, ref - lo);
     e->tol = a >= ref ? hi - ref : ref - lo;
     if (isnan(e->tol))
@@ -342,12 +377,12 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     ga_fd_ctx *fd = NULL;
     ga_enclosure *enc = NULL;
     int by_oracle = opt->method == GA_CHECK_ORACLE;
-    double *grad = malloc(3 * P * sizeof *grad);
+    double *grad = malloc(5 * P * sizeof *grad);
     if (!r || !grad) {
         status = ga_fail(err, GA_ENOMEM, "check: out of memory (%zu parameters)", P);
         goto out;
     }
-    double *oracle = grad + P, *oerr = grad + 2 * P;
+    double *oracle = grad + P, *oerr = grad + 2 * P, *blo = grad + 3 * P, *bhi = grad + 4 * P;
     r->method = opt->method;
     r->seed = opt->seed;
     r->batch = batch;
@@ -376,7 +411,19 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
          * overflow included, where the first-order bound and the Monte Carlo
          * scale each fail somewhere (shared/cases/verdicts). */
         if ((status = ga_enclosure_alloc(&enc, err, net, batch)) ||
-            (status = ga_enclosure_compute(enc, err, net, params, x, y, batch)))
+            (status = ga_enclosure_compute(enc, err, net, params, x, y, batch)) ||
+            (status = forward_inside(err, enc, net, ws, batch)))
+            goto out;
+        /* The whole enclosure is a worst case over both passes' roundings,
+         * whose forward part grows with width and depth like sum |W| per
+         * layer. For a gradient computed from the core's own forward pass,
+         * that pass is known: its backward pass lies in the far tighter
+         * enclosure built on it, and the forward pass's effect is the
+         * distance from there to the exact value (the oracle), taken whole
+         * below. Both enclosures hold the core's gradient, so their
+         * intersection does. */
+        if (!(opt->analytic && opt->analytic_own_forward) &&
+            (status = ga_enclosure_backward_from(blo, bhi, err, enc, net, params, x, y, batch, ws)))
             goto out;
     } else {
         /* The finite-difference methods: the worst-case bound above is, for
@@ -431,14 +478,20 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
         e->bound = bd->grad_err[i];
         e->fd = e->fd_trunc = e->fd_round = NAN;
         e->slope_lo = e->slope_hi = NAN;
+        e->lo = e->hi = NAN;
         int kink = 0;
         char kreason[192] = "";
         if (by_oracle) {
             size_t k = ga_view_unit(net, row, col);
             int kinked = enc->grad_kink[i] &&
                          kink_reason(kreason, sizeof kreason, enc, net, v->layer, k, batch);
-            if ((status = judge_enclosed(e, err, enc->grad_lo[i], enc->grad_hi[i], kinked, kreason,
-                                         lost ? lreason : NULL)))
+            double lo = enc->grad_lo[i], hi = enc->grad_hi[i];
+            if (!(opt->analytic && opt->analytic_own_forward) && lo <= oracle[i] &&
+                oracle[i] <= hi) {
+                lo = fmax(lo, fmin(blo[i], oracle[i]));
+                hi = fmin(hi, fmax(bhi[i], oracle[i]));
+            }
+            if ((status = judge_enclosed(e, err, lo, hi, kinked, kreason, lost ? lreason : NULL)))
                 goto out;
             e->abs_err = e->analytic == e->ref ? 0.0 : fabs(e->analytic - e->ref);
             e->rel_err = e->abs_err == 0 ? 0.0 : e->ref != 0 ? e->abs_err / fabs(e->ref) : INFINITY;

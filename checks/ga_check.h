@@ -146,6 +146,12 @@ typedef struct {
     size_t cross_check;     /* oracle route (b) vs route (a) on this many entries (default 2) */
     const char *spec_path;  /* for the reproduce line; NULL: "SPEC.json" */
     const double *analytic; /* (n_params) gradient to check; NULL: ga_backward's */
+    int analytic_own_forward; /* 1: `analytic` comes from code with a forward pass of its own
+                                 (a tutorial's formulas, another program): it is judged
+                                 against the whole enclosure. 0: it is the core's gradient
+                                 or was derived from the core's forward pass (an injected
+                                 error, a mutated backward), and the tighter enclosure
+                                 built on that forward pass applies (docs/verdicts.md) */
     ga_oracle_options oracle;
 } ga_check_options;
 
@@ -166,6 +172,9 @@ typedef struct {
     uint64_t ulps;          /* ga_ulp_distance(analytic, ref) */
     double bound;           /* running error bound of the analytic value */
     double tol;             /* derived tolerance on abs_err */
+    double lo, hi;          /* oracle method: the interval the analytic value must lie in
+                               (tol is the distance from the oracle to its end on the
+                               analytic value's side); NaN for the other methods */
     double slope_lo, slope_hi; /* at a kink: the interval the entry may take (oracle
                                   method: the proven enclosure; finite-difference
                                   methods: the one-sided slopes), else NaN */

@@ -410,10 +410,10 @@ int ga_enclosure_alloc(ga_enclosure **out, ga_error *err, const ga_net *net, siz
     ga_enclosure *e = calloc(1, sizeof *e);
     if (!e)
         return ga_fail(err, GA_ENOMEM, "enclosure: out of memory");
-    /* doubles: grad lo/hi (2P), z lo/hi (2 zs); bytes: grad_kink (P), amb and lost (2 zs) */
-    size_t doubles = 2 * P + 2 * zs, bytes = P + 2 * zs;
+    /* doubles: grad lo/hi (2P), z and a lo/hi (4 zs); bytes: grad_kink (P), amb and lost (2 zs) */
+    size_t doubles = 2 * P + 4 * zs, bytes = P + 2 * zs;
     e->buf = malloc((doubles + (bytes + sizeof(double) - 1) / sizeof(double) + 1) * sizeof(double));
-    e->z_lo = malloc(4 * (L ? L : 1) * sizeof(double *));
+    e->z_lo = malloc(6 * (L ? L : 1) * sizeof(double *));
     if (!e->buf || !e->z_lo) {
         ga_enclosure_free(e);
         return ga_fail(err, GA_ENOMEM, "enclosure: out of memory (%zu parameters)", P);
@@ -422,7 +422,9 @@ int ga_enclosure_alloc(ga_enclosure **out, ga_error *err, const ga_net *net, siz
     e->batch = batch;
     e->n_layers = L;
     e->z_hi = e->z_lo + L;
-    e->amb = (unsigned char **)(e->z_hi + L);
+    e->a_lo = e->z_hi + L;
+    e->a_hi = e->a_lo + L;
+    e->amb = (unsigned char **)(e->a_hi + L);
     e->lost = e->amb + L;
     e->grad_lo = e->buf;
     e->grad_hi = e->grad_lo + P;
@@ -431,6 +433,10 @@ int ga_enclosure_alloc(ga_enclosure **out, ga_error *err, const ga_net *net, siz
         e->z_lo[l] = p;
         p += batch * d->layers[l].n_out;
         e->z_hi[l] = p;
+        p += batch * d->layers[l].n_out;
+        e->a_lo[l] = p;
+        p += batch * d->layers[l].n_out;
+        e->a_hi[l] = p;
         p += batch * d->layers[l].n_out;
     }
     unsigned char *c = (unsigned char *)p;
@@ -520,37 +526,181 @@ static void loss_delta(ivl *g, unsigned char *lost, const ga_loss_desc *ld, cons
     }
 }
 
+/* The working arrays of a pass: Z, A and f'(Z) per layer, two delta
+ * buffers and the deltas' kink flags. */
+typedef struct {
+    ivl **Z, **A, **DF;
+    ivl *D, *Dp;
+    unsigned char *kD, *kDp, *loss_lost;
+    ivl *work;
+    unsigned char *kd;
+} pass_work;
+
+static void pass_work_free(pass_work *w)
+{
+    free(w->work);
+    free(w->Z);
+    free(w->kd);
+}
+
+static int pass_work_alloc(pass_work *w, ga_error *err, const ga_net *net, size_t B)
+{
+    const ga_net_desc *d = &net->desc;
+    size_t L = d->n_layers, maxw = d->n_in, zs = 0;
+    for (size_t l = 0; l < L; l++) {
+        zs += B * d->layers[l].n_out;
+        if (d->layers[l].n_out > maxw)
+            maxw = d->layers[l].n_out;
+    }
+    memset(w, 0, sizeof *w);
+    w->work = malloc((3 * zs + 2 * B * maxw) * sizeof *w->work);
+    w->Z = malloc(3 * L * sizeof *w->Z);
+    w->kd = malloc(2 * B * maxw + maxw);
+    if (!w->work || !w->Z || !w->kd) {
+        pass_work_free(w);
+        return ga_fail(err, GA_ENOMEM, "enclosure: out of memory");
+    }
+    w->A = w->Z + L, w->DF = w->A + L;
+    ivl *p = w->work;
+    for (size_t l = 0; l < L; l++) {
+        size_t s = B * d->layers[l].n_out;
+        w->Z[l] = p, w->A[l] = p + s, w->DF[l] = p + 2 * s;
+        p += 3 * s;
+    }
+    w->D = p, w->Dp = p + B * maxw;
+    w->kD = w->kd, w->kDp = w->kd + B * maxw, w->loss_lost = w->kd + 2 * B * maxw;
+    return GA_OK;
+}
+
+/* The loss's delta and the backward pass over the forward intervals of w:
+ * gradient enclosures into glo, ghi (n_params), kink flags into gkink; amb
+ * (the layers' kink flags) and lost (may be NULL) as the forward left them. */
+static void backward_pass(pass_work *w, const ga_net *net, const double *params, const double *x,
+                          const double *y, size_t B, unsigned char **amb, unsigned char **lost,
+                          double *glo, double *ghi, unsigned char *gkink)
+{
+    const ga_net_desc *d = &net->desc;
+    size_t L = d->n_layers;
+    ivl **Z = w->Z, **A = w->A, **DF = w->DF, *D = w->D, *Dp = w->Dp;
+    unsigned char *kD = w->kD, *kDp = w->kDp, *loss_lost = w->loss_lost;
+    /* ---- the loss's delta ---- */
+    const ga_loss_desc *ld = &d->loss;
+    size_t last = L - 1, no = d->layers[last].n_out;
+    long double F = ld->scale;
+    size_t f_ops = 0;
+    if (ld->reduction == GA_REDUCE_MEAN)
+        F = ld->scale / ((long double)B * (long double)no), f_ops = 2;
+    else if (ld->reduction == GA_REDUCE_BATCH_MEAN)
+        F = ld->scale / (long double)B, f_ops = 1;
+    /* the core's factor: two roundings at most (B * n, the division), none
+     * when the quotient is a double (a power of two, say) */
+    ivl Fi = (long double)(double)F == F ? (ivl){F, F} : widen((ivl){F, F}, gam(f_ops), f_ops);
+    for (size_t n = 0; n < B; n++) {
+        ivl *g = D + n * no;
+        const ivl *z = Z[last] + n * no, *a = A[last] + n * no;
+        loss_delta(g, loss_lost, ld, z, a, y + n * no, no);
+        for (size_t k = 0; k < no; k++) {
+            g[k] = round_product(Fi, g[k]);
+            if (lost)
+                lost[last][n * no + k] |= loss_lost[k];
+            kD[n * no + k] = 0;
+        }
+        if (!ga_loss_fuses_output(ld->kind)) {
+            const ga_layer_desc *Ll = &d->layers[last];
+            if (Ll->act == GA_ACT_SOFTMAX) {
+                softmax_backward(g, a, no);
+            } else if (Ll->act != GA_ACT_IDENTITY) {
+                for (size_t k = 0; k < no; k++) {
+                    g[k] = round_product(g[k], DF[last][n * no + k]);
+                    kD[n * no + k] = amb[last][n * no + k];
+                }
+            }
+        }
+    }
+
+    /* ---- backward ---- */
+    memset(gkink, 0, net->n_params);
+    for (size_t l = L; l-- > 0;) {
+        const ga_view *W = &net->views[2 * l], *bv = &net->views[2 * l + 1];
+        size_t fi = fan_in(net, l), fo = d->layers[l].n_out;
+        int wd = ld->weight_decay != 0.0;
+        for (size_t k = 0; k < fo; k++) {
+            /* db = sum_n delta[n,k]: B - 1 additions, no products */
+            acc sb = acc_empty;
+            unsigned char kb = 0;
+            for (size_t n = 0; n < B; n++) {
+                acc_add(&sb, D[n * fo + k]);
+                kb |= kD[n * fo + k];
+            }
+            ivl gb = acc_close(&sb, B);
+            glo[bv->offset + k] = down(gb.lo);
+            ghi[bv->offset + k] = up(gb.hi);
+            gkink[bv->offset + k] = kb;
+            /* dW(k,j) = sum_n delta[n,k] a_prev[n,j] (+ lambda W(k,j)) */
+            for (size_t j = 0; j < fi; j++) {
+                size_t wi = ga_weight_index(net, W, k, j);
+                acc sw = acc_empty;
+                unsigned char kw = 0;
+                for (size_t n = 0; n < B; n++) {
+                    ivl a = l == 0 ? (ivl){x[n * fi + j], x[n * fi + j]} : A[l - 1][n * fi + j];
+                    acc_add_product(&sw, D[n * fo + k], a);
+                    kw |= kD[n * fo + k] && (a.lo != 0 || a.hi != 0);
+                }
+                if (wd)
+                    acc_add_product(&sw, (ivl){ld->weight_decay, ld->weight_decay}, (ivl){params[wi], params[wi]});
+                ivl gw = acc_close(&sw, B + (wd ? 2 : 0));
+                glo[wi] = down(gw.lo);
+                ghi[wi] = up(gw.hi);
+                gkink[wi] = kw;
+            }
+        }
+        if (l == 0)
+            break;
+        /* dA[n,j] = sum_k delta[n,k] W(k,j), then through layer l-1's activation */
+        const ga_layer_desc *Lp = &d->layers[l - 1];
+        for (size_t n = 0; n < B; n++) {
+            for (size_t j = 0; j < fi; j++) {
+                acc s = acc_empty;
+                unsigned char kj = 0;
+                for (size_t k = 0; k < fo; k++) {
+                    double w = params[ga_weight_index(net, W, k, j)];
+                    acc_add_product(&s, (ivl){w, w}, D[n * fo + k]);
+                    kj |= kD[n * fo + k] && w != 0;
+                }
+                Dp[n * fi + j] = acc_close(&s, fo);
+                kDp[n * fi + j] = kj;
+            }
+            ivl *g = Dp + n * fi;
+            if (Lp->act == GA_ACT_SOFTMAX) {
+                softmax_backward(g, A[l - 1] + n * fi, fi);
+            } else if (Lp->act != GA_ACT_IDENTITY) {
+                for (size_t j = 0; j < fi; j++) {
+                    g[j] = round_product(g[j], DF[l - 1][n * fi + j]);
+                    kDp[n * fi + j] |= amb[l - 1][n * fi + j];
+                }
+            }
+        }
+        ivl *t = D;
+        D = Dp;
+        Dp = t;
+        unsigned char *tk = kD;
+        kD = kDp;
+        kDp = tk;
+    }
+}
+
 int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, const double *params,
                          const double *x, const double *y, size_t batch)
 {
     const ga_net_desc *d = &net->desc;
     if (!e || batch != e->batch || e->n_params != net->n_params)
         return ga_fail(err, GA_EINVAL, "enclosure: sized for another net or batch");
-    size_t L = d->n_layers, B = batch, maxw = d->n_in, zs = 0;
-    for (size_t l = 0; l < L; l++) {
-        zs += B * d->layers[l].n_out;
-        if (d->layers[l].n_out > maxw)
-            maxw = d->layers[l].n_out;
-    }
-    /* Z, A, f'(Z) per layer; two delta buffers; kink flags of the deltas */
-    ivl *work = malloc((3 * zs + 2 * B * maxw) * sizeof *work);
-    ivl **Z = malloc(3 * L * sizeof *Z);
-    unsigned char *kd = malloc(2 * B * maxw + maxw);
-    if (!work || !Z || !kd) {
-        free(work);
-        free(Z);
-        free(kd);
-        return ga_fail(err, GA_ENOMEM, "enclosure: out of memory");
-    }
-    ivl **A = Z + L, **DF = A + L;
-    ivl *p = work;
-    for (size_t l = 0; l < L; l++) {
-        size_t s = B * d->layers[l].n_out;
-        Z[l] = p, A[l] = p + s, DF[l] = p + 2 * s;
-        p += 3 * s;
-    }
-    ivl *D = p, *Dp = p + B * maxw;
-    unsigned char *kD = kd, *kDp = kd + B * maxw, *loss_lost = kd + 2 * B * maxw;
+    size_t L = d->n_layers, B = batch;
+    pass_work w;
+    int status = pass_work_alloc(&w, err, net, B);
+    if (status)
+        return status;
+    ivl **Z = w.Z, **A = w.A, **DF = w.DF;
 
     /* ---- forward: z = W a + b (a dot product of fan_in terms and a bias) ---- */
     for (size_t l = 0; l < L; l++) {
@@ -577,11 +727,17 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, cons
             ivl *z = Z[l] + n * fo, *a = A[l] + n * fo;
             if (Ld->act == GA_ACT_SOFTMAX) {
                 softmax_forward(a, z, fo);
+                for (size_t k = 0; k < fo; k++) {
+                    e->a_lo[l][n * fo + k] = down(a[k].lo);
+                    e->a_hi[l][n * fo + k] = up(a[k].hi);
+                }
                 continue;
             }
             for (size_t k = 0; k < fo; k++) {
                 int amb;
                 a[k] = act_range(Ld->act, Ld->act_param, z[k]);
+                e->a_lo[l][n * fo + k] = down(a[k].lo);
+                e->a_hi[l][n * fo + k] = up(a[k].hi);
                 DF[l][n * fo + k] = dact_range(&amb, Ld->act, Ld->act_param, z[k]);
                 e->amb[l][n * fo + k] = (unsigned char)amb;
                 /* a smooth nonlinearity whose slope varies by more than 2x
@@ -591,111 +747,60 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, cons
         }
     }
 
-    /* ---- the loss's delta ---- */
-    const ga_loss_desc *ld = &d->loss;
-    size_t last = L - 1, no = d->layers[last].n_out;
-    long double F = ld->scale;
-    size_t f_ops = 0;
-    if (ld->reduction == GA_REDUCE_MEAN)
-        F = ld->scale / ((long double)B * (long double)no), f_ops = 2;
-    else if (ld->reduction == GA_REDUCE_BATCH_MEAN)
-        F = ld->scale / (long double)B, f_ops = 1;
-    /* the core's factor: two roundings at most (B * n, the division), none
-     * when the quotient is a double (a power of two, say) */
-    ivl Fi = (long double)(double)F == F ? (ivl){F, F} : widen((ivl){F, F}, gam(f_ops), f_ops);
-    for (size_t n = 0; n < B; n++) {
-        ivl *g = D + n * no;
-        const ivl *z = Z[last] + n * no, *a = A[last] + n * no;
-        loss_delta(g, loss_lost, ld, z, a, y + n * no, no);
-        for (size_t k = 0; k < no; k++) {
-            g[k] = round_product(Fi, g[k]);
-            e->lost[last][n * no + k] |= loss_lost[k];
-            kD[n * no + k] = 0;
-        }
-        if (!ga_loss_fuses_output(ld->kind)) {
-            const ga_layer_desc *Ll = &d->layers[last];
-            if (Ll->act == GA_ACT_SOFTMAX) {
-                softmax_backward(g, a, no);
-            } else if (Ll->act != GA_ACT_IDENTITY) {
-                for (size_t k = 0; k < no; k++) {
-                    g[k] = round_product(g[k], DF[last][n * no + k]);
-                    kD[n * no + k] = e->amb[last][n * no + k];
-                }
-            }
-        }
-    }
+    backward_pass(&w, net, params, x, y, B, e->amb, e->lost, e->grad_lo, e->grad_hi, e->grad_kink);
+    pass_work_free(&w);
+    return GA_OK;
+}
 
-    /* ---- backward ---- */
-    memset(e->grad_kink, 0, e->n_params);
-    for (size_t l = L; l-- > 0;) {
-        const ga_view *W = &net->views[2 * l], *bv = &net->views[2 * l + 1];
-        size_t fi = fan_in(net, l), fo = d->layers[l].n_out;
-        int wd = ld->weight_decay != 0.0;
-        for (size_t k = 0; k < fo; k++) {
-            /* db = sum_n delta[n,k]: B - 1 additions, no products */
-            acc sb = acc_empty;
-            unsigned char kb = 0;
-            for (size_t n = 0; n < B; n++) {
-                acc_add(&sb, D[n * fo + k]);
-                kb |= kD[n * fo + k];
-            }
-            ivl gb = acc_close(&sb, B);
-            e->grad_lo[bv->offset + k] = down(gb.lo);
-            e->grad_hi[bv->offset + k] = up(gb.hi);
-            e->grad_kink[bv->offset + k] = kb;
-            /* dW(k,j) = sum_n delta[n,k] a_prev[n,j] (+ lambda W(k,j)) */
-            for (size_t j = 0; j < fi; j++) {
-                size_t wi = ga_weight_index(net, W, k, j);
-                acc sw = acc_empty;
-                unsigned char kw = 0;
-                for (size_t n = 0; n < B; n++) {
-                    ivl a = l == 0 ? (ivl){x[n * fi + j], x[n * fi + j]} : A[l - 1][n * fi + j];
-                    acc_add_product(&sw, D[n * fo + k], a);
-                    kw |= kD[n * fo + k] && (a.lo != 0 || a.hi != 0);
-                }
-                if (wd)
-                    acc_add_product(&sw, (ivl){ld->weight_decay, ld->weight_decay}, (ivl){params[wi], params[wi]});
-                ivl gw = acc_close(&sw, B + (wd ? 2 : 0));
-                e->grad_lo[wi] = down(gw.lo);
-                e->grad_hi[wi] = up(gw.hi);
-                e->grad_kink[wi] = kw;
-            }
-        }
-        if (l == 0)
-            break;
-        /* dA[n,j] = sum_k delta[n,k] W(k,j), then through layer l-1's activation */
-        const ga_layer_desc *Lp = &d->layers[l - 1];
-        for (size_t n = 0; n < B; n++) {
-            for (size_t j = 0; j < fi; j++) {
-                acc s = acc_empty;
-                unsigned char kj = 0;
-                for (size_t k = 0; k < fo; k++) {
-                    double w = params[ga_weight_index(net, W, k, j)];
-                    acc_add_product(&s, (ivl){w, w}, D[n * fo + k]);
-                    kj |= kD[n * fo + k] && w != 0;
-                }
-                Dp[n * fi + j] = acc_close(&s, fo);
-                kDp[n * fi + j] = kj;
-            }
-            ivl *g = Dp + n * fi;
-            if (Lp->act == GA_ACT_SOFTMAX) {
-                softmax_backward(g, A[l - 1] + n * fi, fi);
-            } else if (Lp->act != GA_ACT_IDENTITY) {
-                for (size_t j = 0; j < fi; j++) {
-                    g[j] = round_product(g[j], DF[l - 1][n * fi + j]);
-                    kDp[n * fi + j] |= e->amb[l - 1][n * fi + j];
-                }
-            }
-        }
-        ivl *t = D;
-        D = Dp;
-        Dp = t;
-        unsigned char *tk = kD;
-        kD = kDp;
-        kDp = tk;
+int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga_enclosure *kinks,
+                               const ga_net *net, const double *params, const double *x,
+                               const double *y, size_t batch, const ga_workspace *ws)
+{
+    const ga_net_desc *d = &net->desc;
+    if (!ws || ws->batch != batch)
+        return ga_fail(err, GA_EINVAL, "enclosure: the workspace holds no forward pass of this batch");
+    size_t L = d->n_layers, B = batch, zs = 0;
+    for (size_t l = 0; l < L; l++)
+        zs += B * d->layers[l].n_out;
+    pass_work w;
+    int status = pass_work_alloc(&w, err, net, B);
+    unsigned char *flags = calloc(zs + net->n_params + 1, 1);
+    unsigned char **amb = malloc((L ? L : 1) * sizeof *amb);
+    if (status || !flags || !amb) {
+        free(flags);
+        free(amb);
+        if (!status)
+            pass_work_free(&w);
+        return status ? status : ga_fail(err, GA_ENOMEM, "enclosure: out of memory");
     }
-    free(work);
-    free(Z);
-    free(kd);
+    unsigned char *c = flags + net->n_params;
+    for (size_t l = 0; l < L; l++) {
+        const ga_layer_desc *Ld = &d->layers[l];
+        size_t s = B * Ld->n_out;
+        amb[l] = c;
+        c += s;
+        for (size_t i = 0; i < s; i++) {
+            /* the double forward pass's own values z, a and f'(z) (its kink
+             * branch the one z's sign gave): the exact inputs of its
+             * backward pass */
+            w.Z[l][i] = (ivl){ws->z[l][i], ws->z[l][i]};
+            w.A[l][i] = (ivl){ws->a[l][i], ws->a[l][i]};
+            if (Ld->act == GA_ACT_SOFTMAX || Ld->act == GA_ACT_IDENTITY)
+                continue;
+            w.DF[l][i] = (ivl){ws->dact[l][i], ws->dact[l][i]};
+            /* where the whole enclosure puts z at a kink, both branches, as
+             * the whole enclosure takes them */
+            if (kinks && kinks->amb[l][i]) {
+                int a;
+                w.DF[l][i] = dact_range(&a, Ld->act, Ld->act_param,
+                                        (ivl){kinks->z_lo[l][i], kinks->z_hi[l][i]});
+                amb[l][i] = 1;
+            }
+        }
+    }
+    backward_pass(&w, net, params, x, y, B, amb, NULL, glo, ghi, flags);
+    pass_work_free(&w);
+    free(flags);
+    free(amb);
     return GA_OK;
 }

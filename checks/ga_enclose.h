@@ -49,6 +49,7 @@ typedef struct {
     double *grad_lo, *grad_hi;  /* (n_params) the enclosure of each gradient entry */
     unsigned char *grad_kink;   /* (n_params) 1: some kink on its paths took both branches */
     double **z_lo, **z_hi;      /* z_lo[l] (B, n_out(l)) the pre-activations' enclosures */
+    double **a_lo, **a_hi;      /* a_lo[l] (B, n_out(l)) the activations' enclosures */
     unsigned char **amb;        /* amb[l] (B, n_out(l)) 1: the interval straddles a kink */
     unsigned char **lost;       /* lost[l] (B, n_out(l)) 1: the slope f'(z) (or, for the
                                    last layer of a fused loss, dL/dz) varies by more than
@@ -61,5 +62,18 @@ void ga_enclosure_free(ga_enclosure *e);
 /* The enclosures of the net at (params, x, y); x and y exact doubles. */
 int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, const double *params,
                          const double *x, const double *y, size_t batch);
+
+/* The enclosure (glo, ghi: n_params) of every value a double backward pass
+ * can give from the double forward pass that ws holds (ga_forward's z, a and
+ * f'(z), taken as exact inputs): the rounding of the backward pass alone.
+ * Where `kinks` (the whole enclosure, may be NULL) puts a pre-activation at
+ * a kink, f' is the hull of both branches there, as in the whole enclosure.
+ * It holds the core's own gradient from that forward pass, and is far
+ * tighter than the whole enclosure where the forward pass's rounding
+ * dominates: the forward's effect is then the distance from it to the exact
+ * value, which the oracle gives (ga_check.c). */
+int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga_enclosure *kinks,
+                               const ga_net *net, const double *params, const double *x,
+                               const double *y, size_t batch, const ga_workspace *ws);
 
 #endif
