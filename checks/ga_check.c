@@ -69,8 +69,10 @@ ga_verdict ga_compare(char *reason, size_t size, double analytic, double ref, do
         return GA_VERDICT_FAIL;
     }
     if (isnan(tol)) {
-        snprintf(reason, size, "tolerance is NaN (error bound could not be formed)");
-        return GA_VERDICT_FAIL;
+        /* no number bounds this entry's error: saying pass or FAIL would be a guess */
+        snprintf(reason, size, "not judgeable in double: its error bound could not be formed "
+                               "(the double pass overflows on its way)");
+        return GA_VERDICT_UNJUDGEABLE;
     }
     double d = fabs(analytic - ref);
     uint64_t ulps = ga_ulp_distance(analytic, ref);
@@ -215,8 +217,10 @@ static int judge_enclosed(ga_check_entry *e, ga_error *err, double lo, double hi
     e->hi = hi;
     e->bound = fmax(hi - ref, ref - lo);
     e->tol = a >= ref ? hi - ref : ref - lo;
-    if (isnan(e->tol))
-        e->tol = e->bound;
+    if (isnan(e->tol)) /* an infinite oracle at an infinite end */
+        e->tol = a == ref ? 0.0 : INFINITY;
+    if (isnan(e->bound))
+        e->bound = INFINITY;
     if (!(lo <= ref && ref <= hi))
         return ga_fail(err, GA_EFAIL,
                        "check: internal inconsistency at %s: the oracle's %.17g lies outside the "
@@ -541,6 +545,11 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
                 e->verdict = GA_VERDICT_FAIL;
                 snprintf(e->reason, sizeof e->reason, "%s; analytic gradient is %s", kreason,
                          isnan(a) ? "NaN" : "infinite");
+            } else if (isnan(lo - elo - e->bound) || isnan(hi + ehi + e->bound)) {
+                e->verdict = GA_VERDICT_UNJUDGEABLE;
+                snprintf(e->reason, sizeof e->reason,
+                         "%s; not judgeable in double: the slopes' error bound could not be formed "
+                         "(the double pass overflows on its way)", kreason);
             } else if (a >= lo - elo - e->bound && a <= hi + ehi + e->bound) {
                 e->verdict = GA_VERDICT_KINK;
                 e->tol = e->tol > 0 ? e->tol : 0;
