@@ -365,12 +365,29 @@ static long double one_minus_p(long double r)
     return isinf(r) ? 1.0L : r / (1.0L + r);
 }
 
+/* The relative error the core's exp(z_j - m) (m the largest logit) gets
+ * from rounding z_j - m: |z_j - m| u, at most. d is the largest |z_j - m|
+ * over the box; beyond 746 the term is below 2^-1075, which the absolute
+ * budget covers, so d is capped there. Every term of the sum s and every
+ * p_k = exp(z_k - m) / s carries it twice at most. */
+static long double softmax_shift(const ivl *z, size_t n)
+{
+    long double top = z[0].hi, bottom = z[0].lo;
+    for (size_t j = 1; j < n; j++) {
+        top = fmaxl(top, z[j].hi);
+        bottom = fminl(bottom, z[j].lo);
+    }
+    long double d = top - bottom;
+    return 2.0L * U * (isnan(d) || d > 746.0L ? 746.0L : d);
+}
+
 /* the core's softmax row: max, n subtractions and exponentials, a sum of n,
  * a division */
 static void softmax_forward(ivl *a, const ivl *z, size_t n)
 {
+    long double shift = softmax_shift(z, n);
     for (size_t k = 0; k < n; k++)
-        a[k] = widen(softmax_p(softmax_rest(z, n, k)), gam(n + K + 2), n + 2);
+        a[k] = widen(softmax_p(softmax_rest(z, n, k)), gam(n + K + 2) + shift, n + 2);
 }
 
 /* dz_j = a_j (da_j - sum_k a_k da_k), in place over da */
@@ -494,7 +511,7 @@ static void loss_delta(ivl *g, unsigned char *lost, const ga_loss_desc *ld, cons
         /* p_k (Y - y_k) - y_k (1 - p_k), Y = sum y; p and 1 - p from the
          * rest r_k without cancellation (the core's r / s for the largest
          * logit) */
-        long double sy = 0, say = 0;
+        long double sy = 0, say = 0, shift = softmax_shift(z, n);
         for (size_t k = 0; k < n; k++) {
             sy += y[k];
             say += fabsl(y[k]);
@@ -505,7 +522,7 @@ static void loss_delta(ivl *g, unsigned char *lost, const ga_loss_desc *ld, cons
             ivl t1 = iscale(sy - (long double)y[k], p), t2 = iscale(y[k], q);
             g[k] = isub(t1, t2);
             lost[k] = spread_wide(g[k]);
-            long double w = gam(n + K + 8) * (p.hi * (say + fabsl(y[k])) + fabsl(y[k]) * q.hi) +
+            long double w = (gam(n + K + 8) + shift) * (p.hi * (say + fabsl(y[k])) + fabsl(y[k]) * q.hi) +
                             (long double)(n + 4) * ETA;
             g[k] = may_overflow(fix((ivl){g[k].lo - w, g[k].hi + w}));
         }
