@@ -168,8 +168,9 @@ int ga_cmd_check(int argc, char **argv)
     ga_net *net = NULL;
     ga_check_report *rep = NULL;
     int rc = GA_EXIT_OK;
-    /* an unwritable CSV path is refused before any work */
-    if (csv && ga_path_writable(&err, csv) != GA_OK) {
+    /* an unwritable CSV path, or the spec itself, is refused before any work */
+    if (csv && (ga_path_writable(&err, csv) != GA_OK ||
+                ga_path_distinct(&err, csv, (const char *const[]){path}, 1) != GA_OK)) {
         fprintf(stderr, "gradaudit check: %s\n", err.msg);
         return GA_EXIT_USAGE;
     }
@@ -268,10 +269,11 @@ int ga_cmd_check(int argc, char **argv)
                  : GA_EXIT_INTERNAL;
         goto out;
     }
-    /* the CSV first: if it cannot be written, nothing goes to stdout */
+    /* the CSV first: if it cannot be written, nothing goes to stdout; its path
+     * was judged writable above, so a failure now (a full disk) is status 3 */
     if (csv && (st = ga_check_report_write_csv(&err, rep, csv)) != GA_OK) {
         fprintf(stderr, "gradaudit check: %s\n", err.msg);
-        rc = st == GA_ENOMEM ? GA_EXIT_INTERNAL : GA_EXIT_USAGE;
+        rc = GA_EXIT_INTERNAL;
         goto out;
     }
     ga_check_report_print(stdout, rep);

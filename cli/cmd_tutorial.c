@@ -9,6 +9,7 @@
 
 #include "ga_audit.h"
 #include "ga_cli.h"
+#include "ga_io.h"
 #include "ga_table.h"
 #include "ga_worked.h"
 
@@ -77,10 +78,12 @@ static int run_worked(FILE *out, const char *csv_path)
         fprintf(stderr, "gradaudit tutorial: %s\n", err.msg);
         return GA_EXIT_INTERNAL;
     }
+    /* the path was judged writable before the work: a failure now (a full
+     * disk) is status 3, as in every command */
     if (csv_path && ga_table_write_csv(&err, &t, csv_path) != GA_OK) {
         fprintf(stderr, "gradaudit tutorial: --csv %s\n", err.msg);
         ga_table_free(&t);
-        return GA_EXIT_USAGE;
+        return GA_EXIT_INTERNAL;
     }
     fprintf(out, "%s: worked example (x = 2, y = 1, relu then sigmoid, L = (y_hat - y)^2, one SGD step at 0.1)\n\n",
             WORKED_SLUG);
@@ -177,8 +180,14 @@ int ga_cmd_tutorial(int argc, char **argv)
                 slug);
         return GA_EXIT_USAGE;
     }
-    if (!strcmp(slug, WORKED_SLUG))
+    if (!strcmp(slug, WORKED_SLUG)) {
+        ga_error err = {{0}};
+        if (csv && ga_path_writable(&err, csv) != GA_OK) {
+            fprintf(stderr, "gradaudit tutorial: --csv %s\n", err.msg);
+            return GA_EXIT_USAGE;
+        }
         return run_worked(stdout, csv);
+    }
     if (csv) {
         fprintf(stderr, "gradaudit tutorial: --csv applies to %s only\n", WORKED_SLUG);
         return GA_EXIT_USAGE;
@@ -430,6 +439,16 @@ int ga_cmd_audit(int argc, char **argv)
         fprintf(stderr, "gradaudit audit: --out %s: not a directory\n", outdir);
         return GA_EXIT_USAGE;
     }
+    static const char *const csv_names[] = {"summary.csv", "worked.csv", "claims.csv", "audit.csv"};
+    char csv_paths[4][4096];
+    for (size_t i = 0; i < 4; i++) {
+        ga_error err = {{0}};
+        snprintf(csv_paths[i], sizeof csv_paths[i], "%s/%s", outdir, csv_names[i]);
+        if (ga_path_writable(&err, csv_paths[i]) != GA_OK) {
+            fprintf(stderr, "gradaudit audit: --out %s\n", err.msg);
+            return GA_EXIT_USAGE;
+        }
+    }
 
     ga_error err = {{0}};
     int status = GA_EXIT_OK;
@@ -531,31 +550,38 @@ int ga_cmd_audit(int argc, char **argv)
         printf("%s%" PRIu64, i ? "," : " ", seeds[i]);
     putchar('\n');
 
-    /* CSVs */
-    struct {
-        const char *name;
-        int kind;
-    } files[] = {{"summary.csv", 0}, {"worked.csv", 1}, {"claims.csv", 2}, {"audit.csv", 3}};
+    /* CSVs: the four temporaries written, then renamed together, so that DIR
+     * holds one run's files, all new or all old. The paths were judged
+     * writable before the work: a failure now (a full disk) is status 3. */
+    ga_atomic_file af[4];
+    size_t n_open = 0;
     for (size_t i = 0; i < 4 && status != GA_EXIT_INTERNAL; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", outdir, files[i].name);
-        int st = GA_OK;
-        const ga_table *tab = &sum;
-        if (files[i].kind == 1)
-            st = ga_worked_table(&t, &err, &wr), tab = &t;
-        else if (files[i].kind == 2)
-            st = ga_worked_claims_table(&t, &err, claims, n_claims), tab = &t;
-        else if (files[i].kind == 3)
-            st = ga_audit_table(&t, &err, &ar), tab = &t;
-        if (st == GA_OK)
-            st = ga_table_write_csv(&err, tab, path);
-        if (files[i].kind != 0 && tab == &t)
-            ga_table_free(&t);
+        int st = ga_atomic_open(&af[i], &err, csv_paths[i]);
+        if (st == GA_OK) {
+            n_open++;
+            const ga_table *tab = &sum;
+            if (i == 1)
+                st = ga_worked_table(&t, &err, &wr), tab = &t;
+            else if (i == 2)
+                st = ga_worked_claims_table(&t, &err, claims, n_claims), tab = &t;
+            else if (i == 3)
+                st = ga_audit_table(&t, &err, &ar), tab = &t;
+            if (st == GA_OK && ga_table_fprint_csv(af[i].f, tab) != GA_OK)
+                st = ga_fail(&err, GA_EIO, "writing %s failed", csv_paths[i]);
+            if (i != 0 && tab == &t)
+                ga_table_free(&t);
+        }
         if (st != GA_OK) {
             fprintf(stderr, "gradaudit audit: %s\n", err.msg);
-            status = st == GA_EIO ? GA_EXIT_USAGE : GA_EXIT_INTERNAL;
-            break;
+            status = GA_EXIT_INTERNAL;
         }
+    }
+    if (status == GA_EXIT_INTERNAL) {
+        for (size_t i = 0; i < n_open; i++)
+            ga_atomic_abort(&af[i]);
+    } else if (ga_atomic_commit_all(af, 4, &err) != GA_OK) {
+        fprintf(stderr, "gradaudit audit: %s\n", err.msg);
+        status = GA_EXIT_INTERNAL;
     }
     if (status != GA_EXIT_USAGE && status != GA_EXIT_INTERNAL)
         printf("wrote summary.csv, worked.csv, claims.csv, audit.csv to %s/\n", outdir);

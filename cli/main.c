@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ga_cli.h"
+#include "ga_io.h"
 
 typedef struct {
     const char *name;
@@ -44,6 +45,10 @@ int main(int argc, char **argv)
         puts("gradaudit " GA_VERSION);
         return GA_EXIT_OK;
     }
+    /* every command: SIGINT/SIGTERM remove the temporary files being written
+     * and exit 130/143 (scan puts its own, gentler handler over these while
+     * it runs) */
+    ga_io_signals_install();
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);

@@ -17,10 +17,10 @@ enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 
 static volatile sig_atomic_t g_stop;
 
+/* the signal's number: the run stops between layers and exits 128 + it */
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_stop = 1;
+    g_stop = sig;
 }
 
 static double now_s(void)
@@ -70,8 +70,9 @@ static void scan_usage(FILE *f)
         "\n"
         "The network, loss and columns are described in docs/scans.md.\n"
         "exit status: 0 ok, 2 bad input or usage (one message, no file written), 3 internal\n"
-        "error, 130 interrupted (OUT then holds every finished configuration, or is untouched\n"
-        "when none had finished).\n",
+        "error or a write that failed (a full disk: no partial file), 130/143 interrupted by\n"
+        "SIGINT/SIGTERM (OUT then holds every finished configuration, or is untouched when\n"
+        "none had finished).\n",
         f);
 }
 
@@ -149,78 +150,92 @@ static int ends_with(const char *s, const char *suf)
     return n >= m && !strcmp(s + n - m, suf);
 }
 
-/* Draws the finished configurations of csv (the CSV text) into path with gnuplot. */
+/* A file in /tmp holding len bytes of text, for gnuplot to read; its name is
+ * written into name (a "/tmp/gradaudit-plot-XXXXXX" template). */
+static int temp_with(ga_error *err, char *name, const char *text, size_t len)
+{
+    int fd = mkstemp(name);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(name);
+        }
+        return ga_fail(err, GA_EIO, "cannot create a temporary file for gnuplot: %s", strerror(e));
+    }
+    int bad = len && fwrite(text, 1, len, f) != len;
+    bad |= fclose(f) != 0;
+    if (bad) { /* a full /tmp must not give gnuplot a torn data file */
+        int e = errno;
+        unlink(name);
+        return ga_fail(err, GA_EIO, "cannot write a temporary file for gnuplot: %s", strerror(e));
+    }
+    return GA_OK;
+}
+
+/* Draws the finished configurations of csv (the CSV text) into path with
+ * gnuplot. gnuplot draws to its standard output, which is collected and
+ * written by the shared atomic writer: a full disk or a failed gnuplot leaves
+ * no partial plot, and path needs no quoting in the script. */
 static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_sweep *s,
                 const size_t *idx, size_t n_idx)
 {
-    char data[] = "/tmp/gradaudit-plot-XXXXXX";
-    int fd = mkstemp(data);
-    if (fd < 0)
-        return ga_fail(err, GA_EIO, "cannot create a temporary file for gnuplot: %s",
-                       strerror(errno));
-    FILE *df = fdopen(fd, "w");
-    if (!df) {
-        close(fd);
-        unlink(data);
-        return ga_fail(err, GA_EIO, "cannot write a temporary file for gnuplot");
-    }
-    fwrite(csv->data, 1, csv->len, df);
-    fclose(df);
-    size_t plen = strlen(path);
-    char *tmp_out = malloc(plen + 16);
-    ga_buf script = {0};
-    int st = tmp_out ? GA_OK : GA_ENOMEM;
-    if (st == GA_OK) {
-        snprintf(tmp_out, plen + 16, "%s.tmp.XXXXXX", path);
-        int ofd = mkstemp(tmp_out);
-        if (ofd < 0)
-            st = ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(errno));
-        else {
-            mode_t um = umask(0); /* mkstemp makes 0600; a plot is for sharing */
-            umask(um);
-            fchmod(ofd, 0666 & ~um);
-            close(ofd);
-        }
-    }
-    if (st == GA_OK) {
-        char line[1024];
+    char data[] = "/tmp/gradaudit-plot-XXXXXX", script_name[] = "/tmp/gradaudit-plot-XXXXXX";
+    int st = temp_with(err, data, csv->data, csv->len);
+    if (st != GA_OK)
+        return st;
+    ga_buf script = {0}, image = {0};
+    char line[1024];
+    snprintf(line, sizeof line,
+             "set terminal %s size 900,600\nset output\nset datafile separator ','\n"
+             "set xlabel 'layer l'\nset ylabel 'log10 ||dL/dh_l|| / ||dL/dh_L||' noenhanced\n"
+             "set title 'measured (solid) and mean-field prediction (dashed)'\n"
+             "set key below noenhanced\nset grid\nplot ",
+             ends_with(path, ".png") ? "pngcairo" : "svg");
+    st = ga_buf_append(&script, line, strlen(line));
+    for (size_t k = 0; k < n_idx && st == GA_OK; k++) {
+        ga_scan_config c;
+        ga_sweep_config(&c, s, idx[k]);
         snprintf(line, sizeof line,
-                 "set terminal %s size 900,600\nset output '%s'\nset datafile separator ','\n"
-                 "set xlabel 'layer l'\nset ylabel 'log10 ||dL/dh_l|| / ||dL/dh_L||' noenhanced\n"
-                 "set title 'measured (solid) and mean-field prediction (dashed)'\n"
-                 "set key below noenhanced\nset grid\nplot ",
-                 ends_with(path, ".png") ? "pngcairo" : "svg", tmp_out);
-        ga_buf_append(&script, line, strlen(line));
-        for (size_t k = 0; k < n_idx; k++) {
-            ga_scan_config c;
-            ga_sweep_config(&c, s, idx[k]);
-            snprintf(line, sizeof line,
-                     "%s'%s' skip 1 using 12:($1==%zu ? $22 : NaN) with lines lc %zu lw 1.5 "
-                     "title '%s %s s_w2=%.4g s_b2=%.4g N=%zu B=%zu seed=%lu', "
-                     "'%s' skip 1 using 12:($1==%zu ? $33 : NaN) with lines lc %zu dt 2 notitle",
-                     k ? ", " : "", data, idx[k], k + 1, ga_activation_name(c.act),
-                     ga_scan_init_name(c.init), c.sigma_w2, c.sigma_b2, c.width, c.batch,
-                     (unsigned long)c.seed, data, idx[k], k + 1);
-            ga_buf_append(&script, line, strlen(line));
-        }
-        ga_buf_append(&script, "\n", 1);
-        FILE *gp = popen("gnuplot 2>/dev/null", "w");
+                 "%s'%s' skip 1 using 12:($1==%zu ? $22 : NaN) with lines lc %zu lw 1.5 "
+                 "title '%s %s s_w2=%.4g s_b2=%.4g N=%zu B=%zu seed=%lu', "
+                 "'%s' skip 1 using 12:($1==%zu ? $33 : NaN) with lines lc %zu dt 2 notitle",
+                 k ? ", " : "", data, idx[k], k + 1, ga_activation_name(c.act),
+                 ga_scan_init_name(c.init), c.sigma_w2, c.sigma_b2, c.width, c.batch,
+                 (unsigned long)c.seed, data, idx[k], k + 1);
+        st = ga_buf_append(&script, line, strlen(line));
+    }
+    if (st == GA_OK)
+        st = ga_buf_append(&script, "\n", 1);
+    if (st == GA_OK)
+        st = temp_with(err, script_name, script.data, script.len);
+    else
+        st = ga_fail(err, st, "out of memory for the plot");
+    if (st == GA_OK) {
+        char cmdline[96];
+        snprintf(cmdline, sizeof cmdline, "gnuplot %s 2>/dev/null", script_name);
+        FILE *gp = popen(cmdline, "r");
         if (!gp)
             st = ga_fail(err, GA_EIO, "cannot run gnuplot");
         else {
-            fwrite(script.data, 1, script.len, gp);
+            char chunk[65536];
+            size_t got;
+            while ((got = fread(chunk, 1, sizeof chunk, gp)) > 0 && st == GA_OK)
+                st = ga_buf_append(&image, chunk, got);
             int rc = pclose(gp);
-            if (rc != 0)
+            if (st != GA_OK)
+                st = ga_fail(err, st, "out of memory for the plot");
+            else if (rc != 0 || image.len == 0)
                 st = ga_fail(err, GA_EIO, "gnuplot failed (status %d) drawing %s", rc, path);
-            else if (rename(tmp_out, path) != 0)
-                st = ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(errno));
+            else
+                st = ga_atomic_write(err, path, image.data, image.len);
         }
-        if (st != GA_OK)
-            unlink(tmp_out);
+        unlink(script_name);
     }
     unlink(data);
-    free(tmp_out);
     ga_buf_free(&script);
+    ga_buf_free(&image);
     return st;
 }
 
@@ -260,8 +275,14 @@ int ga_report_scan_main(int argc, char **argv)
     size_t cap = GA_DEFAULT_MEMORY_CAP;
     double checkpoint = 10.0;
     int no_progress = 0, rc = EXIT_OK;
-    size_t *idx = NULL;
+    size_t *idx = NULL, n_specs = 0;
     ga_buf csv = {0};
+    const char **specs = calloc((size_t)argc, sizeof *specs);
+    if (!specs) {
+        fprintf(stderr, "gradaudit %s: out of memory\n", cmd);
+        ga_sweep_free(&sw);
+        return EXIT_INTERNAL;
+    }
 
     /* --spec first, so that command-line axes override it */
     for (int i = 1; i < argc; i++) {
@@ -275,6 +296,8 @@ int ga_report_scan_main(int argc, char **argv)
             rc = fail_usage(cmd, err.msg);
             goto done;
         }
+        if (v)
+            specs[n_specs++] = v;
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -367,8 +390,12 @@ int ga_report_scan_main(int argc, char **argv)
         rc = fail_usage(cmd, msg);
         goto done;
     }
-    if ((out_path && ga_path_writable(&err, out_path) != GA_OK) ||
-        (plot_path && ga_path_writable(&err, plot_path) != GA_OK)) {
+    if ((out_path && (ga_path_writable(&err, out_path) != GA_OK ||
+                      ga_path_distinct(&err, out_path, specs, n_specs) != GA_OK)) ||
+        (plot_path && (ga_path_writable(&err, plot_path) != GA_OK ||
+                       ga_path_distinct(&err, plot_path, specs, n_specs) != GA_OK ||
+                       (out_path && !strcmp(out_path, plot_path) &&
+                        ga_fail(&err, GA_EINVAL, "--plot %s: is also the CSV's -o", plot_path))))) {
         rc = fail_usage(cmd, err.msg);
         goto done;
     }
@@ -466,7 +493,7 @@ int ga_report_scan_main(int argc, char **argv)
         else
             fprintf(stderr, "gradaudit %s: interrupted before a configuration finished; "
                     "nothing written\n", cmd);
-        rc = GA_EXIT_INTERRUPTED;
+        rc = 128 + (g_stop ? (int)g_stop : SIGINT);
     } else if (rc == EXIT_OK && out_path && done_n == 0) {
         /* an empty shard (K > number of configurations): the header alone */
         if (ga_atomic_write(&err, out_path, csv.data, csv.len) != GA_OK) {
@@ -485,6 +512,7 @@ int ga_report_scan_main(int argc, char **argv)
     }
 done:
     free(idx);
+    free(specs);
     ga_buf_free(&csv);
     ga_sweep_free(&sw);
     return rc;
@@ -535,6 +563,7 @@ int ga_report_merge_main(int argc, char **argv)
         goto done;
     }
     if (ga_path_writable(&err, out_path) != GA_OK ||
+        ga_path_distinct(&err, out_path, inputs, n_in) != GA_OK ||
         ga_sweep_merge(&out, &err, inputs, n_in) != GA_OK) {
         rc = fail_usage(cmd, err.msg);
         goto done;
@@ -697,7 +726,8 @@ int ga_report_train_main(int argc, char **argv)
                                "(see --help)");
     if (b1 >= 1.0 || b2 >= 1.0)
         return fail_usage(cmd, "--beta1 and --beta2 must be below 1");
-    if (ga_path_writable(&err, norms) != GA_OK)
+    if (ga_path_writable(&err, norms) != GA_OK ||
+        ga_path_distinct(&err, norms, (const char *const[]){spec_path}, 1) != GA_OK)
         return fail_usage(cmd, err.msg);
 
     ga_spec *spec = NULL;

@@ -6,12 +6,16 @@
 #                   one test: exit STATUS, exactly one line on stderr that
 #                   contains TEXT, nothing on stdout
 #   check DESC CMD...  one test: CMD succeeds
+#   skip DESC WHY   one test skipped, with the reason
+#   at_exit CMD     CMD runs before the temporary directory is removed
 #   done_testing    prints the plan; the suite's status says whether all passed
 : "${GRADAUDIT:?GRADAUDIT names the program (meson sets it)}"
 n=0
 failed=0
 T=$(mktemp -d /tmp/ga_cli_XXXXXX) || exit 99
-trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
+on_exit=:
+at_exit() { on_exit="$on_exit; $1"; }
+trap 'eval "$on_exit"; chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
 
 run() {
     timeout 20 "$GRADAUDIT" "$@" >"$T/out" 2>"$T/err" </dev/null
@@ -19,6 +23,7 @@ run() {
 }
 
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 fail() {
     n=$((n + 1))
     failed=1
