@@ -10,6 +10,7 @@
 #include "ga_check.h"
 #include "ga_fast.h"
 #include "ga_io.h"
+#include "ga_args.h"
 #include "ga_cli.h"
 #include "ga_core.h"
 #include "ga_spec.h"
@@ -103,60 +104,71 @@ int ga_cmd_check(int argc, char **argv)
     const char *inject = NULL;
     int fast = 0, cross_check_given = 0;
     size_t directions = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        int m;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"method", required_argument, 0, 'm'},
+                                         {"csv", required_argument, 0, 'c'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"top", required_argument, 0, 't'},
+                                         {"cross-check", required_argument, 0, 'x'},
+                                         {"fast", no_argument, 0, 'f'},
+                                         {"directions", required_argument, 0, 'd'},
+                                         {"inject", required_argument, 0, 'i'},
+                                         {0, 0, 0, 0}};
+    int c, status = 0;
+    ga_args_begin();
+    while ((c = ga_args_next(&status, "check", argc, argv, "h", opts)) != GA_ARGS_END) {
+        const char *v = optarg;
+        uint64_t k;
+        switch (c) {
+        case GA_ARGS_STOP:
+            return status;
+        case GA_ARGS_HELP:
             check_usage(stdout);
             return GA_EXIT_OK;
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--method", &m)), m) {
-            if (!v)
-                return usage_error("%s needs a value", "--method");
+        case 'm':
             if (ga_check_method_from_name(&opt.method, v))
                 return usage_error("--method '%s': expected oracle, central, gsl, ridders or forward", v);
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--csv", &m)), m) {
-            if (!v || !*v)
+            break;
+        case 'c':
+            if (!*v)
                 return usage_error("%s needs a file name", "--csv");
             csv = v;
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--seed", &m)), m) {
-            if (!v)
-                return usage_error("%s needs a value", "--seed");
+            break;
+        case 's':
             if (ga_cli_parse_uint(&seed, v, UINT32_MAX))
                 return usage_error("--seed '%s': expected an integer in 0..4294967295", v);
             have_seed = 1;
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--top", &m)), m) {
-            uint64_t k;
-            if (!v)
-                return usage_error("%s needs a value", "--top");
+            break;
+        case 't':
             if (ga_cli_parse_uint(&k, v, 1000000))
                 return usage_error("--top '%s': expected an integer in 0..1000000", v);
             opt.top_k = (size_t)k;
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--cross-check", &m)), m) {
-            uint64_t k;
-            if (!v)
-                return usage_error("%s needs a value", "--cross-check");
+            break;
+        case 'x':
             if (ga_cli_parse_uint(&k, v, 1000000))
                 return usage_error("--cross-check '%s': expected an integer in 0..1000000", v);
             opt.cross_check = (size_t)k;
             cross_check_given = 1;
-        } else if (!strcmp(a, "--fast")) {
+            break;
+        case 'f':
             fast = 1;
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--directions", &m)), m) {
-            uint64_t dv;
-            if (!v || ga_cli_parse_uint(&dv, v, 64) || dv < 1)
-                return usage_error("--directions '%s': expected an integer in 1..64", v ? v : "");
-            directions = (size_t)dv;
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--inject", &m)), m) {
-            if (!v || !strchr(v, '*'))
+            break;
+        case 'd':
+            if (ga_cli_parse_uint(&k, v, 64) || k < 1)
+                return usage_error("--directions '%s': expected an integer in 1..64", v);
+            directions = (size_t)k;
+            break;
+        case 'i':
+            if (!strchr(v, '*'))
                 return usage_error("--inject needs NAME*FACTOR, e.g. W1[0,1]*1.000000001%s", "");
             inject = v;
-        } else if (a[0] == '-' && a[1] != 0) {
-            return usage_error("unknown option '%s'", a);
-        } else if (path) {
-            return usage_error("unexpected argument '%s': one spec file only", a);
-        } else {
-            path = a;
+            break;
         }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (path)
+            return usage_error("unexpected argument '%s': one spec file only", argv[i]);
+        path = argv[i];
     }
     if (!path)
         return usage_error("%s", "missing SPEC.json");

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "ga_audit.h"
+#include "ga_args.h"
 #include "ga_cli.h"
 #include "ga_io.h"
 #include "ga_table.h"
@@ -131,55 +132,46 @@ static int print_audit_of(FILE *out, const char *slug)
 int ga_cmd_tutorial(int argc, char **argv)
 {
     const char *slug = NULL, *csv = NULL, *seed_s = NULL;
-    int dump = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    int dump = 0, c, status = 0;
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"csv", required_argument, 0, 'c'},
+                                         {"dump-state", no_argument, 0, 'd'},
+                                         {0, 0, 0, 0}};
+    ga_args_begin();
+    while ((c = ga_args_next(&status, "tutorial", argc, argv, "h", opts)) != GA_ARGS_END) {
+        if (c == GA_ARGS_STOP)
+            return status;
+        if (c == GA_ARGS_HELP) {
             tutorial_usage(stdout);
             return GA_EXIT_OK;
-        } else if (!strcmp(a, "--seed") || !strcmp(a, "--csv")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "gradaudit tutorial: %s needs a value\n", a);
-                return GA_EXIT_USAGE;
-            }
-            *(a[2] == 's' ? &seed_s : &csv) = argv[++i];
-        } else if (!strncmp(a, "--seed=", 7)) {
-            seed_s = a + 7;
-        } else if (!strncmp(a, "--csv=", 6)) {
-            csv = a + 6;
-        } else if (!strcmp(a, "--dump-state")) {
-            dump = 1;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "gradaudit tutorial: unknown option '%s'\n", a);
-            tutorial_usage(stderr);
-            return GA_EXIT_USAGE;
-        } else if (!slug) {
-            slug = a;
-        } else {
-            fprintf(stderr, "gradaudit tutorial: one SLUG only (got '%s' and '%s')\n", slug, a);
-            return GA_EXIT_USAGE;
         }
+        if (c == 's')
+            seed_s = optarg;
+        else if (c == 'c')
+            csv = optarg;
+        else if (c == 'd')
+            dump = 1;
     }
-    if (!slug) {
-        fprintf(stderr, "gradaudit tutorial: missing SLUG\n");
-        tutorial_usage(stderr);
-        return GA_EXIT_USAGE;
+    for (int i = optind; i < argc; i++) {
+        if (slug)
+            return ga_args_usage_error("tutorial", "one SLUG only (got '%s' and '%s')", slug, argv[i]);
+        slug = argv[i];
     }
+    if (!slug)
+        return ga_args_usage_error("tutorial", "missing SLUG");
     int known = 0;
     for (int i = 0; i < N_SLUGS; i++)
         known |= !strcmp(slug, slugs[i]);
     if (!known) {
-        fprintf(stderr, "gradaudit tutorial: unknown tutorial '%s' (one of:", slug);
+        char list[256] = "";
         for (int i = 0; i < N_SLUGS; i++)
-            fprintf(stderr, " %s", slugs[i]);
-        fputs(")\n", stderr);
-        return GA_EXIT_USAGE;
+            snprintf(list + strlen(list), sizeof list - strlen(list), " %s", slugs[i]);
+        return ga_args_usage_error("tutorial", "unknown tutorial '%s' (one of:%s)", slug, list);
     }
-    if (!is_random_slug(slug) && (seed_s || dump)) {
-        fprintf(stderr, "gradaudit tutorial: %s has no random initialisation: --seed/--dump-state do not apply\n",
-                slug);
-        return GA_EXIT_USAGE;
-    }
+    if (!is_random_slug(slug) && (seed_s || dump))
+        return ga_args_usage_error("tutorial", "%s has no random initialisation: --seed/--dump-state "
+                                   "do not apply", slug);
     if (!strcmp(slug, WORKED_SLUG)) {
         ga_error err = {{0}};
         if (csv && ga_path_writable(&err, csv) != GA_OK) {
@@ -188,23 +180,17 @@ int ga_cmd_tutorial(int argc, char **argv)
         }
         return run_worked(stdout, csv);
     }
-    if (csv) {
-        fprintf(stderr, "gradaudit tutorial: --csv applies to %s only\n", WORKED_SLUG);
-        return GA_EXIT_USAGE;
-    }
+    if (csv)
+        return ga_args_usage_error("tutorial", "--csv applies to %s only", WORKED_SLUG);
     if (!strcmp(slug, "how-backprop-works"))
         return print_audit_of(stdout, slug);
 
     uint64_t seed = 0;
-    if (!seed_s) {
-        fprintf(stderr, "gradaudit tutorial: %s needs --seed S (0..4294967295)\n", slug);
-        return GA_EXIT_USAGE;
-    }
-    if (ga_cli_parse_uint(&seed, seed_s, UINT32_MAX) != 0) {
-        fprintf(stderr, "gradaudit tutorial: --seed '%s': not an integer in 0..4294967295 "
-                        "(np.random.seed's range)\n", seed_s);
-        return GA_EXIT_USAGE;
-    }
+    if (!seed_s)
+        return ga_args_usage_error("tutorial", "%s needs --seed S (0..4294967295)", slug);
+    if (ga_cli_parse_uint(&seed, seed_s, UINT32_MAX) != 0)
+        return ga_args_usage_error("tutorial", "--seed '%s': not an integer in 0..4294967295 "
+                                   "(np.random.seed's range)", seed_s);
 #if HAVE_TRANSCRIPTS
     ga_error err = {{0}};
     int st = ga_tutorial_transcript(stdout, &err, slug, (uint32_t)seed, dump);
@@ -391,44 +377,37 @@ int ga_cmd_audit(int argc, char **argv)
     const char *refs = GA_AUDIT_SOURCE_ROOT "/fixtures/reference/transcripts";
     uint64_t seeds[16] = {1, 2, 3};
     size_t n_seeds = 3;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    int c, st_args = 0;
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"seeds", required_argument, 0, 's'},
+                                         {"refs", required_argument, 0, 'r'},
+                                         {0, 0, 0, 0}};
+    ga_args_begin();
+    while ((c = ga_args_next(&st_args, "audit", argc, argv, "h", opts)) != GA_ARGS_END) {
+        const char *v = optarg;
+        if (c == GA_ARGS_STOP)
+            return st_args;
+        if (c == GA_ARGS_HELP) {
             audit_usage(stdout);
             return GA_EXIT_OK;
         }
-        if (!strcmp(a, "--out") || !strcmp(a, "--seeds") || !strcmp(a, "--refs")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "gradaudit audit: %s needs a value\n", a);
-                return GA_EXIT_USAGE;
-            }
-            v = argv[++i];
-        } else if (!strncmp(a, "--out=", 6) || !strncmp(a, "--seeds=", 8) || !strncmp(a, "--refs=", 7)) {
-            v = strchr(a, '=') + 1;
-        } else {
-            fprintf(stderr, "gradaudit audit: unknown argument '%s'\n", a);
-            audit_usage(stderr);
-            return GA_EXIT_USAGE;
-        }
-        if (a[2] == 'r') {
+        if (c == 'r') {
             struct stat rb;
-            if (!*v || stat(v, &rb) != 0 || !S_ISDIR(rb.st_mode)) {
-                fprintf(stderr, "gradaudit audit: --refs '%s': not a directory\n", v);
-                return GA_EXIT_USAGE;
-            }
+            if (!*v || stat(v, &rb) != 0 || !S_ISDIR(rb.st_mode))
+                return ga_args_usage_error("audit", "--refs '%s': not a directory", v);
             refs = v;
-        } else if (a[2] == 'o') {
-            if (!*v) {
-                fprintf(stderr, "gradaudit audit: --out needs a directory\n");
-                return GA_EXIT_USAGE;
-            }
+        } else if (c == 'o') {
+            if (!*v)
+                return ga_args_usage_error("audit", "--out needs a directory");
             outdir = v;
-        } else if (parse_seeds(seeds, &n_seeds, v) != 0) {
-            fprintf(stderr, "gradaudit audit: --seeds '%s': expected 1 to 16 comma-separated integers "
-                            "in 0..4294967295\n", v);
-            return GA_EXIT_USAGE;
+        } else if (c == 's' && parse_seeds(seeds, &n_seeds, v) != 0) {
+            return ga_args_usage_error("audit", "--seeds '%s': expected 1 to 16 comma-separated "
+                                       "integers in 0..4294967295", v);
         }
     }
+    if (optind < argc)
+        return ga_args_usage_error("audit", "unexpected argument '%s'", argv[optind]);
     /* The output directory first: a bad path is reported before any work. */
     if (mkdir(outdir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "gradaudit audit: --out %s: cannot create the directory: %s\n", outdir, strerror(errno));

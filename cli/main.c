@@ -34,7 +34,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        fputs("usage: gradaudit COMMAND [ARGS...]; try 'gradaudit --help'\n", stderr);
         return GA_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -52,7 +52,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "gradaudit: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "gradaudit: unknown command '%s'; try 'gradaudit --help'\n", argv[1]);
     return GA_EXIT_USAGE;
 }

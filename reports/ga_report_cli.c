@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ga_args.h"
 #include "ga_report_cli.h"
 #include "ga_spec.h"
 #include "ga_sweep.h"
@@ -243,24 +244,6 @@ static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_swe
 static const char *const sweep_keys[] = {"act", "init", "sigma-w2", "sigma-b2", "depth", "width",
                                          "batch", "seeds", "vanish-below", "explode-above"};
 
-/* The value of option a (--key VALUE or --key=VALUE); NULL if a is not --key. */
-static const char *opt_value(int *i, int argc, char **argv, const char *key, int *missing)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(key);
-    if (strncmp(a, key, n) != 0)
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 int ga_report_scan_main(int argc, char **argv)
 {
     const char *cmd = argv[0] ? argv[0] : "scan";
@@ -284,85 +267,81 @@ int ga_report_scan_main(int argc, char **argv)
         return EXIT_INTERNAL;
     }
 
-    /* --spec first, so that command-line axes override it */
-    for (int i = 1; i < argc; i++) {
-        int missing = 0;
-        const char *v = opt_value(&i, argc, argv, "--spec", &missing);
-        if (missing) {
-            rc = fail_usage(cmd, "--spec needs a value");
-            goto done;
-        }
-        if (v && ga_sweep_load(&sw, &err, v) != GA_OK) {
-            rc = fail_usage(cmd, err.msg);
-            goto done;
-        }
-        if (v)
-            specs[n_specs++] = v;
+    /* the axes are applied after every --spec, so that the command line
+     * overrides the files; kept here in their order meanwhile */
+    enum { AXIS = 0x100, SPEC = 0x200, SHARD, PLOT, CAP, CHECKPOINT, NO_PROGRESS };
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'}, {"act", required_argument, 0, AXIS + 0},
+        {"init", required_argument, 0, AXIS + 1}, {"sigma-w2", required_argument, 0, AXIS + 2},
+        {"sigma-b2", required_argument, 0, AXIS + 3}, {"depth", required_argument, 0, AXIS + 4},
+        {"width", required_argument, 0, AXIS + 5}, {"batch", required_argument, 0, AXIS + 6},
+        {"seeds", required_argument, 0, AXIS + 7}, {"vanish-below", required_argument, 0, AXIS + 8},
+        {"explode-above", required_argument, 0, AXIS + 9}, {"spec", required_argument, 0, SPEC},
+        {"output", required_argument, 0, 'o'}, {"shard", required_argument, 0, SHARD},
+        {"plot", required_argument, 0, PLOT}, {"memory-cap", required_argument, 0, CAP},
+        {"checkpoint", required_argument, 0, CHECKPOINT},
+        {"no-progress", no_argument, 0, NO_PROGRESS}, {0, 0, 0, 0}};
+    int *axis_keys = calloc((size_t)argc, sizeof *axis_keys);
+    const char **axis_values = calloc((size_t)argc, sizeof *axis_values);
+    size_t n_axes = 0;
+    int c = 0, status = 0;
+    if (!axis_keys || !axis_values) {
+        fprintf(stderr, "gradaudit %s: out of memory\n", cmd);
+        rc = EXIT_INTERNAL;
+        goto parsed;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        int missing = 0, matched = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            scan_usage(stdout);
-            goto done;
+    ga_args_begin();
+    while ((c = ga_args_next(&status, cmd, argc, argv, "ho:", opts)) != GA_ARGS_END) {
+        const char *v = optarg;
+        if (c == GA_ARGS_STOP || c == GA_ARGS_HELP) {
+            if (c == GA_ARGS_HELP)
+                scan_usage(stdout);
+            rc = status;
+            goto parsed;
         }
-        if (!strcmp(a, "--no-progress")) {
-            no_progress = 1;
-            continue;
-        }
-        for (size_t k = 0; k < sizeof sweep_keys / sizeof sweep_keys[0] && !matched; k++) {
-            char key[32];
-            snprintf(key, sizeof key, "--%s", sweep_keys[k]);
-            if ((v = opt_value(&i, argc, argv, key, &missing)) != NULL) {
-                matched = 1;
-                if (ga_sweep_set(&sw, &err, sweep_keys[k], v) != GA_OK) {
-                    rc = fail_usage(cmd, err.msg);
-                    goto done;
-                }
+        if (c >= AXIS && c < AXIS + 10) {
+            axis_keys[n_axes] = c - AXIS;
+            axis_values[n_axes++] = v;
+        } else if (c == SPEC) {
+            if (ga_sweep_load(&sw, &err, v) != GA_OK) {
+                rc = fail_usage(cmd, err.msg);
+                goto parsed;
             }
-        }
-        if (matched)
-            continue;
-        if (!missing && (v = opt_value(&i, argc, argv, "--spec", &missing)) != NULL)
-            continue;
-        if (!missing && ((v = opt_value(&i, argc, argv, "--output", &missing)) != NULL ||
-                         (!missing && (v = opt_value(&i, argc, argv, "-o", &missing)) != NULL))) {
+            specs[n_specs++] = v;
+        } else if (c == 'o') {
             out_path = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--shard", &missing)) != NULL) {
+        } else if (c == SHARD) {
             shard_text = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--plot", &missing)) != NULL) {
+        } else if (c == PLOT) {
             plot_path = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--memory-cap", &missing)) != NULL) {
-            if (parse_bytes(&cap, v)) {
-                snprintf(msg, sizeof msg, "--memory-cap: '%s' is not a size in bytes (suffix K, M, G)", v);
-                rc = fail_usage(cmd, msg);
-                goto done;
-            }
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--checkpoint", &missing)) != NULL) {
+        } else if (c == NO_PROGRESS) {
+            no_progress = 1;
+        } else if (c == CAP && parse_bytes(&cap, v)) {
+            rc = ga_args_usage_error(cmd, "--memory-cap: '%s' is not a size in bytes (suffix K, M, G)", v);
+            goto parsed;
+        } else if (c == CHECKPOINT) {
             char *e;
             checkpoint = strtod(v, &e);
             if (*e || !(checkpoint >= 0) || !isfinite(checkpoint)) {
-                snprintf(msg, sizeof msg, "--checkpoint: '%s' is not a number of seconds >= 0", v);
-                rc = fail_usage(cmd, msg);
-                goto done;
+                rc = ga_args_usage_error(cmd, "--checkpoint: '%s' is not a number of seconds >= 0", v);
+                goto parsed;
             }
-            continue;
         }
-        if (missing)
-            snprintf(msg, sizeof msg, "%s needs a value", a);
-        else
-            snprintf(msg, sizeof msg, "unknown option '%s' (see gradaudit %s --help)", a, cmd);
-        rc = fail_usage(cmd, msg);
-        goto done;
     }
+    if (optind < argc) {
+        rc = ga_args_usage_error(cmd, "unexpected argument '%s' (scan takes options only)", argv[optind]);
+        goto parsed;
+    }
+    for (size_t k = 0; k < n_axes; k++)
+        if (ga_sweep_set(&sw, &err, sweep_keys[axis_keys[k]], axis_values[k]) != GA_OK) {
+            rc = ga_args_usage_error(cmd, "%s", err.msg);
+            break;
+        }
+parsed:
+    free(axis_keys);
+    free(axis_values);
+    if (rc != EXIT_OK || c == GA_ARGS_HELP || c == GA_ARGS_STOP)
+        goto done;
 
     size_t n_configs, shard_k = 1, shard_n = 1;
     if (ga_sweep_count(&n_configs, &err, &sw) != GA_OK) {
@@ -530,36 +509,34 @@ int ga_report_merge_main(int argc, char **argv)
     ga_buf out = {0};
     if (!inputs)
         return EXIT_INTERNAL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+    int c, status = 0;
+    ga_args_begin();
+    while ((c = ga_args_next(&status, cmd, argc, argv, "ho:", opts)) != GA_ARGS_END) {
+        if (c == GA_ARGS_STOP) {
+            rc = status;
+            goto done;
+        }
+        if (c == GA_ARGS_HELP) {
             fputs("usage: gradaudit merge SHARD.csv... -o OUT.csv\n"
                   "\n"
                   "Joins the CSVs of gradaudit scan --shard K/N runs (any order) into the bytes\n"
                   "one unsharded run writes. Refuses files of other sweeps, a configuration\n"
                   "present twice, or one missing (an absent or interrupted shard).\n"
-                  "exit status: 0 ok, 2 bad input or usage (nothing written), 3 internal error.\n",
+                  "-o - writes to standard output.\n"
+                  "exit status: 0 ok, 2 bad input or usage (nothing written), 3 internal error\n"
+                  "or a write that failed (a full disk), 130/143 interrupted.\n",
                   stdout);
             goto done;
         }
-        if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (i + 1 >= argc) {
-                rc = fail_usage(cmd, "-o needs a value");
-                goto done;
-            }
-            out_path = argv[++i];
-        } else if (!strncmp(a, "--output=", 9))
-            out_path = a + 9;
-        else if (a[0] == '-' && a[1] != '\0') {
-            char msg[600];
-            snprintf(msg, sizeof msg, "unknown option '%.500s' (see gradaudit %s --help)", a, cmd);
-            rc = fail_usage(cmd, msg);
-            goto done;
-        } else
-            inputs[n_in++] = a;
+        if (c == 'o')
+            out_path = optarg;
     }
+    for (int i = optind; i < argc; i++)
+        inputs[n_in++] = argv[i];
     if (!out_path || n_in == 0) {
-        rc = fail_usage(cmd, "usage: gradaudit merge SHARD.csv... -o OUT.csv");
+        rc = ga_args_usage_error(cmd, "%s", !out_path ? "missing -o OUT.csv" : "missing SHARD.csv");
         goto done;
     }
     if (ga_path_writable(&err, out_path) != GA_OK ||
@@ -654,78 +631,63 @@ int ga_report_train_main(int argc, char **argv)
     int have_seed = 0, rc = EXIT_OK;
     char msg[1400];
     ga_error err = {{0}};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        int missing = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    struct { const char *key; double *dst; int zero_ok; } dopts[] = {
+        {"lr", &lr, 0}, {"momentum", &mu, 1}, {"beta1", &b1, 1}, {"beta2", &b2, 1},
+        {"adam-eps", &aeps, 1}, {"clip", &clip, 0}, {"clip-eps", &clip_eps, 1}};
+    enum { DOUBLE = 0x100, NORMS = 0x200, OPTIMIZER, EPOCHS, SEED };
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'}, {"lr", required_argument, 0, DOUBLE + 0},
+        {"momentum", required_argument, 0, DOUBLE + 1}, {"beta1", required_argument, 0, DOUBLE + 2},
+        {"beta2", required_argument, 0, DOUBLE + 3}, {"adam-eps", required_argument, 0, DOUBLE + 4},
+        {"clip", required_argument, 0, DOUBLE + 5}, {"clip-eps", required_argument, 0, DOUBLE + 6},
+        {"norms", required_argument, 0, NORMS}, {"optimizer", required_argument, 0, OPTIMIZER},
+        {"epochs", required_argument, 0, EPOCHS}, {"seed", required_argument, 0, SEED},
+        {0, 0, 0, 0}};
+    int c, status = 0;
+    ga_args_begin();
+    while ((c = ga_args_next(&status, cmd, argc, argv, "h", opts)) != GA_ARGS_END) {
+        const char *v = optarg;
+        if (c == GA_ARGS_STOP)
+            return status;
+        if (c == GA_ARGS_HELP) {
             train_usage(stdout);
             return EXIT_OK;
         }
-        struct { const char *key; double *dst; int zero_ok; } dopts[] = {
-            {"--lr", &lr, 0}, {"--momentum", &mu, 1}, {"--beta1", &b1, 1}, {"--beta2", &b2, 1},
-            {"--adam-eps", &aeps, 1}, {"--clip", &clip, 0}, {"--clip-eps", &clip_eps, 1}};
-        int matched = 0;
-        for (size_t k = 0; k < sizeof dopts / sizeof dopts[0] && !matched; k++)
-            if ((v = opt_value(&i, argc, argv, dopts[k].key, &missing)) != NULL) {
-                matched = 1;
-                if (parse_pos_double(dopts[k].dst, v, dopts[k].zero_ok)) {
-                    snprintf(msg, sizeof msg, "%s: '%.200s' is not a finite %s number", dopts[k].key,
-                             v, dopts[k].zero_ok ? "non-negative" : "positive");
-                    return fail_usage(cmd, msg);
-                }
-            }
-        if (matched)
-            continue;
-        if (!missing && (v = opt_value(&i, argc, argv, "--norms", &missing)) != NULL) {
+        if (c >= DOUBLE && c < DOUBLE + 7) {
+            const int k = c - DOUBLE;
+            if (parse_pos_double(dopts[k].dst, v, dopts[k].zero_ok))
+                return ga_args_usage_error(cmd, "--%s: '%.200s' is not a finite %s number",
+                                           dopts[k].key, v, dopts[k].zero_ok ? "non-negative" : "positive");
+        } else if (c == NORMS) {
             norms = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--optimizer", &missing)) != NULL) {
-            if (strcmp(v, "sgd") && strcmp(v, "momentum") && strcmp(v, "adam")) {
-                snprintf(msg, sizeof msg, "--optimizer: unknown '%.200s' (sgd, momentum, adam)", v);
-                return fail_usage(cmd, msg);
-            }
+        } else if (c == OPTIMIZER) {
+            if (strcmp(v, "sgd") && strcmp(v, "momentum") && strcmp(v, "adam"))
+                return ga_args_usage_error(cmd, "--optimizer: unknown '%.200s' (sgd, momentum, adam)", v);
             opt_name = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--epochs", &missing)) != NULL) {
+        } else if (c == EPOCHS || c == SEED) {
             char *e;
             errno = 0;
             unsigned long long n = (*v >= '0' && *v <= '9') ? strtoull(v, &e, 10) : 0;
-            if (*v < '0' || *v > '9' || *e || errno || n < 1 || n > 10000000ULL) {
-                snprintf(msg, sizeof msg, "--epochs: '%.200s' is not an integer in 1..10000000", v);
-                return fail_usage(cmd, msg);
-            }
-            epochs = (unsigned long)n;
-            continue;
+            int bad = *v < '0' || *v > '9' || *e || errno;
+            if (c == EPOCHS && (bad || n < 1 || n > 10000000ULL))
+                return ga_args_usage_error(cmd, "--epochs: '%.200s' is not an integer in 1..10000000", v);
+            if (c == SEED && (bad || n > UINT32_MAX))
+                return ga_args_usage_error(cmd, "--seed: '%.200s' is not an integer in 0..4294967295", v);
+            if (c == EPOCHS)
+                epochs = (unsigned long)n;
+            else
+                seed = (uint32_t)n, have_seed = 1;
         }
-        if (!missing && (v = opt_value(&i, argc, argv, "--seed", &missing)) != NULL) {
-            char *e;
-            errno = 0;
-            unsigned long long n = (*v >= '0' && *v <= '9') ? strtoull(v, &e, 10) : 0;
-            if (*v < '0' || *v > '9' || *e || errno || n > UINT32_MAX) {
-                snprintf(msg, sizeof msg, "--seed: '%.200s' is not an integer in 0..4294967295", v);
-                return fail_usage(cmd, msg);
-            }
-            seed = (uint32_t)n;
-            have_seed = 1;
-            continue;
-        }
-        if (missing) {
-            snprintf(msg, sizeof msg, "%.200s needs a value", a);
-            return fail_usage(cmd, msg);
-        }
-        if (a[0] == '-' || spec_path) {
-            snprintf(msg, sizeof msg, "unexpected argument '%.200s' (see gradaudit %s --help)", a, cmd);
-            return fail_usage(cmd, msg);
-        }
-        spec_path = a;
+    }
+    for (int i = optind; i < argc; i++) {
+        if (spec_path)
+            return ga_args_usage_error(cmd, "unexpected argument '%.200s': one spec file only", argv[i]);
+        spec_path = argv[i];
     }
     if (!spec_path || !norms)
-        return fail_usage(cmd, "usage: gradaudit train SPEC.json --norms FILE.csv [options] "
-                               "(see --help)");
+        return ga_args_usage_error(cmd, "%s", !spec_path ? "missing SPEC.json" : "missing --norms FILE.csv");
     if (b1 >= 1.0 || b2 >= 1.0)
-        return fail_usage(cmd, "--beta1 and --beta2 must be below 1");
+        return ga_args_usage_error(cmd, "--beta1 and --beta2 must be below 1");
     if (ga_path_writable(&err, norms) != GA_OK ||
         ga_path_distinct(&err, norms, (const char *const[]){spec_path}, 1) != GA_OK)
         return fail_usage(cmd, err.msg);
