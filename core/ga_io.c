@@ -222,6 +222,25 @@ static char *temp_template(const char *target)
     return t;
 }
 
+/* N when path names an open descriptor of this process (/dev/stdout,
+ * /dev/stderr, /dev/fd/N, /proc/self/fd/N), else -1. Such a path is written
+ * through the descriptor: following its link would replace the file the
+ * shell opened (a redirection) instead of writing into it. */
+static int fd_path(const char *path)
+{
+    if (!strcmp(path, "/dev/stdout"))
+        return STDOUT_FILENO;
+    if (!strcmp(path, "/dev/stderr"))
+        return STDERR_FILENO;
+    const char *p = !strncmp(path, "/dev/fd/", 8) ? path + 8
+                  : !strncmp(path, "/proc/self/fd/", 14) ? path + 14 : NULL;
+    if (!p || *p < '0' || *p > '9')
+        return -1;
+    char *e;
+    long n = strtol(p, &e, 10);
+    return *e || n > 1 << 20 ? -1 : (int)n;
+}
+
 /* Judges path: GA_OK with *target (allocated) and *kind 0 for a regular or
  * new file (*mode its permission bits, or -1 for a new file), 1 for a
  * destination written directly (a character device, a FIFO, a socket). */
@@ -267,6 +286,21 @@ int ga_atomic_open(ga_atomic_file *af, ga_error *err, const char *path)
         if (!af->path)
             return ga_fail(err, GA_ENOMEM, "out of memory");
         af->f = stdout;
+        af->direct = 1;
+        return GA_OK;
+    }
+    int fdn = path ? fd_path(path) : -1;
+    if (fdn >= 0) {
+        int fd = fcntl(fdn, F_DUPFD_CLOEXEC, 3);
+        af->path = strdup(path);
+        af->f = fd >= 0 && af->path ? fdopen(fd, "wb") : NULL;
+        if (!af->f) {
+            int e = fd < 0 ? errno : ENOMEM;
+            if (fd >= 0)
+                close(fd);
+            ga_atomic_abort(af);
+            return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(e));
+        }
         af->direct = 1;
         return GA_OK;
     }
@@ -423,8 +457,14 @@ int ga_atomic_write(ga_error *err, const char *path, const char *data, size_t le
 
 int ga_path_writable(ga_error *err, const char *path)
 {
-    if (path && !strcmp(path, "-"))
+    if (path && (!strcmp(path, "-") || fd_path(path) >= 0)) {
+        int fdn = !strcmp(path, "-") ? STDOUT_FILENO : fd_path(path);
+        int fl = fcntl(fdn, F_GETFL);
+        if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
+            return ga_fail(err, GA_EIO, "cannot write %s: %s", path,
+                           fl < 0 ? strerror(errno) : "not open for writing");
         return GA_OK;
+    }
     char *target;
     int kind;
     long mode;
@@ -446,6 +486,15 @@ int ga_path_writable(ga_error *err, const char *path)
     }
     free(tmp);
     return st;
+}
+
+int ga_path_is_direct(const char *path)
+{
+    struct stat sb;
+    if (!strcmp(path, "-") || fd_path(path) >= 0)
+        return 1;
+    return stat(path, &sb) == 0 && (S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode) ||
+                                    S_ISSOCK(sb.st_mode));
 }
 
 int ga_path_distinct(ga_error *err, const char *output, const char *const *inputs, size_t n)

@@ -60,6 +60,10 @@ int ga_atomic_write(ga_error *err, const char *path, const char *data, size_t le
 /* GA_OK when path can be written as ga_atomic_open would: lets a command
  * refuse an unwritable output before working. */
 int ga_path_writable(ga_error *err, const char *path);
+/* 1 when path is written directly rather than replaced: "-", or (symlinks
+ * followed) a character device, a FIFO or a socket. A command that rewrites
+ * its output as it goes (scan's checkpoints) writes such a path once. */
+int ga_path_is_direct(const char *path);
 /* GA_EINVAL when the output path names the same file (device and inode,
  * symlinks followed) as one of the n inputs: a command must not replace its
  * own input. Paths that do not exist (and "-") never clash. */

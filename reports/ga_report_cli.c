@@ -343,6 +343,12 @@ parsed:
     if (rc != EXIT_OK || c == GA_ARGS_HELP || c == GA_ARGS_STOP)
         goto done;
 
+    /* "-o -" is standard output, streamed as without -o; a device or a pipe
+     * is written once, at the end: checkpoints would repeat the rows */
+    if (out_path && !strcmp(out_path, "-"))
+        out_path = NULL;
+    if (out_path && ga_path_is_direct(out_path))
+        checkpoint = INFINITY;
     size_t n_configs, shard_k = 1, shard_n = 1;
     if (ga_sweep_count(&n_configs, &err, &sw) != GA_OK) {
         rc = fail_usage(cmd, err.msg);

@@ -62,10 +62,18 @@ check "... scan spec unchanged" cmp -s scan.json scan2.json
 run check spec.json --csv /dev/null
 check "check --csv /dev/null: exit 0, /dev/null still a device" test "$status" = 0 -a -c /dev/null
 timeout 20 "$GRADAUDIT" check spec.json --csv /dev/stdout >dev-stdout.txt 2>"$T/err"
-check "check --csv /dev/stdout writes the CSV to stdout" \
-    sh -c "[ $? = 0 ] && head -n 1 plain.csv | cmp -s - dev-stdout.txt -n $(head -n 1 plain.csv | wc -c)"
+check "check --csv /dev/stdout (a redirected file) writes the whole CSV into it, then the report" \
+    sh -c "[ $? = 0 ] && head -c $(wc -c <plain.csv) dev-stdout.txt | cmp -s - plain.csv &&
+           grep -q '^result: ' dev-stdout.txt"
 timeout 20 "$GRADAUDIT" merge s.csv -o - >merged.txt 2>"$T/err"
 check "merge -o - writes to stdout" sh -c "[ $? = 0 ] && cmp -s merged.txt s.csv"
+timeout 20 "$GRADAUDIT" scan --depth 2 --width 3 --batch 2 --seeds 0-3 --no-progress >scan-plain.txt 2>/dev/null
+timeout 20 "$GRADAUDIT" scan --depth 2 --width 3 --batch 2 --seeds 0-3 --no-progress -o - >scan-dash.txt 2>"$T/err"
+check "scan -o - streams the same bytes as scan without -o" cmp -s scan-plain.txt scan-dash.txt
+timeout 20 "$GRADAUDIT" scan --depth 2 --width 3 --batch 2 --seeds 0-3 --no-progress --checkpoint 0 \
+    -o /dev/stdout >scan-dev.txt 2>"$T/err"
+check "scan -o /dev/stdout --checkpoint 0: written once, not once per checkpoint" \
+    cmp -s scan-plain.txt scan-dev.txt
 mkfifo pipe
 timeout 20 cat pipe >from-pipe.csv &
 reader=$!
