@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ga_args.h"
+#include "ga_csv.h"
 #include "ga_report_cli.h"
 #include "ga_spec.h"
 #include "ga_sweep.h"
@@ -727,7 +728,7 @@ int ga_report_train_main(int argc, char **argv)
         snprintf(msg, sizeof msg, ",grad_norm_%s", net->views[v].name);
         ga_buf_append(&csv, msg, strlen(msg));
     }
-    snprintf(msg, sizeof msg, ",global_norm,global_norm_clipped,clipped\n");
+    snprintf(msg, sizeof msg, ",global_norm,global_norm_clipped,clipped" GA_CSV_EOL);
     ga_buf_append(&csv, msg, strlen(msg));
     for (unsigned long ep = 1; ep <= epochs; ep++) {
         double loss;
@@ -753,7 +754,7 @@ int ga_report_train_main(int argc, char **argv)
             ga_clip_global_norm(&pre, &fired, net->grads, n, clip, clip_eps);
             post = fired ? seg_norm(net->grads, n) : pre;
         }
-        snprintf(msg, sizeof msg, ",%s,%s,%d\n", g17(t1, sizeof t1, pre), g17(t2, sizeof t2, post),
+        snprintf(msg, sizeof msg, ",%s,%s,%d" GA_CSV_EOL, g17(t1, sizeof t1, pre), g17(t2, sizeof t2, post),
                  fired);
         ga_buf_append(&csv, msg, strlen(msg));
         if (!isfinite(loss) || !isfinite(pre)) {

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "ga_csv.h"
 #include "ga_spec.h"
 #include "ga_sweep.h"
 
@@ -519,7 +520,7 @@ const char *ga_sweep_header(void)
            "log10_delta_norm,delta_ratio,log10_delta_ratio,weight_grad_fro,log10_weight_grad_fro,"
            "weight_grad_ratio,log10_weight_grad_ratio,bias_grad_norm,log10_bias_grad_norm,"
            "global_grad_norm,log10_global_grad_norm,theory_q,theory_chi,theory_log10_delta_ratio,"
-           "vanished,exploded,nan_inf,vanish_below,explode_above\n";
+           "vanished,exploded,nan_inf,vanish_below,explode_above" GA_CSV_EOL;
 }
 
 /* "value,log10," */
@@ -578,7 +579,7 @@ int ga_sweep_rows(ga_buf *out, const ga_sweep *s, size_t index, size_t n_configs
                                     y->theory_log10_ratio);
             }
         }
-        if (!st) st = buf_printf(out, "%d,%d,%d,%.17g,%.17g\n", ldr < lv, ldr > le, y->nan_inf,
+        if (!st) st = buf_printf(out, "%d,%d,%d,%.17g,%.17g" GA_CSV_EOL, ldr < lv, ldr > le, y->nan_inf,
                                  s->vanish_below, s->explode_above);
     }
     return st;
