@@ -278,6 +278,24 @@ static int judge(ga_error *err, const char *path, char **target, int *kind, long
     return GA_OK;
 }
 
+/* af writes straight into fd (a descriptor's dup, an opened device or FIFO;
+ * -1 with errno set when that failed, or af->path NULL for want of memory) */
+static int open_direct(ga_atomic_file *af, ga_error *err, const char *path, int fd)
+{
+    int e = af->path ? errno : ENOMEM;
+    af->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!af->f) {
+        if (fd >= 0) {
+            e = errno;
+            close(fd);
+        }
+        ga_atomic_abort(af);
+        return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(e));
+    }
+    af->direct = 1;
+    return GA_OK;
+}
+
 int ga_atomic_open(ga_atomic_file *af, ga_error *err, const char *path)
 {
     memset(af, 0, sizeof *af);
@@ -291,18 +309,8 @@ int ga_atomic_open(ga_atomic_file *af, ga_error *err, const char *path)
     }
     int fdn = path ? fd_path(path) : -1;
     if (fdn >= 0) {
-        int fd = fcntl(fdn, F_DUPFD_CLOEXEC, 3);
         af->path = strdup(path);
-        af->f = fd >= 0 && af->path ? fdopen(fd, "wb") : NULL;
-        if (!af->f) {
-            int e = fd < 0 ? errno : ENOMEM;
-            if (fd >= 0)
-                close(fd);
-            ga_atomic_abort(af);
-            return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(e));
-        }
-        af->direct = 1;
-        return GA_OK;
+        return open_direct(af, err, path, af->path ? fcntl(fdn, F_DUPFD_CLOEXEC, 3) : -1);
     }
     char *target;
     int kind;
@@ -311,20 +319,8 @@ int ga_atomic_open(ga_atomic_file *af, ga_error *err, const char *path)
     if (st != GA_OK)
         return st;
     af->path = target;
-    if (kind == 1) {
-        /* blocking, as a shell's '>' would: a FIFO waits for its reader */
-        int fd = open(target, O_WRONLY | O_NOCTTY | O_CLOEXEC);
-        af->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-        if (!af->f) {
-            int e = errno;
-            if (fd >= 0)
-                close(fd);
-            ga_atomic_abort(af);
-            return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(e));
-        }
-        af->direct = 1;
-        return GA_OK;
-    }
+    if (kind == 1) /* blocking, as a shell's '>' would: a FIFO waits for its reader */
+        return open_direct(af, err, path, open(target, O_WRONLY | O_NOCTTY | O_CLOEXEC));
     af->tmp = temp_template(target);
     if (!af->tmp) {
         ga_atomic_abort(af);
