@@ -60,7 +60,8 @@ static void check_usage(FILE *f)
           "\n"
           "exit status: 0 every entry passes (explained kinks count as passing), 1 an entry\n"
           "FAILs, 2 bad input or usage (unreadable or malformed spec, NaN in the data,\n"
-          "unwritable CSV path: one message naming it), 3 internal error.\n",
+          "unwritable CSV path: one message naming it), 3 internal error or a failed\n"
+          "write (a full disk: no partial CSV), 130/143 interrupted by SIGINT/SIGTERM.\n",
           f);
 }
 
@@ -262,8 +263,12 @@ int ga_cmd_check(int argc, char **argv)
             goto out;
         }
         ga_fast_report_print(stdout, fr);
-        printf("reproduce: gradaudit check %s --fast --seed %llu\n", path,
-               (unsigned long long)fo.seed);
+        /* every option that changes the run, so that the line reproduces it */
+        printf("reproduce: gradaudit check %s --fast --seed %llu --directions %zu", path,
+               (unsigned long long)fo.seed, fo.n_directions);
+        if (inject)
+            printf(" --inject '%s'", inject);
+        putchar('\n');
         rc = fr->failed ? GA_EXIT_FAIL : GA_EXIT_OK;
         ga_fast_report_free(fr);
         if (fflush(stdout) != 0 || ferror(stdout)) {

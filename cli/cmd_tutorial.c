@@ -53,7 +53,8 @@ static void tutorial_usage(FILE *f)
           "  how-backprop-works\n"
           "      no data and no printed numbers: prints its gradient audit (on generated data).\n"
           "\nexit status: 0 reproduced, 1 a figure did not reproduce, 2 bad usage or\n"
-          "unwritable path, 3 internal error\n",
+          "unwritable path, 3 internal error or a failed write (a full disk), 130/143\n"
+          "interrupted by SIGINT/SIGTERM\n",
           f);
 #if HAVE_TRANSCRIPTS
     for (int i = 0; i < N_SLUGS; i++) {
@@ -367,7 +368,8 @@ static void audit_usage(FILE *f)
           "--refs names another reference-transcript directory (layout SLUG/seed-S.txt,\n"
           "SLUG/seed-S.state, seeds.txt); default: the source tree's.\n"
           "\nexit status: 0 everything reproduced, 1 something did not reproduce,\n"
-          "2 bad option or unwritable directory, 3 internal error\n",
+          "2 bad option or unwritable directory, 3 internal error or a failed write\n"
+          "(a full disk: the four CSVs stay as they were), 130/143 interrupted\n",
           f);
 }
 

@@ -28,7 +28,8 @@ static void usage(FILE *f)
           "       gradaudit COMMAND --help\n\ncommands:\n", f);
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
-    fputs("\nexit status: 0 success, 1 a check failed, 2 bad input or usage, 3 internal error\n", f);
+    fputs("\nexit status: 0 success, 1 a check failed, 2 bad input or usage, 3 internal error\n"
+          "or a failed write (a full disk), 130/143 interrupted by SIGINT/SIGTERM\n", f);
 }
 
 int main(int argc, char **argv)

@@ -587,7 +587,8 @@ static void train_usage(FILE *f)
         "  --seed S            override the spec's init seed\n"
         "\n"
         "exit status: 0 ok, 1 the loss or a gradient became NaN/Inf (rows up to that epoch are\n"
-        "written), 2 bad input or usage (no file written), 3 internal error.\n",
+        "written), 2 bad input or usage (no file written), 3 internal error or a failed\n"
+        "write (a full disk: no partial file), 130/143 interrupted by SIGINT/SIGTERM.\n",
         f);
 }
 
