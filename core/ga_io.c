@@ -124,6 +124,16 @@ static void unregister_temp(const char *name)
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+void ga_io_temp_register(char *name)
+{
+    register_temp(name);
+}
+
+void ga_io_temp_unregister(const char *name)
+{
+    unregister_temp(name);
+}
+
 static void on_signal_cleanup(int sig)
 {
     for (int i = 0; i < MAX_TEMPS; i++)

@@ -74,5 +74,9 @@ int ga_path_distinct(ga_error *err, const char *output, const char *const *input
  * shell's convention. A command with its own handler (scan) installs it over
  * these and puts them back when it is done. */
 void ga_io_signals_install(void);
+/* Another temporary file (name must live until it is unregistered) for those
+ * handlers to remove: a command's scratch files, such as scan's for gnuplot. */
+void ga_io_temp_register(char *name);
+void ga_io_temp_unregister(const char *name);
 
 #endif

@@ -152,17 +152,26 @@ static int ends_with(const char *s, const char *suf)
     return n >= m && !strcmp(s + n - m, suf);
 }
 
-/* A file in /tmp holding len bytes of text, for gnuplot to read; its name is
- * written into name (a "/tmp/gradaudit-plot-XXXXXX" template). */
+/* A temporary file holding len bytes of text, for gnuplot to read; its name
+ * is written into name (a ".../gradaudit-plot-XXXXXX" template) and registered
+ * for removal on a signal (drop_temp removes it). */
+static void drop_temp(char *name)
+{
+    unlink(name);
+    ga_io_temp_unregister(name);
+}
+
 static int temp_with(ga_error *err, char *name, const char *text, size_t len)
 {
     int fd = mkstemp(name);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (fd >= 0)
+        ga_io_temp_register(name);
     if (!f) {
         int e = errno;
         if (fd >= 0) {
             close(fd);
-            unlink(name);
+            drop_temp(name);
         }
         return ga_fail(err, GA_EIO, "cannot create a temporary file for gnuplot: %s", strerror(e));
     }
@@ -170,7 +179,7 @@ static int temp_with(ga_error *err, char *name, const char *text, size_t len)
     bad |= fclose(f) != 0;
     if (bad) { /* a full /tmp must not give gnuplot a torn data file */
         int e = errno;
-        unlink(name);
+        drop_temp(name);
         return ga_fail(err, GA_EIO, "cannot write a temporary file for gnuplot: %s", strerror(e));
     }
     return GA_OK;
@@ -183,12 +192,18 @@ static int temp_with(ga_error *err, char *name, const char *text, size_t len)
 static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_sweep *s,
                 const size_t *idx, size_t n_idx)
 {
-    char data[] = "/tmp/gradaudit-plot-XXXXXX", script_name[] = "/tmp/gradaudit-plot-XXXXXX";
+    /* gnuplot's data and script, in $TMPDIR (default /tmp) */
+    const char *tmpdir = getenv("TMPDIR");
+    char data[4096], script_name[4096];
+    if (!tmpdir || !*tmpdir || strlen(tmpdir) > 4000 || strchr(tmpdir, '\''))
+        tmpdir = "/tmp"; /* the names are quoted with ' in the script and the command */
+    snprintf(data, sizeof data, "%s/gradaudit-plot-XXXXXX", tmpdir);
+    memcpy(script_name, data, sizeof data);
     int st = temp_with(err, data, csv->data, csv->len);
     if (st != GA_OK)
         return st;
     ga_buf script = {0}, image = {0};
-    char line[1024];
+    char line[9000]; /* two data file names of up to 4 KiB each */
     snprintf(line, sizeof line,
              "set terminal %s size 900,600\nset output\nset datafile separator ','\n"
              "set xlabel 'layer l'\nset ylabel 'log10 ||dL/dh_l|| / ||dL/dh_L||' noenhanced\n"
@@ -215,8 +230,8 @@ static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_swe
     else
         st = ga_fail(err, st, "out of memory for the plot");
     if (st == GA_OK) {
-        char cmdline[96];
-        snprintf(cmdline, sizeof cmdline, "gnuplot %s 2>/dev/null", script_name);
+        char cmdline[4200];
+        snprintf(cmdline, sizeof cmdline, "gnuplot '%s' 2>/dev/null", script_name);
         FILE *gp = popen(cmdline, "r");
         if (!gp)
             st = ga_fail(err, GA_EIO, "cannot run gnuplot");
@@ -233,9 +248,9 @@ static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_swe
             else
                 st = ga_atomic_write(err, path, image.data, image.len);
         }
-        unlink(script_name);
+        drop_temp(script_name);
     }
-    unlink(data);
+    drop_temp(data);
     ga_buf_free(&script);
     ga_buf_free(&image);
     return st;

@@ -28,6 +28,7 @@ interrupted() {
         i=$((i + 1))
     done
     seen=$(find dst -name '.gradaudit-*' | wc -l)
+    [ -z "$WATCH" ] || watched=$(ls -A "$WATCH" | wc -l)
     kill -"$sig" $pid
     wait $pid
     status=$?
@@ -54,8 +55,13 @@ interrupted TERM 143 "audit --out, SIGTERM: the four CSVs all old" \
 interrupted TERM 143 "scan -o, SIGTERM during the final write" dst/s.csv -- \
     scan --depth 2 --width 3 --batch 2 -o dst/s.csv --no-progress
 if command -v gnuplot >/dev/null 2>&1; then
+    mkdir scratch
+    export TMPDIR="$T/scratch" WATCH="$T/scratch"
     interrupted INT 130 "scan --plot, SIGINT while the plot is written" dst/p.svg -- \
         scan --depth 2 --width 3 --batch 2 --plot dst/p.svg --no-progress
+    unset TMPDIR WATCH
+    check "... gnuplot's data was in \$TMPDIR then, and is removed" \
+        test "$watched" -gt 0 -a -z "$(ls -A scratch)"
 else
     skip "scan --plot, SIGINT" "gnuplot is not installed"
 fi
