@@ -238,30 +238,14 @@ typedef struct {
 } transcript_tally;
 
 #if HAVE_TRANSCRIPTS
+/* A stored reference file, or NULL when there is none: read as every input
+ * is (core/ga_io.h: a regular file, capped), so that a FIFO among the
+ * references cannot block the audit. */
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *b = NULL;
-    size_t n = 0;
-    FILE *m = open_memstream(&b, &n);
-    if (!m) {
-        fclose(f);
-        return NULL;
-    }
-    char buf[8192];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-        fwrite(buf, 1, got, m);
-    int bad = ferror(f);
-    fclose(f);
-    if (fclose(m) != 0 || bad) {
-        free(b);
-        return NULL;
-    }
-    *len = n;
-    return b;
+    char *b;
+    ga_error err;
+    return ga_read_file(&b, len, &err, path, (size_t)64 << 20) == GA_OK ? b : NULL;
 }
 
 /* Our transcript of (slug, seed, dump) compared with the bytes want (n). */
@@ -302,13 +286,16 @@ static int check_transcripts(transcript_tally *t, const char *slug, const char *
 #if HAVE_TRANSCRIPTS
     char path[8192];
     snprintf(path, sizeof path, "%s/seeds.txt", dir);
-    FILE *sf = fopen(path, "r");
-    if (!sf)
+    size_t n_seeds_txt;
+    char *seeds_txt = slurp(path, &n_seeds_txt), *next;
+    if (!seeds_txt)
         return GA_OK;
-    char line[64];
     int st = GA_OK;
-    while (st == GA_OK && fgets(line, sizeof line, sf)) {
-        line[strcspn(line, "\r\n")] = 0;
+    for (char *line = seeds_txt; line && st == GA_OK; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        line[strcspn(line, "\r")] = 0;
         uint64_t seed;
         if (ga_cli_parse_uint(&seed, line, UINT32_MAX) != 0)
             continue;
@@ -345,7 +332,7 @@ static int check_transcripts(transcript_tally *t, const char *slug, const char *
         free(txt);
         free(state);
     }
-    fclose(sf);
+    free(seeds_txt);
     return st;
 #else
     (void)slug;
