@@ -81,6 +81,13 @@ run train spec.json --norms pipe --epochs 3
 wait $reader
 check "train --norms FIFO: written to the reader" \
     sh -c "[ $status = 0 ] && [ -p pipe ] && cmp -s from-pipe.csv sub/new.csv"
+blockdev=$(find /dev -maxdepth 1 -type b 2>/dev/null | head -n 1)
+if [ -n "$blockdev" ]; then
+    run check spec.json --csv "$blockdev"
+    refused "check --csv a block device: refused" 2 "cannot write $blockdev: it is a block device"
+else
+    skip "check --csv a block device" "no block device in /dev"
+fi
 run check spec.json --csv /dev/full;        refused "check --csv /dev/full: exit 3" 3 "writing /dev/full failed: No space left on device"
 check "... /dev/full still a device" test -c /dev/full
 
