@@ -54,6 +54,10 @@ printf '{"depth": 2,\n "depth": 3}\n' >dup.json
 run scan --spec dup.json -o s.csv;          refused "scan spec: duplicated key" 2 "dup.json:2:8: duplicate key \"depth\""
 check "scan wrote nothing" test ! -e s.csv
 
+# a scan spec is a few settings: over 1 MiB it is refused unread
+truncate -s 2M bigscan.json
+run scan --spec bigscan.json -o s.csv;      refused "scan --spec over its 1 MiB cap" 2 "bigscan.json: 2097152 bytes, over the cap of 1048576 bytes"
+
 # an init recipe that overflows to Inf: eval and train refuse it as check does
 sed 's/"W1": {"scheme": "he"}/"W1": {"scheme": "randn", "scale": 1e308}/' "$SPEC" >inf.json
 check "inf.json has the overflowing recipe" grep -q 1e308 inf.json

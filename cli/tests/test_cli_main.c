@@ -150,6 +150,25 @@ Test(cli_main, missing_value_is_one_line)
     }
 }
 
+/* the tutorial's own usage errors: one line and the pointer too */
+Test(cli_main, tutorial_usage_errors_are_one_line)
+{
+    ga_test_run r = run("tutorial", "nope");
+    expect_usage_error(&r, "tutorial ", "gradaudit tutorial: unknown tutorial 'nope' (one of: "
+                       "wrapping-your-head algorithm-that-enables-learning first-draft "
+                       "how-backprop-works hand-by-hand)");
+    ga_test_run_free(&r);
+    r = run("tutorial", "first-draft");
+    expect_usage_error(&r, "tutorial ", "gradaudit tutorial: first-draft needs --seed S");
+    ga_test_run_free(&r);
+    r = runv("tutorial", "how-backprop-works", "--seed", "1", NULL);
+    expect_usage_error(&r, "tutorial ", "how-backprop-works has no random initialisation");
+    ga_test_run_free(&r);
+    r = runv("audit", "--seeds", "1,,2", NULL);
+    expect_usage_error(&r, "audit ", "gradaudit audit: --seeds '1,,2': expected 1 to 16");
+    ga_test_run_free(&r);
+}
+
 /* --opt=V and --opt V are the same; options may follow operands; "--" ends
  * the options; a unique abbreviation is the option */
 Test(cli_main, getopt_conventions)

@@ -58,6 +58,12 @@ cp scan.json scan2.json
 run scan --spec scan.json -o scan.json;     refused "scan --spec F -o F" 2 "scan.json: is the input scan.json"
 check "... scan spec unchanged" cmp -s scan.json scan2.json
 
+run scan --depth 2 --width 3 --batch 2 -o same.svg --plot same.svg
+refused "scan -o F --plot F" 2 "--plot same.svg: is also the CSV's -o"
+check "... nothing written" test ! -e same.svg
+run audit --out ''
+refused "audit --out ''" 2 "gradaudit audit: --out needs a directory; try 'gradaudit audit --help'"
+
 # devices and pipes are written directly; '-' is standard output
 run check spec.json --csv /dev/null
 check "check --csv /dev/null: exit 0, /dev/null still a device" test "$status" = 0 -a -c /dev/null
@@ -74,6 +80,13 @@ timeout 20 "$GRADAUDIT" scan --depth 2 --width 3 --batch 2 --seeds 0-3 --no-prog
     -o /dev/stdout >scan-dev.txt 2>"$T/err"
 check "scan -o /dev/stdout --checkpoint 0: written once, not once per checkpoint" \
     cmp -s scan-plain.txt scan-dev.txt
+timeout 20 "$GRADAUDIT" merge s.csv -o - >&- 2>"$T/err"
+status=$?
+: >"$T/out"
+refused "merge -o - with stdout closed: refused before the work" 2 "cannot write -: Bad file descriptor"
+timeout 20 "$GRADAUDIT" check spec.json --csv /dev/stdout >&- 2>"$T/err"
+status=$?
+refused "check --csv /dev/stdout with stdout closed" 2 "cannot write /dev/stdout: Bad file descriptor"
 mkfifo pipe
 timeout 20 cat pipe >from-pipe.csv &
 reader=$!
