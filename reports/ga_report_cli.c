@@ -152,15 +152,16 @@ static int ends_with(const char *s, const char *suf)
     return n >= m && !strcmp(s + n - m, suf);
 }
 
-/* A temporary file holding len bytes of text, for gnuplot to read; its name
- * is written into name (a ".../gradaudit-plot-XXXXXX" template) and registered
- * for removal on a signal (drop_temp removes it). */
+/* Removes a scratch file of temp_with's and its registration. */
 static void drop_temp(char *name)
 {
     unlink(name);
     ga_io_temp_unregister(name);
 }
 
+/* A temporary file holding len bytes of text, for gnuplot to read; its name
+ * is written into name (a ".../gradaudit-plot-XXXXXX" template) and registered
+ * for removal on a signal. */
 static int temp_with(ga_error *err, char *name, const char *text, size_t len)
 {
     int fd = mkstemp(name);
