@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ga_args.h"
+#include "ga_csv.h"
 #include "ga_report_cli.h"
 #include "ga_spec.h"
 #include "ga_sweep.h"
@@ -17,10 +19,10 @@ enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 
 static volatile sig_atomic_t g_stop;
 
+/* the signal's number: the run stops between layers and exits 128 + it */
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_stop = 1;
+    g_stop = sig;
 }
 
 static double now_s(void)
@@ -70,8 +72,9 @@ static void scan_usage(FILE *f)
         "\n"
         "The network, loss and columns are described in docs/scans.md.\n"
         "exit status: 0 ok, 2 bad input or usage (one message, no file written), 3 internal\n"
-        "error, 130 interrupted (OUT then holds every finished configuration, or is untouched\n"
-        "when none had finished).\n",
+        "error or a write that failed (a full disk: no partial file), 130/143 interrupted by\n"
+        "SIGINT/SIGTERM (OUT then holds every finished configuration, or is untouched when\n"
+        "none had finished).\n",
         f);
 }
 
@@ -149,102 +152,114 @@ static int ends_with(const char *s, const char *suf)
     return n >= m && !strcmp(s + n - m, suf);
 }
 
-/* Draws the finished configurations of csv (the CSV text) into path with gnuplot. */
+/* Removes a scratch file of temp_with's and its registration. */
+static void drop_temp(char *name)
+{
+    unlink(name);
+    ga_io_temp_unregister(name);
+}
+
+/* A temporary file holding len bytes of text, for gnuplot to read; its name
+ * is written into name (a ".../gradaudit-plot-XXXXXX" template) and registered
+ * for removal on a signal. */
+static int temp_with(ga_error *err, char *name, const char *text, size_t len)
+{
+    int fd = mkstemp(name);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (fd >= 0)
+        ga_io_temp_register(name);
+    if (!f) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            drop_temp(name);
+        }
+        return ga_fail(err, GA_EIO, "cannot create a temporary file for gnuplot: %s", strerror(e));
+    }
+    int bad = len && fwrite(text, 1, len, f) != len;
+    bad |= fclose(f) != 0;
+    if (bad) { /* a full /tmp must not give gnuplot a torn data file */
+        int e = errno;
+        drop_temp(name);
+        return ga_fail(err, GA_EIO, "cannot write a temporary file for gnuplot: %s", strerror(e));
+    }
+    return GA_OK;
+}
+
+/* Draws the finished configurations of csv (the CSV text) into path with
+ * gnuplot. gnuplot draws to its standard output, which is collected and
+ * written by the shared atomic writer: a full disk or a failed gnuplot leaves
+ * no partial plot, and path needs no quoting in the script. */
 static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_sweep *s,
                 const size_t *idx, size_t n_idx)
 {
-    char data[] = "/tmp/gradaudit-plot-XXXXXX";
-    int fd = mkstemp(data);
-    if (fd < 0)
-        return ga_fail(err, GA_EIO, "cannot create a temporary file for gnuplot: %s",
-                       strerror(errno));
-    FILE *df = fdopen(fd, "w");
-    if (!df) {
-        close(fd);
-        unlink(data);
-        return ga_fail(err, GA_EIO, "cannot write a temporary file for gnuplot");
-    }
-    fwrite(csv->data, 1, csv->len, df);
-    fclose(df);
-    size_t plen = strlen(path);
-    char *tmp_out = malloc(plen + 16);
-    ga_buf script = {0};
-    int st = tmp_out ? GA_OK : GA_ENOMEM;
-    if (st == GA_OK) {
-        snprintf(tmp_out, plen + 16, "%s.tmp.XXXXXX", path);
-        int ofd = mkstemp(tmp_out);
-        if (ofd < 0)
-            st = ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(errno));
-        else {
-            mode_t um = umask(0); /* mkstemp makes 0600; a plot is for sharing */
-            umask(um);
-            fchmod(ofd, 0666 & ~um);
-            close(ofd);
-        }
-    }
-    if (st == GA_OK) {
-        char line[1024];
+    /* gnuplot's data and script, in $TMPDIR (default /tmp) */
+    const char *tmpdir = getenv("TMPDIR");
+    char data[4096], script_name[4096];
+    if (!tmpdir || !*tmpdir || strlen(tmpdir) > 4000 || strchr(tmpdir, '\''))
+        tmpdir = "/tmp"; /* the names are quoted with ' in the script and the command */
+    snprintf(data, sizeof data, "%s/gradaudit-plot-XXXXXX", tmpdir);
+    memcpy(script_name, data, sizeof data);
+    int st = temp_with(err, data, csv->data, csv->len);
+    if (st != GA_OK)
+        return st;
+    ga_buf script = {0}, image = {0};
+    char line[9000]; /* two data file names of up to 4 KiB each */
+    snprintf(line, sizeof line,
+             "set terminal %s size 900,600\nset output\nset datafile separator ','\n"
+             "set xlabel 'layer l'\nset ylabel 'log10 ||dL/dh_l|| / ||dL/dh_L||' noenhanced\n"
+             "set title 'measured (solid) and mean-field prediction (dashed)'\n"
+             "set key below noenhanced\nset grid\nplot ",
+             ends_with(path, ".png") ? "pngcairo" : "svg");
+    st = ga_buf_append(&script, line, strlen(line));
+    for (size_t k = 0; k < n_idx && st == GA_OK; k++) {
+        ga_scan_config c;
+        ga_sweep_config(&c, s, idx[k]);
         snprintf(line, sizeof line,
-                 "set terminal %s size 900,600\nset output '%s'\nset datafile separator ','\n"
-                 "set xlabel 'layer l'\nset ylabel 'log10 ||dL/dh_l|| / ||dL/dh_L||' noenhanced\n"
-                 "set title 'measured (solid) and mean-field prediction (dashed)'\n"
-                 "set key below noenhanced\nset grid\nplot ",
-                 ends_with(path, ".png") ? "pngcairo" : "svg", tmp_out);
-        ga_buf_append(&script, line, strlen(line));
-        for (size_t k = 0; k < n_idx; k++) {
-            ga_scan_config c;
-            ga_sweep_config(&c, s, idx[k]);
-            snprintf(line, sizeof line,
-                     "%s'%s' skip 1 using 12:($1==%zu ? $22 : NaN) with lines lc %zu lw 1.5 "
-                     "title '%s %s s_w2=%.4g s_b2=%.4g N=%zu B=%zu seed=%lu', "
-                     "'%s' skip 1 using 12:($1==%zu ? $33 : NaN) with lines lc %zu dt 2 notitle",
-                     k ? ", " : "", data, idx[k], k + 1, ga_activation_name(c.act),
-                     ga_scan_init_name(c.init), c.sigma_w2, c.sigma_b2, c.width, c.batch,
-                     (unsigned long)c.seed, data, idx[k], k + 1);
-            ga_buf_append(&script, line, strlen(line));
-        }
-        ga_buf_append(&script, "\n", 1);
-        FILE *gp = popen("gnuplot 2>/dev/null", "w");
+                 "%s'%s' skip 1 using 12:($1==%zu ? $22 : NaN) with lines lc %zu lw 1.5 "
+                 "title '%s %s s_w2=%.4g s_b2=%.4g N=%zu B=%zu seed=%lu', "
+                 "'%s' skip 1 using 12:($1==%zu ? $33 : NaN) with lines lc %zu dt 2 notitle",
+                 k ? ", " : "", data, idx[k], k + 1, ga_activation_name(c.act),
+                 ga_scan_init_name(c.init), c.sigma_w2, c.sigma_b2, c.width, c.batch,
+                 (unsigned long)c.seed, data, idx[k], k + 1);
+        st = ga_buf_append(&script, line, strlen(line));
+    }
+    if (st == GA_OK)
+        st = ga_buf_append(&script, "\n", 1);
+    if (st == GA_OK)
+        st = temp_with(err, script_name, script.data, script.len);
+    else
+        st = ga_fail(err, st, "out of memory for the plot");
+    if (st == GA_OK) {
+        char cmdline[4200];
+        snprintf(cmdline, sizeof cmdline, "gnuplot '%s' 2>/dev/null", script_name);
+        FILE *gp = popen(cmdline, "r");
         if (!gp)
             st = ga_fail(err, GA_EIO, "cannot run gnuplot");
         else {
-            fwrite(script.data, 1, script.len, gp);
+            char chunk[65536];
+            size_t got;
+            while ((got = fread(chunk, 1, sizeof chunk, gp)) > 0 && st == GA_OK)
+                st = ga_buf_append(&image, chunk, got);
             int rc = pclose(gp);
-            if (rc != 0)
+            if (st != GA_OK)
+                st = ga_fail(err, st, "out of memory for the plot");
+            else if (rc != 0 || image.len == 0)
                 st = ga_fail(err, GA_EIO, "gnuplot failed (status %d) drawing %s", rc, path);
-            else if (rename(tmp_out, path) != 0)
-                st = ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(errno));
+            else
+                st = ga_atomic_write(err, path, image.data, image.len);
         }
-        if (st != GA_OK)
-            unlink(tmp_out);
+        drop_temp(script_name);
     }
-    unlink(data);
-    free(tmp_out);
+    drop_temp(data);
     ga_buf_free(&script);
+    ga_buf_free(&image);
     return st;
 }
 
 /* ---- scan ------------------------------------------------------------------ */
 static const char *const sweep_keys[] = {"act", "init", "sigma-w2", "sigma-b2", "depth", "width",
                                          "batch", "seeds", "vanish-below", "explode-above"};
-
-/* The value of option a (--key VALUE or --key=VALUE); NULL if a is not --key. */
-static const char *opt_value(int *i, int argc, char **argv, const char *key, int *missing)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(key);
-    if (strncmp(a, key, n) != 0)
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
 
 int ga_report_scan_main(int argc, char **argv)
 {
@@ -260,87 +275,97 @@ int ga_report_scan_main(int argc, char **argv)
     size_t cap = GA_DEFAULT_MEMORY_CAP;
     double checkpoint = 10.0;
     int no_progress = 0, rc = EXIT_OK;
-    size_t *idx = NULL;
+    size_t *idx = NULL, n_specs = 0;
     ga_buf csv = {0};
-
-    /* --spec first, so that command-line axes override it */
-    for (int i = 1; i < argc; i++) {
-        int missing = 0;
-        const char *v = opt_value(&i, argc, argv, "--spec", &missing);
-        if (missing) {
-            rc = fail_usage(cmd, "--spec needs a value");
-            goto done;
-        }
-        if (v && ga_sweep_load(&sw, &err, v) != GA_OK) {
-            rc = fail_usage(cmd, err.msg);
-            goto done;
-        }
+    const char **specs = calloc((size_t)argc, sizeof *specs);
+    if (!specs) {
+        fprintf(stderr, "gradaudit %s: out of memory\n", cmd);
+        ga_sweep_free(&sw);
+        return EXIT_INTERNAL;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        int missing = 0, matched = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            scan_usage(stdout);
-            goto done;
+
+    /* the axes are applied after every --spec, so that the command line
+     * overrides the files; kept here in their order meanwhile */
+    enum { AXIS = 0x100, SPEC = 0x200, SHARD, PLOT, CAP, CHECKPOINT, NO_PROGRESS };
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'}, {"act", required_argument, 0, AXIS + 0},
+        {"init", required_argument, 0, AXIS + 1}, {"sigma-w2", required_argument, 0, AXIS + 2},
+        {"sigma-b2", required_argument, 0, AXIS + 3}, {"depth", required_argument, 0, AXIS + 4},
+        {"width", required_argument, 0, AXIS + 5}, {"batch", required_argument, 0, AXIS + 6},
+        {"seeds", required_argument, 0, AXIS + 7}, {"vanish-below", required_argument, 0, AXIS + 8},
+        {"explode-above", required_argument, 0, AXIS + 9}, {"spec", required_argument, 0, SPEC},
+        {"output", required_argument, 0, 'o'}, {"shard", required_argument, 0, SHARD},
+        {"plot", required_argument, 0, PLOT}, {"memory-cap", required_argument, 0, CAP},
+        {"checkpoint", required_argument, 0, CHECKPOINT},
+        {"no-progress", no_argument, 0, NO_PROGRESS}, {0, 0, 0, 0}};
+    int *axis_keys = calloc((size_t)argc, sizeof *axis_keys);
+    const char **axis_values = calloc((size_t)argc, sizeof *axis_values);
+    size_t n_axes = 0;
+    int c = 0, status = 0;
+    if (!axis_keys || !axis_values) {
+        fprintf(stderr, "gradaudit %s: out of memory\n", cmd);
+        rc = EXIT_INTERNAL;
+        goto parsed;
+    }
+    ga_args_begin();
+    while ((c = ga_args_next(&status, cmd, argc, argv, "ho:", opts)) != GA_ARGS_END) {
+        const char *v = optarg;
+        if (c == GA_ARGS_STOP || c == GA_ARGS_HELP) {
+            if (c == GA_ARGS_HELP)
+                scan_usage(stdout);
+            rc = status;
+            goto parsed;
         }
-        if (!strcmp(a, "--no-progress")) {
-            no_progress = 1;
-            continue;
-        }
-        for (size_t k = 0; k < sizeof sweep_keys / sizeof sweep_keys[0] && !matched; k++) {
-            char key[32];
-            snprintf(key, sizeof key, "--%s", sweep_keys[k]);
-            if ((v = opt_value(&i, argc, argv, key, &missing)) != NULL) {
-                matched = 1;
-                if (ga_sweep_set(&sw, &err, sweep_keys[k], v) != GA_OK) {
-                    rc = fail_usage(cmd, err.msg);
-                    goto done;
-                }
+        if (c >= AXIS && c < AXIS + 10) {
+            axis_keys[n_axes] = c - AXIS;
+            axis_values[n_axes++] = v;
+        } else if (c == SPEC) {
+            if (ga_sweep_load(&sw, &err, v) != GA_OK) {
+                rc = fail_usage(cmd, err.msg);
+                goto parsed;
             }
-        }
-        if (matched)
-            continue;
-        if (!missing && (v = opt_value(&i, argc, argv, "--spec", &missing)) != NULL)
-            continue;
-        if (!missing && ((v = opt_value(&i, argc, argv, "--output", &missing)) != NULL ||
-                         (!missing && (v = opt_value(&i, argc, argv, "-o", &missing)) != NULL))) {
+            specs[n_specs++] = v;
+        } else if (c == 'o') {
             out_path = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--shard", &missing)) != NULL) {
+        } else if (c == SHARD) {
             shard_text = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--plot", &missing)) != NULL) {
+        } else if (c == PLOT) {
             plot_path = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--memory-cap", &missing)) != NULL) {
-            if (parse_bytes(&cap, v)) {
-                snprintf(msg, sizeof msg, "--memory-cap: '%s' is not a size in bytes (suffix K, M, G)", v);
-                rc = fail_usage(cmd, msg);
-                goto done;
-            }
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--checkpoint", &missing)) != NULL) {
+        } else if (c == NO_PROGRESS) {
+            no_progress = 1;
+        } else if (c == CAP && parse_bytes(&cap, v)) {
+            rc = ga_args_usage_error(cmd, "--memory-cap: '%s' is not a size in bytes (suffix K, M, G)", v);
+            goto parsed;
+        } else if (c == CHECKPOINT) {
             char *e;
             checkpoint = strtod(v, &e);
             if (*e || !(checkpoint >= 0) || !isfinite(checkpoint)) {
-                snprintf(msg, sizeof msg, "--checkpoint: '%s' is not a number of seconds >= 0", v);
-                rc = fail_usage(cmd, msg);
-                goto done;
+                rc = ga_args_usage_error(cmd, "--checkpoint: '%s' is not a number of seconds >= 0", v);
+                goto parsed;
             }
-            continue;
         }
-        if (missing)
-            snprintf(msg, sizeof msg, "%s needs a value", a);
-        else
-            snprintf(msg, sizeof msg, "unknown option '%s' (see gradaudit %s --help)", a, cmd);
-        rc = fail_usage(cmd, msg);
-        goto done;
     }
+    if (optind < argc) {
+        rc = ga_args_usage_error(cmd, "unexpected argument '%s' (scan takes options only)", argv[optind]);
+        goto parsed;
+    }
+    for (size_t k = 0; k < n_axes; k++)
+        if (ga_sweep_set(&sw, &err, sweep_keys[axis_keys[k]], axis_values[k]) != GA_OK) {
+            rc = ga_args_usage_error(cmd, "%s", err.msg);
+            break;
+        }
+parsed:
+    free(axis_keys);
+    free(axis_values);
+    if (rc != EXIT_OK || c == GA_ARGS_HELP || c == GA_ARGS_STOP)
+        goto done;
 
+    /* "-o -" is standard output, streamed as without -o; a device or a pipe
+     * is written once, at the end: checkpoints would repeat the rows */
+    if (out_path && !strcmp(out_path, "-"))
+        out_path = NULL;
+    if (out_path && ga_path_is_direct(out_path))
+        checkpoint = INFINITY;
     size_t n_configs, shard_k = 1, shard_n = 1;
     if (ga_sweep_count(&n_configs, &err, &sw) != GA_OK) {
         rc = fail_usage(cmd, err.msg);
@@ -367,8 +392,12 @@ int ga_report_scan_main(int argc, char **argv)
         rc = fail_usage(cmd, msg);
         goto done;
     }
-    if ((out_path && ga_path_writable(&err, out_path) != GA_OK) ||
-        (plot_path && ga_path_writable(&err, plot_path) != GA_OK)) {
+    if ((out_path && (ga_path_writable(&err, out_path) != GA_OK ||
+                      ga_path_distinct(&err, out_path, specs, n_specs) != GA_OK)) ||
+        (plot_path && (ga_path_writable(&err, plot_path) != GA_OK ||
+                       ga_path_distinct(&err, plot_path, specs, n_specs) != GA_OK ||
+                       (out_path && !strcmp(out_path, plot_path) &&
+                        ga_fail(&err, GA_EINVAL, "--plot %s: is also the CSV's -o", plot_path))))) {
         rc = fail_usage(cmd, err.msg);
         goto done;
     }
@@ -466,7 +495,7 @@ int ga_report_scan_main(int argc, char **argv)
         else
             fprintf(stderr, "gradaudit %s: interrupted before a configuration finished; "
                     "nothing written\n", cmd);
-        rc = GA_EXIT_INTERRUPTED;
+        rc = 128 + (g_stop ? (int)g_stop : SIGINT);
     } else if (rc == EXIT_OK && out_path && done_n == 0) {
         /* an empty shard (K > number of configurations): the header alone */
         if (ga_atomic_write(&err, out_path, csv.data, csv.len) != GA_OK) {
@@ -485,6 +514,7 @@ int ga_report_scan_main(int argc, char **argv)
     }
 done:
     free(idx);
+    free(specs);
     ga_buf_free(&csv);
     ga_sweep_free(&sw);
     return rc;
@@ -502,39 +532,38 @@ int ga_report_merge_main(int argc, char **argv)
     ga_buf out = {0};
     if (!inputs)
         return EXIT_INTERNAL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+    int c, status = 0;
+    ga_args_begin();
+    while ((c = ga_args_next(&status, cmd, argc, argv, "ho:", opts)) != GA_ARGS_END) {
+        if (c == GA_ARGS_STOP) {
+            rc = status;
+            goto done;
+        }
+        if (c == GA_ARGS_HELP) {
             fputs("usage: gradaudit merge SHARD.csv... -o OUT.csv\n"
                   "\n"
                   "Joins the CSVs of gradaudit scan --shard K/N runs (any order) into the bytes\n"
                   "one unsharded run writes. Refuses files of other sweeps, a configuration\n"
                   "present twice, or one missing (an absent or interrupted shard).\n"
-                  "exit status: 0 ok, 2 bad input or usage (nothing written), 3 internal error.\n",
+                  "-o - writes to standard output.\n"
+                  "exit status: 0 ok, 2 bad input or usage (nothing written), 3 internal error\n"
+                  "or a write that failed (a full disk), 130/143 interrupted.\n",
                   stdout);
             goto done;
         }
-        if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (i + 1 >= argc) {
-                rc = fail_usage(cmd, "-o needs a value");
-                goto done;
-            }
-            out_path = argv[++i];
-        } else if (!strncmp(a, "--output=", 9))
-            out_path = a + 9;
-        else if (a[0] == '-' && a[1] != '\0') {
-            char msg[600];
-            snprintf(msg, sizeof msg, "unknown option '%.500s' (see gradaudit %s --help)", a, cmd);
-            rc = fail_usage(cmd, msg);
-            goto done;
-        } else
-            inputs[n_in++] = a;
+        if (c == 'o')
+            out_path = optarg;
     }
+    for (int i = optind; i < argc; i++)
+        inputs[n_in++] = argv[i];
     if (!out_path || n_in == 0) {
-        rc = fail_usage(cmd, "usage: gradaudit merge SHARD.csv... -o OUT.csv");
+        rc = ga_args_usage_error(cmd, "%s", !out_path ? "missing -o OUT.csv" : "missing SHARD.csv");
         goto done;
     }
     if (ga_path_writable(&err, out_path) != GA_OK ||
+        ga_path_distinct(&err, out_path, inputs, n_in) != GA_OK ||
         ga_sweep_merge(&out, &err, inputs, n_in) != GA_OK) {
         rc = fail_usage(cmd, err.msg);
         goto done;
@@ -574,7 +603,8 @@ static void train_usage(FILE *f)
         "  --seed S            override the spec's init seed\n"
         "\n"
         "exit status: 0 ok, 1 the loss or a gradient became NaN/Inf (rows up to that epoch are\n"
-        "written), 2 bad input or usage (no file written), 3 internal error.\n",
+        "written), 2 bad input or usage (no file written), 3 internal error or a failed\n"
+        "write (a full disk: no partial file), 130/143 interrupted by SIGINT/SIGTERM.\n",
         f);
 }
 
@@ -625,79 +655,65 @@ int ga_report_train_main(int argc, char **argv)
     int have_seed = 0, rc = EXIT_OK;
     char msg[1400];
     ga_error err = {{0}};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        int missing = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    struct { const char *key; double *dst; int zero_ok; } dopts[] = {
+        {"lr", &lr, 0}, {"momentum", &mu, 1}, {"beta1", &b1, 1}, {"beta2", &b2, 1},
+        {"adam-eps", &aeps, 1}, {"clip", &clip, 0}, {"clip-eps", &clip_eps, 1}};
+    enum { DOUBLE = 0x100, NORMS = 0x200, OPTIMIZER, EPOCHS, SEED };
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'}, {"lr", required_argument, 0, DOUBLE + 0},
+        {"momentum", required_argument, 0, DOUBLE + 1}, {"beta1", required_argument, 0, DOUBLE + 2},
+        {"beta2", required_argument, 0, DOUBLE + 3}, {"adam-eps", required_argument, 0, DOUBLE + 4},
+        {"clip", required_argument, 0, DOUBLE + 5}, {"clip-eps", required_argument, 0, DOUBLE + 6},
+        {"norms", required_argument, 0, NORMS}, {"optimizer", required_argument, 0, OPTIMIZER},
+        {"epochs", required_argument, 0, EPOCHS}, {"seed", required_argument, 0, SEED},
+        {0, 0, 0, 0}};
+    int c, status = 0;
+    ga_args_begin();
+    while ((c = ga_args_next(&status, cmd, argc, argv, "h", opts)) != GA_ARGS_END) {
+        const char *v = optarg;
+        if (c == GA_ARGS_STOP)
+            return status;
+        if (c == GA_ARGS_HELP) {
             train_usage(stdout);
             return EXIT_OK;
         }
-        struct { const char *key; double *dst; int zero_ok; } dopts[] = {
-            {"--lr", &lr, 0}, {"--momentum", &mu, 1}, {"--beta1", &b1, 1}, {"--beta2", &b2, 1},
-            {"--adam-eps", &aeps, 1}, {"--clip", &clip, 0}, {"--clip-eps", &clip_eps, 1}};
-        int matched = 0;
-        for (size_t k = 0; k < sizeof dopts / sizeof dopts[0] && !matched; k++)
-            if ((v = opt_value(&i, argc, argv, dopts[k].key, &missing)) != NULL) {
-                matched = 1;
-                if (parse_pos_double(dopts[k].dst, v, dopts[k].zero_ok)) {
-                    snprintf(msg, sizeof msg, "%s: '%.200s' is not a finite %s number", dopts[k].key,
-                             v, dopts[k].zero_ok ? "non-negative" : "positive");
-                    return fail_usage(cmd, msg);
-                }
-            }
-        if (matched)
-            continue;
-        if (!missing && (v = opt_value(&i, argc, argv, "--norms", &missing)) != NULL) {
+        if (c >= DOUBLE && c < DOUBLE + 7) {
+            const int k = c - DOUBLE;
+            if (parse_pos_double(dopts[k].dst, v, dopts[k].zero_ok))
+                return ga_args_usage_error(cmd, "--%s: '%.200s' is not a finite %s number",
+                                           dopts[k].key, v, dopts[k].zero_ok ? "non-negative" : "positive");
+        } else if (c == NORMS) {
             norms = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--optimizer", &missing)) != NULL) {
-            if (strcmp(v, "sgd") && strcmp(v, "momentum") && strcmp(v, "adam")) {
-                snprintf(msg, sizeof msg, "--optimizer: unknown '%.200s' (sgd, momentum, adam)", v);
-                return fail_usage(cmd, msg);
-            }
+        } else if (c == OPTIMIZER) {
+            if (strcmp(v, "sgd") && strcmp(v, "momentum") && strcmp(v, "adam"))
+                return ga_args_usage_error(cmd, "--optimizer: unknown '%.200s' (sgd, momentum, adam)", v);
             opt_name = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--epochs", &missing)) != NULL) {
+        } else if (c == EPOCHS || c == SEED) {
             char *e;
             errno = 0;
             unsigned long long n = (*v >= '0' && *v <= '9') ? strtoull(v, &e, 10) : 0;
-            if (*v < '0' || *v > '9' || *e || errno || n < 1 || n > 10000000ULL) {
-                snprintf(msg, sizeof msg, "--epochs: '%.200s' is not an integer in 1..10000000", v);
-                return fail_usage(cmd, msg);
-            }
-            epochs = (unsigned long)n;
-            continue;
+            int bad = *v < '0' || *v > '9' || *e || errno;
+            if (c == EPOCHS && (bad || n < 1 || n > 10000000ULL))
+                return ga_args_usage_error(cmd, "--epochs: '%.200s' is not an integer in 1..10000000", v);
+            if (c == SEED && (bad || n > UINT32_MAX))
+                return ga_args_usage_error(cmd, "--seed: '%.200s' is not an integer in 0..4294967295", v);
+            if (c == EPOCHS)
+                epochs = (unsigned long)n;
+            else
+                seed = (uint32_t)n, have_seed = 1;
         }
-        if (!missing && (v = opt_value(&i, argc, argv, "--seed", &missing)) != NULL) {
-            char *e;
-            errno = 0;
-            unsigned long long n = (*v >= '0' && *v <= '9') ? strtoull(v, &e, 10) : 0;
-            if (*v < '0' || *v > '9' || *e || errno || n > UINT32_MAX) {
-                snprintf(msg, sizeof msg, "--seed: '%.200s' is not an integer in 0..4294967295", v);
-                return fail_usage(cmd, msg);
-            }
-            seed = (uint32_t)n;
-            have_seed = 1;
-            continue;
-        }
-        if (missing) {
-            snprintf(msg, sizeof msg, "%.200s needs a value", a);
-            return fail_usage(cmd, msg);
-        }
-        if (a[0] == '-' || spec_path) {
-            snprintf(msg, sizeof msg, "unexpected argument '%.200s' (see gradaudit %s --help)", a, cmd);
-            return fail_usage(cmd, msg);
-        }
-        spec_path = a;
+    }
+    for (int i = optind; i < argc; i++) {
+        if (spec_path)
+            return ga_args_usage_error(cmd, "unexpected argument '%.200s': one spec file only", argv[i]);
+        spec_path = argv[i];
     }
     if (!spec_path || !norms)
-        return fail_usage(cmd, "usage: gradaudit train SPEC.json --norms FILE.csv [options] "
-                               "(see --help)");
+        return ga_args_usage_error(cmd, "%s", !spec_path ? "missing SPEC.json" : "missing --norms FILE.csv");
     if (b1 >= 1.0 || b2 >= 1.0)
-        return fail_usage(cmd, "--beta1 and --beta2 must be below 1");
-    if (ga_path_writable(&err, norms) != GA_OK)
+        return ga_args_usage_error(cmd, "--beta1 and --beta2 must be below 1");
+    if (ga_path_writable(&err, norms) != GA_OK ||
+        ga_path_distinct(&err, norms, (const char *const[]){spec_path}, 1) != GA_OK)
         return fail_usage(cmd, err.msg);
 
     ga_spec *spec = NULL;
@@ -729,7 +745,7 @@ int ga_report_train_main(int argc, char **argv)
         snprintf(msg, sizeof msg, ",grad_norm_%s", net->views[v].name);
         ga_buf_append(&csv, msg, strlen(msg));
     }
-    snprintf(msg, sizeof msg, ",global_norm,global_norm_clipped,clipped\n");
+    snprintf(msg, sizeof msg, ",global_norm,global_norm_clipped,clipped" GA_CSV_EOL);
     ga_buf_append(&csv, msg, strlen(msg));
     for (unsigned long ep = 1; ep <= epochs; ep++) {
         double loss;
@@ -755,7 +771,7 @@ int ga_report_train_main(int argc, char **argv)
             ga_clip_global_norm(&pre, &fired, net->grads, n, clip, clip_eps);
             post = fired ? seg_norm(net->grads, n) : pre;
         }
-        snprintf(msg, sizeof msg, ",%s,%s,%d\n", g17(t1, sizeof t1, pre), g17(t2, sizeof t2, post),
+        snprintf(msg, sizeof msg, ",%s,%s,%d" GA_CSV_EOL, g17(t1, sizeof t1, pre), g17(t2, sizeof t2, post),
                  fired);
         ga_buf_append(&csv, msg, strlen(msg));
         if (!isfinite(loss) || !isfinite(pre)) {

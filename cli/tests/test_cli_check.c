@@ -224,6 +224,10 @@ Test(cli_check, fast_mode_detects_and_names_the_entry)
     cr_expect_eq(r.status, 1, "stdout:\n%s\nstderr:\n%s", r.out, r.err);
     cr_expect(strstr(r.out, "W2[0,2]") != NULL && strstr(r.out, " FAIL\n") != NULL, "%s", r.out);
     cr_expect(strstr(r.out, "1 confirmed by the oracle") != NULL, "%s", r.out);
+    char want[256];
+    snprintf(want, sizeof want, "reproduce: gradaudit check %s --fast --seed 1 --directions 3 "
+             "--inject 'W2[0,2]*2'\n", spec);
+    cr_expect(strstr(r.out, want) != NULL, "the reproduce line lacks an option: %s", r.out);
     done(&r);
     r = run_check(spec, "--fast", "--csv", "/tmp/never-written.csv", NULL);
     cr_expect_eq(r.status, 2);
