@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ga_check.h"
+#include "ga_csv.h"
 #include "ga_enclose.h"
 #include "ga_loss_internal.h"
 #include "ga_io.h"
@@ -765,21 +766,6 @@ int ga_check_report_print(FILE *f, const ga_check_report *r)
 }
 
 /* ---- CSV ------------------------------------------------------------------ */
-static void csv_text(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 /* %.17g; an empty field for values that were not computed */
 static void csv_num(FILE *f, double v, int empty_if_nan)
 {
@@ -799,10 +785,10 @@ int ga_check_report_write_csv(ga_error *err, const ga_check_report *r, const cha
         return status;
     FILE *f = af.f;
     fputs("param,index,analytic,oracle,fd,abs_err,rel_err,ulps,tol,verdict,bound,oracle_err,"
-          "fd_trunc,fd_round,slope_lo,slope_hi,reason\r\n", f);
+          "fd_trunc,fd_round,slope_lo,slope_hi,reason" GA_CSV_EOL, f);
     for (size_t i = 0; i < r->n_entries; i++) {
         const ga_check_entry *e = &r->entries[i];
-        csv_text(f, e->name);
+        ga_csv_field(f, e->name);
         fprintf(f, ",%zu", e->index);
         csv_num(f, e->analytic, 0);
         csv_num(f, e->oracle, 1);
@@ -814,7 +800,7 @@ int ga_check_report_write_csv(ga_error *err, const ga_check_report *r, const cha
             fprintf(f, "%llu", (unsigned long long)e->ulps);
         csv_num(f, e->tol, 0);
         fputc(',', f);
-        csv_text(f, ga_verdict_name(e->verdict));
+        ga_csv_field(f, ga_verdict_name(e->verdict));
         csv_num(f, e->bound, 0);
         csv_num(f, e->oracle_err, 1);
         csv_num(f, e->fd_trunc, 1);
@@ -822,8 +808,8 @@ int ga_check_report_write_csv(ga_error *err, const ga_check_report *r, const cha
         csv_num(f, e->slope_lo, 1);
         csv_num(f, e->slope_hi, 1);
         fputc(',', f);
-        csv_text(f, e->reason);
-        fputs("\r\n", f);
+        ga_csv_field(f, e->reason);
+        ga_csv_end_row(f);
     }
     return ga_atomic_commit(&af, err);
 }

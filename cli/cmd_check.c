@@ -286,6 +286,10 @@ int ga_cmd_check(int argc, char **argv)
                  : GA_EXIT_INTERNAL;
         goto out;
     }
+    if (inject) { /* the reproduce line reproduces the injection too */
+        size_t n = strlen(rep->command);
+        snprintf(rep->command + n, sizeof rep->command - n, " --inject '%s'", inject);
+    }
     /* the CSV first: if it cannot be written, nothing goes to stdout; its path
      * was judged writable above, so a failure now (a full disk) is status 3 */
     if (csv && (st = ga_check_report_write_csv(&err, rep, csv)) != GA_OK) {

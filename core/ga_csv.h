@@ -1,8 +1,6 @@
 /* ga_csv.h: the CSV every gradaudit file uses (RFC 4180 fields, '.' decimals):
- * one line ending, LF, for the audit, tutorial, scan and norms files. A field
- * holding a comma, a quote, CR or LF is quoted, its quotes doubled. (The check
- * CSV, written by checks/ga_check.c, still ends its lines with CRLF: see
- * README's "Files".) */
+ * one line ending, LF, for the check, audit, tutorial, scan and norms files.
+ * A field holding a comma, a quote, CR or LF is quoted, its quotes doubled. */
 #ifndef GA_CSV_H
 #define GA_CSV_H
 
