@@ -11,7 +11,8 @@
  * or kink), and the tightness: medians over passing entries of
  * tol / max(|analytic - oracle|, half an ulp of the oracle) and of
  * tol / |oracle|. The table is printed (TAP comments) before anything is
- * asserted. Asserted: no FAIL on a finite analytic value, no error status.
+ * asserted. Asserted: no FAIL on a finite analytic value, no error status,
+ * and every NaN/Inf analytic value whose exact value is finite FAILs.
  * Every failing spec is written as a reproducer spec file, its path and
  * seed in the message.
  *
@@ -96,6 +97,7 @@ static double median(samples *s)
 
 typedef struct {
     size_t specs, entries, fail, fail_specs, true_fail, errors, kink, not_judgeable;
+    size_t true_missed; /* NaN/Inf analytic, finite oracle, not FAILed */
     samples tight_err; /* tol / max(|analytic - oracle|, half ulp of oracle) */
     samples tight_rel; /* tol / |oracle| */
 } regime_row;
@@ -126,6 +128,8 @@ static void tally(regime_row *row, unsigned regimes, int status, const ga_check_
         for (size_t i = 0; i < r->n_entries; i++) {
             const ga_check_entry *e = &r->entries[i];
             w->entries++;
+            if (!isfinite(e->analytic) && isfinite(e->oracle) && e->verdict != GA_VERDICT_FAIL)
+                w->true_missed++;
             if (e->verdict == GA_VERDICT_FAIL) {
                 if (isfinite(e->analytic))
                     fails++;
@@ -161,6 +165,8 @@ static void print_table(regime_row *row, size_t n, uint32_t seed0)
     }
     printf("# FAIL: entries with a finite analytic value that FAILed (false alarms); F.spec: specs with"
            " one; trueF: NaN/Inf analytic FAILs; errors: specs whose check returned an error status\n");
+    printf("# NaN/Inf analytic entries with a finite oracle value that did not FAIL: %zu\n",
+           row[GA_HARD_COUNT].true_missed);
     fflush(stdout);
 }
 
@@ -230,6 +236,8 @@ Test(verdict_soak, correct_core_draws_no_false_fail, .timeout = 3500)
     }
     cr_expect_eq(all->fail, 0, "%zu entries with a finite analytic value FAILed in %zu of %zu specs "
                  "(seeds from %u; table above)", all->fail, all->fail_specs, n, seed0);
+    cr_expect_eq(all->true_missed, 0, "%zu NaN/Inf analytic entries with a finite exact value did "
+                 "not FAIL", all->true_missed);
     cr_expect_eq(all->errors, 0, "%zu of %zu specs ended with an error status (seeds from %u)",
                  all->errors, n, seed0);
 }
