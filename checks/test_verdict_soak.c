@@ -13,8 +13,9 @@
  * tol / |oracle|. The table is printed (TAP comments) before anything is
  * asserted. Asserted: no FAIL on a finite analytic value, no error status,
  * and every NaN/Inf analytic value whose exact value is finite FAILs.
- * Every failing spec is written as a reproducer spec file, its path and
- * seed in the message.
+ * Every failing spec is written as a reproducer spec file; its seed and
+ * path are in a line of verdict_soak_failures.txt (the injection test's in
+ * verdict_soak_injection_failures.txt), which the failure message names.
  *
  * The second test injects errors with ga_check_options.analytic into one
  * kink-labelled and one ordinary entry per spec (x2, x(-1), +2^20 ulps; a NaN
@@ -26,14 +27,19 @@
  * Environment: GA_VERDICT_SOAK_SPECS (default 10000), GA_VERDICT_SOAK_SEED
  * (first seed, default 1200000; spec k has seed first + k),
  * GA_VERDICT_SOAK_INJECT (specs given injections, default specs / 5),
- * GA_VERDICT_SOAK_OUT (reproducer directory, default the working directory).
+ * GA_VERDICT_SOAK_OUT (directory of the reproducers and of the two tables,
+ * verdict_soak_table.txt and verdict_soak_injection.txt; default
+ * verdict_soak/ in the working directory, under meson the build directory).
  * A quick run: GA_VERDICT_SOAK_SPECS=300 build-slow/checks/test_verdict_soak */
+#include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -50,17 +56,91 @@ static size_t env_size(const char *name, size_t dflt)
 static size_t n_specs(void) { return env_size("GA_VERDICT_SOAK_SPECS", 10000); }
 static uint32_t first_seed(void) { return (uint32_t)env_size("GA_VERDICT_SOAK_SEED", 1200000); }
 
+/* Where reproducers and tables go: GA_VERDICT_SOAK_OUT, else verdict_soak/ in
+ * the working directory (the build directory under meson), made if missing. */
+static const char *out_dir(char *buf, size_t size)
+{
+    const char *dir = getenv("GA_VERDICT_SOAK_OUT");
+    if (dir && *dir)
+        return dir;
+    char cwd[1024];
+    int n = snprintf(buf, size, "%s/verdict_soak", getcwd(cwd, sizeof cwd) ? cwd : ".");
+    if (n < 0 || (size_t)n >= size || (mkdir(buf, 0777) != 0 && errno != EEXIST))
+        return ".";
+    return buf;
+}
+
 /* Writes h as a reproducer; path receives the file's name (or why not). */
 static void save_reproducer(char *path, size_t size, const ga_hardnet *h, const char *what)
 {
-    const char *dir = getenv("GA_VERDICT_SOAK_OUT");
     char cwd[2048];
-    if (!dir || !*dir)
-        dir = getcwd(cwd, sizeof cwd) ? cwd : ".";
-    snprintf(path, size, "%s/verdict_soak_%s_%u.json", dir, what, h->seed);
+    snprintf(path, size, "%s/verdict_soak_%s_%u.json", out_dir(cwd, sizeof cwd), what, h->seed);
     ga_error err;
     if (ga_hardnet_save(&err, h, path) != GA_OK)
         snprintf(path, size, "(not written: %s)", err.msg);
+}
+
+/* One line per failing spec: to cr_log_error (seen when the test is run by
+ * hand) and to a file in out_dir, since Criterion's TAP output drops logs;
+ * the summary assertion names the file. */
+static char failures_path[2300];
+
+static void failures_start(const char *name)
+{
+    char cwd[2048];
+    snprintf(failures_path, sizeof failures_path, "%s/%s", out_dir(cwd, sizeof cwd), name);
+    FILE *f = fopen(failures_path, "w");
+    if (f)
+        fclose(f);
+}
+
+static void failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void failure(const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    cr_log_error("%s", line);
+    FILE *f = fopen(failures_path, "a");
+    if (f) {
+        fprintf(f, "%s\n", line);
+        fclose(f);
+    }
+}
+
+/* ---- tables ----------------------------------------------------------------
+ * Criterion's TAP output drops what a test prints, so a table goes to
+ * stdout (seen when the test is run by hand), to the file `name` in the
+ * reproducer directory, and into the failure messages. */
+typedef struct {
+    char *text;
+    size_t len;
+    FILE *f;
+} table;
+
+static void table_open(table *t)
+{
+    t->text = NULL;
+    t->f = open_memstream(&t->text, &t->len);
+    cr_assert_not_null(t->f, "cannot open a memory stream for the table");
+}
+
+/* Closes t, prints it and writes it to `name`; path receives the file's name. */
+static void table_publish(table *t, const char *name, char *path, size_t size)
+{
+    fclose(t->f);
+    fputs(t->text, stdout);
+    fflush(stdout);
+    char cwd[2048];
+    const char *dir = out_dir(cwd, sizeof cwd);
+    snprintf(path, size, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(t->text, f) == EOF)
+        snprintf(path, size, "(not written: %s/%s)", dir, name);
+    if (f)
+        fclose(f);
 }
 
 /* ---- per-regime counts ------------------------------------------------------ */
@@ -151,23 +231,22 @@ static void tally(regime_row *row, unsigned regimes, int status, const ga_check_
     }
 }
 
-static void print_table(regime_row *row, size_t n, uint32_t seed0)
+static void print_table(FILE *out, regime_row *row, size_t n, uint32_t seed0)
 {
-    printf("# verdict soak: %zu specs, seeds %u..%u\n", n, seed0, seed0 + (uint32_t)n - 1);
-    printf("# %-15s %6s %8s %7s %6s %6s %7s %7s %6s %11s %11s\n", "regime", "specs", "entries",
-           "FAIL", "F.spec", "errors", "trueF", "kink", "n.judg", "med tol/err", "med tol/|g|");
+    fprintf(out, "# verdict soak: %zu specs, seeds %u..%u\n", n, seed0, seed0 + (uint32_t)n - 1);
+    fprintf(out, "# %-15s %6s %8s %7s %6s %6s %7s %7s %6s %11s %11s\n", "regime", "specs", "entries",
+            "FAIL", "F.spec", "errors", "trueF", "kink", "n.judg", "med tol/err", "med tol/|g|");
     for (int k = 0; k < N_ROWS; k++) {
         regime_row *w = &row[k];
-        printf("# %-15s %6zu %8zu %7zu %6zu %6zu %7zu %7zu %6zu %11.3g %11.3g\n",
-               k < GA_HARD_COUNT ? ga_hard_regime_name((ga_hard_regime)k) : "all", w->specs,
-               w->entries, w->fail, w->fail_specs, w->errors, w->true_fail, w->kink,
-               w->not_judgeable, median(&w->tight_err), median(&w->tight_rel));
+        fprintf(out, "# %-15s %6zu %8zu %7zu %6zu %6zu %7zu %7zu %6zu %11.3g %11.3g\n",
+                k < GA_HARD_COUNT ? ga_hard_regime_name((ga_hard_regime)k) : "all", w->specs,
+                w->entries, w->fail, w->fail_specs, w->errors, w->true_fail, w->kink,
+                w->not_judgeable, median(&w->tight_err), median(&w->tight_rel));
     }
-    printf("# FAIL: entries with a finite analytic value that FAILed (false alarms); F.spec: specs with"
-           " one; trueF: NaN/Inf analytic FAILs; errors: specs whose check returned an error status\n");
-    printf("# NaN/Inf analytic entries with a finite oracle value that did not FAIL: %zu\n",
-           row[GA_HARD_COUNT].true_missed);
-    fflush(stdout);
+    fprintf(out, "# FAIL: entries with a finite analytic value that FAILed (false alarms); F.spec: specs with"
+            " one; trueF: NaN/Inf analytic FAILs; errors: specs whose check returned an error status\n");
+    fprintf(out, "# NaN/Inf analytic entries with a finite oracle value that did not FAIL: %zu\n",
+            row[GA_HARD_COUNT].true_missed);
 }
 
 /* Walks specs seed0 .. seed0 + n - 1: makes each case, runs the check of
@@ -203,8 +282,8 @@ static void soak_visit(void *ctx, ga_hardnet *h, ga_check_options *opt, const ga
     char path[2300];
     if (status != GA_OK) {
         save_reproducer(path, sizeof path, h, "error");
-        cr_log_error("seed %u (%s): check returned %s: %s; reproducer %s", h->seed, h->description,
-                     ga_strerror(status), err->msg, path);
+        failure("seed %u (%s): check returned %s: %s; reproducer %s", h->seed, h->description,
+                ga_strerror(status), err->msg, path);
         return;
     }
     for (size_t i = 0; i < r->n_entries; i++) {
@@ -212,9 +291,9 @@ static void soak_visit(void *ctx, ga_hardnet *h, ga_check_options *opt, const ga
         if (e->verdict != GA_VERDICT_FAIL || !isfinite(e->analytic))
             continue;
         save_reproducer(path, sizeof path, h, "fail");
-        cr_log_error("seed %u (%s): %zu FAIL, first %s analytic %.17g oracle %.17g tol %.3g: "
-                     "%s; reproducer %s", h->seed, h->description, r->n_fail, e->name, e->analytic,
-                     e->oracle, e->tol, e->reason, path);
+        failure("seed %u (%s): %zu FAIL, first %s analytic %.17g oracle %.17g tol %.3g: "
+                "%s; reproducer %s", h->seed, h->description, r->n_fail, e->name, e->analytic,
+                e->oracle, e->tol, e->reason, path);
         return;
     }
 }
@@ -227,19 +306,26 @@ Test(verdict_soak, correct_core_draws_no_false_fail, .timeout = 3500)
     memset(row, 0, sizeof row);
     ga_check_options dflt;
     ga_check_options_default(&dflt); /* `gradaudit check` as a user runs it */
+    failures_start("verdict_soak_failures.txt");
     for_each_case(n, seed0, dflt.cross_check, soak_visit, row);
-    print_table(row, n, seed0);
+    table t;
+    char where[2300];
+    table_open(&t);
+    print_table(t.f, row, n, seed0);
+    table_publish(&t, "verdict_soak_table.txt", where, sizeof where);
     regime_row *all = &row[GA_HARD_COUNT];
     for (int k = 0; k < N_ROWS; k++) {
         free(row[k].tight_err.v);
         free(row[k].tight_rel.v);
     }
     cr_expect_eq(all->fail, 0, "%zu entries with a finite analytic value FAILed in %zu of %zu specs "
-                 "(seeds from %u; table above)", all->fail, all->fail_specs, n, seed0);
+                 "(seeds from %u; table in %s, every spec in %s)\n%s", all->fail, all->fail_specs, n,
+                 seed0, where, failures_path, t.text);
     cr_expect_eq(all->true_missed, 0, "%zu NaN/Inf analytic entries with a finite exact value did "
                  "not FAIL", all->true_missed);
-    cr_expect_eq(all->errors, 0, "%zu of %zu specs ended with an error status (seeds from %u)",
-                 all->errors, n, seed0);
+    cr_expect_eq(all->errors, 0, "%zu of %zu specs ended with an error status (seeds from %u; table "
+                 "in %s, every spec in %s)", all->errors, n, seed0, where, failures_path);
+    free(t.text);
 }
 
 /* ---- injected errors ---------------------------------------------------------- */
@@ -347,19 +433,19 @@ static void inject_visit(void *ctx, ga_hardnet *h, ga_check_options *opt, const 
                 char path[2300];
                 w->inconsistent++;
                 save_reproducer(path, sizeof path, h, "inject");
-                cr_log_error("seed %u (%s): %s %s gives %.17g, oracle %.17g, tol %.3g, slopes "
-                             "[%.6g, %.6g], verdict %s: %s; reproducer %s (gradaudit check "
-                             "--inject)", seed, h->description, e->name, inj_names[kind],
-                             e->analytic, e->oracle, e->tol, e->slope_lo, e->slope_hi,
-                             ga_verdict_name(e->verdict), e->reason, path);
+                failure("seed %u (%s): %s %s gives %.17g, oracle %.17g, tol %.3g, slopes "
+                        "[%.6g, %.6g], verdict %s: %s; reproducer %s (gradaudit check "
+                        "--inject)", seed, h->description, e->name, inj_names[kind],
+                        e->analytic, e->oracle, e->tol, e->slope_lo, e->slope_hi,
+                        ga_verdict_name(e->verdict), e->reason, path);
             }
         }
         if (with_nan) {
             t->nan_injected++;
             if (q->entries[nan_at].verdict != GA_VERDICT_FAIL) {
                 t->nan_missed++;
-                cr_log_error("seed %u (%s): NaN at %s not FAILed: %s", seed, h->description,
-                             q->entries[nan_at].name, q->entries[nan_at].reason);
+                failure("seed %u (%s): NaN at %s not FAILed: %s", seed, h->description,
+                        q->entries[nan_at].name, q->entries[nan_at].reason);
             }
         }
         ga_check_report_free(q);
@@ -373,21 +459,29 @@ Test(verdict_soak, injected_errors_are_judged_by_their_own_tolerance, .timeout =
     uint32_t seed0 = first_seed();
     inj_tally t;
     memset(&t, 0, sizeof t);
+    failures_start("verdict_soak_injection_failures.txt");
     /* the verdicts are under test here, not the oracle's two routes */
     for_each_case(n, seed0, 0, inject_visit, &t);
-    printf("# injection: %zu specs from seed %u (%zu skipped: check error)\n", n, seed0, t.skipped);
-    printf("# %-8s %-11s %8s %8s %8s %12s\n", "entry", "injection", "injected", "detected",
-           "out.tol", "inconsistent");
+    table tb;
+    char where[2300];
+    table_open(&tb);
+    fprintf(tb.f, "# injection: %zu specs from seed %u (%zu skipped: check error)\n", n, seed0,
+            t.skipped);
+    fprintf(tb.f, "# %-8s %-11s %8s %8s %8s %12s\n", "entry", "injection", "injected", "detected",
+            "out.tol", "inconsistent");
     size_t bad = 0;
     for (int cls = 0; cls < 2; cls++)
         for (int kind = 0; kind < INJ_COUNT; kind++) {
             inj_count *w = &t.c[cls][kind];
-            printf("# %-8s %-11s %8zu %8zu %8zu %12zu\n", cls ? "ordinary" : "kink", inj_names[kind],
-                   w->injected, w->detected, w->outside, w->inconsistent);
+            fprintf(tb.f, "# %-8s %-11s %8zu %8zu %8zu %12zu\n", cls ? "ordinary" : "kink",
+                    inj_names[kind], w->injected, w->detected, w->outside, w->inconsistent);
             bad += w->inconsistent;
         }
-    printf("# NaN injected %zu, not FAILed %zu\n", t.nan_injected, t.nan_missed);
-    fflush(stdout);
-    cr_expect_eq(t.nan_missed, 0, "%zu of %zu NaN entries did not FAIL", t.nan_missed, t.nan_injected);
-    cr_expect_eq(bad, 0, "%zu injected entries drew a verdict their own tolerance contradicts", bad);
+    fprintf(tb.f, "# NaN injected %zu, not FAILed %zu\n", t.nan_injected, t.nan_missed);
+    table_publish(&tb, "verdict_soak_injection.txt", where, sizeof where);
+    cr_expect_eq(t.nan_missed, 0, "%zu of %zu NaN entries did not FAIL (every one in %s)", t.nan_missed,
+                 t.nan_injected, failures_path);
+    cr_expect_eq(bad, 0, "%zu injected entries drew a verdict their own tolerance contradicts "
+                 "(table in %s, every entry in %s)\n%s", bad, where, failures_path, tb.text);
+    free(tb.text);
 }
