@@ -110,7 +110,13 @@ typedef struct {
     mag_t mloss;       /* M(L) */
     mag_t mexp;        /* the largest M of an exponential's argument (see mag_floor) */
     mag_t depth;       /* D: roundings on the longest path of a pass, counted generously */
-    unsigned char *zex, *aex; /* (B * sum nout) with grad: z, a computed exactly (layer_affine) */
+    /* with_dirs: what is known of each computed value against the exact one
+     * (dir_t): z and a (layer_affine, layer_act), and with grad dL/da then
+     * dL/dz of the current layer and the previous, dL/dtheta, dL/dx */
+    signed char *zd, *ad;   /* (B * sum nout) each, laid out as S */
+    signed char *dd, *ddp;  /* (B, maxw) each, with D and Dp */
+    signed char *gd, *dxd;  /* (n_params), (B, n_in) */
+    int lossd, sd;          /* of T_LOSS and of T_S */
     int kink_zero;     /* a piecewise unit's z came out 0 but not exactly (mag_forward) */
     mag_t kink_ratio;  /* the largest M(z) / |z| over the piecewise units' nonzero z */
 } orc;
@@ -192,7 +198,7 @@ static void orc_free(orc *o)
     free(o->Z);
     free(o->sign);
     free(o->mz);
-    free(o->zex);
+    free(o->zd);
     memset(o, 0, sizeof *o);
 }
 
@@ -250,10 +256,11 @@ static mag_t mag_depth(const orc *o, size_t B)
 /* Allocates every MPFR variable of a call: parameters, inputs, the working
  * set (with_grad: deltas and gradient; with_dx: dL/dx; with_sign: the kink
  * signs and with_snapshot: the base of route (a)) and n_extra caller
- * variables, each with room for prec + GAP bits. */
+ * variables, each with room for prec + GAP bits; with_dirs, what is known of
+ * every value against the exact one (dir_t). */
 static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
                      const double *x, const double *y, size_t B, int with_grad, int with_dx,
-                     int with_sign, int with_snapshot, size_t n_extra, long prec)
+                     int with_sign, int with_snapshot, int with_dirs, size_t n_extra, long prec)
 {
     memset(o, 0, sizeof *o);
     const ga_net_desc *d = &net->desc;
@@ -335,9 +342,9 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
     o->mz = malloc((n_mag ? n_mag : 1) * sizeof *o->mz);
     if (with_sign)
         o->sign = malloc(n_units ? n_units : 1);
-    if (with_grad)
-        o->zex = malloc(n_units ? 2 * n_units : 1);
-    if (!o->all || !o->mz || (with_sign && !o->sign) || (with_grad && !o->zex)) {
+    if (with_dirs)
+        o->zd = malloc(n_mag ? n_mag : 1); /* one dir per magnitude */
+    if (!o->all || !o->mz || (with_sign && !o->sign) || (with_dirs && !o->zd)) {
         orc_free(o);
         return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu MPFR variables", n_all);
     }
@@ -374,8 +381,20 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
     }
     o->n_units = n_units;
     o->ma = o->mz + n_units;
-    if (o->zex)
-        o->aex = o->zex + n_units;
+    if (o->zd) {
+        o->ad = o->zd + n_units;
+        signed char *dw = o->ad + n_units;
+        if (with_grad) {
+            o->dd = dw;
+            dw += B * o->maxw;
+            o->ddp = dw;
+            dw += B * o->maxw;
+            o->gd = dw;
+            dw += n_g;
+        }
+        if (with_dx)
+            o->dxd = dw;
+    }
     mag_t *mw = o->ma + n_units;
     if (with_grad) {
         o->md = mw;
@@ -409,6 +428,123 @@ static void orc_set_prec(orc *o, long prec)
     o->fd_base_prec = 0;
 }
 
+/* ---- what is known of a computed value against the exact one ------------
+ *
+ * MPFR's ternary value tells on which side of the exact result of one
+ * operation its rounded result lies. Carried along a pass (with_dirs), it
+ * tells for each value v_c of the pass where it lies against the exact value
+ * v_e of the same formula on the exact inputs (ga_oracle.h, GA_DIR_*):
+ *   EXACT    v_c = v_e: every operation leading to v was exact, or a factor
+ *            was an exact 0 (0 times a rounded value is exactly 0);
+ *   BELOW    v_c < v_e;  ABOVE  v_c > v_e (strictly);  UNKNOWN  anything.
+ * Rules, each sound on its own (UNKNOWN whenever none applies):
+ *   a + b, a - b: the operands' directions (b's negated for -) and the
+ *            rounding's (the ternary) agree where they are not EXACT;
+ *   a c with c exact: a's direction times sign(c), then the rounding's; two
+ *            inexact factors: UNKNOWN;
+ *   f strictly increasing (exp, tanh, sigmoid, relu above 0, leaky_relu
+ *            and elu with a positive parameter): the argument's direction,
+ *            then the roundings'; decreasing (-x, 1/x on x > 0): negated;
+ *   a result at an end of f's open range (sigmoid 0 or 1, tanh -1 or 1,
+ *            softplus 0: e^-z fell below the last bit or below MPFR's
+ *            exponent range): the exact value lies strictly inside;
+ *   r = a - y with y exact and the exact a > 0 (a sigmoid) when a was lost
+ *            whole (r = -y): the exact r is above r;
+ *   one-unit softmax is the constant 1 and its derivative 0, exactly.
+ * An EXACT result settles with error 0, rounded to nearest with ties to even
+ * as IEEE rounds; a strict one settles on its side of a rounding boundary it
+ * lies on (ga_oracle_settle_dir). The branch of f' at a piecewise unit is
+ * taken as right: where its sign is not proven no gradient entry settles
+ * (mag_kink_unsure). */
+
+static int dir_tern(int t)
+{
+    return (t > 0) - (t < 0);
+}
+
+static int dir_join(int a, int b)
+{
+    return a == GA_DIR_EXACT ? b : b == GA_DIR_EXACT || b == a ? a : GA_DIR_UNKNOWN;
+}
+
+static int dir_neg(int d)
+{
+    return d == GA_DIR_UNKNOWN ? d : -d;
+}
+
+/* d times an exact factor of sign s */
+static int dir_scale(int d, int s)
+{
+    return d == GA_DIR_UNKNOWN || s > 0 ? d : s < 0 ? -d : GA_DIR_EXACT;
+}
+
+/* -1, 0 or 1 without MPFR's erange flag (a NaN counts as nonzero) */
+static int sign_of(mpfr_srcptr a)
+{
+    return mpfr_zero_p(a) ? 0 : mpfr_signbit(a) ? -1 : 1;
+}
+
+/* r = a b (r may alias a or b); returns r's direction */
+static int mul_dir(mpfr_ptr r, mpfr_srcptr a, int da, mpfr_srcptr b, int db)
+{
+    int sa = sign_of(a), sb = sign_of(b);
+    int t = mpfr_mul(r, a, b, MPFR_RNDN);
+    if ((da == GA_DIR_EXACT && sa == 0) || (db == GA_DIR_EXACT && sb == 0))
+        return GA_DIR_EXACT;
+    if (db == GA_DIR_EXACT)
+        return dir_join(dir_scale(da, sb), dir_tern(t));
+    if (da == GA_DIR_EXACT)
+        return dir_join(dir_scale(db, sa), dir_tern(t));
+    return GA_DIR_UNKNOWN;
+}
+
+/* r = a c for an exact double c */
+static int mul_d_dir(mpfr_ptr r, mpfr_srcptr a, int da, double c)
+{
+    int sa = sign_of(a), t = mpfr_mul_d(r, a, c, MPFR_RNDN);
+    if (c == 0 || (da == GA_DIR_EXACT && sa == 0))
+        return GA_DIR_EXACT;
+    return dir_join(dir_scale(da, c > 0 ? 1 : -1), dir_tern(t));
+}
+
+/* r = a / b (r may alias a) for b > 0 exactly and as computed */
+static int div_dir(mpfr_ptr r, mpfr_srcptr a, int da, mpfr_srcptr b, int db)
+{
+    int sa = sign_of(a), sb = sign_of(b);
+    int t = mpfr_div(r, a, b, MPFR_RNDN);
+    if (da == GA_DIR_EXACT && sa == 0 && sb != 0)
+        return GA_DIR_EXACT;
+    if (db == GA_DIR_EXACT)
+        return dir_join(dir_scale(da, sb), dir_tern(t));
+    if (da == GA_DIR_EXACT) /* a / b decreases in b > 0 for a > 0 */
+        return dir_join(dir_scale(dir_neg(db), sa), dir_tern(t));
+    return GA_DIR_UNKNOWN;
+}
+
+static int add_dir(mpfr_ptr r, mpfr_srcptr a, int da, mpfr_srcptr b, int db)
+{
+    return dir_join(dir_join(da, db), dir_tern(mpfr_add(r, a, b, MPFR_RNDN)));
+}
+
+/* r = a - y for the exact y and an a whose exact value is > 0 */
+static int pos_minus_y_dir(mpfr_ptr r, mpfr_srcptr a, int da, double y)
+{
+    int t = mpfr_sub_d(r, a, y, MPFR_RNDN);
+    if (mpfr_cmp_d(r, -y) == 0 && !mpfr_nan_p(r))
+        return GA_DIR_BELOW; /* a lost whole: the exact a - y exceeds -y */
+    return dir_join(da, dir_tern(t));
+}
+
+/* d, or the direction an end of f's open range (lo, hi) implies for a */
+static int range_dir(mpfr_srcptr a, int lo, int hi, int d)
+{
+    if (mpfr_cmp_si(a, hi) == 0)
+        return GA_DIR_ABOVE;
+    if (mpfr_cmp_si(a, lo) == 0)
+        return GA_DIR_BELOW;
+    return d;
+}
+
 /* ---- forward pass -------------------------------------------------------- */
 
 /* r = softplus(s z) for s = +1 or -1: max(s z, 0) + log1p(exp(-|z|)); t
@@ -431,74 +567,82 @@ static int softplus_signed(mpfr_ptr r, mpfr_srcptr z, int s, mpfr_ptr t)
     return inex;
 }
 
-/* r = 1/(1+exp(-z)); r may alias nothing else; t scratch. */
-static int sigmoid_mp(mpfr_ptr r, mpfr_srcptr z, mpfr_ptr t)
+/* r = 1/(1+exp(-z)); r may alias nothing else; t scratch. Returns r's
+ * direction from z's, dz: increasing, of range (0, 1). */
+static int sigmoid_mp(mpfr_ptr r, mpfr_srcptr z, int dz, mpfr_ptr t)
 {
     mpfr_neg(t, z, MPFR_RNDN);
-    int inex = mpfr_exp(t, t, MPFR_RNDN);
-    inex |= mpfr_add_ui(t, t, 1, MPFR_RNDN);
-    return inex | mpfr_ui_div(r, 1, t, MPFR_RNDN);
+    int d = dir_join(dir_neg(dz), dir_tern(mpfr_exp(t, t, MPFR_RNDN)));
+    d = dir_join(d, dir_tern(mpfr_add_ui(t, t, 1, MPFR_RNDN)));
+    d = dir_join(dir_neg(d), dir_tern(mpfr_ui_div(r, 1, t, MPFR_RNDN))); /* 1/t, t >= 1 */
+    return range_dir(r, 0, 1, d);
 }
 
 /* z[:, k0:k1] = W in + b for layer l, in (B, nin[l]): the units k0 <= k < k1.
- * With o->zex, also whether each z is exact: every input exact and no
- * operation of its sum rounded. */
+ * With o->zd, also each z's direction: a weight of 0 makes its term exactly
+ * 0 whatever the input (zero weights put z exactly at a kink). */
 static void layer_affine(orc *o, size_t l, mpfr_t *in, size_t k0, size_t k1)
 {
     size_t nin = o->nin[l], nout = o->nout[l], wk = o->wk[l], wj = o->wj[l];
     mpfr_t *Z = o->Z[l], *P = o->P;
     mpfr_ptr t = o->T[T_PROD];
-    unsigned char *zex = o->zex ? o->zex + o->B * o->zoff[l] : NULL;
-    const unsigned char *inex_in = o->zex && l ? o->aex + o->B * o->zoff[l - 1] : NULL;
+    signed char *zd = o->zd ? o->zd + o->B * o->zoff[l] : NULL;
+    const signed char *din = o->zd && l ? o->ad + o->B * o->zoff[l - 1] : NULL; /* x: exact */
     for (size_t n = 0; n < o->B; n++) {
         mpfr_t *xr = in + n * nin;
-        int in_exact = 1;
-        if (inex_in)
-            for (size_t j = 0; j < nin; j++)
-                in_exact &= inex_in[n * nin + j];
         for (size_t k = k0; k < k1; k++) {
             mpfr_ptr z = Z[n * nout + k];
             mpfr_t *w = P + o->woff[l] + k * wk;
-            int inex = 0;
+            int d = GA_DIR_EXACT;
             mpfr_set(z, P[o->boff[l] + k], MPFR_RNDN);
             for (size_t j = 0; j < nin; j++) {
-                inex |= mpfr_mul(t, xr[j], w[j * wj], MPFR_RNDN);
-                inex |= mpfr_add(z, z, t, MPFR_RNDN);
+                int dt = mul_dir(t, xr[j], din ? din[n * nin + j] : GA_DIR_EXACT, w[j * wj],
+                                 GA_DIR_EXACT);
+                d = add_dir(z, z, d, t, dt);
             }
-            if (zex)
-                zex[n * nout + k] = in_exact && !inex;
+            if (zd)
+                zd[n * nout + k] = (signed char)d;
         }
     }
 }
 
-/* a = f(z) of an elementwise activation; t scratch. */
-static int act_elementwise(mpfr_ptr a, mpfr_srcptr z, const ga_layer_desc *ld, mpfr_ptr t)
+/* a = f(z) of an elementwise activation; t scratch. Returns a's direction
+ * from z's, dz. */
+static int act_elementwise(mpfr_ptr a, mpfr_srcptr z, int dz, const ga_layer_desc *ld, mpfr_ptr t)
 {
     double c = ld->act_param;
+    int d;
     switch (ld->act) {
     case GA_ACT_IDENTITY: /* f(z) = z */
-        return mpfr_set(a, z, MPFR_RNDN);
+        return dir_join(dz, dir_tern(mpfr_set(a, z, MPFR_RNDN)));
     case GA_ACT_SIGMOID: /* f(z) = 1/(1+exp(-z)) */
-        return sigmoid_mp(a, z, t);
-    case GA_ACT_TANH:
-        return mpfr_tanh(a, z, MPFR_RNDN);
+        return sigmoid_mp(a, z, dz, t);
+    case GA_ACT_TANH: /* increasing, of range (-1, 1) */
+        return range_dir(a, -1, 1, dir_join(dz, dir_tern(mpfr_tanh(a, z, MPFR_RNDN))));
     case GA_ACT_RELU: /* max(z, 0) */
         if (mpfr_sgn(z) > 0)
-            return mpfr_set(a, z, MPFR_RNDN);
-        mpfr_set_zero(a, 1);
-        return 0;
+            return dir_join(dz, dir_tern(mpfr_set(a, z, MPFR_RNDN)));
+        mpfr_set_zero(a, 1); /* exactly 0 when the exact z <= z <= 0 */
+        return dz == GA_DIR_EXACT || dz == GA_DIR_ABOVE ? GA_DIR_EXACT : GA_DIR_UNKNOWN;
     case GA_ACT_LEAKY_RELU: /* z > 0 ? z : slope z */
         if (mpfr_sgn(z) > 0)
-            return mpfr_set(a, z, MPFR_RNDN);
-        return mpfr_mul_d(a, z, c, MPFR_RNDN);
+            d = dir_join(dz, dir_tern(mpfr_set(a, z, MPFR_RNDN)));
+        else
+            d = mul_d_dir(a, z, dz, c);
+        return c > 0 || dz == GA_DIR_EXACT ? d : GA_DIR_UNKNOWN; /* increasing for c > 0 */
     case GA_ACT_ELU: /* z > 0 ? z : alpha (exp(z) - 1) */
-        if (mpfr_sgn(z) > 0)
-            return mpfr_set(a, z, MPFR_RNDN);
-        return mpfr_expm1(t, z, MPFR_RNDN) | mpfr_mul_d(a, t, c, MPFR_RNDN);
-    case GA_ACT_SOFTPLUS: /* log(1 + exp(z)) */
-        return softplus_signed(a, z, 1, t);
+        if (mpfr_sgn(z) > 0) {
+            d = dir_join(dz, dir_tern(mpfr_set(a, z, MPFR_RNDN)));
+        } else {
+            d = dir_join(dz, dir_tern(mpfr_expm1(t, z, MPFR_RNDN)));
+            d = mul_d_dir(a, t, d, c);
+        }
+        return c > 0 || dz == GA_DIR_EXACT ? d : GA_DIR_UNKNOWN; /* increasing for c > 0 */
+    case GA_ACT_SOFTPLUS: /* log(1 + exp(z)), of range (0, inf) */
+        d = softplus_signed(a, z, 1, t) || dz != GA_DIR_EXACT ? GA_DIR_UNKNOWN : GA_DIR_EXACT;
+        return mpfr_zero_p(a) ? GA_DIR_BELOW : d;
     default:
-        return 0;
+        return GA_DIR_UNKNOWN;
     }
 }
 
@@ -510,16 +654,15 @@ static void layer_act(orc *o, size_t l, size_t k0, size_t k1)
     size_t nout = o->nout[l];
     mpfr_t *Z = o->Z[l], *A = o->A[l];
     mpfr_ptr t = o->T[T_T], u = o->T[T_U];
-    /* with o->zex: a exact when z is and f rounded nothing */
-    const unsigned char *zex = o->zex ? o->zex + o->B * o->zoff[l] : NULL;
-    unsigned char *aex = o->zex ? o->aex + o->B * o->zoff[l] : NULL;
+    const signed char *zd = o->zd ? o->zd + o->B * o->zoff[l] : NULL;
+    signed char *ad = o->zd ? o->ad + o->B * o->zoff[l] : NULL;
     if (ld->act != GA_ACT_SOFTMAX) {
         for (size_t n = 0; n < o->B; n++)
             for (size_t k = k0; k < k1; k++) {
                 size_t e = n * nout + k;
-                int inex = act_elementwise(A[e], Z[e], ld, t);
-                if (aex)
-                    aex[e] = zex[e] && !inex;
+                int d = act_elementwise(A[e], Z[e], zd ? zd[e] : GA_DIR_UNKNOWN, ld, t);
+                if (ad)
+                    ad[e] = (signed char)d;
             }
         return;
     }
@@ -538,13 +681,13 @@ static void layer_act(orc *o, size_t l, size_t k0, size_t k1)
         }
         for (size_t k = 0; k < nout; k++)
             inex |= mpfr_div(a[k], a[k], u, MPFR_RNDN);
-        if (aex)
-            for (size_t k = 0; k < nout; k++) {
-                int row_exact = !inex;
-                for (size_t j = 0; j < nout; j++)
-                    row_exact &= zex[n * nout + j];
-                aex[n * nout + k] = (unsigned char)row_exact;
-            }
+        if (ad) { /* one unit: exp(z - z) / exp(z - z) = 1 whatever z */
+            int exact = !inex || nout == 1;
+            for (size_t j = 0; j < nout && nout > 1; j++)
+                exact &= zd[n * nout + j] == GA_DIR_EXACT;
+            for (size_t k = 0; k < nout; k++)
+                ad[n * nout + k] = exact ? GA_DIR_EXACT : GA_DIR_UNKNOWN;
+        }
     }
 }
 
@@ -558,24 +701,36 @@ static void orc_constants(orc *o)
     else if (ls->reduction == GA_REDUCE_BATCH_MEAN)
         N = (unsigned long)o->B;
     mpfr_set_d(o->T[T_S], ls->scale, MPFR_RNDN);
-    mpfr_div_ui(o->T[T_S], o->T[T_S], N, MPFR_RNDN);
+    o->sd = dir_tern(mpfr_div_ui(o->T[T_S], o->T[T_S], N, MPFR_RNDN));
     mpfr_set_d(o->T[T_LAM], ls->weight_decay, MPFR_RNDN);
 }
 
-/* log sum_k exp(z_k) of a row (n), into r; t, u scratch. */
-static void logsumexp(mpfr_ptr r, mpfr_t *z, size_t n, mpfr_ptr t, mpfr_ptr u)
+/* log sum_k exp(z_k) of a row (n), into r; t, u scratch. Returns nonzero
+ * when some operation rounded. */
+static int logsumexp(mpfr_ptr r, mpfr_t *z, size_t n, mpfr_ptr t, mpfr_ptr u)
 {
     mpfr_set(r, z[0], MPFR_RNDN);
     for (size_t k = 1; k < n; k++)
         mpfr_max(r, r, z[k], MPFR_RNDN);
     mpfr_set_zero(u, 1);
+    int inex = 0;
     for (size_t k = 0; k < n; k++) {
-        mpfr_sub(t, z[k], r, MPFR_RNDN);
-        mpfr_exp(t, t, MPFR_RNDN);
-        mpfr_add(u, u, t, MPFR_RNDN);
+        inex |= mpfr_sub(t, z[k], r, MPFR_RNDN);
+        inex |= mpfr_exp(t, t, MPFR_RNDN);
+        inex |= mpfr_add(u, u, t, MPFR_RNDN);
     }
-    mpfr_log(u, u, MPFR_RNDN);
-    mpfr_add(r, r, u, MPFR_RNDN);
+    inex |= mpfr_log(u, u, MPFR_RNDN);
+    return inex | mpfr_add(r, r, u, MPFR_RNDN);
+}
+
+/* 1 when z and a of every unit of layer l's sample row n were exact */
+static int row_exact(const orc *o, size_t l, size_t n)
+{
+    size_t nout = o->nout[l], off = o->B * o->zoff[l] + n * nout;
+    for (size_t k = 0; k < nout; k++)
+        if (o->zd[off + k] != GA_DIR_EXACT || o->ad[off + k] != GA_DIR_EXACT)
+            return 0;
+    return 1;
 }
 
 static void orc_loss(orc *o);
@@ -607,131 +762,173 @@ static void orc_loss(orc *o)
     const double *y = o->y;
     mpfr_ptr acc = o->T[T_ACC], t = o->T[T_T], u = o->T[T_U], v = o->T[T_V], w = o->T[T_W];
     mpfr_set_zero(acc, 1);
+    /* the direction of acc (with o->zd): MSE's sum follows its terms when
+     * they are exact; the others are EXACT when every input and operation
+     * was, else UNKNOWN */
+    int d = GA_DIR_EXACT, inex = 0, exact_in = o->zd != NULL;
     switch (ls->kind) {
     case GA_LOSS_MSE: /* (a - y)^2 */
         for (size_t e = 0; e < nb; e++) {
-            mpfr_sub_d(t, A[e], y[e], MPFR_RNDN);
-            mpfr_fma(acc, t, t, acc, MPFR_RNDN);
+            int dt = dir_tern(mpfr_sub_d(t, A[e], y[e], MPFR_RNDN));
+            if (o->zd)
+                dt = dir_join(o->ad[o->B * o->zoff[o->L - 1] + e], dt);
+            int tf = mpfr_fma(acc, t, t, acc, MPFR_RNDN); /* increasing in acc */
+            d = dt == GA_DIR_EXACT ? dir_join(d, dir_tern(tf)) : GA_DIR_UNKNOWN;
         }
+        exact_in = 0;
         break;
     case GA_LOSS_BCE: /* y softplus(-z) + (1-y) softplus(z), a = sigmoid(z) */
         for (size_t e = 0; e < nb; e++) {
             if (y[e] != 0) {
-                softplus_signed(u, Z[e], -1, t);
-                mpfr_mul_d(u, u, y[e], MPFR_RNDN);
-                mpfr_add(acc, acc, u, MPFR_RNDN);
+                inex |= softplus_signed(u, Z[e], -1, t);
+                inex |= mpfr_mul_d(u, u, y[e], MPFR_RNDN);
+                inex |= mpfr_add(acc, acc, u, MPFR_RNDN);
             }
             if (y[e] != 1) {
-                softplus_signed(u, Z[e], 1, t);
+                inex |= softplus_signed(u, Z[e], 1, t);
                 mpfr_set_d(v, y[e], MPFR_RNDN);
-                mpfr_ui_sub(v, 1, v, MPFR_RNDN);
-                mpfr_fma(acc, u, v, acc, MPFR_RNDN);
+                inex |= mpfr_ui_sub(v, 1, v, MPFR_RNDN);
+                inex |= mpfr_fma(acc, u, v, acc, MPFR_RNDN);
             }
         }
         break;
     case GA_LOSS_BCE_LOGITS: /* softplus(z) - z y */
         for (size_t e = 0; e < nb; e++) {
-            softplus_signed(u, Z[e], 1, t);
-            mpfr_mul_d(v, Z[e], y[e], MPFR_RNDN);
-            mpfr_sub(u, u, v, MPFR_RNDN);
-            mpfr_add(acc, acc, u, MPFR_RNDN);
+            inex |= softplus_signed(u, Z[e], 1, t);
+            inex |= mpfr_mul_d(v, Z[e], y[e], MPFR_RNDN);
+            inex |= mpfr_sub(u, u, v, MPFR_RNDN);
+            inex |= mpfr_add(acc, acc, u, MPFR_RNDN);
         }
         break;
     case GA_LOSS_SOFTMAX_CE: /* sum_k y_k (lse(z) - z_k); for cce z is the softmax's input */
     case GA_LOSS_CCE:
         for (size_t n = 0; n < o->B; n++) {
-            logsumexp(w, Z + n * m, m, t, u);
+            inex |= logsumexp(w, Z + n * m, m, t, u);
             for (size_t k = 0; k < m; k++) {
                 double yk = y[n * m + k];
                 if (yk == 0)
                     continue;
-                mpfr_sub(t, w, Z[n * m + k], MPFR_RNDN);
-                mpfr_mul_d(t, t, yk, MPFR_RNDN);
-                mpfr_add(acc, acc, t, MPFR_RNDN);
+                inex |= mpfr_sub(t, w, Z[n * m + k], MPFR_RNDN);
+                inex |= mpfr_mul_d(t, t, yk, MPFR_RNDN);
+                inex |= mpfr_add(acc, acc, t, MPFR_RNDN);
             }
         }
         break;
     default:
         break;
     }
-    mpfr_mul(o->T[T_LOSS], acc, o->T[T_S], MPFR_RNDN);
-    if (ls->weight_decay != 0) { /* + lambda/2 sum W^2 */
+    if (exact_in)
+        for (size_t n = 0; n < o->B; n++)
+            exact_in &= row_exact(o, o->L - 1, n);
+    if (ls->kind != GA_LOSS_MSE || !o->zd)
+        d = exact_in && !inex ? GA_DIR_EXACT : GA_DIR_UNKNOWN;
+    d = mul_dir(o->T[T_LOSS], acc, d, o->T[T_S], o->sd);
+    if (ls->weight_decay != 0) { /* + lambda/2 sum W^2: W and lambda exact */
+        int dw = GA_DIR_EXACT;
         mpfr_set_zero(acc, 1);
         for (size_t l = 0; l < o->L; l++) {
             size_t nw = o->nin[l] * o->nout[l];
             mpfr_t *W = o->P + o->woff[l];
             for (size_t i = 0; i < nw; i++)
-                mpfr_fma(acc, W[i], W[i], acc, MPFR_RNDN);
+                dw = dir_join(dw, dir_tern(mpfr_fma(acc, W[i], W[i], acc, MPFR_RNDN)));
         }
-        mpfr_mul(acc, acc, o->T[T_LAM], MPFR_RNDN);
-        mpfr_div_2ui(acc, acc, 1, MPFR_RNDN);
-        mpfr_add(o->T[T_LOSS], o->T[T_LOSS], acc, MPFR_RNDN);
+        dw = mul_dir(acc, acc, dw, o->T[T_LAM], GA_DIR_EXACT);
+        dw = dir_join(dw, dir_tern(mpfr_div_2ui(acc, acc, 1, MPFR_RNDN)));
+        d = add_dir(o->T[T_LOSS], o->T[T_LOSS], d, acc, dw);
     }
+    o->lossd = d;
 }
 
 /* ---- reverse pass -------------------------------------------------------- */
 
-/* D (B, nout[l]): dL/da -> dL/dz through f of layer l. */
+/* D (B, nout[l]): dL/da -> dL/dz through f of layer l, and their directions
+ * o->dd. The branch of f' at a piecewise unit follows the computed sign of
+ * z, taken as right (no gradient entry settles where it is not proven,
+ * mag_kink_unsure), except for elu with alpha = 1, whose sign is not checked
+ * (its f' = min(1, exp(z)) is continuous): there f' is known only on the
+ * side of 0 that z's direction keeps it on. */
 static void layer_act_backward(orc *o, size_t l)
 {
     const ga_layer_desc *ld = &o->net->desc.layers[l];
     size_t nout = o->nout[l], m = o->B * nout;
     mpfr_t *Z = o->Z[l], *A = o->A[l], *D = o->D;
+    const signed char *zd = o->zd + o->B * o->zoff[l], *ad = o->ad + o->B * o->zoff[l];
+    signed char *dd = o->dd;
     mpfr_ptr t = o->T[T_T];
     double c = ld->act_param;
+    int dt;
     switch (ld->act) {
     case GA_ACT_IDENTITY:
         break;
     case GA_ACT_SIGMOID: /* f' = a (1 - a) */
         for (size_t e = 0; e < m; e++) {
-            mpfr_ui_sub(t, 1, A[e], MPFR_RNDN);
-            mpfr_mul(t, t, A[e], MPFR_RNDN);
-            mpfr_mul(D[e], D[e], t, MPFR_RNDN);
+            dt = dir_join(dir_neg(ad[e]), dir_tern(mpfr_ui_sub(t, 1, A[e], MPFR_RNDN)));
+            dt = mul_dir(t, t, dt, A[e], ad[e]);
+            dd[e] = (signed char)mul_dir(D[e], D[e], dd[e], t, dt);
         }
         break;
     case GA_ACT_TANH: /* f' = sech(z)^2 (no cancellation, unlike 1 - a^2) */
         for (size_t e = 0; e < m; e++) {
-            mpfr_sech(t, Z[e], MPFR_RNDN);
-            mpfr_sqr(t, t, MPFR_RNDN);
-            mpfr_mul(D[e], D[e], t, MPFR_RNDN);
+            int inex = mpfr_sech(t, Z[e], MPFR_RNDN);
+            inex |= mpfr_sqr(t, t, MPFR_RNDN);
+            dt = zd[e] == GA_DIR_EXACT && !inex ? GA_DIR_EXACT : GA_DIR_UNKNOWN;
+            dd[e] = (signed char)mul_dir(D[e], D[e], dd[e], t, dt);
         }
         break;
     case GA_ACT_RELU: /* f' = [z > 0] */
         for (size_t e = 0; e < m; e++)
-            if (mpfr_sgn(Z[e]) <= 0)
+            if (mpfr_sgn(Z[e]) <= 0) {
                 mpfr_set_zero(D[e], 1);
+                dd[e] = GA_DIR_EXACT;
+            }
         break;
     case GA_ACT_LEAKY_RELU: /* f' = z > 0 ? 1 : slope */
         for (size_t e = 0; e < m; e++)
             if (mpfr_sgn(Z[e]) <= 0)
-                mpfr_mul_d(D[e], D[e], c, MPFR_RNDN);
+                dd[e] = (signed char)mul_d_dir(D[e], D[e], dd[e], c);
         break;
     case GA_ACT_ELU: /* f' = z > 0 ? 1 : alpha exp(z) */
-        for (size_t e = 0; e < m; e++)
-            if (mpfr_sgn(Z[e]) <= 0) {
-                mpfr_exp(t, Z[e], MPFR_RNDN);
-                mpfr_mul_d(t, t, c, MPFR_RNDN);
-                mpfr_mul(D[e], D[e], t, MPFR_RNDN);
+        for (size_t e = 0; e < m; e++) {
+            int s = mpfr_sgn(Z[e]), d_zero = dd[e] == GA_DIR_EXACT && mpfr_zero_p(D[e]);
+            if (s <= 0) {
+                dt = dir_join(zd[e], dir_tern(mpfr_exp(t, Z[e], MPFR_RNDN)));
+                dt = mul_d_dir(t, t, dt, c);
+                dd[e] = (signed char)mul_dir(D[e], D[e], dd[e], t, dt);
             }
+            if (c == 1 && zd[e] != GA_DIR_EXACT && !d_zero &&
+                (s == 0 || (s > 0 && zd[e] != GA_DIR_BELOW)))
+                dd[e] = GA_DIR_UNKNOWN; /* the exact z may lie on the other side */
+        }
         break;
     case GA_ACT_SOFTPLUS: /* f' = sigmoid(z) = 1/(1+exp(-z)) */
         for (size_t e = 0; e < m; e++) {
             mpfr_neg(t, Z[e], MPFR_RNDN);
-            mpfr_exp(t, t, MPFR_RNDN);
-            mpfr_add_ui(t, t, 1, MPFR_RNDN);
-            mpfr_div(D[e], D[e], t, MPFR_RNDN);
+            dt = dir_join(dir_neg(zd[e]), dir_tern(mpfr_exp(t, t, MPFR_RNDN)));
+            dt = dir_join(dt, dir_tern(mpfr_add_ui(t, t, 1, MPFR_RNDN)));
+            dd[e] = (signed char)div_dir(D[e], D[e], dd[e], t, dt);
         }
         break;
     case GA_ACT_SOFTMAX: /* dz_k = a_k (da_k - sum_j a_j da_j) */
         for (size_t n = 0; n < o->B; n++) {
             mpfr_t *a = A + n * nout, *d = D + n * nout;
+            signed char *ddn = dd + n * nout;
+            if (nout == 1) { /* the constant 1: dz = 0 exactly */
+                mpfr_set_zero(d[0], 1);
+                ddn[0] = GA_DIR_EXACT;
+                continue;
+            }
+            int exact = row_exact(o, l, n), inex = 0;
+            for (size_t k = 0; k < nout; k++)
+                exact &= ddn[k] == GA_DIR_EXACT;
             mpfr_set_zero(t, 1);
             for (size_t k = 0; k < nout; k++)
-                mpfr_fma(t, a[k], d[k], t, MPFR_RNDN);
+                inex |= mpfr_fma(t, a[k], d[k], t, MPFR_RNDN);
             for (size_t k = 0; k < nout; k++) {
-                mpfr_sub(d[k], d[k], t, MPFR_RNDN);
-                mpfr_mul(d[k], d[k], a[k], MPFR_RNDN);
+                inex |= mpfr_sub(d[k], d[k], t, MPFR_RNDN);
+                inex |= mpfr_mul(d[k], d[k], a[k], MPFR_RNDN);
             }
+            for (size_t k = 0; k < nout; k++)
+                ddn[k] = exact && !inex ? GA_DIR_EXACT : GA_DIR_UNKNOWN;
         }
         break;
     default:
@@ -739,53 +936,60 @@ static void layer_act_backward(orc *o, size_t l)
     }
 }
 
-/* After orc_forward: G = dL/dtheta, DX = dL/dx when allocated. Returns the
- * output layer's D set by the loss. */
+/* After orc_forward: G = dL/dtheta, DX = dL/dx when allocated, and their
+ * directions (o->gd, o->dxd). Returns the output layer's D set by the loss. */
 static void orc_backward(orc *o)
 {
     const ga_loss_desc *ls = &o->net->desc.loss;
     size_t L = o->L, m = o->n_out, nb = o->B * m;
     mpfr_t *Z = o->Z[L - 1], *A = o->A[L - 1], *D = o->D;
+    const signed char *zd = o->zd + o->B * o->zoff[L - 1], *ad = o->ad + o->B * o->zoff[L - 1];
+    signed char *dd = o->dd;
     const double *y = o->y;
     mpfr_ptr s = o->T[T_S], t = o->T[T_T], u = o->T[T_U], v = o->T[T_V], w = o->T[T_W];
     int fused = 1; /* the loss gives dL/dz of the output layer directly */
     switch (ls->kind) {
     case GA_LOSS_MSE: /* dL/da = 2 s (a - y) */
         for (size_t e = 0; e < nb; e++) {
-            mpfr_sub_d(D[e], A[e], y[e], MPFR_RNDN);
-            mpfr_mul(D[e], D[e], s, MPFR_RNDN);
-            mpfr_mul_2ui(D[e], D[e], 1, MPFR_RNDN);
+            int d = dir_join(ad[e], dir_tern(mpfr_sub_d(D[e], A[e], y[e], MPFR_RNDN)));
+            d = mul_dir(D[e], D[e], d, s, o->sd);
+            dd[e] = (signed char)dir_join(d, dir_tern(mpfr_mul_2ui(D[e], D[e], 1, MPFR_RNDN)));
         }
         fused = 0;
         break;
     case GA_LOSS_BCE: /* dL/dz = s (sigmoid(z) - y) */
         for (size_t e = 0; e < nb; e++) {
-            mpfr_sub_d(D[e], A[e], y[e], MPFR_RNDN);
-            mpfr_mul(D[e], D[e], s, MPFR_RNDN);
+            int d = pos_minus_y_dir(D[e], A[e], ad[e], y[e]);
+            dd[e] = (signed char)mul_dir(D[e], D[e], d, s, o->sd);
         }
         break;
     case GA_LOSS_BCE_LOGITS: /* dL/dz = s (sigmoid(z) - y) */
         for (size_t e = 0; e < nb; e++) {
-            sigmoid_mp(u, Z[e], t);
-            mpfr_sub_d(D[e], u, y[e], MPFR_RNDN);
-            mpfr_mul(D[e], D[e], s, MPFR_RNDN);
+            int d = sigmoid_mp(u, Z[e], zd[e], t);
+            d = pos_minus_y_dir(D[e], u, d, y[e]);
+            dd[e] = (signed char)mul_dir(D[e], D[e], d, s, o->sd);
         }
         break;
     case GA_LOSS_SOFTMAX_CE: /* dL/dz_k = s (softmax(z)_k sum_j y_j - y_k) */
     case GA_LOSS_CCE:
         for (size_t n = 0; n < o->B; n++) {
             mpfr_t *z = Z + n * m, *d = D + n * m;
-            logsumexp(w, z, m, t, u);
+            /* one unit: softmax(z) = exp(z - lse) = 1 exactly, so d = s (y - y) = 0 */
+            int exact = m == 1 || row_exact(o, L - 1, n), inex = logsumexp(w, z, m, t, u);
             mpfr_set_zero(v, 1);
             for (size_t k = 0; k < m; k++)
-                mpfr_add_d(v, v, y[n * m + k], MPFR_RNDN);
+                inex |= mpfr_add_d(v, v, y[n * m + k], MPFR_RNDN);
             for (size_t k = 0; k < m; k++) {
-                mpfr_sub(t, z[k], w, MPFR_RNDN);
-                mpfr_exp(t, t, MPFR_RNDN);
-                mpfr_mul(t, t, v, MPFR_RNDN);
-                mpfr_sub_d(t, t, y[n * m + k], MPFR_RNDN);
-                mpfr_mul(d[k], t, s, MPFR_RNDN);
+                inex |= mpfr_sub(t, z[k], w, MPFR_RNDN);
+                inex |= mpfr_exp(t, t, MPFR_RNDN);
+                inex |= mpfr_mul(t, t, v, MPFR_RNDN);
+                inex |= mpfr_sub_d(t, t, y[n * m + k], MPFR_RNDN);
+                inex |= mpfr_mul(d[k], t, s, MPFR_RNDN);
             }
+            if (m == 1)
+                mpfr_set_zero(d[0], 1);
+            for (size_t k = 0; k < m; k++)
+                dd[n * m + k] = exact && (m == 1 || !inex) ? GA_DIR_EXACT : GA_DIR_UNKNOWN;
         }
         break;
     default:
@@ -796,42 +1000,58 @@ static void orc_backward(orc *o)
         if (!(l == L - 1 && fused))
             layer_act_backward(o, l);
         mpfr_t *in = l == 0 ? o->X : o->A[l - 1], *P = o->P, *G = o->G;
+        const signed char *din = l == 0 ? NULL : o->ad + B * o->zoff[l - 1]; /* x: exact */
         mpfr_ptr tp = o->T[T_PROD];
         D = o->D;
+        dd = o->dd;
         for (size_t k = 0; k < nout; k++) {
             size_t wrow = o->woff[l] + k * wk;
             for (size_t j = 0; j < nin; j++) { /* dW(k,j) = sum_n dz[n,k] in[n,j] + lambda W */
-                mpfr_ptr g = G[wrow + j * wj];
-                mpfr_mul(g, D[k], in[j], MPFR_RNDN);
-                for (size_t n = 1; n < B; n++) {
-                    mpfr_mul(tp, D[n * nout + k], in[n * nin + j], MPFR_RNDN);
-                    mpfr_add(g, g, tp, MPFR_RNDN);
+                size_t gi = wrow + j * wj;
+                mpfr_ptr g = G[gi];
+                int dg = GA_DIR_EXACT;
+                mpfr_set_zero(g, 1);
+                for (size_t n = 0; n < B; n++) {
+                    int dp = mul_dir(tp, D[n * nout + k], dd[n * nout + k], in[n * nin + j],
+                                     din ? din[n * nin + j] : GA_DIR_EXACT);
+                    dg = add_dir(g, g, dg, tp, dp);
                 }
-                if (ls->weight_decay != 0)
-                    mpfr_fma(g, o->T[T_LAM], P[wrow + j * wj], g, MPFR_RNDN);
+                if (ls->weight_decay != 0) /* lambda, W exact: increasing in g */
+                    dg = dir_join(dg, dir_tern(mpfr_fma(g, o->T[T_LAM], P[gi], g, MPFR_RNDN)));
+                o->gd[gi] = (signed char)dg;
             }
-            mpfr_ptr g = G[o->boff[l] + k]; /* db(k) = sum_n dz[n,k] */
+            size_t bi = o->boff[l] + k; /* db(k) = sum_n dz[n,k] */
+            mpfr_ptr g = G[bi];
+            int dg = dd[k];
             mpfr_set(g, D[k], MPFR_RNDN);
             for (size_t n = 1; n < B; n++)
-                mpfr_add(g, g, D[n * nout + k], MPFR_RNDN);
+                dg = add_dir(g, g, dg, D[n * nout + k], dd[n * nout + k]);
+            o->gd[bi] = (signed char)dg;
         }
         mpfr_t *out = l > 0 ? o->Dp : o->DX; /* da_prev[n,j] = sum_k W(k,j) dz[n,k] */
+        signed char *outd = l > 0 ? o->ddp : o->dxd;
         if (!out)
             continue;
         for (size_t n = 0; n < B; n++)
             for (size_t j = 0; j < nin; j++) {
                 mpfr_ptr r = out[n * nin + j];
                 mpfr_t *wc = P + o->woff[l] + j * wj;
-                mpfr_mul(r, wc[0], D[n * nout], MPFR_RNDN);
-                for (size_t k = 1; k < nout; k++) {
-                    mpfr_mul(tp, wc[k * wk], D[n * nout + k], MPFR_RNDN);
-                    mpfr_add(r, r, tp, MPFR_RNDN);
+                int dr = GA_DIR_EXACT;
+                mpfr_set_zero(r, 1);
+                for (size_t k = 0; k < nout; k++) {
+                    int dp = mul_dir(tp, wc[k * wk], GA_DIR_EXACT, D[n * nout + k],
+                                     dd[n * nout + k]);
+                    dr = add_dir(r, r, dr, tp, dp);
                 }
+                outd[n * nin + j] = (signed char)dr;
             }
         if (l > 0) {
             mpfr_t *sw = o->D;
             o->D = o->Dp;
             o->Dp = sw;
+            signed char *swd = o->dd;
+            o->dd = o->ddp;
+            o->ddp = swd;
         }
     }
 }
@@ -964,12 +1184,12 @@ static void mag_forward(orc *o)
                          (min ? min[n * nin + j] : fabsl((mag_t)o->x[n * nin + j]));
                 mz[n * nout + k] = m;
             }
-            if (o->zex && (ld->act == GA_ACT_RELU || ld->act == GA_ACT_LEAKY_RELU ||
+            if (o->zd && (ld->act == GA_ACT_RELU || ld->act == GA_ACT_LEAKY_RELU ||
                            (ld->act == GA_ACT_ELU && ld->act_param != 1)))
                 for (size_t k = 0; k < nout; k++) { /* the sign that picks f' (mag_kink_unsure) */
                     size_t e = n * nout + k;
                     mag_t z = fabsl(mag_get(o->Z[l][e]));
-                    if (z == 0 && !o->zex[B * o->zoff[l] + e])
+                    if (z == 0 && o->zd[B * o->zoff[l] + e] != GA_DIR_EXACT)
                         o->kink_zero = 1;
                     else if (z != 0 && mz[e] / z > o->kink_ratio)
                         o->kink_ratio = mz[e] / z;
@@ -1224,11 +1444,17 @@ void ga_oracle_two_prec_error(mpfr_ptr e, mpfr_srcptr hi, mpfr_srcptr lo, long p
     }
 }
 
-/* 1 when every number of [v - e, v + e] rounds to the same double (nearest),
- * writing that double; else 0 and *out = v rounded. *abserr (if not NULL)
- * bounds |exact - *out| given |exact - v| <= e. scratch: 2 variables. */
-int ga_oracle_settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, mpfr_ptr lo,
-                     mpfr_ptr hi)
+/* 1 when every number the exact value may be rounds to the same double
+ * (nearest, ties to even), writing that double; else 0 and *out = v rounded.
+ * The exact value lies in [v - e, v + e], and on the side of v that dir
+ * tells (GA_DIR_ABOVE: v is above it, so in [v - e, v)). The open end is
+ * taken at the number next to v at 64 more bits than v's: a rounding
+ * boundary of doubles (a midpoint, 54 bits) cannot lie strictly between the
+ * two. So v exactly on a boundary settles on the side dir tells, and with
+ * e = 0 (an exact v) an exact tie goes to even. *abserr (if not NULL) bounds
+ * |exact - *out|. scratch: 2 variables. */
+int ga_oracle_settle_dir(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, int dir,
+                         mpfr_ptr lo, mpfr_ptr hi)
 {
     *out = mpfr_get_d(v, MPFR_RNDN);
     int ok = 0;
@@ -1237,8 +1463,17 @@ int ga_oracle_settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, 
         mpfr_set_prec(hi, mpfr_get_prec(v) + 64);
         mpfr_sub(lo, v, e, MPFR_RNDD);
         mpfr_add(hi, v, e, MPFR_RNDU);
+        if (dir == GA_DIR_ABOVE) {
+            mpfr_set(hi, v, MPFR_RNDN);
+            mpfr_nextbelow(hi);
+        } else if (dir == GA_DIR_BELOW) {
+            mpfr_set(lo, v, MPFR_RNDN);
+            mpfr_nextabove(lo);
+        }
         double dl = mpfr_get_d(lo, MPFR_RNDN), dh = mpfr_get_d(hi, MPFR_RNDN);
         ok = dl == dh; /* +0 == -0: the exact value rounds to a zero */
+        if (ok)
+            *out = dl;
         if (*out == 0)
             *out = 0.0; /* the sign of a zero result carries no information: +0 */
         if (abserr) {
@@ -1252,6 +1487,12 @@ int ga_oracle_settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, 
         *abserr = INFINITY;
     }
     return ok;
+}
+
+int ga_oracle_settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, mpfr_ptr lo,
+                     mpfr_ptr hi)
+{
+    return ga_oracle_settle_dir(out, abserr, v, e, GA_DIR_UNKNOWN, lo, hi);
 }
 
 /* The next Ziv precision, or 0 when the MPFR variables would outgrow the
@@ -1289,7 +1530,7 @@ static int ga_oracle_loss_in_range(double *loss, double *abserr, ga_oracle_stats
         return status;
     orc o;
     /* extra: the low-precision loss, the error, two settle scratch */
-    status = orc_alloc(&o, err, net, params, x, y, batch, 0, 0, 0, 0, 4, op.start_prec);
+    status = orc_alloc(&o, err, net, params, x, y, batch, 0, 0, 0, 0, 1, 4, op.start_prec);
     if (status)
         return status;
     mpfr_ptr lo = o.E[0], e = o.E[1];
@@ -1308,12 +1549,16 @@ static int ga_oracle_loss_in_range(double *loss, double *abserr, ga_oracle_stats
         orc_constants(&o);
         orc_forward(&o);
         int inexact = mpfr_inexflag_p();
-        ga_oracle_two_prec_error(e, o.T[T_LOSS], lo, p, inexact, o.E[2]);
-        if (inexact) {
-            mag_forward(&o);
-            mag_floor(e, &o, o.mloss, p + GAP, o.E[2]);
+        if (o.lossd == GA_DIR_EXACT) {
+            mpfr_set_zero(e, 1);
+        } else {
+            ga_oracle_two_prec_error(e, o.T[T_LOSS], lo, p, inexact, o.E[2]);
+            if (inexact) {
+                mag_forward(&o);
+                mag_floor(e, &o, o.mloss, p + GAP, o.E[2]);
+            }
         }
-        done = ga_oracle_settle(loss, abserr, o.T[T_LOSS], e, o.E[2], o.E[3]);
+        done = ga_oracle_settle_dir(loss, abserr, o.T[T_LOSS], e, o.lossd, o.E[2], o.E[3]);
         long np = done || p >= op.max_prec ? 0 : next_prec(&o, p, op.max_prec);
         if (!np)
             break;
@@ -1421,16 +1666,21 @@ static void settle_do(void *arg)
         mpfr_srcptr lo = is_g ? s->lo->G[i] : is_dx ? s->lo->DX[i - n_grad] : s->lo->T[T_LOSS];
         double *out = is_g ? &s->grad[i] : is_dx ? &s->dx[i - n_grad] : s->loss;
         double *ae = is_g ? (s->abserr ? &s->abserr[i] : NULL) : is_dx ? NULL : s->loss_err;
+        int dir = is_g ? s->hi->gd[i] : is_dx ? s->hi->dxd[i - n_grad] : s->hi->lossd;
         for (int k = 0; k < 3; k++)
             mpfr_set_prec(s->sc[k], s->p + GAP);
-        ga_oracle_two_prec_error(s->sc[0], hi, lo, s->p, s->inexact, s->sc[1]);
-        if (s->inexact)
-            mag_floor(s->sc[0], s->lo,
-                      is_g ? s->lo->mg[i] : is_dx ? s->lo->mdx[i - n_grad] : s->lo->mloss,
-                      s->p + GAP, s->sc[1]);
+        if (dir == GA_DIR_EXACT) {
+            mpfr_set_zero(s->sc[0], 1);
+        } else {
+            ga_oracle_two_prec_error(s->sc[0], hi, lo, s->p, s->inexact, s->sc[1]);
+            if (s->inexact)
+                mag_floor(s->sc[0], s->lo,
+                          is_g ? s->lo->mg[i] : is_dx ? s->lo->mdx[i - n_grad] : s->lo->mloss,
+                          s->p + GAP, s->sc[1]);
+        }
         if (s->kink_unsure && (is_g || is_dx))
             mpfr_set_inf(s->sc[0], 1);
-        if (!ga_oracle_settle(out, ae, hi, s->sc[0], s->sc[1], s->sc[2]))
+        if (!ga_oracle_settle_dir(out, ae, hi, s->sc[0], dir, s->sc[1], s->sc[2]))
             s->unsettled++;
     }
     mp_range_restore(saved);
@@ -1465,11 +1715,11 @@ static int loss_gradient_run(double *loss, double *loss_err, double *grad, doubl
     orc lo_o, hi_o;
     int sign = keep && net_has_piecewise(net), snap = keep != NULL;
     size_t fd_extra = keep ? FD_EXTRA : 0;
-    status = orc_alloc(&lo_o, err, net, params, x, y, batch, 1, dx != NULL, sign, snap,
+    status = orc_alloc(&lo_o, err, net, params, x, y, batch, 1, dx != NULL, sign, snap, 1,
                        fd_extra + 3, op.start_prec);
     if (status)
         return status;
-    status = orc_alloc(&hi_o, err, net, params, x, y, batch, 1, dx != NULL, sign, snap,
+    status = orc_alloc(&hi_o, err, net, params, x, y, batch, 1, dx != NULL, sign, snap, 1,
                        fd_extra + 3, op.start_prec + GAP);
     if (status) {
         orc_free(&lo_o);
@@ -1722,7 +1972,7 @@ static void fd_act_from_base(orc *o, size_t l, size_t k0, size_t k1)
         for (size_t k = k0; k < k1; k++) {
             size_t e = n * nout + k;
             if (!act_from_base(A[e], Z[e], zs[e], as[e], ld->act, t, u, v))
-                act_elementwise(A[e], Z[e], ld, t);
+                act_elementwise(A[e], Z[e], GA_DIR_UNKNOWN, ld, t);
         }
 }
 
@@ -1970,7 +2220,7 @@ static int fd_run(double *g, double *abserr, int *kink, long *prec_out, unsigned
 static int fd_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
                     const double *x, const double *y, size_t batch, const ga_oracle_options *op)
 {
-    return orc_alloc(o, err, net, params, x, y, batch, 0, 0, net_has_piecewise(net), 1, FD_EXTRA,
+    return orc_alloc(o, err, net, params, x, y, batch, 0, 0, net_has_piecewise(net), 1, 0, FD_EXTRA,
                      op->start_prec);
 }
 

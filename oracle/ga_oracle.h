@@ -16,6 +16,16 @@
  * of v_{p+32} with a margin of about 2^32 (plus 2^-p |v| unless every
  * operation was exact). Route (a) uses the Ridders tableau's own estimate.
  *
+ * Exact values settle: the passes carry MPFR's ternary values with every
+ * value (GA_DIR_* below). A result reached by exact operations alone (or
+ * through a factor that is exactly 0) has error 0 and is rounded to nearest,
+ * ties to even, as IEEE rounds: an exact tie, an exact double, an exact 0. A
+ * pre-activation exactly 0 that way is exactly at the kink, where the
+ * conventions relu'(0) = 0, leaky_relu'(0) = slope, elu'(0) = alpha apply.
+ * A result whose error has a known sign (a saturated sigmoid computed as 1
+ * lies above the exact value) settles on that side of a rounding boundary
+ * it lies on, where no precision would separate it from the boundary.
+ *
  * Status conventions shared by all entry points: GA_EINVAL for NULL
  * pointers, batch 0, an entry out of range, a net whose slab does not match
  * its description or bad options; GA_ENONFINITE naming the first NaN/Inf in
@@ -121,5 +131,18 @@ void ga_oracle_two_prec_error(mpfr_ptr e, mpfr_srcptr hi, mpfr_srcptr lo, long p
  * not NULL) bounds |exact - *out| given |exact - v| <= e. lo, hi: scratch. */
 int ga_oracle_settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, mpfr_ptr lo,
                      mpfr_ptr hi);
+
+/* What is known of a computed v against the exact value it stands for:
+ * equal, strictly below it, strictly above it, or nothing (ga_oracle.c says
+ * how the passes know it, from MPFR's ternary values). */
+enum { GA_DIR_BELOW = -1, GA_DIR_EXACT = 0, GA_DIR_ABOVE = 1, GA_DIR_UNKNOWN = 2 };
+
+/* ga_oracle_settle knowing also on which side of v the exact value lies
+ * (dir, as above): v - e <= exact < v for GA_DIR_ABOVE, v < exact <= v + e
+ * for GA_DIR_BELOW. With e = 0 and GA_DIR_EXACT, v itself rounded to nearest,
+ * ties to even: an exact value settles whatever it is (a tie, a double, 0);
+ * a strict dir settles v on a rounding boundary to the side it tells. */
+int ga_oracle_settle_dir(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, int dir,
+                         mpfr_ptr lo, mpfr_ptr hi);
 
 #endif
