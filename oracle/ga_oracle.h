@@ -95,7 +95,11 @@ int ga_oracle_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_err
 /* Cross-check of (b) against (a) on `count` entries chosen from seed (all
  * entries when count >= n_params). *mismatches = entries where the two
  * settled doubles differ. Entries where route (a) meets a kink are skipped
- * (not counted in *checked); an entry route (a) cannot settle ends the check
+ * (not counted in *checked), and so are entries route (a) cannot settle
+ * because its last interval straddles a single rounding boundary with (b)'s
+ * double on one side of it (an exact tie, or an entry nearer to a boundary
+ * than differences resolve: (b) settles those from the exact values or the
+ * sign of the error); any other entry route (a) cannot settle ends the check
  * with GA_EFAIL. */
 int ga_oracle_cross_check(size_t *mismatches, size_t *checked, ga_error *err,
                           const ga_net *net, const double *params, const double *x,
