@@ -1118,49 +1118,55 @@ Test(oracle, settle_ties_and_sides)
     mpfr_clears(v, e, s1, s2, (mpfr_ptr)0);
 }
 
-/* A 1-input, 2-unit identity layer, mse (sum), x = 1, y = (0, 1), W1 = (1/2,
- * 1), b1 = (c, 2^-200): z = (1/2 + c, 1 + 2^-200), and by hand
- *   dL/dz = 2 (z - y) = (1 + 2c, 2^-199) = db1 = dW1 (x = 1).
- * Unit 1 rounds at the first Ziv step (1 + 2^-200 needs 201 bits), so the
- * pass is inexact even where unit 0's entries are exact: the oracle must
- * know them exact by themselves. Each expected value is 1 + 2c rounded to
- * nearest, ties to even, by MPFR at 1000 bits. */
-static void tie_net_check(double c, double want, const char *what)
+/* x = 1, a 2-unit sigmoid layer with W1 = (0, 1), b1 = 0, then a 2-unit
+ * identity layer with W2 = I, b2 = (c, 0); mse (sum), y = (0, 0). By hand:
+ * a1 = (s(0), s(1)) = (1/2 exactly, 1/(1+1/e)), z2 = (1/2 + c, s(1)) (the
+ * 0 weight takes s(1) out of z2[0] exactly), dL/dz2 = 2 z2, so
+ *   db2[0] = 1 + 2c,  dW2[0,0] = (1 + 2c) a1[0] = 1/2 + c.
+ * Unit 1 carries s(1), rounded at every precision: the pass is never exact
+ * as a whole, and unit 0's entries, exact ties for c = 2^-54 or 3 2^-54,
+ * never settled (4 results unsettled at 8224 bits). Expected: 1 + 2c and
+ * 1/2 + c rounded to nearest, ties to even, by MPFR at 1000 bits, which the
+ * test checks against the values written in it. */
+static void tie_net_check(double c, double want_db, double want_dw, const char *what)
 {
-    ga_layer_desc layers[1] = {{2, GA_ACT_IDENTITY, 0}};
-    ga_net *net = make_net(GA_LAYOUT_COLUMN, 1, 1, layers,
+    ga_layer_desc layers[2] = {{2, GA_ACT_SIGMOID, 0}, {2, GA_ACT_IDENTITY, 0}};
+    ga_net *net = make_net(GA_LAYOUT_COLUMN, 1, 2, layers,
                            (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0});
-    const double P[4] = {0.5, 1.0, c, 0x1p-200}; /* W1 (2,1), b1 (2) */
+    /* W1 (2,1), b1 (2), W2 (2,2), b2 (2) */
+    const double P[10] = {0, 1, 0, 0, 1, 0, 0, 1, c, 0};
+    cr_assert(net->n_params == 10);
     memcpy(net->params, P, sizeof P);
-    double x[1] = {1.0}, y[2] = {0.0, 1.0}, g[4], ge[4], loss, le;
+    double x[1] = {1.0}, y[2] = {0.0, 0.0}, g[10], ge[10], loss, le;
     mpfr_t v;
     mpfr_init2(v, EXACT_PREC);
     mpfr_set_d(v, c, MPFR_RNDN);
-    mpfr_mul_2ui(v, v, 1, MPFR_RNDN);
-    mpfr_add_ui(v, v, 1, MPFR_RNDN);
-    cr_assert(round_exact(v) == want, "%s: the closed form gives %a, the test says %a", what,
-              round_exact(v), want);
+    mpfr_add_d(v, v, 0.5, MPFR_RNDN); /* 1/2 + c */
+    cr_assert(is_tie(v) && round_exact(v) == want_dw, "%s: 1/2 + c rounds to %a, the test says %a",
+              what, round_exact(v), want_dw);
+    mpfr_mul_2ui(v, v, 1, MPFR_RNDN); /* 1 + 2c */
+    cr_assert(is_tie(v) && round_exact(v) == want_db, "%s: 1 + 2c rounds to %a, the test says %a",
+              what, round_exact(v), want_db);
     mpfr_clear(v);
     ga_oracle_stats st;
     ga_error err = {{0}};
     cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, NULL, &st, &err, net, net->params, x, y,
                                          1, NULL),
                  GA_OK, "%s: %s", what, err.msg);
-    cr_assert(g[0] == want && g[2] == want, "%s: dW1[0] %a, db1[0] %a, want %a", what, g[0], g[2],
-              want);
-    cr_assert(g[1] == 0x1p-199 && g[3] == 0x1p-199, "%s: dW1[1] %a, db1[1] %a, want 2^-199",
-              what, g[1], g[3]);
-    cr_assert(ge[2] <= 0x1p-52, "%s: error bound %a", what, ge[2]);
+    cr_assert(g[8] == want_db && g[4] == want_dw, "%s: db2[0] %a, dW2[0,0] %a, want %a, %a", what,
+              g[8], g[4], want_db, want_dw);
+    cr_assert(ge[8] == 0x1p-53 && ge[4] == 0x1p-54, "%s: error bounds %a, %a: the rounding alone",
+              what, ge[8], ge[4]);
     ga_net_free(net);
 }
 
-/* c = 2^-54: 1 + 2^-53, a tie between 1 (even) and 1 + 2^-52: 1.
- * c = 3 2^-54: 1 + 3 2^-53, a tie between 1 + 2^-52 (odd) and 1 + 2^-51
- * (even): 1 + 2^-51, up. */
+/* c = 2^-54: 1 + 2^-53, a tie between 1 (even) and 1 + 2^-52: 1, and
+ * 1/2 + 2^-54: 1/2. c = 3 2^-54: 1 + 3 2^-53, a tie between 1 + 2^-52 (odd)
+ * and 1 + 2^-51 (even): 1 + 2^-51, up; 1/2 + 3 2^-54: 1/2 + 2^-52. */
 Test(oracle, exact_tie_rounds_to_even)
 {
-    tie_net_check(0x1p-54, 1.0, "tie 1 + 2^-53");
-    tie_net_check(3 * 0x1p-54, 1 + 0x1p-51, "tie 1 + 3 2^-53");
+    tie_net_check(0x1p-54, 1.0, 0.5, "c = 2^-54");
+    tie_net_check(3 * 0x1p-54, 1 + 0x1p-51, 0.5 + 0x1p-52, "c = 3 2^-54");
 }
 
 /* Near a tie: c = 2^-54 + 2^-201 puts the entry at 1 + 2^-53 + 2^-200,
