@@ -1169,6 +1169,49 @@ Test(oracle, exact_tie_rounds_to_even)
     tie_net_check(3 * 0x1p-54, 1 + 0x1p-51, 0.5 + 0x1p-52, "c = 3 2^-54");
 }
 
+/* A tie reached through a mean: one identity unit, W = 0, b = 1/2,
+ * x = (1, 1, 1), y = (-3 2^-54, 0, 0), mse with batch_mean over B = 3. By
+ * hand, z_n = b and with r = sum_n (b - y_n) = 3/2 + 3 2^-54:
+ *   dL/db = (2/3) r = 1 + 2^-53 = dL/dW (x = 1): a tie, to even: 1;
+ *   L = (1/3) sum_n (b - y_n)^2 = 1/4 + 2^-54 + 3 2^-108: 1/4 + 2^-54
+ * (both closed forms also evaluated by MPFR at 1000 bits below). With
+ * scale / 3 rounded first the entries were never exact; divided last,
+ * 2r / 3 is. */
+Test(oracle, exact_tie_through_a_mean)
+{
+    ga_layer_desc layers[1] = {{1, GA_ACT_IDENTITY, 0}};
+    ga_net *net = make_net(GA_LAYOUT_COLUMN, 1, 1, layers,
+                           (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_BATCH_MEAN, 0.0});
+    net->params[0] = 0.0;
+    net->params[1] = 0.5;
+    double x[3] = {1, 1, 1}, y[3] = {-3 * 0x1p-54, 0, 0}, g[2], ge[2], loss, le;
+    mpfr_t r, t, l;
+    mpfr_inits2(EXACT_PREC, r, t, l, (mpfr_ptr)0);
+    mpfr_set_zero(r, 1);
+    mpfr_set_zero(l, 1);
+    for (int n = 0; n < 3; n++) {
+        mpfr_set_d(t, 0.5, MPFR_RNDN);
+        mpfr_sub_d(t, t, y[n], MPFR_RNDN);
+        mpfr_add(r, r, t, MPFR_RNDN);
+        mpfr_fma(l, t, t, l, MPFR_RNDN);
+    }
+    mpfr_mul_2ui(r, r, 1, MPFR_RNDN);
+    mpfr_div_ui(r, r, 3, MPFR_RNDN);
+    mpfr_div_ui(l, l, 3, MPFR_RNDN);
+    cr_assert(is_tie(r) && round_exact(r) == 1.0 && round_exact(l) == 0.25 + 0x1p-54,
+              "closed forms: %a, %a", round_exact(r), round_exact(l));
+    mpfr_clears(r, t, l, (mpfr_ptr)0);
+    ga_oracle_stats st;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, NULL, &st, &err, net, net->params, x, y,
+                                         3, NULL),
+                 GA_OK, "%s", err.msg);
+    cr_assert(g[0] == 1.0 && g[1] == 1.0, "dW %a, db %a, by hand 1 (tie 1 + 2^-53 to even)", g[0],
+              g[1]);
+    cr_assert(loss == 0.25 + 0x1p-54, "loss %a, by hand 1/4 + 2^-54", loss);
+    ga_net_free(net);
+}
+
 /* Near a tie: c = 2^-54 + 2^-201 puts the entry at 1 + 2^-53 + 2^-200,
  * just above the tie (1 + 2^-52); c = 2^-54 - 2^-201 just below it (1). The
  * parameters are exact doubles only when c is, so the 2^-201 part comes from

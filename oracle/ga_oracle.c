@@ -116,7 +116,8 @@ typedef struct {
     signed char *zd, *ad;   /* (B * sum nout) each, laid out as S */
     signed char *dd, *ddp;  /* (B, maxw) each, with D and Dp */
     signed char *gd, *dxd;  /* (n_params), (B, n_in) */
-    int lossd, sd;          /* of T_LOSS and of T_S */
+    int lossd;              /* of T_LOSS */
+    unsigned long N;   /* the reduction's divisor (orc_constants) */
     int kink_zero;     /* a piecewise unit's z came out 0 but not exactly (mag_forward) */
     mag_t kink_ratio;  /* the largest M(z) / |z| over the piecewise units' nonzero z */
 } orc;
@@ -239,10 +240,13 @@ static int mpfr_bytes(size_t *bytes, size_t n, long prec)
  * proof): per layer the fan-in sum (a product and an addition a term), the
  * fan-out sum of the reverse pass, the activation and its derivative (at
  * most 4 roundings each) and softmax's sums; the loss's sum over the batch;
- * the gradient's sum over the batch; weight decay's sum over the weights. */
+ * the gradient's sum over the batch; weight decay's sum over the weights;
+ * the division by the reduction's N, last. The magnitudes M take scale / N
+ * from the start (mag_scale): the passes' values before that division are N
+ * times theirs, and so are their errors, which the division brings back. */
 static mag_t mag_depth(const orc *o, size_t B)
 {
-    mag_t d = 64, nw = 0;
+    mag_t d = 66, nw = 0;
     for (size_t l = 0; l < o->L; l++) {
         d += 4 * ((mag_t)o->nin[l] + (mag_t)o->nout[l]) + 32;
         nw += (mag_t)o->nin[l] * (mag_t)o->nout[l];
@@ -526,6 +530,12 @@ static int add_dir(mpfr_ptr r, mpfr_srcptr a, int da, mpfr_srcptr b, int db)
     return dir_join(dir_join(da, db), dir_tern(mpfr_add(r, a, b, MPFR_RNDN)));
 }
 
+/* r = r / N in place, N >= 1 */
+static int div_n_dir(mpfr_ptr r, int d, unsigned long N)
+{
+    return N == 1 ? d : dir_join(d, dir_tern(mpfr_div_ui(r, r, N, MPFR_RNDN)));
+}
+
 /* r = a - y for the exact y and an a whose exact value is > 0 */
 static int pos_minus_y_dir(mpfr_ptr r, mpfr_srcptr a, int da, double y)
 {
@@ -691,7 +701,11 @@ static void layer_act(orc *o, size_t l, size_t k0, size_t k1)
     }
 }
 
-/* T_S = scale / N and T_LAM = lambda for the reduction of the description. */
+/* T_S = scale, T_LAM = lambda and o->N, the divisor of the description's
+ * reduction. The passes divide by N last (the loss, each gradient entry
+ * before weight decay, dL/dx), not through a rounded scale / N first: a
+ * mean over 3 samples whose exact value is a tie (or any double) is then
+ * reached exactly, by one division that MPFR says is exact. */
 static void orc_constants(orc *o)
 {
     const ga_loss_desc *ls = &o->net->desc.loss;
@@ -701,8 +715,8 @@ static void orc_constants(orc *o)
     else if (ls->reduction == GA_REDUCE_BATCH_MEAN)
         N = (unsigned long)o->B;
     mpfr_set_d(o->T[T_S], ls->scale, MPFR_RNDN);
-    o->sd = dir_tern(mpfr_div_ui(o->T[T_S], o->T[T_S], N, MPFR_RNDN));
     mpfr_set_d(o->T[T_LAM], ls->weight_decay, MPFR_RNDN);
+    o->N = N;
 }
 
 /* log sum_k exp(z_k) of a row (n), into r; t, u scratch. Returns nonzero
@@ -822,7 +836,8 @@ static void orc_loss(orc *o)
             exact_in &= row_exact(o, o->L - 1, n);
     if (ls->kind != GA_LOSS_MSE || !o->zd)
         d = exact_in && !inex ? GA_DIR_EXACT : GA_DIR_UNKNOWN;
-    d = mul_dir(o->T[T_LOSS], acc, d, o->T[T_S], o->sd);
+    d = mul_dir(o->T[T_LOSS], acc, d, o->T[T_S], GA_DIR_EXACT);
+    d = div_n_dir(o->T[T_LOSS], d, o->N);
     if (ls->weight_decay != 0) { /* + lambda/2 sum W^2: W and lambda exact */
         int dw = GA_DIR_EXACT;
         mpfr_set_zero(acc, 1);
@@ -937,7 +952,9 @@ static void layer_act_backward(orc *o, size_t l)
 }
 
 /* After orc_forward: G = dL/dtheta, DX = dL/dx when allocated, and their
- * directions (o->gd, o->dxd). Returns the output layer's D set by the loss. */
+ * directions (o->gd, o->dxd). Returns the output layer's D set by the loss.
+ * s is the loss's scale; every delta is N times dL/dz until each result is
+ * divided by the reduction's N (orc_constants). */
 static void orc_backward(orc *o)
 {
     const ga_loss_desc *ls = &o->net->desc.loss;
@@ -952,7 +969,7 @@ static void orc_backward(orc *o)
     case GA_LOSS_MSE: /* dL/da = 2 s (a - y) */
         for (size_t e = 0; e < nb; e++) {
             int d = dir_join(ad[e], dir_tern(mpfr_sub_d(D[e], A[e], y[e], MPFR_RNDN)));
-            d = mul_dir(D[e], D[e], d, s, o->sd);
+            d = mul_dir(D[e], D[e], d, s, GA_DIR_EXACT);
             dd[e] = (signed char)dir_join(d, dir_tern(mpfr_mul_2ui(D[e], D[e], 1, MPFR_RNDN)));
         }
         fused = 0;
@@ -960,14 +977,14 @@ static void orc_backward(orc *o)
     case GA_LOSS_BCE: /* dL/dz = s (sigmoid(z) - y) */
         for (size_t e = 0; e < nb; e++) {
             int d = pos_minus_y_dir(D[e], A[e], ad[e], y[e]);
-            dd[e] = (signed char)mul_dir(D[e], D[e], d, s, o->sd);
+            dd[e] = (signed char)mul_dir(D[e], D[e], d, s, GA_DIR_EXACT);
         }
         break;
     case GA_LOSS_BCE_LOGITS: /* dL/dz = s (sigmoid(z) - y) */
         for (size_t e = 0; e < nb; e++) {
             int d = sigmoid_mp(u, Z[e], zd[e], t);
             d = pos_minus_y_dir(D[e], u, d, y[e]);
-            dd[e] = (signed char)mul_dir(D[e], D[e], d, s, o->sd);
+            dd[e] = (signed char)mul_dir(D[e], D[e], d, s, GA_DIR_EXACT);
         }
         break;
     case GA_LOSS_SOFTMAX_CE: /* dL/dz_k = s (softmax(z)_k sum_j y_j - y_k) */
@@ -1016,6 +1033,7 @@ static void orc_backward(orc *o)
                                      din ? din[n * nin + j] : GA_DIR_EXACT);
                     dg = add_dir(g, g, dg, tp, dp);
                 }
+                dg = div_n_dir(g, dg, o->N);
                 if (ls->weight_decay != 0) /* lambda, W exact: increasing in g */
                     dg = dir_join(dg, dir_tern(mpfr_fma(g, o->T[T_LAM], P[gi], g, MPFR_RNDN)));
                 o->gd[gi] = (signed char)dg;
@@ -1026,7 +1044,7 @@ static void orc_backward(orc *o)
             mpfr_set(g, D[k], MPFR_RNDN);
             for (size_t n = 1; n < B; n++)
                 dg = add_dir(g, g, dg, D[n * nout + k], dd[n * nout + k]);
-            o->gd[bi] = (signed char)dg;
+            o->gd[bi] = (signed char)div_n_dir(g, dg, o->N);
         }
         mpfr_t *out = l > 0 ? o->Dp : o->DX; /* da_prev[n,j] = sum_k W(k,j) dz[n,k] */
         signed char *outd = l > 0 ? o->ddp : o->dxd;
@@ -1043,7 +1061,7 @@ static void orc_backward(orc *o)
                                      dd[n * nout + k]);
                     dr = add_dir(r, r, dr, tp, dp);
                 }
-                outd[n * nin + j] = (signed char)dr;
+                outd[n * nin + j] = (signed char)(l > 0 ? dr : div_n_dir(r, dr, o->N));
             }
         if (l > 0) {
             mpfr_t *sw = o->D;
