@@ -907,7 +907,7 @@ Test(oracle, ziv_raises_precision)
     double x[1], y[1], want[4], want_dx, want_loss;
     ga_net *net = ziv_net(x, y);
     ziv_exact(&want_loss, want, &want_dx, 0.1);
-    ga_oracle_stats st = {0, 0, 0};
+    ga_oracle_stats st = {0};
     ga_error err = {{0}};
     double loss, ae, g[4], ge[4], dx[1];
     cr_assert_eq(ga_oracle_loss(&loss, &ae, &st, &err, net, net->params, x, y, 1, NULL), GA_OK,
@@ -916,7 +916,7 @@ Test(oracle, ziv_raises_precision)
     cr_assert(st.final_prec > 192 && st.ziv_iterations >= 2,
               "loss settled at %ld bits after %u iterations: the first (128/192) cannot be",
               st.final_prec, st.ziv_iterations);
-    st = (ga_oracle_stats){0, 0, 0};
+    st = (ga_oracle_stats){0};
     cr_assert_eq(ga_oracle_gradient(g, ge, dx, &st, &err, net, net->params, x, y, 1, NULL),
                  GA_OK, "%s", err.msg);
     cr_assert(st.final_prec > 192 && st.ziv_iterations >= 2 && st.unsettled == 0,
@@ -927,7 +927,7 @@ Test(oracle, ziv_raises_precision)
     cr_assert(dx[0] == want_dx, "dx: oracle %a, exact %a", dx[0], want_dx);
     /* route (a) settles too, at a raised precision */
     double ga, gae;
-    st = (ga_oracle_stats){0, 0, 0};
+    st = (ga_oracle_stats){0};
     cr_assert_eq(ga_oracle_fd_entry(&ga, &gae, &st, &err, net, net->params, x, y, 1, 1, NULL),
                  GA_OK, "%s", err.msg);
     cr_assert(ga == want[1] && st.final_prec > 128, "route (a) db1 %a at %ld bits, exact %a", ga,
@@ -948,14 +948,14 @@ Test(oracle, term_absorbed_at_both_precisions)
     double x[1], y[1], want[4], want_dx, want_loss, b1 = 0x1p-40;
     ga_net *net = ziv_net_b1(x, y, b1);
     ziv_exact(&want_loss, want, &want_dx, b1);
-    ga_oracle_stats st = {0, 0, 0};
+    ga_oracle_stats st = {0};
     ga_error err = {{0}};
     double loss, ae, g[4], ge[4], dx[1];
     cr_assert_eq(ga_oracle_loss(&loss, &ae, &st, &err, net, net->params, x, y, 1, NULL), GA_OK,
                  "%s", err.msg);
     cr_assert(loss == want_loss, "loss %a, exact %a (settled at %ld bits)", loss, want_loss,
               st.final_prec);
-    st = (ga_oracle_stats){0, 0, 0};
+    st = (ga_oracle_stats){0};
     cr_assert_eq(ga_oracle_loss_gradient(&loss, &ae, g, ge, dx, &st, &err, net, net->params, x, y,
                                          1, NULL),
                  GA_OK, "%s", err.msg);
@@ -966,7 +966,7 @@ Test(oracle, term_absorbed_at_both_precisions)
     cr_assert(dx[0] == want_dx, "dx: oracle %a, exact %a", dx[0], want_dx);
     for (size_t i = 0; i < 4; i++) {
         double ga, gae;
-        st = (ga_oracle_stats){0, 0, 0};
+        st = (ga_oracle_stats){0};
         cr_assert_eq(ga_oracle_fd_entry(&ga, &gae, &st, &err, net, net->params, x, y, 1, i, NULL),
                      GA_OK, "%s", err.msg);
         cr_assert(ga == want[i], "route (a) entry %zu: %a at %ld bits, exact %a", i, ga,
@@ -987,7 +987,7 @@ Test(oracle, ziv_reports_unsettled)
     double x[1], y[1];
     ga_net *net = ziv_net(x, y);
     ga_oracle_options opt = {128, 128};
-    ga_oracle_stats st = {0, 0, 0};
+    ga_oracle_stats st = {0};
     ga_error err = {{0}};
     double g[4], ge[4], loss, ae;
     cr_assert_eq(ga_oracle_gradient(g, ge, NULL, &st, &err, net, net->params, x, y, 1, &opt),
@@ -1251,6 +1251,39 @@ Test(oracle, near_tie_settles_on_its_side)
                   st.final_prec);
         ga_net_free(net);
     }
+}
+
+/* Nearer to a tie than any precision resolves, on a side no ternary value
+ * tells: one tanh unit (the output), x = 1, W = 1 + 2^-52, b = 2^30, mse
+ * (sum) with y = 2, lambda = 3/4. By hand, a = tanh(z) = 1 - d, 0 < d <
+ * 2 e^-2^31, and
+ *   dL/dW = 2 (a - y) sech^2(z) x + lambda W = lambda W - 4 e^-2^31 (...),
+ * lambda W = 3/4 + 3 2^-54 exactly: a tie between 3/4 + 2^-53 (odd) and
+ * 3/4 + 2^-52 (even), minus a term of about 2^-(3.1e9): the correctly
+ * rounded value is 3/4 + 2^-53, which no precision up to max_prec (2048
+ * here) can prove: sech^2's rounding leaves the side unknown. The oracle
+ * returns GA_OK with one of the two doubles around the tie, an error bound
+ * covering its true distance (over half an ulp, 2^-54) and stats->boundary
+ * counting it, instead of "not settled" and exit 3. */
+Test(oracle, boundary_beyond_max_prec_is_faithful)
+{
+    ga_layer_desc layers[1] = {{1, GA_ACT_TANH, 0}};
+    ga_net *net = make_net(GA_LAYOUT_COLUMN, 1, 1, layers,
+                           (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.75});
+    net->params[0] = 1 + 0x1p-52;
+    net->params[1] = 0x1p30;
+    double x[1] = {1.0}, y[1] = {2.0}, g[2], ge[2];
+    ga_oracle_options opt = {128, 2048}; /* db ~ -2^-(3.1e9) rounds to 0 from 1024 bits on */
+    ga_oracle_stats st = {0};
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_gradient(g, ge, NULL, &st, &err, net, net->params, x, y, 1, &opt),
+                 GA_OK, "%s", err.msg);
+    cr_assert(st.boundary == 1 && st.unsettled == 0, "boundary %u, unsettled %u", st.boundary,
+              st.unsettled);
+    cr_assert(g[0] == 0.75 + 0x1p-53 || g[0] == 0.75 + 0x1p-52, "dW %a: not beside the tie", g[0]);
+    cr_assert(ge[0] > 0x1p-54 && ge[0] < 0x1p-52, "dW's bound %a: |exact - dW| is over 2^-54",
+              ge[0]);
+    ga_net_free(net);
 }
 
 /* Exactly at the kink through zero weights, from rounded inputs: x = 1, a

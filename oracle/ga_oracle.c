@@ -1471,10 +1471,11 @@ void ga_oracle_two_prec_error(mpfr_ptr e, mpfr_srcptr hi, mpfr_srcptr lo, long p
  * two. So v exactly on a boundary settles on the side dir tells, and with
  * e = 0 (an exact v) an exact tie goes to even. *abserr (if not NULL) bounds
  * |exact - *out|. scratch: 2 variables. */
-int ga_oracle_settle_dir(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, int dir,
-                         mpfr_ptr lo, mpfr_ptr hi)
+static int settle_ends(double *out, double *abserr, double ends[2], mpfr_srcptr v, mpfr_srcptr e,
+                       int dir, mpfr_ptr lo, mpfr_ptr hi)
 {
     *out = mpfr_get_d(v, MPFR_RNDN);
+    ends[0] = ends[1] = NAN;
     int ok = 0;
     if (mpfr_number_p(v) && mpfr_number_p(e)) {
         mpfr_set_prec(lo, mpfr_get_prec(v) + 64);
@@ -1489,6 +1490,8 @@ int ga_oracle_settle_dir(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr
             mpfr_nextabove(lo);
         }
         double dl = mpfr_get_d(lo, MPFR_RNDN), dh = mpfr_get_d(hi, MPFR_RNDN);
+        ends[0] = dl;
+        ends[1] = dh;
         ok = dl == dh; /* +0 == -0: the exact value rounds to a zero */
         if (ok)
             *out = dl;
@@ -1507,10 +1510,39 @@ int ga_oracle_settle_dir(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr
     return ok;
 }
 
+int ga_oracle_settle_dir(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, int dir,
+                         mpfr_ptr lo, mpfr_ptr hi)
+{
+    double ends[2];
+    return settle_ends(out, abserr, ends, v, e, dir, lo, hi);
+}
+
 int ga_oracle_settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, mpfr_ptr lo,
                      mpfr_ptr hi)
 {
     return ga_oracle_settle_dir(out, abserr, v, e, GA_DIR_UNKNOWN, lo, hi);
+}
+
+/* 1 when the doubles lo < hi are neighbours: the interval they end holds a
+ * single rounding boundary */
+static int neighbours(double lo, double hi)
+{
+    return isfinite(lo) && isfinite(hi) && lo != hi && nextafter(lo, INFINITY) == hi;
+}
+
+/* The last Ziv step's settle test (last: no precision follows): 1 settled;
+ * else, when the interval straddles a single rounding boundary, 2: the
+ * exact value lies nearer to that boundary than the last precision tells
+ * (e^-|z| of a saturated unit on a tie, on a side no ternary value told),
+ * and *out stays v rounded, *abserr |exact - *out| (up to half an ulp plus
+ * e); else 0. */
+static int settle_last(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, int dir,
+                       mpfr_ptr lo, mpfr_ptr hi, int last)
+{
+    double ends[2];
+    if (settle_ends(out, abserr, ends, v, e, dir, lo, hi))
+        return 1;
+    return last && neighbours(ends[0], ends[1]) ? 2 : 0;
 }
 
 /* The next Ziv precision, or 0 when the MPFR variables would outgrow the
@@ -1524,12 +1556,14 @@ static long next_prec(const orc *o, long p, long max_prec)
     return np;
 }
 
-static void stats_set(ga_oracle_stats *stats, long prec, unsigned iters, unsigned unsettled)
+static void stats_set(ga_oracle_stats *stats, long prec, unsigned iters, unsigned unsettled,
+                      unsigned boundary)
 {
     if (stats) {
         stats->final_prec = prec;
         stats->ziv_iterations = iters;
         stats->unsettled = unsettled;
+        stats->boundary = boundary;
     }
 }
 
@@ -1576,13 +1610,13 @@ static int ga_oracle_loss_in_range(double *loss, double *abserr, ga_oracle_stats
                 mag_floor(e, &o, o.mloss, p + GAP, o.E[2]);
             }
         }
-        done = ga_oracle_settle_dir(loss, abserr, o.T[T_LOSS], e, o.lossd, o.E[2], o.E[3]);
-        long np = done || p >= op.max_prec ? 0 : next_prec(&o, p, op.max_prec);
-        if (!np)
+        long np = p >= op.max_prec ? 0 : next_prec(&o, p, op.max_prec);
+        done = settle_last(loss, abserr, o.T[T_LOSS], e, o.lossd, o.E[2], o.E[3], !np);
+        if (done || !np)
             break;
         p = np;
     }
-    stats_set(stats, p + GAP, iters, done ? 0 : 1);
+    stats_set(stats, p + GAP, iters, done ? 0 : 1, done == 2);
     orc_free(&o);
     if (!done)
         return ga_fail(err, GA_EFAIL, "oracle: the loss was not settled at %ld bits (value %.17g)%s",
@@ -1667,16 +1701,17 @@ typedef struct {
     long p;
     int inexact;
     int kink_unsure;    /* mag_kink_unsure: no gradient entry settles */
+    int last;           /* no precision follows (settle_last) */
     size_t first, end, n_grad, n_dx;
     double *grad, *abserr, *dx, *loss, *loss_err;
-    unsigned unsettled;
+    unsigned unsettled, boundary;
 } settle_share;
 
 static void settle_do(void *arg)
 {
     settle_share *s = arg;
     mp_range saved = mp_range_widest();
-    s->unsettled = 0;
+    s->unsettled = s->boundary = 0;
     for (size_t i = s->first; i < s->end; i++) {
         size_t n_grad = s->n_grad, n_dx = s->n_dx;
         int is_g = i < n_grad, is_dx = !is_g && i < n_grad + n_dx;
@@ -1698,8 +1733,9 @@ static void settle_do(void *arg)
         }
         if (s->kink_unsure && (is_g || is_dx))
             mpfr_set_inf(s->sc[0], 1);
-        if (!ga_oracle_settle_dir(out, ae, hi, s->sc[0], dir, s->sc[1], s->sc[2]))
-            s->unsettled++;
+        int r = settle_last(out, ae, hi, s->sc[0], dir, s->sc[1], s->sc[2], s->last);
+        s->unsettled += r == 0;
+        s->boundary += r == 2;
     }
     mp_range_restore(saved);
 }
@@ -1744,7 +1780,7 @@ static int loss_gradient_run(double *loss, double *loss_err, double *grad, doubl
         return status;
     }
     int inexact = 0, kink_unsure = 0;
-    unsigned iters = 0, unsettled = 0;
+    unsigned iters = 0, unsettled = 0, boundary = 0;
     long p = op.start_prec;
     for (;;) {
         iters++;
@@ -1752,25 +1788,26 @@ static int loss_gradient_run(double *loss, double *loss_err, double *grad, doubl
         run_two(orc_pass_do, &lo_pass, &hi_pass);
         inexact = lo_pass.inexact || hi_pass.inexact;
         kink_unsure = mag_kink_unsure(&lo_o, p);
+        long np = p >= op.max_prec ? 0 : next_prec(&hi_o, p, op.max_prec);
         /* the results split between two threads when there are enough of
          * them to pay for one (a thread costs tens of microseconds) */
         size_t half = n_res >= 1024 ? n_res / 2 : n_res;
         settle_share part[2];
         for (int w = 0; w < 2; w++)
             part[w] = (settle_share){&lo_o, &hi_o, (w ? &lo_o : &hi_o)->E + fd_extra, p, inexact,
-                                     kink_unsure, w ? half : 0, w ? n_res : half, n_grad, n_dx,
-                                     grad, abserr, dx, loss, loss_err, 0};
+                                     kink_unsure, !np, w ? half : 0, w ? n_res : half, n_grad,
+                                     n_dx, grad, abserr, dx, loss, loss_err, 0, 0};
         if (half < n_res)
             run_two(settle_do, &part[1], &part[0]);
         else
             settle_do(&part[0]);
         unsettled = part[0].unsettled + part[1].unsettled;
-        long np = !unsettled || p >= op.max_prec ? 0 : next_prec(&hi_o, p, op.max_prec);
-        if (!np)
+        boundary = part[0].boundary + part[1].boundary;
+        if (!unsettled || !np)
             break;
         p = np;
     }
-    stats_set(stats, p + GAP, iters, unsettled);
+    stats_set(stats, p + GAP, iters, unsettled, boundary);
     if (keep && !unsettled) {
         *keep = (orc_kept){lo_o, hi_o, p, inexact};
     } else {
@@ -2275,7 +2312,7 @@ static int ga_oracle_fd_entry_in_range(double *g, double *abserr, ga_oracle_stat
     long prec;
     unsigned iters;
     status = fd_run(g, abserr, NULL, &kink, &prec, &iters, err, &o, params, i, &op);
-    stats_set(stats, prec, iters, status == GA_OK ? 0 : 1);
+    stats_set(stats, prec, iters, status == GA_OK ? 0 : 1, 0);
     orc_free(&o);
     return status;
 }
@@ -2384,9 +2421,7 @@ static void *fd_share_thread(void *arg)
  * as at a kink. */
 static int at_boundary(const double bracket[2], double gb)
 {
-    double lo = bracket[0], hi = bracket[1];
-    return isfinite(lo) && isfinite(hi) && lo != hi && nextafter(lo, INFINITY) == hi &&
-           (gb == lo || gb == hi);
+    return neighbours(bracket[0], bracket[1]) && (gb == bracket[0] || gb == bracket[1]);
 }
 
 /* The cross-check on two threads; ready[w] (may be NULL) is a working set

@@ -31,8 +31,11 @@
  * its description or bad options; GA_ENONFINITE naming the first NaN/Inf in
  * params, x or y; GA_ENOMEM over the memory cap; GA_EFAIL when a result is
  * not settled by max_prec (the best value and its bound are still written,
- * stats->unsettled counts them) or, for route (a), at a kink. Exact zeros
- * are returned as +0.
+ * stats->unsettled counts them) or, for route (a), at a kink. A result of
+ * route (b) or the loss whose interval at max_prec holds a single rounding
+ * boundary is no failure: it is faithful (one of the two doubles around the
+ * boundary) and its abserr says how far it may be (stats->boundary). Exact
+ * zeros are returned as +0.
  */
 #ifndef GA_ORACLE_H
 #define GA_ORACLE_H
@@ -54,6 +57,12 @@ typedef struct {
                                the loss; the working p for route (a)) */
     unsigned ziv_iterations;
     unsigned unsettled;     /* entries that could not be settled before max_prec */
+    unsigned boundary;      /* entries whose interval at the last precision still held
+                               a single rounding boundary (the exact value nearer to a
+                               midpoint than max_prec resolves, on a side no ternary
+                               value told): each is the double nearer the computed
+                               value, its abserr up to half an ulp plus the bound; not
+                               counted as unsettled */
 } ga_oracle_stats;
 
 /* The loss, correctly rounded to double when settled; *abserr is the bound on
