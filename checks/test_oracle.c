@@ -1339,6 +1339,36 @@ Test(oracle, exact_zero_preactivation_at_kinks)
     }
 }
 
+/* A relu's z computed as exactly 0 but known above its exact value: x = 1,
+ * a sigmoid unit W1 = 1, b1 = 2^30, so a1 = s(2^30 + 1) = 1 - d with
+ * 0 < d < e^-2^30 (rounded to 1 at any precision the oracle reaches); a
+ * relu unit W2 = 1, b2 = -1: z2 = a1 - 1 = -d < 0; identity W3 = 1,
+ * b3 = 1/2; mse (sum), y = 1. By hand: a2 = relu(z2) = 0, z3 = 1/2,
+ * L = 1/4, dL/dz3 = -1 = db3, dW3 = -1 a2 = 0, and relu'(z2) = 0 (z2 < 0,
+ * no convention needed) cuts everything below: dW2 = db2 = dW1 = db1 = 0.
+ * z2 = 0 from rounded operations was "not proven" at every precision; the
+ * sigmoid's value 1, above its exact value, proves z2 < 0. */
+Test(oracle, kink_side_from_a_saturated_input)
+{
+    ga_layer_desc layers[3] = {{1, GA_ACT_SIGMOID, 0}, {1, GA_ACT_RELU, 0},
+                               {1, GA_ACT_IDENTITY, 0}};
+    ga_net *net = make_net(GA_LAYOUT_COLUMN, 1, 3, layers,
+                           (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0});
+    const double P[6] = {1.0, 0x1p30, 1.0, -1.0, 1.0, 0.5}; /* W1, b1, W2, b2, W3, b3 */
+    memcpy(net->params, P, sizeof P);
+    double x[1] = {1.0}, y[1] = {1.0}, g[6], ge[6], loss, le;
+    const double want[6] = {0, 0, 0, 0, 0, -1};
+    ga_oracle_stats st = {0};
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, NULL, &st, &err, net, net->params, x, y,
+                                         1, NULL),
+                 GA_OK, "%s", err.msg);
+    cr_assert(loss == 0.25, "loss %a, by hand 1/4", loss);
+    for (int i = 0; i < 6; i++)
+        cr_assert(g[i] == want[i], "entry %d: %a, by hand %a", i, g[i], want[i]);
+    ga_net_free(net);
+}
+
 /* ---- issue 12's reproducers (fixtures/specs/verdicts/, copies) --------- */
 
 #define VERDICTS GA_SOURCE_ROOT "/fixtures/specs/verdicts/"

@@ -1206,10 +1206,16 @@ static void mag_forward(orc *o)
                            (ld->act == GA_ACT_ELU && ld->act_param != 1)))
                 for (size_t k = 0; k < nout; k++) { /* the sign that picks f' (mag_kink_unsure) */
                     size_t e = n * nout + k;
+                    int s = mpfr_sgn(o->Z[l][e]), d = o->zd[B * o->zoff[l] + e];
                     mag_t z = fabsl(mag_get(o->Z[l][e]));
-                    if (z == 0 && o->zd[B * o->zoff[l] + e] != GA_DIR_EXACT)
+                    /* z exact, or computed <= 0 above its exact value (so the exact
+                     * z < 0, branch z <= 0), or > 0 below it: the branch is right */
+                    if (d == GA_DIR_EXACT || (s <= 0 && d == GA_DIR_ABOVE) ||
+                        (s > 0 && d == GA_DIR_BELOW))
+                        continue;
+                    if (z == 0)
                         o->kink_zero = 1;
-                    else if (z != 0 && mz[e] / z > o->kink_ratio)
+                    else if (mz[e] / z > o->kink_ratio)
                         o->kink_ratio = mz[e] / z;
                 }
             if (ld->act == GA_ACT_SOFTMAX) { /* |a_k| <= 1, Lipschitz 1 in the max norm */
@@ -1405,8 +1411,9 @@ static void mag_backward(orc *o)
  * pass, is not proven by the pass at p bits whose magnitudes o holds: a z
  * that came out 0 from inexact operations (2^-170 + 1 - 1 at 160 bits), or
  * a nonzero z within 4 gamma_D M(z) of 0 (the error of the pass at p, and of
- * the one at p + GAP, doubled). The bound M covers values, not a wrong
- * branch of f', so such a step settles no gradient entry. */
+ * the one at p + GAP, doubled), unless z's direction proves the branch
+ * (mag_forward). The bound M covers values, not a wrong branch of f', so
+ * such a step settles no gradient entry. */
 static int mag_kink_unsure(const orc *o, long p)
 {
     return o->kink_zero ||
