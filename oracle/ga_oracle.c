@@ -385,20 +385,6 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
     }
     o->n_units = n_units;
     o->ma = o->mz + n_units;
-    if (o->zd) {
-        o->ad = o->zd + n_units;
-        signed char *dw = o->ad + n_units;
-        if (with_grad) {
-            o->dd = dw;
-            dw += B * o->maxw;
-            o->ddp = dw;
-            dw += B * o->maxw;
-            o->gd = dw;
-            dw += n_g;
-        }
-        if (with_dx)
-            o->dxd = dw;
-    }
     mag_t *mw = o->ma + n_units;
     if (with_grad) {
         o->md = mw;
@@ -410,6 +396,13 @@ static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *par
     }
     if (with_dx)
         o->mdx = mw;
+    if (o->zd) { /* one direction per magnitude, at the same place */
+        o->ad = o->zd + (o->ma - o->mz);
+        o->dd = with_grad ? o->zd + (o->md - o->mz) : NULL;
+        o->ddp = with_grad ? o->zd + (o->mdp - o->mz) : NULL;
+        o->gd = with_grad ? o->zd + (o->mg - o->mz) : NULL;
+        o->dxd = with_dx ? o->zd + (o->mdx - o->mz) : NULL;
+    }
     o->depth = mag_depth(o, B);
     o->T = w;
     w += NTMP;
