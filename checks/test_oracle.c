@@ -1369,6 +1369,38 @@ Test(oracle, kink_side_from_a_saturated_input)
     ga_net_free(net);
 }
 
+/* Route (a) where every magnitude at theta is 0 (found by a random search,
+ * the check then stopping with "the oracle's two routes disagree"): x = 1,
+ * an elu unit W1 = 0.19, b1 = 0.67 (z1 > 0, a1 = z1 rounded), a tanh unit
+ * W2 = 0, b2 = 0; mse with scale 1/2, y = 0. By hand z2 = 0 a1 + 0 = 0,
+ * L = (1/2) tanh(0)^2 = 0 and dL/da2 = tanh(0) = 0: every entry is 0.
+ * f(theta +- h) for W2 and b2 are rounded, but the error floor of route (a)
+ * came from theta's magnitudes, all 0 above layer 1: it settled W2's
+ * rounding noise, 2^-205, with a bound of 0. */
+Test(oracle, route_a_where_theta_magnitudes_vanish)
+{
+    ga_layer_desc layers[2] = {{1, GA_ACT_ELU, 1.0}, {1, GA_ACT_TANH, 0}};
+    ga_net *net = make_net(GA_LAYOUT_COLUMN, 1, 2, layers,
+                           (ga_loss_desc){GA_LOSS_MSE, 0.5, GA_REDUCE_BATCH_MEAN, 0.0});
+    const double P[4] = {0x1.851eb851eb852p-3, 0x1.575d13d74d594p-1, 0, 0};
+    memcpy(net->params, P, sizeof P);
+    double x[1] = {1}, y[1] = {0};
+    for (size_t i = 0; i < 4; i++) {
+        double ga, ea;
+        ga_error err = {{0}};
+        cr_assert_eq(ga_oracle_fd_entry(&ga, &ea, NULL, &err, net, net->params, x, y, 1, i, NULL),
+                     GA_OK, "entry %zu: %s", i, err.msg);
+        cr_assert(ga == 0, "route (a) entry %zu: %a, by hand 0", i, ga);
+    }
+    size_t mism = 9, checked = 0;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_cross_check(&mism, &checked, &err, net, net->params, x, y, 1, 4, 1,
+                                       NULL),
+                 GA_OK, "%s", err.msg);
+    cr_assert(mism == 0 && checked == 4, "%zu of %zu disagree", mism, checked);
+    ga_net_free(net);
+}
+
 /* ---- issue 12's reproducers (fixtures/specs/verdicts/, copies) --------- */
 
 #define VERDICTS GA_SOURCE_ROOT "/fixtures/specs/verdicts/"

@@ -110,6 +110,7 @@ typedef struct {
     mag_t mloss;       /* M(L) */
     mag_t mexp;        /* the largest M of an exponential's argument (see mag_floor) */
     mag_t depth;       /* D: roundings on the longest path of a pass, counted generously */
+    mag_t mag_bump;    /* added to every |parameter| by mag_forward (fd_floor), else 0 */
     /* with_dirs: what is known of each computed value against the exact one
      * (dir_t): z and a (layer_affine, layer_act), and with grad dL/da then
      * dL/dz of the current layer and the previous, dL/dtheta, dL/dx */
@@ -1171,11 +1172,16 @@ static mag_t mag_row(mag_t *zmax, mag_t *lse, const orc *o, size_t l, size_t n)
     return m;
 }
 
+/* |parameter i|, raised by o->mag_bump */
+static mag_t mag_param(const orc *o, size_t i)
+{
+    return fabsl((mag_t)o->params[i]) + o->mag_bump;
+}
+
 /* M(z), M(a) of every unit and M(L), from the pass just run on o (mirrors
  * orc_forward and orc_loss). */
 static void mag_forward(orc *o)
 {
-    const double *P = o->params;
     size_t B = o->B;
     o->mexp = 0;
     o->kink_zero = 0;
@@ -1188,10 +1194,10 @@ static void mag_forward(orc *o)
         mag_t lip = act_lipschitz(ld);
         for (size_t n = 0; n < B; n++) {
             for (size_t k = 0; k < nout; k++) { /* z = b + sum_j W(k,j) in_j */
-                const double *w = P + o->woff[l] + k * wk;
-                mag_t m = fabsl((mag_t)P[o->boff[l] + k]);
+                size_t w = o->woff[l] + k * wk;
+                mag_t m = mag_param(o, o->boff[l] + k);
                 for (size_t j = 0; j < nin; j++)
-                    m += fabsl((mag_t)w[j * wj]) *
+                    m += mag_param(o, w + j * wj) *
                          (min ? min[n * nin + j] : fabsl((mag_t)o->x[n * nin + j]));
                 mz[n * nout + k] = m;
             }
@@ -1265,7 +1271,7 @@ static void mag_forward(orc *o)
         mag_t sw = 0;
         for (size_t l = 0; l < L; l++)
             for (size_t i = 0; i < o->nin[l] * o->nout[l]; i++)
-                sw += (mag_t)P[o->woff[l] + i] * (mag_t)P[o->woff[l] + i];
+                sw += mag_param(o, o->woff[l] + i) * mag_param(o, o->woff[l] + i);
         o->mloss += fabsl((mag_t)ls->weight_decay) * sw / 2;
     }
 }
@@ -1913,6 +1919,24 @@ static int kink_signs(orc *o, int record, size_t *layer, size_t *unit)
  * the two alike after one extrapolation (both ~2^-(2p/3)), so at p = 128 the
  * second row usually settles the entry (four passes from the unit on). */
 
+/* e += the running bound of f at theta +- h for any step h <= 2^-k0, at q
+ * bits: even when f(theta) was exact, f(theta +- h) need not be (theta + h
+ * lost in a sum with 1e600), and its magnitudes are theta's to O(h) only
+ * where theta's are not 0: a weight of 0 over a rounded input, or an input
+ * of 0 under the moved weight, gives a term 0 at theta, h times something
+ * at theta +- h. So the magnitudes are taken with every parameter's size
+ * raised by 2^-k0, and the bound twice. Then o's magnitudes at theta again
+ * (fd_run's step sizes read them). f scratch. */
+static void fd_floor(mpfr_ptr e, orc *o, long k0, long q, mpfr_ptr f)
+{
+    o->mag_bump = ldexpl(1, (int)-k0);
+    mag_forward(o);
+    mag_t m = o->mloss;
+    o->mag_bump = 0;
+    mag_forward(o);
+    mag_floor(e, o, 2 * m, q, f);
+}
+
 /* The base into o->S (snapshot), or o->S back into the working set for the
  * layers from l0 on. */
 static void fd_snapshot(orc *o, int save, size_t l0)
@@ -2128,11 +2152,7 @@ static int fd_run(double *g, double *abserr, double bracket[2], int *kink, long 
             mpfr_set(F[F_F0HI], o->T[T_LOSS], MPFR_RNDN);
             ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, mpfr_inexflag_p(),
                                      F[F_S1]);
-            /* the bound, twice: f at theta +- h, whose magnitudes are theta's
-             * to O(h); even when f(theta) was exact, as f(theta +- h) need
-             * not be (theta + h lost in a sum with 1e600) */
-            mag_forward(o);
-            mag_floor(F[F_EPSF], o, 2 * o->mloss, q, F[F_S1]);
+            fd_floor(F[F_EPSF], o, k0, q, F[F_S1]);
             if (o->sign)
                 kink_signs(o, 1, NULL, NULL);
             fd_snapshot(o, 1, 0);
@@ -2533,7 +2553,7 @@ static void fd_base_from_kept(orc_kept *k)
     mpfr_set(F[F_F0], lo->T[T_LOSS], MPFR_RNDN); /* exact: p < q */
     mpfr_set(F[F_F0HI], hi->T[T_LOSS], MPFR_RNDN);
     ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, k->inexact, F[F_S1]);
-    mag_floor(F[F_EPSF], lo, 2 * lo->mloss, q, F[F_S1]); /* lo's magnitudes: as in fd_run */
+    fd_floor(F[F_EPSF], lo, (p + 1) / 3, q, F[F_S1]); /* lo's pass: as in fd_run */
     memcpy(hi->mz, lo->mz, 2 * lo->n_units * sizeof *hi->mz); /* M(z), M(a) for fd_run's step */
     hi->mloss = lo->mloss;
     if (hi->sign)
