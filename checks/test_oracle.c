@@ -1369,6 +1369,37 @@ Test(oracle, kink_side_from_a_saturated_input)
     ga_net_free(net);
 }
 
+/* A relu's z positive but far below its running bound: x = 1, a sigmoid
+ * unit W1 = 0, b1 = -6000, so a1 = s(-6000) ~ e^-6000 ~ 2^-8656 (> 0
+ * exactly); a relu unit W2 = 1/2, b2 = 0: z2 = a1 / 2 > 0, whose bound
+ * M(z2) ~ 2^9 (sigmoid's Lipschitz constant times |b1|) would need more
+ * than 8656 bits to separate it from 0 (the oracle stopped at 8224 with
+ * "not proven"). Its sign is proven by its terms: 1/2 times a sigmoid,
+ * plus 0. Identity W3 = 1, b3 = 0, mse (sum), y = 0. By hand, with
+ * z3 = a2 = a1 / 2: db3 = 2 z3 = a1, dW3 = a1 a2 = a1^2 / 2, db2 = W3 a1
+ * relu'(z2) = a1 (relu' = 1), dW2 = a1^2, db1 = dW1 (x = 1) = W2 a1
+ * a1 (1 - a1) = a1^2 (1 - a1) / 2 and L = a1^2 / 4: all below 2^-8000,
+ * each rounds to 0. */
+Test(oracle, kink_side_from_the_signs_of_the_terms)
+{
+    ga_layer_desc layers[3] = {{1, GA_ACT_SIGMOID, 0}, {1, GA_ACT_RELU, 0},
+                               {1, GA_ACT_IDENTITY, 0}};
+    ga_net *net = make_net(GA_LAYOUT_COLUMN, 1, 3, layers,
+                           (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0});
+    const double P[6] = {0.0, -6000.0, 0.5, 0.0, 1.0, 0.0}; /* W1, b1, W2, b2, W3, b3 */
+    memcpy(net->params, P, sizeof P);
+    double x[1] = {1.0}, y[1] = {0.0}, g[6], ge[6], loss, le;
+    ga_oracle_stats st = {0};
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, NULL, &st, &err, net, net->params, x, y,
+                                         1, NULL),
+                 GA_OK, "%s", err.msg);
+    cr_assert(loss == 0, "loss %a, by hand below 2^-17000: 0", loss);
+    for (int i = 0; i < 6; i++)
+        cr_assert(g[i] == 0, "entry %d: %a, by hand below 2^-8000: 0", i, g[i]);
+    ga_net_free(net);
+}
+
 /* Route (a) where every magnitude at theta is 0 (found by a random search,
  * the check then stopping with "the oracle's two routes disagree"): x = 1,
  * an elu unit W1 = 0.19, b1 = 0.67 (z1 > 0, a1 = z1 rounded), a tanh unit

@@ -1178,6 +1178,43 @@ static mag_t mag_param(const orc *o, size_t i)
     return fabsl((mag_t)o->params[i]) + o->mag_bump;
 }
 
+/* 1 when the exact z of unit k, sample n of layer l is proven to have the
+ * sign of the computed one by its terms alone: b and every W(k,j) in_j
+ * with W(k,j) != 0 have one sign s, the inputs' exact signs known (x, an
+ * exact value, or the output of sigmoid, softplus or softmax, exactly > 0
+ * however small: 0.5 s(-2^15) at a relu is positive, which no precision up
+ * to thousands of bits tells from its bound). Needs o->zd. */
+static int z_sign_by_terms(const orc *o, size_t l, size_t n, size_t k)
+{
+    size_t nin = o->nin[l], w = o->woff[l] + k * o->wk[l];
+    ga_activation below = l ? o->net->desc.layers[l - 1].act : GA_ACT_IDENTITY;
+    int positive = below == GA_ACT_SIGMOID || below == GA_ACT_SOFTPLUS || below == GA_ACT_SOFTMAX;
+    double b = o->params[o->boff[l] + k];
+    int s = (b > 0) - (b < 0);
+    for (size_t j = 0; j < nin; j++) {
+        double wj = o->params[w + j * o->wj[l]];
+        if (wj == 0)
+            continue;
+        int si;
+        if (l == 0) {
+            double xj = o->x[n * nin + j];
+            si = (xj > 0) - (xj < 0);
+        } else if (o->ad[o->B * o->zoff[l - 1] + n * nin + j] == GA_DIR_EXACT) {
+            si = mpfr_sgn(o->A[l - 1][n * nin + j]);
+        } else if (positive) {
+            si = 1;
+        } else {
+            return 0;
+        }
+        int t = si * ((wj > 0) - (wj < 0));
+        if (t != 0 && s != 0 && t != s)
+            return 0;
+        if (t != 0)
+            s = t;
+    }
+    return s != 0 && s == mpfr_sgn(o->Z[l][n * o->nout[l] + k]);
+}
+
 /* M(z), M(a) of every unit and M(L), from the pass just run on o (mirrors
  * orc_forward and orc_loss). */
 static void mag_forward(orc *o)
@@ -1210,7 +1247,7 @@ static void mag_forward(orc *o)
                     /* z exact, or computed <= 0 above its exact value (so the exact
                      * z < 0, branch z <= 0), or > 0 below it: the branch is right */
                     if (d == GA_DIR_EXACT || (s <= 0 && d == GA_DIR_ABOVE) ||
-                        (s > 0 && d == GA_DIR_BELOW))
+                        (s > 0 && d == GA_DIR_BELOW) || z_sign_by_terms(o, l, n, k))
                         continue;
                     if (z == 0)
                         o->kink_zero = 1;
