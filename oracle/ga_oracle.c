@@ -524,6 +524,21 @@ static int add_dir(mpfr_ptr r, mpfr_srcptr a, int da, mpfr_srcptr b, int db)
     return dir_join(dir_join(da, db), dir_tern(mpfr_add(r, a, b, MPFR_RNDN)));
 }
 
+/* r += a b with r's direction dr, t scratch: once dr is UNKNOWN it stays
+ * so, and the sum is formed without the bookkeeping (the passes' inner
+ * loops) */
+static inline int fma_dir(mpfr_ptr r, int dr, mpfr_srcptr a, int da, mpfr_srcptr b, int db,
+                          mpfr_ptr t)
+{
+    if (dr == GA_DIR_UNKNOWN) {
+        mpfr_mul(t, a, b, MPFR_RNDN);
+        mpfr_add(r, r, t, MPFR_RNDN);
+        return dr;
+    }
+    int dt = mul_dir(t, a, da, b, db);
+    return add_dir(r, r, dr, t, dt);
+}
+
 /* r = r / N in place, N >= 1 */
 static int div_n_dir(mpfr_ptr r, int d, unsigned long N)
 {
@@ -597,13 +612,12 @@ static void layer_affine(orc *o, size_t l, mpfr_t *in, size_t k0, size_t k1)
         for (size_t k = k0; k < k1; k++) {
             mpfr_ptr z = Z[n * nout + k];
             mpfr_t *w = P + o->woff[l] + k * wk;
-            int d = GA_DIR_EXACT;
+            /* without directions (route (a)) as with an UNKNOWN one */
+            int d = zd ? GA_DIR_EXACT : GA_DIR_UNKNOWN;
             mpfr_set(z, P[o->boff[l] + k], MPFR_RNDN);
-            for (size_t j = 0; j < nin; j++) {
-                int dt = mul_dir(t, xr[j], din ? din[n * nin + j] : GA_DIR_EXACT, w[j * wj],
-                                 GA_DIR_EXACT);
-                d = add_dir(z, z, d, t, dt);
-            }
+            for (size_t j = 0; j < nin; j++)
+                d = fma_dir(z, d, xr[j], din ? din[n * nin + j] : GA_DIR_EXACT, w[j * wj],
+                            GA_DIR_EXACT, t);
             if (zd)
                 zd[n * nout + k] = (signed char)d;
         }
@@ -1020,13 +1034,10 @@ static void orc_backward(orc *o)
             for (size_t j = 0; j < nin; j++) { /* dW(k,j) = sum_n dz[n,k] in[n,j] + lambda W */
                 size_t gi = wrow + j * wj;
                 mpfr_ptr g = G[gi];
-                int dg = GA_DIR_EXACT;
-                mpfr_set_zero(g, 1);
-                for (size_t n = 0; n < B; n++) {
-                    int dp = mul_dir(tp, D[n * nout + k], dd[n * nout + k], in[n * nin + j],
-                                     din ? din[n * nin + j] : GA_DIR_EXACT);
-                    dg = add_dir(g, g, dg, tp, dp);
-                }
+                int dg = mul_dir(g, D[k], dd[k], in[j], din ? din[j] : GA_DIR_EXACT);
+                for (size_t n = 1; n < B; n++)
+                    dg = fma_dir(g, dg, D[n * nout + k], dd[n * nout + k], in[n * nin + j],
+                                 din ? din[n * nin + j] : GA_DIR_EXACT, tp);
                 dg = div_n_dir(g, dg, o->N);
                 if (ls->weight_decay != 0) /* lambda, W exact: increasing in g */
                     dg = dir_join(dg, dir_tern(mpfr_fma(g, o->T[T_LAM], P[gi], g, MPFR_RNDN)));
@@ -1048,13 +1059,10 @@ static void orc_backward(orc *o)
             for (size_t j = 0; j < nin; j++) {
                 mpfr_ptr r = out[n * nin + j];
                 mpfr_t *wc = P + o->woff[l] + j * wj;
-                int dr = GA_DIR_EXACT;
-                mpfr_set_zero(r, 1);
-                for (size_t k = 0; k < nout; k++) {
-                    int dp = mul_dir(tp, wc[k * wk], GA_DIR_EXACT, D[n * nout + k],
-                                     dd[n * nout + k]);
-                    dr = add_dir(r, r, dr, tp, dp);
-                }
+                int dr = mul_dir(r, wc[0], GA_DIR_EXACT, D[n * nout], dd[n * nout]);
+                for (size_t k = 1; k < nout; k++)
+                    dr = fma_dir(r, dr, wc[k * wk], GA_DIR_EXACT, D[n * nout + k],
+                                 dd[n * nout + k], tp);
                 outd[n * nin + j] = (signed char)(l > 0 ? dr : div_n_dir(r, dr, o->N));
             }
         if (l > 0) {
@@ -1956,22 +1964,20 @@ static int kink_signs(orc *o, int record, size_t *layer, size_t *unit)
  * the two alike after one extrapolation (both ~2^-(2p/3)), so at p = 128 the
  * second row usually settles the entry (four passes from the unit on). */
 
-/* e += the running bound of f at theta +- h for any step h <= 2^-k0, at q
- * bits: even when f(theta) was exact, f(theta +- h) need not be (theta + h
+/* M(f) for route (a)'s f(theta +- h), any step h <= 2^-k0, from the pass
+ * on o: even when f(theta) was exact, f(theta +- h) need not be (theta + h
  * lost in a sum with 1e600), and its magnitudes are theta's to O(h) only
  * where theta's are not 0: a weight of 0 over a rounded input, or an input
  * of 0 under the moved weight, gives a term 0 at theta, h times something
  * at theta +- h. So the magnitudes are taken with every parameter's size
- * raised by 2^-k0, and the bound twice. Then o's magnitudes at theta again
- * (fd_run's step sizes read them). f scratch. */
-static void fd_floor(mpfr_ptr e, orc *o, long k0, long q, mpfr_ptr f)
+ * raised by 2^-k0, and twice. Leaves o's magnitudes raised: fd_run's step
+ * sizes need theta's back. */
+static mag_t fd_moved_mag(orc *o, long k0)
 {
     o->mag_bump = ldexpl(1, (int)-k0);
     mag_forward(o);
-    mag_t m = o->mloss;
     o->mag_bump = 0;
-    mag_forward(o);
-    mag_floor(e, o, 2 * m, q, f);
+    return 2 * o->mloss;
 }
 
 /* The base into o->S (snapshot), or o->S back into the working set for the
@@ -2189,7 +2195,9 @@ static int fd_run(double *g, double *abserr, double bracket[2], int *kink, long 
             mpfr_set(F[F_F0HI], o->T[T_LOSS], MPFR_RNDN);
             ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, mpfr_inexflag_p(),
                                      F[F_S1]);
-            fd_floor(F[F_EPSF], o, k0, q, F[F_S1]);
+            mag_t m = fd_moved_mag(o, k0);
+            mag_forward(o); /* theta's magnitudes back */
+            mag_floor(F[F_EPSF], o, m, q, F[F_S1]);
             if (o->sign)
                 kink_signs(o, 1, NULL, NULL);
             fd_snapshot(o, 1, 0);
@@ -2575,6 +2583,13 @@ int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *er
     return status;
 }
 
+/* The directions of o released (route (a) reads none) */
+static void dirs_drop(orc *o)
+{
+    free(o->zd);
+    o->zd = o->ad = o->dd = o->ddp = o->gd = o->dxd = NULL;
+}
+
 /* Route (b)'s last Ziv step as route (a)'s base (fd_run): k->hi holds the
  * forward pass at theta at q = p + GAP, k->lo's loss at p gives eps_f; k->lo
  * becomes a copy of that base, for the second thread. The copy is made here,
@@ -2585,14 +2600,18 @@ static void fd_base_from_kept(orc_kept *k)
     long p = k->p, q = p + GAP;
     orc *hi = &k->hi, *lo = &k->lo;
     mpfr_t *F = hi->E;
+    dirs_drop(hi); /* route (a) does without: its passes skip the bookkeeping */
+    dirs_drop(lo);
     for (size_t v = 0; v < (size_t)FD_EXTRA; v++)
         mpfr_set_prec(F[v], q);
     mpfr_set(F[F_F0], lo->T[T_LOSS], MPFR_RNDN); /* exact: p < q */
     mpfr_set(F[F_F0HI], hi->T[T_LOSS], MPFR_RNDN);
     ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, k->inexact, F[F_S1]);
-    fd_floor(F[F_EPSF], lo, (p + 1) / 3, q, F[F_S1]); /* lo's pass: as in fd_run */
     memcpy(hi->mz, lo->mz, 2 * lo->n_units * sizeof *hi->mz); /* M(z), M(a) for fd_run's step */
     hi->mloss = lo->mloss;
+    mag_t m = fd_moved_mag(lo, (p + 1) / 3); /* lo's pass: as in fd_run */
+    memcpy(lo->mz, hi->mz, 2 * lo->n_units * sizeof *lo->mz); /* theta's magnitudes back */
+    mag_floor(F[F_EPSF], lo, m, q, F[F_S1]);
     if (hi->sign)
         kink_signs(hi, 1, NULL, NULL);
     fd_snapshot(hi, 1, 0);
