@@ -320,6 +320,11 @@ Test(oracle, relu_branch_on_an_absorbed_z)
         cr_assert(dx[i] == want_dx[i], "dx[%d]: %a, by hand %a", i, dx[i], want_dx[i]);
     cr_assert(st.final_prec > 192, "settled at %ld bits: the first step cannot be right",
               st.final_prec);
+    /* the loss alone: relu(0) = 0 is exact only if z1 < 0 is proven, which it is not */
+    cr_assert_eq(ga_oracle_loss(&loss, &le, &st, &err, net, net->params, x, y, 1, NULL), GA_OK,
+                 "%s", err.msg);
+    cr_assert(loss == 0x1p-80 && st.final_prec > 192, "loss alone %a at %ld bits, by hand 2^-80",
+              loss, st.final_prec);
     ga_net_free(net);
 }
 
@@ -1397,6 +1402,35 @@ Test(oracle, kink_side_from_the_signs_of_the_terms)
     cr_assert(loss == 0, "loss %a, by hand below 2^-17000: 0", loss);
     for (int i = 0; i < 6; i++)
         cr_assert(g[i] == 0, "entry %d: %a, by hand below 2^-8000: 0", i, g[i]);
+    ga_net_free(net);
+}
+
+/* A relu fed only by relus at rest: x = 1, a softplus unit W1 = 1, b1 = 0
+ * (a1 = log(1 + e), rounded), a relu W2 = -1, b2 = 0 (z2 = -a1 < 0, far
+ * from 0 but rounded: a2 = 0), a relu W3 = 1, b3 = 0 (z3 = a2 = 0 exactly,
+ * the kink), identity W4 = 1, b4 = 1/2; mse (sum), y = 1 (found by a
+ * random search: z3 = 0 "came out 0 from rounded operations"). By hand:
+ * a3 = 0, L = (1/2 - 1)^2 = 1/4, db4 = -1, dW4 = -1 a3 = 0, relu'(z3 = 0)
+ * = 0 by convention, so every other entry is 0. */
+Test(oracle, kink_fed_by_relus_at_rest)
+{
+    ga_layer_desc layers[4] = {{1, GA_ACT_SOFTPLUS, 0}, {1, GA_ACT_RELU, 0},
+                               {1, GA_ACT_RELU, 0}, {1, GA_ACT_IDENTITY, 0}};
+    ga_net *net = make_net(GA_LAYOUT_COLUMN, 1, 4, layers,
+                           (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0});
+    const double P[8] = {1.0, 0.0, -1.0, 0.0, 1.0, 0.0, 1.0, 0.5};
+    memcpy(net->params, P, sizeof P);
+    double x[1] = {1.0}, y[1] = {1.0}, g[8], ge[8], loss, le;
+    ga_oracle_stats st = {0};
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, NULL, &st, &err, net, net->params, x, y,
+                                         1, NULL),
+                 GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_oracle_loss(&loss, &le, &st, &err, net, net->params, x, y, 1, NULL), GA_OK,
+                 "%s", err.msg);
+    cr_assert(loss == 0.25 && le == 0, "loss %a +- %a, by hand 1/4 exactly", loss, le);
+    for (int i = 0; i < 8; i++)
+        cr_assert(g[i] == (i == 7 ? -1.0 : 0.0), "entry %d: %a", i, g[i]);
     ga_net_free(net);
 }
 

@@ -118,6 +118,9 @@ typedef struct {
     signed char *dd, *ddp;  /* (B, maxw) each, with D and Dp */
     signed char *gd, *dxd;  /* (n_params), (B, n_in) */
     int lossd;              /* of T_LOSS */
+    int branch_assumed;     /* some relu's 0 was taken as exact on its unproven side z < 0
+                               (layer_act): the directions hold once mag_kink_unsure says
+                               every side is proven */
     unsigned long N;   /* the reduction's divisor (orc_constants) */
     int kink_zero;     /* a piecewise unit's z came out 0 but not exactly (mag_forward) */
     mag_t kink_ratio;  /* the largest M(z) / |z| over the piecewise units' nonzero z */
@@ -640,7 +643,7 @@ static int act_elementwise(mpfr_ptr a, mpfr_srcptr z, int dz, const ga_layer_des
     case GA_ACT_RELU: /* max(z, 0) */
         if (mpfr_sgn(z) > 0)
             return dir_join(dz, dir_tern(mpfr_set(a, z, MPFR_RNDN)));
-        mpfr_set_zero(a, 1); /* exactly 0 when the exact z <= z <= 0 */
+        mpfr_set_zero(a, 1); /* exactly 0 when the exact z <= z <= 0; else see layer_act */
         return dz == GA_DIR_EXACT || dz == GA_DIR_ABOVE ? GA_DIR_EXACT : GA_DIR_UNKNOWN;
     case GA_ACT_LEAKY_RELU: /* z > 0 ? z : slope z */
         if (mpfr_sgn(z) > 0)
@@ -679,6 +682,10 @@ static void layer_act(orc *o, size_t l, size_t k0, size_t k1)
             for (size_t k = k0; k < k1; k++) {
                 size_t e = n * nout + k;
                 int d = act_elementwise(A[e], Z[e], zd ? zd[e] : GA_DIR_UNKNOWN, ld, t);
+                if (ad && d != GA_DIR_EXACT && ld->act == GA_ACT_RELU && mpfr_zero_p(A[e])) {
+                    d = GA_DIR_EXACT; /* relu(z) = 0 exactly if z < 0: to be proven */
+                    o->branch_assumed = 1;
+                }
                 if (ad)
                     ad[e] = (signed char)d;
             }
@@ -725,6 +732,7 @@ static void orc_constants(orc *o)
     mpfr_set_d(o->T[T_S], ls->scale, MPFR_RNDN);
     mpfr_set_d(o->T[T_LAM], ls->weight_decay, MPFR_RNDN);
     o->N = N;
+    o->branch_assumed = 0; /* a pass follows */
 }
 
 /* log sum_k exp(z_k) of a row (n), into r; t, u scratch. Returns nonzero
@@ -1652,6 +1660,11 @@ static int ga_oracle_loss_in_range(double *loss, double *abserr, ga_oracle_stats
         orc_constants(&o);
         orc_forward(&o);
         int inexact = mpfr_inexflag_p();
+        if (o.branch_assumed && o.lossd != GA_DIR_UNKNOWN) {
+            mag_forward(&o); /* the side of every relu's z proven, or no direction */
+            if (mag_kink_unsure(&o, p))
+                o.lossd = GA_DIR_UNKNOWN;
+        }
         if (o.lossd == GA_DIR_EXACT) {
             mpfr_set_zero(e, 1);
         } else {
@@ -1771,6 +1784,8 @@ static void settle_do(void *arg)
         double *out = is_g ? &s->grad[i] : is_dx ? &s->dx[i - n_grad] : s->loss;
         double *ae = is_g ? (s->abserr ? &s->abserr[i] : NULL) : is_dx ? NULL : s->loss_err;
         int dir = is_g ? s->hi->gd[i] : is_dx ? s->hi->dxd[i - n_grad] : s->hi->lossd;
+        if (s->kink_unsure && s->hi->branch_assumed)
+            dir = GA_DIR_UNKNOWN; /* (the gradient's bound is infinite then) */
         for (int k = 0; k < 3; k++)
             mpfr_set_prec(s->sc[k], s->p + GAP);
         if (dir == GA_DIR_EXACT) {
