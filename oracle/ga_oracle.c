@@ -112,7 +112,7 @@ typedef struct {
     mag_t depth;       /* D: roundings on the longest path of a pass, counted generously */
     mag_t mag_bump;    /* added to every |parameter| by mag_forward (fd_floor), else 0 */
     /* with_dirs: what is known of each computed value against the exact one
-     * (dir_t): z and a (layer_affine, layer_act), and with grad dL/da then
+     * (GA_DIR_*): z and a (layer_affine, layer_act), and with grad dL/da then
      * dL/dz of the current layer and the previous, dL/dtheta, dL/dx */
     signed char *zd, *ad;   /* (B * sum nout) each, laid out as S */
     signed char *dd, *ddp;  /* (B, maxw) each, with D and Dp */
@@ -265,7 +265,7 @@ static mag_t mag_depth(const orc *o, size_t B)
  * set (with_grad: deltas and gradient; with_dx: dL/dx; with_sign: the kink
  * signs and with_snapshot: the base of route (a)) and n_extra caller
  * variables, each with room for prec + GAP bits; with_dirs, what is known of
- * every value against the exact one (dir_t). */
+ * every value against the exact one (GA_DIR_*). */
 static int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
                      const double *x, const double *y, size_t B, int with_grad, int with_dx,
                      int with_sign, int with_snapshot, int with_dirs, size_t n_extra, long prec)
@@ -552,7 +552,7 @@ static int div_n_dir(mpfr_ptr r, int d, unsigned long N)
 static int pos_minus_y_dir(mpfr_ptr r, mpfr_srcptr a, int da, double y)
 {
     int t = mpfr_sub_d(r, a, y, MPFR_RNDN);
-    if (mpfr_cmp_d(r, -y) == 0 && !mpfr_nan_p(r))
+    if (!mpfr_nan_p(r) && mpfr_cmp_d(r, -y) == 0)
         return GA_DIR_BELOW; /* a lost whole: the exact a - y exceeds -y */
     return dir_join(da, dir_tern(t));
 }
@@ -560,6 +560,8 @@ static int pos_minus_y_dir(mpfr_ptr r, mpfr_srcptr a, int da, double y)
 /* d, or the direction an end of f's open range (lo, hi) implies for a */
 static int range_dir(mpfr_srcptr a, int lo, int hi, int d)
 {
+    if (mpfr_nan_p(a))
+        return d;
     if (mpfr_cmp_si(a, hi) == 0)
         return GA_DIR_ABOVE;
     if (mpfr_cmp_si(a, lo) == 0)
