@@ -1217,6 +1217,41 @@ Test(oracle, exact_tie_through_a_mean)
     ga_net_free(net);
 }
 
+/* The loss an exact tie: x = 1, a sigmoid unit W1 = 1, b1 = 0 (a1 = s(1),
+ * rounded at every precision), an identity unit W2 = 0, b2 = 1 - 2^-27;
+ * mse (sum), y = 0. By hand z2 = 0 a1 + b2 = 1 - 2^-27 exactly and
+ *   L = (1 - 2^-27)^2 = 1 - 2^-26 + 2^-54,
+ * halfway between 1 - 2^-26 (even) and 1 - 2^-26 + 2^-53: 1 - 2^-26;
+ * db2 = 2 (1 - 2^-27) = 2 - 2^-26 exactly, dW1 = db1 = 0 (W2 = 0). */
+Test(oracle, exact_tie_in_the_loss)
+{
+    ga_layer_desc layers[2] = {{1, GA_ACT_SIGMOID, 0}, {1, GA_ACT_IDENTITY, 0}};
+    ga_net *net = make_net(GA_LAYOUT_COLUMN, 1, 2, layers,
+                           (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0});
+    const double P[4] = {1.0, 0.0, 0.0, 1 - 0x1p-27}; /* W1, b1, W2, b2 */
+    memcpy(net->params, P, sizeof P);
+    double x[1] = {1.0}, y[1] = {0.0}, g[4], ge[4], loss, le, loss1, le1;
+    mpfr_t v;
+    mpfr_init2(v, EXACT_PREC);
+    mpfr_set_d(v, P[3], MPFR_RNDN);
+    mpfr_sqr(v, v, MPFR_RNDN);
+    cr_assert(is_tie(v) && round_exact(v) == 1 - 0x1p-26, "closed form %a", round_exact(v));
+    mpfr_clear(v);
+    ga_oracle_stats st = {0};
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, NULL, &st, &err, net, net->params, x, y,
+                                         1, NULL),
+                 GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_oracle_loss(&loss1, &le1, &st, &err, net, net->params, x, y, 1, NULL), GA_OK,
+                 "%s", err.msg);
+    cr_assert(loss == 1 - 0x1p-26 && loss1 == loss, "loss %a, alone %a, by hand 1 - 2^-26", loss,
+              loss1);
+    cr_assert(le == 0x1p-54 && le1 == 0x1p-54, "loss error %a, %a: the rounding alone", le, le1);
+    cr_assert(g[0] == 0 && g[1] == 0 && g[3] == 2 - 0x1p-26, "dW1 %a db1 %a db2 %a", g[0], g[1],
+              g[3]);
+    ga_net_free(net);
+}
+
 /* Near a tie: c = 2^-54 + 2^-201 puts the entry at 1 + 2^-53 + 2^-200,
  * just above the tie (1 + 2^-52); c = 2^-54 - 2^-201 just below it (1). The
  * parameters are exact doubles only when c is, so the 2^-201 part comes from
