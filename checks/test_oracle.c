@@ -1293,6 +1293,42 @@ Test(oracle, near_tie_settles_on_its_side)
     }
 }
 
+/* Softmax cross-entropy with a saturated logit, near ties on known sides:
+ * one identity layer of 2 units, W = 0, b = (2^30, 0), x = 1; softmax_ce
+ * (sum, scale 3/4), y = (0, 1 + 2^-52). By hand, with d = e^-2^30 / (1 +
+ * e^-2^30), p = (1 - d, d), sum y = y1, and 3/4 y1 = 3/4 + 3 2^-54, the
+ * tie T between 3/4 + 2^-53 (odd) and 3/4 + 2^-52 (even):
+ *   dL/dz0 = 3/4 (p0 y1 - 0)  = T - 3/4 y1 d:  just below T: 3/4 + 2^-53;
+ *   dL/dz1 = 3/4 (p1 y1 - y1) = -T + 3/4 y1 d: just above -T: -(3/4 + 2^-53);
+ *   L = 3/4 y1 (lse(z) - z1) = 2^30 T + 3/4 y1 log1p(e^-2^30): just above
+ *   2^30 T: 2^30 (3/4 + 2^-52);
+ * dW = db = dL/dz (x = 1). d ~ 2^-(1.5e9) is far beyond any precision; a
+ * softmax output computed as 1 (or lost whole against y) gives the side,
+ * and a logsumexp computed as its largest z. Rounding T to even would be
+ * wrong for both gradient entries. */
+Test(oracle, saturated_softmax_near_ties)
+{
+    ga_layer_desc layers[1] = {{2, GA_ACT_IDENTITY, 0}};
+    ga_net *net = make_net(GA_LAYOUT_COLUMN, 1, 1, layers,
+                           (ga_loss_desc){GA_LOSS_SOFTMAX_CE, 0.75, GA_REDUCE_SUM, 0.0});
+    const double P[4] = {0, 0, 0x1p30, 0}; /* W (2,1), b (2) */
+    memcpy(net->params, P, sizeof P);
+    double x[1] = {1.0}, y[2] = {0.0, 1 + 0x1p-52}, g[4], ge[4], loss, le, l1, le1;
+    const double lo = 0.75 + 0x1p-53;
+    ga_oracle_stats st = {0};
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, NULL, &st, &err, net, net->params, x, y,
+                                         1, NULL),
+                 GA_OK, "%s", err.msg);
+    cr_assert(st.boundary == 0, "%u entries only faithful", st.boundary);
+    cr_assert(g[0] == lo && g[2] == lo, "dz0: dW %a db %a, by hand %a", g[0], g[2], lo);
+    cr_assert(g[1] == -lo && g[3] == -lo, "dz1: dW %a db %a, by hand %a", g[1], g[3], -lo);
+    cr_assert_eq(ga_oracle_loss(&l1, &le1, &st, &err, net, net->params, x, y, 1, NULL), GA_OK,
+                 "%s", err.msg);
+    cr_assert(loss == 0x1p30 * (0.75 + 0x1p-52) && l1 == loss, "loss %a, alone %a", loss, l1);
+    ga_net_free(net);
+}
+
 /* Nearer to a tie than any precision resolves, on a side no ternary value
  * tells: one tanh unit (the output), x = 1, W = 1 + 2^-52, b = 2^30, mse
  * (sum) with y = 2, lambda = 3/4. By hand, a = tanh(z) = 1 - d, 0 < d <

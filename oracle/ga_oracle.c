@@ -755,14 +755,34 @@ static int logsumexp(mpfr_ptr r, mpfr_t *z, size_t n, mpfr_ptr t, mpfr_ptr u)
     return inex | mpfr_add(r, r, u, MPFR_RNDN);
 }
 
-/* 1 when z and a of every unit of layer l's sample row n were exact */
-static int row_exact(const orc *o, size_t l, size_t n)
+/* 1 when z (and with_a, a) of every unit of layer l's sample row n were
+ * exact */
+static int row_exact_za(const orc *o, size_t l, size_t n, int with_a)
 {
     size_t nout = o->nout[l], off = o->B * o->zoff[l] + n * nout;
     for (size_t k = 0; k < nout; k++)
-        if (o->zd[off + k] != GA_DIR_EXACT || o->ad[off + k] != GA_DIR_EXACT)
+        if (o->zd[off + k] != GA_DIR_EXACT || (with_a && o->ad[off + k] != GA_DIR_EXACT))
             return 0;
     return 1;
+}
+
+static int row_exact(const orc *o, size_t l, size_t n)
+{
+    return row_exact_za(o, l, n, 1);
+}
+
+/* The direction of w = logsumexp(z) of a row of m > 1 exact z (logsumexp
+ * rounded inex): exactly, lse > max z; so a w that came out equal to a z
+ * (the log of the sum lost whole) lies below it. Else EXACT when nothing
+ * rounded, UNKNOWN when something did. */
+static int lse_dir(mpfr_srcptr w, mpfr_t *z, size_t m, int z_exact, int inex)
+{
+    if (!z_exact)
+        return GA_DIR_UNKNOWN;
+    for (size_t k = 0; k < m && m > 1; k++)
+        if (mpfr_equal_p(w, z[k]))
+            return GA_DIR_BELOW;
+    return inex ? GA_DIR_UNKNOWN : GA_DIR_EXACT;
 }
 
 static void orc_loss(orc *o);
@@ -833,18 +853,23 @@ static void orc_loss(orc *o)
         }
         break;
     case GA_LOSS_SOFTMAX_CE: /* sum_k y_k (lse(z) - z_k); for cce z is the softmax's input */
-    case GA_LOSS_CCE:
+    case GA_LOSS_CCE: /* the direction from lse's (lse_dir) through the exact z and y */
         for (size_t n = 0; n < o->B; n++) {
-            inex |= logsumexp(w, Z + n * m, m, t, u);
+            int lx = logsumexp(w, Z + n * m, m, t, u);
+            int zx = o->zd && row_exact_za(o, o->L - 1, n, 0);
+            int dw = lse_dir(w, Z + n * m, m, zx, lx);
             for (size_t k = 0; k < m; k++) {
                 double yk = y[n * m + k];
                 if (yk == 0)
                     continue;
-                inex |= mpfr_sub(t, w, Z[n * m + k], MPFR_RNDN);
-                inex |= mpfr_mul_d(t, t, yk, MPFR_RNDN);
-                inex |= mpfr_add(acc, acc, t, MPFR_RNDN);
+                int dt = dir_join(dw, dir_tern(mpfr_sub(t, w, Z[n * m + k], MPFR_RNDN)));
+                dt = mul_d_dir(t, t, dt, yk);
+                d = add_dir(acc, acc, d, t, dt);
             }
         }
+        if (!o->zd)
+            d = GA_DIR_UNKNOWN;
+        exact_in = 0;
         break;
     default:
         break;
@@ -852,7 +877,7 @@ static void orc_loss(orc *o)
     if (exact_in)
         for (size_t n = 0; n < o->B; n++)
             exact_in &= row_exact(o, o->L - 1, n);
-    if (ls->kind != GA_LOSS_MSE || !o->zd)
+    if (ls->kind == GA_LOSS_BCE || ls->kind == GA_LOSS_BCE_LOGITS || !o->zd)
         d = exact_in && !inex ? GA_DIR_EXACT : GA_DIR_UNKNOWN;
     d = mul_dir(o->T[T_LOSS], acc, d, o->T[T_S], GA_DIR_EXACT);
     d = div_n_dir(o->T[T_LOSS], d, o->N);
@@ -1009,22 +1034,27 @@ static void orc_backward(orc *o)
     case GA_LOSS_CCE:
         for (size_t n = 0; n < o->B; n++) {
             mpfr_t *z = Z + n * m, *d = D + n * m;
-            /* one unit: softmax(z) = exp(z - lse) = 1 exactly, so d = s (y - y) = 0 */
-            int exact = m == 1 || row_exact(o, L - 1, n), inex = logsumexp(w, z, m, t, u);
+            logsumexp(w, z, m, t, u);
+            int dv = GA_DIR_EXACT; /* v = sum_j y_j, of exact terms */
             mpfr_set_zero(v, 1);
             for (size_t k = 0; k < m; k++)
-                inex |= mpfr_add_d(v, v, y[n * m + k], MPFR_RNDN);
+                dv = dir_join(dv, dir_tern(mpfr_add_d(v, v, y[n * m + k], MPFR_RNDN)));
             for (size_t k = 0; k < m; k++) {
-                inex |= mpfr_sub(t, z[k], w, MPFR_RNDN);
-                inex |= mpfr_exp(t, t, MPFR_RNDN);
-                inex |= mpfr_mul(t, t, v, MPFR_RNDN);
-                inex |= mpfr_sub_d(t, t, y[n * m + k], MPFR_RNDN);
-                inex |= mpfr_mul(d[k], t, s, MPFR_RNDN);
+                /* p_k = exp(z_k - lse): exactly in (0, 1) for m > 1, whatever the
+                 * errors of z, so its ends tell its side (a saturated logit) */
+                mpfr_sub(t, z[k], w, MPFR_RNDN);
+                mpfr_exp(t, t, MPFR_RNDN);
+                int dk = mul_dir(t, t, range_dir(t, 0, 1, GA_DIR_UNKNOWN), v, dv);
+                if (dv == GA_DIR_EXACT && mpfr_sgn(v) > 0) /* the exact p_k v > 0 */
+                    dk = pos_minus_y_dir(t, t, dk, y[n * m + k]);
+                else
+                    dk = dir_join(dk, dir_tern(mpfr_sub_d(t, t, y[n * m + k], MPFR_RNDN)));
+                dd[n * m + k] = (signed char)mul_dir(d[k], t, dk, s, GA_DIR_EXACT);
             }
-            if (m == 1)
+            if (m == 1) { /* one unit: softmax(z) = 1 exactly, so d = s (y - y) = 0 */
                 mpfr_set_zero(d[0], 1);
-            for (size_t k = 0; k < m; k++)
-                dd[n * m + k] = exact && (m == 1 || !inex) ? GA_DIR_EXACT : GA_DIR_UNKNOWN;
+                dd[n * m] = GA_DIR_EXACT;
+            }
         }
         break;
     default:
