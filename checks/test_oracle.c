@@ -1079,6 +1079,22 @@ static int is_tie(const mpfr_t v)
     return tie;
 }
 
+/* The loss and gradient of net at (x, y), one sample, by route (b); the
+ * loss alone by ga_oracle_loss must be the same double. */
+static void loss_both_ways(double *loss, double *le, double *g, double *ge, ga_oracle_stats *st,
+                           const ga_net *net, const double *x, const double *y)
+{
+    ga_error err = {{0}};
+    double l1, le1;
+    cr_assert_eq(ga_oracle_loss_gradient(loss, le, g, ge, NULL, st, &err, net, net->params, x, y,
+                                         1, NULL),
+                 GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_oracle_loss(&l1, &le1, NULL, &err, net, net->params, x, y, 1, NULL), GA_OK,
+                 "%s", err.msg);
+    cr_assert(l1 == *loss && le1 == *le, "loss alone %a +- %a, with the gradient %a +- %a", l1, le1,
+              *loss, *le);
+}
+
 /* The settle test itself, on numbers placed by hand around the tie
  * t = 1 + 2^-53 between 1 and 1 + 2^-52 (even: 1): exact t (e = 0) goes to
  * even; t known to lie above the exact value goes down, below it up,
@@ -1230,7 +1246,7 @@ Test(oracle, exact_tie_in_the_loss)
                            (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0});
     const double P[4] = {1.0, 0.0, 0.0, 1 - 0x1p-27}; /* W1, b1, W2, b2 */
     memcpy(net->params, P, sizeof P);
-    double x[1] = {1.0}, y[1] = {0.0}, g[4], ge[4], loss, le, loss1, le1;
+    double x[1] = {1.0}, y[1] = {0.0}, g[4], ge[4], loss, le;
     mpfr_t v;
     mpfr_init2(v, EXACT_PREC);
     mpfr_set_d(v, P[3], MPFR_RNDN);
@@ -1238,15 +1254,9 @@ Test(oracle, exact_tie_in_the_loss)
     cr_assert(is_tie(v) && round_exact(v) == 1 - 0x1p-26, "closed form %a", round_exact(v));
     mpfr_clear(v);
     ga_oracle_stats st = {0};
-    ga_error err = {{0}};
-    cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, NULL, &st, &err, net, net->params, x, y,
-                                         1, NULL),
-                 GA_OK, "%s", err.msg);
-    cr_assert_eq(ga_oracle_loss(&loss1, &le1, &st, &err, net, net->params, x, y, 1, NULL), GA_OK,
-                 "%s", err.msg);
-    cr_assert(loss == 1 - 0x1p-26 && loss1 == loss, "loss %a, alone %a, by hand 1 - 2^-26", loss,
-              loss1);
-    cr_assert(le == 0x1p-54 && le1 == 0x1p-54, "loss error %a, %a: the rounding alone", le, le1);
+    loss_both_ways(&loss, &le, g, ge, &st, net, x, y);
+    cr_assert(loss == 1 - 0x1p-26, "loss %a, by hand 1 - 2^-26", loss);
+    cr_assert(le == 0x1p-54, "loss error %a: the rounding alone", le);
     cr_assert(g[0] == 0 && g[1] == 0 && g[3] == 2 - 0x1p-26, "dW1 %a db1 %a db2 %a", g[0], g[1],
               g[3]);
     ga_net_free(net);
@@ -1313,19 +1323,14 @@ Test(oracle, saturated_softmax_near_ties)
                            (ga_loss_desc){GA_LOSS_SOFTMAX_CE, 0.75, GA_REDUCE_SUM, 0.0});
     const double P[4] = {0, 0, 0x1p30, 0}; /* W (2,1), b (2) */
     memcpy(net->params, P, sizeof P);
-    double x[1] = {1.0}, y[2] = {0.0, 1 + 0x1p-52}, g[4], ge[4], loss, le, l1, le1;
+    double x[1] = {1.0}, y[2] = {0.0, 1 + 0x1p-52}, g[4], ge[4], loss, le;
     const double lo = 0.75 + 0x1p-53;
     ga_oracle_stats st = {0};
-    ga_error err = {{0}};
-    cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, NULL, &st, &err, net, net->params, x, y,
-                                         1, NULL),
-                 GA_OK, "%s", err.msg);
+    loss_both_ways(&loss, &le, g, ge, &st, net, x, y);
     cr_assert(st.boundary == 0, "%u entries only faithful", st.boundary);
     cr_assert(g[0] == lo && g[2] == lo, "dz0: dW %a db %a, by hand %a", g[0], g[2], lo);
     cr_assert(g[1] == -lo && g[3] == -lo, "dz1: dW %a db %a, by hand %a", g[1], g[3], -lo);
-    cr_assert_eq(ga_oracle_loss(&l1, &le1, &st, &err, net, net->params, x, y, 1, NULL), GA_OK,
-                 "%s", err.msg);
-    cr_assert(loss == 0x1p30 * (0.75 + 0x1p-52) && l1 == loss, "loss %a, alone %a", loss, l1);
+    cr_assert(loss == 0x1p30 * (0.75 + 0x1p-52), "loss %a, by hand 2^30 (3/4 + 2^-52)", loss);
     ga_net_free(net);
 }
 
@@ -1424,25 +1429,33 @@ Test(oracle, exact_zero_preactivation_at_kinks)
  * no convention needed) cuts everything below: dW2 = db2 = dW1 = db1 = 0.
  * z2 = 0 from rounded operations was "not proven" at every precision; the
  * sigmoid's value 1, above its exact value, proves z2 < 0. */
-Test(oracle, kink_side_from_a_saturated_input)
+/* x = 1 through a sigmoid, a relu and an identity unit, mse (sum) against
+ * y: P = (W1, b1, W2, b2, W3, b3); the loss and the gradient must settle
+ * to want_loss and want. */
+static void sigmoid_relu_check(const double P[6], double y0, double want_loss,
+                               const double want[6], const char *what)
 {
     ga_layer_desc layers[3] = {{1, GA_ACT_SIGMOID, 0}, {1, GA_ACT_RELU, 0},
                                {1, GA_ACT_IDENTITY, 0}};
     ga_net *net = make_net(GA_LAYOUT_COLUMN, 1, 3, layers,
                            (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0});
-    const double P[6] = {1.0, 0x1p30, 1.0, -1.0, 1.0, 0.5}; /* W1, b1, W2, b2, W3, b3 */
-    memcpy(net->params, P, sizeof P);
-    double x[1] = {1.0}, y[1] = {1.0}, g[6], ge[6], loss, le;
-    const double want[6] = {0, 0, 0, 0, 0, -1};
+    memcpy(net->params, P, 6 * sizeof *P);
+    double x[1] = {1.0}, y[1] = {y0}, g[6], ge[6], loss, le;
     ga_oracle_stats st = {0};
     ga_error err = {{0}};
     cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, NULL, &st, &err, net, net->params, x, y,
                                          1, NULL),
-                 GA_OK, "%s", err.msg);
-    cr_assert(loss == 0.25, "loss %a, by hand 1/4", loss);
+                 GA_OK, "%s: %s", what, err.msg);
+    cr_assert(loss == want_loss, "%s: loss %a, by hand %a", what, loss, want_loss);
     for (int i = 0; i < 6; i++)
-        cr_assert(g[i] == want[i], "entry %d: %a, by hand %a", i, g[i], want[i]);
+        cr_assert(g[i] == want[i], "%s: entry %d: %a, by hand %a", what, i, g[i], want[i]);
     ga_net_free(net);
+}
+
+Test(oracle, kink_side_from_a_saturated_input)
+{
+    const double P[6] = {1.0, 0x1p30, 1.0, -1.0, 1.0, 0.5}, want[6] = {0, 0, 0, 0, 0, -1};
+    sigmoid_relu_check(P, 1.0, 0.25, want, "z2 = s(2^30 + 1) - 1");
 }
 
 /* A relu's z positive but far below its running bound: x = 1, a sigmoid
@@ -1458,22 +1471,8 @@ Test(oracle, kink_side_from_a_saturated_input)
  * each rounds to 0. */
 Test(oracle, kink_side_from_the_signs_of_the_terms)
 {
-    ga_layer_desc layers[3] = {{1, GA_ACT_SIGMOID, 0}, {1, GA_ACT_RELU, 0},
-                               {1, GA_ACT_IDENTITY, 0}};
-    ga_net *net = make_net(GA_LAYOUT_COLUMN, 1, 3, layers,
-                           (ga_loss_desc){GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0});
-    const double P[6] = {0.0, -6000.0, 0.5, 0.0, 1.0, 0.0}; /* W1, b1, W2, b2, W3, b3 */
-    memcpy(net->params, P, sizeof P);
-    double x[1] = {1.0}, y[1] = {0.0}, g[6], ge[6], loss, le;
-    ga_oracle_stats st = {0};
-    ga_error err = {{0}};
-    cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, NULL, &st, &err, net, net->params, x, y,
-                                         1, NULL),
-                 GA_OK, "%s", err.msg);
-    cr_assert(loss == 0, "loss %a, by hand below 2^-17000: 0", loss);
-    for (int i = 0; i < 6; i++)
-        cr_assert(g[i] == 0, "entry %d: %a, by hand below 2^-8000: 0", i, g[i]);
-    ga_net_free(net);
+    const double P[6] = {0.0, -6000.0, 0.5, 0.0, 1.0, 0.0}, want[6] = {0, 0, 0, 0, 0, 0};
+    sigmoid_relu_check(P, 0.0, 0.0, want, "z2 = s(-6000) / 2");
 }
 
 /* A relu fed only by relus at rest: x = 1, a softplus unit W1 = 1, b1 = 0
@@ -1493,12 +1492,7 @@ Test(oracle, kink_fed_by_relus_at_rest)
     memcpy(net->params, P, sizeof P);
     double x[1] = {1.0}, y[1] = {1.0}, g[8], ge[8], loss, le;
     ga_oracle_stats st = {0};
-    ga_error err = {{0}};
-    cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, NULL, &st, &err, net, net->params, x, y,
-                                         1, NULL),
-                 GA_OK, "%s", err.msg);
-    cr_assert_eq(ga_oracle_loss(&loss, &le, &st, &err, net, net->params, x, y, 1, NULL), GA_OK,
-                 "%s", err.msg);
+    loss_both_ways(&loss, &le, g, ge, &st, net, x, y);
     cr_assert(loss == 0.25 && le == 0, "loss %a +- %a, by hand 1/4 exactly", loss, le);
     for (int i = 0; i < 8; i++)
         cr_assert(g[i] == (i == 7 ? -1.0 : 0.0), "entry %d: %a", i, g[i]);
