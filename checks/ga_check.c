@@ -273,17 +273,18 @@ static int judge_enclosed(ga_check_entry *e, ga_error *err, double lo, double hi
             ga_compare(e->reason, sizeof e->reason, a, ref, e->tol);
         return GA_OK;
     }
+    if (!isfinite(lo) || !isfinite(hi)) {
+        e->verdict = GA_VERDICT_UNJUDGEABLE;
+        snprintf(e->reason, sizeof e->reason,
+                 "%s%snot judgeable in double: a correct double computation of this entry can "
+                 "overflow (its enclosure is [%.3g, %.3g])", kinked ? kreason : "",
+                 kinked ? "; " : "", lo, hi);
+        return GA_OK;
+    }
     if (kinked) {
         e->verdict = GA_VERDICT_KINK;
         snprintf(e->reason, sizeof e->reason,
                  "%s; analytic %.6g lies within the proven interval [%.6g, %.6g]", kreason, a, lo, hi);
-        return GA_OK;
-    }
-    if (!isfinite(lo) || !isfinite(hi)) {
-        e->verdict = GA_VERDICT_UNJUDGEABLE;
-        snprintf(e->reason, sizeof e->reason,
-                 "not judgeable in double: a correct double computation of this entry can overflow "
-                 "(its enclosure is [%.3g, %.3g])", lo, hi);
         return GA_OK;
     }
     /* 0, -ref and 2 ref all inside: neither a dropped term, nor a flipped
