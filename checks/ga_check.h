@@ -132,8 +132,12 @@ typedef enum {
 const char *ga_check_method_name(ga_check_method m);
 int ga_check_method_from_name(ga_check_method *out, const char *name);
 
-typedef enum { GA_VERDICT_PASS = 0, GA_VERDICT_FAIL, GA_VERDICT_KINK } ga_verdict;
-const char *ga_verdict_name(ga_verdict v); /* "pass", "FAIL", "kink" */
+/* UNJUDGEABLE: the entry's proven enclosure cannot tell its value from a
+ * wrong one (it is not finite, or the forward pass lost every digit of an
+ * argument the entry depends on and the enclosure admits 0, -ref and 2 ref
+ * alike); the reason says which. It is counted apart and is not a FAIL. */
+typedef enum { GA_VERDICT_PASS = 0, GA_VERDICT_FAIL, GA_VERDICT_KINK, GA_VERDICT_UNJUDGEABLE } ga_verdict;
+const char *ga_verdict_name(ga_verdict v); /* "pass", "FAIL", "kink", "unjudgeable" */
 
 typedef struct {
     ga_check_method method;
@@ -142,6 +146,12 @@ typedef struct {
     size_t cross_check;     /* oracle route (b) vs route (a) on this many entries (default 2) */
     const char *spec_path;  /* for the reproduce line; NULL: "SPEC.json" */
     const double *analytic; /* (n_params) gradient to check; NULL: ga_backward's */
+    int analytic_own_forward; /* 1: `analytic` comes from code with a forward pass of its own
+                                 (a tutorial's formulas, another program): it is judged
+                                 against the whole enclosure. 0: it is the core's gradient
+                                 or was derived from the core's forward pass (an injected
+                                 error, a mutated backward), and the tighter enclosure
+                                 built on that forward pass applies (docs/verdicts.md) */
     ga_oracle_options oracle;
 } ga_check_options;
 
@@ -162,14 +172,19 @@ typedef struct {
     uint64_t ulps;          /* ga_ulp_distance(analytic, ref) */
     double bound;           /* running error bound of the analytic value */
     double tol;             /* derived tolerance on abs_err */
-    double slope_lo, slope_hi; /* one-sided derivatives at a kink, else NaN */
+    double lo, hi;          /* oracle method: the interval the analytic value must lie in
+                               (tol is the distance from the oracle to its end on the
+                               analytic value's side); NaN for the other methods */
+    double slope_lo, slope_hi; /* at a kink: the interval the entry may take (oracle
+                                  method: the proven enclosure; finite-difference
+                                  methods: the one-sided slopes), else NaN */
     ga_verdict verdict;
-    char reason[224];
+    char reason[400];
 } ga_check_entry;
 
 typedef struct {
     char name[24];          /* view name, "W1" */
-    size_t count, pass, fail, kink;
+    size_t count, pass, fail, kink, unjudgeable;
     double max_abs_err, max_rel_err;
     double worst_ratio;     /* max abs_err / tol */
     size_t worst;           /* entry index of the worst ratio */
@@ -185,7 +200,7 @@ typedef struct {
     ga_check_layer *layers;    /* (n_layers) one per view */
     size_t n_top;
     size_t *top;               /* (n_top) entry indices, worst first */
-    size_t n_pass, n_fail, n_kink;
+    size_t n_pass, n_fail, n_kink, n_unjudgeable;
     double loss, loss_oracle, loss_oracle_err;
     uint64_t loss_ulps;
     size_t gamma_n;

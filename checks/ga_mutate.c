@@ -215,6 +215,7 @@ int ga_mutation_trial(int *detected, int *effect, char *where, size_t where_size
         opt.method = method;
         opt.seed = seed;
         opt.analytic = g;
+        opt.analytic_own_forward = 1; /* the plain pass: its own forward loops */
         ga_check_report *r;
         status = ga_check_run(&r, err, p->net, p->net->params, p->x, p->y, p->batch, &opt);
         if (!status) {

@@ -56,29 +56,39 @@ int ga_randnet_make(ga_randnet *p, ga_error *err, ga_layout layout, ga_activatio
     }
     p->batch = batch;
     p->seed = seed;
-    for (size_t v = 0; v < p->net->n_views; v++) {
-        const ga_view *view = &p->net->views[v];
-        size_t fan_in = view->layer ? p->layers[view->layer - 1].n_out : n_in;
+    ga_randnet_fill_params(p->net, &rng);
+    ga_rng_fill_gauss(p->x, batch * n_in, &rng);
+    ga_randnet_fill_targets(p->y, batch, n_out, loss, &rng);
+    return GA_OK;
+}
+
+void ga_randnet_fill_params(ga_net *net, ga_rng *rng)
+{
+    for (size_t v = 0; v < net->n_views; v++) {
+        const ga_view *view = &net->views[v];
+        size_t fan_in = view->layer ? net->desc.layers[view->layer - 1].n_out : net->desc.n_in;
         double sd = 1.0 / sqrt((double)fan_in);
         for (size_t i = 0; i < view->rows * view->cols; i++)
-            p->net->params[view->offset + i] = sd * ga_rng_gauss(&rng);
+            net->params[view->offset + i] = sd * ga_rng_gauss(rng);
     }
-    ga_rng_fill_gauss(p->x, batch * n_in, &rng);
+}
+
+void ga_randnet_fill_targets(double *y, size_t batch, size_t n_out, ga_loss_kind loss, ga_rng *rng)
+{
     for (size_t n = 0; n < batch; n++) {
-        double *yn = p->y + n * n_out;
+        double *yn = y + n * n_out;
         if (loss == GA_LOSS_MSE) {
-            ga_rng_fill_gauss(yn, n_out, &rng);
+            ga_rng_fill_gauss(yn, n_out, rng);
         } else if (loss == GA_LOSS_SOFTMAX_CE || loss == GA_LOSS_CCE) {
             double s = 0;
             for (size_t k = 0; k < n_out; k++)
-                s += yn[k] = ga_rng_uniform(&rng);
+                s += yn[k] = ga_rng_uniform(rng);
             for (size_t k = 0; k < n_out; k++)
                 yn[k] /= s;
         } else {
-            ga_rng_fill_uniform(yn, n_out, &rng);
+            ga_rng_fill_uniform(yn, n_out, rng);
         }
     }
-    return GA_OK;
 }
 
 void ga_randnet_clear(ga_randnet *p)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ga_core.h"
+#include "ga_random.h"
 
 #define GA_RANDNET_MAX_LAYERS 4
 
@@ -30,6 +31,12 @@ int ga_randnet_make(ga_randnet *p, ga_error *err, ga_layout layout, ga_activatio
                     ga_loss_kind loss, ga_reduction reduction, size_t batch, size_t depth,
                     size_t width, double weight_decay, uint32_t seed);
 void ga_randnet_clear(ga_randnet *p);
+
+/* The draws ga_randnet_make makes, for other generators to share: every W and
+ * b of net ~ N(0, 1/fan_in) in slab order; y (batch, n_out) targets suited to
+ * the loss as above. */
+void ga_randnet_fill_params(ga_net *net, ga_rng *rng);
+void ga_randnet_fill_targets(double *y, size_t batch, size_t n_out, ga_loss_kind loss, ga_rng *rng);
 
 /* One line naming the case: "tanh/mse(mean) row B=7 depth 3 seed 12". */
 int ga_randnet_describe(char *buf, size_t size, const ga_randnet *p);

@@ -107,3 +107,141 @@ Test(io, bad_paths_are_refused_with_a_message)
     }
     rmdir(dir);
 }
+
+/* ---- reads with a cap, and what the writer does with odd destinations ------ */
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(io, read_file_regular_files_only_and_capped)
+{
+    make_dir();
+    char path[128], fifo[128];
+    snprintf(path, sizeof path, "%s/in.json", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    write_text(path, "0123456789");
+    ga_error err;
+    char *buf;
+    size_t len;
+    cr_assert_eq(ga_read_file(&buf, &len, &err, path, 10), GA_OK, "%s", err.msg);
+    cr_expect_eq(len, 10);
+    cr_expect_str_eq(buf, "0123456789", "NUL-terminated");
+    free(buf);
+    cr_assert_eq(ga_read_file(&buf, &len, &err, path, 9), GA_ENOMEM, "one byte over the cap");
+    cr_expect(strstr(err.msg, "in.json: 10 bytes, over the cap of 9 bytes"), "%s", err.msg);
+    cr_expect_null(buf);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(ga_read_file(&buf, &len, &err, fifo, 100), GA_EIO, "a FIFO without a writer: refused, not waited for");
+    cr_expect(strstr(err.msg, "fifo: is a FIFO, not a regular file"), "%s", err.msg);
+    cr_assert_eq(ga_read_file(&buf, &len, &err, dir, 100), GA_EIO);
+    cr_expect(strstr(err.msg, ": is a directory"), "%s", err.msg);
+    cr_assert_eq(ga_read_file(&buf, &len, &err, "/dev/zero", 1 << 20), GA_EIO);
+    cr_expect(strstr(err.msg, "/dev/zero: is a character device"), "%s", err.msg);
+    unlink(fifo);
+    unlink(path);
+    rmdir(dir);
+}
+
+Test(io, writer_follows_symlinks_and_keeps_the_mode)
+{
+    make_dir();
+    char target[128], link1[128], link2[128];
+    snprintf(target, sizeof target, "%s/target.csv", dir);
+    snprintf(link1, sizeof link1, "%s/l1", dir);
+    snprintf(link2, sizeof link2, "%s/l2", dir);
+    write_text(target, "old");
+    cr_assert_eq(chmod(target, 0640), 0);
+    cr_assert_eq(symlink("target.csv", link1), 0); /* relative to its directory */
+    cr_assert_eq(symlink(link1, link2), 0);        /* a chain */
+    ga_error err;
+    cr_assert_eq(ga_atomic_write(&err, link2, "new", 3), GA_OK, "%s", err.msg);
+    cr_expect_str_eq(slurp(target), "new");
+    struct stat sb;
+    cr_assert_eq(lstat(link1, &sb), 0);
+    cr_expect(S_ISLNK(sb.st_mode), "the links stay links");
+    cr_assert_eq(lstat(link2, &sb), 0);
+    cr_expect(S_ISLNK(sb.st_mode), "the links stay links");
+    cr_assert_eq(stat(target, &sb), 0);
+    cr_expect_eq(sb.st_mode & 07777, 0640, "the replaced file keeps its mode: %o", sb.st_mode & 07777);
+    cr_expect_eq(entries(), 3, "no temporary left");
+    /* a loop of links is an error, not a hang */
+    unlink(link1);
+    cr_assert_eq(symlink("l2", link1), 0);
+    cr_assert_eq(ga_atomic_write(&err, link1, "x", 1), GA_EIO);
+    cr_expect(strstr(err.msg, "Too many levels of symbolic links"), "%s", err.msg);
+    unlink(link1);
+    unlink(link2);
+    unlink(target);
+    rmdir(dir);
+}
+
+/* several files as one: a failure in any of them before the renames leaves
+ * every destination as it was, and no temporary */
+Test(io, commit_all_is_all_or_nothing)
+{
+    make_dir();
+    char a[128], b[128];
+    snprintf(a, sizeof a, "%s/a.csv", dir);
+    snprintf(b, sizeof b, "%s/b.csv", dir);
+    write_text(a, "old a");
+    write_text(b, "old b");
+    ga_error err;
+    ga_atomic_file af[2];
+    cr_assert_eq(ga_atomic_open(&af[0], &err, a), GA_OK);
+    cr_assert_eq(ga_atomic_open(&af[1], &err, b), GA_OK);
+    fputs("new a", af[0].f);
+    fputs("new b", af[1].f);
+    cr_expect_eq(entries(), 4, "two temporaries beside the two files");
+    /* the second file's stream fails as a full disk would */
+    fclose(af[1].f);
+    af[1].f = fopen("/dev/full", "w");
+    cr_assert_not_null(af[1].f);
+    fputs("new b", af[1].f);
+    char *tmp_b = strdup(af[1].tmp);
+    cr_assert_eq(ga_atomic_commit_all(af, 2, &err), GA_EIO);
+    cr_expect(strstr(err.msg, "b.csv failed: No space left on device"), "%s", err.msg);
+    cr_expect_str_eq(slurp(a), "old a", "a replaced although b failed");
+    cr_expect_str_eq(slurp(b), "old b");
+    cr_expect_eq(access(tmp_b, F_OK), -1, "b's temporary left");
+    cr_expect_eq(entries(), 2, "a temporary was left");
+    free(tmp_b);
+    cr_assert_eq(ga_atomic_open(&af[0], &err, a), GA_OK);
+    cr_assert_eq(ga_atomic_open(&af[1], &err, b), GA_OK);
+    fputs("new a", af[0].f);
+    fputs("new b", af[1].f);
+    cr_assert_eq(ga_atomic_commit_all(af, 2, &err), GA_OK, "%s", err.msg);
+    cr_expect_str_eq(slurp(a), "new a");
+    cr_expect_str_eq(slurp(b), "new b");
+    cr_expect_eq(entries(), 2);
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
+}
+
+Test(io, path_distinct_compares_files_not_names)
+{
+    make_dir();
+    char in[128], alias[128], other[128];
+    snprintf(in, sizeof in, "%s/spec.json", dir);
+    snprintf(alias, sizeof alias, "%s/./alias.json", dir);
+    snprintf(other, sizeof other, "%s/other.csv", dir);
+    write_text(in, "{}");
+    cr_assert_eq(link(in, alias), 0); /* a hard link: another name, the same file */
+    ga_error err;
+    const char *inputs[] = {in};
+    cr_expect_eq(ga_path_distinct(&err, alias, inputs, 1), GA_EINVAL);
+    cr_expect(strstr(err.msg, "alias.json: is the input"), "%s", err.msg);
+    cr_expect_eq(ga_path_distinct(&err, other, inputs, 1), GA_OK, "a new file clashes with nothing");
+    write_text(other, "x");
+    cr_expect_eq(ga_path_distinct(&err, other, inputs, 1), GA_OK);
+    cr_expect_eq(ga_path_distinct(&err, "-", inputs, 1), GA_OK);
+    unlink(in);
+    unlink(alias);
+    unlink(other);
+    rmdir(dir);
+}

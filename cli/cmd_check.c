@@ -1,6 +1,7 @@
 /* gradaudit check: every gradient entry of a spec against the MPFR oracle (or
  * a finite difference), with derived tolerances; a report and optional CSV. */
 #include <errno.h>
+#include <mpfr.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "ga_check.h"
 #include "ga_fast.h"
 #include "ga_io.h"
+#include "ga_args.h"
 #include "ga_cli.h"
 #include "ga_core.h"
 #include "ga_spec.h"
@@ -58,13 +60,39 @@ static void check_usage(FILE *f)
           "\n"
           "exit status: 0 every entry passes (explained kinks count as passing), 1 an entry\n"
           "FAILs, 2 bad input or usage (unreadable or malformed spec, NaN in the data,\n"
-          "unwritable CSV path: one message naming it), 3 internal error.\n",
+          "unwritable CSV path: one message naming it), 3 internal error or a failed\n"
+          "write (a full disk: no partial CSV), 130/143 interrupted by SIGINT/SIGTERM.\n",
           f);
 }
 
 static int usage_error(const char *fmt, const char *arg)
 {
     return ga_cli_usage_error("check", fmt, arg);
+}
+
+/* A lower bound on the bytes of the oracle's working set for a gradient of
+ * spec, without building the net: the parameters, the inputs, every unit's
+ * pre-activation and activation, two layers of deltas and the gradient, each
+ * an MPFR variable of at least the first Ziv precision plus the oracle's 32
+ * guard bits (oracle/ga_oracle.c counts more; this never exceeds its count).
+ * 0 when the count overflows. */
+static size_t oracle_bytes_at_least(const ga_spec *spec)
+{
+    ga_oracle_options op;
+    ga_oracle_options_default(&op);
+    const ga_net_desc *d = &spec->desc;
+    size_t units = 0, maxw = d->n_in, B = spec->batch;
+    for (size_t l = 0; l < d->n_layers; l++) {
+        units += d->layers[l].n_out;
+        if (d->layers[l].n_out > maxw)
+            maxw = d->layers[l].n_out;
+    }
+    size_t per = sizeof(mpfr_t) + ((size_t)(op.start_prec + 32) / GMP_NUMB_BITS + 2) * sizeof(mp_limb_t);
+    size_t n = 0, t;
+    if (!ga_size_mul(&t, B, d->n_in + 2 * units + 2 * maxw) || !ga_size_add(&n, t, 2 * spec->n_params) ||
+        !ga_size_mul(&t, n, per))
+        return 0;
+    return t;
 }
 
 int ga_cmd_check(int argc, char **argv)
@@ -77,60 +105,71 @@ int ga_cmd_check(int argc, char **argv)
     const char *inject = NULL;
     int fast = 0, cross_check_given = 0;
     size_t directions = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        int m;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"method", required_argument, 0, 'm'},
+                                         {"csv", required_argument, 0, 'c'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"top", required_argument, 0, 't'},
+                                         {"cross-check", required_argument, 0, 'x'},
+                                         {"fast", no_argument, 0, 'f'},
+                                         {"directions", required_argument, 0, 'd'},
+                                         {"inject", required_argument, 0, 'i'},
+                                         {0, 0, 0, 0}};
+    int c, status = 0;
+    ga_args_begin();
+    while ((c = ga_args_next(&status, "check", argc, argv, "h", opts)) != GA_ARGS_END) {
+        const char *v = optarg;
+        uint64_t k;
+        switch (c) {
+        case GA_ARGS_STOP:
+            return status;
+        case GA_ARGS_HELP:
             check_usage(stdout);
             return GA_EXIT_OK;
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--method", &m)), m) {
-            if (!v)
-                return usage_error("%s needs a value", "--method");
+        case 'm':
             if (ga_check_method_from_name(&opt.method, v))
                 return usage_error("--method '%s': expected oracle, central, gsl, ridders or forward", v);
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--csv", &m)), m) {
-            if (!v || !*v)
+            break;
+        case 'c':
+            if (!*v)
                 return usage_error("%s needs a file name", "--csv");
             csv = v;
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--seed", &m)), m) {
-            if (!v)
-                return usage_error("%s needs a value", "--seed");
+            break;
+        case 's':
             if (ga_cli_parse_uint(&seed, v, UINT32_MAX))
                 return usage_error("--seed '%s': expected an integer in 0..4294967295", v);
             have_seed = 1;
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--top", &m)), m) {
-            uint64_t k;
-            if (!v)
-                return usage_error("%s needs a value", "--top");
+            break;
+        case 't':
             if (ga_cli_parse_uint(&k, v, 1000000))
                 return usage_error("--top '%s': expected an integer in 0..1000000", v);
             opt.top_k = (size_t)k;
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--cross-check", &m)), m) {
-            uint64_t k;
-            if (!v)
-                return usage_error("%s needs a value", "--cross-check");
+            break;
+        case 'x':
             if (ga_cli_parse_uint(&k, v, 1000000))
                 return usage_error("--cross-check '%s': expected an integer in 0..1000000", v);
             opt.cross_check = (size_t)k;
             cross_check_given = 1;
-        } else if (!strcmp(a, "--fast")) {
+            break;
+        case 'f':
             fast = 1;
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--directions", &m)), m) {
-            uint64_t dv;
-            if (!v || ga_cli_parse_uint(&dv, v, 64) || dv < 1)
-                return usage_error("--directions '%s': expected an integer in 1..64", v ? v : "");
-            directions = (size_t)dv;
-        } else if ((v = ga_cli_opt_value(argc, argv, &i, "--inject", &m)), m) {
-            if (!v || !strchr(v, '*'))
+            break;
+        case 'd':
+            if (ga_cli_parse_uint(&k, v, 64) || k < 1)
+                return usage_error("--directions '%s': expected an integer in 1..64", v);
+            directions = (size_t)k;
+            break;
+        case 'i':
+            if (!strchr(v, '*'))
                 return usage_error("--inject needs NAME*FACTOR, e.g. W1[0,1]*1.000000001%s", "");
             inject = v;
-        } else if (a[0] == '-' && a[1] != 0) {
-            return usage_error("unknown option '%s'", a);
-        } else if (path) {
-            return usage_error("unexpected argument '%s': one spec file only", a);
-        } else {
-            path = a;
+            break;
         }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (path)
+            return usage_error("unexpected argument '%s': one spec file only", argv[i]);
+        path = argv[i];
     }
     if (!path)
         return usage_error("%s", "missing SPEC.json");
@@ -142,12 +181,26 @@ int ga_cmd_check(int argc, char **argv)
     ga_net *net = NULL;
     ga_check_report *rep = NULL;
     int rc = GA_EXIT_OK;
-    /* an unwritable CSV path is refused before any work */
-    if (csv && ga_path_writable(&err, csv) != GA_OK) {
+    /* an unwritable CSV path, or the spec itself, is refused before any work */
+    if (csv && (ga_path_writable(&err, csv) != GA_OK ||
+                ga_path_distinct(&err, csv, (const char *const[]){path}, 1) != GA_OK)) {
         fprintf(stderr, "gradaudit check: %s\n", err.msg);
         return GA_EXIT_USAGE;
     }
     int st = ga_spec_load(&spec, &err, path, GA_DEFAULT_MEMORY_CAP);
+    /* a size the oracle would refuse is refused before any work */
+    if (st == GA_OK && !fast && (opt.method == GA_CHECK_ORACLE || opt.cross_check > 0)) {
+        size_t need = oracle_bytes_at_least(spec);
+        if (need == 0 || need > GA_DEFAULT_MEMORY_CAP) {
+            fprintf(stderr, "gradaudit check: %s: %zu parameters and a batch of %zu need %s%zu "
+                    "bytes of MPFR variables for the oracle, over the memory cap of %zu bytes "
+                    "(try --fast, or --method central --cross-check 0)\n", path, spec->n_params,
+                    spec->batch, need ? "at least " : "more than ", need ? need : (size_t)SIZE_MAX,
+                    (size_t)GA_DEFAULT_MEMORY_CAP);
+            rc = GA_EXIT_USAGE;
+            goto out;
+        }
+    }
     int override = have_seed && st == GA_OK && spec->has_init;
     if (st == GA_OK)
         st = ga_spec_make_net(&net, &err, spec, (uint32_t)seed, override);
@@ -210,8 +263,12 @@ int ga_cmd_check(int argc, char **argv)
             goto out;
         }
         ga_fast_report_print(stdout, fr);
-        printf("reproduce: gradaudit check %s --fast --seed %llu\n", path,
-               (unsigned long long)fo.seed);
+        /* every option that changes the run, so that the line reproduces it */
+        printf("reproduce: gradaudit check %s --fast --seed %llu --directions %zu", path,
+               (unsigned long long)fo.seed, fo.n_directions);
+        if (inject)
+            printf(" --inject '%s'", inject);
+        putchar('\n');
         rc = fr->failed ? GA_EXIT_FAIL : GA_EXIT_OK;
         ga_fast_report_free(fr);
         if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -229,10 +286,15 @@ int ga_cmd_check(int argc, char **argv)
                  : GA_EXIT_INTERNAL;
         goto out;
     }
-    /* the CSV first: if it cannot be written, nothing goes to stdout */
+    if (inject) { /* the reproduce line reproduces the injection too */
+        size_t n = strlen(rep->command);
+        snprintf(rep->command + n, sizeof rep->command - n, " --inject '%s'", inject);
+    }
+    /* the CSV first: if it cannot be written, nothing goes to stdout; its path
+     * was judged writable above, so a failure now (a full disk) is status 3 */
     if (csv && (st = ga_check_report_write_csv(&err, rep, csv)) != GA_OK) {
         fprintf(stderr, "gradaudit check: %s\n", err.msg);
-        rc = st == GA_ENOMEM ? GA_EXIT_INTERNAL : GA_EXIT_USAGE;
+        rc = GA_EXIT_INTERNAL;
         goto out;
     }
     ga_check_report_print(stdout, rep);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ga_args.h"
 #include "ga_cli.h"
 #include "ga_core.h"
 #include "ga_spec.h"
@@ -42,41 +43,42 @@ int ga_cmd_eval(int argc, char **argv)
 {
     const char *path = NULL;
     uint32_t seed = 0;
-    int have_seed = 0, show_params = 0;
+    int have_seed = 0, show_params = 0, c, status = 0;
     ga_kernel kernel = GA_KERNEL_BLAS;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"kernel", required_argument, 0, 'k'},
+                                         {"params", no_argument, 0, 'p'},
+                                         {0, 0, 0, 0}};
+    ga_args_begin();
+    while ((c = ga_args_next(&status, "eval", argc, argv, "h", opts)) != GA_ARGS_END) {
+        const char *v = optarg;
+        if (c == GA_ARGS_STOP) {
+            return status;
+        } else if (c == GA_ARGS_HELP) {
             eval_usage(stdout);
             return GA_EXIT_OK;
-        } else if (!strcmp(a, "--seed") || !strncmp(a, "--seed=", 7)) {
-            const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!v)
-                return usage_error("%s needs a value", "--seed");
+        } else if (c == 's') {
             uint64_t sv;
             if (ga_cli_parse_uint(&sv, v, UINT32_MAX))
                 return usage_error("--seed '%s': expected an integer in 0..4294967295", v);
             seed = (uint32_t)sv;
             have_seed = 1;
-        } else if (!strcmp(a, "--kernel") || !strncmp(a, "--kernel=", 9)) {
-            const char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!v)
-                return usage_error("%s needs a value", "--kernel");
+        } else if (c == 'k') {
             if (!strcmp(v, "blas"))
                 kernel = GA_KERNEL_BLAS;
             else if (!strcmp(v, "reference"))
                 kernel = GA_KERNEL_REFERENCE;
             else
                 return usage_error("--kernel '%s': expected blas or reference", v);
-        } else if (!strcmp(a, "--params")) {
+        } else if (c == 'p') {
             show_params = 1;
-        } else if (a[0] == '-' && a[1] != 0) {
-            return usage_error("unknown option '%s'", a);
-        } else if (path) {
-            return usage_error("unexpected argument '%s': one spec file only", a);
-        } else {
-            path = a;
         }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (path)
+            return usage_error("unexpected argument '%s': one spec file only", argv[i]);
+        path = argv[i];
     }
     if (!path)
         return usage_error("%s", "missing SPEC.json");

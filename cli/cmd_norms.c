@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ga_args.h"
 #include "ga_cli.h"
 #include "ga_io.h"
 #include "ga_normlog.h"
@@ -248,55 +249,42 @@ int ga_cmd_norms(int argc, char **argv)
     }
     size_t n_args = 0;
     int rc = GA_EXIT_OK;
-    for (int i = 1; i < argc && rc == GA_EXIT_OK; i++) {
-        const char *a = argv[i], *v;
-        int m;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            norms_usage(stdout);
+    enum { LIGHTNING = 0x100, REF, VANISH, EXPLODE };
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'}, {"out", required_argument, 0, 'o'},
+        {"lightning", no_argument, 0, LIGHTNING}, {"ref", required_argument, 0, REF},
+        {"vanish-below", required_argument, 0, VANISH},
+        {"explode-above", required_argument, 0, EXPLODE}, {0, 0, 0, 0}};
+    int c, status = 0;
+    ga_args_begin();
+    while (rc == GA_EXIT_OK &&
+           (c = ga_args_next(&status, "norms", argc, argv, "ho:", opts)) != GA_ARGS_END) {
+        const char *v = optarg;
+        if (c == GA_ARGS_STOP || c == GA_ARGS_HELP) {
+            if (c == GA_ARGS_HELP)
+                norms_usage(stdout);
             free(args);
-            return GA_EXIT_OK;
+            return status;
         }
-        if (!strcmp(a, "--lightning")) {
-            opt.lightning_names = 1;
-            continue;
-        }
-        if ((v = ga_cli_opt_value(argc, argv, &i, "-o", &m)) || m ||
-            (v = ga_cli_opt_value(argc, argv, &i, "--out", &m)) || m) {
-            if (!v)
-                rc = usage_error("%s needs a value", a);
+        if (c == 'o') {
             out = v;
-            continue;
-        }
-        if ((v = ga_cli_opt_value(argc, argv, &i, "--ref", &m)) || m) {
-            if (!v)
-                rc = usage_error("%s needs a value", a);
+        } else if (c == LIGHTNING) {
+            opt.lightning_names = 1;
+        } else if (c == REF) {
             ref = v;
-            continue;
+        } else if (c == VANISH || c == EXPLODE) {
+            char *e;
+            double x = strtod(v, &e);
+            if (!*v || *e || !isfinite(x) || !(x > 0))
+                rc = usage_error(c == EXPLODE ? "--explode-above '%s': expected a finite positive number"
+                                              : "--vanish-below '%s': expected a finite positive number",
+                                 v);
+            else
+                *(c == EXPLODE ? &opt.explode_above : &opt.vanish_below) = x;
         }
-        const char *thr[2] = {"--vanish-below", "--explode-above"};
-        double *dst[2] = {&opt.vanish_below, &opt.explode_above};
-        int matched = 0;
-        for (int k = 0; k < 2 && !matched; k++)
-            if ((v = ga_cli_opt_value(argc, argv, &i, thr[k], &m)) || m) {
-                matched = 1;
-                char *e;
-                double x = v ? strtod(v, &e) : 0;
-                if (!v)
-                    rc = usage_error("%s needs a value", thr[k]);
-                else if (!*v || *e || !isfinite(x) || !(x > 0))
-                    rc = usage_error(k ? "--explode-above '%s': expected a finite positive number"
-                                       : "--vanish-below '%s': expected a finite positive number",
-                                     v);
-                else
-                    *dst[k] = x;
-            }
-        if (matched)
-            continue;
-        if (a[0] == '-' && a[1])
-            rc = usage_error("unknown option '%s'", a);
-        else
-            args[n_args++] = argv[i];
     }
+    for (int i = optind; i < argc && rc == GA_EXIT_OK; i++)
+        args[n_args++] = argv[i];
     if (rc == GA_EXIT_OK && !out)
         rc = usage_error("%s", "missing -o NORMS.csv");
     if (rc == GA_EXIT_OK && !n_args)

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 
 #include "ga_audit.h"
+#include "ga_args.h"
 #include "ga_cli.h"
+#include "ga_io.h"
 #include "ga_table.h"
 #include "ga_worked.h"
 
@@ -51,7 +53,8 @@ static void tutorial_usage(FILE *f)
           "  how-backprop-works\n"
           "      no data and no printed numbers: prints its gradient audit (on generated data).\n"
           "\nexit status: 0 reproduced, 1 a figure did not reproduce, 2 bad usage or\n"
-          "unwritable path, 3 internal error\n",
+          "unwritable path, 3 internal error or a failed write (a full disk), 130/143\n"
+          "interrupted by SIGINT/SIGTERM\n",
           f);
 #if HAVE_TRANSCRIPTS
     for (int i = 0; i < N_SLUGS; i++) {
@@ -77,10 +80,12 @@ static int run_worked(FILE *out, const char *csv_path)
         fprintf(stderr, "gradaudit tutorial: %s\n", err.msg);
         return GA_EXIT_INTERNAL;
     }
+    /* the path was judged writable before the work: a failure now (a full
+     * disk) is status 3, as in every command */
     if (csv_path && ga_table_write_csv(&err, &t, csv_path) != GA_OK) {
         fprintf(stderr, "gradaudit tutorial: --csv %s\n", err.msg);
         ga_table_free(&t);
-        return GA_EXIT_USAGE;
+        return GA_EXIT_INTERNAL;
     }
     fprintf(out, "%s: worked example (x = 2, y = 1, relu then sigmoid, L = (y_hat - y)^2, one SGD step at 0.1)\n\n",
             WORKED_SLUG);
@@ -128,74 +133,65 @@ static int print_audit_of(FILE *out, const char *slug)
 int ga_cmd_tutorial(int argc, char **argv)
 {
     const char *slug = NULL, *csv = NULL, *seed_s = NULL;
-    int dump = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    int dump = 0, c, status = 0;
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"csv", required_argument, 0, 'c'},
+                                         {"dump-state", no_argument, 0, 'd'},
+                                         {0, 0, 0, 0}};
+    ga_args_begin();
+    while ((c = ga_args_next(&status, "tutorial", argc, argv, "h", opts)) != GA_ARGS_END) {
+        if (c == GA_ARGS_STOP)
+            return status;
+        if (c == GA_ARGS_HELP) {
             tutorial_usage(stdout);
             return GA_EXIT_OK;
-        } else if (!strcmp(a, "--seed") || !strcmp(a, "--csv")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "gradaudit tutorial: %s needs a value\n", a);
-                return GA_EXIT_USAGE;
-            }
-            *(a[2] == 's' ? &seed_s : &csv) = argv[++i];
-        } else if (!strncmp(a, "--seed=", 7)) {
-            seed_s = a + 7;
-        } else if (!strncmp(a, "--csv=", 6)) {
-            csv = a + 6;
-        } else if (!strcmp(a, "--dump-state")) {
-            dump = 1;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "gradaudit tutorial: unknown option '%s'\n", a);
-            tutorial_usage(stderr);
-            return GA_EXIT_USAGE;
-        } else if (!slug) {
-            slug = a;
-        } else {
-            fprintf(stderr, "gradaudit tutorial: one SLUG only (got '%s' and '%s')\n", slug, a);
-            return GA_EXIT_USAGE;
         }
+        if (c == 's')
+            seed_s = optarg;
+        else if (c == 'c')
+            csv = optarg;
+        else if (c == 'd')
+            dump = 1;
     }
-    if (!slug) {
-        fprintf(stderr, "gradaudit tutorial: missing SLUG\n");
-        tutorial_usage(stderr);
-        return GA_EXIT_USAGE;
+    for (int i = optind; i < argc; i++) {
+        if (slug)
+            return ga_args_usage_error("tutorial", "one SLUG only (got '%s' and '%s')", slug, argv[i]);
+        slug = argv[i];
     }
+    if (!slug)
+        return ga_args_usage_error("tutorial", "missing SLUG");
     int known = 0;
     for (int i = 0; i < N_SLUGS; i++)
         known |= !strcmp(slug, slugs[i]);
     if (!known) {
-        fprintf(stderr, "gradaudit tutorial: unknown tutorial '%s' (one of:", slug);
+        char list[256] = "";
         for (int i = 0; i < N_SLUGS; i++)
-            fprintf(stderr, " %s", slugs[i]);
-        fputs(")\n", stderr);
-        return GA_EXIT_USAGE;
+            snprintf(list + strlen(list), sizeof list - strlen(list), " %s", slugs[i]);
+        return ga_args_usage_error("tutorial", "unknown tutorial '%s' (one of:%s)", slug, list);
     }
-    if (!is_random_slug(slug) && (seed_s || dump)) {
-        fprintf(stderr, "gradaudit tutorial: %s has no random initialisation: --seed/--dump-state do not apply\n",
-                slug);
-        return GA_EXIT_USAGE;
-    }
-    if (!strcmp(slug, WORKED_SLUG))
+    if (!is_random_slug(slug) && (seed_s || dump))
+        return ga_args_usage_error("tutorial", "%s has no random initialisation: --seed/--dump-state "
+                                   "do not apply", slug);
+    if (!strcmp(slug, WORKED_SLUG)) {
+        ga_error err = {{0}};
+        if (csv && ga_path_writable(&err, csv) != GA_OK) {
+            fprintf(stderr, "gradaudit tutorial: --csv %s\n", err.msg);
+            return GA_EXIT_USAGE;
+        }
         return run_worked(stdout, csv);
-    if (csv) {
-        fprintf(stderr, "gradaudit tutorial: --csv applies to %s only\n", WORKED_SLUG);
-        return GA_EXIT_USAGE;
     }
+    if (csv)
+        return ga_args_usage_error("tutorial", "--csv applies to %s only", WORKED_SLUG);
     if (!strcmp(slug, "how-backprop-works"))
         return print_audit_of(stdout, slug);
 
     uint64_t seed = 0;
-    if (!seed_s) {
-        fprintf(stderr, "gradaudit tutorial: %s needs --seed S (0..4294967295)\n", slug);
-        return GA_EXIT_USAGE;
-    }
-    if (ga_cli_parse_uint(&seed, seed_s, UINT32_MAX) != 0) {
-        fprintf(stderr, "gradaudit tutorial: --seed '%s': not an integer in 0..4294967295 "
-                        "(np.random.seed's range)\n", seed_s);
-        return GA_EXIT_USAGE;
-    }
+    if (!seed_s)
+        return ga_args_usage_error("tutorial", "%s needs --seed S (0..4294967295)", slug);
+    if (ga_cli_parse_uint(&seed, seed_s, UINT32_MAX) != 0)
+        return ga_args_usage_error("tutorial", "--seed '%s': not an integer in 0..4294967295 "
+                                   "(np.random.seed's range)", seed_s);
 #if HAVE_TRANSCRIPTS
     ga_error err = {{0}};
     int st = ga_tutorial_transcript(stdout, &err, slug, (uint32_t)seed, dump);
@@ -242,30 +238,14 @@ typedef struct {
 } transcript_tally;
 
 #if HAVE_TRANSCRIPTS
+/* A stored reference file, or NULL when there is none: read as every input
+ * is (core/ga_io.h: a regular file, capped), so that a FIFO among the
+ * references cannot block the audit. */
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *b = NULL;
-    size_t n = 0;
-    FILE *m = open_memstream(&b, &n);
-    if (!m) {
-        fclose(f);
-        return NULL;
-    }
-    char buf[8192];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-        fwrite(buf, 1, got, m);
-    int bad = ferror(f);
-    fclose(f);
-    if (fclose(m) != 0 || bad) {
-        free(b);
-        return NULL;
-    }
-    *len = n;
-    return b;
+    char *b;
+    ga_error err;
+    return ga_read_file(&b, len, &err, path, (size_t)64 << 20) == GA_OK ? b : NULL;
 }
 
 /* Our transcript of (slug, seed, dump) compared with the bytes want (n). */
@@ -306,13 +286,16 @@ static int check_transcripts(transcript_tally *t, const char *slug, const char *
 #if HAVE_TRANSCRIPTS
     char path[8192];
     snprintf(path, sizeof path, "%s/seeds.txt", dir);
-    FILE *sf = fopen(path, "r");
-    if (!sf)
+    size_t n_seeds_txt;
+    char *seeds_txt = slurp(path, &n_seeds_txt), *next;
+    if (!seeds_txt)
         return GA_OK;
-    char line[64];
     int st = GA_OK;
-    while (st == GA_OK && fgets(line, sizeof line, sf)) {
-        line[strcspn(line, "\r\n")] = 0;
+    for (char *line = seeds_txt; line && st == GA_OK; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        line[strcspn(line, "\r")] = 0;
         uint64_t seed;
         if (ga_cli_parse_uint(&seed, line, UINT32_MAX) != 0)
             continue;
@@ -349,7 +332,7 @@ static int check_transcripts(transcript_tally *t, const char *slug, const char *
         free(txt);
         free(state);
     }
-    fclose(sf);
+    free(seeds_txt);
     return st;
 #else
     (void)slug;
@@ -372,7 +355,8 @@ static void audit_usage(FILE *f)
           "--refs names another reference-transcript directory (layout SLUG/seed-S.txt,\n"
           "SLUG/seed-S.state, seeds.txt); default: the source tree's.\n"
           "\nexit status: 0 everything reproduced, 1 something did not reproduce,\n"
-          "2 bad option or unwritable directory, 3 internal error\n",
+          "2 bad option or unwritable directory, 3 internal error or a failed write\n"
+          "(a full disk: the four CSVs stay as they were), 130/143 interrupted\n",
           f);
 }
 
@@ -382,44 +366,37 @@ int ga_cmd_audit(int argc, char **argv)
     const char *refs = GA_AUDIT_SOURCE_ROOT "/fixtures/reference/transcripts";
     uint64_t seeds[16] = {1, 2, 3};
     size_t n_seeds = 3;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    int c, st_args = 0;
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"seeds", required_argument, 0, 's'},
+                                         {"refs", required_argument, 0, 'r'},
+                                         {0, 0, 0, 0}};
+    ga_args_begin();
+    while ((c = ga_args_next(&st_args, "audit", argc, argv, "h", opts)) != GA_ARGS_END) {
+        const char *v = optarg;
+        if (c == GA_ARGS_STOP)
+            return st_args;
+        if (c == GA_ARGS_HELP) {
             audit_usage(stdout);
             return GA_EXIT_OK;
         }
-        if (!strcmp(a, "--out") || !strcmp(a, "--seeds") || !strcmp(a, "--refs")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "gradaudit audit: %s needs a value\n", a);
-                return GA_EXIT_USAGE;
-            }
-            v = argv[++i];
-        } else if (!strncmp(a, "--out=", 6) || !strncmp(a, "--seeds=", 8) || !strncmp(a, "--refs=", 7)) {
-            v = strchr(a, '=') + 1;
-        } else {
-            fprintf(stderr, "gradaudit audit: unknown argument '%s'\n", a);
-            audit_usage(stderr);
-            return GA_EXIT_USAGE;
-        }
-        if (a[2] == 'r') {
+        if (c == 'r') {
             struct stat rb;
-            if (!*v || stat(v, &rb) != 0 || !S_ISDIR(rb.st_mode)) {
-                fprintf(stderr, "gradaudit audit: --refs '%s': not a directory\n", v);
-                return GA_EXIT_USAGE;
-            }
+            if (!*v || stat(v, &rb) != 0 || !S_ISDIR(rb.st_mode))
+                return ga_args_usage_error("audit", "--refs '%s': not a directory", v);
             refs = v;
-        } else if (a[2] == 'o') {
-            if (!*v) {
-                fprintf(stderr, "gradaudit audit: --out needs a directory\n");
-                return GA_EXIT_USAGE;
-            }
+        } else if (c == 'o') {
+            if (!*v)
+                return ga_args_usage_error("audit", "--out needs a directory");
             outdir = v;
-        } else if (parse_seeds(seeds, &n_seeds, v) != 0) {
-            fprintf(stderr, "gradaudit audit: --seeds '%s': expected 1 to 16 comma-separated integers "
-                            "in 0..4294967295\n", v);
-            return GA_EXIT_USAGE;
+        } else if (c == 's' && parse_seeds(seeds, &n_seeds, v) != 0) {
+            return ga_args_usage_error("audit", "--seeds '%s': expected 1 to 16 comma-separated "
+                                       "integers in 0..4294967295", v);
         }
     }
+    if (optind < argc)
+        return ga_args_usage_error("audit", "unexpected argument '%s'", argv[optind]);
     /* The output directory first: a bad path is reported before any work. */
     if (mkdir(outdir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "gradaudit audit: --out %s: cannot create the directory: %s\n", outdir, strerror(errno));
@@ -429,6 +406,16 @@ int ga_cmd_audit(int argc, char **argv)
     if (stat(outdir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         fprintf(stderr, "gradaudit audit: --out %s: not a directory\n", outdir);
         return GA_EXIT_USAGE;
+    }
+    static const char *const csv_names[] = {"summary.csv", "worked.csv", "claims.csv", "audit.csv"};
+    char csv_paths[4][4096];
+    for (size_t i = 0; i < 4; i++) {
+        ga_error err = {{0}};
+        snprintf(csv_paths[i], sizeof csv_paths[i], "%s/%s", outdir, csv_names[i]);
+        if (ga_path_writable(&err, csv_paths[i]) != GA_OK) {
+            fprintf(stderr, "gradaudit audit: --out %s\n", err.msg);
+            return GA_EXIT_USAGE;
+        }
     }
 
     ga_error err = {{0}};
@@ -531,31 +518,38 @@ int ga_cmd_audit(int argc, char **argv)
         printf("%s%" PRIu64, i ? "," : " ", seeds[i]);
     putchar('\n');
 
-    /* CSVs */
-    struct {
-        const char *name;
-        int kind;
-    } files[] = {{"summary.csv", 0}, {"worked.csv", 1}, {"claims.csv", 2}, {"audit.csv", 3}};
+    /* CSVs: the four temporaries written, then renamed together, so that DIR
+     * holds one run's files, all new or all old. The paths were judged
+     * writable before the work: a failure now (a full disk) is status 3. */
+    ga_atomic_file af[4];
+    size_t n_open = 0;
     for (size_t i = 0; i < 4 && status != GA_EXIT_INTERNAL; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", outdir, files[i].name);
-        int st = GA_OK;
-        const ga_table *tab = &sum;
-        if (files[i].kind == 1)
-            st = ga_worked_table(&t, &err, &wr), tab = &t;
-        else if (files[i].kind == 2)
-            st = ga_worked_claims_table(&t, &err, claims, n_claims), tab = &t;
-        else if (files[i].kind == 3)
-            st = ga_audit_table(&t, &err, &ar), tab = &t;
-        if (st == GA_OK)
-            st = ga_table_write_csv(&err, tab, path);
-        if (files[i].kind != 0 && tab == &t)
-            ga_table_free(&t);
+        int st = ga_atomic_open(&af[i], &err, csv_paths[i]);
+        if (st == GA_OK) {
+            n_open++;
+            const ga_table *tab = &sum;
+            if (i == 1)
+                st = ga_worked_table(&t, &err, &wr), tab = &t;
+            else if (i == 2)
+                st = ga_worked_claims_table(&t, &err, claims, n_claims), tab = &t;
+            else if (i == 3)
+                st = ga_audit_table(&t, &err, &ar), tab = &t;
+            if (st == GA_OK && ga_table_fprint_csv(af[i].f, tab) != GA_OK)
+                st = ga_fail(&err, GA_EIO, "writing %s failed", csv_paths[i]);
+            if (i != 0 && tab == &t)
+                ga_table_free(&t);
+        }
         if (st != GA_OK) {
             fprintf(stderr, "gradaudit audit: %s\n", err.msg);
-            status = st == GA_EIO ? GA_EXIT_USAGE : GA_EXIT_INTERNAL;
-            break;
+            status = GA_EXIT_INTERNAL;
         }
+    }
+    if (status == GA_EXIT_INTERNAL) {
+        for (size_t i = 0; i < n_open; i++)
+            ga_atomic_abort(&af[i]);
+    } else if (ga_atomic_commit_all(af, 4, &err) != GA_OK) {
+        fprintf(stderr, "gradaudit audit: %s\n", err.msg);
+        status = GA_EXIT_INTERNAL;
     }
     if (status != GA_EXIT_USAGE && status != GA_EXIT_INTERNAL)
         printf("wrote summary.csv, worked.csv, claims.csv, audit.csv to %s/\n", outdir);

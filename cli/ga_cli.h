@@ -17,12 +17,8 @@ int ga_cmd_merge(int argc, char **argv);     /* cmd_scan.c */
 
 /* Decimal digits only (no sign, space or suffix), value in 0..max: 0, else -1. */
 int ga_cli_parse_uint(uint64_t *out, const char *s, uint64_t max);
-/* The value of option `name` at argv[*i], written "--name V" (advances *i)
- * or "--name=V"; *matched says whether argv[*i] is that option at all. NULL
- * with *matched set: the value is missing. */
-const char *ga_cli_opt_value(int argc, char **argv, int *i, const char *name, int *matched);
-/* "gradaudit CMD: <fmt with arg> (see gradaudit CMD --help)" on stderr;
- * returns GA_EXIT_USAGE. */
+/* "gradaudit CMD: <fmt with arg>; try 'gradaudit CMD --help'" on stderr
+ * (core/ga_args.h); returns GA_EXIT_USAGE. */
 int ga_cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 
 #endif

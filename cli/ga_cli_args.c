@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ga_args.h"
 #include "ga_cli.h"
 
 int ga_cli_parse_uint(uint64_t *out, const char *s, uint64_t max)
@@ -21,27 +22,9 @@ int ga_cli_parse_uint(uint64_t *out, const char *s, uint64_t max)
     return 0;
 }
 
-const char *ga_cli_opt_value(int argc, char **argv, int *i, const char *name, int *matched)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    *matched = 0;
-    if (strncmp(a, name, n))
-        return NULL;
-    if (a[n] == '=') {
-        *matched = 1;
-        return a + n + 1;
-    }
-    if (a[n] != '\0')
-        return NULL;
-    *matched = 1;
-    return *i + 1 < argc ? argv[++*i] : NULL;
-}
-
 int ga_cli_usage_error(const char *cmd, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "gradaudit %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see gradaudit %s --help)\n", cmd);
-    return GA_EXIT_USAGE;
+    char msg[1200];
+    snprintf(msg, sizeof msg, fmt, arg);
+    return ga_args_usage_error(cmd, "%s", msg);
 }

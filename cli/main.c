@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ga_cli.h"
+#include "ga_io.h"
 
 int ga_cmd_norms(int argc, char **argv); /* cmd_norms.c */
 
@@ -30,13 +31,14 @@ static void usage(FILE *f)
           "       gradaudit COMMAND --help\n\ncommands:\n", f);
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
-    fputs("\nexit status: 0 success, 1 a check failed, 2 bad input or usage, 3 internal error\n", f);
+    fputs("\nexit status: 0 success, 1 a check failed, 2 bad input or usage, 3 internal error\n"
+          "or a failed write (a full disk), 130/143 interrupted by SIGINT/SIGTERM\n", f);
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        fputs("usage: gradaudit COMMAND [ARGS...]; try 'gradaudit --help'\n", stderr);
         return GA_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -47,10 +49,13 @@ int main(int argc, char **argv)
         puts("gradaudit " GA_VERSION);
         return GA_EXIT_OK;
     }
+    /* every command: SIGINT/SIGTERM remove the temporary files being written
+     * and exit 130/143 (scan puts its own, gentler handler over these while
+     * it runs) */
+    ga_io_signals_install();
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "gradaudit: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "gradaudit: unknown command '%s'; try 'gradaudit --help'\n", argv[1]);
     return GA_EXIT_USAGE;
 }

@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+#include "ga_io.h"
+
 /* ---- messages ------------------------------------------------------------ */
 
 typedef struct {
@@ -882,6 +884,24 @@ static int syntax_error(const ctx *c, const json_error_t *e, const char *text, s
                    e->text);
 }
 
+int ga_json_load(struct json_t **out, ga_error *err, const char *path, size_t cap)
+{
+    char *text;
+    size_t len;
+    *out = NULL;
+    int st = ga_read_file(&text, &len, err, path, cap);
+    if (st != GA_OK)
+        return st;
+    json_error_t je;
+    *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!*out) {
+        ctx c = {path, err};
+        st = syntax_error(&c, &je, text, len);
+    }
+    free(text);
+    return st;
+}
+
 static int parse_buffer(ga_spec **out, ga_error *err, const char *text, size_t len,
                         const char *name, size_t memory_cap)
 {
@@ -952,44 +972,13 @@ int ga_spec_load(ga_spec **out, ga_error *err, const char *path, size_t memory_c
     *out = NULL;
     if (memory_cap == 0)
         memory_cap = GA_DEFAULT_MEMORY_CAP;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ga_fail(err, GA_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        fclose(f);
-        return ga_fail(err, GA_ENOMEM, "%s: cannot allocate a read buffer", path);
-    }
-    for (;;) {
-        if (len == cap) {
-            if (cap > memory_cap / 2) {
-                free(buf);
-                fclose(f);
-                return ga_fail(err, GA_ENOMEM, "%s: file larger than the memory cap (%zu bytes)",
-                               path, memory_cap);
-            }
-            char *nb = realloc(buf, 2 * cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return ga_fail(err, GA_ENOMEM, "%s: cannot allocate %zu bytes", path, 2 * cap);
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    int e = errno;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return ga_fail(err, GA_EIO, "%s: cannot read: %s", path, strerror(e));
-    }
+    /* a regular file no larger than the cap, refused before reading when
+     * it is a FIFO, a device or a directory (core/ga_io.h) */
+    char *buf;
+    size_t len;
+    int rs = ga_read_file(&buf, &len, err, path, memory_cap);
+    if (rs != GA_OK)
+        return rs;
     int st = parse_buffer(out, err, buf, len, path, memory_cap);
     free(buf);
     return st;
@@ -1009,6 +998,8 @@ void ga_spec_free(ga_spec *s)
     free(s->init.order);
     free(s);
 }
+
+static int first_nonfinite(const double *a, size_t n, size_t *where);
 
 int ga_spec_make_net(ga_net **out, ga_error *err, const ga_spec *spec, uint32_t seed_override,
                      int use_override)
@@ -1043,6 +1034,18 @@ int ga_spec_make_net(ga_net **out, ga_error *err, const ga_spec *spec, uint32_t 
         if (st != GA_OK) {
             ga_net_free(net);
             return ga_fail(err, st, "%s: parameters.init: %s", spec->source, inner.msg);
+        }
+        /* a recipe can overflow (randn with scale 1e308): refused here, so that
+         * eval and train, like check, never start from an infinite weight */
+        size_t i;
+        if (first_nonfinite(net->params, net->n_params, &i)) {
+            char name[64];
+            ga_param_name(name, sizeof name, net, i);
+            st = ga_fail(err, GA_ENONFINITE, "%s: parameters.init: %s is %g (the recipe "
+                         "overflows a double; expected finite weights)", spec->source, name,
+                         net->params[i]);
+            ga_net_free(net);
+            return st;
         }
     } else {
         /* spec->values holds W1, b1, W2, b2, ... back to back */

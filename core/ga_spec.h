@@ -39,6 +39,11 @@ typedef struct {
 /* Reads and parses a spec file. memory_cap bounds params + grads + workspace
  * (ga_net_desc_validate) and, separately, the data and explicit values; 0
  * means GA_DEFAULT_MEMORY_CAP. Messages start with path. */
+/* Any JSON file read as spec files are (core/ga_io.h's ga_read_file, at most
+ * cap bytes; duplicate keys refused): FILE:LINE:COLUMN messages. The caller
+ * json_decref()s *out. */
+struct json_t;
+int ga_json_load(struct json_t **out, ga_error *err, const char *path, size_t cap);
 int ga_spec_load(ga_spec **out, ga_error *err, const char *path, size_t memory_cap);
 /* Parses spec text (NUL-terminated); name_for_messages starts every message. */
 int ga_spec_parse(ga_spec **out, ga_error *err, const char *text, const char *name_for_messages,

@@ -756,6 +756,9 @@ static void summarise(gradaudit_report *rep, size_t top_k)
         } else if (e->verdict == GA_VERDICT_FAIL) {
             l->fail++;
             r->n_fail++;
+        } else if (e->verdict == GA_VERDICT_UNJUDGEABLE) {
+            l->unjudgeable++;
+            r->n_unjudgeable++;
         } else {
             l->kink++;
             r->n_kink++;
@@ -897,7 +900,8 @@ int gradaudit_check(gradaudit_report **out, ga_error *err, const gradaudit_probl
 
 int gradaudit_report_ok(const gradaudit_report *rep)
 {
-    return rep && rep->r.n_fail == 0 && rep->r.n_entries > 0;
+    /* every entry judged and passed: an entry that could not be judged is not a pass */
+    return rep && rep->r.n_fail == 0 && rep->r.n_entries > 0 && rep->r.n_pass == rep->r.n_entries;
 }
 
 /* ---- printing ---------------------------------------------------------------- */
@@ -931,7 +935,11 @@ int gradaudit_report_print(FILE *f, const gradaudit_report *rep)
                 rep->unsettled);
     else
         fprintf(f, "loss %.17g\n", r->loss);
-    fprintf(f, "result: %zu pass, %zu FAIL\n", r->n_pass, r->n_fail);
+    fprintf(f, "result: %zu pass, %zu FAIL", r->n_pass, r->n_fail);
+    if (r->n_unjudgeable)
+        fprintf(f, ", %zu not judgeable (their error bound could not be formed: not a pass)",
+                r->n_unjudgeable);
+    fputc('\n', f);
     fprintf(f, "\n%-12s %7s %7s %6s %12s %12s %12s\n", "group", "entries", "pass", "FAIL",
             "max_abs_err", "max_rel_err", "worst/tol");
     for (size_t i = 0; i < r->n_layers; i++) {

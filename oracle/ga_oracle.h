@@ -16,13 +16,26 @@
  * of v_{p+32} with a margin of about 2^32 (plus 2^-p |v| unless every
  * operation was exact). Route (a) uses the Ridders tableau's own estimate.
  *
+ * Exact values settle: the passes carry MPFR's ternary values with every
+ * value (GA_DIR_* below). A result reached by exact operations alone (or
+ * through a factor that is exactly 0) has error 0 and is rounded to nearest,
+ * ties to even, as IEEE rounds: an exact tie, an exact double, an exact 0. A
+ * pre-activation exactly 0 that way is exactly at the kink, where the
+ * conventions relu'(0) = 0, leaky_relu'(0) = slope, elu'(0) = alpha apply.
+ * A result whose error has a known sign (a saturated sigmoid computed as 1
+ * lies above the exact value) settles on that side of a rounding boundary
+ * it lies on, where no precision would separate it from the boundary.
+ *
  * Status conventions shared by all entry points: GA_EINVAL for NULL
  * pointers, batch 0, an entry out of range, a net whose slab does not match
  * its description or bad options; GA_ENONFINITE naming the first NaN/Inf in
  * params, x or y; GA_ENOMEM over the memory cap; GA_EFAIL when a result is
  * not settled by max_prec (the best value and its bound are still written,
- * stats->unsettled counts them) or, for route (a), at a kink. Exact zeros
- * are returned as +0.
+ * stats->unsettled counts them) or, for route (a), at a kink. A result of
+ * route (b) or the loss whose interval at max_prec holds a single rounding
+ * boundary is no failure: it is faithful (one of the two doubles around the
+ * boundary) and its abserr says how far it may be (stats->boundary). Exact
+ * zeros are returned as +0.
  */
 #ifndef GA_ORACLE_H
 #define GA_ORACLE_H
@@ -44,6 +57,12 @@ typedef struct {
                                the loss; the working p for route (a)) */
     unsigned ziv_iterations;
     unsigned unsettled;     /* entries that could not be settled before max_prec */
+    unsigned boundary;      /* entries whose interval at the last precision still held
+                               a single rounding boundary (the exact value nearer to a
+                               midpoint than max_prec resolves, on a side no ternary
+                               value told): each is the double nearer the computed
+                               value, its abserr up to half an ulp plus the bound; not
+                               counted as unsettled */
 } ga_oracle_stats;
 
 /* The loss, correctly rounded to double when settled; *abserr is the bound on
@@ -85,7 +104,11 @@ int ga_oracle_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_err
 /* Cross-check of (b) against (a) on `count` entries chosen from seed (all
  * entries when count >= n_params). *mismatches = entries where the two
  * settled doubles differ. Entries where route (a) meets a kink are skipped
- * (not counted in *checked); an entry route (a) cannot settle ends the check
+ * (not counted in *checked), and so are entries route (a) cannot settle
+ * because its last interval straddles a single rounding boundary with (b)'s
+ * double on one side of it (an exact tie, or an entry nearer to a boundary
+ * than differences resolve: (b) settles those from the exact values or the
+ * sign of the error); any other entry route (a) cannot settle ends the check
  * with GA_EFAIL. */
 int ga_oracle_cross_check(size_t *mismatches, size_t *checked, ga_error *err,
                           const ga_net *net, const double *params, const double *x,
@@ -121,5 +144,18 @@ void ga_oracle_two_prec_error(mpfr_ptr e, mpfr_srcptr hi, mpfr_srcptr lo, long p
  * not NULL) bounds |exact - *out| given |exact - v| <= e. lo, hi: scratch. */
 int ga_oracle_settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, mpfr_ptr lo,
                      mpfr_ptr hi);
+
+/* What is known of a computed v against the exact value it stands for:
+ * equal, strictly below it, strictly above it, or nothing (ga_oracle.c says
+ * how the passes know it, from MPFR's ternary values). */
+enum { GA_DIR_BELOW = -1, GA_DIR_EXACT = 0, GA_DIR_ABOVE = 1, GA_DIR_UNKNOWN = 2 };
+
+/* ga_oracle_settle knowing also on which side of v the exact value lies
+ * (dir, as above): v - e <= exact < v for GA_DIR_ABOVE, v < exact <= v + e
+ * for GA_DIR_BELOW. With e = 0 and GA_DIR_EXACT, v itself rounded to nearest,
+ * ties to even: an exact value settles whatever it is (a tie, a double, 0);
+ * a strict dir settles v on a rounding boundary to the side it tells. */
+int ga_oracle_settle_dir(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, int dir,
+                         mpfr_ptr lo, mpfr_ptr hi);
 
 #endif

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ga_args.h"
+#include "ga_csv.h"
 #include "ga_normlog.h"
 #include "ga_random.h"
 #include "ga_report_cli.h"
@@ -20,10 +22,10 @@ enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 
 static volatile sig_atomic_t g_stop;
 
+/* the signal's number: the run stops between layers and exits 128 + it */
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_stop = 1;
+    g_stop = sig;
 }
 
 static double now_s(void)
@@ -73,8 +75,9 @@ static void scan_usage(FILE *f)
         "\n"
         "The network, loss and columns are described in docs/scans.md.\n"
         "exit status: 0 ok, 2 bad input or usage (one message, no file written), 3 internal\n"
-        "error, 130 interrupted (OUT then holds every finished configuration, or is untouched\n"
-        "when none had finished).\n",
+        "error or a write that failed (a full disk: no partial file), 130/143 interrupted by\n"
+        "SIGINT/SIGTERM (OUT then holds every finished configuration, or is untouched when\n"
+        "none had finished).\n",
         f);
 }
 
@@ -154,71 +157,125 @@ static int ends_with(const char *s, const char *suf)
     return n >= m && !strcmp(s + n - m, suf);
 }
 
-/* Runs gnuplot on `set terminal` (svg or pngcairo by path's suffix) + `set
- * output` + body, drawing into a temporary file renamed over path when gnuplot
- * succeeded. */
-static int gnuplot_run(ga_error *err, const char *path, const ga_buf *body)
+/* Removes a scratch file of scratch_open's and its registration. */
+static void drop_temp(char *name)
 {
-    size_t plen = strlen(path);
-    char *tmp_out = malloc(plen + 16);
-    if (!tmp_out)
-        return ga_fail(err, GA_ENOMEM, "out of memory");
-    snprintf(tmp_out, plen + 16, "%s.tmp.XXXXXX", path);
-    int ofd = mkstemp(tmp_out);
-    if (ofd < 0) {
-        free(tmp_out);
-        return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(errno));
+    unlink(name);
+    ga_io_temp_unregister(name);
+}
+
+/* Creates a scratch file for gnuplot in $TMPDIR (default /tmp): name (4096
+ * bytes) receives its ".../gradaudit-plot-XXXXXX" name, registered for
+ * removal on a signal; *out is it, open for writing. */
+static int scratch_open(ga_error *err, char *name, FILE **out)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    if (!tmpdir || !*tmpdir || strlen(tmpdir) > 4000 || strchr(tmpdir, '\''))
+        tmpdir = "/tmp"; /* the names are quoted with ' in the script and the command */
+    snprintf(name, 4096, "%s/gradaudit-plot-XXXXXX", tmpdir);
+    int fd = mkstemp(name);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (fd >= 0)
+        ga_io_temp_register(name);
+    if (!f) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            drop_temp(name);
+        }
+        return ga_fail(err, GA_EIO, "cannot create a temporary file for gnuplot: %s", strerror(e));
     }
-    mode_t um = umask(0); /* mkstemp makes 0600; a plot is for sharing */
-    umask(um);
-    fchmod(ofd, 0666 & ~um);
-    close(ofd);
-    int st = GA_OK;
-    FILE *gp = popen("gnuplot 2>/dev/null", "w");
+    *out = f;
+    return GA_OK;
+}
+
+/* Closes a scratch file of scratch_open's; on a write error (a full $TMPDIR
+ * must not give gnuplot a torn file) removes it. bad: an earlier write failed. */
+static int scratch_close(ga_error *err, char *name, FILE *f, int bad)
+{
+    int e = errno;
+    if (fclose(f) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        drop_temp(name);
+        return ga_fail(err, GA_EIO, "cannot write a temporary file for gnuplot: %s", strerror(e));
+    }
+    return GA_OK;
+}
+
+/* A scratch file holding len bytes of text. */
+static int temp_with(ga_error *err, char *name, const char *text, size_t len)
+{
+    FILE *f;
+    int st = scratch_open(err, name, &f);
+    if (st != GA_OK)
+        return st;
+    return scratch_close(err, name, f, len && fwrite(text, 1, len, f) != len);
+}
+
+/* The one way gradaudit draws: gnuplot runs a script (body, after the
+ * terminal's lines: svg or pngcairo by path's suffix) from a scratch file and
+ * draws to its standard output, a pipe; the image is collected and written by
+ * the shared atomic writer, so a full disk or a failed gnuplot leaves no
+ * partial plot, and path needs no quoting in the script. Data files the body
+ * names are the caller's scratch files. */
+static int gnuplot_draw(ga_error *err, const char *path, const ga_buf *body)
+{
+    char script_name[4096];
+    ga_buf image = {0};
+    FILE *sf;
+    int st = scratch_open(err, script_name, &sf);
+    if (st != GA_OK)
+        return st;
+    int bad = fprintf(sf, "set terminal %s size 900,600\nset output\n",
+                      ends_with(path, ".png") ? "pngcairo" : "svg") < 0;
+    bad |= body->len && fwrite(body->data, 1, body->len, sf) != body->len;
+    st = scratch_close(err, script_name, sf, bad);
+    if (st != GA_OK)
+        return st;
+    char cmdline[4200];
+    snprintf(cmdline, sizeof cmdline, "gnuplot '%s' 2>/dev/null", script_name);
+    FILE *gp = popen(cmdline, "r");
     if (!gp)
         st = ga_fail(err, GA_EIO, "cannot run gnuplot");
     else {
-        fprintf(gp, "set terminal %s size 900,600\nset output '%s'\n",
-                ends_with(path, ".png") ? "pngcairo" : "svg", tmp_out);
-        fwrite(body->data, 1, body->len, gp);
+        char chunk[65536];
+        size_t got;
+        while ((got = fread(chunk, 1, sizeof chunk, gp)) > 0 && st == GA_OK)
+            st = ga_buf_append(&image, chunk, got);
         int rc = pclose(gp);
-        if (rc != 0)
+        if (st != GA_OK)
+            st = ga_fail(err, st, "out of memory for the plot");
+        else if (rc != 0 || image.len == 0)
             st = ga_fail(err, GA_EIO, "gnuplot failed (status %d) drawing %s", rc, path);
-        else if (rename(tmp_out, path) != 0)
-            st = ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(errno));
+        else
+            st = ga_atomic_write(err, path, image.data, image.len);
     }
-    if (st != GA_OK)
-        unlink(tmp_out);
-    free(tmp_out);
+    drop_temp(script_name);
+    ga_buf_free(&image);
     return st;
 }
 
-/* Draws the finished configurations of csv (the CSV text) into path with gnuplot. */
+/* Draws the finished configurations of csv (the CSV text) into path with
+ * gnuplot (gnuplot_draw), the CSV in a scratch file. */
 static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_sweep *s,
                 const size_t *idx, size_t n_idx)
 {
-    char data[] = "/tmp/gradaudit-plot-XXXXXX";
-    int fd = mkstemp(data);
-    if (fd < 0)
-        return ga_fail(err, GA_EIO, "cannot create a temporary file for gnuplot: %s",
-                       strerror(errno));
-    FILE *df = fdopen(fd, "w");
-    if (!df) {
-        close(fd);
-        unlink(data);
-        return ga_fail(err, GA_EIO, "cannot write a temporary file for gnuplot");
-    }
-    fwrite(csv->data, 1, csv->len, df);
-    fclose(df);
+    char data[4096];
+    int st = temp_with(err, data, csv->data, csv->len);
+    if (st != GA_OK)
+        return st;
     ga_buf script = {0};
-    char line[1024];
+    char line[9000]; /* two data file names of up to 4 KiB each */
     snprintf(line, sizeof line,
              "set datafile separator ','\n"
              "set xlabel 'layer l'\nset ylabel 'log10 ||dL/dh_l|| / ||dL/dh_L||' noenhanced\n"
              "set title 'measured (solid) and mean-field prediction (dashed)'\n"
              "set key below noenhanced\nset grid\nplot ");
-    ga_buf_append(&script, line, strlen(line));
-    for (size_t k = 0; k < n_idx; k++) {
+    st = ga_buf_append(&script, line, strlen(line));
+    for (size_t k = 0; k < n_idx && st == GA_OK; k++) {
         ga_scan_config c;
         ga_sweep_config(&c, s, idx[k]);
         snprintf(line, sizeof line,
@@ -228,11 +285,15 @@ static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_swe
                  k ? ", " : "", data, idx[k], k + 1, ga_activation_name(c.act),
                  ga_scan_init_name(c.init), c.sigma_w2, c.sigma_b2, c.width, c.batch,
                  (unsigned long)c.seed, data, idx[k], k + 1);
-        ga_buf_append(&script, line, strlen(line));
+        st = ga_buf_append(&script, line, strlen(line));
     }
-    ga_buf_append(&script, "\n", 1);
-    int st = gnuplot_run(err, path, &script);
-    unlink(data);
+    if (st == GA_OK)
+        st = ga_buf_append(&script, "\n", 1);
+    if (st == GA_OK)
+        st = gnuplot_draw(err, path, &script);
+    else
+        st = ga_fail(err, st, "out of memory for the plot");
+    drop_temp(data);
     ga_buf_free(&script);
     return st;
 }
@@ -240,24 +301,6 @@ static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_swe
 /* ---- scan ------------------------------------------------------------------ */
 static const char *const sweep_keys[] = {"act", "init", "sigma-w2", "sigma-b2", "depth", "width",
                                          "batch", "seeds", "vanish-below", "explode-above"};
-
-/* The value of option a (--key VALUE or --key=VALUE); NULL if a is not --key. */
-static const char *opt_value(int *i, int argc, char **argv, const char *key, int *missing)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(key);
-    if (strncmp(a, key, n) != 0)
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
 
 int ga_report_scan_main(int argc, char **argv)
 {
@@ -273,87 +316,97 @@ int ga_report_scan_main(int argc, char **argv)
     size_t cap = GA_DEFAULT_MEMORY_CAP;
     double checkpoint = 10.0;
     int no_progress = 0, rc = EXIT_OK;
-    size_t *idx = NULL;
+    size_t *idx = NULL, n_specs = 0;
     ga_buf csv = {0};
-
-    /* --spec first, so that command-line axes override it */
-    for (int i = 1; i < argc; i++) {
-        int missing = 0;
-        const char *v = opt_value(&i, argc, argv, "--spec", &missing);
-        if (missing) {
-            rc = fail_usage(cmd, "--spec needs a value");
-            goto done;
-        }
-        if (v && ga_sweep_load(&sw, &err, v) != GA_OK) {
-            rc = fail_usage(cmd, err.msg);
-            goto done;
-        }
+    const char **specs = calloc((size_t)argc, sizeof *specs);
+    if (!specs) {
+        fprintf(stderr, "gradaudit %s: out of memory\n", cmd);
+        ga_sweep_free(&sw);
+        return EXIT_INTERNAL;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        int missing = 0, matched = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            scan_usage(stdout);
-            goto done;
+
+    /* the axes are applied after every --spec, so that the command line
+     * overrides the files; kept here in their order meanwhile */
+    enum { AXIS = 0x100, SPEC = 0x200, SHARD, PLOT, CAP, CHECKPOINT, NO_PROGRESS };
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'}, {"act", required_argument, 0, AXIS + 0},
+        {"init", required_argument, 0, AXIS + 1}, {"sigma-w2", required_argument, 0, AXIS + 2},
+        {"sigma-b2", required_argument, 0, AXIS + 3}, {"depth", required_argument, 0, AXIS + 4},
+        {"width", required_argument, 0, AXIS + 5}, {"batch", required_argument, 0, AXIS + 6},
+        {"seeds", required_argument, 0, AXIS + 7}, {"vanish-below", required_argument, 0, AXIS + 8},
+        {"explode-above", required_argument, 0, AXIS + 9}, {"spec", required_argument, 0, SPEC},
+        {"output", required_argument, 0, 'o'}, {"shard", required_argument, 0, SHARD},
+        {"plot", required_argument, 0, PLOT}, {"memory-cap", required_argument, 0, CAP},
+        {"checkpoint", required_argument, 0, CHECKPOINT},
+        {"no-progress", no_argument, 0, NO_PROGRESS}, {0, 0, 0, 0}};
+    int *axis_keys = calloc((size_t)argc, sizeof *axis_keys);
+    const char **axis_values = calloc((size_t)argc, sizeof *axis_values);
+    size_t n_axes = 0;
+    int c = 0, status = 0;
+    if (!axis_keys || !axis_values) {
+        fprintf(stderr, "gradaudit %s: out of memory\n", cmd);
+        rc = EXIT_INTERNAL;
+        goto parsed;
+    }
+    ga_args_begin();
+    while ((c = ga_args_next(&status, cmd, argc, argv, "ho:", opts)) != GA_ARGS_END) {
+        const char *v = optarg;
+        if (c == GA_ARGS_STOP || c == GA_ARGS_HELP) {
+            if (c == GA_ARGS_HELP)
+                scan_usage(stdout);
+            rc = status;
+            goto parsed;
         }
-        if (!strcmp(a, "--no-progress")) {
-            no_progress = 1;
-            continue;
-        }
-        for (size_t k = 0; k < sizeof sweep_keys / sizeof sweep_keys[0] && !matched; k++) {
-            char key[32];
-            snprintf(key, sizeof key, "--%s", sweep_keys[k]);
-            if ((v = opt_value(&i, argc, argv, key, &missing)) != NULL) {
-                matched = 1;
-                if (ga_sweep_set(&sw, &err, sweep_keys[k], v) != GA_OK) {
-                    rc = fail_usage(cmd, err.msg);
-                    goto done;
-                }
+        if (c >= AXIS && c < AXIS + 10) {
+            axis_keys[n_axes] = c - AXIS;
+            axis_values[n_axes++] = v;
+        } else if (c == SPEC) {
+            if (ga_sweep_load(&sw, &err, v) != GA_OK) {
+                rc = fail_usage(cmd, err.msg);
+                goto parsed;
             }
-        }
-        if (matched)
-            continue;
-        if (!missing && (v = opt_value(&i, argc, argv, "--spec", &missing)) != NULL)
-            continue;
-        if (!missing && ((v = opt_value(&i, argc, argv, "--output", &missing)) != NULL ||
-                         (!missing && (v = opt_value(&i, argc, argv, "-o", &missing)) != NULL))) {
+            specs[n_specs++] = v;
+        } else if (c == 'o') {
             out_path = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--shard", &missing)) != NULL) {
+        } else if (c == SHARD) {
             shard_text = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--plot", &missing)) != NULL) {
+        } else if (c == PLOT) {
             plot_path = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--memory-cap", &missing)) != NULL) {
-            if (parse_bytes(&cap, v)) {
-                snprintf(msg, sizeof msg, "--memory-cap: '%s' is not a size in bytes (suffix K, M, G)", v);
-                rc = fail_usage(cmd, msg);
-                goto done;
-            }
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--checkpoint", &missing)) != NULL) {
+        } else if (c == NO_PROGRESS) {
+            no_progress = 1;
+        } else if (c == CAP && parse_bytes(&cap, v)) {
+            rc = ga_args_usage_error(cmd, "--memory-cap: '%s' is not a size in bytes (suffix K, M, G)", v);
+            goto parsed;
+        } else if (c == CHECKPOINT) {
             char *e;
             checkpoint = strtod(v, &e);
             if (*e || !(checkpoint >= 0) || !isfinite(checkpoint)) {
-                snprintf(msg, sizeof msg, "--checkpoint: '%s' is not a number of seconds >= 0", v);
-                rc = fail_usage(cmd, msg);
-                goto done;
+                rc = ga_args_usage_error(cmd, "--checkpoint: '%s' is not a number of seconds >= 0", v);
+                goto parsed;
             }
-            continue;
         }
-        if (missing)
-            snprintf(msg, sizeof msg, "%s needs a value", a);
-        else
-            snprintf(msg, sizeof msg, "unknown option '%s' (see gradaudit %s --help)", a, cmd);
-        rc = fail_usage(cmd, msg);
-        goto done;
     }
+    if (optind < argc) {
+        rc = ga_args_usage_error(cmd, "unexpected argument '%s' (scan takes options only)", argv[optind]);
+        goto parsed;
+    }
+    for (size_t k = 0; k < n_axes; k++)
+        if (ga_sweep_set(&sw, &err, sweep_keys[axis_keys[k]], axis_values[k]) != GA_OK) {
+            rc = ga_args_usage_error(cmd, "%s", err.msg);
+            break;
+        }
+parsed:
+    free(axis_keys);
+    free(axis_values);
+    if (rc != EXIT_OK || c == GA_ARGS_HELP || c == GA_ARGS_STOP)
+        goto done;
 
+    /* "-o -" is standard output, streamed as without -o; a device or a pipe
+     * is written once, at the end: checkpoints would repeat the rows */
+    if (out_path && !strcmp(out_path, "-"))
+        out_path = NULL;
+    if (out_path && ga_path_is_direct(out_path))
+        checkpoint = INFINITY;
     size_t n_configs, shard_k = 1, shard_n = 1;
     if (ga_sweep_count(&n_configs, &err, &sw) != GA_OK) {
         rc = fail_usage(cmd, err.msg);
@@ -380,8 +433,12 @@ int ga_report_scan_main(int argc, char **argv)
         rc = fail_usage(cmd, msg);
         goto done;
     }
-    if ((out_path && ga_path_writable(&err, out_path) != GA_OK) ||
-        (plot_path && ga_path_writable(&err, plot_path) != GA_OK)) {
+    if ((out_path && (ga_path_writable(&err, out_path) != GA_OK ||
+                      ga_path_distinct(&err, out_path, specs, n_specs) != GA_OK)) ||
+        (plot_path && (ga_path_writable(&err, plot_path) != GA_OK ||
+                       ga_path_distinct(&err, plot_path, specs, n_specs) != GA_OK ||
+                       (out_path && !strcmp(out_path, plot_path) &&
+                        ga_fail(&err, GA_EINVAL, "--plot %s: is also the CSV's -o", plot_path))))) {
         rc = fail_usage(cmd, err.msg);
         goto done;
     }
@@ -479,7 +536,7 @@ int ga_report_scan_main(int argc, char **argv)
         else
             fprintf(stderr, "gradaudit %s: interrupted before a configuration finished; "
                     "nothing written\n", cmd);
-        rc = GA_EXIT_INTERRUPTED;
+        rc = 128 + (g_stop ? (int)g_stop : SIGINT);
     } else if (rc == EXIT_OK && out_path && done_n == 0) {
         /* an empty shard (K > number of configurations): the header alone */
         if (ga_atomic_write(&err, out_path, csv.data, csv.len) != GA_OK) {
@@ -498,6 +555,7 @@ int ga_report_scan_main(int argc, char **argv)
     }
 done:
     free(idx);
+    free(specs);
     ga_buf_free(&csv);
     ga_sweep_free(&sw);
     return rc;
@@ -515,39 +573,38 @@ int ga_report_merge_main(int argc, char **argv)
     ga_buf out = {0};
     if (!inputs)
         return EXIT_INTERNAL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+    int c, status = 0;
+    ga_args_begin();
+    while ((c = ga_args_next(&status, cmd, argc, argv, "ho:", opts)) != GA_ARGS_END) {
+        if (c == GA_ARGS_STOP) {
+            rc = status;
+            goto done;
+        }
+        if (c == GA_ARGS_HELP) {
             fputs("usage: gradaudit merge SHARD.csv... -o OUT.csv\n"
                   "\n"
                   "Joins the CSVs of gradaudit scan --shard K/N runs (any order) into the bytes\n"
                   "one unsharded run writes. Refuses files of other sweeps, a configuration\n"
                   "present twice, or one missing (an absent or interrupted shard).\n"
-                  "exit status: 0 ok, 2 bad input or usage (nothing written), 3 internal error.\n",
+                  "-o - writes to standard output.\n"
+                  "exit status: 0 ok, 2 bad input or usage (nothing written), 3 internal error\n"
+                  "or a write that failed (a full disk), 130/143 interrupted.\n",
                   stdout);
             goto done;
         }
-        if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (i + 1 >= argc) {
-                rc = fail_usage(cmd, "-o needs a value");
-                goto done;
-            }
-            out_path = argv[++i];
-        } else if (!strncmp(a, "--output=", 9))
-            out_path = a + 9;
-        else if (a[0] == '-' && a[1] != '\0') {
-            char msg[600];
-            snprintf(msg, sizeof msg, "unknown option '%.500s' (see gradaudit %s --help)", a, cmd);
-            rc = fail_usage(cmd, msg);
-            goto done;
-        } else
-            inputs[n_in++] = a;
+        if (c == 'o')
+            out_path = optarg;
     }
+    for (int i = optind; i < argc; i++)
+        inputs[n_in++] = argv[i];
     if (!out_path || n_in == 0) {
-        rc = fail_usage(cmd, "usage: gradaudit merge SHARD.csv... -o OUT.csv");
+        rc = ga_args_usage_error(cmd, "%s", !out_path ? "missing -o OUT.csv" : "missing SHARD.csv");
         goto done;
     }
     if (ga_path_writable(&err, out_path) != GA_OK ||
+        ga_path_distinct(&err, out_path, inputs, n_in) != GA_OK ||
         ga_sweep_merge(&out, &err, inputs, n_in) != GA_OK) {
         rc = fail_usage(cmd, err.msg);
         goto done;
@@ -601,7 +658,9 @@ static void train_usage(FILE *f)
         "                      grad_2.0_norm_total\n"
         "\n"
         "exit status: 0 ok, 1 the loss or a gradient became NaN/Inf (rows up to that step are\n"
-        "written), 2 bad input or usage (no file written), 3 internal error.\n",
+        "written), 2 bad input or usage (no file written), 3 internal error or a failed\n"
+        "write (a full disk: the rows of the steps before it stay, no partial row),\n"
+        "130/143 interrupted by SIGINT/SIGTERM (the rows of the finished steps stay).\n",
         f);
 }
 
@@ -630,36 +689,35 @@ static int parse_count(unsigned long long *out, const char *v, unsigned long lon
     return 0;
 }
 
-/* gnuplot: log10 of every tensor's norm and of the global norm against the
- * step (columns found by name in the CSV's header), clipped steps marked */
-static int train_plot(ga_error *err, const char *path, const char *csv_path, const ga_net *net)
+/* gnuplot (gnuplot_draw): log10 of every tensor's norm and of the global norm
+ * against the step, clipped steps marked. data: a scratch file of train's, one
+ * line per step: step, each tensor's norm, global norm, clipped (0/1). */
+static int train_plot(ga_error *err, const char *path, const char *data, const ga_net *net)
 {
     ga_buf script = {0};
-    char line[1024];
-    /* columns: step, loss, then 8 per tensor (norm first), then global_norm,
-     * global_norm_clipped, clipped */
-    size_t glob = 3 + 8 * net->n_views;
+    char line[9000]; /* two data file names of up to 4 KiB each */
+    size_t glob = 2 + net->n_views;
     snprintf(line, sizeof line,
              "set datafile separator ','\nset key below noenhanced\nset grid\n"
              "set xlabel 'step'\nset ylabel 'log10 gradient norm'\n"
              "set title 'gradient norms (clipped steps marked x)' noenhanced\nplot ");
     int st = ga_buf_append(&script, line, strlen(line));
     for (size_t v = 0; v < net->n_views && st == GA_OK; v++) {
-        snprintf(line, sizeof line, "'%s' skip 1 using 1:(log10($%zu)) with lines title '%s', ",
-                 csv_path, 3 + 8 * v, net->views[v].name);
+        snprintf(line, sizeof line, "'%s' using 1:(log10($%zu)) with lines title '%s', ",
+                 data, 2 + v, net->views[v].name);
         st = ga_buf_append(&script, line, strlen(line));
     }
     snprintf(line, sizeof line,
-             "'%s' skip 1 using 1:(log10($%zu)) with lines lw 2 lc rgb 'black' title 'global', "
-             "'%s' skip 1 using 1:($%zu == 1 ? log10($%zu) : NaN) with points pt 2 ps 1 "
+             "'%s' using 1:(log10($%zu)) with lines lw 2 lc rgb 'black' title 'global', "
+             "'%s' using 1:($%zu == 1 ? log10($%zu) : NaN) with points pt 2 ps 1 "
              "lc rgb 'red' title 'clipped'\n",
-             csv_path, glob, csv_path, glob + 2, glob);
+             data, glob, data, glob + 1, glob);
     if (st == GA_OK)
         st = ga_buf_append(&script, line, strlen(line));
     if (st == GA_OK)
-        st = gnuplot_run(err, path, &script);
+        st = gnuplot_draw(err, path, &script);
     else
-        ga_fail(err, st, "out of memory");
+        ga_fail(err, st, "out of memory for the plot");
     ga_buf_free(&script);
     return st;
 }
@@ -672,97 +730,85 @@ int ga_report_train_main(int argc, char **argv)
     unsigned long long epochs = 100, max_steps = 0, batch_size = 0, sseed = 0, n;
     uint32_t seed = 0;
     int have_seed = 0, have_epochs = 0, no_progress = 0, lightning = 0, rc = EXIT_OK;
-    char msg[1400];
     ga_error err = {{0}};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        int missing = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    struct { const char *key; double *dst; int zero_ok; } dopts[] = {
+        {"lr", &lr, 0}, {"momentum", &mu, 1}, {"beta1", &b1, 1}, {"beta2", &b2, 1},
+        {"adam-eps", &aeps, 1}, {"clip", &clip, 0}, {"clip-eps", &clip_eps, 1}};
+    /* integer options: name, destination, range */
+    struct { const char *key; unsigned long long *dst, lo, hi; int *flag; } iopts[] = {
+        {"epochs", &epochs, 1, 10000000ULL, &have_epochs},
+        {"steps", &max_steps, 1, 1000000000ULL, NULL},
+        {"batch-size", &batch_size, 1, SIZE_MAX, NULL},
+        {"shuffle-seed", &sseed, 0, UINT32_MAX, NULL},
+        {"seed", &n, 0, UINT32_MAX, &have_seed}};
+    enum { DOUBLE = 0x100, INTEGER = 0x200, NORMS = 0x300, OPTIMIZER, PLOT, NO_PROGRESS, LIGHTNING };
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'}, {"lr", required_argument, 0, DOUBLE + 0},
+        {"momentum", required_argument, 0, DOUBLE + 1}, {"beta1", required_argument, 0, DOUBLE + 2},
+        {"beta2", required_argument, 0, DOUBLE + 3}, {"adam-eps", required_argument, 0, DOUBLE + 4},
+        {"clip", required_argument, 0, DOUBLE + 5}, {"clip-eps", required_argument, 0, DOUBLE + 6},
+        {"epochs", required_argument, 0, INTEGER + 0}, {"steps", required_argument, 0, INTEGER + 1},
+        {"batch-size", required_argument, 0, INTEGER + 2},
+        {"shuffle-seed", required_argument, 0, INTEGER + 3}, {"seed", required_argument, 0, INTEGER + 4},
+        {"norms", required_argument, 0, NORMS}, {"optimizer", required_argument, 0, OPTIMIZER},
+        {"plot", required_argument, 0, PLOT}, {"no-progress", no_argument, 0, NO_PROGRESS},
+        {"lightning", no_argument, 0, LIGHTNING}, {0, 0, 0, 0}};
+    int c, status = 0;
+    ga_args_begin();
+    while ((c = ga_args_next(&status, cmd, argc, argv, "h", opts)) != GA_ARGS_END) {
+        const char *v = optarg;
+        if (c == GA_ARGS_STOP)
+            return status;
+        if (c == GA_ARGS_HELP) {
             train_usage(stdout);
             return EXIT_OK;
         }
-        if (!strcmp(a, "--no-progress")) {
-            no_progress = 1;
-            continue;
-        }
-        if (!strcmp(a, "--lightning")) {
-            lightning = 1;
-            continue;
-        }
-        struct { const char *key; double *dst; int zero_ok; } dopts[] = {
-            {"--lr", &lr, 0}, {"--momentum", &mu, 1}, {"--beta1", &b1, 1}, {"--beta2", &b2, 1},
-            {"--adam-eps", &aeps, 1}, {"--clip", &clip, 0}, {"--clip-eps", &clip_eps, 1}};
-        int matched = 0;
-        for (size_t k = 0; k < sizeof dopts / sizeof dopts[0] && !matched; k++)
-            if ((v = opt_value(&i, argc, argv, dopts[k].key, &missing)) != NULL) {
-                matched = 1;
-                if (parse_pos_double(dopts[k].dst, v, dopts[k].zero_ok)) {
-                    snprintf(msg, sizeof msg, "%s: '%.200s' is not a finite %s number", dopts[k].key,
-                             v, dopts[k].zero_ok ? "non-negative" : "positive");
-                    return fail_usage(cmd, msg);
-                }
-            }
-        if (matched)
-            continue;
-        /* integer options: name, destination, range */
-        struct { const char *key; unsigned long long *dst, lo, hi; int *flag; } iopts[] = {
-            {"--epochs", &epochs, 1, 10000000ULL, &have_epochs},
-            {"--steps", &max_steps, 1, 1000000000ULL, NULL},
-            {"--batch-size", &batch_size, 1, SIZE_MAX, NULL},
-            {"--shuffle-seed", &sseed, 0, UINT32_MAX, NULL},
-            {"--seed", &n, 0, UINT32_MAX, &have_seed}};
-        for (size_t k = 0; k < sizeof iopts / sizeof iopts[0] && !matched && !missing; k++)
-            if ((v = opt_value(&i, argc, argv, iopts[k].key, &missing)) != NULL) {
-                matched = 1;
-                if (parse_count(iopts[k].dst, v, iopts[k].lo, iopts[k].hi)) {
-                    snprintf(msg, sizeof msg, "%s: '%.200s' is not an integer in %llu..%llu",
-                             iopts[k].key, v, iopts[k].lo, iopts[k].hi);
-                    return fail_usage(cmd, msg);
-                }
-                if (iopts[k].flag)
-                    *iopts[k].flag = 1;
-                if (iopts[k].dst == &n)
-                    seed = (uint32_t)n;
-            }
-        if (matched)
-            continue;
-        if (!missing && (v = opt_value(&i, argc, argv, "--norms", &missing)) != NULL) {
+        if (c >= DOUBLE && c < DOUBLE + 7) {
+            const int k = c - DOUBLE;
+            if (parse_pos_double(dopts[k].dst, v, dopts[k].zero_ok))
+                return ga_args_usage_error(cmd, "--%s: '%.200s' is not a finite %s number",
+                                           dopts[k].key, v, dopts[k].zero_ok ? "non-negative" : "positive");
+        } else if (c >= INTEGER && c < INTEGER + 5) {
+            const int k = c - INTEGER;
+            if (parse_count(iopts[k].dst, v, iopts[k].lo, iopts[k].hi))
+                return ga_args_usage_error(cmd, "--%s: '%.200s' is not an integer in %llu..%llu",
+                                           iopts[k].key, v, iopts[k].lo, iopts[k].hi);
+            if (iopts[k].flag)
+                *iopts[k].flag = 1;
+            if (iopts[k].dst == &n)
+                seed = (uint32_t)n;
+        } else if (c == NORMS) {
             norms = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--plot", &missing)) != NULL) {
+        } else if (c == PLOT) {
             plot_path = v;
-            continue;
-        }
-        if (!missing && (v = opt_value(&i, argc, argv, "--optimizer", &missing)) != NULL) {
-            if (strcmp(v, "sgd") && strcmp(v, "momentum") && strcmp(v, "adam")) {
-                snprintf(msg, sizeof msg, "--optimizer: unknown '%.200s' (sgd, momentum, adam)", v);
-                return fail_usage(cmd, msg);
-            }
+        } else if (c == NO_PROGRESS) {
+            no_progress = 1;
+        } else if (c == LIGHTNING) {
+            lightning = 1;
+        } else if (c == OPTIMIZER) {
+            if (strcmp(v, "sgd") && strcmp(v, "momentum") && strcmp(v, "adam"))
+                return ga_args_usage_error(cmd, "--optimizer: unknown '%.200s' (sgd, momentum, adam)", v);
             opt_name = v;
-            continue;
         }
-        if (missing) {
-            snprintf(msg, sizeof msg, "%.200s needs a value", a);
-            return fail_usage(cmd, msg);
-        }
-        if (a[0] == '-' || spec_path) {
-            snprintf(msg, sizeof msg, "unexpected argument '%.200s' (see gradaudit %s --help)", a, cmd);
-            return fail_usage(cmd, msg);
-        }
-        spec_path = a;
+    }
+    for (int i = optind; i < argc; i++) {
+        if (spec_path)
+            return ga_args_usage_error(cmd, "unexpected argument '%.200s': one spec file only", argv[i]);
+        spec_path = argv[i];
     }
     if (!spec_path || !norms)
-        return fail_usage(cmd, "usage: gradaudit train SPEC.json --norms FILE.csv [options] "
-                               "(see --help)");
+        return ga_args_usage_error(cmd, "%s", !spec_path ? "missing SPEC.json" : "missing --norms FILE.csv");
     if (b1 >= 1.0 || b2 >= 1.0)
-        return fail_usage(cmd, "--beta1 and --beta2 must be below 1");
-    if (plot_path && !ends_with(plot_path, ".svg") && !ends_with(plot_path, ".png")) {
-        snprintf(msg, sizeof msg, "--plot: '%.200s' must end in .svg or .png", plot_path);
-        return fail_usage(cmd, msg);
-    }
-    if (ga_path_writable(&err, norms) != GA_OK ||
-        (plot_path && ga_path_writable(&err, plot_path) != GA_OK))
+        return ga_args_usage_error(cmd, "--beta1 and --beta2 must be below 1");
+    if (plot_path && !ends_with(plot_path, ".svg") && !ends_with(plot_path, ".png"))
+        return ga_args_usage_error(cmd, "--plot: '%.200s' must end in .svg or .png", plot_path);
+    const char *const inputs[] = {spec_path};
+    if (ga_path_writable(&err, norms) != GA_OK || ga_path_distinct(&err, norms, inputs, 1) != GA_OK ||
+        (plot_path && (ga_path_writable(&err, plot_path) != GA_OK ||
+                       ga_path_distinct(&err, plot_path, inputs, 1) != GA_OK ||
+                       (!strcmp(norms, plot_path) &&
+                        ga_fail(&err, GA_EINVAL, "--plot %s: is also the --norms file", plot_path)) ||
+                       ga_path_distinct(&err, plot_path, (const char *const[]){norms}, 1) != GA_OK)))
         return fail_usage(cmd, err.msg);
     if (max_steps && !have_epochs)
         epochs = ULLONG_MAX; /* --steps alone decides */
@@ -820,6 +866,18 @@ int ga_report_train_main(int argc, char **argv)
         free(gp), free(pp);
         goto done;
     }
+    /* --plot: the norms gnuplot draws, one line per step (step, each tensor's
+     * norm, global norm, clipped), in a scratch file of $TMPDIR: the log itself
+     * may be a pipe or a device, and its name needs no quoting */
+    char plot_data[4096];
+    FILE *pf = NULL;
+    int pf_bad = 0;
+    if (plot_path && have_gnuplot() && scratch_open(&err, plot_data, &pf) != GA_OK) {
+        fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
+        rc = EXIT_INTERNAL;
+        free(gp), free(pp);
+        goto done;
+    }
     size_t per_epoch = (B + nb - 1) / nb;
     if (batch_size)
         fprintf(stderr, "gradaudit %s: mini-batches of %zu of %zu samples, %zu steps per epoch, "
@@ -874,6 +932,12 @@ int ga_report_train_main(int argc, char **argv)
             }
             ga_normlog_last last;
             ga_normlog_last_step(&last, log);
+            if (pf && !pf_bad) {
+                pf_bad |= fprintf(pf, "%llu", step) < 0;
+                for (size_t v = 0; v < net->n_views; v++)
+                    pf_bad |= fprintf(pf, ",%.17g", last.tensors[v].norm) < 0;
+                pf_bad |= fprintf(pf, ",%.17g,%d\n", last.global_norm, last.clipped) < 0;
+            }
             if (!isfinite(loss) || !isfinite(last.global_norm)) {
                 fprintf(stderr, "%sgradaudit %s: the %s became non-finite at step %llu (epoch "
                         "%llu); rows up to it are in %s\n", pr.on ? "\n" : "", cmd,
@@ -908,14 +972,22 @@ int ga_report_train_main(int argc, char **argv)
         fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
         rc = EXIT_INTERNAL;
     }
-    if ((rc == EXIT_OK || rc == 1) && plot_path) {
-        if (!have_gnuplot())
-            fprintf(stderr, "gradaudit %s: gnuplot is not installed: no plot drawn, the CSV "
-                    "alone was written (install gnuplot, e.g. apt-get install gnuplot-nox)\n", cmd);
-        else if (train_plot(&err, plot_path, norms, net) != GA_OK) {
+    if (pf) {
+        st = scratch_close(&err, plot_data, pf, pf_bad);
+        pf = NULL;
+        if ((rc == EXIT_OK || rc == 1) && st != GA_OK) {
             fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
             rc = EXIT_INTERNAL;
+        } else if (st == GA_OK) {
+            if ((rc == EXIT_OK || rc == 1) && train_plot(&err, plot_path, plot_data, net) != GA_OK) {
+                fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
+                rc = EXIT_INTERNAL;
+            }
+            drop_temp(plot_data);
         }
+    } else if ((rc == EXIT_OK || rc == 1) && plot_path) {
+        fprintf(stderr, "gradaudit %s: gnuplot is not installed: no plot drawn, the CSV "
+                "alone was written (install gnuplot, e.g. apt-get install gnuplot-nox)\n", cmd);
     }
 done:
     ga_normlog_close(log, NULL);

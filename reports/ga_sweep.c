@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
+#include "ga_csv.h"
 #include "ga_health.h"
+#include "ga_spec.h"
 #include "ga_sweep.h"
 
 /* ---- buffer -------------------------------------------------------------- */
@@ -398,12 +401,12 @@ int ga_sweep_set(ga_sweep *s, ga_error *err, const char *key, const char *text)
 
 int ga_sweep_load(ga_sweep *s, ga_error *err, const char *path)
 {
-    json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
-    if (!root)
-        return ga_fail(err, errno == ENOENT ? GA_EIO : GA_ESPEC, "%s:%d:%d: %s", path, je.line,
-                       je.column, je.text);
-    int st = GA_OK;
+    /* read as spec files are: a regular file of at most GA_SWEEP_SPEC_CAP bytes,
+     * each key once */
+    json_t *root;
+    int st = ga_json_load(&root, err, path, GA_SWEEP_SPEC_CAP);
+    if (st != GA_OK)
+        return st;
     if (!json_is_object(root)) {
         st = ga_fail(err, GA_ESPEC, "%s: expected a JSON object of scan settings", path);
         goto done;
@@ -518,7 +521,7 @@ const char *ga_sweep_header(void)
            "log10_delta_norm,delta_ratio,log10_delta_ratio,weight_grad_fro,log10_weight_grad_fro,"
            "weight_grad_ratio,log10_weight_grad_ratio,bias_grad_norm,log10_bias_grad_norm,"
            "global_grad_norm,log10_global_grad_norm,theory_q,theory_chi,theory_log10_delta_ratio,"
-           "vanished,exploded,nan_inf,vanish_below,explode_above\n";
+           "vanished,exploded,nan_inf,vanish_below,explode_above" GA_CSV_EOL;
 }
 
 /* "value,log10," */
@@ -576,7 +579,7 @@ int ga_sweep_rows(ga_buf *out, const ga_sweep *s, size_t index, size_t n_configs
                                     y->theory_log10_ratio);
             }
         }
-        if (!st) st = buf_printf(out, "%d,%d,%d,%.17g,%.17g\n",
+        if (!st) st = buf_printf(out, "%d,%d,%d,%.17g,%.17g" GA_CSV_EOL,
                                  ga_health_vanished(ldr, s->vanish_below),
                                  ga_health_exploded(ldr, s->explode_above), y->nan_inf,
                                  s->vanish_below, s->explode_above);
@@ -584,32 +587,7 @@ int ga_sweep_rows(ga_buf *out, const ga_sweep *s, size_t index, size_t n_configs
     return st;
 }
 
-/* ---- files: atomic writes are core/ga_io.h's ----------------------------- */
-static int read_all(char **out, size_t *len, ga_error *err, const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ga_fail(err, GA_EIO, "cannot read %s: %s", path, strerror(errno));
-    ga_buf b = {0};
-    char tmp[65536];
-    size_t n = 0;
-    int st = GA_OK;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && st == GA_OK)
-        st = ga_buf_append(&b, tmp, n);
-    if (ferror(f) && st == GA_OK)
-        st = ga_fail(err, GA_EIO, "cannot read %s", path);
-    fclose(f);
-    if (st != GA_OK) {
-        ga_buf_free(&b);
-        return st == GA_ENOMEM ? ga_fail(err, st, "out of memory reading %s", path) : st;
-    }
-    if (!b.data)
-        ga_buf_append(&b, "", 0);
-    *out = b.data;
-    *len = b.len;
-    return b.data ? GA_OK : ga_fail(err, GA_ENOMEM, "out of memory");
-}
-
+/* ---- files: capped reads and atomic writes are core/ga_io.h's ------------ */
 typedef struct {
     const char *start;
     size_t len;
@@ -625,11 +603,25 @@ int ga_sweep_merge(ga_buf *out, ga_error *err, const char *const *paths, size_t 
     int st = GA_OK;
     if (!texts)
         return ga_fail(err, GA_ENOMEM, "out of memory");
+    /* the shards' sizes together, before reading any (a file that grows is
+     * still held to what is left) */
+    size_t room = GA_SWEEP_MERGE_CAP, total = 0;
+    for (size_t f = 0; f < n_paths && st == GA_OK; f++) {
+        struct stat sb;
+        if (stat(paths[f], &sb) == 0 && S_ISREG(sb.st_mode) &&
+            (!ga_size_add(&total, total, (size_t)sb.st_size) || total > room))
+            st = ga_fail(err, GA_ENOMEM, "%s: the shards come to more than merge's cap of %zu "
+                         "bytes", paths[f], (size_t)GA_SWEEP_MERGE_CAP);
+    }
     for (size_t f = 0; f < n_paths && st == GA_OK; f++) {
         size_t len;
-        st = read_all(&texts[f], &len, err, paths[f]);
+        st = ga_read_file(&texts[f], &len, err, paths[f], room);
+        if (st == GA_ENOMEM && f > 0)
+            st = ga_fail(err, GA_ENOMEM, "%s: the shards come to more than merge's cap of %zu "
+                         "bytes", paths[f], (size_t)GA_SWEEP_MERGE_CAP);
         if (st != GA_OK)
             break;
+        room -= len;
         if (len < hlen || memcmp(texts[f], hdr, hlen) != 0) {
             st = ga_fail(err, GA_EINVAL, "%s: not a gradaudit scan CSV (header differs)", paths[f]);
             break;

@@ -22,6 +22,11 @@
 #include "ga_scan.h"
 
 #define GA_SWEEP_MAX_CONFIGS 10000000UL
+/* A scan spec is a few settings: larger files are refused unread. */
+#define GA_SWEEP_SPEC_CAP ((size_t)1 << 20)
+/* merge holds its shards and their join: the shards together are capped at
+ * half the memory cap. */
+#define GA_SWEEP_MERGE_CAP ((size_t)GA_DEFAULT_MEMORY_CAP / 2)
 
 typedef struct {
     size_t n_act;
@@ -48,7 +53,8 @@ void ga_sweep_free(ga_sweep *s);
  * message naming the option and the bad item. */
 int ga_sweep_set(ga_sweep *s, ga_error *err, const char *key, const char *text);
 /* Reads a scan spec: a JSON object whose keys are the option names above, each
- * a string in the command-line syntax, a number, or an array of those. */
+ * a string in the command-line syntax, a number, or an array of those; each key
+ * once, a regular file of at most GA_SWEEP_SPEC_CAP bytes. */
 int ga_sweep_load(ga_sweep *s, ga_error *err, const char *path);
 
 /* Number of configurations (GA_ERANGE over GA_SWEEP_MAX_CONFIGS). */
@@ -74,7 +80,8 @@ int ga_sweep_rows(ga_buf *out, const ga_sweep *s, size_t index, size_t n_configs
                   const ga_scan_config *c, const ga_scan_result *r);
 
 /* Merges shard CSVs (each: the header, then whole configurations) into the bytes a
- * single run writes. GA_EINVAL on a foreign header, a configuration present twice
+ * single run writes. Only regular files, GA_SWEEP_MERGE_CAP bytes in all (GA_ENOMEM
+ * above, before reading the file that passes it). GA_EINVAL on a foreign header, a configuration present twice
  * or missing, or inconsistent configuration counts. */
 int ga_sweep_merge(ga_buf *out, ga_error *err, const char *const *paths, size_t n_paths);
 

@@ -301,7 +301,7 @@ static int no_temporaries(void)
     struct dirent *e;
     int ok = 1;
     while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp."))
+        if (strstr(e->d_name, ".tmp.") || !strncmp(e->d_name, ".gradaudit-", 11))
             ok = 0;
     closedir(d);
     return ok;

@@ -114,6 +114,8 @@ Test(cli_check, wrong_entry_fails_exit_1)
     cr_expect_eq(r.status, 1, "stdout:\n%s\nstderr:\n%s", r.out, r.err);
     cr_expect(strstr(r.out, "12 pass, 1 FAIL") != NULL, "%s", r.out);
     cr_expect(strstr(r.out, "FAIL W1[1,0]") != NULL, "%s", r.out);
+    /* the reproduce line carries the injection */
+    cr_expect(strstr(r.out, "--seed 1 --inject 'W1[1,0]*1.000000001'\n") != NULL, "%s", r.out);
     done(&r);
     unlink(spec);
     rmdir(tmpdir);
@@ -146,7 +148,7 @@ Test(cli_check, csv_written_with_header)
     cr_assert_not_null(text, "cannot read %s", csv);
     const char *head = "param,index,analytic,oracle,fd,abs_err,rel_err,ulps,tol,verdict,";
     cr_expect_eq(strncmp(text, head, strlen(head)), 0, "%s", text);
-    cr_expect(strstr(text, "\r\n\"W1[0,0]\",0,") != NULL, "%s", text);
+    cr_expect(strstr(text, "\n\"W1[0,0]\",0,") != NULL && !strchr(text, '\r'), "%s", text);
     size_t lines = 0;
     for (char *p = text; *p; p++)
         lines += *p == '\n';
@@ -224,6 +226,10 @@ Test(cli_check, fast_mode_detects_and_names_the_entry)
     cr_expect_eq(r.status, 1, "stdout:\n%s\nstderr:\n%s", r.out, r.err);
     cr_expect(strstr(r.out, "W2[0,2]") != NULL && strstr(r.out, " FAIL\n") != NULL, "%s", r.out);
     cr_expect(strstr(r.out, "1 confirmed by the oracle") != NULL, "%s", r.out);
+    char want[256];
+    snprintf(want, sizeof want, "reproduce: gradaudit check %s --fast --seed 1 --directions 3 "
+             "--inject 'W2[0,2]*2'\n", spec);
+    cr_expect(strstr(r.out, want) != NULL, "the reproduce line lacks an option: %s", r.out);
     done(&r);
     r = run_check(spec, "--fast", "--csv", "/tmp/never-written.csv", NULL);
     cr_expect_eq(r.status, 2);

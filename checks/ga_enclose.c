@@ -1,0 +1,823 @@
+/* ga_enclose.c: the proven enclosure of ga_enclose.h, pass by pass.
+ *
+ * The passes follow core/ga_backprop.c and core/ga_loss.c formula by
+ * formula. Each quantity is an interval of long doubles: the exact range of
+ * the formula over its arguments' intervals, then widened by what the
+ * double computation's roundings can add (the "budget" of each step, named
+ * next to it). Functions of one interval use their monotone pieces (every
+ * activation is monotone on each side of 0), so no formula is evaluated
+ * twice on the same interval and the ranges are the true ones, not
+ * first-order estimates.
+ */
+#include <float.h>
+#include <limits.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ga_enclose.h"
+#include "ga_loss_internal.h"
+
+#define U GA_ENCLOSE_U
+#define K GA_ENCLOSE_ELEM_ULPS
+/* below DBL_MIN a product, quotient or function value may be off by half
+ * a subnormal ulp, 2^-1075, absolutely; sums of subnormals are exact */
+#define ETA 0x1p-1074L
+
+typedef struct {
+    long double lo, hi;
+} ivl;
+
+static long double gam(size_t n)
+{
+    long double nu = (long double)n * U;
+    return nu < 0.5L ? nu / (1.0L - nu) : (long double)INFINITY;
+}
+
+static long double mag(ivl a)
+{
+    return fmaxl(fabsl(a.lo), fabsl(a.hi));
+}
+
+/* An interval whose ends came out NaN, or on the wrong infinite side, from
+ * the long double arithmetic is replaced by a valid (wider) one. */
+static ivl fix(ivl r)
+{
+    if (isnan(r.lo) || r.lo == (long double)INFINITY)
+        r.lo = isnan(r.lo) ? -(long double)INFINITY : LDBL_MAX;
+    if (isnan(r.hi) || r.hi == -(long double)INFINITY)
+        r.hi = isnan(r.hi) ? (long double)INFINITY : -LDBL_MAX;
+    return r;
+}
+
+/* Rounded to double, a value beyond DBL_MAX may come out infinite. */
+static ivl may_overflow(ivl r)
+{
+    if (r.hi > DBL_MAX)
+        r.hi = INFINITY;
+    if (r.lo < -DBL_MAX)
+        r.lo = -INFINITY;
+    return r;
+}
+
+/* the range r widened by rel |r| + n_eta 2^-1074 on both sides */
+static ivl widen(ivl r, long double rel, size_t n_eta)
+{
+    long double w = rel * mag(r) + (long double)n_eta * ETA;
+    r.lo -= w;
+    r.hi += w;
+    return may_overflow(fix(r));
+}
+
+/* exact values are finite: 0 times an infinite end is 0 */
+static long double mul0(long double a, long double b)
+{
+    return a == 0 || b == 0 ? 0.0L : a * b;
+}
+
+static ivl iscale(long double w, ivl a)
+{
+    ivl r = w >= 0 ? (ivl){mul0(w, a.lo), mul0(w, a.hi)} : (ivl){mul0(w, a.hi), mul0(w, a.lo)};
+    return fix(r);
+}
+
+static ivl imul(ivl a, ivl b)
+{
+    if (a.lo == a.hi)
+        return iscale(a.lo, b);
+    if (b.lo == b.hi)
+        return iscale(b.lo, a);
+    if (a.lo >= 0 && b.lo >= 0) /* the common case of the backward pass: no sign to sort */
+        return fix((ivl){mul0(a.lo, b.lo), mul0(a.hi, b.hi)});
+    long double p[4] = {mul0(a.lo, b.lo), mul0(a.lo, b.hi), mul0(a.hi, b.lo), mul0(a.hi, b.hi)};
+    ivl r = {p[0], p[0]};
+    for (int i = 1; i < 4; i++) {
+        r.lo = fminl(r.lo, p[i]);
+        r.hi = fmaxl(r.hi, p[i]);
+    }
+    return fix(r);
+}
+
+static ivl isub(ivl a, ivl b)
+{
+    return fix((ivl){a.lo - b.hi, a.hi - b.lo});
+}
+
+/* ---- exact operations ----
+ * A product of two doubles is exact when fma(x, y, -xy) is 0 and it does not
+ * underflow; a sum of exact double terms, each a multiple of 2^e, whose
+ * absolute values add up to less than 2^(e + 53), is exact in every order
+ * (every partial sum is such a multiple below 2^(e + 53)). Where a pass
+ * stays exact (zero weights and biases, small integers, dyadic data), the
+ * enclosure is a point: an exact 0 is exactly at a kink, and an exact value
+ * must be matched exactly. */
+
+/* the double an interval is, when it is one */
+static int point_double(double *v, ivl a)
+{
+    if (a.lo != a.hi || (long double)(double)a.lo != a.lo)
+        return 0;
+    *v = (double)a.lo;
+    return 1;
+}
+
+/* exponent of the lowest set bit of a nonzero finite double */
+static int low_bit(double v)
+{
+    int ex;
+    double m = frexp(fabs(v), &ex); /* v = m 2^ex, m in [1/2, 1) */
+    uint64_t M = (uint64_t)ldexp(m, 53);
+    return ex - 53 + __builtin_ctzll(M);
+}
+
+/* x y when it is an exact double product, else 0 */
+static int exact_product(double *p, ivl x, ivl y)
+{
+    double a, b;
+    if (!point_double(&a, x) || !point_double(&b, y))
+        return 0;
+    *p = a * b;
+    if (a == 0 || b == 0) {
+        *p = 0;
+        return 1;
+    }
+    return isfinite(*p) && fabs(*p) >= DBL_MIN && fma(a, b, -*p) == 0;
+}
+
+/* A sum of intervals computed in any order: its exact range, the magnitude
+ * sum|terms| of the rounding bound, and the largest positive and negative
+ * partial sums (a partial sum beyond DBL_MAX makes that side infinite). */
+typedef struct {
+    long double lo, hi, mag, pos, neg;
+    size_t tiny;  /* products that may land below DBL_MIN (exact zeros do not) */
+    int inexact;  /* some term is not an exact double */
+    int low;      /* the lowest set bit over the nonzero terms */
+} acc;
+
+static const acc acc_empty = {0, 0, 0, 0, 0, 0, 0, INT_MAX};
+
+static void acc_add(acc *s, ivl t)
+{
+    s->lo += t.lo;
+    s->hi += t.hi;
+    s->mag += mag(t);
+    if (t.hi > 0)
+        s->pos += t.hi;
+    if (t.lo < 0)
+        s->neg -= t.lo;
+    double v;
+    if (!point_double(&v, t))
+        s->inexact = 1;
+    else if (v != 0 && low_bit(v) < s->low)
+        s->low = low_bit(v);
+}
+
+/* the product x y as a term: exact when it is, counted when it may underflow */
+static void acc_add_product(acc *s, ivl x, ivl y)
+{
+    double p;
+    if (exact_product(&p, x, y)) {
+        acc_add(s, (ivl){p, p});
+        return;
+    }
+    ivl t = imul(x, y);
+    acc_add(s, t);
+    s->inexact = 1;
+    if ((t.lo != 0 || t.hi != 0) && (t.lo <= 0 ? t.hi >= -DBL_MIN : t.lo <= DBL_MIN))
+        s->tiny++;
+}
+
+/* n_round roundings on the longest path of the sum, and its products that
+ * may underflow: |fl(sum) - sum| <= gamma_{n_round} sum|terms| + tiny eta */
+static ivl acc_close(const acc *s, size_t n_round)
+{
+    if (!s->inexact && (s->low == INT_MAX || s->mag < ldexpl(1.0L, s->low + 53)))
+        return (ivl){s->lo, s->lo}; /* exact in every order (and in long double) */
+    long double g = gam(n_round), w = g * s->mag + (long double)s->tiny * ETA;
+    ivl r = fix((ivl){s->lo - w, s->hi + w});
+    if (s->pos * (1.0L + g) > DBL_MAX)
+        r.hi = INFINITY;
+    if (s->neg * (1.0L + g) > DBL_MAX)
+        r.lo = -INFINITY;
+    return may_overflow(r);
+}
+
+/* a single product as the core rounds it */
+static ivl round_product(ivl x, ivl y)
+{
+    double p;
+    if (exact_product(&p, x, y))
+        return (ivl){p, p};
+    return widen(imul(x, y), U, 1);
+}
+
+/* An interval wider than half its magnitude: a factor that varies by more
+ * than 2x (or changes sign) over its argument's interval, where the forward
+ * pass has left it without a correct digit. */
+static int spread_wide(ivl r)
+{
+    return r.hi - r.lo > 0.5L * mag(r);
+}
+
+/* ---- activations ---- */
+
+static long double sigm(long double z)
+{
+    if (z >= 0)
+        return 1.0L / (1.0L + expl(-z));
+    long double e = expl(z);
+    return e / (1.0L + e);
+}
+
+static long double act_ld(ga_activation a, long double p, long double z)
+{
+    switch (a) {
+    case GA_ACT_SIGMOID: return sigm(z);
+    case GA_ACT_TANH: return tanhl(z);
+    case GA_ACT_RELU: return z > 0 ? z : 0.0L;
+    case GA_ACT_LEAKY_RELU: return z > 0 ? z : mul0(p, z);
+    case GA_ACT_ELU: return z > 0 ? z : p * expm1l(z);
+    case GA_ACT_SOFTPLUS: return (z > 0 ? z : 0.0L) + log1pl(expl(-fabsl(z)));
+    default: return z;
+    }
+}
+
+/* budget of the core's evaluation of f, in units of u */
+static long double act_ulps(ga_activation a)
+{
+    switch (a) {
+    case GA_ACT_IDENTITY:
+    case GA_ACT_RELU: return 0.0L;
+    case GA_ACT_LEAKY_RELU: return 1.0L;
+    default: return K;
+    }
+}
+
+/* min and max of the values v[0..n) into r */
+static ivl hull(const long double *v, int n)
+{
+    ivl r = {v[0], v[0]};
+    for (int i = 1; i < n; i++) {
+        r.lo = fminl(r.lo, v[i]);
+        r.hi = fmaxl(r.hi, v[i]);
+    }
+    return r;
+}
+
+/* f over z: every activation is monotone on each side of 0 */
+static ivl act_range(ga_activation a, long double p, ivl z)
+{
+    double pz;
+    if (a == GA_ACT_LEAKY_RELU && z.lo == z.hi && (z.lo > 0 || exact_product(&pz, (ivl){p, p}, z)))
+        return z.lo > 0 ? z : (ivl){pz, pz};
+    long double v[3] = {act_ld(a, p, z.lo), act_ld(a, p, z.hi), 0.0L};
+    ivl r = hull(v, (z.lo < 0 && z.hi > 0) ? 3 : 2); /* f(0) = 0 for every activation */
+    return widen(fix(r), act_ulps(a) * U, act_ulps(a) > 0 ? (size_t)K : 0);
+}
+
+/* sigmoid' = e/(1+e)^2 and tanh' = 4 e2/(1+e2)^2, e = exp(-|z|), e2 = e^2:
+ * largest at 0, falling with |z| */
+static long double bump(ga_activation a, long double z)
+{
+    if (a == GA_ACT_SIGMOID) {
+        long double e = expl(-fabsl(z));
+        return e / ((1.0L + e) * (1.0L + e));
+    }
+    long double e2 = expl(-2.0L * fabsl(z));
+    return 4.0L * e2 / ((1.0L + e2) * (1.0L + e2));
+}
+
+/* f' over z. *amb: z may lie on either side of a kink, or exactly on it,
+ * and the interval is the hull of both one-sided slopes: at an exact 0 any
+ * value between them is a valid subgradient (the core takes relu'(0) = 0,
+ * leaky_relu'(0) = slope, elu'(0) = alpha; other codes take 1). */
+static ivl dact_range(int *amb, ga_activation a, long double p, ivl z)
+{
+    *amb = 0;
+    ivl r;
+    switch (a) {
+    case GA_ACT_SIGMOID:
+    case GA_ACT_TANH: {
+        long double bl = bump(a, z.lo), bh = bump(a, z.hi);
+        r.lo = fminl(bl, bh);
+        r.hi = z.lo <= 0 && z.hi >= 0 ? (a == GA_ACT_SIGMOID ? 0.25L : 1.0L) : fmaxl(bl, bh);
+        return widen(r, K * U, K);
+    }
+    case GA_ACT_SOFTPLUS:
+        return widen((ivl){sigm(z.lo), sigm(z.hi)}, K * U, K);
+    case GA_ACT_RELU:
+    case GA_ACT_LEAKY_RELU: {
+        long double neg = a == GA_ACT_RELU ? 0.0L : p;
+        if (z.lo > 0)
+            return (ivl){1, 1};
+        if (z.hi < 0)
+            return (ivl){neg, neg};
+        *amb = neg != 1.0L;
+        long double v[2] = {1.0L, neg};
+        return hull(v, 2);
+    }
+    case GA_ACT_ELU: {
+        if (z.lo > 0)
+            return (ivl){1, 1};
+        long double v[3] = {p * expl(z.lo), p * expl(fminl(z.hi, 0.0L)), 1.0L};
+        int n = 2;
+        if (z.hi >= 0) {
+            n = 3;
+            *amb = p != 1.0L;
+        }
+        return widen(hull(v, n), K * U, K);
+    }
+    default: return (ivl){1, 1};
+    }
+}
+
+/* ---- softmax ---- */
+
+/* exp(a - b), with a NaN difference (inf - inf) taken as `nan_as` */
+static long double exp_diff(long double a, long double b, long double nan_as)
+{
+    long double d = a - b;
+    return expl(isnan(d) ? nan_as : d);
+}
+
+/* r_k = sum_{j != k} exp(z_j - z_k) over the box z (n): its range */
+static ivl softmax_rest(const ivl *z, size_t n, size_t k)
+{
+    ivl r = {0, 0};
+    for (size_t j = 0; j < n; j++)
+        if (j != k) {
+            r.lo += exp_diff(z[j].lo, z[k].hi, -(long double)INFINITY);
+            r.hi += exp_diff(z[j].hi, z[k].lo, (long double)INFINITY);
+        }
+    return r;
+}
+
+/* p_k = 1 / (1 + r_k) falls with r_k */
+static ivl softmax_p(ivl r)
+{
+    return (ivl){1.0L / (1.0L + r.hi), 1.0L / (1.0L + r.lo)};
+}
+
+/* 1 - p_k = r_k / (1 + r_k) rises with r_k */
+static long double one_minus_p(long double r)
+{
+    return isinf(r) ? 1.0L : r / (1.0L + r);
+}
+
+/* The relative error the core's exp(z_j - m) (m the largest logit) gets
+ * from rounding z_j - m: |z_j - m| u, at most. d is the largest |z_j - m|
+ * over the box; beyond 746 the term is below 2^-1075, which the absolute
+ * budget covers, so d is capped there. Every term of the sum s and every
+ * p_k = exp(z_k - m) / s carries it twice at most. */
+static long double softmax_shift(const ivl *z, size_t n)
+{
+    long double top = z[0].hi, bottom = z[0].lo;
+    for (size_t j = 1; j < n; j++) {
+        top = fmaxl(top, z[j].hi);
+        bottom = fminl(bottom, z[j].lo);
+    }
+    long double d = top - bottom;
+    return 2.0L * U * (isnan(d) || d > 746.0L ? 746.0L : d);
+}
+
+/* the core's softmax row: max, n subtractions and exponentials, a sum of n,
+ * a division */
+static void softmax_forward(ivl *a, const ivl *z, size_t n)
+{
+    long double shift = softmax_shift(z, n);
+    for (size_t k = 0; k < n; k++)
+        a[k] = widen(softmax_p(softmax_rest(z, n, k)), gam(n + K + 2) + shift, n + 2);
+}
+
+/* dz_j = a_j (da_j - sum_k a_k da_k), in place over da */
+static void softmax_backward(ivl *da, const ivl *a, size_t n)
+{
+    acc s = acc_empty;
+    for (size_t k = 0; k < n; k++)
+        acc_add_product(&s, a[k], da[k]);
+    ivl sv = acc_close(&s, n);
+    for (size_t k = 0; k < n; k++)
+        da[k] = round_product(a[k], widen(isub(da[k], sv), U, 0));
+}
+
+/* ---- the passes ---- */
+
+void ga_enclosure_free(ga_enclosure *e)
+{
+    if (!e)
+        return;
+    free(e->buf);
+    free(e->z_lo);
+    free(e);
+}
+
+int ga_enclosure_alloc(ga_enclosure **out, ga_error *err, const ga_net *net, size_t batch)
+{
+    *out = NULL;
+    if (!net || batch == 0)
+        return ga_fail(err, GA_EINVAL, "enclosure: no net or zero batch");
+    const ga_net_desc *d = &net->desc;
+    size_t L = d->n_layers, units = 0, P = net->n_params;
+    for (size_t l = 0; l < L; l++)
+        units += d->layers[l].n_out;
+    if (units > SIZE_MAX / 4 / sizeof(double) / batch || P > SIZE_MAX / 4 / sizeof(double))
+        return ga_fail(err, GA_ERANGE, "enclosure: workspace overflows for batch %zu", batch);
+    size_t zs = units * batch;
+    ga_enclosure *e = calloc(1, sizeof *e);
+    if (!e)
+        return ga_fail(err, GA_ENOMEM, "enclosure: out of memory");
+    /* doubles: grad lo/hi (2P), z and a lo/hi (4 zs); bytes: grad_kink (P), amb and lost (2 zs) */
+    size_t doubles = 2 * P + 4 * zs, bytes = P + 2 * zs;
+    e->buf = malloc((doubles + (bytes + sizeof(double) - 1) / sizeof(double) + 1) * sizeof(double));
+    e->z_lo = malloc(6 * (L ? L : 1) * sizeof(double *));
+    if (!e->buf || !e->z_lo) {
+        ga_enclosure_free(e);
+        return ga_fail(err, GA_ENOMEM, "enclosure: out of memory (%zu parameters)", P);
+    }
+    e->n_params = P;
+    e->batch = batch;
+    e->n_layers = L;
+    e->z_hi = e->z_lo + L;
+    e->a_lo = e->z_hi + L;
+    e->a_hi = e->a_lo + L;
+    e->amb = (unsigned char **)(e->a_hi + L);
+    e->lost = e->amb + L;
+    e->grad_lo = e->buf;
+    e->grad_hi = e->grad_lo + P;
+    double *p = e->grad_hi + P;
+    for (size_t l = 0; l < L; l++) {
+        e->z_lo[l] = p;
+        p += batch * d->layers[l].n_out;
+        e->z_hi[l] = p;
+        p += batch * d->layers[l].n_out;
+        e->a_lo[l] = p;
+        p += batch * d->layers[l].n_out;
+        e->a_hi[l] = p;
+        p += batch * d->layers[l].n_out;
+    }
+    unsigned char *c = (unsigned char *)p;
+    e->grad_kink = c;
+    c += P;
+    for (size_t l = 0; l < L; l++) {
+        e->amb[l] = c;
+        c += batch * d->layers[l].n_out;
+        e->lost[l] = c;
+        c += batch * d->layers[l].n_out;
+    }
+    *out = e;
+    return GA_OK;
+}
+
+/* double ends rounded outwards */
+static double down(long double v)
+{
+    double d = (double)v;
+    return (long double)d > v ? nextafter(d, -INFINITY) : d;
+}
+
+static double up(long double v)
+{
+    double d = (double)v;
+    return (long double)d < v ? nextafter(d, INFINITY) : d;
+}
+
+static size_t fan_in(const ga_net *net, size_t l)
+{
+    return l == 0 ? net->desc.n_in : net->desc.layers[l - 1].n_out;
+}
+
+/* dL/dz (or dL/da for mse) of the last layer for one sample, before the
+ * factor: the loss's formulas as the core evaluates them (ga_loss.c) */
+static void loss_delta(ivl *g, unsigned char *lost, const ga_loss_desc *ld, const ivl *z,
+                       const ivl *a, const double *y, size_t n)
+{
+    switch (ld->kind) {
+    case GA_LOSS_BCE:
+    case GA_LOSS_BCE_LOGITS:
+        /* (1 - y) sigmoid(z) - y sigmoid(-z): 1 - y, two sigmoids, two
+         * products and a subtraction */
+        for (size_t k = 0; k < n; k++) {
+            ivl s = {sigm(z[k].lo), sigm(z[k].hi)}, sm = {sigm(-z[k].hi), sigm(-z[k].lo)};
+            ivl t1 = iscale(1.0L - (long double)y[k], s), t2 = iscale(y[k], sm);
+            g[k] = isub(t1, t2);
+            lost[k] = spread_wide(g[k]);
+            long double w = gam(K + 3) * (mag(t1) + mag(t2)) + 3 * ETA;
+            g[k] = may_overflow(fix((ivl){g[k].lo - w, g[k].hi + w}));
+        }
+        return;
+    case GA_LOSS_SOFTMAX_CE:
+    case GA_LOSS_CCE: {
+        /* p_k (Y - y_k) - y_k (1 - p_k), Y = sum y; p and 1 - p from the
+         * rest r_k without cancellation (the core's r / s for the largest
+         * logit) */
+        long double sy = 0, say = 0, shift = softmax_shift(z, n);
+        for (size_t k = 0; k < n; k++) {
+            sy += y[k];
+            say += fabsl(y[k]);
+        }
+        for (size_t k = 0; k < n; k++) {
+            ivl r = softmax_rest(z, n, k), p = softmax_p(r);
+            ivl q = {one_minus_p(r.lo), one_minus_p(r.hi)};
+            ivl t1 = iscale(sy - (long double)y[k], p), t2 = iscale(y[k], q);
+            g[k] = isub(t1, t2);
+            lost[k] = spread_wide(g[k]);
+            long double w = (gam(n + K + 8) + shift) * (p.hi * (say + fabsl(y[k])) + fabsl(y[k]) * q.hi) +
+                            (long double)(n + 4) * ETA;
+            g[k] = may_overflow(fix((ivl){g[k].lo - w, g[k].hi + w}));
+        }
+        return;
+    }
+    case GA_LOSS_MSE:
+    default:
+        /* 2 (a - y): one subtraction, an exact doubling */
+        for (size_t k = 0; k < n; k++) {
+            acc s = acc_empty;
+            acc_add(&s, a[k]);
+            acc_add(&s, (ivl){-y[k], -y[k]});
+            ivl t = acc_close(&s, 1);
+            g[k] = (ivl){2 * t.lo, 2 * t.hi};
+            lost[k] = 0;
+        }
+        return;
+    }
+}
+
+/* The working arrays of a pass: Z, A and f'(Z) per layer, two delta
+ * buffers and the deltas' kink flags. */
+typedef struct {
+    ivl **Z, **A, **DF;
+    ivl *D, *Dp;
+    unsigned char *kD, *kDp, *loss_lost;
+    ivl *work;
+    unsigned char *kd;
+} pass_work;
+
+static void pass_work_free(pass_work *w)
+{
+    free(w->work);
+    free(w->Z);
+    free(w->kd);
+}
+
+static int pass_work_alloc(pass_work *w, ga_error *err, const ga_net *net, size_t B)
+{
+    const ga_net_desc *d = &net->desc;
+    size_t L = d->n_layers, maxw = d->n_in, zs = 0;
+    for (size_t l = 0; l < L; l++) {
+        zs += B * d->layers[l].n_out;
+        if (d->layers[l].n_out > maxw)
+            maxw = d->layers[l].n_out;
+    }
+    memset(w, 0, sizeof *w);
+    w->work = malloc((3 * zs + 2 * B * maxw) * sizeof *w->work);
+    w->Z = malloc(3 * L * sizeof *w->Z);
+    w->kd = malloc(2 * B * maxw + maxw);
+    if (!w->work || !w->Z || !w->kd) {
+        pass_work_free(w);
+        return ga_fail(err, GA_ENOMEM, "enclosure: out of memory");
+    }
+    w->A = w->Z + L, w->DF = w->A + L;
+    ivl *p = w->work;
+    for (size_t l = 0; l < L; l++) {
+        size_t s = B * d->layers[l].n_out;
+        w->Z[l] = p, w->A[l] = p + s, w->DF[l] = p + 2 * s;
+        p += 3 * s;
+    }
+    w->D = p, w->Dp = p + B * maxw;
+    w->kD = w->kd, w->kDp = w->kd + B * maxw, w->loss_lost = w->kd + 2 * B * maxw;
+    return GA_OK;
+}
+
+/* The loss's delta and the backward pass over the forward intervals of w:
+ * gradient enclosures into glo, ghi (n_params), kink flags into gkink; amb
+ * (the layers' kink flags) and lost (may be NULL) as the forward left them. */
+static void backward_pass(pass_work *w, const ga_net *net, const double *params, const double *x,
+                          const double *y, size_t B, unsigned char **amb, unsigned char **lost,
+                          double *glo, double *ghi, unsigned char *gkink)
+{
+    const ga_net_desc *d = &net->desc;
+    size_t L = d->n_layers;
+    ivl **Z = w->Z, **A = w->A, **DF = w->DF, *D = w->D, *Dp = w->Dp;
+    unsigned char *kD = w->kD, *kDp = w->kDp, *loss_lost = w->loss_lost;
+    /* ---- the loss's delta ---- */
+    const ga_loss_desc *ld = &d->loss;
+    size_t last = L - 1, no = d->layers[last].n_out;
+    long double F = ld->scale;
+    size_t f_ops = 0;
+    if (ld->reduction == GA_REDUCE_MEAN)
+        F = ld->scale / ((long double)B * (long double)no), f_ops = 2;
+    else if (ld->reduction == GA_REDUCE_BATCH_MEAN)
+        F = ld->scale / (long double)B, f_ops = 1;
+    /* the core's factor: two roundings at most (B * n, the division), none
+     * when the quotient is a double (a power of two, say) */
+    ivl Fi = (long double)(double)F == F ? (ivl){F, F} : widen((ivl){F, F}, gam(f_ops), f_ops);
+    for (size_t n = 0; n < B; n++) {
+        ivl *g = D + n * no;
+        const ivl *z = Z[last] + n * no, *a = A[last] + n * no;
+        loss_delta(g, loss_lost, ld, z, a, y + n * no, no);
+        for (size_t k = 0; k < no; k++) {
+            g[k] = round_product(Fi, g[k]);
+            if (lost)
+                lost[last][n * no + k] |= loss_lost[k];
+            kD[n * no + k] = 0;
+        }
+        if (!ga_loss_fuses_output(ld->kind)) {
+            const ga_layer_desc *Ll = &d->layers[last];
+            if (Ll->act == GA_ACT_SOFTMAX) {
+                softmax_backward(g, a, no);
+            } else if (Ll->act != GA_ACT_IDENTITY) {
+                for (size_t k = 0; k < no; k++) {
+                    g[k] = round_product(g[k], DF[last][n * no + k]);
+                    kD[n * no + k] = amb[last][n * no + k];
+                }
+            }
+        }
+    }
+
+    /* ---- backward ---- */
+    memset(gkink, 0, net->n_params);
+    for (size_t l = L; l-- > 0;) {
+        const ga_view *W = &net->views[2 * l], *bv = &net->views[2 * l + 1];
+        size_t fi = fan_in(net, l), fo = d->layers[l].n_out;
+        int wd = ld->weight_decay != 0.0;
+        for (size_t k = 0; k < fo; k++) {
+            /* db = sum_n delta[n,k]: B - 1 additions, no products */
+            acc sb = acc_empty;
+            unsigned char kb = 0;
+            for (size_t n = 0; n < B; n++) {
+                acc_add(&sb, D[n * fo + k]);
+                kb |= kD[n * fo + k];
+            }
+            ivl gb = acc_close(&sb, B);
+            glo[bv->offset + k] = down(gb.lo);
+            ghi[bv->offset + k] = up(gb.hi);
+            gkink[bv->offset + k] = kb;
+            /* dW(k,j) = sum_n delta[n,k] a_prev[n,j] (+ lambda W(k,j)) */
+            for (size_t j = 0; j < fi; j++) {
+                size_t wi = ga_weight_index(net, W, k, j);
+                acc sw = acc_empty;
+                unsigned char kw = 0;
+                for (size_t n = 0; n < B; n++) {
+                    ivl a = l == 0 ? (ivl){x[n * fi + j], x[n * fi + j]} : A[l - 1][n * fi + j];
+                    acc_add_product(&sw, D[n * fo + k], a);
+                    kw |= kD[n * fo + k] && (a.lo != 0 || a.hi != 0);
+                }
+                if (wd)
+                    acc_add_product(&sw, (ivl){ld->weight_decay, ld->weight_decay}, (ivl){params[wi], params[wi]});
+                ivl gw = acc_close(&sw, B + (wd ? 2 : 0));
+                glo[wi] = down(gw.lo);
+                ghi[wi] = up(gw.hi);
+                gkink[wi] = kw;
+            }
+        }
+        if (l == 0)
+            break;
+        /* dA[n,j] = sum_k delta[n,k] W(k,j), then through layer l-1's activation */
+        const ga_layer_desc *Lp = &d->layers[l - 1];
+        for (size_t n = 0; n < B; n++) {
+            for (size_t j = 0; j < fi; j++) {
+                acc s = acc_empty;
+                unsigned char kj = 0;
+                for (size_t k = 0; k < fo; k++) {
+                    double w = params[ga_weight_index(net, W, k, j)];
+                    acc_add_product(&s, (ivl){w, w}, D[n * fo + k]);
+                    kj |= kD[n * fo + k] && w != 0;
+                }
+                Dp[n * fi + j] = acc_close(&s, fo);
+                kDp[n * fi + j] = kj;
+            }
+            ivl *g = Dp + n * fi;
+            if (Lp->act == GA_ACT_SOFTMAX) {
+                softmax_backward(g, A[l - 1] + n * fi, fi);
+            } else if (Lp->act != GA_ACT_IDENTITY) {
+                for (size_t j = 0; j < fi; j++) {
+                    g[j] = round_product(g[j], DF[l - 1][n * fi + j]);
+                    kDp[n * fi + j] |= amb[l - 1][n * fi + j];
+                }
+            }
+        }
+        ivl *t = D;
+        D = Dp;
+        Dp = t;
+        unsigned char *tk = kD;
+        kD = kDp;
+        kDp = tk;
+    }
+}
+
+int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, const double *params,
+                         const double *x, const double *y, size_t batch)
+{
+    const ga_net_desc *d = &net->desc;
+    if (!e || batch != e->batch || e->n_params != net->n_params)
+        return ga_fail(err, GA_EINVAL, "enclosure: sized for another net or batch");
+    size_t L = d->n_layers, B = batch;
+    pass_work w;
+    int status = pass_work_alloc(&w, err, net, B);
+    if (status)
+        return status;
+    ivl **Z = w.Z, **A = w.A, **DF = w.DF;
+
+    /* ---- forward: z = W a + b (a dot product of fan_in terms and a bias) ---- */
+    for (size_t l = 0; l < L; l++) {
+        const ga_layer_desc *Ld = &d->layers[l];
+        const ga_view *W = &net->views[2 * l], *bv = &net->views[2 * l + 1];
+        size_t fi = fan_in(net, l), fo = Ld->n_out;
+        for (size_t n = 0; n < B; n++) {
+            for (size_t k = 0; k < fo; k++) {
+                acc s = acc_empty;
+                double bk = params[bv->offset + k];
+                acc_add(&s, (ivl){bk, bk});
+                for (size_t j = 0; j < fi; j++) {
+                    double w = params[ga_weight_index(net, W, k, j)];
+                    ivl a = l == 0 ? (ivl){x[n * fi + j], x[n * fi + j]} : A[l - 1][n * fi + j];
+                    acc_add_product(&s, (ivl){w, w}, a);
+                }
+                size_t i = n * fo + k;
+                Z[l][i] = acc_close(&s, fi + 1);
+                e->z_lo[l][i] = down(Z[l][i].lo);
+                e->z_hi[l][i] = up(Z[l][i].hi);
+                e->amb[l][i] = 0;
+                e->lost[l][i] = 0;
+            }
+            ivl *z = Z[l] + n * fo, *a = A[l] + n * fo;
+            if (Ld->act == GA_ACT_SOFTMAX) {
+                softmax_forward(a, z, fo);
+                for (size_t k = 0; k < fo; k++) {
+                    e->a_lo[l][n * fo + k] = down(a[k].lo);
+                    e->a_hi[l][n * fo + k] = up(a[k].hi);
+                }
+                continue;
+            }
+            for (size_t k = 0; k < fo; k++) {
+                int amb;
+                a[k] = act_range(Ld->act, Ld->act_param, z[k]);
+                e->a_lo[l][n * fo + k] = down(a[k].lo);
+                e->a_hi[l][n * fo + k] = up(a[k].hi);
+                DF[l][n * fo + k] = dact_range(&amb, Ld->act, Ld->act_param, z[k]);
+                e->amb[l][n * fo + k] = (unsigned char)amb;
+                /* a smooth nonlinearity whose slope varies by more than 2x
+                 * over its argument's interval: first-order bounds fail there */
+                e->lost[l][n * fo + k] = !amb && spread_wide(DF[l][n * fo + k]);
+            }
+        }
+    }
+
+    backward_pass(&w, net, params, x, y, B, e->amb, e->lost, e->grad_lo, e->grad_hi, e->grad_kink);
+    pass_work_free(&w);
+    return GA_OK;
+}
+
+int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga_enclosure *kinks,
+                               const ga_net *net, const double *params, const double *x,
+                               const double *y, size_t batch, const ga_workspace *ws)
+{
+    const ga_net_desc *d = &net->desc;
+    if (!ws || ws->batch != batch)
+        return ga_fail(err, GA_EINVAL, "enclosure: the workspace holds no forward pass of this batch");
+    size_t L = d->n_layers, B = batch, zs = 0;
+    for (size_t l = 0; l < L; l++)
+        zs += B * d->layers[l].n_out;
+    pass_work w;
+    int status = pass_work_alloc(&w, err, net, B);
+    unsigned char *flags = calloc(zs + net->n_params + 1, 1);
+    unsigned char **amb = malloc((L ? L : 1) * sizeof *amb);
+    if (status || !flags || !amb) {
+        free(flags);
+        free(amb);
+        if (!status)
+            pass_work_free(&w);
+        return status ? status : ga_fail(err, GA_ENOMEM, "enclosure: out of memory");
+    }
+    unsigned char *c = flags + net->n_params;
+    for (size_t l = 0; l < L; l++) {
+        const ga_layer_desc *Ld = &d->layers[l];
+        size_t s = B * Ld->n_out;
+        amb[l] = c;
+        c += s;
+        for (size_t i = 0; i < s; i++) {
+            /* the double forward pass's own values z, a and f'(z) (its kink
+             * branch the one z's sign gave): the exact inputs of its
+             * backward pass */
+            w.Z[l][i] = (ivl){ws->z[l][i], ws->z[l][i]};
+            w.A[l][i] = (ivl){ws->a[l][i], ws->a[l][i]};
+            if (Ld->act == GA_ACT_SOFTMAX || Ld->act == GA_ACT_IDENTITY)
+                continue;
+            w.DF[l][i] = (ivl){ws->dact[l][i], ws->dact[l][i]};
+            /* where the whole enclosure puts z at a kink, both branches, as
+             * the whole enclosure takes them */
+            if (kinks && kinks->amb[l][i]) {
+                int a;
+                w.DF[l][i] = dact_range(&a, Ld->act, Ld->act_param,
+                                        (ivl){kinks->z_lo[l][i], kinks->z_hi[l][i]});
+                amb[l][i] = 1;
+            }
+        }
+    }
+    backward_pass(&w, net, params, x, y, B, amb, NULL, glo, ghi, flags);
+    pass_work_free(&w);
+    free(flags);
+    free(amb);
+    return GA_OK;
+}

@@ -1,0 +1,79 @@
+/* ga_enclose.h: a proven enclosure of every gradient entry, valid in every
+ * region a double computation can reach.
+ *
+ * For each quantity q of the forward and backward passes (pre-activations,
+ * activations, deltas, gradient entries) the pass computes an interval
+ * [lo, hi] that contains
+ *   - the exact value of q, and
+ *   - every value a double computation of q can produce that rounds each
+ *     operation as IEEE 754 does, in any summation order, with or without
+ *     FMA, and evaluates exp, log1p, expm1, tanh within GA_ENCLOSE_ELEM_ULPS
+ *     units (glibc documents 1-2 on x86_64; the core's formulas add at most
+ *     four correctly rounded operations), including gradual underflow
+ *     (an absolute error of up to 2^-1075 per product, quotient or function
+ *     value) and overflow (a value beyond DBL_MAX may come out +-inf).
+ * At a relu-type kink whose pre-activation interval contains 0 (and is not
+ * exactly [0, 0]) the derivative's interval is the hull of both one-sided
+ * slopes: the enclosure then holds every value that a computation taking
+ * either branch there can produce, and nothing else. The derivative of a
+ * smooth activation is bounded by its range over the whole interval its
+ * argument is known to lie in, so the enclosure stays valid where the
+ * forward pass has lost many or all of its digits (first-order bounds do
+ * not: a sigmoid at z = 0.3 +- 5 has a derivative anywhere in [0.0066,
+ * 0.25]).
+ *
+ * Why it is rigorous (Higham, Accuracy and Stability of Numerical
+ * Algorithms, 2nd ed.): a dot product of m terms plus a bias, computed in any
+ * order, is within gamma_{m+1} sum|terms| of its exact value (eq. 3.5) and a
+ * single operation within u |result|; the exact value of a monotone function
+ * over an interval lies between its values at the ends (and its extremum
+ * inside, for sigmoid' and tanh'). The intervals themselves are computed in
+ * long double (64-bit significand, so 2^-64 relative per operation) with
+ * round to nearest, and every rounding budget of the double model is taken
+ * at GA_ENCLOSE_U = 2^-53 (1 + 2^-8): the margin of 2^-61 per modelled
+ * operation covers the 2^-64 errors of the long double operation that
+ * evaluates it. Endpoints are rounded outwards to double at the end. The
+ * long double range (to 1e4932) holds the exact values of forward passes
+ * that overflow double.
+ */
+#ifndef GA_ENCLOSE_H
+#define GA_ENCLOSE_H
+
+#include "ga_core.h"
+
+#define GA_ENCLOSE_U (0x1p-53L * (1.0L + 0x1p-8L))
+#define GA_ENCLOSE_ELEM_ULPS 8
+
+typedef struct {
+    size_t n_params, batch, n_layers;
+    double *grad_lo, *grad_hi;  /* (n_params) the enclosure of each gradient entry */
+    unsigned char *grad_kink;   /* (n_params) 1: some kink on its paths took both branches */
+    double **z_lo, **z_hi;      /* z_lo[l] (B, n_out(l)) the pre-activations' enclosures */
+    double **a_lo, **a_hi;      /* a_lo[l] (B, n_out(l)) the activations' enclosures */
+    unsigned char **amb;        /* amb[l] (B, n_out(l)) 1: the interval straddles a kink */
+    unsigned char **lost;       /* lost[l] (B, n_out(l)) 1: the slope f'(z) (or, for the
+                                   last layer of a fused loss, dL/dz) varies by more than
+                                   2x or changes sign over z's interval */
+    double *buf;                /* one allocation behind every array above */
+} ga_enclosure;
+
+int ga_enclosure_alloc(ga_enclosure **out, ga_error *err, const ga_net *net, size_t batch);
+void ga_enclosure_free(ga_enclosure *e);
+/* The enclosures of the net at (params, x, y); x and y exact doubles. */
+int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, const double *params,
+                         const double *x, const double *y, size_t batch);
+
+/* The enclosure (glo, ghi: n_params) of every value a double backward pass
+ * can give from the double forward pass that ws holds (ga_forward's z, a and
+ * f'(z), taken as exact inputs): the rounding of the backward pass alone.
+ * Where `kinks` (the whole enclosure, may be NULL) puts a pre-activation at
+ * a kink, f' is the hull of both branches there, as in the whole enclosure.
+ * It holds the core's own gradient from that forward pass, and is far
+ * tighter than the whole enclosure where the forward pass's rounding
+ * dominates: the forward's effect is then the distance from it to the exact
+ * value, which the oracle gives (ga_check.c). */
+int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga_enclosure *kinks,
+                               const ga_net *net, const double *params, const double *x,
+                               const double *y, size_t batch, const ga_workspace *ws);
+
+#endif
