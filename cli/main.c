@@ -19,7 +19,7 @@ static const command commands[] = {
     {"eval", ga_cmd_eval, "print the loss and gradients of a spec (17 significant digits)"},
     {"tutorial", ga_cmd_tutorial, "reproduce one tutorial's printed numbers exactly"},
     {"scan", ga_cmd_scan, "vanishing/exploding-gradient scans as CSV"},
-    {"train", ga_cmd_train, "train a spec and log gradient norms per epoch"},
+    {"train", ga_cmd_train, "train a spec and log gradient norms per step"},
     {"merge", ga_cmd_merge, "join shard CSVs of a scan into a single run's bytes"},
     {"norms", ga_cmd_norms, "gradient-norm report (CSV) of gradients saved with np.savez"},
 };

@@ -862,7 +862,7 @@ int ga_report_train_main(int argc, char **argv)
     free(t);
     if (st != GA_OK) {
         fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
-        rc = st == GA_EIO ? EXIT_USAGE : EXIT_INTERNAL;
+        rc = EXIT_INTERNAL; /* norms was found writable: a failed write (a full disk) */
         free(gp), free(pp);
         goto done;
     }
@@ -894,8 +894,17 @@ int ga_report_train_main(int argc, char **argv)
     pr.total_work = (double)total;
     ga_normlog_clip cl = {clip, clip_eps};
     unsigned long long step = 0;
-    for (unsigned long long ep = 1; ep <= epochs && (!max_steps || step < max_steps) && rc == EXIT_OK;
-         ep++) {
+    /* SIGINT/SIGTERM stop the loop between steps: every row written so far is
+     * whole (ga_normlog_step holds signals while it writes one) and stays */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    g_stop = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    for (unsigned long long ep = 1;
+         ep <= epochs && (!max_steps || step < max_steps) && rc == EXIT_OK && !g_stop; ep++) {
         if (batch_size)
             for (size_t i = B; i > 1; i--) { /* Fisher-Yates, unbiased by rejection */
                 uint32_t lim = UINT32_MAX - UINT32_MAX % (uint32_t)i, r;
@@ -905,7 +914,8 @@ int ga_report_train_main(int argc, char **argv)
                 size_t j = r % (uint32_t)i, tmp = perm[i - 1];
                 perm[i - 1] = perm[j], perm[j] = tmp;
             }
-        for (size_t start = 0; start < B && (!max_steps || step < max_steps); start += nb) {
+        for (size_t start = 0; start < B && (!max_steps || step < max_steps) && !g_stop;
+             start += nb) {
             size_t m = B - start < nb ? B - start : nb;
             const double *x = spec->x, *y = spec->y;
             if (batch_size) {
@@ -961,7 +971,8 @@ int ga_report_train_main(int argc, char **argv)
             progress_draw(&pr, "train", "steps", (size_t)step, (size_t)total, 0);
         }
     }
-    if (rc == EXIT_OK) {
+    int stopped = (int)g_stop;
+    if (rc == EXIT_OK && !stopped) {
         pr.done_work = (double)step;
         progress_draw(&pr, "train", "steps", (size_t)step, (size_t)step, 1);
     }
@@ -969,9 +980,17 @@ int ga_report_train_main(int argc, char **argv)
     st = ga_normlog_close(log, &err);
     log = NULL;
     if (st != GA_OK && rc != EXIT_INTERNAL) {
-        fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
+        fprintf(stderr, "%sgradaudit %s: %s\n", pr.on ? "\n" : "", cmd, err.msg);
         rc = EXIT_INTERNAL;
     }
+    if (stopped && rc != EXIT_INTERNAL) {
+        fprintf(stderr, "%sgradaudit %s: %s: %s holds the rows of the %llu finished steps\n",
+                pr.on ? "\n" : "", cmd, stopped == SIGTERM ? "terminated (SIGTERM)" :
+                "interrupted (SIGINT)", norms, step);
+        rc = 128 + stopped;
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (pf) {
         st = scratch_close(&err, plot_data, pf, pf_bad);
         pf = NULL;

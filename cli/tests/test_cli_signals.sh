@@ -47,7 +47,41 @@ interrupted() {
 
 interrupted INT 130 "check --csv, SIGINT" dst/c.csv -- check "$SPEC" --csv dst/c.csv
 interrupted TERM 143 "check --csv, SIGTERM" dst/c.csv -- check "$SPEC" --csv dst/c.csv
-interrupted INT 130 "train --norms, SIGINT" dst/n.csv -- train "$SPEC" --norms dst/n.csv --epochs 5
+
+# train's --norms is no temporary: its rows are streamed in place as the steps
+# finish (docs/norms.md). A signal stops the run between steps: 128 + the
+# signal, a message, the rows so far all whole, no temporary file.
+streamed() {
+    sig=$1 want=$2 desc=$3
+    rm -f dst/live.csv
+    timeout 60 "$GRADAUDIT" train "$SPEC" --norms dst/live.csv --epochs 10000000 --lr 0.01 \
+        --no-progress >"$T/out" 2>"$T/err" </dev/null &
+    pid=$!
+    i=0
+    rows=0
+    while [ $i -lt 400 ] && [ "$rows" -lt 21 ]; do
+        sleep 0.05
+        i=$((i + 1))
+        [ ! -f dst/live.csv ] || rows=$(wc -l <dst/live.csv)
+    done
+    kill -"$sig" $pid
+    wait $pid
+    status=$?
+    rows=$(wc -l <dst/live.csv)
+    whole=no
+    [ "$(tail -c 1 dst/live.csv | od -An -tx1 | tr -d ' ')" = 0a ] &&
+        awk -F, 'NR == 1 { n = NF } NF != n { bad = 1 } END { exit bad }' dst/live.csv && whole=yes
+    if [ "$status" = "$want" ] && [ "$rows" -ge 21 ] && [ $whole = yes ] &&
+        [ -z "$(find dst -name '.gradaudit-*')" ] &&
+        grep -qE "(interrupted|terminated) \(SIG$sig\): dst/live.csv holds the rows" "$T/err"; then
+        pass "$desc"
+    else
+        fail "$desc" "exit $status (want $want), $rows rows (want >= 21), rows whole: $whole" \
+            "stderr: $(tail -c 300 "$T/err")"
+    fi
+}
+streamed INT 130 "train --norms, SIGINT: stops between steps, the rows so far whole"
+streamed TERM 143 "train --norms, SIGTERM: stops between steps, the rows so far whole"
 interrupted TERM 143 "merge -o, SIGTERM" dst/m.csv -- merge shard.csv -o dst/m.csv
 interrupted INT 130 "tutorial --csv, SIGINT" dst/w.csv -- tutorial algorithm-that-enables-learning --csv dst/w.csv
 interrupted TERM 143 "audit --out, SIGTERM: the four CSVs all old" \
@@ -61,6 +95,12 @@ if command -v gnuplot >/dev/null 2>&1; then
         scan --depth 2 --width 3 --batch 2 --plot dst/p.svg --no-progress
     unset TMPDIR WATCH
     check "... gnuplot's data was in \$TMPDIR then, and is removed" \
+        test "$watched" -gt 0 -a -z "$(ls -A scratch)"
+    export TMPDIR="$T/scratch" WATCH="$T/scratch"
+    interrupted TERM 143 "train --plot, SIGTERM while the plot is written" dst/tp.svg -- \
+        train "$SPEC" --norms n2.csv --epochs 5 --plot dst/tp.svg --no-progress
+    unset TMPDIR WATCH
+    check "... train's gnuplot data and script were in \$TMPDIR then, and are removed" \
         test "$watched" -gt 0 -a -z "$(ls -A scratch)"
 else
     skip "scan --plot, SIGINT" "gnuplot is not installed"
