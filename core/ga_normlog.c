@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "ga_csv.h"
 #include "ga_health.h"
 #include "ga_normlog.h"
 
@@ -212,7 +214,7 @@ static int header(ga_normlog *log)
     }
     if (!st)
         st = put(log, ",%s,global_norm_clipped,clipped,clip_max,growth,vanished,exploded,nan_inf,"
-                 "vanish_below,explode_above\n",
+                 "vanish_below,explode_above" GA_CSV_EOL,
                  log->opt.lightning_names ? "grad_2.0_norm_total" : "global_norm");
     return st;
 }
@@ -357,8 +359,11 @@ int ga_normlog_open(ga_normlog **out, ga_error *err, const char *path,
         return ga_fail(err, GA_EIO, "cannot write %s: %s", path, strerror(errno));
     st = ga_normlog_open_fd(out, err, fd, path, tensors, n_tensors, opt);
     if (st != GA_OK) { /* out of memory, or the header could not be written */
+        struct stat sb; /* a device or a FIFO (/dev/full, a pipe) is not removed */
+        int regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
         close(fd);
-        unlink(path);
+        if (regular)
+            unlink(path);
         return st;
     }
     (*out)->own_fd = 1;
@@ -537,7 +542,7 @@ int ga_normlog_step(ga_normlog *log, ga_error *err, uint64_t step, double loss,
     if (!st) st = put(log, ",%d,%d,%d", step_van, step_exp, any_nan_inf);
     if (!st) st = put_num(log, log->opt.vanish_below);
     if (!st) st = put_num(log, log->opt.explode_above);
-    if (!st) st = put(log, "\n");
+    if (!st) st = put(log, GA_CSV_EOL);
     if (st)
         return ga_fail(err, st, "%s: step %llu: the row does not fit its buffer", log->label,
                        (unsigned long long)step);
