@@ -48,7 +48,8 @@ static void norms_usage(FILE *f)
           "  --ref NAME          the reference tensor [the last of 2 or more dimensions]\n"
           "\n"
           "exit status: 0 ok, 2 bad input or usage (one message naming the file and the\n"
-          "field; no output file is written), 3 internal error.\n",
+          "field; no output file is written), 3 internal error or a failed write (a full\n"
+          "disk: no partial file), 130/143 interrupted by SIGINT/SIGTERM (nothing written).\n",
           f);
 }
 
@@ -312,6 +313,13 @@ int ga_cmd_norms(int argc, char **argv)
     rc = collect(&in, args, n_args);
     if (rc != GA_EXIT_OK)
         goto done;
+    /* the output must not replace one of the archives it reads */
+    for (size_t f = 0; f < in.n; f++)
+        if (ga_path_distinct(&err, out, (const char *const[]){in.v[f].path}, 1) != GA_OK) {
+            fprintf(stderr, "gradaudit norms: %s\n", err.msg);
+            rc = GA_EXIT_USAGE;
+            goto done;
+        }
     for (size_t f = 0; f < in.n; f++) {
         const char *path = in.v[f].path;
         st = ga_npz_read(&z, &err, path, 0);

@@ -75,7 +75,8 @@ Test(cli_main, help_and_version)
 {
     ga_test_run r = run("--help", NULL);
     cr_expect_eq(r.status, 0);
-    const char *commands[] = {"audit", "check", "eval", "tutorial", "scan", "train", "merge"};
+    const char *commands[] = {"audit", "check", "eval", "tutorial", "scan", "train", "merge",
+                              "norms"};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         cr_expect(strstr(r.out, commands[i]) != NULL, "--help lists %s", commands[i]);
     ga_test_run_free(&r);
@@ -87,7 +88,8 @@ Test(cli_main, help_and_version)
 
 Test(cli_main, every_command_has_help_and_refuses_unknown_options)
 {
-    const char *commands[] = {"audit", "check", "eval", "tutorial", "scan", "train", "merge"};
+    const char *commands[] = {"audit", "check", "eval", "tutorial", "scan", "train", "merge",
+                              "norms"};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         ga_test_run r = run(commands[i], "--help");
         cr_expect_eq(r.status, 0, "%s --help: exit %d, stderr %s", commands[i], r.status, r.err);
@@ -112,7 +114,8 @@ Test(cli_main, every_command_has_help_and_refuses_unknown_options)
 
 Test(cli_main, every_command_has_version)
 {
-    const char *commands[] = {"audit", "check", "eval", "tutorial", "scan", "train", "merge"};
+    const char *commands[] = {"audit", "check", "eval", "tutorial", "scan", "train", "merge",
+                              "norms"};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         ga_test_run r = run(commands[i], "--version");
         cr_expect_eq(r.status, 0, "%s --version: exit %d, stderr %s", commands[i], r.status, r.err);
@@ -134,6 +137,7 @@ Test(cli_main, missing_value_is_one_line)
         {"scan", "--depth", "gradaudit scan: --depth needs a value"},
         {"train", "--norms", "gradaudit train: --norms needs a value"},
         {"merge", "-o", "gradaudit merge: -o needs a value"},
+        {"norms", "-o", "gradaudit norms: -o needs a value"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char cmd[32];
