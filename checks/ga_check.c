@@ -733,6 +733,13 @@ int ga_check_report_print(FILE *f, const ga_check_report *r)
         fprintf(f, "tolerance: the %s difference's truncation + rounding estimate plus that bound\n",
                 ga_check_method_name(r->method));
     }
+    if (r->oracle_stats.boundary)
+        fprintf(f, "oracle: %u entries lie within 2^-%ld of a rounding boundary on an unknown side: "
+                   "faithful (one of the two doubles around it), their error bound says how far\n",
+                r->oracle_stats.boundary, r->oracle_stats.final_prec);
+    if (r->oracle_stats.unsettled)
+        fprintf(f, "oracle: %u entries not settled (a kink's side it cannot prove): judged against "
+                   "the whole proven enclosure alone\n", r->oracle_stats.unsettled);
     if (r->cross_checked)
         fprintf(f, "oracle cross-check (reverse mode vs MPFR differences): %zu entries, %zu mismatches\n",
                 r->cross_checked, r->cross_mismatches);

@@ -113,10 +113,10 @@ static ivl isub(ivl a, ivl b)
  * enclosure is a point: an exact 0 is exactly at a kink, and an exact value
  * must be matched exactly. */
 
-/* the double an interval is, when it is one */
+/* the finite double an interval is, when it is one */
 static int point_double(double *v, ivl a)
 {
-    if (a.lo != a.hi || (long double)(double)a.lo != a.lo)
+    if (a.lo != a.hi || !isfinite(a.lo) || (long double)(double)a.lo != a.lo)
         return 0;
     *v = (double)a.lo;
     return 1;
