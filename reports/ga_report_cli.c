@@ -636,7 +636,9 @@ static void train_usage(FILE *f)
         "(clipped) gradient. Rows are written as the steps happen (tail -f works).\n"
         "\n"
         "options (defaults in brackets):\n"
-        "  --norms FILE        the CSV (required), created or truncated at the start\n"
+        "  --norms FILE        the CSV (required), created or truncated at the start and\n"
+        "                      written in place, row by row (no temporary file); - is\n"
+        "                      standard output\n"
         "  --optimizer NAME    sgd: p -= lr g; momentum: v = mu v + g, p -= lr v;\n"
         "                      adam (Kingma & Ba, bias-corrected) [sgd]\n"
         "  --lr X              learning rate [0.1]\n"
@@ -858,7 +860,9 @@ int ga_report_train_main(int argc, char **argv)
     ga_normlog_options lo;
     ga_normlog_options_default(&lo);
     lo.lightning_names = lightning;
-    st = ga_normlog_open(&log, &err, norms, t, net->n_views, &lo);
+    /* "-" is standard output, as for every command's output */
+    st = !strcmp(norms, "-") ? ga_normlog_open_fd(&log, &err, STDOUT_FILENO, "-", t, net->n_views, &lo)
+                             : ga_normlog_open(&log, &err, norms, t, net->n_views, &lo);
     free(t);
     if (st != GA_OK) {
         fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);

@@ -49,6 +49,13 @@ check "... spec unchanged" cmp -s spec.json "$SPEC"
 ln -s spec.json alias.json
 run train spec.json --norms alias.json;     refused "train SPEC --norms (a link to SPEC)" 2 "alias.json: is the input spec.json"
 check "... spec unchanged" cmp -s spec.json "$SPEC"
+cp "${GA_SOURCE_ROOT}/fixtures/norms/steps/step_0.npz" step_0.npz
+cp step_0.npz step_0-copy.npz
+run norms step_0.npz -o step_0.npz;         refused "norms FILE.npz -o FILE.npz" 2 "step_0.npz: is the input step_0.npz"
+check "... archive unchanged" cmp -s step_0.npz step_0-copy.npz
+run train spec.json --norms tn.csv --plot spec.svg --epochs 2
+check "train --plot beside --norms: fine" test "$status" = 0 -a -s tn.csv
+run train spec.json --norms t2.csv --plot t2.csv;  refused "train --plot FILE.csv: refused" 2 "--plot: 't2.csv' must end in .svg or .png"
 run scan --depth 2 --width 3 --batch 2 -o s.csv
 cp s.csv s2.csv
 run merge s.csv -o s.csv;                   refused "merge SHARD -o SHARD" 2 "s.csv: is the input s.csv"
@@ -73,6 +80,9 @@ check "check --csv /dev/stdout (a redirected file) writes the whole CSV into it,
            grep -q '^result: ' dev-stdout.txt"
 timeout 20 "$GRADAUDIT" merge s.csv -o - >merged.txt 2>"$T/err"
 check "merge -o - writes to stdout" sh -c "[ $? = 0 ] && cmp -s merged.txt s.csv"
+timeout 20 "$GRADAUDIT" train spec.json --norms - --epochs 3 >train-dash.txt 2>"$T/err"
+check "train --norms - writes the rows to stdout, no file named -" \
+    sh -c "[ $? = 0 ] && cmp -s train-dash.txt sub/new.csv && [ ! -e ./- ]"
 timeout 20 "$GRADAUDIT" scan --depth 2 --width 3 --batch 2 --seeds 0-3 --no-progress >scan-plain.txt 2>/dev/null
 timeout 20 "$GRADAUDIT" scan --depth 2 --width 3 --batch 2 --seeds 0-3 --no-progress -o - >scan-dash.txt 2>"$T/err"
 check "scan -o - streams the same bytes as scan without -o" cmp -s scan-plain.txt scan-dash.txt
@@ -102,6 +112,8 @@ else
     skip "check --csv a block device" "no block device in /dev"
 fi
 run check spec.json --csv /dev/full;        refused "check --csv /dev/full: exit 3" 3 "writing /dev/full failed: No space left on device"
+check "... /dev/full still a device" test -c /dev/full
+run train spec.json --norms /dev/full;      refused "train --norms /dev/full: exit 3" 3 "writing /dev/full failed: No space left on device"
 check "... /dev/full still a device" test -c /dev/full
 
 # a 250-character name (the temporary name is short)
