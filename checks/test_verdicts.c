@@ -71,16 +71,16 @@ static const char *const reproducers[] = {
     "exit3_zero_weights_kink.json", /* exit 3: an exact 0 at a kink "not proven" */
 };
 
-/* Parameters are indices: a pointer into the binary is not valid in the
- * process Criterion runs a test in (it is started anew, at another address). */
-static size_t reproducer_index[sizeof reproducers / sizeof reproducers[0]];
+/* Parameters are indices into the file lists: a pointer into the binary is
+ * not valid in the process Criterion runs a test in (it is started anew, at
+ * another address). */
+static size_t indices[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+_Static_assert(sizeof indices / sizeof indices[0] == sizeof reproducers / sizeof reproducers[0],
+               "one index per reproducer");
 
 ParameterizedTestParameters(verdicts, correct_core_no_fail)
 {
-    size_t n = sizeof reproducers / sizeof reproducers[0];
-    for (size_t i = 0; i < n; i++)
-        reproducer_index[i] = i;
-    return cr_make_param_array(size_t, reproducer_index, n);
+    return cr_make_param_array(size_t, indices, sizeof reproducers / sizeof reproducers[0]);
 }
 
 ParameterizedTest(size_t *which, verdicts, correct_core_no_fail)
@@ -140,14 +140,9 @@ Test(verdicts, flipped_kink_entry_fails)
 static const char *const kink_specs[] = {"kink_accepts_wrong.json", "fail_near_kinks.json",
                                          "fail_nan_tol.json"};
 
-static size_t kink_index[sizeof kink_specs / sizeof kink_specs[0]];
-
 ParameterizedTestParameters(verdicts, kink_injections_fail_outside_the_interval)
 {
-    size_t n = sizeof kink_specs / sizeof kink_specs[0];
-    for (size_t i = 0; i < n; i++)
-        kink_index[i] = i;
-    return cr_make_param_array(size_t, kink_index, n);
+    return cr_make_param_array(size_t, indices, sizeof kink_specs / sizeof kink_specs[0]);
 }
 
 ParameterizedTest(size_t *which, verdicts, kink_injections_fail_outside_the_interval)
