@@ -28,6 +28,26 @@ static void on_signal(int sig)
     g_stop = sig;
 }
 
+/* on_signal for SIGINT and SIGTERM while a long loop runs (it checks
+ * g_stop between units of work); the previous handlers into *old_int,
+ * *old_term for restore_signals */
+static void stop_on_signals(struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    g_stop = 0;
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+}
+
+static void restore_signals(const struct sigaction *old_int, const struct sigaction *old_term)
+{
+    sigaction(SIGINT, old_int, NULL);
+    sigaction(SIGTERM, old_term, NULL);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -458,13 +478,8 @@ parsed:
         pr.total_work += (double)c.depth * (double)c.width * (double)c.width * (double)c.batch;
     }
 
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    g_stop = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    struct sigaction old_int, old_term;
+    stop_on_signals(&old_int, &old_term);
 
     const char *hdr = ga_sweep_header();
     ga_buf_append(&csv, hdr, strlen(hdr));
@@ -521,8 +536,7 @@ parsed:
         }
     }
     progress_draw(&pr, "scan", "configurations", done_n, n_idx, 1);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    restore_signals(&old_int, &old_term);
 
     if (out_path && done_n > 0 &&
         ga_atomic_write(&err, out_path, csv.data, csv.len) != GA_OK) {
@@ -900,13 +914,8 @@ int ga_report_train_main(int argc, char **argv)
     unsigned long long step = 0;
     /* SIGINT/SIGTERM stop the loop between steps: every row written so far is
      * whole (ga_normlog_step holds signals while it writes one) and stays */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    g_stop = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    struct sigaction old_int, old_term;
+    stop_on_signals(&old_int, &old_term);
     for (unsigned long long ep = 1;
          ep <= epochs && (!max_steps || step < max_steps) && rc == EXIT_OK && !g_stop; ep++) {
         if (batch_size)
@@ -993,8 +1002,7 @@ int ga_report_train_main(int argc, char **argv)
                 "interrupted (SIGINT)", norms, step);
         rc = 128 + stopped;
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    restore_signals(&old_int, &old_term);
     if (pf) {
         st = scratch_close(&err, plot_data, pf, pf_bad);
         pf = NULL;
