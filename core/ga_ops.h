@@ -1,0 +1,84 @@
+/* ga_ops.h: a network as a graph of typed ops, described once.
+ *
+ * Every pass over a network that is not the fast double core (the generic
+ * reference of ga_ref_tmpl.h, compiled for each checking arithmetic) walks
+ * this description instead of the layer list, so that a new kind of op is
+ * added in one place. Today's nets are a chain:
+ *
+ *   value 0 = x (B, n_in)
+ *   DENSE   v0 -> v1      z1 = x . W1(k, j) + b1          params W1, b1
+ *   ACT     v1 -> v2      a1 = f(z1) elementwise           (or SOFTMAX per row)
+ *   DENSE   v2 -> v3      z2 = a1 . W2(k, j) + b2           ...
+ *   ...
+ *   LOSS    (z_L, a_L, y) -> L = scale * reduce(terms)      a scalar
+ *   DECAY   params       -> L += lambda/2 sum W^2           a scalar term
+ *
+ * Values are (B, width) tensors, one row per sample. An op names up to
+ * GA_OP_MAX_INPUTS input values and one output value of its own width, and
+ * up to GA_OP_MAX_PARAMS parameter tensors (indices into net->views), so an
+ * op with several inputs (a residual add) or an output shape of its own fits
+ * the same description. An identity activation is no op: the dense op's
+ * output is the layer's activation too.
+ *
+ * Stages: the ops of one layer (a dense op and the activation after it)
+ * share a stage number. A pass runs each stage's forward ops sample by
+ * sample (for each sample: every op of the stage), the order the plain
+ * reference pass has always used; see ga_ref_tmpl.h for the backward order.
+ */
+#ifndef GA_OPS_H
+#define GA_OPS_H
+
+#include <stddef.h>
+
+#include "ga_core.h"
+
+typedef enum {
+    GA_OP_DENSE = 0, /* out[n,k] = (sum_j in[n,j] W(k,j)) + b[k]; params W, b */
+    GA_OP_ACT,       /* out[n,k] = f(in[n,k]), f an elementwise activation */
+    GA_OP_SOFTMAX,   /* out[n,:] = softmax(in[n,:]) */
+    GA_OP_LOSS,      /* scale * reduce over samples of term(z, a, y); inputs z, a */
+    GA_OP_DECAY,     /* lambda/2 * sum of W^2 over the listed weight tensors */
+    GA_OP_KIND_COUNT
+} ga_op_kind;
+
+const char *ga_op_kind_name(ga_op_kind k);
+
+#define GA_OP_MAX_INPUTS 2
+#define GA_OP_MAX_PARAMS 2
+#define GA_OP_NONE ((size_t)-1)
+
+typedef struct {
+    ga_op_kind kind;
+    size_t stage;                       /* the layer it belongs to (0-based); LOSS, DECAY: n_layers */
+    size_t n_inputs;
+    size_t input[GA_OP_MAX_INPUTS];     /* value ids; LOSS: z (pre-activation), a (its output) */
+    size_t output;                      /* value id; GA_OP_NONE for LOSS and DECAY (scalars) */
+    size_t n_params;
+    size_t param[GA_OP_MAX_PARAMS];     /* net->views indices; DENSE: W, b */
+    ga_activation act;                  /* ACT: which */
+    double act_param;                   /* ACT: leaky_relu slope, elu alpha */
+    ga_loss_desc loss;                  /* LOSS: kind, scale, reduction; DECAY: weight_decay */
+} ga_op;
+
+typedef struct {
+    size_t n_values;
+    size_t *width;      /* (n_values) columns of each value; width[0] = n_in */
+    size_t n_ops;
+    ga_op *ops;         /* (n_ops) in evaluation order */
+    size_t n_stages;    /* = n_layers */
+    size_t *stage_op;   /* (n_stages + 1) first op of each stage; the last entry = the LOSS op */
+    size_t z_last, a_last; /* the value ids the loss reads */
+    size_t decay_op;    /* index of the DECAY op, or GA_OP_NONE when lambda = 0 */
+    void *buf;          /* one allocation behind all of the above */
+} ga_graph;
+
+/* The graph of net's description (a chain, as above). GA_ENOMEM or GA_EINVAL
+ * (a net whose description does not validate). */
+int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net);
+void ga_graph_free(ga_graph *g);
+
+/* Total values * width, the elements a pass of batch B stores: sum over
+ * values v >= 1 of width[v] (per sample). */
+size_t ga_graph_value_elems(const ga_graph *g);
+
+#endif

@@ -1,0 +1,521 @@
+/* ga_ref_tmpl.h: the generic reference forward and backward pass, written
+ * once against a small arithmetic interface and compiled for each checking
+ * arithmetic (GSL's templates_on.h idiom: a file that defines the interface
+ * as macros, then includes this one; see ga_ref_arith.md in docs/ for the
+ * list). The fast double core (ga_backprop.c) is the code under test; this is
+ * the one other implementation of each op's maths.
+ *
+ * Instances today: checks/ga_plainpass.c (plain double in index order, and
+ * randomly perturbed double: the Monte Carlo rounding scale; the mutation
+ * suite's faults), oracle/ga_refmp.c (MPFR at a precision).
+ *
+ * The instance defines, before including this file:
+ *   REF_T              the value type (double; __mpfr_struct); values are
+ *                      passed as REF_T * (arrays of REF_T hold tensors)
+ *   REF_CTX            the arithmetic's context type (precision, random
+ *                      stream, scratch)
+ *   REF_FN(name)       the name of this instance's copy of `name`
+ *   A_INIT(c, r)       make *r a value (MPFR: mpfr_init2); A_CLEAR(c, r)
+ *   A_SET_D(c, r, d)   *r = the double d, exactly
+ *   A_SET(c, r, a)     *r = *a
+ *   A_ADD, A_SUB, A_MUL, A_DIV (c, r, a, b)   *r = *a op *b, one rounding
+ *   A_ADD_D, A_SUB_D, A_MUL_D, A_DIV_D (c, r, a, d), A_D_ADD, A_D_SUB, A_D_DIV (c, r, d, a)
+ *                      with a double operand d (exact as a double), one rounding
+ *   A_NEG, A_ABS (c, r, a)   exact
+ *   A_SCALE_D(c, r, a, d)    *r = *a d for a fault's scaling (not a modelled rounding)
+ *   A_EXP, A_EXPM1, A_LOG1P, A_TANH, A_SIGMOID, A_SOFTPLUS (c, r, a)   elementary functions;
+ *                      sigmoid(z) = 1/(1+exp(-z)), softplus(z) = log(1+exp(z))
+ *                      are elementary here because their stable evaluation
+ *                      differs by arithmetic (double needs exp(-|z|) forms,
+ *                      MPFR does not)
+ *   A_CMP(c, a, b)     sign of *a - *b, exact (both arithmetics compare
+ *                      exactly; an arithmetic whose order is uncertain,
+ *                      intervals, must say which branch it takes)
+ *   A_IS_ZERO_D(d)     whether a double datum is 0 (targets y)
+ *   A_DOT_T, A_DOT_BEGIN(c, s), A_DOT_ADD_VD(c, s, a, d), A_DOT_ADD_VV(c, s, a, b),
+ *   A_DOT_ADD_V(c, s, a), A_DOT_END(c, r, s)
+ *                      a sum of products accumulated in index order (a dot
+ *                      product is one unit to the arithmetic: the perturbed
+ *                      double draws its rounding once per dot product, MPFR
+ *                      sums exactly)
+ *   A_ACT_VALUE(c, r, act, param, z), A_ACT_DERIV(c, r, act, param, z)
+ *                      f(z), f'(z) of an elementwise activation. Either the
+ *                      instance's own (the double arithmetics take the core's
+ *                      routine: they model the code under test's roundings),
+ *                      or, left undefined, the generic formulas below
+ *                      (ref_act_value / ref_act_deriv), written once in the
+ *                      primitives above: the second implementation of every
+ *                      activation.
+ * and may define A_TEMPS (scratch values the instance supplies; default:
+ * locals made with A_INIT).
+ *
+ * Orders are those the plain pass has always used (the Monte Carlo scale's
+ * random stream depends on them, and the program's output on that):
+ * forward, stage by stage (a dense op and its activation), each stage
+ * sample by sample; the loss sample by sample, summed; weight decay last.
+ * Backward: the loss's dL/dz per sample (chained through the output
+ * activation for mse); then for each dense op from the last, its parameter
+ * gradients (dW(k,j) summed over the batch, plus lambda W; db), then per
+ * sample its input gradient chained through the activation before it.
+ *
+ * Faults (the mutation suite's known backprop mistakes, ga_mutate.h) are
+ * injected through ga_ref_faults; NULL: none.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ga_core.h"
+#include "ga_ops.h"
+
+#ifndef GA_REF_FAULTS_DEFINED
+#define GA_REF_FAULTS_DEFINED
+typedef struct {
+    double factor_scale;     /* multiplies dL/dz of the loss (1: none) */
+    int no_decay;            /* weight-decay term left out of dW */
+    int ce_no_softmax;       /* softmax-CE gradient z - y */
+    size_t act_layer;        /* layer whose f' is mutated (SIZE_MAX: none) */
+    int act_missing;         /* 1: f' left out; 0: f' taken at a = f(z) */
+    size_t bias_layer;       /* layer whose db is scaled by bias_scale (SIZE_MAX: none) */
+    double bias_scale;
+    size_t transposed_layer; /* layer whose dW is stored in the other layout's order */
+} ga_ref_faults;
+#endif
+
+#ifndef A_ACT_VALUE
+/* ---- the generic activations: the second implementation of each ------
+ * f(z) and f'(z) in the interface's primitives; formulas as ga_core.h
+ * states them. relu'(0) = 0, leaky_relu'(0) = slope, elu'(0) = alpha (the
+ * conventions at the kink). */
+static void REF_FN(act_value)(REF_CTX *c, REF_T *r, ga_activation act, double param, REF_T *z)
+{
+    REF_T zero;
+    A_INIT(c, &zero);
+    A_SET_D(c, &zero, 0.0);
+    int pos = A_CMP(c, z, &zero) > 0;
+    switch (act) {
+    case GA_ACT_SIGMOID: A_SIGMOID(c, r, z); break;
+    case GA_ACT_TANH: A_TANH(c, r, z); break;
+    case GA_ACT_RELU:
+        if (pos) A_SET(c, r, z); else A_SET_D(c, r, 0.0);
+        break;
+    case GA_ACT_LEAKY_RELU:
+        if (pos) A_SET(c, r, z); else A_MUL_D(c, r, z, param);
+        break;
+    case GA_ACT_ELU: /* alpha (exp(z) - 1) for z <= 0 */
+        if (pos) {
+            A_SET(c, r, z);
+        } else {
+            A_EXPM1(c, r, z);
+            A_MUL_D(c, r, r, param);
+        }
+        break;
+    case GA_ACT_SOFTPLUS: A_SOFTPLUS(c, r, z); break;
+    default: A_SET(c, r, z); break; /* identity */
+    }
+    A_CLEAR(c, &zero);
+}
+
+static void REF_FN(act_deriv)(REF_CTX *c, REF_T *r, ga_activation act, double param, REF_T *z)
+{
+    REF_T zero, t;
+    A_INIT(c, &zero);
+    A_INIT(c, &t);
+    A_SET_D(c, &zero, 0.0);
+    int pos = A_CMP(c, z, &zero) > 0;
+    switch (act) {
+    case GA_ACT_SIGMOID: /* s(z) s(-z) */
+        A_SIGMOID(c, r, z);
+        A_NEG(c, &t, z);
+        A_SIGMOID(c, &t, &t);
+        A_MUL(c, r, r, &t);
+        break;
+    case GA_ACT_TANH: /* 1 - tanh^2 = 4 e / (1 + e)^2, e = exp(-2|z|): no cancellation */
+        A_ABS(c, &t, z);
+        A_MUL_D(c, &t, &t, -2.0);
+        A_EXP(c, &t, &t);
+        A_D_ADD(c, r, 1.0, &t);
+        A_MUL(c, r, r, r);
+        A_MUL_D(c, &t, &t, 4.0);
+        A_DIV(c, r, &t, r);
+        break;
+    case GA_ACT_RELU: A_SET_D(c, r, pos ? 1.0 : 0.0); break;
+    case GA_ACT_LEAKY_RELU: A_SET_D(c, r, pos ? 1.0 : param); break;
+    case GA_ACT_ELU: /* alpha exp(z) for z <= 0 */
+        if (pos) {
+            A_SET_D(c, r, 1.0);
+        } else {
+            A_EXP(c, r, z);
+            A_MUL_D(c, r, r, param);
+        }
+        break;
+    case GA_ACT_SOFTPLUS: A_SIGMOID(c, r, z); break;
+    default: A_SET_D(c, r, 1.0); break; /* identity */
+    }
+    A_CLEAR(c, &t);
+    A_CLEAR(c, &zero);
+}
+#define A_ACT_VALUE(c, r, act, param, z) REF_FN(act_value)(c, r, act, param, z)
+#define A_ACT_DERIV(c, r, act, param, z) REF_FN(act_deriv)(c, r, act, param, z)
+#endif
+
+/* dz (n) = da (n) through activation op f (NULL: identity) of one sample;
+ * z, a (n) its input and output. dz may alias da. */
+static void REF_FN(chain)(REF_CTX *c, REF_T *dz, REF_T *da, const ga_op *f, REF_T *z, REF_T *a,
+                          size_t n, int mutate, int missing)
+{
+    if (!f || (mutate && missing)) {
+        if (dz != da)
+            for (size_t k = 0; k < n; k++)
+                A_SET(c, &dz[k], &da[k]);
+        return;
+    }
+    REF_T s, t;
+    A_INIT(c, &s);
+    A_INIT(c, &t);
+    if (f->kind == GA_OP_SOFTMAX) { /* dz_j = a_j (da_j - sum_k a_k da_k) */
+        A_SET_D(c, &s, 0.0);
+        for (size_t k = 0; k < n; k++) {
+            A_MUL(c, &t, &a[k], &da[k]);
+            A_ADD(c, &s, &s, &t);
+        }
+        for (size_t k = 0; k < n; k++) {
+            A_SUB(c, &t, &da[k], &s);
+            A_MUL(c, &dz[k], &a[k], &t);
+        }
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            /* the fault: f' taken at a = f(z) */
+            A_ACT_DERIV(c, &t, f->act, f->act_param, mutate ? &a[k] : &z[k]);
+            A_MUL(c, &dz[k], &da[k], &t);
+        }
+    }
+    A_CLEAR(c, &t);
+    A_CLEAR(c, &s);
+}
+
+/* jmax = the first largest of z (n): exact comparisons */
+static size_t REF_FN(argmax)(REF_CTX *c, REF_T *z, size_t n)
+{
+    (void)c;
+    size_t jmax = 0;
+    for (size_t k = 1; k < n; k++)
+        if (A_CMP(c, &z[k], &z[jmax]) > 0)
+            jmax = k;
+    return jmax;
+}
+
+/* *t = the unreduced loss of one sample: z, a (n) the last op's input and
+ * output, y (n) the targets. */
+static void REF_FN(sample_term)(REF_CTX *c, REF_T *t, ga_loss_kind kind, REF_T *z, REF_T *a,
+                                const double *y, size_t n)
+{
+    REF_T d, u, v;
+    A_INIT(c, &d);
+    A_INIT(c, &u);
+    A_INIT(c, &v);
+    A_SET_D(c, t, 0.0);
+    switch (kind) {
+    case GA_LOSS_MSE: /* sum_k (a_k - y_k)^2 */
+        for (size_t k = 0; k < n; k++) {
+            A_SUB_D(c, &d, &a[k], y[k]);
+            A_MUL(c, &u, &d, &d);
+            A_ADD(c, t, t, &u);
+        }
+        break;
+    case GA_LOSS_BCE:
+    case GA_LOSS_BCE_LOGITS: /* sum_k y softplus(-z) + (1 - y) softplus(z) */
+        for (size_t k = 0; k < n; k++) {
+            A_NEG(c, &d, &z[k]);
+            A_SOFTPLUS(c, &d, &d);
+            A_MUL_D(c, &u, &d, y[k]);
+            A_SET_D(c, &v, y[k]);
+            A_D_SUB(c, &v, 1.0, &v);
+            A_SOFTPLUS(c, &d, &z[k]);
+            A_MUL(c, &v, &v, &d);
+            A_ADD(c, &u, &u, &v);
+            A_ADD(c, t, t, &u);
+        }
+        break;
+    default: { /* softmax_ce, cce: sum_k y_k ((m - z_k) + log1p(r)), r = sum_{k != jmax} exp(z_k - m) */
+        size_t jmax = REF_FN(argmax)(c, z, n);
+        REF_T *m = &z[jmax];
+        A_SET_D(c, &v, 0.0); /* r */
+        for (size_t k = 0; k < n; k++)
+            if (k != jmax) {
+                A_SUB(c, &d, &z[k], m);
+                A_EXP(c, &d, &d);
+                A_ADD(c, &v, &v, &d);
+            }
+        A_LOG1P(c, &v, &v); /* log_s */
+        for (size_t k = 0; k < n; k++)
+            if (!A_IS_ZERO_D(y[k])) {
+                A_SUB(c, &d, m, &z[k]);
+                A_ADD(c, &d, &d, &v);
+                A_MUL_D(c, &u, &d, y[k]);
+                A_ADD(c, t, t, &u);
+            }
+        break;
+    }
+    }
+    A_CLEAR(c, &v);
+    A_CLEAR(c, &u);
+    A_CLEAR(c, &d);
+}
+
+/* dz (n) = factor * d term / dz (fused losses) or / da (mse) of one sample */
+static void REF_FN(sample_dz)(REF_CTX *c, REF_T *dz, ga_loss_kind kind, REF_T *z, REF_T *a,
+                              const double *y, size_t n, REF_T *factor, int no_softmax)
+{
+    REF_T d, u, v;
+    A_INIT(c, &d);
+    A_INIT(c, &u);
+    A_INIT(c, &v);
+    if (no_softmax) { /* the fault: z - y */
+        for (size_t k = 0; k < n; k++) {
+            A_SUB_D(c, &d, &z[k], y[k]);
+            A_MUL(c, &dz[k], factor, &d);
+        }
+        goto done;
+    }
+    switch (kind) {
+    case GA_LOSS_MSE: /* 2 (a - y) */
+        for (size_t k = 0; k < n; k++) {
+            A_SUB_D(c, &d, &a[k], y[k]);
+            A_MUL_D(c, &d, &d, 2.0);
+            A_MUL(c, &dz[k], factor, &d);
+        }
+        break;
+    case GA_LOSS_BCE:
+    case GA_LOSS_BCE_LOGITS: /* (1 - y) s(z) - y s(-z) */
+        for (size_t k = 0; k < n; k++) {
+            A_SET_D(c, &u, y[k]);
+            A_D_SUB(c, &u, 1.0, &u);
+            A_SIGMOID(c, &d, &z[k]);
+            A_MUL(c, &u, &u, &d);
+            A_NEG(c, &d, &z[k]);
+            A_SIGMOID(c, &d, &d);
+            A_MUL_D(c, &v, &d, y[k]);
+            A_SUB(c, &u, &u, &v);
+            A_MUL(c, &dz[k], factor, &u);
+        }
+        break;
+    default: { /* p (Y - y) - y (1 - p); 1 - p = r / s for the largest logit */
+        size_t jmax = REF_FN(argmax)(c, z, n);
+        REF_T *m = &z[jmax];
+        REF_T r, sy, s, p, q;
+        A_INIT(c, &r);
+        A_INIT(c, &sy);
+        A_INIT(c, &s);
+        A_INIT(c, &p);
+        A_INIT(c, &q);
+        A_SET_D(c, &r, 0.0);
+        A_SET_D(c, &sy, 0.0);
+        for (size_t k = 0; k < n; k++) {
+            A_ADD_D(c, &sy, &sy, y[k]);
+            if (k != jmax) {
+                A_SUB(c, &d, &z[k], m);
+                A_EXP(c, &d, &d);
+                A_ADD(c, &r, &r, &d);
+            }
+        }
+        A_D_ADD(c, &s, 1.0, &r);
+        for (size_t k = 0; k < n; k++) {
+            if (k == jmax) {
+                A_D_DIV(c, &p, 1.0, &s);
+                A_DIV(c, &q, &r, &s);
+            } else {
+                A_SUB(c, &d, &z[k], m);
+                A_EXP(c, &d, &d);
+                A_DIV(c, &p, &d, &s);
+                A_D_SUB(c, &q, 1.0, &p);
+            }
+            A_SUB_D(c, &d, &sy, y[k]);
+            A_MUL(c, &u, &p, &d);
+            A_MUL_D(c, &v, &q, y[k]);
+            A_SUB(c, &u, &u, &v);
+            A_MUL(c, &dz[k], factor, &u);
+        }
+        A_CLEAR(c, &q);
+        A_CLEAR(c, &p);
+        A_CLEAR(c, &s);
+        A_CLEAR(c, &sy);
+        A_CLEAR(c, &r);
+        break;
+    }
+    }
+done:
+    A_CLEAR(c, &v);
+    A_CLEAR(c, &u);
+    A_CLEAR(c, &d);
+}
+
+/* The activation op of stage s (NULL for identity), and its input/output. */
+static const ga_op *REF_FN(stage_act)(const ga_graph *g, size_t s)
+{
+    size_t i = g->stage_op[s] + 1;
+    return i < g->stage_op[s + 1] ? &g->ops[i] : NULL;
+}
+
+/* val[v] (B, width[v]) for every value v >= 1 of g (val[0] = x as REF_T);
+ * *loss the loss. Stage by stage, sample by sample. */
+static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga_graph *g,
+                            const ga_net *net, const double *params, const double *y, size_t B)
+{
+    const ga_net_desc *d = &net->desc;
+    REF_T s, t;
+    A_INIT(c, &s);
+    A_INIT(c, &t);
+    for (size_t st = 0; st < g->n_stages; st++)
+        for (size_t n = 0; n < B; n++)
+            for (size_t i = g->stage_op[st]; i < g->stage_op[st + 1]; i++) {
+                const ga_op *op = &g->ops[i];
+                size_t wi = g->width[op->input[0]], wo = g->width[op->output];
+                REF_T *in = val[op->input[0]] + n * wi, *out = val[op->output] + n * wo;
+                if (op->kind == GA_OP_DENSE) { /* z[k] = (sum_j in[j] W(k,j)) + b[k] */
+                    const ga_view *W = &net->views[op->param[0]], *b = &net->views[op->param[1]];
+                    for (size_t k = 0; k < wo; k++) {
+                        A_DOT_T acc;
+                        A_DOT_BEGIN(c, &acc);
+                        for (size_t j = 0; j < wi; j++)
+                            A_DOT_ADD_VD(c, &acc, &in[j], params[ga_weight_index(net, W, k, j)]);
+                        A_DOT_END(c, &t, &acc);
+                        A_ADD_D(c, &out[k], &t, params[b->offset + k]);
+                    }
+                } else if (op->kind == GA_OP_SOFTMAX) { /* exp(z_k - max z) / sum */
+                    size_t jmax = REF_FN(argmax)(c, in, wo);
+                    A_SET_D(c, &s, 0.0);
+                    for (size_t k = 0; k < wo; k++) {
+                        A_SUB(c, &t, &in[k], &in[jmax]);
+                        A_EXP(c, &out[k], &t);
+                        A_ADD(c, &s, &s, &out[k]);
+                    }
+                    for (size_t k = 0; k < wo; k++)
+                        A_DIV(c, &out[k], &out[k], &s);
+                } else { /* GA_OP_ACT */
+                    for (size_t k = 0; k < wo; k++)
+                        A_ACT_VALUE(c, &out[k], op->act, op->act_param, &in[k]);
+                }
+            }
+    const ga_op *lo = &g->ops[g->stage_op[g->n_stages]];
+    const ga_loss_desc *ld = &lo->loss;
+    size_t no = g->width[g->z_last];
+    A_SET_D(c, &s, 0.0);
+    for (size_t n = 0; n < B; n++) {
+        REF_FN(sample_term)(c, &t, ld->kind, val[g->z_last] + n * no, val[g->a_last] + n * no,
+                            y + n * no, no);
+        A_ADD(c, &s, &s, &t);
+    }
+    /* L = scale * (sum / N): N = B n_out (mean), B (batch_mean), 1 (sum: no division) */
+    double N = ld->reduction == GA_REDUCE_MEAN ? (double)B * (double)no
+               : ld->reduction == GA_REDUCE_BATCH_MEAN ? (double)B : 1.0;
+    if (N != 1.0)
+        A_DIV_D(c, &s, &s, N);
+    A_MUL_D(c, loss, &s, ld->scale);
+    if (g->decay_op != GA_OP_NONE) { /* + (lambda/2) sum W^2, W in slab order */
+        A_SET_D(c, &s, 0.0);
+        for (size_t l = 0; l < d->n_layers; l++) {
+            const ga_view *W = &net->views[2 * l];
+            for (size_t i = 0; i < W->rows * W->cols; i++) {
+                A_SET_D(c, &t, params[W->offset + i]);
+                A_MUL(c, &t, &t, &t);
+                A_ADD(c, &s, &s, &t);
+            }
+        }
+        A_SET_D(c, &t, 0.5);
+        A_MUL_D(c, &t, &t, ld->weight_decay);
+        A_MUL(c, &t, &t, &s);
+        A_ADD(c, loss, loss, &t);
+    }
+    A_CLEAR(c, &t);
+    A_CLEAR(c, &s);
+}
+
+/* grad (n_params) = dL/dtheta after forward on the same val. delta,
+ * delta_prev (B, max width) scratch. f: faults or NULL. */
+static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *delta,
+                             REF_T *delta_prev, const ga_graph *g, const ga_net *net,
+                             const double *params, const double *y, size_t B, const ga_ref_faults *f)
+{
+    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX};
+    if (!f)
+        f = &none;
+    const ga_net_desc *d = &net->desc;
+    const ga_op *lo = &g->ops[g->stage_op[g->n_stages]];
+    const ga_loss_desc *ld = &lo->loss;
+    size_t last = g->n_stages - 1, no = g->width[g->z_last];
+    REF_T factor, s, t;
+    A_INIT(c, &factor);
+    A_INIT(c, &s);
+    A_INIT(c, &t);
+    /* factor = (scale / N) * fault factor */
+    double N = ld->reduction == GA_REDUCE_MEAN ? (double)B * (double)no
+               : ld->reduction == GA_REDUCE_BATCH_MEAN ? (double)B : 1.0;
+    A_SET_D(c, &t, ld->scale);
+    A_DIV_D(c, &t, &t, N);
+    A_MUL_D(c, &factor, &t, f->factor_scale);
+    const ga_op *out_act = REF_FN(stage_act)(g, last);
+    for (size_t n = 0; n < B; n++) {
+        REF_T *z = val[g->z_last] + n * no, *a = val[g->a_last] + n * no;
+        REF_T *dz = delta + n * no;
+        REF_FN(sample_dz)(c, dz, ld->kind, z, a, y + n * no, no, &factor, f->ce_no_softmax);
+        if (ld->kind == GA_LOSS_MSE)
+            REF_FN(chain)(c, dz, dz, out_act, z, a, no, f->act_layer == last, f->act_missing);
+    }
+    for (size_t st = g->n_stages; st-- > 0;) {
+        const ga_op *op = &g->ops[g->stage_op[st]]; /* the stage's dense op */
+        const ga_view *W = &net->views[op->param[0]], *bv = &net->views[op->param[1]];
+        size_t fi = g->width[op->input[0]], fo = g->width[op->output];
+        REF_T *ap = val[op->input[0]]; /* (B, fi) */
+        for (size_t k = 0; k < fo; k++)
+            for (size_t j = 0; j < fi; j++) {
+                A_DOT_T acc;
+                A_DOT_BEGIN(c, &acc);
+                for (size_t n = 0; n < B; n++)
+                    A_DOT_ADD_VV(c, &acc, &delta[n * fo + k], &ap[n * fi + j]);
+                A_DOT_END(c, &s, &acc);
+                size_t wk = ga_weight_index(net, W, k, j);
+                if (!f->no_decay && ld->weight_decay != 0.0) {
+                    A_SET_D(c, &t, ld->weight_decay);
+                    A_MUL_D(c, &t, &t, params[wk]);
+                    A_ADD(c, &s, &s, &t);
+                }
+                size_t at = f->transposed_layer == st
+                                ? W->offset + (d->layout == GA_LAYOUT_COLUMN ? j * fo + k : k * fi + j)
+                                : wk;
+                A_SET(c, &grad[at], &s);
+            }
+        for (size_t k = 0; k < fo; k++) {
+            A_DOT_T acc;
+            A_DOT_BEGIN(c, &acc);
+            for (size_t n = 0; n < B; n++)
+                A_DOT_ADD_V(c, &acc, &delta[n * fo + k]);
+            A_DOT_END(c, &s, &acc);
+            if (f->bias_layer == st) /* the fault's scaling: no rounding modelled */
+                A_SCALE_D(c, &grad[bv->offset + k], &s, f->bias_scale);
+            else
+                A_SET(c, &grad[bv->offset + k], &s);
+        }
+        if (st == 0)
+            break;
+        const ga_op *pa = REF_FN(stage_act)(g, st - 1);
+        size_t zp = g->ops[g->stage_op[st - 1]].output; /* the previous stage's z */
+        for (size_t n = 0; n < B; n++) {
+            REF_T *da = delta_prev + n * fi;
+            for (size_t j = 0; j < fi; j++) {
+                A_DOT_T acc;
+                A_DOT_BEGIN(c, &acc);
+                for (size_t k = 0; k < fo; k++)
+                    A_DOT_ADD_VD(c, &acc, &delta[n * fo + k], params[ga_weight_index(net, W, k, j)]);
+                A_DOT_END(c, &da[j], &acc);
+            }
+            REF_FN(chain)(c, da, da, pa, val[zp] + n * fi, ap + n * fi, fi, f->act_layer == st - 1,
+                          f->act_missing);
+        }
+        REF_T *sw = delta;
+        delta = delta_prev;
+        delta_prev = sw;
+    }
+    A_CLEAR(c, &t);
+    A_CLEAR(c, &s);
+    A_CLEAR(c, &factor);
+}
