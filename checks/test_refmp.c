@@ -1,0 +1,140 @@
+/* test_refmp: the generic reference in MPFR (oracle/ga_refmp.h) against the
+ * oracle's own reverse pass (route (b), oracle/ga_oracle.c).
+ *
+ * The two share the network description and nothing of the arithmetic: the
+ * generic reference takes every op's maths and every activation from
+ * core/ga_ref_tmpl.h, the oracle from its hand-written MPFR passes. Where
+ * both settle an entry (a correctly rounded double), the doubles must be
+ * equal bit for bit. Nets: every activation x loss x batch {1, 2, 7} x both
+ * layouts (checks/ga_randnet.h, seeds printed), and hard nets 1..240
+ * (saturation, kinks, huge and tiny weights, cancellation, subnormals,
+ * extreme logits, 0/1 targets, exact ties: checks/ga_hardnet.h). Nets where
+ * the oracle reports a boundary or unsettled entry are compared on the
+ * entries whose oracle bound is within half an ulp. */
+#include <math.h>
+#include <stdlib.h>
+
+#include <criterion/criterion.h>
+
+#include "ga_hardnet.h"
+#include "ga_oracle.h"
+#include "ga_randnet.h"
+#include "ga_refmp.h"
+
+/* compares one net; *compared entries compared, returns mismatches */
+static size_t compare_net(size_t *compared, const ga_net *net, const double *x, const double *y,
+                          size_t batch, const char *what)
+{
+    ga_error err;
+    size_t n = net->n_params;
+    double *go = malloc(n * sizeof *go), *eo = malloc(n * sizeof *eo), *gr = malloc(n * sizeof *gr);
+    unsigned char *ok = malloc(n);
+    cr_assert(go && eo && gr && ok);
+    ga_oracle_options opt;
+    ga_oracle_options_default(&opt);
+    ga_oracle_stats st;
+    double lo, lo_err, lr;
+    int lr_ok;
+    int s = ga_oracle_loss_gradient(&lo, &lo_err, go, eo, NULL, &st, &err, net, net->params, x, y,
+                                    batch, &opt);
+    cr_assert(s == GA_OK || s == GA_EFAIL, "%s: oracle: %s", what, err.msg);
+    ga_refmp_stats rs;
+    s = ga_refmp_loss_gradient(&lr, &lr_ok, gr, ok, &rs, &err, net, net->params, x, y, batch, 4096);
+    cr_assert_eq(s, GA_OK, "%s: generic reference: %s", what, err.msg);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* the oracle's entry is correctly rounded when its bound is at most
+         * half an ulp of it (boundary entries are faithful only) */
+        double half_ulp = go[i] == 0 ? 0 : fabs(nextafter(go[i], INFINITY) - go[i]) / 2;
+        if (!ok[i] || !(eo[i] <= half_ulp || (go[i] == 0 && eo[i] == 0)))
+            continue;
+        (*compared)++;
+        if (go[i] != gr[i]) {
+            bad++;
+            char name[64];
+            ga_param_name(name, sizeof name, net, i);
+            cr_log_error("%s: %s oracle %.17g generic %.17g", what, name, go[i], gr[i]);
+        }
+    }
+    if (lr_ok && lo_err <= fabs(nextafter(lo, INFINITY) - lo) / 2 && lo != lr) {
+        bad++;
+        cr_log_error("%s: loss oracle %.17g generic %.17g", what, lo, lr);
+    }
+    free(go);
+    free(eo);
+    free(gr);
+    free(ok);
+    return bad;
+}
+
+Test(refmp, agrees_with_oracle_on_gate_nets)
+{
+    static const size_t batches[3] = {1, 2, 7};
+    size_t compared = 0, bad = 0, nets = 0;
+    uint32_t seed = 20261203u;
+    for (int a = 0; a < GA_ACT_COUNT; a++)
+        for (int l = 0; l < GA_LOSS_COUNT; l++) {
+            ga_activation out = ga_randnet_output_activation((ga_loss_kind)l, (ga_activation)a);
+            if (ga_loss_check_pair(NULL, (ga_loss_kind)l, out) != GA_OK)
+                continue;
+            for (size_t b = 0; b < 3; b++)
+                for (int lay = 0; lay < 2; lay++, seed++) {
+                    ga_randnet p;
+                    ga_error err;
+                    cr_assert_eq(ga_randnet_make(&p, &err, (ga_layout)lay, (ga_activation)a,
+                                                 (ga_loss_kind)l, (ga_reduction)(seed % 3),
+                                                 batches[b], 3, 3, (seed % 2) ? 0.01 : 0.0, seed),
+                                 GA_OK, "seed %u: %s", seed, err.msg);
+                    char what[160];
+                    ga_randnet_describe(what, sizeof what, &p);
+                    bad += compare_net(&compared, p.net, p.x, p.y, p.batch, what);
+                    nets++;
+                    ga_randnet_clear(&p);
+                }
+        }
+    cr_log_info("gate nets: %zu nets, %zu entries compared", nets, compared);
+    cr_expect_gt(compared, nets * 20, "too few entries compared: %zu", compared);
+    cr_expect_eq(bad, 0, "%zu entries differ", bad);
+}
+
+Test(refmp, agrees_with_oracle_on_hard_nets, .timeout = 120)
+{
+    size_t compared = 0, bad = 0;
+    for (uint32_t seed = 1; seed <= 240; seed++) {
+        ga_hardnet h;
+        ga_error err;
+        cr_assert_eq(ga_hardnet_make(&h, &err, seed), GA_OK, "hardnet %u: %s", seed, err.msg);
+        bad += compare_net(&compared, h.net, h.x, h.y, h.batch, h.description);
+        ga_hardnet_clear(&h);
+    }
+    cr_log_info("hard nets: 240 nets, %zu entries compared", compared);
+    cr_expect_gt(compared, 240 * 10, "too few entries compared: %zu", compared);
+    cr_expect_eq(bad, 0, "%zu entries differ", bad);
+}
+
+/* the Ziv loop settles what it should: an exact zero gradient (a relu unit
+ * that is off for every sample) settles at once as +0 */
+Test(refmp, dead_relu_unit_settles_to_zero)
+{
+    ga_randnet p;
+    ga_error err;
+    cr_assert_eq(ga_randnet_make(&p, &err, GA_LAYOUT_ROW, GA_ACT_RELU, GA_LOSS_MSE, GA_REDUCE_MEAN,
+                                 2, 2, 3, 0.0, 77), GA_OK, "%s", err.msg);
+    /* unit 0 of layer 1 off for every sample: W1(0, :) = 0, b1[0] = -1 */
+    const ga_view *W = &p.net->views[0], *b = &p.net->views[1];
+    for (size_t j = 0; j < p.net->desc.n_in; j++)
+        p.net->params[ga_weight_index(p.net, W, 0, j)] = 0.0;
+    p.net->params[b->offset] = -1.0;
+    size_t n = p.net->n_params;
+    double *g = malloc(n * sizeof *g);
+    unsigned char *ok = malloc(n);
+    ga_refmp_stats rs;
+    cr_assert_eq(ga_refmp_loss_gradient(NULL, NULL, g, ok, &rs, &err, p.net, p.net->params, p.x,
+                                        p.y, p.batch, 4096), GA_OK, "%s", err.msg);
+    cr_expect(ok[b->offset] && g[b->offset] == 0 && !signbit(g[b->offset]),
+              "db1[0] = %g settled %d", g[b->offset], ok[b->offset]);
+    cr_expect_eq(rs.final_prec, 160, "settled at %ld bits", rs.final_prec);
+    free(g);
+    free(ok);
+    ga_randnet_clear(&p);
+}
