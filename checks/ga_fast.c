@@ -5,7 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "ga_diff.h"
 #include "ga_fast.h"
+#include "ga_random.h"
 #include "ga_rounding.h"
 
 #define U 0x1p-53
@@ -27,13 +29,10 @@ static double seconds_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* splitmix64 */
+/* splitmix64's mix of one value (core/ga_random.h) */
 static uint64_t mix(uint64_t z)
 {
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return ga_splitmix64(&z);
 }
 
 /* v_i = +-1 (Rademacher) for direction d: every entry's error shows with
@@ -87,52 +86,42 @@ static double phi(fast_ctx *c, uint64_t dir, size_t lo, size_t hi, double t, dou
     int status = ga_forward(&L, c->ws, c->net, c->pw, c->x, c->y, c->batch);
     memcpy(c->pw + lo, c->params + lo, (hi - lo) * sizeof *c->pw);
     c->passes++;
+    *rep = r;
     if (status) {
         c->status = status;
         return NAN;
     }
     if (crossed_kink(c))
         c->crossed = 1;
-    *rep = r;
     return L;
 }
 
-/* Ridders' extrapolation of central differences of phi (Ridders 1982; the
- * tableau of Press et al., dfridr): steps h, h/1.4, ...; the error estimate
- * is the tableau's; the rounding part (loss error and representation) is
- * carried through the same extrapolation weights. */
-#define RID_N 10
+/* Ridders' extrapolation of central differences of phi (core/ga_diff.h's
+ * tableau, steps h, h/1.4, ...). phi's argument t is exact, so the quotient
+ * divides by 2h itself; each row's rounding is the loss's error and the
+ * steps' representation error (rep) over 2h, plus the quotient's own
+ * rounding, carried through the tableau's weights. Stops at the first
+ * failing forward pass (c->status). */
 static void ridders_dir(fast_ctx *c, uint64_t dir, size_t lo, size_t hi, double h, double *value,
                         double *trunc, double *round)
 {
-    const double con = 1.4, con2 = con * con, safe = 2.0;
-    double a[RID_N][RID_N], ro[RID_N][RID_N];
-    double best = INFINITY, ans = NAN, ans_round = 0.0, hh = h;
+    ga_diff_tableau t;
+    ga_diff_tableau_init(&t, GA_DIFF_NTAB, GA_DIFF_CON * GA_DIFF_CON, GA_DIFF_SAFE);
     double loss_err = c->loss_err;
-    for (size_t i = 0; i < RID_N; i++) {
-        double rp, rm;
-        double fp = phi(c, dir, lo, hi, hh, &rp), fm = phi(c, dir, lo, hi, -hh, &rm);
-        a[0][i] = (fp - fm) / (2.0 * hh);
-        ro[0][i] = (2.0 * loss_err + rp + rm) / (2.0 * hh) + U * fabs(a[0][i]);
-        if (i == 0)
-            ans = a[0][0], ans_round = ro[0][0];
-        double fac = con2;
-        for (size_t j = 1; j <= i; j++) {
-            a[j][i] = (a[j - 1][i] * fac - a[j - 1][i - 1]) / (fac - 1.0);
-            ro[j][i] = (ro[j - 1][i] * fac + ro[j - 1][i - 1]) / (fac - 1.0);
-            fac *= con2;
-            double e1 = fabs(a[j][i] - a[j - 1][i]), e2 = fabs(a[j][i] - a[j - 1][i - 1]);
-            double e = e1 > e2 ? e1 : e2;
-            if (e <= best)
-                best = e, ans = a[j][i], ans_round = ro[j][i];
-        }
-        if (i > 0 && fabs(a[i][i] - a[i - 1][i - 1]) >= safe * best)
+    for (double hh = h;; hh /= GA_DIFF_CON) {
+        double rp, rm, fp = phi(c, dir, lo, hi, hh, &rp);
+        if (c->status)
             break;
-        hh /= con;
+        double fm = phi(c, dir, lo, hi, -hh, &rm);
+        if (c->status)
+            break;
+        double a0 = (fp - fm) / (2.0 * hh);
+        if (ga_diff_tableau_add(&t, a0, (2.0 * loss_err + rp + rm) / (2.0 * hh) + U * fabs(a0)))
+            break;
     }
-    *value = ans;
-    *trunc = isfinite(best) ? best : fabs(ans);
-    *round = ans_round;
+    *value = t.ans;
+    *trunc = isfinite(t.best) ? t.best : fabs(t.ans);
+    *round = t.ans_round;
 }
 
 /* One directional check on block [lo, hi): 1 when it disagrees. */

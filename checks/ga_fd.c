@@ -6,19 +6,16 @@
  * / h is off by at most sum_k |c_k| eps_L / h from rounding in L. Steps are
  * made exactly representable offsets (t + h) - t, so the quotient's
  * denominator is exact (the "h trick", Numerical Recipes 2nd ed. sec. 5.7).
+ * The differences themselves are core/ga_diff.h's, on the objective
+ * t -> L(theta with theta_i = t) (fd_objective).
  */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_deriv.h>
-#include <gsl/gsl_errno.h>
-#include <gsl/gsl_math.h>
-
 #include "ga_check.h"
-
-#define GA_U 0x1p-53
+#include "ga_diff.h"
 
 struct ga_fd_ctx {
     const ga_net *net;
@@ -41,7 +38,6 @@ struct ga_fd_ctx {
     int status;
     size_t evals;
     size_t entry;
-    double min_off;       /* smallest |t - theta_i| evaluated this call */
     double max_abs_f;     /* largest |L| evaluated this call (eps_now) */
 };
 
@@ -129,7 +125,7 @@ int ga_fd_ctx_alloc(ga_fd_ctx **out, ga_error *err, const ga_net *net, const dou
         off += m;
     }
     size_t nterms = batch * d->layers[d->n_layers - 1].n_out;
-    c->loss_err = loss_err > 0 ? loss_err : GA_U * fabs(c->loss0) * (double)nterms;
+    c->loss_err = loss_err > 0 ? loss_err : GA_DIFF_U * fabs(c->loss0) * (double)nterms;
     *out = c;
     return GA_OK;
 }
@@ -141,9 +137,6 @@ static double eval_at(ga_fd_ctx *c, double t)
     const ga_net *net = c->net;
     const ga_net_desc *d = &net->desc;
     double L;
-    double off = fabs(t - c->params[c->entry]);
-    if (off > 0 && off < c->min_off)
-        c->min_off = off;
     c->pw[c->entry] = t;
     int status = ga_forward(&L, c->ws, net, c->pw, c->x, c->y, c->batch);
     c->pw[c->entry] = c->params[c->entry];
@@ -190,7 +183,6 @@ static void begin(ga_fd_ctx *c, ga_fd_result *r, size_t i)
     c->kink_reason[0] = '\0';
     c->status = GA_OK;
     c->evals = 0;
-    c->min_off = INFINITY;
     c->max_abs_f = 0.0;
 }
 
@@ -205,25 +197,11 @@ static int finish(ga_fd_ctx *c, ga_fd_result *r, ga_error *err)
     return GA_OK;
 }
 
-/* central difference with exact step; *hd receives the (exact) full width */
-static double central(ga_fd_ctx *c, double t, double h, double *hd)
-{
-    double tp = t + h, tm = t - h;
-    double fp = eval_at(c, tp), fm = eval_at(c, tm);
-    *hd = tp - tm;
-    return (fp - fm) / *hd;
-}
-
-static double scale_of(double t)
-{
-    return fabs(t) > 1.0 ? fabs(t) : 1.0;
-}
-
 /* eps_L relative to |L|, at least u: sets the default steps */
 static double rel_noise(const ga_fd_ctx *c)
 {
-    double r = fabs(c->loss0) > 0 ? c->loss_err / fabs(c->loss0) : GA_U;
-    return r > GA_U ? r : GA_U;
+    double r = fabs(c->loss0) > 0 ? c->loss_err / fabs(c->loss0) : GA_DIFF_U;
+    return r > GA_DIFF_U ? r : GA_DIFF_U;
 }
 
 /* The rounding error of the loss at the points evaluated so far: eps_L at
@@ -237,64 +215,22 @@ static double eps_now(const ga_fd_ctx *c)
     return e > c->loss_err ? e : c->loss_err;
 }
 
-static double gsl_cb(double t, void *p)
+/* The objective of ga_diff's routines: L at theta_i = t, with eps_now as
+ * its error bound (the largest so far, which is what the rows use). */
+static int fd_objective(double *fx, double *fx_err, double t, void *p)
 {
-    return eval_at((ga_fd_ctx *)p, t);
+    ga_fd_ctx *c = p;
+    *fx = eval_at(c, t);
+    *fx_err = eps_now(c);
+    return c->status;
 }
 
-/* Ridders' method (Ridders 1982; the dfridr idea of Numerical Recipes sec.
- * 5.7): a Neville tableau of central differences at steps h, h/1.4, h/1.4^2,
- * ... extrapolated to h -> 0 in powers of h^2; the error estimate is the
- * larger change of the chosen entry against its two parents, and the
- * tableau stops when the diagonal grows by more than SAFE times the best
- * error so far (rounding has taken over). Rounding is propagated through
- * the same extrapolation weights. */
-#define RID_N 10
-static void ridders(ga_fd_ctx *c, ga_fd_result *r, double t, double h, int one_sided, int side)
+static void take(ga_fd_result *r, const ga_diff_result *d)
 {
-    const double con = one_sided ? 2.0 : 1.4, safe = 2.0;
-    const double con_pow = one_sided ? con : con * con; /* error in h (one-sided) or h^2 */
-    double a[RID_N][RID_N], ro[RID_N][RID_N];
-    double hh = h, best = INFINITY, ans = NAN, ans_round = 0.0, h_used = h;
-    double f0 = one_sided ? eval_at(c, t) : 0.0;
-    for (size_t i = 0; i < RID_N; i++) {
-        double hd;
-        if (one_sided) {
-            double tp = t + side * hh;
-            hd = tp - t;
-            a[0][i] = (eval_at(c, tp) - f0) / hd;
-            ro[0][i] = 2.0 * eps_now(c) / fabs(hd);
-        } else {
-            a[0][i] = central(c, t, hh, &hd);
-            ro[0][i] = 2.0 * eps_now(c) / hd;
-        }
-        if (i == 0) {
-            ans = a[0][0];
-            ans_round = ro[0][0];
-            h_used = hh;
-        }
-        double fac = con_pow;
-        for (size_t j = 1; j <= i; j++) {
-            a[j][i] = (a[j - 1][i] * fac - a[j - 1][i - 1]) / (fac - 1.0);
-            ro[j][i] = (ro[j - 1][i] * fac + ro[j - 1][i - 1]) / (fac - 1.0);
-            fac *= con_pow;
-            double e1 = fabs(a[j][i] - a[j - 1][i]), e2 = fabs(a[j][i] - a[j - 1][i - 1]);
-            double errt = e1 > e2 ? e1 : e2;
-            if (errt <= best) {
-                best = errt;
-                ans = a[j][i];
-                ans_round = ro[j][i];
-                h_used = hh;
-            }
-        }
-        if (i > 0 && fabs(a[i][i] - a[i - 1][i - 1]) >= safe * best)
-            break;
-        hh /= con;
-    }
-    r->value = ans;
-    r->trunc = isfinite(best) ? best : fabs(ans);
-    r->round = ans_round + GA_U * fabs(ans);
-    r->h = h_used;
+    r->value = d->value;
+    r->trunc = d->trunc;
+    r->round = d->round;
+    r->h = d->h;
 }
 
 int ga_fd_entry(ga_fd_result *r, ga_error *err, ga_fd_ctx *c, ga_fd_method m, size_t i, double h)
@@ -302,62 +238,36 @@ int ga_fd_entry(ga_fd_result *r, ga_error *err, ga_fd_ctx *c, ga_fd_method m, si
     if (!r || !c || i >= c->net->n_params)
         return ga_fail(err, GA_EINVAL, "ga_fd_entry: bad arguments (entry %zu)", i);
     begin(c, r, i);
-    double t = c->params[i], s = scale_of(t);
+    double t = c->params[i], s = ga_diff_scale(t);
+    ga_diff_fn fn = {fd_objective, c};
+    ga_diff_result d;
+    int status;
     switch (m) {
-    case GA_FD_FORWARD: {
-        /* error of D(h) ~ c1 h, so D(h) - D(h/2) ~ c1 h / 2 */
+    case GA_FD_FORWARD:
         if (h <= 0)
-            h = sqrt(rel_noise(c)) * s;
-        double t1 = t + h, t2 = t + h / 2;
-        double f1 = eval_at(c, t1), f2 = eval_at(c, t2);
-        double d1 = (f1 - c->loss0) / (t1 - t), d2 = (f2 - c->loss0) / (t2 - t);
-        r->value = d1;
-        r->trunc = 2.0 * fabs(d1 - d2);
-        r->round = 2.0 * eps_now(c) / (t1 - t) + GA_U * fabs(d1);
-        r->h = t1 - t;
+            h = ga_diff_step_forward(rel_noise(c), s);
+        status = ga_diff_forward(&d, &fn, t, c->loss0, c->loss_err, h);
         break;
-    }
-    case GA_FD_CENTRAL: {
-        /* error of D(h) ~ c2 h^2, so D(h) - D(h/2) ~ (3/4) c2 h^2 */
+    case GA_FD_CENTRAL:
         if (h <= 0)
-            h = cbrt(rel_noise(c)) * s;
-        double hd1, hd2;
-        double d1 = central(c, t, h, &hd1), d2 = central(c, t, h / 2, &hd2);
-        r->value = d1;
-        r->trunc = (4.0 / 3.0) * fabs(d1 - d2);
-        r->round = 2.0 * eps_now(c) / hd1 + GA_U * fabs(d1);
-        r->h = hd1 / 2;
+            h = ga_diff_step_central(rel_noise(c), s);
+        status = ga_diff_central(&d, &fn, t, h);
         break;
-    }
-    case GA_FD_GSL: {
-        /* GSL's 5-point rule r5 = (4/3 (f(t+h/2) - f(t-h/2)) - 1/6 (f(t+h) - f(t-h))) / h;
-         * its abserr (|r5 - r3| plus GSL's own eps*|f| rounding) is the
-         * truncation part here; the loss's rounding it does not know about
-         * adds (2 * 4/3 + 2 * 1/6) eps_L / h_min for the smallest step it used. */
+    case GA_FD_GSL:
         if (h <= 0)
-            h = pow(rel_noise(c), 0.2) * s;
-        gsl_function F = {gsl_cb, c};
-        double result = NAN, abserr = NAN;
-        gsl_error_handler_t *old = gsl_set_error_handler_off();
-        gsl_deriv_central(&F, t, h, &result, &abserr);
-        gsl_set_error_handler(old);
-        /* GSL evaluates at t +- h/2 and t +- h, then possibly once more with a
-         * smaller h: bound with the smallest step it used */
-        double hmin = 2.0 * c->min_off;
-        r->value = result;
-        r->trunc = abserr;
-        r->round = 3.0 * eps_now(c) / hmin + GA_U * fabs(result);
-        r->h = hmin;
+            h = ga_diff_step_5point(rel_noise(c), s);
+        status = ga_diff_5point(&d, &fn, t, h);
         break;
-    }
     case GA_FD_RIDDERS:
         if (h <= 0)
-            h = 1e-2 * s;
-        ridders(c, r, t, h, 0, 0);
+            h = GA_DIFF_H_RIDDERS * s;
+        status = ga_diff_ridders(&d, &fn, t, h, 0);
         break;
     default:
         return ga_fail(err, GA_EINVAL, "unknown finite-difference method %d", (int)m);
     }
+    if (!status)
+        take(r, &d);
     return finish(c, r, err);
 }
 
@@ -366,7 +276,7 @@ int ga_fd_one_sided(ga_fd_result *r, ga_error *err, ga_fd_ctx *c, size_t i, int 
     if (!r || !c || i >= c->net->n_params || (side != 1 && side != -1))
         return ga_fail(err, GA_EINVAL, "ga_fd_one_sided: bad arguments (entry %zu)", i);
     if (h <= 0)
-        h = 1e-3 * scale_of(c->params[i]);
+        h = GA_DIFF_H_ONE_SIDED * ga_diff_scale(c->params[i]);
     /* A one-sided slope is the derivative on one side of the kinks that sit
      * at the point itself (z = 0); a step that carries any other kink
      * pre-activation across zero mixes in a second piece. Shrink the step
@@ -375,7 +285,10 @@ int ga_fd_one_sided(ga_fd_result *r, ga_error *err, ga_fd_ctx *c, size_t i, int 
     for (int shrink = 0;; shrink++) {
         begin(c, r, i);
         c->crossed_far = 0;
-        ridders(c, r, c->params[i], h, 1, side);
+        ga_diff_fn fn = {fd_objective, c};
+        ga_diff_result d;
+        if (!ga_diff_ridders(&d, &fn, c->params[i], h, side))
+            take(r, &d);
         evals += c->evals;
         if (!c->crossed_far || shrink == 6 || c->status)
             break;
@@ -404,10 +317,11 @@ int ga_fd_sweep(ga_sweep *out, ga_error *err, ga_fd_ctx *c, size_t i, double ana
     double t = c->params[i];
     const size_t n = 23; /* 1e-1 ... 1e-12 in half decades */
     double hd[GA_SWEEP_MAX];
-    for (size_t k = 0; k < n; k++) {
+    ga_diff_fn fn = {fd_objective, c};
+    for (size_t k = 0; k < n && !c->status; k++) {
         double h = pow(10.0, -1.0 - 0.5 * (double)k);
         out->h[k] = h;
-        out->fd[k] = central(c, t, h, &hd[k]);
+        ga_diff_quotient(&out->fd[k], &hd[k], &fn, t, h);
         out->err[k] = fabs(out->fd[k] - analytic);
     }
     out->n = n;
@@ -421,7 +335,7 @@ int ga_fd_sweep(ga_sweep *out, ga_error *err, ga_fd_ctx *c, size_t i, double ana
     size_t ko = 0;
     for (size_t k = 0; k + 1 < n; k++) {
         est[k] = fabs(out->fd[k] - out->fd[k + 1]) / 0.9 + 2.0 * c->loss_err / hd[k] +
-                 GA_U * fabs(out->fd[k]);
+                 GA_DIFF_U * fabs(out->fd[k]);
         if (est[k] < est[ko])
             ko = k;
     }

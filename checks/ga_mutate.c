@@ -7,6 +7,7 @@
 #include "ga_loss_internal.h"
 #include "ga_mutate.h"
 #include "ga_plainpass.h"
+#include "ga_random.h"
 #include "ga_rounding.h"
 
 static const char *const mutation_names[GA_MUT_COUNT] = {
@@ -21,13 +22,10 @@ const char *ga_mutation_name(ga_mutation m)
     return (unsigned)m < GA_MUT_COUNT ? mutation_names[m] : "?";
 }
 
-/* splitmix64: the entry or layer a seed picks */
+/* the entry or layer a seed picks: splitmix64's mix of the seed */
 static uint64_t mix(uint64_t z)
 {
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return ga_splitmix64(&z);
 }
 
 static int has_act_layer(const ga_net *net)

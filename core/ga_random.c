@@ -103,3 +103,11 @@ void ga_rng_fill_uniform(double *out, size_t n, ga_rng *rng)
     for (size_t i = 0; i < n; i++)
         out[i] = ga_rng_uniform(rng);
 }
+
+uint64_t ga_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}

@@ -33,4 +33,11 @@ double ga_rng_gauss(ga_rng *rng);
 void ga_rng_fill_gauss(double *out, size_t n, ga_rng *rng);
 void ga_rng_fill_uniform(double *out, size_t n, ga_rng *rng);
 
+/* splitmix64 (Steele, Lea, Flood, "Fast splittable pseudorandom number
+ * generators", OOPSLA 2014; Vigna's reference code): *state advances by the
+ * golden gamma 0x9e3779b97f4a7c15 and the new state is mixed. The checks'
+ * picks (sampled entries, directions, perturbations, mutation sites) draw
+ * from it; ga_splitmix64(&(uint64_t){z}) is the mix of one value z. */
+uint64_t ga_splitmix64(uint64_t *state);
+
 #endif

@@ -6,12 +6,13 @@
  * not in checks/: the references and the tolerance model work on callbacks
  * instead of a ga_net, so checks/'s finite differences (bound to a net's
  * forward pass) and oracle/'s route (a) (bound to the MPFR network pass)
- * cannot be called; their methods are repeated on callbacks:
+ * cannot be called; both references feed core/ga_diff.h's tableau from the
+ * callbacks instead:
  *   - oracle: Richardson-extrapolated central differences in MPFR with a
- *     Ziv loop, as oracle/ga_oracle.c's route (a);
- *   - ridders: Ridders' extrapolated central differences in double
- *     (Ridders 1982; the tableau and stopping rule of Numerical Recipes'
- *     dfridr), with the loss's rounding error added to the estimate.
+ *     Ziv loop, as oracle/ga_oracle.c's route (a) (the MPFR instance,
+ *     oracle/ga_diff_mpfr.h);
+ *   - ridders: Ridders' extrapolated central differences in double, with
+ *     the loss's rounding error added to the estimate.
  */
 #include <fenv.h>
 #include <float.h>
@@ -19,14 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ga_diff.h"
+#include "ga_diff_mpfr.h"
+#include "ga_random.h"
 #include "gradaudit.h"
 
 #define U_DBL 0x1p-53          /* unit roundoff of double */
 #define ORACLE_GAP 64          /* second precision of the error estimate: p + GAP */
-#define ORACLE_NTAB 10         /* rows of the MPFR Richardson tableau per precision */
-#define RIDDERS_NTAB 10        /* rows of the double Ridders tableau */
-#define RIDDERS_CON 1.4        /* step shrink factor (dfridr) */
-#define RIDDERS_SAFE 2.0       /* stop when the error grows by this factor */
+#define ORACLE_NTAB GA_DIFF_NTAB_CALLBACK /* rows of the MPFR tableau (reason: core/ga_diff.h) */
 #define NOISE_FACTOR 16.0      /* noise model: bound = 16 x measured deviation (calibrated) */
 #define RIDDERS_FACTOR 2.0     /* Ridders: reference bound = 2 x its estimate (calibrated) */
 
@@ -48,15 +49,6 @@ void gradaudit_options_default(gradaudit_options *opt)
 const char *gradaudit_strerror(int status)
 {
     return ga_strerror(status);
-}
-
-/* splitmix64 (Steele, Lea, Flood 2014): the noise-floor perturbations */
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
 }
 
 /* ---- the run's state ------------------------------------------------------ */
@@ -161,9 +153,13 @@ void gradaudit_report_free(gradaudit_report *rep)
 
 static int alloc_run(run *s, ga_error *err, size_t n, size_t top_k)
 {
+    /* GA_ENOMEM returned as such (not through ga_fail's value, which gcc
+     * -fanalyzer cannot see is nonzero: it then follows rep == NULL on) */
     gradaudit_report *rep = calloc(1, sizeof *rep);
-    if (!rep)
-        return ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for the report");
+    if (!rep) {
+        ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for the report");
+        return GA_ENOMEM;
+    }
     size_t nt = top_k < n ? top_k : n;
     rep->r.entries = calloc(n, sizeof *rep->r.entries);
     rep->r.layers = calloc(n, sizeof *rep->r.layers);
@@ -173,7 +169,8 @@ static int alloc_run(run *s, ga_error *err, size_t n, size_t top_k)
         gradaudit_report_free(rep);
         free(s->buf);
         s->buf = NULL;
-        return ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for %zu entries", n);
+        ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for %zu entries", n);
+        return GA_ENOMEM;
     }
     s->rep = rep;
     s->theta = s->buf;
@@ -261,7 +258,7 @@ static int bound_model(run *s)
 static void perturb(double *t, const double *theta, size_t n, unsigned max_ulps, uint64_t *st)
 {
     for (size_t j = 0; j < n; j++) {
-        uint64_t r = splitmix64(st);
+        uint64_t r = ga_splitmix64(st); /* the noise-floor perturbations */
         unsigned m = 1 + (unsigned)((r >> 1) % max_ulps);
         double dir = (r & 1) ? INFINITY : -INFINITY, v = theta[j];
         for (unsigned k = 0; k < m; k++)
@@ -398,84 +395,70 @@ static int loss_noise(run *s, const double *theta0)
 }
 
 /* ---- reference 1: Ridders in double ---------------------------------------- */
-/* Central difference with the step actually taken (theta +- h rounded). */
-static int central(run *s, double *d, size_t i, double t0, double h)
+/* The objective of core/ga_diff.h: the loss with theta_i = t, each value off
+ * by at most eps (the loss's noise); a failing callback's status stops the
+ * difference and its message names the side and the entry. */
+typedef struct {
+    run *s;
+    size_t i;
+    double t0, eps;
+} entry_fn;
+
+static int loss_at(double *fx, double *fx_err, double t, void *p)
 {
-    double tp = t0 + h, tm = t0 - h;
-    double fp, fm;
-    s->theta[i] = tp;
-    int status = call_loss(s, &fp, "at theta + h e_i for ", i);
-    if (!status) {
-        s->theta[i] = tm;
-        status = call_loss(s, &fm, "at theta - h e_i for ", i);
-    }
-    s->theta[i] = t0;
-    if (status)
-        return status;
-    *d = (fp - fm) / (tp - tm);
-    return GA_OK;
+    entry_fn *e = p;
+    e->s->theta[e->i] = t;
+    int status = call_loss(e->s, fx, t >= e->t0 ? "at theta + h e_i for " : "at theta - h e_i for ",
+                           e->i);
+    e->s->theta[e->i] = e->t0;
+    *fx_err = e->eps;
+    return status;
 }
 
-/* One Ridders tableau from the first step h: *ans, its estimate *errb
- * (the tableau's: max distance to the two entries it came from), and the
- * loss-noise bound *rnd of that entry (eps per loss value carried through
- * the weights). */
+/* One Ridders tableau (core/ga_diff.h) from the first step h: *ans, its
+ * estimate *errb (the tableau's: max distance to the two entries it came
+ * from), and the loss-noise bound *rnd of that entry (eps per loss value
+ * carried through the weights). Rows are the central differences with the
+ * step actually taken (theta +- h rounded); their noise is taken as eps / h,
+ * h the nominal step. */
 static int ridders_from(double *ans, double *errb, double *rnd, run *s, size_t i, double h,
                         double eps)
 {
-    double a[RIDDERS_NTAB][RIDDERS_NTAB];
-    double nz[RIDDERS_NTAB][RIDDERS_NTAB]; /* bound on the loss noise's part of a[j][r] */
-    double t0 = s->theta[i];
-    *errb = INFINITY;
-    int status = central(s, &a[0][0], i, t0, h);
-    if (status)
-        return status;
-    nz[0][0] = eps / h;
-    *ans = a[0][0];
-    *rnd = nz[0][0];
-    for (int r = 1; r < RIDDERS_NTAB; r++) {
-        h /= RIDDERS_CON;
-        status = central(s, &a[0][r], i, t0, h);
+    entry_fn e = {s, i, s->theta[i], eps};
+    ga_diff_fn fn = {loss_at, &e};
+    ga_diff_tableau t;
+    ga_diff_tableau_init(&t, GA_DIFF_NTAB, GA_DIFF_CON * GA_DIFF_CON, GA_DIFF_SAFE);
+    for (;; h /= GA_DIFF_CON) {
+        double d, hd;
+        int status = ga_diff_quotient(&d, &hd, &fn, e.t0, h);
         if (status)
             return status;
         /* (L(t+h) - L(t-h)) / 2h with |error of each L| <= eps */
-        nz[0][r] = eps / h;
-        double fac = RIDDERS_CON * RIDDERS_CON;
-        for (int j = 1; j <= r; j++) {
-            a[j][r] = (a[j - 1][r] * fac - a[j - 1][r - 1]) / (fac - 1);
-            nz[j][r] = (nz[j - 1][r] * fac + nz[j - 1][r - 1]) / (fac - 1);
-            fac *= RIDDERS_CON * RIDDERS_CON;
-            double e1 = fabs(a[j][r] - a[j - 1][r]), e2 = fabs(a[j][r] - a[j - 1][r - 1]);
-            double et = e1 > e2 ? e1 : e2;
-            if (et <= *errb) {
-                *errb = et;
-                *ans = a[j][r];
-                *rnd = nz[j][r];
-            }
-        }
-        if (fabs(a[r][r] - a[r - 1][r - 1]) >= RIDDERS_SAFE * *errb)
+        if (ga_diff_tableau_add(&t, d, eps / h))
             break;
     }
+    *ans = t.ans;
+    *errb = t.best;
+    *rnd = t.ans_round;
     return GA_OK;
 }
 
-/* Ridders from RIDDERS_STARTS first steps 0.1 s, 0.1 s / 8, ... (s =
+/* Ridders from GA_DIFF_H_STARTS first steps 0.1 s, 0.1 s / 8, ... (s =
  * max(|theta_i|, 1)): a first step too large for the scale on which the loss
  * bends gives a poor tableau whose estimate can be too small, so the
  * estimates are cross-examined: the result is the one with the smallest
  * total estimate E = 4 errb + round (4: the safety factor oracle/ uses on a
  * tableau estimate; round: the loss's noise carried through the tableau's
  * weights exactly), widened when another start contradicts it. */
-#define RIDDERS_STARTS 4
 static int ridders(run *s, ga_check_entry *e, size_t i)
 {
     /* the loss's error: its measured noise, at least 2 roundings of |L| */
     double eps = s->loss_eps > 2 * U_DBL * fabs(s->loss0) ? s->loss_eps : 2 * U_DBL * fabs(s->loss0);
     double t0 = s->theta[i];
-    double h0 = 0.1 * (fabs(t0) > 1 ? fabs(t0) : 1.0);
-    double ans[RIDDERS_STARTS], errb[RIDDERS_STARTS], rnd[RIDDERS_STARTS], tot[RIDDERS_STARTS];
+    double h0 = GA_DIFF_H_FIRST_START * ga_diff_scale(t0);
+    double ans[GA_DIFF_H_STARTS], errb[GA_DIFF_H_STARTS], rnd[GA_DIFF_H_STARTS], tot[GA_DIFF_H_STARTS];
     size_t best = 0;
-    for (size_t k = 0; k < RIDDERS_STARTS; k++, h0 /= 8) {
+    for (size_t k = 0; k < GA_DIFF_H_STARTS; k++, h0 /= GA_DIFF_H_START_SHRINK) {
         int status = ridders_from(&ans[k], &errb[k], &rnd[k], s, i, h0, eps);
         if (status)
             return status;
@@ -489,7 +472,7 @@ static int ridders(run *s, ga_check_entry *e, size_t i)
      * most |ans_k - ans_best| + E_k. */
     double excess = 0;
     size_t second = best == 0 ? 1 : 0;
-    for (size_t k = 0; k < RIDDERS_STARTS; k++) {
+    for (size_t k = 0; k < GA_DIFF_H_STARTS; k++) {
         double d = fabs(ans[k] - ans[best]);
         if (d > tot[k] + tot[best] && d + tot[k] - tot[best] > excess)
             excess = d + tot[k] - tot[best];
@@ -628,8 +611,9 @@ static int oracle_entry(run *s, oracle_ws *w, ga_check_entry *e, size_t i)
         status = oracle_loss(s, w, p);
         if (status)
             break;
-        mpfr_set_inf(w->errb, 1);
-        mpfr_set_nan(w->ans);
+        ga_diff_tableau_mpfr T;
+        ga_diff_tableau_mpfr_init(&T, ORACLE_NTAB, &w->tab[0][0], w->errb, w->ans, w->s1, w->s2,
+                                  w->et);
         for (long r = 0; r < ORACLE_NTAB; r++) {
             long k = k0 + r;
             mpfr_set_ui_2exp(w->h, 1, -k, MPFR_RNDN); /* exact: one bit */
@@ -651,40 +635,17 @@ static int oracle_entry(run *s, oracle_ws *w, ga_check_entry *e, size_t i)
             mpfr_set_d(Pi, t0, MPFR_RNDN);
             if (status)
                 break;
-            mpfr_ptr a0 = w->tab[0][r];
-            mpfr_sub(a0, w->fp, w->fm, MPFR_RNDN);
-            mpfr_mul_2si(a0, a0, k - 1, MPFR_RNDN);
-            if (r == 0) {
-                mpfr_set(w->ans, a0, MPFR_RNDN);
+            ga_diff_mpfr_quotient(w->tab[0][r], w->fp, w->fm, k);
+            ga_diff_tableau_mpfr_push(&T);
+            if (r == 0)
                 continue;
-            }
-            for (long j = 1; j <= r; j++) {
-                mpfr_ptr aj = w->tab[j][r], am = w->tab[j - 1][r], amm = w->tab[j - 1][r - 1];
-                mpfr_mul_2ui(aj, am, (unsigned long)(2 * j), MPFR_RNDN);
-                mpfr_sub(aj, aj, amm, MPFR_RNDN);
-                mpfr_div_ui(aj, aj, (1UL << (2 * j)) - 1, MPFR_RNDN);
-                mpfr_sub(w->s1, aj, am, MPFR_RNDA);
-                mpfr_abs(w->s1, w->s1, MPFR_RNDN);
-                mpfr_sub(w->s2, aj, amm, MPFR_RNDA);
-                mpfr_abs(w->s2, w->s2, MPFR_RNDN);
-                mpfr_max(w->et, w->s1, w->s2, MPFR_RNDN);
-                if (mpfr_lessequal_p(w->et, w->errb)) {
-                    mpfr_set(w->errb, w->et, MPFR_RNDN);
-                    mpfr_set(w->ans, aj, MPFR_RNDN);
-                }
-            }
-            mpfr_mul_2ui(w->tot, w->errb, 2, MPFR_RNDU);
-            mpfr_mul_2si(w->s1, w->eps, k + 1, MPFR_RNDU);
-            mpfr_add(w->tot, w->tot, w->s1, MPFR_RNDU);
+            ga_diff_mpfr_total(w->tot, &T, w->eps, k, w->s1);
             if (ga_oracle_settle(&g, &gerr, w->ans, w->tot, w->lo, w->hi)) {
                 done = 1;
                 break;
             }
             /* Ridders' stop: the diagonal got worse than the best by 2x */
-            mpfr_sub(w->s1, w->tab[r][r], w->tab[r - 1][r - 1], MPFR_RNDN);
-            mpfr_abs(w->s1, w->s1, MPFR_RNDN);
-            mpfr_mul_2ui(w->s2, w->errb, 1, MPFR_RNDN);
-            if (mpfr_greaterequal_p(w->s1, w->s2))
+            if (ga_diff_tableau_mpfr_stop(&T))
                 break;
         }
         if (status)

@@ -27,14 +27,16 @@
 
 #include <mpfr.h>
 
+#include "ga_diff_mpfr.h"
 #include "ga_oracle.h"
+#include "ga_random.h"
 
 /* Gap between the two precisions of a reverse or forward pass whose
  * difference estimates the error (see orc_error). 128 and 160 bits are both
  * fast paths of MPFR's mul and add (2 and 3 limbs). */
 #define GAP 32
-/* Rows of the Ridders tableau, route (a). */
-#define NTAB 12
+/* Rows of the Ridders tableau, route (a) (reason: core/ga_diff.h). */
+#define NTAB GA_DIFF_NTAB_ORACLE
 /* Route (a)'s variables, in orc.E: the scalars, then the tableau */
 enum { F_F0, F_F0HI, F_FP, F_EPSF, F_H, F_ANS, F_ERR, F_ERRT, F_TOT, F_S1, F_S2, F_PI, NF };
 #define FD_EXTRA (NF + NTAB * NTAB)
@@ -2288,8 +2290,8 @@ static int fd_run(double *g, double *abserr, double bracket[2], int *kink, long 
         long pbits = top - bot + 2; /* theta +- h exact in pbits */
         fd_swap_entry(o, i);
         mpfr_set_prec(Pi, pbits > q ? pbits : q);
-        mpfr_set_inf(F[F_ERR], 1);
-        mpfr_set_nan(F[F_ANS]);
+        ga_diff_tableau_mpfr T;
+        ga_diff_tableau_mpfr_init(&T, NTAB, tab, F[F_ERR], F[F_ANS], F[F_S1], F[F_S2], F[F_ERRT]);
         for (long r = 0; r < NTAB; r++) {
             long k = k0 + r + sh;
             mpfr_set_ui_2exp(F[F_H], 1, -k, MPFR_RNDN);
@@ -2313,8 +2315,7 @@ static int fd_run(double *g, double *abserr, double bracket[2], int *kink, long 
             }
             /* tab[0][r] = (f(theta+h) - f(theta-h)) / 2h */
             mpfr_ptr a0 = tab[r];
-            mpfr_sub(a0, F[F_FP], o->T[T_LOSS], MPFR_RNDN);
-            mpfr_mul_2si(a0, a0, k - 1, MPFR_RNDN);
+            ga_diff_mpfr_quotient(a0, F[F_FP], o->T[T_LOSS], k);
             if (kinked) { /* the symmetric quotient, z at theta for the message */
                 char name[64];
                 ga_param_name(name, sizeof name, o->net, i);
@@ -2335,39 +2336,17 @@ static int fd_run(double *g, double *abserr, double bracket[2], int *kink, long 
                                    ? "second-derivative jump" : "kink");
             }
             /* Ridders: a[j][r] = (4^j a[j-1][r] - a[j-1][r-1]) / (4^j - 1) */
-            for (long j = 1; j <= r; j++) {
-                mpfr_ptr aj = tab[j * NTAB + r], am = tab[(j - 1) * NTAB + r],
-                         amm = tab[(j - 1) * NTAB + r - 1];
-                mpfr_mul_2ui(aj, am, (unsigned long)(2 * j), MPFR_RNDN);
-                mpfr_sub(aj, aj, amm, MPFR_RNDN);
-                mpfr_div_ui(aj, aj, (1UL << (2 * j)) - 1, MPFR_RNDN);
-                mpfr_sub(F[F_S1], aj, am, MPFR_RNDA);
-                mpfr_abs(F[F_S1], F[F_S1], MPFR_RNDN);
-                mpfr_sub(F[F_S2], aj, amm, MPFR_RNDA);
-                mpfr_abs(F[F_S2], F[F_S2], MPFR_RNDN);
-                mpfr_max(F[F_ERRT], F[F_S1], F[F_S2], MPFR_RNDN);
-                if (mpfr_lessequal_p(F[F_ERRT], F[F_ERR])) {
-                    mpfr_set(F[F_ERR], F[F_ERRT], MPFR_RNDN);
-                    mpfr_set(F[F_ANS], aj, MPFR_RNDN);
-                }
-            }
+            ga_diff_tableau_mpfr_push(&T);
             if (r == 0)
                 continue;
-            /* total = 4 err_ridders + 2 eps_f / h: the extrapolation weights
-             * sum in absolute value to prod (4^j+1)/(4^j-1) < 2, so rounding
-             * errors eps_f of f reach the extrapolated value at most 2 eps_f/h */
-            mpfr_mul_2ui(F[F_TOT], F[F_ERR], 2, MPFR_RNDU);
-            mpfr_mul_2si(F[F_S1], F[F_EPSF], k + 1, MPFR_RNDU);
-            mpfr_add(F[F_TOT], F[F_TOT], F[F_S1], MPFR_RNDU);
+            /* total = 4 err_ridders + 2 eps_f / h (ga_diff_mpfr_total) */
+            ga_diff_mpfr_total(F[F_TOT], &T, F[F_EPSF], k, F[F_S1]);
             if (ga_oracle_settle(g, abserr, F[F_ANS], F[F_TOT], F[F_S1], F[F_S2])) {
                 done = 1;
                 break;
             }
             /* Ridders' stop: higher order got worse than the best by 2x */
-            mpfr_sub(F[F_S1], tab[r * NTAB + r], tab[(r - 1) * NTAB + r - 1], MPFR_RNDN);
-            mpfr_abs(F[F_S1], F[F_S1], MPFR_RNDN);
-            mpfr_mul_2ui(F[F_S2], F[F_ERR], 1, MPFR_RNDN);
-            if (mpfr_greaterequal_p(F[F_S1], F[F_S2]))
+            if (ga_diff_tableau_mpfr_stop(&T))
                 break;
         }
         fd_restore(o, i, layer);
@@ -2439,15 +2418,6 @@ int ga_oracle_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_err
                                              opt);
     mp_range_restore(saved);
     return status;
-}
-
-/* splitmix64 (Steele, Lea, Flood 2014): the sample of entries to cross-check */
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
 }
 
 int ga_oracle_cross_check(size_t *mismatches, size_t *checked, ga_error *err,
@@ -2565,7 +2535,7 @@ static int cross_check_run(size_t *mismatches, size_t *checked, ga_error *err, c
         idx[i] = i;
     uint64_t s = seed;
     for (size_t c = 0; c < m; c++) { /* partial Fisher-Yates: the sample */
-        size_t r = c + (size_t)(splitmix64(&s) % (n - c));
+        size_t r = c + (size_t)(ga_splitmix64(&s) % (n - c));
         size_t t = idx[c];
         idx[c] = idx[r];
         idx[r] = t;

@@ -1,0 +1,20 @@
+/* ga_diff_templates_off.h: undoes ga_diff_templates_on.h. */
+#undef GA_DIFF_TABLEAU
+#undef GA_DIFF_FN
+#undef GA_DIFF_AT
+#undef GA_DIFF_SCRATCH
+#undef GA_DIFF_FAC_T
+#undef GA_DIFF_FAC_FIRST
+#undef GA_DIFF_FAC_NEXT
+#undef GA_DIFF_EXTRAP
+#undef GA_DIFF_EXTRAP_ROUND
+#undef GA_DIFF_ABSDIFF_UP
+#undef GA_DIFF_ABSDIFF
+#undef GA_DIFF_MAX
+#undef GA_DIFF_LE
+#undef GA_DIFF_GE
+#undef GA_DIFF_SET
+#undef GA_DIFF_SET_INF
+#undef GA_DIFF_SET_NAN
+#undef GA_DIFF_TIMES_SAFE
+#undef GA_DIFF_TAKE_ROUND

@@ -1,0 +1,38 @@
+/* ga_diff_mpfr.c: the MPFR instance of the extrapolation tableau
+ * (core/ga_diff_tableau_source.c; ga_diff_mpfr.h). */
+#include "ga_diff_mpfr.h"
+
+#define GA_DIFF_BASE_MPFR
+#include "ga_diff_templates_on.h"
+#include "ga_diff_tableau_source.c"
+#include "ga_diff_templates_off.h"
+#undef GA_DIFF_BASE_MPFR
+
+void ga_diff_tableau_mpfr_init(ga_diff_tableau_mpfr *t, size_t ntab, mpfr_t *a, mpfr_ptr best,
+                               mpfr_ptr ans, mpfr_ptr s1, mpfr_ptr s2, mpfr_ptr et)
+{
+    t->ntab = ntab;
+    t->ratio_log2 = GA_DIFF_RATIO_LOG2_MPFR;
+    t->safe_log2 = 1; /* GA_DIFF_SAFE = 2^1 */
+    t->a = a;
+    t->best = best;
+    t->ans = ans;
+    t->s1 = s1;
+    t->s2 = s2;
+    t->et = et;
+    ga_diff_tableau_mpfr_start(t);
+}
+
+void ga_diff_mpfr_quotient(mpfr_ptr d, mpfr_srcptr fp, mpfr_srcptr fm, long k)
+{
+    mpfr_sub(d, fp, fm, MPFR_RNDN);
+    mpfr_mul_2si(d, d, k - 1, MPFR_RNDN);
+}
+
+void ga_diff_mpfr_total(mpfr_ptr tot, const ga_diff_tableau_mpfr *t, mpfr_srcptr eps, long k,
+                        mpfr_ptr tmp)
+{
+    mpfr_mul_2ui(tot, t->best, 2, MPFR_RNDU);
+    mpfr_mul_2si(tmp, eps, k + 1, MPFR_RNDU);
+    mpfr_add(tot, tot, tmp, MPFR_RNDU);
+}

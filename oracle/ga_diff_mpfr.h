@@ -1,0 +1,51 @@
+/* ga_diff_mpfr.h: the extrapolation tableau of core/ga_diff.h in MPFR, for
+ * the oracle's route (a) (oracle/ga_oracle.c) and the library's MPFR
+ * reference on a user's loss (lib/ga_problem.c). The code is
+ * core/ga_diff_tableau_source.c, instantiated in ga_diff_mpfr.c.
+ *
+ * The caller owns every variable (its Ziv loop sets their precision); the
+ * steps halve (h_r = 2^-(k0 + r), ratio 4, GA_DIFF_RATIO_LOG2_MPFR), so the
+ * extrapolation's scalings are exact. */
+#ifndef GA_DIFF_MPFR_H
+#define GA_DIFF_MPFR_H
+
+#include <stddef.h>
+
+#include <mpfr.h>
+
+#include "ga_diff.h"
+
+typedef struct {
+    size_t ntab;               /* rows at most */
+    size_t rows;               /* rows added */
+    unsigned long ratio_log2;  /* R = 2^ratio_log2 */
+    unsigned long safe_log2;   /* Ridders' stop factor 2^safe_log2 */
+    mpfr_t *a;                 /* (ntab, ntab) a[j * ntab + r] */
+    mpfr_ptr best;             /* the value's estimate (+Inf before the second row) */
+    mpfr_ptr ans;              /* the value */
+    mpfr_ptr s1, s2, et;       /* scratch */
+    size_t ans_row;            /* the row the value came from */
+} ga_diff_tableau_mpfr;
+
+/* A tableau of ntab rows over the caller's variables, Ridders' stop at
+ * GA_DIFF_SAFE, ratio 4; empty. */
+void ga_diff_tableau_mpfr_init(ga_diff_tableau_mpfr *t, size_t ntab, mpfr_t *a, mpfr_ptr best,
+                               mpfr_ptr ans, mpfr_ptr s1, mpfr_ptr s2, mpfr_ptr et);
+/* The template's steps (as ga_diff_tableau_start / _push / _stop): the row
+ * r = t->rows is read from a[0 * ntab + r]. */
+void ga_diff_tableau_mpfr_start(ga_diff_tableau_mpfr *t);
+void ga_diff_tableau_mpfr_push(ga_diff_tableau_mpfr *t);
+int ga_diff_tableau_mpfr_stop(ga_diff_tableau_mpfr *t);
+
+/* d = (fp - fm) / 2h for h = 2^-k: one rounding (the subtraction), the
+ * scaling exact. */
+void ga_diff_mpfr_quotient(mpfr_ptr d, mpfr_srcptr fp, mpfr_srcptr fm, long k);
+/* tot = 4 best + 2 eps / h, rounded up, for the row at h = 2^-k: the
+ * tableau's estimate is a change between neighbouring entries, not a bound,
+ * and 4 times it is the margin both MPFR users settle with; the extrapolation
+ * weights sum in absolute value to prod (4^j+1)/(4^j-1) < 2, so errors eps
+ * of each loss value reach the value at most 2 eps / h. tmp: scratch. */
+void ga_diff_mpfr_total(mpfr_ptr tot, const ga_diff_tableau_mpfr *t, mpfr_srcptr eps, long k,
+                        mpfr_ptr tmp);
+
+#endif
