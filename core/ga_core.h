@@ -22,6 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Unit roundoff of double, u = 2^-53: round to nearest gives fl(x) = x (1 + d),
+ * |d| <= u, for x in the normal range (Higham, Accuracy and Stability of
+ * Numerical Algorithms, 2nd ed., Section 2.1). The one name for it: every
+ * gamma_n = n u / (1 - n u) and every "a few u" tolerance uses this. */
+#define GA_U 0x1p-53
+
 /* ---- status codes ------------------------------------------------------ */
 enum {
     GA_OK = 0,

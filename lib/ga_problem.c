@@ -23,7 +23,6 @@
 #include "ga_lib.h"
 #include "gradaudit.h"
 
-#define U_DBL 0x1p-53          /* unit roundoff of double */
 #define ORACLE_GAP 64          /* second precision of the error estimate: p + GAP */
 #define ORACLE_NTAB 10         /* rows of the MPFR Richardson tableau per precision */
 #define RIDDERS_NTAB 10        /* rows of the double Ridders tableau */
@@ -357,17 +356,17 @@ static int bound_model(run *s)
     int rc = s->p->grad_bound(s->gk, &nr, s->theta, s->n, s->p->user);
     if (rc != 0)
         return ga_fail(s->err, GA_ECALLBACK, "gradaudit: grad_bound callback returned %d at theta", rc);
-    if (nr == 0 || (double)nr * U_DBL >= 0.5)
+    if (nr == 0 || (double)nr * GA_U >= 0.5)
         return ga_fail(s->err, GA_EINVAL,
                        "gradaudit: grad_bound gave %zu roundings: need 1 <= n < 2^52", nr);
-    double gamma = (double)nr * U_DBL / (1.0 - (double)nr * U_DBL);
+    double gamma = (double)nr * GA_U / (1.0 - (double)nr * GA_U);
     for (size_t i = 0; i < s->n; i++) {
         if (!isfinite(s->gk[i]) || s->gk[i] < 0)
             return ga_fail(s->err, isfinite(s->gk[i]) ? GA_EINVAL : GA_ENONFINITE,
                            "gradaudit: grad_bound gave S = %g for %s: need a finite S >= 0", s->gk[i],
                            entry_name(s, i));
         /* the multiplication by gamma is rounded up by one more relative u */
-        s->bound[i] = gamma * s->gk[i] * (1 + 2 * U_DBL);
+        s->bound[i] = gamma * s->gk[i] * (1 + 2 * GA_U);
     }
     s->rep->tol_model = GRADAUDIT_TOL_BOUND;
     s->rep->roundings = nr;
@@ -589,7 +588,7 @@ static int ridders_from(double *ans, double *errb, double *rnd, run *s, size_t i
 static int ridders(run *s, ga_check_entry *e, size_t i)
 {
     /* the loss's error: its measured noise, at least 2 roundings of |L| */
-    double eps = s->loss_eps > 2 * U_DBL * fabs(s->loss0) ? s->loss_eps : 2 * U_DBL * fabs(s->loss0);
+    double eps = s->loss_eps > 2 * GA_U * fabs(s->loss0) ? s->loss_eps : 2 * GA_U * fabs(s->loss0);
     double t0 = s->theta[i];
     double h0 = 0.1 * (fabs(t0) > 1 ? fabs(t0) : 1.0);
     double ans[RIDDERS_STARTS], errb[RIDDERS_STARTS], rnd[RIDDERS_STARTS], tot[RIDDERS_STARTS];
@@ -1025,7 +1024,7 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
         e->ulps = ga_ulp_distance(e->analytic, e->ref);
         e->bound = s.bound[i];
         /* |analytic - ref| <= |analytic - exact| + |exact - ref| */
-        e->tol = (s.bound[i] + s.ref_err[i]) * (1 + 2 * U_DBL);
+        e->tol = (s.bound[i] + s.ref_err[i]) * (1 + 2 * GA_U);
         e->verdict = ga_compare(e->reason, sizeof e->reason, e->analytic, e->ref, e->tol);
     }
     free(s.buf);
