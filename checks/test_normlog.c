@@ -633,6 +633,7 @@ Test(normlog, repair_refuses_what_it_cannot_fix)
     cr_expect_eq(ga_normlog_repair(&err, path, NULL), GA_EINVAL);
     cr_expect_not_null(strstr(err.msg, "no complete line"), "%s", err.msg);
     f = fopen(path, "w");
+    cr_assert_not_null(f);
     fputs("a,b\n1,2\n3,", f);
     fclose(f);
     size_t cut;

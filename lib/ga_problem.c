@@ -45,7 +45,6 @@ struct gradaudit_report {
     long max_prec_used;            /* oracle: largest precision reached */
     size_t loss_evals, loss_mpfr_evals, grad_evals;
     char *names;                   /* every entry's and group's whole name, NUL-terminated */
-    size_t names_len, names_cap;
     size_t *name_off;              /* (n) entry i's name at names + name_off[i] */
     size_t *group_off;             /* (n) group g's name at names + group_off[g] */
     const char **name_ptr;         /* (n) entry i's name, for the CSV */
@@ -98,13 +97,15 @@ typedef struct {
     double *ref_err; /* (n) bound on |exact - ref| */
     double *buf;     /* one allocation behind the six arrays above */
     char *namebuf;   /* GRADAUDIT_NAME_MAX bytes for the name callback */
+    char *names;     /* the name store, the report's once the check ran */
+    size_t names_len, names_cap;
     double loss0;
     double loss_eps; /* estimate of the double loss's rounding error */
 } run;
 
 static const char *entry_name(const run *s, size_t i)
 {
-    return s->rep->names + s->rep->name_off[i];
+    return s->names + s->rep->name_off[i];
 }
 
 static int call_loss(run *s, double *out, const char *where, size_t i)
@@ -200,8 +201,8 @@ static int alloc_run(run *s, ga_error *err, size_t n, size_t top_k)
     rep->r.layers = calloc(n, sizeof *rep->r.layers);
     rep->r.top = nt ? calloc(nt, sizeof *rep->r.top) : NULL;
     /* 16 bytes a name before the store grows: "theta[1234567]" fits */
-    rep->names_cap = 16 * n + 64;
-    rep->names = malloc(rep->names_cap);
+    s->names_cap = 16 * n + 64;
+    s->names = malloc(s->names_cap);
     rep->name_off = malloc(n * sizeof *rep->name_off);
     rep->group_off = malloc(n * sizeof *rep->group_off);
     rep->name_ptr = malloc(n * sizeof *rep->name_ptr);
@@ -209,14 +210,16 @@ static int alloc_run(run *s, ga_error *err, size_t n, size_t top_k)
     rep->groups = calloc(n, sizeof *rep->groups);
     s->buf = malloc(6 * n * sizeof *s->buf);
     s->namebuf = malloc(GRADAUDIT_NAME_MAX);
-    if (!rep->r.entries || !rep->r.layers || (nt && !rep->r.top) || !rep->names ||
+    if (!rep->r.entries || !rep->r.layers || (nt && !rep->r.top) || !s->names ||
         !rep->name_off || !rep->group_off || !rep->name_ptr || !rep->entries || !rep->groups ||
         !s->buf || !s->namebuf) {
         gradaudit_report_free(rep);
         free(s->buf);
         free(s->namebuf);
+        free(s->names);
         s->buf = NULL;
         s->namebuf = NULL;
+        s->names = NULL;
         return ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for %zu entries", n);
     }
     s->rep = rep;
@@ -233,23 +236,22 @@ static int alloc_run(run *s, ga_error *err, size_t n, size_t top_k)
 /* Room for more bytes at the end of the name store (pointers into it move). */
 static int reserve_names(run *s, size_t more)
 {
-    gradaudit_report *rep = s->rep;
-    if (more <= rep->names_cap - rep->names_len)
+    if (more <= s->names_cap - s->names_len)
         return GA_OK;
-    size_t cap = rep->names_cap;
-    while (cap - rep->names_len < more) {
+    size_t cap = s->names_cap;
+    while (cap - s->names_len < more) {
         if (cap > GA_DEFAULT_MEMORY_CAP / 2)
             return ga_fail(s->err, GA_ENOMEM,
                            "gradaudit: the entries' names need more than the %zu-byte memory cap",
                            (size_t)GA_DEFAULT_MEMORY_CAP);
         cap *= 2;
     }
-    char *p = realloc(rep->names, cap);
+    char *p = realloc(s->names, cap);
     if (!p)
         return ga_fail(s->err, GA_ENOMEM, "gradaudit: out of memory for the names of %zu entries",
                        s->n);
-    rep->names = p;
-    rep->names_cap = cap;
+    s->names = p;
+    s->names_cap = cap;
     return GA_OK;
 }
 
@@ -259,11 +261,10 @@ static int store_name(run *s, size_t *off, const char *str, size_t len)
     int status = reserve_names(s, len + 1);
     if (status)
         return status;
-    gradaudit_report *rep = s->rep;
-    memcpy(rep->names + rep->names_len, str, len);
-    rep->names[rep->names_len + len] = '\0';
-    *off = rep->names_len;
-    rep->names_len += len + 1;
+    memcpy(s->names + s->names_len, str, len);
+    s->names[s->names_len + len] = '\0';
+    *off = s->names_len;
+    s->names_len += len + 1;
     return GA_OK;
 }
 
@@ -326,16 +327,16 @@ static int fill_names(run *s)
     for (size_t i = 0; i < s->n; i++) {
         ga_check_entry *e = &r->entries[i];
         size_t len = strcspn(entry_name(s, i), "[");
-        if (ng == 0 || strncmp(rep->names + rep->group_off[ng - 1], entry_name(s, i), len) != 0 ||
-            rep->names[rep->group_off[ng - 1] + len] != '\0') {
+        if (ng == 0 || strncmp(s->names + rep->group_off[ng - 1], entry_name(s, i), len) != 0 ||
+            s->names[rep->group_off[ng - 1] + len] != '\0') {
             int status = reserve_names(s, len + 1);
             if (status)
                 return status;
             /* the entry's name is in the store: copied from there after it moved */
-            memcpy(rep->names + rep->names_len, entry_name(s, i), len);
-            rep->names[rep->names_len + len] = '\0';
-            rep->group_off[ng] = rep->names_len;
-            rep->names_len += len + 1;
+            memcpy(s->names + s->names_len, entry_name(s, i), len);
+            s->names[s->names_len + len] = '\0';
+            rep->group_off[ng] = s->names_len;
+            s->names_len += len + 1;
             size_t cut = len < sizeof r->layers[ng].name ? len : sizeof r->layers[ng].name - 1;
             memcpy(r->layers[ng].name, entry_name(s, i), cut);
             r->layers[ng].name[cut] = '\0';
@@ -1013,8 +1014,10 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
     if (status) {
         gradaudit_report_free(rep);
         free(s.buf);
+        free(s.names);
         return status;
     }
+    rep->names = s.names;
     for (size_t i = 0; i < s.n; i++) {
         ga_check_entry *e = &r->entries[i];
         e->analytic = s.g[i];
