@@ -10,7 +10,12 @@
  *
  * On failure the message gives the counts, the reference and tolerance model
  * and the worst entries (name, analytic, reference, why); when the check
- * cannot run, the status and the error message.
+ * cannot run, the status and the error message. It uses gradaudit.h's
+ * public accessors only.
+ *
+ * cr_assert_gradient and cr_expect_gradient are named like Criterion's own
+ * assertions, beside which they are written: the one exception to the
+ * gradaudit_ prefix. Their helpers are gradaudit_cr_*.
  */
 #ifndef GRADAUDIT_CRITERION_H
 #define GRADAUDIT_CRITERION_H
