@@ -87,7 +87,10 @@ int main(int argc, char **argv)
     double *eps_found[N_METHODS];
     size_t undetected[N_METHODS] = {0}, disagreements = 0, total = 0;
     for (int m = 0; m < N_METHODS; m++)
-        eps_found[m] = malloc(n_nets * n_entries * sizeof(double));
+        if (!(eps_found[m] = malloc(n_nets * n_entries * sizeof(double)))) {
+            fprintf(stderr, "bench_sensitivity: out of memory\n");
+            return 3;
+        }
     FILE *json = fopen(out_path, "w");
     if (!json) {
         fprintf(stderr, "bench_sensitivity: cannot write %s\n", out_path);
@@ -105,9 +108,12 @@ int main(int argc, char **argv)
         }
         size_t n = p.net->n_params, *entries = malloc(n_entries * sizeof *entries);
         double *g = malloc(n * sizeof *g), *mut = malloc(n * sizeof *mut), loss;
-        ga_workspace *ws;
-        ga_workspace_alloc(&ws, &err, p.net, p.batch);
-        ga_loss_and_grad(&loss, g, NULL, ws, p.net, p.net->params, p.x, p.y, p.batch);
+        ga_workspace *ws = NULL;
+        if (!entries || !g || !mut || ga_workspace_alloc(&ws, &err, p.net, p.batch) ||
+            ga_loss_and_grad(&loss, g, NULL, ws, p.net, p.net->params, p.x, p.y, p.batch)) {
+            fprintf(stderr, "bench_sensitivity: %s\n", entries && g && mut ? err.msg : "out of memory");
+            return 3;
+        }
         for (size_t k = 0; k < n_entries; k++)
             entries[k] = (k * 7919u + t * 104729u) % n;
         write_net(json, &p, entries, n_entries, t + 1 == n_nets);

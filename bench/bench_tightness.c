@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ga_check.h"
 #include "ga_randnet.h"
@@ -71,10 +72,19 @@ int main(int argc, char **argv)
             }
             if (cap < n_entries + r->n_entries) {
                 cap = 2 * (n_entries + r->n_entries);
-                ratio = realloc(ratio, cap * sizeof *ratio);
-                rel = realloc(rel, cap * sizeof *rel);
-                if (!ratio || !rel)
+                double *ra = malloc(cap * sizeof *ra), *re = malloc(cap * sizeof *re);
+                if (!ra || !re) {
+                    fprintf(stderr, "bench_tightness: out of memory\n");
                     return 3;
+                }
+                if (n_ratio)
+                    memcpy(ra, ratio, n_ratio * sizeof *ra);
+                if (n_rel)
+                    memcpy(re, rel, n_rel * sizeof *re);
+                free(ratio);
+                free(rel);
+                ratio = ra;
+                rel = re;
             }
             for (size_t i = 0; i < r->n_entries; i++) {
                 const ga_check_entry *e = &r->entries[i];

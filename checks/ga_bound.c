@@ -31,7 +31,6 @@
 
 #include "ga_check.h"
 
-#define GA_U 0x1p-53
 #define GA_ELEM_ULPS 8
 /* Gradual underflow: below DBL_MIN a product, quotient or function value
  * rounds with an absolute error up to 2^-1075 = 2^-53 DBL_MIN, which no

@@ -785,6 +785,12 @@ static void csv_num(FILE *f, double v, int empty_if_nan)
 
 int ga_check_report_write_csv(ga_error *err, const ga_check_report *r, const char *path)
 {
+    return ga_check_report_write_csv_names(err, r, NULL, path);
+}
+
+int ga_check_report_write_csv_names(ga_error *err, const ga_check_report *r,
+                                    const char *const *names, const char *path)
+{
     if (!r || !path || !*path)
         return ga_fail(err, GA_EINVAL, "CSV: no report or empty path");
     ga_atomic_file af;
@@ -796,7 +802,7 @@ int ga_check_report_write_csv(ga_error *err, const ga_check_report *r, const cha
           "fd_trunc,fd_round,slope_lo,slope_hi,reason" GA_CSV_EOL, f);
     for (size_t i = 0; i < r->n_entries; i++) {
         const ga_check_entry *e = &r->entries[i];
-        ga_csv_field(f, e->name);
+        ga_csv_field(f, names ? names[i] : e->name);
         fprintf(f, ",%zu", e->index);
         csv_num(f, e->analytic, 0);
         csv_num(f, e->oracle, 1);

@@ -225,6 +225,11 @@ int ga_check_report_print(FILE *f, const ga_check_report *r);
 /* RFC 4180 CSV, header row, numbers %.17g. Written to a temporary file in the
  * same directory, then renamed: no partial file is left on error. */
 int ga_check_report_write_csv(ga_error *err, const ga_check_report *r, const char *path);
+/* The same with entry i's name taken from names[i] (n_entries) instead of the
+ * entry's 40-byte copy; names NULL: the entries' own (the library's reports
+ * keep whole names, lib/ga_problem.c). */
+int ga_check_report_write_csv_names(ga_error *err, const ga_check_report *r,
+                                    const char *const *names, const char *path);
 
 /* How far outside its tolerance an entry is: |analytic - ref| / tol, INFINITY
  * for a FAIL that no finite ratio explains (NaN analytic), 0 for an exact

@@ -19,7 +19,6 @@
 #include "ga_enclose.h"
 #include "ga_loss_internal.h"
 
-#define U GA_ENCLOSE_U
 #define K GA_ENCLOSE_ELEM_ULPS
 /* below DBL_MIN a product, quotient or function value may be off by half
  * a subnormal ulp, 2^-1075, absolutely; sums of subnormals are exact */
@@ -31,7 +30,7 @@ typedef struct {
 
 static long double gam(size_t n)
 {
-    long double nu = (long double)n * U;
+    long double nu = (long double)n * GA_ENCLOSE_U;
     return nu < 0.5L ? nu / (1.0L - nu) : (long double)INFINITY;
 }
 
@@ -209,7 +208,7 @@ static ivl round_product(ivl x, ivl y)
     double p;
     if (exact_product(&p, x, y))
         return (ivl){p, p};
-    return widen(imul(x, y), U, 1);
+    return widen(imul(x, y), GA_ENCLOSE_U, 1);
 }
 
 /* An interval wider than half its magnitude: a factor that varies by more
@@ -273,7 +272,7 @@ static ivl act_range(ga_activation a, long double p, ivl z)
         return z.lo > 0 ? z : (ivl){pz, pz};
     long double v[3] = {act_ld(a, p, z.lo), act_ld(a, p, z.hi), 0.0L};
     ivl r = hull(v, (z.lo < 0 && z.hi > 0) ? 3 : 2); /* f(0) = 0 for every activation */
-    return widen(fix(r), act_ulps(a) * U, act_ulps(a) > 0 ? (size_t)K : 0);
+    return widen(fix(r), act_ulps(a) * GA_ENCLOSE_U, act_ulps(a) > 0 ? (size_t)K : 0);
 }
 
 /* sigmoid' = e/(1+e)^2 and tanh' = 4 e2/(1+e2)^2, e = exp(-|z|), e2 = e^2:
@@ -302,10 +301,10 @@ static ivl dact_range(int *amb, ga_activation a, long double p, ivl z)
         long double bl = bump(a, z.lo), bh = bump(a, z.hi);
         r.lo = fminl(bl, bh);
         r.hi = z.lo <= 0 && z.hi >= 0 ? (a == GA_ACT_SIGMOID ? 0.25L : 1.0L) : fmaxl(bl, bh);
-        return widen(r, K * U, K);
+        return widen(r, K * GA_ENCLOSE_U, K);
     }
     case GA_ACT_SOFTPLUS:
-        return widen((ivl){sigm(z.lo), sigm(z.hi)}, K * U, K);
+        return widen((ivl){sigm(z.lo), sigm(z.hi)}, K * GA_ENCLOSE_U, K);
     case GA_ACT_RELU:
     case GA_ACT_LEAKY_RELU: {
         long double neg = a == GA_ACT_RELU ? 0.0L : p;
@@ -326,7 +325,7 @@ static ivl dact_range(int *amb, ga_activation a, long double p, ivl z)
             n = 3;
             *amb = p != 1.0L;
         }
-        return widen(hull(v, n), K * U, K);
+        return widen(hull(v, n), K * GA_ENCLOSE_U, K);
     }
     default: return (ivl){1, 1};
     }
@@ -378,7 +377,7 @@ static long double softmax_shift(const ivl *z, size_t n)
         bottom = fminl(bottom, z[j].lo);
     }
     long double d = top - bottom;
-    return 2.0L * U * (isnan(d) || d > 746.0L ? 746.0L : d);
+    return 2.0L * GA_ENCLOSE_U * (isnan(d) || d > 746.0L ? 746.0L : d);
 }
 
 /* the core's softmax row: max, n subtractions and exponentials, a sum of n,
@@ -398,7 +397,7 @@ static void softmax_backward(ivl *da, const ivl *a, size_t n)
         acc_add_product(&s, a[k], da[k]);
     ivl sv = acc_close(&s, n);
     for (size_t k = 0; k < n; k++)
-        da[k] = round_product(a[k], widen(isub(da[k], sv), U, 0));
+        da[k] = round_product(a[k], widen(isub(da[k], sv), GA_ENCLOSE_U, 0));
 }
 
 /* ---- the passes ---- */

@@ -41,7 +41,7 @@
 
 #include "ga_core.h"
 
-#define GA_ENCLOSE_U (0x1p-53L * (1.0L + 0x1p-8L))
+#define GA_ENCLOSE_U ((long double)GA_U * (1.0L + 0x1p-8L))
 #define GA_ENCLOSE_ELEM_ULPS 8
 
 typedef struct {

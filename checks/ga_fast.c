@@ -10,7 +10,6 @@
 #include "ga_random.h"
 #include "ga_rounding.h"
 
-#define U 0x1p-53
 
 void ga_fast_options_default(ga_fast_options *opt)
 {
@@ -116,7 +115,7 @@ static void ridders_dir(fast_ctx *c, uint64_t dir, size_t lo, size_t hi, double 
         if (c->status)
             break;
         double a0 = (fp - fm) / (2.0 * hh);
-        if (ga_diff_tableau_add(&t, a0, (2.0 * loss_err + rp + rm) / (2.0 * hh) + U * fabs(a0)))
+        if (ga_diff_tableau_add(&t, a0, (2.0 * loss_err + rp + rm) / (2.0 * hh) + GA_U * fabs(a0)))
             break;
     }
     *value = t.ans;
@@ -137,7 +136,7 @@ static int directional(fast_ctx *c, uint64_t dir, size_t lo, size_t hi, double *
         eb += c->bound->grad_err[i];
     }
     double n = (double)(hi - lo);
-    double gamma = n * U / (1.0 - n * U);
+    double gamma = n * GA_U / (1.0 - n * GA_U);
     /* rounding of v.g: the worst case (every entry's bound, plus the dot
      * product's own rounding) or LAMBDA times the spread of v.g over the
      * Monte Carlo runs, whichever is smaller (ga_rounding.h) */

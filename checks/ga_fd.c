@@ -125,7 +125,7 @@ int ga_fd_ctx_alloc(ga_fd_ctx **out, ga_error *err, const ga_net *net, const dou
         off += m;
     }
     size_t nterms = batch * d->layers[d->n_layers - 1].n_out;
-    c->loss_err = loss_err > 0 ? loss_err : GA_DIFF_U * fabs(c->loss0) * (double)nterms;
+    c->loss_err = loss_err > 0 ? loss_err : GA_U * fabs(c->loss0) * (double)nterms;
     *out = c;
     return GA_OK;
 }
@@ -200,8 +200,8 @@ static int finish(ga_fd_ctx *c, ga_fd_result *r, ga_error *err)
 /* eps_L relative to |L|, at least u: sets the default steps */
 static double rel_noise(const ga_fd_ctx *c)
 {
-    double r = fabs(c->loss0) > 0 ? c->loss_err / fabs(c->loss0) : GA_DIFF_U;
-    return r > GA_DIFF_U ? r : GA_DIFF_U;
+    double r = fabs(c->loss0) > 0 ? c->loss_err / fabs(c->loss0) : GA_U;
+    return r > GA_U ? r : GA_U;
 }
 
 /* The rounding error of the loss at the points evaluated so far: eps_L at
@@ -335,7 +335,7 @@ int ga_fd_sweep(ga_sweep *out, ga_error *err, ga_fd_ctx *c, size_t i, double ana
     size_t ko = 0;
     for (size_t k = 0; k + 1 < n; k++) {
         est[k] = fabs(out->fd[k] - out->fd[k + 1]) / 0.9 + 2.0 * c->loss_err / hd[k] +
-                 GA_DIFF_U * fabs(out->fd[k]);
+                 GA_U * fabs(out->fd[k]);
         if (est[k] < est[ko])
             ko = k;
     }

@@ -8,7 +8,7 @@
 #include "ga_plainpass.h"
 #include "ga_rounding.h"
 
-#define TO_DOUBLE_U (0x1p-53 / GA_PLAIN_VIRTUAL_U)
+#define TO_DOUBLE_U (GA_U / GA_PLAIN_VIRTUAL_U)
 
 int ga_rounding_alloc(ga_rounding **out, ga_error *err, const ga_net *net, size_t batch, unsigned k)
 {

@@ -191,6 +191,7 @@ Test(verdict, one_entry_times_1_plus_1e_9_fails_against_oracle)
     size_t best = 0;
     double best_q = 0.0;
     double *g = malloc(p.net->n_params * sizeof *g);
+    cr_assert_not_null(g);
     for (size_t i = 0; i < r->n_entries; i++) {
         g[i] = r->entries[i].analytic;
         double q = fabs(g[i]) / r->entries[i].tol;

@@ -203,6 +203,7 @@ Test(io, commit_all_is_all_or_nothing)
     cr_assert_not_null(af[1].f);
     fputs("new b", af[1].f);
     char *tmp_b = strdup(af[1].tmp);
+    cr_assert_not_null(tmp_b);
     cr_assert_eq(ga_atomic_commit_all(af, 2, &err), GA_EIO);
     cr_expect(strstr(err.msg, "b.csv failed: No space left on device"), "%s", err.msg);
     cr_expect_str_eq(slurp(a), "old a", "a replaced although b failed");

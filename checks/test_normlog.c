@@ -123,7 +123,6 @@ Test(norm2, within_stated_bound_of_mpfr)
     static double x[N];
     mpfr_t acc, sq;
     mpfr_inits2(4096, acc, sq, (mpfr_ptr)0);
-    const double u = ldexp(1, -53);
     double worst = 0;
     for (int trial = 0; trial < 60; trial++) {
         size_t n = 1 + (size_t)(ga_rng_uniform(&rng) * N);
@@ -139,7 +138,7 @@ Test(norm2, within_stated_bound_of_mpfr)
         mpfr_sub_d(sq, acc, got, MPFR_RNDN);
         mpfr_div(sq, sq, acc, MPFR_RNDN);
         double rel = fabs(mpfr_get_d(sq, MPFR_RNDN));
-        double nu = (double)n * u, bound = nu / (1 - nu) / 2 + u;
+        double nu = (double)n * GA_U, bound = nu / (1 - nu) / 2 + GA_U;
         cr_expect_leq(rel, bound, "seed 7 trial %d n %zu: rel err %.3g > bound %.3g", trial, n,
                       rel, bound);
         if (rel / bound > worst)
@@ -634,6 +633,7 @@ Test(normlog, repair_refuses_what_it_cannot_fix)
     cr_expect_eq(ga_normlog_repair(&err, path, NULL), GA_EINVAL);
     cr_expect_not_null(strstr(err.msg, "no complete line"), "%s", err.msg);
     f = fopen(path, "w");
+    cr_assert_not_null(f);
     fputs("a,b\n1,2\n3,", f);
     fclose(f);
     size_t cut;

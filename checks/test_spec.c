@@ -808,6 +808,7 @@ Test(bad, files)
     int fd = mkstemp(path);
     cr_assert(fd >= 0);
     FILE *f = fdopen(fd, "w");
+    cr_assert_not_null(f);
     fputs("{\n  \"layout\": \"row\",\n  \"input\": NaN\n}\n", f);
     fclose(f);
     cr_expect_eq(ga_spec_load(&s, &err, path, 0), GA_ESPEC);

@@ -117,6 +117,7 @@ Test(verdicts, flipped_kink_entry_fails)
     cr_assert_neq(i, SIZE_MAX);
     cr_assert_eq(r0->entries[i].verdict, GA_VERDICT_KINK, "%s", r0->entries[i].reason);
     double *g = malloc(P * sizeof *g);
+    cr_assert_not_null(g);
     for (size_t k = 0; k < P; k++)
         g[k] = r0->entries[k].analytic;
     g[i] = -g[i];
@@ -154,6 +155,7 @@ ParameterizedTest(size_t *which, verdicts, kink_injections_fail_outside_the_inte
     /* at most 12 kink entries, spread over the net: a few seconds */
     size_t stride = kinks > 12 ? (kinks + 11) / 12 : 1;
     double *g = malloc(P * sizeof *g);
+    cr_assert_not_null(g);
     for (size_t i = 0; i < P; i++) {
         const ga_check_entry *e0 = &r0->entries[i];
         if (e0->verdict != GA_VERDICT_KINK || seen++ % stride)

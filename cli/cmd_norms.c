@@ -98,6 +98,12 @@ typedef struct {
     size_t n, cap;
 } input_list;
 
+/* gcc 12's -fanalyzer loses a pointer stored at a variable index of a heap
+ * array and reports it leaked here; free_inputs frees every l->v[i].path. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 10
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
 static int add_input(input_list *l, const char *path, int from_dir)
 {
     if (l->n == l->cap) {
@@ -116,6 +122,9 @@ static int add_input(input_list *l, const char *path, int from_dir)
     l->n++;
     return 0;
 }
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 10
+#pragma GCC diagnostic pop
+#endif
 
 static void free_inputs(input_list *l)
 {
@@ -176,7 +185,7 @@ static int collect(input_list *l, char **args, size_t n_args)
         }
         all_numbered &= l->v[i].has_number;
     }
-    if (all_numbered)
+    if (all_numbered && l->n > 1) /* qsort wants a valid array even for n = 0 */
         qsort(l->v, l->n, sizeof *l->v, by_step);
     else
         for (size_t i = 0; i < l->n; i++)

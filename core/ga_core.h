@@ -19,8 +19,16 @@
 #ifndef GA_CORE_H
 #define GA_CORE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+/* Unit roundoff of double, u = 2^-53: round to nearest gives fl(x) = x (1 + d),
+ * |d| <= u, for x in the normal range (Higham, Accuracy and Stability of
+ * Numerical Algorithms, 2nd ed., Section 2.1). The one name for it: every
+ * gamma_n = n u / (1 - n u) and every "a few u" tolerance uses this. */
+#define GA_U 0x1p-53
 
 /* ---- status codes ------------------------------------------------------ */
 enum {
@@ -40,12 +48,24 @@ typedef struct {
 } ga_error;
 
 const char *ga_strerror(int status);
-/* Formats into err (if not NULL) and returns status: `return ga_fail(err, GA_EINVAL, "...", ...);` */
-int ga_fail(ga_error *err, int status, const char *fmt, ...)
+/* Formats into err (if not NULL) and returns status: `return ga_fail(err, GA_EINVAL, "...", ...);`
+ * Defined here, not in ga_error.c, so that every caller (and gcc -fanalyzer,
+ * which follows calls within a file) sees that it returns status. */
+static inline int ga_fail(ga_error *err, int status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+static inline int ga_fail(ga_error *err, int status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
 
 /* ---- activations ------------------------------------------------------- */
 typedef enum {

@@ -100,7 +100,7 @@ int ga_diff_forward(ga_diff_result *r, const ga_diff_fn *fn, double x, double fx
     double d1 = (f1 - fx) / (t1 - x), d2 = (f2 - fx) / (t2 - x);
     r->value = d1;
     r->trunc = 2.0 * fabs(d1 - d2);
-    r->round = 2.0 * emax / (t1 - x) + GA_DIFF_U * fabs(d1);
+    r->round = 2.0 * emax / (t1 - x) + GA_U * fabs(d1);
     r->h = t1 - x;
     return 0;
 }
@@ -115,7 +115,7 @@ int ga_diff_central(ga_diff_result *r, const ga_diff_fn *fn, double x, double h)
         return status;
     r->value = d1;
     r->trunc = (4.0 / 3.0) * fabs(d1 - d2);
-    r->round = 2.0 * emax / hd1 + GA_DIFF_U * fabs(d1);
+    r->round = 2.0 * emax / hd1 + GA_U * fabs(d1);
     r->h = hd1 / 2;
     return 0;
 }
@@ -156,7 +156,7 @@ int ga_diff_5point(ga_diff_result *r, const ga_diff_fn *fn, double x, double h)
     double hmin = 2.0 * a.min_off;
     r->value = result;
     r->trunc = abserr;
-    r->round = 3.0 * a.emax / hmin + GA_DIFF_U * fabs(result);
+    r->round = 3.0 * a.emax / hmin + GA_U * fabs(result);
     r->h = hmin;
     return 0;
 }
@@ -189,7 +189,7 @@ int ga_diff_ridders(ga_diff_result *r, const ga_diff_fn *fn, double x, double h,
         return status;
     r->value = t.ans;
     r->trunc = isfinite(t.best) ? t.best : fabs(t.ans);
-    r->round = t.ans_round + GA_DIFF_U * fabs(t.ans);
+    r->round = t.ans_round + GA_U * fabs(t.ans);
     r->h = hs[t.ans_row];
     return 0;
 }

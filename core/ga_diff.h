@@ -23,9 +23,9 @@
 
 #include <stddef.h>
 
+#include "ga_core.h" /* GA_U, the unit roundoff of double: a quotient's own rounding is u |D| */
+
 /* ---- the constants, each with its reason --------------------------------- */
-/* Unit roundoff of double: the rounding of the quotient itself is u |D|. */
-#define GA_DIFF_U 0x1p-53
 /* Rows of a double tableau. With the shrink 1.4 the steps span a factor
  * 1.4^9 = 21: below that rounding (E / h) grows faster than extrapolation
  * gains, and Ridders' stop ends the tableau earlier anyway. */

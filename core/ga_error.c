@@ -1,7 +1,5 @@
 /* ga_error.c: status codes, messages, and the ulp distance every folder uses. */
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "ga_core.h"
@@ -20,17 +18,6 @@ const char *ga_strerror(int status)
     case GA_ECALLBACK: return "a callback reported an error";
     default: return "unknown status";
     }
-}
-
-int ga_fail(ga_error *err, int status, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return status;
 }
 
 /* Doubles ordered as integers: flip the magnitude bits of negatives so that

@@ -1,5 +1,6 @@
 /* ga_normlog.h: gradient-norm reports of a training loop, one CSV row per step,
- * streamed. Part of the public API (gradaudit.h includes it); gradaudit norms
+ * streamed. The public API's gradaudit_normlog_* (gradaudit.h, lib/ga_normlog_api.c)
+ * are copies of these types over these functions; gradaudit norms
  * uses it for gradients saved by NumPy.
  *
  *   ga_normlog *log;

@@ -55,14 +55,14 @@ int main(int argc, char **argv)
             return usage(s);
     }
     gradaudit_report *rep;
-    ga_error err;
+    gradaudit_error err;
     int st = gradaudit_check(&rep, &err, &p, &opt);
-    if (st != GA_OK) {
+    if (st != GRADAUDIT_OK) {
         fprintf(stderr, "mlp_check: %s (%s)\n", err.msg, gradaudit_strerror(st));
         return 3;
     }
     gradaudit_report_print(stdout, rep);
-    if (csv && (st = gradaudit_report_write_csv(&err, rep, csv)) != GA_OK) {
+    if (csv && (st = gradaudit_report_write_csv(&err, rep, csv)) != GRADAUDIT_OK) {
         fprintf(stderr, "mlp_check: %s\n", err.msg);
         gradaudit_report_free(rep);
         return 3;

@@ -61,14 +61,15 @@ Test(mlp, wrong_factor2_fails_every_entry)
 {
     d.bug = MLP_BUG_FACTOR2;
     gradaudit_report *rep;
-    ga_error err;
-    cr_assert_eq(gradaudit_check(&rep, &err, &prob, &opt), GA_OK, "%s", err.msg);
-    cr_expect_eq(rep->reference, GRADAUDIT_REF_ORACLE);
-    cr_expect_eq(rep->r.n_fail, (size_t)MLP_N, "n_fail %zu", rep->r.n_fail);
+    gradaudit_error err;
+    cr_assert_eq(gradaudit_check(&rep, &err, &prob, &opt), GRADAUDIT_OK, "%s", err.msg);
+    const gradaudit_summary *sum = gradaudit_report_summary(rep);
+    cr_expect_eq(sum->reference, GRADAUDIT_REF_ORACLE);
+    cr_expect_eq(sum->n_fail, (size_t)MLP_N, "n_fail %zu", sum->n_fail);
     cr_expect_not(gradaudit_report_ok(rep));
     for (size_t i = 0; i < MLP_N; i++) {
-        const ga_check_entry *e = &rep->r.entries[i];
-        cr_expect_eq(e->verdict, GA_VERDICT_FAIL, "%s: %s", e->name, e->reason);
+        const gradaudit_entry *e = gradaudit_report_entry(rep, i);
+        cr_expect_eq(e->verdict, GRADAUDIT_VERDICT_FAIL, "%s: %s", e->name, e->reason);
         cr_expect_leq(fabs(e->ref - 2 * e->analytic), 1e-12 * fabs(e->ref),
                       "%s: reference %.17g is not twice analytic %.17g", e->name, e->ref,
                       e->analytic);
@@ -82,26 +83,27 @@ Test(mlp, wrong_tanh_deriv_fails_first_layer_only)
     for (int model = 0; model < 2; model++) {
         opt.ignore_bound = model;
         gradaudit_report *rep;
-        ga_error err;
-        cr_assert_eq(gradaudit_check(&rep, &err, &prob, &opt), GA_OK, "%s", err.msg);
-        cr_expect_eq(rep->r.n_fail, (size_t)(MLP_H * MLP_D + MLP_H), "model %d: n_fail %zu", model,
-                     rep->r.n_fail);
+        gradaudit_error err;
+        cr_assert_eq(gradaudit_check(&rep, &err, &prob, &opt), GRADAUDIT_OK, "%s", err.msg);
+        const gradaudit_summary *sum = gradaudit_report_summary(rep);
+        cr_expect_eq(sum->n_fail, (size_t)(MLP_H * MLP_D + MLP_H), "model %d: n_fail %zu", model,
+                     sum->n_fail);
         for (size_t i = 0; i < MLP_N; i++) {
-            const ga_check_entry *e = &rep->r.entries[i];
+            const gradaudit_entry *e = gradaudit_report_entry(rep, i);
             int first = e->name[1] == '1';
-            cr_expect_eq(e->verdict, first ? GA_VERDICT_FAIL : GA_VERDICT_PASS,
+            cr_expect_eq(e->verdict, first ? GRADAUDIT_VERDICT_FAIL : GRADAUDIT_VERDICT_PASS,
                          "model %d: %s: %s", model, e->name, e->reason);
         }
         /* groups W1, b1, W2, b2 from the names */
-        cr_expect_eq(rep->r.n_layers, 4);
-        cr_expect_str_eq(rep->r.layers[0].name, "W1");
-        cr_expect_eq(rep->r.layers[0].fail, 15);
-        cr_expect_str_eq(rep->r.layers[3].name, "b2");
-        cr_expect_eq(rep->r.layers[3].pass, 2);
+        cr_expect_eq(sum->n_groups, 4);
+        cr_expect_str_eq(gradaudit_report_group(rep, 0)->name, "W1");
+        cr_expect_eq(gradaudit_report_group(rep, 0)->fail, 15);
+        cr_expect_str_eq(gradaudit_report_group(rep, 3)->name, "b2");
+        cr_expect_eq(gradaudit_report_group(rep, 3)->pass, 2);
         /* worst entries first, all of them failures */
-        cr_expect_eq(rep->r.n_top, 10);
-        for (size_t t = 0; t < rep->r.n_top; t++)
-            cr_expect_eq(rep->r.entries[rep->r.top[t]].verdict, GA_VERDICT_FAIL);
+        cr_expect_eq(sum->n_top, 10);
+        for (size_t t = 0; t < sum->n_top; t++)
+            cr_expect_eq(gradaudit_report_top(rep, t)->verdict, GRADAUDIT_VERDICT_FAIL);
         gradaudit_report_free(rep);
     }
 }

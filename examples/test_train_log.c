@@ -60,8 +60,8 @@ static ga_test_csv run(seen *s, const char *which)
     s->layers = c.layers;
     char path[64];
     snprintf(path, sizeof path, "/tmp/ga_train_log_%s_%d.csv", which, (int)getpid());
-    ga_error err;
-    cr_assert_eq(tm_train(&err, &c, path, NULL, observe, s), GA_OK, "%s", err.msg);
+    gradaudit_error err;
+    cr_assert_eq(tm_train(&err, &c, path, NULL, observe, s), GRADAUDIT_OK, "%s", err.msg);
     ga_test_csv csv;
     size_t bad;
     char *text = ga_test_slurp(path, NULL);

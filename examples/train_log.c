@@ -20,8 +20,8 @@ int main(int argc, char **argv)
     }
     tm_config c;
     tm_example_config(&c, which);
-    ga_error err;
-    if (tm_train(&err, &c, argv[1], NULL, NULL, NULL) != GA_OK) {
+    gradaudit_error err;
+    if (tm_train(&err, &c, argv[1], NULL, NULL, NULL) != GRADAUDIT_OK) {
         fprintf(stderr, "train_log: %s\n", err.msg);
         return 3;
     }

@@ -1,5 +1,6 @@
 /* train_mlp.c: the training loop of train_mlp.h, backprop by hand. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,16 +31,28 @@ static double act_deriv(tm_act a, double y)
     return a == TM_TANH ? 1.0 - y * y : a == TM_SIGMOID ? y * (1.0 - y) : 1.0;
 }
 
-int tm_train(ga_error *err, const tm_config *c, const char *csv,
-             const ga_normlog_options *opt, tm_observer obs, void *user)
+/* The message into err (may be NULL); returns status. */
+static int fail(gradaudit_error *err, int status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+int tm_train(gradaudit_error *err, const tm_config *c, const char *csv,
+             const gradaudit_normlog_options *opt, tm_observer obs, void *user)
 {
     size_t L = c->layers, B = c->batch;
     if (L < 1 || L > TM_MAX_LAYERS || B < 1 || c->steps < 1 || !(c->lr > 0) || !(c->clip >= 0))
-        return ga_fail(err, GA_EINVAL, "train_mlp: bad configuration (layers 1..%d, batch, "
+        return fail(err, GRADAUDIT_EINVAL, "train_mlp: bad configuration (layers 1..%d, batch, "
                        "steps, lr > 0, clip >= 0)", TM_MAX_LAYERS);
     for (size_t l = 0; l <= L; l++)
         if (c->width[l] < 1)
-            return ga_fail(err, GA_EINVAL, "train_mlp: width[%zu] is 0", l);
+            return fail(err, GRADAUDIT_EINVAL, "train_mlp: width[%zu] is 0", l);
 
     /* one slab for parameters, one for gradients; views W1, b1, ... */
     size_t off[2 * TM_MAX_LAYERS + 1], size[2 * TM_MAX_LAYERS], n = 0, maxw = 0;
@@ -57,7 +70,7 @@ int tm_train(ga_error *err, const tm_config *c, const char *csv,
     double *y = calloc(B * c->width[L], sizeof *y);
     if (!params || !grads || !acts || !dz || !da || !y) {
         free(params), free(grads), free(acts), free(dz), free(da), free(y);
-        return ga_fail(err, GA_ENOMEM, "train_mlp: out of memory");
+        return fail(err, GRADAUDIT_ENOMEM, "train_mlp: out of memory");
     }
 #define A(l, i, j) acts[((l) * B + (i)) * maxw + (j)]
 
@@ -73,22 +86,22 @@ int tm_train(ga_error *err, const tm_config *c, const char *csv,
         for (size_t k = 0; k < size[2 * l - 2]; k++)
             params[off[2 * l - 2] + k] = c->gain * gauss(&s) / sqrt((double)c->width[l - 1]);
 
-    ga_normlog_tensor t[2 * TM_MAX_LAYERS];
+    gradaudit_normlog_tensor t[2 * TM_MAX_LAYERS];
     char names[2 * TM_MAX_LAYERS][8];
     const double *g[2 * TM_MAX_LAYERS], *p[2 * TM_MAX_LAYERS];
     for (size_t l = 1; l <= L; l++) {
         snprintf(names[2 * l - 2], 8, "W%zu", l);
         snprintf(names[2 * l - 1], 8, "b%zu", l);
-        t[2 * l - 2] = (ga_normlog_tensor){names[2 * l - 2], 2, {c->width[l], c->width[l - 1]}};
-        t[2 * l - 1] = (ga_normlog_tensor){names[2 * l - 1], 1, {c->width[l]}};
+        t[2 * l - 2] = (gradaudit_normlog_tensor){names[2 * l - 2], 2, {c->width[l], c->width[l - 1]}};
+        t[2 * l - 1] = (gradaudit_normlog_tensor){names[2 * l - 1], 1, {c->width[l]}};
     }
     for (size_t i = 0; i < 2 * L; i++)
         g[i] = grads + off[i], p[i] = params + off[i];
-    ga_normlog *log;
-    int st = ga_normlog_open(&log, err, csv, t, 2 * L, opt);
-    ga_normlog_clip clip = {c->clip, 1e-6};
+    gradaudit_normlog *log;
+    int st = gradaudit_normlog_open(&log, err, csv, t, 2 * L, opt);
+    gradaudit_normlog_clip clip = {c->clip, 1e-6};
 
-    for (size_t step = 0; st == GA_OK && step < c->steps; step++) {
+    for (size_t step = 0; st == GRADAUDIT_OK && step < c->steps; step++) {
         /* forward */
         for (size_t l = 1; l <= L; l++) {
             const double *W = params + off[2 * l - 2], *b = params + off[2 * l - 1];
@@ -139,11 +152,11 @@ int tm_train(ga_error *err, const tm_config *c, const char *csv,
         }
         if (obs)
             obs(step, loss, g, size, user);
-        st = ga_normlog_step(log, err, step, loss, g, p, c->clip > 0 ? &clip : NULL);
-        if (st != GA_OK || !isfinite(loss))
+        st = gradaudit_normlog_step(log, err, step, loss, g, p, c->clip > 0 ? &clip : NULL);
+        if (st != GRADAUDIT_OK || !isfinite(loss))
             break;
         if (c->clip > 0) {
-            double norm = ga_norm2(grads, n), coef = c->clip / (norm + 1e-6);
+            double norm = gradaudit_norm2(grads, n), coef = c->clip / (norm + 1e-6);
             if (coef < 1)
                 for (size_t i = 0; i < n; i++)
                     grads[i] *= coef;
@@ -152,9 +165,9 @@ int tm_train(ga_error *err, const tm_config *c, const char *csv,
             params[i] -= c->lr * grads[i];
     }
 #undef A
-    int cst = ga_normlog_close(log, st == GA_OK ? err : NULL);
+    int cst = gradaudit_normlog_close(log, st == GRADAUDIT_OK ? err : NULL);
     free(params), free(grads), free(acts), free(dz), free(da), free(y);
-    return st != GA_OK ? st : cst;
+    return st != GRADAUDIT_OK ? st : cst;
 }
 
 void tm_example_config(tm_config *c, const char *which)

@@ -1,5 +1,5 @@
 /* train_mlp.h: a hand-written training loop of a small MLP that logs its
- * gradient norms through gradaudit's public API (ga_normlog.h). Like mlp.c it
+ * gradient norms through gradaudit's public API (gradaudit_normlog_*). Like mlp.c it
  * shares no code with gradaudit's core/: it is what a user writes.
  *
  *   a_0 = x                                   (B, width[0])
@@ -41,12 +41,12 @@ typedef struct {
 typedef void (*tm_observer)(size_t step, double loss, const double *const *grads,
                             const size_t *sizes, void *user);
 
-/* Trains and logs every step to csv (ga_normlog, options opt or NULL). Stops
- * early, with GA_OK, after the first step whose loss is not finite (that
- * step is logged). GA_EINVAL for a bad configuration, else the log's status;
+/* Trains and logs every step to csv (gradaudit_normlog, options opt or NULL).
+ * Stops early, with GRADAUDIT_OK, after the first step whose loss is not finite (that
+ * step is logged). GRADAUDIT_EINVAL for a bad configuration, else the log's status;
  * err says what. */
-int tm_train(ga_error *err, const tm_config *cfg, const char *csv,
-             const ga_normlog_options *opt, tm_observer obs, void *user);
+int tm_train(gradaudit_error *err, const tm_config *cfg, const char *csv,
+             const gradaudit_normlog_options *opt, tm_observer obs, void *user);
 
 /* The example's configurations (which: "normal", "explode", "vanish"):
  * normal:  3-16-16-1 tanh, gain 1, lr 0.1, clip 1, 200 steps, batch 32

@@ -71,8 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             mx = fabs(a.data[i]) > mx ? fabs(a.data[i]) : mx;
         }
         long double ref = sqrtl(sum);
-        double u = ldexp(1, -53), nu = (double)a.size * u;
-        long double bound = (nu / (1 - nu) / 2 + u + (long double)a.size * ldexpl(1, -64)) * ref;
+        double nu = (double)a.size * GA_U;
+        long double bound = (nu / (1 - nu) / 2 + GA_U + (long double)a.size * ldexpl(1, -64)) * ref;
         long double got = s.norm;
         /* a norm beyond DBL_MAX is Inf; one in the subnormal range is off by
          * at most half the smallest subnormal */

@@ -6,9 +6,9 @@
  * dL/dtheta to be checked (required), and optionally the same loss in MPFR
  * (enables the exact oracle), a running error bound of the gradient, and
  * names of the entries. gradaudit_check() compares every entry of the
- * gradient with a reference value under a derived tolerance and returns the
- * per-entry report of the checker (ga_check_entry, see ga_check.h) inside a
- * gradaudit_report the caller inspects, prints and frees.
+ * gradient with a reference value under a derived tolerance and returns a
+ * per-entry report (opaque: gradaudit_report_entry and the other accessors)
+ * the caller inspects, prints and frees.
  *
  * Reference (gradaudit_options.reference):
  *   oracle:  central differences with Richardson extrapolation on the MPFR
@@ -18,7 +18,7 @@
  *   ridders: Ridders-extrapolated central differences on the double loss,
  *            with their own truncation + rounding error estimate.
  *   auto:    oracle when loss_mpfr is given, else ridders.
- * Tolerance on |analytic - reference| (reported in gradaudit_report.model):
+ * Tolerance on |analytic - reference| (named in gradaudit_summary.model):
  *   bound model (grad_bound given): gamma_n * S_i + the reference's bound,
  *            gamma_n = n u / (1 - n u), u = 2^-53, S_i and n from the user's
  *            backward pass on absolute values (Higham's running bound);
@@ -28,10 +28,12 @@
  *            lib/ga_problem.c), at least 2 ulps of the analytic value, + the
  *            reference's bound.
  *
- * Conventions: functions return GA_OK or a GA_E* status (ga_core.h) and write
- * a one-line message into a ga_error when one is passed; outputs come first.
- * Callbacks return 0 on success; any other value stops the check with
- * GA_ECALLBACK and a message naming the callback and the point.
+ * Conventions: functions return GRADAUDIT_OK or a GRADAUDIT_E* status and
+ * write a one-line message into a gradaudit_error when one is passed; outputs
+ * come first. Callbacks return 0 on success; any other value stops the check
+ * with GRADAUDIT_ECALLBACK and a message naming the callback and the point.
+ * Everything this header declares is named gradaudit_* or GRADAUDIT_*; it
+ * needs no other header of gradaudit's, only <mpfr.h> (MPFR and GMP).
  *
  * Link with `pkg-config --cflags --libs gradaudit`.
  */
@@ -44,14 +46,30 @@
 
 #include <mpfr.h>
 
-#include "ga_check.h" /* ga_error, GA_* status codes, ga_check_entry, ga_check_report */
-#include "ga_normlog.h" /* gradient-norm reports of a training loop (see below) */
-
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define GRADAUDIT_VERSION "0.1.0"
+
+/* ---- status codes and errors -------------------------------------------- */
+enum {
+    GRADAUDIT_OK = 0,
+    GRADAUDIT_EINVAL = 1,     /* invalid argument */
+    GRADAUDIT_ENOMEM = 2,     /* allocation failed or a size exceeds the memory cap */
+    GRADAUDIT_ERANGE = 3,     /* a size or count overflows, or a name is too long */
+    GRADAUDIT_EIO = 4,        /* a file could not be read or written */
+    GRADAUDIT_ENONFINITE = 6, /* NaN or Inf where a finite number is required */
+    GRADAUDIT_ECALLBACK = 8   /* a user callback returned non-zero */
+};
+
+/* Receives a one-line message naming what was wrong; untouched on success. */
+typedef struct {
+    char msg[1024];
+} gradaudit_error;
+
+/* Message for any status. */
+const char *gradaudit_strerror(int status);
 
 /* ---- callbacks ---------------------------------------------------------- */
 /* *loss = L(theta). theta (n). */
@@ -71,11 +89,15 @@ typedef int (*gradaudit_grad_fn)(double *grad, const double *theta, size_t n, vo
  * |grad_computed[i] - grad_exact[i]| <= gamma_n * S_i, where *roundings = n
  * counts the roundings on the longest path of the computation (typically the
  * same backward pass run on |values|, every elementary function widened by
- * |f'|; see ga_check.h). */
+ * |f'|; see docs/library.md). */
 typedef int (*gradaudit_bound_fn)(double *mag, size_t *roundings, const double *theta, size_t n,
                                   void *user);
 
-/* Writes the name of entry i ("W1[2,0]") into buf (size bytes, NUL-terminated). */
+/* Writes the name of entry i ("W1[2,0]") into buf (size bytes, NUL-terminated;
+ * snprintf's way of cutting is fine). size starts at 256; a name that fills
+ * the buffer (strlen(buf) == size - 1) is asked for again with a buffer 4
+ * times larger, up to GRADAUDIT_NAME_MAX bytes, so no name is cut. */
+#define GRADAUDIT_NAME_MAX 65536
 typedef int (*gradaudit_name_fn)(char *buf, size_t size, size_t i, void *user);
 
 /* ---- the problem -------------------------------------------------------- */
@@ -116,56 +138,201 @@ typedef struct {
 void gradaudit_options_default(gradaudit_options *opt);
 
 /* ---- the report --------------------------------------------------------- */
+/* Opaque: read it through the accessors below, whose structs hold pointers
+ * into the report (valid until gradaudit_report_free). */
+typedef struct gradaudit_report gradaudit_report;
+
+typedef enum {
+    GRADAUDIT_VERDICT_PASS = 0,
+    GRADAUDIT_VERDICT_FAIL = 1,
+    GRADAUDIT_VERDICT_UNJUDGEABLE = 3 /* the entry's error bound could not be formed: not a pass */
+} gradaudit_verdict;
+
+/* "pass", "FAIL", "unjudgeable"; "?" for any other value. */
+const char *gradaudit_verdict_name(gradaudit_verdict v);
+
+/* One entry of the gradient. */
 typedef struct {
-    /* The checker's per-entry report. r.entries[i] (n) in parameter order:
-     * analytic, ref (= oracle or fd), abs_err, rel_err, ulps, bound (the
-     * analytic value's error bound under the model), tol, verdict, reason,
-     * name. r.layers are groups of entries sharing a name prefix (the text
-     * before '['), r.top the worst entries (by abs_err / tol, FAIL first),
-     * r.loss the double loss at theta, r.loss_oracle the MPFR loss (NaN
-     * without the oracle). */
-    ga_check_report r;
+    size_t index;               /* into theta */
+    const char *name;           /* whole, as the user gave it */
+    size_t group;               /* index of its group (gradaudit_report_group) */
+    double analytic;            /* the user's gradient */
+    double ref;                 /* the reference: oracle or fd */
+    double oracle, oracle_err;  /* oracle reference and its error bound; NaN without it */
+    double fd, fd_trunc, fd_round; /* Ridders reference, its truncation and rounding
+                                      estimates; NaN without it */
+    double abs_err;             /* |analytic - ref| */
+    double rel_err;             /* abs_err / |ref| (0 when both are 0) */
+    uint64_t ulps;              /* ulps between analytic and ref */
+    double bound;               /* error bound of the analytic value under the model */
+    double tol;                 /* tolerance on abs_err: bound + the reference's bound */
+    gradaudit_verdict verdict;
+    const char *reason;         /* "|diff| 0.0215 > tol 7.04e-14 (...)" */
+} gradaudit_entry;
+
+/* Entries in a maximal run whose names share the text before '[' ("W1" for
+ * W1[0,2]). */
+typedef struct {
+    const char *name;
+    size_t count, pass, fail, unjudgeable;
+    double max_abs_err, max_rel_err;
+    double worst_ratio;         /* max abs_err / tol */
+    size_t worst;               /* entry index of the worst ratio */
+} gradaudit_group;
+
+typedef struct {
+    size_t n_entries, n_pass, n_fail, n_unjudgeable;
+    size_t n_groups;
+    size_t n_top;                  /* worst entries listed (gradaudit_report_top) */
     gradaudit_reference reference; /* the one used: ORACLE or RIDDERS */
     gradaudit_tol_model tol_model;
-    char model[512];               /* one sentence: reference and tolerance model */
+    const char *model;             /* one sentence: reference and tolerance model */
+    uint64_t seed;
+    double loss;                   /* the double loss at theta */
+    double loss_oracle, loss_oracle_err; /* the MPFR loss, settled; NaN without the oracle */
+    uint64_t loss_ulps;            /* ulps between loss and loss_oracle */
     size_t roundings;              /* bound model: n of gamma_n; else 0 */
+    double gamma;                  /* bound model: gamma_n; else 0 */
     size_t noise_points;           /* noise model: perturbed points used */
     unsigned unsettled;            /* oracle entries not settled at max_prec (bound kept) */
     long max_prec_used;            /* oracle: largest precision reached */
     size_t loss_evals, loss_mpfr_evals, grad_evals;
-} gradaudit_report;
+} gradaudit_summary;
 
-/* Runs the check. Returns GA_OK when it ran, whatever the verdicts (see
- * report->r.n_fail); otherwise a status (GA_EINVAL: NULL or missing
- * callback, n == 0, oracle requested without loss_mpfr; GA_ENONFINITE: NaN or
- * Inf theta, loss or bound; GA_ECALLBACK: a callback returned non-zero;
- * GA_ENOMEM / GA_ERANGE: size) with a message, and *out = NULL. */
-int gradaudit_check(gradaudit_report **out, ga_error *err, const gradaudit_problem *problem,
+/* Runs the check. Returns GRADAUDIT_OK when it ran, whatever the verdicts
+ * (see gradaudit_report_ok); otherwise a status (GRADAUDIT_EINVAL: NULL or
+ * missing callback, n == 0, oracle requested without loss_mpfr;
+ * GRADAUDIT_ENONFINITE: NaN or Inf theta, loss or bound; GRADAUDIT_ECALLBACK:
+ * a callback returned non-zero; GRADAUDIT_ERANGE: a name callback filled
+ * every byte of a GRADAUDIT_NAME_MAX buffer; GRADAUDIT_ENOMEM: size) with a
+ * message in err (may be NULL), and *out = NULL. */
+int gradaudit_check(gradaudit_report **out, gradaudit_error *err, const gradaudit_problem *problem,
                     const gradaudit_options *opt);
 void gradaudit_report_free(gradaudit_report *rep);
 
 /* 1 when every entry passed. */
 int gradaudit_report_ok(const gradaudit_report *rep);
 
+/* NULL when rep is NULL or the index is out of range. */
+const gradaudit_summary *gradaudit_report_summary(const gradaudit_report *rep);
+const gradaudit_entry *gradaudit_report_entry(const gradaudit_report *rep, size_t i); /* i < n_entries */
+const gradaudit_group *gradaudit_report_group(const gradaudit_report *rep, size_t g); /* g < n_groups */
+/* The t-th worst entry (t < n_top): FAIL first, then by abs_err / tol. */
+const gradaudit_entry *gradaudit_report_top(const gradaudit_report *rep, size_t t);
+
 /* Summary: model, counts, per-group table, worst entries, seed. */
 int gradaudit_report_print(FILE *f, const gradaudit_report *rep);
 /* Only the worst k entries (k = 0: the report's top list). */
 int gradaudit_report_print_worst(FILE *f, const gradaudit_report *rep, size_t k);
 /* Per-entry CSV (the checker's format), written atomically. */
-int gradaudit_report_write_csv(ga_error *err, const gradaudit_report *rep, const char *path);
+int gradaudit_report_write_csv(gradaudit_error *err, const gradaudit_report *rep, const char *path);
 
-/* Message for any status, including GA_ECALLBACK. */
-const char *gradaudit_strerror(int status);
+/* ---- gradient-norm reports of a training loop ----------------------------
+ *   gradaudit_normlog *log;
+ *   gradaudit_normlog_tensor t[] = {{"W1", 2, {64, 784}}, {"b1", 1, {64}}, ...};
+ *   if (gradaudit_normlog_open(&log, &err, "norms.csv", t, 4, NULL)) fail(err.msg);
+ *   for (step = 0; ...; step++) {
+ *       ... forward, backward into dW1, db1, ...
+ *       const double *g[] = {dW1, db1, dW2, db2}, *p[] = {W1, b1, W2, b2};
+ *       gradaudit_normlog_step(log, &err, step, loss, g, p, &clip);
+ *       ... clip, update
+ *   }
+ *   gradaudit_normlog_close(log, &err);
+ * One CSV row per step, handed to the kernel whole with one write(2), on disk
+ * as soon as the step is logged. Per tensor: L2 norm (computed scaled: no
+ * overflow or underflow, within gamma_n / 2 + u of the exact value), max |g|,
+ * NaN and Inf counts, ||p_t - p_prev|| / ||p_prev||, the ratio to the
+ * reference tensor and its vanished/exploded flags; per step: the global
+ * norm, clipping, growth over the first step. Columns, formulas and the
+ * guarantees under interruption: docs/norms.md. */
+#define GRADAUDIT_NORMLOG_MAX_DIM 32   /* as NumPy's NPY_MAXDIMS */
+#define GRADAUDIT_NORMLOG_MAX_NAME 200 /* bytes of a tensor name */
 
-/* ---- gradient-norm reports of a training loop (ga_normlog.h) -------------
- * ga_normlog_open(&log, &err, "norms.csv", tensors, n, &opt) writes the header;
- * ga_normlog_step(log, &err, step, loss, grads, params or NULL, clip or NULL)
- * appends one row per step, handed to the kernel whole with one write(2);
- * ga_normlog_close(log, &err). Per tensor: L2 norm (scaled, see ga_normlog.h),
- * max |g|, NaN and Inf counts, ||p_t - p_prev|| / ||p_prev||, the ratio to the
- * reference tensor and its vanished/exploded flags; per step: the global norm,
- * clipping, growth over the first step, the scans' thresholds (ga_health.h).
- * Columns: docs/norms.md. */
+/* One tensor's statistics. */
+typedef struct {
+    double norm;     /* L2 (Frobenius) norm; NaN if an entry is NaN, else Inf if one is Inf */
+    double max_abs;  /* max |x_i| */
+    size_t nan, inf; /* counts of NaN and +-Inf entries */
+} gradaudit_tensor_stats;
+
+/* x (n); n = 0 gives zeros. */
+void gradaudit_tensor_stats_compute(gradaudit_tensor_stats *out, const double *x, size_t n);
+/* The norm alone. */
+double gradaudit_norm2(const double *x, size_t n);
+
+typedef struct {
+    const char *name;                        /* letters, digits, _ . : / - [ ]; unique */
+    size_t ndim;                             /* 0 (a scalar) .. GRADAUDIT_NORMLOG_MAX_DIM */
+    size_t shape[GRADAUDIT_NORMLOG_MAX_DIM]; /* entries = product, > 0 */
+} gradaudit_normlog_tensor;
+
+typedef struct {
+    int lightning_names;   /* 1: grad_2.0_norm/T and grad_2.0_norm_total (PyTorch
+                            * Lightning's keys) for grad_norm_T and global_norm */
+    double vanish_below;   /* [1e-4] */
+    double explode_above;  /* [1e4] */
+    long ref_tensor;       /* the tensor norm_ratio divides by; -1 [default]: the
+                            * last tensor of 2 or more dimensions (the top layer's
+                            * weights), else the last tensor */
+    int fsync_rows;        /* 1: fsync(2) after every row (survives power loss) */
+} gradaudit_normlog_options;
+
+void gradaudit_normlog_options_default(gradaudit_normlog_options *opt);
+
+/* The clipping the loop applies after logging: g *= max_norm / (norm + eps)
+ * when that factor is below 1 (torch's clip_grad_norm_ with eps 1e-6). */
+typedef struct {
+    double max_norm; /* > 0 */
+    double eps;      /* >= 0 */
+} gradaudit_normlog_clip;
+
+typedef struct gradaudit_normlog gradaudit_normlog;
+
+/* Creates (truncates) path and writes the header row. tensors (n_tensors) are
+ * copied. opt NULL: defaults. GRADAUDIT_EINVAL (bad name, shape, options:
+ * checked before path is touched), GRADAUDIT_EIO, GRADAUDIT_ENOMEM. */
+int gradaudit_normlog_open(gradaudit_normlog **out, gradaudit_error *err, const char *path,
+                           const gradaudit_normlog_tensor *tensors, size_t n_tensors,
+                           const gradaudit_normlog_options *opt);
+/* The same on an open file descriptor, which stays the caller's (not closed);
+ * label names it in messages. */
+int gradaudit_normlog_open_fd(gradaudit_normlog **out, gradaudit_error *err, int fd,
+                              const char *label, const gradaudit_normlog_tensor *tensors,
+                              size_t n_tensors, const gradaudit_normlog_options *opt);
+
+/* Logs one step: grads (n_tensors) point at each tensor's gradient (its
+ * entries in memory order); params (n_tensors) or NULL: the parameters at
+ * which the gradients were taken, for update_ratio; clip or NULL. step must
+ * exceed the previous logged step. NaN and Inf in grads, params or loss are
+ * data: counted and written, not errors. GRADAUDIT_EINVAL (NULL pointer, step
+ * not increasing, bad clip), GRADAUDIT_EIO (the write failed; the log refuses
+ * later steps), GRADAUDIT_ENOMEM. */
+int gradaudit_normlog_step(gradaudit_normlog *log, gradaudit_error *err, uint64_t step,
+                           double loss, const double *const *grads,
+                           const double *const *params, const gradaudit_normlog_clip *clip);
+
+/* The statistics of the last logged step (valid until the next step). */
+typedef struct {
+    uint64_t step;
+    const gradaudit_tensor_stats *tensors; /* (n_tensors) */
+    const double *norm_ratio;              /* (n_tensors) ||g_T|| / ||g_ref|| */
+    const double *update_ratio;            /* (n_tensors) NaN where not logged */
+    const int *vanished, *exploded;        /* (n_tensors) */
+    double global_norm, global_norm_clipped, growth;
+    int clipped, step_vanished, step_exploded, nan_inf;
+} gradaudit_normlog_last;
+/* GRADAUDIT_EINVAL before the first step. */
+int gradaudit_normlog_last_step(gradaudit_normlog_last *out, const gradaudit_normlog *log);
+
+/* Truncates the file at path after its last '\n': removes the fragment of a
+ * row a SIGKILL cut (nothing when the file ends with '\n'). *cut (may be
+ * NULL) receives the bytes removed. GRADAUDIT_EIO, GRADAUDIT_EINVAL (no '\n'
+ * at all). */
+int gradaudit_normlog_repair(gradaudit_error *err, const char *path, size_t *cut);
+
+/* Closes the file when gradaudit_normlog_open opened it and frees log (NULL:
+ * no-op). GRADAUDIT_EIO when closing failed or an earlier write had. */
+int gradaudit_normlog_close(gradaudit_normlog *log, gradaudit_error *err);
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,12 @@
  *
  * On failure the message gives the counts, the reference and tolerance model
  * and the worst entries (name, analytic, reference, why); when the check
- * cannot run, the status and the error message.
+ * cannot run, the status and the error message. It uses gradaudit.h's
+ * public accessors only.
+ *
+ * cr_assert_gradient and cr_expect_gradient are named like Criterion's own
+ * assertions, beside which they are written: the one exception to the
+ * gradaudit_ prefix. Their helpers are gradaudit_cr_*.
  */
 #ifndef GRADAUDIT_CRITERION_H
 #define GRADAUDIT_CRITERION_H
@@ -47,25 +52,25 @@ static inline int gradaudit_cr_check_(char *buf, size_t size, const gradaudit_pr
                                       const gradaudit_options *options)
 {
     gradaudit_report *rep = NULL;
-    ga_error err;
+    gradaudit_error err;
     err.msg[0] = '\0';
     buf[0] = '\0';
     int st = gradaudit_check(&rep, &err, problem, options);
-    if (st != GA_OK) {
+    if (st != GRADAUDIT_OK) {
         gradaudit_cr_append_(buf, size, "gradaudit_check could not run: %s (status %d: %s)", err.msg,
                              st, gradaudit_strerror(st));
         return 0;
     }
-    const ga_check_report *r = &rep->r;
+    const gradaudit_summary *r = gradaudit_report_summary(rep);
     int ok = gradaudit_report_ok(rep);
     if (!ok) {
         gradaudit_cr_append_(buf, size, "gradient check failed: %zu of %zu entries FAIL (seed %llu)\n%s\n",
-                             r->n_fail, r->n_entries, (unsigned long long)r->seed, rep->model);
+                             r->n_fail, r->n_entries, (unsigned long long)r->seed, r->model);
         gradaudit_cr_append_(buf, size, "worst %zu entries:\n", r->n_top);
         for (size_t t = 0; t < r->n_top; t++) {
-            const ga_check_entry *e = &r->entries[r->top[t]];
+            const gradaudit_entry *e = gradaudit_report_top(rep, t);
             gradaudit_cr_append_(buf, size, "  %-4s %s: analytic %.17g, reference %.17g, %s\n",
-                                 ga_verdict_name(e->verdict), e->name, e->analytic, e->ref,
+                                 gradaudit_verdict_name(e->verdict), e->name, e->analytic, e->ref,
                                  e->reason);
         }
     }

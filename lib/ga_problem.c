@@ -20,16 +20,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ga_check.h"
 #include "ga_diff.h"
 #include "ga_diff_mpfr.h"
+#include "ga_lib.h"
 #include "ga_random.h"
 #include "gradaudit.h"
 
-#define U_DBL 0x1p-53          /* unit roundoff of double */
 #define ORACLE_GAP 64          /* second precision of the error estimate: p + GAP */
 #define ORACLE_NTAB GA_DIFF_NTAB_CALLBACK /* rows of the MPFR tableau (reason: core/ga_diff.h) */
 #define NOISE_FACTOR 16.0      /* noise model: bound = 16 x measured deviation (calibrated) */
 #define RIDDERS_FACTOR 2.0     /* Ridders: reference bound = 2 x its estimate (calibrated) */
+
+/* The report behind gradaudit.h's opaque type: the checker's report (its
+ * verdicts, groups and CSV writer), the whole names, and the public views the
+ * accessors hand out. */
+struct gradaudit_report {
+    ga_check_report r;             /* entries' names there are cut at 39 bytes, groups' at 23 */
+    gradaudit_reference reference; /* the one used: ORACLE or RIDDERS */
+    gradaudit_tol_model tol_model;
+    char model[512];               /* one sentence: reference and tolerance model */
+    size_t roundings;              /* bound model: n of gamma_n; else 0 */
+    size_t noise_points;           /* noise model: perturbed points used */
+    unsigned unsettled;            /* oracle entries not settled at max_prec (bound kept) */
+    long max_prec_used;            /* oracle: largest precision reached */
+    size_t loss_evals, loss_mpfr_evals, grad_evals;
+    char *names;                   /* every entry's and group's whole name, NUL-terminated */
+    size_t *name_off;              /* (n) entry i's name at names + name_off[i] */
+    size_t *group_off;             /* (n) group g's name at names + group_off[g] */
+    const char **name_ptr;         /* (n) entry i's name, for the CSV */
+    gradaudit_entry *entries;      /* (n) the public view of r.entries */
+    gradaudit_group *groups;       /* (n) the public view of r.layers (n_layers used) */
+    gradaudit_summary summary;
+};
 
 void gradaudit_options_default(gradaudit_options *opt)
 {
@@ -65,13 +88,16 @@ typedef struct {
     double *ref;     /* (n) reference value */
     double *ref_err; /* (n) bound on |exact - ref| */
     double *buf;     /* one allocation behind the six arrays above */
+    char *namebuf;   /* GRADAUDIT_NAME_MAX bytes for the name callback */
+    char *names;     /* the name store, the report's once the check ran */
+    size_t names_len, names_cap;
     double loss0;
     double loss_eps; /* estimate of the double loss's rounding error */
 } run;
 
 static const char *entry_name(const run *s, size_t i)
 {
-    return s->rep->r.entries[i].name;
+    return s->names + s->rep->name_off[i];
 }
 
 static int call_loss(run *s, double *out, const char *where, size_t i)
@@ -127,8 +153,8 @@ static int check_problem(ga_error *err, const gradaudit_problem *p, const gradau
                        o->noise_points, o->noise_ulps);
     /* every byte the check holds per entry, refused above core's memory cap
      * before theta (n) is read */
-    const size_t per = sizeof(ga_check_entry) + sizeof(ga_check_layer) + sizeof(size_t) +
-                       6 * sizeof(double);
+    const size_t per = sizeof(ga_check_entry) + sizeof(ga_check_layer) + sizeof(gradaudit_entry) +
+                       sizeof(gradaudit_group) + 4 * sizeof(size_t) + 6 * sizeof(double) + 16;
     if (p->n > GA_DEFAULT_MEMORY_CAP / per)
         return ga_fail(err, GA_ENOMEM,
                        "gradaudit: problem.n = %zu needs more than the %zu-byte memory cap", p->n,
@@ -148,6 +174,12 @@ void gradaudit_report_free(gradaudit_report *rep)
     free(rep->r.entries);
     free(rep->r.layers);
     free(rep->r.top);
+    free(rep->names);
+    free(rep->name_off);
+    free(rep->group_off);
+    free(rep->name_ptr);
+    free(rep->entries);
+    free(rep->groups);
     free(rep);
 }
 
@@ -164,13 +196,27 @@ static int alloc_run(run *s, ga_error *err, size_t n, size_t top_k)
     rep->r.entries = calloc(n, sizeof *rep->r.entries);
     rep->r.layers = calloc(n, sizeof *rep->r.layers);
     rep->r.top = nt ? calloc(nt, sizeof *rep->r.top) : NULL;
+    /* 16 bytes a name before the store grows: "theta[1234567]" fits */
+    s->names_cap = 16 * n + 64;
+    s->names = malloc(s->names_cap);
+    rep->name_off = malloc(n * sizeof *rep->name_off);
+    rep->group_off = malloc(n * sizeof *rep->group_off);
+    rep->name_ptr = malloc(n * sizeof *rep->name_ptr);
+    rep->entries = calloc(n, sizeof *rep->entries);
+    rep->groups = calloc(n, sizeof *rep->groups);
     s->buf = malloc(6 * n * sizeof *s->buf);
-    if (!rep->r.entries || !rep->r.layers || (nt && !rep->r.top) || !s->buf) {
+    s->namebuf = malloc(GRADAUDIT_NAME_MAX);
+    if (!rep->r.entries || !rep->r.layers || (nt && !rep->r.top) || !s->names ||
+        !rep->name_off || !rep->group_off || !rep->name_ptr || !rep->entries || !rep->groups ||
+        !s->buf || !s->namebuf) {
         gradaudit_report_free(rep);
         free(s->buf);
+        free(s->namebuf);
+        free(s->names);
         s->buf = NULL;
-        ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for %zu entries", n);
-        return GA_ENOMEM;
+        s->namebuf = NULL;
+        s->names = NULL;
+        return ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for %zu entries", n);
     }
     s->rep = rep;
     s->theta = s->buf;
@@ -183,41 +229,113 @@ static int alloc_run(run *s, ga_error *err, size_t n, size_t top_k)
 }
 
 /* ---- names and groups ----------------------------------------------------- */
+/* Room for more bytes at the end of the name store (pointers into it move). */
+static int reserve_names(run *s, size_t more)
+{
+    if (more <= s->names_cap - s->names_len)
+        return GA_OK;
+    size_t cap = s->names_cap;
+    while (cap - s->names_len < more) {
+        if (cap > GA_DEFAULT_MEMORY_CAP / 2)
+            return ga_fail(s->err, GA_ENOMEM,
+                           "gradaudit: the entries' names need more than the %zu-byte memory cap",
+                           (size_t)GA_DEFAULT_MEMORY_CAP);
+        cap *= 2;
+    }
+    char *p = realloc(s->names, cap);
+    if (!p)
+        return ga_fail(s->err, GA_ENOMEM, "gradaudit: out of memory for the names of %zu entries",
+                       s->n);
+    s->names = p;
+    s->names_cap = cap;
+    return GA_OK;
+}
+
+/* Appends str (len bytes, not inside the store) and a NUL; *off receives its offset. */
+static int store_name(run *s, size_t *off, const char *str, size_t len)
+{
+    int status = reserve_names(s, len + 1);
+    if (status)
+        return status;
+    memcpy(s->names + s->names_len, str, len);
+    s->names[s->names_len + len] = '\0';
+    *off = s->names_len;
+    s->names_len += len + 1;
+    return GA_OK;
+}
+
+/* Entry i's name from the callback into s->namebuf, *len its length: asked
+ * again with a 4 times larger buffer while it fills the buffer (it may have
+ * been cut), up to GRADAUDIT_NAME_MAX bytes. */
+static int name_from_callback(run *s, size_t *len, size_t i)
+{
+    const gradaudit_problem *p = s->p;
+    for (size_t size = 256;; size *= 4) {
+        if (size > GRADAUDIT_NAME_MAX)
+            size = GRADAUDIT_NAME_MAX;
+        s->namebuf[0] = '\0';
+        int rc = p->name(s->namebuf, size, i, p->user);
+        if (rc != 0)
+            return ga_fail(s->err, GA_ECALLBACK, "gradaudit: name callback returned %d for entry %zu",
+                           rc, i);
+        s->namebuf[size - 1] = '\0';
+        *len = strlen(s->namebuf);
+        if (*len < size - 1)
+            return GA_OK;
+        if (size == GRADAUDIT_NAME_MAX)
+            return ga_fail(s->err, GA_ERANGE,
+                           "gradaudit: name callback filled all %d bytes for entry %zu: a name must "
+                           "be shorter than GRADAUDIT_NAME_MAX", GRADAUDIT_NAME_MAX, i);
+    }
+}
+
 static int fill_names(run *s)
 {
     const gradaudit_problem *p = s->p;
+    gradaudit_report *rep = s->rep;
     for (size_t i = 0; i < s->n; i++) {
-        ga_check_entry *e = &s->rep->r.entries[i];
+        ga_check_entry *e = &rep->r.entries[i];
         e->index = i;
+        const char *name = NULL;
+        size_t len = 0;
+        char deflt[32];
         if (p->name) {
-            char buf[sizeof e->name];
-            buf[0] = '\0';
-            int rc = p->name(buf, sizeof buf, i, p->user);
-            if (rc != 0)
-                return ga_fail(s->err, GA_ECALLBACK, "gradaudit: name callback returned %d for entry %zu",
-                               rc, i);
-            buf[sizeof buf - 1] = '\0';
-            memcpy(e->name, buf, sizeof buf);
+            int status = name_from_callback(s, &len, i);
+            if (status)
+                return status;
+            name = s->namebuf;
         } else if (p->names && p->names[i]) {
-            snprintf(e->name, sizeof e->name, "%s", p->names[i]);
-        } else {
-            snprintf(e->name, sizeof e->name, "theta[%zu]", i);
+            name = p->names[i];
+            len = strlen(name);
         }
-        if (!e->name[0])
-            snprintf(e->name, sizeof e->name, "theta[%zu]", i);
+        if (len == 0) {
+            len = (size_t)snprintf(deflt, sizeof deflt, "theta[%zu]", i);
+            name = deflt;
+        }
+        int status = store_name(s, &rep->name_off[i], name, len);
+        if (status)
+            return status;
+        snprintf(e->name, sizeof e->name, "%s", name); /* the checker's copy: cut */
     }
     /* groups: maximal runs of entries whose names share the text before '[' */
-    ga_check_report *r = &s->rep->r;
+    ga_check_report *r = &rep->r;
     size_t ng = 0;
     for (size_t i = 0; i < s->n; i++) {
         ga_check_entry *e = &r->entries[i];
-        size_t len = strcspn(e->name, "[");
-        if (len >= sizeof r->layers[0].name)
-            len = sizeof r->layers[0].name - 1;
-        if (ng == 0 || strncmp(r->layers[ng - 1].name, e->name, len) != 0 ||
-            r->layers[ng - 1].name[len] != '\0') {
-            memcpy(r->layers[ng].name, e->name, len);
-            r->layers[ng].name[len] = '\0';
+        size_t len = strcspn(entry_name(s, i), "[");
+        if (ng == 0 || strncmp(s->names + rep->group_off[ng - 1], entry_name(s, i), len) != 0 ||
+            s->names[rep->group_off[ng - 1] + len] != '\0') {
+            int status = reserve_names(s, len + 1);
+            if (status)
+                return status;
+            /* the entry's name is in the store: copied from there after it moved */
+            memcpy(s->names + s->names_len, entry_name(s, i), len);
+            s->names[s->names_len + len] = '\0';
+            rep->group_off[ng] = s->names_len;
+            s->names_len += len + 1;
+            size_t cut = len < sizeof r->layers[ng].name ? len : sizeof r->layers[ng].name - 1;
+            memcpy(r->layers[ng].name, entry_name(s, i), cut);
+            r->layers[ng].name[cut] = '\0';
             ng++;
         }
         e->view = ng - 1;
@@ -235,17 +353,17 @@ static int bound_model(run *s)
     int rc = s->p->grad_bound(s->gk, &nr, s->theta, s->n, s->p->user);
     if (rc != 0)
         return ga_fail(s->err, GA_ECALLBACK, "gradaudit: grad_bound callback returned %d at theta", rc);
-    if (nr == 0 || (double)nr * U_DBL >= 0.5)
+    if (nr == 0 || (double)nr * GA_U >= 0.5)
         return ga_fail(s->err, GA_EINVAL,
                        "gradaudit: grad_bound gave %zu roundings: need 1 <= n < 2^52", nr);
-    double gamma = (double)nr * U_DBL / (1.0 - (double)nr * U_DBL);
+    double gamma = (double)nr * GA_U / (1.0 - (double)nr * GA_U);
     for (size_t i = 0; i < s->n; i++) {
         if (!isfinite(s->gk[i]) || s->gk[i] < 0)
             return ga_fail(s->err, isfinite(s->gk[i]) ? GA_EINVAL : GA_ENONFINITE,
                            "gradaudit: grad_bound gave S = %g for %s: need a finite S >= 0", s->gk[i],
                            entry_name(s, i));
         /* the multiplication by gamma is rounded up by one more relative u */
-        s->bound[i] = gamma * s->gk[i] * (1 + 2 * U_DBL);
+        s->bound[i] = gamma * s->gk[i] * (1 + 2 * GA_U);
     }
     s->rep->tol_model = GRADAUDIT_TOL_BOUND;
     s->rep->roundings = nr;
@@ -453,7 +571,7 @@ static int ridders_from(double *ans, double *errb, double *rnd, run *s, size_t i
 static int ridders(run *s, ga_check_entry *e, size_t i)
 {
     /* the loss's error: its measured noise, at least 2 roundings of |L| */
-    double eps = s->loss_eps > 2 * U_DBL * fabs(s->loss0) ? s->loss_eps : 2 * U_DBL * fabs(s->loss0);
+    double eps = s->loss_eps > 2 * GA_U * fabs(s->loss0) ? s->loss_eps : 2 * GA_U * fabs(s->loss0);
     double t0 = s->theta[i];
     double h0 = GA_DIFF_H_FIRST_START * ga_diff_scale(t0);
     double ans[GA_DIFF_H_STARTS], errb[GA_DIFF_H_STARTS], rnd[GA_DIFF_H_STARTS], tot[GA_DIFF_H_STARTS];
@@ -747,9 +865,44 @@ static void summarise(gradaudit_report *rep, size_t top_k)
     r->n_top = nt;
 }
 
+/* The public views of the finished report: pointers into it, set once no
+ * name moves any more. */
+static void publish(gradaudit_report *rep)
+{
+    const ga_check_report *r = &rep->r;
+    for (size_t i = 0; i < r->n_entries; i++) {
+        const ga_check_entry *e = &r->entries[i];
+        rep->name_ptr[i] = rep->names + rep->name_off[i];
+        rep->entries[i] = (gradaudit_entry){
+            .index = e->index, .name = rep->name_ptr[i], .group = e->view,
+            .analytic = e->analytic, .ref = e->ref, .oracle = e->oracle,
+            .oracle_err = e->oracle_err, .fd = e->fd, .fd_trunc = e->fd_trunc,
+            .fd_round = e->fd_round, .abs_err = e->abs_err, .rel_err = e->rel_err,
+            .ulps = e->ulps, .bound = e->bound, .tol = e->tol,
+            .verdict = (gradaudit_verdict)e->verdict, .reason = e->reason};
+    }
+    for (size_t g = 0; g < r->n_layers; g++) {
+        const ga_check_layer *l = &r->layers[g];
+        rep->groups[g] = (gradaudit_group){
+            .name = rep->names + rep->group_off[g], .count = l->count, .pass = l->pass,
+            .fail = l->fail, .unjudgeable = l->unjudgeable, .max_abs_err = l->max_abs_err,
+            .max_rel_err = l->max_rel_err, .worst_ratio = l->worst_ratio, .worst = l->worst};
+    }
+    rep->summary = (gradaudit_summary){
+        .n_entries = r->n_entries, .n_pass = r->n_pass, .n_fail = r->n_fail,
+        .n_unjudgeable = r->n_unjudgeable, .n_groups = r->n_layers, .n_top = r->n_top,
+        .reference = rep->reference, .tol_model = rep->tol_model, .model = rep->model,
+        .seed = r->seed, .loss = r->loss, .loss_oracle = r->loss_oracle,
+        .loss_oracle_err = r->loss_oracle_err, .loss_ulps = r->loss_ulps,
+        .roundings = rep->roundings, .gamma = r->gamma, .noise_points = rep->noise_points,
+        .unsettled = rep->unsettled, .max_prec_used = rep->max_prec_used,
+        .loss_evals = rep->loss_evals, .loss_mpfr_evals = rep->loss_mpfr_evals,
+        .grad_evals = rep->grad_evals};
+}
+
 /* ---- the check ---------------------------------------------------------------- */
-int gradaudit_check(gradaudit_report **out, ga_error *err, const gradaudit_problem *problem,
-                    const gradaudit_options *opt)
+static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_problem *problem,
+                     const gradaudit_options *opt)
 {
     if (!out)
         return ga_fail(err, GA_EINVAL, "gradaudit: report output pointer is NULL");
@@ -817,11 +970,14 @@ int gradaudit_check(gradaudit_report **out, ga_error *err, const gradaudit_probl
         status = use_oracle ? oracle_entry(&s, &w, e, i) : ridders(&s, e, i);
     }
     oracle_free(&w, s.n);
+    free(s.namebuf);
     if (status) {
         gradaudit_report_free(rep);
         free(s.buf);
+        free(s.names);
         return status;
     }
+    rep->names = s.names;
     for (size_t i = 0; i < s.n; i++) {
         ga_check_entry *e = &r->entries[i];
         e->analytic = s.g[i];
@@ -831,7 +987,7 @@ int gradaudit_check(gradaudit_report **out, ga_error *err, const gradaudit_probl
         e->ulps = ga_ulp_distance(e->analytic, e->ref);
         e->bound = s.bound[i];
         /* |analytic - ref| <= |analytic - exact| + |exact - ref| */
-        e->tol = (s.bound[i] + s.ref_err[i]) * (1 + 2 * U_DBL);
+        e->tol = (s.bound[i] + s.ref_err[i]) * (1 + 2 * GA_U);
         e->verdict = ga_compare(e->reason, sizeof e->reason, e->analytic, e->ref, e->tol);
     }
     free(s.buf);
@@ -855,14 +1011,53 @@ int gradaudit_check(gradaudit_report **out, ga_error *err, const gradaudit_probl
                  refs, rep->noise_points, s.opt.noise_ulps, (unsigned long long)s.opt.seed);
     snprintf(r->command, sizeof r->command, "gradaudit_check(reference %s, seed %llu)",
              use_oracle ? "oracle" : "ridders", (unsigned long long)s.opt.seed);
+    publish(rep);
     *out = rep;
     return GA_OK;
+}
+
+int gradaudit_check(gradaudit_report **out, gradaudit_error *err, const gradaudit_problem *problem,
+                    const gradaudit_options *opt)
+{
+    ga_error e;
+    e.msg[0] = '\0';
+    return ga_lib_pass_error(err, &e, check_run(out, err ? &e : NULL, problem, opt));
 }
 
 int gradaudit_report_ok(const gradaudit_report *rep)
 {
     /* every entry judged and passed: an entry that could not be judged is not a pass */
     return rep && rep->r.n_fail == 0 && rep->r.n_entries > 0 && rep->r.n_pass == rep->r.n_entries;
+}
+
+const gradaudit_summary *gradaudit_report_summary(const gradaudit_report *rep)
+{
+    return rep ? &rep->summary : NULL;
+}
+
+const gradaudit_entry *gradaudit_report_entry(const gradaudit_report *rep, size_t i)
+{
+    return rep && i < rep->r.n_entries ? &rep->entries[i] : NULL;
+}
+
+const gradaudit_group *gradaudit_report_group(const gradaudit_report *rep, size_t g)
+{
+    return rep && g < rep->r.n_layers ? &rep->groups[g] : NULL;
+}
+
+const gradaudit_entry *gradaudit_report_top(const gradaudit_report *rep, size_t t)
+{
+    return rep && t < rep->r.n_top ? &rep->entries[rep->r.top[t]] : NULL;
+}
+
+const char *gradaudit_verdict_name(gradaudit_verdict v)
+{
+    switch (v) {
+    case GRADAUDIT_VERDICT_PASS:
+    case GRADAUDIT_VERDICT_FAIL:
+    case GRADAUDIT_VERDICT_UNJUDGEABLE: return ga_verdict_name((ga_verdict)v);
+    default: return "?";
+    }
 }
 
 /* ---- printing ---------------------------------------------------------------- */
@@ -874,9 +1069,9 @@ int gradaudit_report_print_worst(FILE *f, const gradaudit_report *rep, size_t k)
     size_t nt = k == 0 || k > r->n_top ? r->n_top : k;
     fprintf(f, "worst %zu entries (by |analytic - reference| / tol):\n", nt);
     for (size_t t = 0; t < nt; t++) {
-        const ga_check_entry *e = &r->entries[r->top[t]];
-        fprintf(f, "  %-4s %s: analytic %.17g, reference %.17g, %s\n", ga_verdict_name(e->verdict),
-                e->name, e->analytic, e->ref, e->reason);
+        const gradaudit_entry *e = &rep->entries[r->top[t]];
+        fprintf(f, "  %-4s %s: analytic %.17g, reference %.17g, %s\n",
+                gradaudit_verdict_name(e->verdict), e->name, e->analytic, e->ref, e->reason);
     }
     return ferror(f) ? GA_EIO : GA_OK;
 }
@@ -904,7 +1099,7 @@ int gradaudit_report_print(FILE *f, const gradaudit_report *rep)
     fprintf(f, "\n%-12s %7s %7s %6s %12s %12s %12s\n", "group", "entries", "pass", "FAIL",
             "max_abs_err", "max_rel_err", "worst/tol");
     for (size_t i = 0; i < r->n_layers; i++) {
-        const ga_check_layer *l = &r->layers[i];
+        const gradaudit_group *l = &rep->groups[i];
         fprintf(f, "%-12s %7zu %7zu %6zu %12.3g %12.3g %12.3g\n", l->name, l->count, l->pass,
                 l->fail, l->max_abs_err, l->max_rel_err, l->worst_ratio);
     }
@@ -915,9 +1110,14 @@ int gradaudit_report_print(FILE *f, const gradaudit_report *rep)
     return ferror(f) ? GA_EIO : GA_OK;
 }
 
-int gradaudit_report_write_csv(ga_error *err, const gradaudit_report *rep, const char *path)
+int gradaudit_report_write_csv(gradaudit_error *err, const gradaudit_report *rep, const char *path)
 {
+    ga_error e;
+    e.msg[0] = '\0';
     if (!rep)
-        return ga_fail(err, GA_EINVAL, "CSV: no report");
-    return ga_check_report_write_csv(err, &rep->r, path);
+        return ga_lib_pass_error(err, &e, ga_fail(&e, GA_EINVAL, "CSV: no report"));
+    return ga_lib_pass_error(err, &e,
+                             ga_check_report_write_csv_names(err ? &e : NULL, &rep->r,
+                                                             (const char *const *)rep->name_ptr,
+                                                             path));
 }

@@ -18,6 +18,8 @@
 #include <criterion/criterion.h>
 #include <gradaudit.h>
 
+#include "ga_testsupport.h" /* test helpers only: the API comes from gradaudit.h alone */
+
 #define N 6
 static const double W[5] = {0.75, -1.5, 2.0, 0.125, 3.0};
 
@@ -170,7 +172,6 @@ static void setup(void)
     memset(&U, 0, sizeof U);
     U.loss_nan_above = INFINITY;
     U.grad_nan_entry = -1;
-    U.bug_entry = -1;
     U.bug_scale = 1;
     U.bound_roundings = 20;
     memset(&P, 0, sizeof P);
@@ -185,13 +186,35 @@ static void setup(void)
 
 TestSuite(problem, .init = setup);
 
-/* Runs the check expecting GA_OK. */
+/* The report's accessors, asserting a non-NULL result. */
+static const gradaudit_summary *S(const gradaudit_report *rep)
+{
+    const gradaudit_summary *s = gradaudit_report_summary(rep);
+    cr_assert_not_null(s);
+    return s;
+}
+
+static const gradaudit_entry *E(const gradaudit_report *rep, size_t i)
+{
+    const gradaudit_entry *e = gradaudit_report_entry(rep, i);
+    cr_assert_not_null(e, "entry %zu", i);
+    return e;
+}
+
+static const gradaudit_group *G(const gradaudit_report *rep, size_t g)
+{
+    const gradaudit_group *p = gradaudit_report_group(rep, g);
+    cr_assert_not_null(p, "group %zu", g);
+    return p;
+}
+
+/* Runs the check expecting GRADAUDIT_OK. */
 static gradaudit_report *run_ok(void)
 {
     gradaudit_report *rep = NULL;
-    ga_error err;
+    gradaudit_error err;
     int st = gradaudit_check(&rep, &err, &P, &O);
-    cr_assert_eq(st, GA_OK, "status %d: %s", st, err.msg);
+    cr_assert_eq(st, GRADAUDIT_OK, "status %d: %s", st, err.msg);
     cr_assert_not_null(rep);
     return rep;
 }
@@ -200,7 +223,7 @@ static gradaudit_report *run_ok(void)
 static void run_err(int st, const char *what)
 {
     gradaudit_report *rep = (gradaudit_report *)&rep; /* must be reset to NULL */
-    ga_error err;
+    gradaudit_error err;
     err.msg[0] = '\0';
     int got = gradaudit_check(&rep, &err, &P, &O);
     cr_expect_eq(got, st, "status %d (want %d): %s", got, st, err.msg);
@@ -215,20 +238,20 @@ Test(problem, oracle_is_the_correctly_rounded_derivative)
     double ex[N];
     exact_grad(ex, theta0);
     gradaudit_report *rep = run_ok();
-    cr_expect_eq(rep->reference, GRADAUDIT_REF_ORACLE);
-    cr_expect_eq(rep->unsettled, 0);
+    cr_expect_eq(S(rep)->reference, GRADAUDIT_REF_ORACLE);
+    cr_expect_eq(S(rep)->unsettled, 0);
     for (int i = 0; i < N; i++) {
-        const ga_check_entry *e = &rep->r.entries[i];
+        const gradaudit_entry *e = E(rep, i);
         cr_expect_eq(e->oracle, ex[i], "%s: oracle %.17g, exact %.17g", e->name, e->oracle, ex[i]);
         double half_ulp = (nextafter(fabs(ex[i]), INFINITY) - fabs(ex[i])) / 2;
         cr_expect_leq(e->oracle_err, ex[i] == 0 ? 0x1p-1074 : half_ulp, "%s: err %g", e->name,
                       e->oracle_err);
-        cr_expect_eq(e->verdict, GA_VERDICT_PASS, "%s: %s", e->name, e->reason);
+        cr_expect_eq(e->verdict, GRADAUDIT_VERDICT_PASS, "%s: %s", e->name, e->reason);
     }
     /* the unused parameter's derivative is exactly 0 */
-    cr_expect_eq(rep->r.entries[5].oracle, 0.0);
+    cr_expect_eq(E(rep, 5)->oracle, 0.0);
     /* the MPFR loss, settled, equals the double loss to a few ulps */
-    cr_expect_leq(rep->r.loss_ulps, 8, "loss %llu ulps", (unsigned long long)rep->r.loss_ulps);
+    cr_expect_leq(S(rep)->loss_ulps, 8, "loss %llu ulps", (unsigned long long)S(rep)->loss_ulps);
     gradaudit_report_free(rep);
 }
 
@@ -245,9 +268,9 @@ Test(problem, oracle_at_parameters_below_the_step)
     exact_grad(ex, t);
     gradaudit_report *rep = run_ok();
     for (int i = 0; i < N; i++)
-        cr_expect_eq(rep->r.entries[i].oracle, ex[i], "%s: oracle %.17g, exact %.17g",
-                     rep->r.entries[i].name, rep->r.entries[i].oracle, ex[i]);
-    cr_expect_eq(rep->r.n_fail, 0);
+        cr_expect_eq(E(rep, i)->oracle, ex[i], "%s: oracle %.17g, exact %.17g",
+                     E(rep, i)->name, E(rep, i)->oracle, ex[i]);
+    cr_expect_eq(S(rep)->n_fail, 0);
     gradaudit_report_free(rep);
 }
 
@@ -257,15 +280,15 @@ Test(problem, ridders_error_estimate_is_honest)
     exact_grad(ex, theta0);
     P.loss_mpfr = NULL;
     gradaudit_report *rep = run_ok();
-    cr_expect_eq(rep->reference, GRADAUDIT_REF_RIDDERS);
+    cr_expect_eq(S(rep)->reference, GRADAUDIT_REF_RIDDERS);
     for (int i = 0; i < N; i++) {
-        const ga_check_entry *e = &rep->r.entries[i];
+        const gradaudit_entry *e = E(rep, i);
         double est = e->fd_trunc + e->fd_round, true_err = fabs(e->fd - ex[i]);
         cr_expect_leq(true_err, est, "%s: true error %g above the estimate %g", e->name, true_err,
                       est);
         /* and useful: well below 1e-8 relative */
         cr_expect_leq(est, 1e-9 * (fabs(ex[i]) + 1), "%s: estimate %g", e->name, est);
-        cr_expect_eq(e->verdict, GA_VERDICT_PASS, "%s: %s", e->name, e->reason);
+        cr_expect_eq(e->verdict, GRADAUDIT_VERDICT_PASS, "%s: %s", e->name, e->reason);
     }
     gradaudit_report_free(rep);
 }
@@ -275,26 +298,26 @@ Test(problem, bound_model_tolerance_is_gamma_n_s_plus_reference_bound)
 {
     P.grad_bound = f_bound;
     gradaudit_report *rep = run_ok();
-    cr_expect_eq(rep->tol_model, GRADAUDIT_TOL_BOUND);
-    cr_expect_eq(rep->roundings, 20);
-    double gamma = 20 * 0x1p-53 / (1 - 20 * 0x1p-53);
+    cr_expect_eq(S(rep)->tol_model, GRADAUDIT_TOL_BOUND);
+    cr_expect_eq(S(rep)->roundings, 20);
+    double gamma = 20 * 0x1p-53 / (1 - 20 * 0x1p-53); /* u of double: this test sees the public header only */
     for (int i = 0; i < N; i++) {
-        const ga_check_entry *e = &rep->r.entries[i];
+        const gradaudit_entry *e = E(rep, i);
         double want = gamma * 4 * (fabs(theta0[i]) + 1) + e->oracle_err;
         cr_expect_leq(fabs(e->tol - want), 1e-14 * want, "%s: tol %g want %g", e->name, e->tol, want);
     }
-    cr_expect(strstr(rep->model, "bound model") != NULL, "%s", rep->model);
+    cr_expect(strstr(S(rep)->model, "bound model") != NULL, "%s", S(rep)->model);
     gradaudit_report_free(rep);
 }
 
 Test(problem, noise_model_is_named_and_above_two_ulps)
 {
     gradaudit_report *rep = run_ok();
-    cr_expect_eq(rep->tol_model, GRADAUDIT_TOL_NOISE);
-    cr_expect_eq(rep->noise_points, 8);
-    cr_expect(strstr(rep->model, "noise model") != NULL, "%s", rep->model);
+    cr_expect_eq(S(rep)->tol_model, GRADAUDIT_TOL_NOISE);
+    cr_expect_eq(S(rep)->noise_points, 8);
+    cr_expect(strstr(S(rep)->model, "noise model") != NULL, "%s", S(rep)->model);
     for (int i = 0; i < N; i++) {
-        const ga_check_entry *e = &rep->r.entries[i];
+        const gradaudit_entry *e = E(rep, i);
         double ulp = nextafter(fabs(e->analytic), INFINITY) - fabs(e->analytic);
         cr_expect_geq(e->bound, 2 * ulp, "%s", e->name);
         cr_expect_geq(e->tol, e->bound, "%s", e->name);
@@ -317,11 +340,11 @@ static void check_bug(const bug_case *c)
     if (c->ridders)
         P.loss_mpfr = NULL;
     gradaudit_report *rep = run_ok();
-    cr_expect_eq(rep->r.n_fail, 1, "scale %g, %g ulps: %zu FAIL", c->scale, c->ulps, rep->r.n_fail);
+    cr_expect_eq(S(rep)->n_fail, 1, "scale %g, %g ulps: %zu FAIL", c->scale, c->ulps, S(rep)->n_fail);
     for (int i = 0; i < N; i++)
-        cr_expect_eq(rep->r.entries[i].verdict, i == c->entry ? GA_VERDICT_FAIL : GA_VERDICT_PASS,
-                     "entry %d: %s", i, rep->r.entries[i].reason);
-    cr_expect_eq(rep->r.top[0], (size_t)c->entry);
+        cr_expect_eq(E(rep, i)->verdict, i == c->entry ? GRADAUDIT_VERDICT_FAIL : GRADAUDIT_VERDICT_PASS,
+                     "entry %d: %s", i, E(rep, i)->reason);
+    cr_expect_eq(gradaudit_report_top(rep, 0)->index, (size_t)c->entry);
     cr_expect_not(gradaudit_report_ok(rep));
     gradaudit_report_free(rep);
 }
@@ -348,10 +371,10 @@ Test(problem, nan_gradient_entry_is_a_fail_verdict)
 {
     U.grad_nan_entry = 3;
     gradaudit_report *rep = run_ok();
-    cr_expect_eq(rep->r.entries[3].verdict, GA_VERDICT_FAIL);
-    cr_expect(strstr(rep->r.entries[3].reason, "NaN") != NULL, "%s", rep->r.entries[3].reason);
-    cr_expect_eq(rep->r.n_fail, 1);
-    cr_expect_eq(rep->r.top[0], 3);
+    cr_expect_eq(E(rep, 3)->verdict, GRADAUDIT_VERDICT_FAIL);
+    cr_expect(strstr(E(rep, 3)->reason, "NaN") != NULL, "%s", E(rep, 3)->reason);
+    cr_expect_eq(S(rep)->n_fail, 1);
+    cr_expect_eq(gradaudit_report_top(rep, 0)->index, 3);
     gradaudit_report_free(rep);
 }
 
@@ -360,26 +383,38 @@ Test(problem, names_from_callback_array_and_default)
 {
     P.name = f_name;
     gradaudit_report *rep = run_ok();
-    cr_expect_str_eq(rep->r.entries[1].name, "a[1]");
-    cr_expect_eq(rep->r.n_layers, 2);
-    cr_expect_str_eq(rep->r.layers[1].name, "b");
-    cr_expect_eq(rep->r.layers[1].count, 3);
+    cr_expect_str_eq(E(rep, 1)->name, "a[1]");
+    cr_expect_eq(S(rep)->n_groups, 2);
+    cr_expect_str_eq(G(rep, 1)->name, "b");
+    cr_expect_eq(G(rep, 1)->count, 3);
     gradaudit_report_free(rep);
 
     static const char *const names[N] = {"w0", "w1", "w2", "bias", "gain", "unused"};
     P.name = NULL;
     P.names = names;
     rep = run_ok();
-    cr_expect_str_eq(rep->r.entries[5].name, "unused");
-    cr_expect_eq(rep->r.n_layers, N);
+    cr_expect_str_eq(E(rep, 5)->name, "unused");
+    cr_expect_eq(S(rep)->n_groups, N);
     gradaudit_report_free(rep);
 
     P.names = NULL;
     rep = run_ok();
-    cr_expect_str_eq(rep->r.entries[4].name, "theta[4]");
-    cr_expect_eq(rep->r.n_layers, 1);
-    cr_expect_str_eq(rep->r.layers[0].name, "theta");
+    cr_expect_str_eq(E(rep, 4)->name, "theta[4]");
+    cr_expect_eq(S(rep)->n_groups, 1);
+    cr_expect_str_eq(G(rep, 0)->name, "theta");
     gradaudit_report_free(rep);
+}
+
+/* gradaudit_report_print's text, for the caller to free. */
+static char *print_to_string(const gradaudit_report *rep)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_not_null(f);
+    cr_expect_eq(gradaudit_report_print(f, rep), GRADAUDIT_OK);
+    fclose(f);
+    return buf;
 }
 
 Test(problem, print_and_csv)
@@ -387,12 +422,7 @@ Test(problem, print_and_csv)
     U.bug_entry = 0;
     U.bug_scale = 2;
     gradaudit_report *rep = run_ok();
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cr_assert_not_null(f);
-    cr_expect_eq(gradaudit_report_print(f, rep), GA_OK);
-    fclose(f);
+    char *buf = print_to_string(rep);
     cr_expect(strstr(buf, "result: 5 pass, 1 FAIL") != NULL, "%s", buf);
     cr_expect(strstr(buf, "FAIL theta[0]") != NULL, "%s", buf);
     cr_expect(strstr(buf, "noise model") != NULL, "%s", buf);
@@ -403,8 +433,8 @@ Test(problem, print_and_csv)
     cr_assert_not_null(mkdtemp(dir));
     char path[64];
     snprintf(path, sizeof path, "%s/r.csv", dir);
-    ga_error err;
-    cr_expect_eq(gradaudit_report_write_csv(&err, rep, path), GA_OK, "%s", err.msg);
+    gradaudit_error err;
+    cr_expect_eq(gradaudit_report_write_csv(&err, rep, path), GRADAUDIT_OK, "%s", err.msg);
     FILE *c = fopen(path, "r");
     cr_assert_not_null(c);
     char line[512];
@@ -415,46 +445,151 @@ Test(problem, print_and_csv)
     cr_expect_eq(lines, 1 + N);
     unlink(path);
     snprintf(path, sizeof path, "%s/no/such/dir/r.csv", dir);
-    cr_expect_eq(gradaudit_report_write_csv(&err, rep, path), GA_EIO);
+    cr_expect_eq(gradaudit_report_write_csv(&err, rep, path), GRADAUDIT_EIO);
     cr_expect(strstr(err.msg, "no/such/dir") != NULL, "%s", err.msg);
     rmdir(dir);
+    gradaudit_report_free(rep);
+}
+
+/* Names longer than the checker's 40-byte copy and groups longer than its
+ * 24 bytes: whole in the entries, the groups, the printout and the CSV. */
+#define LONG_GROUP "encoder.layers.11.attention.self.query.weight" /* 45 bytes */
+#define LONG_NAME(i) LONG_GROUP "[" #i ",0]"
+
+Test(problem, long_names_are_whole_in_report_print_and_csv)
+{
+    static const char *const names[N] = {LONG_NAME(0), LONG_NAME(1), LONG_NAME(2),
+                                         LONG_GROUP "_bias_of_the_same_very_long_layer[0]",
+                                         "short[0]", "short[1]"};
+    P.names = names;
+    gradaudit_report *rep = run_ok();
+    for (size_t i = 0; i < N; i++)
+        cr_expect_str_eq(E(rep, i)->name, names[i]);
+    cr_expect_eq(S(rep)->n_groups, 3);
+    cr_expect_str_eq(G(rep, 0)->name, LONG_GROUP);
+    cr_expect_eq(G(rep, 0)->count, 3);
+    cr_expect_str_eq(G(rep, 1)->name, LONG_GROUP "_bias_of_the_same_very_long_layer");
+    cr_expect_eq(E(rep, 3)->group, 1);
+
+    char *buf = print_to_string(rep);
+    cr_expect(strstr(buf, LONG_GROUP "_bias_of_the_same_very_long_layer ") != NULL, "%s", buf);
+    cr_expect(strstr(buf, LONG_NAME(2) ": analytic") != NULL, "%s", buf);
+    free(buf);
+
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/ga_lib_names_%d.csv", (int)getpid());
+    gradaudit_error err;
+    cr_assert_eq(gradaudit_report_write_csv(&err, rep, path), GRADAUDIT_OK, "%s", err.msg);
+    char *csv = ga_test_slurp(path, NULL);
+    unlink(path);
+    cr_assert_not_null(csv);
+    cr_expect(strstr(csv, "\n\"" LONG_NAME(1) "\",1,") != NULL, "%s", csv);
+    cr_expect(strstr(csv, "\n" LONG_GROUP "_bias_of_the_same_very_long_layer[0],3,") != NULL, "%s",
+              csv);
+    free(csv);
+    gradaudit_report_free(rep);
+}
+
+/* A name callback asked again with a larger buffer while it fills the one it has. */
+static int f_name_long(char *buf, size_t size, size_t i, void *user)
+{
+    (void)user;
+    char name[1200];
+    memset(name, 'x', 1000);
+    snprintf(name + 1000, sizeof name - 1000, "[%zu]", i);
+    snprintf(buf, size, "%s", name);
+    return 0;
+}
+
+static int f_name_endless(char *buf, size_t size, size_t i, void *user)
+{
+    (void)i, (void)user;
+    memset(buf, 'y', size); /* and no NUL: the checker puts one at the end */
+    return 0;
+}
+
+Test(problem, name_callback_gets_a_buffer_as_large_as_the_name)
+{
+    P.name = f_name_long;
+    gradaudit_report *rep = run_ok();
+    const char *name = E(rep, 4)->name;
+    cr_expect_eq(strlen(name), 1003, "%zu", strlen(name));
+    cr_expect_str_eq(name + 1000, "[4]");
+    cr_expect_eq(S(rep)->n_groups, 1);
+    cr_expect_eq(strlen(G(rep, 0)->name), 1000);
+    gradaudit_report_free(rep);
+}
+
+Test(problem, error_name_callback_fills_every_buffer)
+{
+    P.name = f_name_endless;
+    run_err(GRADAUDIT_ERANGE, "name callback filled all 65536 bytes for entry 0");
+}
+
+Test(problem, accessors_refuse_null_and_out_of_range)
+{
+    cr_expect_null(gradaudit_report_summary(NULL));
+    cr_expect_null(gradaudit_report_entry(NULL, 0));
+    cr_expect_null(gradaudit_report_group(NULL, 0));
+    cr_expect_null(gradaudit_report_top(NULL, 0));
+    gradaudit_report *rep = run_ok();
+    cr_expect_not_null(gradaudit_report_entry(rep, N - 1));
+    cr_expect_null(gradaudit_report_entry(rep, N));
+    cr_expect_null(gradaudit_report_group(rep, S(rep)->n_groups));
+    cr_expect_null(gradaudit_report_top(rep, S(rep)->n_top));
+    cr_expect_eq(E(rep, 2)->index, 2);
+    cr_expect_str_eq(S(rep)->model, S(rep)->model); /* a string, not NULL */
+    cr_expect_gt(S(rep)->loss_mpfr_evals, 0);
+    cr_expect_str_eq(gradaudit_verdict_name(GRADAUDIT_VERDICT_FAIL), "FAIL");
+    cr_expect_str_eq(gradaudit_verdict_name(GRADAUDIT_VERDICT_UNJUDGEABLE), "unjudgeable");
+    cr_expect_str_eq(gradaudit_verdict_name((gradaudit_verdict)2), "?");
+    gradaudit_report_free(rep);
+}
+
+Test(problem, csv_error_without_report_and_with_null_err)
+{
+    gradaudit_error err;
+    cr_expect_eq(gradaudit_report_write_csv(&err, NULL, "/tmp/x.csv"), GRADAUDIT_EINVAL);
+    cr_expect(strstr(err.msg, "no report") != NULL, "%s", err.msg);
+    gradaudit_report *rep = run_ok();
+    cr_expect_eq(gradaudit_report_write_csv(NULL, rep, "/no/such/dir/r.csv"), GRADAUDIT_EIO);
     gradaudit_report_free(rep);
 }
 
 /* ---- errors: each a status and a message, never a crash ----------------------- */
 Test(problem, error_null_arguments)
 {
-    ga_error err;
-    cr_expect_eq(gradaudit_check(NULL, &err, &P, &O), GA_EINVAL);
+    gradaudit_error err;
+    cr_expect_eq(gradaudit_check(NULL, &err, &P, &O), GRADAUDIT_EINVAL);
     gradaudit_report *rep;
-    cr_expect_eq(gradaudit_check(&rep, &err, NULL, &O), GA_EINVAL);
+    cr_expect_eq(gradaudit_check(&rep, &err, NULL, &O), GRADAUDIT_EINVAL);
     cr_expect(strstr(err.msg, "problem is NULL") != NULL, "%s", err.msg);
-    cr_expect_eq(gradaudit_check(&rep, NULL, NULL, NULL), GA_EINVAL); /* err may be NULL */
+    cr_expect_eq(gradaudit_check(&rep, NULL, NULL, NULL), GRADAUDIT_EINVAL); /* err may be NULL */
     cr_expect_null(rep);
     gradaudit_report_free(NULL);
     cr_expect_not(gradaudit_report_ok(NULL));
 }
 
-Test(problem, error_null_loss) { P.loss = NULL; run_err(GA_EINVAL, "problem.loss"); }
-Test(problem, error_null_grad) { P.grad = NULL; run_err(GA_EINVAL, "problem.grad"); }
-Test(problem, error_null_theta) { P.theta = NULL; run_err(GA_EINVAL, "problem.theta"); }
-Test(problem, error_zero_length) { P.n = 0; run_err(GA_EINVAL, "problem.n is 0"); }
-Test(problem, error_absurd_length) { P.n = (size_t)-1 / 2; run_err(GA_ENOMEM, "memory cap"); }
+Test(problem, error_null_loss) { P.loss = NULL; run_err(GRADAUDIT_EINVAL, "problem.loss"); }
+Test(problem, error_null_grad) { P.grad = NULL; run_err(GRADAUDIT_EINVAL, "problem.grad"); }
+Test(problem, error_null_theta) { P.theta = NULL; run_err(GRADAUDIT_EINVAL, "problem.theta"); }
+Test(problem, error_zero_length) { P.n = 0; run_err(GRADAUDIT_EINVAL, "problem.n is 0"); }
+Test(problem, error_absurd_length) { P.n = (size_t)-1 / 2; run_err(GRADAUDIT_ENOMEM, "memory cap"); }
 
 Test(problem, error_oracle_without_mpfr_loss)
 {
     P.loss_mpfr = NULL;
     O.reference = GRADAUDIT_REF_ORACLE;
-    run_err(GA_EINVAL, "loss_mpfr");
+    run_err(GRADAUDIT_EINVAL, "loss_mpfr");
 }
 
 Test(problem, error_bad_options)
 {
     O.start_prec = 10;
-    run_err(GA_EINVAL, "precisions");
+    run_err(GRADAUDIT_EINVAL, "precisions");
     gradaudit_options_default(&O);
     O.noise_points = 0;
-    run_err(GA_EINVAL, "noise_points");
+    run_err(GRADAUDIT_EINVAL, "noise_points");
 }
 
 Test(problem, error_nan_theta)
@@ -463,15 +598,15 @@ Test(problem, error_nan_theta)
     memcpy(t, theta0, sizeof t);
     t[4] = NAN;
     P.theta = t;
-    run_err(GA_ENONFINITE, "theta[4] is NaN");
+    run_err(GRADAUDIT_ENONFINITE, "theta[4] is NaN");
     t[4] = -INFINITY;
-    run_err(GA_ENONFINITE, "theta[4] is Inf");
+    run_err(GRADAUDIT_ENONFINITE, "theta[4] is Inf");
 }
 
 Test(problem, error_nan_loss_at_theta)
 {
     U.loss_nan_at_theta = 1;
-    run_err(GA_ENONFINITE, "loss callback gave NaN at theta");
+    run_err(GRADAUDIT_ENONFINITE, "loss callback gave NaN at theta");
 }
 
 Test(problem, error_nan_loss_at_a_ridders_step)
@@ -479,48 +614,48 @@ Test(problem, error_nan_loss_at_a_ridders_step)
     P.loss_mpfr = NULL;
     P.grad_bound = f_bound; /* no noise points above theta_0 + a few ulps */
     U.loss_nan_above = theta0[0] + 1e-3;
-    run_err(GA_ENONFINITE, "theta + h e_i for theta[0]");
+    run_err(GRADAUDIT_ENONFINITE, "theta + h e_i for theta[0]");
 }
 
 Test(problem, error_loss_callback_status)
 {
     U.loss_rc = 7;
-    run_err(GA_ECALLBACK, "loss callback returned 7");
+    run_err(GRADAUDIT_ECALLBACK, "loss callback returned 7");
 }
 
 Test(problem, error_grad_callback_status)
 {
     U.grad_rc = -3;
-    run_err(GA_ECALLBACK, "gradient callback returned -3");
+    run_err(GRADAUDIT_ECALLBACK, "gradient callback returned -3");
 }
 
 Test(problem, error_mpfr_callback_status_and_nan)
 {
     U.mpfr_rc = 2;
-    run_err(GA_ECALLBACK, "loss_mpfr callback returned 2");
+    run_err(GRADAUDIT_ECALLBACK, "loss_mpfr callback returned 2");
     U.mpfr_rc = 0;
     U.mpfr_nan = 1;
-    run_err(GA_ENONFINITE, "loss_mpfr callback gave NaN");
+    run_err(GRADAUDIT_ENONFINITE, "loss_mpfr callback gave NaN");
 }
 
 Test(problem, error_name_callback_status)
 {
     P.name = f_name;
     U.name_rc = 5;
-    run_err(GA_ECALLBACK, "name callback returned 5");
+    run_err(GRADAUDIT_ECALLBACK, "name callback returned 5");
 }
 
 Test(problem, error_bound_callback)
 {
     P.grad_bound = f_bound;
     U.bound_rc = 9;
-    run_err(GA_ECALLBACK, "grad_bound callback returned 9");
+    run_err(GRADAUDIT_ECALLBACK, "grad_bound callback returned 9");
     U.bound_rc = 0;
     U.bound_value = -1;
-    run_err(GA_EINVAL, "need a finite S >= 0");
+    run_err(GRADAUDIT_EINVAL, "need a finite S >= 0");
     U.bound_value = NAN;
-    run_err(GA_ENONFINITE, "need a finite S >= 0");
+    run_err(GRADAUDIT_ENONFINITE, "need a finite S >= 0");
     U.bound_value = 0;
     U.bound_roundings = 0;
-    run_err(GA_EINVAL, "roundings");
+    run_err(GRADAUDIT_EINVAL, "roundings");
 }

@@ -743,7 +743,7 @@ int ga_report_train_main(int argc, char **argv)
     const char *cmd = argv[0] ? argv[0] : "train";
     const char *spec_path = NULL, *norms = NULL, *opt_name = "sgd", *plot_path = NULL;
     double lr = 0.1, mu = 0.9, b1 = 0.9, b2 = 0.999, aeps = 1e-8, clip = -1.0, clip_eps = 0.0;
-    unsigned long long epochs = 100, max_steps = 0, batch_size = 0, sseed = 0, n;
+    unsigned long long epochs = 100, max_steps = 0, batch_size = 0, sseed = 0, n = 0;
     uint32_t seed = 0;
     int have_seed = 0, have_epochs = 0, no_progress = 0, lightning = 0, rc = EXIT_OK;
     ga_error err = {{0}};

@@ -22,7 +22,6 @@
 #include "ga_scan.h"
 
 #define PREC 160
-#define U 0x1p-53 /* unit roundoff of double */
 #define CAP ((size_t)1 << 31)
 
 static void m_act(mpfr_t out, const mpfr_t z, ga_activation a, double p)
@@ -301,7 +300,7 @@ ParameterizedTest(mp_case *p, scan_mpfr, matches_mpfr, .timeout = 60)
     double global;
     ref_layer *ref = reference(&global, &c, w_scale);
     double growth = p->growth > 0 ? p->growth : 8.0 * (double)(p->width + p->batch);
-    double rel = growth * (double)p->depth * U;
+    double rel = growth * (double)p->depth * GA_U;
     int out_of_range = 0;
     for (size_t l = 0; l < c.depth; l++) {
         const ga_scan_layer *g = &r.layers[l];
@@ -313,14 +312,14 @@ ParameterizedTest(mp_case *p, scan_mpfr, matches_mpfr, .timeout = 60)
                                    {ga_xreal_log10(g->bias_grad), w->bgrad}};
         const char *names[5] = {"act_norm", "preact_var", "delta_norm", "weight_grad", "bias_grad"};
         for (int k = 0; k < 5; k++) {
-            double tol = rel / M_LN10 + 4.0 * U * fabs(vals[k][1]);
+            double tol = rel / M_LN10 + 4.0 * GA_U * fabs(vals[k][1]);
             expect_close(vals[k][0], vals[k][1], tol, names[k], l + 1, p);
             if (fabs(vals[k][1]) > 308.0)
                 out_of_range = 1;
         }
         cr_expect_eq(g->nan_inf, 0, "layer %zu flagged nan_inf", l + 1);
     }
-    expect_close(ga_xreal_log10(r.global_grad), global, rel / M_LN10 + 4.0 * U * fabs(global),
+    expect_close(ga_xreal_log10(r.global_grad), global, rel / M_LN10 + 4.0 * GA_U * fabs(global),
                  "global", 0, p);
     if (p->depth >= 3000)
         cr_expect(out_of_range, "case %s depth %zu never left the double range: not a test of it",
@@ -436,7 +435,7 @@ Test(scan_exact, orthogonal_linear_net_preserves_norms)
         ga_scan_result r;
         ga_error err = {{0}};
         cr_assert_eq(ga_scan_run(&r, &err, &c, CAP, NULL), GA_OK, "%s", err.msg);
-        double lg = 0.5 * log10(gains2[k]), tol = 30.0 * 16.0 * U / M_LN10 * 8.0;
+        double lg = 0.5 * log10(gains2[k]), tol = 30.0 * 16.0 * GA_U / M_LN10 * 8.0;
         double top = ga_xreal_log10(r.layers[29].delta_norm);
         double first = ga_xreal_log10(r.layers[0].act_norm);
         for (size_t l = 0; l < 30; l++) {

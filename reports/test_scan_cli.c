@@ -84,7 +84,9 @@ static int run(cmd_fn fn, char **out, char **err, const char *const *args)
         dup2(fo, 1);
         dup2(fe, 2);
         char **argv = calloc((size_t)argc + 1, sizeof *argv);
-        for (int i = 0; i < argc; i++)
+        if (!argv)
+            _exit(127); /* the child cannot assert: the parent sees the status */
+        for (int i = 0; i < argc && args[i]; i++)
             argv[i] = strdup(args[i]);
         int rc = fn(argc, argv);
         fflush(NULL);
@@ -282,7 +284,9 @@ static pid_t spawn_scan(const char *const *args)
         int fe = open(path_in("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fe, 2);
         char **argv = calloc((size_t)argc + 1, sizeof *argv);
-        for (int i = 0; i < argc; i++)
+        if (!argv)
+            _exit(127); /* the child cannot assert: the parent sees the status */
+        for (int i = 0; i < argc && args[i]; i++)
             argv[i] = strdup(args[i]);
         _exit(ga_report_scan_main(argc, argv));
     }
@@ -298,6 +302,7 @@ static void sleep_ms(long ms)
 static int no_temporaries(void)
 {
     DIR *d = opendir(g_dir);
+    cr_assert_not_null(d, "%s", g_dir);
     struct dirent *e;
     int ok = 1;
     while ((e = readdir(d)))
@@ -312,6 +317,7 @@ Test(scan_cli, sigint_leaves_complete_file, .init = make_dir, .fini = remove_dir
     const char *previous = "previous run\n";
     const char *out = path_in("run.csv");
     FILE *f = fopen(out, "w");
+    cr_assert_not_null(f);
     fputs(previous, f);
     fclose(f);
     const char *args[] = {"scan", "--depth", "40", "--width", "96", "--batch", "16", "--seeds",
@@ -350,6 +356,7 @@ Test(scan_cli, sigint_before_first_configuration_keeps_previous, .init = make_di
     const char *previous = "previous run\n";
     const char *out = path_in("run.csv");
     FILE *f = fopen(out, "w");
+    cr_assert_not_null(f);
     fputs(previous, f);
     fclose(f);
     /* one configuration of several seconds (weights regenerated under the small cap,
@@ -426,6 +433,7 @@ Test(scan_cli, shards_merge_to_single_run_bytes, .init = make_dir, .fini = remov
 Test(scan_cli, spec_file_equals_command_line, .init = make_dir, .fini = remove_dir)
 {
     FILE *f = fopen(path_in("scan.json"), "w");
+    cr_assert_not_null(f);
     fputs("{\"act\": [\"tanh\", \"leaky_relu:0.2\"], \"init\": \"he,normal\", \"sigma-w2\": [1.5],\n"
           " \"depth\": [3, 4], \"width\": 5, \"batch\": \"2\", \"seeds\": \"0-1\"}\n", f);
     fclose(f);
@@ -441,6 +449,7 @@ Test(scan_cli, spec_file_equals_command_line, .init = make_dir, .fini = remove_d
     free(x);
     free(y);
     f = fopen(path_in("bad.json"), "w");
+    cr_assert_not_null(f);
     fputs("{\"act\": [\"tanh\"], \"depht\": 3}\n", f);
     fclose(f);
     const char *a3[] = {"scan", "--spec", path_in("bad.json"), "-o", path_in("c.csv"), NULL};

@@ -71,7 +71,9 @@ static int run_train(char **err_text, const char *const *args)
         int fo = open("/dev/null", O_WRONLY);
         dup2(fo, 1);
         char **argv = calloc((size_t)argc + 1, sizeof *argv);
-        for (int i = 0; i < argc; i++)
+        if (!argv)
+            _exit(127); /* the child cannot assert: the parent sees the status */
+        for (int i = 0; i < argc && args[i]; i++)
             argv[i] = strdup(args[i]);
         _exit(ga_report_train_main(argc, argv));
     }
@@ -135,6 +137,7 @@ Test(train, norms_match_oracle, .init = make_dir, .fini = remove_dir)
     cr_assert_eq(ga_spec_make_net(&net, &e, spec, 0, 0), GA_OK, "%s", e.msg);
     size_t n = net->n_params;
     double *g = malloc(n * sizeof *g), *p = malloc(n * sizeof *p);
+    cr_assert(g && p);
     memcpy(p, net->params, n * sizeof *p);
     ga_oracle_options opt;
     ga_oracle_options_default(&opt);

@@ -183,6 +183,7 @@ Test(cli_eval, parameter_count_overflow)
     int fd = mkstemp(path);
     cr_assert(fd >= 0);
     FILE *f = fdopen(fd, "w");
+    cr_assert_not_null(f);
     fputs("{\"layout\": \"row\", \"input\": 16777216, \"layers\": [", f);
     for (int i = 0; i < 65537; i++)
         fputs("{\"size\": 16777216, \"activation\": \"tanh\"},", f);
