@@ -85,8 +85,19 @@ static double act_second(ga_activation a, double p, double z)
         return 2.0 * fabs(tanh(z)) * 4.0 * e2 / ((1.0 + e2) * (1.0 + e2));
     }
     case GA_ACT_ELU: return z > 0 ? 0.0 : fabs(p) * exp(z);
-    default: return 0.0;
+    case GA_ACT_IDENTITY:
+    case GA_ACT_RELU:
+    case GA_ACT_LEAKY_RELU:
+    case GA_ACT_SOFTMAX: return 0.0;
+    default: return ga_activation_lipschitz_deriv(a, p); /* no tuned formula: sup |f''| */
     }
+}
+
+/* The seven activations with formulas of their own here; any other is
+ * bounded through its constants (ga_activation_lipschitz*). */
+static int tuned(ga_activation a)
+{
+    return a <= GA_ACT_SOFTMAX;
 }
 
 /* |f'| for propagating an argument error through f: the derivative at z,
@@ -95,6 +106,8 @@ static double act_second(ga_activation a, double p, double z)
  * whatever side the exact z lies on). */
 static double lip(ga_activation a, double p, double z, double zerr, double aval)
 {
+    if (!tuned(a)) /* sup |f'|: also covers the core's f' where its terms cancel */
+        return ga_activation_lipschitz(a, p);
     if (ga_activation_has_kink(a, p) && fabs(z) <= zerr) {
         double other = a == GA_ACT_RELU ? 0.0 : fabs(p);
         return other > 1.0 ? other : 1.0;

@@ -229,6 +229,69 @@ static long double sigm(long double z)
     return e / (1.0L + e);
 }
 
+/* ---- activations with no tuned code here: the generic formula ---------
+ * core/ga_ref_act_tmpl.h compiled for long double (every operation rounded
+ * to nearest in 64 bits, libm's long double functions): its value and the
+ * mean-value form f([c - r, c + r]) in f(c) + [-L r, L r], L = sup |f'|,
+ * need neither monotonicity nor anything of the activation but its
+ * formula and its constants (ga_activation_lipschitz*). */
+static long double ld_softplus(long double z)
+{
+    return (z > 0 ? z : 0.0L) + log1pl(expl(-fabsl(z)));
+}
+
+#define REF_T long double
+#define REF_CTX void
+#define REF_FN(name) ld_##name
+#define A_INIT(c, r) ((void)(c), (void)(r))
+#define A_CLEAR(c, r) ((void)(c), (void)(r))
+#define A_SET_D(c, r, d) (*(r) = (d))
+#define A_SET(c, r, a) (*(r) = *(a))
+#define A_ADD(c, r, a, b) (*(r) = *(a) + *(b))
+#define A_SUB(c, r, a, b) (*(r) = *(a) - *(b))
+#define A_MUL(c, r, a, b) (*(r) = *(a) * *(b))
+#define A_DIV(c, r, a, b) (*(r) = *(a) / *(b))
+#define A_MUL_D(c, r, a, d) (*(r) = *(a) * (long double)(d))
+#define A_D_ADD(c, r, d, a) (*(r) = (long double)(d) + *(a))
+#define A_NEG(c, r, a) (*(r) = -*(a))
+#define A_ABS(c, r, a) (*(r) = fabsl(*(a)))
+#define A_EXP(c, r, a) (*(r) = expl(*(a)))
+#define A_EXPM1(c, r, a) (*(r) = expm1l(*(a)))
+#define A_TANH(c, r, a) (*(r) = tanhl(*(a)))
+#define A_SIGMOID(c, r, a) (*(r) = sigm(*(a)))
+#define A_SOFTPLUS(c, r, a) (*(r) = ld_softplus(*(a)))
+#define A_CMP(c, a, b) ((*(a) > *(b)) - (*(a) < *(b)))
+#include "ga_ref_act_tmpl.h"
+
+static long double generic_value(ga_activation a, long double p, long double z)
+{
+    long double v;
+    ld_act_value(NULL, &v, a, (double)p, &z);
+    return v;
+}
+
+static long double generic_deriv(ga_activation a, long double p, long double z)
+{
+    long double v;
+    ld_act_deriv(NULL, &v, a, (double)p, &z);
+    return v;
+}
+
+/* g over z by the mean-value form around the midpoint, L = sup |g'|; the
+ * radius rounded up. An infinite end gives the whole line. */
+static ivl mean_value(long double gc, long double L, ivl z)
+{
+    if (!isfinite(z.lo) || !isfinite(z.hi))
+        return (ivl){-(long double)INFINITY, (long double)INFINITY};
+    long double r = (z.hi - z.lo) / 2 * (1.0L + 0x1p-60L);
+    return fix((ivl){gc - L * r, gc + L * r});
+}
+
+static int tuned(ga_activation a)
+{
+    return a <= GA_ACT_SOFTMAX;
+}
+
 static long double act_ld(ga_activation a, long double p, long double z)
 {
     switch (a) {
@@ -238,7 +301,8 @@ static long double act_ld(ga_activation a, long double p, long double z)
     case GA_ACT_LEAKY_RELU: return z > 0 ? z : mul0(p, z);
     case GA_ACT_ELU: return z > 0 ? z : p * expm1l(z);
     case GA_ACT_SOFTPLUS: return (z > 0 ? z : 0.0L) + log1pl(expl(-fabsl(z)));
-    default: return z;
+    case GA_ACT_IDENTITY: return z;
+    default: return generic_value(a, p, z);
     }
 }
 
@@ -267,6 +331,11 @@ static ivl hull(const long double *v, int n)
 /* f over z: every activation is monotone on each side of 0 */
 static ivl act_range(ga_activation a, long double p, ivl z)
 {
+    if (!tuned(a)) {
+        long double c = z.lo == z.hi ? z.lo : z.lo / 2 + z.hi / 2;
+        ivl r = mean_value(act_ld(a, p, c), (long double)ga_activation_lipschitz(a, (double)p), z);
+        return widen(r, K * GA_ENCLOSE_U, K);
+    }
     double pz;
     if (a == GA_ACT_LEAKY_RELU && z.lo == z.hi && (z.lo > 0 || exact_product(&pz, (ivl){p, p}, z)))
         return z.lo > 0 ? z : (ivl){pz, pz};
@@ -295,6 +364,16 @@ static ivl dact_range(int *amb, ga_activation a, long double p, ivl z)
 {
     *amb = 0;
     ivl r;
+    if (!tuned(a)) {
+        /* the core's f' may cancel (silu' crosses 0): its budget is K u
+         * times sup |f'|, absolutely, beside the relative one */
+        long double c = z.lo == z.hi ? z.lo : z.lo / 2 + z.hi / 2;
+        long double L1 = (long double)ga_activation_lipschitz(a, (double)p);
+        r = mean_value(generic_deriv(a, p, c), (long double)ga_activation_lipschitz_deriv(a, (double)p), z);
+        r.lo -= K * GA_ENCLOSE_U * L1;
+        r.hi += K * GA_ENCLOSE_U * L1;
+        return widen(r, K * GA_ENCLOSE_U, K);
+    }
     switch (a) {
     case GA_ACT_SIGMOID:
     case GA_ACT_TANH: {

@@ -48,6 +48,29 @@ int ga_activation_has_kink(ga_activation a, double param)
     }
 }
 
+double ga_activation_lipschitz(ga_activation a, double param)
+{
+    double c = fabs(param);
+    switch (a) {
+    case GA_ACT_SIGMOID: return 0.25;                    /* s' = s (1 - s) <= 1/4 */
+    case GA_ACT_LEAKY_RELU:
+    case GA_ACT_ELU: return c > 1 ? c : 1.0;             /* slopes 1 and c (elu: c e^z, z <= 0) */
+    default: return 1.0;                                 /* identity, tanh, relu, softplus, softmax */
+    }
+}
+
+double ga_activation_lipschitz_deriv(ga_activation a, double param)
+{
+    switch (a) {
+    case GA_ACT_SIGMOID: return 0.0962250448649377;      /* |s' (1 - 2s)| <= 1/(6 sqrt 3) */
+    case GA_ACT_TANH: return 0.769800358919502;          /* |2 t (1 - t^2)| <= 4/(3 sqrt 3) */
+    case GA_ACT_ELU: return fabs(param);                 /* c e^z, z <= 0 */
+    case GA_ACT_SOFTPLUS: return 0.25;                   /* softplus'' = s' */
+    case GA_ACT_SOFTMAX: return 1.0;
+    default: return 0.0;                                 /* identity, relu, leaky_relu */
+    }
+}
+
 void ga_act_eval(double *value, double *deriv, ga_activation a, double param, double z)
 {
     double v, d;

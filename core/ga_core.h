@@ -90,6 +90,15 @@ int ga_activation_has_param(ga_activation a);
  * elu with alpha != 1 at z = 0). */
 int ga_activation_has_kink(ga_activation a, double param);
 
+/* Constants of an elementwise activation's maths, for the checking
+ * arithmetics that have no code of their own for it (a new activation gets
+ * its checks from these and from its generic formula in ga_ref_act_tmpl.h):
+ * sup over all z of |f'(z)|, and of |f''(z)| where f is twice
+ * differentiable (0 for piecewise-linear activations), rounded up. softmax:
+ * 1 and 1 in the max norm. */
+double ga_activation_lipschitz(ga_activation a, double param);
+double ga_activation_lipschitz_deriv(ga_activation a, double param);
+
 /* Elementwise activation and derivative (not softmax). Stable for |z| up to
  * DBL_MAX where the mathematical value is finite. ga_act_eval gives both
  * from one exponential; the two single-valued calls return the same bits. */

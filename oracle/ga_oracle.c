@@ -29,6 +29,7 @@
 
 #include "ga_diff_mpfr.h"
 #include "ga_oracle.h"
+#include "ga_refmp.h"
 #include "ga_random.h"
 
 /* Gap between the two precisions of a reverse or forward pass whose
@@ -666,7 +667,8 @@ static int act_elementwise(mpfr_ptr a, mpfr_srcptr z, int dz, const ga_layer_des
     case GA_ACT_SOFTPLUS: /* log(1 + exp(z)), of range (0, inf) */
         d = softplus_signed(a, z, 1, t) || dz != GA_DIR_EXACT ? GA_DIR_UNKNOWN : GA_DIR_EXACT;
         return mpfr_zero_p(a) ? GA_DIR_BELOW : d;
-    default:
+    default: /* no tuned pass: the generic formula, its rounding's side unknown */
+        ga_refmp_act(a, NULL, ld->act, c, z);
         return GA_DIR_UNKNOWN;
     }
 }
@@ -991,7 +993,11 @@ static void layer_act_backward(orc *o, size_t l)
                 ddn[k] = exact && !inex ? GA_DIR_EXACT : GA_DIR_UNKNOWN;
         }
         break;
-    default:
+    default: /* no tuned pass: f' by the generic formula */
+        for (size_t e = 0; e < m; e++) {
+            ga_refmp_act(NULL, t, ld->act, c, Z[e]);
+            dd[e] = (signed char)mul_dir(D[e], D[e], dd[e], t, GA_DIR_UNKNOWN);
+        }
         break;
     }
 }
@@ -1183,8 +1189,14 @@ static mag_t act_lipschitz(const ga_layer_desc *ld)
     case GA_ACT_LEAKY_RELU:
     case GA_ACT_ELU:
         return c > 1 ? c : 1;
-    default:
+    case GA_ACT_IDENTITY:
+    case GA_ACT_TANH:
+    case GA_ACT_RELU:
+    case GA_ACT_SOFTPLUS:
+    case GA_ACT_SOFTMAX:
         return 1;
+    default: /* no tuned pass: the activation's own constant */
+        return (mag_t)ga_activation_lipschitz(ld->act, ld->act_param);
     }
 }
 
@@ -1456,8 +1468,15 @@ static void mag_backward(orc *o)
                         d[k] = (d[k] + t) * a[k];
                 }
                 break;
-            default:
+            case GA_ACT_IDENTITY:
                 break;
+            default: { /* no tuned pass: sup |f'| plus sup |f''| times z's magnitude */
+                mag_t L1 = (mag_t)ga_activation_lipschitz(ld->act, ld->act_param);
+                mag_t L2 = (mag_t)ga_activation_lipschitz_deriv(ld->act, ld->act_param);
+                for (size_t e = 0; e < mo; e++)
+                    D[e] *= L1 + L2 * lz[e];
+                break;
+            }
             }
         }
         const mag_t *in = l ? o->ma + B * o->zoff[l - 1] : NULL;

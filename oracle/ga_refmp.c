@@ -82,6 +82,20 @@ static void refmp_softplus(refmp_ctx *c, mpfr_ptr r, mpfr_srcptr a)
 #define A_DOT_END(c, r, s) mpfr_set(r, *(s), MPFR_RNDN)
 #include "ga_ref_tmpl.h"
 
+void ga_refmp_act(mpfr_ptr value, mpfr_ptr deriv, ga_activation a, double param, mpfr_srcptr z)
+{
+    refmp_ctx c;
+    c.prec = value ? mpfr_get_prec(value) : mpfr_get_prec(deriv);
+    if (deriv && mpfr_get_prec(deriv) > c.prec)
+        c.prec = mpfr_get_prec(deriv);
+    mpfr_inits2(c.prec, c.acc, c.t1, c.t2, (mpfr_ptr)0);
+    if (value)
+        refmp_act_value(&c, value, a, param, (mpfr_ptr)z);
+    if (deriv)
+        refmp_act_deriv(&c, deriv, a, param, (mpfr_ptr)z);
+    mpfr_clears(c.acc, c.t1, c.t2, (mpfr_ptr)0);
+}
+
 /* One pass's storage at one precision. */
 typedef struct {
     refmp_ctx c;

@@ -36,4 +36,12 @@ int ga_refmp_loss_gradient(double *loss, int *loss_settled, double *grad, unsign
                            const double *params, const double *x, const double *y, size_t batch,
                            long max_prec);
 
+/* The generic formula of activation a (core/ga_ref_act_tmpl.h) in MPFR:
+ * value = f(z) and deriv = f'(z), each may be NULL, at the precision of the
+ * destination (every operation rounded to nearest; the caller's Ziv loop
+ * judges the error). value and deriv must not alias z. The oracle uses it
+ * for every activation it has no tuned passes for. */
+#include <mpfr.h>
+void ga_refmp_act(mpfr_ptr value, mpfr_ptr deriv, ga_activation a, double param, mpfr_srcptr z);
+
 #endif

@@ -1,0 +1,86 @@
+/* ga_ref_act_tmpl.h: the generic formula of every elementwise activation,
+ * f(z) and f'(z), written once in the arithmetic interface of ga_ref_tmpl.h
+ * (which includes this file unless the instance brings its own A_ACT_VALUE).
+ * An instance that needs only the activations (the long double enclosure of
+ * checks/ga_enclose.c, the oracle's MPFR fallback) defines the interface and
+ * includes this file alone. This is the second implementation of each
+ * activation; the first is core/ga_activation.c. Checking code that has no
+ * tuned path for an activation (every one added after the first seven) uses
+ * these formulas and the constants of ga_activation_lipschitz*.
+ */
+#include "ga_core.h"
+
+/* ---- the generic activations: the second implementation of each ------
+ * f(z) and f'(z) in the interface's primitives; formulas as ga_core.h
+ * states them. relu'(0) = 0, leaky_relu'(0) = slope, elu'(0) = alpha (the
+ * conventions at the kink). */
+static void REF_FN(act_value)(REF_CTX *c, REF_T *r, ga_activation act, double param, REF_T *z)
+{
+    REF_T zero;
+    A_INIT(c, &zero);
+    A_SET_D(c, &zero, 0.0);
+    int pos = A_CMP(c, z, &zero) > 0;
+    switch (act) {
+    case GA_ACT_SIGMOID: A_SIGMOID(c, r, z); break;
+    case GA_ACT_TANH: A_TANH(c, r, z); break;
+    case GA_ACT_RELU:
+        if (pos) A_SET(c, r, z); else A_SET_D(c, r, 0.0);
+        break;
+    case GA_ACT_LEAKY_RELU:
+        if (pos) A_SET(c, r, z); else A_MUL_D(c, r, z, param);
+        break;
+    case GA_ACT_ELU: /* alpha (exp(z) - 1) for z <= 0 */
+        if (pos) {
+            A_SET(c, r, z);
+        } else {
+            A_EXPM1(c, r, z);
+            A_MUL_D(c, r, r, param);
+        }
+        break;
+    case GA_ACT_SOFTPLUS: A_SOFTPLUS(c, r, z); break;
+    default: A_SET(c, r, z); break; /* identity */
+    }
+    A_CLEAR(c, &zero);
+}
+
+static void REF_FN(act_deriv)(REF_CTX *c, REF_T *r, ga_activation act, double param, REF_T *z)
+{
+    REF_T zero, t;
+    A_INIT(c, &zero);
+    A_INIT(c, &t);
+    A_SET_D(c, &zero, 0.0);
+    int pos = A_CMP(c, z, &zero) > 0;
+    switch (act) {
+    case GA_ACT_SIGMOID: /* s(z) s(-z) */
+        A_SIGMOID(c, r, z);
+        A_NEG(c, &t, z);
+        A_SIGMOID(c, &t, &t);
+        A_MUL(c, r, r, &t);
+        break;
+    case GA_ACT_TANH: /* 1 - tanh^2 = 4 e / (1 + e)^2, e = exp(-2|z|): no cancellation */
+        A_ABS(c, &t, z);
+        A_MUL_D(c, &t, &t, -2.0);
+        A_EXP(c, &t, &t);
+        A_D_ADD(c, r, 1.0, &t);
+        A_MUL(c, r, r, r);
+        A_MUL_D(c, &t, &t, 4.0);
+        A_DIV(c, r, &t, r);
+        break;
+    case GA_ACT_RELU: A_SET_D(c, r, pos ? 1.0 : 0.0); break;
+    case GA_ACT_LEAKY_RELU: A_SET_D(c, r, pos ? 1.0 : param); break;
+    case GA_ACT_ELU: /* alpha exp(z) for z <= 0 */
+        if (pos) {
+            A_SET_D(c, r, 1.0);
+        } else {
+            A_EXP(c, r, z);
+            A_MUL_D(c, r, r, param);
+        }
+        break;
+    case GA_ACT_SOFTPLUS: A_SIGMOID(c, r, z); break;
+    default: A_SET_D(c, r, 1.0); break; /* identity */
+    }
+    A_CLEAR(c, &t);
+    A_CLEAR(c, &zero);
+}
+#define A_ACT_VALUE(c, r, act, param, z) REF_FN(act_value)(c, r, act, param, z)
+#define A_ACT_DERIV(c, r, act, param, z) REF_FN(act_deriv)(c, r, act, param, z)
