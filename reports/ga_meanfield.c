@@ -93,8 +93,8 @@ static int rule_alloc(double *x, double *w, size_t n)
 int ga_mf_alloc(ga_mf **out, ga_error *err, ga_activation act, double param)
 {
     *out = NULL;
-    if (act == GA_ACT_SOFTMAX || (int)act < 0 || act >= GA_ACT_COUNT)
-        return ga_fail(err, GA_EINVAL, "mean-field theory needs an elementwise activation");
+    if ((int)act < 0 || act >= GA_ACT_SOFTMAX)
+        return ga_fail(err, GA_EINVAL, "mean-field theory needs one of the scans' elementwise activations");
     if (!isfinite(param))
         return ga_fail(err, GA_EINVAL, "activation parameter is not finite");
     ga_mf *mf = calloc(1, sizeof *mf);
