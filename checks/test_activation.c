@@ -145,6 +145,75 @@ Test(activation, elu) { check_activation(GA_ACT_ELU, 1.0); }
 Test(activation, elu_alpha_15) { check_activation(GA_ACT_ELU, 1.5); }
 Test(activation, softplus) { check_activation(GA_ACT_SOFTPLUS, 0); }
 
+/* silu against its textbook form in MPFR: f = z / (1 + e^-z), f' = s (1 + z (1 - s)).
+ * f' crosses 0 near z = -1.2785, where no formula keeps a relative accuracy:
+ * the core's is s + z s(-z) s, whose terms are at most 1.23 in size, so its
+ * error there is absolute, a few u times sup |f'|. Allowed: 16 ulps, or
+ * 16 u sup |f'| absolutely. */
+Test(activation, silu)
+{
+    mpfr_t z, s, f, df, t;
+    mpfr_inits2(PREC, z, s, f, df, t, (mpfr_ptr)0);
+    double L = ga_activation_lipschitz(GA_ACT_SILU, 0);
+    size_t n = 0;
+    for (int i = -4200; i <= 4200 + (int)N_POINTS; i++) {
+        double zd = i <= 4200 ? i / 100.0 + 1.0 / 7.0 : points[i - 4201];
+        mpfr_set_d(z, zd, MPFR_RNDN);
+        mpfr_neg(t, z, MPFR_RNDN);
+        mpfr_exp(t, t, MPFR_RNDN);
+        mpfr_add_ui(t, t, 1, MPFR_RNDN);
+        mpfr_ui_div(s, 1, t, MPFR_RNDN);      /* s = 1/(1+e^-z) */
+        mpfr_mul(f, z, s, MPFR_RNDN);         /* f = z s */
+        mpfr_ui_sub(t, 1, s, MPFR_RNDN);
+        mpfr_mul(t, t, z, MPFR_RNDN);
+        mpfr_add_ui(t, t, 1, MPFR_RNDN);
+        mpfr_mul(df, s, t, MPFR_RNDN);        /* f' = s (1 + z (1 - s)) */
+        double v, d;
+        ga_act_eval(&v, &d, GA_ACT_SILU, 0, zd);
+        double fw = mpfr_get_d(f, MPFR_RNDN), dw = mpfr_get_d(df, MPFR_RNDN);
+        if (isinf(fw)) /* DBL_MAX s rounds to DBL_MAX (s < 1 by 2^-many) */
+            fw = copysign(DBL_MAX, fw);
+        cr_assert(ga_ulp_distance(v, fw) <= 16 || (fabs(fw) < DBL_MIN && fabs(v - fw) < 4 * DBL_MIN),
+                  "silu(%.17g) = %.17g, exact %.17g", zd, v, fw);
+        cr_assert(ga_ulp_distance(d, dw) <= 16 || fabs(d - dw) <= 16 * GA_U * L,
+                  "silu'(%.17g) = %.17g, exact %.17g", zd, d, dw);
+        n++;
+    }
+    cr_assert_gt(n, 8000);
+    mpfr_clears(z, s, f, df, t, (mpfr_ptr)0);
+}
+
+/* The constants of ga_activation_lipschitz*, which the checks use for
+ * activations without tuned code: no sampled |f'| exceeds the first, no
+ * difference quotient of f' the second (plus the quotient's rounding), and
+ * for silu both are reached (sup |f'| at z = 2.3994 from mpmath's root of
+ * f'', sup |f''| = f''(0) = 1/2 by hand). */
+Test(activation, lipschitz_constants_bound_the_derivatives)
+{
+    for (int a = 0; a < GA_ACT_COUNT; a++) {
+        if (a == GA_ACT_SOFTMAX)
+            continue;
+        double p = a == GA_ACT_LEAKY_RELU ? 0.3 : a == GA_ACT_ELU ? 1.5 : 0.0;
+        double L1 = ga_activation_lipschitz((ga_activation)a, p);
+        double L2 = ga_activation_lipschitz_deriv((ga_activation)a, p);
+        double max1 = 0, max2 = 0, h = 1e-4;
+        for (int i = -60000; i <= 60000; i++) {
+            double z = i / 1000.0 + 1.0 / 3.0;
+            double d0 = ga_act_deriv((ga_activation)a, p, z, 0), d1 = ga_act_deriv((ga_activation)a, p, z + h, 0);
+            max1 = fmax(max1, fabs(d0));
+            if ((z > 0) == (z + h > 0)) /* not across a kink */
+                max2 = fmax(max2, fabs(d1 - d0) / h - 4 * GA_U * (1 + L1) / h);
+        }
+        cr_expect_leq(max1, L1, "%s: |f'| %.17g above sup %.17g", ga_activation_name((ga_activation)a), max1, L1);
+        cr_expect_leq(max2, L2 * (1 + 1e-6), "%s: |f''| ~ %.17g above sup %.17g",
+                      ga_activation_name((ga_activation)a), max2, L2);
+    }
+    double z = 2.39935728051546766;
+    cr_expect_geq(ga_act_deriv(GA_ACT_SILU, 0, z, 0), ga_activation_lipschitz(GA_ACT_SILU, 0) * (1 - 1e-15));
+    double h = 1e-6, d2 = (ga_act_deriv(GA_ACT_SILU, 0, h, 0) - ga_act_deriv(GA_ACT_SILU, 0, -h, 0)) / (2 * h);
+    cr_expect(fabs(d2 - 0.5) < 1e-8, "silu''(0) ~ %.17g", d2);
+}
+
 /* The conventions at the kink are part of the contract (checks/ relies on them). */
 Test(activation, kink_conventions_at_zero)
 {

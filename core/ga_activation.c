@@ -6,7 +6,7 @@
 #include "ga_core.h"
 
 static const char *const activation_names[GA_ACT_COUNT] = {
-    "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax",
+    "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax", "silu",
 };
 
 const char *ga_activation_name(ga_activation a)
@@ -55,6 +55,7 @@ double ga_activation_lipschitz(ga_activation a, double param)
     case GA_ACT_SIGMOID: return 0.25;                    /* s' = s (1 - s) <= 1/4 */
     case GA_ACT_LEAKY_RELU:
     case GA_ACT_ELU: return c > 1 ? c : 1.0;             /* slopes 1 and c (elu: c e^z, z <= 0) */
+    case GA_ACT_SILU: return 1.09983932012886692;       /* at z = 2.3994 (mpmath; -0.0998 at -2.3994) */
     default: return 1.0;                                 /* identity, tanh, relu, softplus, softmax */
     }
 }
@@ -67,6 +68,7 @@ double ga_activation_lipschitz_deriv(ga_activation a, double param)
     case GA_ACT_ELU: return fabs(param);                 /* c e^z, z <= 0 */
     case GA_ACT_SOFTPLUS: return 0.25;                   /* softplus'' = s' */
     case GA_ACT_SOFTMAX: return 1.0;
+    case GA_ACT_SILU: return 0.5;                        /* silu''(0) = 1/2, the largest */
     default: return 0.0;                                 /* identity, relu, leaky_relu */
     }
 }
@@ -117,6 +119,15 @@ void ga_act_eval(double *value, double *deriv, ga_activation a, double param, do
         double e = exp(-fabs(z));
         v = (z > 0 ? z : 0.0) + log1p(e);
         d = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+        break;
+    }
+    case GA_ACT_SILU: {
+        /* z s(z), s from e = exp(-|z|) as for sigmoid; f' = s + z s(z) s(-z)
+         * with s(z) s(-z) = e/(1+e)^2: no 1 - s to cancel */
+        double e = exp(-fabs(z)), q = 1.0 + e;
+        double s = z >= 0 ? 1.0 / q : e / q;
+        v = z * s;
+        d = s + z * (e / (q * q));
         break;
     }
     default: v = d = NAN; /* softmax is not elementwise */

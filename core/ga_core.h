@@ -77,6 +77,10 @@ typedef enum {
     GA_ACT_ELU,          /* f(z) = z if z > 0 else alpha*(exp(z)-1); f'(0) = alpha */
     GA_ACT_SOFTPLUS,     /* f(z) = log(1+exp(z)) */
     GA_ACT_SOFTMAX,      /* per sample: f(z)_k = exp(z_k - max z) / sum_j exp(z_j - max z) */
+    /* Activations below have no tuned code in checks/ or oracle/: they are
+     * checked through their generic formula (core/ga_ref_act_tmpl.h) and
+     * their two constants (ga_activation_lipschitz*). */
+    GA_ACT_SILU,         /* f(z) = z sigmoid(z); f'(z) = s(z) (1 + z s(-z)) */
     GA_ACT_COUNT
 } ga_activation;
 

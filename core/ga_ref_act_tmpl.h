@@ -38,6 +38,10 @@ static void REF_FN(act_value)(REF_CTX *c, REF_T *r, ga_activation act, double pa
         }
         break;
     case GA_ACT_SOFTPLUS: A_SOFTPLUS(c, r, z); break;
+    case GA_ACT_SILU: /* z sigmoid(z) */
+        A_SIGMOID(c, r, z);
+        A_MUL(c, r, r, z);
+        break;
     default: A_SET(c, r, z); break; /* identity */
     }
     A_CLEAR(c, &zero);
@@ -77,6 +81,14 @@ static void REF_FN(act_deriv)(REF_CTX *c, REF_T *r, ga_activation act, double pa
         }
         break;
     case GA_ACT_SOFTPLUS: A_SIGMOID(c, r, z); break;
+    case GA_ACT_SILU: /* s(z) + z s(z) s(-z) */
+        A_NEG(c, &t, z);
+        A_SIGMOID(c, &t, &t);
+        A_SIGMOID(c, r, z);
+        A_MUL(c, &t, &t, r);
+        A_MUL(c, &t, &t, z);
+        A_ADD(c, r, r, &t);
+        break;
     default: A_SET_D(c, r, 1.0); break; /* identity */
     }
     A_CLEAR(c, &t);

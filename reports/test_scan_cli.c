@@ -198,6 +198,7 @@ Test(scan_cli, bad_input, .init = make_dir, .fini = remove_dir)
     const bad_case cases[] = {
         {"--act", "tanhh", "unknown activation 'tanhh'"},
         {"--act", "softmax", "unknown activation 'softmax'"},
+        {"--act", "silu", "unknown activation 'silu'"},
         {"--init", "kaiming_magic", "unknown init"},
         {"--depth", "0", "--depth: 0 is outside"},
         {"--depth", "5-2", "--depth"},
