@@ -27,6 +27,7 @@
 #include <criterion/criterion.h>
 
 #include "ga_oracle.h"
+#include "ga_refball.h"
 #include "ga_spec.h"
 #include "ga_testsupport.h"
 
@@ -142,4 +143,63 @@ Test(mpmath_sample, oracle_equals_mpmath_bit_for_bit, .timeout = 120)
                 n_files, compared, mismatches, skipped);
     cr_expect_eq(mismatches, 0, "%zu of %zu values differ from mpmath", mismatches, compared);
     cr_expect_gt(compared, 1000, "only %zu values compared", compared);
+}
+
+/* The generic reference in Arb's balls against the same mpmath values:
+ * every value the balls settle must equal mpmath's bit for bit (both are
+ * rigorous: interval arithmetic on each side, two libraries, two codes). */
+Test(mpmath_sample, ball_reference_equals_mpmath_bit_for_bit, .timeout = 120)
+{
+    struct dirent **list;
+    int n_files = scandir(SAMPLE_DIR, &list, is_spec, alphasort);
+    cr_assert_gt(n_files, 0, "no specs in %s", SAMPLE_DIR);
+    size_t compared = 0, mismatches = 0, unsettled = 0;
+    for (int f = 0; f < n_files; f++) {
+        char spec_path[1024], ref_path[1024];
+        snprintf(spec_path, sizeof spec_path, "%s/%s", SAMPLE_DIR, list[f]->d_name);
+        snprintf(ref_path, sizeof ref_path, "%s/%.*s.mpmath.csv", SAMPLE_DIR,
+                 (int)strlen(list[f]->d_name) - 5, list[f]->d_name);
+        ga_error err;
+        ga_spec *spec;
+        ga_net *net;
+        cr_assert_eq(ga_spec_load(&spec, &err, spec_path, 0), GA_OK, "%s", err.msg);
+        cr_assert_eq(ga_spec_make_net(&net, &err, spec, 0, 0), GA_OK, "%s", err.msg);
+        double loss, *g = malloc(net->n_params * sizeof *g);
+        unsigned char *ok = malloc(net->n_params);
+        cr_assert(g && ok);
+        int loss_ok;
+        ga_refball_stats st;
+        cr_assert_eq(ga_refball_loss_gradient(&loss, &loss_ok, g, ok, &st, &err, net, net->params,
+                                              spec->x, spec->y, spec->batch, 8192),
+                     GA_OK, "%s: %s", spec_path, err.msg);
+        ref_row *rows;
+        size_t n = read_reference(&rows, ref_path);
+        for (size_t i = 0; i < n; i++) {
+            const ref_row *r = &rows[i];
+            if (!r->ok)
+                continue;
+            int settled = r->index < 0 ? loss_ok : ok[r->index];
+            if (!settled) {
+                unsettled++;
+                continue;
+            }
+            double b = r->index < 0 ? loss : g[r->index];
+            compared++;
+            if (!(b == r->value)) {
+                mismatches++;
+                cr_log_error("%s %s: ball %a, mpmath %a", list[f]->d_name, r->name, b, r->value);
+            }
+        }
+        free(rows);
+        free(g);
+        free(ok);
+        ga_net_free(net);
+        ga_spec_free(spec);
+        free(list[f]);
+    }
+    free(list);
+    cr_log_info("%d specs: %zu values compared, %zu mismatches, %zu mpmath values the balls left "
+                "unsettled", n_files, compared, mismatches, unsettled);
+    cr_expect_eq(mismatches, 0, "%zu of %zu values differ from mpmath", mismatches, compared);
+    cr_expect_gt(compared, 3000, "only %zu values compared", compared);
 }

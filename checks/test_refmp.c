@@ -1,5 +1,6 @@
-/* test_refmp: the generic reference in MPFR (oracle/ga_refmp.h) against the
- * oracle's own reverse pass (route (b), oracle/ga_oracle.c).
+/* test_refmp: the generic reference in MPFR (oracle/ga_refmp.h) and in Arb's
+ * balls (oracle/ga_refball.h) against the oracle's own reverse pass (route
+ * (b), oracle/ga_oracle.c), and the ball instance against mpmath.
  *
  * The two share the network description and nothing of the arithmetic: the
  * generic reference takes every op's maths and every activation from
@@ -19,11 +20,14 @@
 #include "ga_hardnet.h"
 #include "ga_oracle.h"
 #include "ga_randnet.h"
+#include "ga_refball.h"
 #include "ga_refmp.h"
+
+enum { GENERIC_MPFR, GENERIC_BALL };
 
 /* compares one net; *compared entries compared, returns mismatches */
 static size_t compare_net(size_t *compared, const ga_net *net, const double *x, const double *y,
-                          size_t batch, const char *what)
+                          size_t batch, const char *what, int which)
 {
     ga_error err;
     size_t n = net->n_params;
@@ -38,8 +42,14 @@ static size_t compare_net(size_t *compared, const ga_net *net, const double *x, 
     int s = ga_oracle_loss_gradient(&lo, &lo_err, go, eo, NULL, &st, &err, net, net->params, x, y,
                                     batch, &opt);
     cr_assert(s == GA_OK || s == GA_EFAIL, "%s: oracle: %s", what, err.msg);
-    ga_refmp_stats rs;
-    s = ga_refmp_loss_gradient(&lr, &lr_ok, gr, ok, &rs, &err, net, net->params, x, y, batch, 4096);
+    if (which == GENERIC_MPFR) {
+        ga_refmp_stats rs;
+        s = ga_refmp_loss_gradient(&lr, &lr_ok, gr, ok, &rs, &err, net, net->params, x, y, batch, 4096);
+    } else {
+        ga_refball_stats bs;
+        s = ga_refball_loss_gradient(&lr, &lr_ok, gr, ok, &bs, &err, net, net->params, x, y, batch,
+                                     4096);
+    }
     cr_assert_eq(s, GA_OK, "%s: generic reference: %s", what, err.msg);
     size_t bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -67,7 +77,7 @@ static size_t compare_net(size_t *compared, const ga_net *net, const double *x, 
     return bad;
 }
 
-Test(refmp, agrees_with_oracle_on_gate_nets)
+static void gate_nets(int which)
 {
     static const size_t batches[3] = {1, 2, 7};
     size_t compared = 0, bad = 0, nets = 0;
@@ -87,7 +97,7 @@ Test(refmp, agrees_with_oracle_on_gate_nets)
                                  GA_OK, "seed %u: %s", seed, err.msg);
                     char what[160];
                     ga_randnet_describe(what, sizeof what, &p);
-                    bad += compare_net(&compared, p.net, p.x, p.y, p.batch, what);
+                    bad += compare_net(&compared, p.net, p.x, p.y, p.batch, what, which);
                     nets++;
                     ga_randnet_clear(&p);
                 }
@@ -97,20 +107,25 @@ Test(refmp, agrees_with_oracle_on_gate_nets)
     cr_expect_eq(bad, 0, "%zu entries differ", bad);
 }
 
-Test(refmp, agrees_with_oracle_on_hard_nets, .timeout = 120)
+static void hard_nets(int which)
 {
     size_t compared = 0, bad = 0;
     for (uint32_t seed = 1; seed <= 240; seed++) {
         ga_hardnet h;
         ga_error err;
         cr_assert_eq(ga_hardnet_make(&h, &err, seed), GA_OK, "hardnet %u: %s", seed, err.msg);
-        bad += compare_net(&compared, h.net, h.x, h.y, h.batch, h.description);
+        bad += compare_net(&compared, h.net, h.x, h.y, h.batch, h.description, which);
         ga_hardnet_clear(&h);
     }
     cr_log_info("hard nets: 240 nets, %zu entries compared", compared);
     cr_expect_gt(compared, 240 * 10, "too few entries compared: %zu", compared);
     cr_expect_eq(bad, 0, "%zu entries differ", bad);
 }
+
+Test(refmp, agrees_with_oracle_on_gate_nets) { gate_nets(GENERIC_MPFR); }
+Test(refmp, agrees_with_oracle_on_hard_nets, .timeout = 120) { hard_nets(GENERIC_MPFR); }
+Test(refball, agrees_with_oracle_on_gate_nets) { gate_nets(GENERIC_BALL); }
+Test(refball, agrees_with_oracle_on_hard_nets, .timeout = 120) { hard_nets(GENERIC_BALL); }
 
 /* the Ziv loop settles what it should: an exact zero gradient (a relu unit
  * that is off for every sample) settles at once as +0 */

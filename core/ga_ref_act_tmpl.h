@@ -19,18 +19,20 @@ static void REF_FN(act_value)(REF_CTX *c, REF_T *r, ga_activation act, double pa
     REF_T zero;
     A_INIT(c, &zero);
     A_SET_D(c, &zero, 0.0);
-    int pos = A_CMP(c, z, &zero) > 0;
+    /* the sign is asked only where a branch depends on it (an arithmetic
+     * whose order can be uncertain records that it was asked) */
+#define POS (A_CMP(c, z, &zero) > 0)
     switch (act) {
     case GA_ACT_SIGMOID: A_SIGMOID(c, r, z); break;
     case GA_ACT_TANH: A_TANH(c, r, z); break;
     case GA_ACT_RELU:
-        if (pos) A_SET(c, r, z); else A_SET_D(c, r, 0.0);
+        if (POS) A_SET(c, r, z); else A_SET_D(c, r, 0.0);
         break;
     case GA_ACT_LEAKY_RELU:
-        if (pos) A_SET(c, r, z); else A_MUL_D(c, r, z, param);
+        if (POS) A_SET(c, r, z); else A_MUL_D(c, r, z, param);
         break;
     case GA_ACT_ELU: /* alpha (exp(z) - 1) for z <= 0 */
-        if (pos) {
+        if (POS) {
             A_SET(c, r, z);
         } else {
             A_EXPM1(c, r, z);
@@ -53,7 +55,6 @@ static void REF_FN(act_deriv)(REF_CTX *c, REF_T *r, ga_activation act, double pa
     A_INIT(c, &zero);
     A_INIT(c, &t);
     A_SET_D(c, &zero, 0.0);
-    int pos = A_CMP(c, z, &zero) > 0;
     switch (act) {
     case GA_ACT_SIGMOID: /* s(z) s(-z) */
         A_SIGMOID(c, r, z);
@@ -70,10 +71,10 @@ static void REF_FN(act_deriv)(REF_CTX *c, REF_T *r, ga_activation act, double pa
         A_MUL_D(c, &t, &t, 4.0);
         A_DIV(c, r, &t, r);
         break;
-    case GA_ACT_RELU: A_SET_D(c, r, pos ? 1.0 : 0.0); break;
-    case GA_ACT_LEAKY_RELU: A_SET_D(c, r, pos ? 1.0 : param); break;
+    case GA_ACT_RELU: A_SET_D(c, r, POS ? 1.0 : 0.0); break;
+    case GA_ACT_LEAKY_RELU: A_SET_D(c, r, POS ? 1.0 : param); break;
     case GA_ACT_ELU: /* alpha exp(z) for z <= 0 */
-        if (pos) {
+        if (POS) {
             A_SET_D(c, r, 1.0);
         } else {
             A_EXP(c, r, z);
@@ -96,3 +97,4 @@ static void REF_FN(act_deriv)(REF_CTX *c, REF_T *r, ga_activation act, double pa
 }
 #define A_ACT_VALUE(c, r, act, param, z) REF_FN(act_value)(c, r, act, param, z)
 #define A_ACT_DERIV(c, r, act, param, z) REF_FN(act_deriv)(c, r, act, param, z)
+#undef POS

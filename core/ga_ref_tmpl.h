@@ -28,9 +28,11 @@
  *                      are elementary here because their stable evaluation
  *                      differs by arithmetic (double needs exp(-|z|) forms,
  *                      MPFR does not)
- *   A_CMP(c, a, b)     sign of *a - *b, exact (both arithmetics compare
- *                      exactly; an arithmetic whose order is uncertain,
- *                      intervals, must say which branch it takes)
+ *   A_CMP(c, a, b)     sign of *a - *b where a branch depends on it (an
+ *                      arithmetic whose order is uncertain, balls, takes
+ *                      the midpoint's and records that it was unsure)
+ *   A_CMP_PIVOT(c, a, b)  optional: the order used to pick a logsumexp's
+ *                      pivot, where any answer gives the same exact value
  *   A_IS_ZERO_D(d)     whether a double datum is 0 (targets y)
  *   A_DOT_T, A_DOT_BEGIN(c, s), A_DOT_ADD_VD(c, s, a, d), A_DOT_ADD_VV(c, s, a, b),
  *   A_DOT_ADD_V(c, s, a), A_DOT_END(c, r, s)
@@ -84,6 +86,12 @@ typedef struct {
 #ifndef A_ACT_VALUE
 #include "ga_ref_act_tmpl.h"
 #endif
+/* The pivot of a logsumexp: any element gives the same exact value (the
+ * identities below hold for every pivot), so an arithmetic whose order is
+ * uncertain may order by any rule; by default the exact comparison. */
+#ifndef A_CMP_PIVOT
+#define A_CMP_PIVOT(c, a, b) A_CMP(c, a, b)
+#endif
 
 /* dz (n) = da (n) through activation op f (NULL: identity) of one sample;
  * z, a (n) its input and output. dz may alias da. */
@@ -126,7 +134,7 @@ static size_t REF_FN(argmax)(REF_CTX *c, REF_T *z, size_t n)
     (void)c;
     size_t jmax = 0;
     for (size_t k = 1; k < n; k++)
-        if (A_CMP(c, &z[k], &z[jmax]) > 0)
+        if (A_CMP_PIVOT(c, &z[k], &z[jmax]) > 0)
             jmax = k;
     return jmax;
 }

@@ -1,0 +1,280 @@
+/* ga_refball.c: the generic reference in Arb's ball arithmetic (ga_refball.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arb.h>
+#include <mpfr.h>
+
+#include "ga_ops.h"
+#include "ga_refball.h"
+
+typedef struct {
+    slong prec;
+    int unsure;        /* a branch was taken on a ball that straddles it */
+    arb_t acc, t1, t2; /* the dot accumulator; scratch of the elementary functions */
+} ball_ctx;
+
+/* sign of z - 0 where the branch of an activation depends on it: certain,
+ * or the midpoint's with the pass marked unsure */
+static int ball_cmp(ball_ctx *c, const arb_struct *a, const arb_struct *b)
+{
+    arb_sub(c->t1, a, b, c->prec);
+    if (arb_is_zero(c->t1))
+        return 0;
+    if (arb_is_positive(c->t1))
+        return 1;
+    if (arb_is_negative(c->t1))
+        return -1;
+    c->unsure = 1;
+    return arf_sgn(arb_midref(c->t1));
+}
+
+/* any order is right for a pivot: by midpoints */
+static int ball_cmp_pivot(const arb_struct *a, const arb_struct *b)
+{
+    return arf_cmp(arb_midref(a), arb_midref(b));
+}
+
+/* sigmoid(a) = 1/(1+exp(-a)) or e/(1+e), e = exp(a): the same number,
+ * the form picked by the midpoint's sign keeps the exponent small */
+static void ball_sigmoid(ball_ctx *c, arb_ptr r, const arb_struct *a)
+{
+    if (arf_sgn(arb_midref(a)) >= 0) {
+        arb_neg(c->t1, a);
+        arb_exp(c->t1, c->t1, c->prec);
+        arb_add_ui(c->t1, c->t1, 1, c->prec);
+        arb_inv(r, c->t1, c->prec);
+    } else {
+        arb_exp(c->t1, a, c->prec);
+        arb_add_ui(c->t2, c->t1, 1, c->prec);
+        arb_div(r, c->t1, c->t2, c->prec);
+    }
+}
+
+/* softplus(a) = a + log1p(exp(-a)) = log1p(exp(a)) */
+static void ball_softplus(ball_ctx *c, arb_ptr r, const arb_struct *a)
+{
+    if (arf_sgn(arb_midref(a)) > 0) {
+        arb_neg(c->t1, a);
+        arb_exp(c->t1, c->t1, c->prec);
+        arb_log1p(c->t1, c->t1, c->prec);
+        arb_add(r, a, c->t1, c->prec);
+    } else {
+        arb_exp(c->t1, a, c->prec);
+        arb_log1p(r, c->t1, c->prec);
+    }
+}
+
+static void ball_set_d(arb_ptr r, double d)
+{
+    arb_set_d(r, d);
+}
+
+#define REF_T arb_struct
+#define REF_CTX ball_ctx
+#define REF_FN(name) ball_##name
+#define A_INIT(c, r) arb_init(r)
+#define A_CLEAR(c, r) arb_clear(r)
+#define A_SET_D(c, r, d) ball_set_d(r, d)
+#define A_SET(c, r, a) arb_set(r, a)
+#define A_ADD(c, r, a, b) arb_add(r, a, b, (c)->prec)
+#define A_SUB(c, r, a, b) arb_sub(r, a, b, (c)->prec)
+#define A_MUL(c, r, a, b) arb_mul(r, a, b, (c)->prec)
+#define A_DIV(c, r, a, b) arb_div(r, a, b, (c)->prec)
+#define A_ADD_D(c, r, a, d) (ball_set_d((c)->t2, d), arb_add(r, a, (c)->t2, (c)->prec))
+#define A_SUB_D(c, r, a, d) (ball_set_d((c)->t2, d), arb_sub(r, a, (c)->t2, (c)->prec))
+#define A_MUL_D(c, r, a, d) (ball_set_d((c)->t2, d), arb_mul(r, a, (c)->t2, (c)->prec))
+#define A_DIV_D(c, r, a, d) (ball_set_d((c)->t2, d), arb_div(r, a, (c)->t2, (c)->prec))
+#define A_D_ADD(c, r, d, a) (ball_set_d((c)->t2, d), arb_add(r, (c)->t2, a, (c)->prec))
+#define A_D_SUB(c, r, d, a) (ball_set_d((c)->t2, d), arb_sub(r, (c)->t2, a, (c)->prec))
+#define A_D_DIV(c, r, d, a) (ball_set_d((c)->t2, d), arb_div(r, (c)->t2, a, (c)->prec))
+#define A_NEG(c, r, a) arb_neg(r, a)
+#define A_ABS(c, r, a) arb_abs(r, a)
+#define A_SCALE_D(c, r, a, d) A_MUL_D(c, r, a, d)
+#define A_EXP(c, r, a) arb_exp(r, a, (c)->prec)
+#define A_EXPM1(c, r, a) arb_expm1(r, a, (c)->prec)
+#define A_LOG1P(c, r, a) arb_log1p(r, a, (c)->prec)
+#define A_TANH(c, r, a) arb_tanh(r, a, (c)->prec)
+#define A_SIGMOID(c, r, a) ball_sigmoid(c, r, a)
+#define A_SOFTPLUS(c, r, a) ball_softplus(c, r, a)
+#define A_CMP(c, a, b) ball_cmp(c, a, b)
+#define A_CMP_PIVOT(c, a, b) ball_cmp_pivot(a, b)
+#define A_IS_ZERO_D(d) ((d) == 0.0)
+#define A_DOT_T arb_ptr
+#define A_DOT_BEGIN(c, s) (*(s) = (c)->acc, arb_zero((c)->acc))
+#define A_DOT_ADD_VD(c, s, a, d) (ball_set_d((c)->t2, d), arb_addmul(*(s), a, (c)->t2, (c)->prec))
+#define A_DOT_ADD_VV(c, s, a, b) arb_addmul(*(s), a, b, (c)->prec)
+#define A_DOT_ADD_V(c, s, a) arb_add(*(s), *(s), a, (c)->prec)
+#define A_DOT_END(c, r, s) arb_set(r, *(s))
+#include "ga_ref_tmpl.h"
+
+/* 1 when every number of the ball rounds to the same double (to nearest,
+ * ties to even), written to *out; else 0 and *out = the midpoint rounded.
+ * Through MPFR: mpfr_get_d rounds correctly, subnormals included. */
+static int ball_settle(double *out, const arb_struct *v, arf_t lo, arf_t hi, mpfr_t m)
+{
+    if (!arb_is_finite(v)) {
+        *out = NAN;
+        return 0;
+    }
+    /* the ends rounded outward at 64 bits beyond the midpoint's: exact ends
+     * could need as many bits as the midpoint and the radius lie apart */
+    slong pb = arf_bits(arb_midref(v)) + 64;
+    arb_get_lbound_arf(lo, v, pb);
+    arb_get_ubound_arf(hi, v, pb);
+    double d[2];
+    arf_srcptr e[2] = {lo, hi};
+    for (int k = 0; k < 2; k++) {
+        /* beyond a double's range both ways, without converting: at or
+         * above 2^1024 it rounds to an infinity, below 2^-1076 (under half
+         * the least subnormal) to a zero */
+        if (arf_is_zero(e[k])) {
+            d[k] = 0;
+            continue;
+        }
+        if (arf_cmpabs_2exp_si(e[k], 1024) >= 0) {
+            d[k] = arf_sgn(e[k]) > 0 ? INFINITY : -INFINITY;
+            continue;
+        }
+        if (arf_cmpabs_2exp_si(e[k], -1076) < 0) {
+            d[k] = arf_sgn(e[k]) > 0 ? 0.0 : -0.0;
+            continue;
+        }
+        slong bits = arf_bits(e[k]);
+        mpfr_set_prec(m, bits > 2 ? bits : 2);
+        arf_get_mpfr(m, e[k], MPFR_RNDN); /* exact: enough bits */
+        d[k] = mpfr_get_d(m, MPFR_RNDN);
+    }
+    if (d[0] == d[1]) {
+        *out = d[0] == 0 ? 0.0 : d[0]; /* a zero result: +0 */
+        return 1;
+    }
+    arf_srcptr mid = arb_midref(v);
+    if (arf_cmpabs_2exp_si(mid, 1024) >= 0 || arf_cmpabs_2exp_si(mid, -1076) < 0) {
+        *out = arf_cmpabs_2exp_si(mid, 0) > 0 ? arf_sgn(mid) * INFINITY : 0.0;
+        return 0;
+    }
+    slong bits = arf_bits(mid);
+    mpfr_set_prec(m, bits > 2 ? bits : 2);
+    arf_get_mpfr(m, mid, MPFR_RNDN);
+    *out = mpfr_get_d(m, MPFR_RNDN);
+    return 0;
+}
+
+typedef struct {
+    size_t n_vals, n_params, n_delta;
+    arb_ptr vals, grad, delta;
+    arb_ptr *val;
+    arb_t loss;
+} ball_pass;
+
+static void pass_clear(ball_pass *p)
+{
+    if (p->vals)
+        _arb_vec_clear(p->vals, (slong)p->n_vals);
+    if (p->grad)
+        _arb_vec_clear(p->grad, (slong)p->n_params);
+    if (p->delta)
+        _arb_vec_clear(p->delta, (slong)p->n_delta);
+    free(p->val);
+    arb_clear(p->loss);
+    memset(p, 0, sizeof *p);
+}
+
+static int pass_init(ball_pass *p, const ga_graph *g, size_t n_params, size_t B)
+{
+    memset(p, 0, sizeof *p);
+    arb_init(p->loss);
+    size_t maxw = 0;
+    for (size_t v = 0; v < g->n_values; v++)
+        maxw = g->width[v] > maxw ? g->width[v] : maxw;
+    p->n_vals = (g->width[0] + ga_graph_value_elems(g)) * B;
+    p->n_params = n_params;
+    p->n_delta = 2 * B * maxw;
+    p->val = malloc(g->n_values * sizeof *p->val);
+    if (!p->val)
+        return GA_ENOMEM;
+    p->vals = _arb_vec_init((slong)p->n_vals);
+    p->grad = _arb_vec_init((slong)n_params);
+    p->delta = _arb_vec_init((slong)p->n_delta);
+    size_t off = 0;
+    for (size_t v = 0; v < g->n_values; v++) {
+        p->val[v] = p->vals + off;
+        off += B * g->width[v];
+    }
+    return GA_OK;
+}
+
+int ga_refball_loss_gradient(double *loss, int *loss_settled, double *grad, unsigned char *settled,
+                             ga_refball_stats *stats, ga_error *err, const ga_net *net,
+                             const double *params, const double *x, const double *y, size_t batch,
+                             long max_prec)
+{
+    if (!grad || !net || !params || !x || !y || batch == 0 || max_prec < 128)
+        return ga_fail(err, GA_EINVAL, "ga_refball_loss_gradient: bad arguments");
+    ga_graph *g;
+    int status = ga_graph_from_net(&g, err, net);
+    if (status)
+        return status;
+    size_t n = net->n_params, unsettled = n + 1;
+    ball_pass p;
+    if (pass_init(&p, g, n, batch)) {
+        pass_clear(&p);
+        ga_graph_free(g);
+        return ga_fail(err, GA_ENOMEM, "ball reference: out of memory");
+    }
+    ball_ctx c;
+    arb_init(c.acc);
+    arb_init(c.t1);
+    arb_init(c.t2);
+    arf_t lo, hi;
+    arf_init(lo);
+    arf_init(hi);
+    mpfr_t m;
+    mpfr_init2(m, 64);
+    long prec = 128; /* 64 bits settled none of bench_ball's nets: one pass saved */
+    unsigned passes = 0;
+    int unsure = 0;
+    for (; prec <= max_prec && unsettled; prec *= 2, passes++) {
+        c.prec = prec;
+        c.unsure = 0;
+        for (size_t i = 0; i < batch * g->width[0]; i++)
+            arb_set_d(&p.val[0][i], x[i]);
+        ball_forward(&c, p.loss, p.val, g, net, params, y, batch);
+        ball_backward(&c, p.grad, p.val, p.delta, p.delta + p.n_delta / 2, g, net, params, y, batch,
+                      NULL);
+        unsure = c.unsure;
+        unsettled = 0;
+        double lv;
+        int ls = ball_settle(&lv, p.loss, lo, hi, m) && !unsure;
+        unsettled += !ls;
+        if (loss)
+            *loss = lv;
+        if (loss_settled)
+            *loss_settled = ls;
+        for (size_t i = 0; i < n; i++) {
+            int ok = ball_settle(&grad[i], &p.grad[i], lo, hi, m) && !unsure;
+            unsettled += !ok;
+            if (settled)
+                settled[i] = (unsigned char)ok;
+        }
+        if (!unsettled)
+            break;
+    }
+    if (stats) {
+        stats->final_prec = prec > max_prec ? prec / 2 : prec;
+        stats->passes = passes + (unsettled ? 0 : 1);
+        stats->unsettled = unsettled;
+        stats->unsure_branch = unsure;
+    }
+    mpfr_clear(m);
+    arf_clear(lo);
+    arf_clear(hi);
+    arb_clear(c.acc);
+    arb_clear(c.t1);
+    arb_clear(c.t2);
+    pass_clear(&p);
+    ga_graph_free(g);
+    return GA_OK;
+}

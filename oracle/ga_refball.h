@@ -1,0 +1,41 @@
+/* ga_refball.h: the generic reference pass (core/ga_ref_tmpl.h) in ball
+ * arithmetic (Arb: a midpoint and a rigorous radius through every operation
+ * and elementary function), settled by proof in one pass per precision.
+ *
+ * Issue 16's first step: the third instance of the generic reference. Each
+ * loss and gradient entry comes out as a ball certain to hold the exact
+ * value; it is settled when both ends of the ball round to the same double
+ * (to nearest, ties to even: an exact ball, radius 0, on a tie settles to
+ * the even neighbour). No comparison of two precisions and no separate
+ * error bound is needed: the radius is the bound. Unsettled entries raise
+ * the precision of the whole pass (128, 256, 512, ... bits).
+ *
+ * Branches: an activation's kink (relu, leaky_relu, elu) is taken only
+ * where the ball of z excludes 0 or z is exactly 0 (then the core's
+ * conventions f'(0) apply); a ball that holds 0 without being 0 leaves the
+ * pass unsure, and nothing of it is settled at that precision. The pivot of
+ * a logsumexp (the largest logit) may be any logit: the identities the
+ * template uses hold for every pivot, so balls are ordered by midpoint there.
+ */
+#ifndef GA_REFBALL_H
+#define GA_REFBALL_H
+
+#include "ga_core.h"
+
+typedef struct {
+    long final_prec;    /* the last precision the loop ran at */
+    unsigned passes;    /* passes run (one per precision) */
+    size_t unsettled;   /* entries (loss included) not settled by max_prec */
+    int unsure_branch;  /* the last pass met a z ball holding 0 but not 0 */
+} ga_refball_stats;
+
+/* loss (may be NULL), grad (n_params): correctly rounded where settled;
+ * settled (n_params, may be NULL): 1 where grad[i] is settled; loss_settled
+ * (may be NULL) likewise. GA_EINVAL for bad arguments, GA_ENOMEM; an
+ * unsettled entry is no error (stats says how many). */
+int ga_refball_loss_gradient(double *loss, int *loss_settled, double *grad, unsigned char *settled,
+                             ga_refball_stats *stats, ga_error *err, const ga_net *net,
+                             const double *params, const double *x, const double *y, size_t batch,
+                             long max_prec);
+
+#endif
