@@ -89,71 +89,47 @@ static int is_spec(const struct dirent *d)
     return n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
 }
 
-Test(mpmath_sample, oracle_equals_mpmath_bit_for_bit, .timeout = 120)
+/* One reference computation: loss and gradient of net at its parameters,
+ * with which of them are settled (a computation that settles everything
+ * writes 1s). Returns GA_OK or stops the test. */
+typedef void compute_fn(double *loss, int *loss_ok, double *g, unsigned char *ok, const ga_net *net,
+                        const ga_spec *spec, const char *path);
+
+static void oracle_compute(double *loss, int *loss_ok, double *g, unsigned char *ok,
+                           const ga_net *net, const ga_spec *spec, const char *path)
 {
-    struct dirent **list;
-    int n_files = scandir(SAMPLE_DIR, &list, is_spec, alphasort);
-    cr_assert_gt(n_files, 0, "no specs in %s", SAMPLE_DIR);
-    size_t compared = 0, mismatches = 0, skipped = 0;
-    for (int f = 0; f < n_files; f++) {
-        char spec_path[1024], ref_path[1024];
-        snprintf(spec_path, sizeof spec_path, "%s/%s", SAMPLE_DIR, list[f]->d_name);
-        snprintf(ref_path, sizeof ref_path, "%s/%.*s.mpmath.csv", SAMPLE_DIR,
-                 (int)strlen(list[f]->d_name) - 5, list[f]->d_name);
-        ga_error err;
-        ga_spec *spec;
-        ga_net *net;
-        cr_assert_eq(ga_spec_load(&spec, &err, spec_path, 0), GA_OK, "%s", err.msg);
-        cr_assert_eq(ga_spec_make_net(&net, &err, spec, 0, 0), GA_OK, "%s", err.msg);
-        double loss, *g = malloc(net->n_params * sizeof *g);
-        cr_assert_not_null(g);
-        ga_oracle_options opt;
-        ga_oracle_options_default(&opt);
-        ga_oracle_stats stats;
-        int st = ga_oracle_loss_gradient(&loss, NULL, g, NULL, NULL, &stats, &err, net, net->params,
-                                         spec->x, spec->y, spec->batch, &opt);
-        cr_expect_eq(st, GA_OK, "%s: the oracle stopped: %s", spec_path, err.msg);
-        ref_row *rows;
-        size_t n = read_reference(&rows, ref_path);
-        cr_expect_eq(n, net->n_params + 1, "%s: %zu rows for %zu parameters and the loss", ref_path, n,
-                     net->n_params);
-        for (size_t i = 0; st == GA_OK && i < n; i++) {
-            const ref_row *r = &rows[i];
-            if (!r->ok) {
-                skipped++;
-                continue;
-            }
-            cr_assert(r->index >= -1 && r->index < (long)net->n_params, "%s: index %ld", ref_path,
-                      r->index);
-            double o = r->index < 0 ? loss : g[r->index];
-            compared++;
-            if (!(o == r->value)) {
-                mismatches++;
-                cr_log_error("%s %s: oracle %a, mpmath %a", list[f]->d_name, r->name, o, r->value);
-            }
-        }
-        free(rows);
-        free(g);
-        ga_net_free(net);
-        ga_spec_free(spec);
-        free(list[f]);
-    }
-    free(list);
-    cr_log_info("%d specs: %zu values compared, %zu mismatches, %zu not compared (kink or unsettled)",
-                n_files, compared, mismatches, skipped);
-    cr_expect_eq(mismatches, 0, "%zu of %zu values differ from mpmath", mismatches, compared);
-    cr_expect_gt(compared, 1000, "only %zu values compared", compared);
+    ga_error err;
+    ga_oracle_options opt;
+    ga_oracle_options_default(&opt);
+    ga_oracle_stats stats;
+    int st = ga_oracle_loss_gradient(loss, NULL, g, NULL, NULL, &stats, &err, net, net->params,
+                                     spec->x, spec->y, spec->batch, &opt);
+    cr_assert_eq(st, GA_OK, "%s: the oracle stopped: %s", path, err.msg);
+    *loss_ok = 1;
+    memset(ok, 1, net->n_params);
 }
 
-/* The generic reference in Arb's balls against the same mpmath values:
- * every value the balls settle must equal mpmath's bit for bit (both are
- * rigorous: interval arithmetic on each side, two libraries, two codes). */
-Test(mpmath_sample, ball_reference_equals_mpmath_bit_for_bit, .timeout = 120)
+static void ball_compute(double *loss, int *loss_ok, double *g, unsigned char *ok,
+                         const ga_net *net, const ga_spec *spec, const char *path)
+{
+    ga_error err;
+    ga_refball_stats st;
+    cr_assert_eq(ga_refball_loss_gradient(loss, loss_ok, g, ok, &st, &err, net, net->params,
+                                          spec->x, spec->y, spec->batch, 8192),
+                 GA_OK, "%s: %s", path, err.msg);
+}
+
+/* Every spec of the sample through `compute`, each settled value against
+ * mpmath's `ok` values: the mismatches (logged), *compared and *left (mpmath
+ * values compute left unsettled, or kink/unsettled rows of mpmath's). */
+static size_t compare_sample(size_t *compared, size_t *left, int *n_specs, compute_fn *compute,
+                             const char *who)
 {
     struct dirent **list;
     int n_files = scandir(SAMPLE_DIR, &list, is_spec, alphasort);
     cr_assert_gt(n_files, 0, "no specs in %s", SAMPLE_DIR);
-    size_t compared = 0, mismatches = 0, unsettled = 0;
+    size_t mismatches = 0;
+    *compared = *left = 0;
     for (int f = 0; f < n_files; f++) {
         char spec_path[1024], ref_path[1024];
         snprintf(spec_path, sizeof spec_path, "%s/%s", SAMPLE_DIR, list[f]->d_name);
@@ -166,28 +142,26 @@ Test(mpmath_sample, ball_reference_equals_mpmath_bit_for_bit, .timeout = 120)
         cr_assert_eq(ga_spec_make_net(&net, &err, spec, 0, 0), GA_OK, "%s", err.msg);
         double loss, *g = malloc(net->n_params * sizeof *g);
         unsigned char *ok = malloc(net->n_params);
-        cr_assert(g && ok);
         int loss_ok;
-        ga_refball_stats st;
-        cr_assert_eq(ga_refball_loss_gradient(&loss, &loss_ok, g, ok, &st, &err, net, net->params,
-                                              spec->x, spec->y, spec->batch, 8192),
-                     GA_OK, "%s: %s", spec_path, err.msg);
+        cr_assert(g && ok);
+        compute(&loss, &loss_ok, g, ok, net, spec, spec_path);
         ref_row *rows;
         size_t n = read_reference(&rows, ref_path);
+        cr_expect_eq(n, net->n_params + 1, "%s: %zu rows for %zu parameters and the loss", ref_path, n,
+                     net->n_params);
         for (size_t i = 0; i < n; i++) {
             const ref_row *r = &rows[i];
-            if (!r->ok)
-                continue;
-            int settled = r->index < 0 ? loss_ok : ok[r->index];
-            if (!settled) {
-                unsettled++;
+            cr_assert(r->index >= -1 && r->index < (long)net->n_params, "%s: index %ld", ref_path,
+                      r->index);
+            if (!r->ok || !(r->index < 0 ? loss_ok : ok[r->index])) {
+                (*left)++;
                 continue;
             }
-            double b = r->index < 0 ? loss : g[r->index];
-            compared++;
-            if (!(b == r->value)) {
+            double v = r->index < 0 ? loss : g[r->index];
+            (*compared)++;
+            if (!(v == r->value)) {
                 mismatches++;
-                cr_log_error("%s %s: ball %a, mpmath %a", list[f]->d_name, r->name, b, r->value);
+                cr_log_error("%s %s: %s %a, mpmath %a", list[f]->d_name, r->name, who, v, r->value);
             }
         }
         free(rows);
@@ -198,8 +172,31 @@ Test(mpmath_sample, ball_reference_equals_mpmath_bit_for_bit, .timeout = 120)
         free(list[f]);
     }
     free(list);
-    cr_log_info("%d specs: %zu values compared, %zu mismatches, %zu mpmath values the balls left "
-                "unsettled", n_files, compared, mismatches, unsettled);
+    *n_specs = n_files;
+    return mismatches;
+}
+
+Test(mpmath_sample, oracle_equals_mpmath_bit_for_bit, .timeout = 120)
+{
+    size_t compared, left;
+    int n;
+    size_t mismatches = compare_sample(&compared, &left, &n, oracle_compute, "oracle");
+    cr_log_info("%d specs: %zu values compared, %zu mismatches, %zu not compared (kink or unsettled)",
+                n, compared, mismatches, left);
+    cr_expect_eq(mismatches, 0, "%zu of %zu values differ from mpmath", mismatches, compared);
+    cr_expect_gt(compared, 1000, "only %zu values compared", compared);
+}
+
+/* The generic reference in Arb's balls against the same mpmath values:
+ * every value the balls settle must equal mpmath's bit for bit (both are
+ * rigorous: interval arithmetic on each side, two libraries, two codes). */
+Test(mpmath_sample, ball_reference_equals_mpmath_bit_for_bit, .timeout = 120)
+{
+    size_t compared, left;
+    int n;
+    size_t mismatches = compare_sample(&compared, &left, &n, ball_compute, "ball");
+    cr_log_info("%d specs: %zu values compared, %zu mismatches, %zu not compared (kink or unsettled "
+                "in mpmath, or left unsettled by the balls)", n, compared, mismatches, left);
     cr_expect_eq(mismatches, 0, "%zu of %zu values differ from mpmath", mismatches, compared);
     cr_expect_gt(compared, 3000, "only %zu values compared", compared);
 }
