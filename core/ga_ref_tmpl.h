@@ -86,6 +86,43 @@ typedef struct {
 #ifndef A_ACT_VALUE
 #include "ga_ref_act_tmpl.h"
 #endif
+/* Dot products over strided vectors, one unit to the arithmetic (a ball
+ * arithmetic hands them to its own dot product). Defaults: the element
+ * accumulators, in index order.
+ *   A_DOT_VP(c, r, x, xs, params, off, ws, len): *r = sum_i x[i xs] params[off + i ws]
+ *   A_DOT_VV(c, r, x, xs, y, ys, len):           *r = sum_i x[i xs] y[i ys] */
+#ifndef A_DOT_VP
+#define A_DOT_VP(c, r, x, xs, params, off, ws, len)                                             \
+    do {                                                                                        \
+        A_DOT_T acc_;                                                                           \
+        A_DOT_BEGIN(c, &acc_);                                                                  \
+        for (size_t i_ = 0; i_ < (len); i_++)                                                   \
+            A_DOT_ADD_VD(c, &acc_, &(x)[i_ * (xs)], (params)[(off) + i_ * (ws)]);              \
+        A_DOT_END(c, r, &acc_);                                                                 \
+    } while (0)
+#endif
+#ifndef A_DOT_VV
+#define A_DOT_VV(c, r, x, xs, y, ys, len)                                                       \
+    do {                                                                                        \
+        A_DOT_T acc_;                                                                           \
+        A_DOT_BEGIN(c, &acc_);                                                                  \
+        for (size_t i_ = 0; i_ < (len); i_++)                                                   \
+            A_DOT_ADD_VV(c, &acc_, &(x)[i_ * (xs)], &(y)[i_ * (ys)]);                           \
+        A_DOT_END(c, r, &acc_);                                                                 \
+    } while (0)
+#endif
+
+/* W(k, j) of a dense op's weight as params[w_at(k) + j * w_step]: the offset
+ * of row k and the step along j, whatever the layout */
+static size_t REF_FN(w_at)(const ga_net *net, const ga_view *W, size_t k, size_t *j_step,
+                           size_t *k_step)
+{
+    int column = net->desc.layout == GA_LAYOUT_COLUMN;
+    *j_step = column ? 1 : W->cols;
+    *k_step = column ? W->cols : 1;
+    return ga_weight_index(net, W, k, 0);
+}
+
 /* The pivot of a logsumexp: any element gives the same exact value (the
  * identities below hold for every pivot), so an arithmetic whose order is
  * uncertain may order by any rule; by default the exact comparison. */
@@ -309,11 +346,8 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
                 if (op->kind == GA_OP_DENSE) { /* z[k] = (sum_j in[j] W(k,j)) + b[k] */
                     const ga_view *W = &net->views[op->param[0]], *b = &net->views[op->param[1]];
                     for (size_t k = 0; k < wo; k++) {
-                        A_DOT_T acc;
-                        A_DOT_BEGIN(c, &acc);
-                        for (size_t j = 0; j < wi; j++)
-                            A_DOT_ADD_VD(c, &acc, &in[j], params[ga_weight_index(net, W, k, j)]);
-                        A_DOT_END(c, &t, &acc);
+                        size_t js, ks, at = REF_FN(w_at)(net, W, k, &js, &ks);
+                        A_DOT_VP(c, &t, in, 1, params, at, js, wi);
                         A_ADD_D(c, &out[k], &t, params[b->offset + k]);
                     }
                 } else if (op->kind == GA_OP_SOFTMAX) { /* exp(z_k - max z) / sum */
@@ -403,11 +437,7 @@ static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *
         REF_T *ap = val[op->input[0]]; /* (B, fi) */
         for (size_t k = 0; k < fo; k++)
             for (size_t j = 0; j < fi; j++) {
-                A_DOT_T acc;
-                A_DOT_BEGIN(c, &acc);
-                for (size_t n = 0; n < B; n++)
-                    A_DOT_ADD_VV(c, &acc, &delta[n * fo + k], &ap[n * fi + j]);
-                A_DOT_END(c, &s, &acc);
+                A_DOT_VV(c, &s, &delta[k], fo, &ap[j], fi, B);
                 size_t wk = ga_weight_index(net, W, k, j);
                 if (!f->no_decay && ld->weight_decay != 0.0) {
                     A_SET_D(c, &t, ld->weight_decay);
@@ -437,11 +467,9 @@ static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *
         for (size_t n = 0; n < B; n++) {
             REF_T *da = delta_prev + n * fi;
             for (size_t j = 0; j < fi; j++) {
-                A_DOT_T acc;
-                A_DOT_BEGIN(c, &acc);
-                for (size_t k = 0; k < fo; k++)
-                    A_DOT_ADD_VD(c, &acc, &delta[n * fo + k], params[ga_weight_index(net, W, k, j)]);
-                A_DOT_END(c, &da[j], &acc);
+                /* W(k, j) along k: from W(0, j) by the step between rows */
+                size_t js, ks, at = REF_FN(w_at)(net, W, 0, &js, &ks) + j * js;
+                A_DOT_VP(c, &da[j], &delta[n * fo], 1, params, at, ks, fo);
             }
             REF_FN(chain)(c, da, da, pa, val[zp] + n * fi, ap + n * fi, fi, f->act_layer == st - 1,
                           f->act_missing);

@@ -13,6 +13,7 @@ typedef struct {
     slong prec;
     int unsure;        /* a branch was taken on a ball that straddles it */
     arb_t acc, t1, t2; /* the dot accumulator; scratch of the elementary functions */
+    arb_ptr wp;        /* (n_params) the parameters as exact balls, for arb_dot */
 } ball_ctx;
 
 /* sign of z - 0 where the branch of an activation depends on it: certain,
@@ -107,6 +108,11 @@ static void ball_set_d(arb_ptr r, double d)
 #define A_DOT_ADD_VV(c, s, a, b) arb_addmul(*(s), a, b, (c)->prec)
 #define A_DOT_ADD_V(c, s, a) arb_add(*(s), *(s), a, (c)->prec)
 #define A_DOT_END(c, r, s) arb_set(r, *(s))
+/* dot products by arb_dot (one rounding of the whole sum, a rigorous radius) */
+#define A_DOT_VP(c, r, x, xs, params, off, ws, len)                                             \
+    arb_dot(r, NULL, 0, x, (slong)(xs), (c)->wp + (off), (slong)(ws), (slong)(len), (c)->prec)
+#define A_DOT_VV(c, r, x, xs, y, ys, len)                                                       \
+    arb_dot(r, NULL, 0, x, (slong)(xs), y, (slong)(ys), (slong)(len), (c)->prec)
 #include "ga_ref_tmpl.h"
 
 /* 1 when every number of the ball rounds to the same double (to nearest,
@@ -228,6 +234,9 @@ int ga_refball_loss_gradient(double *loss, int *loss_settled, double *grad, unsi
     arb_init(c.acc);
     arb_init(c.t1);
     arb_init(c.t2);
+    c.wp = _arb_vec_init((slong)n);
+    for (size_t i = 0; i < n; i++)
+        arb_set_d(c.wp + i, params[i]);
     arf_t lo, hi;
     arf_init(lo);
     arf_init(hi);
@@ -271,6 +280,7 @@ int ga_refball_loss_gradient(double *loss, int *loss_settled, double *grad, unsi
     mpfr_clear(m);
     arf_clear(lo);
     arf_clear(hi);
+    _arb_vec_clear(c.wp, (slong)n);
     arb_clear(c.acc);
     arb_clear(c.t1);
     arb_clear(c.t2);
