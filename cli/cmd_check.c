@@ -14,6 +14,7 @@
 #include "ga_args.h"
 #include "ga_cli.h"
 #include "ga_cli_json.h"
+#include "ga_progress.h"
 #include "ga_core.h"
 #include "ga_spec.h"
 
@@ -21,7 +22,7 @@ static void check_usage(FILE *f)
 {
     fputs("usage: gradaudit check SPEC.json [--method oracle|central|gsl|ridders|forward]\n"
           "                       [--csv FILE] [--json FILE] [--seed N] [--top K]\n"
-          "                       [--cross-check N]\n"
+          "                       [--cross-check N] [--no-progress]\n"
           "       gradaudit check SPEC.json --fast [--seed N] [--directions D]\n"
           "\n"
           "Checks every entry of the spec's analytic gradient (the double backward pass)\n"
@@ -69,9 +70,14 @@ static void check_usage(FILE *f)
           "                    +-1 directions, a few dozen forward passes whatever the\n"
           "                    parameter count; a disagreement is localised by bisection\n"
           "                    and each named entry confirmed by the oracle\n"
-          "  --directions D    directions for --fast (default 2)\n"
+          "  --directions D    directions for --fast (default 2)\n",
+          f);
+    fputs("  --directions D    directions for --fast (default 2)\n"
           "  --inject NAME*F   multiply the analytic entry NAME (e.g. W1[0,1]) by F before\n"
           "                    checking: shows the check catching a wrong entry\n"
+          "  --no-progress     no progress line (drawn only when stderr is a terminal:\n"
+          "                    entries done/total and an ETA, a few times a second,\n"
+          "                    erased at the end; never into a pipe or a file)\n"
           "  --help            this text\n"
           "\n"
           "exit status: 0 every entry passes (explained kinks count as passing), 1 an entry\n"
@@ -240,7 +246,7 @@ int ga_cmd_check(int argc, char **argv)
     uint64_t seed = 1;
     int have_seed = 0;
     const char *inject = NULL;
-    int fast = 0, cross_check_given = 0;
+    int fast = 0, cross_check_given = 0, no_progress = 0;
     size_t directions = 0;
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"method", required_argument, 0, 'm'},
@@ -252,6 +258,7 @@ int ga_cmd_check(int argc, char **argv)
                                          {"directions", required_argument, 0, 'd'},
                                          {"inject", required_argument, 0, 'i'},
                                          {"json", required_argument, 0, 'j'},
+                                         {"no-progress", no_argument, 0, 'P'},
                                          {0, 0, 0, 0}};
     int c, status = 0;
     ga_args_begin();
@@ -296,6 +303,9 @@ int ga_cmd_check(int argc, char **argv)
             break;
         case 'f':
             fast = 1;
+            break;
+        case 'P':
+            no_progress = 1;
             break;
         case 'd':
             if (ga_cli_parse_uint(&k, v, 64) || k < 1)
@@ -430,7 +440,13 @@ int ga_cmd_check(int argc, char **argv)
         }
         goto out;
     }
+    /* on a terminal only: entries done / total, erased before anything else is printed */
+    ga_progress prog;
+    ga_progress_init(&prog, "gradaudit check", !no_progress);
+    opt.progress = ga_progress_check_cb;
+    opt.progress_ctx = &prog;
     st = ga_check_run(&rep, &err, net, net->params, spec->x, spec->y, spec->batch, &opt);
+    ga_progress_clear(&prog);
     free(wrong);
     if (st != GA_OK) {
         fprintf(stderr, "gradaudit check: %s: %s\n", path, err.msg[0] ? err.msg : ga_strerror(st));
