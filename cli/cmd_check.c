@@ -335,7 +335,7 @@ int ga_cmd_check(int argc, char **argv)
     ga_check_report *rep = NULL;
     int rc = GA_EXIT_OK;
     /* an unwritable CSV or JSON path, or the spec itself, is refused before any work */
-    if (csv && json && !strcmp(csv, json))
+    if (csv && json && ga_cli_same_file(csv, json))
         return usage_error(!strcmp(json, "-") ? "--csv and --json both name standard output "
                                                 "('%s'): give one of them a file"
                                               : "--csv and --json both name '%s'",

@@ -40,9 +40,9 @@ static void eval_usage(FILE *f)
           "                     \"NaN\", \"Infinity\" or \"-Infinity\"\n"
           "  --help             this text\n"
           "\n"
-          "exit status: 0 ok, 2 bad spec or usage (one message on stderr, nothing on stdout;\n"
-          "an unwritable --json path), 3 internal error or a failed write (a full disk: no\n"
-          "partial JSON). The spec format is described in docs/spec.md.\n",
+          "exit status: 0 ok, 2 bad spec or usage (one message on stderr, nothing on\n"
+          "stdout; an unwritable --json path), 3 internal error or a failed write (a full\n"
+          "disk: no partial JSON). The spec format is described in docs/spec.md.\n",
           f);
 }
 

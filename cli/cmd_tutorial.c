@@ -515,7 +515,8 @@ static json_t *audit_json_head(const char *refs, const char *outdir, const uint6
 
 static void audit_usage(FILE *f)
 {
-    fputs("usage: gradaudit audit [--out DIR] [--seeds S1,S2,...] [--refs DIR] [--json FILE]\n"
+    fputs("usage: gradaudit audit [--out DIR] [--seeds S1,S2,...] [--refs DIR]\n"
+          "                       [--json FILE]\n"
           "\n"
           "Reproduces every tutorial and audits its gradients: the worked example's 19\n"
           "figures and claims, the random-init tutorials' transcripts against the stored\n"
@@ -631,6 +632,11 @@ int ga_cmd_audit(int argc, char **argv)
         snprintf(csv_paths[i], sizeof csv_paths[i], "%s/%s", outdir, csv_names[i]);
         if (ga_path_writable(&err, csv_paths[i]) != GA_OK) {
             fprintf(stderr, "gradaudit audit: --out %s\n", err.msg);
+            stored_refs_free(&stored);
+            return GA_EXIT_USAGE;
+        }
+        if (json && ga_cli_same_file(json, csv_paths[i])) {
+            fprintf(stderr, "gradaudit audit: --json %s: is also %s, a CSV of --out\n", json, csv_paths[i]);
             stored_refs_free(&stored);
             return GA_EXIT_USAGE;
         }

@@ -70,6 +70,11 @@ run check spec.json --csv - --json -
 refused "check --csv - --json -: refused" 2 "--csv and --json both name standard output"
 run check spec.json --csv same --json same
 refused "check --csv F --json F: refused" 2 "--csv and --json both name 'same'"
+echo old >x.csv
+ln -s x.csv x-link.json
+run check spec.json --csv x.csv --json x-link.json
+refused "check --csv F --json (a link to F): refused" 2 "--csv and --json both name 'x-link.json'"
+check "... F untouched" test "$(cat x.csv)" = old
 
 # ---- audit -----------------------------------------------------------------------
 run audit --out aud --json a.json
@@ -105,6 +110,10 @@ refused "eval SPEC --json SPEC" 2 "spec.json: is the input spec.json"
 run audit --out aud3 --json nodir/a.json
 refused "audit --json in a missing directory" 2 "nodir/a.json"
 check "... --out not even created" test ! -e aud3
+mkdir aud4
+run audit --out aud4 --json aud4/summary.csv
+refused "audit --json DIR/summary.csv: refused" 2 "--json aud4/summary.csv: is also aud4/summary.csv, a CSV of --out"
+check "... no summary.csv written" test ! -e aud4/summary.csv
 run audit --json ''
 refused "audit --json ''" 2 "--json needs a file name"
 check "no temporary file and no partial JSON left" \
