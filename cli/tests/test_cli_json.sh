@@ -66,6 +66,11 @@ check "eval --json -: exit 0, stdout is the same document as --json FILE" \
 run eval soft.json --params --json soft-e.json
 cp "$T/out" soft-e.txt
 agree "eval --json softmax-classifier = text" eval soft-e.json soft-e.txt
+cp "$SPECS/algorithm-that-enables-learning.json" values.json
+run eval values.json --params --json values-e.json
+cp "$T/out" values-e.txt
+agree "eval --json, a spec with parameters.values = text" eval values-e.json values-e.txt
+check "... and no seed key (no seed line)" sh -c "! grep -q '\"seed\"' values-e.json && ! grep -q '^seed ' values-e.txt"
 run check spec.json --csv - --json -
 refused "check --csv - --json -: refused" 2 "--csv and --json both name standard output"
 run check spec.json --csv same --json same
