@@ -65,9 +65,8 @@ void ga_progress_update(ga_progress *p, const char *phase, size_t done, size_t t
             snprintf(eta, sizeof eta, "--:--");
         snprintf(line, sizeof line, "\r\033[K%s: entries %zu/%zu (%d%%), elapsed %s, ETA %s", p->what, done,
                  total, (int)(100.0 * (double)done / (double)total), el, eta);
-    } else {
-        snprintf(line, sizeof line, "\r\033[K%s: %s (%zu entries), elapsed %s", p->what, phase_text(phase), total,
-                 el);
+    } else { /* drawn once: no clock that would stand still while it runs */
+        snprintf(line, sizeof line, "\r\033[K%s: computing %s (%zu entries)...", p->what, phase_text(phase), total);
     }
     fputs(line, stderr);
     fflush(stderr);

@@ -5,7 +5,7 @@
  * rewritten in place ("\r", erase to the end), "WHAT: entries done/total
  * (pct%), elapsed M:SS, ETA M:SS", at most four times a second, and erased
  * at the end. A phase with no count of its own (the MPFR oracle's gradient)
- * shows its name once, when it starts. */
+ * shows its name once, when it starts, with no clock that would stand still. */
 #ifndef GA_PROGRESS_H
 #define GA_PROGRESS_H
 
