@@ -426,6 +426,8 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
         goto out;
     }
 
+    if (opt->progress)
+        opt->progress(opt->progress_ctx, "bounds", 0, P);
     /* analytic gradient and its running error bound */
     if ((status = ga_workspace_alloc(&ws, err, net, batch)))
         goto out;
@@ -481,6 +483,8 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     /* the oracle: every entry correctly rounded, with its bound, and (oracle
      * method) its two routes compared on opt->cross_check entries */
     size_t cross = opt->method == GA_CHECK_ORACLE ? opt->cross_check : 0;
+    if (opt->progress)
+        opt->progress(opt->progress_ctx, "oracle", 0, P);
     if ((status = ga_oracle_loss_gradient_cross(&r->loss_oracle, &r->loss_oracle_err, oracle, oerr,
                                                 &r->cross_mismatches, &r->cross_checked,
                                                 &r->oracle_stats, err, net, params, x, y, batch,
@@ -652,6 +656,8 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
             ly->worst_ratio = ratio;
             ly->worst = i;
         }
+        if (opt->progress)
+            opt->progress(opt->progress_ctx, "entries", i + 1, P);
     }
     for (size_t vi = 0; vi < net->n_views; vi++)
         snprintf(r->layers[vi].name, sizeof r->layers[vi].name, "%s", net->views[vi].name);

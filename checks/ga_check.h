@@ -153,6 +153,14 @@ typedef struct {
                                  error, a mutated backward), and the tighter enclosure
                                  built on that forward pass applies (docs/verdicts.md) */
     ga_oracle_options oracle;
+    /* Progress as the check goes (NULL: none): phase "bounds" (0 of total)
+     * before the rounding bounds, "oracle" (0 of total) before the oracle's
+     * gradient (one MPFR pass, opaque), then "entries" after each entry (done
+     * of total = n_params). Called from the checking thread; it must be cheap
+     * or limit itself (the program's draws a few times a second on a
+     * terminal only, cli/ga_progress.h). */
+    void (*progress)(void *ctx, const char *phase, size_t done, size_t total);
+    void *progress_ctx;
 } ga_check_options;
 
 void ga_check_options_default(ga_check_options *opt);

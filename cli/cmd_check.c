@@ -1,6 +1,7 @@
 /* gradaudit check: every gradient entry of a spec against the MPFR oracle (or
  * a finite difference), with derived tolerances; a report and optional CSV. */
 #include <errno.h>
+#include <math.h>
 #include <mpfr.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,13 +13,16 @@
 #include "ga_io.h"
 #include "ga_args.h"
 #include "ga_cli.h"
+#include "ga_cli_json.h"
+#include "ga_progress.h"
 #include "ga_core.h"
 #include "ga_spec.h"
 
 static void check_usage(FILE *f)
 {
     fputs("usage: gradaudit check SPEC.json [--method oracle|central|gsl|ridders|forward]\n"
-          "                       [--csv FILE] [--seed N] [--top K] [--cross-check N]\n"
+          "                       [--csv FILE] [--json FILE] [--seed N] [--top K]\n"
+          "                       [--cross-check N] [--no-progress]\n"
           "       gradaudit check SPEC.json --fast [--seed N] [--directions D]\n"
           "\n"
           "Checks every entry of the spec's analytic gradient (the double backward pass)\n"
@@ -43,6 +47,19 @@ static void check_usage(FILE *f)
           "                    verdict,bound,oracle_err,fd_trunc,fd_round,slope_lo,slope_hi,\n"
           "                    reason (an empty field: not computed by this method);\n"
           "                    written to a temporary file and renamed, never partial\n"
+          "  --json FILE       also write the run as one JSON document ('-': standard\n"
+          "                    output, which then holds the JSON alone), docs/json.md:\n"
+          "                    gradaudit \"check\", schema, version, spec, method, seed,\n"
+          "                    batch, n_entries, loss, loss_oracle, loss_oracle_err,\n"
+          "                    loss_ulps, counts {pass, FAIL, kink, unjudgeable},\n"
+          "                    rounding, oracle, cross_check, tensors [the per-tensor\n"
+          "                    table], worst [names], reproduce, entries [one object an\n"
+          "                    entry: name, index, tensor, row, col, analytic, reference,\n"
+          "                    tol, verdict, reason, abs_err, rel_err, ulps, bound, oracle,\n"
+          "                    oracle_err, and lo/hi, fd/fd_trunc/fd_round, slope_lo/\n"
+          "                    slope_hi where the method computes them]; numbers read back\n"
+          "                    bit for bit (%.17g); NaN and infinities are null beside a\n"
+          "                    string KEY_nonfinite: \"NaN\", \"Infinity\" or \"-Infinity\"\n"
           "  --seed N          override parameters.init.seed; also picks the cross-check\n"
           "                    sample (default: the spec's seed, or 1)\n"
           "  --top K           list the K worst entries (default 10)\n"
@@ -53,15 +70,21 @@ static void check_usage(FILE *f)
           "                    +-1 directions, a few dozen forward passes whatever the\n"
           "                    parameter count; a disagreement is localised by bisection\n"
           "                    and each named entry confirmed by the oracle\n"
-          "  --directions D    directions for --fast (default 2)\n"
+          "  --directions D    directions for --fast (default 2)\n",
+          f);
+    fputs("  --directions D    directions for --fast (default 2)\n"
           "  --inject NAME*F   multiply the analytic entry NAME (e.g. W1[0,1]) by F before\n"
           "                    checking: shows the check catching a wrong entry\n"
+          "  --no-progress     no progress line (drawn only when stderr is a terminal:\n"
+          "                    entries done/total and an ETA, a few times a second,\n"
+          "                    erased at the end; never into a pipe or a file)\n"
           "  --help            this text\n"
           "\n"
           "exit status: 0 every entry passes (explained kinks count as passing), 1 an entry\n"
           "FAILs, 2 bad input or usage (unreadable or malformed spec, NaN in the data,\n"
-          "unwritable CSV path: one message naming it), 3 internal error or a failed\n"
-          "write (a full disk: no partial CSV), 130/143 interrupted by SIGINT/SIGTERM.\n",
+          "unwritable CSV or JSON path: one message naming it), 3 internal error or a\n"
+          "failed write (a full disk: no partial CSV or JSON), 130/143 interrupted by\n"
+          "SIGINT/SIGTERM.\n",
           f);
 }
 
@@ -95,15 +118,135 @@ static size_t oracle_bytes_at_least(const ga_spec *spec)
     return t;
 }
 
+/* ---- --json (docs/json.md) ------------------------------------------------- */
+typedef struct {
+    const ga_check_report *rep;
+    const ga_net *net;
+} check_json_ctx;
+
+/* Entry i: the CSV's columns plus the tensor, row and column of its name;
+ * the method's own columns only where it computes them. */
+static json_t *check_json_entry(void *vctx, size_t i)
+{
+    const check_json_ctx *cx = vctx;
+    const ga_check_report *r = cx->rep;
+    const ga_check_entry *e = &r->entries[i];
+    size_t row = 0, col = 0;
+    ga_net_locate(&row, &col, cx->net, e->index);
+    json_t *o = json_object();
+    int bad = !o || ga_json_set_str(o, "name", e->name) || ga_json_set_uint(o, "index", e->index) ||
+              ga_json_set_str(o, "tensor", cx->net->views[e->view].name) ||
+              ga_json_set_uint(o, "row", row) || ga_json_set_uint(o, "col", col) ||
+              ga_json_set_num(o, "analytic", e->analytic) || ga_json_set_num(o, "reference", e->ref) ||
+              ga_json_set_num(o, "tol", e->tol) || ga_json_set_str(o, "verdict", ga_verdict_name(e->verdict)) ||
+              ga_json_set_str(o, "reason", e->reason) || ga_json_set_num(o, "abs_err", e->abs_err) ||
+              ga_json_set_num(o, "rel_err", e->rel_err) || ga_json_set_num(o, "bound", e->bound) ||
+              ga_json_set_num(o, "oracle", e->oracle) || ga_json_set_num(o, "oracle_err", e->oracle_err);
+    if (!bad) /* UINT64_MAX: a NaN on one side, no distance */
+        bad = e->ulps == UINT64_MAX ? json_object_set_new(o, "ulps", json_null()) != 0
+                                    : ga_json_set_uint(o, "ulps", e->ulps);
+    if (!bad && r->method == GA_CHECK_ORACLE)
+        bad = ga_json_set_num(o, "lo", e->lo) || ga_json_set_num(o, "hi", e->hi);
+    if (!bad && r->method != GA_CHECK_ORACLE)
+        bad = ga_json_set_num(o, "fd", e->fd) || ga_json_set_num(o, "fd_trunc", e->fd_trunc) ||
+              ga_json_set_num(o, "fd_round", e->fd_round);
+    if (!bad && !(isnan(e->slope_lo) && isnan(e->slope_hi)))
+        bad = ga_json_set_num(o, "slope_lo", e->slope_lo) || ga_json_set_num(o, "slope_hi", e->slope_hi);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Everything but the entries: the run, the counts, the per-tensor table. */
+static json_t *check_json_head(const ga_check_report *r, const char *spec_path)
+{
+    json_t *d = ga_json_document("check"), *counts = json_object(), *tensors = json_array(),
+           *worst = json_array(), *oracle = json_object(), *cross = json_object(), *round = json_object();
+    int bad = !d || !counts || !tensors || !worst || !oracle || !cross || !round;
+    bad = bad || ga_json_set_str(d, "spec", spec_path) ||
+          ga_json_set_str(d, "method", ga_check_method_name(r->method)) ||
+          ga_json_set_uint(d, "seed", r->seed) || ga_json_set_uint(d, "batch", r->batch) ||
+          ga_json_set_uint(d, "n_entries", r->n_entries) || ga_json_set_num(d, "loss", r->loss) ||
+          ga_json_set_num(d, "loss_oracle", r->loss_oracle) ||
+          ga_json_set_num(d, "loss_oracle_err", r->loss_oracle_err) ||
+          (r->loss_ulps == UINT64_MAX ? json_object_set_new(d, "loss_ulps", json_null()) != 0
+                                      : ga_json_set_uint(d, "loss_ulps", r->loss_ulps));
+    bad = bad || ga_json_set_uint(counts, "pass", r->n_pass) || ga_json_set_uint(counts, "FAIL", r->n_fail) ||
+          ga_json_set_uint(counts, "kink", r->n_kink) ||
+          ga_json_set_uint(counts, "unjudgeable", r->n_unjudgeable);
+    bad = bad || ga_json_set_uint(round, "gamma_n", r->gamma_n) || ga_json_set_num(round, "gamma", r->gamma);
+    if (!bad && r->method != GA_CHECK_ORACLE)
+        bad = ga_json_set_uint(round, "mca_runs", r->mca_runs) || ga_json_set_num(round, "lambda", r->lambda);
+    bad = bad || json_object_set_new(oracle, "final_prec", json_integer(r->oracle_stats.final_prec)) ||
+          ga_json_set_uint(oracle, "ziv_iterations", r->oracle_stats.ziv_iterations) ||
+          ga_json_set_uint(oracle, "unsettled", r->oracle_stats.unsettled) ||
+          ga_json_set_uint(oracle, "boundary", r->oracle_stats.boundary) ||
+          ga_json_set_uint(cross, "checked", r->cross_checked) ||
+          ga_json_set_uint(cross, "mismatches", r->cross_mismatches);
+    for (size_t i = 0; !bad && i < r->n_layers; i++) {
+        const ga_check_layer *l = &r->layers[i];
+        json_t *t = json_object();
+        bad = !t || json_array_append_new(tensors, t) || ga_json_set_str(t, "tensor", l->name) ||
+              ga_json_set_uint(t, "entries", l->count) || ga_json_set_uint(t, "pass", l->pass) ||
+              ga_json_set_uint(t, "FAIL", l->fail) || ga_json_set_uint(t, "kink", l->kink) ||
+              ga_json_set_uint(t, "unjudgeable", l->unjudgeable) ||
+              ga_json_set_num(t, "max_abs_err", l->max_abs_err) ||
+              ga_json_set_num(t, "max_rel_err", l->max_rel_err) ||
+              ga_json_set_num(t, "worst_ratio", l->worst_ratio) ||
+              (l->count && l->worst < r->n_entries ? ga_json_set_str(t, "worst", r->entries[l->worst].name)
+                                                   : json_object_set_new(t, "worst", json_null()) != 0);
+    }
+    for (size_t k = 0; !bad && k < r->n_top; k++)
+        bad = json_array_append_new(worst, json_string(r->entries[r->top[k]].name)) != 0;
+    if (!bad) {
+        /* | not ||: each call takes its value, also when it fails */
+        bad = (json_object_set_new(d, "counts", counts) | json_object_set_new(d, "rounding", round) |
+               json_object_set_new(d, "oracle", oracle) | json_object_set_new(d, "cross_check", cross) |
+               json_object_set_new(d, "tensors", tensors) | json_object_set_new(d, "worst", worst)) != 0;
+        counts = round = oracle = cross = tensors = worst = NULL; /* d owns them, even on failure */
+        bad = bad || ga_json_set_str(d, "reproduce", r->command);
+    }
+    json_decref(counts), json_decref(round), json_decref(oracle), json_decref(cross);
+    json_decref(tensors), json_decref(worst);
+    if (bad) {
+        json_decref(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* Opens path and writes the whole document to it, flushed: the caller
+ * commits (renames) or aborts. GA_ENOMEM, GA_EIO (a full disk). */
+static int check_json_begin(ga_atomic_file *af, ga_error *err, const char *path, const ga_check_report *r,
+                            const ga_net *net, const char *spec_path)
+{
+    json_t *head = check_json_head(r, spec_path);
+    if (!head)
+        return ga_fail(err, GA_ENOMEM, "%s: out of memory", path);
+    int st = ga_atomic_open(af, err, path);
+    if (st == GA_OK) {
+        check_json_ctx cx = {r, net};
+        st = ga_json_fwrite(err, af->f, head, "entries", r->n_entries, check_json_entry, &cx);
+        if (st == GA_OK && (fflush(af->f) != 0 || ferror(af->f)))
+            st = ga_fail(err, GA_EIO, "writing %s failed: %s", path, strerror(errno));
+        if (st != GA_OK)
+            ga_atomic_abort(af);
+    }
+    json_decref(head);
+    return st;
+}
+
 int ga_cmd_check(int argc, char **argv)
 {
-    const char *path = NULL, *csv = NULL;
+    const char *path = NULL, *csv = NULL, *json = NULL;
     ga_check_options opt;
     ga_check_options_default(&opt);
     uint64_t seed = 1;
     int have_seed = 0;
     const char *inject = NULL;
-    int fast = 0, cross_check_given = 0;
+    int fast = 0, cross_check_given = 0, no_progress = 0;
     size_t directions = 0;
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"method", required_argument, 0, 'm'},
@@ -114,6 +257,8 @@ int ga_cmd_check(int argc, char **argv)
                                          {"fast", no_argument, 0, 'f'},
                                          {"directions", required_argument, 0, 'd'},
                                          {"inject", required_argument, 0, 'i'},
+                                         {"json", required_argument, 0, 'j'},
+                                         {"no-progress", no_argument, 0, 'P'},
                                          {0, 0, 0, 0}};
     int c, status = 0;
     ga_args_begin();
@@ -135,6 +280,11 @@ int ga_cmd_check(int argc, char **argv)
                 return usage_error("%s needs a file name", "--csv");
             csv = v;
             break;
+        case 'j':
+            if (!*v)
+                return usage_error("%s needs a file name ('-': standard output)", "--json");
+            json = v;
+            break;
         case 's':
             if (ga_cli_parse_uint(&seed, v, UINT32_MAX))
                 return usage_error("--seed '%s': expected an integer in 0..4294967295", v);
@@ -153,6 +303,9 @@ int ga_cmd_check(int argc, char **argv)
             break;
         case 'f':
             fast = 1;
+            break;
+        case 'P':
+            no_progress = 1;
             break;
         case 'd':
             if (ga_cli_parse_uint(&k, v, 64) || k < 1)
@@ -173,7 +326,7 @@ int ga_cmd_check(int argc, char **argv)
     }
     if (!path)
         return usage_error("%s", "missing SPEC.json");
-    if (fast && (csv || opt.method != GA_CHECK_ORACLE || cross_check_given))
+    if (fast && (csv || json || opt.method != GA_CHECK_ORACLE || cross_check_given))
         return usage_error("%s", "--fast goes with --seed, --directions and --inject only");
 
     ga_error err = {{0}};
@@ -181,10 +334,20 @@ int ga_cmd_check(int argc, char **argv)
     ga_net *net = NULL;
     ga_check_report *rep = NULL;
     int rc = GA_EXIT_OK;
-    /* an unwritable CSV path, or the spec itself, is refused before any work */
+    /* an unwritable CSV or JSON path, or the spec itself, is refused before any work */
+    if (csv && json && ga_cli_same_file(csv, json))
+        return usage_error(!strcmp(json, "-") ? "--csv and --json both name standard output "
+                                                "('%s'): give one of them a file"
+                                              : "--csv and --json both name '%s'",
+                           json);
     if (csv && (ga_path_writable(&err, csv) != GA_OK ||
                 ga_path_distinct(&err, csv, (const char *const[]){path}, 1) != GA_OK)) {
         fprintf(stderr, "gradaudit check: %s\n", err.msg);
+        return GA_EXIT_USAGE;
+    }
+    if (json && (ga_path_writable(&err, json) != GA_OK ||
+                 ga_path_distinct(&err, json, (const char *const[]){path}, 1) != GA_OK)) {
+        fprintf(stderr, "gradaudit check: --json %s\n", err.msg);
         return GA_EXIT_USAGE;
     }
     int st = ga_spec_load(&spec, &err, path, GA_DEFAULT_MEMORY_CAP);
@@ -277,7 +440,13 @@ int ga_cmd_check(int argc, char **argv)
         }
         goto out;
     }
+    /* on a terminal only: entries done / total, erased before anything else is printed */
+    ga_progress prog;
+    ga_progress_init(&prog, "gradaudit check", !no_progress);
+    opt.progress = ga_progress_check_cb;
+    opt.progress_ctx = &prog;
     st = ga_check_run(&rep, &err, net, net->params, spec->x, spec->y, spec->batch, &opt);
+    ga_progress_clear(&prog);
     free(wrong);
     if (st != GA_OK) {
         fprintf(stderr, "gradaudit check: %s: %s\n", path, err.msg[0] ? err.msg : ga_strerror(st));
@@ -290,14 +459,37 @@ int ga_cmd_check(int argc, char **argv)
         size_t n = strlen(rep->command);
         snprintf(rep->command + n, sizeof rep->command - n, " --inject '%s'", inject);
     }
-    /* the CSV first: if it cannot be written, nothing goes to stdout; its path
-     * was judged writable above, so a failure now (a full disk) is status 3 */
-    if (csv && (st = ga_check_report_write_csv(&err, rep, csv)) != GA_OK) {
-        fprintf(stderr, "gradaudit check: %s\n", err.msg);
+    /* the files first: if one cannot be written, nothing goes to stdout; their
+     * paths were judged writable above, so a failure now (a full disk) is
+     * status 3. The JSON is written and flushed before the CSV is renamed into
+     * place and renamed after it: a full disk leaves both old. */
+    ga_atomic_file jf = {0};
+    int json_direct = json && ga_path_is_direct(json); /* "-", a pipe: after the CSV */
+    if (json && !json_direct && (st = check_json_begin(&jf, &err, json, rep, net, path)) != GA_OK) {
+        fprintf(stderr, "gradaudit check: --json %s\n", err.msg);
         rc = GA_EXIT_INTERNAL;
         goto out;
     }
-    ga_check_report_print(stdout, rep);
+    if (csv && (st = ga_check_report_write_csv(&err, rep, csv)) != GA_OK) {
+        fprintf(stderr, "gradaudit check: %s\n", err.msg);
+        if (json && !json_direct)
+            ga_atomic_abort(&jf);
+        rc = GA_EXIT_INTERNAL;
+        goto out;
+    }
+    if (json_direct && (st = check_json_begin(&jf, &err, json, rep, net, path)) != GA_OK) {
+        fprintf(stderr, "gradaudit check: --json %s\n", err.msg);
+        rc = GA_EXIT_INTERNAL;
+        goto out;
+    }
+    if (json && (st = ga_atomic_commit(&jf, &err)) != GA_OK) {
+        fprintf(stderr, "gradaudit check: --json %s\n", err.msg);
+        rc = GA_EXIT_INTERNAL;
+        goto out;
+    }
+    /* --json -: standard output holds the JSON document alone */
+    if (!json || strcmp(json, "-"))
+        ga_check_report_print(stdout, rep);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "gradaudit check: cannot write to standard output: %s\n", strerror(errno));
         rc = GA_EXIT_INTERNAL;

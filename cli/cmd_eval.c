@@ -7,12 +7,15 @@
 
 #include "ga_args.h"
 #include "ga_cli.h"
+#include "ga_cli_json.h"
+#include "ga_io.h"
 #include "ga_core.h"
 #include "ga_spec.h"
 
 static void eval_usage(FILE *f)
 {
     fputs("usage: gradaudit eval SPEC.json [--seed N] [--kernel blas|reference] [--params]\n"
+          "                      [--json FILE]\n"
           "\n"
           "Evaluates the spec's network on its data and prints, one per line:\n"
           "  seed S             the seed used (specs with parameters.init only)\n"
@@ -27,10 +30,19 @@ static void eval_usage(FILE *f)
           "  --kernel K         blas (default, gsl_blas_dgemm) or reference (plain loops,\n"
           "                     sums in index order)\n"
           "  --params           also print the parameter values\n"
+          "  --json FILE        also write the run as one JSON document ('-': standard\n"
+          "                     output, which then holds the JSON alone), docs/json.md:\n"
+          "                     gradaudit \"eval\", schema, version, spec, seed (specs with\n"
+          "                     parameters.init only), kernel, loss, n_entries, entries\n"
+          "                     [one object a parameter: name, index, tensor, row, col,\n"
+          "                     param, grad]; numbers read back bit for bit (%.17g); NaN\n"
+          "                     and infinities are null beside a string KEY_nonfinite:\n"
+          "                     \"NaN\", \"Infinity\" or \"-Infinity\"\n"
           "  --help             this text\n"
           "\n"
-          "exit status: 0 ok, 2 bad spec or usage (one message on stderr, nothing on stdout),\n"
-          "3 internal error. The spec format is described in docs/spec.md.\n",
+          "exit status: 0 ok, 2 bad spec or usage (one message on stderr, nothing on\n"
+          "stdout; an unwritable --json path), 3 internal error or a failed write (a full\n"
+          "disk: no partial JSON). The spec format is described in docs/spec.md.\n",
           f);
 }
 
@@ -39,9 +51,43 @@ static int usage_error(const char *fmt, const char *arg)
     return ga_cli_usage_error("eval", fmt, arg);
 }
 
+/* ---- --json (docs/json.md) ------------------------------------------------- */
+static json_t *eval_json_entry(void *vnet, size_t i)
+{
+    const ga_net *net = vnet;
+    size_t row = 0, col = 0;
+    const ga_view *v = ga_net_locate(&row, &col, net, i);
+    char name[64];
+    ga_param_name(name, sizeof name, net, i);
+    json_t *o = json_object();
+    if (!o || ga_json_set_str(o, "name", name) || ga_json_set_uint(o, "index", i) ||
+        ga_json_set_str(o, "tensor", v->name) || ga_json_set_uint(o, "row", row) ||
+        ga_json_set_uint(o, "col", col) || ga_json_set_num(o, "param", net->params[i]) ||
+        ga_json_set_num(o, "grad", net->grads[i])) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int eval_json_write(ga_error *err, const char *json, const char *spec_path, const ga_spec *spec,
+                           const ga_net *net, int have_seed, uint32_t seed, double loss)
+{
+    json_t *d = ga_json_document("eval");
+    int bad = !d || ga_json_set_str(d, "spec", spec_path);
+    if (!bad && spec->has_init)
+        bad = ga_json_set_uint(d, "seed", have_seed ? seed : spec->init.seed);
+    bad = bad || ga_json_set_str(d, "kernel", net->kernel == GA_KERNEL_BLAS ? "blas" : "reference") ||
+          ga_json_set_num(d, "loss", loss) || ga_json_set_uint(d, "n_entries", net->n_params);
+    int st = bad ? ga_fail(err, GA_ENOMEM, "%s: out of memory", json)
+                 : ga_json_write(err, json, d, "entries", net->n_params, eval_json_entry, (void *)net);
+    json_decref(d);
+    return st;
+}
+
 int ga_cmd_eval(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *json = NULL;
     uint32_t seed = 0;
     int have_seed = 0, show_params = 0, c, status = 0;
     ga_kernel kernel = GA_KERNEL_BLAS;
@@ -49,6 +95,7 @@ int ga_cmd_eval(int argc, char **argv)
                                          {"seed", required_argument, 0, 's'},
                                          {"kernel", required_argument, 0, 'k'},
                                          {"params", no_argument, 0, 'p'},
+                                         {"json", required_argument, 0, 'j'},
                                          {0, 0, 0, 0}};
     ga_args_begin();
     while ((c = ga_args_next(&status, "eval", argc, argv, "h", opts)) != GA_ARGS_END) {
@@ -73,6 +120,10 @@ int ga_cmd_eval(int argc, char **argv)
                 return usage_error("--kernel '%s': expected blas or reference", v);
         } else if (c == 'p') {
             show_params = 1;
+        } else if (c == 'j') {
+            if (!*v)
+                return usage_error("%s needs a file name ('-': standard output)", "--json");
+            json = v;
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -88,6 +139,12 @@ int ga_cmd_eval(int argc, char **argv)
     ga_net *net = NULL;
     ga_workspace *ws = NULL;
     int rc = GA_EXIT_OK;
+    /* an unwritable JSON path, or the spec itself, is refused before any work */
+    if (json && (ga_path_writable(&err, json) != GA_OK ||
+                 ga_path_distinct(&err, json, (const char *const[]){path}, 1) != GA_OK)) {
+        fprintf(stderr, "gradaudit eval: --json %s\n", err.msg);
+        return GA_EXIT_USAGE;
+    }
     int st = ga_spec_load(&spec, &err, path, GA_DEFAULT_MEMORY_CAP);
     if (st == GA_OK && have_seed && !spec->has_init) {
         ga_fail(&err, GA_EINVAL, "%s: --seed applies only to a spec with parameters.init (this "
@@ -113,7 +170,16 @@ int ga_cmd_eval(int argc, char **argv)
     }
 
     /* Everything is computed before the first byte goes to stdout: an error
-     * leaves stdout empty. Output is buffered and checked at the end. */
+     * leaves stdout empty. Output is buffered and checked at the end. The
+     * JSON first (its path was judged writable: a failure now is status 3);
+     * with --json -, standard output holds it alone. */
+    if (json && (st = eval_json_write(&err, json, path, spec, net, have_seed, seed, loss)) != GA_OK) {
+        fprintf(stderr, "gradaudit eval: --json %s\n", err.msg);
+        rc = GA_EXIT_INTERNAL;
+        goto out;
+    }
+    if (json && !strcmp(json, "-"))
+        goto out;
     if (spec->has_init)
         printf("seed %lu\n", (unsigned long)(have_seed ? seed : spec->init.seed));
     printf("loss %.17g\n", loss);

@@ -11,6 +11,7 @@
 #include "ga_audit.h"
 #include "ga_args.h"
 #include "ga_cli.h"
+#include "ga_cli_json.h"
 #include "ga_io.h"
 #include "ga_table.h"
 #include "ga_worked.h"
@@ -442,9 +443,80 @@ static int check_transcripts(transcript_tally *t, const stored_refs *r, size_t k
 #endif
 }
 
+/* ---- audit --json (docs/json.md) ---------------------------------------------- */
+static int set_count_or_null(json_t *o, const char *key, int known, size_t v)
+{
+    return known ? ga_json_set_uint(o, key, v) : json_object_set_new(o, key, json_null());
+}
+
+/* One row of the summary table: its four columns as printed, and their numbers
+ * (null where a column does not apply to the tutorial). wr: the worked
+ * example's result, for its row only. */
+static int audit_json_row(json_t *rows, const char *const text[4], const ga_worked_result *wr,
+                          size_t claims_ok, size_t n_claims, int tr_known, size_t t_matched,
+                          size_t t_checked, size_t correct, size_t wrong, size_t inconsistent)
+{
+    json_t *o = json_object();
+    if (!o || json_array_append_new(rows, o) != 0)
+        return -1;
+    return ga_json_set_str(o, "tutorial", text[0]) || ga_json_set_str(o, "figures", text[1]) ||
+           ga_json_set_str(o, "transcript_check", text[2]) || ga_json_set_str(o, "gradient_verdicts", text[3]) ||
+           set_count_or_null(o, "figures_replayed", wr != NULL, wr ? (size_t)wr->n_replayed : 0) ||
+           set_count_or_null(o, "figures_exact", wr != NULL, wr ? (size_t)wr->n_exact : 0) ||
+           set_count_or_null(o, "figures_total", wr != NULL, GA_WORKED_N) ||
+           set_count_or_null(o, "claims_confirmed", wr != NULL, claims_ok) ||
+           set_count_or_null(o, "claims_total", wr != NULL, n_claims) ||
+           set_count_or_null(o, "transcripts_matched", tr_known, t_matched) ||
+           set_count_or_null(o, "transcripts_checked", tr_known, t_checked) ||
+           ga_json_set_uint(o, "correct", correct) || ga_json_set_uint(o, "wrong", wrong) ||
+           ga_json_set_uint(o, "inconsistent", inconsistent);
+}
+
+/* The document without its rows: the run, the oracle's and the checker's
+ * agreement, the findings. NULL when out of memory. */
+static json_t *audit_json_head(const char *refs, const char *outdir, const uint64_t *seeds, size_t n_seeds,
+                               int all_reproduced, const char *mismatch, const ga_audit_result *ar)
+{
+    json_t *d = ga_json_document("audit"), *js = json_array(), *oracle = json_object(),
+           *checker = json_object(), *findings = json_array();
+    int bad = !d || !js || !oracle || !checker || !findings;
+    for (size_t i = 0; !bad && i < n_seeds; i++)
+        bad = json_array_append_new(js, json_integer((json_int_t)seeds[i])) != 0;
+    for (size_t i = 0; !bad && i < ar->n; i++) {
+        const ga_audit_row *r = &ar->rows[i];
+        if (r->verdict == GA_AUDIT_CORRECT)
+            continue;
+        json_t *f = json_object();
+        bad = !f || json_array_append_new(findings, f) != 0 || ga_json_set_str(f, "tutorial", r->slug) ||
+              ga_json_set_str(f, "part", r->part) || ga_json_set_str(f, "formula", r->formula) ||
+              ga_json_set_str(f, "verdict", ga_audit_verdict_name(r->verdict)) ||
+              ga_json_set_str(f, "detail", r->detail);
+    }
+    bad = bad || ga_json_set_uint(oracle, "checked", ar->oracle_checked) ||
+          ga_json_set_uint(oracle, "mismatches", ar->oracle_mismatch) ||
+          ga_json_set_uint(checker, "checked", ar->checker_checked) ||
+          ga_json_set_uint(checker, "disagree", ar->checker_disagree);
+    bad = bad || ga_json_set_str(d, "refs", refs) || ga_json_set_str(d, "out", outdir) ||
+          json_object_set_new(d, "all_reproduced", json_boolean(all_reproduced)) != 0 ||
+          (mismatch[0] ? ga_json_set_str(d, "transcript_mismatch", mismatch)
+                       : json_object_set_new(d, "transcript_mismatch", json_null()) != 0);
+    if (!bad) { /* | not ||: each call takes its value, also when it fails */
+        bad = (json_object_set_new(d, "seeds", js) | json_object_set_new(d, "oracle", oracle) |
+               json_object_set_new(d, "checker", checker) | json_object_set_new(d, "findings", findings)) != 0;
+        js = oracle = checker = findings = NULL;
+    }
+    json_decref(js), json_decref(oracle), json_decref(checker), json_decref(findings);
+    if (bad) {
+        json_decref(d);
+        return NULL;
+    }
+    return d;
+}
+
 static void audit_usage(FILE *f)
 {
     fputs("usage: gradaudit audit [--out DIR] [--seeds S1,S2,...] [--refs DIR]\n"
+          "                       [--json FILE]\n"
           "\n"
           "Reproduces every tutorial and audits its gradients: the worked example's 19\n"
           "figures and claims, the random-init tutorials' transcripts against the stored\n"
@@ -460,17 +532,26 @@ static void audit_usage(FILE *f)
           "  " GA_INSTALL_DATADIR "\n"
           "(where `meson install` puts it). Every reference is read before any work: a\n"
           "missing, unreadable or malformed one is exit 2, naming the file.\n"
+          "--json FILE also writes the summary as one JSON document ('-': standard\n"
+          "output, which then holds the JSON alone), renamed into place with the four\n"
+          "CSVs (docs/json.md): gradaudit \"audit\", schema, version, refs, out, seeds,\n"
+          "all_reproduced, rows [the summary table: tutorial, figures, transcript_check,\n"
+          "gradient_verdicts as printed, and as numbers figures_replayed, figures_exact,\n"
+          "figures_total, claims_confirmed, claims_total, transcripts_matched,\n"
+          "transcripts_checked (null where they do not apply), correct, wrong,\n"
+          "inconsistent], transcript_mismatch, oracle {checked, mismatches}, checker\n"
+          "{checked, disagree}, findings [tutorial, part, formula, verdict, detail].\n"
           "\nexit status: 0 everything reproduced, 1 something did not reproduce,\n"
-          "2 bad option, unwritable directory or a missing or unreadable reference,\n"
-          "3 internal error or a failed write\n"
-          "(a full disk: the four CSVs stay as they were), 130/143 interrupted\n",
+          "2 bad option, unwritable directory or --json path, or a missing or unreadable\n"
+          "reference, 3 internal error or a failed write\n"
+          "(a full disk: the four CSVs and the JSON stay as they were), 130/143 interrupted\n",
           f);
 }
 
 int ga_cmd_audit(int argc, char **argv)
 {
     const char *outdir = "gradaudit-audit";
-    const char *refs = NULL;
+    const char *refs = NULL, *json = NULL;
     uint64_t seeds[16] = {1, 2, 3};
     size_t n_seeds = 3;
     int c, st_args = 0;
@@ -478,6 +559,7 @@ int ga_cmd_audit(int argc, char **argv)
                                          {"out", required_argument, 0, 'o'},
                                          {"seeds", required_argument, 0, 's'},
                                          {"refs", required_argument, 0, 'r'},
+                                         {"json", required_argument, 0, 'j'},
                                          {0, 0, 0, 0}};
     ga_args_begin();
     while ((c = ga_args_next(&st_args, "audit", argc, argv, "h", opts)) != GA_ARGS_END) {
@@ -497,6 +579,10 @@ int ga_cmd_audit(int argc, char **argv)
             if (!*v)
                 return ga_args_usage_error("audit", "--out needs a directory");
             outdir = v;
+        } else if (c == 'j') {
+            if (!*v)
+                return ga_args_usage_error("audit", "--json needs a file name ('-': standard output)");
+            json = v;
         } else if (c == 's' && parse_seeds(seeds, &n_seeds, v) != 0) {
             return ga_args_usage_error("audit", "--seeds '%s': expected 1 to 16 comma-separated "
                                        "integers in 0..4294967295", v);
@@ -520,6 +606,14 @@ int ga_cmd_audit(int argc, char **argv)
             return st == GA_ENOMEM ? GA_EXIT_INTERNAL : GA_EXIT_USAGE;
         }
     }
+    if (json) {
+        ga_error err = {{0}};
+        if (ga_path_writable(&err, json) != GA_OK) {
+            fprintf(stderr, "gradaudit audit: --json %s\n", err.msg);
+            stored_refs_free(&stored);
+            return GA_EXIT_USAGE;
+        }
+    }
     if (mkdir(outdir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "gradaudit audit: --out %s: cannot create the directory: %s\n", outdir, strerror(errno));
         stored_refs_free(&stored);
@@ -538,6 +632,11 @@ int ga_cmd_audit(int argc, char **argv)
         snprintf(csv_paths[i], sizeof csv_paths[i], "%s/%s", outdir, csv_names[i]);
         if (ga_path_writable(&err, csv_paths[i]) != GA_OK) {
             fprintf(stderr, "gradaudit audit: --out %s\n", err.msg);
+            stored_refs_free(&stored);
+            return GA_EXIT_USAGE;
+        }
+        if (json && ga_cli_same_file(json, csv_paths[i])) {
+            fprintf(stderr, "gradaudit audit: --json %s: is also %s, a CSV of --out\n", json, csv_paths[i]);
             stored_refs_free(&stored);
             return GA_EXIT_USAGE;
         }
@@ -579,6 +678,10 @@ int ga_cmd_audit(int argc, char **argv)
     }
     const char *tdir = refs;
     char mismatch_note[600] = "";
+    /* --json: the summary's rows, each column as printed and as numbers */
+    json_t *jrows = json ? json_array() : NULL;
+    if (json && !jrows)
+        status = GA_EXIT_INTERNAL;
     for (int s = 0; s < N_SLUGS; s++) {
         const char *slug = slugs[s];
         char fig[96], tr[96], ver[96];
@@ -589,6 +692,7 @@ int ga_cmd_audit(int argc, char **argv)
             snprintf(fig, sizeof fig, "none printed (no data)");
         else
             snprintf(fig, sizeof fig, "seed-dependent: see transcripts");
+        size_t t_matched = 0, t_checked = 0;
         if (is_random_slug(slug)) {
             transcript_tally tt;
             size_t k = 0;
@@ -602,6 +706,8 @@ int ga_cmd_audit(int argc, char **argv)
                 snprintf(tr, sizeof tr, "not built in");
             else
                 snprintf(tr, sizeof tr, "%zu/%zu byte-identical to NumPy", tt.matched, tt.checked);
+            t_matched = tt.matched;
+            t_checked = tt.checked;
             if (tt.matched != tt.checked) {
                 if (status == GA_EXIT_OK)
                     status = GA_EXIT_FAIL;
@@ -619,39 +725,67 @@ int ga_cmd_audit(int argc, char **argv)
             fprintf(stderr, "gradaudit audit: %s\n", err.msg);
             status = GA_EXIT_INTERNAL;
         }
+        int worked = !strcmp(slug, WORKED_SLUG), tr_known = is_random_slug(slug) && HAVE_TRANSCRIPTS;
+        if (jrows && audit_json_row(jrows, row, worked ? &wr : NULL, claims_ok, n_claims,
+                                    tr_known, t_matched, t_checked, c, w, inc) != 0) {
+            fprintf(stderr, "gradaudit audit: --json: out of memory\n");
+            status = GA_EXIT_INTERNAL;
+        }
+    }
+    json_t *jdoc = NULL;
+    if (jrows && status != GA_EXIT_INTERNAL &&
+        !(jdoc = audit_json_head(refs, outdir, seeds, n_seeds, status == GA_EXIT_OK, mismatch_note, &ar))) {
+        fprintf(stderr, "gradaudit audit: --json: out of memory\n");
+        status = GA_EXIT_INTERNAL;
+    }
+    if (jdoc && json_object_set_new(jdoc, "rows", jrows) != 0) {
+        fprintf(stderr, "gradaudit audit: --json: out of memory\n");
+        status = GA_EXIT_INTERNAL;
+    }
+    if (!jdoc)
+        json_decref(jrows);
+    jrows = NULL;
+    /* --json -: standard output holds the JSON alone, the text goes nowhere */
+    char *sink = NULL;
+    size_t n_sink = 0;
+    FILE *out = json && !strcmp(json, "-") ? open_memstream(&sink, &n_sink) : stdout;
+    if (!out) {
+        fprintf(stderr, "gradaudit audit: out of memory\n");
+        status = GA_EXIT_INTERNAL;
+        out = stdout;
     }
 
-    fputs("gradaudit audit: every tutorial\n\n", stdout);
-    ga_table_fprint_text(stdout, &sum);
+    fputs("gradaudit audit: every tutorial\n\n", out);
+    ga_table_fprint_text(out, &sum);
     if (mismatch_note[0])
-        printf("\ntranscript mismatch: %s\n", mismatch_note);
-    printf("\ntranscripts: references in %s\n", tdir);
+        fprintf(out, "\ntranscript mismatch: %s\n", mismatch_note);
+    fprintf(out, "\ntranscripts: references in %s\n", tdir);
 #if HAVE_TRANSCRIPTS
     {
         const char *prov = ga_tutorial_transcript_provenance("first-draft");
         if (prov)
-            printf("provenance: %s\n", prov);
+            fprintf(out, "provenance: %s\n", prov);
     }
 #endif
-    printf("gradients: each formula as written against an MPFR reference of the stated loss "
+    fprintf(out, "gradients: each formula as written against an MPFR reference of the stated loss "
            "(equal to the project oracle on %zu/%zu entries; the checker agrees on %zu/%zu tensors)\n",
            ar.oracle_checked - ar.oracle_mismatch, ar.oracle_checked, ar.checker_checked - ar.checker_disagree,
            ar.checker_checked);
-    puts("\nfindings (formulas that are not correct):");
+    fputs("\nfindings (formulas that are not correct):\n", out);
     for (size_t i = 0; i < ar.n; i++)
         if (ar.rows[i].verdict != GA_AUDIT_CORRECT)
-            printf("  %s (%s) %s\n    %s: %s\n", ar.rows[i].slug, ar.rows[i].part, ar.rows[i].formula,
+            fprintf(out, "  %s (%s) %s\n    %s: %s\n", ar.rows[i].slug, ar.rows[i].part, ar.rows[i].formula,
                    ga_audit_verdict_name(ar.rows[i].verdict), ar.rows[i].detail);
-    printf("\nrandom data seeds:");
+    fprintf(out, "\nrandom data seeds:");
     for (size_t i = 0; i < n_seeds; i++)
-        printf("%s%" PRIu64, i ? "," : " ", seeds[i]);
-    putchar('\n');
+        fprintf(out, "%s%" PRIu64, i ? "," : " ", seeds[i]);
+    fputc('\n', out);
 
     /* CSVs: the four temporaries written, then renamed together, so that DIR
      * holds one run's files, all new or all old. The paths were judged
      * writable before the work: a failure now (a full disk) is status 3. */
-    ga_atomic_file af[4];
-    size_t n_open = 0;
+    ga_atomic_file af[5];
+    size_t n_open = 0, n_files = jdoc ? 5 : 4;
     for (size_t i = 0; i < 4 && status != GA_EXIT_INTERNAL; i++) {
         int st = ga_atomic_open(&af[i], &err, csv_paths[i]);
         if (st == GA_OK) {
@@ -673,15 +807,31 @@ int ga_cmd_audit(int argc, char **argv)
             status = GA_EXIT_INTERNAL;
         }
     }
+    /* the JSON the fifth of the group: renamed with the CSVs or not at all */
+    if (jdoc && status != GA_EXIT_INTERNAL) {
+        int st = ga_atomic_open(&af[4], &err, json);
+        if (st == GA_OK) {
+            n_open++;
+            st = ga_json_fwrite(&err, af[4].f, jdoc, NULL, 0, NULL, NULL);
+        }
+        if (st != GA_OK) {
+            fprintf(stderr, "gradaudit audit: --json %s\n", err.msg);
+            status = GA_EXIT_INTERNAL;
+        }
+    }
+    json_decref(jdoc);
     if (status == GA_EXIT_INTERNAL) {
         for (size_t i = 0; i < n_open; i++)
             ga_atomic_abort(&af[i]);
-    } else if (ga_atomic_commit_all(af, 4, &err) != GA_OK) {
+    } else if (ga_atomic_commit_all(af, n_files, &err) != GA_OK) {
         fprintf(stderr, "gradaudit audit: %s\n", err.msg);
         status = GA_EXIT_INTERNAL;
     }
     if (status != GA_EXIT_USAGE && status != GA_EXIT_INTERNAL)
-        printf("wrote summary.csv, worked.csv, claims.csv, audit.csv to %s/\n", outdir);
+        fprintf(out, "wrote summary.csv, worked.csv, claims.csv, audit.csv to %s/\n", outdir);
+    if (out != stdout)
+        fclose(out);
+    free(sink);
     ga_table_free(&sum);
     ga_audit_result_free(&ar);
     stored_refs_free(&stored);

@@ -17,6 +17,9 @@ int ga_cmd_merge(int argc, char **argv);     /* cmd_scan.c */
 
 /* Decimal digits only (no sign, space or suffix), value in 0..max: 0, else -1. */
 int ga_cli_parse_uint(uint64_t *out, const char *s, uint64_t max);
+/* 1 when a and b name one file: the same string, or (both existing, symlinks
+ * followed) the same device and inode. Two outputs of one run must not. */
+int ga_cli_same_file(const char *a, const char *b);
 /* "gradaudit CMD: <fmt with arg>; try 'gradaudit CMD --help'" on stderr
  * (core/ga_args.h); returns GA_EXIT_USAGE. */
 int ga_cli_usage_error(const char *cmd, const char *fmt, const char *arg);

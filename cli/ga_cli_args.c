@@ -1,6 +1,7 @@
 /* ga_cli_args.c: argument parsing shared by the commands. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ga_args.h"
 #include "ga_cli.h"
@@ -20,6 +21,15 @@ int ga_cli_parse_uint(uint64_t *out, const char *s, uint64_t max)
     }
     *out = v;
     return 0;
+}
+
+int ga_cli_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (!strcmp(a, b))
+        return 1;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino &&
+           S_ISREG(sa.st_mode);
 }
 
 int ga_cli_usage_error(const char *cmd, const char *fmt, const char *arg)

@@ -1,0 +1,88 @@
+/* ga_progress.c: the progress line on a terminal (ga_progress.h). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ga_progress.h"
+
+#define GA_PROGRESS_PERIOD 0.25 /* seconds between two draws of a counted phase */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void hms(char *buf, size_t size, double s)
+{
+    long t = s < 0 ? 0 : s > 359999 ? 359999 : (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, size, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+    else
+        snprintf(buf, size, "%ld:%02ld", t / 60, t % 60);
+}
+
+void ga_progress_init(ga_progress *p, const char *what, int enabled)
+{
+    memset(p, 0, sizeof *p);
+    p->on = enabled && isatty(STDERR_FILENO);
+    p->what = what;
+    p->t0 = p->phase_t0 = now_s();
+}
+
+static const char *phase_text(const char *phase)
+{
+    if (!strcmp(phase, "bounds"))
+        return "rounding bounds";
+    if (!strcmp(phase, "oracle"))
+        return "the MPFR oracle's gradient";
+    return phase;
+}
+
+void ga_progress_update(ga_progress *p, const char *phase, size_t done, size_t total)
+{
+    if (!p->on)
+        return;
+    double t = now_s();
+    int new_phase = strcmp(p->phase, phase) != 0;
+    if (new_phase) {
+        snprintf(p->phase, sizeof p->phase, "%s", phase);
+        p->phase_t0 = t;
+    } else if (t - p->last < GA_PROGRESS_PERIOD && done < total) {
+        return;
+    }
+    p->last = t;
+    char line[240], el[32], eta[32];
+    hms(el, sizeof el, t - p->t0);
+    if (!strcmp(phase, "entries") && total > 0) {
+        /* the ETA from this phase's own rate: the phases before it cost
+         * differently per entry */
+        if (done > 0)
+            hms(eta, sizeof eta, (t - p->phase_t0) * (double)(total - done) / (double)done);
+        else
+            snprintf(eta, sizeof eta, "--:--");
+        snprintf(line, sizeof line, "\r\033[K%s: entries %zu/%zu (%d%%), elapsed %s, ETA %s", p->what, done,
+                 total, (int)(100.0 * (double)done / (double)total), el, eta);
+    } else { /* drawn once: no clock that would stand still while it runs */
+        snprintf(line, sizeof line, "\r\033[K%s: computing %s (%zu entries)...", p->what, phase_text(phase), total);
+    }
+    fputs(line, stderr);
+    fflush(stderr);
+    p->drawn = 1;
+}
+
+void ga_progress_clear(ga_progress *p)
+{
+    if (p->on && p->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+    p->drawn = 0;
+}
+
+void ga_progress_check_cb(void *ctx, const char *phase, size_t done, size_t total)
+{
+    ga_progress_update(ctx, phase, done, total);
+}

@@ -1,0 +1,75 @@
+#!/bin/sh
+# test_cli_progress.sh: the progress line of check (and train) is drawn on a
+# terminal only (issue 17): with standard error on a pseudo-terminal
+# (on_a_pty.py) it appears, at most a few times a second, and is erased at the
+# end; into a file or a pipe not one byte of it, and never in an output file.
+. "$(dirname "$0")/tap.sh"
+PTY="$(cd "$(dirname "$0")" && pwd)/on_a_pty.py"
+cd "$T" || exit 99
+if [ ! -x /usr/bin/python3 ]; then
+    skip "progress" "no /usr/bin/python3 for a pseudo-terminal"
+    done_testing
+fi
+# a 16-64-64-1 tanh net: 5313 entries, about a second of central differences
+/usr/bin/python3 - <<'PY' || exit 99
+import json, random
+random.seed(1)
+spec = {"layout": "column", "input": 16,
+        "layers": [{"size": 64, "activation": "tanh"}, {"size": 64, "activation": "tanh"},
+                   {"size": 1, "activation": "identity"}],
+        "loss": {"type": "mse", "reduction": "mean"},
+        "data": {"x": [[round(random.uniform(-1, 1), 3) for _ in range(16)] for _ in range(8)],
+                 "y": [[round(random.uniform(-1, 1), 3)] for _ in range(8)]},
+        "parameters": {"init": {"seed": 3, "order": ["W1", "W2", "W3"],
+                                "tensors": {"W1": {"scheme": "he"}, "W2": {"scheme": "he"},
+                                            "W3": {"scheme": "lecun"}},
+                                "default": {"scheme": "constant", "value": 0.01}}}}
+json.dump(spec, open("big.json", "w"))
+PY
+has_progress_bytes() { # FILE: a carriage return, an erase or the line's text
+    grep -q "$(printf '\r')" "$1" || grep -q "$(printf '\033')" "$1" || grep -q 'entries [0-9]*/' "$1"
+}
+
+# ---- not a terminal: nothing -------------------------------------------------
+timeout 60 "$GRADAUDIT" check big.json --method central --csv file.csv >file.out 2>file.err
+status=$?
+check "check, stderr to a file: exit 0" test "$status" = 0
+check "... stderr empty: no progress" test ! -s file.err
+if has_progress_bytes file.out || has_progress_bytes file.csv; then
+    fail "... no progress bytes in stdout or the CSV"
+else
+    pass "... no progress bytes in stdout or the CSV"
+fi
+timeout 60 "$GRADAUDIT" check big.json --method central 2>&1 >pipe.out | cat >pipe.err
+check "check, stderr to a pipe: no progress" test ! -s pipe.err
+check "... stdout the same as with stderr to a file" cmp -s pipe.out file.out
+
+# ---- a terminal: drawn, limited, erased ------------------------------------------
+start=$(date +%s)
+timeout 60 /usr/bin/python3 "$PTY" tty.err "$GRADAUDIT" check big.json --method central --csv tty.csv >tty.out
+status=$?
+secs=$(( $(date +%s) - start + 1 ))
+check "check on a terminal: exit 0" test "$status" = 0
+check "... progress drawn: entries done/total and an ETA" \
+    grep -q 'gradaudit check: entries [0-9]*/5313 ([0-9]*%), elapsed [0-9:]*, ETA [0-9:-]*' tty.err
+check "... reaches 5313/5313" grep -q 'entries 5313/5313 (100%)' tty.err
+check "... erased at the end (the last bytes: carriage return, erase line)" \
+    sh -c "[ \"\$(tail -c 4 tty.err | od -An -c | tr -d ' ')\" = '\\r033[K' ]"
+draws=$(tr '\r' '\n' <tty.err | grep -c 'entries [0-9]')
+check "... at most a few draws a second ($draws in about $secs s)" test "$draws" -le $((4 * secs + 3))
+check "... stdout the same as off a terminal" cmp -s tty.out file.out
+check "... the CSV the same as off a terminal" cmp -s tty.csv file.csv
+timeout 60 /usr/bin/python3 "$PTY" quiet.err "$GRADAUDIT" check big.json --method central --no-progress >quiet.out
+check "check --no-progress on a terminal: nothing on stderr" sh -c "[ $? = 0 ] && [ ! -s quiet.err ]"
+timeout 60 /usr/bin/python3 "$PTY" oracle.err "$GRADAUDIT" check big.json >oracle.out
+check "check (oracle) on a terminal: the oracle's phase named, erased at the end" \
+    sh -c "[ $? = 0 ] && grep -q \"MPFR oracle's gradient (5313 entries)\" oracle.err &&
+           [ \"\$(tail -c 4 oracle.err | od -An -c | tr -d ' ')\" = '\\r033[K' ]"
+
+# ---- train: the same rule -----------------------------------------------------------
+timeout 60 "$GRADAUDIT" train big.json --epochs 200 --norms n.csv >train.out 2>train.err
+check "train, stderr to a file: no progress" sh -c "[ $? = 0 ] && [ ! -s train.err ]"
+timeout 60 /usr/bin/python3 "$PTY" train-tty.err "$GRADAUDIT" train big.json --epochs 200 --norms n-tty.csv >train-tty.out
+check "train on a terminal: progress drawn" sh -c "[ $? = 0 ] && grep -q 'train .* steps' train-tty.err"
+check "... the norms file without it, the same as off a terminal" cmp -s n.csv n-tty.csv
+done_testing
