@@ -1,7 +1,8 @@
 /* orc_cross.c: the cross-check of route (b) against route (a) on a sample
- * of entries, split over two threads, each with its own working set; and the
- * cheaper form that starts route (a) from route (b)'s last Ziv step
- * (ga_oracle_loss_gradient_cross) instead of its own forward passes.
+ * of entries, split over two threads, each with its own working set: of a
+ * gradient the caller has (orc_run_cross_check_grad), and the cheaper form
+ * that starts route (a) from route (b)'s last Ziv step instead of its own
+ * forward passes (orc_run_loss_gradient_cross).
  */
 #include <math.h>
 #include <pthread.h>
@@ -12,29 +13,6 @@
 
 #include "ga_random.h"
 #include "orc_internal.h"
-
-int ga_oracle_cross_check(size_t *mismatches, size_t *checked, ga_error *err,
-                          const ga_net *net, const double *params, const double *x,
-                          const double *y, size_t batch, size_t count, uint64_t seed,
-                          const ga_oracle_options *opt)
-{
-    ga_oracle_options op;
-    if (!mismatches || !checked)
-        return ga_fail(err, GA_EINVAL, "oracle: mismatches or checked output is NULL");
-    *mismatches = *checked = 0;
-    int status = orc_check_args(&op, err, net, params, x, y, batch, opt);
-    if (status)
-        return status;
-    double *gb = malloc(net->n_params * sizeof *gb);
-    if (!gb)
-        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu entries", net->n_params);
-    status = ga_oracle_gradient(gb, NULL, NULL, NULL, err, net, params, x, y, batch, &op);
-    if (status == GA_OK)
-        status = ga_oracle_cross_check_grad(mismatches, checked, err, net, params, x, y, batch,
-                                            gb, count, seed, &op);
-    free(gb);
-    return status;
-}
 
 /* Route (a) on a share of the sampled entries: entries first, first + step, ... */
 typedef struct {
@@ -181,10 +159,10 @@ static int ga_oracle_cross_check_grad_in_range(size_t *mismatches, size_t *check
                            none);
 }
 
-int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *err,
-                               const ga_net *net, const double *params, const double *x,
-                               const double *y, size_t batch, const double *gb, size_t count,
-                               uint64_t seed, const ga_oracle_options *opt)
+int orc_run_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *err,
+                             const ga_net *net, const double *params, const double *x,
+                             const double *y, size_t batch, const double *gb, size_t count,
+                             uint64_t seed, const ga_oracle_options *opt)
 {
     orc_range saved = orc_range_widest();
     int status = ga_oracle_cross_check_grad_in_range(mismatches, checked, err, net, params, x, y,
@@ -240,11 +218,11 @@ static void fd_base_from_kept(orc_kept *k)
     lo->fd_base_prec = p;
 }
 
-int ga_oracle_loss_gradient_cross(double *loss, double *loss_err, double *grad, double *abserr,
-                                  size_t *mismatches, size_t *checked, ga_oracle_stats *stats,
-                                  ga_error *err, const ga_net *net, const double *params,
-                                  const double *x, const double *y, size_t batch, size_t count,
-                                  uint64_t seed, const ga_oracle_options *opt)
+int orc_run_loss_gradient_cross(double *loss, double *loss_err, double *grad, double *abserr,
+                                size_t *mismatches, size_t *checked, ga_oracle_stats *stats,
+                                ga_error *err, const ga_net *net, const double *params,
+                                const double *x, const double *y, size_t batch, size_t count,
+                                uint64_t seed, const ga_oracle_options *opt)
 {
     if (!mismatches || !checked)
         return ga_fail(err, GA_EINVAL, "oracle: mismatches or checked output is NULL");

@@ -157,4 +157,31 @@ int orc_fd_run(double *g, double *abserr, double bracket[2], int *kink, long *pr
                unsigned *iters_out, ga_error *err, orc *o, const double *params, size_t i,
                const ga_oracle_options *op);
 
+/* What ga_oracle_run and ga_oracle.c's other functions call, one per kind of
+ * result; each checks its arguments (orc_check_args) and works in MPFR's
+ * widest exponent range. The outputs are those of ga_oracle.h's result (the
+ * stand-alone loss; route (b) with the loss and dL/dx; route (a) on entry i;
+ * the cross-check of a gradient gb; route (b) then the cross-check from its
+ * last Ziv step). */
+int orc_run_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_error *err,
+                 const ga_net *net, const double *params, const double *x, const double *y,
+                 size_t batch, const ga_oracle_options *opt);
+int orc_run_loss_gradient(double *loss, double *loss_err, double *grad, double *abserr,
+                          double *dx, ga_oracle_stats *stats, ga_error *err, const ga_net *net,
+                          const double *params, const double *x, const double *y, size_t batch,
+                          const ga_oracle_options *opt);
+int orc_run_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_error *err,
+                     const ga_net *net, const double *params, const double *x,
+                     const double *y, size_t batch, size_t i,
+                     const ga_oracle_options *opt);
+int orc_run_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *err,
+                             const ga_net *net, const double *params, const double *x,
+                             const double *y, size_t batch, const double *gb, size_t count,
+                             uint64_t seed, const ga_oracle_options *opt);
+int orc_run_loss_gradient_cross(double *loss, double *loss_err, double *grad, double *abserr,
+                                size_t *mismatches, size_t *checked, ga_oracle_stats *stats,
+                                ga_error *err, const ga_net *net, const double *params,
+                                const double *x, const double *y, size_t batch, size_t count,
+                                uint64_t seed, const ga_oracle_options *opt);
+
 #endif

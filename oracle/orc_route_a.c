@@ -2,7 +2,8 @@
  * Richardson (Ridders) extrapolation on the MPFR forward pass, which needs no
  * derivative formula: the step sizes, the forward pass from the moved unit
  * on over a snapshot of the pass at theta, the kink test of piecewise
- * layers, and orc_fd_run, its Ziv loop. ga_oracle_fd_entry is here.
+ * layers, and orc_fd_run, its Ziv loop; orc_run_fd_entry, one entry on a
+ * state of its own.
  */
 #include <math.h>
 
@@ -474,10 +475,10 @@ static int ga_oracle_fd_entry_in_range(double *g, double *abserr, ga_oracle_stat
     return status;
 }
 
-int ga_oracle_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_error *err,
-                       const ga_net *net, const double *params, const double *x,
-                       const double *y, size_t batch, size_t i,
-                       const ga_oracle_options *opt)
+int orc_run_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_error *err,
+                     const ga_net *net, const double *params, const double *x,
+                     const double *y, size_t batch, size_t i,
+                     const ga_oracle_options *opt)
 {
     orc_range saved = orc_range_widest();
     int status = ga_oracle_fd_entry_in_range(g, abserr, stats, err, net, params, x, y, batch, i,

@@ -19,6 +19,8 @@ void ga_oracle_options_default(ga_oracle_options *opt)
 {
     opt->start_prec = 128;
     opt->max_prec = 8192;
+    opt->cross_count = 2;
+    opt->cross_seed = 1;
 }
 
 orc_range orc_range_widest(void)

@@ -2,8 +2,8 @@
  * error estimate, the settle test (to nearest, with what the passes know of
  * each value's side: GA_DIR_*), the next precision, and the loop itself,
  * whose two passes at p and p + GAP run on two threads, as does the settle
- * test when there are enough results. The loss alone (ga_oracle_loss) and
- * the loss with the gradient and dL/dx (ga_oracle_loss_gradient) are here.
+ * test when there are enough results: orc_run_loss, the loss alone, and
+ * orc_run_loss_gradient, route (b) with the loss and dL/dx.
  */
 #include <math.h>
 #include <pthread.h>
@@ -26,7 +26,7 @@
  * of the two runs agreeing to the last bit although inexact; it is dropped
  * when MPFR's inexact flag says every operation of both runs was exact. An
  * estimate that came out too small would be caught by route (a), which shares
- * no derivative formula with route (b) (ga_oracle_cross_check). */
+ * no derivative formula with route (b) (GA_ORACLE_CROSS_CHECK). */
 void ga_oracle_two_prec_error(mpfr_ptr e, mpfr_srcptr hi, mpfr_srcptr lo, long p, int inexact,
                               mpfr_ptr f)
 {
@@ -210,9 +210,9 @@ static int ga_oracle_loss_in_range(double *loss, double *abserr, ga_oracle_stats
     return GA_OK;
 }
 
-int ga_oracle_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_error *err,
-                   const ga_net *net, const double *params, const double *x, const double *y,
-                   size_t batch, const ga_oracle_options *opt)
+int orc_run_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_error *err,
+                 const ga_net *net, const double *params, const double *x, const double *y,
+                 size_t batch, const ga_oracle_options *opt)
 {
     orc_range saved = orc_range_widest();
     int status = ga_oracle_loss_in_range(loss, abserr, stats, err, net, params, x, y, batch, opt);
@@ -401,10 +401,10 @@ int orc_loss_gradient_run(double *loss, double *loss_err, double *grad, double *
     return GA_OK;
 }
 
-int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double *abserr,
-                            double *dx, ga_oracle_stats *stats, ga_error *err, const ga_net *net,
-                            const double *params, const double *x, const double *y, size_t batch,
-                            const ga_oracle_options *opt)
+int orc_run_loss_gradient(double *loss, double *loss_err, double *grad, double *abserr,
+                          double *dx, ga_oracle_stats *stats, ga_error *err, const ga_net *net,
+                          const double *params, const double *x, const double *y, size_t batch,
+                          const ga_oracle_options *opt)
 {
     orc_range saved = orc_range_widest();
     int status = orc_loss_gradient_run(loss, loss_err, grad, abserr, dx, stats, err, net, params,
@@ -413,11 +413,3 @@ int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double
     return status;
 }
 
-int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats *stats,
-                       ga_error *err, const ga_net *net, const double *params,
-                       const double *x, const double *y, size_t batch,
-                       const ga_oracle_options *opt)
-{
-    return ga_oracle_loss_gradient(NULL, NULL, grad, abserr, dx, stats, err, net, params, x, y,
-                                   batch, opt);
-}
