@@ -1,5 +1,5 @@
 /* test_refmp: the generic reference in MPFR (oracle/ga_refmp.h) against the
- * oracle's own reverse pass (route (b), oracle/ga_oracle.c).
+ * oracle's own reverse pass (route (b), oracle/orc_passes.c).
  *
  * The two share the network description and nothing of the arithmetic: the
  * generic reference takes every op's maths and every activation from
