@@ -148,11 +148,11 @@ static int cross_check_run(size_t *mismatches, size_t *checked, ga_error *err, c
     return status;
 }
 
-static int ga_oracle_cross_check_grad_in_range(size_t *mismatches, size_t *checked, ga_error *err,
-                                               const ga_net *net, const double *params,
-                                               const double *x, const double *y, size_t batch,
-                                               const double *gb, size_t count, uint64_t seed,
-                                               const ga_oracle_options *opt)
+static int cross_check_grad_in_range(size_t *mismatches, size_t *checked, ga_error *err,
+                                     const ga_net *net, const double *params,
+                                     const double *x, const double *y, size_t batch,
+                                     const double *gb, size_t count, uint64_t seed,
+                                     const ga_oracle_options *opt)
 {
     orc *const none[2] = {NULL, NULL};
     return cross_check_run(mismatches, checked, err, net, params, x, y, batch, gb, count, seed, opt,
@@ -165,8 +165,8 @@ int orc_run_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *err,
                              uint64_t seed, const ga_oracle_options *opt)
 {
     orc_range saved = orc_range_widest();
-    int status = ga_oracle_cross_check_grad_in_range(mismatches, checked, err, net, params, x, y,
-                                                     batch, gb, count, seed, opt);
+    int status = cross_check_grad_in_range(mismatches, checked, err, net, params, x, y,
+                                           batch, gb, count, seed, opt);
     orc_range_restore(saved);
     return status;
 }

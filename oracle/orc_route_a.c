@@ -448,10 +448,10 @@ int orc_fd_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
                      FD_EXTRA, op->start_prec);
 }
 
-static int ga_oracle_fd_entry_in_range(double *g, double *abserr, ga_oracle_stats *stats,
-                                       ga_error *err, const ga_net *net, const double *params,
-                                       const double *x, const double *y, size_t batch, size_t i,
-                                       const ga_oracle_options *opt)
+static int fd_entry_in_range(double *g, double *abserr, ga_oracle_stats *stats,
+                             ga_error *err, const ga_net *net, const double *params,
+                             const double *x, const double *y, size_t batch, size_t i,
+                             const ga_oracle_options *opt)
 {
     ga_oracle_options op;
     if (!g)
@@ -481,8 +481,8 @@ int orc_run_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_error
                      const ga_oracle_options *opt)
 {
     orc_range saved = orc_range_widest();
-    int status = ga_oracle_fd_entry_in_range(g, abserr, stats, err, net, params, x, y, batch, i,
-                                             opt);
+    int status = fd_entry_in_range(g, abserr, stats, err, net, params, x, y, batch, i,
+                                   opt);
     orc_range_restore(saved);
     return status;
 }

@@ -150,10 +150,10 @@ void orc_stats_set(ga_oracle_stats *stats, long prec, unsigned iters, unsigned u
 
 /* ---- public entry points -------------------------------------------------- */
 
-static int ga_oracle_loss_in_range(double *loss, double *abserr, ga_oracle_stats *stats,
-                                   ga_error *err, const ga_net *net, const double *params,
-                                   const double *x, const double *y, size_t batch,
-                                   const ga_oracle_options *opt)
+static int loss_in_range(double *loss, double *abserr, ga_oracle_stats *stats,
+                         ga_error *err, const ga_net *net, const double *params,
+                         const double *x, const double *y, size_t batch,
+                         const ga_oracle_options *opt)
 {
     ga_oracle_options op;
     if (!loss)
@@ -215,7 +215,7 @@ int orc_run_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_error 
                  size_t batch, const ga_oracle_options *opt)
 {
     orc_range saved = orc_range_widest();
-    int status = ga_oracle_loss_in_range(loss, abserr, stats, err, net, params, x, y, batch, opt);
+    int status = loss_in_range(loss, abserr, stats, err, net, params, x, y, batch, opt);
     orc_range_restore(saved);
     return status;
 }
