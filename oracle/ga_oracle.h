@@ -45,12 +45,12 @@
 #include "ga_core.h"
 
 typedef struct {
-    long start_prec;   /* bits of the first Ziv iteration (default 128) */
-    long max_prec;     /* give up above this many bits (default 8192) */
-    size_t cross_count; /* GA_ORACLE_CROSS_CHECK: entries compared (default 2; all
-                           entries when >= n_params) */
-    uint64_t cross_seed; /* GA_ORACLE_CROSS_CHECK: the sample of entries drawn from it
-                            (default 1) */
+    long start_prec;      /* bits of the first Ziv iteration (default 128) */
+    long max_prec;        /* give up above this many bits (default 8192) */
+    size_t cross_count;   /* GA_ORACLE_CROSS_CHECK: entries compared (default 2; all
+                             entries when >= n_params) */
+    uint64_t cross_seed;  /* GA_ORACLE_CROSS_CHECK: the seed the entries are drawn
+                             from (default 1) */
 } ga_oracle_options;
 
 void ga_oracle_options_default(ga_oracle_options *opt);
