@@ -1,5 +1,5 @@
 /* bench_mpfr_ops: what the oracle's MPFR operations cost, the figures
- * oracle/ga_oracle.c and bench/README.md quote. At prec bits (default 160):
+ * oracle/orc_route_a.c and bench/README.md quote. At prec bits (default 160):
  *   - a multiply-add summed over 64 products whose operands repeat for every
  *     output (the branches inside MPFR repeat too), against a 64-wide layer
  *     of 32 samples whose operands differ for every output, as in the

@@ -407,13 +407,14 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     ga_rounding *rd = NULL;
     ga_fd_ctx *fd = NULL;
     ga_enclosure *enc = NULL;
+    ga_oracle *orc = NULL;
     int by_oracle = opt->method == GA_CHECK_ORACLE;
-    double *grad = malloc(5 * P * sizeof *grad);
+    double *grad = malloc(3 * P * sizeof *grad);
     if (!r || !grad) {
         status = ga_fail(err, GA_ENOMEM, "check: out of memory (%zu parameters)", P);
         goto out;
     }
-    double *oracle = grad + P, *oerr = grad + 2 * P, *blo = grad + 3 * P, *bhi = grad + 4 * P;
+    double *blo = grad + P, *bhi = grad + 2 * P;
     r->method = opt->method;
     r->seed = opt->seed;
     r->batch = batch;
@@ -482,13 +483,23 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
 
     /* the oracle: every entry correctly rounded, with its bound, and (oracle
      * method) its two routes compared on opt->cross_check entries */
-    size_t cross = opt->method == GA_CHECK_ORACLE ? opt->cross_check : 0;
+    ga_oracle_options oo = opt->oracle;
+    oo.cross_count = opt->method == GA_CHECK_ORACLE ? opt->cross_check : 0;
+    oo.cross_seed = opt->seed;
+    ga_oracle_result res;
     if (opt->progress)
         opt->progress(opt->progress_ctx, "oracle", 0, P);
-    if ((status = ga_oracle_loss_gradient_cross(&r->loss_oracle, &r->loss_oracle_err, oracle, oerr,
-                                                &r->cross_mismatches, &r->cross_checked,
-                                                &r->oracle_stats, err, net, params, x, y, batch,
-                                                cross, opt->seed, &opt->oracle))) {
+    if ((status = ga_oracle_alloc(&orc, err, net, params, x, y, batch, &oo)))
+        goto out;
+    status = ga_oracle_run(&res, err, orc, GA_ORACLE_LOSS | GA_ORACLE_GRADIENT |
+                                               (oo.cross_count ? GA_ORACLE_CROSS_CHECK : 0u));
+    const double *oracle = res.grad, *oerr = res.abserr;
+    r->loss_oracle = res.loss;
+    r->loss_oracle_err = res.loss_err;
+    r->cross_mismatches = res.mismatches;
+    r->cross_checked = res.checked;
+    r->oracle_stats = res.stats;
+    if (status) {
         /* Entries the oracle cannot settle (a kink's side it cannot prove:
          * a pre-activation that cancels to 0 through rounded operations,
          * like w a - w a with a inexact) still have a proven verdict: the
@@ -687,6 +698,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
              (unsigned long long)opt->seed);
 
 out: /* every path, status says which */
+    ga_oracle_free(orc);
     ga_fd_ctx_free(fd);
     ga_enclosure_free(enc);
     ga_bound_free(bd);

@@ -321,16 +321,16 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
         /* confirm each named entry on its own: the MPFR oracle's route (a),
          * or Ridders' differences in double with their own error estimate */
         ga_fd_ctx *fd = NULL;
-        if (!opt.confirm_with_oracle &&
-            (status = ga_fd_ctx_alloc(&fd, err, net, params, x, y, batch, c.loss_err)))
+        ga_oracle *orc = NULL;
+        if (opt.confirm_with_oracle
+                ? (status = ga_oracle_alloc(&orc, err, net, params, x, y, batch, &opt.oracle))
+                : (status = ga_fd_ctx_alloc(&fd, err, net, params, x, y, batch, c.loss_err)))
             goto fail;
         for (size_t k = 0; k < r->n_bad; k++) {
             ga_fast_entry *e = &r->bad[k];
             double ref, ref_err;
             if (opt.confirm_with_oracle) {
-                ga_oracle_stats st;
-                status = ga_oracle_fd_entry(&ref, &ref_err, &st, err, net, params, x, y, batch,
-                                            e->index, &opt.oracle);
+                status = ga_oracle_route_a(&ref, &ref_err, NULL, err, orc, e->index);
                 if (status == GA_EFAIL) /* at a kink: the quotient stands, unsettled */
                     status = GA_OK;
             } else {
@@ -340,6 +340,7 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
             }
             if (status) {
                 ga_fd_ctx_free(fd);
+                ga_oracle_free(orc);
                 goto fail;
             }
             e->reference = ref;
@@ -350,6 +351,7 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
                            GA_VERDICT_FAIL;
         }
         ga_fd_ctx_free(fd);
+        ga_oracle_free(orc);
         r->seconds_confirm = seconds_now() - t3;
     }
     r->forward_passes = c.passes;

@@ -459,7 +459,7 @@ ParameterizedTest(struct route_case *c, oracle, absorbed_terms_every_act_and_los
     cr_assert(n == 18);
     ga_oracle_stats st;
     ga_error err = {{0}};
-    ga_oracle_options high = {1024, 8192};
+    ga_oracle_options high = {.start_prec = 1024, .max_prec = 8192};
     cr_assert_eq(ga_oracle_loss_gradient(&loss, &le, g, ge, dx, &st, &err, net, P, x, y, B, NULL),
                  GA_OK, "seed %u %s/%s: %s", c->seed, an, ln, err.msg);
     cr_assert_eq(ga_oracle_loss_gradient(&lr, &ler, gr, ger, dxr, &st, &err, net, P, x, y, B,
@@ -543,7 +543,7 @@ Test(oracle, cross_check_one_wide_layers)
         }
 }
 
-/* ga_oracle_loss_gradient_cross starts route (a) from route (b)'s last
+/* GA_ORACLE_CROSS_CHECK starts route (a) from route (b)'s last
  * Ziv step instead of its own forward passes: the loss and gradient must be
  * those of ga_oracle_loss_gradient bit for bit, and every entry (count >
  * n_params, so both threads run many entries on the copied base) must give
@@ -581,11 +581,23 @@ Test(oracle, cross_from_route_b_base)
         cr_assert_eq(ga_oracle_loss_gradient(&L0, &e0, g0, a0, NULL, &s0, &err, net, net->params,
                                              x, y, B, NULL), GA_OK, "seed %u: %s", seed, err.msg);
         size_t m0 = 99, k0 = 0, m1 = 99, k1 = 0;
-        cr_assert_eq(ga_oracle_cross_check_grad(&m0, &k0, &err, net, net->params, x, y, B, g0, 1000,
-                                                seed, NULL), GA_OK, "seed %u: %s", seed, err.msg);
-        cr_assert_eq(ga_oracle_loss_gradient_cross(&L1, &e1, g1, a1, &m1, &k1, &s1, &err, net,
-                                                   net->params, x, y, B, 1000, seed, NULL),
+        ga_oracle_options oo;
+        ga_oracle_options_default(&oo);
+        oo.cross_count = 1000;
+        oo.cross_seed = seed;
+        ga_oracle *o;
+        ga_oracle_result r;
+        cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, x, y, B, &oo), GA_OK, "%s",
+                     err.msg);
+        cr_assert_eq(ga_oracle_cross_check_against(&m0, &k0, &err, o, g0), GA_OK, "seed %u: %s",
+                     seed, err.msg);
+        cr_assert_eq(ga_oracle_run(&r, &err, o,
+                                   GA_ORACLE_LOSS | GA_ORACLE_GRADIENT | GA_ORACLE_CROSS_CHECK),
                      GA_OK, "seed %u: %s", seed, err.msg);
+        L1 = r.loss, e1 = r.loss_err, m1 = r.mismatches, k1 = r.checked, s1 = r.stats;
+        memcpy(g1, r.grad, n * sizeof *g1);
+        memcpy(a1, r.abserr, n * sizeof *a1);
+        ga_oracle_free(o);
         cr_assert(L1 == L0 && e1 == e0 && s1.final_prec == s0.final_prec, "seed %u: loss %a/%a",
                   seed, L1, L0);
         cr_assert(memcmp(g1, g0, n * sizeof *g0) == 0 && memcmp(a1, a0, n * sizeof *a0) == 0,
@@ -663,16 +675,23 @@ Test(oracle, cross_check_counts_a_one_ulp_error)
     ga_error err = {{0}};
     cr_assert_eq(ga_oracle_gradient(g, NULL, NULL, NULL, &err, net, net->params, x, y, 5, NULL),
                  GA_OK, "%s", err.msg);
+    ga_oracle_options oo;
+    ga_oracle_options_default(&oo);
+    oo.cross_count = 1000;
+    oo.cross_seed = 450;
+    ga_oracle *o;
+    cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, x, y, 5, &oo), GA_OK, "%s", err.msg);
     for (size_t j = 0; j < net->n_params; j += 5) {
         double keep = g[j];
         g[j] = nextafter(g[j], INFINITY);
         size_t mism = 0, checked = 0;
-        cr_assert_eq(ga_oracle_cross_check_grad(&mism, &checked, &err, net, net->params, x, y, 5, g,
-                                                1000, 450, NULL), GA_OK, "%s", err.msg);
+        cr_assert_eq(ga_oracle_cross_check_against(&mism, &checked, &err, o, g), GA_OK, "%s",
+                     err.msg);
         cr_assert(mism == 1 && checked == net->n_params, "entry %zu one ulp off: %zu mismatches", j,
                   mism);
         g[j] = keep;
     }
+    ga_oracle_free(o);
     ga_net_free(net);
 }
 
@@ -991,7 +1010,7 @@ Test(oracle, ziv_reports_unsettled)
 {
     double x[1], y[1];
     ga_net *net = ziv_net(x, y);
-    ga_oracle_options opt = {128, 128};
+    ga_oracle_options opt = {.start_prec = 128, .max_prec = 128};
     ga_oracle_stats st = {0};
     ga_error err = {{0}};
     double g[4], ge[4], loss, ae;
@@ -1354,7 +1373,8 @@ Test(oracle, boundary_beyond_max_prec_is_faithful)
     net->params[0] = 1 + 0x1p-52;
     net->params[1] = 0x1p30;
     double x[1] = {1.0}, y[1] = {2.0}, g[2], ge[2];
-    ga_oracle_options opt = {128, 2048}; /* db ~ -2^-(3.1e9) rounds to 0 from 1024 bits on */
+    /* db ~ -2^-(3.1e9) rounds to 0 from 1024 bits on */
+    ga_oracle_options opt = {.start_prec = 128, .max_prec = 2048};
     ga_oracle_stats st = {0};
     ga_error err = {{0}};
     cr_assert_eq(ga_oracle_gradient(g, ge, NULL, &st, &err, net, net->params, x, y, 1, &opt),
@@ -1549,16 +1569,24 @@ static ga_spec *verdict_spec(ga_net **net, const char *file)
 static void verdict_oracle(double *loss, double *g, size_t *checked, const ga_spec *spec,
                            const ga_net *net, size_t count)
 {
-    size_t mism = 9;
-    double le;
-    ga_oracle_stats st;
+    ga_oracle_options oo;
+    ga_oracle_options_default(&oo);
+    oo.cross_count = count;
+    oo.cross_seed = 1;
+    ga_oracle *o;
+    ga_oracle_result r;
     ga_error err = {{0}};
-    int status = ga_oracle_loss_gradient_cross(loss, &le, g, NULL, &mism, checked, &st, &err, net,
-                                               net->params, spec->x, spec->y, spec->batch, count,
-                                               1, NULL);
+    cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, spec->x, spec->y, spec->batch, &oo),
+                 GA_OK, "%s: %s", spec->source, err.msg);
+    int status = ga_oracle_run(&r, &err, o,
+                               GA_ORACLE_LOSS | GA_ORACLE_GRADIENT | GA_ORACLE_CROSS_CHECK);
     cr_assert_eq(status, GA_OK, "%s: %s", spec->source, err.msg);
-    cr_assert(st.unsettled == 0 && mism == 0, "%s: %u unsettled, %zu mismatches", spec->source,
-              st.unsettled, mism);
+    cr_assert(r.stats.unsettled == 0 && r.mismatches == 0, "%s: %u unsettled, %zu mismatches",
+              spec->source, r.stats.unsettled, r.mismatches);
+    *loss = r.loss;
+    *checked = r.checked;
+    memcpy(g, r.grad, net->n_params * sizeof *g);
+    ga_oracle_free(o);
 }
 
 /* exit3_tie_plain: 1-1-1-1-1 with identity, relu, elu, softmax, relu; mse
@@ -1694,9 +1722,11 @@ Test(oracle, errors)
     cr_assert_eq(ga_oracle_fd_entry(NULL, NULL, NULL, &err, net, P, x, y, 1, 0, NULL), GA_EINVAL);
     cr_assert_eq(ga_oracle_cross_check(NULL, &c, &err, net, P, x, y, 1, 1, 1, NULL), GA_EINVAL);
     cr_assert_eq(ga_oracle_cross_check(&m, NULL, &err, net, P, x, y, 1, 1, 1, NULL), GA_EINVAL);
-    cr_assert_eq(ga_oracle_loss_gradient_cross(&v, &e, g, NULL, NULL, &c, NULL, &err, net, P, x, y,
-                                               1, 1, 1, NULL), GA_EINVAL);
+    ga_oracle *o;
+    cr_assert_eq(ga_oracle_alloc(&o, &err, net, P, x, y, 1, NULL), GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_oracle_cross_check_against(NULL, &c, &err, o, g), GA_EINVAL);
     cr_assert(strstr(err.msg, "mismatches"), "%s", err.msg);
+    ga_oracle_free(o);
     /* err may be NULL */
     cr_assert_eq(ga_oracle_loss(&v, &e, NULL, NULL, net, NULL, x, y, 1, NULL), GA_EINVAL);
     /* batch 0 */
@@ -1707,9 +1737,9 @@ Test(oracle, errors)
     /* entry out of range, absurd precisions */
     cr_assert_eq(ga_oracle_fd_entry(&v, &e, NULL, &err, net, P, x, y, 1, net->n_params, NULL),
                  GA_EINVAL);
-    ga_oracle_options bad = {10, 100};
+    ga_oracle_options bad = {.start_prec = 10, .max_prec = 100};
     cr_assert_eq(ga_oracle_loss(&v, &e, NULL, &err, net, P, x, y, 1, &bad), GA_EINVAL);
-    bad = (ga_oracle_options){256, 128};
+    bad = (ga_oracle_options){.start_prec = 256, .max_prec = 128};
     cr_assert_eq(ga_oracle_gradient(g, NULL, NULL, NULL, &err, net, P, x, y, 1, &bad), GA_EINVAL);
     cr_assert(strstr(err.msg, "precision"), "%s", err.msg);
     /* non-finite inputs, named */

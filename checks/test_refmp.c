@@ -1,6 +1,6 @@
 /* test_refmp: the generic reference in MPFR (oracle/ga_refmp.h) and in Arb's
  * balls (oracle/ga_refball.h) against the oracle's own reverse pass (route
- * (b), oracle/ga_oracle.c), and the ball instance against mpmath.
+ * (b), oracle/orc_passes.c).
  *
  * The two share the network description and nothing of the arithmetic: the
  * generic reference takes every op's maths and every activation from

@@ -97,7 +97,7 @@ static int usage_error(const char *fmt, const char *arg)
  * spec, without building the net: the parameters, the inputs, every unit's
  * pre-activation and activation, two layers of deltas and the gradient, each
  * an MPFR variable of at least the first Ziv precision plus the oracle's 32
- * guard bits (oracle/ga_oracle.c counts more; this never exceeds its count).
+ * guard bits (oracle/orc_state.c counts more; this never exceeds its count).
  * 0 when the count overflows. */
 static size_t oracle_bytes_at_least(const ga_spec *spec)
 {

@@ -57,7 +57,7 @@
 #define GA_DIFF_H_START_SHRINK 8
 #define GA_DIFF_H_STARTS 4
 /* Rows of the MPFR tableaux. The oracle's route (a) on a network
- * (oracle/ga_oracle.c) steps 2^-k0 .. 2^-(k0+11) with k0 = p/3, and its Ziv
+ * (oracle/orc_route_a.c) steps 2^-k0 .. 2^-(k0+11) with k0 = p/3, and its Ziv
  * loop settles most entries within 12 rows at the first precision; the
  * library's on a user's loss_mpfr steps from 2^-(p/8) and stops at 10, the
  * precision doubling instead (a callback's evaluations cost more than a

@@ -43,7 +43,8 @@ static void compare(ga_net *net, const ga_spec *spec, const uint8_t *data)
     double L, Le, L2, Le2;
     ga_oracle_stats st;
     ga_error err;
-    const ga_oracle_options dflt = {128, 4096}, high = {1024, 8192};
+    const ga_oracle_options dflt = {.start_prec = 128, .max_prec = 4096},
+                            high = {.start_prec = 1024, .max_prec = 8192};
     if (!g || !g2 || !dx || !dx2 ||
         ga_oracle_loss_gradient(&L, &Le, g, NULL, dx, &st, &err, net, net->params, spec->x,
                                 spec->y, B, &dflt) != GA_OK ||

@@ -9,7 +9,7 @@
  * cannot be called; both references feed core/ga_diff.h's tableau from the
  * callbacks instead:
  *   - oracle: Richardson-extrapolated central differences in MPFR with a
- *     Ziv loop, as oracle/ga_oracle.c's route (a) (the MPFR instance,
+ *     Ziv loop, as the oracle's route (a), oracle/orc_route_a.c (the MPFR instance,
  *     oracle/ga_diff_mpfr.h);
  *   - ridders: Ridders' extrapolated central differences in double, with
  *     the loss's rounding error added to the estimate.
@@ -685,7 +685,7 @@ static int call_mpfr(run *s, oracle_ws *w, mpfr_ptr out, long prec, const char *
 
 /* The error of the run at p + GAP and the rounding test are the oracle's
  * (ga_oracle_two_prec_error, ga_oracle_settle; why they hold: oracle/
- * ga_oracle.c). The user's loss is assumed to do its arithmetic at the
+ * orc_ziv.c). The user's loss is assumed to do its arithmetic at the
  * precision it is given, so its rounding error shrinks like 2^-p. */
 
 /* The loss at theta, at p and p + GAP, and its error bound eps (in w). */

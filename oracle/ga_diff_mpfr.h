@@ -1,5 +1,5 @@
 /* ga_diff_mpfr.h: the extrapolation tableau of core/ga_diff.h in MPFR, for
- * the oracle's route (a) (oracle/ga_oracle.c) and the library's MPFR
+ * the oracle's route (a) (oracle/orc_route_a.c) and the library's MPFR
  * reference on a user's loss (lib/ga_problem.c). The code is
  * core/ga_diff_tableau_source.c, instantiated in ga_diff_mpfr.c.
  *

@@ -10,7 +10,7 @@
  * +- its error bound rounds to the same double); otherwise the precision is
  * raised and the computation repeated. No fixed precision is trusted on faith.
  *
- * How the error is estimated (ga_oracle.c, orc_error): each pass runs at p
+ * How the error is estimated (orc_ziv.c, ga_oracle_two_prec_error): each pass runs at p
  * and at p + 32 bits; MPFR rounds every operation correctly, so the error at
  * p is K 2^-p with K independent of p, and |v_p - v_{p+32}| bounds the error
  * of v_{p+32} with a margin of about 2^32 (plus 2^-p |v| unless every
@@ -26,7 +26,7 @@
  * lies above the exact value) settles on that side of a rounding boundary
  * it lies on, where no precision would separate it from the boundary.
  *
- * Status conventions shared by all entry points: GA_EINVAL for NULL
+ * Status conventions shared by every function below: GA_EINVAL for NULL
  * pointers, batch 0, an entry out of range, a net whose slab does not match
  * its description or bad options; GA_ENONFINITE naming the first NaN/Inf in
  * params, x or y; GA_ENOMEM over the memory cap; GA_EFAIL when a result is
@@ -45,8 +45,12 @@
 #include "ga_core.h"
 
 typedef struct {
-    long start_prec;   /* bits of the first Ziv iteration (default 128) */
-    long max_prec;     /* give up above this many bits (default 8192) */
+    long start_prec;      /* bits of the first Ziv iteration (default 128) */
+    long max_prec;        /* give up above this many bits (default 8192) */
+    size_t cross_count;   /* GA_ORACLE_CROSS_CHECK: entries compared (default 2; all
+                             entries when >= n_params) */
+    uint64_t cross_seed;  /* GA_ORACLE_CROSS_CHECK: the seed the entries are drawn
+                             from (default 1) */
 } ga_oracle_options;
 
 void ga_oracle_options_default(ga_oracle_options *opt);
@@ -65,73 +69,137 @@ typedef struct {
                                counted as unsettled */
 } ga_oracle_stats;
 
-/* The loss, correctly rounded to double when settled; *abserr is the bound on
- * |exact - *loss| (at most half an ulp of *loss when settled). */
+/* ---- the oracle: allocate, run with named flags, free --------------------
+ *
+ *     ga_oracle *o;
+ *     ga_oracle_result r;
+ *     if (ga_oracle_alloc(&o, &err, net, net->params, x, y, batch, NULL) == GA_OK &&
+ *         ga_oracle_run(&r, &err, o, GA_ORACLE_LOSS | GA_ORACLE_GRADIENT) == GA_OK)
+ *         ... r.loss +- r.loss_err, r.grad[i] +- r.abserr[i] ...
+ *     ga_oracle_free(o);
+ *
+ * An oracle is one problem: a net, its parameters, a batch of inputs and
+ * targets, and the options. net, params (n_params), x (batch, n_in) and y
+ * (batch, n_out) are the caller's, read again at every run (a run after the
+ * caller changed a parameter gives the new point's values): they must stay
+ * allocated until ga_oracle_free. */
+typedef struct ga_oracle ga_oracle;
+
+/* What ga_oracle_run computes, or'ed together (at least one). */
+enum {
+    GA_ORACLE_LOSS = 1u << 0,        /* the loss: result.loss, .loss_err */
+    GA_ORACLE_GRADIENT = 1u << 1,    /* route (b), the reverse pass: result.grad, .abserr */
+    GA_ORACLE_DX = 1u << 2,          /* dL/dx from the same pass: result.dx; needs
+                                        GA_ORACLE_GRADIENT */
+    GA_ORACLE_CROSS_CHECK = 1u << 3, /* route (b) against route (a) on the options'
+                                        cross_count entries drawn from cross_seed:
+                                        result.mismatches, .checked (route (b) runs
+                                        whether GA_ORACLE_GRADIENT is asked or not) */
+};
+
+/* What a run gives. The arrays belong to the oracle: they hold until the next
+ * run on it or ga_oracle_free. What a run was not asked for is NaN, NULL or
+ * 0. */
+typedef struct {
+    double loss;             /* GA_ORACLE_LOSS: correctly rounded to double when settled */
+    double loss_err;         /* bound on |exact - loss| (at most half an ulp when settled) */
+    const double *grad;      /* (n_params) GA_ORACLE_GRADIENT: each entry correctly rounded */
+    const double *abserr;    /* (n_params) bound on |exact - grad[i]| */
+    const double *dx;        /* (batch, n_in) GA_ORACLE_DX: dL/dx, correctly rounded */
+    size_t mismatches;       /* GA_ORACLE_CROSS_CHECK: entries whose two settled doubles differ */
+    size_t checked;          /* entries compared (kinks and unresolvable boundaries are
+                                skipped: ga_oracle_cross_check_against) */
+    ga_oracle_stats stats;   /* of the loss's Ziv loop (GA_ORACLE_LOSS alone) or route (b)'s */
+} ga_oracle_result;
+
+/* *o = a new oracle for the problem (opt NULL: ga_oracle_options_default).
+ * Checks everything a run would (the status conventions above), so a bad
+ * problem fails here, with a message; *o = NULL then. */
+int ga_oracle_alloc(ga_oracle **o, ga_error *err, const ga_net *net, const double *params,
+                    const double *x, const double *y, size_t batch,
+                    const ga_oracle_options *opt);
+
+/* *r = what flags ask for (GA_ORACLE_*). GA_EINVAL, with a message, for a
+ * NULL r or o, flags 0 or with unknown bits, GA_ORACLE_DX without
+ * GA_ORACLE_GRADIENT. GA_EFAIL when a result is not settled: *r still holds
+ * the best values and their bounds (r->stats.unsettled counts them), or the
+ * cross-check met an entry route (a) cannot settle. How the flags combine:
+ *   LOSS alone: the loss's own loop, forward passes only;
+ *   GRADIENT (| LOSS) (| DX): route (b), the loss from the same passes;
+ *   CROSS_CHECK (| GRADIENT) (| LOSS): route (b), then route (a) from route
+ *     (b)'s last Ziv step (its forward pass at theta and the loss's
+ *     two-precision error are not computed again);
+ *   CROSS_CHECK | GRADIENT | DX: route (b) with dL/dx, then the cross-check
+ *     as ga_oracle_cross_check_against (route (a) from start_prec). */
+int ga_oracle_run(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned flags);
+
+/* Route (a): entry i of the gradient by high-precision central differences
+ * with Richardson extrapolation on the MPFR forward pass: needs no derivative
+ * formula. *g correctly rounded when settled, *abserr (may be NULL) the bound
+ * on |exact - *g|, stats may be NULL. Not defined at a kink (relu at 0):
+ * there it returns the symmetric difference quotient and GA_EFAIL.
+ * Each Ziv step at p works at p + 32 bits with steps h = 2^-((p+1)/3 + r),
+ * r = 0, 1, ... (orc_route_a.c, orc_fd_run, says why); when a pre-activation
+ * of a relu, leaky_relu or elu layer changes sign between theta - h0 and
+ * theta + h0 (or leaves 0), it returns GA_EFAIL with a message naming the
+ * entry and the unit (`b1[0,0]: z1[0,0] = 0 is within the FD step h = 2^-43
+ * of relu's kink`). */
+int ga_oracle_route_a(double *g, double *abserr, ga_oracle_stats *stats, ga_error *err,
+                      ga_oracle *o, size_t i);
+
+/* The cross-check of a gradient the caller has, grad (n_params), against
+ * route (a) on the options' cross_count entries drawn from cross_seed (all
+ * entries when cross_count >= n_params): *mismatches = entries where the two
+ * settled doubles differ. Entries where route (a) meets a kink are skipped
+ * (not counted in *checked), and so are entries route (a) cannot settle
+ * because its last interval straddles a single rounding boundary with grad's
+ * double on one side of it (an exact tie, or an entry nearer to a boundary
+ * than differences resolve: route (b) settles those from the exact values or
+ * the sign of the error); any other entry route (a) cannot settle ends the
+ * check with GA_EFAIL. */
+int ga_oracle_cross_check_against(size_t *mismatches, size_t *checked, ga_error *err,
+                                  ga_oracle *o, const double *grad);
+
+/* Releases o and its result arrays; NULL is allowed. */
+void ga_oracle_free(ga_oracle *o);
+
+/* ---- the entry points before the oracle had an allocated state ----------
+ * Each allocates an oracle, runs it once and frees it (ga_oracle.c), with the
+ * same outputs, statuses and messages as before. Kept because checks/
+ * test_oracle.c calls them some 70 times; new code uses the functions above.
+ * Outputs that may be NULL are marked so; the others may not. */
+
+/* GA_ORACLE_LOSS: *loss, *abserr (may be NULL), stats (may be NULL). */
 int ga_oracle_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_error *err,
                    const ga_net *net, const double *params, const double *x, const double *y,
                    size_t batch, const ga_oracle_options *opt);
 
-/* Route (b): the full gradient by an MPFR reverse-mode pass. grad (n_params)
- * is each entry correctly rounded to double; abserr (n_params, may be NULL)
- * the bound on |exact - grad[i]|. dx (batch, n_in) may be NULL. */
+/* GA_ORACLE_GRADIENT (| GA_ORACLE_DX when dx is not NULL): grad (n_params),
+ * abserr (n_params, may be NULL), dx (batch, n_in, may be NULL). */
 int ga_oracle_gradient(double *grad, double *abserr, double *dx, ga_oracle_stats *stats,
                        ga_error *err, const ga_net *net, const double *params,
                        const double *x, const double *y, size_t batch,
                        const ga_oracle_options *opt);
 
-/* Route (b) and the loss from the same passes: what ga_oracle_loss and
- * ga_oracle_gradient give, for the price of the second alone. loss and
- * loss_err may be NULL. */
+/* The same with GA_ORACLE_LOSS when loss is not NULL (loss_err may be NULL). */
 int ga_oracle_loss_gradient(double *loss, double *loss_err, double *grad, double *abserr,
                             double *dx, ga_oracle_stats *stats, ga_error *err, const ga_net *net,
                             const double *params, const double *x, const double *y, size_t batch,
                             const ga_oracle_options *opt);
 
-/* Route (a): entry i of the gradient by high-precision central differences
- * with Richardson extrapolation on the MPFR forward pass: needs no derivative
- * formula. Same meaning of the outputs. Not defined at a kink (relu at 0):
- * there it returns the symmetric difference quotient and GA_EFAIL.
- * Each Ziv step at p works at p + 32 bits with steps h = 2^-((p+1)/3 + r),
- * r = 0, 1, ... (ga_oracle.c, fd_run, says why); when a pre-activation of a relu,
- * leaky_relu or elu layer changes sign between theta - h0 and theta + h0 (or
- * leaves 0), it returns GA_EFAIL with a message naming the entry and the unit
- * (`b1[0,0]: z1[0,0] = 0 is within the FD step h = 2^-43 of relu's kink`). */
+/* ga_oracle_route_a on entry i. */
 int ga_oracle_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_error *err,
                        const ga_net *net, const double *params, const double *x,
                        const double *y, size_t batch, size_t i,
                        const ga_oracle_options *opt);
 
-/* Cross-check of (b) against (a) on `count` entries chosen from seed (all
- * entries when count >= n_params). *mismatches = entries where the two
- * settled doubles differ. Entries where route (a) meets a kink are skipped
- * (not counted in *checked), and so are entries route (a) cannot settle
- * because its last interval straddles a single rounding boundary with (b)'s
- * double on one side of it (an exact tie, or an entry nearer to a boundary
- * than differences resolve: (b) settles those from the exact values or the
- * sign of the error); any other entry route (a) cannot settle ends the check
- * with GA_EFAIL. */
+/* GA_ORACLE_GRADIENT, then ga_oracle_cross_check_against its gradient on
+ * count entries drawn from seed (opt's cross_count and cross_seed are not
+ * read). */
 int ga_oracle_cross_check(size_t *mismatches, size_t *checked, ga_error *err,
                           const ga_net *net, const double *params, const double *x,
                           const double *y, size_t batch, size_t count, uint64_t seed,
                           const ga_oracle_options *opt);
-
-/* The same, against a route (b) gradient the caller already has (gb,
- * n_params, as ga_oracle_gradient returned it): saves the reverse pass. */
-int ga_oracle_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *err,
-                               const ga_net *net, const double *params, const double *x,
-                               const double *y, size_t batch, const double *gb, size_t count,
-                               uint64_t seed, const ga_oracle_options *opt);
-
-/* Route (b) and the loss (as ga_oracle_loss_gradient, without dL/dx), then
- * the cross-check of `count` entries against route (a) (as
- * ga_oracle_cross_check_grad) for less: route (a) starts from route (b)'s own
- * forward pass at theta and the loss's two-precision error instead of
- * computing them again. count = 0: route (b) alone. */
-int ga_oracle_loss_gradient_cross(double *loss, double *loss_err, double *grad, double *abserr,
-                                  size_t *mismatches, size_t *checked, ga_oracle_stats *stats,
-                                  ga_error *err, const ga_net *net, const double *params,
-                                  const double *x, const double *y, size_t batch, size_t count,
-                                  uint64_t seed, const ga_oracle_options *opt);
 
 /* ---- the Ziv loop's two steps, for every MPFR reference in the project -- */
 /* e = |hi - lo| (+ 2^-p |hi| when some operation was inexact): the error
@@ -146,7 +214,7 @@ int ga_oracle_settle(double *out, double *abserr, mpfr_srcptr v, mpfr_srcptr e, 
                      mpfr_ptr hi);
 
 /* What is known of a computed v against the exact value it stands for:
- * equal, strictly below it, strictly above it, or nothing (ga_oracle.c says
+ * equal, strictly below it, strictly above it, or nothing (orc_passes.c says
  * how the passes know it, from MPFR's ternary values). */
 enum { GA_DIR_BELOW = -1, GA_DIR_EXACT = 0, GA_DIR_ABOVE = 1, GA_DIR_UNKNOWN = 2 };
 

@@ -4,7 +4,7 @@
  * This is the generic reference's second arithmetic (the first is the
  * plain/perturbed double of checks/ga_plainpass.c): every op's maths comes
  * from the template, every activation from its generic formulas, nothing
- * from oracle/ga_oracle.c's own passes. It is therefore an independent
+ * from oracle/orc_passes.c, the oracle's own passes. It is therefore an independent
  * check of the oracle's reverse pass (route (b)); test_refmp compares the
  * two, entry by entry, on the gate's nets and the hard nets.
  *

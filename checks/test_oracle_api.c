@@ -1,0 +1,312 @@
+/* test_oracle_api.c: the oracle's interface (oracle/ga_oracle.h): allocate,
+ * run with named flags, free.
+ *
+ * Independent sources:
+ *   the numbers below were computed by the entry points the interface
+ *   replaced (ga_oracle_loss_gradient, ga_oracle_loss, ga_oracle_fd_entry,
+ *   ga_oracle_loss_gradient_cross, ga_oracle_cross_check) at commit b9b6f08,
+ *   before any of them went through it: every combination of flags must give
+ *   them bit for bit;
+ *   the generic reference in MPFR (oracle/ga_refmp.h), which shares no pass
+ *   with the oracle: where it settles an entry it must agree;
+ *   the documented status codes and messages.
+ * The net is fixed (api_net): no seed. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include "ga_oracle.h"
+#include "ga_refmp.h"
+
+/* row layout, 3-4-1, tanh then sigmoid, mse (mean) with weight decay 1/64,
+ * batch 5; parameters, x and y dyadic, so exact in every precision */
+static ga_net *api_net(double x[15], double y[5])
+{
+    ga_layer_desc layers[2] = {{4, GA_ACT_TANH, 0}, {1, GA_ACT_SIGMOID, 0}};
+    ga_net_desc d = {GA_LAYOUT_ROW, 3, 2, layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_MEAN, 1.0 / 64}};
+    ga_net *net = NULL;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_net_alloc(&net, &err, &d), GA_OK, "%s", err.msg);
+    for (size_t i = 0; i < net->n_params; i++)
+        net->params[i] = (double)((long)((i * 7919) % 23) - 11) / 16;
+    for (size_t i = 0; i < 15; i++)
+        x[i] = (double)((long)((i * 104729) % 19) - 9) / 8;
+    for (size_t i = 0; i < 5; i++)
+        y[i] = (double)((i * 31) % 7) / 8;
+    return net;
+}
+
+#define N_PARAMS 21
+
+/* ga_oracle_loss_gradient(&loss, &loss_err, grad, abserr, dx, ...) at b9b6f08
+ * (one Ziv step, 160 bits); ga_oracle_loss gave the same loss and bound */
+static const double want_loss = 0x1.d9a1f1b91dd1bp-4, want_loss_err = 0x1.e884a06538778p-63;
+static const double want_grad[21] = {
+    -0x1.18697d9dff357p-6, 0x1.6e3eac5858acfp-7, 0x1.8p-9, -0x1.74a0a5e99799cp-7,
+    -0x1.e1b4ac75ac6cap-7, 0x1.05ed7e42cad89p-6, 0x1p-7, -0x1.e3646534235a9p-6,
+    -0x1.92965daf5a6e7p-7, 0x1.54bba659695aap-6, -0x1.4p-7, -0x1.9c7877737ae83p-6,
+    -0x1.4386c4e6b8074p-6, -0x1.31d7e9617de9bp-11, 0x0p+0, -0x1.228247eaf1b57p-8,
+    0x1.3e848ed00a2bp-5, -0x1.398668b5c73d5p-6, 0x1.4d005616f39dbp-10, 0x1.3e5427ca1e72dp-7,
+    -0x1.42e76a6605369p-7
+};
+static const double want_abserr[21] = {
+    0x1.88ed5069233acp-60, 0x1.9f2c46ddbe597p-62, 0x0p+0, 0x1.d65f89e4754fcp-63,
+    0x1.e9029d2de6d5ep-62, 0x1.37831445dd78fp-67, 0x0p+0, 0x1.e72fa643d6db5p-61,
+    0x1.f5ba7c005a96ap-62, 0x1.9356e1f778f3dp-60, 0x0p+0, 0x1.de04687f9a7acp-60,
+    0x1.96fbda4e78177p-64, 0x1.c5e82004aeb51p-65, 0x0p+0, 0x1.cc788bcf42f3bp-62,
+    0x1.3f8a1ceeb1ecbp-59, 0x1.a94d4e9ecd5a8p-64, 0x1.04630879152cbp-64, 0x1.4bca81d6487f2p-61,
+    0x1.25273ebd41673p-61
+};
+static const double want_dx[15] = {
+    0x1.84c831e456c48p-7, -0x1.89b81bfe06c4ap-7, -0x1.25c336c710facp-7, 0x1.7756be22e77e2p-11,
+    -0x1.3aa14d19a6219p-10, -0x1.94f25b2eb1a79p-11, -0x1.3b4d9937722bdp-9, 0x1.ba0cda3b1e65dp-7,
+    0x1.dff850f59bd1bp-8, -0x1.fe8da2d1796e7p-13, -0x1.6f7266b681db7p-9, -0x1.5ec6c5a930b95p-10,
+    0x1.0b3fb7dfa569ep-10, 0x1.8cefd2d2228edp-7, 0x1.6ee2192dd1f3fp-8
+};
+/* ga_oracle_fd_entry(&g, &abserr, ...) on entries 0, 7 and 20 at b9b6f08 */
+static const struct {
+    size_t i;
+    double g, abserr;
+} want_route_a[3] = {
+    {0, -0x1.18697d9dff357p-6, 0x1.88ed50c12d4e4p-60},
+    {7, -0x1.e3646534235a9p-6, 0x1.e72fa6f69863cp-61},
+    {20, -0x1.42e76a6605369p-7, 0x1.25273f7295aaep-61}
+};
+
+static void options(ga_oracle_options *opt, size_t cross_count, uint64_t cross_seed)
+{
+    ga_oracle_options_default(opt);
+    opt->cross_count = cross_count;
+    opt->cross_seed = cross_seed;
+}
+
+/* every combination of flags with at least one result */
+ParameterizedTestParameters(oracle_api, flags_give_the_old_numbers)
+{
+    static unsigned flags[15];
+    size_t n = 0;
+    for (unsigned f = 1; f < 16; f++)
+        if (!((f & GA_ORACLE_DX) && !(f & GA_ORACLE_GRADIENT)))
+            flags[n++] = f;
+    return cr_make_param_array(unsigned, flags, n);
+}
+
+ParameterizedTest(unsigned *flags, oracle_api, flags_give_the_old_numbers)
+{
+    unsigned f = *flags;
+    double x[15], y[5];
+    ga_net *net = api_net(x, y);
+    cr_assert_eq(net->n_params, N_PARAMS);
+    ga_oracle_options opt;
+    options(&opt, 5, 7); /* ga_oracle_loss_gradient_cross(..., 5, 7) checked 5, no mismatch */
+    ga_oracle *o;
+    ga_oracle_result r;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, x, y, 5, &opt), GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_oracle_run(&r, &err, o, f), GA_OK, "flags 0x%x: %s", f, err.msg);
+    if (f & GA_ORACLE_LOSS)
+        cr_assert(r.loss == want_loss && r.loss_err == want_loss_err,
+                  "flags 0x%x: loss %a +- %a, was %a +- %a", f, r.loss, r.loss_err, want_loss,
+                  want_loss_err);
+    else
+        cr_assert(isnan(r.loss) && isnan(r.loss_err), "flags 0x%x: a loss not asked for", f);
+    if (f & GA_ORACLE_GRADIENT) {
+        cr_assert(r.grad && r.abserr, "flags 0x%x", f);
+        for (size_t i = 0; i < N_PARAMS; i++)
+            cr_assert(r.grad[i] == want_grad[i] && r.abserr[i] == want_abserr[i],
+                      "flags 0x%x: entry %zu %a +- %a, was %a +- %a", f, i, r.grad[i],
+                      r.abserr[i], want_grad[i], want_abserr[i]);
+    } else {
+        cr_assert(!r.grad && !r.abserr, "flags 0x%x: a gradient not asked for", f);
+    }
+    if (f & GA_ORACLE_DX) {
+        cr_assert(r.dx, "flags 0x%x", f);
+        for (size_t i = 0; i < 15; i++)
+            cr_assert(r.dx[i] == want_dx[i], "flags 0x%x: dx %zu %a, was %a", f, i, r.dx[i],
+                      want_dx[i]);
+    } else {
+        cr_assert(!r.dx, "flags 0x%x: dL/dx not asked for", f);
+    }
+    if (f & GA_ORACLE_CROSS_CHECK)
+        cr_assert(r.mismatches == 0 && r.checked == 5, "flags 0x%x: %zu mismatches, %zu checked",
+                  f, r.mismatches, r.checked);
+    else
+        cr_assert(r.mismatches == 0 && r.checked == 0, "flags 0x%x", f);
+    cr_assert(r.stats.final_prec == 160 && r.stats.ziv_iterations == 1 && r.stats.unsettled == 0 &&
+                  r.stats.boundary == 0,
+              "flags 0x%x: %ld bits, %u steps, %u unsettled", f, r.stats.final_prec,
+              r.stats.ziv_iterations, r.stats.unsettled);
+    ga_oracle_free(o);
+    ga_net_free(net);
+}
+
+Test(oracle_api, route_a_gives_the_old_numbers)
+{
+    double x[15], y[5];
+    ga_net *net = api_net(x, y);
+    ga_oracle *o;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, x, y, 5, NULL), GA_OK, "%s", err.msg);
+    for (int k = 0; k < 3; k++) {
+        double g, ae;
+        ga_oracle_stats st;
+        size_t i = want_route_a[k].i;
+        cr_assert_eq(ga_oracle_route_a(&g, &ae, &st, &err, o, i), GA_OK, "entry %zu: %s", i,
+                     err.msg);
+        cr_assert(g == want_route_a[k].g && ae == want_route_a[k].abserr,
+                  "entry %zu: %a +- %a, was %a +- %a", i, g, ae, want_route_a[k].g,
+                  want_route_a[k].abserr);
+        cr_assert(g == want_grad[i], "entry %zu: route (a) %a, route (b) %a", i, g, want_grad[i]);
+        cr_assert(st.final_prec == 160 && st.ziv_iterations == 1, "entry %zu: %ld bits", i,
+                  st.final_prec);
+    }
+    ga_oracle_free(o);
+    ga_net_free(net);
+}
+
+/* The comparison can fail: a gradient with one entry one ulp off is one
+ * mismatch when every entry is compared (ga_oracle_cross_check gave 0 of 21
+ * on the right one, count 1000, seed 7). */
+Test(oracle_api, cross_check_against_counts_a_wrong_entry)
+{
+    double x[15], y[5], g[N_PARAMS];
+    ga_net *net = api_net(x, y);
+    ga_oracle_options opt;
+    options(&opt, 1000, 7);
+    ga_oracle *o;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, x, y, 5, &opt), GA_OK, "%s", err.msg);
+    memcpy(g, want_grad, sizeof g);
+    size_t m = 9, c = 0;
+    cr_assert_eq(ga_oracle_cross_check_against(&m, &c, &err, o, g), GA_OK, "%s", err.msg);
+    cr_assert(m == 0 && c == N_PARAMS, "%zu mismatches, %zu checked", m, c);
+    g[3] = nextafter(g[3], INFINITY);
+    cr_assert_eq(ga_oracle_cross_check_against(&m, &c, &err, o, g), GA_OK, "%s", err.msg);
+    cr_assert(m == 1 && c == N_PARAMS, "entry 3 one ulp off: %zu mismatches, %zu checked", m, c);
+    ga_oracle_free(o);
+    ga_net_free(net);
+}
+
+/* The oracle reads the caller's parameters at every run: after a change it
+ * gives what a new oracle at the new point gives, and after the change is
+ * undone, the old numbers again. */
+Test(oracle_api, a_run_reads_the_parameters_anew)
+{
+    double x[15], y[5], g1[N_PARAMS];
+    ga_net *net = api_net(x, y);
+    ga_oracle *o, *fresh;
+    ga_oracle_result r, rf;
+    ga_error err = {{0}};
+    const unsigned f = GA_ORACLE_LOSS | GA_ORACLE_GRADIENT;
+    cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, x, y, 5, NULL), GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_oracle_run(&r, &err, o, f), GA_OK, "%s", err.msg);
+    cr_assert(r.loss == want_loss);
+    net->params[0] += 0.0625;
+    cr_assert_eq(ga_oracle_run(&r, &err, o, f), GA_OK, "%s", err.msg);
+    memcpy(g1, r.grad, sizeof g1);
+    cr_assert_eq(ga_oracle_alloc(&fresh, &err, net, net->params, x, y, 5, NULL), GA_OK, "%s",
+                 err.msg);
+    cr_assert_eq(ga_oracle_run(&rf, &err, fresh, f), GA_OK, "%s", err.msg);
+    cr_assert(r.loss != want_loss && r.loss == rf.loss, "loss %a, a new oracle's %a", r.loss,
+              rf.loss);
+    cr_assert(memcmp(g1, rf.grad, sizeof g1) == 0, "the gradients differ");
+    net->params[0] -= 0.0625;
+    cr_assert_eq(ga_oracle_run(&r, &err, o, f), GA_OK, "%s", err.msg);
+    cr_assert(r.loss == want_loss && memcmp(r.grad, want_grad, sizeof want_grad) == 0);
+    ga_oracle_free(fresh);
+    ga_oracle_free(o);
+    ga_net_free(net);
+}
+
+/* Where the generic reference (its own passes, core/ga_ref_tmpl.h) settles
+ * an entry, the oracle's run gives the same double. */
+Test(oracle_api, agrees_with_the_generic_reference)
+{
+    double x[15], y[5], gr[N_PARAMS], lr;
+    unsigned char ok[N_PARAMS];
+    int lr_ok;
+    ga_net *net = api_net(x, y);
+    ga_refmp_stats rs;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_refmp_loss_gradient(&lr, &lr_ok, gr, ok, &rs, &err, net, net->params, x, y, 5,
+                                        4096),
+                 GA_OK, "%s", err.msg);
+    ga_oracle *o;
+    ga_oracle_result r;
+    cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, x, y, 5, NULL), GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_oracle_run(&r, &err, o, GA_ORACLE_LOSS | GA_ORACLE_GRADIENT), GA_OK, "%s",
+                 err.msg);
+    size_t compared = 0;
+    for (size_t i = 0; i < N_PARAMS; i++)
+        if (ok[i]) {
+            compared++;
+            cr_assert(r.grad[i] == gr[i], "entry %zu: oracle %a, generic reference %a", i,
+                      r.grad[i], gr[i]);
+        }
+    cr_assert(lr_ok && r.loss == lr, "loss: oracle %a, generic reference %a", r.loss, lr);
+    /* exact entries (0x1.8p-9 and the like) stay unsettled there: ga_refmp.h */
+    cr_assert(compared >= N_PARAMS - 5, "only %zu entries settled by the reference", compared);
+    ga_oracle_free(o);
+    ga_net_free(net);
+}
+
+static void assert_einval(int status, const ga_error *err, const char *word, const char *what)
+{
+    cr_assert_eq(status, GA_EINVAL, "%s: status %d", what, status);
+    cr_assert(strstr(err->msg, word), "%s: message \"%s\" does not name %s", what, err->msg, word);
+}
+
+Test(oracle_api, bad_flags_and_nulls_are_einval_with_a_message)
+{
+    double x[15], y[5], g = 0, ae = 0;
+    ga_net *net = api_net(x, y);
+    ga_oracle *o = (ga_oracle *)&g; /* set to NULL by a failed alloc */
+    ga_oracle_result r;
+    ga_error err = {{0}};
+    assert_einval(ga_oracle_alloc(NULL, &err, net, net->params, x, y, 5, NULL), &err, "NULL",
+                  "alloc, no address");
+    assert_einval(ga_oracle_alloc(&o, &err, NULL, net->params, x, y, 5, NULL), &err, "net",
+                  "alloc, no net");
+    cr_assert_null(o, "a failed alloc leaves *o NULL");
+    assert_einval(ga_oracle_alloc(&o, &err, net, net->params, x, NULL, 5, NULL), &err, "y",
+                  "alloc, no y");
+    assert_einval(ga_oracle_alloc(&o, &err, net, net->params, x, y, 0, NULL), &err, "batch",
+                  "alloc, batch 0");
+    ga_oracle_options bad = {.start_prec = 256, .max_prec = 128};
+    assert_einval(ga_oracle_alloc(&o, &err, net, net->params, x, y, 5, &bad), &err, "precision",
+                  "alloc, start above max");
+    cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, x, y, 5, NULL), GA_OK, "%s", err.msg);
+    assert_einval(ga_oracle_run(NULL, &err, o, GA_ORACLE_LOSS), &err, "result", "run, no result");
+    assert_einval(ga_oracle_run(&r, &err, NULL, GA_ORACLE_LOSS), &err, "oracle", "run, no oracle");
+    assert_einval(ga_oracle_run(&r, &err, o, 0), &err, "flags 0x0", "run, flags 0");
+    assert_einval(ga_oracle_run(&r, &err, o, GA_ORACLE_LOSS | 1u << 7), &err, "flags 0x81",
+                  "run, an unknown flag");
+    assert_einval(ga_oracle_run(&r, &err, o, GA_ORACLE_DX), &err, "GA_ORACLE_GRADIENT",
+                  "run, dx alone");
+    assert_einval(ga_oracle_run(&r, &err, o, GA_ORACLE_LOSS | GA_ORACLE_DX | GA_ORACLE_CROSS_CHECK),
+                  &err, "GA_ORACLE_GRADIENT", "run, dx without the gradient");
+    assert_einval(ga_oracle_route_a(&g, &ae, NULL, &err, NULL, 0), &err, "oracle",
+                  "route (a), no oracle");
+    assert_einval(ga_oracle_route_a(NULL, &ae, NULL, &err, o, 0), &err, "g output",
+                  "route (a), no g");
+    assert_einval(ga_oracle_route_a(&g, &ae, NULL, &err, o, N_PARAMS), &err, "entry 21",
+                  "route (a), entry out of range");
+    size_t m, c;
+    assert_einval(ga_oracle_cross_check_against(&m, &c, &err, NULL, want_grad), &err, "oracle",
+                  "cross-check, no oracle");
+    assert_einval(ga_oracle_cross_check_against(&m, &c, &err, o, NULL), &err, "gradient",
+                  "cross-check, no gradient");
+    assert_einval(ga_oracle_cross_check_against(NULL, &c, &err, o, want_grad), &err, "mismatches",
+                  "cross-check, no mismatches");
+    /* err may be NULL */
+    cr_assert_eq(ga_oracle_run(&r, NULL, o, 0), GA_EINVAL);
+    /* and the oracle still works after the refusals */
+    cr_assert_eq(ga_oracle_run(&r, &err, o, GA_ORACLE_LOSS), GA_OK, "%s", err.msg);
+    cr_assert(r.loss == want_loss);
+    ga_oracle_free(o);
+    ga_oracle_free(NULL);
+    ga_net_free(net);
+}

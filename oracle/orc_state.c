@@ -1,0 +1,318 @@
+/* orc_state.c: the oracle's working state: the arguments every entry point
+ * checks, the MPFR variables of a call (one allocation, the working set's
+ * significands in one slab), the working precision, and MPFR's exponent
+ * range, which the oracle widens for itself.
+ *
+ * The state (orc, orc_internal.h) is read and written by the passes
+ * (orc_passes.c), the running error bound (orc_bound.c), the Ziv loop
+ * (orc_ziv.c), route (a) (orc_route_a.c) and the cross-check (orc_cross.c).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpfr.h>
+
+#include "orc_internal.h"
+
+void ga_oracle_options_default(ga_oracle_options *opt)
+{
+    opt->start_prec = 128;
+    opt->max_prec = 8192;
+    opt->cross_count = 2;
+    opt->cross_seed = 1;
+}
+
+orc_range orc_range_widest(void)
+{
+    orc_range saved = {mpfr_get_emin(), mpfr_get_emax()};
+    mpfr_set_emin(mpfr_get_emin_min());
+    mpfr_set_emax(mpfr_get_emax_max());
+    return saved;
+}
+
+void orc_range_restore(orc_range saved)
+{
+    mpfr_set_emin(saved.emin);
+    mpfr_set_emax(saved.emax);
+}
+
+static const char *nonfinite_word(double v)
+{
+    return isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
+}
+
+/* Arguments common to every entry point. */
+int orc_check_args(ga_oracle_options *o, ga_error *err, const ga_net *net,
+                   const double *params, const double *x, const double *y, size_t batch,
+                   const ga_oracle_options *opt)
+{
+    if (!net)
+        return ga_fail(err, GA_EINVAL, "oracle: net is NULL");
+    if (!params)
+        return ga_fail(err, GA_EINVAL, "oracle: params is NULL");
+    if (!x)
+        return ga_fail(err, GA_EINVAL, "oracle: x is NULL");
+    if (!y)
+        return ga_fail(err, GA_EINVAL, "oracle: y is NULL");
+    if (batch == 0)
+        return ga_fail(err, GA_EINVAL, "oracle: batch size is 0, must be at least 1");
+    size_t np;
+    int status = ga_net_desc_validate(&np, err, &net->desc, GA_DEFAULT_MEMORY_CAP);
+    if (status)
+        return status;
+    if (np != net->n_params || !net->views || net->n_views != 2 * net->desc.n_layers)
+        return ga_fail(err, GA_EINVAL, "oracle: the net's slab (%zu parameters, %zu views) does not match its description (%zu parameters, %zu layers)",
+                       net->n_params, net->n_views, np, net->desc.n_layers);
+    if (opt)
+        *o = *opt;
+    else
+        ga_oracle_options_default(o);
+    if (o->start_prec < 53 || o->max_prec < o->start_prec || o->max_prec > (1L << 20))
+        return ga_fail(err, GA_EINVAL, "oracle: precisions start %ld, max %ld: need 53 <= start <= max <= 2^20 bits",
+                       o->start_prec, o->max_prec);
+    size_t n_out = net->desc.layers[net->desc.n_layers - 1].n_out, nx, ny;
+    if (!ga_size_mul(&nx, batch, net->desc.n_in) || !ga_size_mul(&ny, batch, n_out))
+        return ga_fail(err, GA_ERANGE, "oracle: batch %zu times the layer widths overflows", batch);
+    for (size_t i = 0; i < net->n_params; i++)
+        if (!isfinite(params[i])) {
+            char name[64];
+            ga_param_name(name, sizeof name, net, i);
+            return ga_fail(err, GA_ENONFINITE, "oracle: parameter %s (slab entry %zu) is %s", name, i,
+                           nonfinite_word(params[i]));
+        }
+    for (size_t i = 0; i < nx; i++)
+        if (!isfinite(x[i]))
+            return ga_fail(err, GA_ENONFINITE, "oracle: x[%zu,%zu] is %s", i / net->desc.n_in,
+                           i % net->desc.n_in, nonfinite_word(x[i]));
+    for (size_t i = 0; i < ny; i++)
+        if (!isfinite(y[i]))
+            return ga_fail(err, GA_ENONFINITE, "oracle: y[%zu,%zu] is %s", i / n_out, i % n_out,
+                           nonfinite_word(y[i]));
+    return GA_OK;
+}
+
+static void slab_free(orc *o)
+{
+    if (o->limbs) {
+        void (*gmp_free)(void *, size_t);
+        mp_get_memory_functions(NULL, NULL, &gmp_free);
+        gmp_free(o->limbs, o->n_work * o->limb_cap * sizeof *o->limbs);
+    }
+    o->limbs = NULL;
+    o->limb_cap = 0;
+}
+
+void orc_free(orc *o)
+{
+    if (o->all)
+        for (size_t i = o->n_work; i < o->n_all; i++)
+            mpfr_clear(o->all[i]);
+    slab_free(o);
+    free(o->all);
+    free(o->nin);
+    free(o->Z);
+    free(o->sign);
+    free(o->mz);
+    free(o->zd);
+    memset(o, 0, sizeof *o);
+}
+
+/* The working set's variables at prec, their values lost (NaN), as
+ * mpfr_set_prec would leave them: in place when the slab has room, else in
+ * a new slab of room for prec, from GMP's allocator (which, like every
+ * mpfr_init2, ends the program when memory runs out; callers check the
+ * memory cap first). One slab instead of a malloc per variable: at w = 64
+ * the working set has 40,000 variables, whose mallocs and frees took as long
+ * as the cross-check. */
+static void slab_fit(orc *o, long prec)
+{
+    size_t need = mpfr_custom_get_size(prec) / sizeof(mp_limb_t);
+    if (need > o->limb_cap) {
+        void *(*gmp_alloc)(size_t);
+        mp_get_memory_functions(&gmp_alloc, NULL, NULL);
+        slab_free(o);
+        o->limbs = gmp_alloc(o->n_work * need * sizeof *o->limbs);
+        o->limb_cap = need;
+    }
+    for (size_t i = 0; i < o->n_work; i++) {
+        mp_limb_t *d = o->limbs + i * o->limb_cap;
+        mpfr_custom_init(d, prec);
+        mpfr_custom_init_set(o->all[i], MPFR_NAN_KIND, 0, prec, d);
+    }
+}
+
+/* Bytes of n MPFR variables of prec bits (struct plus limbs). */
+int orc_mpfr_bytes(size_t *bytes, size_t n, long prec)
+{
+    size_t per = sizeof(mpfr_t) + ((size_t)prec / GMP_NUMB_BITS + 2) * sizeof(mp_limb_t);
+    return ga_size_mul(bytes, n, per);
+}
+
+/* Allocates every MPFR variable of a call: parameters, inputs, the working
+ * set (with_grad: deltas and gradient; with_dx: dL/dx; with_sign: the kink
+ * signs and with_snapshot: the base of route (a)) and n_extra caller
+ * variables, each with room for prec + GAP bits; with_dirs, what is known of
+ * every value against the exact one (GA_DIR_*). */
+int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
+              const double *x, const double *y, size_t B, int with_grad, int with_dx,
+              int with_sign, int with_snapshot, int with_dirs, size_t n_extra, long prec)
+{
+    memset(o, 0, sizeof *o);
+    const ga_net_desc *d = &net->desc;
+    o->net = net;
+    o->y = y;
+    o->B = B;
+    o->L = d->n_layers;
+    o->n_in = d->n_in;
+    o->n_out = d->layers[o->L - 1].n_out;
+    o->n_params = net->n_params;
+    o->nin = malloc(7 * o->L * sizeof *o->nin);
+    o->Z = malloc(2 * o->L * sizeof *o->Z);
+    if (!o->nin || !o->Z) {
+        orc_free(o);
+        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu layers", o->L);
+    }
+    o->nout = o->nin + o->L;
+    o->woff = o->nout + o->L;
+    o->boff = o->woff + o->L;
+    o->wk = o->boff + o->L;
+    o->wj = o->wk + o->L;
+    o->zoff = o->wj + o->L;
+    o->A = o->Z + o->L;
+    size_t units = 0, fan_in = d->n_in;
+    o->maxw = d->n_in;
+    for (size_t l = 0; l < o->L; l++) {
+        size_t out = d->layers[l].n_out;
+        o->nin[l] = fan_in;
+        o->nout[l] = out;
+        o->zoff[l] = units;
+        units += out; /* cannot overflow: validated parameter count exceeds it */
+        if (out > o->maxw)
+            o->maxw = out;
+        for (size_t v = 0; v < net->n_views; v++) {
+            const ga_view *vw = &net->views[v];
+            if (vw->layer != l)
+                continue;
+            if (vw->is_bias)
+                o->boff[l] = vw->offset;
+            else
+                o->woff[l] = vw->offset;
+        }
+        if (d->layout == GA_LAYOUT_COLUMN)
+            o->wk[l] = fan_in, o->wj[l] = 1; /* W (out, in) */
+        else
+            o->wk[l] = 1, o->wj[l] = out;    /* W (in, out) */
+        fan_in = out;
+    }
+    size_t n_x = B * d->n_in, n_units, n_delta = 0, n_g = 0, n_dx = 0;
+    if (!ga_size_mul(&n_units, units, B) || (with_grad && !ga_size_mul(&n_delta, o->maxw, 2 * B))) {
+        orc_free(o);
+        return ga_fail(err, GA_ERANGE, "oracle: batch %zu times the layer widths overflows", B);
+    }
+    if (with_grad)
+        n_g = o->n_params;
+    if (with_dx)
+        n_dx = n_x;
+    size_t n_work = o->n_params + n_x;
+    int ok = ga_size_add(&n_work, n_work, 2 * n_units) &&
+             (!with_snapshot || ga_size_add(&n_work, n_work, 2 * n_units)) && ga_size_add(&n_work, n_work, n_delta) &&
+             ga_size_add(&n_work, n_work, n_g) &&
+             ga_size_add(&n_work, n_work, n_dx) && ga_size_add(&n_work, n_work, NTMP) &&
+             !(2 * n_units < n_units);
+    size_t n_all = 0, bytes = 0;
+    ok = ok && ga_size_add(&n_all, 0, n_work) && ga_size_add(&n_all, n_all, n_extra) &&
+         orc_mpfr_bytes(&bytes, n_all, prec + GAP);
+    if (!ok) {
+        orc_free(o);
+        return ga_fail(err, GA_ERANGE, "oracle: the number of MPFR variables overflows");
+    }
+    if (bytes > GA_DEFAULT_MEMORY_CAP) {
+        orc_free(o);
+        return ga_fail(err, GA_ENOMEM, "oracle: %zu MPFR variables of %ld bits need %zu bytes, over the memory cap of %zu",
+                       n_all, prec + GAP, bytes, (size_t)GA_DEFAULT_MEMORY_CAP);
+    }
+    /* the magnitudes: fewer than the MPFR variables, each smaller than one */
+    size_t n_mag = 2 * n_units + n_delta + n_g + n_dx;
+    o->all = malloc(n_all * sizeof *o->all);
+    o->mz = malloc((n_mag ? n_mag : 1) * sizeof *o->mz);
+    if (with_sign)
+        o->sign = malloc(n_units ? n_units : 1);
+    if (with_dirs)
+        o->zd = malloc(n_mag ? n_mag : 1); /* one dir per magnitude */
+    if (!o->all || !o->mz || (with_sign && !o->sign) || (with_dirs && !o->zd)) {
+        orc_free(o);
+        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu MPFR variables", n_all);
+    }
+    o->n_all = n_all;
+    o->n_extra = n_extra;
+    o->n_work = n_work;
+    slab_fit(o, prec + GAP); /* room for the first step's p + GAP */
+    for (size_t i = n_work; i < n_all; i++)
+        mpfr_init2(o->all[i], prec + GAP);
+    o->P = o->all;
+    o->X = o->P + o->n_params;
+    mpfr_t *w = o->X + n_x;
+    for (size_t l = 0; l < o->L; l++) {
+        o->Z[l] = w;
+        w += B * o->nout[l];
+        o->A[l] = w;
+        w += B * o->nout[l];
+    }
+    if (with_grad) {
+        o->D = w;
+        w += B * o->maxw;
+        o->Dp = w;
+        w += B * o->maxw;
+        o->G = w;
+        w += n_g;
+    }
+    if (with_dx) {
+        o->DX = w;
+        w += n_dx;
+    }
+    if (with_snapshot) {
+        o->S = w;
+        w += 2 * n_units;
+    }
+    o->n_units = n_units;
+    o->ma = o->mz + n_units;
+    mag_t *mw = o->ma + n_units;
+    if (with_grad) {
+        o->md = mw;
+        mw += B * o->maxw;
+        o->mdp = mw;
+        mw += B * o->maxw;
+        o->mg = mw;
+        mw += n_g;
+    }
+    if (with_dx)
+        o->mdx = mw;
+    if (o->zd) { /* one direction per magnitude, at the same place */
+        o->ad = o->zd + (o->ma - o->mz);
+        o->dd = with_grad ? o->zd + (o->md - o->mz) : NULL;
+        o->ddp = with_grad ? o->zd + (o->mdp - o->mz) : NULL;
+        o->gd = with_grad ? o->zd + (o->mg - o->mz) : NULL;
+        o->dxd = with_dx ? o->zd + (o->mdx - o->mz) : NULL;
+    }
+    o->depth = orc_mag_depth(o, B);
+    o->T = w;
+    w += NTMP;
+    o->E = w;
+    o->params = params;
+    o->x = x;
+    return GA_OK;
+}
+
+/* Working precision of the working set; parameters and inputs are converted
+ * again, exactly (prec >= 53 holds a double), other values are lost. All
+ * operands at one precision keep MPFR on its fast paths. */
+void orc_set_prec(orc *o, long prec)
+{
+    slab_fit(o, prec);
+    for (size_t i = 0; i < o->n_params; i++)
+        mpfr_set_d(o->P[i], o->params[i], MPFR_RNDN);
+    for (size_t i = 0; i < o->B * o->n_in; i++)
+        mpfr_set_d(o->X[i], o->x[i], MPFR_RNDN);
+    o->fd_base_prec = 0;
+}
