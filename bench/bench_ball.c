@@ -47,7 +47,8 @@ int main(int argc, char **argv)
         ga_refball_stats sb;
         int lok;
         double t2 = bench_now();
-        st = ga_refball_loss_gradient(&lb, &lok, gb, ok, &sb, &err, net, net->params, x, y, B, 8192);
+        st = ga_refball_loss_gradient(&lb, NULL, &lok, gb, NULL, ok, &sb, &err, net, net->params, x, y,
+                                      B, 128, 8192);
         double t3 = bench_now();
         if (st) {
             fprintf(stderr, "bench_ball: ball: %s\n", err.msg);

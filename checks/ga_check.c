@@ -696,6 +696,10 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     snprintf(r->command, sizeof r->command, "gradaudit check %s --method %s --seed %llu",
              opt->spec_path ? opt->spec_path : "SPEC.json", ga_check_method_name(opt->method),
              (unsigned long long)opt->seed);
+    if (opt->oracle.engine == GA_ORACLE_BALL) {
+        size_t len = strlen(r->command);
+        snprintf(r->command + len, sizeof r->command - len, " --engine ball");
+    }
 
 out: /* every path, status says which */
     ga_oracle_free(orc);

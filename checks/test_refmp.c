@@ -17,6 +17,7 @@
 
 #include <criterion/criterion.h>
 
+#include "ga_check.h"
 #include "ga_hardnet.h"
 #include "ga_oracle.h"
 #include "ga_randnet.h"
@@ -47,8 +48,8 @@ static size_t compare_net(size_t *compared, const ga_net *net, const double *x, 
         s = ga_refmp_loss_gradient(&lr, &lr_ok, gr, ok, &rs, &err, net, net->params, x, y, batch, 4096);
     } else {
         ga_refball_stats bs;
-        s = ga_refball_loss_gradient(&lr, &lr_ok, gr, ok, &bs, &err, net, net->params, x, y, batch,
-                                     4096);
+        s = ga_refball_loss_gradient(&lr, NULL, &lr_ok, gr, NULL, ok, &bs, &err, net, net->params, x, y, batch,
+                                     128, 4096);
     }
     cr_assert_eq(s, GA_OK, "%s: generic reference: %s", what, err.msg);
     size_t bad = 0;
@@ -152,4 +153,46 @@ Test(refmp, dead_relu_unit_settles_to_zero)
     free(g);
     free(ok);
     ga_randnet_clear(&p);
+}
+
+/* The check with the ball engine (route (b) from ga_refball, MPFR only for
+ * what the balls leave) against the default MPFR engine: on hard nets the
+ * same oracle double and the same verdict for every entry. */
+Test(refball, check_engine_ball_gives_the_same_verdicts, .timeout = 120)
+{
+    size_t entries = 0, fallback_nets = 0;
+    for (uint32_t seed = 1; seed <= 120; seed++) {
+        ga_hardnet h;
+        ga_error err;
+        cr_assert_eq(ga_hardnet_make(&h, &err, seed), GA_OK, "hardnet %u: %s", seed, err.msg);
+        ga_check_options o;
+        ga_check_options_default(&o);
+        o.seed = seed;
+        o.top_k = 0;
+        ga_check_report *rm = NULL, *rb = NULL;
+        int sm = ga_check_run(&rm, &err, h.net, h.net->params, h.x, h.y, h.batch, &o);
+        o.oracle.engine = GA_ORACLE_BALL;
+        int sb = ga_check_run(&rb, &err, h.net, h.net->params, h.x, h.y, h.batch, &o);
+        cr_assert_eq(sb, sm, "%s: status %d with balls, %d with MPFR: %s", h.description, sb, sm,
+                     err.msg);
+        if (sm == GA_OK) {
+            cr_assert_eq(rb->n_entries, rm->n_entries);
+            for (size_t i = 0; i < rm->n_entries; i++, entries++) {
+                const ga_check_entry *a = &rm->entries[i], *b = &rb->entries[i];
+                cr_expect(a->verdict == b->verdict, "%s %s: verdict %d (MPFR) %d (balls)",
+                          h.description, a->name, (int)a->verdict, (int)b->verdict);
+                cr_expect(a->oracle == b->oracle || (isnan(a->oracle) && isnan(b->oracle)),
+                          "%s %s: oracle %a (MPFR) %a (balls)", h.description, a->name, a->oracle,
+                          b->oracle);
+            }
+            fallback_nets += rb->oracle_stats.ziv_iterations > 1;
+            cr_expect_eq(rb->cross_mismatches, 0, "%s: route (a) against the balls", h.description);
+        }
+        ga_check_report_free(rm);
+        ga_check_report_free(rb);
+        ga_hardnet_clear(&h);
+    }
+    cr_log_info("check with balls: %zu entries of 120 hard nets, same verdicts and oracle values; "
+                "%zu nets needed a second precision or MPFR", entries, fallback_nets);
+    cr_expect_gt(entries, 5000);
 }

@@ -22,7 +22,7 @@ static void check_usage(FILE *f)
 {
     fputs("usage: gradaudit check SPEC.json [--method oracle|central|gsl|ridders|forward]\n"
           "                       [--csv FILE] [--json FILE] [--seed N] [--top K]\n"
-          "                       [--cross-check N] [--no-progress]\n"
+          "                       [--cross-check N] [--engine mpfr|ball] [--no-progress]\n"
           "       gradaudit check SPEC.json --fast [--seed N] [--directions D]\n"
           "\n"
           "Checks every entry of the spec's analytic gradient (the double backward pass)\n"
@@ -64,7 +64,11 @@ static void check_usage(FILE *f)
           "                    sample (default: the spec's seed, or 1)\n"
           "  --top K           list the K worst entries (default 10)\n"
           "  --cross-check N   also compare the oracle's reverse pass with its MPFR\n"
-          "                    finite differences on N entries (default 2)\n"
+          "                    finite differences on N entries (default 2)\n"          "  --engine E        the oracle's reverse pass: mpfr (default: two precisions\n"
+          "                    compared and a running error bound) or ball (Arb's ball\n"
+          "                    arithmetic, settled by proof in one pass per precision,\n"
+          "                    several times faster; MPFR only for entries the balls\n"
+          "                    leave unsettled); same doubles, its own error column\n"
           "  --fast            directional checks instead of entry by entry: v.g against\n"
           "                    d/dt L(theta + t v) (Ridders' differences) along D random\n"
           "                    +-1 directions, a few dozen forward passes whatever the\n"
@@ -259,6 +263,7 @@ int ga_cmd_check(int argc, char **argv)
                                          {"inject", required_argument, 0, 'i'},
                                          {"json", required_argument, 0, 'j'},
                                          {"no-progress", no_argument, 0, 'P'},
+                                         {"engine", required_argument, 0, 'e'},
                                          {0, 0, 0, 0}};
     int c, status = 0;
     ga_args_begin();
@@ -306,6 +311,14 @@ int ga_cmd_check(int argc, char **argv)
             break;
         case 'P':
             no_progress = 1;
+            break;
+        case 'e':
+            if (!strcmp(v, "mpfr"))
+                opt.oracle.engine = GA_ORACLE_MPFR;
+            else if (!strcmp(v, "ball"))
+                opt.oracle.engine = GA_ORACLE_BALL;
+            else
+                return usage_error("--engine '%s': expected mpfr or ball", v);
             break;
         case 'd':
             if (ga_cli_parse_uint(&k, v, 64) || k < 1)

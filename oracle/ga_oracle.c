@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ga_refball.h"
 #include "orc_internal.h"
 
 #define GA_ORACLE_ALL (GA_ORACLE_LOSS | GA_ORACLE_GRADIENT | GA_ORACLE_DX | GA_ORACLE_CROSS_CHECK)
@@ -64,6 +65,64 @@ void ga_oracle_free(ga_oracle *o)
     free(o);
 }
 
+/* GA_ORACLE_BALL's route (b): the balls, then MPFR for what they leave */
+static int run_ball(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned flags)
+{
+    const ga_net *net = o->net;
+    const double *P = o->params, *x = o->x, *y = o->y;
+    size_t B = o->batch, n = net->n_params;
+    const ga_oracle_options *op = &o->opt;
+    unsigned char *ok = malloc(n ? n : 1);
+    if (!ok)
+        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu parameters", n);
+    double lv, le;
+    int lok;
+    ga_refball_stats bs;
+    int status = ga_refball_loss_gradient(&lv, &le, &lok, o->grad, o->abserr, ok, &bs, err, net, P,
+                                          x, y, B, op->start_prec, op->max_prec);
+    r->stats = (ga_oracle_stats){.final_prec = bs.final_prec, .ziv_iterations = bs.passes};
+    if (status == GA_OK && bs.unsettled) { /* route (b) in MPFR for the entries left */
+        double *g2 = malloc(2 * n * sizeof *g2), l2, le2;
+        ga_oracle_stats s2;
+        if (!g2) {
+            free(ok);
+            return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu parameters", n);
+        }
+        status = orc_run_loss_gradient(&l2, &le2, g2, g2 + n, NULL, &s2, err, net, P, x, y, B, op);
+        if (status == GA_OK || status == GA_EFAIL) {
+            for (size_t i = 0; i < n; i++)
+                if (!ok[i]) {
+                    o->grad[i] = g2[i];
+                    o->abserr[i] = g2[n + i];
+                }
+            if (!lok) {
+                lv = l2;
+                le = le2;
+            }
+            r->stats.ziv_iterations += s2.ziv_iterations;
+            r->stats.unsettled = s2.unsettled;
+            r->stats.boundary = s2.boundary;
+            if (s2.final_prec > r->stats.final_prec)
+                r->stats.final_prec = s2.final_prec;
+        }
+        free(g2);
+    }
+    free(ok);
+    if (flags & GA_ORACLE_LOSS) {
+        r->loss = lv;
+        r->loss_err = le;
+    }
+    if ((status == GA_OK || status == GA_EFAIL) && (flags & GA_ORACLE_CROSS_CHECK)) {
+        int st = orc_run_cross_check_grad(&r->mismatches, &r->checked, err, net, P, x, y, B,
+                                          o->grad, op->cross_count, op->cross_seed, op);
+        if (st != GA_OK)
+            status = st;
+    }
+    r->grad = o->grad;
+    r->abserr = o->abserr;
+    return status;
+}
+
 int ga_oracle_run(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned flags)
 {
     if (!r)
@@ -86,6 +145,8 @@ int ga_oracle_run(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned fla
     double *loss_err = flags & GA_ORACLE_LOSS ? &r->loss_err : NULL;
     double *dx = flags & GA_ORACLE_DX ? o->dx : NULL;
     int status;
+    if (op->engine == GA_ORACLE_BALL && flags != GA_ORACLE_LOSS && !dx)
+        return run_ball(r, err, o, flags);
     if (flags == GA_ORACLE_LOSS) {
         status = orc_run_loss(loss, loss_err, &r->stats, err, net, P, x, y, B, op);
     } else if (!(flags & GA_ORACLE_CROSS_CHECK)) {

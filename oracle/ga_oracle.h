@@ -51,7 +51,20 @@ typedef struct {
                              entries when >= n_params) */
     uint64_t cross_seed;  /* GA_ORACLE_CROSS_CHECK: the seed the entries are drawn
                              from (default 1) */
+    int engine;           /* route (b)'s arithmetic: GA_ORACLE_MPFR (default: two
+                             precisions compared, a running error bound) or
+                             GA_ORACLE_BALL (below) */
 } ga_oracle_options;
+
+/* GA_ORACLE_BALL: the loss and the gradient from the generic reference in
+ * Arb's balls (ga_refball.h: settled by proof, one pass per precision, from
+ * start_prec), and route (b) in MPFR only when some entry is left unsettled
+ * (an exact value within reach of a rounding boundary that only MPFR's
+ * ternary values settle), for those entries; abserr is then the ball's
+ * |midpoint - value| + radius. dL/dx (GA_ORACLE_DX) and the loss alone come
+ * from MPFR whatever the engine. The cross-check compares route (a), in
+ * MPFR, with the balls' gradient: two libraries as well as two methods. */
+enum { GA_ORACLE_MPFR = 0, GA_ORACLE_BALL = 1 };
 
 void ga_oracle_options_default(ga_oracle_options *opt);
 

@@ -212,12 +212,25 @@ static int pass_init(ball_pass *p, const ga_graph *g, size_t n_params, size_t B)
     return GA_OK;
 }
 
-int ga_refball_loss_gradient(double *loss, int *loss_settled, double *grad, unsigned char *settled,
-                             ga_refball_stats *stats, ga_error *err, const ga_net *net,
-                             const double *params, const double *x, const double *y, size_t batch,
+/* a bound on |exact - out| for the exact value in ball v: |v - out| rounded up */
+static double ball_abserr(const arb_struct *v, double out, arb_t t, arf_t u)
+{
+    if (!arb_is_finite(v) || !isfinite(out))
+        return INFINITY;
+    arf_set_d(u, out);
+    arb_sub_arf(t, v, u, arf_bits(arb_midref(v)) + 64); /* rigorous at any precision */
+    arb_get_abs_ubound_arf(u, t, 64);
+    return arf_get_d(u, ARF_RND_UP);
+}
+
+int ga_refball_loss_gradient(double *loss, double *loss_err, int *loss_settled, double *grad,
+                             double *abserr, unsigned char *settled, ga_refball_stats *stats,
+                             ga_error *err, const ga_net *net, const double *params,
+                             const double *x, const double *y, size_t batch, long start_prec,
                              long max_prec)
 {
-    if (!grad || !net || !params || !x || !y || batch == 0 || max_prec < 128)
+    if (!grad || !net || !params || !x || !y || batch == 0 || start_prec < 53 ||
+        max_prec < start_prec)
         return ga_fail(err, GA_EINVAL, "ga_refball_loss_gradient: bad arguments");
     ga_graph *g;
     int status = ga_graph_from_net(&g, err, net);
@@ -242,7 +255,7 @@ int ga_refball_loss_gradient(double *loss, int *loss_settled, double *grad, unsi
     arf_init(hi);
     mpfr_t m;
     mpfr_init2(m, 64);
-    long prec = 128; /* 64 bits settled none of bench_ball's nets: one pass saved */
+    long prec = start_prec;
     unsigned passes = 0;
     int unsure = 0;
     for (; prec <= max_prec && unsettled; prec *= 2, passes++) {
@@ -268,12 +281,18 @@ int ga_refball_loss_gradient(double *loss, int *loss_settled, double *grad, unsi
             if (settled)
                 settled[i] = (unsigned char)ok;
         }
-        if (!unsettled)
+        if (!unsettled || prec * 2 > max_prec) {
+            /* the last pass: its bounds */
+            if (loss_err)
+                *loss_err = ball_abserr(p.loss, lv, c.t1, lo);
+            for (size_t i = 0; abserr && i < n; i++)
+                abserr[i] = ball_abserr(&p.grad[i], grad[i], c.t1, lo);
             break;
+        }
     }
     if (stats) {
-        stats->final_prec = prec > max_prec ? prec / 2 : prec;
-        stats->passes = passes + (unsettled ? 0 : 1);
+        stats->final_prec = prec; /* the loop ends by a break, at the last pass's */
+        stats->passes = passes + 1;
         stats->unsettled = unsettled;
         stats->unsure_branch = unsure;
     }

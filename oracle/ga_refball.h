@@ -8,7 +8,8 @@
  * (to nearest, ties to even: an exact ball, radius 0, on a tie settles to
  * the even neighbour). No comparison of two precisions and no separate
  * error bound is needed: the radius is the bound. Unsettled entries raise
- * the precision of the whole pass (128, 256, 512, ... bits).
+ * the precision of the whole pass (start_prec, twice that, ... up to
+ * max_prec; bench_ball's nets settle at 128 bits, the oracle's default start).
  *
  * Branches: an activation's kink (relu, leaky_relu, elu) is taken only
  * where the ball of z excludes 0 or z is exactly 0 (then the core's
@@ -31,11 +32,14 @@ typedef struct {
 
 /* loss (may be NULL), grad (n_params): correctly rounded where settled;
  * settled (n_params, may be NULL): 1 where grad[i] is settled; loss_settled
- * (may be NULL) likewise. GA_EINVAL for bad arguments, GA_ENOMEM; an
- * unsettled entry is no error (stats says how many). */
-int ga_refball_loss_gradient(double *loss, int *loss_settled, double *grad, unsigned char *settled,
-                             ga_refball_stats *stats, ga_error *err, const ga_net *net,
-                             const double *params, const double *x, const double *y, size_t batch,
+ * (may be NULL) likewise; abserr (n_params) and loss_err (each may be NULL):
+ * a rigorous bound on |exact - value| (|midpoint - value| + radius, rounded
+ * up; infinite for a ball that is not finite). GA_EINVAL for bad arguments,
+ * GA_ENOMEM; an unsettled entry is no error (stats says how many). */
+int ga_refball_loss_gradient(double *loss, double *loss_err, int *loss_settled, double *grad,
+                             double *abserr, unsigned char *settled, ga_refball_stats *stats,
+                             ga_error *err, const ga_net *net, const double *params,
+                             const double *x, const double *y, size_t batch, long start_prec,
                              long max_prec);
 
 #endif

@@ -21,6 +21,7 @@ void ga_oracle_options_default(ga_oracle_options *opt)
     opt->max_prec = 8192;
     opt->cross_count = 2;
     opt->cross_seed = 1;
+    opt->engine = GA_ORACLE_MPFR;
 }
 
 orc_range orc_range_widest(void)
@@ -68,6 +69,9 @@ int orc_check_args(ga_oracle_options *o, ga_error *err, const ga_net *net,
         *o = *opt;
     else
         ga_oracle_options_default(o);
+    if (o->engine != GA_ORACLE_MPFR && o->engine != GA_ORACLE_BALL)
+        return ga_fail(err, GA_EINVAL, "oracle: engine %d: GA_ORACLE_MPFR or GA_ORACLE_BALL",
+                       o->engine);
     if (o->start_prec < 53 || o->max_prec < o->start_prec || o->max_prec > (1L << 20))
         return ga_fail(err, GA_EINVAL, "oracle: precisions start %ld, max %ld: need 53 <= start <= max <= 2^20 bits",
                        o->start_prec, o->max_prec);

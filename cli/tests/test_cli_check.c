@@ -203,6 +203,15 @@ Test(cli_check, bad_input_exit_2)
     cr_expect_eq(r.status, 2);
     cr_expect(strstr(r.err, "W9[0,0]") != NULL, "%s", r.err);
     done(&r);
+    r = run_check(spec, "--engine", "gmp", NULL);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "--engine 'gmp': expected mpfr or ball") != NULL, "%s", r.err);
+    done(&r);
+    /* the ball engine: the same verdicts, and the reproduce line says so */
+    r = run_check(spec, "--engine", "ball", NULL);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect(strstr(r.out, " --engine ball") != NULL, "%s", r.out);
+    done(&r);
 
     unlink(spec);
     cr_expect_eq(rmdir(tmpdir), 0, "a stray file was left in %s", tmpdir);
