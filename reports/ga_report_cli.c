@@ -4,6 +4,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,7 +59,7 @@ static double now_s(void)
 static void scan_usage(FILE *f)
 {
     fputs(
-        "usage: gradaudit scan [SWEEP OPTIONS] [-o OUT.csv] [--shard K/N] [--plot FILE.svg|.png]\n"
+        "usage: gradaudit scan [SWEEP OPTIONS] [-o OUT.csv] [--shard K/N] [--plot FILE.svg|.png|.pdf]\n"
         "\n"
         "Measures vanishing/exploding gradients in deep random MLPs, one CSV row per\n"
         "(configuration, layer), with the mean-field prediction beside each measurement.\n"
@@ -89,7 +90,7 @@ static void scan_usage(FILE *f)
         "  --shard K/N         run only configurations i with i mod N = K-1 (1 <= K <= N);\n"
         "                      gradaudit merge joins the shards' files\n"
         "  --plot FILE         log10 ||delta_l||/||delta_L|| against layer, one line per\n"
-        "                      configuration, theory dashed (.svg or .png; needs gnuplot)\n"
+        "                      configuration, theory dashed (.svg, .png or .pdf; needs gnuplot)\n"
         "  --memory-cap BYTES  refuse configurations needing more (suffix K, M, G) [8G]\n"
         "  --no-progress       no progress bar (it is drawn only when stderr is a terminal)\n"
         "\n"
@@ -249,14 +250,26 @@ static int gnuplot_draw(ga_error *err, const char *path, const ga_buf *body)
     int st = scratch_open(err, script_name, &sf);
     if (st != GA_OK)
         return st;
-    int bad = fprintf(sf, "set terminal %s size 900,600\nset output\n",
-                      ends_with(path, ".png") ? "pngcairo" : "svg") < 0;
+    /* svg, pngcairo or pdfcairo by the suffix; the pdf terminal's size is in inches */
+    int bad = fprintf(sf, "set terminal %s\nset output\n",
+                      ends_with(path, ".png")   ? "pngcairo size 900,600"
+                      : ends_with(path, ".pdf") ? "pdfcairo size 9in,6in"
+                                                : "svg size 900,600") < 0;
     bad |= body->len && fwrite(body->data, 1, body->len, sf) != body->len;
     st = scratch_close(err, script_name, sf, bad);
     if (st != GA_OK)
         return st;
-    char cmdline[4200];
-    snprintf(cmdline, sizeof cmdline, "gnuplot '%s' 2>/dev/null", script_name);
+    /* gnuplot's messages into a scratch file: its first line goes into ours
+     * when it fails (a bare exit status tells a user nothing) */
+    char err_name[4096];
+    FILE *ef;
+    if ((st = scratch_open(err, err_name, &ef)) != GA_OK) {
+        drop_temp(script_name);
+        return st;
+    }
+    fclose(ef);
+    char cmdline[8400];
+    snprintf(cmdline, sizeof cmdline, "gnuplot '%s' 2>'%s'", script_name, err_name);
     FILE *gp = popen(cmdline, "r");
     if (!gp)
         st = ga_fail(err, GA_EIO, "cannot run gnuplot");
@@ -268,12 +281,31 @@ static int gnuplot_draw(ga_error *err, const char *path, const ga_buf *body)
         int rc = pclose(gp);
         if (st != GA_OK)
             st = ga_fail(err, st, "out of memory for the plot");
-        else if (rc != 0 || image.len == 0)
-            st = ga_fail(err, GA_EIO, "gnuplot failed (status %d) drawing %s", rc, path);
+        else if (rc != 0 || image.len == 0) {
+            char said[512] = "";
+            FILE *ef2 = fopen(err_name, "r");
+            /* the first line that says something: gnuplot echoes the script
+             * line, then a caret line, then the message */
+            for (char line[512]; ef2 && fgets(line, sizeof line, ef2);) {
+                line[strcspn(line, "\n")] = '\0';
+                const char *t = line + strspn(line, " \t^");
+                if (*t && (strstr(t, "error") || strstr(t, "line ") || !said[0]))
+                    snprintf(said, sizeof said, "%s", t);
+                if (strstr(t, "error") || strstr(t, "\"/"))
+                    break;
+            }
+            if (ef2)
+                fclose(ef2);
+            st = ga_fail(err, GA_EIO, "gnuplot failed (%s %d) drawing %s%s%s",
+                         WIFEXITED(rc) ? "exit status" : "status",
+                         WIFEXITED(rc) ? WEXITSTATUS(rc) : rc, path, said[0] ? ": gnuplot says: " : "",
+                         said);
+        }
         else
             st = ga_atomic_write(err, path, image.data, image.len);
     }
     drop_temp(script_name);
+    drop_temp(err_name);
     ga_buf_free(&image);
     return st;
 }
@@ -448,8 +480,9 @@ parsed:
             goto done;
         }
     }
-    if (plot_path && !ends_with(plot_path, ".svg") && !ends_with(plot_path, ".png")) {
-        snprintf(msg, sizeof msg, "--plot: '%s' must end in .svg or .png", plot_path);
+    if (plot_path && !ends_with(plot_path, ".svg") && !ends_with(plot_path, ".png") &&
+        !ends_with(plot_path, ".pdf")) {
+        snprintf(msg, sizeof msg, "--plot: '%s' must end in .svg, .png or .pdf", plot_path);
         rc = fail_usage(cmd, msg);
         goto done;
     }
@@ -640,7 +673,7 @@ static void train_usage(FILE *f)
         "usage: gradaudit train SPEC.json --norms FILE.csv [--optimizer sgd|momentum|adam]\n"
         "                       [--lr X] [--epochs N] [--steps N] [--batch-size N]\n"
         "                       [--shuffle-seed S] [--clip MAX] [--clip-eps E] [--seed S]\n"
-        "                       [--plot FILE.svg|.png] [--no-progress] [--lightning]\n"
+        "                       [--plot FILE.svg|.png|.pdf] [--no-progress] [--lightning]\n"
         "\n"
         "Trains the spec's network on its data and writes, per optimizer step, the\n"
         "gradient-norm row of docs/norms.md (the columns of the logging API): the loss\n"
@@ -668,7 +701,7 @@ static void train_usage(FILE *f)
         "  --clip-eps E        eps above [0; 1e-6 is the tutorials' variant]\n"
         "  --seed S            override the spec's init seed\n"
         "  --plot FILE         log10 of each tensor's norm and of the global norm against\n"
-        "                      the step, clipped steps marked (.svg or .png; needs gnuplot)\n"
+        "                      the step, clipped steps marked (.svg, .png or .pdf; needs gnuplot)\n"
         "  --no-progress       no progress line (it is drawn only when stderr is a terminal)\n"
         "  --lightning         Lightning's column names: grad_2.0_norm/W1 ... and\n"
         "                      grad_2.0_norm_total\n"
@@ -816,8 +849,9 @@ int ga_report_train_main(int argc, char **argv)
         return ga_args_usage_error(cmd, "%s", !spec_path ? "missing SPEC.json" : "missing --norms FILE.csv");
     if (b1 >= 1.0 || b2 >= 1.0)
         return ga_args_usage_error(cmd, "--beta1 and --beta2 must be below 1");
-    if (plot_path && !ends_with(plot_path, ".svg") && !ends_with(plot_path, ".png"))
-        return ga_args_usage_error(cmd, "--plot: '%.200s' must end in .svg or .png", plot_path);
+    if (plot_path && !ends_with(plot_path, ".svg") && !ends_with(plot_path, ".png") &&
+        !ends_with(plot_path, ".pdf"))
+        return ga_args_usage_error(cmd, "--plot: '%.200s' must end in .svg, .png or .pdf", plot_path);
     const char *const inputs[] = {spec_path};
     if (ga_path_writable(&err, norms) != GA_OK || ga_path_distinct(&err, norms, inputs, 1) != GA_OK ||
         (plot_path && (ga_path_writable(&err, plot_path) != GA_OK ||

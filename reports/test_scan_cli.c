@@ -515,6 +515,51 @@ Test(scan_cli, plot_or_note, .init = make_dir, .fini = remove_dir)
         cr_expect(!file_exists(path_in("p.svg")), "a plot file without gnuplot");
     }
     free(err);
-    const char *bad[] = {"scan", "--depth", "2", "--plot", path_in("p.pdf"), NULL};
-    cr_expect_eq(run(ga_report_scan_main, NULL, NULL, bad), 2, ".pdf accepted");
+    const char *bad[] = {"scan", "--depth", "2", "--plot", path_in("p.jpg"), NULL};
+    cr_expect_eq(run(ga_report_scan_main, NULL, NULL, bad), 2, ".jpg accepted");
+    if (have) { /* a PDF as well: gnuplot's pdfcairo terminal */
+        const char *pdf[] = {"scan", "--act", "tanh", "--depth", "4", "--width", "8",
+                             "-o", path_in("q.csv"), "--plot", path_in("q.pdf"), NULL};
+        cr_assert_eq(run(ga_report_scan_main, NULL, NULL, pdf), 0);
+        size_t len = 0;
+        char *body = ga_test_slurp(path_in("q.pdf"), &len);
+        cr_assert_not_null(body, "no PDF written");
+        cr_expect(len > 5 && memcmp(body, "%PDF-", 5) == 0, "not a PDF");
+        free(body);
+    }
+}
+
+/* gnuplot's own words reach the user when it fails (a fake gnuplot first on
+ * PATH that fails as gnuplot does: the script line, a caret, the message),
+ * and no plot file is left. */
+Test(scan_cli, gnuplot_failure_says_what_gnuplot_said, .init = make_dir, .fini = remove_dir)
+{
+    const char *fake = path_in("gnuplot");
+    FILE *f = fopen(fake, "w");
+    cr_assert_not_null(f);
+    fputs("#!/bin/sh\n"
+          "echo 'plot \"data\" using 1:zz' >&2\n"
+          "echo '                      ^' >&2\n"
+          "echo '\"script\" line 7: undefined variable: zz' >&2\n"
+          "exit 1\n", f);
+    fclose(f);
+    cr_assert_eq(chmod(fake, 0755), 0);
+    const char *old_path = getenv("PATH");
+    char *saved = strdup(old_path ? old_path : "/usr/bin:/bin");
+    char path[2048];
+    snprintf(path, sizeof path, "%s:%s", path_in(""), saved);
+    setenv("PATH", path, 1);
+    const char *args[] = {"scan", "--act", "tanh", "--depth", "4", "--width", "8",
+                          "-o", path_in("p.csv"), "--plot", path_in("p.svg"), NULL};
+    char *err;
+    int rc = run(ga_report_scan_main, NULL, &err, args);
+    setenv("PATH", saved, 1);
+    free(saved);
+    cr_expect_neq(rc, 0, "a failed plot reported success");
+    cr_expect(strstr(err, "gnuplot failed (exit status 1)") != NULL, "%s", err);
+    cr_expect(strstr(err, "gnuplot says: \"script\" line 7: undefined variable: zz") != NULL, "%s",
+              err);
+    cr_expect(!file_exists(path_in("p.svg")), "a plot file left by a failed gnuplot");
+    free(err);
+    unlink(fake);
 }

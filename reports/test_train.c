@@ -224,7 +224,7 @@ Test(train, bad_input, .init = make_dir, .fini = remove_dir)
         {"train", SPEC, "--norms", out, "--batch-size", "5", NULL},       /* 4 samples */
         {"train", SPEC, "--norms", out, "--steps", "0", NULL},
         {"train", SPEC, "--norms", out, "--shuffle-seed", "-1", NULL},
-        {"train", SPEC, "--norms", out, "--plot", "p.pdf", NULL},
+        {"train", SPEC, "--norms", out, "--plot", "p.jpg", NULL},
         {"train", SPEC, "--norms", out, "--steps", NULL},
     };
     const char *messages[] = {
@@ -236,7 +236,7 @@ Test(train, bad_input, .init = make_dir, .fini = remove_dir)
         "unknown option '--bogus'", "--batch-size: '0' is not an integer in 1..",
         "--batch-size 5: the spec", "--steps: '0' is not an integer in 1..1000000000",
         "--shuffle-seed: '-1' is not an integer in 0..4294967295",
-        "--plot: 'p.pdf' must end in .svg or .png", "--steps needs a value"};
+        "--plot: 'p.jpg' must end in .svg, .png or .pdf", "--steps needs a value"};
     cr_assert_eq(sizeof messages / sizeof messages[0], sizeof cases / sizeof cases[0]);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *err;

@@ -55,7 +55,7 @@ run norms step_0.npz -o step_0.npz;         refused "norms FILE.npz -o FILE.npz"
 check "... archive unchanged" cmp -s step_0.npz step_0-copy.npz
 run train spec.json --norms tn.csv --plot spec.svg --epochs 2
 check "train --plot beside --norms: fine" test "$status" = 0 -a -s tn.csv
-run train spec.json --norms t2.csv --plot t2.csv;  refused "train --plot FILE.csv: refused" 2 "--plot: 't2.csv' must end in .svg or .png"
+run train spec.json --norms t2.csv --plot t2.csv;  refused "train --plot FILE.csv: refused" 2 "--plot: 't2.csv' must end in .svg, .png or .pdf"
 run scan --depth 2 --width 3 --batch 2 -o s.csv
 cp s.csv s2.csv
 run merge s.csv -o s.csv;                   refused "merge SHARD -o SHARD" 2 "s.csv: is the input s.csv"
