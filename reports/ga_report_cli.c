@@ -242,7 +242,7 @@ static int temp_with(ga_error *err, char *name, const char *text, size_t len)
  * the shared atomic writer, so a full disk or a failed gnuplot leaves no
  * partial plot, and path needs no quoting in the script. Data files the body
  * names are the caller's scratch files. */
-static int gnuplot_draw(ga_error *err, const char *path, const ga_buf *body)
+static int gnuplot_draw(ga_error *err, const char *path, const ga_buf *body, int extra_px)
 {
     char script_name[4096];
     ga_buf image = {0};
@@ -251,10 +251,12 @@ static int gnuplot_draw(ga_error *err, const char *path, const ga_buf *body)
     if (st != GA_OK)
         return st;
     /* svg, pngcairo or pdfcairo by the suffix; the pdf terminal's size is in inches */
-    int bad = fprintf(sf, "set terminal %s\nset output\n",
-                      ends_with(path, ".png")   ? "pngcairo size 900,600"
-                      : ends_with(path, ".pdf") ? "pdfcairo size 9in,6in"
-                                                : "svg size 900,600") < 0;
+    /* extra_px: room for a long key below the plot (100 px an inch in pdf) */
+    int h = 600 + extra_px;
+    int bad = ends_with(path, ".pdf")
+                  ? fprintf(sf, "set terminal pdfcairo size 9in,%gin\nset output\n", h / 100.0) < 0
+                  : fprintf(sf, "set terminal %s size 900,%d\nset output\n",
+                            ends_with(path, ".png") ? "pngcairo" : "svg", h) < 0;
     bad |= body->len && fwrite(body->data, 1, body->len, sf) != body->len;
     st = scratch_close(err, script_name, sf, bad);
     if (st != GA_OK)
@@ -325,24 +327,41 @@ static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_swe
              "set datafile separator ','\n"
              "set xlabel 'layer l'\nset ylabel 'log10 ||dL/dh_l|| / ||dL/dh_L||' noenhanced\n"
              "set title 'measured (solid) and mean-field prediction (dashed)'\n"
-             "set key below noenhanced\nset grid\nplot ");
+             /* a key of three columns below the plot, the plot taller for each row */
+             "set key below horizontal noenhanced maxcols 3 font ',8' samplen 2 width -4\n"
+             "set grid\n"
+             /* the health thresholds as dotted lines (log10 of the ratio), the
+              * y range stretched to hold both */
+             "set yrange [* < log10(%.17g) - 0.5 : log10(%.17g) + 0.5 < *]\n"
+             "set arrow from graph 0, first log10(%.17g) to graph 1, first log10(%.17g) nohead "
+             "dt 3 lc rgb 'gray30'\n"
+             "set label 'vanishing below %g' at graph 0.01, first log10(%.17g) offset 0,-0.7 "
+             "font ',9' tc rgb 'gray30'\n"
+             "set arrow from graph 0, first log10(%.17g) to graph 1, first log10(%.17g) nohead "
+             "dt 3 lc rgb 'gray30'\n"
+             "set label 'exploding above %g' at graph 0.01, first log10(%.17g) offset 0,0.7 "
+             "font ',9' tc rgb 'gray30'\n"
+             "plot ",
+             s->vanish_below, s->explode_above, s->vanish_below, s->vanish_below, s->vanish_below,
+             s->vanish_below, s->explode_above, s->explode_above, s->explode_above,
+             s->explode_above);
     st = ga_buf_append(&script, line, strlen(line));
     for (size_t k = 0; k < n_idx && st == GA_OK; k++) {
         ga_scan_config c;
         ga_sweep_config(&c, s, idx[k]);
         snprintf(line, sizeof line,
                  "%s'%s' skip 1 using 12:($1==%zu ? $22 : NaN) with lines lc %zu lw 1.5 "
-                 "title '%s %s s_w2=%.4g s_b2=%.4g N=%zu B=%zu seed=%lu', "
+                 "title '%s %s L=%zu s_w2=%.4g s_b2=%.4g N=%zu B=%zu seed=%lu', "
                  "'%s' skip 1 using 12:($1==%zu ? $33 : NaN) with lines lc %zu dt 2 notitle",
                  k ? ", " : "", data, idx[k], k + 1, ga_activation_name(c.act),
-                 ga_scan_init_name(c.init), c.sigma_w2, c.sigma_b2, c.width, c.batch,
+                 ga_scan_init_name(c.init), c.depth, c.sigma_w2, c.sigma_b2, c.width, c.batch,
                  (unsigned long)c.seed, data, idx[k], k + 1);
         st = ga_buf_append(&script, line, strlen(line));
     }
     if (st == GA_OK)
         st = ga_buf_append(&script, "\n", 1);
     if (st == GA_OK)
-        st = gnuplot_draw(err, path, &script);
+        st = gnuplot_draw(err, path, &script, 15 * (int)((n_idx + 2) / 3));
     else
         st = ga_fail(err, st, "out of memory for the plot");
     drop_temp(data);
@@ -764,7 +783,7 @@ static int train_plot(ga_error *err, const char *path, const char *data, const g
     if (st == GA_OK)
         st = ga_buf_append(&script, line, strlen(line));
     if (st == GA_OK)
-        st = gnuplot_draw(err, path, &script);
+        st = gnuplot_draw(err, path, &script, 0);
     else
         ga_fail(err, st, "out of memory for the plot");
     ga_buf_free(&script);

@@ -509,6 +509,9 @@ Test(scan_cli, plot_or_note, .init = make_dir, .fini = remove_dir)
         char *svg = ga_test_slurp(path_in("p.svg"), NULL);
         cr_assert_not_null(svg, "no plot although gnuplot is installed");
         cr_expect(strstr(svg, "<svg") != NULL, "not an SVG");
+        /* the depth in every label, the vanishing threshold drawn and named */
+        cr_expect(strstr(svg, "tanh normal L=6 ") != NULL, "no depth in the key");
+        cr_expect(strstr(svg, "vanishing below 0.0001") != NULL, "no threshold line's label");
         free(svg);
     } else {
         cr_expect(strstr(err, "gnuplot is not installed") != NULL, "no note: %s", err);
