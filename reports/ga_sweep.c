@@ -521,7 +521,54 @@ const char *ga_sweep_header(void)
            "log10_delta_norm,delta_ratio,log10_delta_ratio,weight_grad_fro,log10_weight_grad_fro,"
            "weight_grad_ratio,log10_weight_grad_ratio,bias_grad_norm,log10_bias_grad_norm,"
            "global_grad_norm,log10_global_grad_norm,theory_q,theory_chi,theory_log10_delta_ratio,"
-           "vanished,exploded,nan_inf,vanish_below,explode_above" GA_CSV_EOL;
+           "vanished,exploded,nan_inf,vanish_below,explode_above,sweep" GA_CSV_EOL;
+}
+
+/* FNV-1a, 64 bits, over the sweep's definition written out: every axis's
+ * values in order (the order fixes which configuration an index is) and
+ * the thresholds. Shards of one sweep carry the same id in every row;
+ * merge refuses rows of another. */
+static uint64_t fnv_text(uint64_t h, const char *t)
+{
+    for (; *t; t++) {
+        h ^= (unsigned char)*t;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+uint64_t ga_sweep_id(const ga_sweep *s)
+{
+    char t[64];
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < s->n_act; i++) {
+        snprintf(t, sizeof t, "act %s %.17g;", ga_activation_name(s->act[i]), s->act_param[i]);
+        h = fnv_text(h, t);
+    }
+    for (size_t i = 0; i < s->n_init; i++) {
+        snprintf(t, sizeof t, "init %s;", ga_scan_init_name(s->init[i]));
+        h = fnv_text(h, t);
+    }
+    const double *dl[2] = {s->sw2, s->sb2};
+    const size_t dn[2] = {s->n_sw2, s->n_sb2};
+    for (int a = 0; a < 2; a++)
+        for (size_t i = 0; i < dn[a]; i++) {
+            snprintf(t, sizeof t, "%c %.17g;", a ? 'b' : 'w', dl[a][i]);
+            h = fnv_text(h, t);
+        }
+    const size_t *zl[3] = {s->depth, s->width, s->batch};
+    const size_t zn[3] = {s->n_depth, s->n_width, s->n_batch};
+    for (int a = 0; a < 3; a++)
+        for (size_t i = 0; i < zn[a]; i++) {
+            snprintf(t, sizeof t, "%c %zu;", "dwb"[a], zl[a][i]);
+            h = fnv_text(h, t);
+        }
+    for (size_t i = 0; i < s->n_seed; i++) {
+        snprintf(t, sizeof t, "s %lu;", (unsigned long)s->seed[i]);
+        h = fnv_text(h, t);
+    }
+    snprintf(t, sizeof t, "v %.17g e %.17g", s->vanish_below, s->explode_above);
+    return fnv_text(h, t);
 }
 
 /* "value,log10," */
@@ -579,10 +626,11 @@ int ga_sweep_rows(ga_buf *out, const ga_sweep *s, size_t index, size_t n_configs
                                     y->theory_log10_ratio);
             }
         }
-        if (!st) st = buf_printf(out, "%d,%d,%d,%.17g,%.17g" GA_CSV_EOL,
+        if (!st) st = buf_printf(out, "%d,%d,%d,%.17g,%.17g,%016llx" GA_CSV_EOL,
                                  ga_health_vanished(ldr, s->vanish_below),
                                  ga_health_exploded(ldr, s->explode_above), y->nan_inf,
-                                 s->vanish_below, s->explode_above);
+                                 s->vanish_below, s->explode_above,
+                                 (unsigned long long)ga_sweep_id(s));
     }
     return st;
 }
@@ -594,10 +642,61 @@ typedef struct {
     size_t file;
 } block;
 
+/* A configuration's rows, as merge found them: all its settings (columns 3
+ * to 11) alike, its layers 1, 2, ... depth in order, none missing or extra.
+ * A shard cut short or a row edited by hand fails here. */
+static int check_block(ga_error *err, const block *bk, const char *path, size_t config)
+{
+    const char *p = bk->start, *end = bk->start + bk->len, *first_settings = NULL;
+    size_t settings_len = 0, rows = 0;
+    unsigned long long depth = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        /* skip config and n_configs; the settings run to the 11th comma */
+        const char *q = p;
+        for (int c = 0; c < 2 && q; c++)
+            q = memchr(q, ',', (size_t)(nl - q)), q = q ? q + 1 : NULL;
+        const char *settings = q, *r = q;
+        for (int c = 0; c < 9 && r; c++)
+            r = memchr(r, ',', (size_t)(nl - r)), r = r ? r + 1 : NULL;
+        if (!settings || !r)
+            return ga_fail(err, GA_EINVAL, "%s: configuration %zu: a row with too few columns",
+                           path, config);
+        size_t slen = (size_t)(r - settings);
+        /* depth is the 8th column, the 6th of the settings */
+        const char *d = settings;
+        for (int c = 0; c < 5; c++)
+            d = (const char *)memchr(d, ',', (size_t)(r - d)) + 1;
+        unsigned long long dep, layer;
+        const char *e;
+        if (!parse_u64(&dep, d, &e) || !parse_u64(&layer, r, &e))
+            return ga_fail(err, GA_EINVAL, "%s: configuration %zu: depth or layer is not a number",
+                           path, config);
+        if (!first_settings) {
+            first_settings = settings;
+            settings_len = slen;
+            depth = dep;
+        } else if (slen != settings_len || memcmp(settings, first_settings, slen) != 0) {
+            return ga_fail(err, GA_EINVAL, "%s: configuration %zu: row %zu's settings differ from "
+                           "its first row's (edited?)", path, config, rows + 1);
+        }
+        if (layer != rows + 1)
+            return ga_fail(err, GA_EINVAL, "%s: configuration %zu: layer %llu where %zu was due",
+                           path, config, layer, rows + 1);
+        rows++;
+        p = nl + 1;
+    }
+    if (rows != depth)
+        return ga_fail(err, GA_EINVAL, "%s: configuration %zu has %zu rows for depth %llu (a shard "
+                       "cut short?)", path, config, rows, depth);
+    return GA_OK;
+}
+
 int ga_sweep_merge(ga_buf *out, ga_error *err, const char *const *paths, size_t n_paths)
 {
     const char *hdr = ga_sweep_header();
-    size_t hlen = strlen(hdr), n_configs = 0;
+    size_t hlen = strlen(hdr), n_configs = 0, sweep_file = 0;
+    const char *sweep_id = NULL;
     char **texts = calloc(n_paths, sizeof *texts);
     block *blocks = NULL;
     int st = GA_OK;
@@ -655,6 +754,23 @@ int ga_sweep_merge(ga_buf *out, ga_error *err, const char *const *paths, size_t 
                              paths[f], line, nc, n_configs);
                 break;
             }
+            /* the sweep id (the last field) is the same in every row of every shard */
+            const char *last = nl;
+            while (last > p && last[-1] != ',')
+                last--;
+            size_t id_len = (size_t)(nl - last) - (nl > last && nl[-1] == '\r');
+            if (id_len != 16) {
+                st = ga_fail(err, GA_EINVAL, "%s:%zu: no sweep id in the last column", paths[f], line);
+                break;
+            }
+            if (!sweep_id) {
+                sweep_id = last;
+                sweep_file = f;
+            } else if (memcmp(sweep_id, last, 16) != 0) {
+                st = ga_fail(err, GA_EINVAL, "%s:%zu: sweep %.16s, but %s holds sweep %.16s: shards "
+                             "of different sweeps", paths[f], line, last, paths[sweep_file], sweep_id);
+                break;
+            }
             block *bk = &blocks[idx];
             if (bk->start && !(bk->file == f && bk->start + bk->len == p)) {
                 st = ga_fail(err, GA_EINVAL, "%s:%zu: configuration %llu appears twice (also in %s)",
@@ -672,6 +788,9 @@ int ga_sweep_merge(ga_buf *out, ga_error *err, const char *const *paths, size_t 
     }
     if (st == GA_OK && !blocks)
         st = ga_fail(err, GA_EINVAL, "no rows in the inputs");
+    for (size_t i = 0; i < n_configs && st == GA_OK; i++)
+        if (blocks[i].start)
+            st = check_block(err, &blocks[i], paths[blocks[i].file], i);
     if (st == GA_OK) {
         size_t missing = 0, first = 0;
         for (size_t i = 0; i < n_configs; i++)

@@ -84,5 +84,8 @@ int ga_sweep_rows(ga_buf *out, const ga_sweep *s, size_t index, size_t n_configs
  * above, before reading the file that passes it). GA_EINVAL on a foreign header, a configuration present twice
  * or missing, or inconsistent configuration counts. */
 int ga_sweep_merge(ga_buf *out, ga_error *err, const char *const *paths, size_t n_paths);
+/* The sweep's id, the CSV's last column: FNV-1a (64 bits) of its axes and
+ * thresholds, so merge can tell shards of one sweep from another's. */
+uint64_t ga_sweep_id(const ga_sweep *s);
 
 #endif

@@ -428,6 +428,48 @@ Test(scan_cli, shards_merge_to_single_run_bytes, .init = make_dir, .fini = remov
     cr_expect(strstr(err, "twice") != NULL, "message: %s", err);
     free(err);
     cr_expect(!file_exists(path_in("m2.csv")), "a refused merge wrote a file");
+
+    /* what only the rows can tell: a shard cut short by its last row, a row
+     * edited by hand, a shard of another sweep with the same number of
+     * configurations (seeds 3-5 instead of 0-2) */
+    size_t l4;
+    char *s4 = ga_test_slurp(path_in("s4.csv"), &l4);
+    cr_assert(s4 && l4 > 2);
+    size_t cut = l4 - 1;
+    while (cut > 0 && s4[cut - 1] != '\n')
+        cut--;
+    FILE *f = fopen(path_in("s4cut.csv"), "w");
+    cr_assert_not_null(f);
+    fwrite(s4, 1, cut, f);
+    fclose(f);
+    char *comma = strstr(s4 + strlen(ga_sweep_header()), ",normal,");
+    cr_assert_not_null(comma, "no normal-init row in shard 4");
+    memcpy(comma, ",NORMAL,", 8);
+    f = fopen(path_in("s4edit.csv"), "w");
+    cr_assert_not_null(f);
+    fwrite(s4, 1, l4, f);
+    fclose(f);
+    free(s4);
+    args[n - 1] = path_in("other.csv");
+    args[n] = "--shard";
+    args[n + 1] = "4/4";
+    args[n + 2] = NULL;
+    for (size_t i = 0; args[i]; i++)
+        if (!strcmp(args[i], "0-2"))
+            args[i] = "3-5";
+    cr_assert_eq(run(ga_report_scan_main, NULL, NULL, args), 0, "the other sweep's shard");
+    const struct {
+        const char *last, *want;
+    } bad[] = {{"s4cut.csv", "rows for depth"}, {"s4edit.csv", "settings differ"},
+               {"other.csv", "shards of different sweeps"}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *m[] = {"merge", path_in("s1.csv"), path_in("s2.csv"), path_in("s3.csv"),
+                           path_in(bad[i].last), "-o", path_in("m3.csv"), NULL};
+        cr_expect_eq(run(ga_report_merge_main, NULL, &err, m), 2, "%s accepted", bad[i].last);
+        cr_expect(strstr(err, bad[i].want) != NULL, "%s: message: %s", bad[i].last, err);
+        free(err);
+        cr_expect(!file_exists(path_in("m3.csv")), "a refused merge wrote a file");
+    }
 }
 
 /* ---- scan spec file ------------------------------------------------------------- */
