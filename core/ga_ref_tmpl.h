@@ -1,13 +1,15 @@
 /* ga_ref_tmpl.h: the generic reference forward and backward pass, written
  * once against a small arithmetic interface and compiled for each checking
- * arithmetic (GSL's templates_on.h idiom: a file that defines the interface
- * as macros, then includes this one; see ga_ref_arith.md in docs/ for the
- * list). The fast double core (ga_backprop.c) is the code under test; this is
- * the one other implementation of each op's maths.
+ * arithmetic (GSL's templates_on.h idiom: a file defines the interface as
+ * macros, listed below, then includes this one; docs/ops.md). The fast
+ * double core (ga_backprop.c) is the code under test; this is the one other
+ * implementation of each op's maths.
  *
  * Instances today: checks/ga_plainpass.c (plain double in index order, and
  * randomly perturbed double: the Monte Carlo rounding scale; the mutation
- * suite's faults), oracle/ga_refmp.c (MPFR at a precision).
+ * suite's faults), oracle/ga_refmp.c (MPFR at a precision), oracle/ga_refball.c
+ * (Arb's balls, dot products by arb_dot); checks/ga_enclose.c compiles the
+ * activations alone (ga_ref_act_tmpl.h) in long double.
  *
  * The instance defines, before including this file:
  *   REF_T              the value type (double; __mpfr_struct); values are
