@@ -370,6 +370,20 @@ static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_swe
 }
 
 /* ---- scan ------------------------------------------------------------------ */
+/* The bar during one configuration: its share of the work by layers done. */
+typedef struct {
+    progress *pr;
+    size_t done_configs, n_configs;
+    double work, base; /* the configuration's work; the work done before it */
+} scan_progress;
+
+static void scan_layer_progress(void *ctx, size_t done, size_t total)
+{
+    scan_progress *sp = ctx;
+    sp->pr->done_work = sp->base + sp->work * (double)done / (double)(total ? total : 1);
+    progress_draw(sp->pr, "scan", "configurations", sp->done_configs, sp->n_configs, 0);
+}
+
 static const char *const sweep_keys[] = {"act", "init", "sigma-w2", "sigma-b2", "depth", "width",
                                          "batch", "seeds", "vanish-below", "explode-above"};
 
@@ -547,6 +561,14 @@ parsed:
     for (size_t k = 0; k < n_idx; k++) {
         ga_scan_config c;
         ga_sweep_config(&c, &sw, idx[k]);
+        /* within a configuration too: a deep one takes minutes */
+        scan_progress sp = {&pr, done_n, n_idx,
+                            (double)c.depth * (double)c.width * (double)c.width * (double)c.batch,
+                            pr.done_work};
+        if (pr.on) {
+            c.progress = scan_layer_progress;
+            c.progress_ctx = &sp;
+        }
         ga_scan_result r;
         int st = ga_scan_run(&r, &err, &c, cap, &g_stop);
         if (st == GA_SCAN_INTERRUPTED) {
@@ -569,7 +591,7 @@ parsed:
             break;
         }
         done_n++;
-        pr.done_work += (double)c.depth * (double)c.width * (double)c.width * (double)c.batch;
+        pr.done_work = sp.base + sp.work; /* whatever the layers' calls left */
         if (!out_path) {
             fwrite(csv.data + before, 1, csv.len - before, stdout);
             fflush(stdout);

@@ -582,6 +582,8 @@ int ga_scan_run(ga_scan_result *res, ga_error *err, const ga_scan_config *c, siz
             st = GA_SCAN_INTERRUPTED;
             goto done;
         }
+        if (c->progress)
+            c->progress(c->progress_ctx, l, 2 * L);
         double *W = store ? Ws + l * N * N : Wtmp;
         if (!store)
             states[l] = *rng;
@@ -638,6 +640,8 @@ int ga_scan_run(ga_scan_result *res, ga_error *err, const ga_scan_config *c, siz
                 st = GA_SCAN_INTERRUPTED;
                 goto done;
             }
+            if (c->progress)
+                c->progress(c->progress_ctx, 2 * L - 1 - l, 2 * L);
             bad = layers[l].nan_inf;
             const double *h = hs + l * BN;
             long ed;

@@ -79,6 +79,11 @@ typedef struct {
     double sigma_b2;
     size_t depth, width, batch;
     uint32_t seed;
+    /* optional (NULL: none): called before each layer of the forward pass
+     * and of the backward pass with the layers done so far, of 2 depth, so
+     * a long configuration shows its progress */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
 } ga_scan_config;
 
 typedef struct {

@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_cli_progress.sh: the progress line of check (and train) is drawn on a
+# test_cli_progress.sh: the progress line of check (and train, scan) is drawn on a
 # terminal only (issue 17): with standard error on a pseudo-terminal
 # (on_a_pty.py) it appears, at most a few times a second, and is erased at the
 # end; into a file or a pipe not one byte of it, and never in an output file.
@@ -72,4 +72,14 @@ check "train, stderr to a file: no progress" sh -c "[ $? = 0 ] && [ ! -s train.e
 timeout 60 /usr/bin/python3 "$PTY" train-tty.err "$GRADAUDIT" train big.json --epochs 200 --norms n-tty.csv >train-tty.out
 check "train on a terminal: progress drawn" sh -c "[ $? = 0 ] && grep -q 'train .* steps' train-tty.err"
 check "... the norms file without it, the same as off a terminal" cmp -s n.csv n-tty.csv
+
+# ---- scan: the bar moves within one long configuration too -----------------------------
+timeout 60 /usr/bin/python3 "$PTY" scan-tty.err "$GRADAUDIT" scan --act tanh --depth 1000 --width 128 \
+    -o scan-tty.csv >scan-tty.out
+check "scan of one deep configuration on a terminal: exit 0" test $? = 0
+within=$(tr '\r' '\n' <scan-tty.err | grep -c '0/1 configurations *[1-9][0-9]*%')
+check "... the bar moved $within times before the configuration ended (at least 2)" test "$within" -ge 2
+timeout 60 "$GRADAUDIT" scan --act tanh --depth 1000 --width 128 -o scan-file.csv 2>scan-file.err
+check "... off a terminal nothing, and the same CSV" \
+    sh -c "[ ! -s scan-file.err ] && cmp -s scan-file.csv scan-tty.csv"
 done_testing
