@@ -310,3 +310,33 @@ Test(oracle_api, bad_flags_and_nulls_are_einval_with_a_message)
     ga_oracle_free(NULL);
     ga_net_free(net);
 }
+
+/* ga_oracle_bytes, the pre-check's count: by hand for a 2-3-1 net, batch 4,
+ * 13 parameters, route (b) with the cross-check's base kept, at 128 + 32 + 32
+ * bits (route (b)'s second precision): parameters 13, x 8, z and a 2 x 16
+ * (4 units, 4 samples), the kept base 2 x 16, deltas 2 x 4 x 3 (the widest
+ * layer 3), gradient 13, 9 scratch values, and
+ * route (a)'s extra variables plus 3 results: each a struct and 192/64 + 2
+ * limbs. Without the cross-check the base and route (a)'s variables go; the
+ * loss alone is counted at 160 bits with 4 extra variables. Overflow is
+ * GA_ERANGE. */
+Test(oracle_api, bytes_counted_as_the_oracle_allocates)
+{
+    ga_layer_desc layers[2] = {{3, GA_ACT_TANH, 0}, {1, GA_ACT_IDENTITY, 0}};
+    ga_net_desc d = {GA_LAYOUT_ROW, 2, 2, layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_MEAN, 0.0}};
+    ga_oracle_options o;
+    ga_oracle_options_default(&o);
+    size_t per192 = sizeof(mpfr_t) + (192 / GMP_NUMB_BITS + 2) * sizeof(mp_limb_t);
+    size_t per160 = sizeof(mpfr_t) + (160 / GMP_NUMB_BITS + 2) * sizeof(mp_limb_t);
+    size_t cross, grad, loss;
+    cr_assert_eq(ga_oracle_bytes(&cross, &d, 13, 4, &o, GA_ORACLE_GRADIENT | GA_ORACLE_CROSS_CHECK),
+                 GA_OK);
+    cr_assert_eq(ga_oracle_bytes(&grad, &d, 13, 4, &o, GA_ORACLE_GRADIENT), GA_OK);
+    cr_assert_eq(ga_oracle_bytes(&loss, &d, 13, 4, &o, GA_ORACLE_LOSS), GA_OK);
+    size_t base = 13 + 8 + 32 + 24 + 13 + 9; /* without the kept base */
+    cr_expect_eq(grad, (base + 3) * per192, "gradient: %zu bytes", grad);
+    cr_expect_gt(cross, grad + 32 * per192, "the cross-check's base and variables: %zu", cross);
+    cr_expect_eq(loss, (13 + 8 + 32 + 9 + 4) * per160, "loss alone: %zu bytes", loss);
+    size_t b;
+    cr_expect_eq(ga_oracle_bytes(&b, &d, 13, SIZE_MAX / 2, &o, GA_ORACLE_GRADIENT), GA_ERANGE);
+}

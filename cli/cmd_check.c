@@ -97,31 +97,6 @@ static int usage_error(const char *fmt, const char *arg)
     return ga_cli_usage_error("check", fmt, arg);
 }
 
-/* A lower bound on the bytes of the oracle's working set for a gradient of
- * spec, without building the net: the parameters, the inputs, every unit's
- * pre-activation and activation, two layers of deltas and the gradient, each
- * an MPFR variable of at least the first Ziv precision plus the oracle's 32
- * guard bits (oracle/orc_state.c counts more; this never exceeds its count).
- * 0 when the count overflows. */
-static size_t oracle_bytes_at_least(const ga_spec *spec)
-{
-    ga_oracle_options op;
-    ga_oracle_options_default(&op);
-    const ga_net_desc *d = &spec->desc;
-    size_t units = 0, maxw = d->n_in, B = spec->batch;
-    for (size_t l = 0; l < d->n_layers; l++) {
-        units += d->layers[l].n_out;
-        if (d->layers[l].n_out > maxw)
-            maxw = d->layers[l].n_out;
-    }
-    size_t per = sizeof(mpfr_t) + ((size_t)(op.start_prec + 32) / GMP_NUMB_BITS + 2) * sizeof(mp_limb_t);
-    size_t n = 0, t;
-    if (!ga_size_mul(&t, B, d->n_in + 2 * units + 2 * maxw) || !ga_size_add(&n, t, 2 * spec->n_params) ||
-        !ga_size_mul(&t, n, per))
-        return 0;
-    return t;
-}
-
 /* ---- --json (docs/json.md) ------------------------------------------------- */
 typedef struct {
     const ga_check_report *rep;
@@ -366,12 +341,18 @@ int ga_cmd_check(int argc, char **argv)
     int st = ga_spec_load(&spec, &err, path, GA_DEFAULT_MEMORY_CAP);
     /* a size the oracle would refuse is refused before any work */
     if (st == GA_OK && !fast && (opt.method == GA_CHECK_ORACLE || opt.cross_check > 0)) {
-        size_t need = oracle_bytes_at_least(spec);
-        if (need == 0 || need > GA_DEFAULT_MEMORY_CAP) {
+        /* the oracle's own count (ga_oracle_bytes), the flags ga_check_run will use */
+        size_t need = 0;
+        unsigned flags = GA_ORACLE_LOSS | GA_ORACLE_GRADIENT |
+                         (opt.method == GA_CHECK_ORACLE && opt.cross_check ? GA_ORACLE_CROSS_CHECK : 0u);
+        ga_oracle_options oo = opt.oracle;
+        oo.cross_count = opt.cross_check;
+        int counted = ga_oracle_bytes(&need, &spec->desc, spec->n_params, spec->batch, &oo, flags);
+        if (counted != GA_OK || need > GA_DEFAULT_MEMORY_CAP) {
             fprintf(stderr, "gradaudit check: %s: %zu parameters and a batch of %zu need %s%zu "
                     "bytes of MPFR variables for the oracle, over the memory cap of %zu bytes "
                     "(try --fast, or --method central --cross-check 0)\n", path, spec->n_params,
-                    spec->batch, need ? "at least " : "more than ", need ? need : (size_t)SIZE_MAX,
+                    spec->batch, counted ? "more than " : "", counted ? (size_t)SIZE_MAX : need,
                     (size_t)GA_DEFAULT_MEMORY_CAP);
             rc = GA_EXIT_USAGE;
             goto out;

@@ -125,6 +125,13 @@ typedef struct {
     ga_oracle_stats stats;   /* of the loss's Ziv loop (GA_ORACLE_LOSS alone) or route (b)'s */
 } ga_oracle_result;
 
+/* *bytes = the MPFR working set the largest single allocation of a run with
+ * these flags would ask for (the count the oracle holds against the memory
+ * cap), from the description alone: a size the oracle will refuse can be
+ * refused before any work. GA_ERANGE when the count overflows. */
+int ga_oracle_bytes(size_t *bytes, const ga_net_desc *desc, size_t n_params, size_t batch,
+                    const ga_oracle_options *opt, unsigned flags);
+
 /* *o = a new oracle for the problem (opt NULL: ga_oracle_options_default).
  * Checks everything a run would (the status conventions above), so a bad
  * problem fails here, with a message; *o = NULL then. */

@@ -119,6 +119,8 @@ int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
 void orc_free(orc *o);
 void orc_set_prec(orc *o, long prec);
 int orc_mpfr_bytes(size_t *bytes, size_t n, long prec);
+int orc_count(size_t *n_work, size_t *n_all, size_t *bytes, const ga_net_desc *d, size_t n_params,
+              size_t B, int with_grad, int with_dx, int with_snapshot, size_t n_extra, long prec);
 
 /* orc_passes.c */
 void orc_constants(orc *o);

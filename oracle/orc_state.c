@@ -153,6 +153,56 @@ int orc_mpfr_bytes(size_t *bytes, size_t n, long prec)
     return ga_size_mul(bytes, n, per);
 }
 
+/* What orc_alloc allocates, counted without allocating: *n_work working
+ * variables, *n_all with the caller's n_extra, *bytes of them at prec + GAP
+ * bits. GA_ERANGE when a count overflows. The one count orc_alloc and the
+ * pre-check (ga_oracle_bytes) share. */
+int orc_count(size_t *n_work, size_t *n_all, size_t *bytes, const ga_net_desc *d, size_t n_params,
+              size_t B, int with_grad, int with_dx, int with_snapshot, size_t n_extra, long prec)
+{
+    size_t units = 0, maxw = d->n_in;
+    for (size_t l = 0; l < d->n_layers; l++) {
+        units += d->layers[l].n_out;
+        if (d->layers[l].n_out > maxw)
+            maxw = d->layers[l].n_out;
+    }
+    size_t n_x, n_units, n_delta = 0, n_2u;
+    if (!ga_size_mul(&n_x, B, d->n_in) || !ga_size_mul(&n_units, units, B) ||
+        (with_grad && !ga_size_mul(&n_delta, maxw, 2 * B)) || !ga_size_mul(&n_2u, n_units, 2))
+        return GA_ERANGE;
+    size_t w = n_params;
+    int ok = ga_size_add(&w, w, n_x) && ga_size_add(&w, w, n_2u) &&
+             (!with_snapshot || ga_size_add(&w, w, n_2u)) && ga_size_add(&w, w, n_delta) &&
+             (!with_grad || ga_size_add(&w, w, n_params)) && (!with_dx || ga_size_add(&w, w, n_x)) &&
+             ga_size_add(&w, w, NTMP);
+    size_t all = 0;
+    ok = ok && ga_size_add(&all, w, n_extra) && orc_mpfr_bytes(bytes, all, prec + GAP);
+    if (!ok)
+        return GA_ERANGE;
+    *n_work = w;
+    *n_all = all;
+    return GA_OK;
+}
+
+int ga_oracle_bytes(size_t *bytes, const ga_net_desc *desc, size_t n_params, size_t batch,
+                    const ga_oracle_options *opt, unsigned flags)
+{
+    ga_oracle_options op;
+    if (opt)
+        op = *opt;
+    else
+        ga_oracle_options_default(&op);
+    /* the largest working set a run asks for: route (b)'s at start + GAP
+     * (orc_ziv.c: the pair p, p + GAP; route (a)'s base kept with a cross-check) */
+    int grad = (flags & (GA_ORACLE_GRADIENT | GA_ORACLE_CROSS_CHECK)) != 0;
+    int cross = (flags & GA_ORACLE_CROSS_CHECK) && op.cross_count > 0;
+    size_t n_work, n_all;
+    if (!grad)
+        return orc_count(&n_work, &n_all, bytes, desc, n_params, batch, 0, 0, 0, 4, op.start_prec);
+    return orc_count(&n_work, &n_all, bytes, desc, n_params, batch, 1, (flags & GA_ORACLE_DX) != 0,
+                     cross, (cross ? FD_EXTRA : 0) + 3, op.start_prec + GAP);
+}
+
 /* Allocates every MPFR variable of a call: parameters, inputs, the working
  * set (with_grad: deltas and gradient; with_dx: dL/dx; with_sign: the kink
  * signs and with_snapshot: the base of route (a)) and n_extra caller
@@ -218,15 +268,9 @@ int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
         n_g = o->n_params;
     if (with_dx)
         n_dx = n_x;
-    size_t n_work = o->n_params + n_x;
-    int ok = ga_size_add(&n_work, n_work, 2 * n_units) &&
-             (!with_snapshot || ga_size_add(&n_work, n_work, 2 * n_units)) && ga_size_add(&n_work, n_work, n_delta) &&
-             ga_size_add(&n_work, n_work, n_g) &&
-             ga_size_add(&n_work, n_work, n_dx) && ga_size_add(&n_work, n_work, NTMP) &&
-             !(2 * n_units < n_units);
-    size_t n_all = 0, bytes = 0;
-    ok = ok && ga_size_add(&n_all, 0, n_work) && ga_size_add(&n_all, n_all, n_extra) &&
-         orc_mpfr_bytes(&bytes, n_all, prec + GAP);
+    size_t n_work, n_all, bytes;
+    int ok = orc_count(&n_work, &n_all, &bytes, d, o->n_params, B, with_grad, with_dx,
+                       with_snapshot, n_extra, prec) == GA_OK;
     if (!ok) {
         orc_free(o);
         return ga_fail(err, GA_ERANGE, "oracle: the number of MPFR variables overflows");

@@ -73,9 +73,19 @@ awk 'BEGIN { n = 9000; printf "{\"layout\": \"row\", \"input\": %d, \"layers\": 
     for (i = 0; i < n; i++) printf "%s0.5", i ? "," : ""; printf "]], \"y\": [[1]]}, \"parameters\": {\"init\": {\"seed\": 1, \"default\": {\"scheme\": \"zeros\"}}}}\n" }' >big.json
 start=$(date +%s)
 run check big.json
-refused "check: over the memory cap, exit 2" 2 "big.json: 81018001 parameters and a batch of 1 need at least"
+refused "check: over the memory cap, exit 2" 2 "big.json: 81018001 parameters and a batch of 1 need "
 check "... before any work (under 5 s)" test $(($(date +%s) - start)) -lt 5
 grep -qF "over the memory cap of 8589934592 bytes" "$T/err"
 check "... naming the cap" test $? = 0
+# 62.4 M parameters: under the cap by the old lower bound of the oracle's
+# working set (two variables a parameter at 160 bits: 8.0e9 bytes), over it by
+# the oracle's own count (at 192 bits, route (b)'s second precision: 9.0e9),
+# so refused before the work as well, not after a gigabyte of net and minutes
+awk 'BEGIN { n = 7900; printf "{\"layout\": \"row\", \"input\": %d, \"layers\": [{\"size\": %d, \"activation\": \"identity\"}, {\"size\": 1, \"activation\": \"identity\"}], \"loss\": {\"type\": \"mse\", \"reduction\": \"mean\"}, \"data\": {\"x\": [[", n, n;
+    for (i = 0; i < n; i++) printf "%s0.5", i ? "," : ""; printf "]], \"y\": [[1]]}, \"parameters\": {\"init\": {\"seed\": 1, \"default\": {\"scheme\": \"zeros\"}}}}\n" }' >big2.json
+start=$(date +%s)
+run check big2.json
+refused "check: over the cap by the oracle's own count, exit 2" 2 "big2.json: 62425801 parameters and a batch of 1 need "
+check "... before any work (under 5 s)" test $(($(date +%s) - start)) -lt 5
 
 done_testing
