@@ -67,10 +67,14 @@ run train inf.json --norms n.csv;           refused "train: init overflows to In
 run check inf.json;                         refused "check: init overflows to Inf" 2 "inf.json: parameters.init: W1[7,2] is inf"
 check "train wrote no norms" test ! -e n.csv
 
+# wide_spec N FILE: an N-N-1 identity net, one sample, zero weights
+wide_spec() {
+    awk -v n="$1" 'BEGIN { printf "{\"layout\": \"row\", \"input\": %d, \"layers\": [{\"size\": %d, \"activation\": \"identity\"}, {\"size\": 1, \"activation\": \"identity\"}], \"loss\": {\"type\": \"mse\", \"reduction\": \"mean\"}, \"data\": {\"x\": [[", n, n;
+        for (i = 0; i < n; i++) printf "%s0.5", i ? "," : ""; printf "]], \"y\": [[1]]}, \"parameters\": {\"init\": {\"seed\": 1, \"default\": {\"scheme\": \"zeros\"}}}}\n" }' >"$2"
+}
 # a spec whose oracle would exceed the memory cap: refused before the net is
 # even built (81 M parameters; building it alone would take 1.3 GB and seconds)
-awk 'BEGIN { n = 9000; printf "{\"layout\": \"row\", \"input\": %d, \"layers\": [{\"size\": %d, \"activation\": \"identity\"}, {\"size\": 1, \"activation\": \"identity\"}], \"loss\": {\"type\": \"mse\", \"reduction\": \"mean\"}, \"data\": {\"x\": [[", n, n;
-    for (i = 0; i < n; i++) printf "%s0.5", i ? "," : ""; printf "]], \"y\": [[1]]}, \"parameters\": {\"init\": {\"seed\": 1, \"default\": {\"scheme\": \"zeros\"}}}}\n" }' >big.json
+wide_spec 9000 big.json
 start=$(date +%s)
 run check big.json
 refused "check: over the memory cap, exit 2" 2 "big.json: 81018001 parameters and a batch of 1 need "
@@ -80,9 +84,9 @@ check "... naming the cap" test $? = 0
 # 62.4 M parameters: under the cap by the old lower bound of the oracle's
 # working set (two variables a parameter at 160 bits: 8.0e9 bytes), over it by
 # the oracle's own count (at 192 bits, route (b)'s second precision: 9.0e9),
-# so refused before the work as well, not after a gigabyte of net and minutes
-awk 'BEGIN { n = 7900; printf "{\"layout\": \"row\", \"input\": %d, \"layers\": [{\"size\": %d, \"activation\": \"identity\"}, {\"size\": 1, \"activation\": \"identity\"}], \"loss\": {\"type\": \"mse\", \"reduction\": \"mean\"}, \"data\": {\"x\": [[", n, n;
-    for (i = 0; i < n; i++) printf "%s0.5", i ? "," : ""; printf "]], \"y\": [[1]]}, \"parameters\": {\"init\": {\"seed\": 1, \"default\": {\"scheme\": \"zeros\"}}}}\n" }' >big2.json
+# so refused before the work as well (exit 2), not after building a gigabyte of
+# net and stopping in the oracle with exit 3 as before
+wide_spec 7900 big2.json
 start=$(date +%s)
 run check big2.json
 refused "check: over the cap by the oracle's own count, exit 2" 2 "big2.json: 62425801 parameters and a batch of 1 need "
