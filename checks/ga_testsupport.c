@@ -1,6 +1,7 @@
 /* ga_testsupport.c: file reading and program runs for the test suites. */
 #define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, unlockpt, ptsname */
 #include <fcntl.h>
+#include <math.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,4 +230,13 @@ int ga_test_stderr_on_pty(char **seen, int (*main_fn)(int, char **), const char 
         buf[len] = 0;
     *seen = buf;
     return buf && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+double ga_test_half_ulp(double v)
+{
+    double a = fabs(v);
+    if (!isfinite(a))
+        return NAN;
+    double up = nextafter(a, INFINITY);
+    return isfinite(up) ? 0.5 * (up - a) : 0.5 * (a - nextafter(a, 0));
 }

@@ -6,6 +6,11 @@
 
 #include <stddef.h>
 
+/* Half a unit in the last place of |v| (of the double below it at DBL_MAX;
+ * 2^-1075 at 0): a bound on |exact - v| at most this says v is the exact
+ * value correctly rounded. NaN for a v that is not finite. */
+double ga_test_half_ulp(double v);
+
 /* The whole file in a NUL-terminated buffer the caller frees; *len (may be
  * NULL) receives its length. NULL when the file cannot be read. */
 char *ga_test_slurp(const char *path, size_t *len);

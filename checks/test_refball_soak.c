@@ -11,6 +11,7 @@
 #include "ga_hardnet.h"
 #include "ga_oracle.h"
 #include "ga_refball.h"
+#include "ga_testsupport.h"
 
 #define N_NETS 10000
 
@@ -39,8 +40,7 @@ Test(refball_soak, equals_the_mpfr_oracle_on_ten_thousand_hard_nets, .timeout = 
             for (size_t i = 0; i < n; i++) {
                 /* the oracle's entry is correctly rounded when its bound is at
                  * most half an ulp (boundary entries are faithful only) */
-                double half_ulp = go[i] == 0 ? 0 : fabs(nextafter(go[i], INFINITY) - go[i]) / 2;
-                if (!(eo[i] <= half_ulp))
+                if (!(eo[i] <= ga_test_half_ulp(go[i])))
                     continue;
                 if (!ok[i]) {
                     ball_left++;

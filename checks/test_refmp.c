@@ -23,6 +23,7 @@
 #include "ga_randnet.h"
 #include "ga_refball.h"
 #include "ga_refmp.h"
+#include "ga_testsupport.h"
 
 enum { GENERIC_MPFR, GENERIC_BALL };
 
@@ -56,8 +57,7 @@ static size_t compare_net(size_t *compared, const ga_net *net, const double *x, 
     for (size_t i = 0; i < n; i++) {
         /* the oracle's entry is correctly rounded when its bound is at most
          * half an ulp of it (boundary entries are faithful only) */
-        double half_ulp = go[i] == 0 ? 0 : fabs(nextafter(go[i], INFINITY) - go[i]) / 2;
-        if (!ok[i] || !(eo[i] <= half_ulp || (go[i] == 0 && eo[i] == 0)))
+        if (!ok[i] || !(eo[i] <= ga_test_half_ulp(go[i])))
             continue;
         (*compared)++;
         if (go[i] != gr[i]) {
@@ -67,7 +67,7 @@ static size_t compare_net(size_t *compared, const ga_net *net, const double *x, 
             cr_log_error("%s: %s oracle %.17g generic %.17g", what, name, go[i], gr[i]);
         }
     }
-    if (lr_ok && lo_err <= fabs(nextafter(lo, INFINITY) - lo) / 2 && lo != lr) {
+    if (lr_ok && lo_err <= ga_test_half_ulp(lo) && lo != lr) {
         bad++;
         cr_log_error("%s: loss oracle %.17g generic %.17g", what, lo, lr);
     }

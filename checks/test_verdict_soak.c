@@ -46,6 +46,7 @@
 
 #include "ga_check.h"
 #include "ga_hardnet.h"
+#include "ga_testsupport.h"
 
 static size_t env_size(const char *name, size_t dflt)
 {
@@ -184,15 +185,6 @@ typedef struct {
 
 #define N_ROWS (GA_HARD_COUNT + 1) /* one per regime, then all specs */
 
-static double half_ulp(double v)
-{
-    double a = fabs(v);
-    if (!isfinite(a))
-        return NAN;
-    double up = nextafter(a, INFINITY);
-    return isfinite(up) ? 0.5 * (up - a) : 0.5 * (a - nextafter(a, 0));
-}
-
 static void tally(regime_row *row, unsigned regimes, int status, const ga_check_report *r)
 {
     for (int k = 0; k < N_ROWS; k++) {
@@ -220,7 +212,7 @@ static void tally(regime_row *row, unsigned regimes, int status, const ga_check_
             } else if (e->verdict != GA_VERDICT_PASS) {
                 w->not_judgeable++;
             } else if (isfinite(e->tol) && isfinite(e->oracle)) {
-                double d = fabs(e->analytic - e->oracle), h = half_ulp(e->oracle);
+                double d = fabs(e->analytic - e->oracle), h = ga_test_half_ulp(e->oracle);
                 push(&w->tight_err, e->tol / fmax(d, h > 0 ? h : DBL_TRUE_MIN));
                 if (e->oracle != 0)
                     push(&w->tight_rel, e->tol / fabs(e->oracle));
