@@ -93,12 +93,6 @@ static double act_second(ga_activation a, double p, double z)
     }
 }
 
-/* The seven activations with formulas of their own here; any other is
- * bounded through its constants (ga_activation_lipschitz*). */
-static int tuned(ga_activation a)
-{
-    return a <= GA_ACT_SOFTMAX;
-}
 
 /* |f'| for propagating an argument error through f: the derivative at z,
  * or, when z is within its rounding bound zerr of a kink, the larger
@@ -106,7 +100,7 @@ static int tuned(ga_activation a)
  * whatever side the exact z lies on). */
 static double lip(ga_activation a, double p, double z, double zerr, double aval)
 {
-    if (!tuned(a)) /* sup |f'|: also covers the core's f' where its terms cancel */
+    if (ga_activation_is_generic(a)) /* sup |f'|: also covers the core's f' where its terms cancel */
         return ga_activation_lipschitz(a, p);
     if (ga_activation_has_kink(a, p) && fabs(z) <= zerr) {
         double other = a == GA_ACT_RELU ? 0.0 : fabs(p);

@@ -287,11 +287,6 @@ static ivl mean_value(long double gc, long double L, ivl z)
     return fix((ivl){gc - L * r, gc + L * r});
 }
 
-static int tuned(ga_activation a)
-{
-    return a <= GA_ACT_SOFTMAX;
-}
-
 static long double act_ld(ga_activation a, long double p, long double z)
 {
     switch (a) {
@@ -331,7 +326,7 @@ static ivl hull(const long double *v, int n)
 /* f over z: every activation is monotone on each side of 0 */
 static ivl act_range(ga_activation a, long double p, ivl z)
 {
-    if (!tuned(a)) {
+    if (ga_activation_is_generic(a)) {
         long double c = z.lo == z.hi ? z.lo : z.lo / 2 + z.hi / 2;
         ivl r = mean_value(act_ld(a, p, c), (long double)ga_activation_lipschitz(a, (double)p), z);
         return widen(r, K * GA_ENCLOSE_U, K);
@@ -364,7 +359,7 @@ static ivl dact_range(int *amb, ga_activation a, long double p, ivl z)
 {
     *amb = 0;
     ivl r;
-    if (!tuned(a)) {
+    if (ga_activation_is_generic(a)) {
         /* the core's f' may cancel (silu' crosses 0): its budget is K u
          * times sup |f'|, absolutely, beside the relative one */
         long double c = z.lo == z.hi ? z.lo : z.lo / 2 + z.hi / 2;

@@ -60,6 +60,11 @@ double ga_activation_lipschitz(ga_activation a, double param)
     }
 }
 
+int ga_activation_is_generic(ga_activation a)
+{
+    return a > GA_ACT_SOFTMAX && a < GA_ACT_COUNT;
+}
+
 double ga_activation_lipschitz_deriv(ga_activation a, double param)
 {
     switch (a) {

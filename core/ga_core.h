@@ -102,6 +102,10 @@ int ga_activation_has_kink(ga_activation a, double param);
  * 1 and 1 in the max norm. */
 double ga_activation_lipschitz(ga_activation a, double param);
 double ga_activation_lipschitz_deriv(ga_activation a, double param);
+/* True for an activation checked only through its generic formula and
+ * those constants (every one after softmax in the enum: no checking
+ * arithmetic has tuned code for it). */
+int ga_activation_is_generic(ga_activation a);
 
 /* Elementwise activation and derivative (not softmax). Stable for |z| up to
  * DBL_MAX where the mathematical value is finite. ga_act_eval gives both

@@ -93,7 +93,7 @@ static int rule_alloc(double *x, double *w, size_t n)
 int ga_mf_alloc(ga_mf **out, ga_error *err, ga_activation act, double param)
 {
     *out = NULL;
-    if ((int)act < 0 || act >= GA_ACT_SOFTMAX)
+    if ((int)act < 0 || act >= GA_ACT_COUNT || act == GA_ACT_SOFTMAX || ga_activation_is_generic(act))
         return ga_fail(err, GA_EINVAL, "mean-field theory needs one of the scans' elementwise activations");
     if (!isfinite(param))
         return ga_fail(err, GA_EINVAL, "activation parameter is not finite");

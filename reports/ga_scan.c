@@ -159,7 +159,7 @@ double ga_scan_sigma_w2(int init, size_t width, double given)
 
 int ga_scan_has_theory(ga_activation act, int init)
 {
-    return act < GA_ACT_SOFTMAX && init != GA_INIT_RAND;
+    return act != GA_ACT_SOFTMAX && !ga_activation_is_generic(act) && init != GA_INIT_RAND;
 }
 
 /* ---- memory -------------------------------------------------------------- */
@@ -179,7 +179,8 @@ int ga_scan_config_check(ga_error *err, const ga_scan_config *c, size_t memory_c
 {
     /* the scans' extended-range pass has its own formula per activation
      * (written for exponents beyond double's range, not the generic one) */
-    if ((int)c->act < 0 || c->act >= GA_ACT_SOFTMAX)
+    if ((int)c->act < 0 || c->act >= GA_ACT_COUNT || c->act == GA_ACT_SOFTMAX ||
+        ga_activation_is_generic(c->act))
         return ga_fail(err, GA_EINVAL, "activation must be one of the scans' elementwise ones "
                                        "(identity, sigmoid, tanh, relu, leaky_relu, elu, softplus)");
     if (!isfinite(c->act_param))

@@ -272,7 +272,8 @@ static int set_act(ga_sweep *s, ga_error *err, const char *text)
         char *colon = strchr(items[i], ':');
         if (colon)
             *colon = '\0';
-        if (ga_activation_from_name(&a[i], items[i]) != GA_OK || a[i] >= GA_ACT_SOFTMAX) {
+        if (ga_activation_from_name(&a[i], items[i]) != GA_OK || a[i] == GA_ACT_SOFTMAX ||
+            ga_activation_is_generic(a[i])) {
             st = ga_fail(err, GA_EINVAL, "--act: unknown activation '%s' (known: %s)", items[i],
                          known_acts);
             break;
