@@ -8,17 +8,10 @@
  * the best and the median of REPS timings. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench_mlp.h"
 #include "ga_randnet.h"
 #include "ga_rounding.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -54,12 +47,12 @@ int main(int argc, char **argv)
     if (!t)
         return 3;
     for (int i = 0; i < reps; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (ga_rounding_compute(r, &err, p.net, p.net->params, p.x, p.y, batch, 1)) {
             fprintf(stderr, "bench_mcscale: %s\n", err.msg);
             return 3;
         }
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
     }
     qsort(t, (size_t)reps, sizeof *t, cmp);
     printf("mcscale width %zu depth %zu batch %zu params %zu: best %.6f s, median %.6f s (%d reps)\n",

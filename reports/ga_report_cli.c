@@ -330,21 +330,18 @@ static int plot(ga_error *err, const char *path, const ga_buf *csv, const ga_swe
              /* a key of three columns below the plot, the plot taller for each row */
              "set key below horizontal noenhanced maxcols 3 font ',8' samplen 2 width -4\n"
              "set grid\n"
-             /* the health thresholds as dotted lines (log10 of the ratio), the
-              * y range stretched to hold both */
-             "set yrange [* < log10(%.17g) - 0.5 : log10(%.17g) + 0.5 < *]\n"
-             "set arrow from graph 0, first log10(%.17g) to graph 1, first log10(%.17g) nohead "
-             "dt 3 lc rgb 'gray30'\n"
-             "set label 'vanishing below %g' at graph 0.01, first log10(%.17g) offset 0,-0.7 "
+             /* the health thresholds as dotted lines at log10 of each (lv, le),
+              * the y range stretched to hold both */
+             "lv = log10(%.17g); le = log10(%.17g)\n"
+             "set yrange [* < lv - 0.5 : le + 0.5 < *]\n"
+             "set arrow from graph 0, first lv to graph 1, first lv nohead dt 3 lc rgb 'gray30'\n"
+             "set label 'vanishing below %g' at graph 0.01, first lv offset 0,-0.7 "
              "font ',9' tc rgb 'gray30'\n"
-             "set arrow from graph 0, first log10(%.17g) to graph 1, first log10(%.17g) nohead "
-             "dt 3 lc rgb 'gray30'\n"
-             "set label 'exploding above %g' at graph 0.01, first log10(%.17g) offset 0,0.7 "
+             "set arrow from graph 0, first le to graph 1, first le nohead dt 3 lc rgb 'gray30'\n"
+             "set label 'exploding above %g' at graph 0.01, first le offset 0,0.7 "
              "font ',9' tc rgb 'gray30'\n"
              "plot ",
-             s->vanish_below, s->explode_above, s->vanish_below, s->vanish_below, s->vanish_below,
-             s->vanish_below, s->explode_above, s->explode_above, s->explode_above,
-             s->explode_above);
+             s->vanish_below, s->explode_above, s->vanish_below, s->explode_above);
     st = ga_buf_append(&script, line, strlen(line));
     for (size_t k = 0; k < n_idx && st == GA_OK; k++) {
         ga_scan_config c;
