@@ -445,7 +445,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
          * overflow included, where the first-order bound and the Monte Carlo
          * scale each fail somewhere (shared/cases/verdicts). */
         if ((status = ga_enclosure_alloc(&enc, err, net, batch)) ||
-            (status = ga_enclosure_compute(enc, err, net, params, x, y, batch)) ||
+            (status = ga_enclosure_compute(enc, err, net, opt->precision, params, x, y, batch)) ||
             (status = forward_inside(err, enc, net, ws, batch)))
             goto out;
         /* The whole enclosure is a worst case over both passes' roundings,

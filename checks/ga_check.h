@@ -152,6 +152,10 @@ typedef struct {
                                  or was derived from the core's forward pass (an injected
                                  error, a mutated backward), and the tighter enclosure
                                  built on that forward pass applies (docs/verdicts.md) */
+    ga_precision precision; /* what `analytic` was computed in (default float64); float32
+                               is judged by the oracle method alone, against the whole
+                               enclosure at float32's unit roundoff and range, and
+                               params, x, y must already be float32 numbers (ga_round_to) */
     ga_oracle_options oracle;
     /* Progress as the check goes (NULL: none): phase "bounds" (0 of total)
      * before the rounding bounds, "oracle" (0 of total) before the oracle's

@@ -779,9 +779,11 @@ static void backward_pass(pass_work *w, const ga_net *net, const double *params,
     }
 }
 
-int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, const double *params,
-                         const double *x, const double *y, size_t batch)
+int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_precision prec,
+                         const double *params, const double *x, const double *y, size_t batch)
 {
+    if (prec != GA_PREC_FLOAT64)
+        return ga_fail(err, GA_EINVAL, "enclosure: %s is not supported yet", ga_precision_name(prec));
     const ga_net_desc *d = &net->desc;
     if (!e || batch != e->batch || e->n_params != net->n_params)
         return ga_fail(err, GA_EINVAL, "enclosure: sized for another net or batch");

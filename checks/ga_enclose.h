@@ -60,8 +60,11 @@ typedef struct {
 int ga_enclosure_alloc(ga_enclosure **out, ga_error *err, const ga_net *net, size_t batch);
 void ga_enclosure_free(ga_enclosure *e);
 /* The enclosures of the net at (params, x, y); x and y exact doubles. */
-int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, const double *params,
-                         const double *x, const double *y, size_t batch);
+/* prec: the precision of the computations enclosed (float64: every budget
+ * above; float32: u = 2^-24, 2^-150 absolute below FLT_MIN, overflow past
+ * FLT_MAX; params, x and y must then be float32 numbers). */
+int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_precision prec,
+                         const double *params, const double *x, const double *y, size_t batch);
 
 /* The enclosure (glo, ghi: n_params) of every value a double backward pass
  * can give from the double forward pass that ws holds (ga_forward's z, a and

@@ -282,4 +282,28 @@ int ga_size_add(size_t *r, size_t a, size_t b);
  * equal, including +0/-0); UINT64_MAX when either is NaN. */
 uint64_t ga_ulp_distance(double a, double b);
 
+/* ---- the precision the code under test computes in -------------------- */
+/* float32: unit roundoff 2^-24, smallest normal 2^-126 (1.2e-38), an absolute
+ * error of up to 2^-150 in the subnormal range, overflow beyond FLT_MAX
+ * (3.4e38). float64: 2^-53, 2^-1022, 2^-1075, DBL_MAX. The spec's numbers
+ * are doubles; code in float32 computes with each of them rounded to float32
+ * (ga_round_to), and the exact reference is taken at those rounded values. */
+typedef enum { GA_PREC_FLOAT64 = 0, GA_PREC_FLOAT32 } ga_precision;
+
+const char *ga_precision_name(ga_precision p); /* "float64", "float32" */
+/* "float64"/"double"/"f64" or "float32"/"float"/"f32"; GA_EINVAL otherwise */
+int ga_precision_from_name(ga_precision *out, const char *name);
+double ga_precision_u(ga_precision p);          /* 2^-53, 2^-24 */
+double ga_precision_min_normal(ga_precision p); /* DBL_MIN, FLT_MIN */
+double ga_precision_max(ga_precision p);        /* DBL_MAX, FLT_MAX */
+/* v rounded to the precision (to nearest, ties to even); +-inf beyond its range */
+double ga_round_to(ga_precision p, double v);
+/* The distance in units in the last place of the precision between
+ * a rounded to it and b rounded to it (ga_ulp_distance for float64);
+ * UINT64_MAX when either is NaN. */
+uint64_t ga_ulp_distance_in(ga_precision p, double a, double b);
+/* The spacing of the precision's numbers just above |v|: its ulp at v
+ * (+inf for a non-finite v). */
+double ga_ulp_in(ga_precision p, double v);
+
 #endif

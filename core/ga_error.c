@@ -1,4 +1,5 @@
 /* ga_error.c: status codes, messages, and the ulp distance every folder uses. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -35,4 +36,69 @@ uint64_t ga_ulp_distance(double a, double b)
         return UINT64_MAX;
     int64_t ia = ordered_bits(a), ib = ordered_bits(b);
     return ia > ib ? (uint64_t)ia - (uint64_t)ib : (uint64_t)ib - (uint64_t)ia;
+}
+
+static int32_t ordered_bits_f(float x)
+{
+    int32_t i;
+    memcpy(&i, &x, sizeof i);
+    return i < 0 ? INT32_MIN - i : i;
+}
+
+const char *ga_precision_name(ga_precision p)
+{
+    return p == GA_PREC_FLOAT32 ? "float32" : "float64";
+}
+
+int ga_precision_from_name(ga_precision *out, const char *name)
+{
+    if (!strcmp(name, "float64") || !strcmp(name, "double") || !strcmp(name, "f64")) {
+        *out = GA_PREC_FLOAT64;
+        return GA_OK;
+    }
+    if (!strcmp(name, "float32") || !strcmp(name, "float") || !strcmp(name, "f32")) {
+        *out = GA_PREC_FLOAT32;
+        return GA_OK;
+    }
+    return GA_EINVAL;
+}
+
+double ga_precision_u(ga_precision p) { return p == GA_PREC_FLOAT32 ? 0x1p-24 : 0x1p-53; }
+double ga_precision_min_normal(ga_precision p) { return p == GA_PREC_FLOAT32 ? FLT_MIN : DBL_MIN; }
+double ga_precision_max(ga_precision p) { return p == GA_PREC_FLOAT32 ? FLT_MAX : DBL_MAX; }
+
+double ga_round_to(ga_precision p, double v)
+{
+    /* a conversion of a double beyond FLT_MAX is undefined in C; IEEE
+     * rounding to nearest sends anything at or past FLT_MAX + ulp/2 to inf */
+    if (p == GA_PREC_FLOAT32 && isfinite(v) && fabs(v) >= 0x1.ffffffp127)
+        return v > 0 ? INFINITY : -INFINITY;
+    return p == GA_PREC_FLOAT32 ? (double)(float)v : v;
+}
+
+uint64_t ga_ulp_distance_in(ga_precision p, double a, double b)
+{
+    if (p == GA_PREC_FLOAT64)
+        return ga_ulp_distance(a, b);
+    if (isnan(a) || isnan(b))
+        return UINT64_MAX;
+    int64_t ia = ordered_bits_f((float)ga_round_to(p, a));
+    int64_t ib = ordered_bits_f((float)ga_round_to(p, b));
+    return ia > ib ? (uint64_t)(ia - ib) : (uint64_t)(ib - ia);
+}
+
+double ga_ulp_in(ga_precision p, double v)
+{
+    double a = fabs(v);
+    if (!isfinite(a))
+        return INFINITY;
+    if (p == GA_PREC_FLOAT32) {
+        if (a >= FLT_MAX)
+            return 0x1p104; /* the spacing at the top of float32's range */
+        float f = (float)a;
+        if ((double)f > a)
+            f = nextafterf(f, 0.0f);
+        return (double)nextafterf(f, INFINITY) - (double)f;
+    }
+    return nextafter(a, INFINITY) - a;
 }
