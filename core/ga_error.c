@@ -102,3 +102,35 @@ double ga_ulp_in(ga_precision p, double v)
     }
     return nextafter(a, INFINITY) - a;
 }
+
+static int overflows(ga_precision p, double v)
+{
+    return isfinite(v) && !isfinite(ga_round_to(p, v));
+}
+
+int ga_round_problem(ga_error *err, ga_precision p, const ga_net *net, double *params, double *x,
+                     size_t nx, double *y, size_t ny)
+{
+    for (size_t v = 0; v < net->n_views; v++) {
+        const ga_view *vw = &net->views[v];
+        for (size_t i = 0; i < vw->rows * vw->cols; i++)
+            if (overflows(p, params[vw->offset + i]))
+                return ga_fail(err, GA_EINVAL, "%s[%zu] = %.17g overflows %s", vw->name, i,
+                               params[vw->offset + i], ga_precision_name(p));
+    }
+    for (size_t i = 0; i < nx; i++)
+        if (overflows(p, x[i]))
+            return ga_fail(err, GA_EINVAL, "x[%zu] = %.17g overflows %s", i, x[i],
+                           ga_precision_name(p));
+    for (size_t i = 0; i < ny; i++)
+        if (overflows(p, y[i]))
+            return ga_fail(err, GA_EINVAL, "y[%zu] = %.17g overflows %s", i, y[i],
+                           ga_precision_name(p));
+    for (size_t i = 0; i < net->n_params; i++)
+        params[i] = ga_round_to(p, params[i]);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = ga_round_to(p, x[i]);
+    for (size_t i = 0; i < ny; i++)
+        y[i] = ga_round_to(p, y[i]);
+    return GA_OK;
+}
