@@ -1,0 +1,305 @@
+#!/usr/bin/python3
+"""Torch's own float32 (and float64) gradients of spec files, stored as
+references that gradaudit's float32 verdicts are judged on
+(checks/test_torch_f32.c, docs/verdicts.md "Torch's float32 gradients").
+
+usage: /usr/bin/python3 oracle/gen_torch_f32.py [--gradaudit PROG] [--out DIR] SPEC.json|DIR ...
+
+Run with Debian's interpreter (python3-torch); the defaults are build/gradaudit
+and fixtures/reference/torch_f32. A directory stands for the *.json in it. The
+stored set is regenerated, from the worktree's root after `ninja -C build`, by
+
+    mkdir -p /tmp/torchf32 && build/bench/dump_specs /tmp/torchf32 400
+    /usr/bin/python3 oracle/gen_torch_f32.py fixtures/specs fixtures/specs/verdicts \\
+        /tmp/torchf32/hard_*.json
+
+(dump_specs writes ga_hardnet's cases for the seeds 1 .. 400 as hard_SEED.json;
+its gate_*.json, the gate's ordinary nets, may be added). Every seed and every
+skipped spec is printed with its reason.
+
+For each spec the net's numbers (parameters as `gradaudit eval --params` gives
+them, so init recipes draw exactly as gradaudit does; inputs; targets; the
+loss scale and weight decay; leaky_relu slopes and elu alphas) are rounded to
+float32, to nearest, as float32 code holds them. A spec any of whose numbers
+overflows float32, or whose scale rounds to 0, is skipped. The net is then
+built in torch from those numbers and its loss and gradient computed by
+autograd three times: in float32 with torch.set_num_threads(1), in float32
+with 2 threads, and in float64 (1 thread) from the same float32-rounded
+numbers. The written file NAME.json holds
+
+    generator, torch, numpy           this script, torch.__version__, np.__version__
+    source                            the spec it came from (a file, or
+                                      "ga_hardnet seed N (bench/dump_specs)")
+    spec                              the spec with every number rounded to float32
+                                      (explicit values, data in rows): the problem
+                                      torch computed on, exactly
+    float32: {threads, loss, grad, threads2_loss, threads2_grad, threads_agree}
+    float64: {threads, loss, grad}
+
+numbers as JSON numbers (a float32 value is a double exactly; Python's repr
+round-trips), non-finite ones as the strings "nan", "inf", "-inf"; grad in
+gradaudit's slab order W1, b1, W2, b2, ... each C order in its stored shape.
+
+The maths is docs/spec.md's, written with torch's own functions where their
+maths is the spec's, so that the float32 arithmetic is torch's and not a copy
+of gradaudit's formulas:
+  layers    column: F.linear(h, W, b) (W stored (out, in)); row: torch.addmm(b, h, W)
+  identity, sigmoid, tanh, relu, silu, softmax: torch's (relu'(0) = 0 in torch
+            as in the spec: threshold_backward passes the gradient where the
+            output is > 0)
+  leaky_relu F.leaky_relu(z, slope): z > 0 ? z : slope z, derivative slope at 0, as the spec
+  elu       F.elu(z, alpha): derivative alpha exp(z) for z <= 0, so alpha at 0, as the spec
+  softplus  F.softplus(z, threshold=T): z itself beyond T. T = 20 (torch's default)
+            in float32, where log(1 + exp(z)) and its derivative round to z and 1
+            beyond 20; T = 40 in float64, the smallest such point for double
+            (torch's 20 is off by 2e-9 there, not the spec's maths)
+  mse       F.mse_loss(p, y, reduction='sum')
+  bce_logits F.binary_cross_entropy_with_logits(z, y, reduction='sum')
+  softmax_ce F.cross_entropy(z, y, reduction='sum') with probability targets:
+            sum_k -y_k log_softmax(z)_k, the spec's sum_k y_k (logsumexp(z) - z_k)
+  bce       -(y log p + (1 - y) log1p(-p)) on the sigmoid output, the first term only
+            where y != 0 and the second only where y != 1 (the spec's 0 log 0 = 0);
+            not F.binary_cross_entropy, which clamps log p at -100 and divides its
+            derivative by max(p (1 - p), 1e-12), neither of them the spec's maths
+  cce       -sum_k y_k log p_k on the softmax output, only where y_k != 0 (0 log 0 = 0)
+  reductions sum; mean divides by B n_out; batch_mean by B; then times scale, plus
+            weight_decay/2 sum W^2 (weights only)
+Every activation and loss of the spec format is expressible; none is skipped.
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+GENERATOR = "oracle/gen_torch_f32.py"
+
+
+class Skip(Exception):
+    """A spec this script cannot or will not express, with the reason."""
+
+
+def f32(v, what):
+    """v rounded to float32 (to nearest, ties to even), as a double."""
+    with np.errstate(over="ignore"):
+        r = float(np.float32(v))
+    if not math.isfinite(r):
+        raise Skip(f"{what} = {v!r} overflows float32")
+    return r
+
+
+def rows(data, key, orientation):
+    a = np.array(data[key], dtype=np.float64)
+    return a.T.copy() if orientation == "columns" else a
+
+
+def eval_params(prog, path):
+    """The spec's parameters in slab order, as gradaudit draws or reads them."""
+    out = subprocess.run([prog, "eval", "--params", path], check=True, capture_output=True,
+                         text=True).stdout
+    names, values = [], []
+    for line in out.splitlines():
+        if line.startswith("param "):
+            _, name, v = line.split()
+            names.append(name)
+            values.append(float(v))
+    return names, values
+
+
+def problem(prog, path):
+    """The spec with every number rounded to float32 (a spec dict, explicit values)."""
+    with open(path) as fh:
+        spec = json.load(fh)
+    layout, n_in = spec["layout"], spec["input"]
+    layers = []
+    for i, layer in enumerate(spec["layers"]):
+        out = {"size": layer["size"], "activation": layer["activation"]}
+        if layer["activation"] == "leaky_relu":
+            out["slope"] = f32(layer.get("slope", 0.01), f"layers[{i}].slope")
+        if layer["activation"] == "elu":
+            out["alpha"] = f32(layer.get("alpha", 1.0), f"layers[{i}].alpha")
+        layers.append(out)
+    loss = dict(spec["loss"])
+    loss["scale"] = f32(loss.get("scale", 1.0), "loss.scale")
+    if loss["scale"] == 0:
+        raise Skip(f"loss.scale = {spec['loss']['scale']!r} rounds to 0 in float32")
+    loss["weight_decay"] = f32(loss.get("weight_decay", 0.0), "loss.weight_decay")
+    orientation = spec["data"].get("orientation", "rows")
+    x = rows(spec["data"], "x", orientation)
+    y = rows(spec["data"], "y", orientation)
+    names, flat = eval_params(prog, path)
+    flat = [f32(v, n) for n, v in zip(names, flat)]
+    values, off, fan_in = {}, 0, n_in
+    for i, layer in enumerate(layers, start=1):
+        n_out = layer["size"]
+        shape = (n_out, fan_in) if layout == "column" else (fan_in, n_out)
+        W = np.array(flat[off:off + fan_in * n_out]).reshape(shape)
+        off += fan_in * n_out
+        values[f"W{i}"] = W.tolist()
+        values[f"b{i}"] = flat[off:off + n_out]
+        off += n_out
+        fan_in = n_out
+    assert off == len(flat), f"{path}: {len(flat)} parameters, the layers need {off}"
+    data = {"x": [[f32(v, f"data.x[{n}][{j}]") for j, v in enumerate(r)] for n, r in enumerate(x)],
+            "y": [[f32(v, f"data.y[{n}][{j}]") for j, v in enumerate(r)] for n, r in enumerate(y)]}
+    out = {"layout": layout, "input": n_in, "layers": layers, "loss": loss, "data": data,
+           "parameters": {"values": values}}
+    if "description" in spec:
+        out["description"] = spec["description"] + " (every number rounded to float32)"
+    return out
+
+
+def activation(layer, z, dtype):
+    name = layer["activation"]
+    if name == "identity":
+        return z
+    if name == "sigmoid":
+        return torch.sigmoid(z)
+    if name == "tanh":
+        return torch.tanh(z)
+    if name == "relu":
+        return torch.relu(z)
+    if name == "leaky_relu":
+        return F.leaky_relu(z, layer["slope"])
+    if name == "elu":
+        return F.elu(z, layer["alpha"])
+    if name == "softplus":
+        return F.softplus(z, beta=1, threshold=20 if dtype == torch.float32 else 40)
+    if name == "silu":
+        return F.silu(z)
+    if name == "softmax":
+        return torch.softmax(z, dim=1)
+    raise Skip(f"activation {name!r} has no torch expression here")
+
+
+def loss_total(kind, z, p, y):
+    """The sum of the spec's terms over the batch (before reduction and scale)."""
+    if kind == "mse":
+        return F.mse_loss(p, y, reduction="sum")
+    if kind == "bce_logits":
+        return F.binary_cross_entropy_with_logits(z, y, reduction="sum")
+    if kind == "softmax_ce":
+        return F.cross_entropy(z, y, reduction="sum")
+    if kind == "bce":
+        m1, m0 = y != 0, y != 1
+        return -(y[m1] * torch.log(p[m1])).sum() - ((1 - y[m0]) * torch.log1p(-p[m0])).sum()
+    if kind == "cce":
+        m = y != 0
+        return -(y[m] * torch.log(p[m])).sum()
+    raise Skip(f"loss {kind!r} has no torch expression here")
+
+
+def run(spec, dtype, threads):
+    """(loss, gradient in slab order) of the rounded spec computed by torch in dtype."""
+    torch.set_num_threads(threads)
+    vals = spec["parameters"]["values"]
+    h = torch.tensor(spec["data"]["x"], dtype=dtype)
+    y = torch.tensor(spec["data"]["y"], dtype=dtype)
+    params, Ws = [], []
+    for i, layer in enumerate(spec["layers"], start=1):
+        W = torch.tensor(vals[f"W{i}"], dtype=dtype, requires_grad=True)
+        b = torch.tensor(vals[f"b{i}"], dtype=dtype, requires_grad=True)
+        params += [W, b]
+        Ws.append(W)
+        z = F.linear(h, W, b) if spec["layout"] == "column" else torch.addmm(b, h, W)
+        h = activation(layer, z, dtype)
+    loss = spec["loss"]
+    total = loss_total(loss["type"], z, h, y)
+    batch, n_out = y.shape
+    total = total / {"sum": 1, "mean": batch * n_out, "batch_mean": batch}[loss["reduction"]]
+    L = loss["scale"] * total
+    if loss["weight_decay"] != 0:
+        L = L + loss["weight_decay"] / 2 * sum((W ** 2).sum() for W in Ws)
+    L.backward()
+    grad = torch.cat([t.grad.reshape(-1) for t in params])
+    return L.item(), [float(v) for v in grad.tolist()]
+
+
+def num(v):
+    return v if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
+
+
+def bits_equal(a, b):
+    return np.array_equal(np.array(a, dtype=np.float64).view(np.int64),
+                          np.array(b, dtype=np.float64).view(np.int64))
+
+
+def source_name(path):
+    """A temporary dump_specs file is named by its generator and seed."""
+    base = os.path.basename(path)
+    if base.startswith("hard_"):
+        return f"ga_hardnet seed {base[5:-5]} (bench/dump_specs)"
+    if base.startswith("gate_"):
+        return f"test_gate case seed {base[5:-5]} (bench/dump_specs)"
+    return os.path.relpath(path)
+
+
+def reference(prog, path):
+    spec = problem(prog, path)
+    loss1, grad1 = run(spec, torch.float32, 1)
+    loss2, grad2 = run(spec, torch.float32, 2)
+    loss64, grad64 = run(spec, torch.float64, 1)
+    return {
+        "generator": GENERATOR, "torch": torch.__version__, "numpy": np.__version__,
+        "source": source_name(path), "spec": spec,
+        "float32": {"threads": 1, "loss": num(loss1), "grad": [num(v) for v in grad1],
+                    "threads2_loss": num(loss2), "threads2_grad": [num(v) for v in grad2],
+                    "threads_agree": bits_equal([loss1] + grad1, [loss2] + grad2)},
+        "float64": {"threads": 1, "loss": num(loss64), "grad": [num(v) for v in grad64]},
+    }
+
+
+def out_name(path):
+    """hard_12.json, first-draft.json, verdicts_fail_cancel.json."""
+    base = os.path.basename(path)
+    parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    return base if parent in ("specs", "torchf32") or base.startswith(("hard_", "gate_")) \
+        else f"{parent}_{base}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--gradaudit", default="build/gradaudit")
+    ap.add_argument("--out", default="fixtures/reference/torch_f32")
+    ap.add_argument("specs", nargs="+")
+    args = ap.parse_args()
+    torch.set_flush_denormal(False)
+    paths = []
+    for p in args.specs:
+        paths += sorted(os.path.join(p, f) for f in os.listdir(p) if f.endswith(".json")) \
+            if os.path.isdir(p) else [p]
+    os.makedirs(args.out, exist_ok=True)
+    print(f"torch {torch.__version__}, numpy {np.__version__}")
+    written = skipped = disagree = 0
+    for path in paths:
+        name = out_name(path)
+        if name.startswith("hard_"):
+            print(f"hardnet seed {name[5:-5]}")
+        try:
+            ref = reference(args.gradaudit, path)
+        except Skip as e:
+            print(f"skip {path}: {e}")
+            skipped += 1
+            continue
+        except (subprocess.CalledProcessError, KeyError) as e:
+            print(f"skip {path}: not a spec gradaudit evaluates ({e})")
+            skipped += 1
+            continue
+        disagree += not ref["float32"]["threads_agree"]
+        tmp = os.path.join(args.out, name + ".tmp")
+        with open(tmp, "w") as fh:
+            json.dump(ref, fh, indent=None, separators=(",", ":"))
+            fh.write("\n")
+        os.replace(tmp, os.path.join(args.out, name))
+        written += 1
+    print(f"{written} references in {args.out}, {skipped} specs skipped, "
+          f"{disagree} with float32 results that differ between 1 and 2 threads")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
