@@ -3,19 +3,25 @@
 references that gradaudit's float32 verdicts are judged on
 (checks/test_torch_f32.c, docs/verdicts.md "Torch's float32 gradients").
 
-usage: /usr/bin/python3 oracle/gen_torch_f32.py [--gradaudit PROG] [--out DIR] SPEC.json|DIR ...
+usage: /usr/bin/python3 oracle/gen_torch_f32.py [--gradaudit PROG] [--out DIR] [--max-batch N]
+                                                SPEC.json|DIR ...
 
 Run with Debian's interpreter (python3-torch); the defaults are build/gradaudit
 and fixtures/reference/torch_f32. A directory stands for the *.json in it. The
 stored set is regenerated, from the worktree's root after `ninja -C build`, by
 
     mkdir -p /tmp/torchf32 && build/bench/dump_specs /tmp/torchf32 400
-    /usr/bin/python3 oracle/gen_torch_f32.py fixtures/specs fixtures/specs/verdicts \\
-        /tmp/torchf32/hard_*.json
+    rm -f fixtures/reference/torch_f32/*.json
+    /usr/bin/python3 oracle/gen_torch_f32.py --max-batch 63 fixtures/specs \\
+        fixtures/specs/verdicts /tmp/torchf32/hard_*.json /tmp/torchf32/gate_*.json
 
-(dump_specs writes ga_hardnet's cases for the seeds 1 .. 400 as hard_SEED.json;
-its gate_*.json, the gate's ordinary nets, may be added). Every seed and every
-skipped spec is printed with its reason.
+dump_specs writes ga_hardnet's cases for the seeds 1 .. 400 as hard_SEED.json
+(saturation, cancelling weights, exact and near kinks, huge and tiny numbers,
+subnormals, extreme logits, 0/1 targets, rounding ties) and the gate's
+ordinary nets (every activation with every loss it pairs with, batches 1, 2,
+7, 64, both layouts, seeds 20261122 + n) as gate_SEED.json; --max-batch 63
+leaves out the batch-64 ones, which would triple the test's time. Every seed
+and every skipped spec is printed with its reason.
 
 For each spec the net's numbers (parameters as `gradaudit eval --params` gives
 them, so init recipes draw exactly as gradaudit does; inputs; targets; the
@@ -23,9 +29,15 @@ loss scale and weight decay; leaky_relu slopes and elu alphas) are rounded to
 float32, to nearest, as float32 code holds them. A spec any of whose numbers
 overflows float32, or whose scale rounds to 0, is skipped. The net is then
 built in torch from those numbers and its loss and gradient computed by
-autograd three times: in float32 with torch.set_num_threads(1), in float32
-with 2 threads, and in float64 (1 thread) from the same float32-rounded
-numbers. The written file NAME.json holds
+autograd: in float32 with torch.set_num_threads(1), in float32 with 2 threads,
+and in float64 (1 thread) from the same float32-rounded numbers; then once more
+in float32 and in float64 with torch's formulas that cancel replaced ("stable",
+DerivFromZ and FusedLoss below: sigmoid' and tanh' from z instead of y (1 - y)
+and 1 - y^2, elu as alpha expm1(z) with derivative alpha exp(z) instead of
+alpha (exp(z) - 1) and expm1's output + 1, and the logit losses' dL/dz written
+without p - y). The stable gradient tells the test which FAILs of torch's own
+gradient come from those formulas alone (torch's value then carries the
+cancellation's error, up to all of its digits, not a few roundings). The written file NAME.json holds
 
     generator, torch, numpy           this script, torch.__version__, np.__version__
     source                            the spec it came from (a file, or
@@ -33,8 +45,8 @@ numbers. The written file NAME.json holds
     spec                              the spec with every number rounded to float32
                                       (explicit values, data in rows): the problem
                                       torch computed on, exactly
-    float32: {threads, loss, grad, threads2_loss, threads2_grad, threads_agree}
-    float64: {threads, loss, grad}
+    float32: {threads, loss, grad, threads2_loss, threads2_grad, threads_agree, stable_grad}
+    float64: {threads, loss, grad, stable_grad}
 
 numbers as JSON numbers (a float32 value is a double exactly; Python's repr
 round-trips), non-finite ones as the strings "nan", "inf", "-inf"; grad in
@@ -154,10 +166,74 @@ def problem(prog, path):
     return out
 
 
-def activation(layer, z, dtype):
+def sigmoid_from_z(z):
+    """s(z) as 1/(1+e) or e/(1+e), e = exp(-|z|): accurate where 1/(1+exp(-z)) underflows."""
+    e = torch.exp(-z.abs())
+    return torch.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class DerivFromZ(torch.autograd.Function):
+    """torch's sigmoid or tanh forward, elu's as alpha expm1(z) (torch 1.13's elu
+    is alpha (exp(z) - 1), which cancels near 0); the derivative from z, not from
+    the output: sigmoid' = e/(1+e)^2, tanh' = 4 e2/(1+e2)^2, e = exp(-|z|), e2 = e^2
+    (no 1 - y cancelling where the unit saturates), elu' = alpha exp(z) for z <= 0
+    (torch's expm1' is its output + 1, which cancels for z << 0)."""
+
+    @staticmethod
+    def forward(ctx, z, name, alpha):
+        ctx.save_for_backward(z)
+        ctx.name, ctx.alpha = name, alpha
+        if name == "elu":
+            return torch.where(z > 0, z, alpha * torch.expm1(torch.clamp(z, max=0)))
+        return torch.sigmoid(z) if name == "sigmoid" else torch.tanh(z)
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved_tensors
+        if ctx.name == "elu":
+            return g * torch.where(z > 0, torch.ones_like(z),
+                                   ctx.alpha * torch.exp(torch.clamp(z, max=0))), None, None
+        if ctx.name == "sigmoid":
+            e = torch.exp(-z.abs())
+            return g * (e / ((1 + e) * (1 + e))), None, None
+        e2 = torch.exp(-2 * z.abs())
+        return g * (4 * e2 / ((1 + e2) * (1 + e2))), None, None
+
+
+class FusedLoss(torch.autograd.Function):
+    """The loss's terms summed, with dL/dz of the logits written so that nothing
+    cancels (ga_loss_sample_dz's formulas): (1-y) s(z) - y s(-z) for bce and
+    bce_logits; p_j (Y - y_j) - y_j (1 - p_j) for softmax_ce and cce, 1 - p of the
+    largest logit as r/(1+r). torch's value of the loss is kept."""
+
+    @staticmethod
+    def forward(ctx, z, y, total, kind):
+        ctx.save_for_backward(z, y)
+        ctx.softmax = kind in ("softmax_ce", "cce")
+        return total.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        z, y = ctx.saved_tensors
+        if not ctx.softmax:
+            return g * ((1 - y) * sigmoid_from_z(z) - y * sigmoid_from_z(-z)), None, None, None
+        m, jmax = z.max(dim=1, keepdim=True)
+        ez = torch.exp(z - m)
+        s = ez.sum(dim=1, keepdim=True)
+        r = s - 1
+        p = ez / s
+        is_max = torch.zeros_like(z, dtype=torch.bool).scatter_(1, jmax, True)
+        one_minus_p = torch.where(is_max, r / s, 1 - p)
+        Y = y.sum(dim=1, keepdim=True)
+        return g * (p * (Y - y) - y * one_minus_p), None, None, None
+
+
+def activation(layer, z, dtype, stable=False):
     name = layer["activation"]
     if name == "identity":
         return z
+    if stable and name in ("sigmoid", "tanh", "elu"):
+        return DerivFromZ.apply(z, name, layer.get("alpha"))
     if name == "sigmoid":
         return torch.sigmoid(z)
     if name == "tanh":
@@ -194,8 +270,10 @@ def loss_total(kind, z, p, y):
     raise Skip(f"loss {kind!r} has no torch expression here")
 
 
-def run(spec, dtype, threads):
-    """(loss, gradient in slab order) of the rounded spec computed by torch in dtype."""
+def run(spec, dtype, threads, stable=False):
+    """(loss, gradient in slab order) of the rounded spec computed by torch in dtype.
+    stable: torch's formulas that cancel replaced (sigmoid', tanh' and the fused
+    losses' dL/dz by DerivFromZ and FusedLoss, elu by expm1), the rest torch's own."""
     torch.set_num_threads(threads)
     vals = spec["parameters"]["values"]
     h = torch.tensor(spec["data"]["x"], dtype=dtype)
@@ -207,9 +285,11 @@ def run(spec, dtype, threads):
         params += [W, b]
         Ws.append(W)
         z = F.linear(h, W, b) if spec["layout"] == "column" else torch.addmm(b, h, W)
-        h = activation(layer, z, dtype)
+        h = activation(layer, z, dtype, stable)
     loss = spec["loss"]
     total = loss_total(loss["type"], z, h, y)
+    if stable and loss["type"] != "mse":
+        total = FusedLoss.apply(z, y, total.detach(), loss["type"])
     batch, n_out = y.shape
     total = total / {"sum": 1, "mean": batch * n_out, "batch_mean": batch}[loss["reduction"]]
     L = loss["scale"] * total
@@ -244,13 +324,17 @@ def reference(prog, path):
     loss1, grad1 = run(spec, torch.float32, 1)
     loss2, grad2 = run(spec, torch.float32, 2)
     loss64, grad64 = run(spec, torch.float64, 1)
+    _, sgrad1 = run(spec, torch.float32, 1, stable=True)
+    _, sgrad64 = run(spec, torch.float64, 1, stable=True)
     return {
         "generator": GENERATOR, "torch": torch.__version__, "numpy": np.__version__,
         "source": source_name(path), "spec": spec,
         "float32": {"threads": 1, "loss": num(loss1), "grad": [num(v) for v in grad1],
                     "threads2_loss": num(loss2), "threads2_grad": [num(v) for v in grad2],
-                    "threads_agree": bits_equal([loss1] + grad1, [loss2] + grad2)},
-        "float64": {"threads": 1, "loss": num(loss64), "grad": [num(v) for v in grad64]},
+                    "threads_agree": bits_equal([loss1] + grad1, [loss2] + grad2),
+                    "stable_grad": [num(v) for v in sgrad1]},
+        "float64": {"threads": 1, "loss": num(loss64), "grad": [num(v) for v in grad64],
+                    "stable_grad": [num(v) for v in sgrad64]},
     }
 
 
@@ -266,6 +350,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gradaudit", default="build/gradaudit")
     ap.add_argument("--out", default="fixtures/reference/torch_f32")
+    ap.add_argument("--max-batch", type=int, default=0,
+                    help="skip specs with more samples (0: no limit)")
     ap.add_argument("specs", nargs="+")
     args = ap.parse_args()
     torch.set_flush_denormal(False)
@@ -281,6 +367,11 @@ def main():
         if name.startswith("hard_"):
             print(f"hardnet seed {name[5:-5]}")
         try:
+            with open(path) as fh:
+                data = json.load(fh)["data"]
+            batch = len(data["x"][0] if data.get("orientation") == "columns" else data["x"])
+            if args.max_batch and batch > args.max_batch:
+                raise Skip(f"batch {batch} > --max-batch {args.max_batch}")
             ref = reference(args.gradaudit, path)
         except Skip as e:
             print(f"skip {path}: {e}")
