@@ -228,29 +228,28 @@ class FusedLoss(torch.autograd.Function):
         return g * (p * (Y - y) - y * one_minus_p), None, None, None
 
 
+# torch's function for each activation of the spec format (layer, z, dtype)
+ACTIVATIONS = {
+    "identity": lambda layer, z, dtype: z,
+    "sigmoid": lambda layer, z, dtype: torch.sigmoid(z),
+    "tanh": lambda layer, z, dtype: torch.tanh(z),
+    "relu": lambda layer, z, dtype: torch.relu(z),
+    "leaky_relu": lambda layer, z, dtype: F.leaky_relu(z, layer["slope"]),
+    "elu": lambda layer, z, dtype: F.elu(z, layer["alpha"]),
+    "softplus": lambda layer, z, dtype: F.softplus(
+        z, beta=1, threshold=20 if dtype == torch.float32 else 40),
+    "silu": lambda layer, z, dtype: F.silu(z),
+    "softmax": lambda layer, z, dtype: torch.softmax(z, dim=1),
+}
+
+
 def activation(layer, z, dtype, stable=False):
     name = layer["activation"]
-    if name == "identity":
-        return z
     if stable and name in ("sigmoid", "tanh", "elu"):
         return DerivFromZ.apply(z, name, layer.get("alpha"))
-    if name == "sigmoid":
-        return torch.sigmoid(z)
-    if name == "tanh":
-        return torch.tanh(z)
-    if name == "relu":
-        return torch.relu(z)
-    if name == "leaky_relu":
-        return F.leaky_relu(z, layer["slope"])
-    if name == "elu":
-        return F.elu(z, layer["alpha"])
-    if name == "softplus":
-        return F.softplus(z, beta=1, threshold=20 if dtype == torch.float32 else 40)
-    if name == "silu":
-        return F.silu(z)
-    if name == "softmax":
-        return torch.softmax(z, dim=1)
-    raise Skip(f"activation {name!r} has no torch expression here")
+    if name not in ACTIVATIONS:
+        raise Skip(f"activation {name!r} has no torch expression here")
+    return ACTIVATIONS[name](layer, z, dtype)
 
 
 def loss_total(kind, z, p, y):
