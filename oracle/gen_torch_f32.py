@@ -59,6 +59,9 @@ of gradaudit's formulas:
   identity, sigmoid, tanh, relu, silu, softmax: torch's (relu'(0) = 0 in torch
             as in the spec: threshold_backward passes the gradient where the
             output is > 0)
+  gelu      F.gelu(z): z (1 + erf(z/sqrt2))/2, the spec's z Phi(z)
+  gelu_tanh F.gelu(z, approximate='tanh'): z/2 (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))),
+            the spec's, the constant as a float in float32 as the spec allows
   leaky_relu F.leaky_relu(z, slope): z > 0 ? z : slope z, derivative slope at 0, as the spec
   elu       F.elu(z, alpha): derivative alpha exp(z) for z <= 0, so alpha at 0, as the spec
   softplus  F.softplus(z, threshold=T): z itself beyond T. T = 20 (torch's default)
@@ -172,12 +175,18 @@ def sigmoid_from_z(z):
     return torch.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
+GELU_TANH_C = 0.044715  # the spec's constant; torch holds it as a float in float32
+
+
 class DerivFromZ(torch.autograd.Function):
     """torch's sigmoid or tanh forward, elu's as alpha expm1(z) (torch 1.13's elu
-    is alpha (exp(z) - 1), which cancels near 0); the derivative from z, not from
-    the output: sigmoid' = e/(1+e)^2, tanh' = 4 e2/(1+e2)^2, e = exp(-|z|), e2 = e^2
-    (no 1 - y cancelling where the unit saturates), elu' = alpha exp(z) for z <= 0
-    (torch's expm1' is its output + 1, which cancels for z << 0)."""
+    is alpha (exp(z) - 1), which cancels near 0), gelu's through erfc and
+    gelu_tanh's through a sigmoid (torch's 1 + erf(z/sqrt2) and 1 + tanh(w) cancel
+    for z << 0); the derivative from z, not from the output: sigmoid' = e/(1+e)^2,
+    tanh' = 4 e2/(1+e2)^2, e = exp(-|z|), e2 = e^2 (no 1 - y cancelling where the
+    unit saturates), elu' = alpha exp(z) for z <= 0 (torch's expm1' is its output
+    + 1, which cancels for z << 0), gelu' = Phi(z) + z phi(z), gelu_tanh' =
+    s + 2 z s(w2) s(-w2) w', s = sigmoid(w2), w2 = 2 sqrt(2/pi) (z + c z^3)."""
 
     @staticmethod
     def forward(ctx, z, name, alpha):
@@ -185,6 +194,10 @@ class DerivFromZ(torch.autograd.Function):
         ctx.name, ctx.alpha = name, alpha
         if name == "elu":
             return torch.where(z > 0, z, alpha * torch.expm1(torch.clamp(z, max=0)))
+        if name == "gelu":
+            return z * (0.5 * torch.special.erfc(-z * math.sqrt(0.5)))
+        if name == "gelu_tanh":
+            return z * sigmoid_from_z(gelu_tanh_w2(z))
         return torch.sigmoid(z) if name == "sigmoid" else torch.tanh(z)
 
     @staticmethod
@@ -193,11 +206,26 @@ class DerivFromZ(torch.autograd.Function):
         if ctx.name == "elu":
             return g * torch.where(z > 0, torch.ones_like(z),
                                    ctx.alpha * torch.exp(torch.clamp(z, max=0))), None, None
+        if ctx.name == "gelu":
+            pdf = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+            return g * (0.5 * torch.special.erfc(-z * math.sqrt(0.5)) + z * pdf), None, None
+        if ctx.name == "gelu_tanh":
+            w2 = gelu_tanh_w2(z)
+            e = torch.exp(-w2.abs())
+            bump = e / ((1 + e) * (1 + e))  # s(w2) s(-w2), 0 where w2 overflows
+            dw2 = 2 * math.sqrt(2 / math.pi) * (1 + 3 * GELU_TANH_C * z * z)
+            tail = torch.where(bump > 0, z * bump * dw2, torch.zeros_like(z))
+            return g * (sigmoid_from_z(w2) + tail), None, None
         if ctx.name == "sigmoid":
             e = torch.exp(-z.abs())
             return g * (e / ((1 + e) * (1 + e))), None, None
         e2 = torch.exp(-2 * z.abs())
         return g * (4 * e2 / ((1 + e2) * (1 + e2))), None, None
+
+
+def gelu_tanh_w2(z):
+    """2 sqrt(2/pi) (z + c z^3): 1 + tanh(w) = 2 sigmoid(2 w)."""
+    return 2 * math.sqrt(2 / math.pi) * (z + GELU_TANH_C * z * z * z)
 
 
 class FusedLoss(torch.autograd.Function):
@@ -239,13 +267,15 @@ ACTIVATIONS = {
     "softplus": lambda layer, z, dtype: F.softplus(
         z, beta=1, threshold=20 if dtype == torch.float32 else 40),
     "silu": lambda layer, z, dtype: F.silu(z),
+    "gelu": lambda layer, z, dtype: F.gelu(z),
+    "gelu_tanh": lambda layer, z, dtype: F.gelu(z, approximate="tanh"),
     "softmax": lambda layer, z, dtype: torch.softmax(z, dim=1),
 }
 
 
 def activation(layer, z, dtype, stable=False):
     name = layer["activation"]
-    if stable and name in ("sigmoid", "tanh", "elu"):
+    if stable and name in ("sigmoid", "tanh", "elu", "gelu", "gelu_tanh"):
         return DerivFromZ.apply(z, name, layer.get("alpha"))
     if name not in ACTIVATIONS:
         raise Skip(f"activation {name!r} has no torch expression here")
