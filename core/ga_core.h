@@ -81,6 +81,11 @@ typedef enum {
      * checked through their generic formula (core/ga_ref_act_tmpl.h) and
      * their two constants (ga_activation_lipschitz*). */
     GA_ACT_SILU,         /* f(z) = z sigmoid(z); f'(z) = s(z) (1 + z s(-z)) */
+    GA_ACT_GELU,         /* f(z) = z Phi(z), Phi(z) = erfc(-z/sqrt 2)/2; f'(z) = Phi(z) + z phi(z),
+                            phi(z) = exp(-z^2/2)/sqrt(2 pi) */
+    GA_ACT_GELU_TANH,    /* f(z) = z/2 (1 + tanh u) = z s(2u), u = sqrt(2/pi) (z + c z^3),
+                            c = 0.044715 (exactly); f'(z) = s(2u) + 2 z s(2u) s(-2u) u'(z),
+                            u'(z) = sqrt(2/pi) (1 + 3 c z^2) */
     GA_ACT_COUNT
 } ga_activation;
 
