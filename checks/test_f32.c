@@ -104,15 +104,23 @@ Test(exact, relu_relu_batch_mean)
         run_exact(GA_LAYOUT_COLUMN, GA_ACT_RELU, GA_ACT_RELU, GA_REDUCE_BATCH_MEAN, 0.25, s);
 }
 
-/* The float pass refuses numbers that are not float32 (its caller rounds
- * them: ga_round_problem, ga_round_hyperparams) and names the first. */
-Test(exact, refuses_numbers_that_are_not_float32)
+/* A 1-n_out net, column layout, mse summed, no decay: its parameters zero. */
+static ga_net *one_layer(size_t n_out, ga_activation act, double param)
 {
-    ga_layer_desc layers[1] = {{1, GA_ACT_LEAKY_RELU, 0.01}};
+    ga_layer_desc layers[1] = {{n_out, act, param}};
     ga_net_desc d = {GA_LAYOUT_COLUMN, 1, 1, layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0}};
     ga_net *net;
     ga_error err = {{0}};
     cr_assert_eq(ga_net_alloc(&net, &err, &d), GA_OK, "%s", err.msg);
+    return net;
+}
+
+/* The float pass refuses numbers that are not float32 (its caller rounds
+ * them: ga_round_problem, ga_round_hyperparams) and names the first. */
+Test(exact, refuses_numbers_that_are_not_float32)
+{
+    ga_net *net = one_layer(1, GA_ACT_LEAKY_RELU, 0.01);
+    ga_error err = {{0}};
     double x[1] = {0.5}, y[1] = {0.25}, g[2], loss;
     net->params[0] = 0.1; /* W1[0,0]: not a float32 */
     cr_expect_eq(ga_loss_grad_f32(&loss, g, &err, net, net->params, x, y, 1), GA_EINVAL);
@@ -351,11 +359,8 @@ Test(helpers, precision_names)
  * named and nothing is changed */
 Test(helpers, round_problem)
 {
-    ga_layer_desc layers[1] = {{2, GA_ACT_IDENTITY, 0}};
-    ga_net_desc d = {GA_LAYOUT_COLUMN, 1, 1, layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0}};
-    ga_net *net;
+    ga_net *net = one_layer(2, GA_ACT_IDENTITY, 0.0);
     ga_error err = {{0}};
-    cr_assert_eq(ga_net_alloc(&net, &err, &d), GA_OK, "%s", err.msg);
     const double p0[4] = {0.1, 1.0 / 3.0, 1e-40, -2.0 / 3.0}; /* W1 (2, 1), b1 (2, 1) */
     const double want[4] = {0.10000000149011612, 0.3333333432674408, 9.99994610111476e-41,
                             -0.6666666865348816};
