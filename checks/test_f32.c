@@ -116,7 +116,7 @@ static ga_net *one_layer(size_t n_out, ga_activation act, double param)
 }
 
 /* The float pass refuses numbers that are not float32 (its caller rounds
- * them: ga_round_problem, ga_round_hyperparams) and names the first. */
+ * them: ga_round_problem) and names the first. */
 Test(exact, refuses_numbers_that_are_not_float32)
 {
     ga_net *net = one_layer(1, GA_ACT_LEAKY_RELU, 0.01);
@@ -128,7 +128,7 @@ Test(exact, refuses_numbers_that_are_not_float32)
     net->params[0] = 0.5;
     cr_expect_eq(ga_loss_grad_f32(&loss, g, &err, net, net->params, x, y, 1), GA_EINVAL);
     cr_expect(strstr(err.msg, "activation parameter"), "%s", err.msg); /* 0.01 */
-    cr_assert_eq(ga_round_hyperparams(&err, F32, net), GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_round_problem(&err, F32, net, net->params, x, 1, y, 1), GA_OK, "%s", err.msg);
     cr_expect_eq(net->desc.layers[0].act_param, (double)0.01f);
     x[0] = NAN;
     cr_expect_eq(ga_loss_grad_f32(&loss, g, &err, net, net->params, x, y, 1), GA_ENONFINITE);
@@ -136,8 +136,8 @@ Test(exact, refuses_numbers_that_are_not_float32)
     x[0] = 0.5;
     cr_expect_eq(ga_loss_grad_f32(&loss, g, &err, net, net->params, x, y, 1), GA_OK, "%s", err.msg);
     net->desc.loss.scale = 1e39;
-    cr_expect_eq(ga_round_hyperparams(&err, F32, net), GA_EINVAL);
-    cr_expect(strstr(err.msg, "loss.scale") && strstr(err.msg, "overflows float32"), "%s", err.msg);
+    cr_expect_eq(ga_round_problem(&err, F32, net, net->params, x, 1, y, 1), GA_EINVAL);
+    cr_expect(strstr(err.msg, "scale 9.9999999999999994e+38") && strstr(err.msg, "overflows float32"), "%s", err.msg);
     cr_expect_eq(net->desc.loss.scale, 1e39, "nothing changed on refusal");
     ga_net_free(net);
 }
@@ -190,7 +190,6 @@ static void run_bound(ga_layout layout, ga_activation hidden, ga_loss_kind loss,
     ga_net *net = p.net;
     size_t nx = p.batch * net->desc.n_in, ny = p.batch * net->desc.layers[net->desc.n_layers - 1].n_out;
     cr_assert_eq(ga_round_problem(&err, F32, net, net->params, p.x, nx, p.y, ny), GA_OK, "%s", err.msg);
-    cr_assert_eq(ga_round_hyperparams(&err, F32, net), GA_OK, "%s", err.msg);
     size_t n = net->n_params;
     double *g32 = malloc(n * sizeof *g32), *g = malloc(n * sizeof *g), *gerr = malloc(n * sizeof *gerr);
     cr_assert(g32 && g && gerr);

@@ -84,8 +84,9 @@ static void check_usage(FILE *f)
           "                    decay) rounded to float32 (one beyond its range: exit 2),\n"
           "                    the gradient computed in float32 (core/ga_f32.c), the oracle\n"
           "                    exact at those rounded numbers, the tolerance the proven\n"
-          "                    enclosure at float32's unit roundoff 2^-24 and range; the\n"
-          "                    report's first line says so. Oracle method only: not with\n"
+          "                    enclosure at float32's unit roundoff 2^-24 and range, the\n"
+          "                    loss and the ulps float32's; the report's first line says\n"
+          "                    so. Oracle method only: not with\n"
           "                    --method other than oracle, --fast or --inject\n"
           "  --inject NAME*F   multiply the analytic entry NAME (e.g. W1[0,1]) by F before\n"
           "                    checking: shows the check catching a wrong entry\n"
@@ -397,7 +398,8 @@ int ga_cmd_check(int argc, char **argv)
         if ((rc = ga_cli_round_problem("check", path, opt.precision, net, spec->x, nx, spec->y, ny)))
             goto out;
         wrong = malloc(net->n_params * sizeof *wrong);
-        st = wrong ? ga_loss_grad_f32(NULL, wrong, &err, net, net->params, spec->x, spec->y, spec->batch)
+        st = wrong ? ga_loss_grad_f32(&opt.analytic_loss, wrong, &err, net, net->params, spec->x,
+                                      spec->y, spec->batch)
                    : ga_fail(&err, GA_ENOMEM, "out of memory");
         if (st != GA_OK) {
             fprintf(stderr, "gradaudit check: %s: %s\n", path, err.msg);
@@ -525,13 +527,8 @@ int ga_cmd_check(int argc, char **argv)
         goto out;
     }
     /* --json -: standard output holds the JSON document alone */
-    if (!json || strcmp(json, "-")) {
-        if (opt.precision == GA_PREC_FLOAT32)
-            printf("dtype float32: the spec's numbers rounded to float32, the gradient computed in "
-                   "float32, the oracle exact at the rounded numbers, the tolerance the proven "
-                   "enclosure at u = 2^-24\n");
+    if (!json || strcmp(json, "-"))
         ga_check_report_print(stdout, rep);
-    }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "gradaudit check: cannot write to standard output: %s\n", strerror(errno));
         rc = GA_EXIT_INTERNAL;

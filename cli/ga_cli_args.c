@@ -50,8 +50,7 @@ int ga_cli_round_problem(const char *cmd, const char *path, ga_precision p, ga_n
                          size_t nx, double *y, size_t ny)
 {
     ga_error err = {{0}};
-    if (ga_round_hyperparams(&err, p, net) != GA_OK ||
-        ga_round_problem(&err, p, net, net->params, x, nx, y, ny) != GA_OK) {
+    if (ga_round_problem(&err, p, net, net->params, x, nx, y, ny) != GA_OK) {
         fprintf(stderr, "gradaudit %s: %s: %s\n", cmd, path, err.msg);
         return GA_EXIT_USAGE;
     }

@@ -264,7 +264,7 @@ int ga_loss_and_grad(double *loss, double *dparams, double *dx, ga_workspace *ws
  * (ga_ref_tmpl.h). params (n_params), x (B, n_in), y (B, n_out) and the net's
  * hyperparameters (activation parameters, loss scale and weight decay) must
  * be float32 numbers already: GA_EINVAL naming the first that is not (round
- * them with ga_round_problem and ga_round_hyperparams), GA_ENONFINITE for a
+ * them with ga_round_problem), GA_ENONFINITE for a
  * NaN or Inf. *loss (may be NULL) and grad (n_params) receive the float
  * results widened to double (exactly). The float workspace is allocated and
  * freed inside: GA_ENOMEM. A float overflow in the pass is no error: the
@@ -327,11 +327,6 @@ uint64_t ga_ulp_distance_in(ga_precision p, double a, double b);
  * code's copy of it would. */
 int ga_round_problem(ga_error *err, ga_precision p, ga_net *net, double *params, double *x,
                      size_t nx, double *y, size_t ny);
-/* Rounds the net's hyperparameters (each layer's activation parameter, the
- * loss's scale and weight decay) to the precision in place, as code in that
- * precision holds them (core/ga_f32.c). GA_EINVAL naming the first that would
- * overflow it; nothing is changed then. */
-int ga_round_hyperparams(ga_error *err, ga_precision p, ga_net *net);
 /* The spacing of the precision's numbers just above |v|: its ulp at v
  * (+inf for a non-finite v). */
 double ga_ulp_in(ga_precision p, double v);

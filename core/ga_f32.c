@@ -98,7 +98,7 @@ static size_t first_not_f32(const double *v, size_t n, int *nonfinite)
 }
 
 /* GA_OK when every number the pass reads as a float is one: params, x, y
- * and the hyperparameters (ga_round_problem, ga_round_hyperparams). */
+ * and the hyperparameters (ga_round_problem). */
 static int check_inputs(ga_error *err, const ga_net *net, const double *params, const double *x,
                         size_t nx, const double *y, size_t ny)
 {
@@ -124,11 +124,11 @@ static int check_inputs(ga_error *err, const ga_net *net, const double *params, 
     for (size_t l = 0; l < d->n_layers; l++)
         if ((double)(float)d->layers[l].act_param != d->layers[l].act_param)
             return ga_fail(err, GA_EINVAL, "float32 pass: layer %zu's activation parameter %.17g is "
-                           "not a float32 number (ga_round_hyperparams)", l + 1, d->layers[l].act_param);
+                           "not a float32 number (ga_round_problem)", l + 1, d->layers[l].act_param);
     if ((double)(float)d->loss.scale != d->loss.scale ||
         (double)(float)d->loss.weight_decay != d->loss.weight_decay)
         return ga_fail(err, GA_EINVAL, "float32 pass: the loss's scale %.17g or weight decay %.17g "
-                       "is not a float32 number (ga_round_hyperparams)", d->loss.scale,
+                       "is not a float32 number (ga_round_problem)", d->loss.scale,
                        d->loss.weight_decay);
     return GA_OK;
 }
@@ -185,37 +185,5 @@ int ga_loss_grad_f32(double *loss, double *grad, ga_error *err, const ga_net *ne
     free(val);
     free(slab);
     ga_graph_free(g);
-    return GA_OK;
-}
-
-/* *v rounded to p, or GA_EINVAL naming it (what) when it overflows p */
-static int round_one(ga_error *err, ga_precision p, double *v, const char *what)
-{
-    double r = ga_round_to(p, *v);
-    if (isfinite(*v) && !isfinite(r))
-        return ga_fail(err, GA_EINVAL, "%s = %.17g overflows %s", what, *v, ga_precision_name(p));
-    *v = r;
-    return GA_OK;
-}
-
-int ga_round_hyperparams(ga_error *err, ga_precision p, ga_net *net)
-{
-    ga_net_desc *d = &net->desc;
-    double scale = d->loss.scale, decay = d->loss.weight_decay;
-    int st = round_one(err, p, &scale, "loss.scale");
-    if (!st)
-        st = round_one(err, p, &decay, "loss.weight_decay");
-    for (size_t l = 0; !st && l < d->n_layers; l++) {
-        double a = d->layers[l].act_param;
-        char what[64];
-        snprintf(what, sizeof what, "layer %zu's activation parameter", l + 1);
-        st = round_one(err, p, &a, what);
-    }
-    if (st)
-        return st; /* nothing changed */
-    d->loss.scale = scale;
-    d->loss.weight_decay = decay;
-    for (size_t l = 0; l < d->n_layers; l++)
-        d->layers[l].act_param = ga_round_to(p, d->layers[l].act_param);
     return GA_OK;
 }

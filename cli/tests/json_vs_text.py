@@ -81,16 +81,14 @@ def cmd_check(jpath, cpath, tpath):
     with open(cpath, newline="") as f:
         rows = list(csv.DictReader(f))
     text = open(tpath).read().splitlines()
-    # --dtype float32 puts a line of its own before the report; float64 none
-    dtype = "float64"
-    if text and text[0].startswith("dtype "):
-        dtype = text.pop(0).split(" ")[1].rstrip(":")
-    if d.get("dtype") != dtype:
-        bad(f"dtype: JSON {d.get('dtype')!r}, text {dtype!r}")
-    m = re.match(r"gradaudit check: method (\S+), seed (\d+), batch (\d+), (\d+) entries$", text[0])
+    m = re.match(r"gradaudit check: method (\S+), seed (\d+), batch (\d+), (\d+) entries"
+                 r"(, a float32 gradient \(ulps are float32's\))?$", text[0])
     if not m:
         bad(f"first text line {text[0]!r}")
         return
+    dtype = "float32" if m.group(5) else "float64"  # --dtype float32 says so on the first line
+    if d.get("dtype") != dtype:
+        bad(f"dtype: JSON {d.get('dtype')!r}, text {dtype!r}")
     for key, want in (("method", m.group(1)), ("seed", int(m.group(2))), ("batch", int(m.group(3))),
                       ("n_entries", int(m.group(4)))):
         if d.get(key) != want:

@@ -77,13 +77,9 @@ cp "$T/out" f32-e.txt
 agree "eval --dtype float32 --json = text (dtype float32 on both)" eval f32-e.json f32-e.txt
 check "check --json says dtype float64 by default" grep -q '"dtype": "float64"' c-oracle.json
 run check spec.json --dtype float32 --json f32-c.json --csv f32-c.csv
-if [ "$status" = 2 ] && grep -q "enclosure: float32 is not supported yet" "$T/err"; then
-    # until the float32 enclosure lands on main (checks/ga_enclose.c); then drop this branch
-    skip "check --dtype float32 --json = CSV and text" "the float32 enclosure has not landed yet"
-else
-    cp "$T/out" f32-c.txt
-    agree "check --dtype float32 --json = CSV and text (dtype float32 on both)" check f32-c.json f32-c.csv f32-c.txt
-fi
+cp "$T/out" f32-c.txt
+check "check --dtype float32 --json: exit 0" test "$status" = 0
+agree "check --dtype float32 --json = CSV and text (dtype float32 on both)" check f32-c.json f32-c.csv f32-c.txt
 run check spec.json --csv - --json -
 refused "check --csv - --json -: refused" 2 "--csv and --json both name standard output"
 run check spec.json --csv same --json same
