@@ -177,19 +177,30 @@ static double gamma32(size_t n)
 
 static double worst_ratio = 0.0;
 
+/* *p: ga_randnet_make's net of the seed (batch 1 + seed % max_batch, depth
+ * 1 + seed % 3, reduction seed % 3, decay 0.01 on odd seeds) with every
+ * number rounded to float32; what (128) names it. */
+static void f32_randnet(ga_randnet *p, char *what, ga_layout layout, ga_activation hidden,
+                        ga_loss_kind loss, uint32_t seed, size_t max_batch)
+{
+    ga_error err = {{0}};
+    cr_assert_eq(ga_randnet_make(p, &err, layout, hidden, loss, (ga_reduction)(seed % GA_REDUCE_COUNT),
+                                 1 + seed % max_batch, 1 + seed % 3, 0, seed % 2 ? 0.01 : 0.0, seed),
+                 GA_OK, "%s", err.msg);
+    ga_randnet_describe(what, 128, p);
+    ga_net *net = p->net;
+    size_t nx = p->batch * net->desc.n_in, ny = p->batch * net->desc.layers[net->desc.n_layers - 1].n_out;
+    cr_assert_eq(ga_round_problem(&err, F32, net, net->params, p->x, nx, p->y, ny), GA_OK, "%s: %s",
+                 what, err.msg);
+}
+
 static void run_bound(ga_layout layout, ga_activation hidden, ga_loss_kind loss, uint32_t seed)
 {
-    ga_reduction red = (ga_reduction)(seed % GA_REDUCE_COUNT);
     ga_randnet p;
-    ga_error err = {{0}};
-    cr_assert_eq(ga_randnet_make(&p, &err, layout, hidden, loss, red, 1 + seed % 5, 1 + seed % 3, 0,
-                                 seed % 2 ? 0.01 : 0.0, seed),
-                 GA_OK, "%s", err.msg);
     char what[128];
-    ga_randnet_describe(what, sizeof what, &p);
+    f32_randnet(&p, what, layout, hidden, loss, seed, 5);
     ga_net *net = p.net;
-    size_t nx = p.batch * net->desc.n_in, ny = p.batch * net->desc.layers[net->desc.n_layers - 1].n_out;
-    cr_assert_eq(ga_round_problem(&err, F32, net, net->params, p.x, nx, p.y, ny), GA_OK, "%s", err.msg);
+    ga_error err = {{0}};
     size_t n = net->n_params;
     double *g32 = malloc(n * sizeof *g32), *g = malloc(n * sizeof *g), *gerr = malloc(n * sizeof *gerr);
     cr_assert(g32 && g && gerr);
@@ -394,15 +405,10 @@ static void run_float32_check(ga_layout layout, ga_activation hidden, ga_loss_ki
                               size_t *n_entries, size_t *n_unjudgeable, size_t *n_moved)
 {
     ga_randnet p;
-    ga_error err = {{0}};
-    cr_assert_eq(ga_randnet_make(&p, &err, layout, hidden, loss, (ga_reduction)(seed % GA_REDUCE_COUNT),
-                                 1 + seed % 4, 1 + seed % 3, 0, seed % 2 ? 0.01 : 0.0, seed),
-                 GA_OK, "%s", err.msg);
     char what[128];
-    ga_randnet_describe(what, sizeof what, &p);
+    f32_randnet(&p, what, layout, hidden, loss, seed, 4);
     ga_net *net = p.net;
-    size_t nx = p.batch * net->desc.n_in, ny = p.batch * net->desc.layers[net->desc.n_layers - 1].n_out;
-    cr_assert_eq(ga_round_problem(&err, F32, net, net->params, p.x, nx, p.y, ny), GA_OK, "%s", err.msg);
+    ga_error err = {{0}};
     double *g32 = malloc(net->n_params * sizeof *g32);
     cr_assert(g32);
     ga_check_options opt;
