@@ -136,8 +136,9 @@ static int check_inputs(ga_error *err, const ga_net *net, const double *params, 
 int ga_loss_grad_f32(double *loss, double *grad, ga_error *err, const ga_net *net,
                      const double *params, const double *x, const double *y, size_t batch)
 {
-    if (!grad || !net || !params || !x || !y || batch == 0)
-        return ga_fail(err, GA_EINVAL, "float32 pass: a required argument is NULL or the batch is 0");
+    if (!grad || !net || !params || !x || !y || batch == 0 || net->desc.n_layers == 0)
+        return ga_fail(err, GA_EINVAL, "float32 pass: a required argument is NULL, the batch is 0 "
+                       "or the net has no layer");
     const ga_net_desc *d = &net->desc;
     size_t n_out = d->layers[d->n_layers - 1].n_out, nx, ny;
     if (!ga_size_mul(&nx, batch, d->n_in) || !ga_size_mul(&ny, batch, n_out))
