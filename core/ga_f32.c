@@ -5,7 +5,7 @@
  * Every operation is one float rounding: a + b, a * b, a / b of floats give a
  * float (C11 5.2.4.2.2: FLT_EVAL_METHOD 0, checked below, evaluates them in
  * float; -ffp-contract=off, set project-wide, forbids fusing a * b + c). A
- * double operand of the template (a parameter, a datum, a hyperparameter, a
+ * double operand of the template (a parameter, a datum, a constant, a
  * count N) is converted to float first, as float code holds it. Dot products
  * accumulate in float in index order. Elementary functions are glibc's float
  * ones (expf, expm1f, log1pf, tanhf: 1-2 ulps on x86_64 per glibc's table of
@@ -81,6 +81,13 @@ static float f32_softplus(float z)
 #define A_DOT_END(c, r, s) (C_(c), *(r) = *(s))
 #include "ga_ref_tmpl.h"
 
+/* v is a float32 number (ga_round_to: a conversion of a double beyond
+ * FLT_MAX to float is undefined in C) */
+static int is_f32(double v)
+{
+    return ga_round_to(GA_PREC_FLOAT32, v) == v;
+}
+
 /* The first number of v (n) that is not a float32 (or is not finite), or n. */
 static size_t first_not_f32(const double *v, size_t n, int *nonfinite)
 {
@@ -89,7 +96,7 @@ static size_t first_not_f32(const double *v, size_t n, int *nonfinite)
             *nonfinite = 1;
             return i;
         }
-        if ((double)(float)v[i] != v[i]) {
+        if (!is_f32(v[i])) {
             *nonfinite = 0;
             return i;
         }
@@ -98,7 +105,7 @@ static size_t first_not_f32(const double *v, size_t n, int *nonfinite)
 }
 
 /* GA_OK when every number the pass reads as a float is one: params, x, y
- * and the hyperparameters (ga_round_problem). */
+ * and the net's constants (ga_round_problem). */
 static int check_inputs(ga_error *err, const ga_net *net, const double *params, const double *x,
                         size_t nx, const double *y, size_t ny)
 {
@@ -122,11 +129,10 @@ static int check_inputs(ga_error *err, const ga_net *net, const double *params, 
     }
     const ga_net_desc *d = &net->desc;
     for (size_t l = 0; l < d->n_layers; l++)
-        if ((double)(float)d->layers[l].act_param != d->layers[l].act_param)
+        if (!is_f32(d->layers[l].act_param))
             return ga_fail(err, GA_EINVAL, "float32 pass: layer %zu's activation parameter %.17g is "
                            "not a float32 number (ga_round_problem)", l + 1, d->layers[l].act_param);
-    if ((double)(float)d->loss.scale != d->loss.scale ||
-        (double)(float)d->loss.weight_decay != d->loss.weight_decay)
+    if (!is_f32(d->loss.scale) || !is_f32(d->loss.weight_decay))
         return ga_fail(err, GA_EINVAL, "float32 pass: the loss's scale %.17g or weight decay %.17g "
                        "is not a float32 number (ga_round_problem)", d->loss.scale,
                        d->loss.weight_decay);
