@@ -125,10 +125,10 @@ Test(exact, refuses_numbers_that_are_not_float32)
     net->params[0] = 0.1; /* W1[0,0]: not a float32 */
     cr_expect_eq(ga_loss_grad_f32(&loss, g, &err, net, net->params, x, y, 1), GA_EINVAL);
     cr_expect(strstr(err.msg, "W1[0,0]") && strstr(err.msg, "not a float32"), "%s", err.msg);
+    net->params[0] = 0.5;
     net->params[1] = 1e39; /* b1[0,0]: beyond float32's range */
     cr_expect_eq(ga_loss_grad_f32(&loss, g, &err, net, net->params, x, y, 1), GA_EINVAL);
     cr_expect(strstr(err.msg, "b1[0,0]") && strstr(err.msg, "not a float32"), "%s", err.msg);
-    net->params[0] = 0.5;
     net->params[1] = 0.0;
     cr_expect_eq(ga_loss_grad_f32(&loss, g, &err, net, net->params, x, y, 1), GA_EINVAL);
     cr_expect(strstr(err.msg, "activation parameter"), "%s", err.msg); /* 0.01 */
