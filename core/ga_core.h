@@ -262,6 +262,21 @@ int ga_loss_and_grad(double *loss, double *dparams, double *dx, ga_workspace *ws
                      const ga_net *net, const double *params, const double *x,
                      const double *y, size_t batch);
 
+/* The same loss and gradient computed in float32 (core/ga_f32.c): code under
+ * test that runs in single precision. Every operation is one float rounding,
+ * dot products accumulate in float in index order, exp/expm1/log1p/tanh are
+ * glibc's float functions, the formulas those of the generic reference
+ * (ga_ref_tmpl.h). params (n_params), x (B, n_in), y (B, n_out) and the net's
+ * constants (activation parameters, loss scale and weight decay) must be
+ * float32 numbers already: GA_EINVAL naming the first that is not (round them
+ * with ga_round_problem), GA_ENONFINITE for a NaN or Inf. *loss (may be NULL)
+ * and grad (n_params) receive the float results widened to double (exactly).
+ * The float workspace is allocated and freed inside: GA_ENOMEM. A float
+ * overflow in the pass is no error: the results are then what float code
+ * gives, infinities or NaN. */
+int ga_loss_grad_f32(double *loss, double *grad, ga_error *err, const ga_net *net,
+                     const double *params, const double *x, const double *y, size_t batch);
+
 /* ---- training utilities ------------------------------------------------ */
 /* p -= lr * g */
 void ga_sgd_step(double *params, const double *grads, size_t n, double lr);

@@ -8,7 +8,8 @@
  * Instances today: checks/ga_plainpass.c (plain double in index order, and
  * randomly perturbed double: the Monte Carlo rounding scale; the mutation
  * suite's faults), oracle/ga_refmp.c (MPFR at a precision), oracle/ga_refball.c
- * (Arb's balls, dot products by arb_dot); checks/ga_enclose.c compiles the
+ * (Arb's balls, dot products by arb_dot), core/ga_f32.c (float32: code
+ * under test in single precision); checks/ga_enclose.c compiles the
  * activations alone (ga_ref_act_tmpl.h) in long double.
  *
  * The instance defines, before including this file:
