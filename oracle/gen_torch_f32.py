@@ -34,8 +34,9 @@ and in float64 (1 thread) from the same float32-rounded numbers; then once more
 in float32 and in float64 with torch's formulas that cancel replaced ("stable",
 DerivFromZ and FusedLoss below: sigmoid' and tanh' from z instead of y (1 - y)
 and 1 - y^2, elu as alpha expm1(z) with derivative alpha exp(z) instead of
-alpha (exp(z) - 1) and expm1's output + 1, and the logit losses' dL/dz written
-without p - y). The stable gradient tells the test which FAILs of torch's own
+alpha (exp(z) - 1) and expm1's output + 1, gelu through erfc and gelu_tanh
+through a sigmoid instead of 1 + erf and 1 + tanh, and the logit losses' dL/dz
+written without p - y). The stable gradient tells the test which FAILs of torch's own
 gradient come from those formulas alone (torch's value then carries the
 cancellation's error, up to all of its digits, not a few roundings). The written file NAME.json holds
 
