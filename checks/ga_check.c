@@ -46,10 +46,13 @@ void ga_check_options_default(ga_check_options *opt)
     opt->seed = 1;
     opt->top_k = 10;
     opt->cross_check = 2; /* every run: route (b) against route (a) on 2 entries */
+    opt->analytic_loss = NAN;
     ga_oracle_options_default(&opt->oracle);
 }
 
-ga_verdict ga_compare(char *reason, size_t size, double analytic, double ref, double tol)
+/* ga_compare with the ulps and the words of the precision that computed `analytic` */
+static ga_verdict compare_in(ga_precision prec, char *reason, size_t size, double analytic,
+                             double ref, double tol)
 {
     if (isnan(analytic)) {
         snprintf(reason, size, "analytic gradient is NaN");
@@ -71,12 +74,12 @@ ga_verdict ga_compare(char *reason, size_t size, double analytic, double ref, do
     }
     if (isnan(tol)) {
         /* no number bounds this entry's error: saying pass or FAIL would be a guess */
-        snprintf(reason, size, "not judgeable in double: its error bound could not be formed "
-                               "(the double pass overflows on its way)");
+        snprintf(reason, size, "not judgeable in %s: its error bound could not be formed "
+                               "(the pass overflows on its way)", ga_precision_name(prec));
         return GA_VERDICT_UNJUDGEABLE;
     }
     double d = fabs(analytic - ref);
-    uint64_t ulps = ga_ulp_distance(analytic, ref);
+    uint64_t ulps = ga_ulp_distance_in(prec, analytic, ref);
     if (d <= tol) {
         snprintf(reason, size, "|diff| %.3g <= tol %.3g (%llu ulps)", d, tol, (unsigned long long)ulps);
         return GA_VERDICT_PASS;
@@ -85,6 +88,11 @@ ga_verdict ga_compare(char *reason, size_t size, double analytic, double ref, do
              tol > 0 ? d / tol : INFINITY, (unsigned long long)ulps,
              ref != 0 ? d / fabs(ref) : INFINITY);
     return GA_VERDICT_FAIL;
+}
+
+ga_verdict ga_compare(char *reason, size_t size, double analytic, double ref, double tol)
+{
+    return compare_in(GA_PREC_FLOAT64, reason, size, analytic, ref, tol);
 }
 
 void ga_check_report_free(ga_check_report *r)
@@ -216,9 +224,11 @@ static int forward_inside(ga_error *err, const ga_enclosure *enc, const ga_net *
  * |analytic - oracle| <= tol says exactly "inside". GA_EFAIL when the
  * oracle lies outside the enclosure: one of the two is wrong, and no
  * verdict built on them can stand. */
-static int judge_enclosed(ga_check_entry *e, ga_error *err, double lo, double hi, int kinked,
-                          const char *kreason, const char *lreason, int settled)
+static int judge_enclosed(ga_check_entry *e, ga_error *err, ga_precision prec, double lo,
+                          double hi, int kinked, const char *kreason, const char *lreason,
+                          int settled)
 {
+    const char *pname = ga_precision_name(prec);
     double a = e->analytic, ref = e->oracle;
     if (!settled) {
         /* the oracle's best value is no reference: membership alone */
@@ -260,7 +270,7 @@ static int judge_enclosed(ga_check_entry *e, ga_error *err, double lo, double hi
         /* NaN, or an infinity where the exact value (and so the oracle) is
          * finite, fails whatever double could produce it; an infinity the
          * exact value also rounds to passes */
-        e->verdict = ga_compare(e->reason, sizeof e->reason, a, ref, e->tol);
+        e->verdict = compare_in(prec, e->reason, sizeof e->reason, a, ref, e->tol);
         return GA_OK;
     }
     if (!(a >= lo && a <= hi)) {
@@ -270,15 +280,15 @@ static int judge_enclosed(ga_check_entry *e, ga_error *err, double lo, double hi
                      "%s; analytic %.17g lies outside the proven interval [%.17g, %.17g]", kreason, a,
                      lo, hi);
         else
-            ga_compare(e->reason, sizeof e->reason, a, ref, e->tol);
+            compare_in(prec, e->reason, sizeof e->reason, a, ref, e->tol);
         return GA_OK;
     }
     if (!isfinite(lo) || !isfinite(hi)) {
         e->verdict = GA_VERDICT_UNJUDGEABLE;
         snprintf(e->reason, sizeof e->reason,
-                 "%s%snot judgeable in double: a correct double computation of this entry can "
+                 "%s%snot judgeable in %s: a correct %s computation of this entry can "
                  "overflow (its enclosure is [%.3g, %.3g])", kinked ? kreason : "",
-                 kinked ? "; " : "", lo, hi);
+                 kinked ? "; " : "", pname, pname, lo, hi);
         return GA_OK;
     }
     if (kinked) {
@@ -292,12 +302,12 @@ static int judge_enclosed(ga_check_entry *e, ga_error *err, double lo, double hi
     if (ref != 0 && lo <= fmin(-ref, 2 * ref) && hi >= fmax(-ref, 2 * ref)) {
         e->verdict = GA_VERDICT_UNJUDGEABLE;
         snprintf(e->reason, sizeof e->reason,
-                 "not judgeable in double: %s; its enclosure [%.3g, %.3g] holds 0, -exact and "
-                 "2 exact alike", lreason ? lreason : "rounding can move this entry by more than "
-                 "its own size", lo, hi);
+                 "not judgeable in %s: %s; its enclosure [%.3g, %.3g] holds 0, -exact and "
+                 "2 exact alike", pname, lreason ? lreason : "rounding can move this entry by more "
+                 "than its own size", lo, hi);
         return GA_OK;
     }
-    e->verdict = ga_compare(e->reason, sizeof e->reason, a, ref, e->tol);
+    e->verdict = compare_in(prec, e->reason, sizeof e->reason, a, ref, e->tol);
     return GA_OK;
 }
 
@@ -398,6 +408,12 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
         return ga_fail(err, GA_EINVAL, "check: batch size must be at least 1");
     if ((unsigned)opt->method >= GA_CHECK_COUNT)
         return ga_fail(err, GA_EINVAL, "check: unknown method %d", (int)opt->method);
+    if (opt->precision != GA_PREC_FLOAT64 &&
+        (opt->method != GA_CHECK_ORACLE || !opt->analytic || !opt->analytic_own_forward))
+        return ga_fail(err, GA_EINVAL,
+                       "check: a %s gradient is judged by the oracle method, given as `analytic` "
+                       "with analytic_own_forward set (the core computes in float64)",
+                       ga_precision_name(opt->precision));
     size_t P = net->n_params;
 
     int status = GA_OK;
@@ -416,6 +432,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     }
     double *blo = grad + P, *bhi = grad + 2 * P;
     r->method = opt->method;
+    r->precision = opt->precision;
     r->seed = opt->seed;
     r->batch = batch;
     r->n_entries = P;
@@ -512,7 +529,9 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
         if (err)
             err->msg[0] = 0;
     }
-    r->loss_ulps = ga_ulp_distance(r->loss, r->loss_oracle);
+    if (opt->analytic && !isnan(opt->analytic_loss))
+        r->loss = opt->analytic_loss;
+    r->loss_ulps = ga_ulp_distance_in(opt->precision, r->loss, r->loss_oracle);
 
     char lreason[256] = "";
     int lost = by_oracle && lost_reason(lreason, sizeof lreason, enc, net, batch);
@@ -552,14 +571,14 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
                 lo = fmax(lo, fmin(blo[i], oracle[i]));
                 hi = fmin(hi, fmax(bhi[i], oracle[i]));
             }
-            if ((status = judge_enclosed(e, err, lo, hi, kinked, kreason, lost ? lreason : NULL,
-                                         settled)))
+            if ((status = judge_enclosed(e, err, opt->precision, lo, hi, kinked, kreason,
+                                         lost ? lreason : NULL, settled)))
                 goto out;
             e->abs_err = e->analytic == e->ref ? 0.0 : fabs(e->analytic - e->ref);
             e->rel_err = e->abs_err == 0 ? 0.0 : e->ref != 0 ? e->abs_err / fabs(e->ref) : INFINITY;
             if (isnan(e->abs_err))
                 e->rel_err = NAN;
-            e->ulps = ga_ulp_distance(e->analytic, e->ref);
+            e->ulps = ga_ulp_distance_in(opt->precision, e->analytic, e->ref);
             goto tally;
         } else {
             ga_fd_result fr;
@@ -731,8 +750,9 @@ static const char *num_g(char buf[32], int digits, double v)
 
 int ga_check_report_print(FILE *f, const ga_check_report *r)
 {
-    fprintf(f, "gradaudit check: method %s, seed %llu, batch %zu, %zu entries\n",
-            ga_check_method_name(r->method), (unsigned long long)r->seed, r->batch, r->n_entries);
+    fprintf(f, "gradaudit check: method %s, seed %llu, batch %zu, %zu entries%s\n",
+            ga_check_method_name(r->method), (unsigned long long)r->seed, r->batch, r->n_entries,
+            r->precision == GA_PREC_FLOAT32 ? ", a float32 gradient (ulps are float32's)" : "");
     char v1[32], v2[32];
     if (r->loss_ulps == UINT64_MAX) /* a NaN on either side: no distance */
         fprintf(f, "loss %s (oracle %s, no ulp distance to a NaN)\n", num_g(v1, 17, r->loss),
@@ -745,9 +765,10 @@ int ga_check_report_print(FILE *f, const ga_check_report *r)
                    "come from that overflow, whatever the formulas\n",
                 isnan(r->loss) ? "NaN" : r->loss > 0 ? "+inf" : "-inf");
     if (r->method == GA_CHECK_ORACLE) {
-        fprintf(f, "tolerance: the proven enclosure of every value a correct double computation "
+        fprintf(f, "tolerance: the proven enclosure of every value a correct %s computation "
                    "can give (any summation order, slopes over the interval each argument is "
-                   "known to lie in, underflow and overflow), both branches at a kink\n");
+                   "known to lie in, underflow and overflow), both branches at a kink\n",
+                r->precision == GA_PREC_FLOAT32 ? "float32" : "double");
     } else {
         fprintf(f, "analytic rounding bound: min(gamma_n * sum|terms| of the backward pass, n = %zu, "
                    "gamma_n = %.3g; %g x its Monte Carlo rounding scale over %u runs)\n",
@@ -767,7 +788,8 @@ int ga_check_report_print(FILE *f, const ga_check_report *r)
                 r->cross_checked, r->cross_mismatches);
     fprintf(f, "result: %zu pass, %zu FAIL, %zu kink (explained)", r->n_pass, r->n_fail, r->n_kink);
     if (r->n_unjudgeable)
-        fprintf(f, ", %zu unjudgeable (not judgeable in double: not a FAIL)", r->n_unjudgeable);
+        fprintf(f, ", %zu unjudgeable (not judgeable in %s: not a FAIL)", r->n_unjudgeable,
+                r->precision == GA_PREC_FLOAT32 ? "float32" : "double");
     fputc('\n', f);
     fprintf(f, "\n%-8s %7s %7s %6s %6s %6s %12s %12s %12s\n", "tensor", "entries", "pass", "FAIL",
             "kink", "unjdg", "max_abs_err", "max_rel_err", "worst/tol");

@@ -152,6 +152,8 @@ typedef struct {
                                  or was derived from the core's forward pass (an injected
                                  error, a mutated backward), and the tighter enclosure
                                  built on that forward pass applies (docs/verdicts.md) */
+    double analytic_loss;   /* the loss that came with `analytic` (NaN, the default: none;
+                               the report then shows the core's double loss) */
     ga_precision precision; /* what `analytic` was computed in (default float64); float32
                                is judged by the oracle method alone, against the whole
                                enclosure at float32's unit roundoff and range, and
@@ -204,6 +206,7 @@ typedef struct {
 
 typedef struct {
     ga_check_method method;
+    ga_precision precision;    /* of the gradient judged */
     uint64_t seed;
     size_t batch;
     size_t n_entries;

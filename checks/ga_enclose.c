@@ -20,17 +20,34 @@
 #include "ga_loss_internal.h"
 
 #define K GA_ENCLOSE_ELEM_ULPS
-/* below DBL_MIN a product, quotient or function value may be off by half
- * a subnormal ulp, 2^-1075, absolutely; sums of subnormals are exact */
-#define ETA 0x1p-1074L
+
+/* The arithmetic enclosed (ga_precision): every budget below is taken in it.
+ * Below `min` a product, quotient or function value may be off by half a
+ * subnormal ulp absolutely (eta is the whole ulp, for margin); sums of
+ * subnormals are exact. */
+typedef struct {
+    long double u;       /* unit roundoff (1 + 2^-8): the margin covers the long
+                            double evaluation's 2^-64 per operation */
+    long double eta;     /* the smallest subnormal: 2^-1074, 2^-149 */
+    long double min;     /* the smallest normal: DBL_MIN, FLT_MIN */
+    long double max;     /* the largest finite: DBL_MAX, FLT_MAX */
+    int digits;          /* significand bits: 53, 24 */
+    long double exp_cut; /* exp(-d) is below eta/2 for d beyond it: 746, 104 */
+    ga_precision prec;
+} fmodel;
+
+static const fmodel model_float64 = {GA_ENCLOSE_U, 0x1p-1074L, DBL_MIN, DBL_MAX, 53, 746.0L,
+                                     GA_PREC_FLOAT64};
+static const fmodel model_float32 = {0x1p-24L * (1.0L + 0x1p-8L), 0x1p-149L, FLT_MIN, FLT_MAX, 24,
+                                     104.0L, GA_PREC_FLOAT32};
 
 typedef struct {
     long double lo, hi;
 } ivl;
 
-static long double gam(size_t n)
+static long double gam(const fmodel *m, size_t n)
 {
-    long double nu = (long double)n * GA_ENCLOSE_U;
+    long double nu = (long double)n * m->u;
     return nu < 0.5L ? nu / (1.0L - nu) : (long double)INFINITY;
 }
 
@@ -50,23 +67,23 @@ static ivl fix(ivl r)
     return r;
 }
 
-/* Rounded to double, a value beyond DBL_MAX may come out infinite. */
-static ivl may_overflow(ivl r)
+/* Rounded to the precision, a value beyond its largest may come out infinite. */
+static ivl may_overflow(const fmodel *m, ivl r)
 {
-    if (r.hi > DBL_MAX)
+    if (r.hi > m->max)
         r.hi = INFINITY;
-    if (r.lo < -DBL_MAX)
+    if (r.lo < -m->max)
         r.lo = -INFINITY;
     return r;
 }
 
-/* the range r widened by rel |r| + n_eta 2^-1074 on both sides */
-static ivl widen(ivl r, long double rel, size_t n_eta)
+/* the range r widened by rel |r| + n_eta eta on both sides */
+static ivl widen(const fmodel *m, ivl r, long double rel, size_t n_eta)
 {
-    long double w = rel * mag(r) + (long double)n_eta * ETA;
+    long double w = rel * mag(r) + (long double)n_eta * m->eta;
     r.lo -= w;
     r.hi += w;
-    return may_overflow(fix(r));
+    return may_overflow(m, fix(r));
 }
 
 /* exact values are finite: 0 times an infinite end is 0 */
@@ -105,17 +122,21 @@ static ivl isub(ivl a, ivl b)
 
 /* ---- exact operations ----
  * A product of two doubles is exact when fma(x, y, -xy) is 0 and it does not
- * underflow; a sum of exact double terms, each a multiple of 2^e, whose
- * absolute values add up to less than 2^(e + 53), is exact in every order
- * (every partial sum is such a multiple below 2^(e + 53)). Where a pass
+ * underflow (of two float32 numbers: their double product, always exact, is
+ * a normal float32); a sum of exact terms, each a multiple of 2^e, whose
+ * absolute values add up to less than 2^(e + digits), is exact in every
+ * order (every partial sum is such a multiple below 2^(e + digits)). Where a pass
  * stays exact (zero weights and biases, small integers, dyadic data), the
  * enclosure is a point: an exact 0 is exactly at a kink, and an exact value
  * must be matched exactly. */
 
-/* the finite double an interval is, when it is one */
-static int point_double(double *v, ivl a)
+/* the finite number of the precision an interval is, when it is one */
+static int point_double(const fmodel *m, double *v, ivl a)
 {
     if (a.lo != a.hi || !isfinite(a.lo) || (long double)(double)a.lo != a.lo)
+        return 0;
+    if (m->prec == GA_PREC_FLOAT32 &&
+        (fabsl(a.lo) > m->max || (long double)(float)a.lo != a.lo))
         return 0;
     *v = (double)a.lo;
     return 1;
@@ -131,16 +152,18 @@ static int low_bit(double v)
 }
 
 /* x y when it is an exact double product, else 0 */
-static int exact_product(double *p, ivl x, ivl y)
+static int exact_product(const fmodel *m, double *p, ivl x, ivl y)
 {
     double a, b;
-    if (!point_double(&a, x) || !point_double(&b, y))
+    if (!point_double(m, &a, x) || !point_double(m, &b, y))
         return 0;
     *p = a * b;
     if (a == 0 || b == 0) {
         *p = 0;
         return 1;
     }
+    if (m->prec == GA_PREC_FLOAT32)
+        return fabs(*p) >= FLT_MIN && fabs(*p) <= FLT_MAX && (double)(float)*p == *p;
     return isfinite(*p) && fabs(*p) >= DBL_MIN && fma(a, b, -*p) == 0;
 }
 
@@ -156,7 +179,7 @@ typedef struct {
 
 static const acc acc_empty = {0, 0, 0, 0, 0, 0, 0, INT_MAX};
 
-static void acc_add(acc *s, ivl t)
+static void acc_add(const fmodel *m, acc *s, ivl t)
 {
     s->lo += t.lo;
     s->hi += t.hi;
@@ -166,49 +189,49 @@ static void acc_add(acc *s, ivl t)
     if (t.lo < 0)
         s->neg -= t.lo;
     double v;
-    if (!point_double(&v, t))
+    if (!point_double(m, &v, t))
         s->inexact = 1;
     else if (v != 0 && low_bit(v) < s->low)
         s->low = low_bit(v);
 }
 
 /* the product x y as a term: exact when it is, counted when it may underflow */
-static void acc_add_product(acc *s, ivl x, ivl y)
+static void acc_add_product(const fmodel *m, acc *s, ivl x, ivl y)
 {
     double p;
-    if (exact_product(&p, x, y)) {
-        acc_add(s, (ivl){p, p});
+    if (exact_product(m, &p, x, y)) {
+        acc_add(m, s, (ivl){p, p});
         return;
     }
     ivl t = imul(x, y);
-    acc_add(s, t);
+    acc_add(m, s, t);
     s->inexact = 1;
-    if ((t.lo != 0 || t.hi != 0) && (t.lo <= 0 ? t.hi >= -DBL_MIN : t.lo <= DBL_MIN))
+    if ((t.lo != 0 || t.hi != 0) && (t.lo <= 0 ? t.hi >= -m->min : t.lo <= m->min))
         s->tiny++;
 }
 
 /* n_round roundings on the longest path of the sum, and its products that
  * may underflow: |fl(sum) - sum| <= gamma_{n_round} sum|terms| + tiny eta */
-static ivl acc_close(const acc *s, size_t n_round)
+static ivl acc_close(const fmodel *m, const acc *s, size_t n_round)
 {
-    if (!s->inexact && (s->low == INT_MAX || s->mag < ldexpl(1.0L, s->low + 53)))
+    if (!s->inexact && (s->low == INT_MAX || s->mag < ldexpl(1.0L, s->low + m->digits)))
         return (ivl){s->lo, s->lo}; /* exact in every order (and in long double) */
-    long double g = gam(n_round), w = g * s->mag + (long double)s->tiny * ETA;
+    long double g = gam(m, n_round), w = g * s->mag + (long double)s->tiny * m->eta;
     ivl r = fix((ivl){s->lo - w, s->hi + w});
-    if (s->pos * (1.0L + g) > DBL_MAX)
+    if (s->pos * (1.0L + g) > m->max)
         r.hi = INFINITY;
-    if (s->neg * (1.0L + g) > DBL_MAX)
+    if (s->neg * (1.0L + g) > m->max)
         r.lo = -INFINITY;
-    return may_overflow(r);
+    return may_overflow(m, r);
 }
 
 /* a single product as the core rounds it */
-static ivl round_product(ivl x, ivl y)
+static ivl round_product(const fmodel *m, ivl x, ivl y)
 {
     double p;
-    if (exact_product(&p, x, y))
+    if (exact_product(m, &p, x, y))
         return (ivl){p, p};
-    return widen(imul(x, y), GA_ENCLOSE_U, 1);
+    return widen(m, imul(x, y), m->u, 1);
 }
 
 /* An interval wider than half its magnitude: a factor that varies by more
@@ -324,19 +347,19 @@ static ivl hull(const long double *v, int n)
 }
 
 /* f over z: every activation is monotone on each side of 0 */
-static ivl act_range(ga_activation a, long double p, ivl z)
+static ivl act_range(const fmodel *m, ga_activation a, long double p, ivl z)
 {
     if (ga_activation_is_generic(a)) {
         long double c = z.lo == z.hi ? z.lo : z.lo / 2 + z.hi / 2;
         ivl r = mean_value(act_ld(a, p, c), (long double)ga_activation_lipschitz(a, (double)p), z);
-        return widen(r, K * GA_ENCLOSE_U, K);
+        return widen(m, r, K * m->u, K);
     }
     double pz;
-    if (a == GA_ACT_LEAKY_RELU && z.lo == z.hi && (z.lo > 0 || exact_product(&pz, (ivl){p, p}, z)))
+    if (a == GA_ACT_LEAKY_RELU && z.lo == z.hi && (z.lo > 0 || exact_product(m, &pz, (ivl){p, p}, z)))
         return z.lo > 0 ? z : (ivl){pz, pz};
     long double v[3] = {act_ld(a, p, z.lo), act_ld(a, p, z.hi), 0.0L};
     ivl r = hull(v, (z.lo < 0 && z.hi > 0) ? 3 : 2); /* f(0) = 0 for every activation */
-    return widen(fix(r), act_ulps(a) * GA_ENCLOSE_U, act_ulps(a) > 0 ? (size_t)K : 0);
+    return widen(m, fix(r), act_ulps(a) * m->u, act_ulps(a) > 0 ? (size_t)K : 0);
 }
 
 /* sigmoid' = e/(1+e)^2 and tanh' = 4 e2/(1+e2)^2, e = exp(-|z|), e2 = e^2:
@@ -355,7 +378,7 @@ static long double bump(ga_activation a, long double z)
  * and the interval is the hull of both one-sided slopes: at an exact 0 any
  * value between them is a valid subgradient (the core takes relu'(0) = 0,
  * leaky_relu'(0) = slope, elu'(0) = alpha; other codes take 1). */
-static ivl dact_range(int *amb, ga_activation a, long double p, ivl z)
+static ivl dact_range(const fmodel *m, int *amb, ga_activation a, long double p, ivl z)
 {
     *amb = 0;
     ivl r;
@@ -365,9 +388,9 @@ static ivl dact_range(int *amb, ga_activation a, long double p, ivl z)
         long double c = z.lo == z.hi ? z.lo : z.lo / 2 + z.hi / 2;
         long double L1 = (long double)ga_activation_lipschitz(a, (double)p);
         r = mean_value(generic_deriv(a, p, c), (long double)ga_activation_lipschitz_deriv(a, (double)p), z);
-        r.lo -= K * GA_ENCLOSE_U * L1;
-        r.hi += K * GA_ENCLOSE_U * L1;
-        return widen(r, K * GA_ENCLOSE_U, K);
+        r.lo -= K * m->u * L1;
+        r.hi += K * m->u * L1;
+        return widen(m, r, K * m->u, K);
     }
     switch (a) {
     case GA_ACT_SIGMOID:
@@ -375,10 +398,10 @@ static ivl dact_range(int *amb, ga_activation a, long double p, ivl z)
         long double bl = bump(a, z.lo), bh = bump(a, z.hi);
         r.lo = fminl(bl, bh);
         r.hi = z.lo <= 0 && z.hi >= 0 ? (a == GA_ACT_SIGMOID ? 0.25L : 1.0L) : fmaxl(bl, bh);
-        return widen(r, K * GA_ENCLOSE_U, K);
+        return widen(m, r, K * m->u, K);
     }
     case GA_ACT_SOFTPLUS:
-        return widen((ivl){sigm(z.lo), sigm(z.hi)}, K * GA_ENCLOSE_U, K);
+        return widen(m, (ivl){sigm(z.lo), sigm(z.hi)}, K * m->u, K);
     case GA_ACT_RELU:
     case GA_ACT_LEAKY_RELU: {
         long double neg = a == GA_ACT_RELU ? 0.0L : p;
@@ -399,7 +422,7 @@ static ivl dact_range(int *amb, ga_activation a, long double p, ivl z)
             n = 3;
             *amb = p != 1.0L;
         }
-        return widen(hull(v, n), K * GA_ENCLOSE_U, K);
+        return widen(m, hull(v, n), K * m->u, K);
     }
     default: return (ivl){1, 1};
     }
@@ -443,7 +466,7 @@ static long double one_minus_p(long double r)
  * over the box; beyond 746 the term is below 2^-1075, which the absolute
  * budget covers, so d is capped there. Every term of the sum s and every
  * p_k = exp(z_k - m) / s carries it twice at most. */
-static long double softmax_shift(const ivl *z, size_t n)
+static long double softmax_shift(const fmodel *m, const ivl *z, size_t n)
 {
     long double top = z[0].hi, bottom = z[0].lo;
     for (size_t j = 1; j < n; j++) {
@@ -451,27 +474,27 @@ static long double softmax_shift(const ivl *z, size_t n)
         bottom = fminl(bottom, z[j].lo);
     }
     long double d = top - bottom;
-    return 2.0L * GA_ENCLOSE_U * (isnan(d) || d > 746.0L ? 746.0L : d);
+    return 2.0L * m->u * (isnan(d) || d > m->exp_cut ? m->exp_cut : d);
 }
 
 /* the core's softmax row: max, n subtractions and exponentials, a sum of n,
  * a division */
-static void softmax_forward(ivl *a, const ivl *z, size_t n)
+static void softmax_forward(const fmodel *m, ivl *a, const ivl *z, size_t n)
 {
-    long double shift = softmax_shift(z, n);
+    long double shift = softmax_shift(m, z, n);
     for (size_t k = 0; k < n; k++)
-        a[k] = widen(softmax_p(softmax_rest(z, n, k)), gam(n + K + 2) + shift, n + 2);
+        a[k] = widen(m, softmax_p(softmax_rest(z, n, k)), gam(m, n + K + 2) + shift, n + 2);
 }
 
 /* dz_j = a_j (da_j - sum_k a_k da_k), in place over da */
-static void softmax_backward(ivl *da, const ivl *a, size_t n)
+static void softmax_backward(const fmodel *m, ivl *da, const ivl *a, size_t n)
 {
     acc s = acc_empty;
     for (size_t k = 0; k < n; k++)
-        acc_add_product(&s, a[k], da[k]);
-    ivl sv = acc_close(&s, n);
+        acc_add_product(m, &s, a[k], da[k]);
+    ivl sv = acc_close(m, &s, n);
     for (size_t k = 0; k < n; k++)
-        da[k] = round_product(a[k], widen(isub(da[k], sv), GA_ENCLOSE_U, 0));
+        da[k] = round_product(m, a[k], widen(m, isub(da[k], sv), m->u, 0));
 }
 
 /* ---- the passes ---- */
@@ -562,7 +585,7 @@ static size_t fan_in(const ga_net *net, size_t l)
 
 /* dL/dz (or dL/da for mse) of the last layer for one sample, before the
  * factor: the loss's formulas as the core evaluates them (ga_loss.c) */
-static void loss_delta(ivl *g, unsigned char *lost, const ga_loss_desc *ld, const ivl *z,
+static void loss_delta(const fmodel *m, ivl *g, unsigned char *lost, const ga_loss_desc *ld, const ivl *z,
                        const ivl *a, const double *y, size_t n)
 {
     switch (ld->kind) {
@@ -575,8 +598,8 @@ static void loss_delta(ivl *g, unsigned char *lost, const ga_loss_desc *ld, cons
             ivl t1 = iscale(1.0L - (long double)y[k], s), t2 = iscale(y[k], sm);
             g[k] = isub(t1, t2);
             lost[k] = spread_wide(g[k]);
-            long double w = gam(K + 3) * (mag(t1) + mag(t2)) + 3 * ETA;
-            g[k] = may_overflow(fix((ivl){g[k].lo - w, g[k].hi + w}));
+            long double w = gam(m, K + 3) * (mag(t1) + mag(t2)) + 3 * m->eta;
+            g[k] = may_overflow(m, fix((ivl){g[k].lo - w, g[k].hi + w}));
         }
         return;
     case GA_LOSS_SOFTMAX_CE:
@@ -584,7 +607,7 @@ static void loss_delta(ivl *g, unsigned char *lost, const ga_loss_desc *ld, cons
         /* p_k (Y - y_k) - y_k (1 - p_k), Y = sum y; p and 1 - p from the
          * rest r_k without cancellation (the core's r / s for the largest
          * logit) */
-        long double sy = 0, say = 0, shift = softmax_shift(z, n);
+        long double sy = 0, say = 0, shift = softmax_shift(m, z, n);
         for (size_t k = 0; k < n; k++) {
             sy += y[k];
             say += fabsl(y[k]);
@@ -595,9 +618,9 @@ static void loss_delta(ivl *g, unsigned char *lost, const ga_loss_desc *ld, cons
             ivl t1 = iscale(sy - (long double)y[k], p), t2 = iscale(y[k], q);
             g[k] = isub(t1, t2);
             lost[k] = spread_wide(g[k]);
-            long double w = (gam(n + K + 8) + shift) * (p.hi * (say + fabsl(y[k])) + fabsl(y[k]) * q.hi) +
-                            (long double)(n + 4) * ETA;
-            g[k] = may_overflow(fix((ivl){g[k].lo - w, g[k].hi + w}));
+            long double w = (gam(m, n + K + 8) + shift) * (p.hi * (say + fabsl(y[k])) + fabsl(y[k]) * q.hi) +
+                            (long double)(n + 4) * m->eta;
+            g[k] = may_overflow(m, fix((ivl){g[k].lo - w, g[k].hi + w}));
         }
         return;
     }
@@ -606,9 +629,9 @@ static void loss_delta(ivl *g, unsigned char *lost, const ga_loss_desc *ld, cons
         /* 2 (a - y): one subtraction, an exact doubling */
         for (size_t k = 0; k < n; k++) {
             acc s = acc_empty;
-            acc_add(&s, a[k]);
-            acc_add(&s, (ivl){-y[k], -y[k]});
-            ivl t = acc_close(&s, 1);
+            acc_add(m, &s, a[k]);
+            acc_add(m, &s, (ivl){-y[k], -y[k]});
+            ivl t = acc_close(m, &s, 1);
             g[k] = (ivl){2 * t.lo, 2 * t.hi};
             lost[k] = 0;
         }
@@ -665,7 +688,7 @@ static int pass_work_alloc(pass_work *w, ga_error *err, const ga_net *net, size_
 /* The loss's delta and the backward pass over the forward intervals of w:
  * gradient enclosures into glo, ghi (n_params), kink flags into gkink; amb
  * (the layers' kink flags) and lost (may be NULL) as the forward left them. */
-static void backward_pass(pass_work *w, const ga_net *net, const double *params, const double *x,
+static void backward_pass(const fmodel *m, pass_work *w, const ga_net *net, const double *params, const double *x,
                           const double *y, size_t B, unsigned char **amb, unsigned char **lost,
                           double *glo, double *ghi, unsigned char *gkink)
 {
@@ -684,13 +707,14 @@ static void backward_pass(pass_work *w, const ga_net *net, const double *params,
         F = ld->scale / (long double)B, f_ops = 1;
     /* the core's factor: two roundings at most (B * n, the division), none
      * when the quotient is a double (a power of two, say) */
-    ivl Fi = (long double)(double)F == F ? (ivl){F, F} : widen((ivl){F, F}, gam(f_ops), f_ops);
+    double Fd;
+    ivl Fi = point_double(m, &Fd, (ivl){F, F}) ? (ivl){F, F} : widen(m, (ivl){F, F}, gam(m, f_ops), f_ops);
     for (size_t n = 0; n < B; n++) {
         ivl *g = D + n * no;
         const ivl *z = Z[last] + n * no, *a = A[last] + n * no;
-        loss_delta(g, loss_lost, ld, z, a, y + n * no, no);
+        loss_delta(m, g, loss_lost, ld, z, a, y + n * no, no);
         for (size_t k = 0; k < no; k++) {
-            g[k] = round_product(Fi, g[k]);
+            g[k] = round_product(m, Fi, g[k]);
             if (lost)
                 lost[last][n * no + k] |= loss_lost[k];
             kD[n * no + k] = 0;
@@ -698,10 +722,10 @@ static void backward_pass(pass_work *w, const ga_net *net, const double *params,
         if (!ga_loss_fuses_output(ld->kind)) {
             const ga_layer_desc *Ll = &d->layers[last];
             if (Ll->act == GA_ACT_SOFTMAX) {
-                softmax_backward(g, a, no);
+                softmax_backward(m, g, a, no);
             } else if (Ll->act != GA_ACT_IDENTITY) {
                 for (size_t k = 0; k < no; k++) {
-                    g[k] = round_product(g[k], DF[last][n * no + k]);
+                    g[k] = round_product(m, g[k], DF[last][n * no + k]);
                     kD[n * no + k] = amb[last][n * no + k];
                 }
             }
@@ -719,10 +743,10 @@ static void backward_pass(pass_work *w, const ga_net *net, const double *params,
             acc sb = acc_empty;
             unsigned char kb = 0;
             for (size_t n = 0; n < B; n++) {
-                acc_add(&sb, D[n * fo + k]);
+                acc_add(m, &sb, D[n * fo + k]);
                 kb |= kD[n * fo + k];
             }
-            ivl gb = acc_close(&sb, B);
+            ivl gb = acc_close(m, &sb, B);
             glo[bv->offset + k] = down(gb.lo);
             ghi[bv->offset + k] = up(gb.hi);
             gkink[bv->offset + k] = kb;
@@ -733,12 +757,12 @@ static void backward_pass(pass_work *w, const ga_net *net, const double *params,
                 unsigned char kw = 0;
                 for (size_t n = 0; n < B; n++) {
                     ivl a = l == 0 ? (ivl){x[n * fi + j], x[n * fi + j]} : A[l - 1][n * fi + j];
-                    acc_add_product(&sw, D[n * fo + k], a);
+                    acc_add_product(m, &sw, D[n * fo + k], a);
                     kw |= kD[n * fo + k] && (a.lo != 0 || a.hi != 0);
                 }
                 if (wd)
-                    acc_add_product(&sw, (ivl){ld->weight_decay, ld->weight_decay}, (ivl){params[wi], params[wi]});
-                ivl gw = acc_close(&sw, B + (wd ? 2 : 0));
+                    acc_add_product(m, &sw, (ivl){ld->weight_decay, ld->weight_decay}, (ivl){params[wi], params[wi]});
+                ivl gw = acc_close(m, &sw, B + (wd ? 2 : 0));
                 glo[wi] = down(gw.lo);
                 ghi[wi] = up(gw.hi);
                 gkink[wi] = kw;
@@ -754,18 +778,18 @@ static void backward_pass(pass_work *w, const ga_net *net, const double *params,
                 unsigned char kj = 0;
                 for (size_t k = 0; k < fo; k++) {
                     double w = params[ga_weight_index(net, W, k, j)];
-                    acc_add_product(&s, (ivl){w, w}, D[n * fo + k]);
+                    acc_add_product(m, &s, (ivl){w, w}, D[n * fo + k]);
                     kj |= kD[n * fo + k] && w != 0;
                 }
-                Dp[n * fi + j] = acc_close(&s, fo);
+                Dp[n * fi + j] = acc_close(m, &s, fo);
                 kDp[n * fi + j] = kj;
             }
             ivl *g = Dp + n * fi;
             if (Lp->act == GA_ACT_SOFTMAX) {
-                softmax_backward(g, A[l - 1] + n * fi, fi);
+                softmax_backward(m, g, A[l - 1] + n * fi, fi);
             } else if (Lp->act != GA_ACT_IDENTITY) {
                 for (size_t j = 0; j < fi; j++) {
-                    g[j] = round_product(g[j], DF[l - 1][n * fi + j]);
+                    g[j] = round_product(m, g[j], DF[l - 1][n * fi + j]);
                     kDp[n * fi + j] |= amb[l - 1][n * fi + j];
                 }
             }
@@ -782,8 +806,7 @@ static void backward_pass(pass_work *w, const ga_net *net, const double *params,
 int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_precision prec,
                          const double *params, const double *x, const double *y, size_t batch)
 {
-    if (prec != GA_PREC_FLOAT64)
-        return ga_fail(err, GA_EINVAL, "enclosure: %s is not supported yet", ga_precision_name(prec));
+    const fmodel *m = prec == GA_PREC_FLOAT32 ? &model_float32 : &model_float64;
     const ga_net_desc *d = &net->desc;
     if (!e || batch != e->batch || e->n_params != net->n_params)
         return ga_fail(err, GA_EINVAL, "enclosure: sized for another net or batch");
@@ -803,14 +826,14 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
             for (size_t k = 0; k < fo; k++) {
                 acc s = acc_empty;
                 double bk = params[bv->offset + k];
-                acc_add(&s, (ivl){bk, bk});
+                acc_add(m, &s, (ivl){bk, bk});
                 for (size_t j = 0; j < fi; j++) {
                     double w = params[ga_weight_index(net, W, k, j)];
                     ivl a = l == 0 ? (ivl){x[n * fi + j], x[n * fi + j]} : A[l - 1][n * fi + j];
-                    acc_add_product(&s, (ivl){w, w}, a);
+                    acc_add_product(m, &s, (ivl){w, w}, a);
                 }
                 size_t i = n * fo + k;
-                Z[l][i] = acc_close(&s, fi + 1);
+                Z[l][i] = acc_close(m, &s, fi + 1);
                 e->z_lo[l][i] = down(Z[l][i].lo);
                 e->z_hi[l][i] = up(Z[l][i].hi);
                 e->amb[l][i] = 0;
@@ -818,7 +841,7 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
             }
             ivl *z = Z[l] + n * fo, *a = A[l] + n * fo;
             if (Ld->act == GA_ACT_SOFTMAX) {
-                softmax_forward(a, z, fo);
+                softmax_forward(m, a, z, fo);
                 for (size_t k = 0; k < fo; k++) {
                     e->a_lo[l][n * fo + k] = down(a[k].lo);
                     e->a_hi[l][n * fo + k] = up(a[k].hi);
@@ -827,10 +850,10 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
             }
             for (size_t k = 0; k < fo; k++) {
                 int amb;
-                a[k] = act_range(Ld->act, Ld->act_param, z[k]);
+                a[k] = act_range(m, Ld->act, Ld->act_param, z[k]);
                 e->a_lo[l][n * fo + k] = down(a[k].lo);
                 e->a_hi[l][n * fo + k] = up(a[k].hi);
-                DF[l][n * fo + k] = dact_range(&amb, Ld->act, Ld->act_param, z[k]);
+                DF[l][n * fo + k] = dact_range(m, &amb, Ld->act, Ld->act_param, z[k]);
                 e->amb[l][n * fo + k] = (unsigned char)amb;
                 /* a smooth nonlinearity whose slope varies by more than 2x
                  * over its argument's interval: first-order bounds fail there */
@@ -839,7 +862,7 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
         }
     }
 
-    backward_pass(&w, net, params, x, y, B, e->amb, e->lost, e->grad_lo, e->grad_hi, e->grad_kink);
+    backward_pass(m, &w, net, params, x, y, B, e->amb, e->lost, e->grad_lo, e->grad_hi, e->grad_kink);
     pass_work_free(&w);
     return GA_OK;
 }
@@ -851,6 +874,7 @@ int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga
     const ga_net_desc *d = &net->desc;
     if (!ws || ws->batch != batch)
         return ga_fail(err, GA_EINVAL, "enclosure: the workspace holds no forward pass of this batch");
+    const fmodel *m = &model_float64; /* the core computes in double */
     size_t L = d->n_layers, B = batch, zs = 0;
     for (size_t l = 0; l < L; l++)
         zs += B * d->layers[l].n_out;
@@ -884,13 +908,13 @@ int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga
              * the whole enclosure takes them */
             if (kinks && kinks->amb[l][i]) {
                 int a;
-                w.DF[l][i] = dact_range(&a, Ld->act, Ld->act_param,
+                w.DF[l][i] = dact_range(m, &a, Ld->act, Ld->act_param,
                                         (ivl){kinks->z_lo[l][i], kinks->z_hi[l][i]});
                 amb[l][i] = 1;
             }
         }
     }
-    backward_pass(&w, net, params, x, y, B, amb, NULL, glo, ghi, flags);
+    backward_pass(m, &w, net, params, x, y, B, amb, NULL, glo, ghi, flags);
     pass_work_free(&w);
     free(flags);
     free(amb);

@@ -236,7 +236,7 @@ static int check_json_begin(ga_atomic_file *af, ga_error *err, const char *path,
  * replaces the core's, judged against the whole enclosure in the precision
  * of its numbers; for float32 the spec's numbers are first rounded as float32
  * code holds them. *grad (n_params) is the caller's to free. Exit status. */
-static int check_grad_file(double **grad, ga_check_options *opt, const ga_net *net, ga_spec *spec,
+static int check_grad_file(double **grad, ga_check_options *opt, ga_net *net, ga_spec *spec,
                            const char *spec_path, const char *file, const ga_gradfile_options *go)
 {
     ga_error err = {{0}};

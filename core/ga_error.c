@@ -108,9 +108,17 @@ static int overflows(ga_precision p, double v)
     return isfinite(v) && !isfinite(ga_round_to(p, v));
 }
 
-int ga_round_problem(ga_error *err, ga_precision p, const ga_net *net, double *params, double *x,
+int ga_round_problem(ga_error *err, ga_precision p, ga_net *net, double *params, double *x,
                      size_t nx, double *y, size_t ny)
 {
+    ga_net_desc *d = &net->desc;
+    if (overflows(p, d->loss.scale) || overflows(p, d->loss.weight_decay))
+        return ga_fail(err, GA_EINVAL, "the loss's scale %.17g or weight decay %.17g overflows %s",
+                       d->loss.scale, d->loss.weight_decay, ga_precision_name(p));
+    for (size_t l = 0; l < d->n_layers; l++)
+        if (overflows(p, d->layers[l].act_param))
+            return ga_fail(err, GA_EINVAL, "layer %zu's activation parameter %.17g overflows %s",
+                           l + 1, d->layers[l].act_param, ga_precision_name(p));
     for (size_t v = 0; v < net->n_views; v++) {
         const ga_view *vw = &net->views[v];
         for (size_t i = 0; i < vw->rows * vw->cols; i++)
@@ -126,6 +134,10 @@ int ga_round_problem(ga_error *err, ga_precision p, const ga_net *net, double *p
         if (overflows(p, y[i]))
             return ga_fail(err, GA_EINVAL, "y[%zu] = %.17g overflows %s", i, y[i],
                            ga_precision_name(p));
+    d->loss.scale = ga_round_to(p, d->loss.scale);
+    d->loss.weight_decay = ga_round_to(p, d->loss.weight_decay);
+    for (size_t l = 0; l < d->n_layers; l++)
+        d->layers[l].act_param = ga_round_to(p, d->layers[l].act_param);
     for (size_t i = 0; i < net->n_params; i++)
         params[i] = ga_round_to(p, params[i]);
     for (size_t i = 0; i < nx; i++)
