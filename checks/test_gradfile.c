@@ -190,6 +190,11 @@ ParameterizedTestParameters(gradfile, refused)
          "norow.csv: no row for W1 index 2 (every entry once)"},
         {"norowt.csv", "name,index,value\nW1,0,1\nW1,1,1\nW1,3,1\nb1,0,1\nb1,1,1\n",
          GA_GRADFILE_LAYOUT_TRANSPOSED, 1, 0, "norowt.csv: no row for W1 index 2 (every entry once)"},
+        {"w0.csv", "name,index,value\nW0,0,1\n", 0, 1, 0, "w0.csv: line 2: 'W0' is not a tensor"},
+        {"w01.csv", "name,index,value\nW01,0,1\n", 0, 1, 0, "w01.csv: line 2: 'W01' is not a tensor"},
+        {"w2.csv", "name,index,value\nW2,0,1\n", 0, 1, 0, "w2.csv: line 2: 'W2' is not a tensor"},
+        {"w1x.csv", "name,index,value\nW1x,0,1\n", 0, 1, 0, "w1x.csv: line 2: 'W1x' is not a tensor"},
+        {"lower.csv", "name,index,value\nw1,0,1\n", 0, 1, 0, "lower.csv: line 2: 'w1' is not a tensor"},
         {"binary.csv", "\x01\x02", 0, 1, 0, ""}, /* replaced by a NUL below */
     };
     return cr_make_param_array(refused_case, cases, sizeof cases / sizeof cases[0]);
@@ -249,5 +254,40 @@ Test(gradfile, nonfinite_read_as_they_are)
     cr_expect(grad[5] == 0 && signbit(grad[5]));
     unlink(path);
     rmdir(dir);
+    ga_net_free(net);
+}
+
+/* a deep net's messages list its names as W1, b1, ..., WL, bL */
+Test(gradfile, deep_net_names_abbreviated)
+{
+    ga_layer_desc layers[6];
+    for (int l = 0; l < 6; l++)
+        layers[l] = (ga_layer_desc){1, GA_ACT_IDENTITY, 0};
+    ga_net_desc d = {GA_LAYOUT_ROW, 1, 6, layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0}};
+    ga_net *net = NULL;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_net_alloc(&net, &err, &d), GA_OK, "%s", err.msg);
+    double grad[17];
+    ga_precision prec;
+    cr_expect_neq(ga_grad_read(grad, &prec, &err, net, FIX "col_flat.npy", NULL, 0), GA_OK);
+    cr_expect_not_null(strstr(err.msg, "col_flat.npy: shape (17,): expected one flat vector (12,) "
+                              "of every entry in slab order, W1, b1, ..., W6, b6 each flattened"),
+                       "%s", err.msg);
+    ga_net_free(net);
+}
+
+/* "-": standard input, a CSV or an .npy; an .npz needs a file libzip can seek in */
+Test(gradfile, standard_input)
+{
+    ga_net *net = make_net(0);
+    double grad[17];
+    ga_precision prec;
+    ga_error err = {{0}};
+    cr_assert_not_null(freopen(FIX "col_savetxt.csv", "r", stdin));
+    cr_assert_eq(ga_grad_read(grad, &prec, &err, net, "-", NULL, 0), GA_OK, "%s", err.msg);
+    cr_expect_eq(grad[16], g(16));
+    cr_assert_not_null(freopen(FIX "col_spec.npz", "rb", stdin));
+    cr_expect_neq(ga_grad_read(grad, &prec, &err, net, "-", NULL, 0), GA_OK);
+    cr_expect_str_eq(err.msg, "-: an .npz on standard input: name the file instead");
     ga_net_free(net);
 }

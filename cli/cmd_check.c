@@ -402,12 +402,12 @@ int ga_cmd_check(int argc, char **argv)
                                               : "--csv and --json both name '%s'",
                            json);
     if (csv && (ga_path_writable(&err, csv) != GA_OK ||
-                ga_path_distinct(&err, csv, (const char *const[]){path}, 1) != GA_OK)) {
+                ga_path_distinct(&err, csv, (const char *const[]){path, gradfile}, 2) != GA_OK)) {
         fprintf(stderr, "gradaudit check: %s\n", err.msg);
         return GA_EXIT_USAGE;
     }
     if (json && (ga_path_writable(&err, json) != GA_OK ||
-                 ga_path_distinct(&err, json, (const char *const[]){path}, 1) != GA_OK)) {
+                 ga_path_distinct(&err, json, (const char *const[]){path, gradfile}, 2) != GA_OK)) {
         fprintf(stderr, "gradaudit check: --json %s\n", err.msg);
         return GA_EXIT_USAGE;
     }

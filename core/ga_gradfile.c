@@ -20,14 +20,30 @@ int ga_gradfile_layout_from_name(ga_gradfile_layout *out, const char *name)
     return GA_EINVAL;
 }
 
-/* "W1, b1, W2, b2" into buf: the names every message lists */
+/* "W1, b1, W2, b2" into buf, the names every message lists; a deep net's
+ * as "W1, b1, ..., W9, b9" */
 static const char *expected_names(char *buf, size_t size, const ga_net *net)
 {
-    size_t n = 0;
-    buf[0] = 0;
-    for (size_t v = 0; v < net->n_views && n < size; v++)
-        n += (size_t)snprintf(buf + n, size - n, "%s%s", v ? ", " : "", net->views[v].name);
+    size_t L = net->desc.n_layers;
+    if (L > 4)
+        snprintf(buf, size, "W1, b1, ..., W%zu, b%zu", L, L);
+    else
+        for (size_t v = 0, n = 0; v < net->n_views; v++)
+            n += (size_t)snprintf(buf + n, size - n, "%s%s", v ? ", " : "", net->views[v].name);
     return buf;
+}
+
+/* The view named name ("W3", "b3"), or NULL */
+static const ga_view *view_by_name(const ga_net *net, const char *name)
+{
+    char *end;
+    if ((name[0] != 'W' && name[0] != 'b') || name[1] < '1' || name[1] > '9')
+        return NULL;
+    errno = 0;
+    unsigned long long l = strtoull(name + 1, &end, 10);
+    if (*end || errno || l > net->desc.n_layers)
+        return NULL;
+    return &net->views[2 * (l - 1) + (name[0] == 'b')];
 }
 
 /* The slab index of item f (C order) of view vw as the file holds it: in the
@@ -177,15 +193,13 @@ static int read_npz(double *grad, ga_precision *prec, ga_error *err, const ga_ne
                          z.arrays[0].name, a->descr[2] == '4' ? "float64" : "float32");
             break;
         }
-        size_t v = 0;
-        while (v < net->n_views && strcmp(net->views[v].name, a->name))
-            v++;
-        if (v == net->n_views)
+        const ga_view *vw = view_by_name(net, a->name);
+        if (!vw)
             st = ga_fail(err, GA_EINVAL, "%s: array '%s' is not a tensor of the spec (expected "
                          "one array each named %s: np.savez(path, W1=dW1, ...))", path, a->name,
                          expected_names(names, sizeof names, net));
-        else
-            by_view[v] = a;
+        else /* ga_npz_read refused a name given twice */
+            by_view[vw - net->views] = a;
     }
     for (size_t v = 0; v < net->n_views && st == GA_OK; v++)
         if (!by_view[v])
@@ -349,16 +363,13 @@ static int read_csv(double *grad, ga_precision *prec, ga_error *err, const ga_ne
             break;
         }
         char *name = trim(f[0]), *idx = trim(f[1]), *end;
-        size_t v = 0;
-        while (v < net->n_views && strcmp(net->views[v].name, name))
-            v++;
-        if (v == net->n_views) {
+        const ga_view *vw = view_by_name(net, name);
+        if (!vw) {
             st = ga_fail(err, GA_EINVAL, "%s: line %zu: '%s' is not a tensor of the spec "
                          "(expected %s)", path, lineno, name,
                          expected_names(names, sizeof names, net));
             break;
         }
-        const ga_view *vw = &net->views[v];
         size_t n = vw->rows * vw->cols;
         errno = 0;
         unsigned long long k = isdigit((unsigned char)idx[0]) ? strtoull(idx, &end, 10) : 0;
@@ -414,6 +425,8 @@ int ga_grad_read(double *grad, ga_precision *prec, ga_error *err, const ga_net *
         return st;
     if (len >= 4 && (!memcmp(buf, "PK\3\4", 4) || !memcmp(buf, "PK\5\6", 4))) {
         free(buf);
+        if (!strcmp(path, "-")) /* libzip reads a file it can seek in */
+            return ga_fail(err, GA_EINVAL, "-: an .npz on standard input: name the file instead");
         return read_npz(grad, prec, err, net, path, opt, memory_cap);
     }
     if (len >= 6 && !memcmp(buf, "\x93NUMPY", 6))

@@ -299,6 +299,15 @@ Test(cli_check, grad_file)
         cr_expect_eq(r.out[0], '\0', "%s", r.out);
         done(&r);
     }
+    /* the report never written over the gradient it judges */
+    r = run_check(spec, "--grad", zeros, "--csv", zeros, NULL);
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "is the input") && strstr(r.err, "zeros.csv"), "%s", r.err);
+    done(&r);
+    r = run_check(spec, "--grad", zeros, "--json", zeros, NULL);
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "is the input"), "%s", r.err);
+    done(&r);
     unlink(spec), unlink(zeros), unlink(nan), unlink(shrt);
     cr_expect_eq(rmdir(tmpdir), 0, "a stray file was left in %s", tmpdir);
 }
