@@ -36,6 +36,19 @@ static double g(size_t i)
     return (i % 2 ? -1.0 : 1.0) * (double)(i + 1) / 4;
 }
 
+/* Reads fixtures/gradfiles/FILE ("-": standard input), asserting it is
+ * accepted; returns the precision read */
+static ga_precision read_ok(double *grad, const ga_net *net, const char *file,
+                            const ga_gradfile_options *opt)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s%s", strcmp(file, "-") ? FIX : "", file);
+    ga_precision prec = GA_PREC_FLOAT64 + GA_PREC_FLOAT32 + 1; /* neither */
+    ga_error err = {{0}};
+    cr_assert_eq(ga_grad_read(grad, &prec, &err, net, path, opt, 0), GA_OK, "%s: %s", file, err.msg);
+    return prec;
+}
+
 typedef struct {
     char file[40];
     ga_gradfile_layout layout;
@@ -66,13 +79,8 @@ ParameterizedTest(accepted_case *c, gradfile, accepted)
 {
     ga_net *net = make_net(c->square);
     double grad[17];
-    ga_precision prec = GA_PREC_FLOAT64 + GA_PREC_FLOAT32 + 1; /* neither */
     ga_gradfile_options opt = {c->layout, 0, GA_PREC_FLOAT64};
-    ga_error err = {{0}};
-    char path[512];
-    snprintf(path, sizeof path, FIX "%s", c->file);
-    cr_assert_eq(ga_grad_read(grad, &prec, &err, net, path, &opt, 0), GA_OK, "%s: %s", c->file,
-                 err.msg);
+    ga_precision prec = read_ok(grad, net, c->file, &opt);
     cr_expect_eq(prec, c->prec, "%s: precision %d", c->file, (int)prec);
     for (size_t i = 0; i < net->n_params; i++)
         cr_expect_eq(grad[i], g(i), "%s: entry %zu = %.17g, expected %.17g", c->file, i, grad[i],
@@ -85,10 +93,8 @@ Test(gradfile, square_taken_as_told)
 {
     ga_net *net = make_net(1);
     double grad[6];
-    ga_precision prec;
     ga_gradfile_options opt = {GA_GRADFILE_LAYOUT_TRANSPOSED, 0, GA_PREC_FLOAT64};
-    ga_error err;
-    cr_assert_eq(ga_grad_read(grad, &prec, &err, net, FIX "sq.npz", &opt, 0), GA_OK, "%s", err.msg);
+    read_ok(grad, net, "sq.npz", &opt);
     static const size_t from[6] = {0, 2, 1, 3, 4, 5}; /* W1 (2, 2) transposed, b1 as it is */
     for (size_t i = 0; i < 6; i++)
         cr_expect_eq(grad[i], g(from[i]), "entry %zu", i);
@@ -101,23 +107,17 @@ Test(gradfile, dtype_given)
 {
     ga_net *net = make_net(0);
     double grad[17];
-    ga_precision prec;
     ga_gradfile_options opt = {GA_GRADFILE_LAYOUT_AUTO, 1, GA_PREC_FLOAT32};
-    ga_error err;
-    cr_assert_eq(ga_grad_read(grad, &prec, &err, net, FIX "col_named_f32.csv", &opt, 0), GA_OK,
-                 "%s", err.msg);
-    cr_expect_eq(prec, GA_PREC_FLOAT32);
+    cr_expect_eq(read_ok(grad, net, "col_named_f32.csv", &opt), GA_PREC_FLOAT32);
     for (size_t i = 0; i < 17; i++) {
         float want = (float)g(i) * 0.1f;
         cr_expect_eq(grad[i], (double)want, "entry %zu = %.17g, expected %.9g", i, grad[i], want);
     }
-    cr_assert_eq(ga_grad_read(grad, &prec, &err, net, FIX "col_spec.npz", &opt, 0), GA_OK, "%s",
-                 err.msg);
-    cr_expect_eq(prec, GA_PREC_FLOAT32, "the dtype given, not the file's");
+    cr_expect_eq(read_ok(grad, net, "col_spec.npz", &opt), GA_PREC_FLOAT32,
+                 "the dtype given, not the file's");
     /* the same CSV read as float64 takes the decimals as written */
     opt.dtype_given = 0;
-    cr_assert_eq(ga_grad_read(grad, &prec, &err, net, FIX "col_named_f32.csv", &opt, 0), GA_OK);
-    cr_expect_eq(prec, GA_PREC_FLOAT64);
+    cr_expect_eq(read_ok(grad, net, "col_named_f32.csv", &opt), GA_PREC_FLOAT64);
     cr_expect_eq(grad[0], 0.025);
     ga_net_free(net);
 }
@@ -284,7 +284,7 @@ Test(gradfile, standard_input)
     ga_precision prec;
     ga_error err = {{0}};
     cr_assert_not_null(freopen(FIX "col_savetxt.csv", "r", stdin));
-    cr_assert_eq(ga_grad_read(grad, &prec, &err, net, "-", NULL, 0), GA_OK, "%s", err.msg);
+    read_ok(grad, net, "-", NULL);
     cr_expect_eq(grad[16], g(16));
     cr_assert_not_null(freopen(FIX "col_spec.npz", "rb", stdin));
     cr_expect_neq(ga_grad_read(grad, &prec, &err, net, "-", NULL, 0), GA_OK);
