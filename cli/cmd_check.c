@@ -389,6 +389,8 @@ int ga_cmd_check(int argc, char **argv)
                                  "other than oracle, --fast or --inject");
     if (!gradfile && (grad_layout || grad_dtype))
         return usage_error("%s", "--grad-layout and --grad-dtype describe a --grad FILE: give one");
+    if (gradfile && !strcmp(gradfile, "-") && !strcmp(path, "-"))
+        return usage_error("%s", "the spec and --grad cannot both be standard input ('-')");
 
     ga_error err = {{0}};
     ga_spec *spec = NULL;

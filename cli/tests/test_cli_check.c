@@ -299,6 +299,10 @@ Test(cli_check, grad_file)
         cr_expect_eq(r.out[0], '\0', "%s", r.out);
         done(&r);
     }
+    r = run_check("-", "--grad", "-", NULL);
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "the spec and --grad cannot both be standard input"), "%s", r.err);
+    done(&r);
     /* the report never written over the gradient it judges */
     r = run_check(spec, "--grad", zeros, "--csv", zeros, NULL);
     cr_expect_eq(r.status, 2, "%s", r.err);
