@@ -299,6 +299,19 @@ Test(cli_check, grad_file)
         cr_expect_eq(r.out[0], '\0', "%s", r.out);
         done(&r);
     }
+    /* a float32 gradient of a spec whose number overflows float32: named, exit 2 */
+    char big[128];
+    char *text = strdup(smooth_spec), *w = strstr(text, "[[0.3, -0.2]");
+    cr_assert(w && text);
+    memcpy(w, "[[4e38,-0.2]", 12);
+    write_file(tmp_path(big, sizeof big, "big.json"), text);
+    free(text);
+    r = run_check(big, "--grad", zeros, "--grad-dtype", "float32", NULL);
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "big.json: W1[0] = 3.9999999999999999e+38 overflows float32 (the "
+                            "gradient of ") && strstr(r.err, "zeros.csv is float32)"), "%s", r.err);
+    done(&r);
+    unlink(big);
     r = run_check("-", "--grad", "-", NULL);
     cr_expect_eq(r.status, 2, "%s", r.err);
     cr_expect(strstr(r.err, "the spec and --grad cannot both be standard input"), "%s", r.err);
