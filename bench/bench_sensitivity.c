@@ -1,7 +1,14 @@
 /* bench_sensitivity: the smallest single-entry relative error each check
  * method detects.
  *
- * usage: bench_sensitivity [NETS ENTRIES OUT.json]   (default 6 8 sensitivity_nets.json)
+ * usage: bench_sensitivity [NETS ENTRIES OUT.json [float32]]
+ *        (default 6 8 sensitivity_nets.json)
+ *
+ * With float32: the same networks with every number rounded to float32, the
+ * float32 core's gradient (ga_loss_grad_f32), checked at float32 by the
+ * oracle method (the finite-difference methods judge double code only); an
+ * injected value is g_j (1 + eps) rounded to float32, as float32 code would
+ * hold it, so eps below half a float32 ulp injects nothing.
  *
  * For NETS random tanh MLPs (4-8-8-1 and 6-10-1, MSE mean, batch 8, row
  * layout, seeds printed) and ENTRIES sampled entries each, the analytic
@@ -34,11 +41,16 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static ga_precision prec = GA_PREC_FLOAT64;
+
+/* g (1 + eps) as code in the precision holds it */
+static double injected(double g, int k) { return ga_round_to(prec, g * (1.0 + grid_eps(k))); }
+
 /* smallest grid index whose eps makes entry e FAIL, GRID when none does */
 static int threshold_of(const ga_check_entry *e, double g)
 {
     for (int k = 0; k < GRID; k++) {
-        double a = g * (1.0 + grid_eps(k));
+        double a = injected(g, k);
         /* the oracle's interval is not symmetric about the oracle: test it */
         if (!isnan(e->lo) ? !(a >= e->lo && a <= e->hi) : fabs(a - e->ref) > e->tol)
             return k;
@@ -77,13 +89,16 @@ int main(int argc, char **argv)
     size_t n_nets = argc > 1 ? strtoul(argv[1], NULL, 10) : 6;
     size_t n_entries = argc > 2 ? strtoul(argv[2], NULL, 10) : 8;
     const char *out_path = argc > 3 ? argv[3] : "sensitivity_nets.json";
+    if (argc > 4 && ga_precision_from_name(&prec, argv[4]) != GA_OK)
+        n_nets = 0;
     if (!n_nets || !n_entries || n_nets > 1000 || n_entries > 1000) {
-        fprintf(stderr, "usage: bench_sensitivity [NETS ENTRIES OUT.json]\n");
+        fprintf(stderr, "usage: bench_sensitivity [NETS ENTRIES OUT.json [float32]]\n");
         return 2;
     }
     const ga_check_method methods[] = {GA_CHECK_ORACLE, GA_CHECK_RIDDERS, GA_CHECK_GSL,
                                        GA_CHECK_CENTRAL, GA_CHECK_FORWARD};
     enum { N_METHODS = sizeof methods / sizeof methods[0] };
+    int n_methods = prec == GA_PREC_FLOAT32 ? 1 : N_METHODS; /* float32: the oracle's */
     double *eps_found[N_METHODS];
     size_t undetected[N_METHODS] = {0}, disagreements = 0, total = 0;
     for (int m = 0; m < N_METHODS; m++)
@@ -109,20 +124,35 @@ int main(int argc, char **argv)
         size_t n = p.net->n_params, *entries = malloc(n_entries * sizeof *entries);
         double *g = malloc(n * sizeof *g), *mut = malloc(n * sizeof *mut), loss;
         ga_workspace *ws = NULL;
+        size_t n_out = p.net->desc.layers[p.net->desc.n_layers - 1].n_out;
+        if (prec == GA_PREC_FLOAT32 &&
+            ga_round_problem(&err, prec, p.net, p.net->params, p.x, p.batch * p.net->desc.n_in, p.y,
+                             p.batch * n_out)) {
+            fprintf(stderr, "bench_sensitivity: %s\n", err.msg);
+            return 3;
+        }
         if (!entries || !g || !mut || ga_workspace_alloc(&ws, &err, p.net, p.batch) ||
-            ga_loss_and_grad(&loss, g, NULL, ws, p.net, p.net->params, p.x, p.y, p.batch)) {
+            (prec == GA_PREC_FLOAT32
+                 ? ga_loss_grad_f32(&loss, g, &err, p.net, p.net->params, p.x, p.y, p.batch)
+                 : ga_loss_and_grad(&loss, g, NULL, ws, p.net, p.net->params, p.x, p.y, p.batch))) {
             fprintf(stderr, "bench_sensitivity: %s\n", entries && g && mut ? err.msg : "out of memory");
             return 3;
         }
         for (size_t k = 0; k < n_entries; k++)
             entries[k] = (k * 7919u + t * 104729u) % n;
         write_net(json, &p, entries, n_entries, t + 1 == n_nets);
-        for (int m = 0; m < N_METHODS; m++) {
+        for (int m = 0; m < n_methods; m++) {
             ga_check_options opt;
             ga_check_options_default(&opt);
             opt.cross_check = 0; /* thresholds only */
             opt.method = methods[m];
             opt.seed = seed;
+            if (prec == GA_PREC_FLOAT32) {
+                opt.analytic = g;
+                opt.analytic_loss = loss;
+                opt.analytic_own_forward = 1;
+                opt.precision = prec;
+            }
             ga_check_report *r;
             if (ga_check_run(&r, &err, p.net, p.net->params, p.x, p.y, p.batch, &opt)) {
                 fprintf(stderr, "bench_sensitivity: %s\n", err.msg);
@@ -141,7 +171,7 @@ int main(int argc, char **argv)
                 for (size_t k = 0; k < n_entries; k++) {
                     int kk = thr[k] - below;
                     if (thr[k] < GRID && kk >= 0)
-                        mut[entries[k]] = g[entries[k]] * (1.0 + grid_eps(kk));
+                        mut[entries[k]] = injected(g[entries[k]], kk);
                 }
                 opt.analytic = mut;
                 if (ga_check_run(&r, &err, p.net, p.net->params, p.x, p.y, p.batch, &opt)) {
@@ -173,12 +203,16 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t count = n_nets * n_entries;
-    printf("smallest detected single-entry relative error, %zu entries of %zu tanh MLPs (grid: half decades)\n",
-           count, n_nets);
+    printf("smallest detected single-entry relative error, %zu entries of %zu tanh MLPs in %s "
+           "(grid: half decades)\n", count, n_nets, ga_precision_name(prec));
     printf("%-10s %10s %10s %10s %10s %12s %12s\n", "method", "min", "median", "p90", "max",
            "at<=1e-12", "at<=1e-8");
     for (int m = 0; m < N_METHODS; m++) {
         double *e = eps_found[m];
+        if (m >= n_methods) {
+            free(e);
+            continue;
+        }
         qsort(e, count, sizeof *e, cmp);
         size_t le12 = 0, le8 = 0;
         for (size_t k = 0; k < count; k++)

@@ -1,6 +1,6 @@
 """torch.autograd.gradcheck's sensitivity on the networks bench_sensitivity wrote.
 
-usage: /usr/bin/python3 bench/bench_sensitivity_torch.py [sensitivity_nets.json]
+usage: /usr/bin/python3 bench/bench_sensitivity_torch.py [sensitivity_nets.json [float32]]
 
 For every sampled entry j of every network, the analytic gradient of the loss
 is corrupted as g_j (1 + eps) through a custom autograd function, and the
@@ -8,6 +8,11 @@ smallest eps on the same grid as bench_sensitivity (10^-16 ... 10^0 in half
 decades) at which gradcheck (float64, its default atol=1e-5, rtol=1e-3)
 reports a failure is found by bisection over the grid (gradcheck's verdict
 grows with eps). Done for fast_mode=False and fast_mode=True.
+
+With float32 (the nets bench_sensitivity wrote with float32, numbers already
+float32): the function and gradients in float32, as gradcheck is run on
+float32 code (it warns that this "will likely fail"); also counted, its false
+alarms: entries flagged with no error injected (eps = 0).
 """
 import json
 import math
@@ -15,7 +20,8 @@ import sys
 
 import torch
 
-torch.set_default_dtype(torch.float64)
+DTYPE = torch.float32 if len(sys.argv) > 2 and sys.argv[2] == "float32" else torch.float64
+torch.set_default_dtype(DTYPE)
 torch.set_num_threads(1)
 
 GRID = [10.0 ** (-16 + 0.5 * k) for k in range(33)]
@@ -88,15 +94,20 @@ def threshold(f, theta, j, fast):
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else "sensitivity_nets.json"
     nets = json.load(open(path))
-    print(f"torch {torch.__version__}, float64, 1 thread; {path}")
+    print(f"torch {torch.__version__}, {DTYPE}, 1 thread; {path}")
     print(f"{'method':<22} {'min':>9} {'median':>9} {'p90':>9} {'max':>9} {'undetected':>11}")
     for fast in (False, True):
-        found = []
+        found, false_alarms = [], 0
         for net in nets:
             f = loss_fn(net)
             theta = torch.tensor(net["params"], requires_grad=True)
             for j in net["entries"]:
                 torch.manual_seed(1000 * net["seed"] + j)  # fast mode draws random vectors
+                if flagged(f, theta, j, 0.0, fast):
+                    false_alarms += 1
+                    found.append(0.0)
+                    continue
+                torch.manual_seed(1000 * net["seed"] + j)
                 k = threshold(f, theta, j, fast)
                 found.append(GRID[k] if k < len(GRID) else math.inf)
         found.sort()
@@ -104,7 +115,8 @@ def main():
         name = "gradcheck fast_mode" if fast else "gradcheck default"
         und = sum(1 for e in found if math.isinf(e))
         print(f"{name:<22} {found[0]:9.1e} {found[n // 2]:9.1e} {found[(9 * n) // 10]:9.1e} "
-              f"{found[-1]:9.1e} {und:6d}/{n}")
+              f"{found[-1]:9.1e} {und:6d}/{n}   false alarms (eps = 0, counted as 0): "
+              f"{false_alarms}/{n}")
 
 
 if __name__ == "__main__":

@@ -59,8 +59,15 @@ static ga_verdict compare_in(ga_precision prec, char *reason, size_t size, doubl
         return GA_VERDICT_FAIL;
     }
     if (isinf(analytic)) {
-        if (analytic == ref) {
-            snprintf(reason, size, "analytic and reference are both %s", analytic > 0 ? "+inf" : "-inf");
+        /* an infinity is right where the exact value rounds to it in the
+         * precision that computed the analytic value (float32 overflows at
+         * 3.4e38, where the double reference is finite) */
+        if (analytic == ga_round_to(prec, ref)) {
+            if (isinf(ref))
+                snprintf(reason, size, "analytic and reference are both %s", analytic > 0 ? "+inf" : "-inf");
+            else
+                snprintf(reason, size, "analytic %s is the exact value %.17g rounded to %s",
+                         analytic > 0 ? "+inf" : "-inf", ref, ga_precision_name(prec));
             return GA_VERDICT_PASS;
         }
         snprintf(reason, size, "analytic gradient is %s, reference %.17g", analytic > 0 ? "+inf" : "-inf",
@@ -314,12 +321,14 @@ static int judge_enclosed(ga_check_entry *e, ga_error *err, ga_precision prec, d
 /* A NaN or infinite analytic entry of a net whose double loss is not finite
  * comes from the double pass overflowing before it comes from any formula:
  * the reason says so (the verdict stays FAIL: the number is unusable). */
-static void append_overflow(char *reason, size_t size, double loss)
+static void append_overflow(char *reason, size_t size, double loss, ga_precision prec)
 {
     size_t n = strlen(reason);
     if (n + 1 < size)
-        snprintf(reason + n, size - n, " (the double loss is %s: the double pass overflowed)",
-                 isnan(loss) ? "NaN" : loss > 0 ? "+inf" : "-inf");
+        snprintf(reason + n, size - n, " (the %s loss is %s: the %s pass overflowed)",
+                 prec == GA_PREC_FLOAT32 ? "float32" : "double",
+                 isnan(loss) ? "NaN" : loss > 0 ? "+inf" : "-inf",
+                 prec == GA_PREC_FLOAT32 ? "float32" : "double");
 }
 
 /* When several samples sit at kinks, the batch's one-sided slopes (every
@@ -668,7 +677,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
         }
     tally:
         if (e->verdict == GA_VERDICT_FAIL && !isfinite(e->analytic) && !isfinite(r->loss))
-            append_overflow(e->reason, sizeof e->reason, r->loss);
+            append_overflow(e->reason, sizeof e->reason, r->loss, opt->precision);
         ga_check_layer *ly = &r->layers[e->view];
         ly->count++;
         switch (e->verdict) {
@@ -761,8 +770,9 @@ int ga_check_report_print(FILE *f, const ga_check_report *r)
         fprintf(f, "loss %.17g (oracle %.17g, %llu ulps)\n", r->loss, r->loss_oracle,
                 (unsigned long long)r->loss_ulps);
     if (!isfinite(r->loss))
-        fprintf(f, "the double forward pass overflows (loss %s): its non-finite gradient entries "
+        fprintf(f, "the %s forward pass overflows (loss %s): its non-finite gradient entries "
                    "come from that overflow, whatever the formulas\n",
+                r->precision == GA_PREC_FLOAT32 ? "float32" : "double",
                 isnan(r->loss) ? "NaN" : r->loss > 0 ? "+inf" : "-inf");
     if (r->method == GA_CHECK_ORACLE) {
         fprintf(f, "tolerance: the proven enclosure of every value a correct %s computation "

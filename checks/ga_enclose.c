@@ -281,6 +281,11 @@ static long double ld_softplus(long double z)
 #define A_EXP(c, r, a) (*(r) = expl(*(a)))
 #define A_EXPM1(c, r, a) (*(r) = expm1l(*(a)))
 #define A_TANH(c, r, a) (*(r) = tanhl(*(a)))
+#define A_ERFC(c, r, a) (*(r) = erfcl(*(a)))
+#define A_SQRT(c, r, a) (*(r) = sqrtl(*(a)))
+#define A_CONST_PI(c, r) (*(r) = 3.14159265358979323846264338327950288L)
+#define A_DIV_D(c, r, a, d) (*(r) = *(a) / (long double)(d))
+#define A_D_DIV(c, r, d, a) (*(r) = (long double)(d) / *(a))
 #define A_SIGMOID(c, r, a) (*(r) = sigm(*(a)))
 #define A_SOFTPLUS(c, r, a) (*(r) = ld_softplus(*(a)))
 #define A_CMP(c, a, b) ((*(a) > *(b)) - (*(a) < *(b)))
@@ -347,12 +352,32 @@ static ivl hull(const long double *v, int n)
 }
 
 /* f over z: every activation is monotone on each side of 0 */
+/* A generic activation's formula may round an inner argument before a
+ * function that amplifies its relative error (erfc(-z/sqrt 2) and s(2u) in
+ * the tails, by 2 x^2 and 2 |u|), and may multiply z by a factor that has
+ * underflowed (z Phi(z), z s(z)): its computed value is taken as
+ * f(z (1 + d1)) (1 + d2) + e, |d1|, |d2| <= K u, |e| <= K eta (1 + |z|),
+ * i.e. f over z widened by K u |z|, then K u of the result and e.
+ * checks/test_activation.c holds the core's formulas to this model. */
+static ivl generic_arg(const fmodel *m, ivl z)
+{
+    long double w = K * m->u * mag(z);
+    return fix((ivl){z.lo - w, z.hi + w});
+}
+
+static ivl generic_abs(const fmodel *m, ivl r, ivl z)
+{
+    long double e = K * m->eta * (1.0L + mag(z));
+    return may_overflow(m, fix((ivl){r.lo - e, r.hi + e}));
+}
+
 static ivl act_range(const fmodel *m, ga_activation a, long double p, ivl z)
 {
     if (ga_activation_is_generic(a)) {
-        long double c = z.lo == z.hi ? z.lo : z.lo / 2 + z.hi / 2;
-        ivl r = mean_value(act_ld(a, p, c), (long double)ga_activation_lipschitz(a, (double)p), z);
-        return widen(m, r, K * m->u, K);
+        ivl zw = generic_arg(m, z);
+        long double c = zw.lo == zw.hi ? zw.lo : zw.lo / 2 + zw.hi / 2;
+        ivl r = mean_value(act_ld(a, p, c), (long double)ga_activation_lipschitz(a, (double)p), zw);
+        return generic_abs(m, widen(m, r, K * m->u, K), z);
     }
     double pz;
     if (a == GA_ACT_LEAKY_RELU && z.lo == z.hi && (z.lo > 0 || exact_product(m, &pz, (ivl){p, p}, z)))
@@ -385,12 +410,13 @@ static ivl dact_range(const fmodel *m, int *amb, ga_activation a, long double p,
     if (ga_activation_is_generic(a)) {
         /* the core's f' may cancel (silu' crosses 0): its budget is K u
          * times sup |f'|, absolutely, beside the relative one */
-        long double c = z.lo == z.hi ? z.lo : z.lo / 2 + z.hi / 2;
+        ivl zw = generic_arg(m, z);
+        long double c = zw.lo == zw.hi ? zw.lo : zw.lo / 2 + zw.hi / 2;
         long double L1 = (long double)ga_activation_lipschitz(a, (double)p);
-        r = mean_value(generic_deriv(a, p, c), (long double)ga_activation_lipschitz_deriv(a, (double)p), z);
+        r = mean_value(generic_deriv(a, p, c), (long double)ga_activation_lipschitz_deriv(a, (double)p), zw);
         r.lo -= K * m->u * L1;
         r.hi += K * m->u * L1;
-        return widen(m, r, K * m->u, K);
+        return generic_abs(m, widen(m, r, K * m->u, K), z);
     }
     switch (a) {
     case GA_ACT_SIGMOID:

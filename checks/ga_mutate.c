@@ -14,7 +14,7 @@ static const char *const mutation_names[GA_MUT_COUNT] = {
     "sign_flip",       "missing_factor_2", "missing_act_deriv", "deriv_at_a",
     "transposed_dW",   "bias_missing",     "bias_averaged",     "batch_sum_vs_mean",
     "batch_1/(B-1)",   "dropped_decay",    "ce_without_softmax", "scale_1e-9",
-    "ulp_2^20",
+    "ulp_2^20",        "gelu_tanh_cubic",
 };
 
 const char *ga_mutation_name(ga_mutation m)
@@ -28,14 +28,21 @@ static uint64_t mix(uint64_t z)
     return ga_splitmix64(&z);
 }
 
-static int has_act_layer(const ga_net *net)
+/* layer l's activation is applied by the backward pass (not fused into
+ * the loss), and is `only` when that is not GA_ACT_COUNT */
+static int act_layer_is(const ga_net *net, size_t l, ga_activation only)
 {
     const ga_net_desc *d = &net->desc;
-    for (size_t l = 0; l < d->n_layers; l++) {
-        int fused = l + 1 == d->n_layers && ga_loss_fuses_output(d->loss.kind);
-        if (d->layers[l].act != GA_ACT_IDENTITY && !fused)
+    int fused = l + 1 == d->n_layers && ga_loss_fuses_output(d->loss.kind);
+    return d->layers[l].act != GA_ACT_IDENTITY && !fused &&
+           (only == GA_ACT_COUNT || d->layers[l].act == only);
+}
+
+static int has_act_layer(const ga_net *net, ga_activation only)
+{
+    for (size_t l = 0; l < net->desc.n_layers; l++)
+        if (act_layer_is(net, l, only))
             return 1;
-    }
     return 0;
 }
 
@@ -45,7 +52,8 @@ int ga_mutation_applies(const ga_net *net, size_t batch, ga_mutation m)
     switch (m) {
     case GA_MUT_MISSING_FACTOR_2: return ld->kind == GA_LOSS_MSE;
     case GA_MUT_MISSING_ACT_DERIV:
-    case GA_MUT_DERIV_AT_A: return has_act_layer(net);
+    case GA_MUT_DERIV_AT_A: return has_act_layer(net, GA_ACT_COUNT);
+    case GA_MUT_GELU_TANH_CUBIC: return has_act_layer(net, GA_ACT_GELU_TANH);
     case GA_MUT_BIAS_AVERAGED:
     case GA_MUT_BATCH_SUM_MEAN:
     case GA_MUT_BATCH_B_MINUS_1: return batch > 1;
@@ -70,15 +78,15 @@ static size_t pick_entry(const double *g, size_t n, uint64_t seed)
     return SIZE_MAX;
 }
 
-static size_t pick_layer(const ga_net *net, uint64_t seed, int need_activation)
+/* need_activation: 0 any layer, 1 one whose activation the backward pass
+ * applies; `only` narrows that to one activation (GA_ACT_COUNT: any) */
+static size_t pick_layer(const ga_net *net, uint64_t seed, int need_activation, ga_activation only)
 {
     const ga_net_desc *d = &net->desc;
     size_t candidates[64], count = 0;
-    for (size_t l = 0; l < d->n_layers && count < 64; l++) {
-        int fused = l + 1 == d->n_layers && ga_loss_fuses_output(d->loss.kind);
-        if (!need_activation || (d->layers[l].act != GA_ACT_IDENTITY && !fused))
+    for (size_t l = 0; l < d->n_layers && count < 64; l++)
+        if (!need_activation || act_layer_is(net, l, only))
             candidates[count++] = l;
-    }
     return count ? candidates[mix(seed) % count] : SIZE_MAX;
 }
 
@@ -117,16 +125,20 @@ int ga_mutant_gradient(double *grad, int *effect, char *describe, size_t describ
     case GA_MUT_MISSING_FACTOR_2: mu.factor_scale = 0.5; break;
     case GA_MUT_MISSING_ACT_DERIV:
     case GA_MUT_DERIV_AT_A:
-        layer = mu.act_layer = pick_layer(net, seed, 1);
+        layer = mu.act_layer = pick_layer(net, seed, 1, GA_ACT_COUNT);
         mu.act_missing = m == GA_MUT_MISSING_ACT_DERIV;
         break;
-    case GA_MUT_TRANSPOSED_DW: layer = mu.transposed_layer = pick_layer(net, seed, 0); break;
+    case GA_MUT_GELU_TANH_CUBIC:
+        layer = mu.act_layer = pick_layer(net, seed, 1, GA_ACT_GELU_TANH);
+        mu.act_missing = 2;
+        break;
+    case GA_MUT_TRANSPOSED_DW: layer = mu.transposed_layer = pick_layer(net, seed, 0, GA_ACT_COUNT); break;
     case GA_MUT_BIAS_MISSING:
-        layer = mu.bias_layer = pick_layer(net, seed, 0);
+        layer = mu.bias_layer = pick_layer(net, seed, 0, GA_ACT_COUNT);
         mu.bias_scale = 0.0;
         break;
     case GA_MUT_BIAS_AVERAGED:
-        layer = mu.bias_layer = pick_layer(net, seed, 0);
+        layer = mu.bias_layer = pick_layer(net, seed, 0, GA_ACT_COUNT);
         mu.bias_scale = 1.0 / (double)batch;
         break;
     case GA_MUT_BATCH_SUM_MEAN: mu.factor_scale = (double)batch; break;

@@ -25,6 +25,8 @@ typedef enum {
     GA_MUT_CE_NO_SOFTMAX,     /* softmax-CE gradient z - y instead of softmax(z) - y */
     GA_MUT_SCALE_1E_9,        /* one entry scaled by (1 + 1e-9) */
     GA_MUT_ULP_2_20,          /* one entry moved by 2^20 ulps */
+    GA_MUT_GELU_TANH_CUBIC,   /* one gelu_tanh layer's f' with c z^2 where 3 c z^2 belongs
+                                 (d/dz of z + c z^3 taken as 1 + c z^2): gelu_tanh only */
     GA_MUT_COUNT
 } ga_mutation;
 

@@ -45,6 +45,20 @@ static inline double rnd_u(const perturb *p, double v, double units)
     return fabs(v) >= DBL_MIN ? v * (1.0 + delta) : v + delta * DBL_MIN;
 }
 #define R(v) rnd_u(pp, (v), 1.0)
+
+/* The mutation suite's slip in gelu_tanh' (ga_mutate.h, gelu_tanh_cubic):
+ * u = k (z + c z^3) differentiated as k (1 + c z^2), the factor 3 of z^3's
+ * derivative dropped; every other activation's f' as the core has it. */
+static double deriv_slip(ga_activation act, double param, double z)
+{
+    if (act != GA_ACT_GELU_TANH)
+        return ga_act_deriv(act, param, z, ga_act_value(act, param, z));
+    const double k = 0.7978845608028654, c = 0.044715;
+    double z2 = z * z, u = k * (z * (1.0 + c * z2));
+    double e = exp(-2.0 * fabs(u)), q = 1.0 + e;
+    double s = u >= 0 ? 1.0 / q : e / q;
+    return s + (e == 0.0 ? 0.0 : 2.0 * z * (e / (q * q)) * (k * (1.0 + c * z2)));
+}
 #define RE(v) rnd_u(pp, (v), ELEM_UNITS)
 
 /* A dot product's roundings in one draw. Rounding every product p_j and
@@ -131,6 +145,7 @@ static double softplus(double z)
 #define A_DOT_ADD_V(c, s, a) dot_add(c, s, *(a))
 #define A_DOT_END(c, r, s) (*(r) = dot_result(c, s))
 #define A_ACT_VALUE(c, r, act, param, z) (*(r) = rnd_u(c, ga_act_value(act, param, *(z)), ELEM_UNITS))
+#define A_ACT_DERIV_SLIP(c, r, act, param, z) (*(r) = rnd_u(c, deriv_slip(act, param, *(z)), ELEM_UNITS))
 #define A_ACT_DERIV(c, r, act, param, z)                                                        \
     (*(r) = rnd_u(c, ga_act_deriv(act, param, *(z), ga_act_value(act, param, *(z))), ELEM_UNITS))
 #include "ga_ref_tmpl.h"

@@ -31,7 +31,8 @@ typedef struct {
     int no_decay;            /* weight-decay term left out */
     int ce_no_softmax;       /* softmax-CE gradient z - y */
     size_t act_layer;        /* layer whose f' is mutated */
-    int act_missing;         /* 1: f' left out; 0: f' taken at a = f(z) */
+    int act_missing;         /* 1: f' left out; 0: f' taken at a = f(z); 2: gelu_tanh's f'
+                                with the cubic term's factor 3 dropped */
     size_t bias_layer;       /* layer whose db is scaled by bias_scale */
     double bias_scale;
     size_t transposed_layer; /* layer whose dW is stored in the other layout's order */

@@ -4,6 +4,7 @@
 #ifndef GA_TESTSUPPORT_H
 #define GA_TESTSUPPORT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* Half a unit in the last place of |v| (of the double below it at DBL_MAX;
@@ -26,6 +27,10 @@ typedef struct {
  * captured through temporary files. 0, or -1 when it could not be run. */
 int ga_test_run_program(ga_test_run *r, char *const *argv);
 void ga_test_run_free(ga_test_run *r);
+/* Runs $GRADAUDIT (the program meson names) with the words cmd (unless
+ * NULL), a1 and those after it in ap (NULL-terminated; at most 28), as
+ * ga_test_run_program. -1 also when GRADAUDIT is not set. */
+int ga_test_vrun_gradaudit(ga_test_run *r, const char *cmd, const char *a1, va_list ap);
 
 /* Runs main_fn(argc, argv) from args (NULL-terminated, argv[0] the command name)
  * in a child process whose stderr is a pseudo-terminal, so that isatty(2) holds;

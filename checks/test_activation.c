@@ -10,6 +10,7 @@
 #include <mpfr.h>
 
 #include "ga_core.h"
+#include "ga_enclose.h"
 
 /* 2048 bits keep the textbook forms (1 - tanh^2, s(1-s)) accurate wherever
  * the double result is a normal number: e^-700 needs about 1010 bits. */
@@ -182,6 +183,119 @@ Test(activation, silu)
     cr_assert_gt(n, 8000);
     mpfr_clears(z, s, f, df, t, (mpfr_ptr)0);
 }
+
+/* The textbook GELUs in MPFR at prec bits: f and f' of gelu (erf) or
+ * gelu_tanh (c = 0.044715 read as the decimal) at z. 1 + erf and 1 + tanh
+ * cancel in the left tail: down to e^-890 at z = -42 in the erf form, to
+ * e^-5360 in the tanh form, so 1500 and 8000 bits keep every digit there. */
+#define GELU_ZMIN (-42.0)
+static void gelu_textbook(mpfr_t f, mpfr_t df, mpfr_srcptr z, int tanh_form)
+{
+    mpfr_t x, t, k, q;
+    mpfr_inits2(mpfr_get_prec(f), x, t, k, q, (mpfr_ptr)0);
+    if (!tanh_form) { /* f = z/2 (1 + erf(z/sqrt2)), f' = (1 + erf)/2 + z e^(-z^2/2)/sqrt(2 pi) */
+        mpfr_sqrt_ui(t, 2, MPFR_RNDN);
+        mpfr_div(x, z, t, MPFR_RNDN);
+        mpfr_erf(x, x, MPFR_RNDN);
+        mpfr_add_ui(x, x, 1, MPFR_RNDN);
+        mpfr_div_ui(x, x, 2, MPFR_RNDN);              /* Phi */
+        mpfr_mul(f, z, x, MPFR_RNDN);
+        mpfr_sqr(t, z, MPFR_RNDN);
+        mpfr_div_si(t, t, -2, MPFR_RNDN);
+        mpfr_exp(t, t, MPFR_RNDN);
+        mpfr_const_pi(k, MPFR_RNDN);
+        mpfr_mul_ui(k, k, 2, MPFR_RNDN);
+        mpfr_sqrt(k, k, MPFR_RNDN);
+        mpfr_div(t, t, k, MPFR_RNDN);
+        mpfr_mul(t, t, z, MPFR_RNDN);
+        mpfr_add(df, x, t, MPFR_RNDN);
+    } else { /* t = tanh(k (z + c z^3)); f = z/2 (1 + t), f' = (1 + t)/2 + z/2 (1 - t^2) k (1 + 3 c z^2) */
+        mpfr_const_pi(k, MPFR_RNDN);
+        mpfr_ui_div(k, 2, k, MPFR_RNDN);
+        mpfr_sqrt(k, k, MPFR_RNDN);
+        mpfr_set_str(q, "0.044715", 10, MPFR_RNDN);
+        mpfr_sqr(x, z, MPFR_RNDN);
+        mpfr_mul(q, q, x, MPFR_RNDN);                 /* c z^2 */
+        mpfr_add_ui(t, q, 1, MPFR_RNDN);
+        mpfr_mul(t, t, z, MPFR_RNDN);
+        mpfr_mul(t, t, k, MPFR_RNDN);
+        mpfr_tanh(t, t, MPFR_RNDN);
+        mpfr_add_ui(x, t, 1, MPFR_RNDN);
+        mpfr_div_ui(x, x, 2, MPFR_RNDN);              /* (1 + t)/2 */
+        mpfr_mul(f, z, x, MPFR_RNDN);
+        mpfr_sqr(t, t, MPFR_RNDN);
+        mpfr_ui_sub(t, 1, t, MPFR_RNDN);
+        mpfr_mul(t, t, z, MPFR_RNDN);
+        mpfr_div_ui(t, t, 2, MPFR_RNDN);
+        mpfr_mul(t, t, k, MPFR_RNDN);
+        mpfr_mul_ui(q, q, 3, MPFR_RNDN);
+        mpfr_add_ui(q, q, 1, MPFR_RNDN);
+        mpfr_mul(t, t, q, MPFR_RNDN);
+        mpfr_add(df, x, t, MPFR_RNDN);
+    }
+    mpfr_clears(x, t, k, q, (mpfr_ptr)0);
+}
+
+/* The core's GELUs against the textbook forms, held to the model that
+ * checks/ga_enclose.c assumes for every activation without tuned code (K =
+ * GA_ENCLOSE_ELEM_ULPS): the computed value is f(z (1 + d1)) (1 + d2) + e,
+ * |d1|, |d2| <= K u, because a formula rounds its inner argument (z/sqrt 2,
+ * u = k (z + c z^3)) before erfc or the sigmoid amplifies that relative
+ * error by 2 x^2 in the tails, and |e| <= K eta (1 + |z|), eta the smallest
+ * subnormal, because z multiplies a Phi or a sigmoid that has underflowed;
+ * f' likewise, plus K u sup|f'| absolutely where f' crosses 0 and cancels.
+ * Tested with the local slope for sup|f'| near z (twice it, for its change
+ * over z (1 +- K u)), which is stricter than the enclosure's global one:
+ * |v - f| <= K u (|f| + 2 |z f'(z)|) + e, |d - f'| <= K u (|f'| + 2 |z f''(z)|
+ * + sup|f'|) + e, f'' by an MPFR difference quotient of f'. Below z = -42
+ * both round to 0 or a few subnormals. */
+static void check_gelu(ga_activation a)
+{
+    int tanh_form = a == GA_ACT_GELU_TANH;
+    const double K = GA_ENCLOSE_ELEM_ULPS;
+    mpfr_t z, f, df, f2, df2, zh;
+    mpfr_inits2(tanh_form ? 8000 : 1500, z, f, df, f2, df2, zh, (mpfr_ptr)0);
+    double L = ga_activation_lipschitz(a, 0), h = 0x1p-30;
+    size_t n = 0, tail = 0;
+    for (int i = -500; i <= 500 + (int)N_POINTS; i++) {
+        double zd = i <= 500 ? i / 12.0 + 1.0 / 7.0 : points[i - 501];
+        double v, d;
+        ga_act_eval(&v, &d, a, 0, zd);
+        double e = K * DBL_TRUE_MIN * (1 + fabs(zd));
+        if (zd < GELU_ZMIN) { /* f and f' are below e^-880 here */
+            cr_assert(fabs(v) <= e && fabs(d) <= e, "%s(%.17g) = %.17g, f' %.17g: not ~0",
+                      ga_activation_name(a), zd, v, d);
+            continue;
+        }
+        if (zd > 1e100) { /* f = z, f' = 1 to far below an ulp */
+            cr_assert(v == zd && d == 1.0, "%s(%.17g) = %.17g, f' %.17g", ga_activation_name(a),
+                      zd, v, d);
+            continue;
+        }
+        mpfr_set_d(z, zd, MPFR_RNDN);
+        gelu_textbook(f, df, z, tanh_form);
+        mpfr_set_d(zh, zd + h * fmax(1.0, fabs(zd)), MPFR_RNDN);
+        gelu_textbook(f2, df2, zh, tanh_form);
+        double dz = mpfr_get_d(zh, MPFR_RNDN) - zd;
+        double fw = mpfr_get_d(f, MPFR_RNDN), dw = mpfr_get_d(df, MPFR_RNDN);
+        double d2 = (mpfr_get_d(df2, MPFR_RNDN) - dw) / dz; /* f'' to a few digits */
+        double tol_v = K * GA_U * (fabs(fw) + 2 * fabs(zd * dw)) + e;
+        double tol_d = K * GA_U * (fabs(dw) + 2 * fabs(zd * d2) + L) + e;
+        cr_assert(fabs(v - fw) <= tol_v, "%s(%.17g) = %.17g, exact %.17g (tol %.3g)",
+                  ga_activation_name(a), zd, v, fw, tol_v);
+        cr_assert(fabs(d - dw) <= tol_d, "%s'(%.17g) = %.17g, exact %.17g (tol %.3g)",
+                  ga_activation_name(a), zd, d, dw, tol_d);
+        tail += fw != 0 && ga_ulp_distance(v, fw) > 2 * K; /* where the model is needed */
+        n++;
+    }
+    cr_assert_gt(n, 1000);
+    cr_log_info("%s: %zu points, %zu beyond 2K ulps (within the model)",
+                ga_activation_name(a), n, tail);
+    mpfr_clears(z, f, df, f2, df2, zh, (mpfr_ptr)0);
+}
+
+Test(activation, gelu, .timeout = 120) { check_gelu(GA_ACT_GELU); }
+Test(activation, gelu_tanh, .timeout = 120) { check_gelu(GA_ACT_GELU_TANH); }
 
 /* The constants of ga_activation_lipschitz*, which the checks use for
  * activations without tuned code: no sampled |f'| exceeds the first, no

@@ -38,6 +38,7 @@ static const config configs[] = {
     {GA_ACT_SIGMOID, GA_LOSS_SOFTMAX_CE, GA_REDUCE_SUM},
     {GA_ACT_IDENTITY, GA_LOSS_MSE, GA_REDUCE_MEAN},
     {GA_ACT_SOFTMAX, GA_LOSS_MSE, GA_REDUCE_SUM},
+    {GA_ACT_GELU_TANH, GA_LOSS_BCE_LOGITS, GA_REDUCE_BATCH_MEAN},
 };
 #define N_CONFIGS (sizeof configs / sizeof configs[0])
 

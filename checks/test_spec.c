@@ -566,7 +566,7 @@ static bad_case bad_cases[] = {
     {"layer size real", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"size\": 1.5, \"activation\": \"tanh\"}]}", GA_ESPEC, "layers[0].size: is 1.5, not an integer", NULL},
     {"layer missing activation", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"size\": 1}]}", GA_ESPEC, "layers[0].activation: missing (expected one of: identity,", NULL},
     {"unknown activation", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"size\": 3, \"activation\": \"tanh\"}, {\"size\": 1, \"activation\": \"sigmod\"}]}", GA_ESPEC,
-     "bad.json: layers[1].activation: unknown activation \"sigmod\" (expected one of: identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, softmax, silu)", NULL},
+     "bad.json: layers[1].activation: unknown activation \"sigmod\" (expected one of: identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, softmax, silu, gelu, gelu_tanh)", NULL},
     {"unknown layer key", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"size\": 1, \"activaton\": \"tanh\"}]}", GA_ESPEC,
      "unknown key \"activaton\" in layers[0] (expected one of: size, activation, slope, alpha)", NULL},
     {"slope on sigmoid", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"size\": 1, \"activation\": \"sigmoid\", \"slope\": 0.1}]}", GA_ESPEC,
@@ -742,7 +742,7 @@ Test(bad, unknown_activation_exact_message)
     cr_assert_eq(ga_spec_parse(&s, &err, text, "net.json", 0), GA_ESPEC);
     cr_expect_str_eq(err.msg, "net.json: layers[1].activation: unknown activation \"sigmod\" "
                               "(expected one of: identity, sigmoid, tanh, relu, leaky_relu, elu, "
-                              "softplus, softmax, silu)");
+                              "softplus, softmax, silu, gelu, gelu_tanh)");
 }
 
 /* A small memory cap refuses a modest net, and data over the cap are refused. */

@@ -24,6 +24,12 @@
  * oracle; a kink outside [slope_lo - tol, slope_hi + tol] and farther than
  * tol from the oracle).
  *
+ * With GA_VERDICT_SOAK_DTYPE=float32 the gradient checked is the float32
+ * core's (ga_loss_grad_f32) at the spec's numbers rounded to float32, judged
+ * at float32's precision (issue 15's float32 false-alarm soak); a spec with a
+ * number beyond float32's range is refused as no float32 code could hold it,
+ * and counted apart. Reproducers and tables go to verdict_soak_f32/.
+ *
  * Environment: GA_VERDICT_SOAK_SPECS (default 10000), GA_VERDICT_SOAK_SEED
  * (first seed, default 1200000; spec k has seed first + k),
  * GA_VERDICT_SOAK_INJECT (specs given injections, default specs / 5),
@@ -55,6 +61,18 @@ static size_t env_size(const char *name, size_t dflt)
 }
 
 static size_t n_specs(void) { return env_size("GA_VERDICT_SOAK_SPECS", 10000); }
+
+/* float32 (GA_VERDICT_SOAK_DTYPE=float32) or float64, the default */
+static ga_precision soak_dtype(void)
+{
+    const char *s = getenv("GA_VERDICT_SOAK_DTYPE");
+    ga_precision p = GA_PREC_FLOAT64;
+    if (s && *s)
+        cr_assert_eq(ga_precision_from_name(&p, s), GA_OK, "GA_VERDICT_SOAK_DTYPE=%s: not a precision", s);
+    return p;
+}
+
+static size_t refused_f32; /* specs with a number beyond float32's range */
 static uint32_t first_seed(void) { return (uint32_t)env_size("GA_VERDICT_SOAK_SEED", 1200000); }
 
 /* Where reproducers and tables go: GA_VERDICT_SOAK_OUT, else verdict_soak/ in
@@ -65,7 +83,8 @@ static const char *out_dir(char *buf, size_t size)
     if (dir && *dir)
         return dir;
     char cwd[1024];
-    int n = snprintf(buf, size, "%s/verdict_soak", getcwd(cwd, sizeof cwd) ? cwd : ".");
+    int n = snprintf(buf, size, "%s/verdict_soak%s", getcwd(cwd, sizeof cwd) ? cwd : ".",
+                     soak_dtype() == GA_PREC_FLOAT32 ? "_f32" : "");
     if (n < 0 || (size_t)n >= size || (mkdir(buf, 0777) != 0 && errno != EEXIST))
         return ".";
     return buf;
@@ -200,7 +219,9 @@ static void tally(regime_row *row, unsigned regimes, int status, const ga_check_
         for (size_t i = 0; i < r->n_entries; i++) {
             const ga_check_entry *e = &r->entries[i];
             w->entries++;
-            if (!isfinite(e->analytic) && isfinite(e->oracle) && e->verdict != GA_VERDICT_FAIL)
+            /* an infinity the exact value rounds to (in float32: beyond FLT_MAX) is right */
+            if (!isfinite(e->analytic) && isfinite(ga_round_to(soak_dtype(), e->oracle)) &&
+                e->verdict != GA_VERDICT_FAIL)
                 w->true_missed++;
             if (e->verdict == GA_VERDICT_FAIL) {
                 if (isfinite(e->analytic))
@@ -225,7 +246,11 @@ static void tally(regime_row *row, unsigned regimes, int status, const ga_check_
 
 static void print_table(FILE *out, regime_row *row, size_t n, uint32_t seed0)
 {
-    fprintf(out, "# verdict soak: %zu specs, seeds %u..%u\n", n, seed0, seed0 + (uint32_t)n - 1);
+    fprintf(out, "# verdict soak (%s): %zu specs, seeds %u..%u", ga_precision_name(soak_dtype()), n,
+            seed0, seed0 + (uint32_t)n - 1);
+    if (soak_dtype() == GA_PREC_FLOAT32)
+        fprintf(out, "; %zu refused (a number beyond float32's range)", refused_f32);
+    fputc('\n', out);
     fprintf(out, "# %-15s %6s %8s %7s %6s %6s %7s %7s %6s %11s %11s\n", "regime", "specs", "entries",
             "FAIL", "F.spec", "errors", "trueF", "kink", "n.judg", "med tol/err", "med tol/|g|");
     for (int k = 0; k < N_ROWS; k++) {
@@ -258,10 +283,29 @@ static void for_each_case(size_t n, uint32_t seed0, size_t cross_check, case_vis
         ga_check_options_default(&opt);
         opt.seed = seed;
         opt.cross_check = cross_check;
+        double *g32 = NULL;
+        if (soak_dtype() == GA_PREC_FLOAT32) {
+            size_t B = h.batch, nin = h.net->desc.n_in,
+                   nout = h.net->desc.layers[h.net->desc.n_layers - 1].n_out;
+            if (ga_round_problem(&err, GA_PREC_FLOAT32, h.net, h.net->params, h.x, B * nin, h.y,
+                                 B * nout) != GA_OK) {
+                refused_f32++;
+                ga_hardnet_clear(&h);
+                continue;
+            }
+            g32 = malloc(h.net->n_params * sizeof *g32);
+            cr_assert_not_null(g32);
+            cr_assert_eq(ga_loss_grad_f32(&opt.analytic_loss, g32, &err, h.net, h.net->params, h.x,
+                                          h.y, B), GA_OK, "seed %u: %s", seed, err.msg);
+            opt.analytic = g32;
+            opt.analytic_own_forward = 1;
+            opt.precision = GA_PREC_FLOAT32;
+        }
         ga_check_report *r = NULL;
         int status = ga_check_run(&r, &err, h.net, h.net->params, h.x, h.y, h.batch, &opt);
         visit(ctx, &h, &opt, status == GA_OK ? r : NULL, status, &err);
         ga_check_report_free(r);
+        free(g32);
         ga_hardnet_clear(&h);
     }
 }

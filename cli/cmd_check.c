@@ -24,6 +24,7 @@ static void check_usage(FILE *f)
     fputs("usage: gradaudit check SPEC.json [--method oracle|central|gsl|ridders|forward]\n"
           "                       [--csv FILE] [--json FILE] [--seed N] [--top K]\n"
           "                       [--cross-check N] [--engine mpfr|ball] [--no-progress]\n"
+          "                       [--dtype float64|float32]\n"
           "       gradaudit check SPEC.json --fast [--seed N] [--directions D]\n"
           "       gradaudit check SPEC.json --grad FILE [--grad-layout L] [--grad-dtype T]\n"
           "\n"
@@ -51,7 +52,7 @@ static void check_usage(FILE *f)
           "                    written to a temporary file and renamed, never partial\n"
           "  --json FILE       also write the run as one JSON document ('-': standard\n"
           "                    output, which then holds the JSON alone), docs/json.md:\n"
-          "                    gradaudit \"check\", schema, version, spec, method, seed,\n"
+          "                    gradaudit \"check\", schema, version, spec, method, dtype, seed,\n"
           "                    batch, n_entries, loss, loss_oracle, loss_oracle_err,\n"
           "                    loss_ulps, counts {pass, FAIL, kink, unjudgeable},\n"
           "                    rounding, oracle, cross_check, tensors [the per-tensor\n"
@@ -75,10 +76,20 @@ static void check_usage(FILE *f)
           "                    d/dt L(theta + t v) (Ridders' differences) along D random\n"
           "                    +-1 directions, a few dozen forward passes whatever the\n"
           "                    parameter count; a disagreement is localised by bisection\n"
-          "                    and each named entry confirmed by the oracle\n"
-          "  --directions D    directions for --fast (default 2)\n",
+          "                    and each named entry confirmed by the oracle\n",
           f);
+    /* two strings: ISO C's limit on one literal's length */
     fputs("  --directions D    directions for --fast (default 2)\n"
+          "  --dtype D         what the code under test computes in: float64 (default, the\n"
+          "                    double core) or float32: every number of the spec\n"
+          "                    (parameters, data, activation parameters, loss scale and\n"
+          "                    decay) rounded to float32 (one beyond its range: exit 2),\n"
+          "                    the gradient computed in float32 (core/ga_f32.c), the oracle\n"
+          "                    exact at those rounded numbers, the tolerance the proven\n"
+          "                    enclosure at float32's unit roundoff 2^-24 and range, the\n"
+          "                    loss and the ulps float32's; the report's first line says\n"
+          "                    so. Oracle method only: not with\n"
+          "                    --method other than oracle, --fast or --inject\n"
           "  --inject NAME*F   multiply the analytic entry NAME (e.g. W1[0,1]) by F before\n"
           "                    checking: shows the check catching a wrong entry\n"
           "  --grad FILE       judge the gradient another program computed for the spec's\n"
@@ -154,13 +165,14 @@ static json_t *check_json_entry(void *vctx, size_t i)
 }
 
 /* Everything but the entries: the run, the counts, the per-tensor table. */
-static json_t *check_json_head(const ga_check_report *r, const char *spec_path)
+static json_t *check_json_head(const ga_check_report *r, const char *spec_path, ga_precision dtype)
 {
     json_t *d = ga_json_document("check"), *counts = json_object(), *tensors = json_array(),
            *worst = json_array(), *oracle = json_object(), *cross = json_object(), *round = json_object();
     int bad = !d || !counts || !tensors || !worst || !oracle || !cross || !round;
     bad = bad || ga_json_set_str(d, "spec", spec_path) ||
           ga_json_set_str(d, "method", ga_check_method_name(r->method)) ||
+          ga_json_set_str(d, "dtype", ga_precision_name(dtype)) ||
           ga_json_set_uint(d, "seed", r->seed) || ga_json_set_uint(d, "batch", r->batch) ||
           ga_json_set_uint(d, "n_entries", r->n_entries) || ga_json_set_num(d, "loss", r->loss) ||
           ga_json_set_num(d, "loss_oracle", r->loss_oracle) ||
@@ -214,9 +226,9 @@ static json_t *check_json_head(const ga_check_report *r, const char *spec_path)
 /* Opens path and writes the whole document to it, flushed: the caller
  * commits (renames) or aborts. GA_ENOMEM, GA_EIO (a full disk). */
 static int check_json_begin(ga_atomic_file *af, ga_error *err, const char *path, const ga_check_report *r,
-                            const ga_net *net, const char *spec_path)
+                            const ga_net *net, const char *spec_path, ga_precision dtype)
 {
-    json_t *head = check_json_head(r, spec_path);
+    json_t *head = check_json_head(r, spec_path, dtype);
     if (!head)
         return ga_fail(err, GA_ENOMEM, "%s: out of memory", path);
     int st = ga_atomic_open(af, err, path);
@@ -241,26 +253,23 @@ static int check_grad_file(double **grad, ga_check_options *opt, ga_net *net, ga
 {
     ga_error err = {{0}};
     ga_precision prec = GA_PREC_FLOAT64;
-    size_t n_out = net->desc.layers[net->desc.n_layers - 1].n_out;
     *grad = malloc((net->n_params ? net->n_params : 1) * sizeof **grad);
     if (!*grad) {
         fprintf(stderr, "gradaudit check: --grad %s: out of memory\n", file);
         return GA_EXIT_INTERNAL;
     }
-    int st = ga_grad_read(*grad, &prec, &err, net, file, go, GA_DEFAULT_MEMORY_CAP);
-    if (st == GA_OK && prec != GA_PREC_FLOAT64 &&
-        (st = ga_round_problem(&err, prec, net, net->params, spec->x, spec->batch * net->desc.n_in,
-                               spec->y, spec->batch * n_out)) != GA_OK)
-        fprintf(stderr, "gradaudit check: %s: %s (the gradient of %s is %s)\n", spec_path, err.msg,
-                file, ga_precision_name(prec));
-    else if (st != GA_OK)
+    if (ga_grad_read(*grad, &prec, &err, net, file, go, GA_DEFAULT_MEMORY_CAP) != GA_OK) {
         fprintf(stderr, "gradaudit check: --grad %s\n", err.msg);
-    if (st != GA_OK)
         return GA_EXIT_USAGE;
+    }
+    size_t nx = spec->batch * spec->desc.n_in,
+           ny = spec->batch * spec->desc.layers[spec->desc.n_layers - 1].n_out;
+    int rc = prec == GA_PREC_FLOAT64 ? 0 : ga_cli_round_problem("check", spec_path, prec, net,
+                                                                spec->x, nx, spec->y, ny);
     opt->analytic = *grad;
     opt->analytic_own_forward = 1;
     opt->precision = prec;
-    return GA_EXIT_OK;
+    return rc;
 }
 
 int ga_cmd_check(int argc, char **argv)
@@ -288,9 +297,10 @@ int ga_cmd_check(int argc, char **argv)
                                          {"json", required_argument, 0, 'j'},
                                          {"no-progress", no_argument, 0, 'P'},
                                          {"engine", required_argument, 0, 'e'},
+                                         {"dtype", required_argument, 0, 'D'},
                                          {"grad", required_argument, 0, 'g'},
                                          {"grad-layout", required_argument, 0, 'L'},
-                                         {"grad-dtype", required_argument, 0, 'D'},
+                                         {"grad-dtype", required_argument, 0, 'T'},
                                          {0, 0, 0, 0}};
     int c, status = 0;
     ga_args_begin();
@@ -339,6 +349,10 @@ int ga_cmd_check(int argc, char **argv)
         case 'P':
             no_progress = 1;
             break;
+        case 'D':
+            if (ga_cli_parse_dtype(&opt.precision, "check", v))
+                return GA_EXIT_USAGE;
+            break;
         case 'e':
             if (!strcmp(v, "mpfr"))
                 opt.oracle.engine = GA_ORACLE_MPFR;
@@ -367,7 +381,7 @@ int ga_cmd_check(int argc, char **argv)
                 return usage_error("--grad-layout '%s': expected spec, transposed or auto", v);
             grad_layout = v;
             break;
-        case 'D':
+        case 'T':
             if (ga_precision_from_name(&grad_opt.dtype, v))
                 return usage_error("--grad-dtype '%s': expected float64 or float32", v);
             grad_opt.dtype_given = 1;
@@ -384,9 +398,16 @@ int ga_cmd_check(int argc, char **argv)
         return usage_error("%s", "missing SPEC.json");
     if (fast && (csv || json || opt.method != GA_CHECK_ORACLE || cross_check_given))
         return usage_error("%s", "--fast goes with --seed, --directions and --inject only");
+    /* float32 is judged against the oracle's proven enclosure alone (ga_check.h) */
+    if (opt.precision == GA_PREC_FLOAT32 && (fast || inject || opt.method != GA_CHECK_ORACLE))
+        return usage_error("--dtype float32 goes with the oracle method only, not with %s",
+                           fast ? "--fast" : inject ? "--inject" : "--method other than oracle");
     if (gradfile && (fast || inject || opt.method != GA_CHECK_ORACLE))
         return usage_error("%s", "--grad is judged by the oracle method alone: not with --method "
                                  "other than oracle, --fast or --inject");
+    if (gradfile && opt.precision != GA_PREC_FLOAT64)
+        return usage_error("%s", "--dtype is the core's precision; a --grad file's is its own "
+                                 "(--grad-dtype)");
     if (!gradfile && (grad_layout || grad_dtype))
         return usage_error("%s", "--grad-layout and --grad-dtype describe a --grad FILE: give one");
     if (gradfile && !strcmp(gradfile, "-") && !strcmp(path, "-"))
@@ -444,9 +465,30 @@ int ga_cmd_check(int argc, char **argv)
     opt.seed = have_seed ? seed : spec->has_init ? spec->init.seed : 1;
     opt.spec_path = path;
     double *wrong = NULL;
-    if (gradfile && (rc = check_grad_file(&wrong, &opt, net, spec, path, gradfile, &grad_opt))) {
-        free(wrong);
-        goto out;
+    if (gradfile) {
+        if ((rc = check_grad_file(&wrong, &opt, net, spec, path, gradfile, &grad_opt))) {
+            free(wrong);
+            goto out;
+        }
+    } else if (opt.precision == GA_PREC_FLOAT32) {
+        /* the code under test's own numbers and its own forward pass: the
+         * check runs at the rounded numbers, the oracle exact there */
+        size_t nx = spec->batch * spec->desc.n_in,
+               ny = spec->batch * spec->desc.layers[spec->desc.n_layers - 1].n_out;
+        if ((rc = ga_cli_round_problem("check", path, opt.precision, net, spec->x, nx, spec->y, ny)))
+            goto out;
+        wrong = malloc(net->n_params * sizeof *wrong);
+        st = wrong ? ga_loss_grad_f32(&opt.analytic_loss, wrong, &err, net, net->params, spec->x,
+                                      spec->y, spec->batch)
+                   : ga_fail(&err, GA_ENOMEM, "out of memory");
+        if (st != GA_OK) {
+            fprintf(stderr, "gradaudit check: %s: %s\n", path, err.msg);
+            free(wrong);
+            rc = st == GA_ENOMEM ? GA_EXIT_INTERNAL : GA_EXIT_USAGE;
+            goto out;
+        }
+        opt.analytic = wrong;
+        opt.analytic_own_forward = 1;
     }
     if (inject) {
         /* NAME*FACTOR: find the entry by its printed name */
@@ -537,6 +579,9 @@ int ga_cmd_check(int argc, char **argv)
         snprintf(rep->command + n, sizeof rep->command - n, " --grad %s%s%s%s%s", gradfile,
                  grad_layout ? " --grad-layout " : "", grad_layout ? grad_layout : "",
                  grad_dtype ? " --grad-dtype " : "", grad_dtype ? grad_dtype : "");
+    } else if (opt.precision != GA_PREC_FLOAT64) { /* and the dtype */
+        size_t n = strlen(rep->command);
+        snprintf(rep->command + n, sizeof rep->command - n, " --dtype %s", ga_precision_name(opt.precision));
     }
     /* the files first: if one cannot be written, nothing goes to stdout; their
      * paths were judged writable above, so a failure now (a full disk) is
@@ -544,7 +589,7 @@ int ga_cmd_check(int argc, char **argv)
      * place and renamed after it: a full disk leaves both old. */
     ga_atomic_file jf = {0};
     int json_direct = json && ga_path_is_direct(json); /* "-", a pipe: after the CSV */
-    if (json && !json_direct && (st = check_json_begin(&jf, &err, json, rep, net, path)) != GA_OK) {
+    if (json && !json_direct && (st = check_json_begin(&jf, &err, json, rep, net, path, opt.precision)) != GA_OK) {
         fprintf(stderr, "gradaudit check: --json %s\n", err.msg);
         rc = GA_EXIT_INTERNAL;
         goto out;
@@ -556,7 +601,7 @@ int ga_cmd_check(int argc, char **argv)
         rc = GA_EXIT_INTERNAL;
         goto out;
     }
-    if (json_direct && (st = check_json_begin(&jf, &err, json, rep, net, path)) != GA_OK) {
+    if (json_direct && (st = check_json_begin(&jf, &err, json, rep, net, path, opt.precision)) != GA_OK) {
         fprintf(stderr, "gradaudit check: --json %s\n", err.msg);
         rc = GA_EXIT_INTERNAL;
         goto out;

@@ -15,9 +15,10 @@
 static void eval_usage(FILE *f)
 {
     fputs("usage: gradaudit eval SPEC.json [--seed N] [--kernel blas|reference] [--params]\n"
-          "                      [--json FILE]\n"
+          "                      [--dtype float64|float32] [--json FILE]\n"
           "\n"
           "Evaluates the spec's network on its data and prints, one per line:\n"
+          "  dtype float32      with --dtype float32 only\n"
           "  seed S             the seed used (specs with parameters.init only)\n"
           "  loss L             the loss\n"
           "  param NAME VALUE   each parameter (with --params), e.g. param W2[0,1] ...\n"
@@ -30,10 +31,16 @@ static void eval_usage(FILE *f)
           "  --kernel K         blas (default, gsl_blas_dgemm) or reference (plain loops,\n"
           "                     sums in index order)\n"
           "  --params           also print the parameter values\n"
+          "  --dtype D          float64 (default: the double core) or float32: every number\n"
+          "                     of the spec (parameters, data, activation parameters, loss\n"
+          "                     scale and decay) rounded to float32, and the loss and\n"
+          "                     gradient computed in float32, one float rounding an\n"
+          "                     operation (core/ga_f32.c); printed exactly, widened to\n"
+          "                     double. A number beyond float32's range is refused (exit 2)\n"
           "  --json FILE        also write the run as one JSON document ('-': standard\n"
           "                     output, which then holds the JSON alone), docs/json.md:\n"
           "                     gradaudit \"eval\", schema, version, spec, seed (specs with\n"
-          "                     parameters.init only), kernel, loss, n_entries, entries\n"
+          "                     parameters.init only), kernel, dtype, loss, n_entries, entries\n"
           "                     [one object a parameter: name, index, tensor, row, col,\n"
           "                     param, grad]; numbers read back bit for bit (%.17g); NaN\n"
           "                     and infinities are null beside a string KEY_nonfinite:\n"
@@ -71,13 +78,15 @@ static json_t *eval_json_entry(void *vnet, size_t i)
 }
 
 static int eval_json_write(ga_error *err, const char *json, const char *spec_path, const ga_spec *spec,
-                           const ga_net *net, int have_seed, uint32_t seed, double loss)
+                           const ga_net *net, int have_seed, uint32_t seed, ga_precision dtype,
+                           double loss)
 {
     json_t *d = ga_json_document("eval");
     int bad = !d || ga_json_set_str(d, "spec", spec_path);
     if (!bad && spec->has_init)
         bad = ga_json_set_uint(d, "seed", have_seed ? seed : spec->init.seed);
     bad = bad || ga_json_set_str(d, "kernel", net->kernel == GA_KERNEL_BLAS ? "blas" : "reference") ||
+          ga_json_set_str(d, "dtype", ga_precision_name(dtype)) ||
           ga_json_set_num(d, "loss", loss) || ga_json_set_uint(d, "n_entries", net->n_params);
     int st = bad ? ga_fail(err, GA_ENOMEM, "%s: out of memory", json)
                  : ga_json_write(err, json, d, "entries", net->n_params, eval_json_entry, (void *)net);
@@ -91,11 +100,13 @@ int ga_cmd_eval(int argc, char **argv)
     uint32_t seed = 0;
     int have_seed = 0, show_params = 0, c, status = 0;
     ga_kernel kernel = GA_KERNEL_BLAS;
+    ga_precision dtype = GA_PREC_FLOAT64;
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"seed", required_argument, 0, 's'},
                                          {"kernel", required_argument, 0, 'k'},
                                          {"params", no_argument, 0, 'p'},
                                          {"json", required_argument, 0, 'j'},
+                                         {"dtype", required_argument, 0, 'D'},
                                          {0, 0, 0, 0}};
     ga_args_begin();
     while ((c = ga_args_next(&status, "eval", argc, argv, "h", opts)) != GA_ARGS_END) {
@@ -120,6 +131,9 @@ int ga_cmd_eval(int argc, char **argv)
                 return usage_error("--kernel '%s': expected blas or reference", v);
         } else if (c == 'p') {
             show_params = 1;
+        } else if (c == 'D') {
+            if (ga_cli_parse_dtype(&dtype, "eval", v))
+                return GA_EXIT_USAGE;
         } else if (c == 'j') {
             if (!*v)
                 return usage_error("%s needs a file name ('-': standard output)", "--json");
@@ -158,9 +172,16 @@ int ga_cmd_eval(int argc, char **argv)
         st = ga_workspace_alloc(&ws, &err, net, spec->batch);
     }
     double loss = 0;
-    if (st == GA_OK)
+    if (st == GA_OK && dtype == GA_PREC_FLOAT32) {
+        size_t nx = spec->batch * spec->desc.n_in,
+               ny = spec->batch * spec->desc.layers[spec->desc.n_layers - 1].n_out;
+        if ((rc = ga_cli_round_problem("eval", path, dtype, net, spec->x, nx, spec->y, ny)))
+            goto out;
+        st = ga_loss_grad_f32(&loss, net->grads, &err, net, net->params, spec->x, spec->y, spec->batch);
+    } else if (st == GA_OK) {
         st = ga_loss_and_grad(&loss, net->grads, NULL, ws, net, net->params, spec->x, spec->y,
                               spec->batch);
+    }
     if (st != GA_OK) {
         fprintf(stderr, "gradaudit eval: %s\n", err.msg[0] ? err.msg : ga_strerror(st));
         /* bad input (spec, sizes, data) is status 2; only an allocation failure that
@@ -173,13 +194,15 @@ int ga_cmd_eval(int argc, char **argv)
      * leaves stdout empty. Output is buffered and checked at the end. The
      * JSON first (its path was judged writable: a failure now is status 3);
      * with --json -, standard output holds it alone. */
-    if (json && (st = eval_json_write(&err, json, path, spec, net, have_seed, seed, loss)) != GA_OK) {
+    if (json && (st = eval_json_write(&err, json, path, spec, net, have_seed, seed, dtype, loss)) != GA_OK) {
         fprintf(stderr, "gradaudit eval: --json %s\n", err.msg);
         rc = GA_EXIT_INTERNAL;
         goto out;
     }
     if (json && !strcmp(json, "-"))
         goto out;
+    if (dtype != GA_PREC_FLOAT64)
+        printf("dtype %s\n", ga_precision_name(dtype));
     if (spec->has_init)
         printf("seed %lu\n", (unsigned long)(have_seed ? seed : spec->init.seed));
     printf("loss %.17g\n", loss);

@@ -3,7 +3,10 @@
 #ifndef GA_CLI_H
 #define GA_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "ga_core.h"
 
 enum { GA_EXIT_OK = 0, GA_EXIT_FAIL = 1, GA_EXIT_USAGE = 2, GA_EXIT_INTERNAL = 3 };
 
@@ -23,5 +26,14 @@ int ga_cli_same_file(const char *a, const char *b);
 /* "gradaudit CMD: <fmt with arg>; try 'gradaudit CMD --help'" on stderr
  * (core/ga_args.h); returns GA_EXIT_USAGE. */
 int ga_cli_usage_error(const char *cmd, const char *fmt, const char *arg);
+
+/* --dtype V of command cmd: float32 or float64 (ga_precision_from_name's
+ * names); 0 and *out, else the usage error (GA_EXIT_USAGE). */
+int ga_cli_parse_dtype(ga_precision *out, const char *cmd, const char *v);
+/* The spec's numbers as code in precision p holds them, in place: the net's
+ * parameters and constants, x (nx), y (ny) (ga_round_problem). 0, or GA_EXIT_USAGE after one line on stderr naming the
+ * number that overflows p: "gradaudit CMD: SPEC: W1[3] = 4e+38 overflows float32". */
+int ga_cli_round_problem(const char *cmd, const char *path, ga_precision p, ga_net *net, double *x,
+                         size_t nx, double *y, size_t ny);
 
 #endif

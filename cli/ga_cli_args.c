@@ -38,3 +38,21 @@ int ga_cli_usage_error(const char *cmd, const char *fmt, const char *arg)
     snprintf(msg, sizeof msg, fmt, arg);
     return ga_args_usage_error(cmd, "%s", msg);
 }
+
+int ga_cli_parse_dtype(ga_precision *out, const char *cmd, const char *v)
+{
+    if (ga_precision_from_name(out, v) != GA_OK)
+        return ga_cli_usage_error(cmd, "--dtype '%s': expected float32 or float64", v);
+    return 0;
+}
+
+int ga_cli_round_problem(const char *cmd, const char *path, ga_precision p, ga_net *net, double *x,
+                         size_t nx, double *y, size_t ny)
+{
+    ga_error err = {{0}};
+    if (ga_round_problem(&err, p, net, net->params, x, nx, y, ny) != GA_OK) {
+        fprintf(stderr, "gradaudit %s: %s: %s\n", cmd, path, err.msg);
+        return GA_EXIT_USAGE;
+    }
+    return 0;
+}

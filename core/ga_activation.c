@@ -7,6 +7,7 @@
 
 static const char *const activation_names[GA_ACT_COUNT] = {
     "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax", "silu",
+    "gelu", "gelu_tanh",
 };
 
 const char *ga_activation_name(ga_activation a)
@@ -56,6 +57,10 @@ double ga_activation_lipschitz(ga_activation a, double param)
     case GA_ACT_LEAKY_RELU:
     case GA_ACT_ELU: return c > 1 ? c : 1.0;             /* slopes 1 and c (elu: c e^z, z <= 0) */
     case GA_ACT_SILU: return 1.09983932012886692;       /* at z = 2.3994 (mpmath; -0.0998 at -2.3994) */
+    /* mpmath at 40 digits, rounded up: gelu' peaks at z = sqrt 2 (1.1289041451851548,
+     * -0.1289 at -sqrt 2), gelu_tanh' at z = 1.4185 (1.1289930686587718) */
+    case GA_ACT_GELU: return 1.128904145185155;
+    case GA_ACT_GELU_TANH: return 1.128993068658772;
     default: return 1.0;                                 /* identity, tanh, relu, softplus, softmax */
     }
 }
@@ -74,6 +79,8 @@ double ga_activation_lipschitz_deriv(ga_activation a, double param)
     case GA_ACT_SOFTPLUS: return 0.25;                   /* softplus'' = s' */
     case GA_ACT_SOFTMAX: return 1.0;
     case GA_ACT_SILU: return 0.5;                        /* silu''(0) = 1/2, the largest */
+    case GA_ACT_GELU:                                    /* f'' = phi(z) (2 - z^2): 2 phi(0) at 0 */
+    case GA_ACT_GELU_TANH: return 0.7978845608028655;    /* the same at 0 (mpmath grid and root) */
     default: return 0.0;                                 /* identity, relu, leaky_relu */
     }
 }
@@ -133,6 +140,27 @@ void ga_act_eval(double *value, double *deriv, ga_activation a, double param, do
         double s = z >= 0 ? 1.0 / q : e / q;
         v = z * s;
         d = s + z * (e / (q * q));
+        break;
+    }
+    case GA_ACT_GELU: {
+        /* Phi by erfc (no cancellation for z << 0); z^2 may overflow to
+         * inf, exp(-inf) = 0, and z 0 is 0 for finite z */
+        double P = 0.5 * erfc(-z * 0.7071067811865476); /* 1/sqrt 2 */
+        double p = exp(-0.5 * (z * z)) * 0.3989422804014327; /* 1/sqrt(2 pi) */
+        v = z * P;
+        d = P + (p == 0.0 ? 0.0 : z * p);
+        break;
+    }
+    case GA_ACT_GELU_TANH: {
+        /* 1 + tanh u = 2 s(2u) and 1 - tanh^2 u = 4 s(2u) s(-2u) = 4 e/(1+e)^2,
+         * e = exp(-2|u|): neither cancels. Where e is 0 the second term is
+         * 0 (u and 1 + 3cz^2 may be infinite there). */
+        const double k = 0.7978845608028654, c = 0.044715; /* sqrt(2/pi) */
+        double z2 = z * z, u = k * (z * (1.0 + c * z2));
+        double e = exp(-2.0 * fabs(u)), q = 1.0 + e;
+        double s = u >= 0 ? 1.0 / q : e / q;
+        v = z * s;
+        d = s + (e == 0.0 ? 0.0 : 2.0 * z * (e / (q * q)) * (k * (1.0 + 3.0 * c * z2)));
         break;
     }
     default: v = d = NAN; /* softmax is not elementwise */

@@ -81,6 +81,11 @@ typedef enum {
      * checked through their generic formula (core/ga_ref_act_tmpl.h) and
      * their two constants (ga_activation_lipschitz*). */
     GA_ACT_SILU,         /* f(z) = z sigmoid(z); f'(z) = s(z) (1 + z s(-z)) */
+    GA_ACT_GELU,         /* f(z) = z Phi(z), Phi(z) = erfc(-z/sqrt 2)/2; f'(z) = Phi(z) + z phi(z),
+                            phi(z) = exp(-z^2/2)/sqrt(2 pi) */
+    GA_ACT_GELU_TANH,    /* f(z) = z/2 (1 + tanh u) = z s(2u), u = sqrt(2/pi) (z + c z^3),
+                            c = 0.044715 (exactly); f'(z) = s(2u) + 2 z s(2u) s(-2u) u'(z),
+                            u'(z) = sqrt(2/pi) (1 + 3 c z^2) */
     GA_ACT_COUNT
 } ga_activation;
 
@@ -256,6 +261,21 @@ int ga_backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net
 int ga_loss_and_grad(double *loss, double *dparams, double *dx, ga_workspace *ws,
                      const ga_net *net, const double *params, const double *x,
                      const double *y, size_t batch);
+
+/* The same loss and gradient computed in float32 (core/ga_f32.c): code under
+ * test that runs in single precision. Every operation is one float rounding,
+ * dot products accumulate in float in index order, exp/expm1/log1p/tanh are
+ * glibc's float functions, the formulas those of the generic reference
+ * (ga_ref_tmpl.h). params (n_params), x (B, n_in), y (B, n_out) and the net's
+ * constants (activation parameters, loss scale and weight decay) must be
+ * float32 numbers already: GA_EINVAL naming the first that is not (round them
+ * with ga_round_problem), GA_ENONFINITE for a NaN or Inf. *loss (may be NULL)
+ * and grad (n_params) receive the float results widened to double (exactly).
+ * The float workspace is allocated and freed inside: GA_ENOMEM. A float
+ * overflow in the pass is no error: the results are then what float code
+ * gives, infinities or NaN. */
+int ga_loss_grad_f32(double *loss, double *grad, ga_error *err, const ga_net *net,
+                     const double *params, const double *x, const double *y, size_t batch);
 
 /* ---- training utilities ------------------------------------------------ */
 /* p -= lr * g */

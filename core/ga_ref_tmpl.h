@@ -8,7 +8,8 @@
  * Instances today: checks/ga_plainpass.c (plain double in index order, and
  * randomly perturbed double: the Monte Carlo rounding scale; the mutation
  * suite's faults), oracle/ga_refmp.c (MPFR at a precision), oracle/ga_refball.c
- * (Arb's balls, dot products by arb_dot); checks/ga_enclose.c compiles the
+ * (Arb's balls, dot products by arb_dot), core/ga_f32.c (float32: code
+ * under test in single precision); checks/ga_enclose.c compiles the
  * activations alone (ga_ref_act_tmpl.h) in long double.
  *
  * The instance defines, before including this file:
@@ -25,7 +26,8 @@
  *                      with a double operand d (exact as a double), one rounding
  *   A_NEG, A_ABS (c, r, a)   exact
  *   A_SCALE_D(c, r, a, d)    *r = *a d for a fault's scaling (not a modelled rounding)
- *   A_EXP, A_EXPM1, A_LOG1P, A_TANH, A_SIGMOID, A_SOFTPLUS (c, r, a)   elementary functions;
+ *   A_EXP, A_EXPM1, A_LOG1P, A_TANH, A_SIGMOID, A_SOFTPLUS, A_ERFC, A_SQRT (c, r, a)
+ *                      elementary functions (A_CONST_PI(c, r): *r = pi, rounded once);
  *                      sigmoid(z) = 1/(1+exp(-z)), softplus(z) = log(1+exp(z))
  *                      are elementary here because their stable evaluation
  *                      differs by arithmetic (double needs exp(-|z|) forms,
@@ -78,7 +80,8 @@ typedef struct {
     int no_decay;            /* weight-decay term left out of dW */
     int ce_no_softmax;       /* softmax-CE gradient z - y */
     size_t act_layer;        /* layer whose f' is mutated (SIZE_MAX: none) */
-    int act_missing;         /* 1: f' left out; 0: f' taken at a = f(z) */
+    int act_missing;         /* 1: f' left out; 0: f' taken at a = f(z); 2: gelu_tanh's f'
+                                with c z^2 where 3 c z^2 belongs (A_ACT_DERIV_SLIP) */
     size_t bias_layer;       /* layer whose db is scaled by bias_scale (SIZE_MAX: none) */
     double bias_scale;
     size_t transposed_layer; /* layer whose dW is stored in the other layout's order */
@@ -131,13 +134,18 @@ static size_t REF_FN(w_at)(const ga_net *net, const ga_view *W, size_t k, size_t
 #ifndef A_CMP_PIVOT
 #define A_CMP_PIVOT(c, a, b) A_CMP(c, a, b)
 #endif
+/* the instance's f' with the slip of fault act_missing = 2 (only the plain
+ * pass injects faults) */
+#ifndef A_ACT_DERIV_SLIP
+#define A_ACT_DERIV_SLIP A_ACT_DERIV
+#endif
 
 /* dz (n) = da (n) through activation op f (NULL: identity) of one sample;
  * z, a (n) its input and output. dz may alias da. */
 static void REF_FN(chain)(REF_CTX *c, REF_T *dz, REF_T *da, const ga_op *f, REF_T *z, REF_T *a,
                           size_t n, int mutate, int missing)
 {
-    if (!f || (mutate && missing)) {
+    if (!f || (mutate && missing == 1)) {
         if (dz != da)
             for (size_t k = 0; k < n; k++)
                 A_SET(c, &dz[k], &da[k]);
@@ -158,8 +166,10 @@ static void REF_FN(chain)(REF_CTX *c, REF_T *dz, REF_T *da, const ga_op *f, REF_
         }
     } else {
         for (size_t k = 0; k < n; k++) {
-            /* the fault: f' taken at a = f(z) */
-            A_ACT_DERIV(c, &t, f->act, f->act_param, mutate ? &a[k] : &z[k]);
+            if (mutate && missing == 2) /* the fault: a slip in f' */
+                A_ACT_DERIV_SLIP(c, &t, f->act, f->act_param, &z[k]);
+            else /* the fault: f' taken at a = f(z) */
+                A_ACT_DERIV(c, &t, f->act, f->act_param, mutate ? &a[k] : &z[k]);
             A_MUL(c, &dz[k], &da[k], &t);
         }
     }

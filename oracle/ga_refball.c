@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <arb.h>
+#include <arb_hypgeom.h>
 #include <mpfr.h>
 
 #include "ga_ops.h"
@@ -97,6 +98,9 @@ static void ball_set_d(arb_ptr r, double d)
 #define A_EXPM1(c, r, a) arb_expm1(r, a, (c)->prec)
 #define A_LOG1P(c, r, a) arb_log1p(r, a, (c)->prec)
 #define A_TANH(c, r, a) arb_tanh(r, a, (c)->prec)
+#define A_ERFC(c, r, a) arb_hypgeom_erfc(r, a, (c)->prec)
+#define A_SQRT(c, r, a) arb_sqrt(r, a, (c)->prec)
+#define A_CONST_PI(c, r) arb_const_pi(r, (c)->prec)
 #define A_SIGMOID(c, r, a) ball_sigmoid(c, r, a)
 #define A_SOFTPLUS(c, r, a) ball_softplus(c, r, a)
 #define A_CMP(c, a, b) ball_cmp(c, a, b)

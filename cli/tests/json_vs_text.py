@@ -81,10 +81,14 @@ def cmd_check(jpath, cpath, tpath):
     with open(cpath, newline="") as f:
         rows = list(csv.DictReader(f))
     text = open(tpath).read().splitlines()
-    m = re.match(r"gradaudit check: method (\S+), seed (\d+), batch (\d+), (\d+) entries$", text[0])
+    m = re.match(r"gradaudit check: method (\S+), seed (\d+), batch (\d+), (\d+) entries"
+                 r"(, a float32 gradient \(ulps are float32's\))?$", text[0])
     if not m:
         bad(f"first text line {text[0]!r}")
         return
+    dtype = "float32" if m.group(5) else "float64"  # --dtype float32 says so on the first line
+    if d.get("dtype") != dtype:
+        bad(f"dtype: JSON {d.get('dtype')!r}, text {dtype!r}")
     for key, want in (("method", m.group(1)), ("seed", int(m.group(2))), ("batch", int(m.group(3))),
                       ("n_entries", int(m.group(4)))):
         if d.get(key) != want:
@@ -173,9 +177,12 @@ def cmd_check(jpath, cpath, tpath):
 def cmd_eval(jpath, tpath):
     d = check_doc(jpath, "eval")
     params, grads, names = {}, {}, []
+    dtype = "float64"  # no dtype line
     for line in open(tpath).read().splitlines():
         f = line.split(" ")
-        if f[0] == "seed":
+        if f[0] == "dtype":
+            dtype = f[1]
+        elif f[0] == "seed":
             if d.get("seed") != int(f[1]):
                 bad(f"seed: JSON {d.get('seed')!r}, text {f[1]}")
         elif f[0] == "loss":
@@ -186,6 +193,8 @@ def cmd_eval(jpath, tpath):
         elif f[0] == "grad":
             grads[f[1]] = text_double(f[2])
             names.append(f[1])
+    if d.get("dtype") != dtype:
+        bad(f"dtype: JSON {d.get('dtype')!r}, text {dtype!r}")
     if not any(l.startswith("seed ") for l in open(tpath)) and "seed" in d:
         bad("seed in the JSON, not in the text")
     ents = d.get("entries", [])

@@ -71,6 +71,15 @@ run eval values.json --params --json values-e.json
 cp "$T/out" values-e.txt
 agree "eval --json, a spec with parameters.values = text" eval values-e.json values-e.txt
 check "... and no seed key (no seed line)" sh -c "! grep -q '\"seed\"' values-e.json && ! grep -q '^seed ' values-e.txt"
+check "eval --json says dtype float64 by default" grep -q '"dtype": "float64"' e.json
+run eval spec.json --dtype float32 --params --json f32-e.json
+cp "$T/out" f32-e.txt
+agree "eval --dtype float32 --json = text (dtype float32 on both)" eval f32-e.json f32-e.txt
+check "check --json says dtype float64 by default" grep -q '"dtype": "float64"' c-oracle.json
+run check spec.json --dtype float32 --json f32-c.json --csv f32-c.csv
+cp "$T/out" f32-c.txt
+check "check --dtype float32 --json: exit 0" test "$status" = 0
+agree "check --dtype float32 --json = CSV and text (dtype float32 on both)" check f32-c.json f32-c.csv f32-c.txt
 run check spec.json --csv - --json -
 refused "check --csv - --json -: refused" 2 "--csv and --json both name standard output"
 run check spec.json --csv same --json same

@@ -129,7 +129,7 @@ static const spec_case spec_cases[] = {
     {"missing field", "{" NET ", " DATA ", " PARAMS "}", ": loss: missing (expected an object)"},
     {"wrong type", "{" NET ", \"loss\": [1], " DATA ", " PARAMS "}", ": loss: is an array (expected an object)"},
     {"unknown name", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"size\": 1, \"activation\": \"sigmod\"}], " LOSS ", " DATA ", " PARAMS "}",
-     ": layers[0].activation: unknown activation \"sigmod\" (expected one of: identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, softmax, silu)"},
+     ": layers[0].activation: unknown activation \"sigmod\" (expected one of: identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, softmax, silu, gelu, gelu_tanh)"},
     {"unknown top-level key", "{" NET ", " LOSS ", " DATA ", " PARAMS ", \"lerning_rate\": 0.1}", ": unknown key \"lerning_rate\" at top level"},
     {"NaN", "{" NET ",\n" LOSS ",\n\"data\": {\"x\": [[NaN, 1]], \"y\": [[1]]},\n" PARAMS "}", ":3:"},
     {"Infinity", "{" NET ",\n" LOSS ",\n\"data\": {\"x\": [[-Infinity, 1]], \"y\": [[1]]},\n" PARAMS "}", "NaN and Infinity are not JSON numbers"},
