@@ -294,4 +294,12 @@ Test(npz, bad_archives_refused)
     cr_expect_eq(ga_npz_read(&z, &err, path, 100), GA_ENOMEM);
     cr_expect_not_null(strstr(err.msg, "int.npz:W.npy: 144 bytes, over the memory cap of 100"),
                        "%s", err.msg);
+    /* a name with a control character: refused without echoing it (one-line messages) */
+    const char *n3[2] = {"W.npy", "b\n.npy"};
+    snprintf(path, sizeof path, "%s/ctl.npz", dir);
+    make_zip(path, 2, n3, bufs, lens);
+    cr_expect_eq(ga_npz_read(&z, &err, path, 0), GA_EINVAL);
+    cr_expect_not_null(strstr(err.msg, "ctl.npz: entry 1: its name holds a control character "
+                                       "(0x0a)"), "%s", err.msg);
+    cr_expect_null(strchr(err.msg, '\n'), "%s", err.msg);
 }

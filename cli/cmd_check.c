@@ -16,6 +16,7 @@
 #include "ga_cli_json.h"
 #include "ga_progress.h"
 #include "ga_core.h"
+#include "ga_gradfile.h"
 #include "ga_spec.h"
 
 static void check_usage(FILE *f)
@@ -25,6 +26,7 @@ static void check_usage(FILE *f)
           "                       [--cross-check N] [--engine mpfr|ball] [--no-progress]\n"
           "                       [--dtype float64|float32]\n"
           "       gradaudit check SPEC.json --fast [--seed N] [--directions D]\n"
+          "       gradaudit check SPEC.json --grad FILE [--grad-layout L] [--grad-dtype T]\n"
           "\n"
           "Checks every entry of the spec's analytic gradient (the double backward pass)\n"
           "against a reference, with a tolerance derived for each entry:\n"
@@ -90,6 +92,19 @@ static void check_usage(FILE *f)
           "                    --method other than oracle, --fast or --inject\n"
           "  --inject NAME*F   multiply the analytic entry NAME (e.g. W1[0,1]) by F before\n"
           "                    checking: shows the check catching a wrong entry\n"
+          "  --grad FILE       judge the gradient another program computed for the spec's\n"
+          "                    network (oracle method only), docs/gradfiles.md: an .npz of\n"
+          "                    arrays named like the tensors, np.savez(\"grads.npz\",\n"
+          "                    W1=dW1, b1=db1, ...), a flat .npy in slab order, or a CSV\n"
+          "                    (one value a line in slab order, or name,index,value rows);\n"
+          "                    float32 or float64, judged in that precision at the spec's\n"
+          "                    numbers rounded to it; NaN or Inf in it are FAILs\n"
+          "  --grad-layout L   how the file holds each W: spec (the spec's shape),\n"
+          "                    transposed (X @ W for a column-layout spec, W @ x for a\n"
+          "                    row one) or auto (default: an .npz W by its shape, a\n"
+          "                    square W as the file's other Ws; the flat forms as spec)\n"
+          "  --grad-dtype T    float64 or float32: the precision the gradient was\n"
+          "                    computed in (default: the file's dtype; a CSV: float64)\n"
           "  --no-progress     no progress line (drawn only when stderr is a terminal:\n"
           "                    entries done/total and an ETA, a few times a second,\n"
           "                    erased at the end; never into a pipe or a file)\n"
@@ -229,6 +244,34 @@ static int check_json_begin(ga_atomic_file *af, ga_error *err, const char *path,
     return st;
 }
 
+/* --grad FILE (docs/gradfiles.md): the gradient another program computed
+ * replaces the core's, judged against the whole enclosure in the precision
+ * of its numbers; for float32 the spec's numbers are first rounded as float32
+ * code holds them. *grad (n_params) is the caller's to free. Exit status. */
+static int check_grad_file(double **grad, ga_check_options *opt, ga_net *net, ga_spec *spec,
+                           const char *spec_path, const char *file, const ga_gradfile_options *go)
+{
+    ga_error err = {{0}};
+    ga_precision prec = GA_PREC_FLOAT64;
+    *grad = malloc((net->n_params ? net->n_params : 1) * sizeof **grad);
+    if (!*grad) {
+        fprintf(stderr, "gradaudit check: --grad %s: out of memory\n", file);
+        return GA_EXIT_INTERNAL;
+    }
+    if (ga_grad_read(*grad, &prec, &err, net, file, go, GA_DEFAULT_MEMORY_CAP) != GA_OK) {
+        fprintf(stderr, "gradaudit check: --grad %s\n", err.msg);
+        return GA_EXIT_USAGE;
+    }
+    size_t nx = spec->batch * spec->desc.n_in,
+           ny = spec->batch * spec->desc.layers[spec->desc.n_layers - 1].n_out;
+    int rc = prec == GA_PREC_FLOAT64 ? 0 : ga_cli_round_problem("check", spec_path, prec, net,
+                                                                spec->x, nx, spec->y, ny);
+    opt->analytic = *grad;
+    opt->analytic_own_forward = 1;
+    opt->precision = prec;
+    return rc;
+}
+
 int ga_cmd_check(int argc, char **argv)
 {
     const char *path = NULL, *csv = NULL, *json = NULL;
@@ -239,6 +282,9 @@ int ga_cmd_check(int argc, char **argv)
     const char *inject = NULL;
     int fast = 0, cross_check_given = 0, no_progress = 0;
     size_t directions = 0;
+    const char *gradfile = NULL;
+    ga_gradfile_options grad_opt = {GA_GRADFILE_LAYOUT_AUTO, 0, GA_PREC_FLOAT64};
+    const char *grad_layout = NULL, *grad_dtype = NULL; /* as given, for the reproduce line */
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"method", required_argument, 0, 'm'},
                                          {"csv", required_argument, 0, 'c'},
@@ -252,6 +298,9 @@ int ga_cmd_check(int argc, char **argv)
                                          {"no-progress", no_argument, 0, 'P'},
                                          {"engine", required_argument, 0, 'e'},
                                          {"dtype", required_argument, 0, 'D'},
+                                         {"grad", required_argument, 0, 'g'},
+                                         {"grad-layout", required_argument, 0, 'L'},
+                                         {"grad-dtype", required_argument, 0, 'T'},
                                          {0, 0, 0, 0}};
     int c, status = 0;
     ga_args_begin();
@@ -322,6 +371,22 @@ int ga_cmd_check(int argc, char **argv)
                 return usage_error("--inject needs NAME*FACTOR, e.g. W1[0,1]*1.000000001%s", "");
             inject = v;
             break;
+        case 'g':
+            if (!*v)
+                return usage_error("%s needs a file name", "--grad");
+            gradfile = v;
+            break;
+        case 'L':
+            if (ga_gradfile_layout_from_name(&grad_opt.layout, v))
+                return usage_error("--grad-layout '%s': expected spec, transposed or auto", v);
+            grad_layout = v;
+            break;
+        case 'T':
+            if (ga_precision_from_name(&grad_opt.dtype, v))
+                return usage_error("--grad-dtype '%s': expected float64 or float32", v);
+            grad_opt.dtype_given = 1;
+            grad_dtype = v;
+            break;
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -337,6 +402,16 @@ int ga_cmd_check(int argc, char **argv)
     if (opt.precision == GA_PREC_FLOAT32 && (fast || inject || opt.method != GA_CHECK_ORACLE))
         return usage_error("--dtype float32 goes with the oracle method only, not with %s",
                            fast ? "--fast" : inject ? "--inject" : "--method other than oracle");
+    if (gradfile && (fast || inject || opt.method != GA_CHECK_ORACLE))
+        return usage_error("%s", "--grad is judged by the oracle method alone: not with --method "
+                                 "other than oracle, --fast or --inject");
+    if (gradfile && opt.precision != GA_PREC_FLOAT64)
+        return usage_error("%s", "--dtype is the core's precision; a --grad file's is its own "
+                                 "(--grad-dtype)");
+    if (!gradfile && (grad_layout || grad_dtype))
+        return usage_error("%s", "--grad-layout and --grad-dtype describe a --grad FILE: give one");
+    if (gradfile && !strcmp(gradfile, "-") && !strcmp(path, "-"))
+        return usage_error("%s", "the spec and --grad cannot both be standard input ('-')");
 
     ga_error err = {{0}};
     ga_spec *spec = NULL;
@@ -351,12 +426,12 @@ int ga_cmd_check(int argc, char **argv)
                                               : "--csv and --json both name '%s'",
                            json);
     if (csv && (ga_path_writable(&err, csv) != GA_OK ||
-                ga_path_distinct(&err, csv, (const char *const[]){path}, 1) != GA_OK)) {
+                ga_path_distinct(&err, csv, (const char *const[]){path, gradfile}, 2) != GA_OK)) {
         fprintf(stderr, "gradaudit check: %s\n", err.msg);
         return GA_EXIT_USAGE;
     }
     if (json && (ga_path_writable(&err, json) != GA_OK ||
-                 ga_path_distinct(&err, json, (const char *const[]){path}, 1) != GA_OK)) {
+                 ga_path_distinct(&err, json, (const char *const[]){path, gradfile}, 2) != GA_OK)) {
         fprintf(stderr, "gradaudit check: --json %s\n", err.msg);
         return GA_EXIT_USAGE;
     }
@@ -391,7 +466,12 @@ int ga_cmd_check(int argc, char **argv)
     opt.seed = have_seed ? seed : spec->has_init ? spec->init.seed : 1;
     opt.spec_path = path;
     double *wrong = NULL;
-    if (opt.precision == GA_PREC_FLOAT32) {
+    if (gradfile) {
+        if ((rc = check_grad_file(&wrong, &opt, net, spec, path, gradfile, &grad_opt))) {
+            free(wrong);
+            goto out;
+        }
+    } else if (opt.precision == GA_PREC_FLOAT32) {
         /* the code under test's own numbers and its own forward pass: the
          * check runs at the rounded numbers, the oracle exact there */
         size_t nx = spec->batch * spec->desc.n_in,
@@ -498,7 +578,12 @@ int ga_cmd_check(int argc, char **argv)
         size_t n = strlen(rep->command);
         snprintf(rep->command + n, sizeof rep->command - n, " --inject '%s'", inject);
     }
-    if (opt.precision != GA_PREC_FLOAT64) { /* and the dtype */
+    if (gradfile) { /* and the gradient file */
+        size_t n = strlen(rep->command);
+        snprintf(rep->command + n, sizeof rep->command - n, " --grad %s%s%s%s%s", gradfile,
+                 grad_layout ? " --grad-layout " : "", grad_layout ? grad_layout : "",
+                 grad_dtype ? " --grad-dtype " : "", grad_dtype ? grad_dtype : "");
+    } else if (opt.precision != GA_PREC_FLOAT64) { /* and the dtype */
         size_t n = strlen(rep->command);
         snprintf(rep->command + n, sizeof rep->command - n, " --dtype %s", ga_precision_name(opt.precision));
     }

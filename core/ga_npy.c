@@ -336,6 +336,14 @@ int ga_npz_read(ga_npz *out, ga_error *err, const char *path, size_t memory_cap)
             break;
         }
         size_t nl = strlen(sb.name);
+        for (size_t k = 0; k < nl; k++) /* every message names the entry: on one line */
+            if ((unsigned char)sb.name[k] < 0x20 || sb.name[k] == 0x7f) {
+                st = ga_fail(err, GA_EINVAL, "%s: entry %lld: its name holds a control "
+                             "character (0x%02x)", path, (long long)i, (unsigned char)sb.name[k]);
+                break;
+            }
+        if (st != GA_OK)
+            break;
         char label[1200];
         snprintf(label, sizeof label, "%s:%s", path, sb.name);
         if (nl <= 4 || strcmp(sb.name + nl - 4, ".npy")) {

@@ -12,21 +12,13 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 
-try:
-    import numpy as np
-except ImportError:
-    print("SKIP: NumPy is not installed for %s (apt-get install python3-numpy); "
-          "gradaudit norms was not checked against a live NumPy loop" % sys.executable)
-    sys.exit(77)
+from numpy_run import numpy_or_skip, setup
 
-gradaudit, root = sys.argv[1], sys.argv[2]
+np = numpy_or_skip("gradaudit norms was not checked against a live NumPy loop")
+gradaudit, root, work = setup("ga_norms_numpy_")
 sys.path.insert(0, os.path.join(root, "fixtures", "norms"))
 from make_npz import norm_same_order, sigmoid  # noqa: E402
-
-work = tempfile.mkdtemp(prefix="ga_norms_numpy_")
-os.chdir(work)
 
 # A tutorial's loop (3-5-1 sigmoid MLP, full batch), with the documented lines.
 np.random.seed(3)

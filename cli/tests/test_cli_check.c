@@ -246,3 +246,81 @@ Test(cli_check, fast_mode_detects_and_names_the_entry)
     unlink(spec);
     rmdir(tmpdir);
 }
+
+/* --grad FILE (docs/gradfiles.md): a gradient of zeros and one holding a NaN
+ * are judged (exit 1, the NaN entry a FAIL, not refused); a file of the wrong
+ * length, and --grad with the options that do not judge a file, are bad input
+ * (exit 2, one line naming it, nothing on stdout). The passing gradients are
+ * NumPy's, in cli/tests/grad_numpy.py. */
+Test(cli_check, grad_file)
+{
+    make_tmpdir();
+    char spec[128], zeros[128], nan[128], shrt[128];
+    write_file(tmp_path(spec, sizeof spec, "net.json"), smooth_spec);
+    write_file(tmp_path(zeros, sizeof zeros, "zeros.csv"), "0\n0\n0\n0\n0\n0\n0\n0\n0\n0\n0\n0\n0\n");
+    write_file(tmp_path(nan, sizeof nan, "nan.csv"), "name,index,value\nW1,0,nan\nW1,1,0\nW1,2,0\n"
+               "W1,3,0\nW1,4,0\nW1,5,0\nb1,0,0\nb1,1,0\nb1,2,0\nW2,0,0\nW2,1,0\nW2,2,0\nb2,0,0\n");
+    write_file(tmp_path(shrt, sizeof shrt, "short.csv"), "0\n0\n");
+    run_result r = run_check(spec, "--grad", zeros, NULL);
+    cr_expect_eq(r.status, 1, "stdout:\n%s\nstderr:\n%s", r.out, r.err);
+    cr_expect(strstr(r.out, "result: 0 pass, 13 FAIL") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, " --grad ") && strstr(r.out, "zeros.csv\n"), "reproduce line: %s", r.out);
+    done(&r);
+    r = run_check(spec, "--grad", nan, "--top", "13", NULL);
+    cr_expect_eq(r.status, 1, "%s", r.err);
+    cr_expect(strstr(r.out, "FAIL W1[0,0]: analytic NaN, reference 0.696") != NULL, "%s", r.out);
+    done(&r);
+    static const char *const bad[][4] = {
+        {"--grad", "short.csv", NULL, "short.csv: 2 values: expected 13, one a line in slab order"},
+        {"--grad", "zeros.csv", "--fast", "--grad is judged by the oracle method alone"},
+        {"--grad", "zeros.csv", "--method=central", "--grad is judged by the oracle method alone"},
+        {"--grad", "zeros.csv", "--inject=W1[0,0]*2", "--grad is judged by the oracle method alone"},
+        {"--grad", "zeros.csv", "--dtype=float32", "--dtype is the core's precision; a --grad "
+         "file's is its own (--grad-dtype)"},
+        {"--grad-layout=spec", NULL, NULL, "--grad-layout and --grad-dtype describe a --grad FILE"},
+        {"--grad", "zeros.csv", "--grad-layout=sideways", "--grad-layout 'sideways': expected spec, "
+         "transposed or auto"},
+        {"--grad", "zeros.csv", "--grad-dtype=float16", "--grad-dtype 'float16': expected float64 "
+         "or float32"},
+        {"--grad", "none.npz", NULL, "none.npz"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char file[128];
+        r = bad[i][1] ? run_check(spec, bad[i][0], tmp_path(file, sizeof file, bad[i][1]), bad[i][2], NULL)
+                      : run_check(spec, bad[i][0], NULL);
+        cr_expect_eq(r.status, 2, "%s %s %s: exit %d: %s", bad[i][0], bad[i][1] ? bad[i][1] : "",
+                     bad[i][2] ? bad[i][2] : "", r.status, r.err);
+        cr_expect(strstr(r.err, bad[i][3]) != NULL, "got %s, want %s", r.err, bad[i][3]);
+        cr_expect(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "one line: %s", r.err);
+        cr_expect_eq(r.out[0], '\0', "%s", r.out);
+        done(&r);
+    }
+    /* a float32 gradient of a spec whose number overflows float32: named, exit 2 */
+    char big[128];
+    char *text = strdup(smooth_spec), *w = strstr(text, "[[0.3, -0.2]");
+    cr_assert(w && text);
+    memcpy(w, "[[4e38,-0.2]", 12);
+    write_file(tmp_path(big, sizeof big, "big.json"), text);
+    free(text);
+    r = run_check(big, "--grad", zeros, "--grad-dtype", "float32", NULL);
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "big.json: W1[0] = 3.9999999999999999e+38 overflows float32"), "%s",
+              r.err);
+    done(&r);
+    unlink(big);
+    r = run_check("-", "--grad", "-", NULL);
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "the spec and --grad cannot both be standard input"), "%s", r.err);
+    done(&r);
+    /* the report never written over the gradient it judges */
+    r = run_check(spec, "--grad", zeros, "--csv", zeros, NULL);
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "is the input") && strstr(r.err, "zeros.csv"), "%s", r.err);
+    done(&r);
+    r = run_check(spec, "--grad", zeros, "--json", zeros, NULL);
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "is the input"), "%s", r.err);
+    done(&r);
+    unlink(spec), unlink(zeros), unlink(nan), unlink(shrt);
+    cr_expect_eq(rmdir(tmpdir), 0, "a stray file was left in %s", tmpdir);
+}
