@@ -273,10 +273,20 @@ static int judge_enclosed(ga_check_entry *e, ga_error *err, ga_precision prec, d
         e->slope_lo = lo;
         e->slope_hi = hi;
     }
+    if (isinf(a) && a != ga_round_to(prec, ref) && a >= lo && a <= hi) {
+        /* an infinity a correct computation can give (its enclosure reaches
+         * it: the pass may overflow on the way) where the exact value is
+         * finite in the precision: no verdict can be had in the precision */
+        e->verdict = GA_VERDICT_UNJUDGEABLE;
+        snprintf(e->reason, sizeof e->reason,
+                 "not judgeable in %s: analytic %s, exact %.17g; a correct %s computation of "
+                 "this entry can overflow (its enclosure is [%.3g, %.3g])", pname,
+                 a > 0 ? "+inf" : "-inf", ref, pname, lo, hi);
+        return GA_OK;
+    }
     if (!isfinite(a)) {
-        /* NaN, or an infinity where the exact value (and so the oracle) is
-         * finite, fails whatever double could produce it; an infinity the
-         * exact value also rounds to passes */
+        /* NaN, or an infinity outside the enclosure, fails; an infinity the
+         * exact value rounds to in the precision passes */
         e->verdict = compare_in(prec, e->reason, sizeof e->reason, a, ref, e->tol);
         return GA_OK;
     }

@@ -454,6 +454,41 @@ static ivl dact_range(const fmodel *m, int *amb, ga_activation a, long double p,
     }
 }
 
+/* ---- the formulas other code uses ----
+ * The whole enclosure holds the gradient of any code that computes the same
+ * maths, with gradaudit's formulas or with those in common use (torch's
+ * autograd, NumPy tutorials, llm.c): f' from the computed activation a
+ * (sigmoid' = a (1 - a), tanh' = 1 - a^2, elu' = a + alpha for z <= 0),
+ * elu's alpha (exp(z) - 1), and bce's dL/dz as s(z) - y. Each is off by
+ * c u absolutely where a, exp(z) or s(z) is off by u relatively:
+ * |d/da (a (1 - a))| |a| <= 1, |d/da (1 - a^2)| |a| <= 2, |alpha|, and
+ * |1 - y| + |y| for s - y; they get K c u on top of the bounds above. The
+ * enclosure of a backward pass from known forward values
+ * (ga_enclosure_backward_from) is for gradaudit's own passes, whose
+ * formulas it follows, and takes none of this. */
+static ivl widen_abs(const fmodel *m, ivl r, long double w)
+{
+    return may_overflow(m, fix((ivl){r.lo - w, r.hi + w}));
+}
+
+static ivl act_range_any(const fmodel *m, ga_activation a, long double p, ivl z)
+{
+    ivl r = act_range(m, a, p, z);
+    return a == GA_ACT_ELU && z.lo <= 0 ? widen_abs(m, r, K * m->u * fabsl(p)) : r;
+}
+
+static ivl dact_range_any(const fmodel *m, int *amb, ga_activation a, long double p, ivl z)
+{
+    ivl r = dact_range(m, amb, a, p, z);
+    switch (a) {
+    case GA_ACT_SIGMOID:
+    case GA_ACT_SOFTPLUS: return widen_abs(m, r, K * m->u);
+    case GA_ACT_TANH: return widen_abs(m, r, 2 * K * m->u);
+    case GA_ACT_ELU: return z.lo <= 0 ? widen_abs(m, r, K * m->u * fabsl(p)) : r;
+    default: return r;
+    }
+}
+
 /* ---- softmax ---- */
 
 /* exp(a - b), with a NaN difference (inf - inf) taken as `nan_as` */
@@ -612,7 +647,7 @@ static size_t fan_in(const ga_net *net, size_t l)
 /* dL/dz (or dL/da for mse) of the last layer for one sample, before the
  * factor: the loss's formulas as the core evaluates them (ga_loss.c) */
 static void loss_delta(const fmodel *m, ivl *g, unsigned char *lost, const ga_loss_desc *ld, const ivl *z,
-                       const ivl *a, const double *y, size_t n)
+                       const ivl *a, const double *y, size_t n, int any_formula)
 {
     switch (ld->kind) {
     case GA_LOSS_BCE:
@@ -625,6 +660,8 @@ static void loss_delta(const fmodel *m, ivl *g, unsigned char *lost, const ga_lo
             g[k] = isub(t1, t2);
             lost[k] = spread_wide(g[k]);
             long double w = gam(m, K + 3) * (mag(t1) + mag(t2)) + 3 * m->eta;
+            if (any_formula) /* s(z) - y */
+                w += K * m->u * (fabsl(1.0L - (long double)y[k]) + fabsl((long double)y[k]));
             g[k] = may_overflow(m, fix((ivl){g[k].lo - w, g[k].hi + w}));
         }
         return;
@@ -713,10 +750,11 @@ static int pass_work_alloc(pass_work *w, ga_error *err, const ga_net *net, size_
 
 /* The loss's delta and the backward pass over the forward intervals of w:
  * gradient enclosures into glo, ghi (n_params), kink flags into gkink; amb
- * (the layers' kink flags) and lost (may be NULL) as the forward left them. */
+ * (the layers' kink flags) and lost (may be NULL) as the forward left them;
+ * any_formula: dL/dz by the formulas other code uses too (see above). */
 static void backward_pass(const fmodel *m, pass_work *w, const ga_net *net, const double *params, const double *x,
                           const double *y, size_t B, unsigned char **amb, unsigned char **lost,
-                          double *glo, double *ghi, unsigned char *gkink)
+                          double *glo, double *ghi, unsigned char *gkink, int any_formula)
 {
     const ga_net_desc *d = &net->desc;
     size_t L = d->n_layers;
@@ -738,7 +776,7 @@ static void backward_pass(const fmodel *m, pass_work *w, const ga_net *net, cons
     for (size_t n = 0; n < B; n++) {
         ivl *g = D + n * no;
         const ivl *z = Z[last] + n * no, *a = A[last] + n * no;
-        loss_delta(m, g, loss_lost, ld, z, a, y + n * no, no);
+        loss_delta(m, g, loss_lost, ld, z, a, y + n * no, no, any_formula);
         for (size_t k = 0; k < no; k++) {
             g[k] = round_product(m, Fi, g[k]);
             if (lost)
@@ -876,10 +914,10 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
             }
             for (size_t k = 0; k < fo; k++) {
                 int amb;
-                a[k] = act_range(m, Ld->act, Ld->act_param, z[k]);
+                a[k] = act_range_any(m, Ld->act, Ld->act_param, z[k]);
                 e->a_lo[l][n * fo + k] = down(a[k].lo);
                 e->a_hi[l][n * fo + k] = up(a[k].hi);
-                DF[l][n * fo + k] = dact_range(m, &amb, Ld->act, Ld->act_param, z[k]);
+                DF[l][n * fo + k] = dact_range_any(m, &amb, Ld->act, Ld->act_param, z[k]);
                 e->amb[l][n * fo + k] = (unsigned char)amb;
                 /* a smooth nonlinearity whose slope varies by more than 2x
                  * over its argument's interval: first-order bounds fail there */
@@ -888,7 +926,8 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
         }
     }
 
-    backward_pass(m, &w, net, params, x, y, B, e->amb, e->lost, e->grad_lo, e->grad_hi, e->grad_kink);
+    backward_pass(m, &w, net, params, x, y, B, e->amb, e->lost, e->grad_lo, e->grad_hi, e->grad_kink,
+                  1);
     pass_work_free(&w);
     return GA_OK;
 }
@@ -941,7 +980,7 @@ int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga
             }
         }
     }
-    backward_pass(m, &w, net, params, x, y, B, amb, NULL, glo, ghi, flags);
+    backward_pass(m, &w, net, params, x, y, B, amb, NULL, glo, ghi, flags, 0);
     pass_work_free(&w);
     free(flags);
     free(amb);
