@@ -133,7 +133,7 @@ int main(int argc, char **argv)
         }
         if (!entries || !g || !mut || ga_workspace_alloc(&ws, &err, p.net, p.batch) ||
             (prec == GA_PREC_FLOAT32
-                 ? ga_loss_grad_f32(&loss, g, &err, p.net, p.net->params, p.x, p.y, p.batch)
+                 ? ga_loss_grad_f32_ws(&loss, g, ws, &err, p.net, p.net->params, p.x, p.y, p.batch)
                  : ga_loss_and_grad(&loss, g, NULL, ws, p.net, p.net->params, p.x, p.y, p.batch))) {
             fprintf(stderr, "bench_sensitivity: %s\n", entries && g && mut ? err.msg : "out of memory");
             return 3;
@@ -151,6 +151,7 @@ int main(int argc, char **argv)
                 opt.analytic = g;
                 opt.analytic_loss = loss;
                 opt.analytic_own_forward = 1;
+                opt.analytic_forward = ws; /* its forward values, as check --dtype float32 */
                 opt.precision = prec;
             }
             ga_check_report *r;

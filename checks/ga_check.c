@@ -434,6 +434,10 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     ga_enclosure *enc = NULL;
     ga_oracle *orc = NULL;
     int by_oracle = opt->method == GA_CHECK_ORACLE;
+    /* the enclosure of the analytic gradient's backward pass from its own
+     * forward values applies: the core's, or one whose forward values came
+     * with it (docs/verdicts.md) */
+    int tight = !(opt->analytic && opt->analytic_own_forward) || opt->analytic_forward;
     double *grad = malloc(3 * P * sizeof *grad);
     if (!r || !grad) {
         status = ga_fail(err, GA_ENOMEM, "check: out of memory (%zu parameters)", P);
@@ -472,7 +476,9 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
          * scale each fail somewhere (shared/cases/verdicts). */
         if ((status = ga_enclosure_alloc(&enc, err, net, batch)) ||
             (status = ga_enclosure_compute(enc, err, net, opt->precision, params, x, y, batch)) ||
-            (status = forward_inside(err, enc, net, ws, batch)))
+            (status = forward_inside(err, enc, net, ws, batch)) ||
+            (opt->analytic_forward &&
+             (status = forward_inside(err, enc, net, opt->analytic_forward, batch))))
             goto out;
         /* The whole enclosure is a worst case over both passes' roundings,
          * whose forward part grows with width and depth like sum |W| per
@@ -482,8 +488,9 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
          * distance from there to the exact value (the oracle), taken whole
          * below. Both enclosures hold the core's gradient, so their
          * intersection does. */
-        if (!(opt->analytic && opt->analytic_own_forward) &&
-            (status = ga_enclosure_backward_from(blo, bhi, err, enc, net, params, x, y, batch, ws)))
+        if (tight && (status = ga_enclosure_backward_from(
+                          blo, bhi, err, enc, net, opt->precision, params, x, y, batch,
+                          opt->analytic_forward ? opt->analytic_forward : ws)))
             goto out;
     } else {
         /* The finite-difference methods: the worst-case bound above is, for
@@ -575,7 +582,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
              * at worst), by the oracle's own bound */
             int settled = !r->oracle_stats.unsettled ||
                           (isfinite(oerr[i]) && oerr[i] <= ga_ulp_of(oracle[i]));
-            if (settled && !(opt->analytic && opt->analytic_own_forward) && lo <= oracle[i] &&
+            if (settled && tight && lo <= oracle[i] &&
                 oracle[i] <= hi) {
                 lo = fmax(lo, fmin(blo[i], oracle[i]));
                 hi = fmin(hi, fmax(bhi[i], oracle[i]));

@@ -152,6 +152,11 @@ typedef struct {
                                  or was derived from the core's forward pass (an injected
                                  error, a mutated backward), and the tighter enclosure
                                  built on that forward pass applies (docs/verdicts.md) */
+    const ga_workspace *analytic_forward; /* with analytic_own_forward: the forward values
+                               `analytic` was computed from (z, a, f'(z) in its precision,
+                               e.g. ga_loss_grad_f32_ws), so that the enclosure of its
+                               backward pass alone applies, as for the core's gradient;
+                               NULL: the whole enclosure */
     double analytic_loss;   /* the loss that came with `analytic` (NaN, the default: none;
                                the report then shows the core's double loss) */
     ga_precision precision; /* what `analytic` was computed in (default float64); float32

@@ -894,13 +894,14 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
 }
 
 int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga_enclosure *kinks,
-                               const ga_net *net, const double *params, const double *x,
-                               const double *y, size_t batch, const ga_workspace *ws)
+                               const ga_net *net, ga_precision prec, const double *params,
+                               const double *x, const double *y, size_t batch,
+                               const ga_workspace *ws)
 {
     const ga_net_desc *d = &net->desc;
     if (!ws || ws->batch != batch)
         return ga_fail(err, GA_EINVAL, "enclosure: the workspace holds no forward pass of this batch");
-    const fmodel *m = &model_float64; /* the core computes in double */
+    const fmodel *m = prec == GA_PREC_FLOAT32 ? &model_float32 : &model_float64;
     size_t L = d->n_layers, B = batch, zs = 0;
     for (size_t l = 0; l < L; l++)
         zs += B * d->layers[l].n_out;

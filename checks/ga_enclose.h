@@ -76,7 +76,8 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
  * dominates: the forward's effect is then the distance from it to the exact
  * value, which the oracle gives (ga_check.c). */
 int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga_enclosure *kinks,
-                               const ga_net *net, const double *params, const double *x,
-                               const double *y, size_t batch, const ga_workspace *ws);
+                               const ga_net *net, ga_precision prec, const double *params,
+                               const double *x, const double *y, size_t batch,
+                               const ga_workspace *ws);
 
 #endif

@@ -284,6 +284,7 @@ static void for_each_case(size_t n, uint32_t seed0, size_t cross_check, case_vis
         opt.seed = seed;
         opt.cross_check = cross_check;
         double *g32 = NULL;
+        ga_workspace *fw32 = NULL;
         if (soak_dtype() == GA_PREC_FLOAT32) {
             size_t B = h.batch, nin = h.net->desc.n_in,
                    nout = h.net->desc.layers[h.net->desc.n_layers - 1].n_out;
@@ -295,10 +296,13 @@ static void for_each_case(size_t n, uint32_t seed0, size_t cross_check, case_vis
             }
             g32 = malloc(h.net->n_params * sizeof *g32);
             cr_assert_not_null(g32);
-            cr_assert_eq(ga_loss_grad_f32(&opt.analytic_loss, g32, &err, h.net, h.net->params, h.x,
-                                          h.y, B), GA_OK, "seed %u: %s", seed, err.msg);
+            cr_assert_eq(ga_workspace_alloc(&fw32, &err, h.net, B), GA_OK, "%s", err.msg);
+            cr_assert_eq(ga_loss_grad_f32_ws(&opt.analytic_loss, g32, fw32, &err, h.net,
+                                             h.net->params, h.x, h.y, B),
+                         GA_OK, "seed %u: %s", seed, err.msg);
             opt.analytic = g32;
             opt.analytic_own_forward = 1;
+            opt.analytic_forward = fw32; /* as `gradaudit check --dtype float32` */
             opt.precision = GA_PREC_FLOAT32;
         }
         ga_check_report *r = NULL;
@@ -306,6 +310,7 @@ static void for_each_case(size_t n, uint32_t seed0, size_t cross_check, case_vis
         visit(ctx, &h, &opt, status == GA_OK ? r : NULL, status, &err);
         ga_check_report_free(r);
         free(g32);
+        ga_workspace_free(fw32);
         ga_hardnet_clear(&h);
     }
 }

@@ -417,6 +417,7 @@ int ga_cmd_check(int argc, char **argv)
     ga_spec *spec = NULL;
     ga_net *net = NULL;
     ga_check_report *rep = NULL;
+    ga_workspace *f32_forward = NULL; /* the float32 pass's forward values */
     int rc = GA_EXIT_OK;
     /* an unwritable CSV or JSON path, or the spec itself, is refused before any work */
     if (csv && json && ga_cli_same_file(csv, json))
@@ -478,9 +479,11 @@ int ga_cmd_check(int argc, char **argv)
         if ((rc = ga_cli_round_problem("check", path, opt.precision, net, spec->x, nx, spec->y, ny)))
             goto out;
         wrong = malloc(net->n_params * sizeof *wrong);
-        st = wrong ? ga_loss_grad_f32(&opt.analytic_loss, wrong, &err, net, net->params, spec->x,
-                                      spec->y, spec->batch)
+        st = wrong ? ga_workspace_alloc(&f32_forward, &err, net, spec->batch)
                    : ga_fail(&err, GA_ENOMEM, "out of memory");
+        if (st == GA_OK)
+            st = ga_loss_grad_f32_ws(&opt.analytic_loss, wrong, f32_forward, &err, net,
+                                     net->params, spec->x, spec->y, spec->batch);
         if (st != GA_OK) {
             fprintf(stderr, "gradaudit check: %s: %s\n", path, err.msg);
             free(wrong);
@@ -489,6 +492,7 @@ int ga_cmd_check(int argc, char **argv)
         }
         opt.analytic = wrong;
         opt.analytic_own_forward = 1;
+        opt.analytic_forward = f32_forward; /* its backward pass alone is enclosed */
     }
     if (inject) {
         /* NAME*FACTOR: find the entry by its printed name */
@@ -628,6 +632,7 @@ int ga_cmd_check(int argc, char **argv)
     rc = rep->n_fail ? GA_EXIT_FAIL : GA_EXIT_OK;
 out:
     ga_check_report_free(rep);
+    ga_workspace_free(f32_forward);
     ga_net_free(net);
     ga_spec_free(spec);
     return rc;

@@ -276,6 +276,13 @@ int ga_loss_and_grad(double *loss, double *dparams, double *dx, ga_workspace *ws
  * gives, infinities or NaN. */
 int ga_loss_grad_f32(double *loss, double *grad, ga_error *err, const ga_net *net,
                      const double *params, const double *x, const double *y, size_t batch);
+/* The same, keeping the float32 forward values in ws (ga_workspace_alloc'd
+ * for the net and at least batch; may be NULL) as doubles, exactly: z, a and
+ * f'(z) of every layer as the float32 backward pass used them, for an
+ * enclosure of that backward pass alone (ga_check_options.analytic_forward). */
+int ga_loss_grad_f32_ws(double *loss, double *grad, ga_workspace *ws, ga_error *err,
+                        const ga_net *net, const double *params, const double *x, const double *y,
+                        size_t batch);
 
 /* ---- training utilities ------------------------------------------------ */
 /* p -= lr * g */

@@ -142,9 +142,45 @@ static int check_inputs(ga_error *err, const ga_net *net, const double *params, 
     return GA_OK;
 }
 
+/* The forward values of stage st into ws as doubles (exactly): its dense
+ * op's output to z, its activation's to a (z again for none), and for an
+ * elementwise activation f'(z) as the backward pass computes it. */
+static void export_stage(ga_workspace *ws, float **val, const ga_graph *g, size_t st, size_t batch)
+{
+    f32_ctx c = {0};
+    for (size_t i = g->stage_op[st]; i < g->stage_op[st + 1]; i++) {
+        const ga_op *op = &g->ops[i];
+        size_t n = batch * g->width[op->output];
+        const float *v = val[op->output];
+        if (op->kind == GA_OP_DENSE) {
+            for (size_t e = 0; e < n; e++)
+                ws->z[st][e] = ws->a[st][e] = v[e];
+            continue;
+        }
+        for (size_t e = 0; e < n; e++)
+            ws->a[st][e] = v[e];
+        if (op->kind == GA_OP_ACT)
+            for (size_t e = 0; e < n; e++) {
+                float z = val[op->input[0]][e], d;
+                f32_act_deriv(&c, &d, op->act, op->act_param, &z);
+                ws->dact[st][e] = d;
+            }
+    }
+}
+
 int ga_loss_grad_f32(double *loss, double *grad, ga_error *err, const ga_net *net,
                      const double *params, const double *x, const double *y, size_t batch)
 {
+    return ga_loss_grad_f32_ws(loss, grad, NULL, err, net, params, x, y, batch);
+}
+
+int ga_loss_grad_f32_ws(double *loss, double *grad, ga_workspace *ws, ga_error *err,
+                        const ga_net *net, const double *params, const double *x, const double *y,
+                        size_t batch)
+{
+    if (net && ws && (ws->max_batch < batch || ws->n_layers != net->desc.n_layers))
+        return ga_fail(err, GA_EINVAL, "float32 pass: the workspace is sized for another net or "
+                       "a smaller batch");
     if (!grad || !net || !params || !x || !y || batch == 0 || net->desc.n_layers == 0)
         return ga_fail(err, GA_EINVAL, "float32 pass: a required argument is NULL, the batch is 0 "
                        "or the net has no layer");
@@ -188,6 +224,11 @@ int ga_loss_grad_f32(double *loss, double *grad, ga_error *err, const ga_net *ne
     float L;
     f32_forward(&c, &L, val, g, net, params, y, batch);
     f32_backward(&c, fgrad, val, delta, delta_prev, g, net, params, y, batch, NULL);
+    if (ws) {
+        for (size_t st = 0; st < g->n_stages; st++)
+            export_stage(ws, val, g, st, batch);
+        ws->batch = batch;
+    }
     if (loss)
         *loss = L;
     for (size_t i = 0; i < net->n_params; i++)
