@@ -46,6 +46,7 @@ int ga_gradfile_layout_from_name(ga_gradfile_layout *out, const char *name);
  * numbers are in to *prec: the given dtype, else the .npz/.npy dtype, else
  * float64. Every value must be a number of that precision (a CSV float32
  * value: a decimal that names one float32, see docs/gradfiles.md).
+ * path "-" reads standard input (a CSV or an .npy: libzip needs a file).
  * memory_cap bounds the file and its arrays (0: GA_DEFAULT_MEMORY_CAP).
  * GA_EINVAL with one message naming the file, the array or line, and what was
  * expected; GA_EIO (unreadable), GA_ENOMEM. grad is undefined on failure. */
