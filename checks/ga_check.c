@@ -50,6 +50,12 @@ void ga_check_options_default(ga_check_options *opt)
     ga_oracle_options_default(&opt->oracle);
 }
 
+/* the precision's name in verdicts' reasons: "double" as they have always said */
+static const char *prec_word(ga_precision p)
+{
+    return p == GA_PREC_FLOAT32 ? "float32" : "double";
+}
+
 /* ga_compare with the ulps and the words of the precision that computed `analytic` */
 static ga_verdict compare_in(ga_precision prec, char *reason, size_t size, double analytic,
                              double ref, double tol)
@@ -82,7 +88,7 @@ static ga_verdict compare_in(ga_precision prec, char *reason, size_t size, doubl
     if (isnan(tol)) {
         /* no number bounds this entry's error: saying pass or FAIL would be a guess */
         snprintf(reason, size, "not judgeable in %s: its error bound could not be formed "
-                               "(the pass overflows on its way)", ga_precision_name(prec));
+                               "(the %s pass overflows on its way)", prec_word(prec), prec_word(prec));
         return GA_VERDICT_UNJUDGEABLE;
     }
     double d = fabs(analytic - ref);
@@ -235,7 +241,7 @@ static int judge_enclosed(ga_check_entry *e, ga_error *err, ga_precision prec, d
                           double hi, int kinked, const char *kreason, const char *lreason,
                           int settled)
 {
-    const char *pname = ga_precision_name(prec);
+    const char *pname = prec_word(prec);
     double a = e->analytic, ref = e->oracle;
     if (!settled) {
         /* the oracle's best value is no reference: membership alone */
@@ -336,9 +342,8 @@ static void append_overflow(char *reason, size_t size, double loss, ga_precision
     size_t n = strlen(reason);
     if (n + 1 < size)
         snprintf(reason + n, size - n, " (the %s loss is %s: the %s pass overflowed)",
-                 prec == GA_PREC_FLOAT32 ? "float32" : "double",
-                 isnan(loss) ? "NaN" : loss > 0 ? "+inf" : "-inf",
-                 prec == GA_PREC_FLOAT32 ? "float32" : "double");
+                 prec_word(prec), isnan(loss) ? "NaN" : loss > 0 ? "+inf" : "-inf",
+                 prec_word(prec));
 }
 
 /* When several samples sit at kinks, the batch's one-sided slopes (every
