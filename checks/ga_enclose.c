@@ -188,6 +188,8 @@ static void acc_add(const fmodel *m, acc *s, ivl t)
         s->pos += t.hi;
     if (t.lo < 0)
         s->neg -= t.lo;
+    if (s->inexact) /* acc_close no longer asks for the lowest bit */
+        return;
     double v;
     if (!point_double(m, &v, t))
         s->inexact = 1;
