@@ -237,7 +237,7 @@ Test(cli_norms, bad_files_leave_no_output)
         {NULL, NULL, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 1), }",
          "step2.npz: array 'b' has another shape than in the first file"},
         {NULL, "c.npy", NULL, "step2.npz: array 'c' is not in the first file"},
-        {NULL, "loss.npy", NULL, "step2.npz: 'loss' has 2 entries: expected one number"},
+        {NULL, "loss.npy", NULL, "step2.npz: 'loss' has shape (2,), 2 entries: expected one number"},
         {NULL, "b.txt", NULL, "step2.npz:b.txt: entry is not NAME.npy"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
