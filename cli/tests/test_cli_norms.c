@@ -451,3 +451,40 @@ Test(cli_norms, bad_parameters_refused)
     expect_refused((char *[]){p1, "-o", out, NULL},
                    "step1.npz: 'loss' has shape (2,2), 4 entries: expected one number");
 }
+
+/* The gate for update ratios: fixtures/norms/params (the loop saving W1 beside
+ * dW1, ..., with a Fortran-ordered, a float32 and a big-endian parameter
+ * array) against NumPy's ratios in the same operations, bit for bit. */
+Test(cli_norms, fixture_update_ratios_equal_numpy)
+{
+    make_dir();
+    ga_test_run r = run((char *[]){GA_SOURCE_ROOT "/fixtures/norms/params", "-o", out, NULL});
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    ga_test_run_free(&r);
+    csv got, want;
+    char *t = ga_test_slurp(out, NULL);
+    cr_assert_not_null(t);
+    csv_parse(&got, t);
+    t = ga_test_slurp(GA_SOURCE_ROOT "/fixtures/norms/expected_params.csv", NULL);
+    cr_assert_not_null(t);
+    csv_parse(&want, t);
+    cr_assert_eq(got.rows, 1 + 4);
+    size_t checked = 0;
+    for (size_t w = 1; w < want.rows; w++) {
+        const char *step = cell(&want, w, "step"), *name = cell(&want, w, "tensor");
+        const char *ratio = cell(&want, w, "update_ratio");
+        char col[64];
+        snprintf(col, sizeof col, "update_ratio_%s", name);
+        const char *v = cell(&got, row_of_step(&got, step), col);
+        if (!*ratio)
+            cr_expect_str_eq(v, "", "step %s %s: the first step has no ratio", step, name);
+        else
+            cr_expect_eq(strtod(v, NULL), strtod(ratio, NULL), "step %s %s: %s, NumPy %s", step,
+                         name, v, ratio);
+        checked++;
+    }
+    cr_expect_eq(checked, 4 * 4);
+    cr_expect_null(ga_test_csv_cell(&got, 0, "grad_norm_W1"), "parameters are not columns");
+    ga_test_csv_free(&got);
+    ga_test_csv_free(&want);
+}
