@@ -139,6 +139,8 @@ static void check_against_numpy(int lightning)
     cr_expect_str_eq(cell(&got, row_of_step(&got, "30"), "nan_inf"), "1");
     cr_expect_str_eq(cell(&got, row_of_step(&got, "25"), "exploded"), "1");
     cr_expect_str_eq(cell(&got, row_of_step(&got, "20"), "exploded"), "0");
+    cr_expect_str_eq(cell(&got, row_of_step(&got, "20"), "update_ratio_dW1"), "",
+                     "no parameters saved: no ratio");
     ga_test_csv_free(&got);
     ga_test_csv_free(&want);
 }
@@ -331,6 +333,7 @@ Test(cli_norms, help_names_the_three_lines)
     cr_expect_not_null(strstr(r.out, "usage: gradaudit norms FILE.npz|DIR... -o NORMS.csv"), "%s",
                        r.out);
     cr_expect_not_null(strstr(r.out, "np.savez(f\"grads/step{i:06d}.npz\""), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "W1=W1, b1=b1, W2=W2, b2=b2, loss=loss)"), "%s", r.out);
     ga_test_run_free(&r);
 }
 
