@@ -171,7 +171,7 @@ Test(normlog, header_and_rows_by_hand)
         "grad_norm_b1,grad_max_abs_b1,grad_nan_b1,grad_inf_b1,update_ratio_b1,norm_ratio_b1,"
         "vanished_b1,exploded_b1,"
         "global_norm,global_norm_clipped,clipped,clip_max,growth,vanished,exploded,nan_inf,"
-        "vanish_below,explode_above\n";
+        "vanish_below,explode_above,row_complete\n";
     char *s = read_file(path);
     cr_expect_str_eq(s, hdr, "the header is on disk once open returns");
     free(s);
@@ -205,12 +205,12 @@ Test(normlog, header_and_rows_by_hand)
     s = read_file(path);
     char *rows = s + strlen(hdr);
     const char *want =
-        "0,0.5,5,4,0,0,,1,0,0,12,12,0,0,,2.3999999999999999,0,0,13,13,0,26,1,0,0,0,0.0001,10000\n"
+        "0,0.5,5,4,0,0,,1,0,0,12,12,0,0,,2.3999999999999999,0,0,13,13,0,26,1,0,0,0,0.0001,10000,1\n"
         "3,nan,500000,400000,0,0,5,1,0,0,1200000,1200000,0,0,0,2.3999999999999999,0,0,"
-        "1300000,13.000000000000002,1,13,100000,0,1,0,0.0001,10000\n"
+        "1300000,13.000000000000002,1,13,100000,0,1,0,0.0001,10000,1\n"
         "4,1.25,5,4,0,0,,1,0,0,5.0000000000000002e-05,5.0000000000000002e-05,0,0,,"
         "1.0000000000000001e-05,1,0,5.00000000025,5.00000000025,0,,"
-        "0.38461538463461536,1,0,0,0.0001,10000\n";
+        "0.38461538463461536,1,0,0,0.0001,10000,1\n";
     cr_expect_str_eq(rows, want, "rows:\n%s", rows);
     free(s);
 }
@@ -252,7 +252,7 @@ Test(normlog, nan_gradient_is_data)
     cr_assert_eq(ga_normlog_close(log, &err), GA_OK);
     char *s = read_file(path);
     cr_expect_not_null(strstr(s, "\n1,inf,nan,nan,1,1,,nan,0,0,inf,inf,0,1,,nan,0,0,nan,nan,0,,"
-                                 "nan,0,1,1,0.0001,10000\n"), "%s", s);
+                                 "nan,0,1,1,0.0001,10000,1\n"), "%s", s);
     free(s);
 }
 
@@ -511,6 +511,54 @@ Test(health, thresholds_on_log10)
 }
 
 /* ---- interruption ---------------------------------------------------------------- */
+/* A CSV reader's test of a row (line, len bytes, without its '\n'): it has the
+ * header's fields_hdr fields and its last, row_complete, is "1" (pandas:
+ * df[df.row_complete == 1]; a short row's missing fields are NaN there). */
+static int reader_takes(const char *line, size_t len, size_t fields_hdr)
+{
+    size_t fields = 1;
+    for (size_t i = 0; i < len; i++)
+        fields += line[i] == ',';
+    return fields == fields_hdr && len >= 2 && line[len - 2] == ',' && line[len - 1] == '1';
+}
+
+/* Every way a kill can cut a row is a prefix of it (the kernel copies a
+ * write in order and the file grows with it): the reader's test refuses
+ * every prefix but the whole row, with or without its '\n'. Without the
+ * row_complete column, a field count alone would take the prefixes cut
+ * inside the last number (explode_above 10000 read as 1, 10, 100, 1000). */
+Test(normlog, every_cut_of_a_row_fails_the_row_complete_test)
+{
+    make_dir();
+    ga_normlog *log;
+    ga_error err;
+    cr_assert_eq(ga_normlog_open(&log, &err, path, two, 2, NULL), GA_OK, "%s", err.msg);
+    double W1[4] = {3, 0, 0, -4}, b1[2] = {0, 12};
+    const double *g[2] = {W1, b1};
+    cr_assert_eq(ga_normlog_step(log, &err, 7, 0.25, g, g, NULL), GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_normlog_close(log, &err), GA_OK, "%s", err.msg);
+    char *s = read_file(path);
+    char *row = strchr(s, '\n') + 1;
+    size_t fields_hdr = 1, len = strlen(row);
+    for (char *c = s; c < row; c++)
+        fields_hdr += *c == ',';
+    cr_assert_eq(row[len - 1], '\n');
+    size_t taken = 0, short_by_count = 0;
+    for (size_t cut = 0; cut < len - 1; cut++) {
+        taken += reader_takes(row, cut, fields_hdr);
+        size_t fields = 1;
+        for (size_t i = 0; i < cut; i++)
+            fields += row[i] == ',';
+        short_by_count += fields == fields_hdr; /* cut inside the last field */
+    }
+    cr_expect_eq(taken, 0, "%zu of the %zu cuts pass the reader's test", taken, len - 1);
+    cr_expect(reader_takes(row, len - 1, fields_hdr), "the whole row passes: %s", row);
+    cr_expect_eq(short_by_count, 1, "the cut just before row_complete's value is the only "
+                 "one with every field, refused by the value");
+    free(s);
+}
+
+
 /* A child logs 400 tensors (rows of about 65 kB, 16 pages) as fast as it
  * can; it is killed with sig once the file holds a few rows, at a random
  * moment. Every '\n'-terminated line must have the header's number of fields.
@@ -570,9 +618,17 @@ static int kill_during_logging(int sig, int rounds)
             cr_assert_not_null(s);
             cr_assert_gt(len, 0);
             int fragment = s[len - 1] != '\n';
-            if (pass == 0 && sig == SIGKILL)
+            if (pass == 0 && sig == SIGKILL) {
                 fragments += fragment;
-            else
+                if (fragment) { /* a reader must refuse it */
+                    const char *last = strrchr(s, '\n') + 1, *nl = strchr(s, '\n');
+                    size_t hdr = 1;
+                    for (const char *c = s; c < nl; c++)
+                        hdr += *c == ',';
+                    cr_expect_not(reader_takes(last, len - (size_t)(last - s), hdr),
+                                  "round %d: the fragment passes the row_complete test", round);
+                }
+            } else
                 cr_expect_not(fragment, "round %d%s: the file ends inside a row", round,
                               pass ? " after repair" : "");
             size_t rows = 0, fields_hdr = 0;
@@ -592,7 +648,7 @@ static int kill_during_logging(int sig, int rounds)
                 }
                 line = nl + 1;
             }
-            cr_expect_eq(fields_hdr, 2 + 8 * T + 10);
+            cr_expect_eq(fields_hdr, 2 + 8 * T + 11);
             cr_expect_gt(rows, 3, "round %d", round);
             free(s);
             if (pass == 0) {

@@ -26,16 +26,19 @@ static void norms_usage(FILE *f)
           "np.savez or np.savez_compressed, one archive per step. In a NumPy loop:\n"
           "\n"
           "    import os; os.makedirs(\"grads\", exist_ok=True)                  # once\n"
-          "    np.savez(f\"grads/step{i:06d}.npz\", dW1=dW1, db1=db1, dW2=dW2,\n"
-          "             db2=db2, loss=loss)                                  # every step\n"
+          "    np.savez(f\"grads/step{i:06d}.npz\", dW1=dW1, db1=db1, dW2=dW2, db2=db2,\n"
+          "             W1=W1, b1=b1, W2=W2, b2=b2, loss=loss)   # each step, pre-update\n"
           "    # then: gradaudit norms grads -o norms.csv\n"
           "\n"
           "Every array of an archive is a gradient (float32 or float64, any shape, C or\n"
-          "Fortran order), except 'loss', a single number. Every archive must hold the\n"
-          "same arrays with the same shapes; the first archive's order is the columns'.\n"
-          "A directory stands for its *.npz files. The step of a file is the last number\n"
-          "in its name (step000012.npz: 12) and files are taken in the order of their\n"
-          "steps; a file given by name without a number has its position (0, 1, ...).\n"
+          "Fortran order), except 'loss', a single number, and an array NAME beside an\n"
+          "array dNAME: the parameters of the gradient dNAME, for update_ratio_dNAME\n"
+          "(optional: give the parameters of every gradient at every step, or of none).\n"
+          "Every archive must hold the same arrays with the same shapes; the first\n"
+          "archive's order is the columns'. A directory stands for its *.npz files.\n"
+          "The step of a file is the last number in its name (step000012.npz: 12) and\n"
+          "files are taken in the order of their steps; a file given by name without a\n"
+          "number has its position (0, 1, ...).\n"
           "\n"
           "options:\n"
           "  -o, --out FILE      the CSV, written atomically once every file is read\n"
@@ -207,43 +210,123 @@ static int exit_for(int status)
     return status == GA_ENOMEM ? GA_EXIT_INTERNAL : GA_EXIT_USAGE;
 }
 
-/* index of the gradient arrays' names in z (loss left out) in the order of the
- * first archive; checks shapes */
-static int match(const ga_npy_array **g, double *loss, ga_error *err, const ga_npz *z,
-                 const char *path, const ga_normlog_tensor *t, size_t n_t)
+/* The parameters' convention (docs/norms.md): in an archive, an array NAME
+ * beside an array dNAME holds the parameters of the gradient dNAME, the names
+ * of a NumPy tutorial's W1 and dW1. 'loss' is never a parameter. */
+static const ga_npy_array *find(const ga_npz *z, const char *name)
+{
+    for (size_t i = 0; i < z->n; i++)
+        if (!strcmp(z->arrays[i].name, name))
+            return &z->arrays[i];
+    return NULL;
+}
+
+/* the parameters dNAME has in z, or NULL */
+static const ga_npy_array *params_of(const ga_npz *z, const char *grad)
+{
+    if (grad[0] != 'd' || !grad[1] || !strcmp(grad + 1, "loss"))
+        return NULL;
+    return find(z, grad + 1);
+}
+
+/* the gradient whose parameters NAME are, or NULL */
+static const ga_npy_array *grad_of(const ga_npz *z, const char *name)
+{
+    char d[GA_NORMLOG_MAX_NAME + 2];
+    if (!strcmp(name, "loss") || strlen(name) > GA_NORMLOG_MAX_NAME)
+        return NULL;
+    snprintf(d, sizeof d, "d%s", name);
+    return find(z, d);
+}
+
+/* The first archive: is_param[i] = 1 where z's array i holds parameters;
+ * *has_params = 1 when some do. Every array is then in a pair (or 'loss'),
+ * and none is both a gradient with parameters and the parameters of another. */
+static int classify(int *is_param, int *has_params, ga_error *err, const ga_npz *z,
+                    const char *path)
+{
+    const ga_npy_array *pair_g = NULL, *pair_p = NULL;
+    for (size_t i = 0; i < z->n; i++) {
+        const ga_npy_array *a = &z->arrays[i], *p = params_of(z, a->name),
+                           *g = grad_of(z, a->name);
+        is_param[i] = g != NULL;
+        if (p && g)
+            return ga_fail(err, GA_EINVAL, "%s: array '%s' is ambiguous: the gradient of '%s' "
+                           "and the parameters of '%s' (NAME beside dNAME is dNAME's "
+                           "parameters): rename one", path, a->name, p->name, g->name);
+        if (p && !pair_g)
+            pair_g = a, pair_p = p;
+    }
+    *has_params = pair_g != NULL;
+    for (size_t i = 0; pair_g && i < z->n; i++) {
+        const ga_npy_array *a = &z->arrays[i];
+        if (strcmp(a->name, "loss") && !is_param[i] && !params_of(z, a->name))
+            return ga_fail(err, GA_EINVAL, "%s: array '%s' is not in a pair of parameters "
+                           "NAME and gradient dNAME, while '%s' has '%s': save the parameters "
+                           "of every gradient or of none", path, a->name, pair_g->name, pair_p->name);
+    }
+    return GA_OK;
+}
+
+/* The arrays of z in the order of the tensors t (n_t), named as in the first
+ * archive (first): g[k] the gradient, p[k] its parameters when has_params;
+ * *loss the 'loss' array's number or NaN. Checks every shape. */
+static int match(const ga_npy_array **g, const ga_npy_array **p, double *loss, ga_error *err,
+                 const ga_npz *z, const char *path, const ga_normlog_tensor *t, size_t n_t,
+                 int has_params, const char *first)
 {
     *loss = NAN;
-    size_t found = 0;
+    for (size_t k = 0; k < n_t; k++)
+        g[k] = p[k] = NULL;
+    char want[64], got[64];
     for (size_t i = 0; i < z->n; i++) {
         const ga_npy_array *a = &z->arrays[i];
         if (!strcmp(a->name, "loss")) {
-            if (a->size != 1)
-                return ga_fail(err, GA_EINVAL, "%s: 'loss' has %zu entries: expected one number",
-                               path, a->size);
+            if (a->size != 1) {
+                ga_npy_shape_text(got, sizeof got, a->shape, a->ndim);
+                return ga_fail(err, GA_EINVAL, "%s: 'loss' has shape %s, %zu entries: expected "
+                               "one number", path, got, a->size);
+            }
             *loss = a->data[0];
             continue;
         }
         size_t k = 0;
         while (k < n_t && strcmp(t[k].name, a->name))
             k++;
+        int param = 0;
+        if (k == n_t)
+            for (k = 0; k < n_t && !(t[k].name[0] == 'd' && !strcmp(t[k].name + 1, a->name));)
+                k++;
+        if (k < n_t && strcmp(t[k].name, a->name)) {
+            param = 1;
+            if (!has_params)
+                return ga_fail(err, GA_EINVAL, "%s: array '%s' holds the parameters of '%s', "
+                               "which %s has without them: save the parameters at every step "
+                               "or at none", path, a->name, t[k].name, first);
+        }
         if (k == n_t)
             return ga_fail(err, GA_EINVAL, "%s: array '%s' is not in the first file (%s arrays "
                            "must be the same in every file)", path, a->name, "gradient");
-        if (a->ndim != t[k].ndim || memcmp(a->shape, t[k].shape, a->ndim * sizeof *a->shape))
+        if (a->ndim != t[k].ndim || memcmp(a->shape, t[k].shape, a->ndim * sizeof *a->shape)) {
+            ga_npy_shape_text(want, sizeof want, t[k].shape, t[k].ndim);
+            ga_npy_shape_text(got, sizeof got, a->shape, a->ndim);
+            if (param)
+                return ga_fail(err, GA_EINVAL, "%s: parameters '%s' have shape %s, their "
+                               "gradient '%s' %s", path, a->name, got, t[k].name, want);
             return ga_fail(err, GA_EINVAL, "%s: array '%s' has another shape than in the first "
-                           "file", path, a->name);
-        g[k] = a;
-        found++;
-    }
-    if (found != n_t)
-        for (size_t k = 0; k < n_t; k++) {
-            size_t i = 0;
-            while (i < z->n && strcmp(z->arrays[i].name, t[k].name))
-                i++;
-            if (i == z->n)
-                return ga_fail(err, GA_EINVAL, "%s: array '%s' of the first file is missing",
-                               path, t[k].name);
+                           "file: %s, not %s", path, a->name, got, want);
         }
+        *(param ? &p[k] : &g[k]) = a;
+    }
+    for (size_t k = 0; k < n_t; k++) {
+        if (!g[k])
+            return ga_fail(err, GA_EINVAL, "%s: array '%s' of the first file is missing",
+                           path, t[k].name);
+        if (has_params && !p[k])
+            return ga_fail(err, GA_EINVAL, "%s: array '%s', the parameters of '%s', is missing "
+                           "(%s has them: save the parameters at every step or at none)", path,
+                           t[k].name + 1, t[k].name, first);
+    }
     return GA_OK;
 }
 
@@ -308,8 +391,9 @@ int ga_cmd_norms(int argc, char **argv)
     input_list in = {0};
     ga_npz z = {0};
     ga_normlog_tensor *t = NULL;
-    const ga_npy_array **g = NULL;
-    const double **gp = NULL;
+    const ga_npy_array **g = NULL, **p = NULL;
+    const double **gp = NULL, **pp = NULL;
+    int *is_param = NULL, has_params = 0;
     ga_normlog *log = NULL;
     ga_atomic_file af = {0};
     size_t n_t = 0;
@@ -333,15 +417,21 @@ int ga_cmd_norms(int argc, char **argv)
         const char *path = in.v[f].path;
         st = ga_npz_read(&z, &err, path, 0);
         if (st == GA_OK && f == 0) {
-            /* the tensors: the first archive's arrays, loss left out */
+            /* the tensors: the first archive's gradients (its arrays but loss
+             * and parameters) */
             t = calloc(z.n, sizeof *t);
             g = calloc(z.n, sizeof *g);
+            p = calloc(z.n, sizeof *p);
             gp = calloc(z.n, sizeof *gp);
-            if (!t || !g || !gp)
+            pp = calloc(z.n, sizeof *pp);
+            is_param = calloc(z.n + 1, sizeof *is_param);
+            if (!t || !g || !p || !gp || !pp || !is_param)
                 st = ga_fail(&err, GA_ENOMEM, "out of memory");
+            else
+                st = classify(is_param, &has_params, &err, &z, path);
             for (size_t i = 0; st == GA_OK && i < z.n; i++) {
                 const ga_npy_array *a = &z.arrays[i];
-                if (!strcmp(a->name, "loss"))
+                if (!strcmp(a->name, "loss") || is_param[i])
                     continue;
                 if (a->size == 0)
                     st = ga_fail(&err, GA_EINVAL, "%s: array '%s' has no entries", path, a->name);
@@ -375,11 +465,12 @@ int ga_cmd_norms(int argc, char **argv)
         }
         double loss = NAN;
         if (st == GA_OK)
-            st = match(g, &loss, &err, &z, path, t, n_t);
+            st = match(g, p, &loss, &err, &z, path, t, n_t, has_params, in.v[0].path);
         if (st == GA_OK) {
             for (size_t k = 0; k < n_t; k++)
-                gp[k] = g[k]->data;
-            st = ga_normlog_step(log, &err, in.v[f].step, loss, gp, NULL, NULL);
+                gp[k] = g[k]->data, pp[k] = has_params ? p[k]->data : NULL;
+            st = ga_normlog_step(log, &err, in.v[f].step, loss, gp, has_params ? pp : NULL,
+                                 NULL);
             if (st == GA_EIO) {
                 fprintf(stderr, "gradaudit norms: %s\n", err.msg);
                 rc = GA_EXIT_INTERNAL;
@@ -410,7 +501,10 @@ done:
         free((char *)t[k].name);
     free(t);
     free(g);
+    free(p);
     free(gp);
+    free(pp);
+    free(is_param);
     free_inputs(&in);
     free(args);
     return rc;

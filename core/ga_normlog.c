@@ -214,7 +214,7 @@ static int header(ga_normlog *log)
     }
     if (!st)
         st = put(log, ",%s,global_norm_clipped,clipped,clip_max,growth,vanished,exploded,nan_inf,"
-                 "vanish_below,explode_above" GA_CSV_EOL,
+                 "vanish_below,explode_above,row_complete" GA_CSV_EOL,
                  log->opt.lightning_names ? "grad_2.0_norm_total" : "global_norm");
     return st;
 }
@@ -542,7 +542,8 @@ int ga_normlog_step(ga_normlog *log, ga_error *err, uint64_t step, double loss,
     if (!st) st = put(log, ",%d,%d,%d", step_van, step_exp, any_nan_inf);
     if (!st) st = put_num(log, log->opt.vanish_below);
     if (!st) st = put_num(log, log->opt.explode_above);
-    if (!st) st = put(log, GA_CSV_EOL);
+    /* the last field, so a row cut short anywhere lacks it (ga_normlog.h) */
+    if (!st) st = put(log, ",1" GA_CSV_EOL);
     if (st)
         return ga_fail(err, st, "%s: step %llu: the row does not fit its buffer", log->label,
                        (unsigned long long)step);

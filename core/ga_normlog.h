@@ -21,8 +21,10 @@
  * Linux copies a write page by page, checking for a fatal signal between
  * pages: a SIGKILL (or the OOM killer) landing inside the write of a row that
  * spans a page boundary leaves the start of that row, without its '\n', after
- * every earlier row. ga_normlog_repair cuts such a fragment off. Columns and
- * formulas: docs/norms.md.
+ * every earlier row. Every row ends with the field row_complete, always 1, so
+ * such a prefix fails a reader's test "row_complete == 1" (it lacks fields,
+ * or ends at the empty field before the 1); ga_normlog_repair cuts it off.
+ * Columns and formulas: docs/norms.md.
  *
  * The L2 norm (ga_norm2): with m = max |x_i| = f 2^e, 1/2 <= f < 1 (frexp),
  * every x_i is multiplied by 2^-e (exact: a power of two, unless the product is

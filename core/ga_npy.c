@@ -107,7 +107,7 @@ static size_t read_le(const unsigned char *p, int bytes)
     return v;
 }
 
-static void shape_text(char *buf, size_t size, const size_t *shape, size_t ndim)
+void ga_npy_shape_text(char *buf, size_t size, const size_t *shape, size_t ndim)
 {
     size_t k = (size_t)snprintf(buf, size, "(");
     for (size_t d = 0; d < ndim && k < size; d++)
@@ -238,7 +238,7 @@ int ga_npy_parse(ga_npy_array *out, ga_error *err, const unsigned char *buf, siz
         size *= out->shape[d];
     }
     char shp[128];
-    shape_text(shp, sizeof shp, out->shape, out->ndim);
+    ga_npy_shape_text(shp, sizeof shp, out->shape, out->ndim);
     if (size > memory_cap / sizeof(double))
         return ga_fail(err, GA_ENOMEM, "%s: shape %s needs %zu bytes, over the memory cap of "
                        "%zu", label, shp, size * sizeof(double), memory_cap);

@@ -40,6 +40,8 @@ typedef struct {
 int ga_npy_parse(ga_npy_array *out, ga_error *err, const unsigned char *buf, size_t len,
                  const char *label, size_t memory_cap);
 void ga_npy_array_free(ga_npy_array *a);
+/* shape (ndim) as a tuple, "(3,)", "(2,2)", "()", into buf (size): the messages' form. */
+void ga_npy_shape_text(char *buf, size_t size, const size_t *shape, size_t ndim);
 
 typedef struct {
     size_t n;

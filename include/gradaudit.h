@@ -325,7 +325,10 @@ typedef struct {
 int gradaudit_normlog_last_step(gradaudit_normlog_last *out, const gradaudit_normlog *log);
 
 /* Truncates the file at path after its last '\n': removes the fragment of a
- * row a SIGKILL cut (nothing when the file ends with '\n'). *cut (may be
+ * row a SIGKILL cut (nothing when the file ends with '\n'). Such a fragment
+ * also fails the test a reader can make without repairing: every row's last
+ * field, row_complete, is 1, and a cut row's is missing or empty
+ * (docs/norms.md). *cut (may be
  * NULL) receives the bytes removed. GRADAUDIT_EIO, GRADAUDIT_EINVAL (no '\n'
  * at all). */
 int gradaudit_normlog_repair(gradaudit_error *err, const char *path, size_t *cut);

@@ -148,7 +148,7 @@ Test(train, norms_match_oracle, .init = make_dir, .fini = remove_dir)
         cr_assert_eq(ga_oracle_gradient(g, NULL, NULL, NULL, &e, net, p, spec->x, spec->y,
                                         spec->batch, &opt), GA_OK, "%s", e.msg);
         ga_test_csv c = read_csv(in_dir("n.csv"));
-        cr_assert_eq(c.cols, 2 + 8 * net->n_views + 10, "columns: %zu", c.cols);
+        cr_assert_eq(c.cols, 2 + 8 * net->n_views + 11, "columns: %zu", c.cols);
         cr_assert_eq(c.rows, 3, "header and two steps");
         cr_expect_eq(num(&c, epoch, "step"), epoch, "full batch: one step per epoch");
         expect_rel(num(&c, epoch, "loss"), loss, 1e-12, "loss", epoch);

@@ -5,7 +5,9 @@ a message when NumPy is missing: nothing was checked).
 
 Checked against NumPy on the same arrays: every norm bit for bit against the
 same operations in NumPy (fixtures/norms/make_npz.py: norm_same_order), within
-(gamma_n + 2u) of np.linalg.norm, max |g| bit for bit; rows in step order.
+(gamma_n + 2u) of np.linalg.norm, max |g| bit for bit; every update ratio, from
+the parameters saved beside the gradients, bit for bit against
+norm_same_order(p - p_before) / norm_same_order(p_before); rows in step order.
 usage: norms_numpy.py GRADAUDIT SOURCE_ROOT"""
 import csv
 import math
@@ -36,9 +38,11 @@ for i in range(12):
     dW2, db2 = h.T @ dp, dp.sum(axis=0, keepdims=True)
     dh = dp @ W2.T * h * (1 - h)
     dW1, db1 = X.T @ dh, dh.sum(axis=0, keepdims=True)
-    np.savez(f"grads/step{i:06d}.npz", dW1=dW1, db1=db1, dW2=dW2, db2=db2, loss=loss)  # line 2
+    np.savez(f"grads/step{i:06d}.npz", dW1=dW1, db1=db1, dW2=dW2, db2=db2,           # line 2
+             W1=W1, b1=b1, W2=W2, b2=b2, loss=loss)
     saved[i] = ({"dW1": dW1.copy(), "db1": db1.copy(), "dW2": dW2.copy(), "db2": db2.copy()},
-                float(loss))
+                float(loss), {"dW1": W1.copy(), "db1": b1.copy(), "dW2": W2.copy(),
+                              "db2": b2.copy()})
     W1 -= 1.0 * dW1; b1 -= 1.0 * db1; W2 -= 1.0 * dW2; b2 -= 1.0 * db2  # noqa: E702
 r = subprocess.run([gradaudit, "norms", "grads", "-o", "norms.csv"],                # line 3
                    capture_output=True, text=True)
@@ -54,7 +58,8 @@ if [int(r["step"]) for r in rows] != list(range(12)):
     print("FAIL: steps %s" % [r["step"] for r in rows])
     sys.exit(1)
 for row in rows:
-    arrays, loss = saved[int(row["step"])]
+    step = int(row["step"])
+    arrays, loss, params = saved[step]
     if float(row["loss"]) != loss:
         print("FAIL: step %s loss %s != %r" % (row["step"], row["loss"], loss))
         failures += 1
@@ -71,10 +76,25 @@ for row in rows:
                                         row["grad_max_abs_" + name], mx))
             failures += 1
         checked += 1
+        # the update since the step before, relative to the parameters then
+        got = row["update_ratio_" + name]
+        if step == 0:
+            ok, want = got == "", "empty"
+        else:
+            q = saved[step - 1][2][name]
+            with np.errstate(divide="ignore", invalid="ignore"):  # b1 starts at 0: inf
+                want = float(np.float64(norm_same_order(params[name] - q))
+                             / np.float64(norm_same_order(q)))
+            ok = float(got) == want or (math.isnan(float(got)) and math.isnan(want))
+        if not ok:
+            print("FAIL: step %d update_ratio_%s %r, NumPy in the same order %r"
+                  % (step, name, got, want))
+            failures += 1
+        checked += 1
     g = float(row["global_norm"])
     if g != norm_same_order(np.array(norms)):
         print("FAIL: step %s global %r vs %r" % (row["step"], g, norm_same_order(np.array(norms))))
         failures += 1
     checked += 1
-print("%d norms checked against NumPy %s, %d failures" % (checked, np.__version__, failures))
+print("%d norms and update ratios checked against NumPy %s, %d failures" % (checked, np.__version__, failures))
 sys.exit(1 if failures else 0)

@@ -139,6 +139,8 @@ static void check_against_numpy(int lightning)
     cr_expect_str_eq(cell(&got, row_of_step(&got, "30"), "nan_inf"), "1");
     cr_expect_str_eq(cell(&got, row_of_step(&got, "25"), "exploded"), "1");
     cr_expect_str_eq(cell(&got, row_of_step(&got, "20"), "exploded"), "0");
+    cr_expect_str_eq(cell(&got, row_of_step(&got, "20"), "update_ratio_dW1"), "",
+                     "no parameters saved: no ratio");
     ga_test_csv_free(&got);
     ga_test_csv_free(&want);
 }
@@ -237,7 +239,7 @@ Test(cli_norms, bad_files_leave_no_output)
         {NULL, NULL, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 1), }",
          "step2.npz: array 'b' has another shape than in the first file"},
         {NULL, "c.npy", NULL, "step2.npz: array 'c' is not in the first file"},
-        {NULL, "loss.npy", NULL, "step2.npz: 'loss' has 2 entries: expected one number"},
+        {NULL, "loss.npy", NULL, "step2.npz: 'loss' has shape (2,), 2 entries: expected one number"},
         {NULL, "b.txt", NULL, "step2.npz:b.txt: entry is not NAME.npy"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -331,5 +333,161 @@ Test(cli_norms, help_names_the_three_lines)
     cr_expect_not_null(strstr(r.out, "usage: gradaudit norms FILE.npz|DIR... -o NORMS.csv"), "%s",
                        r.out);
     cr_expect_not_null(strstr(r.out, "np.savez(f\"grads/step{i:06d}.npz\""), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "W1=W1, b1=b1, W2=W2, b2=b2, loss=loss)"), "%s", r.out);
     ga_test_run_free(&r);
+}
+
+/* ---- parameters beside their gradients (NAME beside dNAME) ----------------------- */
+static unsigned char pimg[5][512];
+
+/* an archive of n arrays (names without ".npy"): shape "(2, 2)" and the like,
+ * entries from v */
+static void write_arrays(const char *path, size_t n, const char *const *names,
+                         const char *const *shapes, const double *const *v)
+{
+    char dict[128], name[5][32];
+    size_t lens[5];
+    unsigned char *bufs[5];
+    const char *entries[5];
+    cr_assert_leq(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        size_t size = 1;
+        for (const char *c = shapes[i]; *c; c++)
+            if (*c >= '0' && *c <= '9')
+                size *= (size_t)(*c - '0'); /* one-digit dimensions */
+        snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': %s, }",
+                 shapes[i]);
+        lens[i] = ga_test_npy_image(pimg[i], sizeof pimg[i], 1, dict, v[i], 8 * size);
+        snprintf(name[i], sizeof name[i], "%s.npy", names[i]);
+        bufs[i] = pimg[i], entries[i] = name[i];
+    }
+    cr_assert_eq(ga_test_zip(path, n, entries, bufs, lens), 0, "%s", path);
+}
+
+static const double ones[4] = {1, 1, 1, 1};
+
+Test(cli_norms, parameters_give_the_update_ratio)
+{
+    make_dir();
+    char p1[160], p2[160], p3[160];
+    snprintf(p1, sizeof p1, "%s/step1.npz", dir);
+    snprintf(p2, sizeof p2, "%s/step2.npz", dir);
+    snprintf(p3, sizeof p3, "%s/step3.npz", dir);
+    /* W = [[1, 2], [3, 4]], then [[1, 2], [3, 6]], then the same: the ratios
+     * ||(0, 0, 0, 2)|| / ||W_1|| = 2 / sqrt(30) and 0; b = 0 throughout: 0/0 */
+    const double w1[4] = {1, 2, 3, 4}, w2[4] = {1, 2, 3, 6}, zero[2] = {0, 0}, loss = 0.5;
+    write_arrays(p1, 4, (const char *[]){"dW", "db", "W", "b"},
+                 (const char *[]){"(2, 2)", "(2,)", "(2, 2)", "(2,)"},
+                 (const double *[]){ones, ones, w1, zero});
+    write_arrays(p2, 4, (const char *[]){"W", "b", "dW", "db"},
+                 (const char *[]){"(2, 2)", "(2,)", "(2, 2)", "(2,)"},
+                 (const double *[]){w2, zero, ones, ones});
+    write_arrays(p3, 4, (const char *[]){"dW", "loss", "W", "b"},
+                 (const char *[]){"(2, 2)", "()", "(2, 2)", "(2,)"},
+                 (const double *[]){ones, &loss, w2, zero});
+    /* step3 lacks db: refused; rewritten whole below */
+    expect_refused((char *[]){p1, p2, p3, "-o", out, NULL},
+                   "step3.npz: array 'db' of the first file is missing");
+    write_arrays(p3, 5, (const char *[]){"dW", "db", "W", "b", "loss"},
+                 (const char *[]){"(2, 2)", "(2,)", "(2, 2)", "(2,)", "()"},
+                 (const double *[]){ones, ones, w2, zero, &loss});
+    ga_test_run r = run((char *[]){dir, "-o", out, NULL});
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    ga_test_run_free(&r);
+    char *s = ga_test_slurp(out, NULL);
+    cr_assert_not_null(s);
+    csv c;
+    csv_parse(&c, s);
+    cr_assert_eq(c.rows, 4);
+    cr_expect_null(ga_test_csv_cell(&c, 0, "grad_norm_W"), "W is a parameter, not a column");
+    cr_expect_str_eq(cell(&c, 1, "update_ratio_dW"), "", "the first step has no earlier one");
+    cr_expect_str_eq(cell(&c, 2, "loss"), "nan", "no loss saved");
+    cr_expect_str_eq(cell(&c, 3, "loss"), "0.5");
+    cr_expect_eq(strtod(cell(&c, 2, "update_ratio_dW"), NULL), 2 / sqrt(30.0));
+    cr_expect_str_eq(cell(&c, 3, "update_ratio_dW"), "0");
+    cr_expect_str_eq(cell(&c, 2, "update_ratio_db"), "nan", "0/0");
+    cr_expect_eq(strtod(cell(&c, 1, "grad_norm_db"), NULL), sqrt(2.0));
+    ga_test_csv_free(&c);
+}
+
+Test(cli_norms, bad_parameters_refused)
+{
+    make_dir();
+    char p1[160], p2[160];
+    snprintf(p1, sizeof p1, "%s/step1.npz", dir);
+    snprintf(p2, sizeof p2, "%s/step2.npz", dir);
+    const char *pair[] = {"dW", "W"}, *grad[] = {"dW"};
+    const char *sq[] = {"(2, 2)", "(2, 2)"};
+    const double *v[] = {ones, ones, ones, ones};
+    /* parameters of another shape than their gradient, in the first file and
+     * in a later one */
+    write_arrays(p1, 2, pair, (const char *[]){"(2, 2)", "(4,)"}, v);
+    expect_refused((char *[]){p1, "-o", out, NULL},
+                   "step1.npz: parameters 'W' have shape (4,), their gradient 'dW' (2,2)");
+    write_arrays(p1, 2, pair, sq, v);
+    write_arrays(p2, 2, pair, (const char *[]){"(2, 2)", "(2, 1)"}, v);
+    expect_refused((char *[]){p1, p2, "-o", out, NULL},
+                   "step2.npz: parameters 'W' have shape (2,1), their gradient 'dW' (2,2)");
+    /* a step without the parameters the first step has, and the reverse */
+    write_arrays(p2, 1, grad, sq, v);
+    expect_refused((char *[]){p1, p2, "-o", out, NULL},
+                   "step2.npz: array 'W', the parameters of 'dW', is missing");
+    write_arrays(p1, 1, grad, sq, v);
+    write_arrays(p2, 2, pair, sq, v);
+    expect_refused((char *[]){p1, p2, "-o", out, NULL},
+                   "step2.npz: array 'W' holds the parameters of 'dW', which ");
+    /* ambiguity: dW beside both W and ddW */
+    write_arrays(p1, 3, (const char *[]){"W", "dW", "ddW"},
+                 (const char *[]){"(2, 2)", "(2, 2)", "(2, 2)"}, v);
+    expect_refused((char *[]){p1, "-o", out, NULL},
+                   "step1.npz: array 'dW' is ambiguous: the gradient of 'W' and the parameters "
+                   "of 'ddW'");
+    /* some gradients with parameters, one without */
+    write_arrays(p1, 3, (const char *[]){"dW", "W", "db"},
+                 (const char *[]){"(2, 2)", "(2, 2)", "(2,)"}, v);
+    expect_refused((char *[]){p1, "-o", out, NULL},
+                   "step1.npz: array 'db' is not in a pair of parameters NAME and gradient "
+                   "dNAME, while 'dW' has 'W'");
+    /* a loss that is not one number */
+    write_arrays(p1, 3, (const char *[]){"dW", "W", "loss"},
+                 (const char *[]){"(2, 2)", "(2, 2)", "(2, 2)"}, v);
+    expect_refused((char *[]){p1, "-o", out, NULL},
+                   "step1.npz: 'loss' has shape (2,2), 4 entries: expected one number");
+}
+
+/* The gate for update ratios: fixtures/norms/params (the loop saving W1 beside
+ * dW1, ..., with a Fortran-ordered, a float32 and a big-endian parameter
+ * array) against NumPy's ratios in the same operations, bit for bit. */
+Test(cli_norms, fixture_update_ratios_equal_numpy)
+{
+    make_dir();
+    ga_test_run r = run((char *[]){GA_SOURCE_ROOT "/fixtures/norms/params", "-o", out, NULL});
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    ga_test_run_free(&r);
+    csv got, want;
+    char *t = ga_test_slurp(out, NULL);
+    cr_assert_not_null(t);
+    csv_parse(&got, t);
+    t = ga_test_slurp(GA_SOURCE_ROOT "/fixtures/norms/expected_params.csv", NULL);
+    cr_assert_not_null(t);
+    csv_parse(&want, t);
+    cr_assert_eq(got.rows, 1 + 4);
+    size_t checked = 0;
+    for (size_t w = 1; w < want.rows; w++) {
+        const char *step = cell(&want, w, "step"), *name = cell(&want, w, "tensor");
+        const char *ratio = cell(&want, w, "update_ratio");
+        char col[64];
+        snprintf(col, sizeof col, "update_ratio_%s", name);
+        const char *v = cell(&got, row_of_step(&got, step), col);
+        if (!*ratio)
+            cr_expect_str_eq(v, "", "step %s %s: the first step has no ratio", step, name);
+        else
+            cr_expect_eq(strtod(v, NULL), strtod(ratio, NULL), "step %s %s: %s, NumPy %s", step,
+                         name, v, ratio);
+        checked++;
+    }
+    cr_expect_eq(checked, 4 * 4);
+    cr_expect_null(ga_test_csv_cell(&got, 0, "grad_norm_W1"), "parameters are not columns");
+    ga_test_csv_free(&got);
+    ga_test_csv_free(&want);
 }
