@@ -317,10 +317,16 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
             break;
         }
         case GA_LOSS_MSE:
+        case GA_LOSS_DOT:
         default: {
             const ga_layer_desc *Ld = &d->layers[last];
             for (size_t k = 0; k < no; k++) {
                 double mdif = ma[k] + fabs(yy[k]);
+                if (ld->kind == GA_LOSS_DOT) { /* y a; dL/da = y */
+                    term += fabs(yy[k]) * ma[k] + TINY;
+                    md[k] = factor * fabs(yy[k]) + TINY;
+                    continue;
+                }
                 term += mdif * mdif + TINY;
                 md[k] = factor * 2.0 * mdif + TINY; /* dL/da */
             }

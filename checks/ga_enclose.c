@@ -646,12 +646,19 @@ static size_t fan_in(const ga_net *net, size_t l)
     return l == 0 ? net->desc.n_in : net->desc.layers[l - 1].n_out;
 }
 
-/* dL/dz (or dL/da for mse) of the last layer for one sample, before the
+/* dL/dz (or dL/da for mse and dot) of the last layer for one sample, before the
  * factor: the loss's formulas as the core evaluates them (ga_loss.c) */
 static void loss_delta(const fmodel *m, ivl *g, unsigned char *lost, const ga_loss_desc *ld, const ivl *z,
                        const ivl *a, const double *y, size_t n, int any_formula)
 {
     switch (ld->kind) {
+    case GA_LOSS_DOT:
+        /* dL/da = y, exactly */
+        for (size_t k = 0; k < n; k++) {
+            g[k] = (ivl){y[k], y[k]};
+            lost[k] = 0;
+        }
+        return;
     case GA_LOSS_BCE:
     case GA_LOSS_BCE_LOGITS:
         /* (1 - y) sigmoid(z) - y sigmoid(-z): 1 - y, two sigmoids, two

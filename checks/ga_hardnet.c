@@ -96,7 +96,7 @@ static int smooth_at_zero_only(ga_activation a)
  * pairing, or -1: hidden layers, and the output layer of mse. */
 static int free_layer(ga_rng *rng, size_t depth, ga_loss_kind loss)
 {
-    size_t n_free = loss == GA_LOSS_MSE ? depth : depth - 1;
+    size_t n_free = loss == GA_LOSS_MSE || loss == GA_LOSS_DOT ? depth : depth - 1;
     return n_free ? (int)below(rng, n_free) : -1;
 }
 

@@ -77,7 +77,7 @@ void ga_randnet_fill_targets(double *y, size_t batch, size_t n_out, ga_loss_kind
 {
     for (size_t n = 0; n < batch; n++) {
         double *yn = y + n * n_out;
-        if (loss == GA_LOSS_MSE) {
+        if (loss == GA_LOSS_MSE || loss == GA_LOSS_DOT) { /* dot: a cotangent of either sign */
             ga_rng_fill_gauss(yn, n_out, rng);
         } else if (loss == GA_LOSS_SOFTMAX_CE || loss == GA_LOSS_CCE) {
             double s = 0;

@@ -192,7 +192,14 @@ static void fill_random(ga_net *net, double *x, double *y, size_t batch, ga_rng 
     for (size_t n = 0; n < batch; n++) {
         double *yr = y + n * n_out, sum = 0;
         for (size_t j = 0; j < n_out; j++) {
-            yr[j] = k == GA_LOSS_MSE ? ga_rng_gauss(rng) : ga_rng_uniform(rng);
+            /* dot: float32 cotangents, whose sums are exact doubles: the last
+             * bias's exact gradient s sum_n y_n (identity units) would
+             * otherwise fall on a midpoint between doubles half the time,
+             * which route (a)'s differences can never settle (check's
+             * cross-check takes such an entry from its bracket, orc_cross.c) */
+            yr[j] = k == GA_LOSS_MSE   ? ga_rng_gauss(rng)
+                    : k == GA_LOSS_DOT ? (double)(float)ga_rng_gauss(rng)
+                                       : ga_rng_uniform(rng);
             sum += yr[j];
         }
         if (k == GA_LOSS_CCE || k == GA_LOSS_SOFTMAX_CE) {

@@ -578,7 +578,7 @@ static bad_case bad_cases[] = {
     /* loss */
     {"loss missing", "{" NET_C "}", GA_ESPEC, "bad.json: loss: missing (expected an object)", NULL},
     {"loss type unknown", "{" NET_C ", \"loss\": {\"type\": \"mae\", \"reduction\": \"sum\"}}", GA_ESPEC,
-     "loss.type: unknown loss \"mae\" (expected one of: mse, bce, bce_logits, softmax_ce, cce)", NULL},
+     "loss.type: unknown loss \"mae\" (expected one of: mse, bce, bce_logits, softmax_ce, cce, dot)", NULL},
     {"loss reduction missing", "{" NET_C ", \"loss\": {\"type\": \"mse\"}}", GA_ESPEC,
      "loss.reduction: missing (expected one of: sum, mean, batch_mean)", NULL},
     {"loss reduction unknown", "{" NET_C ", \"loss\": {\"type\": \"mse\", \"reduction\": \"avg\"}}", GA_ESPEC,

@@ -130,6 +130,8 @@ typedef enum {
     GA_LOSS_BCE_LOGITS,  /* l(z, y) = max(z,0) - z y + log1p(exp(-|z|)); needs identity output */
     GA_LOSS_SOFTMAX_CE,  /* per sample: sum_k y_k (logsumexp(z) - z_k); needs identity output */
     GA_LOSS_CCE,         /* per sample: -sum_k y_k log p_k; needs softmax output */
+    GA_LOSS_DOT,         /* l(a, y) = y a, linear: its gradient is the vector-Jacobian
+                            product of the net's output with the cotangent y; any output */
     GA_LOSS_COUNT
 } ga_loss_kind;
 

@@ -6,7 +6,7 @@
 #include "ga_loss_internal.h"
 
 static const char *const loss_names[GA_LOSS_COUNT] = {
-    "mse", "bce", "bce_logits", "softmax_ce", "cce",
+    "mse", "bce", "bce_logits", "softmax_ce", "cce", "dot",
 };
 static const char *const reduction_names[GA_REDUCE_COUNT] = {"sum", "mean", "batch_mean"};
 
@@ -47,7 +47,8 @@ int ga_loss_check_pair(ga_error *err, ga_loss_kind k, ga_activation out_act)
 {
     ga_activation need;
     switch (k) {
-    case GA_LOSS_MSE: return GA_OK;
+    case GA_LOSS_MSE:
+    case GA_LOSS_DOT: return GA_OK;
     case GA_LOSS_BCE: need = GA_ACT_SIGMOID; break;
     case GA_LOSS_BCE_LOGITS: need = GA_ACT_IDENTITY; break;
     case GA_LOSS_SOFTMAX_CE: need = GA_ACT_IDENTITY; break;
@@ -104,6 +105,10 @@ double ga_loss_sample_term(ga_loss_kind kind, const double *z, const double *a, 
             t += d * d;
         }
         return t;
+    case GA_LOSS_DOT:
+        for (size_t k = 0; k < n; k++)
+            t += y[k] * a[k];
+        return t;
     case GA_LOSS_BCE:        /* through z = logit of the sigmoid output: log p = -softplus(-z) */
     case GA_LOSS_BCE_LOGITS: /* max(z,0) - z y + log1p(exp(-|z|)) = y softplus(-z) + (1-y) softplus(z) */
         for (size_t k = 0; k < n; k++)
@@ -135,7 +140,7 @@ double ga_loss_sample_term(ga_loss_kind kind, const double *z, const double *a, 
 
 int ga_loss_fuses_output(ga_loss_kind kind)
 {
-    return kind != GA_LOSS_MSE;
+    return kind != GA_LOSS_MSE && kind != GA_LOSS_DOT;
 }
 
 void ga_loss_sample_dz(double *dz, ga_loss_kind kind, const double *z, const double *a,
@@ -176,6 +181,11 @@ void ga_loss_sample_dz(double *dz, ga_loss_kind kind, const double *z, const dou
         }
         return;
     }
+    case GA_LOSS_DOT:
+        /* d/da (y a) = y: the caller chains through the activation */
+        for (size_t k = 0; k < n; k++)
+            dz[k] = factor * y[k];
+        return;
     case GA_LOSS_MSE:
     default:
         /* d/da (a - y)^2 = 2 (a - y): the caller chains through the activation */

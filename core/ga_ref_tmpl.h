@@ -71,6 +71,7 @@
 #include <stdint.h>
 
 #include "ga_core.h"
+#include "ga_loss_internal.h"
 #include "ga_ops.h"
 
 #ifndef GA_REF_FAULTS_DEFINED
@@ -206,6 +207,12 @@ static void REF_FN(sample_term)(REF_CTX *c, REF_T *t, ga_loss_kind kind, REF_T *
             A_ADD(c, t, t, &u);
         }
         break;
+    case GA_LOSS_DOT: /* sum_k y_k a_k */
+        for (size_t k = 0; k < n; k++) {
+            A_MUL_D(c, &u, &a[k], y[k]);
+            A_ADD(c, t, t, &u);
+        }
+        break;
     case GA_LOSS_BCE:
     case GA_LOSS_BCE_LOGITS: /* sum_k y softplus(-z) + (1 - y) softplus(z) */
         for (size_t k = 0; k < n; k++) {
@@ -268,6 +275,10 @@ static void REF_FN(sample_dz)(REF_CTX *c, REF_T *dz, ga_loss_kind kind, REF_T *z
             A_MUL_D(c, &d, &d, 2.0);
             A_MUL(c, &dz[k], factor, &d);
         }
+        break;
+    case GA_LOSS_DOT: /* y */
+        for (size_t k = 0; k < n; k++)
+            A_MUL_D(c, &dz[k], factor, y[k]);
         break;
     case GA_LOSS_BCE:
     case GA_LOSS_BCE_LOGITS: /* (1 - y) s(z) - y s(-z) */
@@ -439,7 +450,7 @@ static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *
         REF_T *z = val[g->z_last] + n * no, *a = val[g->a_last] + n * no;
         REF_T *dz = delta + n * no;
         REF_FN(sample_dz)(c, dz, ld->kind, z, a, y + n * no, no, &factor, f->ce_no_softmax);
-        if (ld->kind == GA_LOSS_MSE)
+        if (!ga_loss_fuses_output(ld->kind))
             REF_FN(chain)(c, dz, dz, out_act, z, a, no, f->act_layer == last, f->act_missing);
     }
     for (size_t st = g->n_stages; st-- > 0;) {

@@ -228,6 +228,10 @@ void orc_mag_forward(orc *o)
             acc += t * t;
         }
         break;
+    case GA_LOSS_DOT: /* y a */
+        for (size_t e = 0; e < nb; e++)
+            acc += fabsl((mag_t)y[e]) * ma[e];
+        break;
     case GA_LOSS_BCE: /* y softplus(-z) + (1-y) softplus(z): softplus is 1-Lipschitz */
         for (size_t e = 0; e < nb; e++) {
             mag_t z = mag_get(Z[e]);
@@ -278,6 +282,11 @@ void orc_mag_backward(orc *o)
     case GA_LOSS_MSE: /* dL/da = 2 s (a - y) */
         for (size_t e = 0; e < nb; e++)
             D[e] = 2 * s * (ma[e] + fabsl((mag_t)y[e]));
+        fused = 0;
+        break;
+    case GA_LOSS_DOT: /* dL/da = s y */
+        for (size_t e = 0; e < nb; e++)
+            D[e] = s * fabsl((mag_t)y[e]);
         fused = 0;
         break;
     case GA_LOSS_BCE: /* dL/dz = s (sigmoid(z) - y), a = sigmoid(z) */

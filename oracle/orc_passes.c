@@ -423,6 +423,16 @@ void orc_loss(orc *o)
         }
         exact_in = 0;
         break;
+    case GA_LOSS_DOT: /* y a: the direction follows a's through the exact y */
+        for (size_t e = 0; e < nb; e++) {
+            int da = o->zd ? o->ad[o->B * o->zoff[o->L - 1] + e] : GA_DIR_UNKNOWN;
+            da = mul_d_dir(t, A[e], da, y[e]);
+            d = add_dir(acc, acc, d, t, da);
+        }
+        if (!o->zd)
+            d = GA_DIR_UNKNOWN;
+        exact_in = 0;
+        break;
     case GA_LOSS_BCE: /* y softplus(-z) + (1-y) softplus(z), a = sigmoid(z) */
         for (size_t e = 0; e < nb; e++) {
             if (y[e] != 0) {
@@ -612,6 +622,13 @@ void orc_backward(orc *o)
             int d = dir_join(ad[e], dir_tern(mpfr_sub_d(D[e], A[e], y[e], MPFR_RNDN)));
             d = mul_dir(D[e], D[e], d, s, GA_DIR_EXACT);
             dd[e] = (signed char)dir_join(d, dir_tern(mpfr_mul_2ui(D[e], D[e], 1, MPFR_RNDN)));
+        }
+        fused = 0;
+        break;
+    case GA_LOSS_DOT: /* dL/da = s y */
+        for (size_t e = 0; e < nb; e++) {
+            mpfr_set_d(D[e], y[e], MPFR_RNDN); /* exact: a double */
+            dd[e] = (signed char)mul_dir(D[e], D[e], GA_DIR_EXACT, s, GA_DIR_EXACT);
         }
         fused = 0;
         break;
