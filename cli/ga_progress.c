@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ga_io.h"
 #include "ga_progress.h"
 
 #define GA_PROGRESS_PERIOD 0.25 /* seconds between two draws of a counted phase */
@@ -68,6 +69,7 @@ void ga_progress_update(ga_progress *p, const char *phase, size_t done, size_t t
     } else { /* drawn once: no clock that would stand still while it runs */
         snprintf(line, sizeof line, "\r\033[K%s: computing %s (%zu entries)...", p->what, phase_text(phase), total);
     }
+    ga_io_signals_line(1); /* from now on a signal's message erases it first */
     fputs(line, stderr);
     fflush(stderr);
     p->drawn = 1;
@@ -78,6 +80,7 @@ void ga_progress_clear(ga_progress *p)
     if (p->on && p->drawn) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
+        ga_io_signals_line(0);
     }
     p->drawn = 0;
 }
