@@ -411,6 +411,14 @@ static int cmp_top(const void *pa, const void *pb)
     return a->index < b->index ? -1 : a->index > b->index;
 }
 
+/* The oracle's progress (ga_oracle_options.progress) as check's phases
+ * "oracle" (its "gradient" stage) and "cross-check"; ctx is the options. */
+static void oracle_progress(void *ctx, const char *stage, size_t done, size_t total)
+{
+    const ga_check_options *opt = ctx;
+    opt->progress(opt->progress_ctx, strcmp(stage, "gradient") ? stage : "oracle", done, total);
+}
+
 int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const double *params,
                  const double *x, const double *y, size_t batch, const ga_check_options *opt_in)
 {
@@ -530,8 +538,11 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     oo.cross_count = opt->method == GA_CHECK_ORACLE ? opt->cross_check : 0;
     oo.cross_seed = opt->seed;
     ga_oracle_result res;
-    if (opt->progress)
-        opt->progress(opt->progress_ctx, "oracle", 0, P);
+    if (opt->progress) {
+        opt->progress(opt->progress_ctx, "oracle", 0, 0);
+        oo.progress = oracle_progress;
+        oo.progress_ctx = (void *)opt;
+    }
     if ((status = ga_oracle_alloc(&orc, err, net, params, x, y, batch, &oo)))
         goto out;
     status = ga_oracle_run(&res, err, orc, GA_ORACLE_LOSS | GA_ORACLE_GRADIENT |

@@ -42,6 +42,14 @@ static const char *phase_text(const char *phase)
     return phase;
 }
 
+/* A phase told in counts: the entries, the oracle's passes (in its units of
+ * work: a percentage alone means something) and its cross-check. */
+static int counted(const char *phase, size_t total)
+{
+    return total > 0 &&
+           (!strcmp(phase, "entries") || !strcmp(phase, "oracle") || !strcmp(phase, "cross-check"));
+}
+
 void ga_progress_update(ga_progress *p, const char *phase, size_t done, size_t total)
 {
     if (!p->on)
@@ -55,19 +63,28 @@ void ga_progress_update(ga_progress *p, const char *phase, size_t done, size_t t
         return;
     }
     p->last = t;
-    char line[240], el[32], eta[32];
+    char line[240], el[32], eta[32], what[96];
     hms(el, sizeof el, t - p->t0);
-    if (!strcmp(phase, "entries") && total > 0) {
+    if (counted(phase, total)) {
         /* the ETA from this phase's own rate: the phases before it cost
-         * differently per entry */
-        if (done > 0)
+         * differently per unit */
+        if (done > 0 && done >= total / 100) /* no ETA from the first crumbs */
             hms(eta, sizeof eta, (t - p->phase_t0) * (double)(total - done) / (double)done);
         else
             snprintf(eta, sizeof eta, "--:--");
-        snprintf(line, sizeof line, "\r\033[K%s: entries %zu/%zu (%d%%), elapsed %s, ETA %s", p->what, done,
-                 total, (int)(100.0 * (double)done / (double)total), el, eta);
-    } else { /* drawn once: no clock that would stand still while it runs */
-        snprintf(line, sizeof line, "\r\033[K%s: computing %s (%zu entries)...", p->what, phase_text(phase), total);
+        if (!strcmp(phase, "oracle"))
+            snprintf(what, sizeof what, "%s", phase_text(phase));
+        else
+            snprintf(what, sizeof what, "%s%zu/%zu",
+                     strcmp(phase, "entries") ? "the oracle's cross-check, entries " : "entries ",
+                     done, total);
+        snprintf(line, sizeof line, "\r\033[K%s: %s (%d%%), elapsed %s, ETA %s", p->what, what,
+                 (int)(100.0 * (double)done / (double)total), el, eta);
+    } else if (total > 0) { /* drawn once: no clock that would stand still while it runs */
+        snprintf(line, sizeof line, "\r\033[K%s: computing %s (%zu entries)...", p->what,
+                 phase_text(phase), total);
+    } else {
+        snprintf(line, sizeof line, "\r\033[K%s: computing %s...", p->what, phase_text(phase));
     }
     ga_io_signals_line(1); /* from now on a signal's message erases it first */
     fputs(line, stderr);

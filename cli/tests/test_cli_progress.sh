@@ -62,9 +62,16 @@ check "... the CSV the same as off a terminal" cmp -s tty.csv file.csv
 timeout 60 /usr/bin/python3 "$PTY" quiet.err "$GRADAUDIT" check big.json --method central --no-progress >quiet.out
 check "check --no-progress on a terminal: nothing on stderr" sh -c "[ $? = 0 ] && [ ! -s quiet.err ]"
 timeout 60 /usr/bin/python3 "$PTY" oracle.err "$GRADAUDIT" check big.json >oracle.out
-check "check (oracle) on a terminal: the oracle's phase named, erased at the end" \
-    sh -c "[ $? = 0 ] && grep -q \"MPFR oracle's gradient (5313 entries)\" oracle.err &&
+check "check (oracle) on a terminal: the oracle's passes as a percentage with an ETA, erased at the end" \
+    sh -c "[ $? = 0 ] &&
+           grep -q \"gradaudit check: the MPFR oracle's gradient ([0-9]*%), elapsed [0-9:]*, ETA [0-9:-]*\" oracle.err &&
+           grep -q \"the MPFR oracle's gradient (100%)\" oracle.err &&
            [ \"\$(tail -c 4 oracle.err | od -An -c | tr -d ' ')\" = '\\r033[K' ]"
+check "... its cross-check entry by entry" \
+    grep -q "the oracle's cross-check, entries 2/2 (100%), elapsed [0-9:]*, ETA" oracle.err
+timeout 60 "$GRADAUDIT" check big.json 2>&1 >oracle-pipe.out | cat >oracle-pipe.err
+check "check (oracle), stderr to a pipe: no progress, the same output" \
+    sh -c "[ ! -s oracle-pipe.err ] && cmp -s oracle-pipe.out oracle.out"
 
 # ---- train: the same rule, and erased at the end ---------------------------------------
 timeout 60 "$GRADAUDIT" train big.json --epochs 3000 --norms n.csv >train.out 2>train.err
