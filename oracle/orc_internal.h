@@ -103,8 +103,8 @@ typedef struct {
     unsigned long N;   /* the reduction's divisor (orc_constants) */
     int kink_zero;     /* a piecewise unit's z came out 0 but not exactly (orc_mag_forward) */
     mag_t kink_ratio;  /* the largest M(z) / |z| over the piecewise units' nonzero z */
-    orc_progress *prog; /* route (b)'s pass on the calling thread: its work, layer by
-                           layer (orc_forward, orc_backward), as stage "gradient"; else NULL */
+    orc_progress *prog; /* route (b)'s pass on the calling thread: its work, unit by
+                           unit (orc_forward, orc_backward), as stage "gradient"; else NULL */
 } orc;
 
 /* What route (b) leaves for route (a) (keep != NULL): both working sets,

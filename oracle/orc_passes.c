@@ -381,9 +381,6 @@ static int lse_dir(mpfr_srcptr w, mpfr_t *z, size_t m, int z_exact, int inex)
     return inex ? GA_DIR_UNKNOWN : GA_DIR_EXACT;
 }
 
-/* Forward pass from layer l0 on (the layers below must hold the values of
- * the current parameters), and the loss into T[T_LOSS]. orc_constants must
- * have run. */
 /* Layer l's multiply-adds: B nin nout. A pass costs about that forward and
  * twice that in reverse (dW and dL/da of the layer below), whatever the
  * precision: the unit of ga_oracle_options.progress's "gradient" stage. */
@@ -417,6 +414,9 @@ static void work_done(orc *o, size_t units)
     orc_progress_tell(o->prog, "gradient");
 }
 
+/* Forward pass from layer l0 on (the layers below must hold the values of
+ * the current parameters), and the loss into T[T_LOSS]. orc_constants must
+ * have run. */
 static void orc_forward_from(orc *o, size_t l0)
 {
     for (size_t l = l0; l < o->L; l++) {
