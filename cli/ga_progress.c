@@ -33,21 +33,33 @@ void ga_progress_init(ga_progress *p, const char *what, int enabled)
     p->t0 = p->phase_t0 = now_s();
 }
 
+/* A phase counted in units of work rather than entries. */
+static int in_work(const char *phase)
+{
+    return !strcmp(phase, "oracle") || !strcmp(phase, "enclosure") ||
+           !strcmp(phase, "backward bound");
+}
+
 static const char *phase_text(const char *phase)
 {
     if (!strcmp(phase, "bounds"))
         return "rounding bounds";
     if (!strcmp(phase, "oracle"))
         return "the MPFR oracle's gradient";
+    if (!strcmp(phase, "enclosure"))
+        return "the rounding enclosure";
+    if (!strcmp(phase, "backward bound"))
+        return "the backward pass's enclosure";
     return phase;
 }
 
-/* A phase told in counts: the entries, the oracle's passes (in its units of
- * work: a percentage alone means something) and its cross-check. */
+/* A phase told in counts: the entries, the oracle's cross-check, and in
+ * units of work, where a percentage alone means something, the enclosures'
+ * and the oracle's passes. */
 static int counted(const char *phase, size_t total)
 {
-    return total > 0 &&
-           (!strcmp(phase, "entries") || !strcmp(phase, "oracle") || !strcmp(phase, "cross-check"));
+    return total > 0 && (!strcmp(phase, "entries") || !strcmp(phase, "cross-check") ||
+                         in_work(phase));
 }
 
 void ga_progress_update(ga_progress *p, const char *phase, size_t done, size_t total)
@@ -72,7 +84,7 @@ void ga_progress_update(ga_progress *p, const char *phase, size_t done, size_t t
             hms(eta, sizeof eta, (t - p->phase_t0) * (double)(total - done) / (double)done);
         else
             snprintf(eta, sizeof eta, "--:--");
-        if (!strcmp(phase, "oracle"))
+        if (in_work(phase))
             snprintf(what, sizeof what, "%s", phase_text(phase));
         else
             snprintf(what, sizeof what, "%s%zu/%zu",

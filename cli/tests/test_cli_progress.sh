@@ -69,6 +69,9 @@ check "check (oracle) on a terminal: the oracle's passes as a percentage with an
            [ \"\$(tail -c 4 oracle.err | od -An -c | tr -d ' ')\" = '\\r033[K' ]"
 check "... its cross-check entry by entry" \
     grep -q "the oracle's cross-check, entries 2/2 (100%), elapsed [0-9:]*, ETA" oracle.err
+check "... and the rounding enclosures before it, each to 100%" \
+    sh -c "grep -q 'gradaudit check: the rounding enclosure (100%), elapsed [0-9:]*, ETA' oracle.err &&
+           grep -q \"gradaudit check: the backward pass's enclosure (100%), elapsed\" oracle.err"
 timeout 60 "$GRADAUDIT" check big.json 2>&1 >oracle-pipe.out | cat >oracle-pipe.err
 check "check (oracle), stderr to a pipe: no progress, the same output" \
     sh -c "[ ! -s oracle-pipe.err ] && cmp -s oracle-pipe.out oracle.out"
