@@ -8,6 +8,7 @@
 #include "ga_progress.h"
 
 #define GA_PROGRESS_PERIOD 0.25 /* seconds between two draws of a counted phase */
+#define GA_PROGRESS_ETA_AFTER 2.0 /* seconds of a phase before its ETA, if 1% takes longer */
 
 static double now_s(void)
 {
@@ -80,8 +81,12 @@ void ga_progress_update(ga_progress *p, const char *phase, size_t done, size_t t
     if (counted(phase, total)) {
         /* the ETA from this phase's own rate: the phases before it cost
          * differently per unit */
-        if (done > 0 && done >= total / 100) /* no ETA from the first crumbs */
-            hms(eta, sizeof eta, (t - p->phase_t0) * (double)(total - done) / (double)done);
+        /* no ETA from the first crumbs (it said 24:51:20 at 0%), but one
+         * within seconds where 1% takes long (an entry of a wide net by
+         * central differences: 6 ms, 1% of 136k of them 8 s) */
+        double ran = t - p->phase_t0;
+        if (done > 0 && (done >= total / 100 || ran >= GA_PROGRESS_ETA_AFTER))
+            hms(eta, sizeof eta, ran * (double)(total - done) / (double)done);
         else
             snprintf(eta, sizeof eta, "--:--");
         if (in_work(phase))

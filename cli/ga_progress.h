@@ -30,7 +30,7 @@ void ga_progress_init(ga_progress *p, const char *what, int enabled);
 /* phase's done of total units. A new phase is drawn at once; the counted
  * phases ("entries", "cross-check", and with a total "enclosure", "backward
  * bound", "oracle") at most every 0.25 s, and when done reaches total; an ETA
- * once 1% is done. */
+ * once 1% is done or the phase has run 2 s. */
 void ga_progress_update(ga_progress *p, const char *phase, size_t done, size_t total);
 /* Erases the line (before any message or output follows). */
 void ga_progress_clear(ga_progress *p);
