@@ -416,6 +416,18 @@ static int cmp_top(const void *pa, const void *pb)
     return a->index < b->index ? -1 : a->index > b->index;
 }
 
+/* The enclosure's and the oracle's progress (ga_enclosure.progress,
+ * ga_oracle_options.progress) as check's phases: "enclosure", "backward
+ * bound" (the enclosure's "backward"), "oracle" (the oracle's "gradient")
+ * and "cross-check"; ctx is the options. */
+static void told_progress(void *ctx, const char *stage, size_t done, size_t total)
+{
+    const ga_check_options *opt = ctx;
+    const char *phase = !strcmp(stage, "gradient") ? "oracle"
+                        : !strcmp(stage, "backward") ? "backward bound" : stage;
+    opt->progress(opt->progress_ctx, phase, done, total);
+}
+
 int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const double *params,
                  const double *x, const double *y, size_t batch, const ga_check_options *opt_in)
 {
@@ -489,8 +501,13 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
          * every region, forward rounding, saturation, kinks, underflow and
          * overflow included, where the first-order bound and the Monte Carlo
          * scale each fail somewhere (shared/cases/verdicts). */
-        if ((status = ga_enclosure_alloc(&enc, err, net, batch)) ||
-            (status = ga_enclosure_compute(enc, err, net, opt->precision, params, x, y, batch)) ||
+        if ((status = ga_enclosure_alloc(&enc, err, net, batch)))
+            goto out;
+        if (opt->progress) {
+            enc->progress = told_progress;
+            enc->progress_ctx = (void *)opt;
+        }
+        if ((status = ga_enclosure_compute(enc, err, net, opt->precision, params, x, y, batch)) ||
             (status = forward_inside(err, enc, net, ws, batch)) ||
             (opt->analytic_forward &&
              (status = forward_inside(err, enc, net, opt->analytic_forward, batch))))
@@ -535,8 +552,11 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     oo.cross_count = opt->method == GA_CHECK_ORACLE ? opt->cross_check : 0;
     oo.cross_seed = opt->seed;
     ga_oracle_result res;
-    if (opt->progress)
-        opt->progress(opt->progress_ctx, "oracle", 0, P);
+    if (opt->progress) {
+        opt->progress(opt->progress_ctx, "oracle", 0, 0);
+        oo.progress = told_progress;
+        oo.progress_ctx = (void *)opt;
+    }
     if ((status = ga_oracle_alloc(&orc, err, net, params, x, y, batch, &oo)))
         goto out;
     status = ga_oracle_run(&res, err, orc, GA_ORACLE_LOSS | GA_ORACLE_GRADIENT |

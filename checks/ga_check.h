@@ -164,12 +164,18 @@ typedef struct {
                                enclosure at float32's unit roundoff and range, and
                                params, x, y must already be float32 numbers (ga_round_to) */
     ga_oracle_options oracle;
-    /* Progress as the check goes (NULL: none): phase "bounds" (0 of total)
-     * before the rounding bounds, "oracle" (0 of total) before the oracle's
-     * gradient (one MPFR pass, opaque), then "entries" after each entry (done
-     * of total = n_params). Called from the checking thread; it must be cheap
-     * or limit itself (the program's draws a few times a second on a
-     * terminal only, cli/ga_progress.h). */
+    /* Progress as the check goes (NULL: none): phase "bounds" (0 of total =
+     * n_params) before the rounding bounds; with the oracle method,
+     * "enclosure" then "backward bound" (done of total, ga_enclosure.progress's
+     * units) as the whole enclosure and the backward pass's own are
+     * computed; "oracle" (0 of 0) before the
+     * oracle's gradient, then (done of total) as its MPFR passes go, in the
+     * oracle's units of work (ga_oracle_options.progress, stage "gradient");
+     * "cross-check" (done of total entries) as the oracle's cross-check
+     * goes; then "entries" after each entry (done of total = n_params).
+     * Called from the checking thread; it must be cheap or limit itself (the
+     * program's draws a few times a second on a terminal only,
+     * cli/ga_progress.h). */
     void (*progress)(void *ctx, const char *phase, size_t done, size_t total);
     void *progress_ctx;
 } ga_check_options;

@@ -761,9 +761,37 @@ static int pass_work_alloc(pass_work *w, ga_error *err, const ga_net *net, size_
  * gradient enclosures into glo, ghi (n_params), kink flags into gkink; amb
  * (the layers' kink flags) and lost (may be NULL) as the forward left them;
  * any_formula: dL/dz by the formulas other code uses too (see above). */
+/* A pass's progress, told to ga_enclosure.progress (fn NULL: not told). */
+typedef struct {
+    void (*fn)(void *ctx, const char *stage, size_t done, size_t total);
+    void *ctx;
+    const char *stage;
+    size_t done, total;
+} tell;
+
+/* units more done */
+static void told(tell *t, size_t units)
+{
+    if (!t->fn)
+        return;
+    t->done += units;
+    t->fn(t->ctx, t->stage, t->done < t->total ? t->done : t->total, t->total);
+}
+
+/* The units of a forward pass (forward 1) or of backward_pass (forward 0):
+ * B fan_in fan_out products per layer forward; backward, as many for dW and
+ * again for dA of every layer but the first. */
+static size_t pass_units(const ga_net *net, size_t B, int forward)
+{
+    size_t u = 0;
+    for (size_t l = 0; l < net->desc.n_layers; l++)
+        u += (forward || l == 0 ? 1 : 2) * B * fan_in(net, l) * net->desc.layers[l].n_out;
+    return u;
+}
+
 static void backward_pass(const fmodel *m, pass_work *w, const ga_net *net, const double *params, const double *x,
                           const double *y, size_t B, unsigned char **amb, unsigned char **lost,
-                          double *glo, double *ghi, unsigned char *gkink, int any_formula)
+                          double *glo, double *ghi, unsigned char *gkink, int any_formula, tell *t)
 {
     const ga_net_desc *d = &net->desc;
     size_t L = d->n_layers;
@@ -840,6 +868,7 @@ static void backward_pass(const fmodel *m, pass_work *w, const ga_net *net, cons
                 ghi[wi] = up(gw.hi);
                 gkink[wi] = kw;
             }
+            told(t, B * fi);
         }
         if (l == 0)
             break;
@@ -866,6 +895,7 @@ static void backward_pass(const fmodel *m, pass_work *w, const ga_net *net, cons
                     kDp[n * fi + j] |= amb[l - 1][n * fi + j];
                 }
             }
+            told(t, fi * fo);
         }
         ivl *t = D;
         D = Dp;
@@ -889,6 +919,8 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
     if (status)
         return status;
     ivl **Z = w.Z, **A = w.A, **DF = w.DF;
+    tell t = {e->progress, e->progress_ctx, "enclosure", 0,
+              pass_units(net, B, 1) + pass_units(net, B, 0)};
 
     /* ---- forward: z = W a + b (a dot product of fan_in terms and a bias) ---- */
     for (size_t l = 0; l < L; l++) {
@@ -912,6 +944,7 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
                 e->amb[l][i] = 0;
                 e->lost[l][i] = 0;
             }
+            told(&t, fo * fi);
             ivl *z = Z[l] + n * fo, *a = A[l] + n * fo;
             if (Ld->act == GA_ACT_SOFTMAX) {
                 softmax_forward(m, a, z, fo);
@@ -936,7 +969,7 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
     }
 
     backward_pass(m, &w, net, params, x, y, B, e->amb, e->lost, e->grad_lo, e->grad_hi, e->grad_kink,
-                  1);
+                  1, &t);
     pass_work_free(&w);
     return GA_OK;
 }
@@ -989,7 +1022,9 @@ int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga
             }
         }
     }
-    backward_pass(m, &w, net, params, x, y, B, amb, NULL, glo, ghi, flags, 0);
+    tell t = {kinks ? kinks->progress : NULL, kinks ? kinks->progress_ctx : NULL, "backward", 0,
+              pass_units(net, B, 0)};
+    backward_pass(m, &w, net, params, x, y, B, amb, NULL, glo, ghi, flags, 0, &t);
     pass_work_free(&w);
     free(flags);
     free(amb);

@@ -55,6 +55,14 @@ typedef struct {
                                    last layer of a fused loss, dL/dz) varies by more than
                                    2x or changes sign over z's interval */
     double *buf;                /* one allocation behind every array above */
+    /* How far ga_enclosure_compute on this enclosure, and
+     * ga_enclosure_backward_from given it as kinks, are (NULL, as allocated:
+     * not told), for a progress line: stage "enclosure" or "backward", done
+     * of total units (a product of the passes, B fan_in fan_out per layer
+     * forward and in each of the backward pass's two sums), on the calling
+     * thread after each row of a layer, so it must be cheap. */
+    void (*progress)(void *ctx, const char *stage, size_t done, size_t total);
+    void *progress_ctx;
 } ga_enclosure;
 
 int ga_enclosure_alloc(ga_enclosure **out, ga_error *err, const ga_net *net, size_t batch);

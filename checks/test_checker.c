@@ -57,6 +57,16 @@ static ga_check_report *run(const ga_net *net, const double *x, const double *y,
     return r;
 }
 
+/* A random 7-3-4 tanh net (row layout, mse, mean) from seed into *p, and its
+ * check by the oracle method. */
+static ga_check_report *tanh_checked(ga_randnet *p, uint32_t seed)
+{
+    ga_error err;
+    cr_assert_eq(ga_randnet_make(p, &err, GA_LAYOUT_ROW, GA_ACT_TANH, GA_LOSS_MSE, GA_REDUCE_MEAN, 7,
+                                 3, 4, 0.0, seed), GA_OK, "%s", err.msg);
+    return run(p->net, p->x, p->y, p->batch, GA_CHECK_ORACLE, NULL);
+}
+
 Test(kink, relu_convention_at_exact_zero)
 {
     tiny_net t;
@@ -181,10 +191,7 @@ Test(verdict, one_entry_times_1_plus_1e_9_fails_against_oracle)
 {
     const uint32_t seed = 4242;
     ga_randnet p;
-    ga_error err;
-    cr_assert_eq(ga_randnet_make(&p, &err, GA_LAYOUT_ROW, GA_ACT_TANH, GA_LOSS_MSE, GA_REDUCE_MEAN, 7,
-                                 3, 4, 0.0, seed), GA_OK, "%s", err.msg);
-    ga_check_report *r = run(p.net, p.x, p.y, p.batch, GA_CHECK_ORACLE, NULL);
+    ga_check_report *r = tanh_checked(&p, seed);
     cr_assert_eq(r->n_fail, 0, "seed %u: the correct gradient fails", seed);
     /* the entry with the largest |g| / tol: where 1e-9 is easiest to see, and
      * every entry must have tol below 1e-9 |g| for the gate to catch this class */
@@ -622,5 +629,72 @@ Test(report, names_layers_top_and_command)
     cr_expect(strstr(buf, "seed 99") != NULL);
     free(buf);
     ga_check_report_free(r);
+    ga_randnet_clear(&p);
+}
+
+/* ---- progress: every phase told, in order, each to its total -------------- */
+/* The phases a check told its progress callback, consecutive calls of one
+ * phase folded into one row: its calls, last done and total, and whether
+ * done ever went back or past the total. */
+typedef struct {
+    char phase[8][16];
+    size_t n, calls[8], done[8], total[8];
+    int bad;
+} told_phases;
+
+static void record_phase(void *ctx, const char *phase, size_t done, size_t total)
+{
+    told_phases *t = ctx;
+    if (t->n == 0 || strcmp(t->phase[t->n - 1], phase)) {
+        if (t->n == 8) {
+            t->bad = 1;
+            return;
+        }
+        snprintf(t->phase[t->n++], sizeof t->phase[0], "%s", phase);
+    } else if (done < t->done[t->n - 1]) {
+        t->bad = 1;
+    }
+    size_t k = t->n - 1;
+    t->bad |= total > 0 && done > total;
+    t->calls[k]++;
+    t->done[k] = done;
+    t->total[k] = total;
+}
+
+Test(progress, every_phase_told_in_order_to_its_total_and_the_report_unchanged)
+{
+    const uint32_t seed = 4242;
+    ga_randnet p;
+    ga_check_report *quiet = tanh_checked(&p, seed);
+    ga_error err;
+    ga_check_options o;
+    ga_check_options_default(&o);
+    told_phases t = {0};
+    o.progress = record_phase;
+    o.progress_ctx = &t;
+    ga_check_report *r = NULL;
+    cr_assert_eq(ga_check_run(&r, &err, p.net, p.net->params, p.x, p.y, p.batch, &o), GA_OK,
+                 "%s", err.msg);
+    static const char *const want[] = {"bounds", "enclosure", "backward bound", "oracle",
+                                       "cross-check", "entries"};
+    cr_assert_eq(t.n, 6, "seed %u: %zu phases told", seed, t.n);
+    cr_assert(!t.bad, "seed %u: progress went back or past its total", seed);
+    for (size_t k = 0; k < 6; k++) {
+        cr_expect_str_eq(t.phase[k], want[k], "seed %u: phase %zu", seed, k);
+        if (k > 0) /* the counted ones end at their total */
+            cr_expect(t.total[k] > 0 && t.done[k] == t.total[k] && t.calls[k] >= 2,
+                      "seed %u: %s told %zu times, last %zu of %zu", seed, t.phase[k],
+                      t.calls[k], t.done[k], t.total[k]);
+    }
+    cr_expect_eq(t.total[5], p.net->n_params, "the entries are counted in entries");
+    cr_expect_eq(t.total[4], o.cross_check, "the cross-check in its entries");
+    for (size_t i = 0; i < r->n_entries; i++) { /* told or not, the same numbers */
+        const ga_check_entry *a = &r->entries[i], *b = &quiet->entries[i];
+        cr_assert(a->verdict == b->verdict && a->oracle == b->oracle && a->lo == b->lo &&
+                      a->hi == b->hi && a->tol == b->tol,
+                  "seed %u: entry %zu differs with progress told", seed, i);
+    }
+    ga_check_report_free(r);
+    ga_check_report_free(quiet);
     ga_randnet_clear(&p);
 }

@@ -9,9 +9,13 @@
  *   them bit for bit;
  *   the generic reference in MPFR (oracle/ga_refmp.h), which shares no pass
  *   with the oracle: where it settles an entry it must agree;
- *   the documented status codes and messages.
+ *   the documented status codes and messages;
+ *   the progress a run tells (ga_oracle_options.progress), recorded: on the
+ *   calling thread only, never backwards, ending at its total, with the
+ *   numbers unchanged by it.
  * The net is fixed (api_net): no seed. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +87,29 @@ static void options(ga_oracle_options *opt, size_t cross_count, uint64_t cross_s
     opt->cross_seed = cross_seed;
 }
 
+/* What a run told ga_oracle_options.progress, stage by stage
+ * (0 "gradient", 1 "cross-check"). */
+typedef struct {
+    pthread_t thread;     /* the caller's */
+    size_t off_thread;    /* calls from any other thread */
+    size_t bad;           /* an unknown stage, done past total or going back */
+    size_t calls[2], done[2], total[2];
+} told;
+
+static void record(void *ctx, const char *stage, size_t done, size_t total)
+{
+    told *t = ctx;
+    t->off_thread += !pthread_equal(pthread_self(), t->thread);
+    int s = !strcmp(stage, "gradient") ? 0 : !strcmp(stage, "cross-check") ? 1 : -1;
+    if (s < 0 || done > total || (t->calls[s] && (done < t->done[s] || total < t->total[s]))) {
+        t->bad++;
+        return;
+    }
+    t->calls[s]++;
+    t->done[s] = done;
+    t->total[s] = total;
+}
+
 /* every combination of flags with at least one result */
 ParameterizedTestParameters(oracle_api, flags_give_the_old_numbers)
 {
@@ -102,11 +129,28 @@ ParameterizedTest(unsigned *flags, oracle_api, flags_give_the_old_numbers)
     cr_assert_eq(net->n_params, N_PARAMS);
     ga_oracle_options opt;
     options(&opt, 5, 7); /* ga_oracle_loss_gradient_cross(..., 5, 7) checked 5, no mismatch */
+    told t = {.thread = pthread_self()};
+    opt.progress = record; /* (told unit by unit, the passes go another way: same numbers) */
+    opt.progress_ctx = &t;
     ga_oracle *o;
     ga_oracle_result r;
     ga_error err = {{0}};
     cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, x, y, 5, &opt), GA_OK, "%s", err.msg);
     cr_assert_eq(ga_oracle_run(&r, &err, o, f), GA_OK, "flags 0x%x: %s", f, err.msg);
+    cr_assert(t.off_thread == 0 && t.bad == 0, "flags 0x%x: progress told from %zu other threads, "
+              "%zu times wrong", f, t.off_thread, t.bad);
+    if (f & (GA_ORACLE_GRADIENT | GA_ORACLE_CROSS_CHECK)) /* route (b): layer by layer */
+        cr_assert(t.calls[0] > 4 && t.total[0] > 0 && t.done[0] == t.total[0],
+                  "flags 0x%x: gradient told %zu times, last %zu of %zu", f, t.calls[0],
+                  t.done[0], t.total[0]);
+    else /* the loss's own loop is not told */
+        cr_assert(t.calls[0] == 0, "flags 0x%x: the loss alone told a gradient's progress", f);
+    if (f & GA_ORACLE_CROSS_CHECK)
+        cr_assert(t.calls[1] >= 2 && t.done[1] == 5 && t.total[1] == 5,
+                  "flags 0x%x: cross-check told %zu times, last %zu of %zu", f, t.calls[1],
+                  t.done[1], t.total[1]);
+    else
+        cr_assert(t.calls[1] == 0, "flags 0x%x: a cross-check told without one", f);
     if (f & GA_ORACLE_LOSS)
         cr_assert(r.loss == want_loss && r.loss_err == want_loss_err,
                   "flags 0x%x: loss %a +- %a, was %a +- %a", f, r.loss, r.loss_err, want_loss,

@@ -92,6 +92,7 @@ int ga_read_file(char **out, size_t *len, ga_error *err, const char *path, size_
 
 #define MAX_TEMPS 16
 static char *volatile g_temps[MAX_TEMPS];
+static volatile sig_atomic_t g_line_drawn; /* ga_io_signals_line */
 
 static void block_signals(sigset_t *old)
 {
@@ -139,6 +140,9 @@ static void on_signal_cleanup(int sig)
     for (int i = 0; i < MAX_TEMPS; i++)
         if (g_temps[i])
             unlink(g_temps[i]);
+    static const char erase[] = "\r\033[K";
+    if (g_line_drawn)
+        (void)!write(STDERR_FILENO, erase, sizeof erase - 1);
     static const char m_int[] = "gradaudit: interrupted (SIGINT); no file was written\n";
     static const char m_term[] = "gradaudit: terminated (SIGTERM); no file was written\n";
     if (sig == SIGINT)
@@ -158,6 +162,11 @@ void ga_io_signals_install(void)
     sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+void ga_io_signals_line(int drawn)
+{
+    g_line_drawn = drawn != 0;
 }
 
 /* Tests only: GRADAUDIT_TEST_HOLD=S makes a commit wait S seconds once its

@@ -74,6 +74,11 @@ int ga_path_distinct(ga_error *err, const char *output, const char *const *input
  * shell's convention. A command with its own handler (scan) installs it over
  * these and puts them back when it is done. */
 void ga_io_signals_install(void);
+/* drawn 1: a line is on the terminal unfinished (a progress line,
+ * ga_progress.h), so those handlers erase it ("\r", erase to the end of the
+ * line) before their message, which then starts at column 0; 0 when it is
+ * erased. */
+void ga_io_signals_line(int drawn);
 /* Another temporary file (name must live until it is unregistered) for those
  * handlers to remove: a command's scratch files, such as scan's for gnuplot. */
 void ga_io_temp_register(char *name);

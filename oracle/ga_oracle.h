@@ -54,6 +54,17 @@ typedef struct {
     int engine;           /* route (b)'s arithmetic: GA_ORACLE_MPFR (default: two
                              precisions compared, a running error bound) or
                              GA_ORACLE_BALL (below) */
+    /* How far a run is (NULL, the default: not told), for a progress line
+     * with an ETA. Called on the thread that called ga_oracle_run, once per
+     * unit of each layer in a pass (each call after B x fan-in MPFR
+     * multiply-adds or more), so it must be cheap or limit itself:
+     *   stage "gradient": done of total units of route (b)'s MPFR work, the
+     *     multiply-adds of its forward and reverse passes and the settle
+     *     tests; the total grows by a step's when the Ziv loop raises the
+     *     precision (the balls of GA_ORACLE_BALL are not told);
+     *   stage "cross-check": done of total entries of route (a). */
+    void (*progress)(void *ctx, const char *stage, size_t done, size_t total);
+    void *progress_ctx;
 } ga_oracle_options;
 
 /* GA_ORACLE_BALL: the loss and the gradient from the generic reference in

@@ -30,6 +30,7 @@ typedef struct {
     ga_error alloc_err;
     orc *ready;      /* a working set holding route (a)'s base at op->start_prec,
                         or NULL: the share allocates its own */
+    orc_progress *prog; /* the share on the calling thread: tells how far the sample is */
 } fd_share;
 
 static void fd_share_do(fd_share *w)
@@ -51,6 +52,10 @@ static void fd_share_do(fd_share *w)
         w->st[c] = orc_fd_run(&w->ga[c], NULL, w->bracket + 2 * c, &w->kink[c], &prec, &iters,
                               &w->errs[c], o, w->params,
                           w->idx[c], w->op);
+        if (w->prog) { /* the other share about as far */
+            w->prog->done = c + w->step;
+            orc_progress_tell(w->prog, "cross-check");
+        }
     }
     if (!w->ready)
         orc_free(&own);
@@ -113,9 +118,12 @@ static int cross_check_run(size_t *mismatches, size_t *checked, ga_error *err, c
     }
     /* the sample split over two threads, each with its own working set */
     fd_share share[2];
+    orc_progress prog = {op.progress, op.progress_ctx, 0, m};
     for (int w = 0; w < 2; w++)
         share[w] = (fd_share){net, params, x, y, batch, &op, idx, m, (size_t)w, 2,
-                              ga, st, st + m, ga + m, errs, GA_OK, {{0}}, ready[w]};
+                              ga, st, st + m, ga + m, errs, GA_OK, {{0}}, ready[w],
+                              w == 0 && op.progress ? &prog : NULL};
+    orc_progress_tell(&prog, "cross-check");
     pthread_t th;
     int threaded = m > 1 && pthread_create(&th, NULL, fd_share_thread, &share[1]) == 0;
     if (!threaded)
@@ -123,6 +131,8 @@ static int cross_check_run(size_t *mismatches, size_t *checked, ga_error *err, c
     fd_share_do(&share[0]);
     if (threaded)
         pthread_join(th, NULL);
+    prog.done = m;
+    orc_progress_tell(&prog, "cross-check");
     for (int w = 0; w < 2 && !status; w++)
         if (share[w].alloc_status && (w == 0 || threaded)) {
             status = share[w].alloc_status;

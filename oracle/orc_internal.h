@@ -43,6 +43,13 @@ typedef struct {
 
 enum { T_LOSS, T_S, T_LAM, T_ACC, T_T, T_U, T_V, T_W, T_PROD, NTMP };
 
+/* What ga_oracle_options.progress is told, and how far the run is. */
+typedef struct {
+    void (*fn)(void *ctx, const char *stage, size_t done, size_t total); /* NULL: nothing */
+    void *ctx;
+    size_t done, total;
+} orc_progress;
+
 /* Magnitudes of the running error bound (orc_mag_forward): long double for its
  * range (x87: to 1e4932), as products of magnitudes outgrow a double's long
  * before MPFR's exponent range is in any danger. */
@@ -96,6 +103,8 @@ typedef struct {
     unsigned long N;   /* the reduction's divisor (orc_constants) */
     int kink_zero;     /* a piecewise unit's z came out 0 but not exactly (orc_mag_forward) */
     mag_t kink_ratio;  /* the largest M(z) / |z| over the piecewise units' nonzero z */
+    orc_progress *prog; /* route (b)'s pass on the calling thread: its work, unit by
+                           unit (orc_forward, orc_backward), as stage "gradient"; else NULL */
 } orc;
 
 /* What route (b) leaves for route (a) (keep != NULL): both working sets,
@@ -123,6 +132,8 @@ int orc_count(size_t *n_work, size_t *n_all, size_t *bytes, const ga_net_desc *d
               size_t B, int with_grad, int with_dx, int with_snapshot, size_t n_extra, long prec);
 
 /* orc_passes.c */
+size_t orc_pass_work(const orc *o);
+void orc_progress_tell(orc_progress *p, const char *stage);
 void orc_constants(orc *o);
 void orc_forward(orc *o);
 void orc_loss(orc *o);

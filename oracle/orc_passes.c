@@ -381,13 +381,54 @@ static int lse_dir(mpfr_srcptr w, mpfr_t *z, size_t m, int z_exact, int inex)
     return inex ? GA_DIR_UNKNOWN : GA_DIR_EXACT;
 }
 
+/* Layer l's multiply-adds: B nin nout. A pass costs about that forward and
+ * twice that in reverse (dW and dL/da of the layer below), whatever the
+ * precision: the unit of ga_oracle_options.progress's "gradient" stage. */
+static size_t layer_work(const orc *o, size_t l)
+{
+    return o->B * o->nin[l] * o->nout[l];
+}
+
+/* The work of one forward and reverse pass, in layer_work's units. */
+size_t orc_pass_work(const orc *o)
+{
+    size_t w = 0;
+    for (size_t l = 0; l < o->L; l++)
+        w += 3 * layer_work(o, l);
+    return w;
+}
+
+/* Tells p's callback (if any) how far the run is. */
+void orc_progress_tell(orc_progress *p, const char *stage)
+{
+    if (p && p->fn)
+        p->fn(p->ctx, stage, p->done < p->total ? p->done : p->total, p->total);
+}
+
+/* units more of route (b)'s pass on the calling thread done (o->prog) */
+static void work_done(orc *o, size_t units)
+{
+    if (!o->prog)
+        return;
+    o->prog->done += units;
+    orc_progress_tell(o->prog, "gradient");
+}
+
 /* Forward pass from layer l0 on (the layers below must hold the values of
  * the current parameters), and the loss into T[T_LOSS]. orc_constants must
  * have run. */
 static void orc_forward_from(orc *o, size_t l0)
 {
     for (size_t l = l0; l < o->L; l++) {
-        orc_layer_affine(o, l, l == 0 ? o->X : o->A[l - 1], 0, o->nout[l]);
+        mpfr_t *in = l == 0 ? o->X : o->A[l - 1];
+        if (!o->prog) {
+            orc_layer_affine(o, l, in, 0, o->nout[l]);
+        } else { /* unit by unit, told: a wide layer takes seconds */
+            for (size_t k = 0; k < o->nout[l]; k++) {
+                orc_layer_affine(o, l, in, k, k + 1);
+                work_done(o, o->B * o->nin[l]);
+            }
+        }
         orc_layer_act(o, l, 0, o->nout[l]);
     }
     orc_loss(o);
@@ -705,12 +746,15 @@ void orc_backward(orc *o)
             for (size_t n = 1; n < B; n++)
                 dg = add_dir(g, g, dg, D[n * nout + k], dd[n * nout + k]);
             o->gd[bi] = (signed char)div_n_dir(g, dg, o->N);
+            work_done(o, B * nin);
         }
         mpfr_t *out = l > 0 ? o->Dp : o->DX; /* da_prev[n,j] = sum_k W(k,j) dz[n,k] */
         signed char *outd = l > 0 ? o->ddp : o->dxd;
-        if (!out)
+        if (!out) { /* layer 0 without dL/dx: the work layer_work counts is skipped */
+            work_done(o, layer_work(o, l));
             continue;
-        for (size_t n = 0; n < B; n++)
+        }
+        for (size_t n = 0; n < B; n++, work_done(o, nin * nout))
             for (size_t j = 0; j < nin; j++) {
                 mpfr_ptr r = out[n * nin + j];
                 mpfr_t *wc = P + o->woff[l] + j * wj;

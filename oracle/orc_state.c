@@ -22,6 +22,8 @@ void ga_oracle_options_default(ga_oracle_options *opt)
     opt->cross_count = 2;
     opt->cross_seed = 1;
     opt->engine = GA_ORACLE_MPFR;
+    opt->progress = NULL;
+    opt->progress_ctx = NULL;
 }
 
 orc_range orc_range_widest(void)

@@ -220,6 +220,12 @@ int orc_run_loss(double *loss, double *abserr, ga_oracle_stats *stats, ga_error 
     return status;
 }
 
+/* A result's settle test in orc_pass_work's units, for the progress told:
+ * the settle tests (and the wait for the other pass) took about a sixth of
+ * the passes' time on a 16-512-512-512-1 tanh net at batch 8, 534k
+ * parameters (3 B units of pass per parameter, 4 of settling). */
+#define SETTLE_WORK 4
+
 /* One pass of the Ziv loop: the forward and reverse pass at prec, and
  * whether any MPFR operation of it was inexact (MPFR's flags are per
  * thread, so each pass reads its own). */
@@ -359,8 +365,13 @@ int orc_loss_gradient_run(double *loss, double *loss_err, double *grad, double *
     int inexact = 0, kink_unsure = 0;
     unsigned iters = 0, unsettled = 0, boundary = 0;
     long p = op.start_prec;
+    /* told by the pass on this thread (run_two's second), unit by unit */
+    orc_progress prog = {op.progress, op.progress_ctx, 0, 0};
+    hi_o.prog = op.progress ? &prog : NULL;
     for (;;) {
         iters++;
+        prog.total += orc_pass_work(&hi_o) + SETTLE_WORK * n_res;
+        orc_progress_tell(hi_o.prog, "gradient");
         orc_pass lo_pass = {&lo_o, p, 0, 1}, hi_pass = {&hi_o, p + GAP, 0, 0};
         run_two(orc_pass_do, &lo_pass, &hi_pass);
         inexact = lo_pass.inexact || hi_pass.inexact;
@@ -380,10 +391,13 @@ int orc_loss_gradient_run(double *loss, double *loss_err, double *grad, double *
             settle_do(&part[0]);
         unsettled = part[0].unsettled + part[1].unsettled;
         boundary = part[0].boundary + part[1].boundary;
+        prog.done = prog.total; /* the step is over, settling included */
+        orc_progress_tell(hi_o.prog, "gradient");
         if (!unsettled || !np)
             break;
         p = np;
     }
+    hi_o.prog = NULL; /* a kept working set runs route (a), which is no pass of route (b) */
     orc_stats_set(stats, p + GAP, iters, unsettled, boundary);
     if (keep && !unsettled) {
         *keep = (orc_kept){lo_o, hi_o, p, inexact};

@@ -13,6 +13,7 @@
 
 #include "ga_args.h"
 #include "ga_csv.h"
+#include "ga_io.h"
 #include "ga_normlog.h"
 #include "ga_random.h"
 #include "ga_report_cli.h"
@@ -133,18 +134,20 @@ static int parse_bytes(size_t *out, const char *s)
 /* ---- progress bar ---------------------------------------------------------- */
 typedef struct {
     int on;
+    int drawn; /* a line is on the terminal, to erase (progress_clear) */
     double t0, last;
     double total_work, done_work;
 } progress;
 
-/* "\r<what> [####....] done/total <unit> pct ETA" on stderr, at most every 0.2 s */
+/* "\r<erase><what> [####....] done/total <unit> pct ETA" on stderr, at most
+ * every 0.2 s; the line stays unfinished until progress_clear */
 static void progress_draw(progress *p, const char *what, const char *unit, size_t done,
-                          size_t total, int final)
+                          size_t total)
 {
     if (!p->on)
         return;
     double t = now_s();
-    if (!final && t - p->last < 0.2)
+    if (t - p->last < 0.2)
         return;
     p->last = t;
     double frac = p->total_work > 0 ? p->done_work / p->total_work : 1.0;
@@ -159,11 +162,24 @@ static void progress_draw(progress *p, const char *what, const char *unit, size_
         long s = (long)(rem + 0.5);
         snprintf(eta, sizeof eta, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
     }
-    fprintf(stderr, "\r%s [%s] %zu/%zu %s %3d%% ETA %s ", what, bar, done, total, unit,
+    ga_io_signals_line(1); /* from now on a signal's message erases it first */
+    fprintf(stderr, "\r\033[K%s [%s] %zu/%zu %s %3d%% ETA %s", what, bar, done, total, unit,
             (int)(100.0 * frac), eta);
-    if (final)
-        fputs("\n", stderr);
     fflush(stderr);
+    p->drawn = 1;
+}
+
+/* Erases the line, if drawn, so that what follows on the terminal (a message,
+ * a row on standard output, the shell's prompt) starts at column 0; the next
+ * progress_draw draws it again. */
+static void progress_clear(progress *p)
+{
+    if (!p->drawn)
+        return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    ga_io_signals_line(0);
+    p->drawn = 0;
 }
 
 /* ---- plot ------------------------------------------------------------------ */
@@ -378,7 +394,7 @@ static void scan_layer_progress(void *ctx, size_t done, size_t total)
 {
     scan_progress *sp = ctx;
     sp->pr->done_work = sp->base + sp->work * (double)done / (double)(total ? total : 1);
-    progress_draw(sp->pr, "scan", "configurations", sp->done_configs, sp->n_configs, 0);
+    progress_draw(sp->pr, "scan", "configurations", sp->done_configs, sp->n_configs);
 }
 
 static const char *const sweep_keys[] = {"act", "init", "sigma-w2", "sigma-b2", "depth", "width",
@@ -554,7 +570,8 @@ parsed:
     double last_write = pr.t0;
     size_t done_n = 0;
     int interrupted = 0;
-    progress_draw(&pr, "scan", "configurations", 0, n_idx, 0);
+    pr.last = pr.t0 - 1.0; /* drawn at once */
+    progress_draw(&pr, "scan", "configurations", 0, n_idx);
     for (size_t k = 0; k < n_idx; k++) {
         ga_scan_config c;
         ga_sweep_config(&c, &sw, idx[k]);
@@ -573,8 +590,8 @@ parsed:
             break;
         }
         if (st != GA_OK) {
-            fprintf(stderr, "%sgradaudit %s: configuration %zu: %s\n", pr.on ? "\n" : "", cmd,
-                    idx[k], err.msg);
+            progress_clear(&pr);
+            fprintf(stderr, "gradaudit %s: configuration %zu: %s\n", cmd, idx[k], err.msg);
             rc = EXIT_INTERNAL;
             break;
         }
@@ -590,6 +607,7 @@ parsed:
         done_n++;
         pr.done_work = sp.base + sp.work; /* whatever the layers' calls left */
         if (!out_path) {
+            progress_clear(&pr); /* standard output may be the same terminal */
             fwrite(csv.data + before, 1, csv.len - before, stdout);
             fflush(stdout);
         } else if (now_s() - last_write >= checkpoint && k + 1 < n_idx) {
@@ -600,13 +618,13 @@ parsed:
             }
             last_write = now_s();
         }
-        progress_draw(&pr, "scan", "configurations", done_n, n_idx, 0);
+        progress_draw(&pr, "scan", "configurations", done_n, n_idx);
         if (g_stop) {
             interrupted = k + 1 < n_idx;
             break;
         }
     }
-    progress_draw(&pr, "scan", "configurations", done_n, n_idx, 1);
+    progress_clear(&pr);
     restore_signals(&old_int, &old_term);
 
     if (out_path && done_n > 0 &&
@@ -980,8 +998,10 @@ int ga_report_train_main(int argc, char **argv)
     unsigned long long total = max_steps ? max_steps : epochs * per_epoch;
     progress pr = {0};
     pr.on = !no_progress && isatty(STDERR_FILENO);
-    pr.t0 = pr.last = now_s();
+    pr.t0 = now_s();
+    pr.last = pr.t0 - 1.0; /* the first step draws at once */
     pr.total_work = (double)total;
+    int rows_direct = pr.on && ga_path_is_direct(norms);
     ga_normlog_clip cl = {clip, clip_eps};
     unsigned long long step = 0;
     /* SIGINT/SIGTERM stop the loop between steps: every row written so far is
@@ -1014,14 +1034,17 @@ int ga_report_train_main(int argc, char **argv)
             step++;
             st = ga_loss_and_grad(&loss, net->grads, NULL, ws, net, net->params, x, y, m);
             if (st != GA_OK && st != GA_ENONFINITE) {
-                fprintf(stderr, "%sgradaudit %s: step %llu: %s\n", pr.on ? "\n" : "", cmd, step,
-                        ga_strerror(st));
+                progress_clear(&pr);
+                fprintf(stderr, "gradaudit %s: step %llu: %s\n", cmd, step, ga_strerror(st));
                 rc = EXIT_INTERNAL;
                 break;
             }
+            if (rows_direct) /* the row may go to this terminal */
+                progress_clear(&pr);
             st = ga_normlog_step(log, &err, step, loss, gp, pp, clip > 0 ? &cl : NULL);
             if (st != GA_OK) {
-                fprintf(stderr, "%sgradaudit %s: %s\n", pr.on ? "\n" : "", cmd, err.msg);
+                progress_clear(&pr);
+                fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
                 rc = EXIT_INTERNAL;
                 break;
             }
@@ -1034,8 +1057,9 @@ int ga_report_train_main(int argc, char **argv)
                 pf_bad |= fprintf(pf, ",%.17g,%d\n", last.global_norm, last.clipped) < 0;
             }
             if (!isfinite(loss) || !isfinite(last.global_norm)) {
-                fprintf(stderr, "%sgradaudit %s: the %s became non-finite at step %llu (epoch "
-                        "%llu); rows up to it are in %s\n", pr.on ? "\n" : "", cmd,
+                progress_clear(&pr);
+                fprintf(stderr, "gradaudit %s: the %s became non-finite at step %llu (epoch "
+                        "%llu); rows up to it are in %s\n", cmd,
                         isfinite(loss) ? "gradient" : "loss", step, ep, norms);
                 rc = 1;
                 break;
@@ -1053,25 +1077,21 @@ int ga_report_train_main(int argc, char **argv)
                 ga_adam_step(net->params, s1, s2, net->grads, np, lr, b1, b2, aeps,
                              (unsigned long)step);
             pr.done_work = (double)step;
-            progress_draw(&pr, "train", "steps", (size_t)step, (size_t)total, 0);
+            progress_draw(&pr, "train", "steps", (size_t)step, (size_t)total);
         }
     }
     int stopped = (int)g_stop;
-    if (rc == EXIT_OK && !stopped) {
-        pr.done_work = (double)step;
-        progress_draw(&pr, "train", "steps", (size_t)step, (size_t)step, 1);
-    }
+    progress_clear(&pr); /* whether it finished, failed or was stopped */
     free(gp), free(pp);
     st = ga_normlog_close(log, &err);
     log = NULL;
     if (st != GA_OK && rc != EXIT_INTERNAL) {
-        fprintf(stderr, "%sgradaudit %s: %s\n", pr.on ? "\n" : "", cmd, err.msg);
+        fprintf(stderr, "gradaudit %s: %s\n", cmd, err.msg);
         rc = EXIT_INTERNAL;
     }
     if (stopped && rc != EXIT_INTERNAL) {
-        fprintf(stderr, "%sgradaudit %s: %s: %s holds the rows of the %llu finished steps\n",
-                pr.on ? "\n" : "", cmd, stopped == SIGTERM ? "terminated (SIGTERM)" :
-                "interrupted (SIGINT)", norms, step);
+        fprintf(stderr, "gradaudit %s: %s: %s holds the rows of the %llu finished steps\n", cmd,
+                stopped == SIGTERM ? "terminated (SIGTERM)" : "interrupted (SIGINT)", norms, step);
         rc = 128 + stopped;
     }
     restore_signals(&old_int, &old_term);

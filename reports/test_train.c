@@ -456,8 +456,13 @@ Test(train, progress_only_on_a_terminal, .init = make_dir, .fini = remove_dir)
 {
     const char *a[] = {"train", SPEC, "--norms", in_dir("pr.csv"), "--epochs", "3000", NULL};
     char *seen = stderr_on_a_terminal(a);
-    cr_expect(strstr(seen, "train [") && strstr(seen, "3000/3000 steps 100%"),
+    cr_expect(strstr(seen, "\r\033[Ktrain [") && strstr(seen, "/3000 steps "),
               "no progress line on the terminal: %s", seen);
+    size_t n = strlen(seen);
+    /* erased at the end, so that the shell's prompt starts at column 0 on a
+     * clean line: nothing of it left, and no newline of its own */
+    cr_expect(n >= 4 && !strcmp(seen + n - 4, "\r\033[K") && !strchr(seen, '\n'),
+              "the line is not erased at the end: %s", seen);
     free(seen);
     const char *b[] = {"train", SPEC, "--norms", in_dir("pr.csv"), "--epochs", "3000",
                        "--no-progress", NULL};

@@ -62,16 +62,29 @@ check "... the CSV the same as off a terminal" cmp -s tty.csv file.csv
 timeout 60 /usr/bin/python3 "$PTY" quiet.err "$GRADAUDIT" check big.json --method central --no-progress >quiet.out
 check "check --no-progress on a terminal: nothing on stderr" sh -c "[ $? = 0 ] && [ ! -s quiet.err ]"
 timeout 60 /usr/bin/python3 "$PTY" oracle.err "$GRADAUDIT" check big.json >oracle.out
-check "check (oracle) on a terminal: the oracle's phase named, erased at the end" \
-    sh -c "[ $? = 0 ] && grep -q \"MPFR oracle's gradient (5313 entries)\" oracle.err &&
+check "check (oracle) on a terminal: the oracle's passes as a percentage with an ETA, erased at the end" \
+    sh -c "[ $? = 0 ] &&
+           grep -q \"gradaudit check: the MPFR oracle's gradient ([0-9]*%), elapsed [0-9:]*, ETA [0-9:-]*\" oracle.err &&
+           grep -q \"the MPFR oracle's gradient (100%)\" oracle.err &&
            [ \"\$(tail -c 4 oracle.err | od -An -c | tr -d ' ')\" = '\\r033[K' ]"
+check "... its cross-check entry by entry" \
+    grep -q "the oracle's cross-check, entries 2/2 (100%), elapsed [0-9:]*, ETA" oracle.err
+check "... and the rounding enclosures before it, each to 100%" \
+    sh -c "grep -q 'gradaudit check: the rounding enclosure (100%), elapsed [0-9:]*, ETA' oracle.err &&
+           grep -q \"gradaudit check: the backward pass's enclosure (100%), elapsed\" oracle.err"
+timeout 60 "$GRADAUDIT" check big.json 2>&1 >oracle-pipe.out | cat >oracle-pipe.err
+check "check (oracle), stderr to a pipe: no progress, the same output" \
+    sh -c "[ ! -s oracle-pipe.err ] && cmp -s oracle-pipe.out oracle.out"
 
-# ---- train: the same rule -----------------------------------------------------------
-timeout 60 "$GRADAUDIT" train big.json --epochs 200 --norms n.csv >train.out 2>train.err
+# ---- train: the same rule, and erased at the end ---------------------------------------
+timeout 60 "$GRADAUDIT" train big.json --epochs 3000 --norms n.csv >train.out 2>train.err
 check "train, stderr to a file: no progress" sh -c "[ $? = 0 ] && [ ! -s train.err ]"
-timeout 60 /usr/bin/python3 "$PTY" train-tty.err "$GRADAUDIT" train big.json --epochs 200 --norms n-tty.csv >train-tty.out
+timeout 60 /usr/bin/python3 "$PTY" train-tty.err "$GRADAUDIT" train big.json --epochs 3000 --norms n-tty.csv >train-tty.out
 check "train on a terminal: progress drawn" sh -c "[ $? = 0 ] && grep -q 'train .* steps' train-tty.err"
 check "... the norms file without it, the same as off a terminal" cmp -s n.csv n-tty.csv
+check "... erased at the end, no newline of its own (the prompt starts at column 0)" \
+    sh -c "[ \"\$(tail -c 4 train-tty.err | od -An -c | tr -d ' ')\" = '\\r033[K' ] &&
+           [ \$(tr -cd '\\n' <train-tty.err | wc -c) = 0 ]"
 
 # ---- scan: the bar moves within one long configuration too -----------------------------
 timeout 60 /usr/bin/python3 "$PTY" scan-tty.err "$GRADAUDIT" scan --act tanh --depth 1000 --width 128 \
@@ -82,4 +95,29 @@ check "... the bar moved $within times before the configuration ended (at least 
 timeout 60 "$GRADAUDIT" scan --act tanh --depth 1000 --width 128 -o scan-file.csv 2>scan-file.err
 check "... off a terminal nothing, and the same CSV" \
     sh -c "[ ! -s scan-file.err ] && cmp -s scan-file.csv scan-tty.csv"
+# ---- a signal: the line erased before the message ------------------------------------------
+# interrupted NAME ARGS...: ARGS on a terminal, SIGINT once its progress line
+# is drawn; the message must start at column 0 of a clean line: the bytes
+# just before it erase the line ("\r", ESC [ K)
+interrupted() {
+    name=$1
+    shift
+    timeout 60 /usr/bin/python3 "$PTY" --sigint "$name" "$name.err" "$GRADAUDIT" "$@" >"$name.out"
+    status=$?
+    check "$name on a terminal, SIGINT: exit 130" test "$status" = 130
+    if /usr/bin/python3 - "$name.err" <<'PY'
+import re, sys
+got = open(sys.argv[1], "rb").read()
+m = re.search(rb"gradaudit[ :][^\r\n]*(interrupted|terminated)", got)
+sys.exit(0 if m and got[:m.start()].endswith(b"\r\x1b[K") and got.endswith(b"\n") else 1)
+PY
+    then
+        pass "... the progress line erased before the message"
+    else
+        fail "... the progress line erased before the message" "$(od -c "$name.err" | tail -6)"
+    fi
+}
+interrupted check check big.json --method central
+interrupted train train big.json --epochs 1000000 --norms sig.csv
+interrupted scan scan --act tanh --depth 1000 --width 128,256 -o sig-scan.csv
 done_testing
