@@ -88,6 +88,7 @@ typedef struct {
     double *ref;     /* (n) reference value */
     double *ref_err; /* (n) bound on |exact - ref| */
     double *buf;     /* one allocation behind the six arrays above */
+    unsigned char *unsettled; /* (n) 1: the oracle did not settle entry i at max_prec */
     char *namebuf;   /* GRADAUDIT_NAME_MAX bytes for the name callback */
     char *names;     /* the name store, the report's once the check ran */
     size_t names_len, names_cap;
@@ -206,16 +207,19 @@ static int alloc_run(run *s, ga_error *err, size_t n, size_t top_k)
     rep->groups = calloc(n, sizeof *rep->groups);
     s->buf = malloc(6 * n * sizeof *s->buf);
     s->namebuf = malloc(GRADAUDIT_NAME_MAX);
+    s->unsettled = calloc(n, 1);
     if (!rep->r.entries || !rep->r.layers || (nt && !rep->r.top) || !s->names ||
         !rep->name_off || !rep->group_off || !rep->name_ptr || !rep->entries || !rep->groups ||
-        !s->buf || !s->namebuf) {
+        !s->buf || !s->namebuf || !s->unsettled) {
         gradaudit_report_free(rep);
         free(s->buf);
         free(s->namebuf);
         free(s->names);
+        free(s->unsettled);
         s->buf = NULL;
         s->namebuf = NULL;
         s->names = NULL;
+        s->unsettled = NULL;
         return ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for %zu entries", n);
     }
     s->rep = rep;
@@ -776,8 +780,10 @@ static int oracle_entry(run *s, oracle_ws *w, ga_check_entry *e, size_t i)
     }
     if (status)
         return status;
-    if (!done)
+    if (!done) {
         s->rep->unsettled++;
+        s->unsettled[i] = 1;
+    }
     e->oracle = g;
     e->oracle_err = gerr;
     s->ref[i] = g;
@@ -901,6 +907,22 @@ static void publish(gradaudit_report *rep)
 }
 
 /* ---- the check ---------------------------------------------------------------- */
+/* An oracle entry the Ziv loop did not settle: its error bound rests on the
+ * MPFR loss's rounding error shrinking with the precision, which is just what
+ * failed to happen (a loss with noise, or one that does not compute at the
+ * precision it is given: issue 15 saw a doubled gradient pass under a
+ * tolerance of 9e152). Neither pass nor FAIL is proven: not judgeable. A
+ * non-finite analytic value keeps its FAIL (the reference is finite). */
+static void unsettled_verdict(ga_check_entry *e, long max_prec)
+{
+    e->verdict = GA_VERDICT_UNJUDGEABLE;
+    snprintf(e->reason, sizeof e->reason,
+             "not judgeable: the MPFR loss did not settle this derivative up to %ld bits "
+             "(|diff| %.3g against an error bound %.3g of the unsettled reference): does loss_mpfr "
+             "gain accuracy with its precision?",
+             max_prec, e->abs_err, e->tol);
+}
+
 static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_problem *problem,
                      const gradaudit_options *opt)
 {
@@ -974,6 +996,7 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
     if (status) {
         gradaudit_report_free(rep);
         free(s.buf);
+        free(s.unsettled);
         free(s.names);
         return status;
     }
@@ -989,8 +1012,11 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
         /* |analytic - ref| <= |analytic - exact| + |exact - ref| */
         e->tol = (s.bound[i] + s.ref_err[i]) * (1 + 2 * GA_U);
         e->verdict = ga_compare(e->reason, sizeof e->reason, e->analytic, e->ref, e->tol);
+        if (s.unsettled[i] && isfinite(e->analytic))
+            unsettled_verdict(e, s.opt.max_prec);
     }
     free(s.buf);
+    free(s.unsettled);
     summarise(rep, s.opt.top_k);
 
     const char *refs = use_oracle
@@ -1093,7 +1119,7 @@ int gradaudit_report_print(FILE *f, const gradaudit_report *rep)
         fprintf(f, "loss %.17g\n", r->loss);
     fprintf(f, "result: %zu pass, %zu FAIL", r->n_pass, r->n_fail);
     if (r->n_unjudgeable)
-        fprintf(f, ", %zu not judgeable (their error bound could not be formed: not a pass)",
+        fprintf(f, ", %zu not judgeable (not a pass: each entry's reason says why)",
                 r->n_unjudgeable);
     fputc('\n', f);
     fprintf(f, "\n%-12s %7s %7s %6s %12s %12s %12s\n", "group", "entries", "pass", "FAIL",

@@ -35,6 +35,8 @@ typedef struct {
     double bug_add_ulps;  /* analytic[bug_entry] moved by this many ulps */
     size_t bound_roundings;
     double bound_value;   /* when not 0: every S_i */
+    double mpfr_noise;    /* loss_mpfr adds this x |L| x uniform(-1, 1), fresh at every call */
+    uint64_t noise_state;
 } tuser;
 
 static double theta0[N] = {0.3, -1.2, 0.7, 0.25, -0.9, 1.5};
@@ -84,6 +86,12 @@ static int f_loss_mpfr(mpfr_ptr loss, mpfr_srcptr t, size_t n, mpfr_prec_t prec,
     mpfr_sin(b, t + 4, MPFR_RNDN);
     mpfr_mul(a, a, b, MPFR_RNDN);
     mpfr_add(loss, loss, a, MPFR_RNDN);
+    if (u->mpfr_noise != 0) {
+        u->noise_state = u->noise_state * 6364136223846793005ULL + 1442695040888963407ULL;
+        double r = (double)(u->noise_state >> 11) * 0x1p-53 * 2 - 1;
+        mpfr_mul_d(a, loss, u->mpfr_noise * r, MPFR_RNDN);
+        mpfr_add(loss, loss, a, MPFR_RNDN);
+    }
     mpfr_clears(a, b, (mpfr_ptr)0);
     return 0;
 }
@@ -415,6 +423,30 @@ static char *print_to_string(const gradaudit_report *rep)
     cr_expect_eq(gradaudit_report_print(f, rep), GRADAUDIT_OK);
     fclose(f);
     return buf;
+}
+
+/* A noisy MPFR loss (1e-12 relative noise, fresh at every call) never
+ * settles: its entries' error bounds are no bounds, so a doubled gradient
+ * must not pass; none of its entries is judged. */
+Test(problem, unsettled_entries_never_pass)
+{
+    U.mpfr_noise = 1e-12;
+    U.bug_entry = 1;
+    U.bug_scale = 2;
+    O.max_prec = 1024;
+    gradaudit_report *rep = run_ok();
+    cr_expect_not(gradaudit_report_ok(rep));
+    cr_expect_eq(S(rep)->n_pass, 0);
+    cr_expect_eq(S(rep)->unsettled, N);
+    for (int i = 0; i < N; i++) {
+        const gradaudit_entry *e = E(rep, i);
+        cr_expect_eq(e->verdict, GRADAUDIT_VERDICT_UNJUDGEABLE, "%s: %s", e->name, e->reason);
+        cr_expect(strstr(e->reason, "MPFR loss did not settle") != NULL, "%s", e->reason);
+    }
+    char *buf = print_to_string(rep);
+    cr_expect(strstr(buf, "6 not judgeable") != NULL, "%s", buf);
+    free(buf);
+    gradaudit_report_free(rep);
 }
 
 Test(problem, print_and_csv)
