@@ -60,7 +60,10 @@ enum {
     GRADAUDIT_ERANGE = 3,     /* a size or count overflows, or a name is too long */
     GRADAUDIT_EIO = 4,        /* a file could not be read or written */
     GRADAUDIT_ENONFINITE = 6, /* NaN or Inf where a finite number is required */
-    GRADAUDIT_ECALLBACK = 8   /* a user callback returned non-zero */
+    GRADAUDIT_ECALLBACK = 8,  /* a user callback returned non-zero */
+    GRADAUDIT_EMPFRLOSS = 9   /* the oracle refused loss_mpfr: it disagrees with the double loss
+                               * at theta beyond rounding, or it does not compute in MPFR (it
+                               * gains no accuracy with precision); no gradient was judged */
 };
 
 /* Receives a one-line message naming what was wrong; untouched on success. */

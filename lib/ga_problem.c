@@ -31,6 +31,10 @@
 #define ORACLE_NTAB GA_DIFF_NTAB_CALLBACK /* rows of the MPFR tableau (reason: core/ga_diff.h) */
 #define NOISE_FACTOR 16.0      /* noise model: bound = 16 x measured deviation (calibrated) */
 #define RIDDERS_FACTOR 2.0     /* Ridders: reference bound = 2 x its estimate (calibrated) */
+#define LOSS_AGREE_REL 0x1p-20 /* loss_mpfr vs loss: relative allowance (see loss_agreement) */
+#define LOSS_AGREE_NOISE 0x1p20 /* ... and this many times the double loss's measured noise */
+#define RESOLVE_DIRS 4         /* random directions of mpfr_resolves */
+#define RESOLVE_EXP 70         /* its MPFR move: 2^-70 of each parameter's binade */
 
 /* The report behind gradaudit.h's opaque type: the checker's report (its
  * verdicts, groups and CSV writer), the whole names, and the public views the
@@ -810,6 +814,154 @@ static int oracle_loss_value(run *s, oracle_ws *w)
     }
 }
 
+/* ---- is loss_mpfr the double loss in MPFR? ------------------------------------ */
+/* The settled MPFR loss at theta against the double loss, before any gradient
+ * is judged: a loss_mpfr computing another function (issue 15: one 1.001x
+ * off) would otherwise FAIL every entry as if the gradient were wrong. The
+ * allowance is generous, not derived (the double loss gives no error bound):
+ * 2^-20 relative, plus 2^20 times the double loss's measured noise (its
+ * deviation under directed rounding and at ulp-perturbed points, which sees
+ * cancellation), plus DBL_MIN for underflow, plus the MPFR value's own bound
+ * (infinite when unsettled: a loss that does not settle is judged per entry). */
+static int loss_agreement(run *s)
+{
+    const ga_check_report *r = &s->rep->r;
+    double l = s->loss0, lm = r->loss_oracle;
+    double allowed = LOSS_AGREE_REL * fmax(fabs(l), fabs(lm)) + LOSS_AGREE_NOISE * s->loss_eps +
+                     DBL_MIN;
+    double d = fabs(l - lm);
+    if (!(d > allowed + r->loss_oracle_err))
+        return GA_OK;
+    char ratio[64];
+    if (l != 0)
+        snprintf(ratio, sizeof ratio, "%.6gx", lm / l);
+    else
+        snprintf(ratio, sizeof ratio, "%.3g where it is 0 in", lm);
+    return ga_fail(s->err, GA_EMPFRLOSS,
+                   "gradaudit: the MPFR loss is %s the double loss at theta (loss_mpfr %.17g, loss "
+                   "%.17g: |diff| %.3g > %.3g, what the double loss's rounding can explain): they "
+                   "compute different functions; no gradient judged",
+                   ratio, lm, l, d, allowed + r->loss_oracle_err);
+}
+
+/* A loss_mpfr that wraps the double loss (rounds theta to double, returns the
+ * double result) settles at once and gives a derivative of 0 (issue 15: the
+ * report then said "error <= 1/2 ulp" of a wrong reference). It is caught by
+ * a move no double can see: theta_j + 2^-70 d_j, d_j = +-2^e_j (e_j the
+ * binade of theta_j, random signs; 0 for theta_j = 0), in RESOLVE_DIRS
+ * directions. The double loss's central differences along d (steps 2^-16 and
+ * 2^-18, exact in double) give the slope D; where D is significant (16 x its
+ * rounding error, the two steps within 1/4) the MPFR loss must change by
+ * about 2^-70 D. Precision doubles from start_prec until that change is at
+ * least 64 x the MPFR loss's error bound (two precisions). Refused when no
+ * resolvable direction changed by 1/8 of the prediction; several directions,
+ * because at a kink one side may be flat. Not judged (no finding) when no
+ * direction is significant: at a stationary point, or theta = 0. */
+/* The sign of parameter j in direction key: one splitmix64 draw per (key, j). */
+static double dir_sign(uint64_t key, size_t j)
+{
+    uint64_t st = key + 0x9e3779b97f4a7c15ULL * (uint64_t)(j + 1);
+    return (ga_splitmix64(&st) >> 63) ? 1.0 : -1.0;
+}
+
+static int mpfr_resolves(run *s, oracle_ws *w, const double *theta0)
+{
+    double *d = s->gk, slope[RESOLVE_DIRS];
+    uint64_t st = s->opt.seed ^ 0x5eed0fda11ULL, signs[RESOLVE_DIRS];
+    double eps = s->loss_eps > 2 * GA_U * fabs(s->loss0) ? s->loss_eps : 2 * GA_U * fabs(s->loss0);
+    int any = 0, status = GA_OK;
+    for (int k = 0; k < RESOLVE_DIRS; k++) {
+        signs[k] = ga_splitmix64(&st); /* the key of direction k's signs */
+        double dk[2];
+        for (int q = 0; q < 2 && !status; q++) {
+            double h = q == 0 ? 0x1p-16 : 0x1p-18, lp, lm;
+            for (size_t j = 0; j < s->n; j++) {
+                int ex = 0;
+                double sg = dir_sign(signs[k], j);
+                if (theta0[j] != 0)
+                    frexp(theta0[j], &ex);
+                d[j] = theta0[j] != 0 ? sg * ldexp(1.0, ex) : 0.0;
+                s->theta[j] = theta0[j] + h * d[j];
+            }
+            status = call_loss(s, &lp, "at theta + h d (checking loss_mpfr's resolution)",
+                               (size_t)-1);
+            for (size_t j = 0; j < s->n && !status; j++)
+                s->theta[j] = theta0[j] - h * d[j];
+            if (!status)
+                status = call_loss(s, &lm, "at theta - h d (checking loss_mpfr's resolution)",
+                                   (size_t)-1);
+            dk[q] = (lp - lm) / (2 * h);
+        }
+        memcpy(s->theta, theta0, s->n * sizeof *s->theta);
+        if (status)
+            return status;
+        int significant = fabs(dk[0]) > 16 * eps / 0x1p-16 && fabs(dk[0] - dk[1]) <= fabs(dk[0]) / 4;
+        slope[k] = significant ? dk[0] : 0.0;
+        any |= significant;
+    }
+    if (!any)
+        return GA_OK;
+    double worst_seen = 0, worst_pred = 0;
+    for (long p = s->opt.start_prec;; p = 2 * p > s->opt.max_prec ? s->opt.max_prec : 2 * p) {
+        oracle_set_prec(w, p + ORACLE_GAP);
+        status = oracle_loss(s, w, p);
+        if (status)
+            return status;
+        mpfr_set(w->fp, w->f0hi, MPFR_RNDN); /* the loss at theta and its bound */
+        mpfr_set(w->fm, w->eps, MPFR_RNDN);
+        int resolvable = 0, changed = 0;
+        for (int k = 0; k < RESOLVE_DIRS && !status; k++) {
+            if (slope[k] == 0)
+                continue;
+            for (size_t j = 0; j < s->n; j++) {
+                int ex = 0;
+                if (theta0[j] == 0)
+                    continue;
+                frexp(theta0[j], &ex);
+                mpfr_set_prec(w->th + j, 53 + RESOLVE_EXP + 2);
+                mpfr_set_d(w->th + j, theta0[j], MPFR_RNDN);
+                double sg = dir_sign(signs[k], j);
+                mpfr_set_si_2exp(w->s2, (long)sg, ex - RESOLVE_EXP, MPFR_RNDN);
+                mpfr_add(w->th + j, w->th + j, w->s2, MPFR_RNDN); /* exact: 125 bits suffice */
+            }
+            status = oracle_loss(s, w, p);
+            for (size_t j = 0; j < s->n; j++) {
+                mpfr_set_prec(w->th + j, 53);
+                mpfr_set_d(w->th + j, theta0[j], MPFR_RNDN);
+            }
+            if (status)
+                break;
+            mpfr_sub(w->ans, w->f0hi, w->fp, MPFR_RNDN);
+            double seen = fabs(mpfr_get_d(w->ans, MPFR_RNDN));
+            double err = mpfr_get_d(w->fm, MPFR_RNDU) + mpfr_get_d(w->eps, MPFR_RNDU);
+            double pred = fabs(ldexp(slope[k], -RESOLVE_EXP));
+            if (!(pred > 64 * err))
+                continue;
+            resolvable = 1;
+            if (seen > pred / 8)
+                changed = 1;
+            else if (pred > worst_pred) {
+                worst_pred = pred;
+                worst_seen = seen;
+            }
+        }
+        if (status)
+            return status;
+        if (resolvable && changed)
+            return GA_OK;
+        if (resolvable)
+            return ga_fail(s->err, GA_EMPFRLOSS,
+                           "gradaudit: loss_mpfr does not resolve changes below double precision: "
+                           "it gains no accuracy with precision (theta moved by 2^-%d of each "
+                           "parameter in %d random directions changed it by %.3g where the double "
+                           "loss's slope predicts %.3g, at %ld bits; does it round theta or an "
+                           "intermediate to double?); no gradient judged",
+                           RESOLVE_EXP, RESOLVE_DIRS, worst_seen, worst_pred, p);
+        if (p >= s->opt.max_prec)
+            return GA_OK;
+    }
+}
+
 /* ---- summary ---------------------------------------------------------------- */
 /* 1 when entry a is worse than entry b: FAIL first, then by ratio, then index. */
 static int worse(const ga_check_entry *a, const ga_check_entry *b)
@@ -971,7 +1123,7 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
         r->loss = s.loss0;
         if (problem->grad_bound && !s.opt.ignore_bound) {
             status = bound_model(&s);
-            if (!status && !use_oracle)
+            if (!status)
                 status = loss_noise(&s, theta0);
         } else {
             status = noise_model(&s, theta0);
@@ -983,6 +1135,10 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
             status = oracle_loss_value(&s, &w);
         if (!status)
             r->loss_ulps = ga_ulp_distance(s.loss0, r->loss_oracle);
+        if (!status)
+            status = loss_agreement(&s);
+        if (!status)
+            status = mpfr_resolves(&s, &w, theta0);
     }
     for (size_t i = 0; i < s.n && !status; i++) {
         ga_check_entry *e = &r->entries[i];

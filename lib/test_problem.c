@@ -36,6 +36,8 @@ typedef struct {
     size_t bound_roundings;
     double bound_value;   /* when not 0: every S_i */
     double mpfr_noise;    /* loss_mpfr adds this x |L| x uniform(-1, 1), fresh at every call */
+    double mpfr_scale;    /* when not 0: loss_mpfr returns this x L */
+    int mpfr_wraps;       /* loss_mpfr rounds theta to double and returns the double loss */
     uint64_t noise_state;
 } tuser;
 
@@ -70,6 +72,14 @@ static int f_loss_mpfr(mpfr_ptr loss, mpfr_srcptr t, size_t n, mpfr_prec_t prec,
         mpfr_set_nan(loss);
         return 0;
     }
+    if (u->mpfr_wraps) { /* the mistake issue 15 saw: an "MPFR loss" computing in double */
+        double td[N], l;
+        for (size_t i = 0; i < N; i++)
+            td[i] = mpfr_get_d(t + i, MPFR_RNDN);
+        int rc = f_loss(&l, td, n, user);
+        mpfr_set_d(loss, l, MPFR_RNDN);
+        return rc;
+    }
     mpfr_t a, b;
     mpfr_inits2(prec, a, b, (mpfr_ptr)0);
     mpfr_set_zero(loss, 1);
@@ -86,6 +96,8 @@ static int f_loss_mpfr(mpfr_ptr loss, mpfr_srcptr t, size_t n, mpfr_prec_t prec,
     mpfr_sin(b, t + 4, MPFR_RNDN);
     mpfr_mul(a, a, b, MPFR_RNDN);
     mpfr_add(loss, loss, a, MPFR_RNDN);
+    if (u->mpfr_scale != 0)
+        mpfr_mul_d(loss, loss, u->mpfr_scale, MPFR_RNDN);
     if (u->mpfr_noise != 0) {
         u->noise_state = u->noise_state * 6364136223846793005ULL + 1442695040888963407ULL;
         double r = (double)(u->noise_state >> 11) * 0x1p-53 * 2 - 1;
@@ -383,6 +395,46 @@ Test(problem, nan_gradient_entry_is_a_fail_verdict)
     cr_expect(strstr(E(rep, 3)->reason, "NaN") != NULL, "%s", E(rep, 3)->reason);
     cr_expect_eq(S(rep)->n_fail, 1);
     cr_expect_eq(gradaudit_report_top(rep, 0)->index, 3);
+    gradaudit_report_free(rep);
+}
+
+/* An MPFR loss that is not the double loss computed in MPFR is refused with
+ * a status that says so, before any entry is judged (issue 15: a loss 1.001x
+ * off FAILed every entry as if the gradient were wrong; a wrapper of the
+ * double loss settled at 512 bits with a derivative of 0). */
+Test(problem, mpfr_loss_off_by_a_factor_is_refused)
+{
+    U.mpfr_scale = 1.001;
+    run_err(GRADAUDIT_EMPFRLOSS, "the MPFR loss is 1.001x the double loss");
+    run_err(GRADAUDIT_EMPFRLOSS, "they compute different functions");
+    P.grad_bound = f_bound; /* the bound model measures the double loss's noise too */
+    run_err(GRADAUDIT_EMPFRLOSS, "1.001x");
+    /* 1 + 2^-30 is within the documented allowance (2^-20 relative) */
+    U.mpfr_scale = 1 + 0x1p-30;
+    P.grad_bound = NULL;
+    gradaudit_report *rep = run_ok();
+    gradaudit_report_free(rep);
+    cr_expect_str_eq(gradaudit_strerror(GRADAUDIT_EMPFRLOSS),
+                     "the MPFR loss is not the double loss computed in MPFR");
+}
+
+Test(problem, mpfr_loss_wrapping_the_double_loss_is_refused)
+{
+    U.mpfr_wraps = 1;
+    run_err(GRADAUDIT_EMPFRLOSS, "loss_mpfr does not resolve changes below double precision: it "
+                                 "gains no accuracy with precision");
+    /* with one parameter at 0 (not moved) and a doubled gradient: refused all the same */
+    double t[N];
+    memcpy(t, theta0, sizeof t);
+    t[2] = 0;
+    P.theta = t;
+    U.bug_entry = 0;
+    U.bug_scale = 2;
+    run_err(GRADAUDIT_EMPFRLOSS, "no gradient judged");
+    /* Ridders asked for explicitly: loss_mpfr is not used, nor checked */
+    O.reference = GRADAUDIT_REF_RIDDERS;
+    gradaudit_report *rep = run_ok();
+    cr_expect_eq(S(rep)->n_fail, 1);
     gradaudit_report_free(rep);
 }
 
