@@ -35,6 +35,8 @@
 #define LOSS_AGREE_NOISE 0x1p20 /* ... and this many times the double loss's measured noise */
 #define RESOLVE_DIRS 4         /* random directions of mpfr_resolves */
 #define RESOLVE_EXP 70         /* its MPFR move: 2^-70 of each parameter's binade */
+#define NONDET_RERUNS 2        /* reruns of the gradient at theta, compared bit for bit */
+#define BUFFER_MATCH 0x1p-30   /* grad_buffer: "equal" within 2^-30 (|P_i| + |F_i|) */
 
 /* The report behind gradaudit.h's opaque type: the checker's report (its
  * verdicts, groups and CSV writer), the whole names, and the public views the
@@ -49,6 +51,13 @@ struct gradaudit_report {
     unsigned unsettled;            /* oracle entries not settled at max_prec (bound kept) */
     long max_prec_used;            /* oracle: largest precision reached */
     size_t loss_evals, loss_mpfr_evals, grad_evals;
+    size_t nondeterministic;       /* entries not bit-identical in a rerun at theta */
+    double nondet_max_change;
+    int loss_nonfinite;            /* the double loss at theta is NaN or Inf */
+    size_t grad_nonfinite;         /* entries of the gradient at theta that are NaN or Inf */
+    gradaudit_buffer grad_buffer;  /* what the gradient did with a pre-filled buffer */
+    int grad_buffer_ok;
+    char grad_buffer_note[256];
     char *names;                   /* every entry's and group's whole name, NUL-terminated */
     size_t *name_off;              /* (n) entry i's name at names + name_off[i] */
     size_t *group_off;             /* (n) group g's name at names + group_off[g] */
@@ -120,13 +129,30 @@ static int call_loss(run *s, double *out, const char *where, size_t i)
     return GA_OK;
 }
 
+/* The gradient into out (n), zeroed first: a gradient that accumulates into
+ * its buffer gives the same as one that writes it (gradaudit.h). */
 static int call_grad(run *s, double *out, const char *where)
 {
+    memset(out, 0, s->n * sizeof *out);
     s->rep->grad_evals++;
     int rc = s->p->grad(out, s->theta, s->n, s->p->user);
     if (rc != 0)
         return ga_fail(s->err, GA_ECALLBACK, "gradaudit: gradient callback returned %d %s", rc,
                        where);
+    return GA_OK;
+}
+
+/* The loss at theta: a NaN or Inf there is a finding of the report
+ * (loss_nonfinite), not an error as at every other point. */
+static int loss_at_theta(run *s)
+{
+    s->rep->loss_evals++;
+    double v = NAN;
+    int rc = s->p->loss(&v, s->theta, s->n, s->p->user);
+    if (rc != 0)
+        return ga_fail(s->err, GA_ECALLBACK, "gradaudit: loss callback returned %d at theta", rc);
+    s->loss0 = v;
+    s->rep->loss_nonfinite = !isfinite(v);
     return GA_OK;
 }
 
@@ -146,6 +172,10 @@ static int check_problem(ga_error *err, const gradaudit_problem *p, const gradau
     if (o->reference == GRADAUDIT_REF_ORACLE && !p->loss_mpfr)
         return ga_fail(err, GA_EINVAL,
                        "gradaudit: reference 'oracle' needs problem.loss_mpfr, which is NULL");
+    if ((unsigned)o->grad_buffer > GRADAUDIT_BUFFER_ACCUMULATE)
+        return ga_fail(err, GA_EINVAL,
+                       "gradaudit: options.grad_buffer %d: need UNCHECKED, OVERWRITE or ACCUMULATE",
+                       (int)o->grad_buffer);
     if ((unsigned)o->reference > GRADAUDIT_REF_RIDDERS)
         return ga_fail(err, GA_EINVAL, "gradaudit: unknown reference %d", (int)o->reference);
     if (o->start_prec < 53 || o->max_prec < o->start_prec || o->max_prec > (1L << 20))
@@ -1055,7 +1085,134 @@ static void publish(gradaudit_report *rep)
         .roundings = rep->roundings, .gamma = r->gamma, .noise_points = rep->noise_points,
         .unsettled = rep->unsettled, .max_prec_used = rep->max_prec_used,
         .loss_evals = rep->loss_evals, .loss_mpfr_evals = rep->loss_mpfr_evals,
-        .grad_evals = rep->grad_evals};
+        .grad_evals = rep->grad_evals, .nondeterministic = rep->nondeterministic,
+        .nondet_max_change = rep->nondet_max_change, .loss_nonfinite = rep->loss_nonfinite,
+        .grad_nonfinite = rep->grad_nonfinite, .grad_buffer = rep->grad_buffer,
+        .grad_buffer_ok = rep->grad_buffer_ok, .grad_buffer_note = rep->grad_buffer_note};
+}
+
+/* ---- findings about the gradient code as a whole ------------------------------- */
+/* Nondeterminism: the gradient rerun at theta NONDET_RERUNS times, each entry
+ * compared bit for bit with the first run (threads that sum in a varying
+ * order, atomics, uninitialised memory). A finding of its own, not FAILs: the
+ * verdicts stand on the first run. */
+static int nondeterminism(run *s)
+{
+    char where[64];
+    double *differs = s->bound; /* free until the tolerance model runs */
+    for (size_t i = 0; i < s->n; i++)
+        differs[i] = 0;
+    for (int k = 0; k < NONDET_RERUNS; k++) {
+        snprintf(where, sizeof where, "at theta (rerun %d, checking determinism)", k + 1);
+        int status = call_grad(s, s->gk, where);
+        if (status)
+            return status;
+        for (size_t i = 0; i < s->n; i++) {
+            if (memcmp(&s->gk[i], &s->g[i], sizeof s->g[i]) == 0)
+                continue;
+            differs[i] = 1;
+            double d = fabs(s->gk[i] - s->g[i]);
+            if (isnan(d))
+                d = isnan(s->gk[i]) && isnan(s->g[i]) ? 0 : INFINITY; /* two NaNs: payloads */
+            if (d > s->rep->nondet_max_change)
+                s->rep->nondet_max_change = d;
+        }
+    }
+    for (size_t i = 0; i < s->n; i++)
+        s->rep->nondeterministic += differs[i] != 0;
+    return GA_OK;
+}
+
+/* options.grad_buffer: one call on a buffer pre-filled with P_i = +-(1 + |F_i|)
+ * (1 + (i mod 5) / 8), F the gradient on a zeroed buffer (s->g); the result R
+ * says per entry overwritten (R_i = F_i) or accumulated into (R_i = P_i + F_i),
+ * within BUFFER_MATCH (|P_i| + |F_i|), allowing for += rounding in any order.
+ * Entries with a non-finite F_i say nothing and are skipped. */
+static int grad_buffer_check(run *s)
+{
+    gradaudit_report *rep = s->rep;
+    rep->grad_buffer_ok = 1;
+    if (s->opt.grad_buffer == GRADAUDIT_BUFFER_UNCHECKED)
+        return GA_OK;
+    double *P = s->bound, *R = s->gk; /* free until the tolerance model runs */
+    for (size_t i = 0; i < s->n; i++) {
+        double f = isfinite(s->g[i]) ? fabs(s->g[i]) : 0;
+        P[i] = (i % 2 ? -1 : 1) * (1 + f) * (1 + (double)(i % 5) / 8);
+        R[i] = P[i];
+    }
+    rep->grad_evals++;
+    int rc = s->p->grad(R, s->theta, s->n, s->p->user);
+    if (rc != 0)
+        return ga_fail(s->err, GA_ECALLBACK,
+                       "gradaudit: gradient callback returned %d at theta (on a pre-filled buffer, "
+                       "checking options.grad_buffer)", rc);
+    size_t over = 0, acc = 0, neither = 0, first_over = s->n, first_acc = s->n, first_neither = s->n;
+    for (size_t i = 0; i < s->n; i++) {
+        if (!isfinite(s->g[i]))
+            continue;
+        double m = BUFFER_MATCH * (fabs(P[i]) + fabs(s->g[i]));
+        if (fabs(R[i] - s->g[i]) <= m) {
+            over++;
+            first_over = first_over < i ? first_over : i;
+        } else if (fabs(R[i] - (P[i] + s->g[i])) <= m) {
+            acc++;
+            first_acc = first_acc < i ? first_acc : i;
+        } else {
+            neither++;
+            first_neither = first_neither < i ? first_neither : i;
+        }
+    }
+    const char *want = s->opt.grad_buffer == GRADAUDIT_BUFFER_OVERWRITE ? "writes" : "accumulates into";
+    char *note = rep->grad_buffer_note;
+    size_t size = sizeof rep->grad_buffer_note;
+    if (over + acc + neither == 0) {
+        rep->grad_buffer = GRADAUDIT_BUFFER_UNCHECKED;
+        snprintf(note, size, "the gradient's buffer convention was not checked: no entry is finite");
+        return GA_OK;
+    }
+    if (neither == 0 && acc == 0) {
+        rep->grad_buffer = GRADAUDIT_BUFFER_OVERWRITE;
+        snprintf(note, size, "the gradient overwrote its buffer (%zu entries checked)", over);
+    } else if (neither == 0 && over == 0) {
+        rep->grad_buffer = GRADAUDIT_BUFFER_ACCUMULATE;
+        snprintf(note, size, "the gradient accumulated into its buffer (%zu entries checked)", acc);
+    } else {
+        rep->grad_buffer = GRADAUDIT_BUFFER_OTHER;
+        size_t f = neither ? first_neither : s->opt.grad_buffer == GRADAUDIT_BUFFER_OVERWRITE
+                                                 ? first_acc : first_over;
+        snprintf(note, size,
+                 "the gradient overwrote %zu entries of its buffer, accumulated into %zu and did "
+                 "neither to %zu (first off the convention: %.80s)",
+                 over, acc, neither, entry_name(s, f));
+    }
+    rep->grad_buffer_ok = rep->grad_buffer == s->opt.grad_buffer;
+    if (!rep->grad_buffer_ok) {
+        size_t len = strlen(note);
+        snprintf(note + len, size - len, ", but options.grad_buffer says it %s it", want);
+    }
+    return GA_OK;
+}
+
+/* A NaN or Inf loss at theta has no derivative: every entry is unjudgeable,
+ * and a finite gradient there is an inconsistency the summary reports. */
+static void loss_nonfinite_verdicts(run *s)
+{
+    ga_check_report *r = &s->rep->r;
+    const char *what = isnan(s->loss0) ? "NaN" : "Inf";
+    for (size_t i = 0; i < s->n; i++) {
+        ga_check_entry *e = &r->entries[i];
+        e->oracle = e->oracle_err = e->fd = e->fd_trunc = e->fd_round = NAN;
+        e->slope_lo = e->slope_hi = NAN;
+        e->analytic = s->g[i];
+        e->ref = e->abs_err = e->rel_err = e->bound = e->tol = NAN;
+        e->verdict = GA_VERDICT_UNJUDGEABLE;
+        snprintf(e->reason, sizeof e->reason,
+                 isfinite(s->g[i]) ? "not judgeable: the loss at theta is %s, so it has no "
+                                     "derivative, yet this gradient entry is finite: inconsistent"
+                                   : "not judgeable: the loss at theta is %s, so it has no "
+                                     "derivative (this gradient entry is not finite either)",
+                 what);
+    }
 }
 
 /* ---- the check ---------------------------------------------------------------- */
@@ -1116,11 +1273,19 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
 
     status = fill_names(&s);
     if (!status)
-        status = call_loss(&s, &s.loss0, "at theta", (size_t)-1);
+        status = loss_at_theta(&s);
     if (!status)
         status = call_grad(&s, s.g, "at theta");
-    if (!status) {
-        r->loss = s.loss0;
+    for (size_t i = 0; i < s.n && !status; i++)
+        rep->grad_nonfinite += !isfinite(s.g[i]);
+    if (!status)
+        status = nondeterminism(&s);
+    if (!status)
+        status = grad_buffer_check(&s);
+    r->loss = s.loss0;
+    /* a NaN or Inf loss at theta has no derivative: no reference, no model */
+    int judge = !rep->loss_nonfinite;
+    if (!status && judge) {
         if (problem->grad_bound && !s.opt.ignore_bound) {
             status = bound_model(&s);
             if (!status)
@@ -1129,7 +1294,7 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
             status = noise_model(&s, theta0);
         }
     }
-    if (!status && use_oracle) {
+    if (!status && judge && use_oracle) {
         status = oracle_alloc(&w, &s);
         if (!status)
             status = oracle_loss_value(&s, &w);
@@ -1140,7 +1305,7 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
         if (!status)
             status = mpfr_resolves(&s, &w, theta0);
     }
-    for (size_t i = 0; i < s.n && !status; i++) {
+    for (size_t i = 0; i < s.n && !status && judge; i++) {
         ga_check_entry *e = &r->entries[i];
         e->oracle = e->oracle_err = NAN;
         e->fd = e->fd_trunc = e->fd_round = NAN;
@@ -1157,7 +1322,9 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
         return status;
     }
     rep->names = s.names;
-    for (size_t i = 0; i < s.n; i++) {
+    if (!judge)
+        loss_nonfinite_verdicts(&s);
+    for (size_t i = 0; i < s.n && judge; i++) {
         ga_check_entry *e = &r->entries[i];
         e->analytic = s.g[i];
         e->ref = s.ref[i];
@@ -1170,11 +1337,19 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
         e->verdict = ga_compare(e->reason, sizeof e->reason, e->analytic, e->ref, e->tol);
         if (s.unsettled[i] && isfinite(e->analytic))
             unsettled_verdict(e, s.opt.max_prec);
+        else if (!isfinite(e->analytic) && e->verdict == GA_VERDICT_FAIL)
+            snprintf(e->reason, sizeof e->reason,
+                     "analytic gradient is %s where the loss is finite (%.17g at theta); reference "
+                     "%.17g", isnan(e->analytic) ? "NaN" : e->analytic > 0 ? "+inf" : "-inf",
+                     s.loss0, e->ref);
     }
     free(s.buf);
     free(s.unsettled);
     summarise(rep, s.opt.top_k);
 
+    if (!judge)
+        rep->tol_model = problem->grad_bound && !s.opt.ignore_bound ? GRADAUDIT_TOL_BOUND
+                                                                    : GRADAUDIT_TOL_NOISE;
     const char *refs = use_oracle
         ? "reference: MPFR central differences with Richardson extrapolation, precision raised until "
           "settled (error <= 1/2 ulp when settled)"
@@ -1191,6 +1366,10 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
                  "directed rounding modes and at %zu points perturbed by 1..%u ulps (seed %llu), "
                  "at least 2 ulps, plus the reference's bound",
                  refs, rep->noise_points, s.opt.noise_ulps, (unsigned long long)s.opt.seed);
+    if (!judge)
+        snprintf(rep->model, sizeof rep->model,
+                 "no reference and no tolerance: the double loss at theta is %s, so it has no "
+                 "derivative and no entry is judged", isnan(s.loss0) ? "NaN" : "Inf");
     snprintf(r->command, sizeof r->command, "gradaudit_check(reference %s, seed %llu)",
              use_oracle ? "oracle" : "ridders", (unsigned long long)s.opt.seed);
     publish(rep);
@@ -1209,7 +1388,8 @@ int gradaudit_check(gradaudit_report **out, gradaudit_error *err, const gradaudi
 int gradaudit_report_ok(const gradaudit_report *rep)
 {
     /* every entry judged and passed: an entry that could not be judged is not a pass */
-    return rep && rep->r.n_fail == 0 && rep->r.n_entries > 0 && rep->r.n_pass == rep->r.n_entries;
+    return rep && rep->r.n_fail == 0 && rep->r.n_entries > 0 && rep->r.n_pass == rep->r.n_entries &&
+           rep->grad_buffer_ok;
 }
 
 const gradaudit_summary *gradaudit_report_summary(const gradaudit_report *rep)
@@ -1258,6 +1438,29 @@ int gradaudit_report_print_worst(FILE *f, const gradaudit_report *rep, size_t k)
     return ferror(f) ? GA_EIO : GA_OK;
 }
 
+/* The findings about the gradient code as a whole, one line each. */
+static void print_findings(FILE *f, const gradaudit_report *rep)
+{
+    size_t n = rep->r.n_entries, finite = n - rep->grad_nonfinite;
+    const char *lw = isnan(rep->r.loss) ? "NaN" : "Inf";
+    if (rep->loss_nonfinite && finite)
+        fprintf(f, "inconsistent: the loss at theta is %s while %zu of %zu gradient entries are "
+                   "finite; no entry judged\n", lw, finite, n);
+    else if (rep->loss_nonfinite)
+        fprintf(f, "the loss at theta is %s and no gradient entry is finite; no entry judged\n", lw);
+    else if (rep->grad_nonfinite)
+        fprintf(f, "inconsistent: the loss at theta is finite while %zu of %zu gradient entries "
+                   "are NaN or Inf\n", rep->grad_nonfinite, n);
+    if (rep->nondeterministic)
+        fprintf(f, "nondeterministic: %zu of %zu gradient entries were not bit-identical when "
+                   "rerun at theta (largest change %.3g); the verdicts judge the first run\n",
+                rep->nondeterministic, n, rep->nondet_max_change);
+    else
+        fprintf(f, "deterministic: %d reruns at theta bit-identical\n", NONDET_RERUNS);
+    if (rep->grad_buffer_note[0])
+        fprintf(f, "%s: %s\n", rep->grad_buffer_ok ? "buffer" : "BUFFER", rep->grad_buffer_note);
+}
+
 int gradaudit_report_print(FILE *f, const gradaudit_report *rep)
 {
     if (!f || !rep)
@@ -1267,7 +1470,9 @@ int gradaudit_report_print(FILE *f, const gradaudit_report *rep)
             rep->reference == GRADAUDIT_REF_ORACLE ? "oracle" : "ridders",
             (unsigned long long)r->seed);
     fprintf(f, "%s\n", rep->model);
-    if (rep->reference == GRADAUDIT_REF_ORACLE)
+    if (rep->loss_nonfinite)
+        fprintf(f, "loss %.17g\n", r->loss);
+    else if (rep->reference == GRADAUDIT_REF_ORACLE)
         fprintf(f, "loss %.17g (oracle %.17g, %llu ulps); oracle up to %ld bits, %u unsettled\n",
                 r->loss, r->loss_oracle, (unsigned long long)r->loss_ulps, rep->max_prec_used,
                 rep->unsettled);
@@ -1278,6 +1483,7 @@ int gradaudit_report_print(FILE *f, const gradaudit_report *rep)
         fprintf(f, ", %zu not judgeable (not a pass: each entry's reason says why)",
                 r->n_unjudgeable);
     fputc('\n', f);
+    print_findings(f, rep);
     fprintf(f, "\n%-12s %7s %7s %6s %12s %12s %12s\n", "group", "entries", "pass", "FAIL",
             "max_abs_err", "max_rel_err", "worst/tol");
     for (size_t i = 0; i < r->n_layers; i++) {
