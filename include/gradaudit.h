@@ -14,7 +14,9 @@
  *   oracle:  central differences with Richardson extrapolation on the MPFR
  *            loss, in a Ziv loop: precision doubled until the rounding of the
  *            derivative to double is settled; error bound <= half an ulp
- *            when settled.
+ *            when settled, unjudgeable when not settled at max_prec. Before
+ *            it, loss_mpfr is checked against the double loss (else
+ *            GRADAUDIT_EMPFRLOSS, see gradaudit_check).
  *   ridders: Ridders-extrapolated central differences on the double loss,
  *            with their own truncation + rounding error estimate.
  *   auto:    oracle when loss_mpfr is given, else ridders.
@@ -27,6 +29,11 @@
  *            where theta moved by a few ulps (a calibrated factor, see
  *            lib/ga_problem.c), at least 2 ulps of the analytic value, + the
  *            reference's bound.
+ *
+ * Besides the verdicts, the report gives findings about the gradient code
+ * as a whole (gradaudit_summary): nondeterminism across reruns, NaN/Inf
+ * consistency of loss and gradient, and (options.grad_buffer) whether the
+ * gradient overwrites or accumulates into its buffer.
  *
  * Conventions: functions return GRADAUDIT_OK or a GRADAUDIT_E* status and
  * write a one-line message into a gradaudit_error when one is passed; outputs

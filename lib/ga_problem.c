@@ -35,6 +35,7 @@
 #define LOSS_AGREE_NOISE 0x1p20 /* ... and this many times the double loss's measured noise */
 #define RESOLVE_DIRS 4         /* random directions of mpfr_resolves */
 #define RESOLVE_EXP 70         /* its MPFR move: 2^-70 of each parameter's binade */
+#define RESOLVE_H 0x1p-24      /* its double steps: 2^-24 and 2^-26 of each binade */
 #define NONDET_RERUNS 2        /* reruns of the gradient at theta, compared bit for bit */
 #define BUFFER_MATCH 0x1p-30   /* grad_buffer: "equal" within 2^-30 (|P_i| + |F_i|) */
 
@@ -879,13 +880,16 @@ static int loss_agreement(run *s)
  * report then said "error <= 1/2 ulp" of a wrong reference). It is caught by
  * a move no double can see: theta_j + 2^-70 d_j, d_j = +-2^e_j (e_j the
  * binade of theta_j, random signs; 0 for theta_j = 0), in RESOLVE_DIRS
- * directions. The double loss's central differences along d (steps 2^-16 and
- * 2^-18, exact in double) give the slope D; where D is significant (16 x its
+ * directions. The double loss's central differences along d (steps 2^-24 and
+ * 2^-26, exact in double) give the slope D; where D is significant (16 x its
  * rounding error, the two steps within 1/4) the MPFR loss must change by
  * about 2^-70 D. Precision doubles from start_prec until that change is at
  * least 64 x the MPFR loss's error bound (two precisions). Refused when no
  * resolvable direction changed by 1/8 of the prediction; several directions,
- * because at a kink one side may be flat. Not judged (no finding) when no
+ * because at a kink one side may be flat. A correct loss whose whole slope
+ * comes from a kink within 2^-24 of theta (relu(z), 0 < -z < 2^-24 scale) is
+ * flat at 2^-70 and would be refused: the steps are small to make that rare.
+ * Not judged (no finding) when no
  * direction is significant: at a stationary point, or theta = 0. */
 /* The sign of parameter j in direction key: one splitmix64 draw per (key, j). */
 static double dir_sign(uint64_t key, size_t j)
@@ -904,7 +908,7 @@ static int mpfr_resolves(run *s, oracle_ws *w, const double *theta0)
         signs[k] = ga_splitmix64(&st); /* the key of direction k's signs */
         double dk[2];
         for (int q = 0; q < 2 && !status; q++) {
-            double h = q == 0 ? 0x1p-16 : 0x1p-18, lp, lm;
+            double h = q == 0 ? RESOLVE_H : RESOLVE_H / 4, lp, lm;
             for (size_t j = 0; j < s->n; j++) {
                 int ex = 0;
                 double sg = dir_sign(signs[k], j);
@@ -925,7 +929,7 @@ static int mpfr_resolves(run *s, oracle_ws *w, const double *theta0)
         memcpy(s->theta, theta0, s->n * sizeof *s->theta);
         if (status)
             return status;
-        int significant = fabs(dk[0]) > 16 * eps / 0x1p-16 && fabs(dk[0] - dk[1]) <= fabs(dk[0]) / 4;
+        int significant = fabs(dk[0]) > 16 * eps / RESOLVE_H && fabs(dk[0] - dk[1]) <= fabs(dk[0]) / 4;
         slope[k] = significant ? dk[0] : 0.0;
         any |= significant;
     }
