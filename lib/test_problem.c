@@ -18,6 +18,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <gradaudit.h>
+#include <gradaudit_criterion.h>
 
 #include "ga_testsupport.h" /* test helpers only: the API comes from gradaudit.h alone */
 
@@ -606,6 +607,28 @@ ParameterizedTest(buffer_case *c, problem, grad_buffer_convention)
     cr_expect(strstr(buf, ok ? "buffer: the gradient" : "BUFFER: the gradient") != NULL, "%s", buf);
     free(buf);
     gradaudit_report_free(rep);
+}
+
+/* cr_assert_gradient's message names what made the check fail besides FAILs. */
+Test(problem, criterion_message_names_unjudgeable_entries_and_the_buffer)
+{
+    char msg[GRADAUDIT_CR_MSG_SIZE];
+    O.grad_buffer = GRADAUDIT_BUFFER_OVERWRITE;
+    U.grad_accumulates = 1;
+    cr_expect_not(gradaudit_cr_check_(msg, sizeof msg, &P, &O));
+    cr_expect(strstr(msg, "0 of 6 entries FAIL (seed") != NULL, "%s", msg);
+    cr_expect(strstr(msg, "accumulated into its buffer (6 entries checked), but options.grad_buffer "
+                          "says it writes it") != NULL, "%s", msg);
+    U.grad_accumulates = 0;
+    U.mpfr_noise = 1e-12;
+    O.max_prec = 256;
+    cr_expect_not(gradaudit_cr_check_(msg, sizeof msg, &P, &O));
+    cr_expect(strstr(msg, "0 of 6 entries FAIL, 6 not judgeable") != NULL, "%s", msg);
+    cr_expect(strstr(msg, "MPFR loss did not settle") != NULL, "%s", msg);
+    U.mpfr_noise = 0;
+    U.loss_nan_at_theta = 1;
+    cr_expect_not(gradaudit_cr_check_(msg, sizeof msg, &P, &O));
+    cr_expect(strstr(msg, "the loss at theta is not finite") != NULL, "%s", msg);
 }
 
 Test(problem, grad_buffer_unchecked_by_default_and_bad_values_refused)
