@@ -253,7 +253,7 @@ typedef struct {
  * point other than theta (a difference step, a noise point), NaN or Inf from
  * loss_mpfr; GRADAUDIT_ECALLBACK: a callback returned non-zero;
  * GRADAUDIT_EMPFRLOSS: the oracle was to be used and loss_mpfr at theta
- * disagrees with the double loss beyond 2^-20 relative + 2^20 x the double
+ * disagrees with the double loss beyond 2^-36 relative + 2^10 x the double
  * loss's measured noise, or does not change under a move of 2^-70 of each
  * parameter where the double loss's slope says it must; GRADAUDIT_ERANGE: a
  * name callback filled every byte of a GRADAUDIT_NAME_MAX buffer;

@@ -414,8 +414,11 @@ Test(problem, mpfr_loss_off_by_a_factor_is_refused)
     run_err(GRADAUDIT_EMPFRLOSS, "they compute different functions");
     P.grad_bound = f_bound; /* the bound model measures the double loss's noise too */
     run_err(GRADAUDIT_EMPFRLOSS, "1.001x");
-    /* 1 + 2^-30 is within the documented allowance (2^-20 relative) */
-    U.mpfr_scale = 1 + 0x1p-30;
+    /* (1 + 1e-9) is refused too (every entry would FAIL), 1 + 2^-40 is within
+     * the documented allowance (2^-36 relative) */
+    U.mpfr_scale = 1 + 1e-9;
+    run_err(GRADAUDIT_EMPFRLOSS, "they compute different functions");
+    U.mpfr_scale = 1 + 0x1p-40;
     P.grad_bound = NULL;
     gradaudit_report *rep = run_ok();
     gradaudit_report_free(rep);
