@@ -34,8 +34,8 @@
 #define LOSS_AGREE_REL 0x1p-36 /* loss_mpfr vs loss: relative allowance (see loss_agreement) */
 #define LOSS_AGREE_NOISE 0x1p10 /* ... and this many times the double loss's measured noise */
 #define RESOLVE_DIRS 4         /* random directions of mpfr_resolves */
-#define RESOLVE_EXP 70         /* its MPFR move: 2^-70 of each parameter's binade */
-#define RESOLVE_H 0x1p-24      /* its double steps: 2^-24 and 2^-26 of each binade */
+#define RESOLVE_EXP 70         /* its MPFR move: 2^-70 of each parameter's leading bit */
+#define RESOLVE_H 0x1p-24      /* its double steps: 2^-24 and 2^-26 of each leading bit */
 #define NONDET_RERUNS 2        /* reruns of the gradient at theta, compared bit for bit */
 #define BUFFER_MATCH 0x1p-30   /* grad_buffer: "equal" within 2^-30 (|P_i| + |F_i|) */
 
@@ -881,10 +881,11 @@ static int loss_agreement(run *s)
 /* A loss_mpfr that wraps the double loss (rounds theta to double, returns the
  * double result) settles at once and gives a derivative of 0 (issue 15: the
  * report then said "error <= 1/2 ulp" of a wrong reference). It is caught by
- * a move no double can see: theta_j + 2^-70 d_j, d_j = +-2^e_j (e_j the
- * binade of theta_j, random signs; 0 for theta_j = 0), in RESOLVE_DIRS
- * directions. The double loss's central differences along d (steps 2^-24 and
- * 2^-26, exact in double) give the slope D; where D is significant (16 x its
+ * a move no double can see: theta_j + 2^-70 d_j, d_j = +-2^(e_j - 1) (theta_j's
+ * leading bit, random signs; 0 for theta_j = 0), in RESOLVE_DIRS directions.
+ * The double loss's central differences along d (steps 2^-24 and 2^-26,
+ * exact in double unless theta_j + h d_j reaches the next binade, then off
+ * by one rounding) give the slope D; where D is significant (16 x its
  * rounding error, the two steps within 1/4) the MPFR loss must change by
  * about 2^-70 D. Precision doubles from start_prec until that change is at
  * least 64 x the MPFR loss's error bound (two precisions). Refused when no
@@ -917,7 +918,7 @@ static int mpfr_resolves(run *s, oracle_ws *w, const double *theta0)
                 double sg = dir_sign(signs[k], j);
                 if (theta0[j] != 0)
                     frexp(theta0[j], &ex);
-                d[j] = theta0[j] != 0 ? sg * ldexp(1.0, ex) : 0.0;
+                d[j] = theta0[j] != 0 ? sg * ldexp(1.0, ex - 1) : 0.0; /* finite */
                 s->theta[j] = theta0[j] + h * d[j];
             }
             status = call_loss(s, &lp, "at theta + h d (checking loss_mpfr's resolution)",
@@ -958,8 +959,8 @@ static int mpfr_resolves(run *s, oracle_ws *w, const double *theta0)
                 mpfr_set_prec(w->th + j, 53 + RESOLVE_EXP + 2);
                 mpfr_set_d(w->th + j, theta0[j], MPFR_RNDN);
                 double sg = dir_sign(signs[k], j);
-                mpfr_set_si_2exp(w->s2, (long)sg, ex - RESOLVE_EXP, MPFR_RNDN);
-                mpfr_add(w->th + j, w->th + j, w->s2, MPFR_RNDN); /* exact: 125 bits suffice */
+                mpfr_set_si_2exp(w->s2, (long)sg, ex - 1 - RESOLVE_EXP, MPFR_RNDN);
+                mpfr_add(w->th + j, w->th + j, w->s2, MPFR_RNDN); /* exact: bits ex .. ex - 71 */
             }
             status = oracle_loss(s, w, p);
             for (size_t j = 0; j < s->n; j++) {
