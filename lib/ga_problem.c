@@ -878,6 +878,18 @@ static int loss_agreement(run *s)
                    ratio, lm, l, d, allowed + r->loss_oracle_err);
 }
 
+/* d_j of the direction drawn from key: +-theta_j's leading bit (0 for 0), the
+ * sign one splitmix64 draw per (key, j); finite for every finite theta_j. */
+static double dir_step(double theta_j, uint64_t key, size_t j)
+{
+    if (theta_j == 0)
+        return 0.0;
+    uint64_t st = key + 0x9e3779b97f4a7c15ULL * (uint64_t)(j + 1);
+    int ex;
+    frexp(theta_j, &ex);
+    return (ga_splitmix64(&st) >> 63) ? ldexp(1.0, ex - 1) : -ldexp(1.0, ex - 1);
+}
+
 /* A loss_mpfr that wraps the double loss (rounds theta to double, returns the
  * double result) settles at once and gives a derivative of 0 (issue 15: the
  * report then said "error <= 1/2 ulp" of a wrong reference). It is caught by
@@ -893,18 +905,11 @@ static int loss_agreement(run *s)
  * because at a kink one side may be flat. A correct loss whose whole slope
  * comes from a kink within 2^-24 of theta (relu(z), 0 < -z < 2^-24 scale) is
  * flat at 2^-70 and would be refused: the steps are small to make that rare.
- * Not judged (no finding) when no
- * direction is significant: at a stationary point, or theta = 0. */
-/* The sign of parameter j in direction key: one splitmix64 draw per (key, j). */
-static double dir_sign(uint64_t key, size_t j)
-{
-    uint64_t st = key + 0x9e3779b97f4a7c15ULL * (uint64_t)(j + 1);
-    return (ga_splitmix64(&st) >> 63) ? 1.0 : -1.0;
-}
-
+ * Not judged (no finding) when no direction is significant: at a stationary
+ * point, or theta = 0. */
 static int mpfr_resolves(run *s, oracle_ws *w, const double *theta0)
 {
-    double *d = s->gk, slope[RESOLVE_DIRS];
+    double slope[RESOLVE_DIRS];
     uint64_t st = s->opt.seed ^ 0x5eed0fda11ULL, signs[RESOLVE_DIRS];
     double eps = s->loss_eps > 2 * GA_U * fabs(s->loss0) ? s->loss_eps : 2 * GA_U * fabs(s->loss0);
     int any = 0, status = GA_OK;
@@ -913,18 +918,12 @@ static int mpfr_resolves(run *s, oracle_ws *w, const double *theta0)
         double dk[2];
         for (int q = 0; q < 2 && !status; q++) {
             double h = q == 0 ? RESOLVE_H : RESOLVE_H / 4, lp, lm;
-            for (size_t j = 0; j < s->n; j++) {
-                int ex = 0;
-                double sg = dir_sign(signs[k], j);
-                if (theta0[j] != 0)
-                    frexp(theta0[j], &ex);
-                d[j] = theta0[j] != 0 ? sg * ldexp(1.0, ex - 1) : 0.0; /* finite */
-                s->theta[j] = theta0[j] + h * d[j];
-            }
+            for (size_t j = 0; j < s->n; j++)
+                s->theta[j] = theta0[j] + h * dir_step(theta0[j], signs[k], j);
             status = call_loss(s, &lp, "at theta + h d (checking loss_mpfr's resolution)",
                                (size_t)-1);
             for (size_t j = 0; j < s->n && !status; j++)
-                s->theta[j] = theta0[j] - h * d[j];
+                s->theta[j] = theta0[j] - h * dir_step(theta0[j], signs[k], j);
             if (!status)
                 status = call_loss(s, &lm, "at theta - h d (checking loss_mpfr's resolution)",
                                    (size_t)-1);
@@ -933,7 +932,8 @@ static int mpfr_resolves(run *s, oracle_ws *w, const double *theta0)
         memcpy(s->theta, theta0, s->n * sizeof *s->theta);
         if (status)
             return status;
-        int significant = fabs(dk[0]) > 16 * eps / RESOLVE_H && fabs(dk[0] - dk[1]) <= fabs(dk[0]) / 4;
+        int significant =
+            fabs(dk[0]) > 16 * eps / RESOLVE_H && fabs(dk[0] - dk[1]) <= fabs(dk[0]) / 4;
         slope[k] = significant ? dk[0] : 0.0;
         any |= significant;
     }
@@ -952,15 +952,12 @@ static int mpfr_resolves(run *s, oracle_ws *w, const double *theta0)
             if (slope[k] == 0)
                 continue;
             for (size_t j = 0; j < s->n; j++) {
-                int ex = 0;
-                if (theta0[j] == 0)
-                    continue;
-                frexp(theta0[j], &ex);
+                /* theta_j + 2^-70 d_j: bits e_j .. e_j - 71, exact in 125 */
                 mpfr_set_prec(w->th + j, 53 + RESOLVE_EXP + 2);
                 mpfr_set_d(w->th + j, theta0[j], MPFR_RNDN);
-                double sg = dir_sign(signs[k], j);
-                mpfr_set_si_2exp(w->s2, (long)sg, ex - 1 - RESOLVE_EXP, MPFR_RNDN);
-                mpfr_add(w->th + j, w->th + j, w->s2, MPFR_RNDN); /* exact: bits ex .. ex - 71 */
+                mpfr_set_d(w->s2, dir_step(theta0[j], signs[k], j), MPFR_RNDN);
+                mpfr_mul_2si(w->s2, w->s2, -RESOLVE_EXP, MPFR_RNDN);
+                mpfr_add(w->th + j, w->th + j, w->s2, MPFR_RNDN);
             }
             status = oracle_loss(s, w, p);
             for (size_t j = 0; j < s->n; j++) {
@@ -991,7 +988,8 @@ static int mpfr_resolves(run *s, oracle_ws *w, const double *theta0)
             return ga_fail(s->err, GA_EMPFRLOSS,
                            "gradaudit: loss_mpfr does not resolve changes below double precision: "
                            "it gains no accuracy with precision (theta moved by 2^-%d of each "
-                           "parameter in %d random directions changed it by %.3g where the double "
+                           "parameter's leading bit in %d random directions changed it by %.3g "
+                           "where the double "
                            "loss's slope predicts %.3g, at %ld bits; does it round theta or an "
                            "intermediate to double?); no gradient judged",
                            RESOLVE_EXP, RESOLVE_DIRS, worst_seen, worst_pred, p);
