@@ -40,7 +40,8 @@ enum {
     GA_ESPEC = 5,   /* malformed spec file */
     GA_ENONFINITE = 6, /* NaN or Inf where a finite number is required */
     GA_EFAIL = 7,   /* a check failed (used by checks/) */
-    GA_ECALLBACK = 8 /* a user callback reported an error (the public API, gradaudit.h) */
+    GA_ECALLBACK = 8, /* a user callback reported an error (the public API, gradaudit.h) */
+    GA_EMPFRLOSS = 9  /* the public API's loss_mpfr is not the double loss computed in MPFR */
 };
 
 typedef struct {

@@ -17,6 +17,7 @@ const char *ga_strerror(int status)
     case GA_ENONFINITE: return "non-finite number";
     case GA_EFAIL: return "check failed";
     case GA_ECALLBACK: return "a callback reported an error";
+    case GA_EMPFRLOSS: return "the MPFR loss is not the double loss computed in MPFR";
     default: return "unknown status";
     }
 }

@@ -14,7 +14,9 @@
  *   oracle:  central differences with Richardson extrapolation on the MPFR
  *            loss, in a Ziv loop: precision doubled until the rounding of the
  *            derivative to double is settled; error bound <= half an ulp
- *            when settled.
+ *            when settled, unjudgeable when not settled at max_prec. Before
+ *            it, loss_mpfr is checked against the double loss (else
+ *            GRADAUDIT_EMPFRLOSS, see gradaudit_check).
  *   ridders: Ridders-extrapolated central differences on the double loss,
  *            with their own truncation + rounding error estimate.
  *   auto:    oracle when loss_mpfr is given, else ridders.
@@ -27,6 +29,11 @@
  *            where theta moved by a few ulps (a calibrated factor, see
  *            lib/ga_problem.c), at least 2 ulps of the analytic value, + the
  *            reference's bound.
+ *
+ * Besides the verdicts, the report gives findings about the gradient code
+ * as a whole (gradaudit_summary): nondeterminism across reruns, NaN/Inf
+ * consistency of loss and gradient, and (options.grad_buffer) whether the
+ * gradient overwrites or accumulates into its buffer.
  *
  * Conventions: functions return GRADAUDIT_OK or a GRADAUDIT_E* status and
  * write a one-line message into a gradaudit_error when one is passed; outputs
@@ -60,7 +67,10 @@ enum {
     GRADAUDIT_ERANGE = 3,     /* a size or count overflows, or a name is too long */
     GRADAUDIT_EIO = 4,        /* a file could not be read or written */
     GRADAUDIT_ENONFINITE = 6, /* NaN or Inf where a finite number is required */
-    GRADAUDIT_ECALLBACK = 8   /* a user callback returned non-zero */
+    GRADAUDIT_ECALLBACK = 8,  /* a user callback returned non-zero */
+    GRADAUDIT_EMPFRLOSS = 9   /* the oracle refused loss_mpfr: it disagrees with the double loss
+                               * at theta beyond rounding, or it does not compute in MPFR (it
+                               * gains no accuracy with precision); no gradient was judged */
 };
 
 /* Receives a one-line message naming what was wrong; untouched on success. */
@@ -82,7 +92,11 @@ typedef int (*gradaudit_loss_fn)(double *loss, const double *theta, size_t n, vo
 typedef int (*gradaudit_loss_mpfr_fn)(mpfr_ptr loss, mpfr_srcptr theta, size_t n,
                                       mpfr_prec_t prec, void *user);
 
-/* grad (n) = dL/dtheta at theta (n): the code under test. */
+/* grad (n) = dL/dtheta at theta (n): the code under test. gradaudit zeroes
+ * grad before every call, so a gradient that writes grad and one that adds
+ * into it (grad += dL/dtheta, the convention of frameworks that accumulate
+ * parameter gradients) are both checked as written; options.grad_buffer
+ * checks which of the two it is. */
 typedef int (*gradaudit_grad_fn)(double *grad, const double *theta, size_t n, void *user);
 
 /* Running error bound of the gradient code: mag (n) receives S_i such that
@@ -124,6 +138,20 @@ typedef enum {
     GRADAUDIT_TOL_NOISE      /* measured noise floor of the gradient code */
 } gradaudit_tol_model;
 
+/* What the gradient callback does with what grad (n) held before the call.
+ * Checked (options.grad_buffer) by one more call on a buffer pre-filled with
+ * known nonzero values P_i, as dlib's test_layer does: with F the gradient
+ * computed on a zeroed buffer and R the result, an entry was overwritten when
+ * R_i = F_i and accumulated into when R_i = P_i + F_i, each within 2^-30
+ * (|P_i| + |F_i|) (the two are |P_i| >= 1 + |F_i| apart). */
+typedef enum {
+    GRADAUDIT_BUFFER_UNCHECKED = 0, /* not checked (the default) */
+    GRADAUDIT_BUFFER_OVERWRITE,     /* grad (n) = dL/dtheta, whatever it held */
+    GRADAUDIT_BUFFER_ACCUMULATE,    /* grad (n) += dL/dtheta */
+    GRADAUDIT_BUFFER_OTHER          /* found only: some entries overwritten and some
+                                     * accumulated into, or neither */
+} gradaudit_buffer;
+
 typedef struct {
     gradaudit_reference reference;
     uint64_t seed;          /* picks the noise-floor perturbations; printed */
@@ -133,6 +161,9 @@ typedef struct {
     long start_prec;        /* oracle: first precision in bits (default 128) */
     long max_prec;          /* oracle: give up settling above this (default 4096) */
     int ignore_bound;       /* 1: use the noise model even when grad_bound is given */
+    gradaudit_buffer grad_buffer; /* OVERWRITE or ACCUMULATE: check that the gradient follows
+                                   * this convention (summary.grad_buffer, grad_buffer_ok);
+                                   * UNCHECKED (default): not checked */
 } gradaudit_options;
 
 void gradaudit_options_default(gradaudit_options *opt);
@@ -197,20 +228,46 @@ typedef struct {
     unsigned unsettled;            /* oracle entries not settled at max_prec (bound kept) */
     long max_prec_used;            /* oracle: largest precision reached */
     size_t loss_evals, loss_mpfr_evals, grad_evals;
+    /* Findings about the gradient code as a whole (printed by gradaudit_report_print): */
+    size_t nondeterministic;       /* entries that were not bit-identical when the gradient was
+                                    * rerun at theta (2 reruns); not FAIL verdicts */
+    double nondet_max_change;      /* the largest |change| among them (Inf for NaN against a
+                                    * number); 0 when deterministic */
+    int loss_nonfinite;            /* 1: the double loss at theta is NaN or Inf (loss holds it):
+                                    * no derivative exists, every entry is unjudgeable */
+    size_t grad_nonfinite;         /* entries whose gradient at theta is NaN or Inf: with a
+                                    * finite loss they FAIL; with a non-finite loss, the finite
+                                    * ones (n_entries - grad_nonfinite) are inconsistent */
+    gradaudit_buffer grad_buffer;  /* what the gradient did with a pre-filled buffer
+                                    * (options.grad_buffer); UNCHECKED when not asked */
+    int grad_buffer_ok;            /* 1: as options.grad_buffer asked, or not asked */
+    const char *grad_buffer_note;  /* one sentence on it ("the gradient overwrote its buffer,
+                                    * but options.grad_buffer says it accumulates"); "" when
+                                    * not asked */
 } gradaudit_summary;
 
 /* Runs the check. Returns GRADAUDIT_OK when it ran, whatever the verdicts
  * (see gradaudit_report_ok); otherwise a status (GRADAUDIT_EINVAL: NULL or
  * missing callback, n == 0, oracle requested without loss_mpfr;
- * GRADAUDIT_ENONFINITE: NaN or Inf theta, loss or bound; GRADAUDIT_ECALLBACK:
- * a callback returned non-zero; GRADAUDIT_ERANGE: a name callback filled
- * every byte of a GRADAUDIT_NAME_MAX buffer; GRADAUDIT_ENOMEM: size) with a
- * message in err (may be NULL), and *out = NULL. */
+ * GRADAUDIT_ENONFINITE: NaN or Inf theta or bound, a NaN or Inf loss at a
+ * point other than theta (a difference step, a noise point), NaN or Inf from
+ * loss_mpfr; GRADAUDIT_ECALLBACK: a callback returned non-zero;
+ * GRADAUDIT_EMPFRLOSS: the oracle was to be used and loss_mpfr at theta
+ * disagrees with the double loss beyond 2^-36 relative + 2^10 x the double
+ * loss's measured noise, or does not change under a move of 2^-70 of each
+ * parameter where the double loss's slope says it must; GRADAUDIT_ERANGE: a
+ * name callback filled every byte of a GRADAUDIT_NAME_MAX buffer;
+ * GRADAUDIT_ENOMEM: size) with a message in err (may be NULL), and *out =
+ * NULL. A NaN or Inf loss at theta is a report (summary.loss_nonfinite), not
+ * an error.
+ * An oracle entry not settled at max_prec is unjudgeable, never a pass. */
 int gradaudit_check(gradaudit_report **out, gradaudit_error *err, const gradaudit_problem *problem,
                     const gradaudit_options *opt);
 void gradaudit_report_free(gradaudit_report *rep);
 
-/* 1 when every entry passed. */
+/* 1 when every entry passed and the gradient followed options.grad_buffer
+ * (when asked). Nondeterminism alone does not make it 0: read
+ * summary.nondeterministic. */
 int gradaudit_report_ok(const gradaudit_report *rep);
 
 /* NULL when rep is NULL or the index is out of range. */

@@ -46,7 +46,8 @@ static inline void gradaudit_cr_append_(char *buf, size_t size, const char *fmt,
     va_end(ap);
 }
 
-/* Runs the check; returns 1 when every entry passed, else 0 with the failure
+/* Runs the check; returns gradaudit_report_ok (every entry passed, and the
+ * gradient followed options.grad_buffer when asked), else 0 with the failure
  * message in buf (size bytes). */
 static inline int gradaudit_cr_check_(char *buf, size_t size, const gradaudit_problem *problem,
                                       const gradaudit_options *options)
@@ -64,8 +65,15 @@ static inline int gradaudit_cr_check_(char *buf, size_t size, const gradaudit_pr
     const gradaudit_summary *r = gradaudit_report_summary(rep);
     int ok = gradaudit_report_ok(rep);
     if (!ok) {
-        gradaudit_cr_append_(buf, size, "gradient check failed: %zu of %zu entries FAIL (seed %llu)\n%s\n",
-                             r->n_fail, r->n_entries, (unsigned long long)r->seed, r->model);
+        gradaudit_cr_append_(buf, size, "gradient check failed: %zu of %zu entries FAIL",
+                             r->n_fail, r->n_entries);
+        if (r->n_unjudgeable)
+            gradaudit_cr_append_(buf, size, ", %zu not judgeable", r->n_unjudgeable);
+        gradaudit_cr_append_(buf, size, " (seed %llu)\n%s\n", (unsigned long long)r->seed, r->model);
+        if (!r->grad_buffer_ok)
+            gradaudit_cr_append_(buf, size, "%s\n", r->grad_buffer_note);
+        if (r->loss_nonfinite)
+            gradaudit_cr_append_(buf, size, "the loss at theta is not finite: no entry judged\n");
         gradaudit_cr_append_(buf, size, "worst %zu entries:\n", r->n_top);
         for (size_t t = 0; t < r->n_top; t++) {
             const gradaudit_entry *e = gradaudit_report_top(rep, t);

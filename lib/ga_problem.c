@@ -31,6 +31,13 @@
 #define ORACLE_NTAB GA_DIFF_NTAB_CALLBACK /* rows of the MPFR tableau (reason: core/ga_diff.h) */
 #define NOISE_FACTOR 16.0      /* noise model: bound = 16 x measured deviation (calibrated) */
 #define RIDDERS_FACTOR 2.0     /* Ridders: reference bound = 2 x its estimate (calibrated) */
+#define LOSS_AGREE_REL 0x1p-36 /* loss_mpfr vs loss: relative allowance (see loss_agreement) */
+#define LOSS_AGREE_NOISE 0x1p10 /* ... and this many times the double loss's measured noise */
+#define RESOLVE_DIRS 4         /* random directions of mpfr_resolves */
+#define RESOLVE_EXP 70         /* its MPFR move: 2^-70 of each parameter's leading bit */
+#define RESOLVE_H 0x1p-24      /* its double steps: 2^-24 and 2^-26 of each leading bit */
+#define NONDET_RERUNS 2        /* reruns of the gradient at theta, compared bit for bit */
+#define BUFFER_MATCH 0x1p-30   /* grad_buffer: "equal" within 2^-30 (|P_i| + |F_i|) */
 
 /* The report behind gradaudit.h's opaque type: the checker's report (its
  * verdicts, groups and CSV writer), the whole names, and the public views the
@@ -45,6 +52,13 @@ struct gradaudit_report {
     unsigned unsettled;            /* oracle entries not settled at max_prec (bound kept) */
     long max_prec_used;            /* oracle: largest precision reached */
     size_t loss_evals, loss_mpfr_evals, grad_evals;
+    size_t nondeterministic;       /* entries not bit-identical in a rerun at theta */
+    double nondet_max_change;
+    int loss_nonfinite;            /* the double loss at theta is NaN or Inf */
+    size_t grad_nonfinite;         /* entries of the gradient at theta that are NaN or Inf */
+    gradaudit_buffer grad_buffer;  /* what the gradient did with a pre-filled buffer */
+    int grad_buffer_ok;
+    char grad_buffer_note[256];
     char *names;                   /* every entry's and group's whole name, NUL-terminated */
     size_t *name_off;              /* (n) entry i's name at names + name_off[i] */
     size_t *group_off;             /* (n) group g's name at names + group_off[g] */
@@ -88,6 +102,7 @@ typedef struct {
     double *ref;     /* (n) reference value */
     double *ref_err; /* (n) bound on |exact - ref| */
     double *buf;     /* one allocation behind the six arrays above */
+    unsigned char *unsettled; /* (n) 1: the oracle did not settle entry i at max_prec */
     char *namebuf;   /* GRADAUDIT_NAME_MAX bytes for the name callback */
     char *names;     /* the name store, the report's once the check ran */
     size_t names_len, names_cap;
@@ -115,13 +130,30 @@ static int call_loss(run *s, double *out, const char *where, size_t i)
     return GA_OK;
 }
 
+/* The gradient into out (n), zeroed first: a gradient that accumulates into
+ * its buffer gives the same as one that writes it (gradaudit.h). */
 static int call_grad(run *s, double *out, const char *where)
 {
+    memset(out, 0, s->n * sizeof *out);
     s->rep->grad_evals++;
     int rc = s->p->grad(out, s->theta, s->n, s->p->user);
     if (rc != 0)
         return ga_fail(s->err, GA_ECALLBACK, "gradaudit: gradient callback returned %d %s", rc,
                        where);
+    return GA_OK;
+}
+
+/* The loss at theta: a NaN or Inf there is a finding of the report
+ * (loss_nonfinite), not an error as at every other point. */
+static int loss_at_theta(run *s)
+{
+    s->rep->loss_evals++;
+    double v = NAN;
+    int rc = s->p->loss(&v, s->theta, s->n, s->p->user);
+    if (rc != 0)
+        return ga_fail(s->err, GA_ECALLBACK, "gradaudit: loss callback returned %d at theta", rc);
+    s->loss0 = v;
+    s->rep->loss_nonfinite = !isfinite(v);
     return GA_OK;
 }
 
@@ -141,6 +173,10 @@ static int check_problem(ga_error *err, const gradaudit_problem *p, const gradau
     if (o->reference == GRADAUDIT_REF_ORACLE && !p->loss_mpfr)
         return ga_fail(err, GA_EINVAL,
                        "gradaudit: reference 'oracle' needs problem.loss_mpfr, which is NULL");
+    if ((unsigned)o->grad_buffer > GRADAUDIT_BUFFER_ACCUMULATE)
+        return ga_fail(err, GA_EINVAL,
+                       "gradaudit: options.grad_buffer %d: need UNCHECKED, OVERWRITE or ACCUMULATE",
+                       (int)o->grad_buffer);
     if ((unsigned)o->reference > GRADAUDIT_REF_RIDDERS)
         return ga_fail(err, GA_EINVAL, "gradaudit: unknown reference %d", (int)o->reference);
     if (o->start_prec < 53 || o->max_prec < o->start_prec || o->max_prec > (1L << 20))
@@ -206,16 +242,19 @@ static int alloc_run(run *s, ga_error *err, size_t n, size_t top_k)
     rep->groups = calloc(n, sizeof *rep->groups);
     s->buf = malloc(6 * n * sizeof *s->buf);
     s->namebuf = malloc(GRADAUDIT_NAME_MAX);
+    s->unsettled = calloc(n, 1);
     if (!rep->r.entries || !rep->r.layers || (nt && !rep->r.top) || !s->names ||
         !rep->name_off || !rep->group_off || !rep->name_ptr || !rep->entries || !rep->groups ||
-        !s->buf || !s->namebuf) {
+        !s->buf || !s->namebuf || !s->unsettled) {
         gradaudit_report_free(rep);
         free(s->buf);
         free(s->namebuf);
         free(s->names);
+        free(s->unsettled);
         s->buf = NULL;
         s->namebuf = NULL;
         s->names = NULL;
+        s->unsettled = NULL;
         return ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for %zu entries", n);
     }
     s->rep = rep;
@@ -776,8 +815,10 @@ static int oracle_entry(run *s, oracle_ws *w, ga_check_entry *e, size_t i)
     }
     if (status)
         return status;
-    if (!done)
+    if (!done) {
         s->rep->unsettled++;
+        s->unsettled[i] = 1;
+    }
     e->oracle = g;
     e->oracle_err = gerr;
     s->ref[i] = g;
@@ -801,6 +842,159 @@ static int oracle_loss_value(run *s, oracle_ws *w)
         if (ok || p >= s->opt.max_prec)
             return GA_OK;
         p = 2 * p > s->opt.max_prec ? s->opt.max_prec : 2 * p;
+    }
+}
+
+/* ---- is loss_mpfr the double loss in MPFR? ------------------------------------ */
+/* The settled MPFR loss at theta against the double loss, before any gradient
+ * is judged: a loss_mpfr computing another function (issue 15: one 1.001x
+ * off) would otherwise FAIL every entry as if the gradient were wrong. The
+ * allowance is generous, not derived (the double loss gives no error bound):
+ * 2^-36 relative (2^17 ulps), plus 2^10 times the double loss's measured
+ * noise (its deviation under directed rounding and at ulp-perturbed points,
+ * which sees cancellation), plus DBL_MIN for underflow, plus the MPFR value's
+ * own bound (infinite when unsettled: a loss that does not settle is judged
+ * per entry). Not looser: a loss (1 + 1e-9) x off FAILs every entry of the
+ * example perceptron, and 2^-20 + 2^20 x noise let 41 of 300 such points
+ * through (examples/mlp_soak.c); correct losses were within 5.3e-16. */
+static int loss_agreement(run *s)
+{
+    const ga_check_report *r = &s->rep->r;
+    double l = s->loss0, lm = r->loss_oracle;
+    double allowed = LOSS_AGREE_REL * fmax(fabs(l), fabs(lm)) + LOSS_AGREE_NOISE * s->loss_eps +
+                     DBL_MIN;
+    double d = fabs(l - lm);
+    if (!(d > allowed + r->loss_oracle_err))
+        return GA_OK;
+    char ratio[64];
+    if (l != 0)
+        snprintf(ratio, sizeof ratio, "%.6gx", lm / l);
+    else
+        snprintf(ratio, sizeof ratio, "%.3g where it is 0 in", lm);
+    return ga_fail(s->err, GA_EMPFRLOSS,
+                   "gradaudit: the MPFR loss is %s the double loss at theta (loss_mpfr %.17g, loss "
+                   "%.17g: |diff| %.3g > %.3g, what the double loss's rounding can explain): they "
+                   "compute different functions; no gradient judged",
+                   ratio, lm, l, d, allowed + r->loss_oracle_err);
+}
+
+/* d_j of the direction drawn from key: +-theta_j's leading bit (0 for 0), the
+ * sign one splitmix64 draw per (key, j); finite for every finite theta_j. */
+static double dir_step(double theta_j, uint64_t key, size_t j)
+{
+    if (theta_j == 0)
+        return 0.0;
+    uint64_t st = key + 0x9e3779b97f4a7c15ULL * (uint64_t)(j + 1);
+    int ex;
+    frexp(theta_j, &ex);
+    return (ga_splitmix64(&st) >> 63) ? ldexp(1.0, ex - 1) : -ldexp(1.0, ex - 1);
+}
+
+/* A loss_mpfr that wraps the double loss (rounds theta to double, returns the
+ * double result) settles at once and gives a derivative of 0 (issue 15: the
+ * report then said "error <= 1/2 ulp" of a wrong reference). It is caught by
+ * a move no double can see: theta_j + 2^-70 d_j, d_j = +-2^(e_j - 1) (theta_j's
+ * leading bit, random signs; 0 for theta_j = 0), in RESOLVE_DIRS directions.
+ * The double loss's central differences along d (steps 2^-24 and 2^-26,
+ * exact in double unless theta_j + h d_j reaches the next binade, then off
+ * by one rounding) give the slope D; where D is significant (16 x its
+ * rounding error, the two steps within 1/4) the MPFR loss must change by
+ * about 2^-70 D. Precision doubles from start_prec until that change is at
+ * least 64 x the MPFR loss's error bound (two precisions). Refused when no
+ * resolvable direction changed by 1/8 of the prediction; several directions,
+ * because at a kink one side may be flat. A correct loss whose whole slope
+ * comes from a kink within 2^-24 of theta (relu(z), 0 < -z < 2^-24 scale) is
+ * flat at 2^-70 and would be refused: the steps are small to make that rare.
+ * Not judged (no finding) when no direction is significant: at a stationary
+ * point, or theta = 0. */
+static int mpfr_resolves(run *s, oracle_ws *w, const double *theta0)
+{
+    double slope[RESOLVE_DIRS];
+    uint64_t st = s->opt.seed ^ 0x5eed0fda11ULL, signs[RESOLVE_DIRS];
+    double eps = s->loss_eps > 2 * GA_U * fabs(s->loss0) ? s->loss_eps : 2 * GA_U * fabs(s->loss0);
+    int any = 0, status = GA_OK;
+    for (int k = 0; k < RESOLVE_DIRS; k++) {
+        signs[k] = ga_splitmix64(&st); /* the key of direction k's signs */
+        double dk[2];
+        for (int q = 0; q < 2 && !status; q++) {
+            double h = q == 0 ? RESOLVE_H : RESOLVE_H / 4, lp, lm;
+            for (size_t j = 0; j < s->n; j++)
+                s->theta[j] = theta0[j] + h * dir_step(theta0[j], signs[k], j);
+            status = call_loss(s, &lp, "at theta + h d (checking loss_mpfr's resolution)",
+                               (size_t)-1);
+            for (size_t j = 0; j < s->n && !status; j++)
+                s->theta[j] = theta0[j] - h * dir_step(theta0[j], signs[k], j);
+            if (!status)
+                status = call_loss(s, &lm, "at theta - h d (checking loss_mpfr's resolution)",
+                                   (size_t)-1);
+            dk[q] = (lp - lm) / (2 * h);
+        }
+        memcpy(s->theta, theta0, s->n * sizeof *s->theta);
+        if (status)
+            return status;
+        int significant =
+            fabs(dk[0]) > 16 * eps / RESOLVE_H && fabs(dk[0] - dk[1]) <= fabs(dk[0]) / 4;
+        slope[k] = significant ? dk[0] : 0.0;
+        any |= significant;
+    }
+    if (!any)
+        return GA_OK;
+    double worst_seen = 0, worst_pred = 0;
+    for (long p = s->opt.start_prec;; p = 2 * p > s->opt.max_prec ? s->opt.max_prec : 2 * p) {
+        oracle_set_prec(w, p + ORACLE_GAP);
+        status = oracle_loss(s, w, p);
+        if (status)
+            return status;
+        mpfr_set(w->fp, w->f0hi, MPFR_RNDN); /* the loss at theta and its bound */
+        mpfr_set(w->fm, w->eps, MPFR_RNDN);
+        int resolvable = 0, changed = 0;
+        for (int k = 0; k < RESOLVE_DIRS && !status; k++) {
+            if (slope[k] == 0)
+                continue;
+            for (size_t j = 0; j < s->n; j++) {
+                /* theta_j + 2^-70 d_j: bits e_j .. e_j - 71, exact in 125 */
+                mpfr_set_prec(w->th + j, 53 + RESOLVE_EXP + 2);
+                mpfr_set_d(w->th + j, theta0[j], MPFR_RNDN);
+                mpfr_set_d(w->s2, dir_step(theta0[j], signs[k], j), MPFR_RNDN);
+                mpfr_mul_2si(w->s2, w->s2, -RESOLVE_EXP, MPFR_RNDN);
+                mpfr_add(w->th + j, w->th + j, w->s2, MPFR_RNDN);
+            }
+            status = oracle_loss(s, w, p);
+            for (size_t j = 0; j < s->n; j++) {
+                mpfr_set_prec(w->th + j, 53);
+                mpfr_set_d(w->th + j, theta0[j], MPFR_RNDN);
+            }
+            if (status)
+                break;
+            mpfr_sub(w->ans, w->f0hi, w->fp, MPFR_RNDN);
+            double seen = fabs(mpfr_get_d(w->ans, MPFR_RNDN));
+            double err = mpfr_get_d(w->fm, MPFR_RNDU) + mpfr_get_d(w->eps, MPFR_RNDU);
+            double pred = fabs(ldexp(slope[k], -RESOLVE_EXP));
+            if (!(pred > 64 * err))
+                continue;
+            resolvable = 1;
+            if (seen > pred / 8)
+                changed = 1;
+            else if (pred > worst_pred) {
+                worst_pred = pred;
+                worst_seen = seen;
+            }
+        }
+        if (status)
+            return status;
+        if (resolvable && changed)
+            return GA_OK;
+        if (resolvable)
+            return ga_fail(s->err, GA_EMPFRLOSS,
+                           "gradaudit: loss_mpfr does not resolve changes below double precision: "
+                           "it gains no accuracy with precision (theta moved by 2^-%d of each "
+                           "parameter's leading bit in %d random directions changed it by %.3g "
+                           "where the double "
+                           "loss's slope predicts %.3g, at %ld bits; does it round theta or an "
+                           "intermediate to double?); no gradient judged",
+                           RESOLVE_EXP, RESOLVE_DIRS, worst_seen, worst_pred, p);
+        if (p >= s->opt.max_prec)
+            return GA_OK;
     }
 }
 
@@ -897,10 +1091,153 @@ static void publish(gradaudit_report *rep)
         .roundings = rep->roundings, .gamma = r->gamma, .noise_points = rep->noise_points,
         .unsettled = rep->unsettled, .max_prec_used = rep->max_prec_used,
         .loss_evals = rep->loss_evals, .loss_mpfr_evals = rep->loss_mpfr_evals,
-        .grad_evals = rep->grad_evals};
+        .grad_evals = rep->grad_evals, .nondeterministic = rep->nondeterministic,
+        .nondet_max_change = rep->nondet_max_change, .loss_nonfinite = rep->loss_nonfinite,
+        .grad_nonfinite = rep->grad_nonfinite, .grad_buffer = rep->grad_buffer,
+        .grad_buffer_ok = rep->grad_buffer_ok, .grad_buffer_note = rep->grad_buffer_note};
+}
+
+/* ---- findings about the gradient code as a whole ------------------------------- */
+/* Nondeterminism: the gradient rerun at theta NONDET_RERUNS times, each entry
+ * compared bit for bit with the first run (threads that sum in a varying
+ * order, atomics, uninitialised memory). A finding of its own, not FAILs: the
+ * verdicts stand on the first run. */
+static int nondeterminism(run *s)
+{
+    char where[64];
+    double *differs = s->bound; /* free until the tolerance model runs */
+    for (size_t i = 0; i < s->n; i++)
+        differs[i] = 0;
+    for (int k = 0; k < NONDET_RERUNS; k++) {
+        snprintf(where, sizeof where, "at theta (rerun %d, checking determinism)", k + 1);
+        int status = call_grad(s, s->gk, where);
+        if (status)
+            return status;
+        for (size_t i = 0; i < s->n; i++) {
+            if (memcmp(&s->gk[i], &s->g[i], sizeof s->g[i]) == 0)
+                continue;
+            differs[i] = 1;
+            double d = fabs(s->gk[i] - s->g[i]);
+            if (isnan(d))
+                d = isnan(s->gk[i]) && isnan(s->g[i]) ? 0 : INFINITY; /* two NaNs: payloads */
+            if (d > s->rep->nondet_max_change)
+                s->rep->nondet_max_change = d;
+        }
+    }
+    for (size_t i = 0; i < s->n; i++)
+        s->rep->nondeterministic += differs[i] != 0;
+    return GA_OK;
+}
+
+/* options.grad_buffer: one call on a buffer pre-filled with P_i = +-(1 + |F_i|)
+ * (1 + (i mod 5) / 8), F the gradient on a zeroed buffer (s->g); the result R
+ * says per entry overwritten (R_i = F_i) or accumulated into (R_i = P_i + F_i),
+ * within BUFFER_MATCH (|P_i| + |F_i|), allowing for += rounding in any order.
+ * Entries with a non-finite F_i say nothing and are skipped. */
+static int grad_buffer_check(run *s)
+{
+    gradaudit_report *rep = s->rep;
+    rep->grad_buffer_ok = 1;
+    if (s->opt.grad_buffer == GRADAUDIT_BUFFER_UNCHECKED)
+        return GA_OK;
+    double *P = s->bound, *R = s->gk; /* free until the tolerance model runs */
+    for (size_t i = 0; i < s->n; i++) {
+        double f = isfinite(s->g[i]) ? fabs(s->g[i]) : 0;
+        P[i] = (i % 2 ? -1 : 1) * (1 + f) * (1 + (double)(i % 5) / 8);
+        R[i] = P[i];
+    }
+    rep->grad_evals++;
+    int rc = s->p->grad(R, s->theta, s->n, s->p->user);
+    if (rc != 0)
+        return ga_fail(s->err, GA_ECALLBACK,
+                       "gradaudit: gradient callback returned %d at theta (on a pre-filled buffer, "
+                       "checking options.grad_buffer)", rc);
+    size_t over = 0, acc = 0, neither = 0, first_over = s->n, first_acc = s->n, first_neither = s->n;
+    for (size_t i = 0; i < s->n; i++) {
+        if (!isfinite(s->g[i]))
+            continue;
+        double m = BUFFER_MATCH * (fabs(P[i]) + fabs(s->g[i]));
+        if (fabs(R[i] - s->g[i]) <= m) {
+            over++;
+            first_over = first_over < i ? first_over : i;
+        } else if (fabs(R[i] - (P[i] + s->g[i])) <= m) {
+            acc++;
+            first_acc = first_acc < i ? first_acc : i;
+        } else {
+            neither++;
+            first_neither = first_neither < i ? first_neither : i;
+        }
+    }
+    const char *want = s->opt.grad_buffer == GRADAUDIT_BUFFER_OVERWRITE ? "writes" : "accumulates into";
+    char *note = rep->grad_buffer_note;
+    size_t size = sizeof rep->grad_buffer_note;
+    if (over + acc + neither == 0) {
+        rep->grad_buffer = GRADAUDIT_BUFFER_UNCHECKED;
+        snprintf(note, size, "the gradient's buffer convention was not checked: no entry is finite");
+        return GA_OK;
+    }
+    if (neither == 0 && acc == 0) {
+        rep->grad_buffer = GRADAUDIT_BUFFER_OVERWRITE;
+        snprintf(note, size, "the gradient overwrote its buffer (%zu entries checked)", over);
+    } else if (neither == 0 && over == 0) {
+        rep->grad_buffer = GRADAUDIT_BUFFER_ACCUMULATE;
+        snprintf(note, size, "the gradient accumulated into its buffer (%zu entries checked)", acc);
+    } else {
+        rep->grad_buffer = GRADAUDIT_BUFFER_OTHER;
+        size_t f = neither ? first_neither : s->opt.grad_buffer == GRADAUDIT_BUFFER_OVERWRITE
+                                                 ? first_acc : first_over;
+        snprintf(note, size,
+                 "the gradient overwrote %zu entries of its buffer, accumulated into %zu and did "
+                 "neither to %zu (first off the convention: %.80s)",
+                 over, acc, neither, entry_name(s, f));
+    }
+    rep->grad_buffer_ok = rep->grad_buffer == s->opt.grad_buffer;
+    if (!rep->grad_buffer_ok) {
+        size_t len = strlen(note);
+        snprintf(note + len, size - len, ", but options.grad_buffer says it %s it", want);
+    }
+    return GA_OK;
+}
+
+/* A NaN or Inf loss at theta has no derivative: every entry is unjudgeable,
+ * and a finite gradient there is an inconsistency the summary reports. */
+static void loss_nonfinite_verdicts(run *s)
+{
+    ga_check_report *r = &s->rep->r;
+    const char *what = isnan(s->loss0) ? "NaN" : "Inf";
+    for (size_t i = 0; i < s->n; i++) {
+        ga_check_entry *e = &r->entries[i];
+        e->oracle = e->oracle_err = e->fd = e->fd_trunc = e->fd_round = NAN;
+        e->slope_lo = e->slope_hi = NAN;
+        e->analytic = s->g[i];
+        e->ref = e->abs_err = e->rel_err = e->bound = e->tol = NAN;
+        e->verdict = GA_VERDICT_UNJUDGEABLE;
+        snprintf(e->reason, sizeof e->reason,
+                 isfinite(s->g[i]) ? "not judgeable: the loss at theta is %s, so it has no "
+                                     "derivative, yet this gradient entry is finite: inconsistent"
+                                   : "not judgeable: the loss at theta is %s, so it has no "
+                                     "derivative (this gradient entry is not finite either)",
+                 what);
+    }
 }
 
 /* ---- the check ---------------------------------------------------------------- */
+/* An oracle entry the Ziv loop did not settle: its error bound rests on the
+ * MPFR loss's rounding error shrinking with the precision, which is just what
+ * failed to happen (a loss with noise, or one that does not compute at the
+ * precision it is given: issue 15 saw a doubled gradient pass under a
+ * tolerance of 9e152). Neither pass nor FAIL is proven: not judgeable. A
+ * non-finite analytic value keeps its FAIL (the reference is finite). */
+static void unsettled_verdict(ga_check_entry *e, long max_prec)
+{
+    e->verdict = GA_VERDICT_UNJUDGEABLE;
+    snprintf(e->reason, sizeof e->reason,
+             "not judgeable: the MPFR loss did not settle this derivative up to %ld bits "
+             "(|diff| %.3g against an error bound %.3g of the unsettled reference): does loss_mpfr "
+             "gain accuracy with its precision?",
+             max_prec, e->abs_err, e->tol);
+}
+
 static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_problem *problem,
                      const gradaudit_options *opt)
 {
@@ -942,27 +1279,39 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
 
     status = fill_names(&s);
     if (!status)
-        status = call_loss(&s, &s.loss0, "at theta", (size_t)-1);
+        status = loss_at_theta(&s);
     if (!status)
         status = call_grad(&s, s.g, "at theta");
-    if (!status) {
-        r->loss = s.loss0;
+    for (size_t i = 0; i < s.n && !status; i++)
+        rep->grad_nonfinite += !isfinite(s.g[i]);
+    if (!status)
+        status = nondeterminism(&s);
+    if (!status)
+        status = grad_buffer_check(&s);
+    r->loss = s.loss0;
+    /* a NaN or Inf loss at theta has no derivative: no reference, no model */
+    int judge = !rep->loss_nonfinite;
+    if (!status && judge) {
         if (problem->grad_bound && !s.opt.ignore_bound) {
             status = bound_model(&s);
-            if (!status && !use_oracle)
+            if (!status)
                 status = loss_noise(&s, theta0);
         } else {
             status = noise_model(&s, theta0);
         }
     }
-    if (!status && use_oracle) {
+    if (!status && judge && use_oracle) {
         status = oracle_alloc(&w, &s);
         if (!status)
             status = oracle_loss_value(&s, &w);
         if (!status)
             r->loss_ulps = ga_ulp_distance(s.loss0, r->loss_oracle);
+        if (!status)
+            status = loss_agreement(&s);
+        if (!status)
+            status = mpfr_resolves(&s, &w, theta0);
     }
-    for (size_t i = 0; i < s.n && !status; i++) {
+    for (size_t i = 0; i < s.n && !status && judge; i++) {
         ga_check_entry *e = &r->entries[i];
         e->oracle = e->oracle_err = NAN;
         e->fd = e->fd_trunc = e->fd_round = NAN;
@@ -974,11 +1323,14 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
     if (status) {
         gradaudit_report_free(rep);
         free(s.buf);
+        free(s.unsettled);
         free(s.names);
         return status;
     }
     rep->names = s.names;
-    for (size_t i = 0; i < s.n; i++) {
+    if (!judge)
+        loss_nonfinite_verdicts(&s);
+    for (size_t i = 0; i < s.n && judge; i++) {
         ga_check_entry *e = &r->entries[i];
         e->analytic = s.g[i];
         e->ref = s.ref[i];
@@ -989,10 +1341,21 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
         /* |analytic - ref| <= |analytic - exact| + |exact - ref| */
         e->tol = (s.bound[i] + s.ref_err[i]) * (1 + 2 * GA_U);
         e->verdict = ga_compare(e->reason, sizeof e->reason, e->analytic, e->ref, e->tol);
+        if (s.unsettled[i] && isfinite(e->analytic))
+            unsettled_verdict(e, s.opt.max_prec);
+        else if (!isfinite(e->analytic) && e->verdict == GA_VERDICT_FAIL)
+            snprintf(e->reason, sizeof e->reason,
+                     "analytic gradient is %s where the loss is finite (%.17g at theta); reference "
+                     "%.17g", isnan(e->analytic) ? "NaN" : e->analytic > 0 ? "+inf" : "-inf",
+                     s.loss0, e->ref);
     }
     free(s.buf);
+    free(s.unsettled);
     summarise(rep, s.opt.top_k);
 
+    if (!judge)
+        rep->tol_model = problem->grad_bound && !s.opt.ignore_bound ? GRADAUDIT_TOL_BOUND
+                                                                    : GRADAUDIT_TOL_NOISE;
     const char *refs = use_oracle
         ? "reference: MPFR central differences with Richardson extrapolation, precision raised until "
           "settled (error <= 1/2 ulp when settled)"
@@ -1009,6 +1372,10 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
                  "directed rounding modes and at %zu points perturbed by 1..%u ulps (seed %llu), "
                  "at least 2 ulps, plus the reference's bound",
                  refs, rep->noise_points, s.opt.noise_ulps, (unsigned long long)s.opt.seed);
+    if (!judge)
+        snprintf(rep->model, sizeof rep->model,
+                 "no reference and no tolerance: the double loss at theta is %s, so it has no "
+                 "derivative and no entry is judged", isnan(s.loss0) ? "NaN" : "Inf");
     snprintf(r->command, sizeof r->command, "gradaudit_check(reference %s, seed %llu)",
              use_oracle ? "oracle" : "ridders", (unsigned long long)s.opt.seed);
     publish(rep);
@@ -1027,7 +1394,8 @@ int gradaudit_check(gradaudit_report **out, gradaudit_error *err, const gradaudi
 int gradaudit_report_ok(const gradaudit_report *rep)
 {
     /* every entry judged and passed: an entry that could not be judged is not a pass */
-    return rep && rep->r.n_fail == 0 && rep->r.n_entries > 0 && rep->r.n_pass == rep->r.n_entries;
+    return rep && rep->r.n_fail == 0 && rep->r.n_entries > 0 && rep->r.n_pass == rep->r.n_entries &&
+           rep->grad_buffer_ok;
 }
 
 const gradaudit_summary *gradaudit_report_summary(const gradaudit_report *rep)
@@ -1076,6 +1444,29 @@ int gradaudit_report_print_worst(FILE *f, const gradaudit_report *rep, size_t k)
     return ferror(f) ? GA_EIO : GA_OK;
 }
 
+/* The findings about the gradient code as a whole, one line each. */
+static void print_findings(FILE *f, const gradaudit_report *rep)
+{
+    size_t n = rep->r.n_entries, finite = n - rep->grad_nonfinite;
+    const char *lw = isnan(rep->r.loss) ? "NaN" : "Inf";
+    if (rep->loss_nonfinite && finite)
+        fprintf(f, "inconsistent: the loss at theta is %s while %zu of %zu gradient entries are "
+                   "finite; no entry judged\n", lw, finite, n);
+    else if (rep->loss_nonfinite)
+        fprintf(f, "the loss at theta is %s and no gradient entry is finite; no entry judged\n", lw);
+    else if (rep->grad_nonfinite)
+        fprintf(f, "inconsistent: the loss at theta is finite while %zu of %zu gradient entries "
+                   "are NaN or Inf\n", rep->grad_nonfinite, n);
+    if (rep->nondeterministic)
+        fprintf(f, "nondeterministic: %zu of %zu gradient entries were not bit-identical when "
+                   "rerun at theta (largest change %.3g); the verdicts judge the first run\n",
+                rep->nondeterministic, n, rep->nondet_max_change);
+    else
+        fprintf(f, "deterministic: %d reruns at theta bit-identical\n", NONDET_RERUNS);
+    if (rep->grad_buffer_note[0])
+        fprintf(f, "%s: %s\n", rep->grad_buffer_ok ? "buffer" : "BUFFER", rep->grad_buffer_note);
+}
+
 int gradaudit_report_print(FILE *f, const gradaudit_report *rep)
 {
     if (!f || !rep)
@@ -1085,7 +1476,9 @@ int gradaudit_report_print(FILE *f, const gradaudit_report *rep)
             rep->reference == GRADAUDIT_REF_ORACLE ? "oracle" : "ridders",
             (unsigned long long)r->seed);
     fprintf(f, "%s\n", rep->model);
-    if (rep->reference == GRADAUDIT_REF_ORACLE)
+    if (rep->loss_nonfinite)
+        fprintf(f, "loss %.17g\n", r->loss);
+    else if (rep->reference == GRADAUDIT_REF_ORACLE)
         fprintf(f, "loss %.17g (oracle %.17g, %llu ulps); oracle up to %ld bits, %u unsettled\n",
                 r->loss, r->loss_oracle, (unsigned long long)r->loss_ulps, rep->max_prec_used,
                 rep->unsettled);
@@ -1093,9 +1486,10 @@ int gradaudit_report_print(FILE *f, const gradaudit_report *rep)
         fprintf(f, "loss %.17g\n", r->loss);
     fprintf(f, "result: %zu pass, %zu FAIL", r->n_pass, r->n_fail);
     if (r->n_unjudgeable)
-        fprintf(f, ", %zu not judgeable (their error bound could not be formed: not a pass)",
+        fprintf(f, ", %zu not judgeable (not a pass: each entry's reason says why)",
                 r->n_unjudgeable);
     fputc('\n', f);
+    print_findings(f, rep);
     fprintf(f, "\n%-12s %7s %7s %6s %12s %12s %12s\n", "group", "entries", "pass", "FAIL",
             "max_abs_err", "max_rel_err", "worst/tol");
     for (size_t i = 0; i < r->n_layers; i++) {

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <gradaudit.h>
+#include <gradaudit_criterion.h>
 
 #include "ga_testsupport.h" /* test helpers only: the API comes from gradaudit.h alone */
 
@@ -35,6 +37,15 @@ typedef struct {
     double bug_add_ulps;  /* analytic[bug_entry] moved by this many ulps */
     size_t bound_roundings;
     double bound_value;   /* when not 0: every S_i */
+    double mpfr_noise;    /* loss_mpfr adds this x |L| x uniform(-1, 1), fresh at every call */
+    double mpfr_scale;    /* when not 0: loss_mpfr returns this x L */
+    int mpfr_wraps;       /* loss_mpfr rounds theta to double and returns the double loss */
+    int grad_accumulates; /* grad adds into its buffer instead of writing it */
+    int grad_skips_5;     /* grad never writes entry 5 (its value is 0) */
+    int grad_jitter;      /* grad moves entry 2 by one ulp at every other call */
+    int grad_inf_entry;   /* -1: none; else that entry is +Inf */
+    unsigned grad_calls;
+    uint64_t noise_state;
 } tuser;
 
 static double theta0[N] = {0.3, -1.2, 0.7, 0.25, -0.9, 1.5};
@@ -68,6 +79,14 @@ static int f_loss_mpfr(mpfr_ptr loss, mpfr_srcptr t, size_t n, mpfr_prec_t prec,
         mpfr_set_nan(loss);
         return 0;
     }
+    if (u->mpfr_wraps) { /* the mistake issue 15 saw: an "MPFR loss" computing in double */
+        double td[N], l;
+        for (size_t i = 0; i < N; i++)
+            td[i] = mpfr_get_d(t + i, MPFR_RNDN);
+        int rc = f_loss(&l, td, n, user);
+        mpfr_set_d(loss, l, MPFR_RNDN);
+        return rc;
+    }
     mpfr_t a, b;
     mpfr_inits2(prec, a, b, (mpfr_ptr)0);
     mpfr_set_zero(loss, 1);
@@ -84,6 +103,14 @@ static int f_loss_mpfr(mpfr_ptr loss, mpfr_srcptr t, size_t n, mpfr_prec_t prec,
     mpfr_sin(b, t + 4, MPFR_RNDN);
     mpfr_mul(a, a, b, MPFR_RNDN);
     mpfr_add(loss, loss, a, MPFR_RNDN);
+    if (u->mpfr_scale != 0)
+        mpfr_mul_d(loss, loss, u->mpfr_scale, MPFR_RNDN);
+    if (u->mpfr_noise != 0) {
+        u->noise_state = u->noise_state * 6364136223846793005ULL + 1442695040888963407ULL;
+        double r = (double)(u->noise_state >> 11) * 0x1p-53 * 2 - 1;
+        mpfr_mul_d(a, loss, u->mpfr_noise * r, MPFR_RNDN);
+        mpfr_add(loss, loss, a, MPFR_RNDN);
+    }
     mpfr_clears(a, b, (mpfr_ptr)0);
     return 0;
 }
@@ -94,14 +121,22 @@ static int f_grad(double *g, const double *t, size_t n, void *user)
     (void)n;
     if (u->grad_rc)
         return u->grad_rc;
+    double v[N];
     for (int i = 0; i < 5; i++)
-        g[i] = 2 * W[i] * t[i] / (1 + t[i] * t[i]);
-    g[0] += t[1] * t[2];
-    g[1] += t[0] * t[2];
-    g[2] += t[0] * t[1];
-    g[3] += exp(t[3]) * sin(t[4]);
-    g[4] += exp(t[3]) * cos(t[4]);
-    g[5] = 0;
+        v[i] = 2 * W[i] * t[i] / (1 + t[i] * t[i]);
+    v[0] += t[1] * t[2];
+    v[1] += t[0] * t[2];
+    v[2] += t[0] * t[1];
+    v[3] += exp(t[3]) * sin(t[4]);
+    v[4] += exp(t[3]) * cos(t[4]);
+    v[5] = 0;
+    if (u->grad_jitter && u->grad_calls++ % 2)
+        v[2] = nextafter(v[2], INFINITY);
+    for (int i = 0; i < N; i++)
+        if (!(u->grad_skips_5 && i == 5))
+            g[i] = u->grad_accumulates ? g[i] + v[i] : v[i];
+    if (u->grad_inf_entry >= 0)
+        g[u->grad_inf_entry] = INFINITY;
     if (u->grad_nan_entry >= 0)
         g[u->grad_nan_entry] = NAN;
     if (u->bug_entry >= 0) {
@@ -172,6 +207,7 @@ static void setup(void)
     memset(&U, 0, sizeof U);
     U.loss_nan_above = INFINITY;
     U.grad_nan_entry = -1;
+    U.grad_inf_entry = -1;
     U.bug_scale = 1;
     U.bound_roundings = 20;
     memset(&P, 0, sizeof P);
@@ -367,14 +403,46 @@ Test(problem, ridders_catches_relative_1e_8)
     check_bug(&c);
 }
 
-Test(problem, nan_gradient_entry_is_a_fail_verdict)
+/* An MPFR loss that is not the double loss computed in MPFR is refused with
+ * a status that says so, before any entry is judged (issue 15: a loss 1.001x
+ * off FAILed every entry as if the gradient were wrong; a wrapper of the
+ * double loss settled at 512 bits with a derivative of 0). */
+Test(problem, mpfr_loss_off_by_a_factor_is_refused)
 {
-    U.grad_nan_entry = 3;
+    U.mpfr_scale = 1.001;
+    run_err(GRADAUDIT_EMPFRLOSS, "the MPFR loss is 1.001x the double loss");
+    run_err(GRADAUDIT_EMPFRLOSS, "they compute different functions");
+    P.grad_bound = f_bound; /* the bound model measures the double loss's noise too */
+    run_err(GRADAUDIT_EMPFRLOSS, "1.001x");
+    /* (1 + 1e-9) is refused too (every entry would FAIL), 1 + 2^-40 is within
+     * the documented allowance (2^-36 relative) */
+    U.mpfr_scale = 1 + 1e-9;
+    run_err(GRADAUDIT_EMPFRLOSS, "they compute different functions");
+    U.mpfr_scale = 1 + 0x1p-40;
+    P.grad_bound = NULL;
     gradaudit_report *rep = run_ok();
-    cr_expect_eq(E(rep, 3)->verdict, GRADAUDIT_VERDICT_FAIL);
-    cr_expect(strstr(E(rep, 3)->reason, "NaN") != NULL, "%s", E(rep, 3)->reason);
+    gradaudit_report_free(rep);
+    cr_expect_str_eq(gradaudit_strerror(GRADAUDIT_EMPFRLOSS),
+                     "the MPFR loss is not the double loss computed in MPFR");
+}
+
+Test(problem, mpfr_loss_wrapping_the_double_loss_is_refused)
+{
+    U.mpfr_wraps = 1;
+    run_err(GRADAUDIT_EMPFRLOSS, "loss_mpfr does not resolve changes below double precision: it "
+                                 "gains no accuracy with precision");
+    /* with one parameter at 0 (not moved) and a doubled gradient: refused all the same */
+    double t[N];
+    memcpy(t, theta0, sizeof t);
+    t[2] = 0;
+    P.theta = t;
+    U.bug_entry = 0;
+    U.bug_scale = 2;
+    run_err(GRADAUDIT_EMPFRLOSS, "no gradient judged");
+    /* Ridders asked for explicitly: loss_mpfr is not used, nor checked */
+    O.reference = GRADAUDIT_REF_RIDDERS;
+    gradaudit_report *rep = run_ok();
     cr_expect_eq(S(rep)->n_fail, 1);
-    cr_expect_eq(gradaudit_report_top(rep, 0)->index, 3);
     gradaudit_report_free(rep);
 }
 
@@ -415,6 +483,192 @@ static char *print_to_string(const gradaudit_report *rep)
     cr_expect_eq(gradaudit_report_print(f, rep), GRADAUDIT_OK);
     fclose(f);
     return buf;
+}
+
+/* ---- findings about the gradient code as a whole ------------------------------- */
+/* A finite loss with a non-finite gradient entry: that entry FAILs, and its
+ * reason and the summary say the loss is finite. */
+Test(problem, nonfinite_gradient_of_a_finite_loss)
+{
+    U.grad_nan_entry = 3;
+    gradaudit_report *rep = run_ok();
+    cr_expect_eq(E(rep, 3)->verdict, GRADAUDIT_VERDICT_FAIL);
+    cr_expect(strstr(E(rep, 3)->reason, "analytic gradient is NaN where the loss is finite") != NULL,
+              "%s", E(rep, 3)->reason);
+    cr_expect_eq(S(rep)->n_fail, 1);
+    cr_expect_eq(S(rep)->grad_nonfinite, 1);
+    cr_expect_not(S(rep)->loss_nonfinite);
+    cr_expect_eq(gradaudit_report_top(rep, 0)->index, 3);
+    char *buf = print_to_string(rep);
+    cr_expect(strstr(buf, "inconsistent: the loss at theta is finite while 1 of 6 gradient entries "
+                          "are NaN or Inf") != NULL, "%s", buf);
+    free(buf);
+    gradaudit_report_free(rep);
+
+    U.grad_nan_entry = -1;
+    U.grad_inf_entry = 1;
+    P.loss_mpfr = NULL;
+    rep = run_ok();
+    cr_expect_eq(E(rep, 1)->verdict, GRADAUDIT_VERDICT_FAIL);
+    cr_expect(strstr(E(rep, 1)->reason, "+inf where the loss is finite") != NULL, "%s",
+              E(rep, 1)->reason);
+    cr_expect_eq(S(rep)->grad_nonfinite, 1);
+    gradaudit_report_free(rep);
+}
+
+/* A NaN loss at theta has no derivative: a report (not an error) whose
+ * entries are all unjudgeable, saying a finite gradient there is inconsistent. */
+Test(problem, nonfinite_loss_with_a_finite_gradient)
+{
+    U.loss_nan_at_theta = 1;
+    U.grad_nan_entry = 4;
+    gradaudit_report *rep = run_ok();
+    cr_expect(S(rep)->loss_nonfinite);
+    cr_expect(isnan(S(rep)->loss));
+    cr_expect_eq(S(rep)->grad_nonfinite, 1);
+    cr_expect_eq(S(rep)->n_unjudgeable, N);
+    cr_expect_not(gradaudit_report_ok(rep));
+    cr_expect(strstr(E(rep, 0)->reason, "the loss at theta is NaN") != NULL, "%s", E(rep, 0)->reason);
+    cr_expect(strstr(E(rep, 0)->reason, "finite: inconsistent") != NULL, "%s", E(rep, 0)->reason);
+    cr_expect(strstr(E(rep, 4)->reason, "not finite either") != NULL, "%s", E(rep, 4)->reason);
+    cr_expect(strstr(S(rep)->model, "no entry is judged") != NULL, "%s", S(rep)->model);
+    char *buf = print_to_string(rep);
+    cr_expect(strstr(buf, "inconsistent: the loss at theta is NaN while 5 of 6 gradient entries "
+                          "are finite") != NULL, "%s", buf);
+    free(buf);
+    gradaudit_report_free(rep);
+}
+
+Test(problem, nondeterministic_gradient_is_its_own_finding)
+{
+    gradaudit_report *rep = run_ok();
+    cr_expect_eq(S(rep)->nondeterministic, 0);
+    cr_expect_eq(S(rep)->nondet_max_change, 0.0);
+    char *buf = print_to_string(rep);
+    cr_expect(strstr(buf, "deterministic: 2 reruns at theta bit-identical") != NULL, "%s", buf);
+    free(buf);
+    gradaudit_report_free(rep);
+
+    U.grad_jitter = 1;
+    rep = run_ok();
+    cr_expect_eq(S(rep)->nondeterministic, 1);
+    cr_expect_gt(S(rep)->nondet_max_change, 0.0);
+    cr_expect_leq(S(rep)->nondet_max_change, 1e-15);
+    cr_expect_eq(S(rep)->n_fail, 0, "a one-ulp jitter is no FAIL");
+    buf = print_to_string(rep);
+    cr_expect(strstr(buf, "nondeterministic: 1 of 6 gradient entries were not bit-identical") != NULL,
+              "%s", buf);
+    free(buf);
+    gradaudit_report_free(rep);
+}
+
+/* options.grad_buffer, both conventions against both behaviours (dlib's
+ * test_layer pre-fills the gradient buffers the same way). */
+typedef struct {
+    gradaudit_buffer asked;
+    int accumulates, skips_5;
+    gradaudit_buffer found;
+    char note[200]; /* an array: each test runs in a new process, where this one's
+                     * literals may lie elsewhere */
+} buffer_case;
+
+ParameterizedTestParameters(problem, grad_buffer_convention)
+{
+    static buffer_case cases[] = {
+        {GRADAUDIT_BUFFER_OVERWRITE, 0, 0, GRADAUDIT_BUFFER_OVERWRITE,
+         "the gradient overwrote its buffer (6 entries checked)"},
+        {GRADAUDIT_BUFFER_OVERWRITE, 1, 0, GRADAUDIT_BUFFER_ACCUMULATE,
+         "the gradient accumulated into its buffer (6 entries checked), but options.grad_buffer "
+         "says it writes it"},
+        {GRADAUDIT_BUFFER_ACCUMULATE, 1, 0, GRADAUDIT_BUFFER_ACCUMULATE,
+         "the gradient accumulated into its buffer"},
+        {GRADAUDIT_BUFFER_ACCUMULATE, 0, 0, GRADAUDIT_BUFFER_OVERWRITE,
+         "the gradient overwrote its buffer (6 entries checked), but options.grad_buffer says it "
+         "accumulates into it"},
+        {GRADAUDIT_BUFFER_OVERWRITE, 0, 1, GRADAUDIT_BUFFER_OTHER,
+         "overwrote 5 entries of its buffer, accumulated into 1 and did neither to 0 (first off "
+         "the convention: theta[5])"},
+    };
+    return cr_make_param_array(buffer_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(buffer_case *c, problem, grad_buffer_convention)
+{
+    O.grad_buffer = c->asked;
+    U.grad_accumulates = c->accumulates;
+    U.grad_skips_5 = c->skips_5;
+    gradaudit_report *rep = run_ok();
+    int ok = c->asked == c->found;
+    cr_expect_eq(S(rep)->grad_buffer, c->found);
+    cr_expect_eq(S(rep)->grad_buffer_ok, ok);
+    cr_expect(strstr(S(rep)->grad_buffer_note, c->note) != NULL, "'%s' lacks '%s'",
+              S(rep)->grad_buffer_note, c->note);
+    /* the entries are judged on a zeroed buffer: they pass whatever the convention */
+    cr_expect_eq(S(rep)->n_pass, N);
+    cr_expect_eq(gradaudit_report_ok(rep), ok);
+    char *buf = print_to_string(rep);
+    cr_expect(strstr(buf, ok ? "buffer: the gradient" : "BUFFER: the gradient") != NULL, "%s", buf);
+    free(buf);
+    gradaudit_report_free(rep);
+}
+
+/* cr_assert_gradient's message names what made the check fail besides FAILs. */
+Test(problem, criterion_message_names_unjudgeable_entries_and_the_buffer)
+{
+    char msg[GRADAUDIT_CR_MSG_SIZE];
+    O.grad_buffer = GRADAUDIT_BUFFER_OVERWRITE;
+    U.grad_accumulates = 1;
+    cr_expect_not(gradaudit_cr_check_(msg, sizeof msg, &P, &O));
+    cr_expect(strstr(msg, "0 of 6 entries FAIL (seed") != NULL, "%s", msg);
+    cr_expect(strstr(msg, "accumulated into its buffer (6 entries checked), but options.grad_buffer "
+                          "says it writes it") != NULL, "%s", msg);
+    U.grad_accumulates = 0;
+    U.mpfr_noise = 1e-12;
+    O.max_prec = 256;
+    cr_expect_not(gradaudit_cr_check_(msg, sizeof msg, &P, &O));
+    cr_expect(strstr(msg, "0 of 6 entries FAIL, 6 not judgeable") != NULL, "%s", msg);
+    cr_expect(strstr(msg, "MPFR loss did not settle") != NULL, "%s", msg);
+    U.mpfr_noise = 0;
+    U.loss_nan_at_theta = 1;
+    cr_expect_not(gradaudit_cr_check_(msg, sizeof msg, &P, &O));
+    cr_expect(strstr(msg, "the loss at theta is not finite") != NULL, "%s", msg);
+}
+
+Test(problem, grad_buffer_unchecked_by_default_and_bad_values_refused)
+{
+    U.grad_accumulates = 1;
+    gradaudit_report *rep = run_ok();
+    cr_expect_eq(S(rep)->grad_buffer, GRADAUDIT_BUFFER_UNCHECKED);
+    cr_expect(S(rep)->grad_buffer_ok);
+    cr_expect_str_eq(S(rep)->grad_buffer_note, "");
+    cr_expect(gradaudit_report_ok(rep));
+    gradaudit_report_free(rep);
+    O.grad_buffer = GRADAUDIT_BUFFER_OTHER;
+    run_err(GRADAUDIT_EINVAL, "options.grad_buffer");
+}
+
+/* A noisy MPFR loss (1e-12 relative noise, fresh at every call) never
+ * settles: its entries' error bounds are no bounds, so a doubled gradient
+ * must not pass; none of its entries is judged. */
+Test(problem, unsettled_entries_never_pass)
+{
+    U.mpfr_noise = 1e-12;
+    U.bug_entry = 1;
+    U.bug_scale = 2;
+    O.max_prec = 1024;
+    gradaudit_report *rep = run_ok();
+    cr_expect_not(gradaudit_report_ok(rep));
+    cr_expect_eq(S(rep)->n_pass, 0);
+    cr_expect_eq(S(rep)->unsettled, N);
+    for (int i = 0; i < N; i++) {
+        const gradaudit_entry *e = E(rep, i);
+        cr_expect_eq(e->verdict, GRADAUDIT_VERDICT_UNJUDGEABLE, "%s: %s", e->name, e->reason);
+        cr_expect(strstr(e->reason, "MPFR loss did not settle") != NULL, "%s", e->reason);
+    }
+    char *buf = print_to_string(rep);
+    cr_expect(strstr(buf, "6 not judgeable") != NULL, "%s", buf);
+    free(buf);
+    gradaudit_report_free(rep);
 }
 
 Test(problem, print_and_csv)
@@ -601,12 +855,6 @@ Test(problem, error_nan_theta)
     run_err(GRADAUDIT_ENONFINITE, "theta[4] is NaN");
     t[4] = -INFINITY;
     run_err(GRADAUDIT_ENONFINITE, "theta[4] is Inf");
-}
-
-Test(problem, error_nan_loss_at_theta)
-{
-    U.loss_nan_at_theta = 1;
-    run_err(GRADAUDIT_ENONFINITE, "loss callback gave NaN at theta");
 }
 
 Test(problem, error_nan_loss_at_a_ridders_step)
