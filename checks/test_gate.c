@@ -18,6 +18,7 @@
 
 #include "ga_check.h"
 #include "ga_randnet.h"
+#include "gate_common.h"
 
 ParameterizedTestParameters(gate, oracle_zero_failures)
 {
@@ -29,18 +30,8 @@ ParameterizedTestParameters(gate, oracle_zero_failures)
 
 ParameterizedTest(ga_randnet_case *c, gate, oracle_zero_failures)
 {
-    ga_randnet p;
-    ga_error err;
-    int st = ga_randnet_make_case(&p, &err, c);
-    cr_assert_eq(st, GA_OK, "seed %u: %s", c->seed, err.msg);
     char what[160];
-    ga_randnet_describe(what, sizeof what, &p);
-    ga_check_options o;
-    ga_check_options_default(&o);
-    o.seed = c->seed;
-    ga_check_report *r = NULL;
-    st = ga_check_run(&r, &err, p.net, p.net->params, p.x, p.y, p.batch, &o);
-    cr_assert_eq(st, GA_OK, "%s: %s", what, err.msg);
+    ga_check_report *r = gate_check_case(what, sizeof what, c, GA_CHECK_ORACLE);
     for (size_t i = 0; i < r->n_entries; i++) {
         const ga_check_entry *e = &r->entries[i];
         cr_expect_neq(e->verdict, GA_VERDICT_FAIL, "%s: %s analytic %.17g oracle %.17g: %s", what,
@@ -54,7 +45,6 @@ ParameterizedTest(ga_randnet_case *c, gate, oracle_zero_failures)
     cr_expect_eq(r->cross_checked, 2, "%s: cross-checked %zu entries", what, r->cross_checked);
     cr_expect_eq(r->cross_mismatches, 0, "%s: the oracle's two routes disagree", what);
     ga_check_report_free(r);
-    ga_randnet_clear(&p);
 }
 
 /* ---- nets placed at relu kinks ------------------------------------------

@@ -16,29 +16,18 @@
 
 #include "ga_check.h"
 #include "ga_randnet.h"
+#include "gate_common.h"
 
 static void check_case(const ga_randnet_case *c, ga_check_method m)
 {
-    ga_randnet p;
-    ga_error err;
-    int st = ga_randnet_make_case(&p, &err, c);
-    cr_assert_eq(st, GA_OK, "seed %u: %s", c->seed, err.msg);
     char what[160];
-    ga_randnet_describe(what, sizeof what, &p);
-    ga_check_options o;
-    ga_check_options_default(&o);
-    o.method = m;
-    o.seed = c->seed;
-    ga_check_report *r = NULL;
-    st = ga_check_run(&r, &err, p.net, p.net->params, p.x, p.y, p.batch, &o);
-    cr_assert_eq(st, GA_OK, "%s: %s", what, err.msg);
+    ga_check_report *r = gate_check_case(what, sizeof what, c, m);
     for (size_t i = 0; i < r->n_entries; i++) {
         const ga_check_entry *e = &r->entries[i];
         cr_expect_neq(e->verdict, GA_VERDICT_FAIL, "%s method %s: %s analytic %.17g ref %.17g: %s",
                       what, ga_check_method_name(m), e->name, e->analytic, e->ref, e->reason);
     }
     ga_check_report_free(r);
-    ga_randnet_clear(&p);
 }
 
 Test(gate_slow, oracle_many_seeds, .timeout = 3000)
