@@ -110,6 +110,7 @@ typedef struct {
 /* orc_state.c */
 orc_range orc_range_widest(void);
 void orc_range_restore(orc_range saved);
+ga_oracle_options orc_options(const ga_oracle_options *opt);
 int orc_check_args(ga_oracle_options *o, ga_error *err, const ga_net *net,
                    const double *params, const double *x, const double *y, size_t batch,
                    const ga_oracle_options *opt);

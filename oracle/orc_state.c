@@ -39,6 +39,17 @@ void orc_range_restore(orc_range saved)
     mpfr_set_emax(saved.emax);
 }
 
+/* *opt, or the defaults (ga_oracle_options_default) when opt is NULL */
+ga_oracle_options orc_options(const ga_oracle_options *opt)
+{
+    ga_oracle_options o;
+    if (opt)
+        o = *opt;
+    else
+        ga_oracle_options_default(&o);
+    return o;
+}
+
 static const char *nonfinite_word(double v)
 {
     return isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
@@ -66,10 +77,7 @@ int orc_check_args(ga_oracle_options *o, ga_error *err, const ga_net *net,
     if (np != net->n_params || !net->views || net->n_views != 2 * net->desc.n_layers)
         return ga_fail(err, GA_EINVAL, "oracle: the net's slab (%zu parameters, %zu views) does not match its description (%zu parameters, %zu layers)",
                        net->n_params, net->n_views, np, net->desc.n_layers);
-    if (opt)
-        *o = *opt;
-    else
-        ga_oracle_options_default(o);
+    *o = orc_options(opt);
     if (o->engine != GA_ORACLE_MPFR && o->engine != GA_ORACLE_BALL)
         return ga_fail(err, GA_EINVAL, "oracle: engine %d: GA_ORACLE_MPFR or GA_ORACLE_BALL",
                        o->engine);
@@ -193,11 +201,7 @@ int orc_count(orc_sizes *s, ga_error *err, const ga_net_desc *d, size_t n_params
 int ga_oracle_bytes(size_t *bytes, const ga_net_desc *desc, size_t n_params, size_t batch,
                     const ga_oracle_options *opt, unsigned flags)
 {
-    ga_oracle_options op;
-    if (opt)
-        op = *opt;
-    else
-        ga_oracle_options_default(&op);
+    ga_oracle_options op = orc_options(opt);
     /* the largest working set a run asks for: route (b)'s at start + GAP
      * (orc_ziv.c: the pair p, p + GAP; route (a)'s base kept with a cross-check) */
     int grad = (flags & (GA_ORACLE_GRADIENT | GA_ORACLE_CROSS_CHECK)) != 0;
