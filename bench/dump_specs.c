@@ -6,8 +6,7 @@
  *   dump_specs DIR [N_HARD]
  *
  * DIR/gate_SEED.json: every case of checks/test_gate.c's oracle_zero_failures
- * (the same activations, losses, batches, layouts, seeds, widths and weight
- * decay); DIR/hard_SEED.json: ga_hardnet cases 1 .. N_HARD (default 100). */
+ * (its table, GA_RANDNET_GATE_TABLE of checks/ga_randnet.h); DIR/hard_SEED.json: ga_hardnet cases 1 .. N_HARD (default 100). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,36 +45,27 @@ int main(int argc, char **argv)
     }
     const char *dir = argv[1];
     long n_hard = argc == 3 ? strtol(argv[2], NULL, 10) : 100;
-    static const size_t batches[4] = {1, 2, 7, 64};
+    static const ga_randnet_table gate = GA_RANDNET_GATE_TABLE;
+    static ga_randnet_case cases[GA_RANDNET_TABLE_MAX(1)];
+    size_t n_gate = ga_randnet_table_cases(cases, &gate);
     ga_error err;
     char path[4096];
-    size_t n = 0, written = 0;
-    /* the case table of test_gate.c, in its order (the seed is 20261122 + n) */
-    for (int a = 0; a < GA_ACT_COUNT; a++)
-        for (int l = 0; l < GA_LOSS_COUNT; l++) {
-            ga_activation out = ga_randnet_output_activation((ga_loss_kind)l, (ga_activation)a);
-            if (ga_loss_check_pair(NULL, (ga_loss_kind)l, out) != GA_OK)
-                continue;
-            for (size_t b = 0; b < 4; b++)
-                for (int lay = 0; lay < 2; lay++, n++) {
-                    uint32_t seed = (uint32_t)(20261122u + n);
-                    ga_randnet p;
-                    double wd = (seed % 2) ? 0.01 : 0.0;
-                    if (ga_randnet_make(&p, &err, (ga_layout)lay, (ga_activation)a, (ga_loss_kind)l,
-                                        (ga_reduction)(seed % 3), batches[b], 3, 3, wd, seed)) {
-                        fprintf(stderr, "dump_specs: gate seed %u: %s\n", seed, err.msg);
-                        return 3;
-                    }
-                    snprintf(path, sizeof path, "%s/gate_%u.json", dir, seed);
-                    int st = save_randnet(&p, path, &err);
-                    ga_randnet_clear(&p);
-                    if (st) {
-                        fprintf(stderr, "dump_specs: %s\n", err.msg);
-                        return 3;
-                    }
-                    written++;
-                }
+    size_t written = 0;
+    for (size_t i = 0; i < n_gate; i++) {
+        ga_randnet p;
+        if (ga_randnet_make_case(&p, &err, &cases[i])) {
+            fprintf(stderr, "dump_specs: gate seed %u: %s\n", cases[i].seed, err.msg);
+            return 3;
         }
+        snprintf(path, sizeof path, "%s/gate_%u.json", dir, cases[i].seed);
+        int st = save_randnet(&p, path, &err);
+        ga_randnet_clear(&p);
+        if (st) {
+            fprintf(stderr, "dump_specs: %s\n", err.msg);
+            return 3;
+        }
+        written++;
+    }
     for (long s = 1; s <= n_hard; s++) {
         ga_hardnet h;
         if (ga_hardnet_make(&h, &err, (uint32_t)s)) {

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "ga_check.h"
+#include "ga_loss_internal.h"
 
 #define GA_ELEM_ULPS 8
 /* Gradual underflow: below DBL_MIN a product, quotient or function value
@@ -51,17 +52,6 @@ static double gamma_of(size_t n)
 static size_t fan_in_of(const ga_net *net, size_t l)
 {
     return l == 0 ? net->desc.n_in : net->desc.layers[l - 1].n_out;
-}
-
-static double sigm(double z)
-{
-    double e = exp(-fabs(z));
-    return z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-}
-
-static double softplus(double z)
-{
-    return (z > 0 ? z : 0.0) + log1p(exp(-fabs(z)));
 }
 
 /* |f''(z)| for the elementwise activations (0 on the linear pieces), from
@@ -269,10 +259,12 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
         case GA_LOSS_BCE:
         case GA_LOSS_BCE_LOGITS:
             for (size_t k = 0; k < no; k++) {
-                double mz = zerr[k] / gz, s = sigm(z[k]), sm = sigm(-z[k]), ds = s * sm;
+                double mz = zerr[k] / gz, s = ga_sigmoid(z[k]), sm = ga_sigmoid(-z[k]);
+                double ds = s * sm;
                 double ay = fabs(yy[k]), a1y = 1.0 + ay;
                 /* y softplus(-z) + (1-y) softplus(z); softplus' = sigmoid */
-                term += ay * (softplus(-z[k]) + sm * mz) + a1y * (softplus(z[k]) + s * mz) + TINY;
+                term += ay * (ga_softplus(-z[k]) + sm * mz) + a1y * (ga_softplus(z[k]) + s * mz) +
+                        TINY;
                 /* factor ((1-y) s(z) - y s(-z)) */
                 md[k] = factor * (a1y * (s + ds * mz) + ay * (sm + ds * mz)) + TINY;
             }

@@ -266,7 +266,7 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
     }
     if (status) {
         ga_fail(err, status, "fast check: out of memory for %zu parameters", n);
-        goto fail;
+        goto done;
     }
     memcpy(c.pw, params, n * sizeof *c.pw);
     double t0 = seconds_now();
@@ -275,7 +275,7 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
         (status = ga_bound_compute(bound, err, c.ws, net, params, x, y, batch)) ||
         (status = ga_rounding_alloc(&rounding, err, net, batch, GA_ROUNDING_RUNS)) ||
         (status = ga_rounding_compute(rounding, err, net, params, x, y, batch, opt.seed)))
-        goto fail;
+        goto done;
     c.bound = bound;
     c.rounding = rounding;
     c.loss_err = fmin(bound->loss_err, GA_ROUNDING_LAMBDA * rounding->loss_sigma);
@@ -285,7 +285,7 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
         memcpy(g, opt.analytic, n * sizeof *g);
     } else if ((status = ga_backward(g, NULL, c.ws, net, params, x, y, batch))) {
         ga_fail(err, status, "fast check: backward pass failed: %s", ga_strerror(status));
-        goto fail;
+        goto done;
     }
     c.g = g;
     c.passes = 1; /* the forward pass of ga_bound_compute */
@@ -307,14 +307,14 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
     r->seconds_detect = t2 - t1;
     if (c.status) {
         status = ga_fail(err, c.status, "fast check: forward pass failed: %s", ga_strerror(c.status));
-        goto fail;
+        goto done;
     }
     if (failed_dir >= 0) {
         r->failed = 1;
         localiser L = {&c, r, &opt, 0};
         if ((status = localise(&L, mix(opt.seed + (uint64_t)failed_dir), 0, n))) {
             ga_fail(err, status, "fast check: localisation failed: %s", ga_strerror(status));
-            goto fail;
+            goto done;
         }
         double t3 = seconds_now();
         r->seconds_localise = t3 - t2;
@@ -325,7 +325,7 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
         if (opt.confirm_with_oracle
                 ? (status = ga_oracle_alloc(&orc, err, net, params, x, y, batch, &opt.oracle))
                 : (status = ga_fd_ctx_alloc(&fd, err, net, params, x, y, batch, c.loss_err)))
-            goto fail;
+            goto done;
         for (size_t k = 0; k < r->n_bad; k++) {
             ga_fast_entry *e = &r->bad[k];
             double ref, ref_err;
@@ -341,7 +341,7 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
             if (status) {
                 ga_fd_ctx_free(fd);
                 ga_oracle_free(orc);
-                goto fail;
+                goto done;
             }
             e->reference = ref;
             e->ref_err = ref_err;
@@ -355,15 +355,9 @@ int ga_fast_check(ga_fast_report **out, ga_error *err, const ga_net *net,
         r->seconds_confirm = seconds_now() - t3;
     }
     r->forward_passes = c.passes;
-    ga_bound_free(bound);
-    ga_rounding_free(rounding);
-    ga_workspace_free(c.ws);
-    free(c.v);
-    free(c.pw);
-    free(g);
     *out = r;
-    return GA_OK;
-fail:
+    r = NULL;
+done: /* the one cleanup; *out is set on success only */
     ga_bound_free(bound);
     ga_rounding_free(rounding);
     ga_workspace_free(c.ws);
@@ -371,7 +365,7 @@ fail:
     free(c.pw);
     free(g);
     ga_fast_report_free(r);
-    return status ? status : GA_EINVAL;
+    return *out ? GA_OK : status ? status : GA_EINVAL;
 }
 
 void ga_fast_report_free(ga_fast_report *r)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ga_loss_internal.h"
 #include "ga_ops.h"
 #include "ga_plainpass.h"
 
@@ -97,17 +98,8 @@ static inline double dot_result(const perturb *pp, const dot_acc *d)
  * order) and Monte Carlo double (every rounding perturbed as above). The
  * activations are the core's own routines (ga_act_value, ga_act_deriv),
  * perturbed as one elementary function: this arithmetic models the code
- * under test's roundings, so it evaluates f as the core does. */
-static double sigmoid(double z)
-{
-    double e = exp(-fabs(z));
-    return z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-}
-
-static double softplus(double z)
-{
-    return (z > 0 ? z : 0.0) + log1p(exp(-fabs(z)));
-}
+ * under test's roundings, so it evaluates f as the core does (sigmoid and
+ * softplus: ga_sigmoid, ga_softplus, the loss's). */
 
 #define REF_T double
 #define REF_CTX const perturb
@@ -134,8 +126,8 @@ static double softplus(double z)
 #define A_EXPM1(c, r, a) (*(r) = rnd_u(c, expm1(*(a)), ELEM_UNITS))
 #define A_LOG1P(c, r, a) (*(r) = rnd_u(c, log1p(*(a)), ELEM_UNITS))
 #define A_TANH(c, r, a) (*(r) = rnd_u(c, tanh(*(a)), ELEM_UNITS))
-#define A_SIGMOID(c, r, a) (*(r) = rnd_u(c, sigmoid(*(a)), ELEM_UNITS))
-#define A_SOFTPLUS(c, r, a) (*(r) = rnd_u(c, softplus(*(a)), ELEM_UNITS))
+#define A_SIGMOID(c, r, a) (*(r) = rnd_u(c, ga_sigmoid(*(a)), ELEM_UNITS))
+#define A_SOFTPLUS(c, r, a) (*(r) = rnd_u(c, ga_softplus(*(a)), ELEM_UNITS))
 #define A_CMP(c, a, b) ((*(a) > *(b)) - (*(a) < *(b)))
 #define A_IS_ZERO_D(d) ((d) == 0.0)
 #define A_DOT_T dot_acc

@@ -1,4 +1,5 @@
 /* ga_randnet.c: random small networks for the suites. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,4 +108,32 @@ int ga_randnet_describe(char *buf, size_t size, const ga_randnet *p)
                     ga_reduction_name(d->loss.reduction),
                     d->layout == GA_LAYOUT_COLUMN ? "column" : "row", p->batch, d->n_layers,
                     d->loss.weight_decay, p->seed);
+}
+
+size_t ga_randnet_table_cases(ga_randnet_case *cases, const ga_randnet_table *t)
+{
+    assert(t->n_batches <= GA_RANDNET_TABLE_BATCHES);
+    size_t n = 0;
+    for (int a = 0; a < GA_ACT_COUNT; a++)
+        for (int l = 0; l < GA_LOSS_COUNT; l++) {
+            /* the pair is valid by construction: ga_randnet_make puts the
+             * loss's activation on the output; mse keeps the hidden one there */
+            ga_activation out = ga_randnet_output_activation((ga_loss_kind)l, (ga_activation)a);
+            if (ga_loss_check_pair(NULL, (ga_loss_kind)l, out) != GA_OK)
+                continue;
+            for (size_t b = 0; b < t->n_batches; b++)
+                for (int lay = 0; lay < 2; lay++)
+                    for (size_t s = 0; s < t->n_seeds; s++, n++)
+                        if (cases)
+                            cases[n] = (ga_randnet_case){(ga_activation)a, (ga_loss_kind)l,
+                                                         t->batches[b], (ga_layout)lay, t->depth,
+                                                         t->width, (uint32_t)(t->first_seed + n)};
+        }
+    return n;
+}
+
+int ga_randnet_make_case(ga_randnet *p, ga_error *err, const ga_randnet_case *c)
+{
+    return ga_randnet_make(p, err, c->layout, c->act, c->loss, (ga_reduction)(c->seed % 3), c->batch,
+                           c->depth, c->width, (c->seed % 2) ? 0.01 : 0.0, c->seed);
 }

@@ -10,15 +10,22 @@
 
 #define TO_DOUBLE_U (GA_U / GA_PLAIN_VIRTUAL_U)
 
+/* the pre-activations of a pass: batch * (sum of the layers' widths) */
+static size_t z_elems(const ga_net_desc *d, size_t batch)
+{
+    size_t zs = 0;
+    for (size_t l = 0; l < d->n_layers; l++)
+        zs += batch * d->layers[l].n_out;
+    return zs;
+}
+
 int ga_rounding_alloc(ga_rounding **out, ga_error *err, const ga_net *net, size_t batch, unsigned k)
 {
     *out = NULL;
     if (!net || batch == 0 || k < 2)
         return ga_fail(err, GA_EINVAL, "rounding: needs a net, batch >= 1 and k >= 2 runs");
     const ga_net_desc *d = &net->desc;
-    size_t zs = 0;
-    for (size_t l = 0; l < d->n_layers; l++)
-        zs += batch * d->layers[l].n_out;
+    size_t zs = z_elems(d, batch);
     ga_rounding *r = calloc(1, sizeof *r);
     if (!r)
         return ga_fail(err, GA_ENOMEM, "rounding: out of memory");
@@ -141,9 +148,7 @@ int ga_rounding_compute(ga_rounding *r, ga_error *err, const ga_net *net, const 
     if (!r || !net || batch != r->batch || net->n_params != r->n_params)
         return ga_fail(err, GA_EINVAL, "rounding: the buffers do not fit this net and batch");
     const ga_net_desc *d = &net->desc;
-    size_t zs = 0;
-    for (size_t l = 0; l < d->n_layers; l++)
-        zs += batch * d->layers[l].n_out;
+    size_t zs = z_elems(d, batch);
     double *stats = calloc(4 * zs, sizeof *stats); /* mean, m2 of each thread */
     if (!stats)
         return ga_fail(err, GA_ENOMEM, "rounding: out of memory");

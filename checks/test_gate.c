@@ -18,57 +18,20 @@
 
 #include "ga_check.h"
 #include "ga_randnet.h"
-
-typedef struct {
-    ga_activation act;
-    ga_loss_kind loss;
-    size_t batch;
-    ga_layout layout;
-    uint32_t seed;
-} gate_case;
-
-#define N_BATCH 4
-static const size_t batches[N_BATCH] = {1, 2, 7, 64};
+#include "gate_common.h"
 
 ParameterizedTestParameters(gate, oracle_zero_failures)
 {
-    static gate_case cases[GA_ACT_COUNT * GA_LOSS_COUNT * N_BATCH * 2];
-    size_t n = 0;
-    for (int a = 0; a < GA_ACT_COUNT; a++)
-        for (int l = 0; l < GA_LOSS_COUNT; l++) {
-            /* the pair is valid by construction: ga_randnet puts the loss's
-             * activation on the output; mse keeps the hidden one there */
-            ga_activation out = ga_randnet_output_activation((ga_loss_kind)l, (ga_activation)a);
-            if (ga_loss_check_pair(NULL, (ga_loss_kind)l, out) != GA_OK)
-                continue;
-            for (size_t b = 0; b < N_BATCH; b++)
-                for (int lay = 0; lay < 2; lay++) {
-                    cases[n] = (gate_case){(ga_activation)a, (ga_loss_kind)l, batches[b],
-                                           (ga_layout)lay, (uint32_t)(20261122u + n)};
-                    n++;
-                }
-        }
-    return cr_make_param_array(gate_case, cases, n);
+    static const ga_randnet_table gate = GA_RANDNET_GATE_TABLE;
+    static ga_randnet_case cases[GA_RANDNET_TABLE_MAX(1)];
+    size_t n = ga_randnet_table_cases(cases, &gate);
+    return cr_make_param_array(ga_randnet_case, cases, n);
 }
 
-ParameterizedTest(gate_case *c, gate, oracle_zero_failures)
+ParameterizedTest(ga_randnet_case *c, gate, oracle_zero_failures)
 {
-    ga_randnet p;
-    ga_error err;
-    /* width 3, depth 3: n_in 3, 3-3-3 (softmax losses need >= 2 outputs);
-     * weight decay on odd seeds so the lambda W term is covered too */
-    double wd = (c->seed % 2) ? 0.01 : 0.0;
-    int st = ga_randnet_make(&p, &err, c->layout, c->act, c->loss, (ga_reduction)(c->seed % 3),
-                             c->batch, 3, 3, wd, c->seed);
-    cr_assert_eq(st, GA_OK, "seed %u: %s", c->seed, err.msg);
     char what[160];
-    ga_randnet_describe(what, sizeof what, &p);
-    ga_check_options o;
-    ga_check_options_default(&o);
-    o.seed = c->seed;
-    ga_check_report *r = NULL;
-    st = ga_check_run(&r, &err, p.net, p.net->params, p.x, p.y, p.batch, &o);
-    cr_assert_eq(st, GA_OK, "%s: %s", what, err.msg);
+    ga_check_report *r = gate_check_case(what, sizeof what, c, GA_CHECK_ORACLE);
     for (size_t i = 0; i < r->n_entries; i++) {
         const ga_check_entry *e = &r->entries[i];
         cr_expect_neq(e->verdict, GA_VERDICT_FAIL, "%s: %s analytic %.17g oracle %.17g: %s", what,
@@ -82,7 +45,6 @@ ParameterizedTest(gate_case *c, gate, oracle_zero_failures)
     cr_expect_eq(r->cross_checked, 2, "%s: cross-checked %zu entries", what, r->cross_checked);
     cr_expect_eq(r->cross_mismatches, 0, "%s: the oracle's two routes disagree", what);
     ga_check_report_free(r);
-    ga_randnet_clear(&p);
 }
 
 /* ---- nets placed at relu kinks ------------------------------------------

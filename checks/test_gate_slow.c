@@ -16,49 +16,27 @@
 
 #include "ga_check.h"
 #include "ga_randnet.h"
+#include "gate_common.h"
 
-static void check_case(ga_activation act, ga_loss_kind loss, size_t batch, ga_layout layout,
-                       size_t depth, size_t width, ga_check_method m, uint32_t seed)
+static void check_case(const ga_randnet_case *c, ga_check_method m)
 {
-    ga_randnet p;
-    ga_error err;
-    double wd = (seed % 2) ? 0.01 : 0.0;
-    int st = ga_randnet_make(&p, &err, layout, act, loss, (ga_reduction)(seed % 3), batch, depth,
-                             width, wd, seed);
-    cr_assert_eq(st, GA_OK, "seed %u: %s", seed, err.msg);
     char what[160];
-    ga_randnet_describe(what, sizeof what, &p);
-    ga_check_options o;
-    ga_check_options_default(&o);
-    o.method = m;
-    o.seed = seed;
-    ga_check_report *r = NULL;
-    st = ga_check_run(&r, &err, p.net, p.net->params, p.x, p.y, p.batch, &o);
-    cr_assert_eq(st, GA_OK, "%s: %s", what, err.msg);
+    ga_check_report *r = gate_check_case(what, sizeof what, c, m);
     for (size_t i = 0; i < r->n_entries; i++) {
         const ga_check_entry *e = &r->entries[i];
         cr_expect_neq(e->verdict, GA_VERDICT_FAIL, "%s method %s: %s analytic %.17g ref %.17g: %s",
                       what, ga_check_method_name(m), e->name, e->analytic, e->ref, e->reason);
     }
     ga_check_report_free(r);
-    ga_randnet_clear(&p);
 }
 
 Test(gate_slow, oracle_many_seeds, .timeout = 3000)
 {
-    static const size_t batches[] = {1, 2, 7, 64};
-    uint32_t seed = 7000000;
-    for (int a = 0; a < GA_ACT_COUNT; a++)
-        for (int l = 0; l < GA_LOSS_COUNT; l++) {
-            ga_activation out = ga_randnet_output_activation((ga_loss_kind)l, (ga_activation)a);
-            if (ga_loss_check_pair(NULL, (ga_loss_kind)l, out) != GA_OK)
-                continue;
-            for (size_t b = 0; b < 4; b++)
-                for (int lay = 0; lay < 2; lay++)
-                    for (int s = 0; s < 8; s++)
-                        check_case((ga_activation)a, (ga_loss_kind)l, batches[b], (ga_layout)lay, 4, 6,
-                                   GA_CHECK_ORACLE, seed++);
-        }
+    static const ga_randnet_table table = {{1, 2, 7, 64}, 4, 8, 7000000, 4, 6};
+    static ga_randnet_case cases[GA_RANDNET_TABLE_MAX(8)];
+    size_t n = ga_randnet_table_cases(cases, &table);
+    for (size_t i = 0; i < n; i++)
+        check_case(&cases[i], GA_CHECK_ORACLE);
 }
 
 Test(gate_slow, finite_differences_no_false_alarm, .timeout = 3000)
@@ -72,8 +50,8 @@ Test(gate_slow, finite_differences_no_false_alarm, .timeout = 3000)
         for (int l = 0; l < GA_LOSS_COUNT; l++)
             for (size_t m = 0; m < 4; m++)
                 for (int s = 0; s < 2; s++) {
-                    check_case(smooth[a], (ga_loss_kind)l, 7, (ga_layout)(s % 2), 3, 4, methods[m],
-                               seed);
+                    ga_randnet_case c = {smooth[a], (ga_loss_kind)l, 7, (ga_layout)(s % 2), 3, 4, seed};
+                    check_case(&c, methods[m]);
                     seed++;
                 }
 }

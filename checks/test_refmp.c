@@ -80,29 +80,19 @@ static size_t compare_net(size_t *compared, const ga_net *net, const double *x, 
 
 static void gate_nets(int which)
 {
-    static const size_t batches[3] = {1, 2, 7};
-    size_t compared = 0, bad = 0, nets = 0;
-    uint32_t seed = 20261203u;
-    for (int a = 0; a < GA_ACT_COUNT; a++)
-        for (int l = 0; l < GA_LOSS_COUNT; l++) {
-            ga_activation out = ga_randnet_output_activation((ga_loss_kind)l, (ga_activation)a);
-            if (ga_loss_check_pair(NULL, (ga_loss_kind)l, out) != GA_OK)
-                continue;
-            for (size_t b = 0; b < 3; b++)
-                for (int lay = 0; lay < 2; lay++, seed++) {
-                    ga_randnet p;
-                    ga_error err;
-                    cr_assert_eq(ga_randnet_make(&p, &err, (ga_layout)lay, (ga_activation)a,
-                                                 (ga_loss_kind)l, (ga_reduction)(seed % 3),
-                                                 batches[b], 3, 3, (seed % 2) ? 0.01 : 0.0, seed),
-                                 GA_OK, "seed %u: %s", seed, err.msg);
-                    char what[160];
-                    ga_randnet_describe(what, sizeof what, &p);
-                    bad += compare_net(&compared, p.net, p.x, p.y, p.batch, what, which);
-                    nets++;
-                    ga_randnet_clear(&p);
-                }
-        }
+    static const ga_randnet_table table = {{1, 2, 7}, 3, 1, 20261203u, 3, 3};
+    static ga_randnet_case cases[GA_RANDNET_TABLE_MAX(1)];
+    size_t nets = ga_randnet_table_cases(cases, &table), compared = 0, bad = 0;
+    for (size_t i = 0; i < nets; i++) {
+        ga_randnet p;
+        ga_error err;
+        cr_assert_eq(ga_randnet_make_case(&p, &err, &cases[i]), GA_OK, "seed %u: %s", cases[i].seed,
+                     err.msg);
+        char what[160];
+        ga_randnet_describe(what, sizeof what, &p);
+        bad += compare_net(&compared, p.net, p.x, p.y, p.batch, what, which);
+        ga_randnet_clear(&p);
+    }
     cr_log_info("gate nets: %zu nets, %zu entries compared", nets, compared);
     cr_expect_gt(compared, nets * 20, "too few entries compared: %zu", compared);
     cr_expect_eq(bad, 0, "%zu entries differ", bad);

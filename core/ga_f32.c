@@ -196,11 +196,10 @@ int ga_loss_grad_f32_ws(double *loss, double *grad, ga_workspace *ws, ga_error *
         return status;
     /* one slab of floats: x, every value (B rows each), the two deltas
      * (B, max width), the gradient (n_params); then the value pointers */
-    size_t maxw = 0, n_vals, n_floats, n_bytes;
-    for (size_t v = 0; v < g->n_values; v++)
-        maxw = g->width[v] > maxw ? g->width[v] : maxw;
-    int ok = ga_size_mul(&n_vals, batch, g->width[0] + ga_graph_value_elems(g)) &&
-             ga_size_mul(&n_floats, batch, 2 * maxw) && ga_size_add(&n_floats, n_floats, n_vals) &&
+    ga_pass_sizes ps;
+    size_t n_floats, n_bytes;
+    int ok = ga_graph_pass_sizes(&ps, g, batch) &&
+             ga_size_add(&n_floats, ps.n_delta, ps.n_vals) &&
              ga_size_add(&n_floats, n_floats, net->n_params) &&
              ga_size_mul(&n_bytes, n_floats, sizeof(float));
     float *slab = ok ? malloc(n_bytes) : NULL;
@@ -211,13 +210,9 @@ int ga_loss_grad_f32_ws(double *loss, double *grad, ga_workspace *ws, ga_error *
         return ga_fail(err, ok ? GA_ENOMEM : GA_ERANGE, "float32 pass: %s for batch %zu",
                        ok ? "out of memory" : "the workspace's size overflows", batch);
     }
-    size_t off = 0;
-    for (size_t v = 0; v < g->n_values; v++) {
-        val[v] = slab + off; /* (B, width[v]) */
-        off += batch * g->width[v];
-    }
-    float *delta = slab + off, *delta_prev = delta + batch * maxw; /* (B, maxw) each */
-    float *fgrad = delta_prev + batch * maxw;                      /* (n_params) */
+    GA_GRAPH_PLACE_VALUES(val, slab, g, batch); /* (B, width[v]) each */
+    float *delta = slab + ps.n_vals, *delta_prev = delta + ps.n_delta / 2; /* (B, maxw) each */
+    float *fgrad = delta + ps.n_delta;                                       /* (n_params) */
     for (size_t i = 0; i < nx; i++)
         val[0][i] = (float)x[i];
     f32_ctx c = {0};

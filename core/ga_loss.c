@@ -62,18 +62,6 @@ int ga_loss_check_pair(ga_error *err, ga_loss_kind k, ga_activation out_act)
                    ga_loss_name(k), ga_activation_name(need), ga_activation_name(out_act));
 }
 
-/* log(1+exp(x)) without overflow */
-static double softplus(double x)
-{
-    return (x > 0 ? x : 0.0) + log1p(exp(-fabs(x)));
-}
-
-static double sigmoid(double x)
-{
-    double e = exp(-fabs(x));
-    return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-}
-
 double ga_bce_prob_term(double p, double y)
 {
     /* -(y log p + (1-y) log(1-p)) with 0*log(0) = 0 */
@@ -112,7 +100,7 @@ double ga_loss_sample_term(ga_loss_kind kind, const double *z, const double *a, 
     case GA_LOSS_BCE:        /* through z = logit of the sigmoid output: log p = -softplus(-z) */
     case GA_LOSS_BCE_LOGITS: /* max(z,0) - z y + log1p(exp(-|z|)) = y softplus(-z) + (1-y) softplus(z) */
         for (size_t k = 0; k < n; k++)
-            t += y[k] * softplus(-z[k]) + (1.0 - y[k]) * softplus(z[k]);
+            t += y[k] * ga_softplus(-z[k]) + (1.0 - y[k]) * ga_softplus(z[k]);
         return t;
     case GA_LOSS_SOFTMAX_CE: /* sum_k y_k (logsumexp(z) - z_k) */
     case GA_LOSS_CCE: {      /* softmax output: log p_k = z_k - logsumexp(z) */
@@ -152,7 +140,7 @@ void ga_loss_sample_dz(double *dz, ga_loss_kind kind, const double *z, const dou
         /* d/dz = sigmoid(z) - y = (1-y) sigmoid(z) - y sigmoid(-z): each term
          * accurate, so no cancellation where sigmoid(z) rounds to 0 or 1 */
         for (size_t k = 0; k < n; k++)
-            dz[k] = factor * ((1.0 - y[k]) * sigmoid(z[k]) - y[k] * sigmoid(-z[k]));
+            dz[k] = factor * ((1.0 - y[k]) * ga_sigmoid(z[k]) - y[k] * ga_sigmoid(-z[k]));
         return;
     case GA_LOSS_SOFTMAX_CE:
     case GA_LOSS_CCE: {

@@ -2,8 +2,25 @@
 #ifndef GA_LOSS_INTERNAL_H
 #define GA_LOSS_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
 #include "ga_core.h"
+
+/* f(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): no overflow. The
+ * double every double pass of the loss (core, the bound, the plain and
+ * Monte Carlo passes) takes; inline so each keeps its speed. */
+static inline double ga_softplus(double x)
+{
+    return (x > 0 ? x : 0.0) + log1p(exp(-fabs(x)));
+}
+
+/* f(x) = 1/(1 + exp(-x)), from e = exp(-|x|): 1/(1+e) for x >= 0, e/(1+e)
+ * below, so neither overflows nor cancels. */
+static inline double ga_sigmoid(double x)
+{
+    double e = exp(-fabs(x));
+    return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+}
 
 /* Unreduced loss of one sample: z, a, y are (n) rows of the last layer. */
 double ga_loss_sample_term(ga_loss_kind kind, const double *z, const double *a, const double *y,

@@ -111,3 +111,12 @@ size_t ga_graph_value_elems(const ga_graph *g)
         s += g->width[v];
     return s;
 }
+
+int ga_graph_pass_sizes(ga_pass_sizes *s, const ga_graph *g, size_t B)
+{
+    s->maxw = 0;
+    for (size_t v = 0; v < g->n_values; v++)
+        s->maxw = g->width[v] > s->maxw ? g->width[v] : s->maxw;
+    return ga_size_mul(&s->n_vals, B, g->width[0] + ga_graph_value_elems(g)) &&
+           ga_size_mul(&s->n_delta, B, 2 * s->maxw);
+}

@@ -81,4 +81,27 @@ void ga_graph_free(ga_graph *g);
  * values v >= 1 of width[v] (per sample). */
 size_t ga_graph_value_elems(const ga_graph *g);
 
+/* The storage one pass of the generic reference (ga_ref_tmpl.h) over a batch
+ * of B keeps, in elements of its arithmetic, for every arithmetic that
+ * instantiates it (double, float32, MPFR, balls): x and every value back to
+ * back, B rows each, and the two deltas of a stage, (B, maxw) each. */
+typedef struct {
+    size_t maxw;    /* the widest value */
+    size_t n_vals;  /* B (width[0] + ga_graph_value_elems) */
+    size_t n_delta; /* 2 B maxw */
+} ga_pass_sizes;
+/* 1, or 0 when a size overflows. */
+int ga_graph_pass_sizes(ga_pass_sizes *s, const ga_graph *g, size_t B);
+/* Points val[v] (n_values pointers) at value v's B rows in base, which holds
+ * the n_vals elements of ga_pass_sizes in value order. A macro: one layout for
+ * every element type. */
+#define GA_GRAPH_PLACE_VALUES(val, base, g, B)                    \
+    do {                                                          \
+        size_t off_ = 0;                                          \
+        for (size_t v_ = 0; v_ < (g)->n_values; v_++) {           \
+            (val)[v_] = (base) + off_;                            \
+            off_ += (B) * (g)->width[v_];                         \
+        }                                                         \
+    } while (0)
+
 #endif

@@ -280,11 +280,7 @@ int ga_oracle_cross_check(size_t *mismatches, size_t *checked, ga_error *err,
     if (!mismatches || !checked)
         return ga_fail(err, GA_EINVAL, "oracle: mismatches or checked output is NULL");
     *mismatches = *checked = 0;
-    ga_oracle_options op;
-    if (opt)
-        op = *opt;
-    else
-        ga_oracle_options_default(&op);
+    ga_oracle_options op = orc_options(opt);
     op.cross_count = count;
     op.cross_seed = seed;
     ga_oracle *o;

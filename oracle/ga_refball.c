@@ -196,23 +196,19 @@ static int pass_init(ball_pass *p, const ga_graph *g, size_t n_params, size_t B)
 {
     memset(p, 0, sizeof *p);
     arb_init(p->loss);
-    size_t maxw = 0;
-    for (size_t v = 0; v < g->n_values; v++)
-        maxw = g->width[v] > maxw ? g->width[v] : maxw;
-    p->n_vals = (g->width[0] + ga_graph_value_elems(g)) * B;
+    ga_pass_sizes ps;
+    if (!ga_graph_pass_sizes(&ps, g, B))
+        return GA_ENOMEM;
+    p->n_vals = ps.n_vals;
     p->n_params = n_params;
-    p->n_delta = 2 * B * maxw;
+    p->n_delta = ps.n_delta;
     p->val = malloc(g->n_values * sizeof *p->val);
     if (!p->val)
         return GA_ENOMEM;
     p->vals = _arb_vec_init((slong)p->n_vals);
     p->grad = _arb_vec_init((slong)n_params);
     p->delta = _arb_vec_init((slong)p->n_delta);
-    size_t off = 0;
-    for (size_t v = 0; v < g->n_values; v++) {
-        p->val[v] = p->vals + off;
-        off += B * g->width[v];
-    }
+    GA_GRAPH_PLACE_VALUES(p->val, p->vals, g, B);
     return GA_OK;
 }
 

@@ -134,13 +134,13 @@ static void pass_clear(refmp_pass *p)
 static int pass_init(refmp_pass *p, const ga_graph *g, size_t n_params, size_t B, long prec)
 {
     memset(p, 0, sizeof *p);
-    size_t per_sample = g->width[0] + ga_graph_value_elems(g), maxw = 0;
-    for (size_t v = 0; v < g->n_values; v++)
-        maxw = g->width[v] > maxw ? g->width[v] : maxw;
+    ga_pass_sizes ps;
+    if (!ga_graph_pass_sizes(&ps, g, B))
+        return GA_ENOMEM;
     p->c.prec = prec;
-    p->n_val_elems = per_sample * B;
+    p->n_val_elems = ps.n_vals;
     p->n_params = n_params;
-    p->n_delta = 2 * B * maxw;
+    p->n_delta = ps.n_delta;
     p->vals = malloc(p->n_val_elems * sizeof *p->vals);
     p->val = malloc(g->n_values * sizeof *p->val);
     p->grad = malloc(n_params * sizeof *p->grad);
@@ -160,11 +160,7 @@ static int pass_init(refmp_pass *p, const ga_graph *g, size_t n_params, size_t B
         mpfr_init2(&p->grad[i], prec);
     for (size_t i = 0; i < p->n_delta; i++)
         mpfr_init2(&p->delta[i], prec);
-    size_t off = 0;
-    for (size_t v = 0; v < g->n_values; v++) {
-        p->val[v] = p->vals + off;
-        off += B * g->width[v];
-    }
+    GA_GRAPH_PLACE_VALUES(p->val, p->vals, g, B);
     return GA_OK;
 }
 

@@ -243,11 +243,7 @@ int orc_run_loss_gradient_cross(double *loss, double *loss_err, double *grad, do
                                        x, y, batch, opt, count ? &kept : NULL);
     if (status == GA_OK && count) {
         fd_base_from_kept(&kept);
-        ga_oracle_options op;
-        if (opt)
-            op = *opt;
-        else
-            ga_oracle_options_default(&op);
+        ga_oracle_options op = orc_options(opt);
         op.start_prec = kept.p; /* the base's precision */
         orc *const ready[2] = {&kept.hi, &kept.lo};
         status = cross_check_run(mismatches, checked, err, net, params, x, y, batch, grad, count,

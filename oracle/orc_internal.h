@@ -119,6 +119,7 @@ typedef struct {
 /* orc_state.c */
 orc_range orc_range_widest(void);
 void orc_range_restore(orc_range saved);
+ga_oracle_options orc_options(const ga_oracle_options *opt);
 int orc_check_args(ga_oracle_options *o, ga_error *err, const ga_net *net,
                    const double *params, const double *x, const double *y, size_t batch,
                    const ga_oracle_options *opt);
@@ -128,8 +129,24 @@ int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
 void orc_free(orc *o);
 void orc_set_prec(orc *o, long prec);
 int orc_mpfr_bytes(size_t *bytes, size_t n, long prec);
-int orc_count(size_t *n_work, size_t *n_all, size_t *bytes, const ga_net_desc *d, size_t n_params,
-              size_t B, int with_grad, int with_dx, int with_snapshot, size_t n_extra, long prec);
+/* The sizes of a working state, counted without allocating (orc_count): what
+ * orc_alloc lays out and what the memory pre-check (ga_oracle_bytes) counts. */
+typedef struct {
+    size_t units;   /* sum of the layers' widths */
+    size_t maxw;    /* the widest of n_in and the layers */
+    size_t n_x;     /* B n_in: X, and DX with_dx */
+    size_t n_units; /* B units: Z, A (each), the kink signs; S holds two */
+    size_t n_delta; /* with_grad: 2 B maxw (D and Dp), else 0 */
+    size_t n_g;     /* with_grad: n_params (G), else 0 */
+    size_t n_dx;    /* with_dx: n_x (DX), else 0 */
+    size_t n_snap;  /* with_snapshot: 2 n_units (S), else 0 */
+    size_t n_work;  /* P, X, Z and A, D and Dp, G, DX, S, T: the working set */
+    size_t n_all;   /* n_work and the caller's n_extra */
+    size_t n_mag;   /* magnitudes of the running bound: 2 n_units + n_delta + n_g + n_dx */
+    size_t bytes;   /* of the n_all MPFR variables at prec + GAP bits */
+} orc_sizes;
+int orc_count(orc_sizes *s, ga_error *err, const ga_net_desc *d, size_t n_params, size_t B,
+              int with_grad, int with_dx, int with_snapshot, size_t n_extra, long prec);
 
 /* orc_passes.c */
 size_t orc_pass_work(const orc *o);

@@ -7,6 +7,7 @@
  * (orc_passes.c), the running error bound (orc_bound.c), the Ziv loop
  * (orc_ziv.c), route (a) (orc_route_a.c) and the cross-check (orc_cross.c).
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,17 @@ void orc_range_restore(orc_range saved)
     mpfr_set_emax(saved.emax);
 }
 
+/* *opt, or the defaults (ga_oracle_options_default) when opt is NULL */
+ga_oracle_options orc_options(const ga_oracle_options *opt)
+{
+    ga_oracle_options o;
+    if (opt)
+        o = *opt;
+    else
+        ga_oracle_options_default(&o);
+    return o;
+}
+
 static const char *nonfinite_word(double v)
 {
     return isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
@@ -67,10 +79,7 @@ int orc_check_args(ga_oracle_options *o, ga_error *err, const ga_net *net,
     if (np != net->n_params || !net->views || net->n_views != 2 * net->desc.n_layers)
         return ga_fail(err, GA_EINVAL, "oracle: the net's slab (%zu parameters, %zu views) does not match its description (%zu parameters, %zu layers)",
                        net->n_params, net->n_views, np, net->desc.n_layers);
-    if (opt)
-        *o = *opt;
-    else
-        ga_oracle_options_default(o);
+    *o = orc_options(opt);
     if (o->engine != GA_ORACLE_MPFR && o->engine != GA_ORACLE_BALL)
         return ga_fail(err, GA_EINVAL, "oracle: engine %d: GA_ORACLE_MPFR or GA_ORACLE_BALL",
                        o->engine);
@@ -155,54 +164,60 @@ int orc_mpfr_bytes(size_t *bytes, size_t n, long prec)
     return ga_size_mul(bytes, n, per);
 }
 
-/* What orc_alloc allocates, counted without allocating: *n_work working
- * variables, *n_all with the caller's n_extra, *bytes of them at prec + GAP
- * bits. GA_ERANGE when a count overflows. The one count orc_alloc and the
- * pre-check (ga_oracle_bytes) share. */
-int orc_count(size_t *n_work, size_t *n_all, size_t *bytes, const ga_net_desc *d, size_t n_params,
-              size_t B, int with_grad, int with_dx, int with_snapshot, size_t n_extra, long prec)
+/* What orc_alloc allocates, counted without allocating, into *s (sizes of
+ * prec + GAP bits). GA_ERANGE, with err (may be NULL) saying so, when a count
+ * overflows. The one count orc_alloc and the pre-check (ga_oracle_bytes)
+ * share. */
+int orc_count(orc_sizes *s, ga_error *err, const ga_net_desc *d, size_t n_params, size_t B,
+              int with_grad, int with_dx, int with_snapshot, size_t n_extra, long prec)
 {
-    size_t units = 0, maxw = d->n_in;
+    memset(s, 0, sizeof *s);
+    s->maxw = d->n_in;
     for (size_t l = 0; l < d->n_layers; l++) {
-        units += d->layers[l].n_out;
-        if (d->layers[l].n_out > maxw)
-            maxw = d->layers[l].n_out;
+        s->units += d->layers[l].n_out;
+        if (d->layers[l].n_out > s->maxw)
+            s->maxw = d->layers[l].n_out;
     }
-    size_t n_x, n_units, n_delta = 0, n_2u;
-    if (!ga_size_mul(&n_x, B, d->n_in) || !ga_size_mul(&n_units, units, B) ||
-        (with_grad && !ga_size_mul(&n_delta, maxw, 2 * B)) || !ga_size_mul(&n_2u, n_units, 2))
-        return GA_ERANGE;
-    size_t w = n_params;
-    int ok = ga_size_add(&w, w, n_x) && ga_size_add(&w, w, n_2u) &&
-             (!with_snapshot || ga_size_add(&w, w, n_2u)) && ga_size_add(&w, w, n_delta) &&
-             (!with_grad || ga_size_add(&w, w, n_params)) && (!with_dx || ga_size_add(&w, w, n_x)) &&
-             ga_size_add(&w, w, NTMP);
-    size_t all = 0;
-    ok = ok && ga_size_add(&all, w, n_extra) && orc_mpfr_bytes(bytes, all, prec + GAP);
+    if (!ga_size_mul(&s->n_units, s->units, B) ||
+        (with_grad && !ga_size_mul(&s->n_delta, s->maxw, 2 * B)))
+        return ga_fail(err, GA_ERANGE, "oracle: batch %zu times the layer widths overflows", B);
+    size_t n_2u, w = n_params;
+    int ok = ga_size_mul(&s->n_x, B, d->n_in) && ga_size_mul(&n_2u, s->n_units, 2);
+    if (ok) {
+        s->n_g = with_grad ? n_params : 0;
+        s->n_dx = with_dx ? s->n_x : 0;
+        s->n_snap = with_snapshot ? n_2u : 0;
+    }
+    ok = ok && ga_size_add(&w, w, s->n_x) && ga_size_add(&w, w, n_2u) &&
+         ga_size_add(&w, w, s->n_snap) && ga_size_add(&w, w, s->n_delta) &&
+         ga_size_add(&w, w, s->n_g) && ga_size_add(&w, w, s->n_dx) && ga_size_add(&w, w, NTMP);
+    s->n_work = w;
+    ok = ok && ga_size_add(&s->n_all, w, n_extra) && orc_mpfr_bytes(&s->bytes, s->n_all, prec + GAP);
     if (!ok)
-        return GA_ERANGE;
-    *n_work = w;
-    *n_all = all;
+        return ga_fail(err, GA_ERANGE, "oracle: the number of MPFR variables overflows");
+    /* fewer than the MPFR variables of the working set: no overflow */
+    s->n_mag = n_2u + s->n_delta + s->n_g + s->n_dx;
     return GA_OK;
 }
 
 int ga_oracle_bytes(size_t *bytes, const ga_net_desc *desc, size_t n_params, size_t batch,
                     const ga_oracle_options *opt, unsigned flags)
 {
-    ga_oracle_options op;
-    if (opt)
-        op = *opt;
-    else
-        ga_oracle_options_default(&op);
+    ga_oracle_options op = orc_options(opt);
     /* the largest working set a run asks for: route (b)'s at start + GAP
      * (orc_ziv.c: the pair p, p + GAP; route (a)'s base kept with a cross-check) */
     int grad = (flags & (GA_ORACLE_GRADIENT | GA_ORACLE_CROSS_CHECK)) != 0;
     int cross = (flags & GA_ORACLE_CROSS_CHECK) && op.cross_count > 0;
-    size_t n_work, n_all;
+    orc_sizes s;
+    int status;
     if (!grad)
-        return orc_count(&n_work, &n_all, bytes, desc, n_params, batch, 0, 0, 0, 4, op.start_prec);
-    return orc_count(&n_work, &n_all, bytes, desc, n_params, batch, 1, (flags & GA_ORACLE_DX) != 0,
-                     cross, (cross ? FD_EXTRA : 0) + 3, op.start_prec + GAP);
+        status = orc_count(&s, NULL, desc, n_params, batch, 0, 0, 0, 4, op.start_prec);
+    else
+        status = orc_count(&s, NULL, desc, n_params, batch, 1, (flags & GA_ORACLE_DX) != 0, cross,
+                           (cross ? FD_EXTRA : 0) + 3, op.start_prec + GAP);
+    if (status == GA_OK)
+        *bytes = s.bytes;
+    return status;
 }
 
 /* Allocates every MPFR variable of a call: parameters, inputs, the working
@@ -236,16 +251,21 @@ int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
     o->wj = o->wk + o->L;
     o->zoff = o->wj + o->L;
     o->A = o->Z + o->L;
+    orc_sizes sz;
+    int status = orc_count(&sz, err, d, o->n_params, B, with_grad, with_dx, with_snapshot, n_extra,
+                           prec);
+    if (status) {
+        orc_free(o);
+        return status;
+    }
     size_t units = 0, fan_in = d->n_in;
-    o->maxw = d->n_in;
+    o->maxw = sz.maxw;
     for (size_t l = 0; l < o->L; l++) {
         size_t out = d->layers[l].n_out;
         o->nin[l] = fan_in;
         o->nout[l] = out;
         o->zoff[l] = units;
-        units += out; /* cannot overflow: validated parameter count exceeds it */
-        if (out > o->maxw)
-            o->maxw = out;
+        units += out;
         for (size_t v = 0; v < net->n_views; v++) {
             const ga_view *vw = &net->views[v];
             if (vw->layer != l)
@@ -261,48 +281,36 @@ int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
             o->wk[l] = 1, o->wj[l] = out;    /* W (in, out) */
         fan_in = out;
     }
-    size_t n_x = B * d->n_in, n_units, n_delta = 0, n_g = 0, n_dx = 0;
-    if (!ga_size_mul(&n_units, units, B) || (with_grad && !ga_size_mul(&n_delta, o->maxw, 2 * B))) {
-        orc_free(o);
-        return ga_fail(err, GA_ERANGE, "oracle: batch %zu times the layer widths overflows", B);
-    }
-    if (with_grad)
-        n_g = o->n_params;
-    if (with_dx)
-        n_dx = n_x;
-    size_t n_work, n_all, bytes;
-    int ok = orc_count(&n_work, &n_all, &bytes, d, o->n_params, B, with_grad, with_dx,
-                       with_snapshot, n_extra, prec) == GA_OK;
-    if (!ok) {
-        orc_free(o);
-        return ga_fail(err, GA_ERANGE, "oracle: the number of MPFR variables overflows");
-    }
-    if (bytes > GA_DEFAULT_MEMORY_CAP) {
+    if (sz.bytes > GA_DEFAULT_MEMORY_CAP) {
         orc_free(o);
         return ga_fail(err, GA_ENOMEM, "oracle: %zu MPFR variables of %ld bits need %zu bytes, over the memory cap of %zu",
-                       n_all, prec + GAP, bytes, (size_t)GA_DEFAULT_MEMORY_CAP);
+                       sz.n_all, prec + GAP, sz.bytes, (size_t)GA_DEFAULT_MEMORY_CAP);
     }
-    /* the magnitudes: fewer than the MPFR variables, each smaller than one */
-    size_t n_mag = 2 * n_units + n_delta + n_g + n_dx;
-    o->all = malloc(n_all * sizeof *o->all);
-    o->mz = malloc((n_mag ? n_mag : 1) * sizeof *o->mz);
+    size_t n_units = sz.n_units;
+    o->all = malloc(sz.n_all * sizeof *o->all);
+    o->mz = malloc((sz.n_mag ? sz.n_mag : 1) * sizeof *o->mz);
     if (with_sign)
         o->sign = malloc(n_units ? n_units : 1);
     if (with_dirs)
-        o->zd = malloc(n_mag ? n_mag : 1); /* one dir per magnitude */
+        o->zd = malloc(sz.n_mag ? sz.n_mag : 1); /* one dir per magnitude */
     if (!o->all || !o->mz || (with_sign && !o->sign) || (with_dirs && !o->zd)) {
         orc_free(o);
-        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu MPFR variables", n_all);
+        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu MPFR variables", sz.n_all);
     }
-    o->n_all = n_all;
+    o->n_all = sz.n_all;
     o->n_extra = n_extra;
-    o->n_work = n_work;
+    o->n_work = sz.n_work;
+    o->n_units = n_units;
     slab_fit(o, prec + GAP); /* room for the first step's p + GAP */
-    for (size_t i = n_work; i < n_all; i++)
+    for (size_t i = sz.n_work; i < sz.n_all; i++)
         mpfr_init2(o->all[i], prec + GAP);
+    /* the working set in orc_count's order: P, X, Z and A of each layer, D,
+     * Dp, G, DX, S, T; the magnitudes (and the directions, at the same
+     * places) from z on in the same order: mz, ma, md, mdp, mg, mdx */
+    size_t n_d = sz.n_delta / 2; /* B maxw: D, and Dp after it */
     o->P = o->all;
     o->X = o->P + o->n_params;
-    mpfr_t *w = o->X + n_x;
+    mpfr_t *w = o->X + sz.n_x;
     for (size_t l = 0; l < o->L; l++) {
         o->Z[l] = w;
         w += B * o->nout[l];
@@ -311,34 +319,29 @@ int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
     }
     if (with_grad) {
         o->D = w;
-        w += B * o->maxw;
-        o->Dp = w;
-        w += B * o->maxw;
-        o->G = w;
-        w += n_g;
+        o->Dp = w + n_d;
+        o->G = w + sz.n_delta;
     }
-    if (with_dx) {
+    w += sz.n_delta + sz.n_g;
+    if (with_dx)
         o->DX = w;
-        w += n_dx;
-    }
-    if (with_snapshot) {
+    w += sz.n_dx;
+    if (with_snapshot)
         o->S = w;
-        w += 2 * n_units;
-    }
-    o->n_units = n_units;
+    w += sz.n_snap;
+    o->T = w;
+    o->E = w + NTMP;
+    assert(o->E == o->all + sz.n_work);
     o->ma = o->mz + n_units;
     mag_t *mw = o->ma + n_units;
     if (with_grad) {
         o->md = mw;
-        mw += B * o->maxw;
-        o->mdp = mw;
-        mw += B * o->maxw;
-        o->mg = mw;
-        mw += n_g;
+        o->mdp = mw + n_d;
+        o->mg = mw + sz.n_delta;
     }
     if (with_dx)
-        o->mdx = mw;
-    if (o->zd) { /* one direction per magnitude, at the same place */
+        o->mdx = mw + sz.n_delta + sz.n_g;
+    if (o->zd) {
         o->ad = o->zd + (o->ma - o->mz);
         o->dd = with_grad ? o->zd + (o->md - o->mz) : NULL;
         o->ddp = with_grad ? o->zd + (o->mdp - o->mz) : NULL;
@@ -346,9 +349,6 @@ int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
         o->dxd = with_dx ? o->zd + (o->mdx - o->mz) : NULL;
     }
     o->depth = orc_mag_depth(o, B);
-    o->T = w;
-    w += NTMP;
-    o->E = w;
     o->params = params;
     o->x = x;
     return GA_OK;
