@@ -284,6 +284,49 @@ int gradaudit_report_print_worst(FILE *f, const gradaudit_report *rep, size_t k)
 /* Per-entry CSV (the checker's format), written atomically. */
 int gradaudit_report_write_csv(gradaudit_error *err, const gradaudit_report *rep, const char *path);
 
+/* ---- one dense layer, checked against gradaudit's own exact op -----------
+ * out[n,o] = f(sum_i x[n,i] W[o,i] + b[o]), W (n_out, n_in) row-major as
+ * llm.c's matmul holds it, f one of gradaudit's activations by name
+ * ("identity", "tanh", "gelu_tanh", ...; docs/spec.md). gradaudit draws an
+ * upstream gradient dy (batch, n_out) from `seed`, calls the user's backward
+ * once, and judges every entry of dW, db and dx against the exact
+ * vector-Jacobian product (the MPFR oracle) with the proven enclosure of
+ * every computation of that maths in the layer's precision (docs/verdicts.md:
+ * any summation order, with or without FMA, the formulas in common use). With
+ * float32 set, W, b and x are first rounded to float32 (the layer struct the
+ * callback receives holds the rounded numbers; the callback computes in
+ * float32 and returns its float results widened to double). Input gradients
+ * are judged sample by sample (one small exact check per sample). */
+typedef struct {
+    size_t n_in, n_out, batch;
+    const char *activation;  /* a gradaudit activation's name */
+    double act_param;        /* leaky_relu's slope, elu's alpha; 0: the default */
+    const double *W;         /* (n_out, n_in) */
+    const double *b;         /* (n_out) */
+    const double *x;         /* (batch, n_in) */
+    int float32;             /* 1: the code under test computes in float32 */
+    uint64_t seed;           /* draws dy; printed */
+} gradaudit_dense_layer;
+
+/* The code under test: dx (batch, n_in), dW (n_out, n_in), db (n_out) from
+ * dy (batch, n_out), written (not accumulated); layer->W, b, x as judged. */
+typedef int (*gradaudit_dense_backward_fn)(double *dx, double *dW, double *db, const double *dy,
+                                           const gradaudit_dense_layer *layer, void *user);
+
+typedef struct {
+    size_t n_entries, n_pass, n_fail, n_kink, n_unjudgeable;
+    size_t fail_dx, fail_dW, fail_db;   /* FAIL entries per tensor */
+    char first_fail[640];               /* "dW[2,1]: analytic ..., exact ...: reason", or "" */
+} gradaudit_layer_result;
+
+/* GRADAUDIT_OK when the check ran (whatever the verdicts: ok = n_fail == 0
+ * and n_unjudgeable == 0 is the caller's call); GRADAUDIT_EINVAL (a size of
+ * 0, an unknown activation, a number float32 cannot hold), GRADAUDIT_ENONFINITE,
+ * GRADAUDIT_ECALLBACK (the backward returned non-zero), GRADAUDIT_ENOMEM. */
+int gradaudit_check_dense(gradaudit_layer_result *out, gradaudit_error *err,
+                          const gradaudit_dense_layer *layer, gradaudit_dense_backward_fn backward,
+                          void *user);
+
 /* ---- gradient-norm reports of a training loop ----------------------------
  *   gradaudit_normlog *log;
  *   gradaudit_normlog_tensor t[] = {{"W1", 2, {64, 784}}, {"b1", 1, {64}}, ...};
