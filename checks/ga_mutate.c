@@ -225,7 +225,12 @@ int ga_mutation_trial(int *detected, int *effect, char *where, size_t where_size
         opt.method = method;
         opt.seed = seed;
         opt.analytic = g;
-        opt.analytic_own_forward = 1; /* the plain pass: its own forward loops */
+        /* a mutated backward runs the plain pass's own forward loops: the
+         * whole enclosure; an entry moved in the core's own gradient (sign,
+         * scale, ulps) comes from the core's forward pass, as check --inject
+         * does, and gets the enclosure built on that pass (ga_check.h) */
+        opt.analytic_own_forward = !(m == GA_MUT_SIGN_FLIP || m == GA_MUT_SCALE_1E_9 ||
+                                     m == GA_MUT_ULP_2_20);
         ga_check_report *r;
         status = ga_check_run(&r, err, p->net, p->net->params, p->x, p->y, p->batch, &opt);
         if (!status) {
