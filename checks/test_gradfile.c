@@ -49,6 +49,28 @@ static ga_precision read_ok(double *grad, const ga_net *net, const char *file,
     return prec;
 }
 
+/* An .npz's array `loss` (written by make_gradfiles.py as a Python float
+ * beside float32 gradients) is the program's loss: read apart, its dtype not
+ * the gradient's; a `loss` of two numbers is refused; a file without one
+ * gives NaN. */
+Test(gradfile, loss_array)
+{
+    ga_net *net = make_net(0);
+    double grad[17], loss = 0;
+    ga_gradfile_options opt = {GA_GRADFILE_LAYOUT_AUTO, 0, GA_PREC_FLOAT64, &loss};
+    cr_expect_eq(read_ok(grad, net, "col_loss.npz", &opt), GA_PREC_FLOAT32);
+    cr_expect_eq(loss, 0.125);
+    for (size_t i = 0; i < 17; i++)
+        cr_expect_eq(grad[i], g(i), "entry %zu", i);
+    read_ok(grad, net, "col_spec.npz", &opt);
+    cr_expect(isnan(loss), "no loss array: NaN, not %g", loss);
+    ga_error err = {{0}};
+    ga_precision prec;
+    cr_expect_eq(ga_grad_read(grad, &prec, &err, net, FIX "col_badloss.npz", &opt, 0), GA_EINVAL);
+    cr_expect(strstr(err.msg, "array 'loss' has 2 numbers (expected one") != NULL, "%s", err.msg);
+    ga_net_free(net);
+}
+
 typedef struct {
     char file[40];
     ga_gradfile_layout layout;
@@ -79,7 +101,7 @@ ParameterizedTest(accepted_case *c, gradfile, accepted)
 {
     ga_net *net = make_net(c->square);
     double grad[17];
-    ga_gradfile_options opt = {c->layout, 0, GA_PREC_FLOAT64};
+    ga_gradfile_options opt = {c->layout, 0, GA_PREC_FLOAT64, NULL};
     ga_precision prec = read_ok(grad, net, c->file, &opt);
     cr_expect_eq(prec, c->prec, "%s: precision %d", c->file, (int)prec);
     for (size_t i = 0; i < net->n_params; i++)
@@ -93,7 +115,7 @@ Test(gradfile, square_taken_as_told)
 {
     ga_net *net = make_net(1);
     double grad[6];
-    ga_gradfile_options opt = {GA_GRADFILE_LAYOUT_TRANSPOSED, 0, GA_PREC_FLOAT64};
+    ga_gradfile_options opt = {GA_GRADFILE_LAYOUT_TRANSPOSED, 0, GA_PREC_FLOAT64, NULL};
     read_ok(grad, net, "sq.npz", &opt);
     static const size_t from[6] = {0, 2, 1, 3, 4, 5}; /* W1 (2, 2) transposed, b1 as it is */
     for (size_t i = 0; i < 6; i++)
@@ -107,7 +129,7 @@ Test(gradfile, dtype_given)
 {
     ga_net *net = make_net(0);
     double grad[17];
-    ga_gradfile_options opt = {GA_GRADFILE_LAYOUT_AUTO, 1, GA_PREC_FLOAT32};
+    ga_gradfile_options opt = {GA_GRADFILE_LAYOUT_AUTO, 1, GA_PREC_FLOAT32, NULL};
     cr_expect_eq(read_ok(grad, net, "col_named_f32.csv", &opt), GA_PREC_FLOAT32);
     for (size_t i = 0; i < 17; i++) {
         float want = (float)g(i) * 0.1f;
@@ -137,7 +159,7 @@ ParameterizedTestParameters(gradfile, refused)
     static refused_case cases[] = {
         {"col_missing.npz", "", 0, 0, 0,
          "col_missing.npz: no array 'b3' (expected one array each named W1, b1, W2, b2, W3, b3)"},
-        {"col_unknown.npz", "", 0, 0, 0, "col_unknown.npz: array 'loss' is not a tensor of the spec"},
+        {"col_unknown.npz", "", 0, 0, 0, "col_unknown.npz: array 'lr' is not a tensor of the spec"},
         {"col_dnames.npz", "", 0, 0, 0, "col_dnames.npz: array 'dW1' is not a tensor of the spec "
          "(expected one array each named W1, b1, W2, b2, W3, b3: np.savez(path, W1=dW1, ...))"},
         {"col_mixed.npz", "", 0, 0, 0, "col_mixed.npz: W2 is float32 but W1 is float64: save every "
@@ -205,7 +227,7 @@ ParameterizedTest(refused_case *c, gradfile, refused)
     ga_net *net = make_net(c->square);
     double grad[17];
     ga_precision prec;
-    ga_gradfile_options opt = {c->layout, c->f32, c->f32 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64};
+    ga_gradfile_options opt = {c->layout, c->f32, c->f32 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64, NULL};
     ga_error err = {{0}};
     char path[512], dir[] = "/tmp/ga_gradfile_XXXXXX";
     int binary = !strcmp(c->file, "binary.csv");

@@ -256,6 +256,10 @@ static int check_grad_file(double **grad, ga_check_options *opt, ga_net *net, ga
 {
     ga_error err = {{0}};
     ga_precision prec = GA_PREC_FLOAT64;
+    double loss = NAN;
+    ga_gradfile_options with_loss = *go;
+    with_loss.loss = &loss; /* an .npz's `loss`: reported beside the oracle's */
+    go = &with_loss;
     *grad = malloc((net->n_params ? net->n_params : 1) * sizeof **grad);
     if (!*grad) {
         fprintf(stderr, "gradaudit check: --grad %s: out of memory\n", file);
@@ -272,6 +276,7 @@ static int check_grad_file(double **grad, ga_check_options *opt, ga_net *net, ga
     opt->analytic = *grad;
     opt->analytic_own_forward = 1;
     opt->precision = prec;
+    opt->analytic_loss = loss;
     return rc;
 }
 
@@ -286,7 +291,7 @@ int ga_cmd_check(int argc, char **argv)
     int fast = 0, cross_check_given = 0, no_progress = 0;
     size_t directions = 0;
     const char *gradfile = NULL;
-    ga_gradfile_options grad_opt = {GA_GRADFILE_LAYOUT_AUTO, 0, GA_PREC_FLOAT64};
+    ga_gradfile_options grad_opt = {GA_GRADFILE_LAYOUT_AUTO, 0, GA_PREC_FLOAT64, NULL};
     const char *grad_layout = NULL, *grad_dtype = NULL; /* as given, for the reproduce line */
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"method", required_argument, 0, 'm'},

@@ -185,12 +185,25 @@ static int read_npz(double *grad, ga_precision *prec, ga_error *err, const ga_ne
         st = ga_fail(err, GA_ENOMEM, "%s: out of memory", path);
         goto done;
     }
+    const ga_npy_array *first = NULL; /* the first gradient array: its dtype is the file's */
+    if (opt->loss)
+        *opt->loss = NAN;
     for (size_t i = 0; i < z.n && st == GA_OK; i++) {
         const ga_npy_array *a = &z.arrays[i];
-        if (a->descr[2] != z.arrays[0].descr[2]) {
+        if (!strcmp(a->name, "loss")) { /* the program's loss, in whatever dtype it was saved */
+            if (a->size != 1)
+                st = ga_fail(err, GA_EINVAL, "%s: array 'loss' has %zu numbers (expected one: "
+                             "np.savez(path, loss=loss, W1=dW1, ...))", path, a->size);
+            else if (opt->loss)
+                *opt->loss = a->data[0];
+            continue;
+        }
+        if (!first)
+            first = a;
+        if (a->descr[2] != first->descr[2]) {
             st = ga_fail(err, GA_EINVAL, "%s: %s is %s but %s is %s: save every array in one dtype",
                          path, a->name, a->descr[2] == '4' ? "float32" : "float64",
-                         z.arrays[0].name, a->descr[2] == '4' ? "float64" : "float32");
+                         first->name, a->descr[2] == '4' ? "float64" : "float32");
             break;
         }
         const ga_view *vw = view_by_name(net, a->name);
@@ -207,8 +220,8 @@ static int read_npz(double *grad, ga_precision *prec, ga_error *err, const ga_ne
                          path, net->views[v].name, expected_names(names, sizeof names, net));
     if (st != GA_OK)
         goto done;
-    *prec = opt->dtype_given ? opt->dtype : z.arrays[0].descr[2] == '4' ? GA_PREC_FLOAT32
-                                                                      : GA_PREC_FLOAT64;
+    *prec = opt->dtype_given ? opt->dtype : first->descr[2] == '4' ? GA_PREC_FLOAT32
+                                                                   : GA_PREC_FLOAT64;
     int majority = opt->layout == GA_GRADFILE_LAYOUT_AUTO ? file_layout(net, by_view) : 0;
     for (size_t v = 0; v < net->n_views && st == GA_OK; v++) {
         const ga_view *vw = &net->views[v];
@@ -413,7 +426,7 @@ static int read_csv(double *grad, ga_precision *prec, ga_error *err, const ga_ne
 int ga_grad_read(double *grad, ga_precision *prec, ga_error *err, const ga_net *net,
                  const char *path, const ga_gradfile_options *opt, size_t memory_cap)
 {
-    static const ga_gradfile_options none = {GA_GRADFILE_LAYOUT_AUTO, 0, GA_PREC_FLOAT64};
+    static const ga_gradfile_options none = {GA_GRADFILE_LAYOUT_AUTO, 0, GA_PREC_FLOAT64, NULL};
     if (!opt)
         opt = &none;
     if (!memory_cap)

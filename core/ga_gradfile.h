@@ -6,7 +6,8 @@
  *        named exactly like it (W1, b1, W2, ...), each once, nothing else.
  *        A W in the spec's stored shape or its transpose (a NumPy tutorial's
  *        `X @ W` holds W as (n_in, n_out)); a bias as (n,), (1, n), (n, 1),
- *        or () when n = 1. Every array float32 or every array float64.
+ *        or () when n = 1. Every array float32 or every array float64; an
+ *        array `loss` of one number (any float dtype) is the program's loss.
  *   .npy (np.save; "\x93NUMPY"): one flat vector (n_params,) in slab order:
  *        W1 then b1, W2, b2, ..., each tensor flat in C order of its shape.
  *   text (anything else): CSV, either one value a line in slab order
@@ -37,6 +38,9 @@ typedef struct {
     ga_gradfile_layout layout;
     int dtype_given;     /* 0: the file's dtype (a CSV: float64) */
     ga_precision dtype;  /* the precision the gradient was computed in, when given */
+    double *loss;        /* may be NULL: receives an .npz's array `loss` (one number,
+                            any dtype: the loss the program computed with that
+                            gradient), NaN when the file has none */
 } ga_gradfile_options;
 
 /* "spec", "transposed", "auto"; GA_EINVAL otherwise. */

@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     ga_gradfile_options opt = {(ga_gradfile_layout)(data[0] % 3), (data[0] >> 2) & 1,
-                               (data[0] >> 3) & 1 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64};
+                               (data[0] >> 3) & 1 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64, NULL};
     if (ftruncate(fileno(f), 0) != 0 || fseek(f, 0, SEEK_SET) != 0 ||
         fwrite(data + 1, 1, size - 1, f) != size - 1 || fflush(f) != 0)
         finding("setup", "cannot write the temporary file");
