@@ -103,6 +103,33 @@ static ga_verdict compare_in(ga_precision prec, char *reason, size_t size, doubl
     return GA_VERDICT_FAIL;
 }
 
+int ga_check_bytes(size_t *out, const ga_net_desc *d, size_t n_params, size_t batch)
+{
+    size_t n, t, units = 0, maxw = d->n_in, zs, bw;
+    for (size_t l = 0; l < d->n_layers; l++) {
+        if (!ga_size_add(&units, units, d->layers[l].n_out))
+            return GA_ERANGE;
+        if (d->layers[l].n_out > maxw)
+            maxw = d->layers[l].n_out;
+    }
+    if (ga_enclosure_bytes(&n, d, n_params, batch) != GA_OK)
+        return GA_ERANGE;
+    int ok = ga_size_mul(&zs, units, batch) && ga_size_mul(&bw, batch, maxw);
+    /* the report's entries, its tensors' rows (2 a layer) and its top list */
+    ok = ok && ga_size_mul(&t, sizeof(ga_check_entry) + sizeof(size_t), n_params) &&
+         ga_size_add(&n, n, t);
+    ok = ok && ga_size_mul(&t, 2 * sizeof(ga_check_layer), d->n_layers) && ga_size_add(&n, n, t);
+    /* the gradient and its two bounds (3 P), the running bound (2 P + 2 zs),
+     * the workspace (3 zs + 2 B maxw), all doubles */
+    ok = ok && ga_size_mul(&t, 5 * sizeof(double), n_params) && ga_size_add(&n, n, t);
+    ok = ok && ga_size_mul(&t, 5 * sizeof(double), zs) && ga_size_add(&n, n, t);
+    ok = ok && ga_size_mul(&t, 2 * sizeof(double), bw) && ga_size_add(&n, n, t);
+    if (!ok)
+        return GA_ERANGE;
+    *out = n;
+    return GA_OK;
+}
+
 ga_verdict ga_compare(char *reason, size_t size, double analytic, double ref, double tol)
 {
     return compare_in(GA_PREC_FLOAT64, reason, size, analytic, ref, tol);

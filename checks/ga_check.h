@@ -182,6 +182,14 @@ typedef struct {
 
 void ga_check_options_default(ga_check_options *opt);
 
+/* The bytes ga_check_run holds at once beside the oracle's (ga_oracle_bytes
+ * counts those): the report's entries (sizeof(ga_check_entry) each, about
+ * 600 bytes, the largest part) and per-tensor rows, the gradient and its
+ * bounds, the workspace, the running bound and the enclosure; the arrays
+ * that grow with the net and the batch, not the fixed overhead. The memory
+ * pre-check of `gradaudit check` adds both. GA_ERANGE on overflow. */
+int ga_check_bytes(size_t *out, const ga_net_desc *d, size_t n_params, size_t batch);
+
 typedef struct {
     size_t index;           /* into the slab */
     char name[40];          /* "W2[3,7]" */

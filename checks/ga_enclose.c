@@ -628,6 +628,32 @@ int ga_enclosure_alloc(ga_enclosure **out, ga_error *err, const ga_net *net, siz
     return GA_OK;
 }
 
+int ga_enclosure_bytes(size_t *out, const ga_net_desc *d, size_t n_params, size_t batch)
+{
+    size_t units = 0, maxw = d->n_in, zs, t, n = 0;
+    for (size_t l = 0; l < d->n_layers; l++) {
+        if (!ga_size_add(&units, units, d->layers[l].n_out))
+            return GA_ERANGE;
+        if (d->layers[l].n_out > maxw)
+            maxw = d->layers[l].n_out;
+    }
+    size_t bw; /* B maxw */
+    int ok = ga_size_mul(&zs, units, batch) && ga_size_mul(&bw, batch, maxw);
+    /* ga_enclosure_alloc: 2 P + 4 zs doubles, P + 2 zs bytes */
+    ok = ok && ga_size_mul(&t, 2 * sizeof(double) + 1, n_params) && ga_size_add(&n, n, t);
+    ok = ok && ga_size_mul(&t, 4 * sizeof(double) + 2, zs) && ga_size_add(&n, n, t);
+    /* pass_work: 3 zs + 2 B maxw intervals, 2 B maxw + maxw bytes */
+    ok = ok && ga_size_mul(&t, 3 * sizeof(ivl), zs) && ga_size_add(&n, n, t);
+    ok = ok && ga_size_mul(&t, 2 * sizeof(ivl) + 2, bw) && ga_size_add(&n, n, t) &&
+         ga_size_add(&n, n, maxw);
+    /* ga_enclosure_backward_from's flags: P + zs bytes */
+    ok = ok && ga_size_add(&n, n, n_params) && ga_size_add(&n, n, zs);
+    if (!ok)
+        return GA_ERANGE;
+    *out = n;
+    return GA_OK;
+}
+
 /* double ends rounded outwards */
 static double down(long double v)
 {

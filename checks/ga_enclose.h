@@ -66,6 +66,11 @@ typedef struct {
 } ga_enclosure;
 
 int ga_enclosure_alloc(ga_enclosure **out, ga_error *err, const ga_net *net, size_t batch);
+/* The bytes an enclosure of a net of this description and batch holds at
+ * once (ga_enclosure_alloc's arrays, a pass's working intervals and the
+ * backward pass's flags): the arrays that grow with the net, for the memory
+ * pre-check. GA_ERANGE when the count overflows a size_t. */
+int ga_enclosure_bytes(size_t *out, const ga_net_desc *d, size_t n_params, size_t batch);
 void ga_enclosure_free(ga_enclosure *e);
 /* The enclosures of the net at (params, x, y); x and y exact doubles. */
 /* prec: the precision of the computations enclosed (float64: every budget

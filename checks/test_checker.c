@@ -698,3 +698,28 @@ Test(progress, every_phase_told_in_order_to_its_total_and_the_report_unchanged)
     ga_check_report_free(quiet);
     ga_randnet_clear(&p);
 }
+
+/* ga_check_bytes, the pre-check's count of the check's own arrays, by hand
+ * for a 2-3-1 net, batch 4, 13 parameters (units 4, so 16 values a pass; the
+ * widest layer 3): the enclosure's 2 P + 4 x 16 doubles and P + 2 x 16 bytes,
+ * its pass's 3 x 16 + 2 x 4 x 3 intervals (two long doubles) and 2 x 12 + 3
+ * bytes, the backward pass's P + 16 flags; the report's 13 entries (and a
+ * top-list index each) and 2 x 2 tensor rows; 5 P + 5 x 16 + 2 x 12 doubles.
+ * Overflow is GA_ERANGE. */
+Test(checker, check_bytes_counted_by_hand)
+{
+    ga_layer_desc layers[2] = {{3, GA_ACT_TANH, 0}, {1, GA_ACT_IDENTITY, 0}};
+    ga_net_desc d = {GA_LAYOUT_ROW, 2, 2, layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_MEAN, 0.0}};
+    size_t ivl = 2 * sizeof(long double), D = sizeof(double);
+    size_t enc = (2 * D + 1) * 13 + (4 * D + 2) * 16 + 3 * ivl * 16 + (2 * ivl + 2) * 12 + 3 +
+                 13 + 16;
+    size_t want = enc + (sizeof(ga_check_entry) + sizeof(size_t)) * 13 +
+                  2 * sizeof(ga_check_layer) * 2 + 5 * D * 13 + 5 * D * 16 + 2 * D * 12;
+    size_t got = 0;
+    cr_assert_eq(ga_check_bytes(&got, &d, 13, 4), GA_OK);
+    cr_expect_eq(got, want, "%zu bytes, by hand %zu", got, want);
+    cr_expect_gt(sizeof(ga_check_entry), 500, "the report's entry, the largest part: %zu bytes",
+                 sizeof(ga_check_entry));
+    cr_expect_eq(ga_check_bytes(&got, &d, SIZE_MAX / 4, 4), GA_ERANGE);
+    cr_expect_eq(ga_check_bytes(&got, &d, 13, SIZE_MAX / 2), GA_ERANGE);
+}

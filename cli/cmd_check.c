@@ -444,20 +444,29 @@ int ga_cmd_check(int argc, char **argv)
         return GA_EXIT_USAGE;
     }
     int st = ga_spec_load(&spec, &err, path, GA_DEFAULT_MEMORY_CAP);
-    /* a size the oracle would refuse is refused before any work */
-    if (st == GA_OK && !fast && (opt.method == GA_CHECK_ORACLE || opt.cross_check > 0)) {
-        /* the oracle's own count (ga_oracle_bytes), the flags ga_check_run will use */
-        size_t need = 0;
+    /* a size the check would refuse is refused before any work: the
+     * oracle's own count (ga_oracle_bytes, the flags ga_check_run will use)
+     * and the check's own arrays (ga_check_bytes: the report's entries first) */
+    if (st == GA_OK && !fast) {
+        size_t need = 0, own = 0;
+        int oracle = opt.method == GA_CHECK_ORACLE || opt.cross_check > 0;
         unsigned flags = GA_ORACLE_LOSS | GA_ORACLE_GRADIENT |
                          (opt.method == GA_CHECK_ORACLE && opt.cross_check ? GA_ORACLE_CROSS_CHECK : 0u);
         ga_oracle_options oo = opt.oracle;
         oo.cross_count = opt.cross_check;
-        int counted = ga_oracle_bytes(&need, &spec->desc, spec->n_params, spec->batch, &oo, flags);
+        int counted = oracle ? ga_oracle_bytes(&need, &spec->desc, spec->n_params, spec->batch,
+                                               &oo, flags)
+                             : GA_OK;
+        if (counted == GA_OK)
+            counted = ga_check_bytes(&own, &spec->desc, spec->n_params, spec->batch);
+        if (counted == GA_OK && !ga_size_add(&need, need, own))
+            counted = GA_ERANGE;
         if (counted != GA_OK || need > GA_DEFAULT_MEMORY_CAP) {
             fprintf(stderr, "gradaudit check: %s: %zu parameters and a batch of %zu need %s%zu "
-                    "bytes of MPFR variables for the oracle, over the memory cap of %zu bytes "
-                    "(try --fast, or --method central --cross-check 0)\n", path, spec->n_params,
-                    spec->batch, counted ? "more than " : "", counted ? (size_t)SIZE_MAX : need,
+                    "bytes (%sthe check's own arrays), over the memory cap of %zu bytes "
+                    "(try --fast)\n", path, spec->n_params, spec->batch,
+                    counted ? "more than " : "", counted ? (size_t)SIZE_MAX : need,
+                    oracle ? "MPFR variables for the oracle and " : "",
                     (size_t)GA_DEFAULT_MEMORY_CAP);
             rc = GA_EXIT_USAGE;
             goto out;

@@ -91,5 +91,18 @@ start=$(date +%s)
 run check big2.json
 refused "check: over the cap by the oracle's own count, exit 2" 2 "big2.json: 62425801 parameters and a batch of 1 need "
 check "... before any work (under 5 s)" test $(($(date +%s) - start)) -lt 5
+# 16.0 M parameters: under the cap by the oracle's count (2.3e9 bytes), over it
+# with the check's own arrays (the report's entries, about 600 bytes each: 1.0e10
+# in all), refused before any work, also by the finite-difference methods that
+# need no oracle (before, a check of it built a 10 GB report)
+wide_spec 4000 big3.json
+start=$(date +%s)
+run check big3.json
+refused "check: over the cap with the check's own arrays, exit 2" 2 "big3.json: 16008001 parameters and a batch of 1 need "
+grep -qF "MPFR variables for the oracle and the check's own arrays" "$T/err"
+check "... naming both parts" test $? = 0
+run check big3.json --method central --cross-check 0
+refused "check --method central: over the cap with the check's own arrays, exit 2" 2 "big3.json: 16008001 parameters and a batch of 1 need "
+check "... before any work (under 5 s)" test $(($(date +%s) - start)) -lt 5
 
 done_testing
