@@ -156,13 +156,6 @@ static ga_fd_method fd_of(ga_check_method m)
     }
 }
 
-/* the spacing of doubles at v (the subnormal spacing at 0) */
-static double ga_ulp_of(double v)
-{
-    double a = fabs(v);
-    return isfinite(a) ? nextafter(a, INFINITY) - a : INFINITY;
-}
-
 /* "z2[0,3]" (batch > 1) or "z2[3]": pre-activation k of sample n, layer l */
 static void z_name(char *buf, size_t size, size_t l, size_t n, size_t k, size_t batch)
 {
@@ -643,7 +636,7 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
             /* settled: within an ulp of the exact value (a faithful rounding
              * at worst), by the oracle's own bound */
             int settled = !r->oracle_stats.unsettled ||
-                          (isfinite(oerr[i]) && oerr[i] <= ga_ulp_of(oracle[i]));
+                          (isfinite(oerr[i]) && oerr[i] <= ga_ulp_in(GA_PREC_FLOAT64, oracle[i]));
             if (settled && tight && lo <= oracle[i] &&
                 oracle[i] <= hi) {
                 lo = fmax(lo, fmin(blo[i], oracle[i]));
