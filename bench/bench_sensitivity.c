@@ -124,10 +124,8 @@ int main(int argc, char **argv)
         size_t n = p.net->n_params, *entries = malloc(n_entries * sizeof *entries);
         double *g = malloc(n * sizeof *g), *mut = malloc(n * sizeof *mut), loss;
         ga_workspace *ws = NULL;
-        size_t n_out = p.net->desc.layers[p.net->desc.n_layers - 1].n_out;
         if (prec == GA_PREC_FLOAT32 &&
-            ga_round_problem(&err, prec, p.net, p.net->params, p.x, p.batch * p.net->desc.n_in, p.y,
-                             p.batch * n_out)) {
+            ga_round_problem(&err, prec, p.net, p.net->params, p.x, p.y, p.batch)) {
             fprintf(stderr, "bench_sensitivity: %s\n", err.msg);
             return 3;
         }

@@ -132,7 +132,7 @@ Test(exact, refuses_numbers_that_are_not_float32)
     net->params[1] = 0.0;
     cr_expect_eq(ga_loss_grad_f32(&loss, g, &err, net, net->params, x, y, 1), GA_EINVAL);
     cr_expect(strstr(err.msg, "activation parameter"), "%s", err.msg); /* 0.01 */
-    cr_assert_eq(ga_round_problem(&err, F32, net, net->params, x, 1, y, 1), GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_round_problem(&err, F32, net, net->params, x, y, 1), GA_OK, "%s", err.msg);
     cr_expect_eq(net->desc.layers[0].act_param, (double)0.01f);
     x[0] = NAN;
     cr_expect_eq(ga_loss_grad_f32(&loss, g, &err, net, net->params, x, y, 1), GA_ENONFINITE);
@@ -140,7 +140,7 @@ Test(exact, refuses_numbers_that_are_not_float32)
     x[0] = 0.5;
     cr_expect_eq(ga_loss_grad_f32(&loss, g, &err, net, net->params, x, y, 1), GA_OK, "%s", err.msg);
     net->desc.loss.scale = 1e39;
-    cr_expect_eq(ga_round_problem(&err, F32, net, net->params, x, 1, y, 1), GA_EINVAL);
+    cr_expect_eq(ga_round_problem(&err, F32, net, net->params, x, y, 1), GA_EINVAL);
     cr_expect(strstr(err.msg, "scale 9.9999999999999994e+38") && strstr(err.msg, "overflows float32"), "%s", err.msg);
     cr_expect_eq(net->desc.loss.scale, 1e39, "nothing changed on refusal");
     ga_net_free(net);
@@ -193,8 +193,7 @@ static void f32_randnet(ga_randnet *p, char *what, ga_layout layout, ga_activati
                  GA_OK, "%s", err.msg);
     ga_randnet_describe(what, 128, p);
     ga_net *net = p->net;
-    size_t nx = p->batch * net->desc.n_in, ny = p->batch * net->desc.layers[net->desc.n_layers - 1].n_out;
-    cr_assert_eq(ga_round_problem(&err, F32, net, net->params, p->x, nx, p->y, ny), GA_OK, "%s: %s",
+    cr_assert_eq(ga_round_problem(&err, F32, net, net->params, p->x, p->y, p->batch), GA_OK, "%s: %s",
                  what, err.msg);
 }
 
@@ -380,20 +379,23 @@ Test(helpers, round_problem)
                             -0.6666666865348816};
     memcpy(net->params, p0, sizeof p0);
     double x[2] = {0.1, 1e-46}, y[4] = {16777217.0, 1.0, 0.1, 2.0};
-    cr_assert_eq(ga_round_problem(&err, F32, net, net->params, x, 2, y, 4), GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_round_problem(&err, F32, net, net->params, x, y, 2), GA_OK, "%s", err.msg);
     for (int i = 0; i < 4; i++)
         cr_expect_eq(net->params[i], want[i], "param %d: %.17g", i, net->params[i]);
     cr_expect(x[0] == 0.10000000149011612 && x[1] == 0.0);
     cr_expect(y[0] == 16777216.0 && y[2] == 0.10000000149011612);
     memcpy(net->params, p0, sizeof p0);
     net->params[3] = 4e38; /* b1[1] */
-    cr_expect_eq(ga_round_problem(&err, F32, net, net->params, x, 2, y, 4), GA_EINVAL);
+    cr_expect_eq(ga_round_problem(&err, F32, net, net->params, x, y, 2), GA_EINVAL);
     cr_expect(strstr(err.msg, "b1[1]") && strstr(err.msg, "overflows float32"), "%s", err.msg);
     cr_expect_eq(net->params[0], 0.1, "nothing changed on refusal");
     net->params[3] = 0.5;
     y[3] = -1e39;
-    cr_expect_eq(ga_round_problem(&err, F32, net, net->params, x, 2, y, 4), GA_EINVAL);
+    cr_expect_eq(ga_round_problem(&err, F32, net, net->params, x, y, 2), GA_EINVAL);
     cr_expect(strstr(err.msg, "y[3]"), "%s", err.msg);
+    /* x and y's sizes come from the net and the batch: one past a size_t is refused */
+    cr_expect_eq(ga_round_problem(&err, F32, net, net->params, x, y, SIZE_MAX), GA_ERANGE);
+    cr_expect(strstr(err.msg, "overflows a size"), "%s", err.msg);
     ga_net_free(net);
 }
 

@@ -135,7 +135,7 @@ static void reference_load(reference *r, const char *name, ga_precision prec)
     memcpy(r->params, r->net->params, np * sizeof(double));
     memcpy(r->x, r->spec->x, nx * sizeof(double));
     memcpy(r->y, r->spec->y, ny * sizeof(double));
-    cr_assert_eq(ga_round_problem(&err, GA_PREC_FLOAT32, r->net, r->params, r->x, nx, r->y, ny),
+    cr_assert_eq(ga_round_problem(&err, GA_PREC_FLOAT32, r->net, r->params, r->x, r->y, r->spec->batch),
                  GA_OK, "%s: %s", r->path, err.msg);
     /* the generator stored the rounded numbers: rounding again changes none */
     cr_assert(!memcmp(r->params, r->net->params, np * sizeof(double)) &&

@@ -289,10 +289,8 @@ static void for_each_case(size_t n, uint32_t seed0, size_t cross_check, case_vis
         double *g32 = NULL;
         ga_workspace *fw32 = NULL;
         if (soak_dtype() == GA_PREC_FLOAT32) {
-            size_t B = h.batch, nin = h.net->desc.n_in,
-                   nout = h.net->desc.layers[h.net->desc.n_layers - 1].n_out;
-            if (ga_round_problem(&err, GA_PREC_FLOAT32, h.net, h.net->params, h.x, B * nin, h.y,
-                                 B * nout) != GA_OK) {
+            size_t B = h.batch;
+            if (ga_round_problem(&err, GA_PREC_FLOAT32, h.net, h.net->params, h.x, h.y, B) != GA_OK) {
                 refused_f32++;
                 ga_hardnet_clear(&h);
                 continue;

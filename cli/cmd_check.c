@@ -269,10 +269,8 @@ static int check_grad_file(double **grad, ga_check_options *opt, ga_net *net, ga
         fprintf(stderr, "gradaudit check: --grad %s\n", err.msg);
         return GA_EXIT_USAGE;
     }
-    size_t nx = spec->batch * spec->desc.n_in,
-           ny = spec->batch * spec->desc.layers[spec->desc.n_layers - 1].n_out;
     int rc = prec == GA_PREC_FLOAT64 ? 0 : ga_cli_round_problem("check", spec_path, prec, net,
-                                                                spec->x, nx, spec->y, ny);
+                                                                spec->x, spec->y, spec->batch);
     opt->analytic = *grad;
     opt->analytic_own_forward = 1;
     opt->precision = prec;
@@ -491,9 +489,8 @@ int ga_cmd_check(int argc, char **argv)
     } else if (opt.precision == GA_PREC_FLOAT32) {
         /* the code under test's own numbers and its own forward pass: the
          * check runs at the rounded numbers, the oracle exact there */
-        size_t nx = spec->batch * spec->desc.n_in,
-               ny = spec->batch * spec->desc.layers[spec->desc.n_layers - 1].n_out;
-        if ((rc = ga_cli_round_problem("check", path, opt.precision, net, spec->x, nx, spec->y, ny)))
+        if ((rc = ga_cli_round_problem("check", path, opt.precision, net, spec->x, spec->y,
+                                       spec->batch)))
             goto out;
         wrong = malloc(net->n_params * sizeof *wrong);
         st = wrong ? ga_workspace_alloc(&f32_forward, &err, net, spec->batch)

@@ -173,9 +173,7 @@ int ga_cmd_eval(int argc, char **argv)
     }
     double loss = 0;
     if (st == GA_OK && dtype == GA_PREC_FLOAT32) {
-        size_t nx = spec->batch * spec->desc.n_in,
-               ny = spec->batch * spec->desc.layers[spec->desc.n_layers - 1].n_out;
-        if ((rc = ga_cli_round_problem("eval", path, dtype, net, spec->x, nx, spec->y, ny)))
+        if ((rc = ga_cli_round_problem("eval", path, dtype, net, spec->x, spec->y, spec->batch)))
             goto out;
         st = ga_loss_grad_f32(&loss, net->grads, &err, net, net->params, spec->x, spec->y, spec->batch);
     } else if (st == GA_OK) {

@@ -31,9 +31,9 @@ int ga_cli_usage_error(const char *cmd, const char *fmt, const char *arg);
  * names); 0 and *out, else the usage error (GA_EXIT_USAGE). */
 int ga_cli_parse_dtype(ga_precision *out, const char *cmd, const char *v);
 /* The spec's numbers as code in precision p holds them, in place: the net's
- * parameters and constants, x (nx), y (ny) (ga_round_problem). 0, or GA_EXIT_USAGE after one line on stderr naming the
+ * parameters and constants, x and y of the batch (ga_round_problem). 0, or GA_EXIT_USAGE after one line on stderr naming the
  * number that overflows p: "gradaudit CMD: SPEC: W1[3] = 4e+38 overflows float32". */
 int ga_cli_round_problem(const char *cmd, const char *path, ga_precision p, ga_net *net, double *x,
-                         size_t nx, double *y, size_t ny);
+                         double *y, size_t batch);
 
 #endif

@@ -47,10 +47,10 @@ int ga_cli_parse_dtype(ga_precision *out, const char *cmd, const char *v)
 }
 
 int ga_cli_round_problem(const char *cmd, const char *path, ga_precision p, ga_net *net, double *x,
-                         size_t nx, double *y, size_t ny)
+                         double *y, size_t batch)
 {
     ga_error err = {{0}};
-    if (ga_round_problem(&err, p, net, net->params, x, nx, y, ny) != GA_OK) {
+    if (ga_round_problem(&err, p, net, net->params, x, y, batch) != GA_OK) {
         fprintf(stderr, "gradaudit %s: %s: %s\n", cmd, path, err.msg);
         return GA_EXIT_USAGE;
     }

@@ -332,8 +332,8 @@ double ga_round_to(ga_precision p, double v);
  * a rounded to it and b rounded to it (ga_ulp_distance for float64);
  * UINT64_MAX when either is NaN. */
 uint64_t ga_ulp_distance_in(ga_precision p, double a, double b);
-/* Rounds the parameters (n_params), the inputs x (nx), the targets y (ny)
- * and the net's constants (the loss's scale and weight decay, each layer's
+/* Rounds the parameters (n_params), the inputs x (batch, n_in), the targets
+ * y (batch, n_out of the last layer) and the net's constants (the loss's scale and weight decay, each layer's
  * activation parameter) to the precision in place, as code in that
  * precision holds them; the oracle then takes its exact values at those
  * numbers. GA_EINVAL naming the first number that would overflow it
@@ -341,7 +341,7 @@ uint64_t ga_ulp_distance_in(ga_precision p, double a, double b);
  * below the precision's range rounds to a subnormal or to zero, as the
  * code's copy of it would. */
 int ga_round_problem(ga_error *err, ga_precision p, ga_net *net, double *params, double *x,
-                     size_t nx, double *y, size_t ny);
+                     double *y, size_t batch);
 /* The spacing of the precision's numbers just above |v|: its ulp at v
  * (+inf for a non-finite v). */
 double ga_ulp_in(ga_precision p, double v);

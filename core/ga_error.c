@@ -110,9 +110,14 @@ static int overflows(ga_precision p, double v)
 }
 
 int ga_round_problem(ga_error *err, ga_precision p, ga_net *net, double *params, double *x,
-                     size_t nx, double *y, size_t ny)
+                     double *y, size_t batch)
 {
     ga_net_desc *d = &net->desc;
+    size_t nx, ny;
+    if (!d->n_layers || !ga_size_mul(&nx, batch, d->n_in) ||
+        !ga_size_mul(&ny, batch, d->layers[d->n_layers - 1].n_out))
+        return ga_fail(err, GA_ERANGE, "a net with no layer, or a batch of %zu overflows a size",
+                       batch);
     if (overflows(p, d->loss.scale) || overflows(p, d->loss.weight_decay))
         return ga_fail(err, GA_EINVAL, "the loss's scale %.17g or weight decay %.17g overflows %s",
                        d->loss.scale, d->loss.weight_decay, ga_precision_name(p));

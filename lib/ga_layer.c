@@ -135,7 +135,7 @@ int gradaudit_check_dense(gradaudit_layer_result *out, gradaudit_error *uerr,
     for (size_t i = 0; i < B * O; i++) /* float32 numbers: exact in either precision */
         dy[i] = (double)(float)ga_rng_gauss(&rng);
     if (prec == GA_PREC_FLOAT32 &&
-        (status = ga_round_problem(&err, prec, na, na->params, x, B * I, dy, B * O)))
+        (status = ga_round_problem(&err, prec, na, na->params, x, dy, B)))
         goto done;
     /* the activation parameter as the code under test holds it (rounded) */
     nb->desc.layers[1].act_param = na->desc.layers[0].act_param;
