@@ -17,7 +17,7 @@ void ga_plain_options_default(ga_plain_options *o)
     memset(o, 0, sizeof *o);
     o->factor_scale = 1.0;
     o->bias_scale = 1.0;
-    o->act_layer = o->bias_layer = o->transposed_layer = SIZE_MAX;
+    o->act_layer = o->bias_layer = o->transposed_layer = o->norm_no_mean = SIZE_MAX;
 }
 
 /* xorshift64* (Vigna 2016): plenty for perturbation signs and sizes */
@@ -122,6 +122,7 @@ static inline double dot_result(const perturb *pp, const dot_acc *d)
 #define A_NEG(c, r, a) (*(r) = -*(a))
 #define A_ABS(c, r, a) (*(r) = fabs(*(a)))
 #define A_SCALE_D(c, r, a, d) (*(r) = *(a) * (d))
+#define A_SQRT(c, r, a) (*(r) = rnd_u(c, sqrt(*(a)), 1.0))
 #define A_EXP(c, r, a) (*(r) = rnd_u(c, exp(*(a)), ELEM_UNITS))
 #define A_EXPM1(c, r, a) (*(r) = rnd_u(c, expm1(*(a)), ELEM_UNITS))
 #define A_LOG1P(c, r, a) (*(r) = rnd_u(c, log1p(*(a)), ELEM_UNITS))
@@ -163,16 +164,34 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
      * for its activation (ga_rounding reads the z of perturbed runs there) */
     val[0] = (double *)x; /* read only */
     for (size_t st = 0; st < g->n_stages; st++)
-        for (size_t i = g->stage_op[st]; i < g->stage_op[st + 1]; i++)
-            val[g->ops[i].output] = g->ops[i].kind == GA_OP_DENSE ? ws->z[st] : ws->a[st];
+        for (size_t i = g->stage_op[st]; i < g->stage_op[st + 1]; i++) {
+            const ga_op *op = &g->ops[i];
+            /* a norm's xh in z, its r in dact (B of its entries), its output in a */
+            val[op->output] = op->kind == GA_OP_DENSE || op->kind == GA_OP_LAYERNORM ||
+                                      op->kind == GA_OP_RMSNORM ? ws->z[st] : ws->a[st];
+            if (op->output2 != GA_OP_NONE)
+                val[op->output2] = ws->dact[st];
+        }
+    double *scratch = NULL; /* a net that is not a chain: a gradient per value */
+    if (!g->chain) {
+        ga_pass_sizes ps;
+        if (!ga_graph_pass_sizes(&ps, g, batch) || !(scratch = malloc(ps.n_delta * sizeof *scratch))) {
+            free(val);
+            ga_graph_free(g);
+            return ga_fail(err, GA_ENOMEM, "plain pass: out of memory for the gradients");
+        }
+    }
     const perturb pert = {o->mca, &o->mca_state};
     const ga_ref_faults faults = {o->factor_scale, o->no_decay, o->ce_no_softmax, o->act_layer,
-                                  o->act_missing, o->bias_layer, o->bias_scale, o->transposed_layer};
+                                  o->act_missing, o->bias_layer, o->bias_scale, o->transposed_layer,
+                                  o->norm_no_mean};
     double L;
     plain_forward(&pert, &L, val, g, net, params, y, batch);
     if (loss)
         *loss = L;
-    plain_backward(&pert, grad, val, ws->delta, ws->delta_prev, g, net, params, y, batch, &faults);
+    plain_backward(&pert, grad, val, scratch ? scratch : ws->delta, ws->delta_prev, g, net, params,
+                   y, batch, &faults);
+    free(scratch);
     free(val);
     ga_graph_free(g);
     return GA_OK;

@@ -36,6 +36,7 @@ typedef struct {
     size_t bias_layer;       /* layer whose db is scaled by bias_scale */
     double bias_scale;
     size_t transposed_layer; /* layer whose dW is stored in the other layout's order */
+    size_t norm_no_mean;     /* layernorm layer whose dx leaves out - mean(dxh) */
     /* Monte Carlo arithmetic */
     int mca;                 /* 1: perturb every operation */
     uint64_t mca_state;      /* random stream state (advanced by each call) */

@@ -568,7 +568,7 @@ static bad_case bad_cases[] = {
     {"unknown activation", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"size\": 3, \"activation\": \"tanh\"}, {\"size\": 1, \"activation\": \"sigmod\"}]}", GA_ESPEC,
      "bad.json: layers[1].activation: unknown activation \"sigmod\" (expected one of: identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, softmax, silu, gelu, gelu_tanh)", NULL},
     {"unknown layer key", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"size\": 1, \"activaton\": \"tanh\"}]}", GA_ESPEC,
-     "unknown key \"activaton\" in layers[0] (expected one of: size, activation, slope, alpha)", NULL},
+     "unknown key \"activaton\" in layers[0] (expected one of: type, size, activation, slope, alpha)", NULL},
     {"slope on sigmoid", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"size\": 1, \"activation\": \"sigmoid\", \"slope\": 0.1}]}", GA_ESPEC,
      "layers[0].slope: only leaky_relu takes a slope (this layer is sigmoid)", NULL},
     {"alpha on relu", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"size\": 1, \"activation\": \"relu\", \"alpha\": 1}]}", GA_ESPEC,

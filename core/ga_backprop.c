@@ -64,6 +64,38 @@ static int all_finite(const double *v, size_t n)
     return 1;
 }
 
+/* One row of a layernorm or rmsnorm layer L (docs/spec.md; the generic
+ * reference's normalize() computes the same operations in the same order):
+ * xh (n), r (n: the row's 1/sqrt(var + eps) in every entry), a (n) from x (n);
+ * gamma (n), beta (n, layernorm only). */
+static void norm_row(double *xh, double *r, double *a, const double *x, size_t n,
+                     const ga_layer_desc *L, const double *gamma, const double *beta)
+{
+    double var = 0.0;
+    if (L->kind == GA_LAYER_LAYERNORM) {
+        double mu = 0.0;
+        for (size_t k = 0; k < n; k++)
+            mu += x[k];
+        mu /= (double)n;
+        for (size_t k = 0; k < n; k++) {
+            xh[k] = x[k] - mu;
+            var += xh[k] * xh[k];
+        }
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            xh[k] = x[k];
+            var += x[k] * x[k];
+        }
+    }
+    var /= (double)n;
+    double rr = 1.0 / sqrt(var + L->eps);
+    for (size_t k = 0; k < n; k++) {
+        xh[k] *= rr;
+        r[k] = rr;
+        a[k] = L->kind == GA_LAYER_LAYERNORM ? gamma[k] * xh[k] + beta[k] : xh[k] * gamma[k];
+    }
+}
+
 int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *params,
                const double *x, const double *y, size_t batch)
 {
@@ -81,6 +113,22 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
         const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
         size_t fan_in = layer_fan_in(net, l), fan_out = L->n_out;
         double *z = ws->z[l], *a = ws->a[l]; /* (B, fan_out) */
+        if (L->kind != GA_LAYER_DENSE) {
+            if (!ws->grad_a)
+                return GA_EINVAL; /* a workspace allocated for another net */
+            if (L->kind == GA_LAYER_RESIDUAL) {
+                const double *v = L->from == 0 ? x : ws->a[L->from - 1];
+                for (size_t i = 0; i < batch * fan_out; i++)
+                    a[i] = a_prev[i] + v[i];
+            } else {
+                for (size_t n = 0; n < batch; n++)
+                    norm_row(z + n * fan_out, ws->dact[l] + n * fan_out, a + n * fan_out,
+                             a_prev + n * fan_out, fan_out, L, params + W->offset,
+                             params + b->offset);
+            }
+            a_prev = a;
+            continue;
+        }
         matmul(z, a_prev, 0, params + W->offset, d->layout == GA_LAYOUT_COLUMN, batch, fan_out,
                fan_in, net->kernel);
         for (size_t n = 0; n < batch; n++)
@@ -112,7 +160,7 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
         double sq = 0.0;
         for (size_t l = 0; l < d->n_layers; l++) {
             const ga_view *W = &net->views[2 * l];
-            for (size_t i = 0; i < W->rows * W->cols; i++)
+            for (size_t i = 0; W->is_weight && i < W->rows * W->cols; i++)
                 sq += params[W->offset + i] * params[W->offset + i];
         }
         L += 0.5 * ld->weight_decay * sq;
@@ -142,6 +190,109 @@ static void chain_activation(double *dz, const double *da, const ga_layer_desc *
     }
 }
 
+/* Dense layer l's dW and db from its delta = dL/dz (B, out) and input a_prev
+ * (B, in): column dW (out, in) = delta^T A, row dW (in, out) = A^T delta;
+ * db[k] = sum_n delta[n,k] in index order; + lambda W. */
+static void dense_param_grads(double *dparams, const ga_net *net, size_t l, const double *params,
+                              const double *delta, const double *a_prev, size_t batch)
+{
+    const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
+    size_t fan_in = layer_fan_in(net, l), fan_out = net->desc.layers[l].n_out;
+    double lambda = net->desc.loss.weight_decay;
+    if (net->desc.layout == GA_LAYOUT_COLUMN)
+        matmul(dparams + W->offset, delta, 1, a_prev, 0, fan_out, fan_in, batch, net->kernel);
+    else
+        matmul(dparams + W->offset, a_prev, 1, delta, 0, fan_in, fan_out, batch, net->kernel);
+    for (size_t k = 0; k < fan_out; k++) {
+        double s = 0.0;
+        for (size_t n = 0; n < batch; n++)
+            s += delta[n * fan_out + k];
+        dparams[b->offset + k] = s;
+    }
+    if (lambda != 0.0)
+        for (size_t i = 0; i < W->rows * W->cols; i++)
+            dparams[W->offset + i] += lambda * params[W->offset + i];
+}
+
+/* acc (m) += v (m); acc may be NULL (a gradient nobody asked for) */
+static void add_into(double *acc, const double *v, size_t m)
+{
+    for (size_t i = 0; acc && i < m; i++)
+        acc[i] += v[i];
+}
+
+/* The backward pass of a net with norms or residual adds (ga_ref_tmpl.h's
+ * backward_graph computes the same operations; docs/spec.md has the
+ * formulas): grad_a[l] = dL/d(layer l's output), zeroed and summed over the
+ * layers that read it, last reader first; delta = the loss's dL/dz of the
+ * last layer, as the chain's pass computes it. */
+static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const ga_net *net,
+                          const double *params, const double *x, size_t batch)
+{
+    const ga_net_desc *d = &net->desc;
+    int column = d->layout == GA_LAYOUT_COLUMN;
+    for (size_t l = 0; l < d->n_layers; l++)
+        memset(ws->grad_a[l], 0, batch * d->layers[l].n_out * sizeof(double));
+    if (dx)
+        memset(dx, 0, batch * d->n_in * sizeof *dx);
+    for (size_t l = d->n_layers; l-- > 0;) {
+        const ga_layer_desc *L = &d->layers[l];
+        const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
+        size_t fan_in = layer_fan_in(net, l), fan_out = L->n_out, m = batch * fan_in;
+        const double *a_prev = l > 0 ? ws->a[l - 1] : x;
+        double *g_prev = l > 0 ? ws->grad_a[l - 1] : dx, *g = ws->grad_a[l];
+        if (L->kind == GA_LAYER_RESIDUAL) {
+            add_into(g_prev, g, m);
+            add_into(L->from == 0 ? dx : ws->grad_a[L->from - 1], g, m);
+            continue;
+        }
+        if (L->kind != GA_LAYER_DENSE) { /* layernorm, rmsnorm */
+            const double *gamma = params + W->offset, *xh = ws->z[l];
+            int ln = L->kind == GA_LAYER_LAYERNORM;
+            for (size_t k = 0; k < fan_out; k++) {
+                double sg = 0.0, sb = 0.0;
+                for (size_t n = 0; n < batch; n++) {
+                    sg += g[n * fan_out + k] * xh[n * fan_out + k];
+                    sb += g[n * fan_out + k];
+                }
+                dparams[W->offset + k] = sg;
+                if (ln)
+                    dparams[b->offset + k] = sb;
+            }
+            if (!g_prev)
+                continue;
+            double *dxh = ws->delta; /* (fan_out) */
+            for (size_t n = 0; n < batch; n++) {
+                const double *xr = xh + n * fan_out, *gr = g + n * fan_out;
+                double m1 = 0.0, m2 = 0.0, r = ws->dact[l][n * fan_out];
+                for (size_t k = 0; k < fan_out; k++) {
+                    dxh[k] = gr[k] * gamma[k];
+                    m1 += dxh[k];
+                }
+                for (size_t k = 0; k < fan_out; k++)
+                    m2 += dxh[k] * xr[k];
+                m1 /= (double)fan_out;
+                m2 /= (double)fan_out;
+                for (size_t k = 0; k < fan_out; k++)
+                    g_prev[n * fan_in + k] += ((ln ? dxh[k] - m1 : dxh[k]) - xr[k] * m2) * r;
+            }
+            continue;
+        }
+        double *delta = ws->delta; /* (B, fan_out) dL/dz */
+        if (l + 1 < d->n_layers)
+            for (size_t n = 0; n < batch; n++)
+                chain_activation(delta + n * fan_out, g + n * fan_out, L,
+                                 ws->dact[l] + n * fan_out, ws->a[l] + n * fan_out, fan_out);
+        dense_param_grads(dparams, net, l, params, delta, a_prev, batch);
+        if (!g_prev)
+            continue;
+        matmul(ws->delta_prev, delta, 0, params + W->offset, !column, batch, fan_in, fan_out,
+               net->kernel);
+        add_into(g_prev, ws->delta_prev, m);
+    }
+    return GA_OK;
+}
+
 int ga_backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net,
                 const double *params, const double *x, const double *y, size_t batch)
 {
@@ -168,26 +319,15 @@ int ga_backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net
         if (!ga_loss_fuses_output(ld->kind))
             chain_activation(dz, dz, &d->layers[last], ws->dact[last] + n * n_last, a, n_last);
     }
+    if (ws->grad_a)
+        return backward_graph(dparams, dx, ws, net, params, x, batch);
 
     for (size_t l = d->n_layers; l-- > 0;) {
-        const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
+        const ga_view *W = &net->views[2 * l];
         size_t fan_in = layer_fan_in(net, l), fan_out = d->layers[l].n_out;
         const double *a_prev = l > 0 ? ws->a[l - 1] : x; /* (B, fan_in) */
         int column = d->layout == GA_LAYOUT_COLUMN;
-        /* column: dW (out, in) = delta^T A;  row: dW (in, out) = A^T delta */
-        if (column)
-            matmul(dparams + W->offset, delta, 1, a_prev, 0, fan_out, fan_in, batch, net->kernel);
-        else
-            matmul(dparams + W->offset, a_prev, 1, delta, 0, fan_in, fan_out, batch, net->kernel);
-        for (size_t k = 0; k < fan_out; k++) {
-            double s = 0.0;
-            for (size_t n = 0; n < batch; n++)
-                s += delta[n * fan_out + k];
-            dparams[b->offset + k] = s;
-        }
-        if (ld->weight_decay != 0.0)
-            for (size_t i = 0; i < W->rows * W->cols; i++)
-                dparams[W->offset + i] += ld->weight_decay * params[W->offset + i];
+        dense_param_grads(dparams, net, l, params, delta, a_prev, batch);
         if (l == 0 && !dx)
             break;
         /* dA (B, in) = delta (B, out) . W(k, j) */

@@ -167,11 +167,39 @@ typedef struct {
 /* ---- network description ----------------------------------------------- */
 typedef enum { GA_LAYOUT_COLUMN = 0, GA_LAYOUT_ROW = 1 } ga_layout;
 
+/* What a layer computes (docs/spec.md, "layers[i]"). Every kind but dense
+ * keeps its input's width (n_out = its fan-in) and has the identity as its
+ * activation. Per sample, x the layer's input row (n entries):
+ *   DENSE      z = W x + b, a = f(z)                          params W, b
+ *   LAYERNORM  mu = mean(x), var = mean((x - mu)^2) (biased), r = 1/sqrt(var + eps),
+ *              xh = (x - mu) r, a = gamma xh + beta             params gamma, beta
+ *   RMSNORM    r = 1/sqrt(mean(x^2) + eps), xh = x r, a = gamma xh   param gamma
+ *   RESIDUAL   a = x + v, v the output of layer `from` (0: the net's input x;
+ *              k >= 1: layer k, 1-based), of the same width    no params
+ * Backward (dy = dL/da): layernorm dxh = gamma dy, dgamma = sum_n dy xh,
+ * dbeta = sum_n dy, dx = r (dxh - mean(dxh) - xh mean(dxh xh)); rmsnorm
+ * dx = r (dxh - xh mean(dxh xh)); residual: dy flows to x and to v. */
+typedef enum {
+    GA_LAYER_DENSE = 0,
+    GA_LAYER_LAYERNORM,
+    GA_LAYER_RMSNORM,
+    GA_LAYER_RESIDUAL,
+    GA_LAYER_KIND_COUNT
+} ga_layer_kind;
+
+const char *ga_layer_kind_name(ga_layer_kind k);
+int ga_layer_kind_from_name(ga_layer_kind *out, const char *name);
+
 typedef struct {
     size_t n_out;
     ga_activation act;
     double act_param;  /* leaky_relu slope, elu alpha */
+    ga_layer_kind kind; /* GA_LAYER_DENSE (0) unless set */
+    double eps;         /* layernorm, rmsnorm: > 0 */
+    size_t from;        /* residual: 0 (the input) or a layer number 1 .. l (1-based, before it) */
 } ga_layer_desc;
+
+
 
 /* Limits refused before allocating anything. */
 #define GA_MAX_LAYERS 100000
@@ -186,6 +214,26 @@ typedef struct {
     ga_loss_desc loss;
 } ga_net_desc;
 
+/* 1 when every layer is dense: the nets every checking arithmetic handles.
+ * The others (norms, residual adds) are handled by the core, the generic
+ * reference's instances and the checks built on them (docs/ops.md); a path
+ * with tuned code for dense chains refuses them with ga_net_require_chain. */
+int ga_net_desc_is_chain(const ga_net_desc *d);
+/* GA_OK for a chain, else GA_EINVAL: "WHAT supports dense layers only; layer
+ * 3 is layernorm". */
+int ga_net_require_chain(ga_error *err, const ga_net_desc *d, const char *what);
+/* The entries of layer L's two views (views[2 l], views[2 l + 1]) given its
+ * fan-in: W and b, gamma and beta, gamma and 0, 0 and 0. 0 when a count
+ * overflows a size_t. */
+int ga_layer_param_counts(size_t *first, size_t *second, const ga_layer_desc *L, size_t fan_in);
+/* View v's stored shape (layer v / 2 of d): W column (out, in), row (in,
+ * out); b, gamma, beta column (n, 1), row (1, n); (0, 0) for a view a layer
+ * does not have. d must have validated. */
+void ga_view_shape(size_t *rows, size_t *cols, const ga_net_desc *d, size_t v);
+/* View v's name, "W3", "b3", "gamma2", "beta2", or "" for a view a layer
+ * does not have. Returns snprintf's count. */
+int ga_view_name(char *buf, size_t size, const ga_net_desc *d, size_t v);
+
 /* A tensor inside the parameter slab: W or b of one layer, stored C-order
  * with the layout's shape. */
 typedef struct {
@@ -193,7 +241,8 @@ typedef struct {
     size_t offset;   /* into the slab */
     size_t rows, cols;
     size_t layer;    /* 0-based */
-    int is_bias;
+    int is_bias;     /* a dense layer's b, or a norm's beta: never in weight decay */
+    int is_weight;   /* a dense layer's W: the tensors weight decay covers */
 } ga_view;
 
 typedef enum { GA_KERNEL_BLAS = 0, GA_KERNEL_REFERENCE = 1 } ga_kernel;
@@ -202,7 +251,9 @@ typedef struct {
     ga_net_desc desc;    /* deep copy: desc.layers owned by the net */
     size_t n_params;
     size_t n_views;      /* 2 * n_layers */
-    ga_view *views;      /* (n_views) W1, b1, W2, b2, ... */
+    ga_view *views;      /* (n_views) W1, b1, W2, b2, ...: two per layer, views[2 l] and
+                            views[2 l + 1]; a layernorm's gamma and beta, an rmsnorm's gamma
+                            and an empty view, a residual's two empty views (0 entries) */
     double *params;      /* (n_params) the slab */
     double *grads;       /* (n_params) same shape */
     ga_kernel kernel;    /* GA_KERNEL_BLAS unless set */
@@ -245,6 +296,9 @@ typedef struct {
     double **dact;      /* dact[l] (B, n_out(l)) f'(z) of elementwise activations */
     double *delta;      /* (B, max width) dL/dz of the current layer */
     double *delta_prev; /* (B, max width) */
+    double **grad_a;    /* nets with norms or residual adds: grad_a[l] (B, n_out(l)) dL/da of
+                           layer l's output; a norm layer keeps xh in z[l] and r in every
+                           entry of dact[l]'s row; NULL for a chain */
     double *buf;        /* one allocation behind all of the above */
 } ga_workspace;
 

@@ -22,6 +22,96 @@ int ga_size_add(size_t *r, size_t a, size_t b)
     return 1;
 }
 
+static const char *const layer_kind_names[GA_LAYER_KIND_COUNT] = {"dense", "layernorm",
+                                                                   "rmsnorm", "residual"};
+
+const char *ga_layer_kind_name(ga_layer_kind k)
+{
+    return (unsigned)k < GA_LAYER_KIND_COUNT ? layer_kind_names[k] : "?";
+}
+
+int ga_layer_kind_from_name(ga_layer_kind *out, const char *name)
+{
+    for (int k = 0; k < GA_LAYER_KIND_COUNT; k++)
+        if (name && strcmp(name, layer_kind_names[k]) == 0) {
+            *out = (ga_layer_kind)k;
+            return GA_OK;
+        }
+    return GA_EINVAL;
+}
+
+int ga_net_desc_is_chain(const ga_net_desc *d)
+{
+    for (size_t l = 0; l < d->n_layers; l++)
+        if (d->layers[l].kind != GA_LAYER_DENSE)
+            return 0;
+    return 1;
+}
+
+int ga_net_require_chain(ga_error *err, const ga_net_desc *d, const char *what)
+{
+    for (size_t l = 0; l < d->n_layers; l++)
+        if (d->layers[l].kind != GA_LAYER_DENSE)
+            return ga_fail(err, GA_EINVAL, "%s supports dense layers only; layer %zu is %s", what,
+                           l + 1, ga_layer_kind_name(d->layers[l].kind));
+    return GA_OK;
+}
+
+/* The entries of a layer's two views (views[2 l], views[2 l + 1]); 0 when a
+ * count overflows. */
+int ga_layer_param_counts(size_t *first, size_t *second, const ga_layer_desc *L, size_t fan_in)
+{
+    switch (L->kind) {
+    case GA_LAYER_DENSE:
+        *second = L->n_out;
+        return ga_size_mul(first, fan_in, L->n_out);
+    case GA_LAYER_LAYERNORM:
+        *first = *second = L->n_out;
+        return 1;
+    case GA_LAYER_RMSNORM:
+        *first = L->n_out;
+        *second = 0;
+        return 1;
+    default:
+        *first = *second = 0;
+        return 1;
+    }
+}
+
+/* The stored shape and name of view v (layer v / 2) of a described net. */
+void ga_view_shape(size_t *rows, size_t *cols, const ga_net_desc *d, size_t v)
+{
+    size_t l = v / 2, fan_in = l == 0 ? d->n_in : d->layers[l - 1].n_out, n[2];
+    const ga_layer_desc *L = &d->layers[l];
+    int column = d->layout == GA_LAYOUT_COLUMN;
+    if (!ga_layer_param_counts(&n[0], &n[1], L, fan_in)) {
+        *rows = *cols = 0;
+        return;
+    }
+    if (L->kind == GA_LAYER_DENSE && v % 2 == 0) { /* W: column (out, in), row (in, out) */
+        *rows = column ? L->n_out : fan_in;
+        *cols = column ? fan_in : L->n_out;
+        return;
+    }
+    size_t m = n[v % 2]; /* b, gamma, beta: column (m, 1), row (1, m) */
+    *rows = column ? m : (m ? 1 : 0);
+    *cols = column ? (m ? 1 : 0) : m;
+}
+
+int ga_view_name(char *buf, size_t size, const ga_net_desc *d, size_t v)
+{
+    static const char *const names[GA_LAYER_KIND_COUNT][2] = {
+        {"W", "b"}, {"gamma", "beta"}, {"gamma", ""}, {"", ""}};
+    size_t l = v / 2;
+    const char *stem = names[d->layers[l].kind][v % 2];
+    if (!*stem) {
+        if (size)
+            buf[0] = 0;
+        return 0;
+    }
+    return snprintf(buf, size, "%s%zu", stem, l + 1);
+}
+
 int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *desc,
                          size_t memory_cap)
 {
@@ -38,6 +128,34 @@ int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *des
     size_t total = 0, fan_in = desc->n_in;
     for (size_t l = 0; l < desc->n_layers; l++) {
         const ga_layer_desc *L = &desc->layers[l];
+        if ((unsigned)L->kind >= GA_LAYER_KIND_COUNT)
+            return ga_fail(err, GA_EINVAL, "layers[%zu].type: unknown layer type %d", l, (int)L->kind);
+        if (L->kind != GA_LAYER_DENSE) {
+            const char *kn = ga_layer_kind_name(L->kind);
+            if (L->n_out != fan_in)
+                return ga_fail(err, GA_EINVAL, "layers[%zu]: a %s layer keeps its input's width %zu "
+                               "(its size is %zu)", l, kn, fan_in, L->n_out);
+            if (L->act != GA_ACT_IDENTITY)
+                return ga_fail(err, GA_EINVAL, "layers[%zu]: a %s layer has no activation (put a "
+                               "dense layer after it)", l, kn);
+            if (l + 1 == desc->n_layers)
+                return ga_fail(err, GA_EINVAL, "layers[%zu]: the last layer is %s; the loss reads a "
+                               "dense layer's output (end with a dense layer)", l, kn);
+            if ((L->kind == GA_LAYER_LAYERNORM || L->kind == GA_LAYER_RMSNORM) &&
+                !(isfinite(L->eps) && L->eps > 0))
+                return ga_fail(err, GA_EINVAL, "layers[%zu].eps: %g must be finite and > 0", l, L->eps);
+            if (L->kind == GA_LAYER_RESIDUAL) {
+                if (L->from > l)
+                    return ga_fail(err, GA_EINVAL, "layers[%zu].from: %zu names no earlier layer "
+                                   "(0 is the input, 1 .. %zu the layers before this one)", l,
+                                   L->from, l);
+                size_t wf = L->from == 0 ? desc->n_in : desc->layers[L->from - 1].n_out;
+                if (wf != fan_in)
+                    return ga_fail(err, GA_EINVAL, "layers[%zu].from: %s has width %zu, this "
+                                   "layer's input %zu (a residual add needs equal widths)", l,
+                                   L->from == 0 ? "the input" : "that layer", wf, fan_in);
+            }
+        }
         if (L->n_out == 0 || L->n_out > GA_MAX_WIDTH)
             return ga_fail(err, GA_EINVAL, "layers[%zu].size: %zu is outside 1..%zu", l, L->n_out,
                            (size_t)GA_MAX_WIDTH);
@@ -47,7 +165,8 @@ int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *des
         if (!isfinite(L->act_param))
             return ga_fail(err, GA_EINVAL, "layers[%zu]: activation parameter is not finite", l);
         size_t w, wb;
-        if (!ga_size_mul(&w, fan_in, L->n_out) || !ga_size_add(&wb, w, L->n_out) || !ga_size_add(&total, total, wb))
+        if (!ga_layer_param_counts(&w, &wb, L, fan_in) || !ga_size_add(&wb, w, wb) ||
+            !ga_size_add(&total, total, wb))
             return ga_fail(err, GA_ERANGE, "layers[%zu]: the parameter count overflows", l);
         fan_in = L->n_out;
     }
@@ -99,23 +218,21 @@ int ga_net_alloc(ga_net **out, ga_error *err, const ga_net_desc *desc)
     memcpy(net->desc.layers, desc->layers, desc->n_layers * sizeof *desc->layers);
     size_t offset = 0, fan_in = desc->n_in;
     for (size_t l = 0; l < desc->n_layers; l++) {
-        size_t fan_out = desc->layers[l].n_out;
+        const ga_layer_desc *L = &desc->layers[l];
+        size_t fan_out = L->n_out, n_first, n_second;
+        ga_layer_param_counts(&n_first, &n_second, L, fan_in); /* validated */
         ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
-        snprintf(W->name, sizeof W->name, "W%zu", l + 1);
-        snprintf(b->name, sizeof b->name, "b%zu", l + 1);
         W->layer = b->layer = l;
-        b->is_bias = 1;
-        if (desc->layout == GA_LAYOUT_COLUMN) {
-            W->rows = fan_out, W->cols = fan_in; /* (out, in) */
-            b->rows = fan_out, b->cols = 1;      /* (out, 1) */
-        } else {
-            W->rows = fan_in, W->cols = fan_out; /* (in, out) */
-            b->rows = 1, b->cols = fan_out;      /* (1, out) */
-        }
+        ga_view_name(W->name, sizeof W->name, desc, 2 * l);
+        ga_view_name(b->name, sizeof b->name, desc, 2 * l + 1);
+        ga_view_shape(&W->rows, &W->cols, desc, 2 * l);
+        ga_view_shape(&b->rows, &b->cols, desc, 2 * l + 1);
+        W->is_weight = L->kind == GA_LAYER_DENSE;
+        b->is_bias = L->kind == GA_LAYER_DENSE || L->kind == GA_LAYER_LAYERNORM;
         W->offset = offset;
-        offset += fan_in * fan_out;
+        offset += n_first;
         b->offset = offset;
-        offset += fan_out;
+        offset += n_second;
         fan_in = fan_out;
     }
     net->kernel = GA_KERNEL_BLAS;
@@ -173,12 +290,12 @@ int ga_workspace_alloc(ga_workspace **out, ga_error *err, const ga_net *net, siz
     if (max_batch == 0)
         return ga_fail(err, GA_EINVAL, "batch size must be at least 1");
     const ga_net_desc *d = &net->desc;
-    size_t per_sample = 0, max_width = d->n_in;
+    size_t per_sample = 0, max_width = d->n_in, per_layer = ga_net_desc_is_chain(d) ? 3 : 4;
     for (size_t l = 0; l < d->n_layers; l++) {
         size_t n = d->layers[l].n_out;
         if (n > max_width)
             max_width = n;
-        if (!ga_size_add(&per_sample, per_sample, 3 * n))
+        if (!ga_size_add(&per_sample, per_sample, per_layer * n))
             return ga_fail(err, GA_ERANGE, "workspace size overflows");
     }
     size_t total, deltas, bytes;
@@ -195,8 +312,10 @@ int ga_workspace_alloc(ga_workspace **out, ga_error *err, const ga_net *net, siz
     ws->z = calloc(d->n_layers, sizeof *ws->z);
     ws->a = calloc(d->n_layers, sizeof *ws->a);
     ws->dact = calloc(d->n_layers, sizeof *ws->dact);
+    if (per_layer == 4)
+        ws->grad_a = calloc(d->n_layers, sizeof *ws->grad_a);
     ws->buf = malloc(bytes);
-    if (!ws->z || !ws->a || !ws->dact || !ws->buf) {
+    if (!ws->z || !ws->a || !ws->dact || !ws->buf || (per_layer == 4 && !ws->grad_a)) {
         ga_workspace_free(ws);
         return ga_fail(err, GA_ENOMEM, "out of memory for %zu bytes of workspace", bytes);
     }
@@ -206,6 +325,8 @@ int ga_workspace_alloc(ga_workspace **out, ga_error *err, const ga_net *net, siz
         ws->z[l] = p, p += n;
         ws->a[l] = p, p += n;
         ws->dact[l] = p, p += n;
+        if (ws->grad_a)
+            ws->grad_a[l] = p, p += n;
     }
     ws->delta = p, p += deltas;
     ws->delta_prev = p;
@@ -222,6 +343,7 @@ void ga_workspace_free(ga_workspace *ws)
     free(ws->z);
     free(ws->a);
     free(ws->dact);
+    free(ws->grad_a);
     free(ws->buf);
     free(ws);
 }

@@ -38,6 +38,11 @@ typedef enum {
     GA_OP_SOFTMAX,   /* out[n,:] = softmax(in[n,:]) */
     GA_OP_LOSS,      /* scale * reduce over samples of term(z, a, y); inputs z, a */
     GA_OP_DECAY,     /* lambda/2 * sum of W^2 over the listed weight tensors */
+    GA_OP_LAYERNORM, /* per row of n: mu = sum x / n, d = x - mu, var = sum d^2 / n,
+                        r = 1 / sqrt(var + eps), xh = d r; output xh, output2 r (B, 1) */
+    GA_OP_RMSNORM,   /* per row: r = 1 / sqrt(sum x^2 / n + eps), xh = x r; output xh, output2 r */
+    GA_OP_AFFINE,    /* out[n,k] = gamma[k] xh[n,k] (+ beta[k]); params gamma (, beta) */
+    GA_OP_ADD,       /* out = in0 + in1, same width (a residual add) */
     GA_OP_KIND_COUNT
 } ga_op_kind;
 
@@ -53,6 +58,8 @@ typedef struct {
     size_t n_inputs;
     size_t input[GA_OP_MAX_INPUTS];     /* value ids; LOSS: z (pre-activation), a (its output) */
     size_t output;                      /* value id; GA_OP_NONE for LOSS and DECAY (scalars) */
+    size_t output2;                     /* LAYERNORM, RMSNORM: the value r (B, 1); else GA_OP_NONE */
+    double eps;                         /* LAYERNORM, RMSNORM */
     size_t n_params;
     size_t param[GA_OP_MAX_PARAMS];     /* net->views indices; DENSE: W, b */
     ga_activation act;                  /* ACT: which */
@@ -69,6 +76,15 @@ typedef struct {
     size_t *stage_op;   /* (n_stages + 1) first op of each stage; the last entry = the LOSS op */
     size_t z_last, a_last; /* the value ids the loss reads */
     size_t decay_op;    /* index of the DECAY op, or GA_OP_NONE when lambda = 0 */
+    /* Nets with layers other than dense (norms, residual adds) are not a
+     * chain: their backward pass keeps one gradient per value (ga_ref_tmpl.h,
+     * backward_graph), the gradient of value v at B voff[v] in its scratch,
+     * and a value read by several ops (a residual's source) sums their
+     * contributions, the first (from the op last_use[v], the last reader
+     * in forward order) set, the others added. */
+    int chain;          /* 1: every layer dense */
+    size_t *voff;       /* (n_values + 1) prefix sums of width */
+    size_t *last_use;   /* (n_values) the last op reading value v; GA_OP_NONE: none */
     void *buf;          /* one allocation behind all of the above */
 } ga_graph;
 
@@ -88,7 +104,8 @@ size_t ga_graph_value_elems(const ga_graph *g);
 typedef struct {
     size_t maxw;    /* the widest value */
     size_t n_vals;  /* B (width[0] + ga_graph_value_elems) */
-    size_t n_delta; /* 2 B maxw */
+    size_t n_delta; /* a chain: 2 B maxw; else B voff[n_values] + 2 B maxw (a gradient per
+                       value, then two rows of scratch) */
 } ga_pass_sizes;
 /* 1, or 0 when a size overflows. */
 int ga_graph_pass_sizes(ga_pass_sizes *s, const ga_graph *g, size_t B);

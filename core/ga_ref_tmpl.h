@@ -86,6 +86,7 @@ typedef struct {
     size_t bias_layer;       /* layer whose db is scaled by bias_scale (SIZE_MAX: none) */
     double bias_scale;
     size_t transposed_layer; /* layer whose dW is stored in the other layout's order */
+    size_t norm_no_mean;     /* layernorm layer whose dx leaves out - mean(dxh) (SIZE_MAX: none) */
 } ga_ref_faults;
 #endif
 
@@ -351,6 +352,38 @@ static const ga_op *REF_FN(stage_act)(const ga_graph *g, size_t s)
     return i < g->stage_op[s + 1] ? &g->ops[i] : NULL;
 }
 
+/* One row of a layernorm or rmsnorm op: xh (n) and *r from x (n).
+ * layernorm: mu = (sum x) / n, d = x - mu, var = (sum d d) / n; rmsnorm: d = x,
+ * var = (sum x x) / n; then r = 1 / sqrt(var + eps), xh = d r. The core
+ * (ga_backprop.c) computes the same operations in this order. */
+static void REF_FN(normalize)(REF_CTX *c, REF_T *xh, REF_T *r, REF_T *x, size_t n, const ga_op *op)
+{
+    REF_T s;
+    A_INIT(c, &s);
+    if (op->kind == GA_OP_LAYERNORM) {
+        A_DOT_T acc;
+        A_DOT_BEGIN(c, &acc);
+        for (size_t k = 0; k < n; k++)
+            A_DOT_ADD_V(c, &acc, &x[k]);
+        A_DOT_END(c, &s, &acc);
+        A_DIV_D(c, &s, &s, (double)n); /* mu */
+        for (size_t k = 0; k < n; k++)
+            A_SUB(c, &xh[k], &x[k], &s);
+        A_DOT_VV(c, &s, xh, 1, xh, 1, n);
+    } else {
+        for (size_t k = 0; k < n; k++)
+            A_SET(c, &xh[k], &x[k]);
+        A_DOT_VV(c, &s, x, 1, x, 1, n);
+    }
+    A_DIV_D(c, &s, &s, (double)n);
+    A_ADD_D(c, &s, &s, op->eps);
+    A_SQRT(c, &s, &s);
+    A_D_DIV(c, r, 1.0, &s);
+    for (size_t k = 0; k < n; k++)
+        A_MUL(c, &xh[k], &xh[k], r);
+    A_CLEAR(c, &s);
+}
+
 /* val[v] (B, width[v]) for every value v >= 1 of g (val[0] = x as REF_T);
  * *loss the loss. Stage by stage, sample by sample. */
 static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga_graph *g,
@@ -373,6 +406,22 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
                         A_DOT_VP(c, &t, in, 1, params, at, js, wi);
                         A_ADD_D(c, &out[k], &t, params[b->offset + k]);
                     }
+                } else if (op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM) {
+                    REF_FN(normalize)(c, out, val[op->output2] + n, in, wi, op);
+                } else if (op->kind == GA_OP_AFFINE) { /* gamma xh (+ beta) */
+                    const ga_view *gm = &net->views[op->param[0]], *be = &net->views[op->param[1]];
+                    for (size_t k = 0; k < wo; k++) {
+                        if (op->n_params == 2) {
+                            A_MUL_D(c, &t, &in[k], params[gm->offset + k]);
+                            A_ADD_D(c, &out[k], &t, params[be->offset + k]);
+                        } else {
+                            A_MUL_D(c, &out[k], &in[k], params[gm->offset + k]);
+                        }
+                    }
+                } else if (op->kind == GA_OP_ADD) {
+                    REF_T *in1 = val[op->input[1]] + n * wi;
+                    for (size_t k = 0; k < wo; k++)
+                        A_ADD(c, &out[k], &in[k], &in1[k]);
                 } else if (op->kind == GA_OP_SOFTMAX) { /* exp(z_k - max z) / sum */
                     size_t jmax = REF_FN(argmax)(c, in, wo);
                     A_SET_D(c, &s, 0.0);
@@ -407,6 +456,8 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
         A_SET_D(c, &s, 0.0);
         for (size_t l = 0; l < d->n_layers; l++) {
             const ga_view *W = &net->views[2 * l];
+            if (!W->is_weight)
+                continue;
             for (size_t i = 0; i < W->rows * W->cols; i++) {
                 A_SET_D(c, &t, params[W->offset + i]);
                 A_MUL(c, &t, &t, &t);
@@ -422,22 +473,16 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
     A_CLEAR(c, &s);
 }
 
-/* grad (n_params) = dL/dtheta after forward on the same val. delta,
- * delta_prev (B, max width) scratch. f: faults or NULL. */
-static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *delta,
-                             REF_T *delta_prev, const ga_graph *g, const ga_net *net,
-                             const double *params, const double *y, size_t B, const ga_ref_faults *f)
+/* The loss's gradient dL/dz of the last dense op (B, no) into dz, chained
+ * through the last activation for mse and dot (the factor scale / N folded
+ * in); returns the last activation op (NULL: identity). */
+static const ga_op *REF_FN(loss_delta)(REF_CTX *c, REF_T *dz, REF_T *const *val, const ga_graph *g,
+                                       const double *y, size_t B, const ga_ref_faults *f)
 {
-    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX};
-    if (!f)
-        f = &none;
-    const ga_net_desc *d = &net->desc;
-    const ga_op *lo = &g->ops[g->stage_op[g->n_stages]];
-    const ga_loss_desc *ld = &lo->loss;
+    const ga_loss_desc *ld = &g->ops[g->stage_op[g->n_stages]].loss;
     size_t last = g->n_stages - 1, no = g->width[g->z_last];
-    REF_T factor, s, t;
+    REF_T factor, t;
     A_INIT(c, &factor);
-    A_INIT(c, &s);
     A_INIT(c, &t);
     /* factor = (scale / N) * fault factor */
     double N = ld->reduction == GA_REDUCE_MEAN ? (double)B * (double)no
@@ -448,41 +493,206 @@ static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *
     const ga_op *out_act = REF_FN(stage_act)(g, last);
     for (size_t n = 0; n < B; n++) {
         REF_T *z = val[g->z_last] + n * no, *a = val[g->a_last] + n * no;
-        REF_T *dz = delta + n * no;
-        REF_FN(sample_dz)(c, dz, ld->kind, z, a, y + n * no, no, &factor, f->ce_no_softmax);
+        REF_FN(sample_dz)(c, dz + n * no, ld->kind, z, a, y + n * no, no, &factor, f->ce_no_softmax);
         if (!ga_loss_fuses_output(ld->kind))
-            REF_FN(chain)(c, dz, dz, out_act, z, a, no, f->act_layer == last, f->act_missing);
+            REF_FN(chain)(c, dz + n * no, dz + n * no, out_act, z, a, no, f->act_layer == last,
+                          f->act_missing);
     }
+    A_CLEAR(c, &t);
+    A_CLEAR(c, &factor);
+    return out_act;
+}
+
+/* A dense op's parameter gradients from its dz (B, fo) and input ap (B, fi):
+ * dW(k,j) = sum_n dz[n,k] ap[n,j] (+ lambda W(k,j)), db[k] = sum_n dz[n,k];
+ * the faults of its stage applied. */
+static void REF_FN(dense_param_grads)(REF_CTX *c, REF_T *grad, REF_T *delta, REF_T *ap,
+                                      const ga_op *op, const ga_net *net, const double *params,
+                                      double lambda, size_t B, const ga_ref_faults *f)
+{
+    const ga_view *W = &net->views[op->param[0]], *bv = &net->views[op->param[1]];
+    size_t fi = W->rows * W->cols / (bv->rows * bv->cols), fo = bv->rows * bv->cols;
+    size_t st = op->stage;
+    REF_T s, t;
+    A_INIT(c, &s);
+    A_INIT(c, &t);
+    for (size_t k = 0; k < fo; k++)
+        for (size_t j = 0; j < fi; j++) {
+            A_DOT_VV(c, &s, &delta[k], fo, &ap[j], fi, B);
+            size_t wk = ga_weight_index(net, W, k, j);
+            if (!f->no_decay && lambda != 0.0) {
+                A_SET_D(c, &t, lambda);
+                A_MUL_D(c, &t, &t, params[wk]);
+                A_ADD(c, &s, &s, &t);
+            }
+            size_t at = f->transposed_layer == st
+                            ? W->offset + (net->desc.layout == GA_LAYOUT_COLUMN ? j * fo + k : k * fi + j)
+                            : wk;
+            A_SET(c, &grad[at], &s);
+        }
+    for (size_t k = 0; k < fo; k++) {
+        A_DOT_T acc;
+        A_DOT_BEGIN(c, &acc);
+        for (size_t n = 0; n < B; n++)
+            A_DOT_ADD_V(c, &acc, &delta[n * fo + k]);
+        A_DOT_END(c, &s, &acc);
+        if (f->bias_layer == st) /* the fault's scaling: no rounding modelled */
+            A_SCALE_D(c, &grad[bv->offset + k], &s, f->bias_scale);
+        else
+            A_SET(c, &grad[bv->offset + k], &s);
+    }
+    A_CLEAR(c, &t);
+    A_CLEAR(c, &s);
+}
+
+/* *dst = *src (first: the value's first gradient contribution) or += */
+#define REF_ACCUM(c, dst, src, first)                                                           \
+    do {                                                                                        \
+        if (first)                                                                              \
+            A_SET(c, dst, src);                                                                 \
+        else                                                                                    \
+            A_ADD(c, dst, dst, src);                                                            \
+    } while (0)
+
+/* The backward pass of a net that is not a chain (ga_ops.h: norms, residual
+ * adds): one gradient per value, dv(v) = dval + B voff[v] (B, width[v]),
+ * the ops taken in reverse order. The loss's dL/dz (chained through the last
+ * activation for mse and dot) as in the chain's pass; then each op gives its
+ * inputs' gradients, set by the last reader of a value and added by the
+ * others (ga_graph.last_use):
+ *   dense     dW(k,j) = sum_n dz[n,k] in[n,j] (+ lambda W(k,j)), db[k] = sum_n dz[n,k],
+ *             din[n,j] = sum_k dz[n,k] W(k,j)
+ *   act       dz = da f'(z) (softmax: a (da - sum a da))
+ *   affine    dgamma[k] = sum_n dy[n,k] xh[n,k], dbeta[k] = sum_n dy[n,k], dxh = dy gamma
+ *   layernorm dx = r ((dxh - m1) - xh m2), m1 = (sum dxh) / n, m2 = (sum dxh xh) / n
+ *   rmsnorm   dx = r (dxh - xh m2)
+ *   add       din0 = dout, din1 = dout
+ * scratch (2 B maxw) holds one row of products. */
+static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *dval,
+                                   const ga_graph *g, const ga_net *net, const double *params,
+                                   const double *y, size_t B, const ga_ref_faults *f)
+{
+    const ga_loss_desc *ld = &g->ops[g->stage_op[g->n_stages]].loss;
+    REF_T *row = dval + B * g->voff[g->n_values]; /* (maxw) scratch */
+    REF_T s, t, m1, m2;
+    A_INIT(c, &s);
+    A_INIT(c, &t);
+    A_INIT(c, &m1);
+    A_INIT(c, &m2);
+    A_SET_D(c, &m1, 0.0);
+    const ga_op *out_act = REF_FN(loss_delta)(c, dval + B * g->voff[g->z_last], val, g, y, B, f);
+    for (size_t i = g->stage_op[g->n_stages]; i-- > 0;) {
+        const ga_op *op = &g->ops[i];
+        if (op == out_act)
+            continue; /* chained with the loss above */
+        size_t v0 = op->input[0], wi = g->width[v0], wo = g->width[op->output];
+        REF_T *in = val[v0], *dout = dval + B * g->voff[op->output];
+        REF_T *din = dval + B * g->voff[v0];
+        int first = g->last_use[v0] == i;
+        if (op->kind == GA_OP_DENSE) {
+            const ga_view *W = &net->views[op->param[0]];
+            REF_FN(dense_param_grads)(c, grad, dout, in, op, net, params, ld->weight_decay, B, f);
+            if (v0 == 0)
+                continue; /* the input's gradient is not asked for */
+            for (size_t n = 0; n < B; n++)
+                for (size_t j = 0; j < wi; j++) {
+                    size_t js, ks, at = REF_FN(w_at)(net, W, 0, &js, &ks) + j * js;
+                    A_DOT_VP(c, &s, &dout[n * wo], 1, params, at, ks, wo);
+                    REF_ACCUM(c, &din[n * wi + j], &s, first);
+                }
+        } else if (op->kind == GA_OP_ACT || op->kind == GA_OP_SOFTMAX) {
+            for (size_t n = 0; n < B; n++) {
+                REF_FN(chain)(c, row, &dout[n * wo], op, &in[n * wi], &val[op->output][n * wo],
+                              wo, f->act_layer == op->stage, f->act_missing);
+                for (size_t k = 0; k < wo; k++)
+                    REF_ACCUM(c, &din[n * wi + k], &row[k], first);
+            }
+        } else if (op->kind == GA_OP_AFFINE) {
+            const ga_view *gm = &net->views[op->param[0]], *be = &net->views[op->param[1]];
+            for (size_t k = 0; k < wo; k++) {
+                A_DOT_VV(c, &grad[gm->offset + k], &dout[k], wo, &in[k], wi, B);
+                if (op->n_params == 2) {
+                    A_DOT_T acc;
+                    A_DOT_BEGIN(c, &acc);
+                    for (size_t n = 0; n < B; n++)
+                        A_DOT_ADD_V(c, &acc, &dout[n * wo + k]);
+                    A_DOT_END(c, &grad[be->offset + k], &acc);
+                }
+            }
+            for (size_t n = 0; n < B; n++)
+                for (size_t k = 0; k < wo; k++) {
+                    A_MUL_D(c, &s, &dout[n * wo + k], params[gm->offset + k]);
+                    REF_ACCUM(c, &din[n * wi + k], &s, first);
+                }
+        } else if (op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM) {
+            if (v0 == 0)
+                continue;
+            REF_T *xh = val[op->output], *r = val[op->output2];
+            int ln = op->kind == GA_OP_LAYERNORM, no_mean = ln && f->norm_no_mean == op->stage;
+            for (size_t n = 0; n < B; n++) {
+                REF_T *dy = &dout[n * wo], *x = &xh[n * wo];
+                if (ln) {
+                    A_DOT_T acc;
+                    A_DOT_BEGIN(c, &acc);
+                    for (size_t k = 0; k < wo; k++)
+                        A_DOT_ADD_V(c, &acc, &dy[k]);
+                    A_DOT_END(c, &m1, &acc);
+                    A_DIV_D(c, &m1, &m1, (double)wo);
+                }
+                A_DOT_VV(c, &m2, dy, 1, x, 1, wo);
+                A_DIV_D(c, &m2, &m2, (double)wo);
+                for (size_t k = 0; k < wo; k++) {
+                    if (ln && !no_mean)
+                        A_SUB(c, &s, &dy[k], &m1);
+                    else
+                        A_SET(c, &s, &dy[k]);
+                    A_MUL(c, &t, &x[k], &m2);
+                    A_SUB(c, &s, &s, &t);
+                    A_MUL(c, &s, &s, &r[n]);
+                    REF_ACCUM(c, &din[n * wi + k], &s, first);
+                }
+            }
+        } else if (op->kind == GA_OP_ADD) {
+            size_t v1 = op->input[1];
+            REF_T *din1 = dval + B * g->voff[v1];
+            int first1 = g->last_use[v1] == i && v1 != v0;
+            for (size_t e = 0; e < B * wo; e++) {
+                if (v0 != 0)
+                    REF_ACCUM(c, &din[e], &dout[e], first);
+                if (v1 != 0)
+                    REF_ACCUM(c, &din1[e], &dout[e], first1);
+            }
+        }
+    }
+    A_CLEAR(c, &m2);
+    A_CLEAR(c, &m1);
+    A_CLEAR(c, &t);
+    A_CLEAR(c, &s);
+}
+
+/* grad (n_params) = dL/dtheta after forward on the same val. delta,
+ * delta_prev (B, max width) scratch. f: faults or NULL. */
+static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *delta,
+                             REF_T *delta_prev, const ga_graph *g, const ga_net *net,
+                             const double *params, const double *y, size_t B, const ga_ref_faults *f)
+{
+    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX, SIZE_MAX};
+    if (!f)
+        f = &none;
+    if (!g->chain) { /* delta is then the whole scratch of ga_graph_pass_sizes */
+        REF_FN(backward_graph)(c, grad, val, delta, g, net, params, y, B, f);
+        return;
+    }
+    const ga_loss_desc *ld = &g->ops[g->stage_op[g->n_stages]].loss;
+    REF_T s;
+    A_INIT(c, &s);
+    REF_FN(loss_delta)(c, delta, val, g, y, B, f);
     for (size_t st = g->n_stages; st-- > 0;) {
         const ga_op *op = &g->ops[g->stage_op[st]]; /* the stage's dense op */
-        const ga_view *W = &net->views[op->param[0]], *bv = &net->views[op->param[1]];
+        const ga_view *W = &net->views[op->param[0]];
         size_t fi = g->width[op->input[0]], fo = g->width[op->output];
         REF_T *ap = val[op->input[0]]; /* (B, fi) */
-        for (size_t k = 0; k < fo; k++)
-            for (size_t j = 0; j < fi; j++) {
-                A_DOT_VV(c, &s, &delta[k], fo, &ap[j], fi, B);
-                size_t wk = ga_weight_index(net, W, k, j);
-                if (!f->no_decay && ld->weight_decay != 0.0) {
-                    A_SET_D(c, &t, ld->weight_decay);
-                    A_MUL_D(c, &t, &t, params[wk]);
-                    A_ADD(c, &s, &s, &t);
-                }
-                size_t at = f->transposed_layer == st
-                                ? W->offset + (d->layout == GA_LAYOUT_COLUMN ? j * fo + k : k * fi + j)
-                                : wk;
-                A_SET(c, &grad[at], &s);
-            }
-        for (size_t k = 0; k < fo; k++) {
-            A_DOT_T acc;
-            A_DOT_BEGIN(c, &acc);
-            for (size_t n = 0; n < B; n++)
-                A_DOT_ADD_V(c, &acc, &delta[n * fo + k]);
-            A_DOT_END(c, &s, &acc);
-            if (f->bias_layer == st) /* the fault's scaling: no rounding modelled */
-                A_SCALE_D(c, &grad[bv->offset + k], &s, f->bias_scale);
-            else
-                A_SET(c, &grad[bv->offset + k], &s);
-        }
+        REF_FN(dense_param_grads)(c, grad, delta, ap, op, net, params, ld->weight_decay, B, f);
         if (st == 0)
             break;
         const ga_op *pa = REF_FN(stage_act)(g, st - 1);
@@ -501,7 +711,5 @@ static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *
         delta = delta_prev;
         delta_prev = sw;
     }
-    A_CLEAR(c, &t);
     A_CLEAR(c, &s);
-    A_CLEAR(c, &factor);
 }

@@ -223,58 +223,55 @@ static void list_names(char *buf, size_t size, int count, const char *(*name)(in
     }
 }
 
-static void tensor_name(char *buf, size_t size, size_t v)
+/* The first few tensor names of the net, for "expected one of". */
+static void list_tensors(char *buf, size_t size, const ga_net_desc *desc)
 {
-    snprintf(buf, size, "%c%zu", v % 2 ? 'b' : 'W', v / 2 + 1);
-}
-
-/* The first few tensor names of an n_layers net, for "expected one of". */
-static void list_tensors(char *buf, size_t size, size_t n_layers)
-{
-    size_t len = 0, n = 2 * n_layers, shown = n > 12 ? 12 : n;
+    size_t len = 0, n = 2 * desc->n_layers, shown = 0, last = 0;
     buf[0] = 0;
-    for (size_t v = 0; v < shown && len < size - 1; v++) {
+    for (size_t v = 0; v < n; v++) {
         char t[32];
-        tensor_name(t, sizeof t, v);
-        int w = snprintf(buf + len, size - len, "%s%s", v ? ", " : "", t);
+        if (!ga_view_name(t, sizeof t, desc, v))
+            continue;
+        last = v;
+        if (shown == 12 || len >= size - 1)
+            continue;
+        int w = snprintf(buf + len, size - len, "%s%s", shown ? ", " : "", t);
         len += w > 0 ? (size_t)w : 0;
+        shown++;
     }
-    if (shown < n && len < size - 1) {
-        char t[32];
-        tensor_name(t, sizeof t, n - 1);
+    char t[32];
+    if (shown == 12 && len < size - 1 && ga_view_name(t, sizeof t, desc, last))
         snprintf(buf + len, size - len, ", ..., %s", t);
-    }
 }
 
-/* "W3" -> view index 4 when 3 <= n_layers; -1 otherwise. */
-static long parse_tensor_name(const char *s, size_t n_layers)
+/* "W3" -> view index 4 when layer 3 is dense, "gamma2" -> 2 when layer 2 is
+ * a norm, ...; -1 for a name the net has no tensor of. */
+static long parse_tensor_name(const char *s, const ga_net_desc *desc)
 {
-    if ((s[0] != 'W' && s[0] != 'b') || s[1] < '1' || s[1] > '9')
+    const char *p = s;
+    while (isalpha((unsigned char)*p))
+        p++;
+    if (p == s || *p < '1' || *p > '9')
         return -1;
     size_t l = 0;
-    for (const char *p = s + 1; *p; p++) {
-        if (!isdigit((unsigned char)*p) || l > (SIZE_MAX - 9) / 10)
+    for (const char *q = p; *q; q++) {
+        if (!isdigit((unsigned char)*q) || l > (SIZE_MAX - 9) / 10)
             return -1;
-        l = 10 * l + (size_t)(*p - '0');
+        l = 10 * l + (size_t)(*q - '0');
     }
-    if (l < 1 || l > n_layers)
+    if (l < 1 || l > desc->n_layers)
         return -1;
-    return (long)(2 * (l - 1) + (s[0] == 'b'));
+    for (size_t v = 2 * (l - 1); v < 2 * l; v++) {
+        char t[32];
+        if (ga_view_name(t, sizeof t, desc, v) && !strcmp(t, s))
+            return (long)v;
+    }
+    return -1;
 }
 
 void ga_spec_tensor_shape(size_t *rows, size_t *cols, const ga_net_desc *desc, size_t v)
 {
-    size_t l = v / 2;
-    size_t in = l == 0 ? desc->n_in : desc->layers[l - 1].n_out;
-    size_t out = desc->layers[l].n_out;
-    int bias = (int)(v % 2);
-    if (desc->layout == GA_LAYOUT_COLUMN) {
-        *rows = out;
-        *cols = bias ? 1 : in;
-    } else {
-        *rows = bias ? 1 : in;
-        *cols = out;
-    }
+    ga_view_shape(rows, cols, desc, v);
 }
 
 /* ---- sections --------------------------------------------------------------- */
@@ -311,7 +308,10 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
     if (!s->desc.layers)
         return fail(c, GA_ENOMEM, "layers", "cannot allocate %zu layer descriptions", n);
     s->desc.n_layers = n;
-    static const char *const layer_keys[] = {"size", "activation", "slope", "alpha", NULL};
+    static const char *const layer_keys[] = {"type", "size", "activation", "slope", "alpha", NULL};
+    static const char *const norm_keys[] = {"type", "eps", NULL};
+    static const char *const residual_keys[] = {"type", "from", NULL};
+    size_t fan_in = s->desc.n_in;
     for (size_t i = 0; i < n; i++) {
         char base[PATHLEN], path[PATHLEN];
         join_index(base, "layers", i);
@@ -319,11 +319,60 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
         if (!json_is_object(L))
             return fail(c, GA_ESPEC, base, "is %s (expected a layer object with size and "
                         "activation)", json_kind(L));
+        ga_layer_desc *d = &s->desc.layers[i];
+        const char *type;
+        if ((st = get_string(&type, c, L, base, "type", 0,
+                             "one of: dense, layernorm, rmsnorm, residual")))
+            return st;
+        if (!type)
+            type = "dense";
+        if (ga_layer_kind_from_name(&d->kind, type) != GA_OK) {
+            join(path, base, "type");
+            return fail(c, GA_ESPEC, path, "unknown layer type \"%s\" (expected one of: dense, "
+                        "layernorm, rmsnorm, residual)", type);
+        }
+        if (d->kind != GA_LAYER_DENSE) {
+            if ((st = check_keys(c, L, base,
+                                 d->kind == GA_LAYER_RESIDUAL ? residual_keys : norm_keys)))
+                return st;
+            d->n_out = fan_in; /* a norm or an add keeps its input's width */
+            d->act = GA_ACT_IDENTITY;
+            if (d->kind == GA_LAYER_RESIDUAL) {
+                join(path, base, "from");
+                const json_t *jf = json_object_get(L, "from");
+                if (!jf)
+                    return fail(c, GA_ESPEC, path, "missing (expected 0, the input, or the "
+                                "number of a layer before this one, 1 .. %zu)", i);
+                if (!json_is_integer(jf) || json_integer_value(jf) < 0 ||
+                    (unsigned long long)json_integer_value(jf) > (unsigned long long)i)
+                    return fail(c, GA_ESPEC, path, "is %s (expected an integer: 0, the input, or "
+                                "the number of a layer before this one, 1 .. %zu)",
+                                json_is_integer(jf) ? "out of range" : json_kind(jf), i);
+                d->from = (size_t)json_integer_value(jf);
+                size_t wf = d->from == 0 ? s->desc.n_in : s->desc.layers[d->from - 1].n_out;
+                if (wf != fan_in)
+                    return fail(c, GA_ESPEC, path, "%s has width %zu, this layer's input %zu "
+                                "(a residual add needs equal widths)",
+                                d->from == 0 ? "the input" : "that layer", wf, fan_in);
+            } else {
+                d->eps = 1e-5;
+                if ((st = get_number(&d->eps, c, L, base, "eps", 0, "a number > 0")))
+                    return st;
+                if (!(d->eps > 0.0)) {
+                    join(path, base, "eps");
+                    return fail(c, GA_ESPEC, path, "is %.17g (expected a number > 0)", d->eps);
+                }
+            }
+            if (i + 1 == n)
+                return fail(c, GA_ESPEC, base, "is a %s layer; the loss reads a dense layer's "
+                            "output (expected a dense layer last)", type);
+            continue;
+        }
         if ((st = check_keys(c, L, base, layer_keys)))
             return st;
-        ga_layer_desc *d = &s->desc.layers[i];
         if ((st = get_size(&d->n_out, c, L, base, "size", 1, GA_MAX_WIDTH, "layer size")))
             return st;
+        fan_in = d->n_out;
         const char *act;
         char names[300];
         list_names(names, sizeof names, GA_ACT_COUNT, activation_name);
@@ -521,12 +570,12 @@ static int parse_values(ga_spec *s, const ctx *c, const json_t *values, size_t m
     const ga_net_desc *desc = &s->desc;
     size_t n_views = 2 * desc->n_layers;
     char names[200];
-    list_tensors(names, sizeof names, desc->n_layers);
+    list_tensors(names, sizeof names, desc);
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)values, key, val) {
         (void)val;
-        if (parse_tensor_name(key, desc->n_layers) < 0) {
+        if (parse_tensor_name(key, desc) < 0) {
             char path[PATHLEN];
             join(path, "parameters.values", key);
             return fail(c, GA_ESPEC, path, "unknown tensor \"%s\" (expected one of: %s)", key,
@@ -548,7 +597,8 @@ static int parse_values(ga_spec *s, const ctx *c, const json_t *values, size_t m
     size_t off = 0;
     for (size_t v = 0; v < n_views; v++) {
         char t[32], path[PATHLEN];
-        tensor_name(t, sizeof t, v);
+        if (!ga_view_name(t, sizeof t, desc, v))
+            continue; /* a view this layer does not have */
         join(path, "parameters.values", t);
         size_t r, cc;
         ga_spec_tensor_shape(&r, &cc, desc, v);
@@ -681,7 +731,7 @@ static int parse_init(ga_spec *s, const ctx *c, const json_t *init)
     const ga_net_desc *desc = &s->desc;
     size_t n_views = 2 * desc->n_layers;
     char names[200];
-    list_tensors(names, sizeof names, desc->n_layers);
+    list_tensors(names, sizeof names, desc);
 
     const json_t *seed = json_object_get(init, "seed");
     if (!seed)
@@ -717,7 +767,7 @@ static int parse_init(ga_spec *s, const ctx *c, const json_t *init)
         json_object_foreach((json_t *)tensors, key, val) {
             char path[PATHLEN];
             join(path, "parameters.init.tensors", key);
-            long v = parse_tensor_name(key, desc->n_layers);
+            long v = parse_tensor_name(key, desc);
             if (v < 0) {
                 st = fail(c, GA_ESPEC, path, "unknown tensor \"%s\" (expected one of: %s)", key,
                           names);
@@ -733,10 +783,9 @@ static int parse_init(ga_spec *s, const ctx *c, const json_t *init)
         }
     }
     for (size_t v = 0; v < n_views; v++) {
-        if (have[v])
-            continue;
         char t[32];
-        tensor_name(t, sizeof t, v);
+        if (have[v] || !ga_view_name(t, sizeof t, desc, v))
+            continue; /* a view the layer does not have keeps the zeros recipe */
         if (!dflt) {
             st = fail(c, GA_ESPEC, "parameters.init.tensors", "no recipe for %s (expected one in "
                       "tensors, or a default)", t);
@@ -778,7 +827,7 @@ static int parse_init(ga_spec *s, const ctx *c, const json_t *init)
                           json_kind(e), names);
                 goto done;
             }
-            long v = parse_tensor_name(json_string_value(e), desc->n_layers);
+            long v = parse_tensor_name(json_string_value(e), desc);
             if (v < 0) {
                 st = fail(c, GA_ESPEC, path, "unknown tensor \"%s\" (expected one of: %s)",
                           json_string_value(e), names);
@@ -795,7 +844,7 @@ static int parse_init(ga_spec *s, const ctx *c, const json_t *init)
         for (size_t v = 0; v < n_views; v++)
             if (!have[v] && ga_init_scheme_draws(s->init.tensors[v].scheme)) {
                 char t[32];
-                tensor_name(t, sizeof t, v);
+                ga_view_name(t, sizeof t, desc, v);
                 st = fail(c, GA_ESPEC, "parameters.init.order", "leaves out %s, whose scheme %s "
                           "draws random numbers (expected every drawing tensor once, in draw "
                           "order)", t, ga_init_scheme_name(s->init.tensors[v].scheme));
@@ -1133,6 +1182,17 @@ int ga_spec_write(FILE *f, ga_error *err, const ga_spec *spec, const ga_net *net
             d->layout == GA_LAYOUT_COLUMN ? "column" : "row", d->n_in);
     for (size_t l = 0; l < d->n_layers; l++) {
         const ga_layer_desc *L = &d->layers[l];
+        if (L->kind != GA_LAYER_DENSE) {
+            fprintf(f, "%s\n    {\"type\": \"%s\"", l ? "," : "", ga_layer_kind_name(L->kind));
+            if (L->kind == GA_LAYER_RESIDUAL) {
+                fprintf(f, ", \"from\": %zu}", L->from);
+            } else {
+                fputs(", \"eps\": ", f);
+                put_number(f, L->eps);
+                fputs("}", f);
+            }
+            continue;
+        }
         fprintf(f, "%s\n    {\"size\": %zu, \"activation\": \"%s\"", l ? "," : "", L->n_out,
                 ga_activation_name(L->act));
         if (L->act == GA_ACT_LEAKY_RELU || L->act == GA_ACT_ELU) {
@@ -1151,9 +1211,11 @@ int ga_spec_write(FILE *f, ga_error *err, const ga_spec *spec, const ga_net *net
     fputs(",\n    \"y\": ", f);
     put_matrix(f, spec->y, spec->batch, n_out, "    ");
     fputs("\n  },\n  \"parameters\": {\"values\": {", f);
-    for (size_t v = 0; v < net->n_views; v++) {
+    for (size_t v = 0, shown = 0; v < net->n_views; v++) {
         const ga_view *w = &net->views[v];
-        fprintf(f, "%s\n    \"%s\": ", v ? "," : "", w->name);
+        if (!w->name[0])
+            continue; /* a view the layer does not have */
+        fprintf(f, "%s\n    \"%s\": ", shown++ ? "," : "", w->name);
         put_matrix(f, net->params + w->offset, w->rows, w->cols, "    ");
     }
     fputs("\n  }}\n}\n", f);
