@@ -169,6 +169,25 @@ int ga_bound_compute(ga_bound *b, ga_error *err, ga_workspace *ws, const ga_net 
         return ga_fail(err, status, "the data (x or y) contains NaN or Inf");
     if (status)
         return ga_fail(err, status, "forward pass failed: %s", ga_strerror(status));
+    if (!ga_net_desc_is_chain(d)) {
+        /* Norms and residual adds have no magnitude pass here: no bound
+         * (infinite). Their verdicts come from the oracle's enclosure
+         * (ga_enclose.c, enclose_graph). */
+        b->loss_mag = INFINITY;
+        b->n_loss = b->n_grad = 0;
+        b->gamma_loss = b->gamma_grad = INFINITY;
+        b->loss_err = INFINITY;
+        for (size_t i = 0; i < net->n_params; i++) {
+            b->grad_mag[i] = INFINITY;
+            b->grad_err[i] = INFINITY;
+        }
+        for (size_t l = 0; l < d->n_layers; l++)
+            for (size_t i = 0; i < batch * d->layers[l].n_out; i++) {
+                b->z[l][i] = ws->z[l][i];
+                b->z_err[l][i] = INFINITY;
+            }
+        return GA_OK;
+    }
 
     size_t L = d->n_layers, maxw = d->n_in;
     for (size_t l = 0; l < L; l++)

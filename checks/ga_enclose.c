@@ -932,6 +932,9 @@ static void backward_pass(const fmodel *m, pass_work *w, const ga_net *net, cons
     }
 }
 
+static int enclose_graph(ga_enclosure *e, ga_error *err, const fmodel *m, const ga_net *net,
+                         const double *params, const double *x, const double *y, size_t B);
+
 int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_precision prec,
                          const double *params, const double *x, const double *y, size_t batch)
 {
@@ -939,6 +942,8 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
     const ga_net_desc *d = &net->desc;
     if (!e || batch != e->batch || e->n_params != net->n_params)
         return ga_fail(err, GA_EINVAL, "enclosure: sized for another net or batch");
+    if (!ga_net_desc_is_chain(d))
+        return enclose_graph(e, err, m, net, params, x, y, batch);
     size_t L = d->n_layers, B = batch;
     pass_work w;
     int status = pass_work_alloc(&w, err, net, B);
@@ -1006,6 +1011,9 @@ int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga
                                const ga_workspace *ws)
 {
     const ga_net_desc *d = &net->desc;
+    int status = ga_net_require_chain(err, d, "the enclosure of a backward pass alone");
+    if (status)
+        return status;
     if (!ws || ws->batch != batch)
         return ga_fail(err, GA_EINVAL, "enclosure: the workspace holds no forward pass of this batch");
     const fmodel *m = prec == GA_PREC_FLOAT32 ? &model_float32 : &model_float64;
@@ -1013,7 +1021,7 @@ int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga
     for (size_t l = 0; l < L; l++)
         zs += B * d->layers[l].n_out;
     pass_work w;
-    int status = pass_work_alloc(&w, err, net, B);
+    status = pass_work_alloc(&w, err, net, B);
     unsigned char *flags = calloc(zs + net->n_params + 1, 1);
     unsigned char **amb = malloc((L ? L : 1) * sizeof *amb);
     if (status || !flags || !amb) {
@@ -1054,5 +1062,229 @@ int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga
     pass_work_free(&w);
     free(flags);
     free(amb);
+    return GA_OK;
+}
+
+/* ---- nets that are not a chain: the generic reference in intervals -----
+ *
+ * Norms and residual adds (ga_ops.h) have no tuned pass here. Their
+ * enclosure is the generic reference (core/ga_ref_tmpl.h) compiled for the
+ * intervals above: every operation of its formulas on intervals, each
+ * rounding taken as |d| <= u (one operation: widen by u |r| + eta; a sum or
+ * dot product of n terms: gamma_n sum|terms| in any order, acc_close), the
+ * activations, the softmax rows and the loss's gradient by the tuned ranges
+ * above (act_range_any, dact_range_any, softmax_forward, loss_delta with
+ * every common formula), sqrt as one correctly rounded operation. It holds
+ * every value a computation of the reference's formulas in the precision
+ * gives, in any summation order; the core's graph pass (ga_backprop.c,
+ * backward_graph) computes those formulas in that operation order. A kink
+ * straddled anywhere marks every entry (grad_kink): a coarse label, never a
+ * wider enclosure. */
+#undef REF_T
+#undef REF_CTX
+#undef REF_FN
+#undef A_INIT
+#undef A_CLEAR
+#undef A_SET_D
+#undef A_SET
+#undef A_ADD
+#undef A_SUB
+#undef A_MUL
+#undef A_DIV
+#undef A_MUL_D
+#undef A_D_ADD
+#undef A_NEG
+#undef A_ABS
+#undef A_EXP
+#undef A_EXPM1
+#undef A_TANH
+#undef A_ERFC
+#undef A_SQRT
+#undef A_CONST_PI
+#undef A_DIV_D
+#undef A_D_DIV
+#undef A_SIGMOID
+#undef A_SOFTPLUS
+#undef A_CMP
+#undef A_ACT_VALUE
+#undef A_ACT_DERIV
+
+typedef struct {
+    const fmodel *m;
+    int amb;              /* some f' straddled a kink */
+    ivl *lrow;            /* (maxw) the loss gradient's row */
+    unsigned char *lost;  /* (maxw) */
+} gctx;
+
+typedef struct {
+    acc sum;
+    size_t terms;
+} gacc;
+
+/* a + b rounded once: within u |a + b| of the exact sum (and exact where
+ * acc_close proves it); both enclosures hold, so their intersection does */
+static ivl g_sum(const fmodel *m, ivl a, ivl b)
+{
+    acc s = acc_empty;
+    acc_add(m, &s, a);
+    acc_add(m, &s, b);
+    ivl r = acc_close(m, &s, 1);
+    if (r.lo == r.hi)
+        return r;
+    ivl t = widen(m, fix((ivl){a.lo + b.lo, a.hi + b.hi}), m->u, 0);
+    return (ivl){fmaxl(r.lo, t.lo), fminl(r.hi, t.hi)};
+}
+
+static ivl g_neg(ivl a)
+{
+    return (ivl){-a.hi, -a.lo};
+}
+
+static ivl g_div(const fmodel *m, ivl a, ivl b)
+{
+    if (b.lo <= 0 && b.hi >= 0)
+        return (ivl){-(long double)INFINITY, (long double)INFINITY};
+    return widen(m, imul(a, (ivl){1.0L / b.hi, 1.0L / b.lo}), m->u, 1);
+}
+
+static ivl g_sqrt(const fmodel *m, ivl a)
+{
+    return widen(m, (ivl){sqrtl(fmaxl(a.lo, 0.0L)), sqrtl(fmaxl(a.hi, 0.0L))}, m->u, 0);
+}
+
+/* a monotone libm function (dir +1 rising, -1 falling) under the evaluation
+ * model of the generic activations: f(z (1 + d1)) (1 + d2) + e */
+static ivl g_mono(const fmodel *m, long double (*f)(long double), int dir, ivl z)
+{
+    ivl w = generic_arg(m, z), r = dir > 0 ? (ivl){f(w.lo), f(w.hi)} : (ivl){f(w.hi), f(w.lo)};
+    return generic_abs(m, widen(m, fix(r), K * m->u, 0), z);
+}
+
+static long double g_sigm(long double z) { return sigm(z); }
+static long double g_softplus(long double z) { return ld_softplus(z); }
+
+static void g_loss_dz(gctx *c, ivl *dz, ga_loss_kind kind, ivl *z, ivl *a, const double *y, size_t n,
+                      ivl *factor)
+{
+    ga_loss_desc ld = {.kind = kind};
+    loss_delta(c->m, c->lrow, c->lost, &ld, z, a, y, n, 1);
+    for (size_t k = 0; k < n; k++)
+        dz[k] = round_product(c->m, *factor, c->lrow[k]);
+}
+
+static ivl g_dact(gctx *c, ga_activation a, double p, ivl z)
+{
+    int amb = 0;
+    ivl r = dact_range_any(c->m, &amb, a, p, z);
+    c->amb |= amb;
+    return r;
+}
+
+#define REF_T ivl
+#define REF_CTX gctx
+#define REF_FN(name) encl_##name
+#define A_INIT(c, r) ((void)(c), (void)(r))
+#define A_CLEAR(c, r) ((void)(c), (void)(r))
+#define A_SET_D(c, r, d) (*(r) = (ivl){(d), (d)})
+#define A_SET(c, r, a) (*(r) = *(a))
+#define A_ADD(c, r, a, b) (*(r) = g_sum((c)->m, *(a), *(b)))
+#define A_SUB(c, r, a, b) (*(r) = g_sum((c)->m, *(a), g_neg(*(b))))
+#define A_MUL(c, r, a, b) (*(r) = round_product((c)->m, *(a), *(b)))
+#define A_DIV(c, r, a, b) (*(r) = g_div((c)->m, *(a), *(b)))
+#define A_ADD_D(c, r, a, d) (*(r) = g_sum((c)->m, *(a), (ivl){(d), (d)}))
+#define A_SUB_D(c, r, a, d) (*(r) = g_sum((c)->m, *(a), (ivl){-(d), -(d)}))
+#define A_MUL_D(c, r, a, d) (*(r) = round_product((c)->m, *(a), (ivl){(d), (d)}))
+#define A_DIV_D(c, r, a, d) (*(r) = g_div((c)->m, *(a), (ivl){(d), (d)}))
+#define A_D_ADD(c, r, d, a) (*(r) = g_sum((c)->m, (ivl){(d), (d)}, *(a)))
+#define A_D_SUB(c, r, d, a) (*(r) = g_sum((c)->m, (ivl){(d), (d)}, g_neg(*(a))))
+#define A_D_DIV(c, r, d, a) (*(r) = g_div((c)->m, (ivl){(d), (d)}, *(a)))
+#define A_NEG(c, r, a) (*(r) = g_neg(*(a)))
+#define A_ABS(c, r, a) (*(r) = (a)->lo >= 0 ? *(a) : (a)->hi <= 0 ? g_neg(*(a)) : (ivl){0, mag(*(a))})
+#define A_SCALE_D(c, r, a, d) (*(r) = iscale((d), *(a)))
+#define A_SQRT(c, r, a) (*(r) = g_sqrt((c)->m, *(a)))
+#define A_EXP(c, r, a) (*(r) = g_mono((c)->m, expl, 1, *(a)))
+#define A_EXPM1(c, r, a) (*(r) = g_mono((c)->m, expm1l, 1, *(a)))
+#define A_LOG1P(c, r, a) (*(r) = g_mono((c)->m, log1pl, 1, *(a)))
+#define A_TANH(c, r, a) (*(r) = g_mono((c)->m, tanhl, 1, *(a)))
+#define A_ERFC(c, r, a) (*(r) = g_mono((c)->m, erfcl, -1, *(a)))
+#define A_SIGMOID(c, r, a) (*(r) = g_mono((c)->m, g_sigm, 1, *(a)))
+#define A_SOFTPLUS(c, r, a) (*(r) = g_mono((c)->m, g_softplus, 1, *(a)))
+#define A_CONST_PI(c, r) (*(r) = widen((c)->m, (ivl){3.14159265358979323846264338327950288L, 3.14159265358979323846264338327950288L}, (c)->m->u, 0))
+/* the midpoints' order: a pivot (any answer gives the same exact value) */
+#define A_CMP(c, a, b) (((a)->lo + (a)->hi > (b)->lo + (b)->hi) - ((a)->lo + (a)->hi < (b)->lo + (b)->hi))
+#define A_IS_ZERO_D(d) ((d) == 0.0)
+#define A_DOT_T gacc
+#define A_DOT_BEGIN(c, s) (*(s) = (gacc){acc_empty, 0})
+#define A_DOT_ADD_VD(c, s, a, d) (acc_add_product((c)->m, &(s)->sum, *(a), (ivl){(d), (d)}), (s)->terms++)
+#define A_DOT_ADD_VV(c, s, a, b) (acc_add_product((c)->m, &(s)->sum, *(a), *(b)), (s)->terms++)
+#define A_DOT_ADD_V(c, s, a) (acc_add((c)->m, &(s)->sum, *(a)), (s)->terms++)
+#define A_DOT_END(c, r, s) (*(r) = acc_close((c)->m, &(s)->sum, (s)->terms))
+#define A_ACT_VALUE(c, r, act, param, z) (*(r) = act_range_any((c)->m, act, param, *(z)))
+#define A_ACT_DERIV(c, r, act, param, z) (*(r) = g_dact(c, act, param, *(z)))
+#define A_LOSS_DZ(c, dz, kind, z, a, y, n, factor) g_loss_dz(c, dz, kind, z, a, y, n, factor)
+#define A_SOFTMAX_ROW(c, out, in, n) softmax_forward((c)->m, out, in, n)
+#include "ga_ref_tmpl.h"
+
+/* The enclosure of a net that is not a chain: e's gradient ranges from the
+ * generic reference's passes in intervals; its z and a ranges per layer (a
+ * dense layer's z and a, a norm's xh and output, an add's output twice) and
+ * the kink flags of dense layers' units. */
+static int enclose_graph(ga_enclosure *e, ga_error *err, const fmodel *m, const ga_net *net,
+                         const double *params, const double *x, const double *y, size_t B)
+{
+    ga_graph *g;
+    int status = ga_graph_from_net(&g, err, net);
+    if (status)
+        return status;
+    ga_pass_sizes ps;
+    size_t n_all, P = net->n_params;
+    ivl *buf = NULL, **val = NULL;
+    unsigned char *lost = NULL;
+    if (ga_graph_pass_sizes(&ps, g, B) && ga_size_add(&n_all, ps.n_vals, ps.n_delta) &&
+        ga_size_add(&n_all, n_all, P + ps.maxw) && n_all <= SIZE_MAX / sizeof(ivl)) {
+        buf = malloc(n_all * sizeof *buf);
+        val = malloc(g->n_values * sizeof *val);
+        lost = malloc(ps.maxw);
+    }
+    if (!buf || !val || !lost) {
+        free(buf);
+        free(val);
+        free(lost);
+        ga_graph_free(g);
+        return ga_fail(err, GA_ENOMEM, "enclosure: out of memory for the graph's intervals");
+    }
+    GA_GRAPH_PLACE_VALUES(val, buf, g, B);
+    ivl *dval = buf + ps.n_vals, *grad = dval + ps.n_delta;
+    gctx c = {m, 0, grad + P, lost};
+    for (size_t i = 0; i < B * net->desc.n_in; i++)
+        val[0][i] = (ivl){x[i], x[i]};
+    ivl loss;
+    encl_forward(&c, &loss, val, g, net, params, y, B);
+    for (size_t st = 0; st < g->n_stages; st++) {
+        size_t i0 = g->stage_op[st], i1 = g->stage_op[st + 1], n = B * g->width[g->ops[i0].output];
+        const ga_op *first = &g->ops[i0], *lastop = &g->ops[i1 - 1];
+        const ivl *zv = val[first->output], *av = val[lastop->output];
+        for (size_t i = 0; i < n; i++) {
+            e->z_lo[st][i] = down(zv[i].lo);
+            e->z_hi[st][i] = up(zv[i].hi);
+            e->a_lo[st][i] = down(av[i].lo);
+            e->a_hi[st][i] = up(av[i].hi);
+            int amb = 0;
+            if (lastop->kind == GA_OP_ACT)
+                (void)dact_range_any(m, &amb, lastop->act, lastop->act_param, zv[i]);
+            e->amb[st][i] = (unsigned char)amb;
+            e->lost[st][i] = 0;
+        }
+    }
+    encl_backward(&c, grad, val, dval, dval, g, net, params, y, B, NULL);
+    for (size_t i = 0; i < P; i++) {
+        e->grad_lo[i] = down(grad[i].lo);
+        e->grad_hi[i] = up(grad[i].hi);
+        e->grad_kink[i] = (unsigned char)c.amb;
+    }
+    free(buf);
+    free(val);
+    free(lost);
+    ga_graph_free(g);
     return GA_OK;
 }

@@ -119,7 +119,7 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
             if (L->kind == GA_LAYER_RESIDUAL) {
                 const double *v = L->from == 0 ? x : ws->a[L->from - 1];
                 for (size_t i = 0; i < batch * fan_out; i++)
-                    a[i] = a_prev[i] + v[i];
+                    z[i] = a[i] = a_prev[i] + v[i]; /* an add's z is its output */
             } else {
                 for (size_t n = 0; n < batch; n++)
                     norm_row(z + n * fan_out, ws->dact[l] + n * fan_out, a + n * fan_out,

@@ -144,7 +144,8 @@ static int check_inputs(ga_error *err, const ga_net *net, const double *params, 
 
 /* The forward values of stage st into ws as doubles (exactly): its dense
  * op's output to z, its activation's to a (z again for none), and for an
- * elementwise activation f'(z) as the backward pass computes it. */
+ * elementwise activation f'(z) as the backward pass computes it; a norm's xh
+ * to z, its r to dact and its affine output to a; an add's output to both. */
 static void export_stage(ga_workspace *ws, float **val, const ga_graph *g, size_t st, size_t batch)
 {
     f32_ctx c = {0};
@@ -152,9 +153,18 @@ static void export_stage(ga_workspace *ws, float **val, const ga_graph *g, size_
         const ga_op *op = &g->ops[i];
         size_t n = batch * g->width[op->output];
         const float *v = val[op->output];
-        if (op->kind == GA_OP_DENSE) {
+        if (op->kind == GA_OP_DENSE || op->kind == GA_OP_ADD) {
             for (size_t e = 0; e < n; e++)
                 ws->z[st][e] = ws->a[st][e] = v[e];
+            continue;
+        }
+        if (op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM) {
+            /* as the core keeps a norm: xh in z, r in every entry of dact's row */
+            size_t w = g->width[op->output];
+            for (size_t e = 0; e < n; e++) {
+                ws->z[st][e] = v[e];
+                ws->dact[st][e] = val[op->output2][e / w];
+            }
             continue;
         }
         for (size_t e = 0; e < n; e++)

@@ -44,6 +44,9 @@
  *                      product is one unit to the arithmetic: the perturbed
  *                      double draws its rounding once per dot product, MPFR
  *                      sums exactly)
+ *   A_LOSS_DZ(c, dz, kind, z, a, y, n, factor), A_SOFTMAX_ROW(c, out, in, n): optional,
+ *                      an arithmetic's own code for a sample's loss gradient (times
+ *                      *factor) and a softmax row (the enclosure's tuned ranges)
  *   A_ACT_VALUE(c, r, act, param, z), A_ACT_DERIV(c, r, act, param, z)
  *                      f(z), f'(z) of an elementwise activation. Either the
  *                      instance's own (the double arithmetics take the core's
@@ -258,6 +261,14 @@ static void REF_FN(sample_term)(REF_CTX *c, REF_T *t, ga_loss_kind kind, REF_T *
 static void REF_FN(sample_dz)(REF_CTX *c, REF_T *dz, ga_loss_kind kind, REF_T *z, REF_T *a,
                               const double *y, size_t n, REF_T *factor, int no_softmax)
 {
+#ifdef A_LOSS_DZ
+    /* an arithmetic with code of its own for the loss's gradient (the
+     * enclosure's interval ranges, which hold every common formula) */
+    if (!no_softmax) {
+        A_LOSS_DZ(c, dz, kind, z, a, y, n, factor);
+        return;
+    }
+#endif
     REF_T d, u, v;
     A_INIT(c, &d);
     A_INIT(c, &u);
@@ -423,6 +434,10 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
                     for (size_t k = 0; k < wo; k++)
                         A_ADD(c, &out[k], &in[k], &in1[k]);
                 } else if (op->kind == GA_OP_SOFTMAX) { /* exp(z_k - max z) / sum */
+#ifdef A_SOFTMAX_ROW
+                    A_SOFTMAX_ROW(c, out, in, wo);
+                    continue;
+#endif
                     size_t jmax = REF_FN(argmax)(c, in, wo);
                     A_SET_D(c, &s, 0.0);
                     for (size_t k = 0; k < wo; k++) {

@@ -81,7 +81,9 @@ static int run_ball(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned f
     int status = ga_refball_loss_gradient(&lv, &le, &lok, o->grad, o->abserr, ok, &bs, err, net, P,
                                           x, y, B, op->start_prec, op->max_prec);
     r->stats = (ga_oracle_stats){.final_prec = bs.final_prec, .ziv_iterations = bs.passes};
-    if (status == GA_OK && bs.unsettled) { /* route (b) in MPFR for the entries left */
+    int chain = ga_net_desc_is_chain(&net->desc);
+    r->stats.unsettled = chain ? 0 : bs.unsettled;
+    if (status == GA_OK && bs.unsettled && chain) { /* route (b) in MPFR for the entries left */
         double *g2 = malloc(2 * n * sizeof *g2), l2, le2;
         ga_oracle_stats s2;
         if (!g2) {
@@ -112,7 +114,9 @@ static int run_ball(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned f
         r->loss = lv;
         r->loss_err = le;
     }
-    if ((status == GA_OK || status == GA_EFAIL) && (flags & GA_ORACLE_CROSS_CHECK)) {
+    /* route (a) runs the MPFR passes, tuned for dense chains: a net with
+     * norms or residual adds is not cross-checked (checked stays 0) */
+    if ((status == GA_OK || status == GA_EFAIL) && (flags & GA_ORACLE_CROSS_CHECK) && chain) {
         int st = orc_run_cross_check_grad(&r->mismatches, &r->checked, err, net, P, x, y, B,
                                           o->grad, op->cross_count, op->cross_seed, op);
         if (st != GA_OK)
@@ -145,6 +149,12 @@ int ga_oracle_run(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned fla
     double *loss_err = flags & GA_ORACLE_LOSS ? &r->loss_err : NULL;
     double *dx = flags & GA_ORACLE_DX ? o->dx : NULL;
     int status;
+    if (!ga_net_desc_is_chain(&net->desc)) {
+        if (dx)
+            return ga_fail(err, GA_EINVAL, "oracle: dL/dx of a net with norms or residual adds "
+                           "is not computed (GA_ORACLE_DX needs a net of dense layers)");
+        return run_ball(r, err, o, flags | GA_ORACLE_GRADIENT);
+    }
     if (op->engine == GA_ORACLE_BALL && flags != GA_ORACLE_LOSS && !dx)
         return run_ball(r, err, o, flags);
     if (flags == GA_ORACLE_LOSS) {

@@ -80,6 +80,8 @@ int orc_check_args(ga_oracle_options *o, ga_error *err, const ga_net *net,
         return ga_fail(err, GA_EINVAL, "oracle: the net's slab (%zu parameters, %zu views) does not match its description (%zu parameters, %zu layers)",
                        net->n_params, net->n_views, np, net->desc.n_layers);
     *o = orc_options(opt);
+    if (!ga_net_desc_is_chain(&net->desc))
+        o->engine = GA_ORACLE_BALL; /* the only engine for norms and residual adds */
     if (o->engine != GA_ORACLE_MPFR && o->engine != GA_ORACLE_BALL)
         return ga_fail(err, GA_EINVAL, "oracle: engine %d: GA_ORACLE_MPFR or GA_ORACLE_BALL",
                        o->engine);
@@ -231,6 +233,11 @@ int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
 {
     memset(o, 0, sizeof *o);
     const ga_net_desc *d = &net->desc;
+    /* the MPFR passes are tuned for dense chains; norms and residual adds go
+     * through the generic reference (the ball engine, ga_refball.c) */
+    int status = ga_net_require_chain(err, d, "the oracle's MPFR passes (route (a) and the MPFR engine)");
+    if (status)
+        return status;
     o->net = net;
     o->y = y;
     o->B = B;
@@ -252,8 +259,8 @@ int orc_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
     o->zoff = o->wj + o->L;
     o->A = o->Z + o->L;
     orc_sizes sz;
-    int status = orc_count(&sz, err, d, o->n_params, B, with_grad, with_dx, with_snapshot, n_extra,
-                           prec);
+    status = orc_count(&sz, err, d, o->n_params, B, with_grad, with_dx, with_snapshot, n_extra,
+                       prec);
     if (status) {
         orc_free(o);
         return status;
