@@ -219,7 +219,7 @@ typedef struct {
  * reference's instances and the checks built on them (docs/ops.md); a path
  * with tuned code for dense chains refuses them with ga_net_require_chain. */
 int ga_net_desc_is_chain(const ga_net_desc *d);
-/* GA_OK for a chain, else GA_EINVAL: "WHAT supports dense layers only; layer
+/* GA_OK for a chain, else GA_EINVAL: "WHAT: for nets of dense layers only; layer
  * 3 is layernorm". */
 int ga_net_require_chain(ga_error *err, const ga_net_desc *d, const char *what);
 /* The entries of layer L's two views (views[2 l], views[2 l + 1]) given its

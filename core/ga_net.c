@@ -52,7 +52,7 @@ int ga_net_require_chain(ga_error *err, const ga_net_desc *d, const char *what)
 {
     for (size_t l = 0; l < d->n_layers; l++)
         if (d->layers[l].kind != GA_LAYER_DENSE)
-            return ga_fail(err, GA_EINVAL, "%s supports dense layers only; layer %zu is %s", what,
+            return ga_fail(err, GA_EINVAL, "%s: for nets of dense layers only; layer %zu is %s", what,
                            l + 1, ga_layer_kind_name(d->layers[l].kind));
     return GA_OK;
 }

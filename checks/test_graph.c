@@ -1,0 +1,324 @@
+/* test_graph.c: nets that are not a chain (layernorm, rmsnorm, residual
+ * adds among dense layers; issue 14) judged by the oracle method: random
+ * nets built to be hard (saturated and cancelling weights, exact kinks from
+ * zero weights, layernorm rows of nearly equal entries whose variance is far
+ * below eps, rounding ties from dyadic data), in float64 and in float32.
+ *
+ * Expected values come from the oracle (Arb balls, settled by proof) and the
+ * enclosure (ga_enclose.c, the generic reference in intervals): the core's
+ * correct gradient must never FAIL; a gradient moved by a relative 1e-6, or
+ * computed with layernorm's dx missing its - mean(dxh) term (the mutation
+ * class of issue 14), must FAIL wherever the move is beyond twice the
+ * entry's tolerance. The seeds are printed with every failure. The torch
+ * float64 comparison of the same ops is test_torch_graph.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "ga_check.h"
+#include "ga_plainpass.h"
+#include "ga_random.h"
+
+#define MAXL 8
+
+typedef struct {
+    ga_net *net;
+    double *x, *y;
+    size_t batch;
+    size_t ln_layer; /* a layernorm layer (0-based), or SIZE_MAX */
+    char what[160];
+} gnet;
+
+static const ga_activation hidden_acts[] = {GA_ACT_TANH, GA_ACT_RELU, GA_ACT_GELU, GA_ACT_SIGMOID,
+                                            GA_ACT_IDENTITY, GA_ACT_SILU};
+
+static size_t pick(ga_rng *r, size_t n)
+{
+    return ga_rng_u32(r) % n;
+}
+
+/* A random net of 2 .. MAXL layers mixing dense layers, norms and adds, and
+ * its data, from seed. */
+static void gnet_make(gnet *g, uint32_t seed)
+{
+    ga_rng rng;
+    ga_rng_seed(&rng, seed);
+    ga_layer_desc L[MAXL];
+    memset(L, 0, sizeof L);
+    size_t n_in = 1 + pick(&rng, 5), width[MAXL + 1], nl = 0;
+    width[0] = n_in;
+    size_t target = 2 + pick(&rng, MAXL - 2);
+    g->ln_layer = SIZE_MAX;
+    int pos = snprintf(g->what, sizeof g->what, "seed %u:", seed);
+    while (nl + 1 < target) {
+        size_t w = width[nl], kind = pick(&rng, 4);
+        ga_layer_desc *d = &L[nl];
+        if (kind == 1 || kind == 2) {
+            d->kind = kind == 1 ? GA_LAYER_LAYERNORM : GA_LAYER_RMSNORM;
+            d->n_out = w;
+            d->eps = pick(&rng, 2) ? 1e-5 : 0.25;
+            if (kind == 1 && g->ln_layer == SIZE_MAX)
+                g->ln_layer = nl;
+        } else if (kind == 3) {
+            size_t cand[MAXL + 1], nc = 0;
+            for (size_t v = 0; v <= nl; v++)
+                if (width[v] == w)
+                    cand[nc++] = v;
+            d->kind = GA_LAYER_RESIDUAL;
+            d->from = cand[pick(&rng, nc)]; /* the previous layer's own output is a candidate */
+            d->n_out = w;
+        } else {
+            d->n_out = 1 + pick(&rng, 5);
+            d->act = hidden_acts[pick(&rng, sizeof hidden_acts / sizeof *hidden_acts)];
+        }
+        pos += snprintf(g->what + pos, sizeof g->what - (size_t)pos, " %s",
+                        d->kind == GA_LAYER_DENSE ? ga_activation_name(d->act) : ga_layer_kind_name(d->kind));
+        width[nl + 1] = d->n_out;
+        nl++;
+    }
+    static const ga_loss_kind losses[] = {GA_LOSS_MSE, GA_LOSS_SOFTMAX_CE, GA_LOSS_BCE_LOGITS, GA_LOSS_DOT};
+    ga_loss_kind lk = losses[pick(&rng, 4)];
+    L[nl].n_out = 1 + pick(&rng, 4);
+    L[nl].act = lk == GA_LOSS_MSE ? GA_ACT_TANH : GA_ACT_IDENTITY;
+    nl++;
+    snprintf(g->what + pos, sizeof g->what - (size_t)pos, " dense -> %s", ga_loss_name(lk));
+    ga_net_desc desc = {pick(&rng, 2) ? GA_LAYOUT_ROW : GA_LAYOUT_COLUMN, n_in, nl, L,
+                        {lk, 1.0, pick(&rng, 2) ? GA_REDUCE_SUM : GA_REDUCE_BATCH_MEAN,
+                         pick(&rng, 4) == 0 ? 0.01 : 0.0}};
+    ga_error err = {{0}};
+    cr_assert_eq(ga_net_alloc(&g->net, &err, &desc), GA_OK, "%s: %s", g->what, err.msg);
+    ga_net *net = g->net;
+    /* parameters: N(0, s^2 / fan_in) with s in {0.5, 1, 4} (saturation), an
+     * exact 0 now and then (kinks at exactly 0); gamma near 1, beta small */
+    double s = (double[]){0.5, 1.0, 4.0}[pick(&rng, 3)];
+    for (size_t v = 0; v < net->n_views; v++) {
+        const ga_view *vw = &net->views[v];
+        size_t n = vw->rows * vw->cols;
+        const ga_layer_desc *d = &net->desc.layers[vw->layer];
+        size_t fi = vw->layer == 0 ? n_in : net->desc.layers[vw->layer - 1].n_out;
+        for (size_t i = 0; i < n; i++) {
+            double *p = &net->params[vw->offset + i];
+            if (d->kind != GA_LAYER_DENSE)
+                *p = v % 2 == 0 ? 1.0 + 0.25 * ga_rng_gauss(&rng) : 0.1 * ga_rng_gauss(&rng);
+            else
+                *p = pick(&rng, 8) == 0 ? 0.0 : s * ga_rng_gauss(&rng) / sqrt((double)fi);
+        }
+    }
+    g->batch = 1 + pick(&rng, 4);
+    size_t n_out = L[nl - 1].n_out;
+    g->x = malloc(g->batch * n_in * sizeof *g->x);
+    g->y = malloc(g->batch * n_out * sizeof *g->y);
+    cr_assert(g->x && g->y);
+    for (size_t n = 0; n < g->batch; n++) {
+        int flat = pick(&rng, 3) == 0; /* nearly equal entries: a tiny variance */
+        double c = ga_rng_gauss(&rng);
+        for (size_t j = 0; j < n_in; j++)
+            g->x[n * n_in + j] = flat ? c + 0x1p-30 * (double)j
+                                      : pick(&rng, 4) == 0 ? ldexp((double)pick(&rng, 16) - 8.0, -3)
+                                                           : ga_rng_gauss(&rng);
+        for (size_t k = 0; k < n_out; k++)
+            g->y[n * n_out + k] = lk == GA_LOSS_SOFTMAX_CE ? (k == n % n_out)
+                                  : lk == GA_LOSS_BCE_LOGITS ? (double)pick(&rng, 2)
+                                                             : ga_rng_gauss(&rng);
+    }
+}
+
+static void gnet_clear(gnet *g)
+{
+    ga_net_free(g->net);
+    free(g->x);
+    free(g->y);
+}
+
+/* check g's gradient `grad` (NULL: the core's) at precision p; returns the report */
+static ga_check_report *judge(gnet *g, const double *grad, ga_precision p)
+{
+    ga_check_options opt;
+    ga_check_options_default(&opt);
+    opt.precision = p;
+    opt.cross_check = 0;
+    if (grad) {
+        opt.analytic = grad;
+        opt.analytic_own_forward = 1;
+    }
+    ga_check_report *r;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_check_run(&r, &err, g->net, g->net->params, g->x, g->y, g->batch, &opt), GA_OK,
+                 "%s: %s", g->what, err.msg);
+    return r;
+}
+
+/* nets per test: GA_GRAPH_NETS (the slow suite's 10,000), else 300 */
+static uint32_t n_nets(void)
+{
+    const char *e = getenv("GA_GRAPH_NETS");
+    long v = e ? strtol(e, NULL, 10) : 0;
+    return v > 0 && v < 10000000 ? (uint32_t)v : 300;
+}
+#define NETS n_nets()
+
+/* float64: the core's gradient (and in float32, the float32 core's on the
+ * net rounded to float32) passes every entry; one entry moved by 1e-6
+ * relative FAILs where that is beyond twice its tolerance. */
+static void soak(ga_precision prec)
+{
+    size_t entries = 0, unjudgeable = 0, kinks = 0, moved = 0, caught = 0, nets = 0, graphs = 0;
+    for (uint32_t seed = 1; seed <= NETS; seed++) {
+        gnet g;
+        gnet_make(&g, seed);
+        ga_error err = {{0}};
+        double *grad = malloc(g.net->n_params * sizeof *grad);
+        cr_assert(grad);
+        if (prec == GA_PREC_FLOAT32) {
+            if (ga_round_problem(&err, prec, g.net, g.net->params, g.x, g.y, g.batch) != GA_OK) {
+                free(grad);
+                gnet_clear(&g);
+                continue;
+            }
+            cr_assert_eq(ga_loss_grad_f32(NULL, grad, &err, g.net, g.net->params, g.x, g.y, g.batch),
+                         GA_OK, "%s: %s", g.what, err.msg);
+        } else {
+            ga_workspace *ws;
+            cr_assert_eq(ga_workspace_alloc(&ws, &err, g.net, g.batch), GA_OK);
+            double L;
+            cr_assert_eq(ga_loss_and_grad(&L, grad, NULL, ws, g.net, g.net->params, g.x, g.y, g.batch), GA_OK);
+            ga_workspace_free(ws);
+        }
+        /* judged as code with a forward pass of its own, both times: the
+         * whole enclosure, the tolerance the moved entry meets again */
+        ga_check_report *r = judge(&g, grad, prec);
+        for (size_t i = 0; i < r->n_entries; i++)
+            cr_expect_neq(r->entries[i].verdict, GA_VERDICT_FAIL, "%s (%s): %s FAILs: %s", g.what,
+                          ga_precision_name(prec), r->entries[i].name, r->entries[i].reason);
+        entries += r->n_entries;
+        unjudgeable += r->n_unjudgeable;
+        kinks += r->n_kink;
+        nets++;
+        graphs += !ga_net_desc_is_chain(&g.net->desc);
+        size_t big = 0;
+        for (size_t i = 1; i < g.net->n_params; i++)
+            if (fabs(grad[i]) > fabs(grad[big]))
+                big = i;
+        double rel = prec == GA_PREC_FLOAT32 ? 1e-4 : 1e-6;
+        int must_fail = r->entries[big].verdict == GA_VERDICT_PASS &&
+                        rel * fabs(grad[big]) > 2 * r->entries[big].tol;
+        ga_check_report_free(r);
+        if (must_fail) {
+            moved++;
+            grad[big] = prec == GA_PREC_FLOAT32 ? (double)(float)(grad[big] * (1 + rel))
+                                                : grad[big] * (1 + rel);
+            r = judge(&g, grad, prec);
+            caught += r->entries[big].verdict == GA_VERDICT_FAIL;
+            cr_expect_eq(r->entries[big].verdict, GA_VERDICT_FAIL, "%s: %s moved by %g is %s: %s", g.what,
+                         r->entries[big].name, rel, ga_verdict_name(r->entries[big].verdict),
+                         r->entries[big].reason);
+            ga_check_report_free(r);
+        }
+        free(grad);
+        gnet_clear(&g);
+    }
+    cr_log_info("%s: %zu nets, %zu entries: 0 FAIL expected, %zu unjudgeable, %zu kink; a moved "
+                "entry caught in %zu of %zu", ga_precision_name(prec), nets, entries, unjudgeable, kinks,
+                caught, moved);
+    fprintf(stderr, "graph nets %s: %zu nets (%zu with a norm or an add), %zu entries, %zu unjudgeable, "
+            "%zu kink; moved entry caught %zu/%zu\n", ga_precision_name(prec), nets, graphs, entries,
+            unjudgeable, kinks, caught, moved);
+    cr_assert(nets >= NETS / 2 && entries > 0);
+}
+
+Test(graph, float64_core_passes_and_a_moved_entry_fails, .timeout = 200)
+{
+    soak(GA_PREC_FLOAT64);
+}
+
+Test(graph, float32_core_passes_and_a_moved_entry_fails, .timeout = 200)
+{
+    soak(GA_PREC_FLOAT32);
+}
+
+/* The mutation class of issue 14's norms: layernorm's dx without the
+ * - mean(dxh) term (ga_plainpass's fault norm_no_mean). Wherever it moves
+ * an entry beyond twice that entry's tolerance, the check must FAIL it. */
+Test(graph, layernorm_without_mean_term_is_caught, .timeout = 200)
+{
+    size_t effective = 0, caught = 0, tried = 0;
+    for (uint32_t seed = 1; seed <= 2 * NETS; seed++) {
+        gnet g;
+        gnet_make(&g, seed);
+        if (g.ln_layer == SIZE_MAX) {
+            gnet_clear(&g);
+            continue;
+        }
+        tried++;
+        ga_error err = {{0}};
+        size_t P = g.net->n_params;
+        double *good = malloc(2 * P * sizeof *good), *bad = good + P;
+        ga_workspace *ws;
+        cr_assert(good);
+        cr_assert_eq(ga_workspace_alloc(&ws, &err, g.net, g.batch), GA_OK);
+        ga_plain_options o;
+        ga_plain_options_default(&o);
+        cr_assert_eq(ga_plain_pass(NULL, good, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
+                     "%s: %s", g.what, err.msg);
+        o.norm_no_mean = g.ln_layer;
+        cr_assert_eq(ga_plain_pass(NULL, bad, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
+                     "%s: %s", g.what, err.msg);
+        ga_workspace_free(ws);
+        ga_check_report *r = judge(&g, good, GA_PREC_FLOAT64);
+        size_t must = 0;
+        for (size_t i = 0; i < P; i++)
+            must += r->entries[i].verdict == GA_VERDICT_PASS &&
+                    fabs(bad[i] - good[i]) > 2 * (r->entries[i].tol + fabs(r->entries[i].analytic - r->entries[i].ref));
+        ga_check_report_free(r);
+        if (must) {
+            effective++;
+            r = judge(&g, bad, GA_PREC_FLOAT64);
+            caught += r->n_fail > 0;
+            cr_expect(r->n_fail > 0, "%s: layernorm without its mean term (layer %zu) moves %zu entries, "
+                      "none FAILs", g.what, g.ln_layer + 1, must);
+            ga_check_report_free(r);
+        }
+        free(good);
+        gnet_clear(&g);
+    }
+    fprintf(stderr, "layernorm without its mean term: %zu nets with a layernorm, %zu where it moves an "
+            "entry beyond rounding, caught in %zu\n", tried, effective, caught);
+    cr_assert(effective > 10);
+}
+
+/* A residual add from the input, then a dense layer, computes the dense
+ * layer on x + x = 2x, exactly (doubling is exact in binary): its gradient
+ * equals the plain dense net's on 2x bit for bit. */
+Test(graph, residual_from_input_doubles_exactly)
+{
+    ga_layer_desc L2[2] = {{0}, {3, GA_ACT_TANH, 0}}, L1[1] = {{3, GA_ACT_TANH, 0}};
+    L2[0].kind = GA_LAYER_RESIDUAL;
+    L2[0].n_out = 2;
+    L2[0].from = 0;
+    ga_net_desc d2 = {GA_LAYOUT_ROW, 2, 2, L2, {GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0}};
+    ga_net_desc d1 = {GA_LAYOUT_ROW, 2, 1, L1, {GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0}};
+    ga_net *n2, *n1;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_net_alloc(&n2, &err, &d2), GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_net_alloc(&n1, &err, &d1), GA_OK, "%s", err.msg);
+    cr_assert_eq(n2->n_params, n1->n_params);
+    double x[2] = {0.3, -1.7}, x2[2] = {0.6, -3.4}, y[3] = {0.1, 0.2, -0.3}, L;
+    for (size_t i = 0; i < n1->n_params; i++)
+        n1->params[i] = n2->params[i] = 0.1 * (double)i - 0.35;
+    ga_workspace *w1, *w2;
+    cr_assert_eq(ga_workspace_alloc(&w1, &err, n1, 1), GA_OK);
+    cr_assert_eq(ga_workspace_alloc(&w2, &err, n2, 1), GA_OK);
+    double g1[64], g2[64];
+    cr_assert(n1->n_params <= 64);
+    cr_assert_eq(ga_loss_and_grad(&L, g2, NULL, w2, n2, n2->params, x, y, 1), GA_OK);
+    cr_assert_eq(ga_loss_and_grad(&L, g1, NULL, w1, n1, n1->params, x2, y, 1), GA_OK);
+    for (size_t i = 0; i < n1->n_params; i++)
+        cr_expect_eq(g1[i], g2[i], "entry %zu: %.17g vs %.17g", i, g1[i], g2[i]);
+    ga_workspace_free(w1);
+    ga_workspace_free(w2);
+    ga_net_free(n1);
+    ga_net_free(n2);
+}
