@@ -231,6 +231,10 @@ static ivl acc_close(const fmodel *m, const acc *s, size_t n_round)
 static ivl round_product(const fmodel *m, ivl x, ivl y)
 {
     double p;
+    /* an exact 0 times a finite number is exactly 0 (a dropped entry) */
+    if ((x.lo == 0 && x.hi == 0 && isfinite(y.lo) && isfinite(y.hi)) ||
+        (y.lo == 0 && y.hi == 0 && isfinite(x.lo) && isfinite(x.hi)))
+        return (ivl){0, 0};
     if (exact_product(m, &p, x, y))
         return (ivl){p, p};
     return widen(m, imul(x, y), m->u, 1);
@@ -1259,7 +1263,7 @@ static int enclose_graph(ga_enclosure *e, ga_error *err, const fmodel *m, const 
     for (size_t i = 0; i < B * net->desc.n_in; i++)
         val[0][i] = (ivl){x[i], x[i]};
     ivl loss;
-    encl_forward(&c, &loss, val, g, net, params, y, B);
+    encl_forward(&c, &loss, val, g, net, params, x, y, B);
     for (size_t st = 0; st < g->n_stages; st++) {
         size_t i0 = g->stage_op[st], i1 = g->stage_op[st + 1], n = B * g->width[g->ops[i0].output];
         const ga_op *first = &g->ops[i0], *lastop = &g->ops[i1 - 1];
@@ -1276,7 +1280,7 @@ static int enclose_graph(ga_enclosure *e, ga_error *err, const fmodel *m, const 
             e->lost[st][i] = 0;
         }
     }
-    encl_backward(&c, grad, val, dval, dval, g, net, params, y, B, NULL);
+    encl_backward(&c, grad, val, dval, dval, g, net, params, x, y, B, NULL);
     for (size_t i = 0; i < P; i++) {
         e->grad_lo[i] = down(grad[i].lo);
         e->grad_hi[i] = up(grad[i].hi);

@@ -184,13 +184,13 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
     const perturb pert = {o->mca, &o->mca_state};
     const ga_ref_faults faults = {o->factor_scale, o->no_decay, o->ce_no_softmax, o->act_layer,
                                   o->act_missing, o->bias_layer, o->bias_scale, o->transposed_layer,
-                                  o->norm_no_mean};
+                                  o->norm_no_mean, o->embed_overwrite};
     double L;
-    plain_forward(&pert, &L, val, g, net, params, y, batch);
+    plain_forward(&pert, &L, val, g, net, params, x, y, batch);
     if (loss)
         *loss = L;
     plain_backward(&pert, grad, val, scratch ? scratch : ws->delta, ws->delta_prev, g, net, params,
-                   y, batch, &faults);
+                   x, y, batch, &faults);
     free(scratch);
     free(val);
     ga_graph_free(g);

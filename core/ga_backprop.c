@@ -106,6 +106,8 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
     size_t n_last = d->layers[d->n_layers - 1].n_out;
     if (!all_finite(x, batch * d->n_in) || !all_finite(y, batch * n_last))
         return GA_ENONFINITE;
+    if (ga_net_check_ids(NULL, d, x, batch))
+        return GA_EINVAL; /* an embedding's id out of range */
 
     const double *a_prev = x; /* (B, fan_in) */
     for (size_t l = 0; l < d->n_layers; l++) {
@@ -116,7 +118,18 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
         if (L->kind != GA_LAYER_DENSE) {
             if (!ws->grad_a)
                 return GA_EINVAL; /* a workspace allocated for another net */
-            if (L->kind == GA_LAYER_RESIDUAL) {
+            if (L->kind == GA_LAYER_DROPOUT) {
+                for (size_t n = 0; n < batch; n++)
+                    for (size_t k = 0; k < fan_out; k++)
+                        z[n * fan_out + k] = a[n * fan_out + k] =
+                            a_prev[n * fan_in + k] *
+                            (ga_dropout_keep(L->seed, l, n, k, L->p) ? L->act_param : 0.0);
+            } else if (L->kind == GA_LAYER_EMBEDDING) {
+                for (size_t e = 0; e < batch * fan_in; e++) /* ids checked above */
+                    memcpy(a + e * L->dim, params + W->offset + (size_t)x[e] * L->dim,
+                           L->dim * sizeof *a);
+                memcpy(z, a, batch * fan_out * sizeof *z);
+            } else if (L->kind == GA_LAYER_RESIDUAL) {
                 const double *v = L->from == 0 ? x : ws->a[L->from - 1];
                 for (size_t i = 0; i < batch * fan_out; i++)
                     z[i] = a[i] = a_prev[i] + v[i]; /* an add's z is its output */
@@ -241,6 +254,19 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
         size_t fan_in = layer_fan_in(net, l), fan_out = L->n_out, m = batch * fan_in;
         const double *a_prev = l > 0 ? ws->a[l - 1] : x;
         double *g_prev = l > 0 ? ws->grad_a[l - 1] : dx, *g = ws->grad_a[l];
+        if (L->kind == GA_LAYER_DROPOUT) {
+            for (size_t n = 0; g_prev && n < batch; n++)
+                for (size_t k = 0; k < fan_out; k++)
+                    g_prev[n * fan_in + k] += g[n * fan_out + k] *
+                        (ga_dropout_keep(L->seed, l, n, k, L->p) ? L->act_param : 0.0);
+            continue;
+        }
+        if (L->kind == GA_LAYER_EMBEDDING) { /* scatter-add: repeated ids add up */
+            memset(dparams + W->offset, 0, L->vocab * L->dim * sizeof *dparams);
+            for (size_t e = 0; e < batch * fan_in; e++)
+                add_into(dparams + W->offset + (size_t)x[e] * L->dim, g + e * L->dim, L->dim);
+            continue; /* no gradient for the ids */
+        }
         if (L->kind == GA_LAYER_RESIDUAL) {
             add_into(g_prev, g, m);
             add_into(L->from == 0 ? dx : ws->grad_a[L->from - 1], g, m);

@@ -176,14 +176,23 @@ typedef enum { GA_LAYOUT_COLUMN = 0, GA_LAYOUT_ROW = 1 } ga_layout;
  *   RMSNORM    r = 1/sqrt(mean(x^2) + eps), xh = x r, a = gamma xh   param gamma
  *   RESIDUAL   a = x + v, v the output of layer `from` (0: the net's input x;
  *              k >= 1: layer k, 1-based), of the same width    no params
+ *   DROPOUT    a = x m, m = act_param (the kept entries' scale 1/(1 - p), as
+ *              held in the precision) where entry (n, k) is kept, else 0: a fixed
+ *              mask drawn from `seed` (ga_dropout_keep)            no params
+ *   EMBEDDING  the first layer only: x holds T = n_in integer ids in [0, vocab);
+ *              a[t dim + k] = E[x_t, k] (n_out = T dim)             param E (vocab, dim)
  * Backward (dy = dL/da): layernorm dxh = gamma dy, dgamma = sum_n dy xh,
  * dbeta = sum_n dy, dx = r (dxh - mean(dxh) - xh mean(dxh xh)); rmsnorm
- * dx = r (dxh - xh mean(dxh xh)); residual: dy flows to x and to v. */
+ * dx = r (dxh - xh mean(dxh xh)); residual: dy flows to x and to v; dropout
+ * dx = dy m; embedding dE[v, k] = sum over (n, t) with x[n,t] = v of dy[n, t dim + k]
+ * (repeated ids add up). */
 typedef enum {
     GA_LAYER_DENSE = 0,
     GA_LAYER_LAYERNORM,
     GA_LAYER_RMSNORM,
     GA_LAYER_RESIDUAL,
+    GA_LAYER_DROPOUT,
+    GA_LAYER_EMBEDDING,
     GA_LAYER_KIND_COUNT
 } ga_layer_kind;
 
@@ -197,7 +206,16 @@ typedef struct {
     ga_layer_kind kind; /* GA_LAYER_DENSE (0) unless set */
     double eps;         /* layernorm, rmsnorm: > 0 */
     size_t from;        /* residual: 0 (the input) or a layer number 1 .. l (1-based, before it) */
+    uint32_t seed;      /* dropout: the mask's seed */
+    double p;           /* dropout: the probability an entry is dropped, 0 <= p < 1 */
+    size_t vocab, dim;  /* embedding: ids 0 .. vocab - 1, each a row of dim numbers */
 } ga_layer_desc;
+
+/* Whether dropout layer l (0-based) of seed keeps entry k of sample n for
+ * drop probability p: a hash of (seed, l, n, k) taken as a uniform number in
+ * [0, 1), kept when >= p. Every arithmetic draws the same mask from it. */
+int ga_dropout_keep(uint32_t seed, size_t l, size_t n, size_t k, double p);
+
 
 
 
@@ -258,6 +276,11 @@ typedef struct {
     double *grads;       /* (n_params) same shape */
     ga_kernel kernel;    /* GA_KERNEL_BLAS unless set */
 } ga_net;
+
+/* GA_OK when x (batch, n_in) holds integer ids below vocab for an embedding
+ * first layer (or the net has none), else GA_EINVAL naming the first entry
+ * that does not. */
+int ga_net_check_ids(ga_error *err, const ga_net_desc *d, const double *x, size_t batch);
 
 /* Validates desc (sizes, activation/loss pair, finite parameters) and counts
  * parameters with overflow checks; writes *n_params. No allocation. */

@@ -142,8 +142,10 @@ int ga_round_problem(ga_error *err, ga_precision p, ga_net *net, double *params,
                            ga_precision_name(p));
     d->loss.scale = ga_round_to(p, d->loss.scale);
     d->loss.weight_decay = ga_round_to(p, d->loss.weight_decay);
-    for (size_t l = 0; l < d->n_layers; l++)
+    for (size_t l = 0; l < d->n_layers; l++) {
         d->layers[l].act_param = ga_round_to(p, d->layers[l].act_param);
+        d->layers[l].eps = ga_round_to(p, d->layers[l].eps); /* a norm's eps, as code holds it */
+    }
     for (size_t i = 0; i < net->n_params; i++)
         params[i] = ga_round_to(p, params[i]);
     for (size_t i = 0; i < nx; i++)

@@ -132,9 +132,10 @@ static int check_inputs(ga_error *err, const ga_net *net, const double *params, 
     }
     const ga_net_desc *d = &net->desc;
     for (size_t l = 0; l < d->n_layers; l++)
-        if (!is_f32(d->layers[l].act_param))
+        if (!is_f32(d->layers[l].act_param) || !is_f32(d->layers[l].eps))
             return ga_fail(err, GA_EINVAL, "float32 pass: layer %zu's activation parameter %.17g is "
-                           "not a float32 number (ga_round_problem)", l + 1, d->layers[l].act_param);
+                           "not a float32 number, or its eps %.17g (ga_round_problem)", l + 1,
+                           d->layers[l].act_param, d->layers[l].eps);
     if (!is_f32(d->loss.scale) || !is_f32(d->loss.weight_decay))
         return ga_fail(err, GA_EINVAL, "float32 pass: the loss's scale %.17g or weight decay %.17g "
                        "is not a float32 number (ga_round_problem)", d->loss.scale,
@@ -153,7 +154,8 @@ static void export_stage(ga_workspace *ws, float **val, const ga_graph *g, size_
         const ga_op *op = &g->ops[i];
         size_t n = batch * g->width[op->output];
         const float *v = val[op->output];
-        if (op->kind == GA_OP_DENSE || op->kind == GA_OP_ADD) {
+        if (op->kind == GA_OP_DENSE || op->kind == GA_OP_ADD || op->kind == GA_OP_MASK ||
+            op->kind == GA_OP_EMBED) {
             for (size_t e = 0; e < n; e++)
                 ws->z[st][e] = ws->a[st][e] = v[e];
             continue;
@@ -227,8 +229,8 @@ int ga_loss_grad_f32_ws(double *loss, double *grad, ga_workspace *ws, ga_error *
         val[0][i] = (float)x[i];
     f32_ctx c = {0};
     float L;
-    f32_forward(&c, &L, val, g, net, params, y, batch);
-    f32_backward(&c, fgrad, val, delta, delta_prev, g, net, params, y, batch, NULL);
+    f32_forward(&c, &L, val, g, net, params, x, y, batch);
+    f32_backward(&c, fgrad, val, delta, delta_prev, g, net, params, x, y, batch, NULL);
     if (ws) {
         for (size_t st = 0; st < g->n_stages; st++)
             export_stage(ws, val, g, st, batch);

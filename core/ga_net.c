@@ -22,8 +22,35 @@ int ga_size_add(size_t *r, size_t a, size_t b)
     return 1;
 }
 
-static const char *const layer_kind_names[GA_LAYER_KIND_COUNT] = {"dense", "layernorm",
-                                                                   "rmsnorm", "residual"};
+static const char *const layer_kind_names[GA_LAYER_KIND_COUNT] = {
+    "dense", "layernorm", "rmsnorm", "residual", "dropout", "embedding"};
+
+int ga_dropout_keep(uint32_t seed, size_t l, size_t n, size_t k, double p)
+{
+    /* splitmix64 over the four coordinates, one after another */
+    uint64_t h = (uint64_t)seed;
+    uint64_t in[3] = {(uint64_t)l, (uint64_t)n, (uint64_t)k};
+    for (int i = 0; i < 4; i++) {
+        h += 0x9E3779B97F4A7C15ULL + (i ? in[i - 1] : 0);
+        uint64_t z = h;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        h = z ^ (z >> 31);
+    }
+    return (double)(h >> 11) * 0x1p-53 >= p;
+}
+
+int ga_net_check_ids(ga_error *err, const ga_net_desc *d, const double *x, size_t batch)
+{
+    if (d->layers[0].kind != GA_LAYER_EMBEDDING)
+        return GA_OK;
+    for (size_t i = 0; i < batch * d->n_in; i++)
+        if (!(x[i] >= 0 && x[i] < (double)d->layers[0].vocab && x[i] == floor(x[i])))
+            return ga_fail(err, GA_EINVAL, "data.x[%zu][%zu] = %.17g is not a token id (an "
+                           "integer 0 .. %zu for the embedding)", i / d->n_in, i % d->n_in, x[i],
+                           d->layers[0].vocab - 1);
+    return GA_OK;
+}
 
 const char *ga_layer_kind_name(ga_layer_kind k)
 {
@@ -72,6 +99,9 @@ int ga_layer_param_counts(size_t *first, size_t *second, const ga_layer_desc *L,
         *first = L->n_out;
         *second = 0;
         return 1;
+    case GA_LAYER_EMBEDDING:
+        *second = 0;
+        return ga_size_mul(first, L->vocab, L->dim);
     default:
         *first = *second = 0;
         return 1;
@@ -88,6 +118,11 @@ void ga_view_shape(size_t *rows, size_t *cols, const ga_net_desc *d, size_t v)
         *rows = *cols = 0;
         return;
     }
+    if (L->kind == GA_LAYER_EMBEDDING) { /* E (vocab, dim) in both layouts */
+        *rows = v % 2 ? 0 : L->vocab;
+        *cols = v % 2 ? 0 : L->dim;
+        return;
+    }
     if (L->kind == GA_LAYER_DENSE && v % 2 == 0) { /* W: column (out, in), row (in, out) */
         *rows = column ? L->n_out : fan_in;
         *cols = column ? fan_in : L->n_out;
@@ -101,7 +136,7 @@ void ga_view_shape(size_t *rows, size_t *cols, const ga_net_desc *d, size_t v)
 int ga_view_name(char *buf, size_t size, const ga_net_desc *d, size_t v)
 {
     static const char *const names[GA_LAYER_KIND_COUNT][2] = {
-        {"W", "b"}, {"gamma", "beta"}, {"gamma", ""}, {"", ""}};
+        {"W", "b"}, {"gamma", "beta"}, {"gamma", ""}, {"", ""}, {"", ""}, {"E", ""}};
     size_t l = v / 2;
     const char *stem = names[d->layers[l].kind][v % 2];
     if (!*stem) {
@@ -130,8 +165,28 @@ int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *des
         const ga_layer_desc *L = &desc->layers[l];
         if ((unsigned)L->kind >= GA_LAYER_KIND_COUNT)
             return ga_fail(err, GA_EINVAL, "layers[%zu].type: unknown layer type %d", l, (int)L->kind);
-        if (L->kind != GA_LAYER_DENSE) {
+        if (L->kind == GA_LAYER_EMBEDDING) {
+            size_t td;
+            if (l != 0)
+                return ga_fail(err, GA_EINVAL, "layers[%zu]: an embedding must be the first layer "
+                               "(it reads the ids in x)", l);
+            if (L->vocab == 0 || L->vocab > GA_MAX_WIDTH || L->dim == 0 || L->dim > GA_MAX_WIDTH)
+                return ga_fail(err, GA_EINVAL, "layers[%zu]: vocab %zu and dim %zu must be 1 .. %zu",
+                               l, L->vocab, L->dim, (size_t)GA_MAX_WIDTH);
+            if (!ga_size_mul(&td, fan_in, L->dim) || L->n_out != td)
+                return ga_fail(err, GA_EINVAL, "layers[%zu]: an embedding of %zu ids of dim %zu has "
+                               "width %zu (its size is %zu)", l, fan_in, L->dim, fan_in * L->dim,
+                               L->n_out);
+            if (L->act != GA_ACT_IDENTITY || l + 1 == desc->n_layers)
+                return ga_fail(err, GA_EINVAL, "layers[%zu]: an embedding has no activation and "
+                               "is followed by another layer", l);
+        } else if (L->kind != GA_LAYER_DENSE) {
             const char *kn = ga_layer_kind_name(L->kind);
+            if (L->kind == GA_LAYER_DROPOUT && !(L->p >= 0 && L->p < 1))
+                return ga_fail(err, GA_EINVAL, "layers[%zu].p: %g must be in [0, 1)", l, L->p);
+            if (L->kind == GA_LAYER_DROPOUT && !(L->act_param > 0))
+                return ga_fail(err, GA_EINVAL, "layers[%zu]: dropout's scale (act_param) %g must be "
+                               "> 0: 1/(1 - p), as the code under test holds it", l, L->act_param);
             if (L->n_out != fan_in)
                 return ga_fail(err, GA_EINVAL, "layers[%zu]: a %s layer keeps its input's width %zu "
                                "(its size is %zu)", l, kn, fan_in, L->n_out);

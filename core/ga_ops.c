@@ -5,7 +5,8 @@
 #include "ga_ops.h"
 
 static const char *const op_names[GA_OP_KIND_COUNT] = {"dense", "act", "softmax", "loss", "decay",
-                                                        "layernorm", "rmsnorm", "affine", "add"};
+                                                        "layernorm", "rmsnorm", "affine", "add",
+                                                        "mask", "embed"};
 
 const char *ga_op_kind_name(ga_op_kind k)
 {
@@ -70,7 +71,17 @@ int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net)
             op->n_inputs = 1;
             op->input[0] = v_in;
             op->output2 = GA_OP_NONE;
-            if (Ld->kind == GA_LAYER_RESIDUAL) {
+            if (Ld->kind == GA_LAYER_DROPOUT || Ld->kind == GA_LAYER_EMBEDDING) {
+                op->kind = Ld->kind == GA_LAYER_DROPOUT ? GA_OP_MASK : GA_OP_EMBED;
+                op->seed = Ld->seed;
+                op->p = Ld->p;
+                op->act_param = Ld->act_param;
+                op->dim = Ld->dim;
+                op->n_params = Ld->kind == GA_LAYER_EMBEDDING;
+                op->param[0] = 2 * l;
+                op->output = g->n_values;
+                g->width[g->n_values++] = Ld->n_out;
+            } else if (Ld->kind == GA_LAYER_RESIDUAL) {
                 op->kind = GA_OP_ADD;
                 op->n_inputs = 2;
                 op->input[1] = Ld->from == 0 ? 0 : layer_out[Ld->from - 1];

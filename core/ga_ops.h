@@ -43,6 +43,8 @@ typedef enum {
     GA_OP_RMSNORM,   /* per row: r = 1 / sqrt(sum x^2 / n + eps), xh = x r; output xh, output2 r */
     GA_OP_AFFINE,    /* out[n,k] = gamma[k] xh[n,k] (+ beta[k]); params gamma (, beta) */
     GA_OP_ADD,       /* out = in0 + in1, same width (a residual add) */
+    GA_OP_MASK,      /* out[n,k] = in[n,k] m(n,k): dropout's fixed mask, m = act_param or 0 */
+    GA_OP_EMBED,     /* out[n, t dim + k] = E[x[n,t], k]; input: the net's input (ids); param E */
     GA_OP_KIND_COUNT
 } ga_op_kind;
 
@@ -60,6 +62,9 @@ typedef struct {
     size_t output;                      /* value id; GA_OP_NONE for LOSS and DECAY (scalars) */
     size_t output2;                     /* LAYERNORM, RMSNORM: the value r (B, 1); else GA_OP_NONE */
     double eps;                         /* LAYERNORM, RMSNORM */
+    uint32_t seed;                      /* MASK: ga_dropout_keep(seed, stage, n, k, p) */
+    double p;                           /* MASK */
+    size_t dim;                         /* EMBED: numbers per id */
     size_t n_params;
     size_t param[GA_OP_MAX_PARAMS];     /* net->views indices; DENSE: W, b */
     ga_activation act;                  /* ACT: which */

@@ -90,6 +90,7 @@ typedef struct {
     double bias_scale;
     size_t transposed_layer; /* layer whose dW is stored in the other layout's order */
     size_t norm_no_mean;     /* layernorm layer whose dx leaves out - mean(dxh) (SIZE_MAX: none) */
+    int embed_overwrite;     /* dE[v] set from the last position holding v, not summed */
 } ga_ref_faults;
 #endif
 
@@ -398,7 +399,8 @@ static void REF_FN(normalize)(REF_CTX *c, REF_T *xh, REF_T *r, REF_T *x, size_t 
 /* val[v] (B, width[v]) for every value v >= 1 of g (val[0] = x as REF_T);
  * *loss the loss. Stage by stage, sample by sample. */
 static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga_graph *g,
-                            const ga_net *net, const double *params, const double *y, size_t B)
+                            const ga_net *net, const double *params, const double *x,
+                            const double *y, size_t B)
 {
     const ga_net_desc *d = &net->desc;
     REF_T s, t;
@@ -429,6 +431,16 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
                             A_MUL_D(c, &out[k], &in[k], params[gm->offset + k]);
                         }
                     }
+                } else if (op->kind == GA_OP_MASK) { /* in m, m = the scale or 0 */
+                    for (size_t k = 0; k < wo; k++)
+                        A_MUL_D(c, &out[k], &in[k],
+                                ga_dropout_keep(op->seed, op->stage, n, k, op->p) ? op->act_param : 0.0);
+                } else if (op->kind == GA_OP_EMBED) { /* E's rows, exactly */
+                    const ga_view *E = &net->views[op->param[0]];
+                    for (size_t t = 0; t < wi; t++)
+                        for (size_t k = 0; k < op->dim; k++)
+                            A_SET_D(c, &out[t * op->dim + k],
+                                    params[E->offset + (size_t)x[n * wi + t] * op->dim + k]);
                 } else if (op->kind == GA_OP_ADD) {
                     REF_T *in1 = val[op->input[1]] + n * wi;
                     for (size_t k = 0; k < wo; k++)
@@ -585,7 +597,8 @@ static void REF_FN(dense_param_grads)(REF_CTX *c, REF_T *grad, REF_T *delta, REF
  * scratch (2 B maxw) holds one row of products. */
 static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *dval,
                                    const ga_graph *g, const ga_net *net, const double *params,
-                                   const double *y, size_t B, const ga_ref_faults *f)
+                                   const double *x, const double *y, size_t B,
+                                   const ga_ref_faults *f)
 {
     const ga_loss_desc *ld = &g->ops[g->stage_op[g->n_stages]].loss;
     REF_T *row = dval + B * g->voff[g->n_values]; /* (maxw) scratch */
@@ -667,6 +680,32 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
                     REF_ACCUM(c, &din[n * wi + k], &s, first);
                 }
             }
+        } else if (op->kind == GA_OP_MASK) {
+            for (size_t n = 0; n < B; n++)
+                for (size_t k = 0; k < wo; k++) {
+                    A_MUL_D(c, &s, &dout[n * wo + k],
+                            ga_dropout_keep(op->seed, op->stage, n, k, op->p) ? op->act_param : 0.0);
+                    REF_ACCUM(c, &din[n * wi + k], &s, first);
+                }
+        } else if (op->kind == GA_OP_EMBED) {
+            /* dE[v,k]: the sum over the positions holding id v (the fault:
+             * the last of them alone, an overwrite for a scatter-add) */
+            const ga_view *E = &net->views[op->param[0]];
+            size_t V = E->rows, D = op->dim;
+            for (size_t v = 0; v < V; v++)
+                for (size_t k = 0; k < D; k++) {
+                    A_DOT_T acc;
+                    A_DOT_BEGIN(c, &acc);
+                    size_t lastpos = SIZE_MAX;
+                    for (size_t e = 0; e < B * wi; e++)
+                        if ((size_t)x[e] == v) {
+                            A_DOT_ADD_V(c, &acc, &dout[e * D + k]);
+                            lastpos = e;
+                        }
+                    A_DOT_END(c, &grad[E->offset + v * D + k], &acc);
+                    if (f->embed_overwrite && lastpos != SIZE_MAX)
+                        A_SET(c, &grad[E->offset + v * D + k], &dout[lastpos * D + k]);
+                }
         } else if (op->kind == GA_OP_ADD) {
             size_t v1 = op->input[1];
             REF_T *din1 = dval + B * g->voff[v1];
@@ -689,13 +728,13 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
  * delta_prev (B, max width) scratch. f: faults or NULL. */
 static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *delta,
                              REF_T *delta_prev, const ga_graph *g, const ga_net *net,
-                             const double *params, const double *y, size_t B, const ga_ref_faults *f)
+                             const double *params, const double *x, const double *y, size_t B, const ga_ref_faults *f)
 {
-    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX, SIZE_MAX};
+    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX, SIZE_MAX, 0};
     if (!f)
         f = &none;
     if (!g->chain) { /* delta is then the whole scratch of ga_graph_pass_sizes */
-        REF_FN(backward_graph)(c, grad, val, delta, g, net, params, y, B, f);
+        REF_FN(backward_graph)(c, grad, val, delta, g, net, params, x, y, B, f);
         return;
     }
     const ga_loss_desc *ld = &g->ops[g->stage_op[g->n_stages]].loss;

@@ -311,6 +311,8 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
     static const char *const layer_keys[] = {"type", "size", "activation", "slope", "alpha", NULL};
     static const char *const norm_keys[] = {"type", "eps", NULL};
     static const char *const residual_keys[] = {"type", "from", NULL};
+    static const char *const dropout_keys[] = {"type", "p", "seed", NULL};
+    static const char *const embedding_keys[] = {"type", "vocab", "dim", NULL};
     size_t fan_in = s->desc.n_in;
     for (size_t i = 0; i < n; i++) {
         char base[PATHLEN], path[PATHLEN];
@@ -322,14 +324,51 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
         ga_layer_desc *d = &s->desc.layers[i];
         const char *type;
         if ((st = get_string(&type, c, L, base, "type", 0,
-                             "one of: dense, layernorm, rmsnorm, residual")))
+                             "one of: dense, layernorm, rmsnorm, residual, dropout, embedding")))
             return st;
         if (!type)
             type = "dense";
         if (ga_layer_kind_from_name(&d->kind, type) != GA_OK) {
             join(path, base, "type");
             return fail(c, GA_ESPEC, path, "unknown layer type \"%s\" (expected one of: dense, "
-                        "layernorm, rmsnorm, residual)", type);
+                        "layernorm, rmsnorm, residual, dropout, embedding)", type);
+        }
+        if (d->kind == GA_LAYER_EMBEDDING || d->kind == GA_LAYER_DROPOUT) {
+            int emb = d->kind == GA_LAYER_EMBEDDING;
+            if ((st = check_keys(c, L, base, emb ? embedding_keys : dropout_keys)))
+                return st;
+            d->act = GA_ACT_IDENTITY;
+            if (emb) {
+                if (i != 0)
+                    return fail(c, GA_ESPEC, base, "is an embedding (expected it first: it reads "
+                                "the ids in data.x)");
+                if ((st = get_size(&d->vocab, c, L, base, "vocab", 1, GA_MAX_WIDTH, "vocabulary size")) ||
+                    (st = get_size(&d->dim, c, L, base, "dim", 1, GA_MAX_WIDTH, "embedding dimension")))
+                    return st;
+                if (!ga_size_mul(&d->n_out, fan_in, d->dim) || d->n_out > GA_MAX_WIDTH)
+                    return fail(c, GA_ESPEC, base, "%zu ids of dim %zu make a row over %zu numbers",
+                                fan_in, d->dim, (size_t)GA_MAX_WIDTH);
+                fan_in = d->n_out;
+            } else {
+                d->n_out = fan_in;
+                if ((st = get_number(&d->p, c, L, base, "p", 1, "a probability 0 <= p < 1")))
+                    return st;
+                join(path, base, "p");
+                if (!(d->p >= 0.0 && d->p < 1.0))
+                    return fail(c, GA_ESPEC, path, "is %.17g (expected a probability 0 <= p < 1)", d->p);
+                d->act_param = 1.0 / (1.0 - d->p); /* inverted dropout's scale */
+                const json_t *js = json_object_get(L, "seed");
+                join(path, base, "seed");
+                if (js && (!json_is_integer(js) || json_integer_value(js) < 0 ||
+                           json_integer_value(js) > (json_int_t)UINT32_MAX))
+                    return fail(c, GA_ESPEC, path, "is %s (expected an integer 0 .. 4294967295)",
+                                json_is_integer(js) ? "out of range" : json_kind(js));
+                d->seed = js ? (uint32_t)json_integer_value(js) : 0;
+            }
+            if (i + 1 == n)
+                return fail(c, GA_ESPEC, base, "is a %s layer; the loss reads a dense layer's "
+                            "output (expected a dense layer last)", type);
+            continue;
         }
         if (d->kind != GA_LAYER_DENSE) {
             if ((st = check_keys(c, L, base,
@@ -479,6 +518,26 @@ static int read_matrix(double *dst, const ctx *c, const json_t *j, const char *p
                 dst[k * cols + i] = v;
             else
                 dst[i * cols + k] = v;
+        }
+    }
+    return GA_OK;
+}
+
+/* An embedding first layer reads token ids: each x must be an integer 0 .. vocab - 1. */
+static int check_ids(const ga_spec *s, const ctx *c)
+{
+    const ga_layer_desc *L = &s->desc.layers[0];
+    size_t T = s->desc.n_in;
+    if (L->kind != GA_LAYER_EMBEDDING)
+        return GA_OK;
+    for (size_t i = 0; i < s->batch * T; i++) {
+        double v = s->x[i];
+        if (!(v >= 0 && v < (double)L->vocab && v == floor(v))) {
+            char path[PATHLEN], p2[PATHLEN];
+            join_index(p2, "data.x", i / T);
+            join_index(path, p2, i % T);
+            return fail(c, GA_ESPEC, path, "is %.17g (expected a token id: an integer 0 .. %zu, "
+                        "layers[0] being an embedding of vocab %zu)", v, L->vocab - 1, L->vocab);
         }
     }
     return GA_OK;
@@ -997,7 +1056,7 @@ static int parse_buffer(ga_spec **out, ga_error *err, const char *text, size_t l
         st = fail(&c, st, "", "%s", inner.msg); /* the core names the field */
         goto out;
     }
-    if ((st = parse_data(s, &c, root, memory_cap)))
+    if ((st = parse_data(s, &c, root, memory_cap)) || (st = check_ids(s, &c)))
         goto out;
     st = parse_parameters(s, &c, root, memory_cap);
 out:
@@ -1184,7 +1243,13 @@ int ga_spec_write(FILE *f, ga_error *err, const ga_spec *spec, const ga_net *net
         const ga_layer_desc *L = &d->layers[l];
         if (L->kind != GA_LAYER_DENSE) {
             fprintf(f, "%s\n    {\"type\": \"%s\"", l ? "," : "", ga_layer_kind_name(L->kind));
-            if (L->kind == GA_LAYER_RESIDUAL) {
+            if (L->kind == GA_LAYER_EMBEDDING) {
+                fprintf(f, ", \"vocab\": %zu, \"dim\": %zu}", L->vocab, L->dim);
+            } else if (L->kind == GA_LAYER_DROPOUT) {
+                fputs(", \"p\": ", f);
+                put_number(f, L->p);
+                fprintf(f, ", \"seed\": %u}", (unsigned)L->seed);
+            } else if (L->kind == GA_LAYER_RESIDUAL) {
                 fprintf(f, ", \"from\": %zu}", L->from);
             } else {
                 fputs(", \"eps\": ", f);

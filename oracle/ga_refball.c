@@ -263,8 +263,8 @@ int ga_refball_loss_gradient(double *loss, double *loss_err, int *loss_settled, 
         c.unsure = 0;
         for (size_t i = 0; i < batch * g->width[0]; i++)
             arb_set_d(&p.val[0][i], x[i]);
-        ball_forward(&c, p.loss, p.val, g, net, params, y, batch);
-        ball_backward(&c, p.grad, p.val, p.delta, p.delta + p.n_delta / 2, g, net, params, y, batch,
+        ball_forward(&c, p.loss, p.val, g, net, params, x, y, batch);
+        ball_backward(&c, p.grad, p.val, p.delta, p.delta + p.n_delta / 2, g, net, params, x, y, batch,
                       NULL);
         unsure = c.unsure;
         unsettled = 0;

@@ -169,8 +169,8 @@ static void pass_run(refmp_pass *p, const ga_graph *g, const ga_net *net, const 
 {
     for (size_t i = 0; i < B * g->width[0]; i++)
         mpfr_set_d(&p->val[0][i], x[i], MPFR_RNDN);
-    refmp_forward(&p->c, &p->loss, p->val, g, net, params, y, B);
-    refmp_backward(&p->c, p->grad, p->val, p->delta, p->delta + p->n_delta / 2, g, net, params, y,
+    refmp_forward(&p->c, &p->loss, p->val, g, net, params, x, y, B);
+    refmp_backward(&p->c, p->grad, p->val, p->delta, p->delta + p->n_delta / 2, g, net, params, x, y,
                    B, NULL);
 }
 
