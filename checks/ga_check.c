@@ -462,6 +462,9 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
         return ga_fail(err, GA_EINVAL, "check: missing net, parameters or data");
     if (batch == 0)
         return ga_fail(err, GA_EINVAL, "check: batch size must be at least 1");
+    int ids = ga_net_check_ids(err, &net->desc, x, batch);
+    if (ids)
+        return ids;
     if ((unsigned)opt->method >= GA_CHECK_COUNT)
         return ga_fail(err, GA_EINVAL, "check: unknown method %d", (int)opt->method);
     if (opt->precision != GA_PREC_FLOAT64 &&

@@ -946,8 +946,10 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
     const ga_net_desc *d = &net->desc;
     if (!e || batch != e->batch || e->n_params != net->n_params)
         return ga_fail(err, GA_EINVAL, "enclosure: sized for another net or batch");
-    if (!ga_net_desc_is_chain(d))
-        return enclose_graph(e, err, m, net, params, x, y, batch);
+    if (!ga_net_desc_is_chain(d)) {
+        int ids = ga_net_check_ids(err, d, x, batch);
+        return ids ? ids : enclose_graph(e, err, m, net, params, x, y, batch);
+    }
     size_t L = d->n_layers, B = batch;
     pass_work w;
     int status = pass_work_alloc(&w, err, net, B);

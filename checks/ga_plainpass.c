@@ -152,8 +152,8 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
     if (batch == 0 || batch > ws->max_batch || ws->n_layers != net->desc.n_layers)
         return ga_fail(err, GA_EINVAL, "plain pass: batch %zu does not fit the workspace", batch);
     ga_graph *g;
-    int status = ga_graph_from_net(&g, err, net);
-    if (status)
+    int status = ga_net_check_ids(err, &net->desc, x, batch);
+    if (status || (status = ga_graph_from_net(&g, err, net)))
         return status;
     double **val = malloc(g->n_values * sizeof *val);
     if (!val) {

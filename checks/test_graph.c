@@ -1,5 +1,5 @@
 /* test_graph.c: nets that are not a chain (layernorm, rmsnorm, residual
- * adds among dense layers; issue 14) judged by the oracle method: random
+ * adds, dropout, an embedding among dense layers; issue 14) judged by the oracle method: random
  * nets built to be hard (saturated and cancelling weights, exact kinks from
  * zero weights, layernorm rows of nearly equal entries whose variance is far
  * below eps, rounding ties from dyadic data), in float64 and in float32.
@@ -8,7 +8,8 @@
  * enclosure (ga_enclose.c, the generic reference in intervals): the core's
  * correct gradient must never FAIL; a gradient moved by a relative 1e-6, or
  * computed with layernorm's dx missing its - mean(dxh) term (the mutation
- * class of issue 14), must FAIL wherever the move is beyond twice the
+ * class of issue 14) or an embedding's dE overwritten instead of summed
+ * over repeated ids, must FAIL wherever the move is beyond twice the
  * entry's tolerance. The seeds are printed with every failure. The torch
  * float64 comparison of the same ops is test_torch_graph.c. */
 #include <math.h>
@@ -29,6 +30,7 @@ typedef struct {
     double *x, *y;
     size_t batch;
     size_t ln_layer; /* a layernorm layer (0-based), or SIZE_MAX */
+    size_t vocab;    /* an embedding's vocabulary (the first layer), or 0 */
     char what[160];
 } gnet;
 
@@ -52,11 +54,28 @@ static void gnet_make(gnet *g, uint32_t seed)
     width[0] = n_in;
     size_t target = 2 + pick(&rng, MAXL - 2);
     g->ln_layer = SIZE_MAX;
+    g->vocab = 0;
     int pos = snprintf(g->what, sizeof g->what, "seed %u:", seed);
-    while (nl + 1 < target) {
-        size_t w = width[nl], kind = pick(&rng, 4);
+    if (pick(&rng, 4) == 0) { /* token ids in, an embedding first */
         ga_layer_desc *d = &L[nl];
-        if (kind == 1 || kind == 2) {
+        d->kind = GA_LAYER_EMBEDDING;
+        d->vocab = g->vocab = 1 + pick(&rng, 6);
+        d->dim = 1 + pick(&rng, 3);
+        d->n_out = n_in * d->dim;
+        width[++nl] = d->n_out;
+        pos += snprintf(g->what + pos, sizeof g->what - (size_t)pos, " embedding(%zu,%zu)", d->vocab,
+                        d->dim);
+    }
+    while (nl + 1 < target) {
+        size_t w = width[nl], kind = pick(&rng, 5);
+        ga_layer_desc *d = &L[nl];
+        if (kind == 4) {
+            d->kind = GA_LAYER_DROPOUT;
+            d->n_out = w;
+            d->p = (double[]){0.0, 0.25, 0.5, 0.9}[pick(&rng, 4)];
+            d->act_param = 1.0 / (1.0 - d->p);
+            d->seed = ga_rng_u32(&rng);
+        } else if (kind == 1 || kind == 2) {
             d->kind = kind == 1 ? GA_LAYER_LAYERNORM : GA_LAYER_RMSNORM;
             d->n_out = w;
             d->eps = pick(&rng, 2) ? 1e-5 : 0.25;
@@ -116,7 +135,8 @@ static void gnet_make(gnet *g, uint32_t seed)
         int flat = pick(&rng, 3) == 0; /* nearly equal entries: a tiny variance */
         double c = ga_rng_gauss(&rng);
         for (size_t j = 0; j < n_in; j++)
-            g->x[n * n_in + j] = flat ? c + 0x1p-30 * (double)j
+            g->x[n * n_in + j] = g->vocab ? (double)pick(&rng, g->vocab)
+                                 : flat ? c + 0x1p-30 * (double)j
                                       : pick(&rng, 4) == 0 ? ldexp((double)pick(&rng, 16) - 8.0, -3)
                                                            : ga_rng_gauss(&rng);
         for (size_t k = 0; k < n_out; k++)
@@ -223,7 +243,7 @@ static void soak(ga_precision prec)
     cr_log_info("%s: %zu nets, %zu entries: 0 FAIL expected, %zu unjudgeable, %zu kink; a moved "
                 "entry caught in %zu of %zu", ga_precision_name(prec), nets, entries, unjudgeable, kinks,
                 caught, moved);
-    fprintf(stderr, "graph nets %s: %zu nets (%zu with a norm or an add), %zu entries, %zu unjudgeable, "
+    fprintf(stderr, "graph nets %s: %zu nets (%zu with a layer other than dense), %zu entries, %zu unjudgeable, "
             "%zu kink; moved entry caught %zu/%zu\n", ga_precision_name(prec), nets, graphs, entries,
             unjudgeable, kinks, caught, moved);
     cr_assert(nets >= NETS / 2 && entries > 0);
@@ -321,4 +341,89 @@ Test(graph, residual_from_input_doubles_exactly)
     ga_workspace_free(w2);
     ga_net_free(n1);
     ga_net_free(n2);
+}
+
+/* The mutation class of embeddings: dE[v] overwritten by v's last position
+ * instead of summed over its positions (ga_plainpass's embed_overwrite).
+ * Wherever it moves an entry beyond twice that entry's tolerance, the check
+ * must FAIL it. */
+Test(graph, embedding_overwrite_is_caught, .timeout = 200)
+{
+    size_t effective = 0, caught = 0, tried = 0;
+    for (uint32_t seed = 1; seed <= 2 * NETS; seed++) {
+        gnet g;
+        gnet_make(&g, seed);
+        if (!g.vocab) {
+            gnet_clear(&g);
+            continue;
+        }
+        tried++;
+        ga_error err = {{0}};
+        size_t P = g.net->n_params;
+        double *good = malloc(2 * P * sizeof *good), *bad = good + P;
+        ga_workspace *ws;
+        cr_assert(good);
+        cr_assert_eq(ga_workspace_alloc(&ws, &err, g.net, g.batch), GA_OK);
+        ga_plain_options o;
+        ga_plain_options_default(&o);
+        cr_assert_eq(ga_plain_pass(NULL, good, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
+                     "%s: %s", g.what, err.msg);
+        o.embed_overwrite = 1;
+        cr_assert_eq(ga_plain_pass(NULL, bad, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
+                     "%s: %s", g.what, err.msg);
+        ga_workspace_free(ws);
+        ga_check_report *r = judge(&g, good, GA_PREC_FLOAT64);
+        size_t must = 0;
+        for (size_t i = 0; i < P; i++)
+            must += r->entries[i].verdict == GA_VERDICT_PASS &&
+                    fabs(bad[i] - good[i]) > 2 * (r->entries[i].tol + fabs(r->entries[i].analytic - r->entries[i].ref));
+        ga_check_report_free(r);
+        if (must) {
+            effective++;
+            r = judge(&g, bad, GA_PREC_FLOAT64);
+            caught += r->n_fail > 0;
+            cr_expect(r->n_fail > 0, "%s: the embedding's overwrite moves %zu entries, none FAILs",
+                      g.what, must);
+            ga_check_report_free(r);
+        }
+        free(good);
+        gnet_clear(&g);
+    }
+    fprintf(stderr, "embedding overwrite: %zu nets with an embedding, %zu where it moves an entry "
+            "beyond rounding, caught in %zu\n", tried, effective, caught);
+    cr_assert(effective > 10);
+}
+
+/* Token ids that are not ids are refused by every entry point that reads
+ * them, by name, before anything indexes the table with them. */
+Test(graph, bad_token_ids_are_refused)
+{
+    ga_layer_desc L[2] = {{0}, {1, GA_ACT_IDENTITY, 0}};
+    L[0].kind = GA_LAYER_EMBEDDING;
+    L[0].vocab = 3;
+    L[0].dim = 2;
+    L[0].n_out = 4;
+    ga_net_desc d = {GA_LAYOUT_ROW, 2, 2, L, {GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0}};
+    ga_net *net;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_net_alloc(&net, &err, &d), GA_OK, "%s", err.msg);
+    double bad[3][2] = {{0, 3}, {-1, 0}, {0.5, 1}}, y[1] = {1}, g[16], L1;
+    ga_workspace *ws;
+    cr_assert_eq(ga_workspace_alloc(&ws, &err, net, 1), GA_OK);
+    for (int c = 0; c < 3; c++) {
+        cr_expect_eq(ga_net_check_ids(&err, &net->desc, bad[c], 1), GA_EINVAL);
+        cr_expect(strstr(err.msg, "is not a token id"), "%s", err.msg);
+        cr_expect_eq(ga_forward(&L1, ws, net, net->params, bad[c], y, 1), GA_EINVAL);
+        cr_expect_eq(ga_loss_grad_f32(NULL, g, &err, net, net->params, bad[c], y, 1), GA_EINVAL);
+        ga_check_report *r = NULL;
+        cr_expect_eq(ga_check_run(&r, &err, net, net->params, bad[c], y, 1, NULL), GA_EINVAL);
+        cr_expect_null(r);
+        ga_oracle *o = NULL;
+        cr_expect_eq(ga_oracle_alloc(&o, &err, net, net->params, bad[c], y, 1, NULL), GA_EINVAL, "%s", err.msg);
+        ga_oracle_free(o);
+    }
+    double good[2] = {2, 2};
+    cr_expect_eq(ga_forward(&L1, ws, net, net->params, good, y, 1), GA_OK);
+    ga_workspace_free(ws);
+    ga_net_free(net);
 }

@@ -201,6 +201,8 @@ int ga_loss_grad_f32_ws(double *loss, double *grad, ga_workspace *ws, ga_error *
     if (!ga_size_mul(&nx, batch, d->n_in) || !ga_size_mul(&ny, batch, n_out))
         return ga_fail(err, GA_ERANGE, "float32 pass: batch %zu overflows a size", batch);
     int status = check_inputs(err, net, params, x, nx, y, ny);
+    if (!status)
+        status = ga_net_check_ids(err, d, x, batch);
     if (status)
         return status;
     ga_graph *g;

@@ -366,8 +366,8 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
                 d->seed = js ? (uint32_t)json_integer_value(js) : 0;
             }
             if (i + 1 == n)
-                return fail(c, GA_ESPEC, base, "is a %s layer; the loss reads a dense layer's "
-                            "output (expected a dense layer last)", type);
+                return fail(c, GA_ESPEC, base, "is %s layer; the loss reads a dense layer's "
+                            "output (expected a dense layer last)", emb ? "an embedding" : "a dropout");
             continue;
         }
         if (d->kind != GA_LAYER_DENSE) {

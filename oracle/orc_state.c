@@ -74,6 +74,8 @@ int orc_check_args(ga_oracle_options *o, ga_error *err, const ga_net *net,
         return ga_fail(err, GA_EINVAL, "oracle: batch size is 0, must be at least 1");
     size_t np;
     int status = ga_net_desc_validate(&np, err, &net->desc, GA_DEFAULT_MEMORY_CAP);
+    if (!status)
+        status = ga_net_check_ids(err, &net->desc, x, batch);
     if (status)
         return status;
     if (np != net->n_params || !net->views || net->n_views != 2 * net->desc.n_layers)
