@@ -1178,6 +1178,44 @@ static void g_loss_dz(gctx *c, ivl *dz, ga_loss_kind kind, ivl *z, ivl *a, const
         dz[k] = round_product(c->m, *factor, c->lrow[k]);
 }
 
+/* A max pool's window of intervals: the entries that can be its largest
+ * (hi >= the largest lo) */
+static long double g_win_floor(ivl **win, size_t m)
+{
+    long double f = win[0]->lo;
+    for (size_t k = 1; k < m; k++)
+        f = fmaxl(f, win[k]->lo);
+    return f;
+}
+
+/* the window's max: over the box, between the largest lo and the largest hi */
+static ivl g_maxpool_value(ivl **win, size_t m)
+{
+    ivl r = *win[0];
+    for (size_t k = 1; k < m; k++) {
+        r.lo = fmaxl(r.lo, win[k]->lo);
+        r.hi = fmaxl(r.hi, win[k]->hi);
+    }
+    return r;
+}
+
+/* entry k's share of dout: all of it when it alone can be the largest, none
+ * when it cannot be; where several can (a tie, or an order the intervals do
+ * not settle) any of them may take it: the hull of 0 and dout, a kink */
+static ivl g_maxpool_share(gctx *c, ivl **win, size_t m, size_t k, ivl dout)
+{
+    long double f = g_win_floor(win, m);
+    if (win[k]->hi < f)
+        return (ivl){0, 0};
+    size_t cands = 0;
+    for (size_t j = 0; j < m; j++)
+        cands += win[j]->hi >= f;
+    if (cands == 1)
+        return dout;
+    c->amb = 1;
+    return (ivl){fminl(0.0L, dout.lo), fmaxl(0.0L, dout.hi)};
+}
+
 static ivl g_dact(gctx *c, ga_activation a, double p, ivl z)
 {
     int amb = 0;
@@ -1229,6 +1267,8 @@ static ivl g_dact(gctx *c, ga_activation a, double p, ivl z)
 #define A_ACT_DERIV(c, r, act, param, z) (*(r) = g_dact(c, act, param, *(z)))
 #define A_LOSS_DZ(c, dz, kind, z, a, y, n, factor) g_loss_dz(c, dz, kind, z, a, y, n, factor)
 #define A_SOFTMAX_ROW(c, out, in, n) softmax_forward((c)->m, out, in, n)
+#define A_MAXPOOL_VALUE(c, r, win, m) (*(r) = g_maxpool_value(win, m))
+#define A_MAXPOOL_SHARE(c, r, win, m, k, dout) (*(r) = g_maxpool_share(c, win, m, k, *(dout)))
 #include "ga_ref_tmpl.h"
 
 /* The enclosure of a net that is not a chain: e's gradient ranges from the

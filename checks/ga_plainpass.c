@@ -167,8 +167,9 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
         for (size_t i = g->stage_op[st]; i < g->stage_op[st + 1]; i++) {
             const ga_op *op = &g->ops[i];
             /* a norm's xh in z, its r in dact (B of its entries), its output in a */
-            val[op->output] = op->kind == GA_OP_DENSE || op->kind == GA_OP_LAYERNORM ||
-                                      op->kind == GA_OP_RMSNORM ? ws->z[st] : ws->a[st];
+            val[op->output] = op->kind == GA_OP_DENSE || op->kind == GA_OP_CONV ||
+                                      op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM
+                                  ? ws->z[st] : ws->a[st];
             if (op->output2 != GA_OP_NONE)
                 val[op->output2] = ws->dact[st];
         }

@@ -64,6 +64,134 @@ static int all_finite(const double *v, size_t n)
     return 1;
 }
 
+/* ---- convolutions and pooling (ga_core.h; the generic reference's
+ * conv_row and conv_backward compute the same sums) ---------------------- */
+
+/* tap (u, v) of output (i, j) in channel ci: its input's index, 0 outside */
+static int tap_at(size_t *at, const ga_geom *g, size_t ci, size_t i, size_t j, size_t u, size_t v)
+{
+    size_t hh = i * g->sh + u, ww = j * g->sw + v;
+    if (hh < g->ph || ww < g->pw || hh - g->ph >= g->h || ww - g->pw >= g->w)
+        return 0;
+    *at = (ci * g->h + hh - g->ph) * g->w + ww - g->pw;
+    return 1;
+}
+
+/* z (B, oc ho wo) = conv(x (B, c h w)) + b; W (oc, c kh kw); sums in index order */
+static void conv_forward(double *z, const double *x, const ga_geom *g, const double *W,
+                         const double *b, size_t batch)
+{
+    size_t wi = g->c * g->h * g->w, wo = g->oc * g->ho * g->wo, taps = g->c * g->kh * g->kw, at;
+    for (size_t n = 0; n < batch; n++)
+        for (size_t o = 0; o < g->oc; o++)
+            for (size_t i = 0; i < g->ho; i++)
+                for (size_t j = 0; j < g->wo; j++) {
+                    double s = 0.0;
+                    for (size_t ci = 0; ci < g->c; ci++)
+                        for (size_t u = 0; u < g->kh; u++)
+                            for (size_t v = 0; v < g->kw; v++)
+                                if (tap_at(&at, g, ci, i, j, u, v))
+                                    s += x[n * wi + at] * W[o * taps + (ci * g->kh + u) * g->kw + v];
+                    z[n * wo + (o * g->ho + i) * g->wo + j] = s + b[o];
+                }
+}
+
+/* the first largest entry of pool window (ci, i, j) of row x: its index */
+static size_t pool_argmax(const double *x, const ga_geom *g, size_t ci, size_t i, size_t j)
+{
+    size_t best = SIZE_MAX, at;
+    for (size_t u = 0; u < g->kh; u++)
+        for (size_t v = 0; v < g->kw; v++)
+            if (tap_at(&at, g, ci, i, j, u, v) && (best == SIZE_MAX || x[at] > x[best]))
+                best = at;
+    return best;
+}
+
+/* a (B, c ho wo) = max or mean of each window of x (B, c h w) */
+static void pool_forward(double *a, const double *x, const ga_geom *g, int is_max, size_t batch)
+{
+    size_t wi = g->c * g->h * g->w, wo = g->c * g->ho * g->wo, at;
+    for (size_t n = 0; n < batch; n++)
+        for (size_t ci = 0; ci < g->c; ci++)
+            for (size_t i = 0; i < g->ho; i++)
+                for (size_t j = 0; j < g->wo; j++) {
+                    const double *xr = x + n * wi;
+                    double *r = &a[n * wo + (ci * g->ho + i) * g->wo + j];
+                    if (is_max) {
+                        *r = xr[pool_argmax(xr, g, ci, i, j)];
+                        continue;
+                    }
+                    double s = 0.0;
+                    for (size_t u = 0; u < g->kh; u++)
+                        for (size_t v = 0; v < g->kw; v++)
+                            if (tap_at(&at, g, ci, i, j, u, v))
+                                s += xr[at];
+                    *r = s / (double)(g->kh * g->kw);
+                }
+}
+
+/* A conv layer's dW (+ lambda W), db from delta = dL/dz (B, oc ho wo) and
+ * its input x; din (B, c h w, may be NULL) = its input's gradient, zeroed
+ * and summed over the taps */
+static void conv_backward(double *dW, double *db, double *din, const double *delta, const double *x,
+                          const ga_geom *g, const double *W, double lambda, size_t batch)
+{
+    size_t wi = g->c * g->h * g->w, wo = g->oc * g->ho * g->wo, taps = g->c * g->kh * g->kw, at;
+    for (size_t o = 0; o < g->oc; o++) {
+        for (size_t t = 0; t < taps; t++) {
+            size_t ci = t / (g->kh * g->kw), u = t / g->kw % g->kh, v = t % g->kw;
+            double s = 0.0;
+            for (size_t n = 0; n < batch; n++)
+                for (size_t i = 0; i < g->ho; i++)
+                    for (size_t j = 0; j < g->wo; j++)
+                        if (tap_at(&at, g, ci, i, j, u, v))
+                            s += delta[n * wo + (o * g->ho + i) * g->wo + j] * x[n * wi + at];
+            dW[o * taps + t] = lambda != 0.0 ? s + lambda * W[o * taps + t] : s;
+        }
+        double s = 0.0;
+        for (size_t n = 0; n < batch; n++)
+            for (size_t e = 0; e < g->ho * g->wo; e++)
+                s += delta[n * wo + o * g->ho * g->wo + e];
+        db[o] = s;
+    }
+    if (!din)
+        return;
+    memset(din, 0, batch * wi * sizeof *din);
+    for (size_t n = 0; n < batch; n++)
+        for (size_t o = 0; o < g->oc; o++)
+            for (size_t i = 0; i < g->ho; i++)
+                for (size_t j = 0; j < g->wo; j++)
+                    for (size_t t = 0; t < taps; t++) {
+                        size_t ci = t / (g->kh * g->kw), u = t / g->kw % g->kh, v = t % g->kw;
+                        if (tap_at(&at, g, ci, i, j, u, v))
+                            din[n * wi + at] += delta[n * wo + (o * g->ho + i) * g->wo + j] * W[o * taps + t];
+                    }
+}
+
+/* din (B, c h w) = a pool's input gradient from dy (B, c ho wo): zeroed; the
+ * first largest of each window takes dy (max), or each entry dy / (kh kw) */
+static void pool_backward(double *din, const double *dy, const double *x, const ga_geom *g,
+                          int is_max, size_t batch)
+{
+    size_t wi = g->c * g->h * g->w, wo = g->c * g->ho * g->wo, at;
+    memset(din, 0, batch * wi * sizeof *din);
+    for (size_t n = 0; n < batch; n++)
+        for (size_t ci = 0; ci < g->c; ci++)
+            for (size_t i = 0; i < g->ho; i++)
+                for (size_t j = 0; j < g->wo; j++) {
+                    double d = dy[n * wo + (ci * g->ho + i) * g->wo + j];
+                    if (is_max) {
+                        din[n * wi + pool_argmax(x + n * wi, g, ci, i, j)] += d;
+                        continue;
+                    }
+                    double t = d / (double)(g->kh * g->kw);
+                    for (size_t u = 0; u < g->kh; u++)
+                        for (size_t v = 0; v < g->kw; v++)
+                            if (tap_at(&at, g, ci, i, j, u, v))
+                                din[n * wi + at] += t;
+                }
+}
+
 /* One row of a layernorm or rmsnorm layer L (docs/spec.md; the generic
  * reference's normalize() computes the same operations in the same order):
  * xh (n), r (n: the row's 1/sqrt(var + eps) in every entry), a (n) from x (n);
@@ -115,7 +243,7 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
         const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
         size_t fan_in = layer_fan_in(net, l), fan_out = L->n_out;
         double *z = ws->z[l], *a = ws->a[l]; /* (B, fan_out) */
-        if (L->kind != GA_LAYER_DENSE) {
+        if (L->kind != GA_LAYER_DENSE && L->kind != GA_LAYER_CONV) {
             if (!ws->grad_a)
                 return GA_EINVAL; /* a workspace allocated for another net */
             if (L->kind == GA_LAYER_DROPOUT) {
@@ -128,6 +256,9 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
                 for (size_t e = 0; e < batch * fan_in; e++) /* ids checked above */
                     memcpy(a + e * L->dim, params + W->offset + (size_t)x[e] * L->dim,
                            L->dim * sizeof *a);
+                memcpy(z, a, batch * fan_out * sizeof *z);
+            } else if (L->kind == GA_LAYER_MAXPOOL || L->kind == GA_LAYER_AVGPOOL) {
+                pool_forward(a, a_prev, &L->geom, L->kind == GA_LAYER_MAXPOOL, batch);
                 memcpy(z, a, batch * fan_out * sizeof *z);
             } else if (L->kind == GA_LAYER_RESIDUAL) {
                 const double *v = L->from == 0 ? x : ws->a[L->from - 1];
@@ -142,11 +273,15 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
             a_prev = a;
             continue;
         }
-        matmul(z, a_prev, 0, params + W->offset, d->layout == GA_LAYOUT_COLUMN, batch, fan_out,
-               fan_in, net->kernel);
-        for (size_t n = 0; n < batch; n++)
-            for (size_t k = 0; k < fan_out; k++)
-                z[n * fan_out + k] += params[b->offset + k];
+        if (L->kind == GA_LAYER_CONV) {
+            conv_forward(z, a_prev, &L->geom, params + W->offset, params + b->offset, batch);
+        } else {
+            matmul(z, a_prev, 0, params + W->offset, d->layout == GA_LAYOUT_COLUMN, batch, fan_out,
+                   fan_in, net->kernel);
+            for (size_t n = 0; n < batch; n++)
+                for (size_t k = 0; k < fan_out; k++)
+                    z[n * fan_out + k] += params[b->offset + k];
+        }
         if (L->act == GA_ACT_SOFTMAX)
             for (size_t n = 0; n < batch; n++)
                 ga_softmax_row(a + n * fan_out, z + n * fan_out, fan_out);
@@ -267,12 +402,19 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
                 add_into(dparams + W->offset + (size_t)x[e] * L->dim, g + e * L->dim, L->dim);
             continue; /* no gradient for the ids */
         }
+        if (L->kind == GA_LAYER_MAXPOOL || L->kind == GA_LAYER_AVGPOOL) {
+            if (g_prev) {
+                pool_backward(ws->delta_prev, g, a_prev, &L->geom, L->kind == GA_LAYER_MAXPOOL, batch);
+                add_into(g_prev, ws->delta_prev, m);
+            }
+            continue;
+        }
         if (L->kind == GA_LAYER_RESIDUAL) {
             add_into(g_prev, g, m);
             add_into(L->from == 0 ? dx : ws->grad_a[L->from - 1], g, m);
             continue;
         }
-        if (L->kind != GA_LAYER_DENSE) { /* layernorm, rmsnorm */
+        if (L->kind == GA_LAYER_LAYERNORM || L->kind == GA_LAYER_RMSNORM) {
             const double *gamma = params + W->offset, *xh = ws->z[l];
             int ln = L->kind == GA_LAYER_LAYERNORM;
             for (size_t k = 0; k < fan_out; k++) {
@@ -309,6 +451,13 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
             for (size_t n = 0; n < batch; n++)
                 chain_activation(delta + n * fan_out, g + n * fan_out, L,
                                  ws->dact[l] + n * fan_out, ws->a[l] + n * fan_out, fan_out);
+        if (L->kind == GA_LAYER_CONV) {
+            const ga_view *b = &net->views[2 * l + 1];
+            conv_backward(dparams + W->offset, dparams + b->offset, g_prev ? ws->delta_prev : NULL,
+                          delta, a_prev, &L->geom, params + W->offset, d->loss.weight_decay, batch);
+            add_into(g_prev, ws->delta_prev, m);
+            continue;
+        }
         dense_param_grads(dparams, net, l, params, delta, a_prev, batch);
         if (!g_prev)
             continue;

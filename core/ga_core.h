@@ -181,11 +181,31 @@ typedef enum { GA_LAYOUT_COLUMN = 0, GA_LAYOUT_ROW = 1 } ga_layout;
  *              mask drawn from `seed` (ga_dropout_keep)            no params
  *   EMBEDDING  the first layer only: x holds T = n_in integer ids in [0, vocab);
  *              a[t dim + k] = E[x_t, k] (n_out = T dim)             param E (vocab, dim)
+ *   CONV       x a (c, h, w) image in C order (NCHW; conv1d: h = 1), zero padding
+ *              ph, pw, strides sh, sw: z[o, i, j] = (sum over (ci, u, v) in the image of
+ *              W[o, ci, u, v] x[ci, i sh + u - ph, j sw + v - pw]) + b[o], the sum in
+ *              index order (ci, u, v); a = f(z)   params W (oc, c kh kw), b (oc)
+ *   MAXPOOL    a[ci, i, j] = max of the window x[ci, i sh + u, j sw + v] (u < kh, v < kw);
+ *              the first largest in index order takes the gradient (a tie is a kink)
+ *   AVGPOOL    a[ci, i, j] = (sum of the window) / (kh kw); each entry gets dy / (kh kw)
  * Backward (dy = dL/da): layernorm dxh = gamma dy, dgamma = sum_n dy xh,
  * dbeta = sum_n dy, dx = r (dxh - mean(dxh) - xh mean(dxh xh)); rmsnorm
  * dx = r (dxh - xh mean(dxh xh)); residual: dy flows to x and to v; dropout
  * dx = dy m; embedding dE[v, k] = sum over (n, t) with x[n,t] = v of dy[n, t dim + k]
  * (repeated ids add up). */
+/* The geometry of a convolution or a pooling layer: input (c, h, w), kernel
+ * (kh, kw), strides, zero padding (convolutions only), output channels (a
+ * pool keeps c) and the output's (ho, wo) = ((h + 2 ph - kh) / sh + 1, ...). */
+typedef struct {
+    size_t c, h, w, oc, kh, kw, sh, sw, ph, pw, ho, wo;
+} ga_geom;
+
+/* Fills g->ho, g->wo; 0 when a size is 0, the kernel does not fit the padded
+ * image, or a count overflows. */
+int ga_geom_finish(ga_geom *g);
+/* A pooling window holds at most this many entries. */
+#define GA_POOL_MAX_WINDOW 256
+
 typedef enum {
     GA_LAYER_DENSE = 0,
     GA_LAYER_LAYERNORM,
@@ -193,6 +213,9 @@ typedef enum {
     GA_LAYER_RESIDUAL,
     GA_LAYER_DROPOUT,
     GA_LAYER_EMBEDDING,
+    GA_LAYER_CONV,
+    GA_LAYER_MAXPOOL,
+    GA_LAYER_AVGPOOL,
     GA_LAYER_KIND_COUNT
 } ga_layer_kind;
 
@@ -209,7 +232,10 @@ typedef struct {
     uint32_t seed;      /* dropout: the mask's seed */
     double p;           /* dropout: the probability an entry is dropped, 0 <= p < 1 */
     size_t vocab, dim;  /* embedding: ids 0 .. vocab - 1, each a row of dim numbers */
+    ga_geom geom;       /* conv, maxpool, avgpool (n_out = oc ho wo) */
 } ga_layer_desc;
+
+
 
 /* Whether dropout layer l (0-based) of seed keeps entry k of sample n for
  * drop probability p: a hash of (seed, l, n, k) taken as a uniform number in

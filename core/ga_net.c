@@ -23,7 +23,22 @@ int ga_size_add(size_t *r, size_t a, size_t b)
 }
 
 static const char *const layer_kind_names[GA_LAYER_KIND_COUNT] = {
-    "dense", "layernorm", "rmsnorm", "residual", "dropout", "embedding"};
+    "dense", "layernorm", "rmsnorm", "residual", "dropout", "embedding", "conv", "maxpool", "avgpool"};
+
+int ga_geom_finish(ga_geom *g)
+{
+    size_t hp, wp, t;
+    if (!g->c || !g->h || !g->w || !g->oc || !g->kh || !g->kw || !g->sh || !g->sw ||
+        g->h > GA_MAX_WIDTH || g->w > GA_MAX_WIDTH || g->ph > GA_MAX_WIDTH || g->pw > GA_MAX_WIDTH ||
+        !ga_size_add(&hp, g->h, 2 * g->ph) || !ga_size_add(&wp, g->w, 2 * g->pw) || g->kh > hp ||
+        g->kw > wp)
+        return 0;
+    g->ho = (hp - g->kh) / g->sh + 1;
+    g->wo = (wp - g->kw) / g->sw + 1;
+    return ga_size_mul(&t, g->c, g->h) && ga_size_mul(&t, t, g->w) && ga_size_mul(&t, g->oc, g->ho) &&
+           ga_size_mul(&t, t, g->wo) && ga_size_mul(&t, g->oc, g->c) && ga_size_mul(&t, t, g->kh) &&
+           ga_size_mul(&t, t, g->kw);
+}
 
 int ga_dropout_keep(uint32_t seed, size_t l, size_t n, size_t k, double p)
 {
@@ -102,6 +117,10 @@ int ga_layer_param_counts(size_t *first, size_t *second, const ga_layer_desc *L,
     case GA_LAYER_EMBEDDING:
         *second = 0;
         return ga_size_mul(first, L->vocab, L->dim);
+    case GA_LAYER_CONV: /* W (oc, c kh kw), b (oc) */
+        *second = L->geom.oc;
+        return ga_size_mul(first, L->geom.oc, L->geom.c) && ga_size_mul(first, *first, L->geom.kh) &&
+               ga_size_mul(first, *first, L->geom.kw);
     default:
         *first = *second = 0;
         return 1;
@@ -123,6 +142,11 @@ void ga_view_shape(size_t *rows, size_t *cols, const ga_net_desc *d, size_t v)
         *cols = v % 2 ? 0 : L->dim;
         return;
     }
+    if (L->kind == GA_LAYER_CONV && v % 2 == 0) { /* W (oc, c kh kw) in both layouts */
+        *rows = L->geom.oc;
+        *cols = n[0] / L->geom.oc;
+        return;
+    }
     if (L->kind == GA_LAYER_DENSE && v % 2 == 0) { /* W: column (out, in), row (in, out) */
         *rows = column ? L->n_out : fan_in;
         *cols = column ? fan_in : L->n_out;
@@ -136,7 +160,8 @@ void ga_view_shape(size_t *rows, size_t *cols, const ga_net_desc *d, size_t v)
 int ga_view_name(char *buf, size_t size, const ga_net_desc *d, size_t v)
 {
     static const char *const names[GA_LAYER_KIND_COUNT][2] = {
-        {"W", "b"}, {"gamma", "beta"}, {"gamma", ""}, {"", ""}, {"", ""}, {"E", ""}};
+        {"W", "b"}, {"gamma", "beta"}, {"gamma", ""}, {"", ""}, {"", ""}, {"E", ""},
+        {"W", "b"}, {"", ""}, {"", ""}};
     size_t l = v / 2;
     const char *stem = names[d->layers[l].kind][v % 2];
     if (!*stem) {
@@ -165,7 +190,29 @@ int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *des
         const ga_layer_desc *L = &desc->layers[l];
         if ((unsigned)L->kind >= GA_LAYER_KIND_COUNT)
             return ga_fail(err, GA_EINVAL, "layers[%zu].type: unknown layer type %d", l, (int)L->kind);
-        if (L->kind == GA_LAYER_EMBEDDING) {
+        if (L->kind == GA_LAYER_CONV || L->kind == GA_LAYER_MAXPOOL || L->kind == GA_LAYER_AVGPOOL) {
+            ga_geom gm = L->geom;
+            const char *kn = ga_layer_kind_name(L->kind);
+            if (L->kind != GA_LAYER_CONV)
+                gm.oc = gm.c;
+            if (!ga_geom_finish(&gm) || gm.c * gm.h * gm.w != fan_in || gm.oc != L->geom.oc ||
+                gm.oc * gm.ho * gm.wo != L->n_out)
+                return ga_fail(err, GA_EINVAL, "layers[%zu]: a %s of input (%zu, %zu, %zu), kernel "
+                               "(%zu, %zu), strides (%zu, %zu), padding (%zu, %zu) does not fit "
+                               "its input width %zu or its size %zu", l, kn, L->geom.c, L->geom.h,
+                               L->geom.w, L->geom.kh, L->geom.kw, L->geom.sh, L->geom.sw,
+                               L->geom.ph, L->geom.pw, fan_in, L->n_out);
+            if (L->kind != GA_LAYER_CONV && (L->act != GA_ACT_IDENTITY || L->geom.ph || L->geom.pw ||
+                                             L->geom.kh * L->geom.kw > GA_POOL_MAX_WINDOW))
+                return ga_fail(err, GA_EINVAL, "layers[%zu]: a %s has no activation, no padding and "
+                               "a window of at most %d entries", l, kn, GA_POOL_MAX_WINDOW);
+            if (L->act == GA_ACT_SOFTMAX)
+                return ga_fail(err, GA_EINVAL, "layers[%zu]: a conv's activation is elementwise "
+                               "(not softmax)", l);
+            if (l + 1 == desc->n_layers)
+                return ga_fail(err, GA_EINVAL, "layers[%zu]: the last layer is a %s; the loss reads "
+                               "a dense layer's output", l, kn);
+        } else if (L->kind == GA_LAYER_EMBEDDING) {
             size_t td;
             if (l != 0)
                 return ga_fail(err, GA_EINVAL, "layers[%zu]: an embedding must be the first layer "
@@ -282,8 +329,9 @@ int ga_net_alloc(ga_net **out, ga_error *err, const ga_net_desc *desc)
         ga_view_name(b->name, sizeof b->name, desc, 2 * l + 1);
         ga_view_shape(&W->rows, &W->cols, desc, 2 * l);
         ga_view_shape(&b->rows, &b->cols, desc, 2 * l + 1);
-        W->is_weight = L->kind == GA_LAYER_DENSE;
-        b->is_bias = L->kind == GA_LAYER_DENSE || L->kind == GA_LAYER_LAYERNORM;
+        W->is_weight = L->kind == GA_LAYER_DENSE || L->kind == GA_LAYER_CONV;
+        b->is_bias = L->kind == GA_LAYER_DENSE || L->kind == GA_LAYER_CONV ||
+                     L->kind == GA_LAYER_LAYERNORM;
         W->offset = offset;
         offset += n_first;
         b->offset = offset;

@@ -6,7 +6,7 @@
 
 static const char *const op_names[GA_OP_KIND_COUNT] = {"dense", "act", "softmax", "loss", "decay",
                                                         "layernorm", "rmsnorm", "affine", "add",
-                                                        "mask", "embed"};
+                                                        "mask", "embed", "conv", "maxpool", "avgpool"};
 
 const char *ga_op_kind_name(ga_op_kind k)
 {
@@ -65,13 +65,18 @@ int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net)
     for (size_t l = 0; l < L; l++) {
         const ga_layer_desc *Ld = &d->layers[l];
         g->stage_op[l] = g->n_ops;
-        if (Ld->kind != GA_LAYER_DENSE) {
+        if (Ld->kind != GA_LAYER_DENSE && Ld->kind != GA_LAYER_CONV) {
             ga_op *op = &g->ops[g->n_ops++];
             op->stage = l;
             op->n_inputs = 1;
             op->input[0] = v_in;
             op->output2 = GA_OP_NONE;
-            if (Ld->kind == GA_LAYER_DROPOUT || Ld->kind == GA_LAYER_EMBEDDING) {
+            if (Ld->kind == GA_LAYER_MAXPOOL || Ld->kind == GA_LAYER_AVGPOOL) {
+                op->kind = Ld->kind == GA_LAYER_MAXPOOL ? GA_OP_MAXPOOL : GA_OP_AVGPOOL;
+                op->geom = Ld->geom;
+                op->output = g->n_values;
+                g->width[g->n_values++] = Ld->n_out;
+            } else if (Ld->kind == GA_LAYER_DROPOUT || Ld->kind == GA_LAYER_EMBEDDING) {
                 op->kind = Ld->kind == GA_LAYER_DROPOUT ? GA_OP_MASK : GA_OP_EMBED;
                 op->seed = Ld->seed;
                 op->p = Ld->p;
@@ -111,7 +116,8 @@ int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net)
         }
         ga_op *op = &g->ops[g->n_ops++];
         op->output2 = GA_OP_NONE;
-        op->kind = GA_OP_DENSE;
+        op->kind = Ld->kind == GA_LAYER_CONV ? GA_OP_CONV : GA_OP_DENSE;
+        op->geom = Ld->geom;
         op->stage = l;
         op->n_inputs = 1;
         op->input[0] = v_in;

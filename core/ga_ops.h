@@ -45,6 +45,9 @@ typedef enum {
     GA_OP_ADD,       /* out = in0 + in1, same width (a residual add) */
     GA_OP_MASK,      /* out[n,k] = in[n,k] m(n,k): dropout's fixed mask, m = act_param or 0 */
     GA_OP_EMBED,     /* out[n, t dim + k] = E[x[n,t], k]; input: the net's input (ids); param E */
+    GA_OP_CONV,      /* a convolution (ga_core.h, CONV); params W, b; an ACT op may follow */
+    GA_OP_MAXPOOL,   /* the window's first largest entry */
+    GA_OP_AVGPOOL,   /* the window's sum / (kh kw) */
     GA_OP_KIND_COUNT
 } ga_op_kind;
 
@@ -65,6 +68,7 @@ typedef struct {
     uint32_t seed;                      /* MASK: ga_dropout_keep(seed, stage, n, k, p) */
     double p;                           /* MASK */
     size_t dim;                         /* EMBED: numbers per id */
+    ga_geom geom;                       /* CONV, MAXPOOL, AVGPOOL */
     size_t n_params;
     size_t param[GA_OP_MAX_PARAMS];     /* net->views indices; DENSE: W, b */
     ga_activation act;                  /* ACT: which */

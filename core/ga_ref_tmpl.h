@@ -364,6 +364,207 @@ static const ga_op *REF_FN(stage_act)(const ga_graph *g, size_t s)
     return i < g->stage_op[s + 1] ? &g->ops[i] : NULL;
 }
 
+/* *dst = *src (first: the value's first gradient contribution) or += */
+#define REF_ACCUM(c, dst, src, first)                                                           \
+    do {                                                                                        \
+        if (first)                                                                              \
+            A_SET(c, dst, src);                                                                 \
+        else                                                                                    \
+            A_ADD(c, dst, dst, src);                                                            \
+    } while (0)
+
+/* ---- convolutions and pooling (ga_core.h: CONV, MAXPOOL, AVGPOOL) -------
+ * An image row is (c, h, w) in C order; a kernel tap (u, v) of output
+ * (i, j) reads input (i sh + u - ph, j sw + v - pw), zero outside. */
+static int REF_FN(tap)(size_t *at, const ga_geom *gm, size_t ci, size_t i, size_t j, size_t u, size_t v)
+{
+    size_t hh = i * gm->sh + u, ww = j * gm->sw + v;
+    if (hh < gm->ph || ww < gm->pw || hh - gm->ph >= gm->h || ww - gm->pw >= gm->w)
+        return 0;
+    *at = (ci * gm->h + hh - gm->ph) * gm->w + ww - gm->pw;
+    return 1;
+}
+
+/* whether input (hh, ww) is tap (u, v) of some output (i, j): *i, *j */
+static int REF_FN(tap_of)(size_t *i, size_t *j, const ga_geom *gm, size_t hh, size_t ww, size_t u, size_t v)
+{
+    size_t ph = hh + gm->ph, pw = ww + gm->pw;
+    if (ph < u || pw < v || (ph - u) % gm->sh || (pw - v) % gm->sw)
+        return 0;
+    *i = (ph - u) / gm->sh;
+    *j = (pw - v) / gm->sw;
+    return *i < gm->ho && *j < gm->wo;
+}
+
+/* The window of pool output (ci, i, j) of one sample's row x: win[0 .. kh kw) */
+static size_t REF_FN(window)(REF_T **win, REF_T *x, const ga_geom *gm, size_t ci, size_t i, size_t j)
+{
+    size_t m = 0, at;
+    for (size_t u = 0; u < gm->kh; u++)
+        for (size_t v = 0; v < gm->kw; v++)
+            if (REF_FN(tap)(&at, gm, ci, i, j, u, v))
+                win[m++] = &x[at];
+    return m;
+}
+
+#ifndef A_MAXPOOL_VALUE
+/* the first largest of the window (exact comparisons; a ball arithmetic's
+ * unsure order is recorded by A_CMP) */
+static size_t REF_FN(win_argmax)(REF_CTX *c, REF_T **win, size_t m)
+{
+    (void)c; /* the double arithmetics' A_CMP does not read it */
+    size_t best = 0;
+    for (size_t k = 1; k < m; k++)
+        if (A_CMP(c, win[k], win[best]) > 0)
+            best = k;
+    return best;
+}
+#define A_MAXPOOL_VALUE(c, r, win, m) A_SET(c, r, (win)[REF_FN(win_argmax)(c, win, m)])
+/* *r = the share of dL/dout that window entry k takes: all of it for the
+ * first largest, none for the others */
+#define A_MAXPOOL_SHARE(c, r, win, m, k, dout)                                                   \
+    do {                                                                                        \
+        if (REF_FN(win_argmax)(c, win, m) == (k))                                               \
+            A_SET(c, r, dout);                                                                  \
+        else                                                                                    \
+            A_SET_D(c, r, 0.0);                                                                 \
+    } while (0)
+#endif
+
+/* One sample's row of a conv, maxpool or avgpool op: out from in. */
+static void REF_FN(conv_row)(REF_CTX *c, REF_T *out, REF_T *in, const ga_op *op, const ga_net *net,
+                             const double *params)
+{
+    const ga_geom *gm = &op->geom;
+    REF_T t;
+    A_INIT(c, &t);
+    if (op->kind == GA_OP_CONV) {
+        const ga_view *W = &net->views[op->param[0]], *bv = &net->views[op->param[1]];
+        size_t taps = gm->c * gm->kh * gm->kw, at;
+        for (size_t o = 0; o < gm->oc; o++)
+            for (size_t i = 0; i < gm->ho; i++)
+                for (size_t j = 0; j < gm->wo; j++) {
+                    A_DOT_T acc;
+                    A_DOT_BEGIN(c, &acc);
+                    for (size_t ci = 0; ci < gm->c; ci++)
+                        for (size_t u = 0; u < gm->kh; u++)
+                            for (size_t v = 0; v < gm->kw; v++)
+                                if (REF_FN(tap)(&at, gm, ci, i, j, u, v))
+                                    A_DOT_ADD_VD(c, &acc, &in[at],
+                                                 params[W->offset + o * taps + (ci * gm->kh + u) * gm->kw + v]);
+                    A_DOT_END(c, &t, &acc);
+                    A_ADD_D(c, &out[(o * gm->ho + i) * gm->wo + j], &t, params[bv->offset + o]);
+                }
+    } else {
+        REF_T *win[GA_POOL_MAX_WINDOW];
+        for (size_t ci = 0; ci < gm->c; ci++)
+            for (size_t i = 0; i < gm->ho; i++)
+                for (size_t j = 0; j < gm->wo; j++) {
+                    size_t m = REF_FN(window)(win, in, gm, ci, i, j);
+                    REF_T *r = &out[(ci * gm->ho + i) * gm->wo + j];
+                    if (op->kind == GA_OP_MAXPOOL) {
+                        A_MAXPOOL_VALUE(c, r, win, m);
+                        continue;
+                    }
+                    A_DOT_T acc;
+                    A_DOT_BEGIN(c, &acc);
+                    for (size_t k = 0; k < m; k++)
+                        A_DOT_ADD_V(c, &acc, win[k]);
+                    A_DOT_END(c, &t, &acc);
+                    A_DIV_D(c, r, &t, (double)(gm->kh * gm->kw));
+                }
+    }
+    A_CLEAR(c, &t);
+}
+
+/* The backward pass of a conv, maxpool or avgpool op over the batch: its
+ * parameter gradients (conv: dW, db, + lambda W) and, unless its input is
+ * the net's input, din[e] = the sum of e's contributions (any order)
+ * accumulated as ga_graph says (first: set). */
+static void REF_FN(conv_backward)(REF_CTX *c, REF_T *grad, REF_T *din, REF_T *dout, REF_T *in,
+                                  const ga_op *op, const ga_net *net, const double *params,
+                                  double lambda, size_t B, int want_din, int first)
+{
+    const ga_geom *gm = &op->geom;
+    size_t wi = gm->c * gm->h * gm->w, wo = gm->oc * gm->ho * gm->wo, at, i, j;
+    REF_T s, t;
+    A_INIT(c, &s);
+    A_INIT(c, &t);
+    if (op->kind == GA_OP_CONV) {
+        const ga_view *W = &net->views[op->param[0]], *bv = &net->views[op->param[1]];
+        size_t taps = gm->c * gm->kh * gm->kw;
+        for (size_t o = 0; o < gm->oc; o++) {
+            for (size_t ci = 0; ci < gm->c; ci++)
+                for (size_t u = 0; u < gm->kh; u++)
+                    for (size_t v = 0; v < gm->kw; v++) {
+                        A_DOT_T acc;
+                        A_DOT_BEGIN(c, &acc);
+                        for (size_t n = 0; n < B; n++)
+                            for (i = 0; i < gm->ho; i++)
+                                for (j = 0; j < gm->wo; j++)
+                                    if (REF_FN(tap)(&at, gm, ci, i, j, u, v))
+                                        A_DOT_ADD_VV(c, &acc, &dout[n * wo + (o * gm->ho + i) * gm->wo + j],
+                                                     &in[n * wi + at]);
+                        A_DOT_END(c, &s, &acc);
+                        size_t wk = W->offset + o * taps + (ci * gm->kh + u) * gm->kw + v;
+                        if (lambda != 0.0) {
+                            A_SET_D(c, &t, lambda);
+                            A_MUL_D(c, &t, &t, params[wk]);
+                            A_ADD(c, &s, &s, &t);
+                        }
+                        A_SET(c, &grad[wk], &s);
+                    }
+            A_DOT_T acc;
+            A_DOT_BEGIN(c, &acc);
+            for (size_t n = 0; n < B; n++)
+                for (size_t e = 0; e < gm->ho * gm->wo; e++)
+                    A_DOT_ADD_V(c, &acc, &dout[n * wo + o * gm->ho * gm->wo + e]);
+            A_DOT_END(c, &grad[bv->offset + o], &acc);
+        }
+        for (size_t n = 0; want_din && n < B; n++)
+            for (size_t ci = 0; ci < gm->c; ci++)
+                for (size_t hh = 0; hh < gm->h; hh++)
+                    for (size_t ww = 0; ww < gm->w; ww++) {
+                        A_DOT_T acc;
+                        A_DOT_BEGIN(c, &acc);
+                        for (size_t o = 0; o < gm->oc; o++)
+                            for (size_t u = 0; u < gm->kh; u++)
+                                for (size_t v = 0; v < gm->kw; v++)
+                                    if (REF_FN(tap_of)(&i, &j, gm, hh, ww, u, v))
+                                        A_DOT_ADD_VD(c, &acc, &dout[n * wo + (o * gm->ho + i) * gm->wo + j],
+                                                     params[W->offset + o * taps + (ci * gm->kh + u) * gm->kw + v]);
+                        A_DOT_END(c, &s, &acc);
+                        REF_ACCUM(c, &din[n * wi + (ci * gm->h + hh) * gm->w + ww], &s, first);
+                    }
+    } else if (want_din) {
+        REF_T *win[GA_POOL_MAX_WINDOW];
+        for (size_t n = 0; n < B; n++)
+            for (size_t ci = 0; ci < gm->c; ci++)
+                for (size_t hh = 0; hh < gm->h; hh++)
+                    for (size_t ww = 0; ww < gm->w; ww++) {
+                        A_DOT_T acc;
+                        A_DOT_BEGIN(c, &acc);
+                        for (size_t u = 0; u < gm->kh; u++)
+                            for (size_t v = 0; v < gm->kw; v++) {
+                                if (!REF_FN(tap_of)(&i, &j, gm, hh, ww, u, v))
+                                    continue;
+                                REF_T *d = &dout[n * wo + (ci * gm->ho + i) * gm->wo + j];
+                                if (op->kind == GA_OP_MAXPOOL) {
+                                    size_t m = REF_FN(window)(win, in + n * wi, gm, ci, i, j);
+                                    A_MAXPOOL_SHARE(c, &t, win, m, u * gm->kw + v, d);
+                                } else {
+                                    A_DIV_D(c, &t, d, (double)(gm->kh * gm->kw));
+                                }
+                                A_DOT_ADD_V(c, &acc, &t);
+                            }
+                        A_DOT_END(c, &s, &acc);
+                        REF_ACCUM(c, &din[n * wi + (ci * gm->h + hh) * gm->w + ww], &s, first);
+                    }
+    }
+    A_CLEAR(c, &t);
+    A_CLEAR(c, &s);
+}
+
 /* One row of a layernorm or rmsnorm op: xh (n) and *r from x (n).
  * layernorm: mu = (sum x) / n, d = x - mu, var = (sum d d) / n; rmsnorm: d = x,
  * var = (sum x x) / n; then r = 1 / sqrt(var + eps), xh = d r. The core
@@ -431,6 +632,9 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
                             A_MUL_D(c, &out[k], &in[k], params[gm->offset + k]);
                         }
                     }
+                } else if (op->kind == GA_OP_CONV || op->kind == GA_OP_MAXPOOL ||
+                           op->kind == GA_OP_AVGPOOL) {
+                    REF_FN(conv_row)(c, out, in, op, net, params);
                 } else if (op->kind == GA_OP_MASK) { /* in m, m = the scale or 0 */
                     for (size_t k = 0; k < wo; k++)
                         A_MUL_D(c, &out[k], &in[k],
@@ -572,14 +776,6 @@ static void REF_FN(dense_param_grads)(REF_CTX *c, REF_T *grad, REF_T *delta, REF
     A_CLEAR(c, &s);
 }
 
-/* *dst = *src (first: the value's first gradient contribution) or += */
-#define REF_ACCUM(c, dst, src, first)                                                           \
-    do {                                                                                        \
-        if (first)                                                                              \
-            A_SET(c, dst, src);                                                                 \
-        else                                                                                    \
-            A_ADD(c, dst, dst, src);                                                            \
-    } while (0)
 
 /* The backward pass of a net that is not a chain (ga_ops.h: norms, residual
  * adds): one gradient per value, dv(v) = dval + B voff[v] (B, width[v]),
@@ -680,6 +876,9 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
                     REF_ACCUM(c, &din[n * wi + k], &s, first);
                 }
             }
+        } else if (op->kind == GA_OP_CONV || op->kind == GA_OP_MAXPOOL || op->kind == GA_OP_AVGPOOL) {
+            REF_FN(conv_backward)(c, grad, din, dout, in, op, net, params,
+                                  f->no_decay ? 0.0 : ld->weight_decay, B, v0 != 0, first);
         } else if (op->kind == GA_OP_MASK) {
             for (size_t n = 0; n < B; n++)
                 for (size_t k = 0; k < wo; k++) {

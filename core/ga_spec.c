@@ -276,6 +276,119 @@ void ga_spec_tensor_shape(size_t *rows, size_t *cols, const ga_net_desc *desc, s
 
 /* ---- sections --------------------------------------------------------------- */
 
+#define LAYER_TYPES "dense, layernorm, rmsnorm, residual, dropout, embedding, conv1d, conv2d, " \
+                    "maxpool1d, maxpool2d, avgpool1d, avgpool2d"
+
+/* A layer's activation, slope and alpha (dense and conv layers). */
+static int parse_activation(ga_layer_desc *d, const ctx *c, const json_t *L, const char *base)
+{
+    char path[PATHLEN], names[300], expected[320];
+    const char *act;
+    int st;
+    list_names(names, sizeof names, GA_ACT_COUNT, activation_name);
+    snprintf(expected, sizeof expected, "one of: %s", names);
+    if ((st = get_string(&act, c, L, base, "activation", 1, expected)))
+        return st;
+    join(path, base, "activation");
+    if (ga_activation_from_name(&d->act, act) != GA_OK)
+        return fail(c, GA_ESPEC, path, "unknown activation \"%s\" (expected one of: %s)", act,
+                    names);
+    d->act_param = ga_activation_default_param(d->act);
+    const json_t *slope = json_object_get(L, "slope"), *alpha = json_object_get(L, "alpha");
+    if (slope && d->act != GA_ACT_LEAKY_RELU) {
+        join(path, base, "slope");
+        return fail(c, GA_ESPEC, path, "only leaky_relu takes a slope (this layer is %s)",
+                    ga_activation_name(d->act));
+    }
+    if (alpha && d->act != GA_ACT_ELU) {
+        join(path, base, "alpha");
+        return fail(c, GA_ESPEC, path, "only elu takes an alpha (this layer is %s)",
+                    ga_activation_name(d->act));
+    }
+    if (slope && (st = get_number(&d->act_param, c, L, base, "slope", 1, "a number")))
+        return st;
+    if (alpha && (st = get_number(&d->act_param, c, L, base, "alpha", 1, "a number")))
+        return st;
+    return GA_OK;
+}
+
+/* key of L: an integer, or an array of `dims` integers (one per spatial
+ * axis), each >= lo; absent: def for every axis (required: an error) */
+static int get_dims(size_t *out, const ctx *c, const json_t *L, const char *base, const char *key,
+                    int dims, size_t lo, int required, size_t def)
+{
+    char path[PATHLEN];
+    join(path, base, key);
+    const json_t *j = json_object_get(L, key);
+    if (!j) {
+        if (required)
+            return fail(c, GA_ESPEC, path, "missing (expected an integer or an array of %d)", dims);
+        for (int k = 0; k < dims; k++)
+            out[k] = def;
+        return GA_OK;
+    }
+    for (int k = 0; k < dims; k++) {
+        const json_t *e = json_is_array(j) ? json_array_get(j, (size_t)k) : j;
+        if (json_is_array(j) && json_array_size(j) != (size_t)dims)
+            return fail(c, GA_ESPEC, path, "has %zu entries (expected %d, one per spatial axis)",
+                        json_array_size(j), dims);
+        if (!e || !json_is_integer(e) || json_integer_value(e) < (json_int_t)lo ||
+            json_integer_value(e) > (json_int_t)GA_MAX_WIDTH)
+            return fail(c, GA_ESPEC, path, "is %s (expected an integer %zu .. %zu, or an array of %d)",
+                        e && json_is_integer(e) ? "out of range" : json_kind(e ? e : j), lo,
+                        (size_t)GA_MAX_WIDTH, dims);
+        out[k] = (size_t)json_integer_value(e);
+    }
+    return GA_OK;
+}
+
+/* A conv's or a pool's geometry: in_shape [C, L] (1d) or [C, H, W] (2d), whose
+ * product must be the input width; channels (conv); kernel; stride (conv: 1,
+ * pool: the kernel); padding (conv, 0). 1d layers are the 2d maths with H = 1. */
+static int parse_geom(ga_geom *g, const ctx *c, const json_t *L, const char *base, int dims,
+                      int conv, size_t fan_in)
+{
+    char path[PATHLEN];
+    size_t sh[3] = {0, 1, 1}, k[2] = {1, 1}, s[2] = {1, 1}, p[2] = {0, 0};
+    join(path, base, "in_shape");
+    const json_t *j = json_object_get(L, "in_shape");
+    if (!j || !json_is_array(j) || json_array_size(j) != (size_t)dims + 1)
+        return fail(c, GA_ESPEC, path, "is %s (expected [channels, %s])", j ? json_kind(j) : "missing",
+                    dims == 1 ? "length" : "height, width");
+    for (int a = 0; a <= dims; a++) {
+        const json_t *e = json_array_get(j, (size_t)a);
+        if (!json_is_integer(e) || json_integer_value(e) < 1 || json_integer_value(e) > (json_int_t)GA_MAX_WIDTH)
+            return fail(c, GA_ESPEC, path, "entry %d is %s (expected an integer 1 .. %zu)", a,
+                        json_is_integer(e) ? "out of range" : json_kind(e), (size_t)GA_MAX_WIDTH);
+        sh[a == 0 ? 0 : dims == 1 ? 2 : a] = (size_t)json_integer_value(e);
+    }
+    int st;
+    size_t *kk = dims == 1 ? k + 1 : k, *ss = dims == 1 ? s + 1 : s, *pp = dims == 1 ? p + 1 : p;
+    if ((st = get_dims(kk, c, L, base, "kernel", dims, 1, 1, 0)) ||
+        (st = get_dims(ss, c, L, base, "stride", dims, 1, 0, 1)))
+        return st;
+    if (!conv && !json_object_get(L, "stride"))
+        for (int a = 0; a < dims; a++)
+            ss[a] = kk[a];
+    if (conv && (st = get_dims(pp, c, L, base, "padding", dims, 0, 0, 0)))
+        return st;
+    *g = (ga_geom){.c = sh[0], .h = sh[1], .w = sh[2], .kh = k[0], .kw = k[1], .sh = s[0],
+                   .sw = s[1], .ph = p[0], .pw = p[1], .oc = sh[0]};
+    if (conv && (st = get_size(&g->oc, c, L, base, "channels", 1, GA_MAX_WIDTH, "output channel count")))
+        return st;
+    if (!ga_geom_finish(g) || g->c * g->h * g->w != fan_in || g->oc * g->ho * g->wo > GA_MAX_WIDTH)
+        return fail(c, GA_ESPEC, base, "input (%zu, %zu, %zu) with kernel (%zu, %zu), stride "
+                    "(%zu, %zu), padding (%zu, %zu), the layer's input width %zu: %s", g->c, g->h,
+                    g->w, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, fan_in,
+                    !ga_geom_finish(g) ? "the kernel does not fit the padded input"
+                    : g->c * g->h * g->w != fan_in ? "in_shape's product is not the input width"
+                                                   : "the output is too wide");
+    if (!conv && g->kh * g->kw > GA_POOL_MAX_WINDOW)
+        return fail(c, GA_ESPEC, base, "a pooling window of %zu entries (expected at most %d)",
+                    g->kh * g->kw, GA_POOL_MAX_WINDOW);
+    return GA_OK;
+}
+
 static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
 {
     const char *layout;
@@ -313,6 +426,9 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
     static const char *const residual_keys[] = {"type", "from", NULL};
     static const char *const dropout_keys[] = {"type", "p", "seed", NULL};
     static const char *const embedding_keys[] = {"type", "vocab", "dim", NULL};
+    static const char *const conv_keys[] = {"type", "in_shape", "channels", "kernel", "stride",
+                                            "padding", "activation", "slope", "alpha", NULL};
+    static const char *const pool_keys[] = {"type", "in_shape", "kernel", "stride", NULL};
     size_t fan_in = s->desc.n_in;
     for (size_t i = 0; i < n; i++) {
         char base[PATHLEN], path[PATHLEN];
@@ -324,14 +440,43 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
         ga_layer_desc *d = &s->desc.layers[i];
         const char *type;
         if ((st = get_string(&type, c, L, base, "type", 0,
-                             "one of: dense, layernorm, rmsnorm, residual, dropout, embedding")))
+                             "one of: " LAYER_TYPES)))
             return st;
         if (!type)
             type = "dense";
+        int dims = 0; /* conv1d, maxpool1d, ...: 1; the 2d forms: 2 */
+        if (type && strlen(type) > 2 && !strcmp(type + strlen(type) - 2, "1d"))
+            dims = 1;
+        else if (type && strlen(type) > 2 && !strcmp(type + strlen(type) - 2, "2d"))
+            dims = 2;
+        if (dims && (!strncmp(type, "conv", 4) || !strncmp(type, "maxpool", 7) ||
+                     !strncmp(type, "avgpool", 7)) &&
+            strlen(type) == (size_t)(type[0] == 'c' ? 6 : 9)) {
+            d->kind = type[0] == 'c' ? GA_LAYER_CONV : type[0] == 'm' ? GA_LAYER_MAXPOOL : GA_LAYER_AVGPOOL;
+            int conv = d->kind == GA_LAYER_CONV;
+            if ((st = check_keys(c, L, base, conv ? conv_keys : pool_keys)))
+                return st;
+            if ((st = parse_geom(&d->geom, c, L, base, dims, conv, fan_in)))
+                return st;
+            d->n_out = d->geom.oc * d->geom.ho * d->geom.wo;
+            d->act = GA_ACT_IDENTITY;
+            if (conv && (st = parse_activation(d, c, L, base)))
+                return st;
+            if (conv && d->act == GA_ACT_SOFTMAX) {
+                join(path, base, "activation");
+                return fail(c, GA_ESPEC, path, "is softmax (expected an elementwise activation: "
+                            "a convolution's outputs are not one distribution)");
+            }
+            if (i + 1 == n)
+                return fail(c, GA_ESPEC, base, "is a %s layer; the loss reads a dense layer's "
+                            "output (expected a dense layer last)", type);
+            fan_in = d->n_out;
+            continue;
+        }
         if (ga_layer_kind_from_name(&d->kind, type) != GA_OK) {
             join(path, base, "type");
-            return fail(c, GA_ESPEC, path, "unknown layer type \"%s\" (expected one of: dense, "
-                        "layernorm, rmsnorm, residual, dropout, embedding)", type);
+            return fail(c, GA_ESPEC, path, "unknown layer type \"%s\" (expected one of: "
+                        LAYER_TYPES ")", type);
         }
         if (d->kind == GA_LAYER_EMBEDDING || d->kind == GA_LAYER_DROPOUT) {
             int emb = d->kind == GA_LAYER_EMBEDDING;
@@ -412,32 +557,7 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
         if ((st = get_size(&d->n_out, c, L, base, "size", 1, GA_MAX_WIDTH, "layer size")))
             return st;
         fan_in = d->n_out;
-        const char *act;
-        char names[300];
-        list_names(names, sizeof names, GA_ACT_COUNT, activation_name);
-        char expected[320];
-        snprintf(expected, sizeof expected, "one of: %s", names);
-        if ((st = get_string(&act, c, L, base, "activation", 1, expected)))
-            return st;
-        join(path, base, "activation");
-        if (ga_activation_from_name(&d->act, act) != GA_OK)
-            return fail(c, GA_ESPEC, path, "unknown activation \"%s\" (expected one of: %s)", act,
-                        names);
-        d->act_param = ga_activation_default_param(d->act);
-        const json_t *slope = json_object_get(L, "slope"), *alpha = json_object_get(L, "alpha");
-        if (slope && d->act != GA_ACT_LEAKY_RELU) {
-            join(path, base, "slope");
-            return fail(c, GA_ESPEC, path, "only leaky_relu takes a slope (this layer is %s)",
-                        ga_activation_name(d->act));
-        }
-        if (alpha && d->act != GA_ACT_ELU) {
-            join(path, base, "alpha");
-            return fail(c, GA_ESPEC, path, "only elu takes an alpha (this layer is %s)",
-                        ga_activation_name(d->act));
-        }
-        if (slope && (st = get_number(&d->act_param, c, L, base, "slope", 1, "a number")))
-            return st;
-        if (alpha && (st = get_number(&d->act_param, c, L, base, "alpha", 1, "a number")))
+        if ((st = parse_activation(d, c, L, base)))
             return st;
     }
 
@@ -1241,6 +1361,23 @@ int ga_spec_write(FILE *f, ga_error *err, const ga_spec *spec, const ga_net *net
             d->layout == GA_LAYOUT_COLUMN ? "column" : "row", d->n_in);
     for (size_t l = 0; l < d->n_layers; l++) {
         const ga_layer_desc *L = &d->layers[l];
+        if (L->kind == GA_LAYER_CONV || L->kind == GA_LAYER_MAXPOOL || L->kind == GA_LAYER_AVGPOOL) {
+            const ga_geom *g = &L->geom;
+            fprintf(f, "%s\n    {\"type\": \"%s\", \"in_shape\": [%zu, %zu, %zu], \"kernel\": [%zu, %zu], "
+                    "\"stride\": [%zu, %zu]", l ? "," : "",
+                    L->kind == GA_LAYER_CONV ? "conv2d" : L->kind == GA_LAYER_MAXPOOL ? "maxpool2d" : "avgpool2d",
+                    g->c, g->h, g->w, g->kh, g->kw, g->sh, g->sw);
+            if (L->kind == GA_LAYER_CONV) {
+                fprintf(f, ", \"padding\": [%zu, %zu], \"channels\": %zu, \"activation\": \"%s\"", g->ph,
+                        g->pw, g->oc, ga_activation_name(L->act));
+                if (L->act == GA_ACT_LEAKY_RELU || L->act == GA_ACT_ELU) {
+                    fprintf(f, ", \"%s\": ", L->act == GA_ACT_ELU ? "alpha" : "slope");
+                    put_number(f, L->act_param);
+                }
+            }
+            fputs("}", f);
+            continue;
+        }
         if (L->kind != GA_LAYER_DENSE) {
             fprintf(f, "%s\n    {\"type\": \"%s\"", l ? "," : "", ga_layer_kind_name(L->kind));
             if (L->kind == GA_LAYER_EMBEDDING) {
