@@ -473,7 +473,8 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
             fan_in = d->n_out;
             continue;
         }
-        if (ga_layer_kind_from_name(&d->kind, type) != GA_OK) {
+        if (ga_layer_kind_from_name(&d->kind, type) != GA_OK || d->kind == GA_LAYER_CONV ||
+            d->kind == GA_LAYER_MAXPOOL || d->kind == GA_LAYER_AVGPOOL) { /* those: 1d or 2d forms */
             join(path, base, "type");
             return fail(c, GA_ESPEC, path, "unknown layer type \"%s\" (expected one of: "
                         LAYER_TYPES ")", type);
