@@ -185,7 +185,7 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
     const perturb pert = {o->mca, &o->mca_state};
     const ga_ref_faults faults = {o->factor_scale, o->no_decay, o->ce_no_softmax, o->act_layer,
                                   o->act_missing, o->bias_layer, o->bias_scale, o->transposed_layer,
-                                  o->norm_no_mean, o->embed_overwrite};
+                                  o->norm_no_mean, o->embed_overwrite, o->conv_flip};
     double L;
     plain_forward(&pert, &L, val, g, net, params, x, y, batch);
     if (loss)

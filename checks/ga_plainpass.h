@@ -38,6 +38,7 @@ typedef struct {
     size_t transposed_layer; /* layer whose dW is stored in the other layout's order */
     size_t norm_no_mean;     /* layernorm layer whose dx leaves out - mean(dxh) */
     int embed_overwrite;     /* the embedding's dE[v] from v's last position alone */
+    int conv_flip;           /* convolutions' input gradients with the kernel flipped */
     /* Monte Carlo arithmetic */
     int mca;                 /* 1: perturb every operation */
     uint64_t mca_state;      /* random stream state (advanced by each call) */

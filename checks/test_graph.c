@@ -31,6 +31,8 @@ typedef struct {
     size_t batch;
     size_t ln_layer; /* a layernorm layer (0-based), or SIZE_MAX */
     size_t vocab;    /* an embedding's vocabulary (the first layer), or 0 */
+    size_t pool_layer; /* a max pool (0-based), or SIZE_MAX */
+    int has_conv;
     char what[160];
 } gnet;
 
@@ -50,11 +52,13 @@ static void gnet_make(gnet *g, uint32_t seed)
     ga_rng_seed(&rng, seed);
     ga_layer_desc L[MAXL];
     memset(L, 0, sizeof L);
-    size_t n_in = 1 + pick(&rng, 5), width[MAXL + 1], nl = 0;
+    size_t n_in = 1 + pick(&rng, 8), width[MAXL + 1], nl = 0;
     width[0] = n_in;
     size_t target = 2 + pick(&rng, MAXL - 2);
     g->ln_layer = SIZE_MAX;
     g->vocab = 0;
+    g->pool_layer = SIZE_MAX;
+    g->has_conv = 0;
     int pos = snprintf(g->what, sizeof g->what, "seed %u:", seed);
     if (pick(&rng, 4) == 0) { /* token ids in, an embedding first */
         ga_layer_desc *d = &L[nl];
@@ -67,9 +71,37 @@ static void gnet_make(gnet *g, uint32_t seed)
                         d->dim);
     }
     while (nl + 1 < target) {
-        size_t w = width[nl], kind = pick(&rng, 5);
+        size_t w = width[nl], kind = pick(&rng, 7);
         ga_layer_desc *d = &L[nl];
-        if (kind == 4) {
+        if (kind == 5 || kind == 6) { /* a conv or a pool over w read as (c, h, w') */
+            ga_geom gm = {0};
+            gm.c = w % 3 == 0 ? 3 : w % 2 == 0 ? 2 : 1;
+            size_t rest = w / gm.c, divs[16], nd = 0;
+            for (size_t h = 1; h <= rest && nd < 16; h++)
+                if (rest % h == 0)
+                    divs[nd++] = h;
+            gm.h = divs[pick(&rng, nd)];
+            gm.w = rest / gm.h;
+            int conv = kind == 5;
+            gm.ph = conv ? pick(&rng, 2) : 0;
+            gm.pw = conv ? pick(&rng, 2) : 0;
+            gm.kh = 1 + pick(&rng, gm.h + 2 * gm.ph < 3 ? gm.h + 2 * gm.ph : 3);
+            gm.kw = 1 + pick(&rng, gm.w + 2 * gm.pw < 3 ? gm.w + 2 * gm.pw : 3);
+            gm.sh = 1 + pick(&rng, 2);
+            gm.sw = 1 + pick(&rng, 2);
+            gm.oc = conv ? 1 + pick(&rng, 3) : gm.c;
+            if (!ga_geom_finish(&gm) || gm.oc * gm.ho * gm.wo > 48)
+                continue; /* draw again */
+            d->kind = conv ? GA_LAYER_CONV : pick(&rng, 2) ? GA_LAYER_MAXPOOL : GA_LAYER_AVGPOOL;
+            d->geom = gm;
+            d->n_out = gm.oc * gm.ho * gm.wo;
+            if (conv)
+                d->act = hidden_acts[pick(&rng, sizeof hidden_acts / sizeof *hidden_acts)];
+            if (d->kind == GA_LAYER_MAXPOOL && g->pool_layer == SIZE_MAX)
+                g->pool_layer = nl;
+            if (conv)
+                g->has_conv = 1;
+        } else if (kind == 4) {
             d->kind = GA_LAYER_DROPOUT;
             d->n_out = w;
             d->p = (double[]){0.0, 0.25, 0.5, 0.9}[pick(&rng, 4)];
@@ -90,11 +122,13 @@ static void gnet_make(gnet *g, uint32_t seed)
             d->from = cand[pick(&rng, nc)]; /* the previous layer's own output is a candidate */
             d->n_out = w;
         } else {
-            d->n_out = 1 + pick(&rng, 5);
+            d->n_out = 1 + pick(&rng, 8);
             d->act = hidden_acts[pick(&rng, sizeof hidden_acts / sizeof *hidden_acts)];
         }
         pos += snprintf(g->what + pos, sizeof g->what - (size_t)pos, " %s",
                         d->kind == GA_LAYER_DENSE ? ga_activation_name(d->act) : ga_layer_kind_name(d->kind));
+        if (pos >= (int)sizeof g->what - 40)
+            pos = (int)sizeof g->what - 40;
         width[nl + 1] = d->n_out;
         nl++;
     }
@@ -426,4 +460,53 @@ Test(graph, bad_token_ids_are_refused)
     cr_expect_eq(ga_forward(&L1, ws, net, net->params, good, y, 1), GA_OK);
     ga_workspace_free(ws);
     ga_net_free(net);
+}
+
+/* The mutation class of convolutions: the input gradient computed with the
+ * kernel flipped (ga_plainpass's conv_flip), the bug of code that writes the
+ * backward as a correlation where a convolution belongs or the reverse. */
+Test(graph, conv_flipped_kernel_is_caught, .timeout = 200)
+{
+    size_t effective = 0, caught = 0, tried = 0;
+    for (uint32_t seed = 1; seed <= 2 * NETS; seed++) {
+        gnet g;
+        gnet_make(&g, seed);
+        if (!g.has_conv) {
+            gnet_clear(&g);
+            continue;
+        }
+        tried++;
+        ga_error err = {{0}};
+        size_t P = g.net->n_params;
+        double *good = malloc(2 * P * sizeof *good), *bad = good + P;
+        ga_workspace *ws;
+        cr_assert(good);
+        cr_assert_eq(ga_workspace_alloc(&ws, &err, g.net, g.batch), GA_OK);
+        ga_plain_options o;
+        ga_plain_options_default(&o);
+        cr_assert_eq(ga_plain_pass(NULL, good, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
+                     "%s: %s", g.what, err.msg);
+        o.conv_flip = 1;
+        cr_assert_eq(ga_plain_pass(NULL, bad, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
+                     "%s: %s", g.what, err.msg);
+        ga_workspace_free(ws);
+        ga_check_report *r = judge(&g, good, GA_PREC_FLOAT64);
+        size_t must = 0;
+        for (size_t i = 0; i < P; i++)
+            must += r->entries[i].verdict == GA_VERDICT_PASS &&
+                    fabs(bad[i] - good[i]) > 2 * (r->entries[i].tol + fabs(r->entries[i].analytic - r->entries[i].ref));
+        ga_check_report_free(r);
+        if (must) {
+            effective++;
+            r = judge(&g, bad, GA_PREC_FLOAT64);
+            caught += r->n_fail > 0;
+            cr_expect(r->n_fail > 0, "%s: the flipped kernel moves %zu entries, none FAILs", g.what, must);
+            ga_check_report_free(r);
+        }
+        free(good);
+        gnet_clear(&g);
+    }
+    fprintf(stderr, "conv with a flipped kernel: %zu nets with a conv, %zu where it moves an entry "
+            "beyond rounding, caught in %zu\n", tried, effective, caught);
+    cr_assert(effective > 10);
 }

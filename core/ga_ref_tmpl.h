@@ -91,6 +91,7 @@ typedef struct {
     size_t transposed_layer; /* layer whose dW is stored in the other layout's order */
     size_t norm_no_mean;     /* layernorm layer whose dx leaves out - mean(dxh) (SIZE_MAX: none) */
     int embed_overwrite;     /* dE[v] set from the last position holding v, not summed */
+    int conv_flip;           /* a conv's input gradient with the kernel flipped (W[o, ci, kh-1-u, kw-1-v]) */
 } ga_ref_faults;
 #endif
 
@@ -483,7 +484,7 @@ static void REF_FN(conv_row)(REF_CTX *c, REF_T *out, REF_T *in, const ga_op *op,
  * accumulated as ga_graph says (first: set). */
 static void REF_FN(conv_backward)(REF_CTX *c, REF_T *grad, REF_T *din, REF_T *dout, REF_T *in,
                                   const ga_op *op, const ga_net *net, const double *params,
-                                  double lambda, size_t B, int want_din, int first)
+                                  double lambda, size_t B, int want_din, int first, int flip)
 {
     const ga_geom *gm = &op->geom;
     size_t wi = gm->c * gm->h * gm->w, wo = gm->oc * gm->ho * gm->wo, at, i, j;
@@ -530,9 +531,11 @@ static void REF_FN(conv_backward)(REF_CTX *c, REF_T *grad, REF_T *din, REF_T *do
                         for (size_t o = 0; o < gm->oc; o++)
                             for (size_t u = 0; u < gm->kh; u++)
                                 for (size_t v = 0; v < gm->kw; v++)
-                                    if (REF_FN(tap_of)(&i, &j, gm, hh, ww, u, v))
+                                    if (REF_FN(tap_of)(&i, &j, gm, hh, ww, u, v)) {
+                                        size_t fu = flip ? gm->kh - 1 - u : u, fv = flip ? gm->kw - 1 - v : v;
                                         A_DOT_ADD_VD(c, &acc, &dout[n * wo + (o * gm->ho + i) * gm->wo + j],
-                                                     params[W->offset + o * taps + (ci * gm->kh + u) * gm->kw + v]);
+                                                     params[W->offset + o * taps + (ci * gm->kh + fu) * gm->kw + fv]);
+                                    }
                         A_DOT_END(c, &s, &acc);
                         REF_ACCUM(c, &din[n * wi + (ci * gm->h + hh) * gm->w + ww], &s, first);
                     }
@@ -878,7 +881,7 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
             }
         } else if (op->kind == GA_OP_CONV || op->kind == GA_OP_MAXPOOL || op->kind == GA_OP_AVGPOOL) {
             REF_FN(conv_backward)(c, grad, din, dout, in, op, net, params,
-                                  f->no_decay ? 0.0 : ld->weight_decay, B, v0 != 0, first);
+                                  f->no_decay ? 0.0 : ld->weight_decay, B, v0 != 0, first, f->conv_flip);
         } else if (op->kind == GA_OP_MASK) {
             for (size_t n = 0; n < B; n++)
                 for (size_t k = 0; k < wo; k++) {
@@ -929,7 +932,7 @@ static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *
                              REF_T *delta_prev, const ga_graph *g, const ga_net *net,
                              const double *params, const double *x, const double *y, size_t B, const ga_ref_faults *f)
 {
-    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX, SIZE_MAX, 0};
+    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX, SIZE_MAX, 0, 0};
     if (!f)
         f = &none;
     if (!g->chain) { /* delta is then the whole scratch of ga_graph_pass_sizes */

@@ -174,7 +174,11 @@ int ga_oracle_run(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned fla
  * of a relu, leaky_relu or elu layer changes sign between theta - h0 and
  * theta + h0 (or leaves 0), it returns GA_EFAIL with a message naming the
  * entry and the unit (`b1[0,0]: z1[0,0] = 0 is within the FD step h = 2^-43
- * of relu's kink`). */
+ * of relu's kink`).
+ * A net with layers other than dense (norms, adds, dropout, embeddings,
+ * convolutions, pooling) has no MPFR forward pass here: entry i then comes
+ * from the ball engine's gradient (route (b), settled by proof), computed
+ * on the first call and kept. */
 int ga_oracle_route_a(double *g, double *abserr, ga_oracle_stats *stats, ga_error *err,
                       ga_oracle *o, size_t i);
 
