@@ -877,6 +877,8 @@ int ga_check_report_print(FILE *f, const ga_check_report *r)
     for (size_t i = 0; i < r->n_layers; i++) {
         const ga_check_layer *l = &r->layers[i];
         char c1[32], c2[32], c3[32];
+        if (!l->name[0])
+            continue; /* a view its layer does not have (a residual's, a pool's) */
         fprintf(f, "%-8s %7zu %7zu %6zu %6zu %6zu %12s %12s %12s\n", l->name, l->count, l->pass,
                 l->fail, l->kink, l->unjudgeable, num_g(c1, 3, l->max_abs_err), num_g(c2, 3, l->max_rel_err),
                 num_g(c3, 3, l->worst_ratio));

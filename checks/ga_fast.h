@@ -40,7 +40,14 @@ typedef struct {
 } ga_fast_entry;
 
 typedef struct {
-    int failed;               /* some direction disagreed */
+    int failed;               /* the verdict: some entry confirmed wrong, or (no oracle) some
+                                 direction disagreed */
+    int disagreed;            /* some direction disagreed */
+    int cleared;              /* the directions disagreed, no localised entry was confirmed,
+                                 and the oracle's whole gradient holds every entry within its
+                                 tolerance: finite differences misled (a pass) */
+    int by_whole_oracle;      /* bad[] came from the oracle's whole gradient (no localised
+                                 entry was confirmed) */
     size_t n_directions;
     double *dir_analytic;     /* (n_directions) v.g */
     double *dir_reference;    /* (n_directions) phi'(0) */

@@ -196,6 +196,8 @@ static json_t *check_json_head(const ga_check_report *r, const char *spec_path, 
           ga_json_set_uint(cross, "mismatches", r->cross_mismatches);
     for (size_t i = 0; !bad && i < r->n_layers; i++) {
         const ga_check_layer *l = &r->layers[i];
+        if (!l->name[0])
+            continue; /* a view its layer does not have */
         json_t *t = json_object();
         bad = !t || json_array_append_new(tensors, t) || ga_json_set_str(t, "tensor", l->name) ||
               ga_json_set_uint(t, "entries", l->count) || ga_json_set_uint(t, "pass", l->pass) ||

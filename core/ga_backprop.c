@@ -96,8 +96,7 @@ static void conv_forward(double *z, const double *x, const ga_geom *g, const dou
                 }
 }
 
-/* the first largest entry of pool window (ci, i, j) of row x: its index */
-static size_t pool_argmax(const double *x, const ga_geom *g, size_t ci, size_t i, size_t j)
+size_t ga_pool_argmax(const double *x, const ga_geom *g, size_t ci, size_t i, size_t j)
 {
     size_t best = SIZE_MAX, at;
     for (size_t u = 0; u < g->kh; u++)
@@ -118,7 +117,7 @@ static void pool_forward(double *a, const double *x, const ga_geom *g, int is_ma
                     const double *xr = x + n * wi;
                     double *r = &a[n * wo + (ci * g->ho + i) * g->wo + j];
                     if (is_max) {
-                        *r = xr[pool_argmax(xr, g, ci, i, j)];
+                        *r = xr[ga_pool_argmax(xr, g, ci, i, j)];
                         continue;
                     }
                     double s = 0.0;
@@ -181,7 +180,7 @@ static void pool_backward(double *din, const double *dy, const double *x, const 
                 for (size_t j = 0; j < g->wo; j++) {
                     double d = dy[n * wo + (ci * g->ho + i) * g->wo + j];
                     if (is_max) {
-                        din[n * wi + pool_argmax(x + n * wi, g, ci, i, j)] += d;
+                        din[n * wi + ga_pool_argmax(x + n * wi, g, ci, i, j)] += d;
                         continue;
                     }
                     double t = d / (double)(g->kh * g->kw);

@@ -203,6 +203,9 @@ typedef struct {
 /* Fills g->ho, g->wo; 0 when a size is 0, the kernel does not fit the padded
  * image, or a count overflows. */
 int ga_geom_finish(ga_geom *g);
+/* The first largest entry (index order) of max-pool window (ci, i, j) of
+ * one sample's input row x (c h w): its index in x. */
+size_t ga_pool_argmax(const double *x, const ga_geom *g, size_t ci, size_t i, size_t j);
 /* A pooling window holds at most this many entries. */
 #define GA_POOL_MAX_WINDOW 256
 

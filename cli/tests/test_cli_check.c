@@ -324,3 +324,43 @@ Test(cli_check, grad_file)
     unlink(spec), unlink(zeros), unlink(nan), unlink(shrt);
     cr_expect_eq(rmdir(tmpdir), 0, "a stray file was left in %s", tmpdir);
 }
+
+/* The fixture nets of the layer types (fixtures/specs/gen_layer_fixtures.py):
+ * a LeNet-like CNN and a GPT-2-like block without attention. The core's
+ * gradient passes every entry, every entry settled by the oracle (the ball
+ * engine: its JSON says 0 unsettled), in float64 and float32; --fast with one
+ * entry moved by 1e-3 relative names that entry, and the oracle confirms it
+ * and only it (the expected entry is the one injected, by construction; the
+ * group tests may name other candidates, which the oracle then clears). */
+Test(cli_check, layer_fixtures_pass_and_fast_localises)
+{
+    static const struct {
+        const char *spec, *inject, *entry;
+    } cases[] = {
+        {"lenet-like.json", "W3[2,17]*1.001", "W3[2,17]"},
+        {"gpt-block-like.json", "gamma2[0,1]*1.001", "gamma2[0,1]"},
+        {"gpt-block-like.json", "E1[5,2]*1.001", "E1[5,2]"}, /* id 5: three positions */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char spec[512];
+        snprintf(spec, sizeof spec, "%s/fixtures/specs/%s", GA_SOURCE_ROOT, cases[k].spec);
+        run_result r = run_check(spec, "--json", "-", NULL);
+        cr_expect_eq(r.status, 0, "%s: stdout:\n%.2000s\nstderr:\n%s", spec, r.out, r.err);
+        cr_expect(strstr(r.out, "\"unsettled\": 0") != NULL, "%s: some entry unsettled: %.3000s", spec, r.out);
+        cr_expect(strstr(r.out, "\"FAIL\": 0") != NULL, "%s: %.3000s", spec, r.out);
+        done(&r);
+        r = run_check(spec, "--dtype", "float32", NULL);
+        cr_expect_eq(r.status, 0, "%s float32: stdout:\n%.2000s\nstderr:\n%s", spec, r.out, r.err);
+        cr_expect(strstr(r.out, " 0 FAIL,") != NULL, "%s float32: %.2000s", spec, r.out);
+        done(&r);
+        r = run_check(spec, "--fast", "--inject", cases[k].inject, NULL);
+        cr_expect_eq(r.status, 1, "%s --fast: stdout:\n%s\nstderr:\n%s", spec, r.out, r.err);
+        char want[64];
+        snprintf(want, sizeof want, "    %-14s", cases[k].entry);
+        const char *line = strstr(r.out, want), *eol = line ? strchr(line, '\n') : NULL;
+        cr_expect(line && eol && eol - line > 5 && !strncmp(eol - 5, " FAIL", 5) &&
+                      strstr(r.out, " (1 confirmed by the oracle") != NULL,
+                  "%s --fast --inject %s: %s", spec, cases[k].inject, r.out);
+        done(&r);
+    }
+}
