@@ -1216,6 +1216,14 @@ static ivl g_maxpool_share(gctx *c, ivl **win, size_t m, size_t k, ivl dout)
     return (ivl){fminl(0.0L, dout.lo), fmaxl(0.0L, dout.hi)};
 }
 
+/* a softmax row by the tuned ranges (softmax_forward); out may be in (an
+ * attention's scores become its weights in place): in is copied first */
+static void g_softmax_row(gctx *c, ivl *out, const ivl *in, size_t n)
+{
+    memmove(c->lrow, in, n * sizeof *in);
+    softmax_forward(c->m, out, c->lrow, n);
+}
+
 static ivl g_dact(gctx *c, ga_activation a, double p, ivl z)
 {
     int amb = 0;
@@ -1266,7 +1274,7 @@ static ivl g_dact(gctx *c, ga_activation a, double p, ivl z)
 #define A_ACT_VALUE(c, r, act, param, z) (*(r) = act_range_any((c)->m, act, param, *(z)))
 #define A_ACT_DERIV(c, r, act, param, z) (*(r) = g_dact(c, act, param, *(z)))
 #define A_LOSS_DZ(c, dz, kind, z, a, y, n, factor) g_loss_dz(c, dz, kind, z, a, y, n, factor)
-#define A_SOFTMAX_ROW(c, out, in, n) softmax_forward((c)->m, out, in, n)
+#define A_SOFTMAX_ROW(c, out, in, n) g_softmax_row(c, out, in, n)
 #define A_MAXPOOL_VALUE(c, r, win, m) (*(r) = g_maxpool_value(win, m))
 #define A_MAXPOOL_SHARE(c, r, win, m, k, dout) (*(r) = g_maxpool_share(c, win, m, k, *(dout)))
 #include "ga_ref_tmpl.h"

@@ -170,13 +170,30 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
             val[op->output] = op->kind == GA_OP_DENSE || op->kind == GA_OP_CONV ||
                                       op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM
                                   ? ws->z[st] : ws->a[st];
-            if (op->output2 != GA_OP_NONE)
+            if (op->output2 != GA_OP_NONE && op->kind != GA_OP_ATTN)
                 val[op->output2] = ws->dact[st];
+        }
+    /* attention's weights (B, H T T) do not fit a layer's arrays: their own */
+    size_t n_att = 0;
+    for (size_t i = 0; i < g->n_ops; i++)
+        if (g->ops[i].kind == GA_OP_ATTN)
+            n_att += batch * g->width[g->ops[i].output2];
+    double *att = n_att ? malloc(n_att * sizeof *att) : NULL;
+    if (n_att && !att) {
+        free(val);
+        ga_graph_free(g);
+        return ga_fail(err, GA_ENOMEM, "plain pass: out of memory for attention weights");
+    }
+    for (size_t i = 0, off = 0; i < g->n_ops; i++)
+        if (g->ops[i].kind == GA_OP_ATTN) {
+            val[g->ops[i].output2] = att + off;
+            off += batch * g->width[g->ops[i].output2];
         }
     double *scratch = NULL; /* a net that is not a chain: a gradient per value */
     if (!g->chain) {
         ga_pass_sizes ps;
         if (!ga_graph_pass_sizes(&ps, g, batch) || !(scratch = malloc(ps.n_delta * sizeof *scratch))) {
+            free(att);
             free(val);
             ga_graph_free(g);
             return ga_fail(err, GA_ENOMEM, "plain pass: out of memory for the gradients");
@@ -185,7 +202,8 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
     const perturb pert = {o->mca, &o->mca_state};
     const ga_ref_faults faults = {o->factor_scale, o->no_decay, o->ce_no_softmax, o->act_layer,
                                   o->act_missing, o->bias_layer, o->bias_scale, o->transposed_layer,
-                                  o->norm_no_mean, o->embed_overwrite, o->conv_flip};
+                                  o->norm_no_mean, o->embed_overwrite, o->conv_flip,
+                                  o->attn_no_scale};
     double L;
     plain_forward(&pert, &L, val, g, net, params, x, y, batch);
     if (loss)
@@ -193,6 +211,7 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
     plain_backward(&pert, grad, val, scratch ? scratch : ws->delta, ws->delta_prev, g, net, params,
                    x, y, batch, &faults);
     free(scratch);
+    free(att);
     free(val);
     ga_graph_free(g);
     return GA_OK;

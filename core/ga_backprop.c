@@ -191,6 +191,85 @@ static void pool_backward(double *din, const double *dy, const double *x, const 
                 }
 }
 
+/* ---- causal self-attention (ga_core.h, ATTENTION; the generic reference's
+ * attn_row and attn_backward compute the same sums) ------------------------ */
+
+/* the weights p (t + 1) of head h, token t of one sample's row x (T, 3d) */
+static void attn_weights(double *p, const double *x, const ga_layer_desc *L, size_t d, size_t h,
+                         size_t t)
+{
+    size_t hs = d / L->heads, w3 = 3 * d;
+    const double *q = x + t * w3 + h * hs;
+    size_t jmax = 0;
+    for (size_t u = 0; u <= t; u++) {
+        const double *k = x + u * w3 + d + h * hs;
+        double s = 0.0;
+        for (size_t i = 0; i < hs; i++)
+            s += q[i] * k[i];
+        p[u] = s * L->act_param;
+        if (p[u] > p[jmax])
+            jmax = u;
+    }
+    double mx = p[jmax], sum = 0.0;
+    for (size_t u = 0; u <= t; u++) {
+        p[u] = exp(p[u] - mx);
+        sum += p[u];
+    }
+    for (size_t u = 0; u <= t; u++)
+        p[u] /= sum;
+}
+
+/* a (B, T d) from x (B, T 3d); p scratch (T) */
+static void attn_forward(double *a, const double *x, const ga_layer_desc *L, double *p, size_t batch)
+{
+    size_t T = ga_layer_tokens(L), d = L->n_out / T, hs = d / L->heads, w3 = 3 * d;
+    for (size_t n = 0; n < batch; n++)
+        for (size_t h = 0; h < L->heads; h++)
+            for (size_t t = 0; t < T; t++) {
+                const double *xr = x + n * T * w3;
+                attn_weights(p, xr, L, d, h, t);
+                for (size_t i = 0; i < hs; i++) {
+                    double s = 0.0;
+                    for (size_t u = 0; u <= t; u++)
+                        s += p[u] * xr[u * w3 + 2 * d + h * hs + i];
+                    a[n * T * d + t * d + h * hs + i] = s;
+                }
+            }
+}
+
+/* din (B, T 3d) = the input's gradient from dy (B, T d), zeroed and summed;
+ * p, dp scratch (T each) */
+static void attn_backward(double *din, const double *dy, const double *x, const ga_layer_desc *L,
+                          double *p, double *dp, size_t batch)
+{
+    size_t T = ga_layer_tokens(L), d = L->n_out / T, hs = d / L->heads, w3 = 3 * d;
+    memset(din, 0, batch * T * w3 * sizeof *din);
+    for (size_t n = 0; n < batch; n++)
+        for (size_t h = 0; h < L->heads; h++)
+            for (size_t t = 0; t < T; t++) {
+                const double *xr = x + n * T * w3, *go = dy + n * T * d + t * d + h * hs;
+                double *gr = din + n * T * w3;
+                attn_weights(p, xr, L, d, h, t);
+                double S = 0.0;
+                for (size_t u = 0; u <= t; u++) {
+                    double s = 0.0;
+                    for (size_t i = 0; i < hs; i++)
+                        s += go[i] * xr[u * w3 + 2 * d + h * hs + i];
+                    dp[u] = s;
+                }
+                for (size_t u = 0; u <= t; u++)
+                    S += p[u] * dp[u];
+                for (size_t u = 0; u <= t; u++) {
+                    double ds = (p[u] * (dp[u] - S)) * L->act_param;
+                    for (size_t i = 0; i < hs; i++) {
+                        gr[t * w3 + h * hs + i] += ds * xr[u * w3 + d + h * hs + i];     /* dq_t */
+                        gr[u * w3 + d + h * hs + i] += ds * xr[t * w3 + h * hs + i];     /* dk_u */
+                        gr[u * w3 + 2 * d + h * hs + i] += p[u] * go[i];                 /* dv_u */
+                    }
+                }
+            }
+}
+
 /* One row of a layernorm or rmsnorm layer L (docs/spec.md; the generic
  * reference's normalize() computes the same operations in the same order):
  * xh (n), r (n: the row's 1/sqrt(var + eps) in every entry), a (n) from x (n);
@@ -256,6 +335,14 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
                     memcpy(a + e * L->dim, params + W->offset + (size_t)x[e] * L->dim,
                            L->dim * sizeof *a);
                 memcpy(z, a, batch * fan_out * sizeof *z);
+            } else if (L->kind == GA_LAYER_ATTENTION) {
+                attn_forward(a, a_prev, L, ws->delta, batch);
+                memcpy(z, a, batch * fan_out * sizeof *z);
+            } else if (L->kind == GA_LAYER_BIAS) {
+                for (size_t n = 0; n < batch; n++)
+                    for (size_t k = 0; k < fan_out; k++)
+                        z[n * fan_out + k] = a[n * fan_out + k] =
+                            a_prev[n * fan_out + k] + params[b->offset + k];
             } else if (L->kind == GA_LAYER_MAXPOOL || L->kind == GA_LAYER_AVGPOOL) {
                 pool_forward(a, a_prev, &L->geom, L->kind == GA_LAYER_MAXPOOL, batch);
                 memcpy(z, a, batch * fan_out * sizeof *z);
@@ -264,10 +351,10 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
                 for (size_t i = 0; i < batch * fan_out; i++)
                     z[i] = a[i] = a_prev[i] + v[i]; /* an add's z is its output */
             } else {
-                for (size_t n = 0; n < batch; n++)
-                    norm_row(z + n * fan_out, ws->dact[l] + n * fan_out, a + n * fan_out,
-                             a_prev + n * fan_out, fan_out, L, params + W->offset,
-                             params + b->offset);
+                size_t T = ga_layer_tokens(L), dw = fan_out / T; /* a row per token */
+                for (size_t n = 0; n < batch * T; n++)
+                    norm_row(z + n * dw, ws->dact[l] + n * dw, a + n * dw, a_prev + n * dw, dw, L,
+                             params + W->offset, params + b->offset);
             }
             a_prev = a;
             continue;
@@ -275,11 +362,12 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
         if (L->kind == GA_LAYER_CONV) {
             conv_forward(z, a_prev, &L->geom, params + W->offset, params + b->offset, batch);
         } else {
-            matmul(z, a_prev, 0, params + W->offset, d->layout == GA_LAYOUT_COLUMN, batch, fan_out,
-                   fan_in, net->kernel);
-            for (size_t n = 0; n < batch; n++)
-                for (size_t k = 0; k < fan_out; k++)
-                    z[n * fan_out + k] += params[b->offset + k];
+            size_t T = ga_layer_tokens(L), rows = batch * T, dout = fan_out / T;
+            matmul(z, a_prev, 0, params + W->offset, d->layout == GA_LAYOUT_COLUMN, rows, dout,
+                   fan_in / T, net->kernel);
+            for (size_t n = 0; n < rows; n++)
+                for (size_t k = 0; k < dout; k++)
+                    z[n * dout + k] += params[b->offset + k];
         }
         if (L->act == GA_ACT_SOFTMAX)
             for (size_t n = 0; n < batch; n++)
@@ -294,14 +382,16 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
 
     const ga_loss_desc *ld = &d->loss;
     const double *z = ws->z[d->n_layers - 1], *a = ws->a[d->n_layers - 1];
+    /* a last layer of T tokens: B T rows of n_out / T */
+    size_t lt = ga_layer_tokens(&d->layers[d->n_layers - 1]), rows = batch * lt, nl = n_last / lt;
     double sum = 0.0;
-    for (size_t n = 0; n < batch; n++)
-        sum += ga_loss_sample_term(ld->kind, z + n * n_last, a + n * n_last, y + n * n_last, n_last);
+    for (size_t n = 0; n < rows; n++)
+        sum += ga_loss_sample_term(ld->kind, z + n * nl, a + n * nl, y + n * nl, nl);
     double reduced = sum;
     if (ld->reduction == GA_REDUCE_MEAN)
-        reduced = sum / ((double)batch * (double)n_last);
+        reduced = sum / ((double)rows * (double)nl);
     else if (ld->reduction == GA_REDUCE_BATCH_MEAN)
-        reduced = sum / (double)batch;
+        reduced = sum / (double)rows;
     double L = ld->scale * reduced;
     if (ld->weight_decay != 0.0) {
         double sq = 0.0;
@@ -344,8 +434,10 @@ static void dense_param_grads(double *dparams, const ga_net *net, size_t l, cons
                               const double *delta, const double *a_prev, size_t batch)
 {
     const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
-    size_t fan_in = layer_fan_in(net, l), fan_out = net->desc.layers[l].n_out;
+    size_t T = ga_layer_tokens(&net->desc.layers[l]);
+    size_t fan_in = layer_fan_in(net, l) / T, fan_out = net->desc.layers[l].n_out / T;
     double lambda = net->desc.loss.weight_decay;
+    batch *= T; /* a token is a row */
     if (net->desc.layout == GA_LAYOUT_COLUMN)
         matmul(dparams + W->offset, delta, 1, a_prev, 0, fan_out, fan_in, batch, net->kernel);
     else
@@ -401,6 +493,25 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
                 add_into(dparams + W->offset + (size_t)x[e] * L->dim, g + e * L->dim, L->dim);
             continue; /* no gradient for the ids */
         }
+        if (L->kind == GA_LAYER_ATTENTION) {
+            if (g_prev) {
+                size_t T = ga_layer_tokens(L);
+                attn_backward(ws->delta_prev, g, a_prev, L, ws->delta, ws->delta + T, batch);
+                add_into(g_prev, ws->delta_prev, m);
+            }
+            continue;
+        }
+        if (L->kind == GA_LAYER_BIAS) {
+            const ga_view *b = &net->views[2 * l + 1];
+            for (size_t k = 0; k < fan_out; k++) {
+                double s = 0.0;
+                for (size_t n = 0; n < batch; n++)
+                    s += g[n * fan_out + k];
+                dparams[b->offset + k] = s;
+            }
+            add_into(g_prev, g, m);
+            continue;
+        }
         if (L->kind == GA_LAYER_MAXPOOL || L->kind == GA_LAYER_AVGPOOL) {
             if (g_prev) {
                 pool_backward(ws->delta_prev, g, a_prev, &L->geom, L->kind == GA_LAYER_MAXPOOL, batch);
@@ -416,11 +527,12 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
         if (L->kind == GA_LAYER_LAYERNORM || L->kind == GA_LAYER_RMSNORM) {
             const double *gamma = params + W->offset, *xh = ws->z[l];
             int ln = L->kind == GA_LAYER_LAYERNORM;
-            for (size_t k = 0; k < fan_out; k++) {
+            size_t T = ga_layer_tokens(L), rows = batch * T, dw = L->n_out / T; /* a token a row */
+            for (size_t k = 0; k < dw; k++) {
                 double sg = 0.0, sb = 0.0;
-                for (size_t n = 0; n < batch; n++) {
-                    sg += g[n * fan_out + k] * xh[n * fan_out + k];
-                    sb += g[n * fan_out + k];
+                for (size_t n = 0; n < rows; n++) {
+                    sg += g[n * dw + k] * xh[n * dw + k];
+                    sb += g[n * dw + k];
                 }
                 dparams[W->offset + k] = sg;
                 if (ln)
@@ -428,20 +540,20 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
             }
             if (!g_prev)
                 continue;
-            double *dxh = ws->delta; /* (fan_out) */
-            for (size_t n = 0; n < batch; n++) {
-                const double *xr = xh + n * fan_out, *gr = g + n * fan_out;
-                double m1 = 0.0, m2 = 0.0, r = ws->dact[l][n * fan_out];
-                for (size_t k = 0; k < fan_out; k++) {
+            double *dxh = ws->delta; /* (dw) */
+            for (size_t n = 0; n < rows; n++) {
+                const double *xr = xh + n * dw, *gr = g + n * dw;
+                double m1 = 0.0, m2 = 0.0, r = ws->dact[l][n * dw];
+                for (size_t k = 0; k < dw; k++) {
                     dxh[k] = gr[k] * gamma[k];
                     m1 += dxh[k];
                 }
-                for (size_t k = 0; k < fan_out; k++)
+                for (size_t k = 0; k < dw; k++)
                     m2 += dxh[k] * xr[k];
-                m1 /= (double)fan_out;
-                m2 /= (double)fan_out;
-                for (size_t k = 0; k < fan_out; k++)
-                    g_prev[n * fan_in + k] += ((ln ? dxh[k] - m1 : dxh[k]) - xr[k] * m2) * r;
+                m1 /= (double)dw;
+                m2 /= (double)dw;
+                for (size_t k = 0; k < dw; k++)
+                    g_prev[n * dw + k] += ((ln ? dxh[k] - m1 : dxh[k]) - xr[k] * m2) * r;
             }
             continue;
         }
@@ -460,8 +572,9 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
         dense_param_grads(dparams, net, l, params, delta, a_prev, batch);
         if (!g_prev)
             continue;
-        matmul(ws->delta_prev, delta, 0, params + W->offset, !column, batch, fan_in, fan_out,
-               net->kernel);
+        size_t T = ga_layer_tokens(L); /* a token is a row */
+        matmul(ws->delta_prev, delta, 0, params + W->offset, !column, batch * T, fan_in / T,
+               fan_out / T, net->kernel);
         add_into(g_prev, ws->delta_prev, m);
     }
     return GA_OK;
@@ -477,16 +590,17 @@ int ga_backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net
         return GA_EINVAL; /* ga_forward must run first on this batch */
     const ga_net_desc *d = &net->desc;
     const ga_loss_desc *ld = &d->loss;
-    size_t last = d->n_layers - 1, n_last = d->layers[last].n_out;
+    size_t last = d->n_layers - 1, lt = ga_layer_tokens(&d->layers[last]);
+    size_t n_last = d->layers[last].n_out / lt, rows = batch * lt; /* a token is a row */
 
     double factor = ld->scale;
     if (ld->reduction == GA_REDUCE_MEAN)
-        factor = ld->scale / ((double)batch * (double)n_last);
+        factor = ld->scale / ((double)rows * (double)n_last);
     else if (ld->reduction == GA_REDUCE_BATCH_MEAN)
-        factor = ld->scale / (double)batch;
+        factor = ld->scale / (double)rows;
 
     double *delta = ws->delta, *delta_prev = ws->delta_prev; /* (B, width) */
-    for (size_t n = 0; n < batch; n++) {
+    for (size_t n = 0; n < rows; n++) {
         const double *z = ws->z[last] + n * n_last, *a = ws->a[last] + n * n_last;
         double *dz = delta + n * n_last;
         ga_loss_sample_dz(dz, ld->kind, z, a, y + n * n_last, n_last, factor);

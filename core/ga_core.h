@@ -188,6 +188,15 @@ typedef enum { GA_LAYOUT_COLUMN = 0, GA_LAYOUT_ROW = 1 } ga_layout;
  *   MAXPOOL    a[ci, i, j] = max of the window x[ci, i sh + u, j sw + v] (u < kh, v < kw);
  *              the first largest in index order takes the gradient (a tie is a kink)
  *   AVGPOOL    a[ci, i, j] = (sum of the window) / (kh kw); each entry gets dy / (kh kw)
+ *   BIAS       a = x + P, P a learned vector of the row's width (a position embedding)
+ *                                                                  param P (1, n)
+ *   ATTENTION  causal self-attention over T tokens and H heads (GPT-2's, llm.c's
+ *              attention_forward): x a row of T tokens of (q, k, v), each d wide (n_in =
+ *              3 T d, n_out = T d), head size hs = d / H, m = act_param = 1/sqrt(hs) as
+ *              the code holds it; per head and token t: s_u = (q_t . k_u) m for u <= t,
+ *              p = softmax(s) (its largest s subtracted), out_t = sum_u p_u v_u.
+ *              Backward: dp_u = dout_t . v_u, ds_u = p_u (dp_u - sum_w p_w dp_w) m;
+ *              dq_t = sum_u ds_u k_u, dk_u += ds_u q_t, dv_u += p_u dout_t   no params
  * Backward (dy = dL/da): layernorm dxh = gamma dy, dgamma = sum_n dy xh,
  * dbeta = sum_n dy, dx = r (dxh - mean(dxh) - xh mean(dxh xh)); rmsnorm
  * dx = r (dxh - xh mean(dxh xh)); residual: dy flows to x and to v; dropout
@@ -219,6 +228,8 @@ typedef enum {
     GA_LAYER_CONV,
     GA_LAYER_MAXPOOL,
     GA_LAYER_AVGPOOL,
+    GA_LAYER_BIAS,
+    GA_LAYER_ATTENTION,
     GA_LAYER_KIND_COUNT
 } ga_layer_kind;
 
@@ -236,7 +247,19 @@ typedef struct {
     double p;           /* dropout: the probability an entry is dropped, 0 <= p < 1 */
     size_t vocab, dim;  /* embedding: ids 0 .. vocab - 1, each a row of dim numbers */
     ga_geom geom;       /* conv, maxpool, avgpool (n_out = oc ho wo) */
+    size_t heads;       /* attention: H, dividing d */
+    size_t tokens;      /* dense, layernorm, rmsnorm: 0 or 1, the whole row; T > 1: the row is
+                           T tokens of equal width, each mapped alike (W, gamma, beta shared:
+                           a dense layer's W is (out/T, in/T)); a last dense layer of T tokens
+                           makes the loss per token: B T rows of n_out/T (batch_mean divides
+                           by B T) */
 } ga_layer_desc;
+
+/* A layer's token count (1 for 0). */
+static inline size_t ga_layer_tokens(const ga_layer_desc *L)
+{
+    return L->tokens > 1 ? L->tokens : 1;
+}
 
 
 

@@ -23,7 +23,8 @@ int ga_size_add(size_t *r, size_t a, size_t b)
 }
 
 static const char *const layer_kind_names[GA_LAYER_KIND_COUNT] = {
-    "dense", "layernorm", "rmsnorm", "residual", "dropout", "embedding", "conv", "maxpool", "avgpool"};
+    "dense", "layernorm", "rmsnorm", "residual", "dropout", "embedding", "conv", "maxpool", "avgpool",
+    "bias", "attention"};
 
 int ga_geom_finish(ga_geom *g)
 {
@@ -85,7 +86,7 @@ int ga_layer_kind_from_name(ga_layer_kind *out, const char *name)
 int ga_net_desc_is_chain(const ga_net_desc *d)
 {
     for (size_t l = 0; l < d->n_layers; l++)
-        if (d->layers[l].kind != GA_LAYER_DENSE)
+        if (d->layers[l].kind != GA_LAYER_DENSE || ga_layer_tokens(&d->layers[l]) > 1)
             return 0;
     return 1;
 }
@@ -105,18 +106,22 @@ int ga_layer_param_counts(size_t *first, size_t *second, const ga_layer_desc *L,
 {
     switch (L->kind) {
     case GA_LAYER_DENSE:
-        *second = L->n_out;
-        return ga_size_mul(first, fan_in, L->n_out);
+        *second = L->n_out / ga_layer_tokens(L);
+        return ga_size_mul(first, fan_in / ga_layer_tokens(L), *second);
     case GA_LAYER_LAYERNORM:
-        *first = *second = L->n_out;
+        *first = *second = L->n_out / ga_layer_tokens(L);
         return 1;
     case GA_LAYER_RMSNORM:
-        *first = L->n_out;
+        *first = L->n_out / ga_layer_tokens(L);
         *second = 0;
         return 1;
     case GA_LAYER_EMBEDDING:
         *second = 0;
         return ga_size_mul(first, L->vocab, L->dim);
+    case GA_LAYER_BIAS:
+        *first = 0;
+        *second = L->n_out;
+        return 1;
     case GA_LAYER_CONV: /* W (oc, c kh kw), b (oc) */
         *second = L->geom.oc;
         return ga_size_mul(first, L->geom.oc, L->geom.c) && ga_size_mul(first, *first, L->geom.kh) &&
@@ -148,8 +153,9 @@ void ga_view_shape(size_t *rows, size_t *cols, const ga_net_desc *d, size_t v)
         return;
     }
     if (L->kind == GA_LAYER_DENSE && v % 2 == 0) { /* W: column (out, in), row (in, out) */
-        *rows = column ? L->n_out : fan_in;
-        *cols = column ? fan_in : L->n_out;
+        size_t T = ga_layer_tokens(L);
+        *rows = column ? L->n_out / T : fan_in / T;
+        *cols = column ? fan_in / T : L->n_out / T;
         return;
     }
     size_t m = n[v % 2]; /* b, gamma, beta: column (m, 1), row (1, m) */
@@ -161,7 +167,7 @@ int ga_view_name(char *buf, size_t size, const ga_net_desc *d, size_t v)
 {
     static const char *const names[GA_LAYER_KIND_COUNT][2] = {
         {"W", "b"}, {"gamma", "beta"}, {"gamma", ""}, {"", ""}, {"", ""}, {"E", ""},
-        {"W", "b"}, {"", ""}, {"", ""}};
+        {"W", "b"}, {"", ""}, {"", ""}, {"", "P"}, {"", ""}};
     size_t l = v / 2;
     const char *stem = names[d->layers[l].kind][v % 2];
     if (!*stem) {
@@ -229,12 +235,21 @@ int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *des
                                "is followed by another layer", l);
         } else if (L->kind != GA_LAYER_DENSE) {
             const char *kn = ga_layer_kind_name(L->kind);
+            if (L->kind == GA_LAYER_ATTENTION) {
+                size_t T = ga_layer_tokens(L), H = L->heads;
+                if (T < 1 || H < 1 || fan_in % (3 * T) || (fan_in / (3 * T)) % H ||
+                    L->n_out != fan_in / 3 || !(L->act_param > 0))
+                    return ga_fail(err, GA_EINVAL, "layers[%zu]: attention over %zu tokens and %zu "
+                                   "heads needs an input of 3 T d numbers (%zu), d a multiple of "
+                                   "the heads, an output of T d (%zu) and a scale > 0 (%g)", l, T,
+                                   H, fan_in, L->n_out, L->act_param);
+            }
             if (L->kind == GA_LAYER_DROPOUT && !(L->p >= 0 && L->p < 1))
                 return ga_fail(err, GA_EINVAL, "layers[%zu].p: %g must be in [0, 1)", l, L->p);
             if (L->kind == GA_LAYER_DROPOUT && !(L->act_param > 0))
                 return ga_fail(err, GA_EINVAL, "layers[%zu]: dropout's scale (act_param) %g must be "
                                "> 0: 1/(1 - p), as the code under test holds it", l, L->act_param);
-            if (L->n_out != fan_in)
+            if (L->kind != GA_LAYER_ATTENTION && L->n_out != fan_in)
                 return ga_fail(err, GA_EINVAL, "layers[%zu]: a %s layer keeps its input's width %zu "
                                "(its size is %zu)", l, kn, fan_in, L->n_out);
             if (L->act != GA_ACT_IDENTITY)
@@ -258,6 +273,14 @@ int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *des
                                    L->from == 0 ? "the input" : "that layer", wf, fan_in);
             }
         }
+        size_t T = ga_layer_tokens(L);
+        if (T > 1 && L->kind != GA_LAYER_ATTENTION &&
+            (!(L->kind == GA_LAYER_DENSE || L->kind == GA_LAYER_LAYERNORM ||
+               L->kind == GA_LAYER_RMSNORM) ||
+                      fan_in % T || L->n_out % T || L->act == GA_ACT_SOFTMAX))
+            return ga_fail(err, GA_EINVAL, "layers[%zu].tokens: %zu tokens need a dense layer or a "
+                           "norm whose input (%zu) and output (%zu) widths they divide, and an "
+                           "elementwise activation", l, T, fan_in, L->n_out);
         if (L->n_out == 0 || L->n_out > GA_MAX_WIDTH)
             return ga_fail(err, GA_EINVAL, "layers[%zu].size: %zu is outside 1..%zu", l, L->n_out,
                            (size_t)GA_MAX_WIDTH);

@@ -6,7 +6,8 @@
 
 static const char *const op_names[GA_OP_KIND_COUNT] = {"dense", "act", "softmax", "loss", "decay",
                                                         "layernorm", "rmsnorm", "affine", "add",
-                                                        "mask", "embed", "conv", "maxpool", "avgpool"};
+                                                        "mask", "embed", "conv", "maxpool", "avgpool",
+                                                        "shift", "attn"};
 
 const char *ga_op_kind_name(ga_op_kind k)
 {
@@ -71,7 +72,24 @@ int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net)
             op->n_inputs = 1;
             op->input[0] = v_in;
             op->output2 = GA_OP_NONE;
-            if (Ld->kind == GA_LAYER_MAXPOOL || Ld->kind == GA_LAYER_AVGPOOL) {
+            if (Ld->kind == GA_LAYER_ATTENTION) {
+                op->kind = GA_OP_ATTN;
+                op->tokens = ga_layer_tokens(Ld);
+                op->heads = Ld->heads;
+                op->act_param = Ld->act_param;
+                op->output = g->n_values;
+                g->width[g->n_values++] = Ld->n_out;
+                op->output2 = g->n_values; /* the attention weights p, kept for the backward */
+                g->width[g->n_values++] = Ld->heads * op->tokens * op->tokens;
+                v_in = layer_out[l] = op->output;
+                continue;
+            } else if (Ld->kind == GA_LAYER_BIAS) {
+                op->kind = GA_OP_SHIFT;
+                op->n_params = 1;
+                op->param[0] = 2 * l + 1;
+                op->output = g->n_values;
+                g->width[g->n_values++] = Ld->n_out;
+            } else if (Ld->kind == GA_LAYER_MAXPOOL || Ld->kind == GA_LAYER_AVGPOOL) {
                 op->kind = Ld->kind == GA_LAYER_MAXPOOL ? GA_OP_MAXPOOL : GA_OP_AVGPOOL;
                 op->geom = Ld->geom;
                 op->output = g->n_values;
@@ -95,10 +113,11 @@ int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net)
             } else {
                 op->kind = Ld->kind == GA_LAYER_LAYERNORM ? GA_OP_LAYERNORM : GA_OP_RMSNORM;
                 op->eps = Ld->eps;
+                op->tokens = ga_layer_tokens(Ld);
                 op->output = g->n_values;
                 g->width[g->n_values++] = Ld->n_out;
                 op->output2 = g->n_values;
-                g->width[g->n_values++] = 1;
+                g->width[g->n_values++] = op->tokens; /* one r per token */
                 ga_op *af = &g->ops[g->n_ops++];
                 af->kind = GA_OP_AFFINE;
                 af->stage = l;
@@ -108,6 +127,7 @@ int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net)
                 af->output2 = GA_OP_NONE;
                 g->width[g->n_values++] = Ld->n_out;
                 af->n_params = Ld->kind == GA_LAYER_LAYERNORM ? 2 : 1;
+                af->tokens = op->tokens;
                 af->param[0] = 2 * l;
                 af->param[1] = 2 * l + 1;
             }
@@ -118,6 +138,7 @@ int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net)
         op->output2 = GA_OP_NONE;
         op->kind = Ld->kind == GA_LAYER_CONV ? GA_OP_CONV : GA_OP_DENSE;
         op->geom = Ld->geom;
+        op->tokens = ga_layer_tokens(Ld);
         op->stage = l;
         op->n_inputs = 1;
         op->input[0] = v_in;
@@ -138,9 +159,11 @@ int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net)
             g->width[g->n_values++] = Ld->n_out;
             f->act = Ld->act;
             f->act_param = Ld->act_param;
+            f->tokens = 1; /* elementwise */
         }
         g->z_last = z;
         g->a_last = a;
+        g->loss_tokens = op->tokens;
         v_in = layer_out[l] = a;
     }
     free(layer_out);

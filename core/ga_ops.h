@@ -48,6 +48,8 @@ typedef enum {
     GA_OP_CONV,      /* a convolution (ga_core.h, CONV); params W, b; an ACT op may follow */
     GA_OP_MAXPOOL,   /* the window's first largest entry */
     GA_OP_AVGPOOL,   /* the window's sum / (kh kw) */
+    GA_OP_SHIFT,     /* out = in + P; param P (a position embedding) */
+    GA_OP_ATTN,      /* causal self-attention (ga_core.h, ATTENTION); output2: p (B, H T T) */
     GA_OP_KIND_COUNT
 } ga_op_kind;
 
@@ -69,6 +71,9 @@ typedef struct {
     double p;                           /* MASK */
     size_t dim;                         /* EMBED: numbers per id */
     ga_geom geom;                       /* CONV, MAXPOOL, AVGPOOL */
+    size_t heads;                       /* ATTN */
+    size_t tokens;                      /* DENSE, LAYERNORM, RMSNORM, AFFINE, ATTN: the row as this many
+                                           tokens mapped alike (1: the whole row) */
     size_t n_params;
     size_t param[GA_OP_MAX_PARAMS];     /* net->views indices; DENSE: W, b */
     ga_activation act;                  /* ACT: which */
@@ -84,6 +89,7 @@ typedef struct {
     size_t n_stages;    /* = n_layers */
     size_t *stage_op;   /* (n_stages + 1) first op of each stage; the last entry = the LOSS op */
     size_t z_last, a_last; /* the value ids the loss reads */
+    size_t loss_tokens;    /* the last dense layer's tokens: the loss sees B loss_tokens rows */
     size_t decay_op;    /* index of the DECAY op, or GA_OP_NONE when lambda = 0 */
     /* Nets with layers other than dense (norms, residual adds) are not a
      * chain: their backward pass keeps one gradient per value (ga_ref_tmpl.h,

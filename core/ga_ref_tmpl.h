@@ -92,6 +92,7 @@ typedef struct {
     size_t norm_no_mean;     /* layernorm layer whose dx leaves out - mean(dxh) (SIZE_MAX: none) */
     int embed_overwrite;     /* dE[v] set from the last position holding v, not summed */
     int conv_flip;           /* a conv's input gradient with the kernel flipped (W[o, ci, kh-1-u, kw-1-v]) */
+    int attn_no_scale;       /* attention's score gradients without the 1/sqrt(hs) scale */
 } ga_ref_faults;
 #endif
 
@@ -568,6 +569,96 @@ static void REF_FN(conv_backward)(REF_CTX *c, REF_T *grad, REF_T *din, REF_T *do
     A_CLEAR(c, &s);
 }
 
+/* ---- causal self-attention (ga_core.h, ATTENTION) ----------------------
+ * One sample: in (T, 3d) = (q, k, v) per token, out (T, d), p (H, T, T) the
+ * weights (0 above the diagonal): s_u = (q_t . k_u) m, p = exp(s - max s) /
+ * sum, out_t = sum_u p_u v_u, all in index order. */
+static void REF_FN(attn_row)(REF_CTX *c, REF_T *out, REF_T *p, REF_T *in, const ga_op *op, size_t d)
+{
+    size_t T = op->tokens, H = op->heads, hs = d / H, w3 = 3 * d;
+    REF_T sc, mx;
+    A_INIT(c, &sc);
+    A_INIT(c, &mx);
+    for (size_t h = 0; h < H; h++)
+        for (size_t t = 0; t < T; t++) {
+            REF_T *P = p + (h * T + t) * T, *q = in + t * w3 + h * hs;
+            for (size_t u = 0; u <= t; u++) {
+                A_DOT_VV(c, &sc, q, 1, in + u * w3 + d + h * hs, 1, hs);
+                A_MUL_D(c, &P[u], &sc, op->act_param);
+            }
+#ifdef A_SOFTMAX_ROW
+            A_SOFTMAX_ROW(c, P, P, t + 1); /* the arithmetic's own softmax (may alias) */
+#else
+            size_t jmax = REF_FN(argmax)(c, P, t + 1);
+            A_SET(c, &mx, &P[jmax]);
+            A_DOT_T acc;
+            A_DOT_BEGIN(c, &acc);
+            for (size_t u = 0; u <= t; u++) {
+                A_SUB(c, &sc, &P[u], &mx);
+                A_EXP(c, &P[u], &sc);
+                A_DOT_ADD_V(c, &acc, &P[u]);
+            }
+            A_DOT_END(c, &sc, &acc);
+            for (size_t u = 0; u <= t; u++)
+                A_DIV(c, &P[u], &P[u], &sc);
+#endif
+            for (size_t u = t + 1; u < T; u++)
+                A_SET_D(c, &P[u], 0.0);
+            for (size_t i = 0; i < hs; i++)
+                A_DOT_VV(c, &out[t * d + h * hs + i], P, 1, in + 2 * d + h * hs + i, w3, t + 1);
+        }
+    A_CLEAR(c, &mx);
+    A_CLEAR(c, &sc);
+}
+
+/* The backward pass of an attention op over the batch: ds (B, H T T) the
+ * scores' gradients (scratch: dL/dp's slot), din (B, T 3d) accumulated as
+ * ga_graph says (first: set). */
+static void REF_FN(attn_backward)(REF_CTX *c, REF_T *din, REF_T *ds, REF_T *dout, REF_T *in,
+                                  REF_T *pw, const ga_op *op, size_t d, size_t B, int first,
+                                  int no_scale)
+{
+    size_t T = op->tokens, H = op->heads, hs = d / H, w3 = 3 * d, HTT = H * T * T;
+    REF_T S, t1;
+    A_INIT(c, &S);
+    A_INIT(c, &t1);
+    for (size_t n = 0; n < B; n++) {
+        REF_T *x = in + n * T * w3, *go = dout + n * T * d, *P = pw + n * HTT, *D = ds + n * HTT;
+        for (size_t h = 0; h < H; h++)
+            for (size_t t = 0; t < T; t++) {
+                REF_T *Pt = P + (h * T + t) * T, *Dt = D + (h * T + t) * T;
+                for (size_t u = 0; u <= t; u++) /* dp_u */
+                    A_DOT_VV(c, &Dt[u], go + t * d + h * hs, 1, x + u * w3 + 2 * d + h * hs, 1, hs);
+                A_DOT_VV(c, &S, Pt, 1, Dt, 1, t + 1);
+                for (size_t u = 0; u <= t; u++) { /* ds_u = p_u (dp_u - S) m */
+                    A_SUB(c, &t1, &Dt[u], &S);
+                    A_MUL(c, &t1, &Pt[u], &t1);
+                    if (no_scale) /* the fault: the scale left out of the backward */
+                        A_SET(c, &Dt[u], &t1);
+                    else
+                        A_MUL_D(c, &Dt[u], &t1, op->act_param);
+                }
+                for (size_t u = t + 1; u < T; u++)
+                    A_SET_D(c, &Dt[u], 0.0);
+            }
+        for (size_t u = 0; u < T; u++)
+            for (size_t h = 0; h < H; h++)
+                for (size_t i = 0; i < hs; i++) {
+                    /* dq_u = sum_{w <= u} ds_uw k_w; dk_u = sum_{t >= u} ds_tu q_t;
+                     * dv_u = sum_{t >= u} p_tu dout_t */
+                    REF_T *gq = &din[n * T * w3 + u * w3 + h * hs + i];
+                    A_DOT_VV(c, &t1, D + (h * T + u) * T, 1, x + d + h * hs + i, w3, u + 1);
+                    REF_ACCUM(c, gq, &t1, first);
+                    A_DOT_VV(c, &t1, D + (h * T + u) * T + u, T, x + u * w3 + h * hs + i, w3, T - u);
+                    REF_ACCUM(c, gq + d, &t1, first);
+                    A_DOT_VV(c, &t1, P + (h * T + u) * T + u, T, go + u * d + h * hs + i, d, T - u);
+                    REF_ACCUM(c, gq + 2 * d, &t1, first);
+                }
+    }
+    A_CLEAR(c, &t1);
+    A_CLEAR(c, &S);
+}
+
 /* One row of a layernorm or rmsnorm op: xh (n) and *r from x (n).
  * layernorm: mu = (sum x) / n, d = x - mu, var = (sum d d) / n; rmsnorm: d = x,
  * var = (sum x x) / n; then r = 1 / sqrt(var + eps), xh = d r. The core
@@ -616,28 +707,39 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
                 const ga_op *op = &g->ops[i];
                 size_t wi = g->width[op->input[0]], wo = g->width[op->output];
                 REF_T *in = val[op->input[0]] + n * wi, *out = val[op->output] + n * wo;
-                if (op->kind == GA_OP_DENSE) { /* z[k] = (sum_j in[j] W(k,j)) + b[k] */
+                size_t T = op->tokens > 1 ? op->tokens : 1, di = wi / T, dd = wo / T;
+                if (op->kind == GA_OP_DENSE) { /* z[k] = (sum_j in[j] W(k,j)) + b[k], each token */
                     const ga_view *W = &net->views[op->param[0]], *b = &net->views[op->param[1]];
-                    for (size_t k = 0; k < wo; k++) {
-                        size_t js, ks, at = REF_FN(w_at)(net, W, k, &js, &ks);
-                        A_DOT_VP(c, &t, in, 1, params, at, js, wi);
-                        A_ADD_D(c, &out[k], &t, params[b->offset + k]);
-                    }
+                    for (size_t tk = 0; tk < T; tk++)
+                        for (size_t k = 0; k < dd; k++) {
+                            size_t js, ks, at = REF_FN(w_at)(net, W, k, &js, &ks);
+                            A_DOT_VP(c, &t, in + tk * di, 1, params, at, js, di);
+                            A_ADD_D(c, &out[tk * dd + k], &t, params[b->offset + k]);
+                        }
                 } else if (op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM) {
-                    REF_FN(normalize)(c, out, val[op->output2] + n, in, wi, op);
-                } else if (op->kind == GA_OP_AFFINE) { /* gamma xh (+ beta) */
+                    for (size_t tk = 0; tk < T; tk++)
+                        REF_FN(normalize)(c, out + tk * dd, val[op->output2] + n * T + tk,
+                                          in + tk * di, di, op);
+                } else if (op->kind == GA_OP_AFFINE) { /* gamma xh (+ beta), gamma shared by tokens */
                     const ga_view *gm = &net->views[op->param[0]], *be = &net->views[op->param[1]];
                     for (size_t k = 0; k < wo; k++) {
                         if (op->n_params == 2) {
-                            A_MUL_D(c, &t, &in[k], params[gm->offset + k]);
-                            A_ADD_D(c, &out[k], &t, params[be->offset + k]);
+                            A_MUL_D(c, &t, &in[k], params[gm->offset + k % dd]);
+                            A_ADD_D(c, &out[k], &t, params[be->offset + k % dd]);
                         } else {
-                            A_MUL_D(c, &out[k], &in[k], params[gm->offset + k]);
+                            A_MUL_D(c, &out[k], &in[k], params[gm->offset + k % dd]);
                         }
                     }
                 } else if (op->kind == GA_OP_CONV || op->kind == GA_OP_MAXPOOL ||
                            op->kind == GA_OP_AVGPOOL) {
                     REF_FN(conv_row)(c, out, in, op, net, params);
+                } else if (op->kind == GA_OP_ATTN) {
+                    REF_FN(attn_row)(c, out, val[op->output2] + n * g->width[op->output2], in, op,
+                                     wo / op->tokens);
+                } else if (op->kind == GA_OP_SHIFT) { /* in + P */
+                    const ga_view *P = &net->views[op->param[0]];
+                    for (size_t k = 0; k < wo; k++)
+                        A_ADD_D(c, &out[k], &in[k], params[P->offset + k]);
                 } else if (op->kind == GA_OP_MASK) { /* in m, m = the scale or 0 */
                     for (size_t k = 0; k < wo; k++)
                         A_MUL_D(c, &out[k], &in[k],
@@ -673,16 +775,17 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
             }
     const ga_op *lo = &g->ops[g->stage_op[g->n_stages]];
     const ga_loss_desc *ld = &lo->loss;
-    size_t no = g->width[g->z_last];
+    /* a last layer of T tokens: B T rows of n_out / T */
+    size_t lt = g->loss_tokens > 1 ? g->loss_tokens : 1, no = g->width[g->z_last] / lt, R = B * lt;
     A_SET_D(c, &s, 0.0);
-    for (size_t n = 0; n < B; n++) {
+    for (size_t n = 0; n < R; n++) {
         REF_FN(sample_term)(c, &t, ld->kind, val[g->z_last] + n * no, val[g->a_last] + n * no,
                             y + n * no, no);
         A_ADD(c, &s, &s, &t);
     }
-    /* L = scale * (sum / N): N = B n_out (mean), B (batch_mean), 1 (sum: no division) */
-    double N = ld->reduction == GA_REDUCE_MEAN ? (double)B * (double)no
-               : ld->reduction == GA_REDUCE_BATCH_MEAN ? (double)B : 1.0;
+    /* L = scale * (sum / N): N = R n_out (mean), R (batch_mean), 1 (sum: no division) */
+    double N = ld->reduction == GA_REDUCE_MEAN ? (double)R * (double)no
+               : ld->reduction == GA_REDUCE_BATCH_MEAN ? (double)R : 1.0;
     if (N != 1.0)
         A_DIV_D(c, &s, &s, N);
     A_MUL_D(c, loss, &s, ld->scale);
@@ -714,7 +817,9 @@ static const ga_op *REF_FN(loss_delta)(REF_CTX *c, REF_T *dz, REF_T *const *val,
                                        const double *y, size_t B, const ga_ref_faults *f)
 {
     const ga_loss_desc *ld = &g->ops[g->stage_op[g->n_stages]].loss;
-    size_t last = g->n_stages - 1, no = g->width[g->z_last];
+    size_t lt = g->loss_tokens > 1 ? g->loss_tokens : 1, last = g->n_stages - 1;
+    size_t no = g->width[g->z_last] / lt;
+    B *= lt; /* the loss's rows: B samples of lt tokens each */
     REF_T factor, t;
     A_INIT(c, &factor);
     A_INIT(c, &t);
@@ -813,22 +918,26 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
         if (op == out_act)
             continue; /* chained with the loss above */
         size_t v0 = op->input[0], wi = g->width[v0], wo = g->width[op->output];
+        /* an op over T tokens: B T rows of a token's width (dense, norms, affine) */
+        size_t T = op->tokens > 1 && op->kind != GA_OP_ATTN ? op->tokens : 1, Bt = B * T;
+        wi /= T;
+        wo /= T;
         REF_T *in = val[v0], *dout = dval + B * g->voff[op->output];
         REF_T *din = dval + B * g->voff[v0];
         int first = g->last_use[v0] == i;
         if (op->kind == GA_OP_DENSE) {
             const ga_view *W = &net->views[op->param[0]];
-            REF_FN(dense_param_grads)(c, grad, dout, in, op, net, params, ld->weight_decay, B, f);
+            REF_FN(dense_param_grads)(c, grad, dout, in, op, net, params, ld->weight_decay, Bt, f);
             if (v0 == 0)
                 continue; /* the input's gradient is not asked for */
-            for (size_t n = 0; n < B; n++)
+            for (size_t n = 0; n < Bt; n++)
                 for (size_t j = 0; j < wi; j++) {
                     size_t js, ks, at = REF_FN(w_at)(net, W, 0, &js, &ks) + j * js;
                     A_DOT_VP(c, &s, &dout[n * wo], 1, params, at, ks, wo);
                     REF_ACCUM(c, &din[n * wi + j], &s, first);
                 }
         } else if (op->kind == GA_OP_ACT || op->kind == GA_OP_SOFTMAX) {
-            for (size_t n = 0; n < B; n++) {
+            for (size_t n = 0; n < Bt; n++) {
                 REF_FN(chain)(c, row, &dout[n * wo], op, &in[n * wi], &val[op->output][n * wo],
                               wo, f->act_layer == op->stage, f->act_missing);
                 for (size_t k = 0; k < wo; k++)
@@ -837,16 +946,16 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
         } else if (op->kind == GA_OP_AFFINE) {
             const ga_view *gm = &net->views[op->param[0]], *be = &net->views[op->param[1]];
             for (size_t k = 0; k < wo; k++) {
-                A_DOT_VV(c, &grad[gm->offset + k], &dout[k], wo, &in[k], wi, B);
+                A_DOT_VV(c, &grad[gm->offset + k], &dout[k], wo, &in[k], wi, Bt);
                 if (op->n_params == 2) {
                     A_DOT_T acc;
                     A_DOT_BEGIN(c, &acc);
-                    for (size_t n = 0; n < B; n++)
+                    for (size_t n = 0; n < Bt; n++)
                         A_DOT_ADD_V(c, &acc, &dout[n * wo + k]);
                     A_DOT_END(c, &grad[be->offset + k], &acc);
                 }
             }
-            for (size_t n = 0; n < B; n++)
+            for (size_t n = 0; n < Bt; n++)
                 for (size_t k = 0; k < wo; k++) {
                     A_MUL_D(c, &s, &dout[n * wo + k], params[gm->offset + k]);
                     REF_ACCUM(c, &din[n * wi + k], &s, first);
@@ -856,7 +965,7 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
                 continue;
             REF_T *xh = val[op->output], *r = val[op->output2];
             int ln = op->kind == GA_OP_LAYERNORM, no_mean = ln && f->norm_no_mean == op->stage;
-            for (size_t n = 0; n < B; n++) {
+            for (size_t n = 0; n < Bt; n++) {
                 REF_T *dy = &dout[n * wo], *x = &xh[n * wo];
                 if (ln) {
                     A_DOT_T acc;
@@ -882,6 +991,22 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
         } else if (op->kind == GA_OP_CONV || op->kind == GA_OP_MAXPOOL || op->kind == GA_OP_AVGPOOL) {
             REF_FN(conv_backward)(c, grad, din, dout, in, op, net, params,
                                   f->no_decay ? 0.0 : ld->weight_decay, B, v0 != 0, first, f->conv_flip);
+        } else if (op->kind == GA_OP_ATTN) {
+            if (v0 != 0)
+                REF_FN(attn_backward)(c, din, dval + B * g->voff[op->output2], dout, in,
+                                      val[op->output2], op, wo / op->tokens, B, first,
+                                      f->attn_no_scale);
+        } else if (op->kind == GA_OP_SHIFT) {
+            const ga_view *P = &net->views[op->param[0]];
+            for (size_t k = 0; k < wo; k++) {
+                A_DOT_T acc;
+                A_DOT_BEGIN(c, &acc);
+                for (size_t n = 0; n < B; n++)
+                    A_DOT_ADD_V(c, &acc, &dout[n * wo + k]);
+                A_DOT_END(c, &grad[P->offset + k], &acc);
+            }
+            for (size_t e = 0; v0 != 0 && e < B * wo; e++)
+                REF_ACCUM(c, &din[e], &dout[e], first);
         } else if (op->kind == GA_OP_MASK) {
             for (size_t n = 0; n < B; n++)
                 for (size_t k = 0; k < wo; k++) {
@@ -932,7 +1057,7 @@ static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *
                              REF_T *delta_prev, const ga_graph *g, const ga_net *net,
                              const double *params, const double *x, const double *y, size_t B, const ga_ref_faults *f)
 {
-    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX, SIZE_MAX, 0, 0};
+    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX, SIZE_MAX, 0, 0, 0};
     if (!f)
         f = &none;
     if (!g->chain) { /* delta is then the whole scratch of ga_graph_pass_sizes */

@@ -277,7 +277,21 @@ void ga_spec_tensor_shape(size_t *rows, size_t *cols, const ga_net_desc *desc, s
 /* ---- sections --------------------------------------------------------------- */
 
 #define LAYER_TYPES "dense, layernorm, rmsnorm, residual, dropout, embedding, conv1d, conv2d, " \
-                    "maxpool1d, maxpool2d, avgpool1d, avgpool2d"
+                    "maxpool1d, maxpool2d, avgpool1d, avgpool2d, bias, attention"
+
+/* "tokens": T > 0 dividing the layer's input width (absent: the whole row). */
+static int get_tokens(ga_layer_desc *d, const ctx *c, const json_t *L, const char *base, size_t fan_in)
+{
+    char path[PATHLEN];
+    int st = get_size(&d->tokens, c, L, base, "tokens", 0, GA_MAX_WIDTH, "token count");
+    if (st)
+        return st;
+    join(path, base, "tokens");
+    if (d->tokens > 1 && fan_in % d->tokens)
+        return fail(c, GA_ESPEC, path, "is %zu, which does not divide the layer's input width %zu",
+                    d->tokens, fan_in);
+    return GA_OK;
+}
 
 /* A layer's activation, slope and alpha (dense and conv layers). */
 static int parse_activation(ga_layer_desc *d, const ctx *c, const json_t *L, const char *base)
@@ -421,14 +435,17 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
     if (!s->desc.layers)
         return fail(c, GA_ENOMEM, "layers", "cannot allocate %zu layer descriptions", n);
     s->desc.n_layers = n;
-    static const char *const layer_keys[] = {"type", "size", "activation", "slope", "alpha", NULL};
-    static const char *const norm_keys[] = {"type", "eps", NULL};
+    static const char *const layer_keys[] = {"type", "size", "activation", "slope", "alpha",
+                                             "tokens", NULL};
+    static const char *const norm_keys[] = {"type", "eps", "tokens", NULL};
     static const char *const residual_keys[] = {"type", "from", NULL};
     static const char *const dropout_keys[] = {"type", "p", "seed", NULL};
     static const char *const embedding_keys[] = {"type", "vocab", "dim", NULL};
     static const char *const conv_keys[] = {"type", "in_shape", "channels", "kernel", "stride",
                                             "padding", "activation", "slope", "alpha", NULL};
     static const char *const pool_keys[] = {"type", "in_shape", "kernel", "stride", NULL};
+    static const char *const bias_keys[] = {"type", NULL};
+    static const char *const attention_keys[] = {"type", "tokens", "heads", NULL};
     size_t fan_in = s->desc.n_in;
     for (size_t i = 0; i < n; i++) {
         char base[PATHLEN], path[PATHLEN];
@@ -478,6 +495,30 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
             join(path, base, "type");
             return fail(c, GA_ESPEC, path, "unknown layer type \"%s\" (expected one of: "
                         LAYER_TYPES ")", type);
+        }
+        if (d->kind == GA_LAYER_BIAS || d->kind == GA_LAYER_ATTENTION) {
+            int att = d->kind == GA_LAYER_ATTENTION;
+            if ((st = check_keys(c, L, base, att ? attention_keys : bias_keys)))
+                return st;
+            d->act = GA_ACT_IDENTITY;
+            d->n_out = fan_in;
+            if (att) {
+                if ((st = get_size(&d->tokens, c, L, base, "tokens", 1, GA_MAX_WIDTH, "token count")) ||
+                    (st = get_size(&d->heads, c, L, base, "heads", 1, GA_MAX_WIDTH, "head count")))
+                    return st;
+                if (fan_in % (3 * d->tokens) || (fan_in / (3 * d->tokens)) % d->heads)
+                    return fail(c, GA_ESPEC, base, "attention over %zu tokens and %zu heads reads "
+                                "rows of 3 T d numbers (q, k, v per token), d a multiple of the "
+                                "heads; its input has %zu", d->tokens, d->heads, fan_in);
+                size_t hs = fan_in / (3 * d->tokens) / d->heads;
+                d->act_param = 1.0 / sqrt((double)hs); /* the scores' scale, as code holds it */
+                d->n_out = fan_in / 3;
+                fan_in = d->n_out;
+            }
+            if (i + 1 == n)
+                return fail(c, GA_ESPEC, base, "is a%s %s layer; the loss reads a dense layer's "
+                            "output (expected a dense layer last)", att ? "n" : "", type);
+            continue;
         }
         if (d->kind == GA_LAYER_EMBEDDING || d->kind == GA_LAYER_DROPOUT) {
             int emb = d->kind == GA_LAYER_EMBEDDING;
@@ -541,7 +582,8 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
                                 d->from == 0 ? "the input" : "that layer", wf, fan_in);
             } else {
                 d->eps = 1e-5;
-                if ((st = get_number(&d->eps, c, L, base, "eps", 0, "a number > 0")))
+                if ((st = get_number(&d->eps, c, L, base, "eps", 0, "a number > 0")) ||
+                    (st = get_tokens(d, c, L, base, fan_in)))
                     return st;
                 if (!(d->eps > 0.0)) {
                     join(path, base, "eps");
@@ -555,8 +597,13 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
         }
         if ((st = check_keys(c, L, base, layer_keys)))
             return st;
-        if ((st = get_size(&d->n_out, c, L, base, "size", 1, GA_MAX_WIDTH, "layer size")))
+        if ((st = get_size(&d->n_out, c, L, base, "size", 1, GA_MAX_WIDTH, "layer size")) ||
+            (st = get_tokens(d, c, L, base, fan_in)))
             return st;
+        if (d->tokens > 1 && (d->n_out > GA_MAX_WIDTH / d->tokens))
+            return fail(c, GA_ESPEC, base, "%zu tokens of size %zu make a row over %zu numbers",
+                        d->tokens, d->n_out, (size_t)GA_MAX_WIDTH);
+        d->n_out *= ga_layer_tokens(d); /* size is per token */
         fan_in = d->n_out;
         if ((st = parse_activation(d, c, L, base)))
             return st;
@@ -1383,6 +1430,10 @@ int ga_spec_write(FILE *f, ga_error *err, const ga_spec *spec, const ga_net *net
             fprintf(f, "%s\n    {\"type\": \"%s\"", l ? "," : "", ga_layer_kind_name(L->kind));
             if (L->kind == GA_LAYER_EMBEDDING) {
                 fprintf(f, ", \"vocab\": %zu, \"dim\": %zu}", L->vocab, L->dim);
+            } else if (L->kind == GA_LAYER_ATTENTION) {
+                fprintf(f, ", \"tokens\": %zu, \"heads\": %zu}", L->tokens, L->heads);
+            } else if (L->kind == GA_LAYER_BIAS) {
+                fputs("}", f);
             } else if (L->kind == GA_LAYER_DROPOUT) {
                 fputs(", \"p\": ", f);
                 put_number(f, L->p);
@@ -1392,12 +1443,16 @@ int ga_spec_write(FILE *f, ga_error *err, const ga_spec *spec, const ga_net *net
             } else {
                 fputs(", \"eps\": ", f);
                 put_number(f, L->eps);
+                if (L->tokens > 1)
+                    fprintf(f, ", \"tokens\": %zu", L->tokens);
                 fputs("}", f);
             }
             continue;
         }
-        fprintf(f, "%s\n    {\"size\": %zu, \"activation\": \"%s\"", l ? "," : "", L->n_out,
-                ga_activation_name(L->act));
+        fprintf(f, "%s\n    {\"size\": %zu, \"activation\": \"%s\"", l ? "," : "",
+                L->n_out / ga_layer_tokens(L), ga_activation_name(L->act));
+        if (L->tokens > 1)
+            fprintf(f, ", \"tokens\": %zu", L->tokens);
         if (L->act == GA_ACT_LEAKY_RELU || L->act == GA_ACT_ELU) {
             fprintf(f, ", \"%s\": ", L->act == GA_ACT_ELU ? "alpha" : "slope");
             put_number(f, L->act_param);
