@@ -33,7 +33,7 @@ typedef struct {
     size_t ln_layer; /* a layernorm layer (0-based), or SIZE_MAX */
     size_t vocab;    /* an embedding's vocabulary (the first layer), or 0 */
     size_t pool_layer; /* a max pool (0-based), or SIZE_MAX */
-    int has_conv;
+    int has_conv, has_attn;
     char what[160];
 } gnet;
 
@@ -59,7 +59,7 @@ static void gnet_make(gnet *g, uint32_t seed)
     g->ln_layer = SIZE_MAX;
     g->vocab = 0;
     g->pool_layer = SIZE_MAX;
-    g->has_conv = 0;
+    g->has_conv = g->has_attn = 0;
     int pos = snprintf(g->what, sizeof g->what, "seed %u:", seed);
     if (pick(&rng, 4) == 0) { /* token ids in, an embedding first */
         ga_layer_desc *d = &L[nl];
@@ -72,9 +72,33 @@ static void gnet_make(gnet *g, uint32_t seed)
                         d->dim);
     }
     while (nl + 1 < target) {
-        size_t w = width[nl], kind = pick(&rng, 7);
+        size_t w = width[nl], kind = pick(&rng, 9);
         ga_layer_desc *d = &L[nl];
-        if (kind == 5 || kind == 6) { /* a conv or a pool over w read as (c, h, w') */
+        if (kind == 7 && nl + 2 < target) { /* a per-token qkv projection, then attention */
+            size_t T = w % 3 == 0 ? 3 : w % 2 == 0 ? 2 : 1, dd = (size_t[]){1, 2, 4}[pick(&rng, 3)];
+            d->n_out = T * 3 * dd;
+            d->tokens = T;
+            d->act = pick(&rng, 2) ? GA_ACT_IDENTITY : GA_ACT_TANH;
+            width[nl + 1] = d->n_out;
+            ga_layer_desc *at = &L[nl + 1];
+            at->kind = GA_LAYER_ATTENTION;
+            at->tokens = T;
+            at->heads = dd % 2 == 0 && pick(&rng, 2) ? 2 : 1;
+            at->n_out = T * dd;
+            at->act_param = 1.0 / sqrt((double)(dd / at->heads));
+            width[nl + 2] = at->n_out;
+            pos += snprintf(g->what + pos, sizeof g->what - (size_t)pos, " qkv(T%zu) attention(H%zu)", T,
+                            at->heads);
+            if (pos >= (int)sizeof g->what - 40)
+                pos = (int)sizeof g->what - 40;
+            g->has_attn = 1;
+            nl += 2;
+            continue;
+        }
+        if (kind == 8) {
+            d->kind = GA_LAYER_BIAS;
+            d->n_out = w;
+        } else if (kind == 5 || kind == 6) { /* a conv or a pool over w read as (c, h, w') */
             ga_geom gm = {0};
             gm.c = w % 3 == 0 ? 3 : w % 2 == 0 ? 2 : 1;
             size_t rest = w / gm.c, divs[16], nd = 0;
@@ -111,6 +135,8 @@ static void gnet_make(gnet *g, uint32_t seed)
         } else if (kind == 1 || kind == 2) {
             d->kind = kind == 1 ? GA_LAYER_LAYERNORM : GA_LAYER_RMSNORM;
             d->n_out = w;
+            if (w % 2 == 0 && pick(&rng, 2))
+                d->tokens = w % 4 == 0 && pick(&rng, 2) ? 4 : 2; /* per token */
             d->eps = pick(&rng, 2) ? 1e-5 : 0.25;
             if (kind == 1 && g->ln_layer == SIZE_MAX)
                 g->ln_layer = nl;
@@ -137,6 +163,10 @@ static void gnet_make(gnet *g, uint32_t seed)
     ga_loss_kind lk = losses[pick(&rng, 4)];
     L[nl].n_out = 1 + pick(&rng, 4);
     L[nl].act = lk == GA_LOSS_MSE ? GA_ACT_TANH : GA_ACT_IDENTITY;
+    if (width[nl] % 2 == 0 && pick(&rng, 3) == 0) { /* a loss per token */
+        L[nl].tokens = 2;
+        L[nl].n_out *= 2;
+    }
     nl++;
     snprintf(g->what + pos, sizeof g->what - (size_t)pos, " dense -> %s", ga_loss_name(lk));
     ga_net_desc desc = {pick(&rng, 2) ? GA_LAYOUT_ROW : GA_LAYOUT_COLUMN, n_in, nl, L,
@@ -600,4 +630,53 @@ Test(graph, fast_mode_no_false_alarm_and_detects, .timeout = 300)
     /* --fast is a screen by finite differences: its power is measured, not
      * promised; the oracle method is the gate (test above) */
     cr_expect(confirmed * 100 >= moved * 95, "--fast caught %zu of %zu moves", confirmed, moved);
+}
+
+/* The mutation class of attention: the score gradients without the
+ * 1/sqrt(head size) scale (ga_plainpass's attn_no_scale). */
+Test(graph, attention_without_scale_is_caught, .timeout = 200)
+{
+    size_t effective = 0, caught = 0, tried = 0;
+    for (uint32_t seed = 1; seed <= 2 * NETS; seed++) {
+        gnet g;
+        gnet_make(&g, seed);
+        if (!g.has_attn) {
+            gnet_clear(&g);
+            continue;
+        }
+        tried++;
+        ga_error err = {{0}};
+        size_t P = g.net->n_params;
+        double *good = malloc(2 * P * sizeof *good), *bad = good + P;
+        ga_workspace *ws;
+        cr_assert(good);
+        cr_assert_eq(ga_workspace_alloc(&ws, &err, g.net, g.batch), GA_OK);
+        ga_plain_options o;
+        ga_plain_options_default(&o);
+        cr_assert_eq(ga_plain_pass(NULL, good, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
+                     "%s: %s", g.what, err.msg);
+        o.attn_no_scale = 1;
+        cr_assert_eq(ga_plain_pass(NULL, bad, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
+                     "%s: %s", g.what, err.msg);
+        ga_workspace_free(ws);
+        ga_check_report *r = judge(&g, good, GA_PREC_FLOAT64);
+        size_t must = 0;
+        for (size_t i = 0; i < P; i++)
+            must += r->entries[i].verdict == GA_VERDICT_PASS &&
+                    fabs(bad[i] - good[i]) > 2 * (r->entries[i].tol + fabs(r->entries[i].analytic - r->entries[i].ref));
+        ga_check_report_free(r);
+        if (must) {
+            effective++;
+            r = judge(&g, bad, GA_PREC_FLOAT64);
+            caught += r->n_fail > 0;
+            cr_expect(r->n_fail > 0, "%s: attention without its scale moves %zu entries, none FAILs",
+                      g.what, must);
+            ga_check_report_free(r);
+        }
+        free(good);
+        gnet_clear(&g);
+    }
+    fprintf(stderr, "attention without its scale: %zu nets with attention, %zu where it moves an entry "
+            "beyond rounding, caught in %zu\n", tried, effective, caught);
+    cr_assert(effective > 10);
 }
