@@ -1317,14 +1317,16 @@ static int enclose_graph(ga_enclosure *e, ga_error *err, const fmodel *m, const 
     for (size_t st = 0; st < g->n_stages; st++) {
         size_t i0 = g->stage_op[st], i1 = g->stage_op[st + 1], n = B * g->width[g->ops[i0].output];
         const ga_op *first = &g->ops[i0], *lastop = &g->ops[i1 - 1];
-        const ivl *zv = val[first->output], *av = val[lastop->output];
+        /* an rnn's z is its second output (the pre-activations), its a the states */
+        const ivl *zv = val[first->kind == GA_OP_RNN ? first->output2 : first->output];
+        const ivl *av = val[lastop->output];
         for (size_t i = 0; i < n; i++) {
             e->z_lo[st][i] = down(zv[i].lo);
             e->z_hi[st][i] = up(zv[i].hi);
             e->a_lo[st][i] = down(av[i].lo);
             e->a_hi[st][i] = up(av[i].hi);
             int amb = 0;
-            if (lastop->kind == GA_OP_ACT)
+            if (lastop->kind == GA_OP_ACT || lastop->kind == GA_OP_RNN)
                 (void)dact_range_any(m, &amb, lastop->act, lastop->act_param, zv[i]);
             e->amb[st][i] = (unsigned char)amb;
             e->lost[st][i] = 0;

@@ -170,13 +170,13 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
             val[op->output] = op->kind == GA_OP_DENSE || op->kind == GA_OP_CONV ||
                                       op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM
                                   ? ws->z[st] : ws->a[st];
-            if (op->output2 != GA_OP_NONE && op->kind != GA_OP_ATTN)
+            if (op->output2 != GA_OP_NONE && op->kind != GA_OP_ATTN && op->kind != GA_OP_RNN)
                 val[op->output2] = ws->dact[st];
         }
     /* attention's weights (B, H T T) do not fit a layer's arrays: their own */
     size_t n_att = 0;
     for (size_t i = 0; i < g->n_ops; i++)
-        if (g->ops[i].kind == GA_OP_ATTN)
+        if (g->ops[i].kind == GA_OP_ATTN || g->ops[i].kind == GA_OP_RNN)
             n_att += batch * g->width[g->ops[i].output2];
     double *att = n_att ? malloc(n_att * sizeof *att) : NULL;
     if (n_att && !att) {
@@ -185,7 +185,7 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
         return ga_fail(err, GA_ENOMEM, "plain pass: out of memory for attention weights");
     }
     for (size_t i = 0, off = 0; i < g->n_ops; i++)
-        if (g->ops[i].kind == GA_OP_ATTN) {
+        if (g->ops[i].kind == GA_OP_ATTN || g->ops[i].kind == GA_OP_RNN) {
             val[g->ops[i].output2] = att + off;
             off += batch * g->width[g->ops[i].output2];
         }
@@ -203,7 +203,7 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
     const ga_ref_faults faults = {o->factor_scale, o->no_decay, o->ce_no_softmax, o->act_layer,
                                   o->act_missing, o->bias_layer, o->bias_scale, o->transposed_layer,
                                   o->norm_no_mean, o->embed_overwrite, o->conv_flip,
-                                  o->attn_no_scale};
+                                  o->attn_no_scale, o->rnn_short};
     double L;
     plain_forward(&pert, &L, val, g, net, params, x, y, batch);
     if (loss)

@@ -40,6 +40,7 @@ typedef struct {
     int embed_overwrite;     /* the embedding's dE[v] from v's last position alone */
     int conv_flip;           /* convolutions' input gradients with the kernel flipped */
     int attn_no_scale;       /* attention's score gradients without the 1/sqrt(hs) scale */
+    int rnn_short;           /* backpropagation through time stopping one step early */
     /* Monte Carlo arithmetic */
     int mca;                 /* 1: perturb every operation */
     uint64_t mca_state;      /* random stream state (advanced by each call) */

@@ -33,7 +33,7 @@ typedef struct {
     size_t ln_layer; /* a layernorm layer (0-based), or SIZE_MAX */
     size_t vocab;    /* an embedding's vocabulary (the first layer), or 0 */
     size_t pool_layer; /* a max pool (0-based), or SIZE_MAX */
-    int has_conv, has_attn;
+    int has_conv, has_attn, has_rnn;
     char what[160];
 } gnet;
 
@@ -59,7 +59,7 @@ static void gnet_make(gnet *g, uint32_t seed)
     g->ln_layer = SIZE_MAX;
     g->vocab = 0;
     g->pool_layer = SIZE_MAX;
-    g->has_conv = g->has_attn = 0;
+    g->has_conv = g->has_attn = g->has_rnn = 0;
     int pos = snprintf(g->what, sizeof g->what, "seed %u:", seed);
     if (pick(&rng, 4) == 0) { /* token ids in, an embedding first */
         ga_layer_desc *d = &L[nl];
@@ -72,8 +72,22 @@ static void gnet_make(gnet *g, uint32_t seed)
                         d->dim);
     }
     while (nl + 1 < target) {
-        size_t w = width[nl], kind = pick(&rng, 9);
+        size_t w = width[nl], kind = pick(&rng, 10);
         ga_layer_desc *d = &L[nl];
+        if (kind == 9) { /* a recurrent cell over T steps */
+            size_t T = w % 3 == 0 ? 3 : w % 2 == 0 ? 2 : 1;
+            d->kind = GA_LAYER_RNN;
+            d->tokens = T;
+            d->n_out = T * (1 + pick(&rng, 3));
+            d->act = pick(&rng, 3) ? GA_ACT_TANH : hidden_acts[pick(&rng, sizeof hidden_acts / sizeof *hidden_acts)];
+            g->has_rnn = 1;
+            pos += snprintf(g->what + pos, sizeof g->what - (size_t)pos, " rnn(T%zu %s)", T,
+                            ga_activation_name(d->act));
+            if (pos >= (int)sizeof g->what - 40)
+                pos = (int)sizeof g->what - 40;
+            width[++nl] = d->n_out;
+            continue;
+        }
         if (kind == 7 && nl + 2 < target) { /* a per-token qkv projection, then attention */
             size_t T = w % 3 == 0 ? 3 : w % 2 == 0 ? 2 : 1, dd = (size_t[]){1, 2, 4}[pick(&rng, 3)];
             d->n_out = T * 3 * dd;
@@ -677,6 +691,55 @@ Test(graph, attention_without_scale_is_caught, .timeout = 200)
         gnet_clear(&g);
     }
     fprintf(stderr, "attention without its scale: %zu nets with attention, %zu where it moves an entry "
+            "beyond rounding, caught in %zu\n", tried, effective, caught);
+    cr_assert(effective > 10);
+}
+
+/* The mutation class of recurrent cells: backpropagation through time that
+ * stops one step early (ga_plainpass's rnn_short). */
+Test(graph, rnn_bptt_one_step_short_is_caught, .timeout = 200)
+{
+    size_t effective = 0, caught = 0, tried = 0;
+    for (uint32_t seed = 1; seed <= 2 * NETS; seed++) {
+        gnet g;
+        gnet_make(&g, seed);
+        if (!g.has_rnn) {
+            gnet_clear(&g);
+            continue;
+        }
+        tried++;
+        ga_error err = {{0}};
+        size_t P = g.net->n_params;
+        double *good = malloc(2 * P * sizeof *good), *bad = good + P;
+        ga_workspace *ws;
+        cr_assert(good);
+        cr_assert_eq(ga_workspace_alloc(&ws, &err, g.net, g.batch), GA_OK);
+        ga_plain_options o;
+        ga_plain_options_default(&o);
+        cr_assert_eq(ga_plain_pass(NULL, good, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
+                     "%s: %s", g.what, err.msg);
+        o.rnn_short = 1;
+        cr_assert_eq(ga_plain_pass(NULL, bad, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
+                     "%s: %s", g.what, err.msg);
+        ga_workspace_free(ws);
+        ga_check_report *r = judge(&g, good, GA_PREC_FLOAT64);
+        size_t must = 0;
+        for (size_t i = 0; i < P; i++)
+            must += r->entries[i].verdict == GA_VERDICT_PASS &&
+                    fabs(bad[i] - good[i]) > 2 * (r->entries[i].tol + fabs(r->entries[i].analytic - r->entries[i].ref));
+        ga_check_report_free(r);
+        if (must) {
+            effective++;
+            r = judge(&g, bad, GA_PREC_FLOAT64);
+            caught += r->n_fail > 0;
+            cr_expect(r->n_fail > 0, "%s: BPTT one step short moves %zu entries, none FAILs",
+                      g.what, must);
+            ga_check_report_free(r);
+        }
+        free(good);
+        gnet_clear(&g);
+    }
+    fprintf(stderr, "BPTT one step short: %zu nets with an rnn, %zu where it moves an entry "
             "beyond rounding, caught in %zu\n", tried, effective, caught);
     cr_assert(effective > 10);
 }

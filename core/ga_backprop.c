@@ -270,6 +270,81 @@ static void attn_backward(double *din, const double *dy, const double *x, const 
             }
 }
 
+/* ---- a recurrent cell over T steps (ga_core.h, RNN; the generic
+ * reference's rnn_row and rnn_backward compute the same sums) ---------------- */
+
+/* z, h, f'(z) (B, T H) from x (B, T d); W (H, d + H) as ga_weight_index reads it */
+static void rnn_forward(double *z, double *h, double *dact, const double *x, const ga_net *net,
+                        size_t l, const double *params, size_t batch)
+{
+    const ga_layer_desc *L = &net->desc.layers[l];
+    const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
+    size_t T = ga_layer_tokens(L), H = L->n_out / T, d = layer_fan_in(net, l) / T;
+    for (size_t n = 0; n < batch; n++)
+        for (size_t t = 0; t < T; t++)
+            for (size_t k = 0; k < H; k++) {
+                const double *xt = x + n * T * d + t * d;
+                double s = 0.0;
+                for (size_t j = 0; j < d; j++)
+                    s += params[ga_weight_index(net, W, k, j)] * xt[j];
+                for (size_t j = 0; t > 0 && j < H; j++) /* h_{t-1}; h_{-1} = 0 */
+                    s += params[ga_weight_index(net, W, k, d + j)] * h[n * T * H + (t - 1) * H + j];
+                size_t e = n * T * H + t * H + k;
+                z[e] = s + params[b->offset + k];
+                ga_act_eval(&h[e], &dact[e], L->act, L->act_param, z[e]);
+            }
+}
+
+/* Backward through time: dz (B, T H) scratch, dW (+ lambda W), db, and din
+ * (B, T d; may be NULL) = the input's gradient */
+static void rnn_backward(double *dparams, double *din, double *dz, const double *dy, const double *x,
+                         const double *h, const double *dact, const ga_net *net, size_t l,
+                         const double *params, size_t batch)
+{
+    const ga_layer_desc *L = &net->desc.layers[l];
+    const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
+    size_t T = ga_layer_tokens(L), H = L->n_out / T, d = layer_fan_in(net, l) / T;
+    double lambda = net->desc.loss.weight_decay;
+    for (size_t n = 0; n < batch; n++)
+        for (size_t t = T; t-- > 0;)
+            for (size_t k = 0; k < H; k++) {
+                size_t e = n * T * H + t * H + k;
+                double dh = dy[e];
+                if (t + 1 < T) {
+                    double s = 0.0;
+                    for (size_t i = 0; i < H; i++)
+                        s += dz[n * T * H + (t + 1) * H + i] * params[ga_weight_index(net, W, i, d + k)];
+                    dh = dy[e] + s;
+                }
+                dz[e] = dh * dact[e];
+            }
+    for (size_t k = 0; k < H; k++) {
+        for (size_t j = 0; j < d + H; j++) {
+            double s = 0.0;
+            for (size_t n = 0; n < batch; n++)
+                for (size_t t = 0; t < T; t++) {
+                    if (j >= d && t == 0)
+                        continue;
+                    double v = j < d ? x[n * T * d + t * d + j] : h[n * T * H + (t - 1) * H + j - d];
+                    s += dz[n * T * H + t * H + k] * v;
+                }
+            size_t wk = ga_weight_index(net, W, k, j);
+            dparams[wk] = lambda != 0.0 ? s + lambda * params[wk] : s;
+        }
+        double s = 0.0;
+        for (size_t e = 0; e < batch * T; e++)
+            s += dz[e * H + k];
+        dparams[b->offset + k] = s;
+    }
+    for (size_t e = 0; din && e < batch * T; e++)
+        for (size_t j = 0; j < d; j++) {
+            double s = 0.0;
+            for (size_t k = 0; k < H; k++)
+                s += dz[e * H + k] * params[ga_weight_index(net, W, k, j)];
+            din[e * d + j] = s;
+        }
+}
+
 /* One row of a layernorm or rmsnorm layer L (docs/spec.md; the generic
  * reference's normalize() computes the same operations in the same order):
  * xh (n), r (n: the row's 1/sqrt(var + eps) in every entry), a (n) from x (n);
@@ -335,6 +410,8 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
                     memcpy(a + e * L->dim, params + W->offset + (size_t)x[e] * L->dim,
                            L->dim * sizeof *a);
                 memcpy(z, a, batch * fan_out * sizeof *z);
+            } else if (L->kind == GA_LAYER_RNN) {
+                rnn_forward(z, a, ws->dact[l], a_prev, net, l, params, batch);
             } else if (L->kind == GA_LAYER_ATTENTION) {
                 attn_forward(a, a_prev, L, ws->delta, batch);
                 memcpy(z, a, batch * fan_out * sizeof *z);
@@ -492,6 +569,12 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
             for (size_t e = 0; e < batch * fan_in; e++)
                 add_into(dparams + W->offset + (size_t)x[e] * L->dim, g + e * L->dim, L->dim);
             continue; /* no gradient for the ids */
+        }
+        if (L->kind == GA_LAYER_RNN) {
+            rnn_backward(dparams, g_prev ? ws->delta_prev : NULL, ws->delta, g, a_prev, ws->a[l],
+                         ws->dact[l], net, l, params, batch);
+            add_into(g_prev, ws->delta_prev, m);
+            continue;
         }
         if (L->kind == GA_LAYER_ATTENTION) {
             if (g_prev) {

@@ -197,6 +197,12 @@ typedef enum { GA_LAYOUT_COLUMN = 0, GA_LAYOUT_ROW = 1 } ga_layout;
  *              p = softmax(s) (its largest s subtracted), out_t = sum_u p_u v_u.
  *              Backward: dp_u = dout_t . v_u, ds_u = p_u (dp_u - sum_w p_w dp_w) m;
  *              dq_t = sum_u ds_u k_u, dk_u += ds_u q_t, dv_u += p_u dout_t   no params
+ *   RNN        a vanilla recurrent cell unrolled over T = tokens steps: x a row of T
+ *              inputs of d, h_{-1} = 0, z_t = W [x_t; h_{t-1}] + b, h_t = f(z_t) (f
+ *              elementwise); the row out is h_0 .. h_{T-1} (n_out = T H)
+ *                                                   params W (H, d + H), b (H)
+ *              Backward through time: dh_t = dout_t + Wh^T dz_{t+1}, dz_t = dh_t f'(z_t),
+ *              dW += dz_t [x_t; h_{t-1}]^T, db += dz_t, dx_t = Wx^T dz_t
  * Backward (dy = dL/da): layernorm dxh = gamma dy, dgamma = sum_n dy xh,
  * dbeta = sum_n dy, dx = r (dxh - mean(dxh) - xh mean(dxh xh)); rmsnorm
  * dx = r (dxh - xh mean(dxh xh)); residual: dy flows to x and to v; dropout
@@ -230,6 +236,7 @@ typedef enum {
     GA_LAYER_AVGPOOL,
     GA_LAYER_BIAS,
     GA_LAYER_ATTENTION,
+    GA_LAYER_RNN,
     GA_LAYER_KIND_COUNT
 } ga_layer_kind;
 

@@ -161,6 +161,16 @@ static void export_stage(ga_workspace *ws, float **val, const ga_graph *g, size_
                 ws->z[st][e] = ws->a[st][e] = v[e];
             continue;
         }
+        if (op->kind == GA_OP_RNN) { /* z its second output, a the states, f'(z) as the backward takes it */
+            for (size_t e = 0; e < n; e++) {
+                float z = val[op->output2][e], d;
+                f32_act_deriv(&c, &d, op->act, op->act_param, &z);
+                ws->z[st][e] = z;
+                ws->a[st][e] = v[e];
+                ws->dact[st][e] = d;
+            }
+            continue;
+        }
         if (op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM) {
             /* as the core keeps a norm: xh in z, r in every entry of dact's row */
             size_t w = g->width[op->output];

@@ -24,7 +24,7 @@ int ga_size_add(size_t *r, size_t a, size_t b)
 
 static const char *const layer_kind_names[GA_LAYER_KIND_COUNT] = {
     "dense", "layernorm", "rmsnorm", "residual", "dropout", "embedding", "conv", "maxpool", "avgpool",
-    "bias", "attention"};
+    "bias", "attention", "rnn"};
 
 int ga_geom_finish(ga_geom *g)
 {
@@ -122,6 +122,11 @@ int ga_layer_param_counts(size_t *first, size_t *second, const ga_layer_desc *L,
         *first = 0;
         *second = L->n_out;
         return 1;
+    case GA_LAYER_RNN: { /* W (H, d + H), b (H) */
+        size_t T = ga_layer_tokens(L), H = L->n_out / T, dH;
+        *second = H;
+        return ga_size_add(&dH, fan_in / T, H) && ga_size_mul(first, H, dH);
+    }
     case GA_LAYER_CONV: /* W (oc, c kh kw), b (oc) */
         *second = L->geom.oc;
         return ga_size_mul(first, L->geom.oc, L->geom.c) && ga_size_mul(first, *first, L->geom.kh) &&
@@ -158,6 +163,12 @@ void ga_view_shape(size_t *rows, size_t *cols, const ga_net_desc *d, size_t v)
         *cols = column ? fan_in / T : L->n_out / T;
         return;
     }
+    if (L->kind == GA_LAYER_RNN && v % 2 == 0) { /* W: column (H, d + H), row (d + H, H) */
+        size_t T = ga_layer_tokens(L), H = L->n_out / T, in = fan_in / T + H;
+        *rows = column ? H : in;
+        *cols = column ? in : H;
+        return;
+    }
     size_t m = n[v % 2]; /* b, gamma, beta: column (m, 1), row (1, m) */
     *rows = column ? m : (m ? 1 : 0);
     *cols = column ? (m ? 1 : 0) : m;
@@ -167,7 +178,7 @@ int ga_view_name(char *buf, size_t size, const ga_net_desc *d, size_t v)
 {
     static const char *const names[GA_LAYER_KIND_COUNT][2] = {
         {"W", "b"}, {"gamma", "beta"}, {"gamma", ""}, {"", ""}, {"", ""}, {"E", ""},
-        {"W", "b"}, {"", ""}, {"", ""}, {"", "P"}, {"", ""}};
+        {"W", "b"}, {"", ""}, {"", ""}, {"", "P"}, {"", ""}, {"W", "b"}};
     size_t l = v / 2;
     const char *stem = names[d->layers[l].kind][v % 2];
     if (!*stem) {
@@ -249,10 +260,17 @@ int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *des
             if (L->kind == GA_LAYER_DROPOUT && !(L->act_param > 0))
                 return ga_fail(err, GA_EINVAL, "layers[%zu]: dropout's scale (act_param) %g must be "
                                "> 0: 1/(1 - p), as the code under test holds it", l, L->act_param);
-            if (L->kind != GA_LAYER_ATTENTION && L->n_out != fan_in)
+            if (L->kind == GA_LAYER_RNN) {
+                size_t T = ga_layer_tokens(L);
+                if (fan_in % T || L->n_out % T || L->act == GA_ACT_SOFTMAX)
+                    return ga_fail(err, GA_EINVAL, "layers[%zu]: an rnn over %zu steps needs input "
+                                   "(%zu) and output (%zu) widths the steps divide, and an "
+                                   "elementwise activation", l, T, fan_in, L->n_out);
+            }
+            if (L->kind != GA_LAYER_ATTENTION && L->kind != GA_LAYER_RNN && L->n_out != fan_in)
                 return ga_fail(err, GA_EINVAL, "layers[%zu]: a %s layer keeps its input's width %zu "
                                "(its size is %zu)", l, kn, fan_in, L->n_out);
-            if (L->act != GA_ACT_IDENTITY)
+            if (L->act != GA_ACT_IDENTITY && L->kind != GA_LAYER_RNN)
                 return ga_fail(err, GA_EINVAL, "layers[%zu]: a %s layer has no activation (put a "
                                "dense layer after it)", l, kn);
             if (l + 1 == desc->n_layers)
@@ -274,7 +292,7 @@ int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *des
             }
         }
         size_t T = ga_layer_tokens(L);
-        if (T > 1 && L->kind != GA_LAYER_ATTENTION &&
+        if (T > 1 && L->kind != GA_LAYER_ATTENTION && L->kind != GA_LAYER_RNN &&
             (!(L->kind == GA_LAYER_DENSE || L->kind == GA_LAYER_LAYERNORM ||
                L->kind == GA_LAYER_RMSNORM) ||
                       fan_in % T || L->n_out % T || L->act == GA_ACT_SOFTMAX))
@@ -352,9 +370,9 @@ int ga_net_alloc(ga_net **out, ga_error *err, const ga_net_desc *desc)
         ga_view_name(b->name, sizeof b->name, desc, 2 * l + 1);
         ga_view_shape(&W->rows, &W->cols, desc, 2 * l);
         ga_view_shape(&b->rows, &b->cols, desc, 2 * l + 1);
-        W->is_weight = L->kind == GA_LAYER_DENSE || L->kind == GA_LAYER_CONV;
+        W->is_weight = L->kind == GA_LAYER_DENSE || L->kind == GA_LAYER_CONV || L->kind == GA_LAYER_RNN;
         b->is_bias = L->kind == GA_LAYER_DENSE || L->kind == GA_LAYER_CONV ||
-                     L->kind == GA_LAYER_LAYERNORM;
+                     L->kind == GA_LAYER_LAYERNORM || L->kind == GA_LAYER_RNN;
         W->offset = offset;
         offset += n_first;
         b->offset = offset;

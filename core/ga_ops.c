@@ -7,7 +7,7 @@
 static const char *const op_names[GA_OP_KIND_COUNT] = {"dense", "act", "softmax", "loss", "decay",
                                                         "layernorm", "rmsnorm", "affine", "add",
                                                         "mask", "embed", "conv", "maxpool", "avgpool",
-                                                        "shift", "attn"};
+                                                        "shift", "attn", "rnn"};
 
 const char *ga_op_kind_name(ga_op_kind k)
 {
@@ -72,6 +72,21 @@ int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net)
             op->n_inputs = 1;
             op->input[0] = v_in;
             op->output2 = GA_OP_NONE;
+            if (Ld->kind == GA_LAYER_RNN) {
+                op->kind = GA_OP_RNN;
+                op->tokens = ga_layer_tokens(Ld);
+                op->act = Ld->act;
+                op->act_param = Ld->act_param;
+                op->n_params = 2;
+                op->param[0] = 2 * l;
+                op->param[1] = 2 * l + 1;
+                op->output = g->n_values;
+                g->width[g->n_values++] = Ld->n_out;
+                op->output2 = g->n_values; /* the pre-activations z, kept for the backward */
+                g->width[g->n_values++] = Ld->n_out;
+                v_in = layer_out[l] = op->output;
+                continue;
+            }
             if (Ld->kind == GA_LAYER_ATTENTION) {
                 op->kind = GA_OP_ATTN;
                 op->tokens = ga_layer_tokens(Ld);

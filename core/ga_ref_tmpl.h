@@ -93,6 +93,7 @@ typedef struct {
     int embed_overwrite;     /* dE[v] set from the last position holding v, not summed */
     int conv_flip;           /* a conv's input gradient with the kernel flipped (W[o, ci, kh-1-u, kw-1-v]) */
     int attn_no_scale;       /* attention's score gradients without the 1/sqrt(hs) scale */
+    int rnn_short;           /* backpropagation through time stops one step early */
 } ga_ref_faults;
 #endif
 
@@ -659,6 +660,107 @@ static void REF_FN(attn_backward)(REF_CTX *c, REF_T *din, REF_T *ds, REF_T *dout
     A_CLEAR(c, &S);
 }
 
+/* ---- a recurrent cell unrolled over T steps (ga_core.h, RNN) ------------
+ * One sample: in (T, d), h (T, H) the states, z (T, H) the pre-activations:
+ * z_t[k] = (sum_j Wx(k, j) x_t[j] + sum_j Wh(k, j) h_{t-1}[j]) + b[k], one
+ * dot product over [x_t; h_{t-1}] in index order; h_t = f(z_t). */
+static void REF_FN(rnn_row)(REF_CTX *c, REF_T *h, REF_T *z, REF_T *in, const ga_op *op,
+                            const ga_net *net, const double *params, size_t d, size_t H)
+{
+    const ga_view *W = &net->views[op->param[0]], *bv = &net->views[op->param[1]];
+    REF_T t1;
+    A_INIT(c, &t1);
+    for (size_t t = 0; t < op->tokens; t++)
+        for (size_t k = 0; k < H; k++) {
+            A_DOT_T acc;
+            A_DOT_BEGIN(c, &acc);
+            for (size_t j = 0; j < d; j++)
+                A_DOT_ADD_VD(c, &acc, &in[t * d + j], params[ga_weight_index(net, W, k, j)]);
+            for (size_t j = 0; t > 0 && j < H; j++)
+                A_DOT_ADD_VD(c, &acc, &h[(t - 1) * H + j], params[ga_weight_index(net, W, k, d + j)]);
+            A_DOT_END(c, &t1, &acc);
+            A_ADD_D(c, &z[t * H + k], &t1, params[bv->offset + k]);
+            A_ACT_VALUE(c, &h[t * H + k], op->act, op->act_param, &z[t * H + k]);
+        }
+    A_CLEAR(c, &t1);
+}
+
+/* Backward through time over the batch: dz (B, T H) scratch (z's gradient
+ * slot), dW, db (+ lambda W), din accumulated as ga_graph says. The fault
+ * stops one step early (the first step's dz is left 0). */
+static void REF_FN(rnn_backward)(REF_CTX *c, REF_T *grad, REF_T *din, REF_T *dz, REF_T *dout,
+                                 REF_T *in, REF_T *h, REF_T *z, const ga_op *op, const ga_net *net,
+                                 const double *params, double lambda, size_t B, size_t d, size_t H,
+                                 int want_din, int first, int short_bptt)
+{
+    const ga_view *W = &net->views[op->param[0]], *bv = &net->views[op->param[1]];
+    size_t T = op->tokens;
+    REF_T s, t1;
+    A_INIT(c, &s);
+    A_INIT(c, &t1);
+    for (size_t n = 0; n < B; n++) {
+        REF_T *Dz = dz + n * T * H, *go = dout + n * T * H, *zn = z + n * T * H;
+        for (size_t t = T; t-- > 0;) {
+            for (size_t k = 0; k < H; k++) {
+                if (short_bptt && t == 0) { /* the fault: the loop ends one step early */
+                    A_SET_D(c, &Dz[k], 0.0);
+                    continue;
+                }
+                /* dh_t[k] = dout_t[k] + sum_i Wh(i, k) dz_{t+1}[i] */
+                if (t + 1 < T) {
+                    A_DOT_T acc;
+                    A_DOT_BEGIN(c, &acc);
+                    for (size_t i = 0; i < H; i++)
+                        A_DOT_ADD_VD(c, &acc, &Dz[(t + 1) * H + i], params[ga_weight_index(net, W, i, d + k)]);
+                    A_DOT_END(c, &s, &acc);
+                    A_ADD(c, &s, &go[t * H + k], &s);
+                } else {
+                    A_SET(c, &s, &go[t * H + k]);
+                }
+                A_ACT_DERIV(c, &t1, op->act, op->act_param, &zn[t * H + k]);
+                A_MUL(c, &Dz[t * H + k], &s, &t1);
+            }
+        }
+    }
+    for (size_t k = 0; k < H; k++) {
+        for (size_t j = 0; j < d + H; j++) { /* dW(k, j) = sum_{n,t} dz_t[k] [x_t; h_{t-1}]_j */
+            A_DOT_T acc;
+            A_DOT_BEGIN(c, &acc);
+            for (size_t n = 0; n < B; n++)
+                for (size_t t = 0; t < T; t++) {
+                    if (j >= d && t == 0)
+                        continue; /* h_{-1} = 0 */
+                    REF_T *v = j < d ? &in[n * T * d + t * d + j] : &h[n * T * H + (t - 1) * H + j - d];
+                    A_DOT_ADD_VV(c, &acc, &dz[n * T * H + t * H + k], v);
+                }
+            A_DOT_END(c, &s, &acc);
+            size_t wk = ga_weight_index(net, W, k, j);
+            if (lambda != 0.0) {
+                A_SET_D(c, &t1, lambda);
+                A_MUL_D(c, &t1, &t1, params[wk]);
+                A_ADD(c, &s, &s, &t1);
+            }
+            A_SET(c, &grad[wk], &s);
+        }
+        A_DOT_T acc;
+        A_DOT_BEGIN(c, &acc);
+        for (size_t e = 0; e < B * T; e++)
+            A_DOT_ADD_V(c, &acc, &dz[e * H + k]);
+        A_DOT_END(c, &grad[bv->offset + k], &acc);
+    }
+    for (size_t e = 0; want_din && e < B * T; e++) /* dx_t[j] = sum_k Wx(k, j) dz_t[k] */
+        for (size_t j = 0; j < d; j++) {
+            A_DOT_T acc;
+            A_DOT_BEGIN(c, &acc);
+            for (size_t k = 0; k < H; k++)
+                A_DOT_ADD_VD(c, &acc, &dz[e * H + k], params[ga_weight_index(net, W, k, j)]);
+            A_DOT_END(c, &s, &acc);
+            REF_ACCUM(c, &din[e * d + j], &s, first);
+        }
+    A_CLEAR(c, &t1);
+    A_CLEAR(c, &s);
+}
+
 /* One row of a layernorm or rmsnorm op: xh (n) and *r from x (n).
  * layernorm: mu = (sum x) / n, d = x - mu, var = (sum d d) / n; rmsnorm: d = x,
  * var = (sum x x) / n; then r = 1 / sqrt(var + eps), xh = d r. The core
@@ -733,6 +835,9 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
                 } else if (op->kind == GA_OP_CONV || op->kind == GA_OP_MAXPOOL ||
                            op->kind == GA_OP_AVGPOOL) {
                     REF_FN(conv_row)(c, out, in, op, net, params);
+                } else if (op->kind == GA_OP_RNN) {
+                    REF_FN(rnn_row)(c, out, val[op->output2] + n * wo, in, op, net, params,
+                                    wi / op->tokens, wo / op->tokens);
                 } else if (op->kind == GA_OP_ATTN) {
                     REF_FN(attn_row)(c, out, val[op->output2] + n * g->width[op->output2], in, op,
                                      wo / op->tokens);
@@ -919,7 +1024,8 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
             continue; /* chained with the loss above */
         size_t v0 = op->input[0], wi = g->width[v0], wo = g->width[op->output];
         /* an op over T tokens: B T rows of a token's width (dense, norms, affine) */
-        size_t T = op->tokens > 1 && op->kind != GA_OP_ATTN ? op->tokens : 1, Bt = B * T;
+        size_t T = op->tokens > 1 && op->kind != GA_OP_ATTN && op->kind != GA_OP_RNN ? op->tokens : 1;
+        size_t Bt = B * T;
         wi /= T;
         wo /= T;
         REF_T *in = val[v0], *dout = dval + B * g->voff[op->output];
@@ -991,6 +1097,11 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
         } else if (op->kind == GA_OP_CONV || op->kind == GA_OP_MAXPOOL || op->kind == GA_OP_AVGPOOL) {
             REF_FN(conv_backward)(c, grad, din, dout, in, op, net, params,
                                   f->no_decay ? 0.0 : ld->weight_decay, B, v0 != 0, first, f->conv_flip);
+        } else if (op->kind == GA_OP_RNN) {
+            REF_FN(rnn_backward)(c, grad, din, dval + B * g->voff[op->output2], dout, in,
+                                 val[op->output], val[op->output2], op, net, params,
+                                 f->no_decay ? 0.0 : ld->weight_decay, B, wi / op->tokens,
+                                 wo / op->tokens, v0 != 0, first, f->rnn_short);
         } else if (op->kind == GA_OP_ATTN) {
             if (v0 != 0)
                 REF_FN(attn_backward)(c, din, dval + B * g->voff[op->output2], dout, in,
@@ -1057,7 +1168,7 @@ static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *
                              REF_T *delta_prev, const ga_graph *g, const ga_net *net,
                              const double *params, const double *x, const double *y, size_t B, const ga_ref_faults *f)
 {
-    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX, SIZE_MAX, 0, 0, 0};
+    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX, SIZE_MAX, 0, 0, 0, 0};
     if (!f)
         f = &none;
     if (!g->chain) { /* delta is then the whole scratch of ga_graph_pass_sizes */

@@ -277,7 +277,7 @@ void ga_spec_tensor_shape(size_t *rows, size_t *cols, const ga_net_desc *desc, s
 /* ---- sections --------------------------------------------------------------- */
 
 #define LAYER_TYPES "dense, layernorm, rmsnorm, residual, dropout, embedding, conv1d, conv2d, " \
-                    "maxpool1d, maxpool2d, avgpool1d, avgpool2d, bias, attention"
+                    "maxpool1d, maxpool2d, avgpool1d, avgpool2d, bias, attention, rnn"
 
 /* "tokens": T > 0 dividing the layer's input width (absent: the whole row). */
 static int get_tokens(ga_layer_desc *d, const ctx *c, const json_t *L, const char *base, size_t fan_in)
@@ -446,6 +446,8 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
     static const char *const pool_keys[] = {"type", "in_shape", "kernel", "stride", NULL};
     static const char *const bias_keys[] = {"type", NULL};
     static const char *const attention_keys[] = {"type", "tokens", "heads", NULL};
+    static const char *const rnn_keys[] = {"type", "tokens", "size", "activation", "slope", "alpha",
+                                           NULL};
     size_t fan_in = s->desc.n_in;
     for (size_t i = 0; i < n; i++) {
         char base[PATHLEN], path[PATHLEN];
@@ -495,6 +497,30 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
             join(path, base, "type");
             return fail(c, GA_ESPEC, path, "unknown layer type \"%s\" (expected one of: "
                         LAYER_TYPES ")", type);
+        }
+        if (d->kind == GA_LAYER_RNN) {
+            if ((st = check_keys(c, L, base, rnn_keys)) ||
+                (st = get_size(&d->tokens, c, L, base, "tokens", 1, GA_MAX_WIDTH, "step count")) ||
+                (st = get_size(&d->n_out, c, L, base, "size", 1, GA_MAX_WIDTH, "hidden size")) ||
+                (st = parse_activation(d, c, L, base)))
+                return st;
+            join(path, base, "tokens");
+            if (fan_in % d->tokens)
+                return fail(c, GA_ESPEC, path, "is %zu, which does not divide the layer's input "
+                            "width %zu (T steps of d inputs)", d->tokens, fan_in);
+            if (d->act == GA_ACT_SOFTMAX) {
+                join(path, base, "activation");
+                return fail(c, GA_ESPEC, path, "is softmax (expected an elementwise activation)");
+            }
+            if (d->n_out > GA_MAX_WIDTH / d->tokens)
+                return fail(c, GA_ESPEC, base, "%zu steps of %zu states make a row over %zu numbers",
+                            d->tokens, d->n_out, (size_t)GA_MAX_WIDTH);
+            d->n_out *= d->tokens; /* the states of every step */
+            if (i + 1 == n)
+                return fail(c, GA_ESPEC, base, "is an rnn layer; the loss reads a dense layer's "
+                            "output (expected a dense layer last)");
+            fan_in = d->n_out;
+            continue;
         }
         if (d->kind == GA_LAYER_BIAS || d->kind == GA_LAYER_ATTENTION) {
             int att = d->kind == GA_LAYER_ATTENTION;
@@ -1432,6 +1458,14 @@ int ga_spec_write(FILE *f, ga_error *err, const ga_spec *spec, const ga_net *net
                 fprintf(f, ", \"vocab\": %zu, \"dim\": %zu}", L->vocab, L->dim);
             } else if (L->kind == GA_LAYER_ATTENTION) {
                 fprintf(f, ", \"tokens\": %zu, \"heads\": %zu}", L->tokens, L->heads);
+            } else if (L->kind == GA_LAYER_RNN) {
+                fprintf(f, ", \"tokens\": %zu, \"size\": %zu, \"activation\": \"%s\"", L->tokens,
+                        L->n_out / L->tokens, ga_activation_name(L->act));
+                if (L->act == GA_ACT_LEAKY_RELU || L->act == GA_ACT_ELU) {
+                    fprintf(f, ", \"%s\": ", L->act == GA_ACT_ELU ? "alpha" : "slope");
+                    put_number(f, L->act_param);
+                }
+                fputs("}", f);
             } else if (L->kind == GA_LAYER_BIAS) {
                 fputs("}", f);
             } else if (L->kind == GA_LAYER_DROPOUT) {
