@@ -168,7 +168,8 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
             const ga_op *op = &g->ops[i];
             /* a norm's xh in z, its r in dact (B of its entries), its output in a */
             val[op->output] = op->kind == GA_OP_DENSE || op->kind == GA_OP_CONV ||
-                                      op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM
+                                      op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM ||
+                                      op->kind == GA_OP_BATCHNORM
                                   ? ws->z[st] : ws->a[st];
             if (op->output2 != GA_OP_NONE && op->kind != GA_OP_ATTN && op->kind != GA_OP_RNN)
                 val[op->output2] = ws->dact[st];
@@ -203,7 +204,7 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
     const ga_ref_faults faults = {o->factor_scale, o->no_decay, o->ce_no_softmax, o->act_layer,
                                   o->act_missing, o->bias_layer, o->bias_scale, o->transposed_layer,
                                   o->norm_no_mean, o->embed_overwrite, o->conv_flip,
-                                  o->attn_no_scale, o->rnn_short};
+                                  o->attn_no_scale, o->rnn_short, o->bn_no_var};
     double L;
     plain_forward(&pert, &L, val, g, net, params, x, y, batch);
     if (loss)

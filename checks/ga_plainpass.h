@@ -41,6 +41,7 @@ typedef struct {
     int conv_flip;           /* convolutions' input gradients with the kernel flipped */
     int attn_no_scale;       /* attention's score gradients without the 1/sqrt(hs) scale */
     int rnn_short;           /* backpropagation through time stopping one step early */
+    int bn_no_var;           /* batch norm's input gradient without the variance's path */
     /* Monte Carlo arithmetic */
     int mca;                 /* 1: perturb every operation */
     uint64_t mca_state;      /* random stream state (advanced by each call) */

@@ -345,6 +345,33 @@ static void rnn_backward(double *dparams, double *din, double *dz, const double 
         }
 }
 
+/* A batch norm layer over the batch (the generic reference's batchnorm()
+ * computes the same operations in this order): per feature k, xh (B, K) in
+ * z, r_k in every row of r, a = gamma xh + beta. */
+static void batchnorm_forward(double *xh, double *r, double *a, const double *x,
+                              const ga_layer_desc *L, const double *gamma, const double *beta,
+                              size_t batch)
+{
+    size_t K = L->n_out;
+    for (size_t k = 0; k < K; k++) {
+        double mu = 0.0, var = 0.0;
+        for (size_t n = 0; n < batch; n++)
+            mu += x[n * K + k];
+        mu /= (double)batch;
+        for (size_t n = 0; n < batch; n++) {
+            xh[n * K + k] = x[n * K + k] - mu;
+            var += xh[n * K + k] * xh[n * K + k];
+        }
+        var /= (double)batch;
+        double rr = 1.0 / sqrt(var + L->eps);
+        for (size_t n = 0; n < batch; n++) {
+            xh[n * K + k] *= rr;
+            r[n * K + k] = rr;
+            a[n * K + k] = gamma[k] * xh[n * K + k] + beta[k];
+        }
+    }
+}
+
 /* One row of a layernorm or rmsnorm layer L (docs/spec.md; the generic
  * reference's normalize() computes the same operations in the same order):
  * xh (n), r (n: the row's 1/sqrt(var + eps) in every entry), a (n) from x (n);
@@ -410,6 +437,9 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
                     memcpy(a + e * L->dim, params + W->offset + (size_t)x[e] * L->dim,
                            L->dim * sizeof *a);
                 memcpy(z, a, batch * fan_out * sizeof *z);
+            } else if (L->kind == GA_LAYER_BATCHNORM) {
+                batchnorm_forward(z, ws->dact[l], a, a_prev, L, params + W->offset,
+                                  params + b->offset, batch);
             } else if (L->kind == GA_LAYER_RNN) {
                 rnn_forward(z, a, ws->dact[l], a_prev, net, l, params, batch);
             } else if (L->kind == GA_LAYER_ATTENTION) {
@@ -605,6 +635,33 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
         if (L->kind == GA_LAYER_RESIDUAL) {
             add_into(g_prev, g, m);
             add_into(L->from == 0 ? dx : ws->grad_a[L->from - 1], g, m);
+            continue;
+        }
+        if (L->kind == GA_LAYER_BATCHNORM) {
+            const double *gamma = params + W->offset, *xh = ws->z[l], *r = ws->dact[l];
+            size_t K = fan_out;
+            for (size_t k = 0; k < K; k++) {
+                double sg = 0.0, sb = 0.0, m1 = 0.0, m2 = 0.0;
+                for (size_t n = 0; n < batch; n++) {
+                    sg += g[n * K + k] * xh[n * K + k];
+                    sb += g[n * K + k];
+                }
+                dparams[W->offset + k] = sg;
+                dparams[b->offset + k] = sb;
+                if (!g_prev)
+                    continue;
+                double *dxh = ws->delta; /* (B) the feature's dxh */
+                for (size_t n = 0; n < batch; n++) {
+                    dxh[n] = g[n * K + k] * gamma[k];
+                    m1 += dxh[n];
+                }
+                for (size_t n = 0; n < batch; n++)
+                    m2 += dxh[n] * xh[n * K + k];
+                m1 /= (double)batch;
+                m2 /= (double)batch;
+                for (size_t n = 0; n < batch; n++)
+                    g_prev[n * K + k] += ((dxh[n] - m1) - xh[n * K + k] * m2) * r[k];
+            }
             continue;
         }
         if (L->kind == GA_LAYER_LAYERNORM || L->kind == GA_LAYER_RMSNORM) {

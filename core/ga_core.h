@@ -174,6 +174,10 @@ typedef enum { GA_LAYOUT_COLUMN = 0, GA_LAYOUT_ROW = 1 } ga_layout;
  *   LAYERNORM  mu = mean(x), var = mean((x - mu)^2) (biased), r = 1/sqrt(var + eps),
  *              xh = (x - mu) r, a = gamma xh + beta             params gamma, beta
  *   RMSNORM    r = 1/sqrt(mean(x^2) + eps), xh = x r, a = gamma xh   param gamma
+ *   BATCHNORM  training mode, per feature k over the batch: mu_k = mean_n x[n,k],
+ *              var_k = mean_n (x[n,k] - mu_k)^2 (biased), r_k = 1/sqrt(var_k + eps),
+ *              xh = (x - mu) r, a = gamma xh + beta; dx[n,k] = r_k (dxh[n,k] -
+ *              mean_n dxh[:,k] - xh[n,k] mean_n (dxh xh)[:,k])  params gamma, beta
  *   RESIDUAL   a = x + v, v the output of layer `from` (0: the net's input x;
  *              k >= 1: layer k, 1-based), of the same width    no params
  *   DROPOUT    a = x m, m = act_param (the kept entries' scale 1/(1 - p), as
@@ -237,6 +241,7 @@ typedef enum {
     GA_LAYER_BIAS,
     GA_LAYER_ATTENTION,
     GA_LAYER_RNN,
+    GA_LAYER_BATCHNORM,
     GA_LAYER_KIND_COUNT
 } ga_layer_kind;
 

@@ -24,7 +24,7 @@ int ga_size_add(size_t *r, size_t a, size_t b)
 
 static const char *const layer_kind_names[GA_LAYER_KIND_COUNT] = {
     "dense", "layernorm", "rmsnorm", "residual", "dropout", "embedding", "conv", "maxpool", "avgpool",
-    "bias", "attention", "rnn"};
+    "bias", "attention", "rnn", "batchnorm"};
 
 int ga_geom_finish(ga_geom *g)
 {
@@ -111,6 +111,9 @@ int ga_layer_param_counts(size_t *first, size_t *second, const ga_layer_desc *L,
     case GA_LAYER_LAYERNORM:
         *first = *second = L->n_out / ga_layer_tokens(L);
         return 1;
+    case GA_LAYER_BATCHNORM:
+        *first = *second = L->n_out;
+        return 1;
     case GA_LAYER_RMSNORM:
         *first = L->n_out / ga_layer_tokens(L);
         *second = 0;
@@ -178,7 +181,7 @@ int ga_view_name(char *buf, size_t size, const ga_net_desc *d, size_t v)
 {
     static const char *const names[GA_LAYER_KIND_COUNT][2] = {
         {"W", "b"}, {"gamma", "beta"}, {"gamma", ""}, {"", ""}, {"", ""}, {"E", ""},
-        {"W", "b"}, {"", ""}, {"", ""}, {"", "P"}, {"", ""}, {"W", "b"}};
+        {"W", "b"}, {"", ""}, {"", ""}, {"", "P"}, {"", ""}, {"W", "b"}, {"gamma", "beta"}};
     size_t l = v / 2;
     const char *stem = names[d->layers[l].kind][v % 2];
     if (!*stem) {
@@ -276,7 +279,8 @@ int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *des
             if (l + 1 == desc->n_layers)
                 return ga_fail(err, GA_EINVAL, "layers[%zu]: the last layer is %s; the loss reads a "
                                "dense layer's output (end with a dense layer)", l, kn);
-            if ((L->kind == GA_LAYER_LAYERNORM || L->kind == GA_LAYER_RMSNORM) &&
+            if ((L->kind == GA_LAYER_LAYERNORM || L->kind == GA_LAYER_RMSNORM ||
+                 L->kind == GA_LAYER_BATCHNORM) &&
                 !(isfinite(L->eps) && L->eps > 0))
                 return ga_fail(err, GA_EINVAL, "layers[%zu].eps: %g must be finite and > 0", l, L->eps);
             if (L->kind == GA_LAYER_RESIDUAL) {
@@ -372,7 +376,8 @@ int ga_net_alloc(ga_net **out, ga_error *err, const ga_net_desc *desc)
         ga_view_shape(&b->rows, &b->cols, desc, 2 * l + 1);
         W->is_weight = L->kind == GA_LAYER_DENSE || L->kind == GA_LAYER_CONV || L->kind == GA_LAYER_RNN;
         b->is_bias = L->kind == GA_LAYER_DENSE || L->kind == GA_LAYER_CONV ||
-                     L->kind == GA_LAYER_LAYERNORM || L->kind == GA_LAYER_RNN;
+                     L->kind == GA_LAYER_LAYERNORM || L->kind == GA_LAYER_RNN ||
+                     L->kind == GA_LAYER_BATCHNORM;
         W->offset = offset;
         offset += n_first;
         b->offset = offset;

@@ -7,7 +7,7 @@
 static const char *const op_names[GA_OP_KIND_COUNT] = {"dense", "act", "softmax", "loss", "decay",
                                                         "layernorm", "rmsnorm", "affine", "add",
                                                         "mask", "embed", "conv", "maxpool", "avgpool",
-                                                        "shift", "attn", "rnn"};
+                                                        "shift", "attn", "batchnorm", "rnn"};
 
 const char *ga_op_kind_name(ga_op_kind k)
 {
@@ -126,13 +126,15 @@ int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net)
                 op->output = g->n_values;
                 g->width[g->n_values++] = Ld->n_out;
             } else {
-                op->kind = Ld->kind == GA_LAYER_LAYERNORM ? GA_OP_LAYERNORM : GA_OP_RMSNORM;
+                int bn = Ld->kind == GA_LAYER_BATCHNORM;
+                op->kind = bn ? GA_OP_BATCHNORM : Ld->kind == GA_LAYER_LAYERNORM ? GA_OP_LAYERNORM
+                                                                                 : GA_OP_RMSNORM;
                 op->eps = Ld->eps;
-                op->tokens = ga_layer_tokens(Ld);
+                op->tokens = bn ? 1 : ga_layer_tokens(Ld);
                 op->output = g->n_values;
                 g->width[g->n_values++] = Ld->n_out;
                 op->output2 = g->n_values;
-                g->width[g->n_values++] = op->tokens; /* one r per token */
+                g->width[g->n_values++] = bn ? Ld->n_out : op->tokens; /* r per feature, per token */
                 ga_op *af = &g->ops[g->n_ops++];
                 af->kind = GA_OP_AFFINE;
                 af->stage = l;
@@ -141,7 +143,7 @@ int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net)
                 af->output = g->n_values;
                 af->output2 = GA_OP_NONE;
                 g->width[g->n_values++] = Ld->n_out;
-                af->n_params = Ld->kind == GA_LAYER_LAYERNORM ? 2 : 1;
+                af->n_params = Ld->kind == GA_LAYER_RMSNORM ? 1 : 2;
                 af->tokens = op->tokens;
                 af->param[0] = 2 * l;
                 af->param[1] = 2 * l + 1;

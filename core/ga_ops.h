@@ -50,6 +50,8 @@ typedef enum {
     GA_OP_AVGPOOL,   /* the window's sum / (kh kw) */
     GA_OP_SHIFT,     /* out = in + P; param P (a position embedding) */
     GA_OP_ATTN,      /* causal self-attention (ga_core.h, ATTENTION); output2: p (B, H T T) */
+    GA_OP_BATCHNORM, /* per feature over the batch: xh = (x - mu) r; output xh, output2 r (B, K),
+                        every row the same */
     GA_OP_RNN,       /* a recurrent cell over `tokens` steps (ga_core.h, RNN); params W, b;
                         output h (B, T H), output2 z (B, T H) */
     GA_OP_KIND_COUNT

@@ -94,6 +94,7 @@ typedef struct {
     int conv_flip;           /* a conv's input gradient with the kernel flipped (W[o, ci, kh-1-u, kw-1-v]) */
     int attn_no_scale;       /* attention's score gradients without the 1/sqrt(hs) scale */
     int rnn_short;           /* backpropagation through time stops one step early */
+    int bn_no_var;           /* batch norm's dx without the variance's path */
 } ga_ref_faults;
 #endif
 
@@ -761,6 +762,37 @@ static void REF_FN(rnn_backward)(REF_CTX *c, REF_T *grad, REF_T *din, REF_T *dz,
     A_CLEAR(c, &s);
 }
 
+/* A batch norm over the whole batch (its stage's first sample computes every
+ * row): per feature k, mu = (sum_n x[n,k]) / B, d = x - mu, var = (sum_n d d) / B,
+ * r = 1 / sqrt(var + eps), xh = d r; r written to every row. x, xh, r (B, nf). */
+static void REF_FN(batchnorm)(REF_CTX *c, REF_T *xh, REF_T *r, REF_T *x, size_t B, size_t nf,
+                              const ga_op *op)
+{
+    REF_T s;
+    A_INIT(c, &s);
+    for (size_t k = 0; k < nf; k++) {
+        A_DOT_T acc;
+        A_DOT_BEGIN(c, &acc);
+        for (size_t n = 0; n < B; n++)
+            A_DOT_ADD_V(c, &acc, &x[n * nf + k]);
+        A_DOT_END(c, &s, &acc);
+        A_DIV_D(c, &s, &s, (double)B); /* mu */
+        for (size_t n = 0; n < B; n++)
+            A_SUB(c, &xh[n * nf + k], &x[n * nf + k], &s);
+        A_DOT_VV(c, &s, &xh[k], nf, &xh[k], nf, B);
+        A_DIV_D(c, &s, &s, (double)B);
+        A_ADD_D(c, &s, &s, op->eps);
+        A_SQRT(c, &s, &s);
+        A_D_DIV(c, &r[k], 1.0, &s);
+        for (size_t n = 0; n < B; n++) {
+            A_MUL(c, &xh[n * nf + k], &xh[n * nf + k], &r[k]);
+            if (n > 0)
+                A_SET(c, &r[n * nf + k], &r[k]);
+        }
+    }
+    A_CLEAR(c, &s);
+}
+
 /* One row of a layernorm or rmsnorm op: xh (n) and *r from x (n).
  * layernorm: mu = (sum x) / n, d = x - mu, var = (sum d d) / n; rmsnorm: d = x,
  * var = (sum x x) / n; then r = 1 / sqrt(var + eps), xh = d r. The core
@@ -818,6 +850,10 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
                             A_DOT_VP(c, &t, in + tk * di, 1, params, at, js, di);
                             A_ADD_D(c, &out[tk * dd + k], &t, params[b->offset + k]);
                         }
+                } else if (op->kind == GA_OP_BATCHNORM) { /* every row, at the first */
+                    if (n == 0)
+                        REF_FN(batchnorm)(c, val[op->output], val[op->output2], val[op->input[0]], B,
+                                          wo, op);
                 } else if (op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM) {
                     for (size_t tk = 0; tk < T; tk++)
                         REF_FN(normalize)(c, out + tk * dd, val[op->output2] + n * T + tk,
@@ -1066,6 +1102,31 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
                     A_MUL_D(c, &s, &dout[n * wo + k], params[gm->offset + k]);
                     REF_ACCUM(c, &din[n * wi + k], &s, first);
                 }
+        } else if (op->kind == GA_OP_BATCHNORM) {
+            /* dx[n,k] = r_k ((dxh - m1_k) - xh m2_k), the means over the batch; the
+             * fault leaves out the variance's path (- xh m2) */
+            if (v0 == 0)
+                continue;
+            REF_T *xh = val[op->output], *r = val[op->output2];
+            for (size_t k = 0; k < wo; k++) {
+                A_DOT_T acc;
+                A_DOT_BEGIN(c, &acc);
+                for (size_t n = 0; n < B; n++)
+                    A_DOT_ADD_V(c, &acc, &dout[n * wo + k]);
+                A_DOT_END(c, &m1, &acc);
+                A_DIV_D(c, &m1, &m1, (double)B);
+                A_DOT_VV(c, &m2, &dout[k], wo, &xh[k], wo, B);
+                A_DIV_D(c, &m2, &m2, (double)B);
+                for (size_t n = 0; n < B; n++) {
+                    A_SUB(c, &s, &dout[n * wo + k], &m1);
+                    if (!f->bn_no_var) {
+                        A_MUL(c, &t, &xh[n * wo + k], &m2);
+                        A_SUB(c, &s, &s, &t);
+                    }
+                    A_MUL(c, &s, &s, &r[k]);
+                    REF_ACCUM(c, &din[n * wi + k], &s, first);
+                }
+            }
         } else if (op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM) {
             if (v0 == 0)
                 continue;
@@ -1168,7 +1229,7 @@ static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *
                              REF_T *delta_prev, const ga_graph *g, const ga_net *net,
                              const double *params, const double *x, const double *y, size_t B, const ga_ref_faults *f)
 {
-    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX, SIZE_MAX, 0, 0, 0, 0};
+    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX, SIZE_MAX, 0, 0, 0, 0, 0};
     if (!f)
         f = &none;
     if (!g->chain) { /* delta is then the whole scratch of ga_graph_pass_sizes */

@@ -277,7 +277,7 @@ void ga_spec_tensor_shape(size_t *rows, size_t *cols, const ga_net_desc *desc, s
 /* ---- sections --------------------------------------------------------------- */
 
 #define LAYER_TYPES "dense, layernorm, rmsnorm, residual, dropout, embedding, conv1d, conv2d, " \
-                    "maxpool1d, maxpool2d, avgpool1d, avgpool2d, bias, attention, rnn"
+                    "maxpool1d, maxpool2d, avgpool1d, avgpool2d, bias, attention, rnn, batchnorm"
 
 /* "tokens": T > 0 dividing the layer's input width (absent: the whole row). */
 static int get_tokens(ga_layer_desc *d, const ctx *c, const json_t *L, const char *base, size_t fan_in)
