@@ -1,9 +1,10 @@
 /* test_torch_graph.c: the core's double gradient of nets with layernorm,
  * rmsnorm, residual adds, dropout, embeddings, convolutions and pooling,
- * per-token dense layers and norms, position biases and causal attention
- * against an independent source (issue 14): torch float64 autograd, torch's
- * own layer_norm kernel, F.conv1d/conv2d and the pools, masked-softmax
- * attention written in torch ops, stored in
+ * per-token dense layers and norms, position biases, causal attention and
+ * recurrent (rnn) layers against an independent source (issue 14): torch
+ * float64 autograd, torch's own layer_norm kernel, F.conv1d/conv2d and the
+ * pools, masked-softmax attention and an rnn unrolled by a Python loop
+ * written in torch ops, stored in
  * fixtures/reference/torch_graph/ (gen_torch_graph.py, README.md there).
  *
  * Both the core and torch carry rounding errors, and the two compute with
@@ -21,12 +22,13 @@
  *
  * TOL_SIGMAS = 2 GA_ROUNDING_LAMBDA: each of the two computations stays
  * within GA_ROUNDING_LAMBDA sigma of the exact value (ga_rounding.h says
- * why), so their difference within twice that. Measured on the 93 nets
+ * why), so their difference within twice that. Measured on the 105 nets
  * (README.md there; 18 with dropout or an embedding, 19 with convolutions
- * and pooling, 14 with attention, tokens or a position bias): at most 11.6
- * sigma (core against torch's stable gradient), 3.1 (core against the
- * oracle), so a margin of 5 or more (the 19 conv nets alone: 2.9 and 1.8;
- * the 14 attention nets: 5.6 and 3.1). torch's own gradient comes to 24.8
+ * and pooling, 14 with attention, tokens or a position bias, 12 with rnn
+ * layers): at most 11.6 sigma (core against torch's stable gradient), 3.1
+ * (core against the oracle), so a margin of 5 or more (the 19 conv nets
+ * alone: 2.9 and 1.8; the 14 attention nets: 5.6 and 3.1; the 12 rnn
+ * nets: 2.4 and 1.8). torch's own gradient comes to 24.8
  * sigma of the oracle on one entry (gpt2_h4_T5: its gelu_tanh, 0.5 x (1 +
  * tanh(y)), cancels for x below -3; the stable gradient of those 14 nets
  * computes it from exp and is within 5.0).
