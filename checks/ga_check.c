@@ -490,11 +490,13 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     int tight = !(opt->analytic && opt->analytic_own_forward) || opt->analytic_forward;
     int chain = ga_net_desc_is_chain(&net->desc);
     tight = tight && chain; /* the tight enclosure is a chain's pass (ga_enclose.h) */
-    if (!chain && !by_oracle)
-        return ga_fail(err, GA_EINVAL, "check: a net with norms or residual adds is judged by the "
-                       "oracle method only (the finite-difference methods' bounds are passes "
-                       "over dense layers)");
     double *grad = malloc(3 * P * sizeof *grad);
+    if (!chain && !by_oracle) {
+        status = ga_fail(err, GA_EINVAL, "check: a net with layers other than dense is judged by "
+                         "the oracle method only (the finite-difference methods' bounds are passes "
+                         "over dense layers)");
+        goto out;
+    }
     if (!r || !grad) {
         status = ga_fail(err, GA_ENOMEM, "check: out of memory (%zu parameters)", P);
         goto out;

@@ -355,6 +355,11 @@ Test(cli_check, layer_fixtures_pass_and_fast_localises)
         cr_expect_eq(r.status, 0, "%s float32: stdout:\n%.2000s\nstderr:\n%s", spec, r.out, r.err);
         cr_expect(strstr(r.out, " 0 FAIL,") != NULL, "%s float32: %.2000s", spec, r.out);
         done(&r);
+        r = run_check(spec, "--method", "ridders", NULL); /* bad input: exit 2, one line */
+        cr_expect_eq(r.status, 2, "%s --method ridders: %s", spec, r.err);
+        cr_expect(strstr(r.err, "judged by the oracle method only") != NULL && r.out[0] == '\0',
+                  "%s --method ridders: stdout %s stderr %s", spec, r.out, r.err);
+        done(&r);
         r = run_check(spec, "--fast", "--inject", cases[k].inject, NULL);
         cr_expect_eq(r.status, 1, "%s --fast: stdout:\n%s\nstderr:\n%s", spec, r.out, r.err);
         char want[64];
