@@ -488,8 +488,13 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
      * forward values applies: the core's, or one whose forward values came
      * with it (docs/verdicts.md) */
     int tight = !(opt->analytic && opt->analytic_own_forward) || opt->analytic_forward;
-    int chain = ga_net_desc_is_chain(&net->desc);
-    tight = tight && chain; /* the tight enclosure is a chain's pass (ga_enclose.h) */
+    int chain = ga_net_desc_is_chain(&net->desc), attention = 0;
+    for (size_t l = 0; l < net->desc.n_layers; l++)
+        attention |= net->desc.layers[l].kind == GA_LAYER_ATTENTION;
+    /* a graph's backward pass alone is enclosed from the forward values the
+     * workspace holds; an attention's weights are recomputed there as the
+     * double core computes them, so not for another code's forward pass */
+    tight = tight && (chain || !(opt->analytic_forward && attention));
     double *grad = malloc(3 * P * sizeof *grad);
     if (!chain && !by_oracle) {
         status = ga_fail(err, GA_EINVAL, "check: a net with layers other than dense is judged by "

@@ -938,6 +938,9 @@ static void backward_pass(const fmodel *m, pass_work *w, const ga_net *net, cons
 
 static int enclose_graph(ga_enclosure *e, ga_error *err, const fmodel *m, const ga_net *net,
                          const double *params, const double *x, const double *y, size_t B);
+static int enclose_graph_backward(double *glo, double *ghi, ga_error *err, const fmodel *m,
+                                  const ga_net *net, const double *params, const double *x,
+                                  const double *y, size_t B, const ga_workspace *ws);
 
 int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_precision prec,
                          const double *params, const double *x, const double *y, size_t batch)
@@ -1017,12 +1020,12 @@ int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga
                                const ga_workspace *ws)
 {
     const ga_net_desc *d = &net->desc;
-    int status = ga_net_require_chain(err, d, "the enclosure of a backward pass alone");
-    if (status)
-        return status;
+    int status;
     if (!ws || ws->batch != batch)
         return ga_fail(err, GA_EINVAL, "enclosure: the workspace holds no forward pass of this batch");
     const fmodel *m = prec == GA_PREC_FLOAT32 ? &model_float32 : &model_float64;
+    if (!ga_net_desc_is_chain(d))
+        return enclose_graph_backward(glo, ghi, err, m, net, params, x, y, batch, ws);
     size_t L = d->n_layers, B = batch, zs = 0;
     for (size_t l = 0; l < L; l++)
         zs += B * d->layers[l].n_out;
@@ -1341,6 +1344,99 @@ static int enclose_graph(ga_enclosure *e, ga_error *err, const fmodel *m, const 
     free(buf);
     free(val);
     free(lost);
+    ga_graph_free(g);
+    return GA_OK;
+}
+
+/* The enclosure of a graph's backward pass alone (ga_enclosure_backward_from
+ * for nets that are not a chain): the generic reference's backward pass in
+ * intervals started from the code's own forward values as points, taken from
+ * ws as the core keeps them (a dense or conv op's z and its activation's a,
+ * a norm's xh in z and r in dact, an rnn's z and states, every other layer's
+ * output in a); an attention's weights as the core computes them
+ * (ga_attention_weights). */
+static int enclose_graph_backward(double *glo, double *ghi, ga_error *err, const fmodel *m,
+                                  const ga_net *net, const double *params, const double *x,
+                                  const double *y, size_t B, const ga_workspace *ws)
+{
+    ga_graph *g;
+    int status = ga_graph_from_net(&g, err, net);
+    if (status)
+        return status;
+    ga_pass_sizes ps;
+    size_t n_all, P = net->n_params;
+    ivl *buf = NULL, **val = NULL;
+    unsigned char *lost = NULL;
+    double *prow = NULL;
+    if (ga_graph_pass_sizes(&ps, g, B) && ga_size_add(&n_all, ps.n_vals, ps.n_delta) &&
+        ga_size_add(&n_all, n_all, P + ps.maxw) && n_all <= SIZE_MAX / sizeof(ivl)) {
+        buf = malloc(n_all * sizeof *buf);
+        val = malloc(g->n_values * sizeof *val);
+        lost = malloc(ps.maxw);
+        prow = malloc(ps.maxw * sizeof *prow);
+    }
+    if (!buf || !val || !lost || !prow) {
+        free(buf);
+        free(val);
+        free(lost);
+        free(prow);
+        ga_graph_free(g);
+        return ga_fail(err, GA_ENOMEM, "enclosure: out of memory for the graph's intervals");
+    }
+    GA_GRAPH_PLACE_VALUES(val, buf, g, B);
+    ivl *dval = buf + ps.n_vals, *grad = dval + ps.n_delta;
+    gctx c = {m, 0, grad + P, lost};
+#define PT(dst, v) ((dst) = (ivl){(v), (v)})
+    for (size_t i = 0; i < B * net->desc.n_in; i++)
+        PT(val[0][i], x[i]);
+    for (size_t i = 0; i < g->n_ops; i++) {
+        const ga_op *op = &g->ops[i];
+        if (op->output == GA_OP_NONE)
+            continue;
+        size_t st = op->stage, n = B * g->width[op->output];
+        const ga_layer_desc *L = &net->desc.layers[st];
+        int in_z = op->kind == GA_OP_DENSE || op->kind == GA_OP_CONV ||
+                   op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM ||
+                   op->kind == GA_OP_BATCHNORM;
+        const double *src = in_z ? ws->z[st] : ws->a[st];
+        for (size_t e = 0; e < n; e++)
+            PT(val[op->output][e], src[e]);
+        if (op->output2 == GA_OP_NONE)
+            continue;
+        ivl *o2 = val[op->output2];
+        if (op->kind == GA_OP_RNN) {
+            for (size_t e = 0; e < n; e++)
+                PT(o2[e], ws->z[st][e]);
+        } else if (op->kind == GA_OP_BATCHNORM) {
+            for (size_t e = 0; e < n; e++)
+                PT(o2[e], ws->dact[st][e]);
+        } else if (op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM) {
+            size_t T = op->tokens, dw = g->width[op->output] / T; /* r of each token's row */
+            for (size_t e = 0; e < B * T; e++)
+                PT(o2[e], ws->dact[st][e * dw]);
+        } else if (op->kind == GA_OP_ATTN) {
+            size_t T = op->tokens, H = op->heads, d = g->width[op->output] / T;
+            const double *in = op->input[0] == 0 ? x : ws->a[st - 1];
+            for (size_t s = 0; s < B; s++)
+                for (size_t h = 0; h < H; h++)
+                    for (size_t t = 0; t < T; t++) {
+                        ga_attention_weights(prow, in + s * T * 3 * d, L, d, h, t);
+                        ivl *pt = o2 + s * H * T * T + (h * T + t) * T;
+                        for (size_t u = 0; u < T; u++)
+                            PT(pt[u], u <= t ? prow[u] : 0.0);
+                    }
+        }
+    }
+#undef PT
+    encl_backward(&c, grad, val, dval, dval, g, net, params, x, y, B, NULL);
+    for (size_t i = 0; i < P; i++) {
+        glo[i] = down(grad[i].lo);
+        ghi[i] = up(grad[i].hi);
+    }
+    free(buf);
+    free(val);
+    free(lost);
+    free(prow);
     ga_graph_free(g);
     return GA_OK;
 }

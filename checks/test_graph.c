@@ -791,3 +791,59 @@ Test(graph, batchnorm_without_variance_path_is_caught)
             "beyond rounding, caught in %zu\n", tried, effective, caught);
     cr_assert(effective > 10);
 }
+
+/* The tight verdicts: the core's own double gradient judged with the
+ * enclosure of its backward pass from its own forward values (the default
+ * check), and the float32 core's with the enclosure of its backward pass
+ * from the float32 forward it exported (no attention: its weights are not
+ * exported); both must never FAIL, on the same random nets. */
+Test(graph, tight_enclosures_never_fail)
+{
+    size_t entries = 0, unj64 = 0, unj32 = 0, tight32 = 0;
+    for (uint32_t seed = 1; seed <= NETS; seed++) {
+        gnet g;
+        gnet_make(&g, seed);
+        ga_check_report *r = judge(&g, NULL, GA_PREC_FLOAT64); /* the core's own: tight */
+        for (size_t i = 0; i < r->n_entries; i++)
+            cr_expect_neq(r->entries[i].verdict, GA_VERDICT_FAIL, "%s (tight float64): %s FAILs: %s",
+                          g.what, r->entries[i].name, r->entries[i].reason);
+        entries += r->n_entries;
+        unj64 += r->n_unjudgeable;
+        ga_check_report_free(r);
+        if (g.has_attn) {
+            gnet_clear(&g);
+            continue;
+        }
+        ga_error err = {{0}};
+        if (ga_round_problem(&err, GA_PREC_FLOAT32, g.net, g.net->params, g.x, g.y, g.batch) != GA_OK) {
+            gnet_clear(&g);
+            continue;
+        }
+        double *g32 = malloc(g.net->n_params * sizeof *g32);
+        ga_workspace *ws;
+        cr_assert(g32);
+        cr_assert_eq(ga_workspace_alloc(&ws, &err, g.net, g.batch), GA_OK);
+        ga_check_options opt;
+        ga_check_options_default(&opt);
+        cr_assert_eq(ga_loss_grad_f32_ws(&opt.analytic_loss, g32, ws, &err, g.net, g.net->params, g.x,
+                                         g.y, g.batch), GA_OK, "%s: %s", g.what, err.msg);
+        opt.precision = GA_PREC_FLOAT32;
+        opt.cross_check = 0;
+        opt.analytic = g32;
+        opt.analytic_own_forward = 1;
+        opt.analytic_forward = ws; /* its backward pass alone is enclosed */
+        cr_assert_eq(ga_check_run(&r, &err, g.net, g.net->params, g.x, g.y, g.batch, &opt), GA_OK,
+                     "%s: %s", g.what, err.msg);
+        for (size_t i = 0; i < r->n_entries; i++)
+            cr_expect_neq(r->entries[i].verdict, GA_VERDICT_FAIL, "%s (tight float32): %s FAILs: %s [%.17g %.17g] ref %.17g a %.17g",
+                          g.what, r->entries[i].name, r->entries[i].reason, r->entries[i].lo, r->entries[i].hi, r->entries[i].ref, r->entries[i].analytic);
+        unj32 += r->n_unjudgeable;
+        tight32 += r->n_entries;
+        ga_check_report_free(r);
+        ga_workspace_free(ws);
+        free(g32);
+        gnet_clear(&g);
+    }
+    fprintf(stderr, "tight enclosures: float64 %zu entries, %zu unjudgeable; float32 (no attention) "
+            "%zu entries, %zu unjudgeable; 0 FAIL expected\n", entries, unj64, tight32, unj32);
+}

@@ -195,8 +195,8 @@ static void pool_backward(double *din, const double *dy, const double *x, const 
  * attn_row and attn_backward compute the same sums) ------------------------ */
 
 /* the weights p (t + 1) of head h, token t of one sample's row x (T, 3d) */
-static void attn_weights(double *p, const double *x, const ga_layer_desc *L, size_t d, size_t h,
-                         size_t t)
+void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d, size_t h,
+                          size_t t)
 {
     size_t hs = d / L->heads, w3 = 3 * d;
     const double *q = x + t * w3 + h * hs;
@@ -227,7 +227,7 @@ static void attn_forward(double *a, const double *x, const ga_layer_desc *L, dou
         for (size_t h = 0; h < L->heads; h++)
             for (size_t t = 0; t < T; t++) {
                 const double *xr = x + n * T * w3;
-                attn_weights(p, xr, L, d, h, t);
+                ga_attention_weights(p, xr, L, d, h, t);
                 for (size_t i = 0; i < hs; i++) {
                     double s = 0.0;
                     for (size_t u = 0; u <= t; u++)
@@ -249,7 +249,7 @@ static void attn_backward(double *din, const double *dy, const double *x, const 
             for (size_t t = 0; t < T; t++) {
                 const double *xr = x + n * T * w3, *go = dy + n * T * d + t * d + h * hs;
                 double *gr = din + n * T * w3;
-                attn_weights(p, xr, L, d, h, t);
+                ga_attention_weights(p, xr, L, d, h, t);
                 double S = 0.0;
                 for (size_t u = 0; u <= t; u++) {
                     double s = 0.0;

@@ -267,6 +267,12 @@ typedef struct {
                            by B T) */
 } ga_layer_desc;
 
+/* The attention weights p (t + 1) of head h, token t of one sample's row x
+ * (T, 3d) of an attention layer L, as the core computes them (its forward
+ * and backward passes both call this). */
+void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d, size_t h,
+                          size_t t);
+
 /* A layer's token count (1 for 0). */
 static inline size_t ga_layer_tokens(const ga_layer_desc *L)
 {

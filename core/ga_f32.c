@@ -180,7 +180,7 @@ static void export_stage(ga_workspace *ws, float **val, const ga_graph *g, size_
         }
         if (op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM) {
             /* as the core keeps a norm: xh in z, r in every entry of dact's row */
-            size_t w = g->width[op->output];
+            size_t w = g->width[op->output] / (op->tokens > 1 ? op->tokens : 1); /* a token's */
             for (size_t e = 0; e < n; e++) {
                 ws->z[st][e] = v[e];
                 ws->dact[st][e] = val[op->output2][e / w];
