@@ -181,7 +181,10 @@ static int kink_reason(char *buf, size_t size, const ga_enclosure *enc, const ga
                     continue;
                 char zn[96];
                 z_name(zn, sizeof zn, l, n, u, batch);
-                if (enc->z_lo[l][i] == 0 && enc->z_hi[l][i] == 0)
+                if (d->layers[l].kind == GA_LAYER_MAXPOOL)
+                    snprintf(buf, size, "max pool output %.60s: its window's largest entries tie "
+                             "(a kink)", zn);
+                else if (enc->z_lo[l][i] == 0 && enc->z_hi[l][i] == 0)
                     snprintf(buf, size, "%s = 0 is exactly at %s's kink", zn,
                              ga_activation_name(d->layers[l].act));
                 else

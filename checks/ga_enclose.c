@@ -1334,6 +1334,26 @@ static int enclose_graph(ga_enclosure *e, ga_error *err, const fmodel *m, const 
             e->amb[st][i] = (unsigned char)amb;
             e->lost[st][i] = 0;
         }
+        if (first->kind == GA_OP_MAXPOOL) { /* a window whose largest entry is not unique */
+            const ga_geom *gm = &first->geom;
+            size_t wi = gm->c * gm->h * gm->w;
+            for (size_t s = 0; s < B; s++)
+                for (size_t ci = 0; ci < gm->c; ci++)
+                    for (size_t i = 0; i < gm->ho; i++)
+                        for (size_t j = 0; j < gm->wo; j++) {
+                            const ivl *xr = val[first->input[0]] + s * wi;
+                            long double f = -(long double)INFINITY;
+                            for (size_t u = 0; u < gm->kh; u++)
+                                for (size_t v = 0; v < gm->kw; v++)
+                                    f = fmaxl(f, xr[(ci * gm->h + i * gm->sh + u) * gm->w + j * gm->sw + v].lo);
+                            size_t cands = 0;
+                            for (size_t u = 0; u < gm->kh; u++)
+                                for (size_t v = 0; v < gm->kw; v++)
+                                    cands += xr[(ci * gm->h + i * gm->sh + u) * gm->w + j * gm->sw + v].hi >= f;
+                            e->amb[st][s * gm->c * gm->ho * gm->wo + (ci * gm->ho + i) * gm->wo + j] =
+                                cands > 1;
+                        }
+        }
     }
     encl_backward(&c, grad, val, dval, dval, g, net, params, x, y, B, NULL);
     for (size_t i = 0; i < P; i++) {

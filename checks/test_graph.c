@@ -847,3 +847,51 @@ Test(graph, tight_enclosures_never_fail)
     fprintf(stderr, "tight enclosures: float64 %zu entries, %zu unjudgeable; float32 (no attention) "
             "%zu entries, %zu unjudgeable; 0 FAIL expected\n", entries, unj64, tight32, unj32);
 }
+
+/* A max pool over a tie: x = (0.5, 0.5, 0.25, 2.0), a bias P (zeros) before a
+ * pool of kernel 2, then a dense layer W = [[1, 2], [3, 4]] (row layout) and
+ * the dot loss with y = (0.3, -0.7). By hand: dL/d(pool output 0) = 0.3 * 1 -
+ * 0.7 * 2 = -1.1, and the first of the tied pair takes it (P[0] gets -1.1,
+ * P[1] gets 0). Both are labelled kink with the pool named; a value outside
+ * the hull of 0 and -1.1 FAILs. */
+Test(graph, max_pool_tie_is_a_labelled_kink)
+{
+    ga_layer_desc L[3] = {{0}, {0}, {2, GA_ACT_IDENTITY, 0}};
+    L[0].kind = GA_LAYER_BIAS;
+    L[0].n_out = 4;
+    L[1].kind = GA_LAYER_MAXPOOL;
+    L[1].geom = (ga_geom){.c = 1, .h = 1, .w = 4, .oc = 1, .kh = 1, .kw = 2, .sh = 1, .sw = 2};
+    L[1].n_out = 2;
+    ga_net_desc d = {GA_LAYOUT_ROW, 4, 3, L, {GA_LOSS_DOT, 1.0, GA_REDUCE_SUM, 0.0}};
+    ga_net *net;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_net_alloc(&net, &err, &d), GA_OK, "%s", err.msg);
+    double W[4] = {1, 2, 3, 4}, x[4] = {0.5, 0.5, 0.25, 2.0}, y[2] = {0.3, -0.7};
+    memcpy(net->params + net->views[4].offset, W, sizeof W); /* W3 after P1 (4) */
+    ga_check_report *r;
+    cr_assert_eq(ga_check_run(&r, &err, net, net->params, x, y, 1, NULL), GA_OK, "%s", err.msg);
+    /* the dot product in index order, as the core sums it: 0.3 * 1 + (-0.7) * 2 */
+    cr_expect_eq(r->entries[0].analytic, 0.3 * 1.0 + -0.7 * 2.0, "P1[0,0] = %.17g", r->entries[0].analytic);
+    cr_expect_eq(r->entries[1].analytic, 0.0);
+    for (int i = 0; i < 2; i++)
+        cr_expect(r->entries[i].verdict == GA_VERDICT_KINK && strstr(r->entries[i].reason, "max pool"),
+                  "%s: %s: %s", r->entries[i].name, ga_verdict_name(r->entries[i].verdict),
+                  r->entries[i].reason);
+    cr_expect_eq(r->n_fail, 0);
+    ga_check_report_free(r);
+    double wrong[10];
+    ga_workspace *ws;
+    double Lv;
+    cr_assert_eq(ga_workspace_alloc(&ws, &err, net, 1), GA_OK);
+    cr_assert_eq(ga_loss_and_grad(&Lv, wrong, NULL, ws, net, net->params, x, y, 1), GA_OK);
+    ga_workspace_free(ws);
+    wrong[0] = 0.5; /* outside [-1.1, 0] */
+    ga_check_options opt;
+    ga_check_options_default(&opt);
+    opt.analytic = wrong;
+    opt.analytic_own_forward = 1;
+    cr_assert_eq(ga_check_run(&r, &err, net, net->params, x, y, 1, &opt), GA_OK, "%s", err.msg);
+    cr_expect_eq(r->entries[0].verdict, GA_VERDICT_FAIL, "%s", r->entries[0].reason);
+    ga_check_report_free(r);
+    ga_net_free(net);
+}

@@ -363,6 +363,13 @@ int ga_net_alloc(ga_net **out, ga_error *err, const ga_net_desc *desc)
         return ga_fail(err, GA_ENOMEM, "out of memory for %zu parameters", n_params);
     }
     memcpy(net->desc.layers, desc->layers, desc->n_layers * sizeof *desc->layers);
+    for (size_t l = 0; l < desc->n_layers; l++) { /* a conv's or a pool's output size, validated */
+        ga_layer_desc *L = &net->desc.layers[l];
+        if (L->kind == GA_LAYER_MAXPOOL || L->kind == GA_LAYER_AVGPOOL)
+            L->geom.oc = L->geom.c;
+        if (L->kind == GA_LAYER_CONV || L->kind == GA_LAYER_MAXPOOL || L->kind == GA_LAYER_AVGPOOL)
+            ga_geom_finish(&L->geom);
+    }
     size_t offset = 0, fan_in = desc->n_in;
     for (size_t l = 0; l < desc->n_layers; l++) {
         const ga_layer_desc *L = &desc->layers[l];
