@@ -1282,6 +1282,50 @@ static ivl g_dact(gctx *c, ga_activation a, double p, ivl z)
 #define A_MAXPOOL_SHARE(c, r, win, m, k, dout) (*(r) = g_maxpool_share(c, win, m, k, *(dout)))
 #include "ga_ref_tmpl.h"
 
+/* The intervals of a graph's passes: its values (val), their gradients
+ * (dval) and the parameters' (grad), one allocation; c the arithmetic's
+ * context (its rows of scratch after grad). */
+typedef struct {
+    ga_graph *g;
+    ga_pass_sizes ps;
+    ivl *buf, **val, *dval, *grad;
+    unsigned char *lost;
+    gctx c;
+} graph_pass;
+
+static void graph_pass_free(graph_pass *gp)
+{
+    free(gp->buf);
+    free(gp->val);
+    free(gp->lost);
+    ga_graph_free(gp->g);
+}
+
+static int graph_pass_alloc(graph_pass *gp, ga_error *err, const fmodel *m, const ga_net *net,
+                            size_t B)
+{
+    memset(gp, 0, sizeof *gp);
+    int status = ga_graph_from_net(&gp->g, err, net);
+    if (status)
+        return status;
+    size_t n_all, P = net->n_params;
+    if (ga_graph_pass_sizes(&gp->ps, gp->g, B) && ga_size_add(&n_all, gp->ps.n_vals, gp->ps.n_delta) &&
+        ga_size_add(&n_all, n_all, P + gp->ps.maxw) && n_all <= SIZE_MAX / sizeof(ivl)) {
+        gp->buf = malloc(n_all * sizeof *gp->buf);
+        gp->val = malloc(gp->g->n_values * sizeof *gp->val);
+        gp->lost = malloc(gp->ps.maxw);
+    }
+    if (!gp->buf || !gp->val || !gp->lost) {
+        graph_pass_free(gp);
+        return ga_fail(err, GA_ENOMEM, "enclosure: out of memory for the graph's intervals");
+    }
+    GA_GRAPH_PLACE_VALUES(gp->val, gp->buf, gp->g, B);
+    gp->dval = gp->buf + gp->ps.n_vals;
+    gp->grad = gp->dval + gp->ps.n_delta;
+    gp->c = (gctx){m, 0, gp->grad + P, gp->lost};
+    return GA_OK;
+}
+
 /* The enclosure of a net that is not a chain: e's gradient ranges from the
  * generic reference's passes in intervals; its z and a ranges per layer (a
  * dense layer's z and a, a norm's xh and output, an add's output twice) and
@@ -1289,30 +1333,14 @@ static ivl g_dact(gctx *c, ga_activation a, double p, ivl z)
 static int enclose_graph(ga_enclosure *e, ga_error *err, const fmodel *m, const ga_net *net,
                          const double *params, const double *x, const double *y, size_t B)
 {
-    ga_graph *g;
-    int status = ga_graph_from_net(&g, err, net);
+    graph_pass gp;
+    int status = graph_pass_alloc(&gp, err, m, net, B);
     if (status)
         return status;
-    ga_pass_sizes ps;
-    size_t n_all, P = net->n_params;
-    ivl *buf = NULL, **val = NULL;
-    unsigned char *lost = NULL;
-    if (ga_graph_pass_sizes(&ps, g, B) && ga_size_add(&n_all, ps.n_vals, ps.n_delta) &&
-        ga_size_add(&n_all, n_all, P + ps.maxw) && n_all <= SIZE_MAX / sizeof(ivl)) {
-        buf = malloc(n_all * sizeof *buf);
-        val = malloc(g->n_values * sizeof *val);
-        lost = malloc(ps.maxw);
-    }
-    if (!buf || !val || !lost) {
-        free(buf);
-        free(val);
-        free(lost);
-        ga_graph_free(g);
-        return ga_fail(err, GA_ENOMEM, "enclosure: out of memory for the graph's intervals");
-    }
-    GA_GRAPH_PLACE_VALUES(val, buf, g, B);
-    ivl *dval = buf + ps.n_vals, *grad = dval + ps.n_delta;
-    gctx c = {m, 0, grad + P, lost};
+    ga_graph *g = gp.g;
+    ivl **val = gp.val, *dval = gp.dval, *grad = gp.grad;
+    gctx c = gp.c;
+    size_t P = net->n_params;
     for (size_t i = 0; i < B * net->desc.n_in; i++)
         val[0][i] = (ivl){x[i], x[i]};
     ivl loss;
@@ -1361,10 +1389,7 @@ static int enclose_graph(ga_enclosure *e, ga_error *err, const fmodel *m, const 
         e->grad_hi[i] = up(grad[i].hi);
         e->grad_kink[i] = (unsigned char)c.amb;
     }
-    free(buf);
-    free(val);
-    free(lost);
-    ga_graph_free(g);
+    graph_pass_free(&gp);
     return GA_OK;
 }
 
@@ -1379,33 +1404,19 @@ static int enclose_graph_backward(double *glo, double *ghi, ga_error *err, const
                                   const ga_net *net, const double *params, const double *x,
                                   const double *y, size_t B, const ga_workspace *ws)
 {
-    ga_graph *g;
-    int status = ga_graph_from_net(&g, err, net);
+    graph_pass gp;
+    int status = graph_pass_alloc(&gp, err, m, net, B);
     if (status)
         return status;
-    ga_pass_sizes ps;
-    size_t n_all, P = net->n_params;
-    ivl *buf = NULL, **val = NULL;
-    unsigned char *lost = NULL;
-    double *prow = NULL;
-    if (ga_graph_pass_sizes(&ps, g, B) && ga_size_add(&n_all, ps.n_vals, ps.n_delta) &&
-        ga_size_add(&n_all, n_all, P + ps.maxw) && n_all <= SIZE_MAX / sizeof(ivl)) {
-        buf = malloc(n_all * sizeof *buf);
-        val = malloc(g->n_values * sizeof *val);
-        lost = malloc(ps.maxw);
-        prow = malloc(ps.maxw * sizeof *prow);
-    }
-    if (!buf || !val || !lost || !prow) {
-        free(buf);
-        free(val);
-        free(lost);
-        free(prow);
-        ga_graph_free(g);
+    double *prow = malloc(gp.ps.maxw * sizeof *prow); /* an attention row's weights */
+    if (!prow) {
+        graph_pass_free(&gp);
         return ga_fail(err, GA_ENOMEM, "enclosure: out of memory for the graph's intervals");
     }
-    GA_GRAPH_PLACE_VALUES(val, buf, g, B);
-    ivl *dval = buf + ps.n_vals, *grad = dval + ps.n_delta;
-    gctx c = {m, 0, grad + P, lost};
+    ga_graph *g = gp.g;
+    ivl **val = gp.val, *dval = gp.dval, *grad = gp.grad;
+    gctx c = gp.c;
+    size_t P = net->n_params;
 #define PT(dst, v) ((dst) = (ivl){(v), (v)})
     for (size_t i = 0; i < B * net->desc.n_in; i++)
         PT(val[0][i], x[i]);
@@ -1453,10 +1464,7 @@ static int enclose_graph_backward(double *glo, double *ghi, ga_error *err, const
         glo[i] = down(grad[i].lo);
         ghi[i] = up(grad[i].hi);
     }
-    free(buf);
-    free(val);
-    free(lost);
     free(prow);
-    ga_graph_free(g);
+    graph_pass_free(&gp);
     return GA_OK;
 }

@@ -337,16 +337,19 @@ Test(graph, float32_core_passes_and_a_moved_entry_fails)
     soak(GA_PREC_FLOAT32);
 }
 
-/* The mutation class of issue 14's norms: layernorm's dx without the
- * - mean(dxh) term (ga_plainpass's fault norm_no_mean). Wherever it moves
- * an entry beyond twice that entry's tolerance, the check must FAIL it. */
-Test(graph, layernorm_without_mean_term_is_caught)
+/* A mutation class on the random nets: every net the selector takes is run
+ * through the plain pass twice, correct and with the fault; wherever the
+ * fault moves some entry beyond twice its tolerance (plus the correct
+ * pass's own distance to the exact value), the check of the faulty
+ * gradient must FAIL some entry. */
+static void mutation_trial(int (*has)(const gnet *), void (*fault)(ga_plain_options *, const gnet *),
+                           const char *label, const char *what)
 {
     size_t effective = 0, caught = 0, tried = 0;
     for (uint32_t seed = 1; seed <= 2 * NETS; seed++) {
         gnet g;
         gnet_make(&g, seed);
-        if (g.ln_layer == SIZE_MAX) {
+        if (!has(&g)) {
             gnet_clear(&g);
             continue;
         }
@@ -361,7 +364,7 @@ Test(graph, layernorm_without_mean_term_is_caught)
         ga_plain_options_default(&o);
         cr_assert_eq(ga_plain_pass(NULL, good, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
                      "%s: %s", g.what, err.msg);
-        o.norm_no_mean = g.ln_layer;
+        fault(&o, &g);
         cr_assert_eq(ga_plain_pass(NULL, bad, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
                      "%s: %s", g.what, err.msg);
         ga_workspace_free(ws);
@@ -375,16 +378,34 @@ Test(graph, layernorm_without_mean_term_is_caught)
             effective++;
             r = judge(&g, bad, GA_PREC_FLOAT64);
             caught += r->n_fail > 0;
-            cr_expect(r->n_fail > 0, "%s: layernorm without its mean term (layer %zu) moves %zu entries, "
-                      "none FAILs", g.what, g.ln_layer + 1, must);
+            cr_expect(r->n_fail > 0, "%s: %s moves %zu entries, none FAILs", g.what, label, must);
             ga_check_report_free(r);
         }
         free(good);
         gnet_clear(&g);
     }
-    fprintf(stderr, "layernorm without its mean term: %zu nets with a layernorm, %zu where it moves an "
-            "entry beyond rounding, caught in %zu\n", tried, effective, caught);
-    cr_assert(effective > 10);
+    fprintf(stderr, "%s: %zu nets with %s, %zu where it moves an entry beyond rounding, caught in %zu\n",
+            label, tried, what, effective, caught);
+    cr_assert(effective > 10, "%s: only %zu effective cases", label, effective);
+}
+
+/* The mutation class of issue 14's norms: layernorm's dx without the
+ * - mean(dxh) term (ga_plainpass's fault norm_no_mean). Wherever it moves
+ * an entry beyond twice that entry's tolerance, the check must FAIL it. */
+static int has_layernorm_without_mean_term(const gnet *g)
+{
+    return g->ln_layer != SIZE_MAX;
+}
+
+static void fault_layernorm_without_mean_term(ga_plain_options *o, const gnet *g)
+{
+    (void)g;
+    o->norm_no_mean = g->ln_layer;
+}
+
+Test(graph, layernorm_without_mean_term_is_caught)
+{
+    mutation_trial(has_layernorm_without_mean_term, fault_layernorm_without_mean_term, "layernorm without its mean term", "a layernorm");
 }
 
 /* A residual add from the input, then a dense layer, computes the dense
@@ -425,51 +446,20 @@ Test(graph, residual_from_input_doubles_exactly)
  * instead of summed over its positions (ga_plainpass's embed_overwrite).
  * Wherever it moves an entry beyond twice that entry's tolerance, the check
  * must FAIL it. */
+static int has_embedding_overwrite(const gnet *g)
+{
+    return g->vocab != 0;
+}
+
+static void fault_embedding_overwrite(ga_plain_options *o, const gnet *g)
+{
+    (void)g;
+    o->embed_overwrite = 1;
+}
+
 Test(graph, embedding_overwrite_is_caught)
 {
-    size_t effective = 0, caught = 0, tried = 0;
-    for (uint32_t seed = 1; seed <= 2 * NETS; seed++) {
-        gnet g;
-        gnet_make(&g, seed);
-        if (!g.vocab) {
-            gnet_clear(&g);
-            continue;
-        }
-        tried++;
-        ga_error err = {{0}};
-        size_t P = g.net->n_params;
-        double *good = malloc(2 * P * sizeof *good), *bad = good + P;
-        ga_workspace *ws;
-        cr_assert(good);
-        cr_assert_eq(ga_workspace_alloc(&ws, &err, g.net, g.batch), GA_OK);
-        ga_plain_options o;
-        ga_plain_options_default(&o);
-        cr_assert_eq(ga_plain_pass(NULL, good, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
-                     "%s: %s", g.what, err.msg);
-        o.embed_overwrite = 1;
-        cr_assert_eq(ga_plain_pass(NULL, bad, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
-                     "%s: %s", g.what, err.msg);
-        ga_workspace_free(ws);
-        ga_check_report *r = judge(&g, good, GA_PREC_FLOAT64);
-        size_t must = 0;
-        for (size_t i = 0; i < P; i++)
-            must += r->entries[i].verdict == GA_VERDICT_PASS &&
-                    fabs(bad[i] - good[i]) > 2 * (r->entries[i].tol + fabs(r->entries[i].analytic - r->entries[i].ref));
-        ga_check_report_free(r);
-        if (must) {
-            effective++;
-            r = judge(&g, bad, GA_PREC_FLOAT64);
-            caught += r->n_fail > 0;
-            cr_expect(r->n_fail > 0, "%s: the embedding's overwrite moves %zu entries, none FAILs",
-                      g.what, must);
-            ga_check_report_free(r);
-        }
-        free(good);
-        gnet_clear(&g);
-    }
-    fprintf(stderr, "embedding overwrite: %zu nets with an embedding, %zu where it moves an entry "
-            "beyond rounding, caught in %zu\n", tried, effective, caught);
-    cr_assert(effective > 10);
+    mutation_trial(has_embedding_overwrite, fault_embedding_overwrite, "embedding overwrite", "an embedding");
 }
 
 /* Token ids that are not ids are refused by every entry point that reads
@@ -509,50 +499,20 @@ Test(graph, bad_token_ids_are_refused)
 /* The mutation class of convolutions: the input gradient computed with the
  * kernel flipped (ga_plainpass's conv_flip), the bug of code that writes the
  * backward as a correlation where a convolution belongs or the reverse. */
+static int has_conv_flipped_kernel(const gnet *g)
+{
+    return g->has_conv;
+}
+
+static void fault_conv_flipped_kernel(ga_plain_options *o, const gnet *g)
+{
+    (void)g;
+    o->conv_flip = 1;
+}
+
 Test(graph, conv_flipped_kernel_is_caught)
 {
-    size_t effective = 0, caught = 0, tried = 0;
-    for (uint32_t seed = 1; seed <= 2 * NETS; seed++) {
-        gnet g;
-        gnet_make(&g, seed);
-        if (!g.has_conv) {
-            gnet_clear(&g);
-            continue;
-        }
-        tried++;
-        ga_error err = {{0}};
-        size_t P = g.net->n_params;
-        double *good = malloc(2 * P * sizeof *good), *bad = good + P;
-        ga_workspace *ws;
-        cr_assert(good);
-        cr_assert_eq(ga_workspace_alloc(&ws, &err, g.net, g.batch), GA_OK);
-        ga_plain_options o;
-        ga_plain_options_default(&o);
-        cr_assert_eq(ga_plain_pass(NULL, good, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
-                     "%s: %s", g.what, err.msg);
-        o.conv_flip = 1;
-        cr_assert_eq(ga_plain_pass(NULL, bad, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
-                     "%s: %s", g.what, err.msg);
-        ga_workspace_free(ws);
-        ga_check_report *r = judge(&g, good, GA_PREC_FLOAT64);
-        size_t must = 0;
-        for (size_t i = 0; i < P; i++)
-            must += r->entries[i].verdict == GA_VERDICT_PASS &&
-                    fabs(bad[i] - good[i]) > 2 * (r->entries[i].tol + fabs(r->entries[i].analytic - r->entries[i].ref));
-        ga_check_report_free(r);
-        if (must) {
-            effective++;
-            r = judge(&g, bad, GA_PREC_FLOAT64);
-            caught += r->n_fail > 0;
-            cr_expect(r->n_fail > 0, "%s: the flipped kernel moves %zu entries, none FAILs", g.what, must);
-            ga_check_report_free(r);
-        }
-        free(good);
-        gnet_clear(&g);
-    }
-    fprintf(stderr, "conv with a flipped kernel: %zu nets with a conv, %zu where it moves an entry "
-            "beyond rounding, caught in %zu\n", tried, effective, caught);
-    cr_assert(effective > 10);
+    mutation_trial(has_conv_flipped_kernel, fault_conv_flipped_kernel, "conv with a flipped kernel", "a conv");
 }
 
 /* check --fast on the same random nets: the core's gradient raises no
@@ -647,149 +607,56 @@ Test(graph, fast_mode_no_false_alarm_and_detects)
 
 /* The mutation class of attention: the score gradients without the
  * 1/sqrt(head size) scale (ga_plainpass's attn_no_scale). */
+static int has_attention_without_scale(const gnet *g)
+{
+    return g->has_attn;
+}
+
+static void fault_attention_without_scale(ga_plain_options *o, const gnet *g)
+{
+    (void)g;
+    o->attn_no_scale = 1;
+}
+
 Test(graph, attention_without_scale_is_caught)
 {
-    size_t effective = 0, caught = 0, tried = 0;
-    for (uint32_t seed = 1; seed <= 2 * NETS; seed++) {
-        gnet g;
-        gnet_make(&g, seed);
-        if (!g.has_attn) {
-            gnet_clear(&g);
-            continue;
-        }
-        tried++;
-        ga_error err = {{0}};
-        size_t P = g.net->n_params;
-        double *good = malloc(2 * P * sizeof *good), *bad = good + P;
-        ga_workspace *ws;
-        cr_assert(good);
-        cr_assert_eq(ga_workspace_alloc(&ws, &err, g.net, g.batch), GA_OK);
-        ga_plain_options o;
-        ga_plain_options_default(&o);
-        cr_assert_eq(ga_plain_pass(NULL, good, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
-                     "%s: %s", g.what, err.msg);
-        o.attn_no_scale = 1;
-        cr_assert_eq(ga_plain_pass(NULL, bad, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
-                     "%s: %s", g.what, err.msg);
-        ga_workspace_free(ws);
-        ga_check_report *r = judge(&g, good, GA_PREC_FLOAT64);
-        size_t must = 0;
-        for (size_t i = 0; i < P; i++)
-            must += r->entries[i].verdict == GA_VERDICT_PASS &&
-                    fabs(bad[i] - good[i]) > 2 * (r->entries[i].tol + fabs(r->entries[i].analytic - r->entries[i].ref));
-        ga_check_report_free(r);
-        if (must) {
-            effective++;
-            r = judge(&g, bad, GA_PREC_FLOAT64);
-            caught += r->n_fail > 0;
-            cr_expect(r->n_fail > 0, "%s: attention without its scale moves %zu entries, none FAILs",
-                      g.what, must);
-            ga_check_report_free(r);
-        }
-        free(good);
-        gnet_clear(&g);
-    }
-    fprintf(stderr, "attention without its scale: %zu nets with attention, %zu where it moves an entry "
-            "beyond rounding, caught in %zu\n", tried, effective, caught);
-    cr_assert(effective > 10);
+    mutation_trial(has_attention_without_scale, fault_attention_without_scale, "attention without its scale", "attention");
 }
 
 /* The mutation class of recurrent cells: backpropagation through time that
  * stops one step early (ga_plainpass's rnn_short). */
+static int has_rnn_bptt_one_step_short(const gnet *g)
+{
+    return g->has_rnn;
+}
+
+static void fault_rnn_bptt_one_step_short(ga_plain_options *o, const gnet *g)
+{
+    (void)g;
+    o->rnn_short = 1;
+}
+
 Test(graph, rnn_bptt_one_step_short_is_caught)
 {
-    size_t effective = 0, caught = 0, tried = 0;
-    for (uint32_t seed = 1; seed <= 2 * NETS; seed++) {
-        gnet g;
-        gnet_make(&g, seed);
-        if (!g.has_rnn) {
-            gnet_clear(&g);
-            continue;
-        }
-        tried++;
-        ga_error err = {{0}};
-        size_t P = g.net->n_params;
-        double *good = malloc(2 * P * sizeof *good), *bad = good + P;
-        ga_workspace *ws;
-        cr_assert(good);
-        cr_assert_eq(ga_workspace_alloc(&ws, &err, g.net, g.batch), GA_OK);
-        ga_plain_options o;
-        ga_plain_options_default(&o);
-        cr_assert_eq(ga_plain_pass(NULL, good, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
-                     "%s: %s", g.what, err.msg);
-        o.rnn_short = 1;
-        cr_assert_eq(ga_plain_pass(NULL, bad, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
-                     "%s: %s", g.what, err.msg);
-        ga_workspace_free(ws);
-        ga_check_report *r = judge(&g, good, GA_PREC_FLOAT64);
-        size_t must = 0;
-        for (size_t i = 0; i < P; i++)
-            must += r->entries[i].verdict == GA_VERDICT_PASS &&
-                    fabs(bad[i] - good[i]) > 2 * (r->entries[i].tol + fabs(r->entries[i].analytic - r->entries[i].ref));
-        ga_check_report_free(r);
-        if (must) {
-            effective++;
-            r = judge(&g, bad, GA_PREC_FLOAT64);
-            caught += r->n_fail > 0;
-            cr_expect(r->n_fail > 0, "%s: BPTT one step short moves %zu entries, none FAILs",
-                      g.what, must);
-            ga_check_report_free(r);
-        }
-        free(good);
-        gnet_clear(&g);
-    }
-    fprintf(stderr, "BPTT one step short: %zu nets with an rnn, %zu where it moves an entry "
-            "beyond rounding, caught in %zu\n", tried, effective, caught);
-    cr_assert(effective > 10);
+    mutation_trial(has_rnn_bptt_one_step_short, fault_rnn_bptt_one_step_short, "BPTT one step short", "an rnn");
 }
 
 /* The mutation class of batch norms: the input gradient without the path
  * through the variance (ga_plainpass's bn_no_var). */
+static int has_batchnorm_without_variance_path(const gnet *g)
+{
+    return g->has_bn;
+}
+
+static void fault_batchnorm_without_variance_path(ga_plain_options *o, const gnet *g)
+{
+    (void)g;
+    o->bn_no_var = 1;
+}
+
 Test(graph, batchnorm_without_variance_path_is_caught)
 {
-    size_t effective = 0, caught = 0, tried = 0;
-    for (uint32_t seed = 1; seed <= 2 * NETS; seed++) {
-        gnet g;
-        gnet_make(&g, seed);
-        if (!g.has_bn) {
-            gnet_clear(&g);
-            continue;
-        }
-        tried++;
-        ga_error err = {{0}};
-        size_t P = g.net->n_params;
-        double *good = malloc(2 * P * sizeof *good), *bad = good + P;
-        ga_workspace *ws;
-        cr_assert(good);
-        cr_assert_eq(ga_workspace_alloc(&ws, &err, g.net, g.batch), GA_OK);
-        ga_plain_options o;
-        ga_plain_options_default(&o);
-        cr_assert_eq(ga_plain_pass(NULL, good, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
-                     "%s: %s", g.what, err.msg);
-        o.bn_no_var = 1;
-        cr_assert_eq(ga_plain_pass(NULL, bad, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
-                     "%s: %s", g.what, err.msg);
-        ga_workspace_free(ws);
-        ga_check_report *r = judge(&g, good, GA_PREC_FLOAT64);
-        size_t must = 0;
-        for (size_t i = 0; i < P; i++)
-            must += r->entries[i].verdict == GA_VERDICT_PASS &&
-                    fabs(bad[i] - good[i]) > 2 * (r->entries[i].tol + fabs(r->entries[i].analytic - r->entries[i].ref));
-        ga_check_report_free(r);
-        if (must) {
-            effective++;
-            r = judge(&g, bad, GA_PREC_FLOAT64);
-            caught += r->n_fail > 0;
-            cr_expect(r->n_fail > 0, "%s: batch norm without its variance path moves %zu entries, none FAILs",
-                      g.what, must);
-            ga_check_report_free(r);
-        }
-        free(good);
-        gnet_clear(&g);
-    }
-    fprintf(stderr, "batch norm without its variance path: %zu nets with a batch norm, %zu where it moves an entry "
-            "beyond rounding, caught in %zu\n", tried, effective, caught);
-    cr_assert(effective > 10);
+    mutation_trial(has_batchnorm_without_variance_path, fault_batchnorm_without_variance_path, "batch norm without its variance path", "a batch norm");
 }
 
 /* The tight verdicts: the core's own double gradient judged with the
