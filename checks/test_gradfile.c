@@ -313,3 +313,33 @@ Test(gradfile, standard_input)
     cr_expect_str_eq(err.msg, "-: an .npz on standard input: name the file instead");
     ga_net_free(net);
 }
+
+/* A net with a layer norm and a residual add (make_gradfiles.py's ln): the
+ * .npz names its tensors as the spec does (gamma2, beta2; the add has none);
+ * every entry lands in its slab place, and an array named after a tensor
+ * the net does not have is refused by name. */
+Test(gradfile, layer_types_by_name)
+{
+    ga_layer_desc L[4] = {{2, GA_ACT_TANH, 0}, {0}, {0}, {1, GA_ACT_IDENTITY, 0}};
+    L[1].kind = GA_LAYER_LAYERNORM;
+    L[1].n_out = 2;
+    L[1].eps = 1e-5;
+    L[2].kind = GA_LAYER_RESIDUAL;
+    L[2].n_out = 2;
+    L[2].from = 1;
+    ga_net_desc d = {GA_LAYOUT_COLUMN, 3, 4, L, {GA_LOSS_MSE, 1.0, GA_REDUCE_SUM, 0.0}};
+    ga_net *net = NULL;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_net_alloc(&net, &err, &d), GA_OK, "%s", err.msg);
+    cr_assert_eq(net->n_params, 15);
+    double grad[15];
+    ga_gradfile_options opt = {GA_GRADFILE_LAYOUT_AUTO, 0, GA_PREC_FLOAT64, NULL};
+    read_ok(grad, net, "ln_spec.npz", &opt);
+    for (size_t i = 0; i < 15; i++)
+        cr_expect_eq(grad[i], g(i), "entry %zu", i);
+    ga_precision prec;
+    cr_expect_eq(ga_grad_read(grad, &prec, &err, net, FIX "col_spec.npz", &opt, 0), GA_EINVAL);
+    cr_expect(strstr(err.msg, "'W2' is not a tensor of the spec (expected one array each named W1, "
+                              "b1, gamma2, beta2, W4, b4") != NULL, "%s", err.msg);
+    ga_net_free(net);
+}

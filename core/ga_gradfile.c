@@ -20,30 +20,46 @@ int ga_gradfile_layout_from_name(ga_gradfile_layout *out, const char *name)
     return GA_EINVAL;
 }
 
-/* "W1, b1, W2, b2" into buf, the names every message lists; a deep net's
- * as "W1, b1, ..., W9, b9" */
+/* "W1, b1, W2, b2" into buf, the names every message lists (the views the
+ * layers have: gamma2, E1, ...); more than eight as the first two, "...",
+ * the last two: "W1, b1, ..., W9, b9" */
 static const char *expected_names(char *buf, size_t size, const ga_net *net)
 {
-    size_t L = net->desc.n_layers;
-    if (L > 4)
-        snprintf(buf, size, "W1, b1, ..., W%zu, b%zu", L, L);
-    else
-        for (size_t v = 0, n = 0; v < net->n_views; v++)
-            n += (size_t)snprintf(buf + n, size - n, "%s%s", v ? ", " : "", net->views[v].name);
+    size_t count = 0, n = 0, k = 0;
+    buf[0] = 0;
+    for (size_t v = 0; v < net->n_views; v++)
+        count += net->views[v].name[0] != 0;
+    for (size_t v = 0; v < net->n_views && n < size; v++) {
+        if (!net->views[v].name[0])
+            continue;
+        k++;
+        if (count > 8 && k > 2 && k <= count - 2) {
+            if (k == 3)
+                n += (size_t)snprintf(buf + n, size - n, ", ...");
+            continue;
+        }
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", k > 1 ? ", " : "", net->views[v].name);
+    }
     return buf;
 }
 
-/* The view named name ("W3", "b3"), or NULL */
+/* The view named name ("W3", "b3", "gamma2", "E1"), or NULL */
 static const ga_view *view_by_name(const ga_net *net, const char *name)
 {
-    char *end;
-    if ((name[0] != 'W' && name[0] != 'b') || name[1] < '1' || name[1] > '9')
+    const char *p = name;
+    while (isalpha((unsigned char)*p))
+        p++;
+    if (p == name || *p < '1' || *p > '9')
         return NULL;
+    char *end;
     errno = 0;
-    unsigned long long l = strtoull(name + 1, &end, 10);
+    unsigned long long l = strtoull(p, &end, 10);
     if (*end || errno || l > net->desc.n_layers)
         return NULL;
-    return &net->views[2 * (l - 1) + (name[0] == 'b')];
+    for (size_t v = 2 * (l - 1); v < 2 * l; v++)
+        if (net->views[v].name[0] && !strcmp(net->views[v].name, name))
+            return &net->views[v];
+    return NULL;
 }
 
 /* The slab index of item f (C order) of view vw as the file holds it: in the
@@ -215,7 +231,7 @@ static int read_npz(double *grad, ga_precision *prec, ga_error *err, const ga_ne
             by_view[vw - net->views] = a;
     }
     for (size_t v = 0; v < net->n_views && st == GA_OK; v++)
-        if (!by_view[v])
+        if (!by_view[v] && net->views[v].name[0]) /* a view the layer does not have: none */
             st = ga_fail(err, GA_EINVAL, "%s: no array '%s' (expected one array each named %s)",
                          path, net->views[v].name, expected_names(names, sizeof names, net));
     if (st != GA_OK)
@@ -226,6 +242,8 @@ static int read_npz(double *grad, ga_precision *prec, ga_error *err, const ga_ne
     for (size_t v = 0; v < net->n_views && st == GA_OK; v++) {
         const ga_view *vw = &net->views[v];
         const ga_npy_array *a = by_view[v];
+        if (!vw->name[0])
+            continue; /* a view the layer does not have */
         int fit = fits(vw, a), transposed = 0;
         if (!vw->is_bias && opt->layout != GA_GRADFILE_LAYOUT_AUTO)
             fit &= opt->layout == GA_GRADFILE_LAYOUT_SPEC ? 1 : 2;
