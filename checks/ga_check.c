@@ -496,8 +496,10 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
         attention |= net->desc.layers[l].kind == GA_LAYER_ATTENTION;
     /* a graph's backward pass alone is enclosed from the forward values the
      * workspace holds; an attention's weights are recomputed there as the
-     * double core computes them, so not for another code's forward pass */
-    tight = tight && (chain || !(opt->analytic_forward && attention));
+     * double core, or in float32 the float32 core, computes them: so with a
+     * float64 gradient only for the core's own forward pass */
+    tight = tight && (chain || !(opt->analytic_forward && attention &&
+                                 opt->precision != GA_PREC_FLOAT32));
     double *grad = malloc(3 * P * sizeof *grad);
     if (!chain && !by_oracle) {
         status = ga_fail(err, GA_EINVAL, "check: a net with layers other than dense is judged by "

@@ -1446,9 +1446,20 @@ static int enclose_graph_backward(double *glo, double *ghi, ga_error *err, const
             for (size_t e = 0; e < B * T; e++)
                 PT(o2[e], ws->dact[st][e * dw]);
         } else if (op->kind == GA_OP_ATTN) {
+            /* the weights as the code computed them: the double core's, or
+             * the float32 core's (a float32 forward pass in ws is its) */
             size_t T = op->tokens, H = op->heads, d = g->width[op->output] / T;
             const double *in = op->input[0] == 0 ? x : ws->a[st - 1];
-            for (size_t s = 0; s < B; s++)
+            for (size_t s = 0; s < B; s++) {
+                if (m->prec == GA_PREC_FLOAT32) {
+                    if (ga_attention_weights_f32(prow, in + s * T * 3 * d, L, d) != GA_OK) {
+                        status = ga_fail(err, GA_ENOMEM, "enclosure: out of memory");
+                        break;
+                    }
+                    for (size_t e = 0; e < H * T * T; e++)
+                        PT(o2[s * H * T * T + e], prow[e]);
+                    continue;
+                }
                 for (size_t h = 0; h < H; h++)
                     for (size_t t = 0; t < T; t++) {
                         ga_attention_weights(prow, in + s * T * 3 * d, L, d, h, t);
@@ -1456,9 +1467,17 @@ static int enclose_graph_backward(double *glo, double *ghi, ga_error *err, const
                         for (size_t u = 0; u < T; u++)
                             PT(pt[u], u <= t ? prow[u] : 0.0);
                     }
+            }
+            if (status)
+                break;
         }
     }
 #undef PT
+    if (status) {
+        free(prow);
+        graph_pass_free(&gp);
+        return status;
+    }
     encl_backward(&c, grad, val, dval, dval, g, net, params, x, y, B, NULL);
     for (size_t i = 0; i < P; i++) {
         glo[i] = down(grad[i].lo);

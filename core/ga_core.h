@@ -272,6 +272,10 @@ typedef struct {
  * and backward passes both call this). */
 void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d, size_t h,
                           size_t t);
+/* The same weights as the float32 core computes them (core/ga_f32.c): every
+ * head and token of one sample, p (H, T, T), 0 above the diagonal; x's
+ * entries float32 numbers. GA_ENOMEM when its scratch cannot be had. */
+int ga_attention_weights_f32(double *p, const double *x, const ga_layer_desc *L, size_t d);
 
 /* A layer's token count (1 for 0). */
 static inline size_t ga_layer_tokens(const ga_layer_desc *L)

@@ -84,6 +84,28 @@ static float f32_softplus(float z)
 #define A_DOT_END(c, r, s) (C_(c), *(r) = *(s))
 #include "ga_ref_tmpl.h"
 
+int ga_attention_weights_f32(double *p, const double *x, const ga_layer_desc *L, size_t d)
+{
+    size_t T = ga_layer_tokens(L), H = L->heads;
+    float *buf = malloc((T * 3 * d + T * d + H * T * T) * sizeof *buf);
+    if (!buf)
+        return GA_ENOMEM;
+    float *in = buf, *out = in + T * 3 * d, *pw = out + T * d;
+    for (size_t i = 0; i < T * 3 * d; i++)
+        in[i] = (float)x[i]; /* float32 numbers: exact */
+    ga_op op = {0};
+    op.kind = GA_OP_ATTN;
+    op.tokens = T;
+    op.heads = H;
+    op.act_param = L->act_param;
+    f32_ctx c = {0};
+    f32_attn_row(&c, out, pw, in, &op, d);
+    for (size_t i = 0; i < H * T * T; i++)
+        p[i] = pw[i];
+    free(buf);
+    return GA_OK;
+}
+
 /* v is a float32 number (ga_round_to: a conversion of a double beyond
  * FLT_MAX to float is undefined in C) */
 static int is_f32(double v)
