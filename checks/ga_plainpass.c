@@ -204,7 +204,8 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
     const ga_ref_faults faults = {o->factor_scale, o->no_decay, o->ce_no_softmax, o->act_layer,
                                   o->act_missing, o->bias_layer, o->bias_scale, o->transposed_layer,
                                   o->norm_no_mean, o->embed_overwrite, o->conv_flip,
-                                  o->attn_no_scale, o->rnn_short, o->bn_no_var};
+                                  o->attn_no_scale, o->rnn_short, o->bn_no_var,
+                                  o->add_no_skip, o->mask_forgotten, o->pool_last_max};
     double L;
     plain_forward(&pert, &L, val, g, net, params, x, y, batch);
     if (loss)

@@ -42,6 +42,9 @@ typedef struct {
     int attn_no_scale;       /* attention's score gradients without the 1/sqrt(hs) scale */
     int rnn_short;           /* backpropagation through time stopping one step early */
     int bn_no_var;           /* batch norm's input gradient without the variance's path */
+    int add_no_skip;         /* a residual add's gradient not sent down its skip */
+    int mask_forgotten;      /* dropout's backward without its mask */
+    int pool_last_max;       /* max pools: the last largest takes dy; avg pools: dy undivided */
     /* Monte Carlo arithmetic */
     int mca;                 /* 1: perturb every operation */
     uint64_t mca_state;      /* random stream state (advanced by each call) */

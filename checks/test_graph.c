@@ -33,7 +33,7 @@ typedef struct {
     size_t ln_layer; /* a layernorm layer (0-based), or SIZE_MAX */
     size_t vocab;    /* an embedding's vocabulary (the first layer), or 0 */
     size_t pool_layer; /* a max pool (0-based), or SIZE_MAX */
-    int has_conv, has_attn, has_rnn, has_bn;
+    int has_conv, has_attn, has_rnn, has_bn, has_skip, has_drop, has_pool;
     char what[160];
 } gnet;
 
@@ -60,6 +60,7 @@ static void gnet_make(gnet *g, uint32_t seed)
     g->vocab = 0;
     g->pool_layer = SIZE_MAX;
     g->has_conv = g->has_attn = g->has_rnn = g->has_bn = 0;
+    g->has_skip = g->has_drop = g->has_pool = 0;
     int pos = snprintf(g->what, sizeof g->what, "seed %u:", seed);
     if (pick(&rng, 4) == 0) { /* token ids in, an embedding first */
         ga_layer_desc *d = &L[nl];
@@ -136,6 +137,7 @@ static void gnet_make(gnet *g, uint32_t seed)
             d->n_out = gm.oc * gm.ho * gm.wo;
             if (conv)
                 d->act = hidden_acts[pick(&rng, sizeof hidden_acts / sizeof *hidden_acts)];
+            g->has_pool |= !conv;
             if (d->kind == GA_LAYER_MAXPOOL && g->pool_layer == SIZE_MAX)
                 g->pool_layer = nl;
             if (conv)
@@ -144,6 +146,7 @@ static void gnet_make(gnet *g, uint32_t seed)
             d->kind = GA_LAYER_DROPOUT;
             d->n_out = w;
             d->p = (double[]){0.0, 0.25, 0.5, 0.9}[pick(&rng, 4)];
+            g->has_drop |= d->p > 0;
             d->act_param = 1.0 / (1.0 - d->p);
             d->seed = ga_rng_u32(&rng);
         } else if (kind == 1 || kind == 2) {
@@ -163,6 +166,7 @@ static void gnet_make(gnet *g, uint32_t seed)
                     cand[nc++] = v;
             d->kind = GA_LAYER_RESIDUAL;
             d->from = cand[pick(&rng, nc)]; /* the previous layer's own output is a candidate */
+            g->has_skip |= d->from > 0;
             d->n_out = w;
         } else {
             d->n_out = 1 + pick(&rng, 8);
@@ -758,4 +762,57 @@ Test(graph, max_pool_tie_is_a_labelled_kink)
     cr_expect_eq(r->entries[0].verdict, GA_VERDICT_FAIL, "%s", r->entries[0].reason);
     ga_check_report_free(r);
     ga_net_free(net);
+}
+
+/* The mutation classes of residual adds, dropout and pooling: a skip whose
+ * gradient is never sent down it; a dropout whose backward forgets its mask;
+ * a max pool sending dy to the last largest entry (and an average pool not
+ * dividing dy by the window). */
+static int has_skip(const gnet *g)
+{
+    return g->has_skip;
+}
+
+static void fault_skip(ga_plain_options *o, const gnet *g)
+{
+    (void)g;
+    o->add_no_skip = 1;
+}
+
+Test(graph, residual_without_skip_gradient_is_caught)
+{
+    mutation_trial(has_skip, fault_skip, "residual add without its skip's gradient", "a residual");
+}
+
+static int has_drop(const gnet *g)
+{
+    return g->has_drop;
+}
+
+static void fault_drop(ga_plain_options *o, const gnet *g)
+{
+    (void)g;
+    o->mask_forgotten = 1;
+}
+
+Test(graph, dropout_backward_without_mask_is_caught)
+{
+    mutation_trial(has_drop, fault_drop, "dropout backward without its mask", "a dropout");
+}
+
+static int has_pool(const gnet *g)
+{
+    return g->has_pool;
+}
+
+static void fault_pool(ga_plain_options *o, const gnet *g)
+{
+    (void)g;
+    o->pool_last_max = 1;
+}
+
+Test(graph, pool_gradient_misrouted_is_caught)
+{
+    mutation_trial(has_pool, fault_pool, "pooling's gradient to the last largest (max) or undivided (avg)",
+                   "a pool");
 }

@@ -95,6 +95,10 @@ typedef struct {
     int attn_no_scale;       /* attention's score gradients without the 1/sqrt(hs) scale */
     int rnn_short;           /* backpropagation through time stops one step early */
     int bn_no_var;           /* batch norm's dx without the variance's path */
+    int add_no_skip;         /* a residual add's gradient not sent down its skip (in1) */
+    int mask_forgotten;      /* dropout's backward passing dy through unmasked */
+    int pool_last_max;       /* a max pool's gradient to the last largest entry, not the first,
+                                and to every entry of an avg pool's window undivided */
 } ga_ref_faults;
 #endif
 
@@ -487,7 +491,7 @@ static void REF_FN(conv_row)(REF_CTX *c, REF_T *out, REF_T *in, const ga_op *op,
  * accumulated as ga_graph says (first: set). */
 static void REF_FN(conv_backward)(REF_CTX *c, REF_T *grad, REF_T *din, REF_T *dout, REF_T *in,
                                   const ga_op *op, const ga_net *net, const double *params,
-                                  double lambda, size_t B, int want_din, int first, int flip)
+                                  double lambda, size_t B, int want_din, int first, int faults)
 {
     const ga_geom *gm = &op->geom;
     size_t wi = gm->c * gm->h * gm->w, wo = gm->oc * gm->ho * gm->wo, at, i, j;
@@ -535,6 +539,7 @@ static void REF_FN(conv_backward)(REF_CTX *c, REF_T *grad, REF_T *din, REF_T *do
                             for (size_t u = 0; u < gm->kh; u++)
                                 for (size_t v = 0; v < gm->kw; v++)
                                     if (REF_FN(tap_of)(&i, &j, gm, hh, ww, u, v)) {
+                                        int flip = faults & 1; /* the fault: a flipped kernel */
                                         size_t fu = flip ? gm->kh - 1 - u : u, fv = flip ? gm->kw - 1 - v : v;
                                         A_DOT_ADD_VD(c, &acc, &dout[n * wo + (o * gm->ho + i) * gm->wo + j],
                                                      params[W->offset + o * taps + (ci * gm->kh + fu) * gm->kw + fv]);
@@ -555,9 +560,21 @@ static void REF_FN(conv_backward)(REF_CTX *c, REF_T *grad, REF_T *din, REF_T *do
                                 if (!REF_FN(tap_of)(&i, &j, gm, hh, ww, u, v))
                                     continue;
                                 REF_T *d = &dout[n * wo + (ci * gm->ho + i) * gm->wo + j];
-                                if (op->kind == GA_OP_MAXPOOL) {
+                                if (op->kind == GA_OP_MAXPOOL && (faults & 2)) {
+                                    /* the fault: the last largest takes the gradient */
+                                    size_t m = REF_FN(window)(win, in + n * wi, gm, ci, i, j), lst = 0;
+                                    for (size_t q = 1; q < m; q++)
+                                        if (A_CMP(c, win[q], win[lst]) >= 0)
+                                            lst = q;
+                                    if (lst == u * gm->kw + v)
+                                        A_SET(c, &t, d);
+                                    else
+                                        A_SET_D(c, &t, 0.0);
+                                } else if (op->kind == GA_OP_MAXPOOL) {
                                     size_t m = REF_FN(window)(win, in + n * wi, gm, ci, i, j);
                                     A_MAXPOOL_SHARE(c, &t, win, m, u * gm->kw + v, d);
+                                } else if (faults & 2) { /* the fault: dy undivided */
+                                    A_SET(c, &t, d);
                                 } else {
                                     A_DIV_D(c, &t, d, (double)(gm->kh * gm->kw));
                                 }
@@ -1157,7 +1174,8 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
             }
         } else if (op->kind == GA_OP_CONV || op->kind == GA_OP_MAXPOOL || op->kind == GA_OP_AVGPOOL) {
             REF_FN(conv_backward)(c, grad, din, dout, in, op, net, params,
-                                  f->no_decay ? 0.0 : ld->weight_decay, B, v0 != 0, first, f->conv_flip);
+                                  f->no_decay ? 0.0 : ld->weight_decay, B, v0 != 0, first,
+                                  f->conv_flip | (f->pool_last_max << 1));
         } else if (op->kind == GA_OP_RNN) {
             REF_FN(rnn_backward)(c, grad, din, dval + B * g->voff[op->output2], dout, in,
                                  val[op->output], val[op->output2], op, net, params,
@@ -1183,7 +1201,8 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
             for (size_t n = 0; n < B; n++)
                 for (size_t k = 0; k < wo; k++) {
                     A_MUL_D(c, &s, &dout[n * wo + k],
-                            ga_dropout_keep(op->seed, op->stage, n, k, op->p) ? op->act_param : 0.0);
+                            f->mask_forgotten ? 1.0 /* the fault */
+                            : ga_dropout_keep(op->seed, op->stage, n, k, op->p) ? op->act_param : 0.0);
                     REF_ACCUM(c, &din[n * wi + k], &s, first);
                 }
         } else if (op->kind == GA_OP_EMBED) {
@@ -1212,7 +1231,9 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
             for (size_t e = 0; e < B * wo; e++) {
                 if (v0 != 0)
                     REF_ACCUM(c, &din[e], &dout[e], first);
-                if (v1 != 0)
+                if (v1 != 0 && f->add_no_skip && first1) /* the fault: the skip gets nothing */
+                    A_SET_D(c, &din1[e], 0.0);
+                else if (v1 != 0 && !f->add_no_skip)
                     REF_ACCUM(c, &din1[e], &dout[e], first1);
             }
         }
@@ -1229,7 +1250,8 @@ static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *
                              REF_T *delta_prev, const ga_graph *g, const ga_net *net,
                              const double *params, const double *x, const double *y, size_t B, const ga_ref_faults *f)
 {
-    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX, SIZE_MAX, 0, 0, 0, 0, 0};
+    static const ga_ref_faults none = {1.0, 0, 0, SIZE_MAX, 0, SIZE_MAX, 1.0, SIZE_MAX, SIZE_MAX, 0, 0, 0, 0, 0,
+                                       0, 0, 0};
     if (!f)
         f = &none;
     if (!g->chain) { /* delta is then the whole scratch of ga_graph_pass_sizes */
