@@ -166,8 +166,18 @@ static void gnet_make(gnet *g, uint32_t seed)
                     cand[nc++] = v;
             d->kind = GA_LAYER_RESIDUAL;
             d->from = cand[pick(&rng, nc)]; /* the previous layer's own output is a candidate */
-            g->has_skip |= d->from > 0;
             d->n_out = w;
+            if (pick(&rng, 3) == 0) { /* a concat instead, of any earlier value */
+                d->kind = GA_LAYER_CONCAT;
+                d->from = pick(&rng, nl + 1);
+                d->n_out = w + width[d->from];
+                if (d->n_out > 24) { /* keep rows small: a plain residual then */
+                    d->kind = GA_LAYER_RESIDUAL;
+                    d->from = cand[0];
+                    d->n_out = w;
+                }
+            }
+            g->has_skip |= d->kind == GA_LAYER_RESIDUAL && d->from > 0;
         } else {
             d->n_out = 1 + pick(&rng, 8);
             d->act = hidden_acts[pick(&rng, sizeof hidden_acts / sizeof *hidden_acts)];

@@ -577,9 +577,9 @@ static bad_case bad_cases[] = {
      "layers[0].slope: is a string (expected a number)", NULL},
     /* layer types (issue 14) */
     {"layer type unknown", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"type\": \"conv\"}]}", GA_ESPEC,
-     "bad.json: layers[0].type: unknown layer type \"conv\" (expected one of: dense, layernorm, rmsnorm, residual, dropout, embedding, conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d, avgpool2d, bias, attention, rnn, batchnorm)", NULL},
+     "bad.json: layers[0].type: unknown layer type \"conv\" (expected one of: dense, layernorm, rmsnorm, residual, dropout, embedding, conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d, avgpool2d, bias, attention, rnn, batchnorm, concat)", NULL},
     {"layer type not a string", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"type\": 3}]}", GA_ESPEC,
-     "layers[0].type: is an integer (expected one of: dense, layernorm, rmsnorm, residual, dropout, embedding, conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d, avgpool2d, bias, attention, rnn, batchnorm)", NULL},
+     "layers[0].type: is an integer (expected one of: dense, layernorm, rmsnorm, residual, dropout, embedding, conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d, avgpool2d, bias, attention, rnn, batchnorm, concat)", NULL},
     {"size on a norm", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"type\": \"layernorm\", \"size\": 2}]}", GA_ESPEC,
      "unknown key \"size\" in layers[0] (expected one of: type, eps, tokens)", NULL},
     {"activation on an add", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"type\": \"residual\", \"from\": 0, \"activation\": \"tanh\"}]}", GA_ESPEC,

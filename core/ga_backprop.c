@@ -453,6 +453,14 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
             } else if (L->kind == GA_LAYER_MAXPOOL || L->kind == GA_LAYER_AVGPOOL) {
                 pool_forward(a, a_prev, &L->geom, L->kind == GA_LAYER_MAXPOOL, batch);
                 memcpy(z, a, batch * fan_out * sizeof *z);
+            } else if (L->kind == GA_LAYER_CONCAT) {
+                const double *v = L->from == 0 ? x : ws->a[L->from - 1];
+                size_t w1 = fan_out - fan_in;
+                for (size_t n = 0; n < batch; n++) {
+                    memcpy(a + n * fan_out, a_prev + n * fan_in, fan_in * sizeof *a);
+                    memcpy(a + n * fan_out + fan_in, v + n * w1, w1 * sizeof *a);
+                }
+                memcpy(z, a, batch * fan_out * sizeof *z);
             } else if (L->kind == GA_LAYER_RESIDUAL) {
                 const double *v = L->from == 0 ? x : ws->a[L->from - 1];
                 for (size_t i = 0; i < batch * fan_out; i++)
@@ -629,6 +637,15 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
             if (g_prev) {
                 pool_backward(ws->delta_prev, g, a_prev, &L->geom, L->kind == GA_LAYER_MAXPOOL, batch);
                 add_into(g_prev, ws->delta_prev, m);
+            }
+            continue;
+        }
+        if (L->kind == GA_LAYER_CONCAT) { /* the first fan_in of each row back, the rest to `from` */
+            double *g_from = L->from == 0 ? dx : ws->grad_a[L->from - 1];
+            size_t w1 = fan_out - fan_in;
+            for (size_t n = 0; n < batch; n++) {
+                add_into(g_prev ? g_prev + n * fan_in : NULL, g + n * fan_out, fan_in);
+                add_into(g_from ? g_from + n * w1 : NULL, g + n * fan_out + fan_in, w1);
             }
             continue;
         }

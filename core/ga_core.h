@@ -192,6 +192,8 @@ typedef enum { GA_LAYOUT_COLUMN = 0, GA_LAYOUT_ROW = 1 } ga_layout;
  *   MAXPOOL    a[ci, i, j] = max of the window x[ci, i sh + u, j sw + v] (u < kh, v < kw);
  *              the first largest in index order takes the gradient (a tie is a kink)
  *   AVGPOOL    a[ci, i, j] = (sum of the window) / (kh kw); each entry gets dy / (kh kw)
+ *   CONCAT     a = [x, v]: the row followed by the output of layer `from` (0: the net's
+ *              input; k >= 1: layer k), n_out = n_in + width(v)      no params
  *   BIAS       a = x + P, P a learned vector of the row's width (a position embedding)
  *                                                                  param P (1, n)
  *   ATTENTION  causal self-attention over T tokens and H heads (GPT-2's, llm.c's
@@ -242,6 +244,7 @@ typedef enum {
     GA_LAYER_ATTENTION,
     GA_LAYER_RNN,
     GA_LAYER_BATCHNORM,
+    GA_LAYER_CONCAT,
     GA_LAYER_KIND_COUNT
 } ga_layer_kind;
 

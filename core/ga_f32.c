@@ -178,7 +178,8 @@ static void export_stage(ga_workspace *ws, float **val, const ga_graph *g, size_
         const float *v = val[op->output];
         if (op->kind == GA_OP_DENSE || op->kind == GA_OP_ADD || op->kind == GA_OP_MASK ||
             op->kind == GA_OP_EMBED || op->kind == GA_OP_CONV || op->kind == GA_OP_MAXPOOL ||
-            op->kind == GA_OP_AVGPOOL || op->kind == GA_OP_SHIFT || op->kind == GA_OP_ATTN) {
+            op->kind == GA_OP_AVGPOOL || op->kind == GA_OP_SHIFT || op->kind == GA_OP_ATTN ||
+            op->kind == GA_OP_CONCAT) {
             for (size_t e = 0; e < n; e++)
                 ws->z[st][e] = ws->a[st][e] = v[e];
             continue;

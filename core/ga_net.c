@@ -24,7 +24,7 @@ int ga_size_add(size_t *r, size_t a, size_t b)
 
 static const char *const layer_kind_names[GA_LAYER_KIND_COUNT] = {
     "dense", "layernorm", "rmsnorm", "residual", "dropout", "embedding", "conv", "maxpool", "avgpool",
-    "bias", "attention", "rnn", "batchnorm"};
+    "bias", "attention", "rnn", "batchnorm", "concat"};
 
 int ga_geom_finish(ga_geom *g)
 {
@@ -181,7 +181,7 @@ int ga_view_name(char *buf, size_t size, const ga_net_desc *d, size_t v)
 {
     static const char *const names[GA_LAYER_KIND_COUNT][2] = {
         {"W", "b"}, {"gamma", "beta"}, {"gamma", ""}, {"", ""}, {"", ""}, {"E", ""},
-        {"W", "b"}, {"", ""}, {"", ""}, {"", "P"}, {"", ""}, {"W", "b"}, {"gamma", "beta"}};
+        {"W", "b"}, {"", ""}, {"", ""}, {"", "P"}, {"", ""}, {"W", "b"}, {"gamma", "beta"}, {"", ""}};
     size_t l = v / 2;
     const char *stem = names[d->layers[l].kind][v % 2];
     if (!*stem) {
@@ -270,7 +270,8 @@ int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *des
                                    "(%zu) and output (%zu) widths the steps divide, and an "
                                    "elementwise activation", l, T, fan_in, L->n_out);
             }
-            if (L->kind != GA_LAYER_ATTENTION && L->kind != GA_LAYER_RNN && L->n_out != fan_in)
+            if (L->kind != GA_LAYER_ATTENTION && L->kind != GA_LAYER_RNN && L->kind != GA_LAYER_CONCAT &&
+                L->n_out != fan_in)
                 return ga_fail(err, GA_EINVAL, "layers[%zu]: a %s layer keeps its input's width %zu "
                                "(its size is %zu)", l, kn, fan_in, L->n_out);
             if (L->act != GA_ACT_IDENTITY && L->kind != GA_LAYER_RNN)
@@ -283,6 +284,15 @@ int ga_net_desc_validate(size_t *n_params, ga_error *err, const ga_net_desc *des
                  L->kind == GA_LAYER_BATCHNORM) &&
                 !(isfinite(L->eps) && L->eps > 0))
                 return ga_fail(err, GA_EINVAL, "layers[%zu].eps: %g must be finite and > 0", l, L->eps);
+            if (L->kind == GA_LAYER_CONCAT) {
+                if (L->from > l)
+                    return ga_fail(err, GA_EINVAL, "layers[%zu].from: %zu names no earlier layer", l,
+                                   L->from);
+                size_t wf = L->from == 0 ? desc->n_in : desc->layers[L->from - 1].n_out;
+                if (L->n_out != fan_in + wf)
+                    return ga_fail(err, GA_EINVAL, "layers[%zu]: a concat of %zu and %zu numbers has "
+                                   "width %zu (its size is %zu)", l, fan_in, wf, fan_in + wf, L->n_out);
+            }
             if (L->kind == GA_LAYER_RESIDUAL) {
                 if (L->from > l)
                     return ga_fail(err, GA_EINVAL, "layers[%zu].from: %zu names no earlier layer "

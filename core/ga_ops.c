@@ -6,7 +6,7 @@
 
 static const char *const op_names[GA_OP_KIND_COUNT] = {"dense", "act", "softmax", "loss", "decay",
                                                         "layernorm", "rmsnorm", "affine", "add",
-                                                        "mask", "embed", "conv", "maxpool", "avgpool",
+                                                        "concat", "mask", "embed", "conv", "maxpool", "avgpool",
                                                         "shift", "attn", "batchnorm", "rnn"};
 
 const char *ga_op_kind_name(ga_op_kind k)
@@ -117,6 +117,12 @@ int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net)
                 op->dim = Ld->dim;
                 op->n_params = Ld->kind == GA_LAYER_EMBEDDING;
                 op->param[0] = 2 * l;
+                op->output = g->n_values;
+                g->width[g->n_values++] = Ld->n_out;
+            } else if (Ld->kind == GA_LAYER_CONCAT) {
+                op->kind = GA_OP_CONCAT;
+                op->n_inputs = 2;
+                op->input[1] = Ld->from == 0 ? 0 : layer_out[Ld->from - 1];
                 op->output = g->n_values;
                 g->width[g->n_values++] = Ld->n_out;
             } else if (Ld->kind == GA_LAYER_RESIDUAL) {

@@ -43,6 +43,7 @@ typedef enum {
     GA_OP_RMSNORM,   /* per row: r = 1 / sqrt(sum x^2 / n + eps), xh = x r; output xh, output2 r */
     GA_OP_AFFINE,    /* out[n,k] = gamma[k] xh[n,k] (+ beta[k]); params gamma (, beta) */
     GA_OP_ADD,       /* out = in0 + in1, same width (a residual add) */
+    GA_OP_CONCAT,    /* out = [in0, in1] */
     GA_OP_MASK,      /* out[n,k] = in[n,k] m(n,k): dropout's fixed mask, m = act_param or 0 */
     GA_OP_EMBED,     /* out[n, t dim + k] = E[x[n,t], k]; input: the net's input (ids); param E */
     GA_OP_CONV,      /* a convolution (ga_core.h, CONV); params W, b; an ACT op may follow */

@@ -908,6 +908,13 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
                         for (size_t k = 0; k < op->dim; k++)
                             A_SET_D(c, &out[t * op->dim + k],
                                     params[E->offset + (size_t)x[n * wi + t] * op->dim + k]);
+                } else if (op->kind == GA_OP_CONCAT) { /* [in0, in1], exactly */
+                    size_t w1 = g->width[op->input[1]];
+                    REF_T *in1 = val[op->input[1]] + n * w1;
+                    for (size_t k = 0; k < wi; k++)
+                        A_SET(c, &out[k], &in[k]);
+                    for (size_t k = 0; k < w1; k++)
+                        A_SET(c, &out[wi + k], &in1[k]);
                 } else if (op->kind == GA_OP_ADD) {
                     REF_T *in1 = val[op->input[1]] + n * wi;
                     for (size_t k = 0; k < wo; k++)
@@ -1224,6 +1231,16 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
                     if (f->embed_overwrite && lastpos != SIZE_MAX)
                         A_SET(c, &grad[E->offset + v * D + k], &dout[lastpos * D + k]);
                 }
+        } else if (op->kind == GA_OP_CONCAT) { /* dout's first wi to in0, the rest to in1 */
+            size_t v1 = op->input[1], w1 = g->width[v1];
+            REF_T *din1 = dval + B * g->voff[v1];
+            int first1 = g->last_use[v1] == i && v1 != v0;
+            for (size_t n = 0; n < B; n++) {
+                for (size_t k = 0; v0 != 0 && k < wi; k++)
+                    REF_ACCUM(c, &din[n * wi + k], &dout[n * wo + k], first);
+                for (size_t k = 0; v1 != 0 && k < w1; k++)
+                    REF_ACCUM(c, &din1[n * w1 + k], &dout[n * wo + wi + k], first1);
+            }
         } else if (op->kind == GA_OP_ADD) {
             size_t v1 = op->input[1];
             REF_T *din1 = dval + B * g->voff[v1];

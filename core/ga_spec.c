@@ -277,7 +277,7 @@ void ga_spec_tensor_shape(size_t *rows, size_t *cols, const ga_net_desc *desc, s
 /* ---- sections --------------------------------------------------------------- */
 
 #define LAYER_TYPES "dense, layernorm, rmsnorm, residual, dropout, embedding, conv1d, conv2d, " \
-                    "maxpool1d, maxpool2d, avgpool1d, avgpool2d, bias, attention, rnn, batchnorm"
+                    "maxpool1d, maxpool2d, avgpool1d, avgpool2d, bias, attention, rnn, batchnorm, concat"
 
 /* "tokens": T > 0 dividing the layer's input width (absent: the whole row). */
 static int get_tokens(ga_layer_desc *d, const ctx *c, const json_t *L, const char *base, size_t fan_in)
@@ -585,11 +585,12 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
         }
         if (d->kind != GA_LAYER_DENSE) {
             if ((st = check_keys(c, L, base,
-                                 d->kind == GA_LAYER_RESIDUAL ? residual_keys : norm_keys)))
+                                 d->kind == GA_LAYER_RESIDUAL || d->kind == GA_LAYER_CONCAT
+                                     ? residual_keys : norm_keys)))
                 return st;
             d->n_out = fan_in; /* a norm or an add keeps its input's width */
             d->act = GA_ACT_IDENTITY;
-            if (d->kind == GA_LAYER_RESIDUAL) {
+            if (d->kind == GA_LAYER_RESIDUAL || d->kind == GA_LAYER_CONCAT) {
                 join(path, base, "from");
                 const json_t *jf = json_object_get(L, "from");
                 if (!jf)
@@ -602,10 +603,17 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
                                 json_is_integer(jf) ? "out of range" : json_kind(jf), i);
                 d->from = (size_t)json_integer_value(jf);
                 size_t wf = d->from == 0 ? s->desc.n_in : s->desc.layers[d->from - 1].n_out;
-                if (wf != fan_in)
+                if (d->kind == GA_LAYER_CONCAT) { /* the row, then `from`'s */
+                    if (wf > GA_MAX_WIDTH - fan_in)
+                        return fail(c, GA_ESPEC, path, "a concat of %zu and %zu numbers is wider "
+                                    "than %zu", fan_in, wf, (size_t)GA_MAX_WIDTH);
+                    d->n_out = fan_in + wf;
+                    fan_in = d->n_out;
+                } else if (wf != fan_in) {
                     return fail(c, GA_ESPEC, path, "%s has width %zu, this layer's input %zu "
                                 "(a residual add needs equal widths)",
                                 d->from == 0 ? "the input" : "that layer", wf, fan_in);
+                }
             } else {
                 d->eps = 1e-5;
                 if ((st = get_number(&d->eps, c, L, base, "eps", 0, "a number > 0")) ||
@@ -1472,7 +1480,7 @@ int ga_spec_write(FILE *f, ga_error *err, const ga_spec *spec, const ga_net *net
                 fputs(", \"p\": ", f);
                 put_number(f, L->p);
                 fprintf(f, ", \"seed\": %u}", (unsigned)L->seed);
-            } else if (L->kind == GA_LAYER_RESIDUAL) {
+            } else if (L->kind == GA_LAYER_RESIDUAL || L->kind == GA_LAYER_CONCAT) {
                 fprintf(f, ", \"from\": %zu}", L->from);
             } else {
                 fputs(", \"eps\": ", f);
