@@ -345,63 +345,56 @@ static void rnn_backward(double *dparams, double *din, double *dz, const double 
         }
 }
 
-/* A batch norm layer over the batch (the generic reference's batchnorm()
- * computes the same operations in this order): per feature k, xh (B, K) in
- * z, r_k in every row of r, a = gamma xh + beta. */
+/* n entries x[0], x[s], x[2 s], ... normalised (the generic reference's
+ * normalize() computes the same operations in this order): with center, mu =
+ * (sum x) / n and d = x - mu, else d = x; var = (sum d d) / n, r = 1 / sqrt(var
+ * + eps); xh = d r at the same places, r written beside each. A layer norm's
+ * or an rms norm's row has s = 1, a batch norm's feature s = K. */
+static void normalize(double *xh, double *r, const double *x, size_t n, size_t s, int center,
+                      double eps)
+{
+    double mu = 0.0, var = 0.0;
+    if (center) {
+        for (size_t k = 0; k < n; k++)
+            mu += x[k * s];
+        mu /= (double)n;
+    }
+    for (size_t k = 0; k < n; k++) {
+        xh[k * s] = center ? x[k * s] - mu : x[k * s];
+        var += xh[k * s] * xh[k * s];
+    }
+    var /= (double)n;
+    double rr = 1.0 / sqrt(var + eps);
+    for (size_t k = 0; k < n; k++) {
+        xh[k * s] *= rr;
+        r[k * s] = rr;
+    }
+}
+
+/* A batch norm layer over the batch: per feature k, xh (B, K) in z, r_k in
+ * every row of r, a = gamma xh + beta. */
 static void batchnorm_forward(double *xh, double *r, double *a, const double *x,
                               const ga_layer_desc *L, const double *gamma, const double *beta,
                               size_t batch)
 {
     size_t K = L->n_out;
     for (size_t k = 0; k < K; k++) {
-        double mu = 0.0, var = 0.0;
+        normalize(xh + k, r + k, x + k, batch, K, 1, L->eps);
         for (size_t n = 0; n < batch; n++)
-            mu += x[n * K + k];
-        mu /= (double)batch;
-        for (size_t n = 0; n < batch; n++) {
-            xh[n * K + k] = x[n * K + k] - mu;
-            var += xh[n * K + k] * xh[n * K + k];
-        }
-        var /= (double)batch;
-        double rr = 1.0 / sqrt(var + L->eps);
-        for (size_t n = 0; n < batch; n++) {
-            xh[n * K + k] *= rr;
-            r[n * K + k] = rr;
             a[n * K + k] = gamma[k] * xh[n * K + k] + beta[k];
-        }
     }
 }
 
-/* One row of a layernorm or rmsnorm layer L (docs/spec.md; the generic
- * reference's normalize() computes the same operations in the same order):
- * xh (n), r (n: the row's 1/sqrt(var + eps) in every entry), a (n) from x (n);
- * gamma (n), beta (n, layernorm only). */
+/* One row of a layernorm or rmsnorm layer L (docs/spec.md): xh (n), r (n:
+ * the row's 1/sqrt(var + eps) in every entry), a (n) from x (n); gamma (n),
+ * beta (n, layernorm only). */
 static void norm_row(double *xh, double *r, double *a, const double *x, size_t n,
                      const ga_layer_desc *L, const double *gamma, const double *beta)
 {
-    double var = 0.0;
-    if (L->kind == GA_LAYER_LAYERNORM) {
-        double mu = 0.0;
-        for (size_t k = 0; k < n; k++)
-            mu += x[k];
-        mu /= (double)n;
-        for (size_t k = 0; k < n; k++) {
-            xh[k] = x[k] - mu;
-            var += xh[k] * xh[k];
-        }
-    } else {
-        for (size_t k = 0; k < n; k++) {
-            xh[k] = x[k];
-            var += x[k] * x[k];
-        }
-    }
-    var /= (double)n;
-    double rr = 1.0 / sqrt(var + L->eps);
-    for (size_t k = 0; k < n; k++) {
-        xh[k] *= rr;
-        r[k] = rr;
-        a[k] = L->kind == GA_LAYER_LAYERNORM ? gamma[k] * xh[k] + beta[k] : xh[k] * gamma[k];
-    }
+    int ln = L->kind == GA_LAYER_LAYERNORM;
+    normalize(xh, r, x, n, 1, ln, L->eps);
+    for (size_t k = 0; k < n; k++)
+        a[k] = ln ? gamma[k] * xh[k] + beta[k] : xh[k] * gamma[k];
 }
 
 int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *params,

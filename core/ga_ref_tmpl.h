@@ -779,67 +779,50 @@ static void REF_FN(rnn_backward)(REF_CTX *c, REF_T *grad, REF_T *din, REF_T *dz,
     A_CLEAR(c, &s);
 }
 
-/* A batch norm over the whole batch (its stage's first sample computes every
- * row): per feature k, mu = (sum_n x[n,k]) / B, d = x - mu, var = (sum_n d d) / B,
- * r = 1 / sqrt(var + eps), xh = d r; r written to every row. x, xh, r (B, nf). */
-static void REF_FN(batchnorm)(REF_CTX *c, REF_T *xh, REF_T *r, REF_T *x, size_t B, size_t nf,
-                              const ga_op *op)
+/* n entries x[0], x[s], x[2 s], ... normalised: with center, mu = (sum x) / n,
+ * d = x - mu, else d = x; var = (sum d d) / n, r = 1 / sqrt(var + eps), xh = d r
+ * at the same places. A layernorm's or rmsnorm's row has s = 1, a batch norm's
+ * feature s = its width. The core (ga_backprop.c) computes the same operations
+ * in this order. */
+static void REF_FN(normalize)(REF_CTX *c, REF_T *xh, REF_T *r, REF_T *x, size_t n, size_t st,
+                              int center, double eps)
 {
     REF_T s;
     A_INIT(c, &s);
-    for (size_t k = 0; k < nf; k++) {
-        A_DOT_T acc;
-        A_DOT_BEGIN(c, &acc);
-        for (size_t n = 0; n < B; n++)
-            A_DOT_ADD_V(c, &acc, &x[n * nf + k]);
-        A_DOT_END(c, &s, &acc);
-        A_DIV_D(c, &s, &s, (double)B); /* mu */
-        for (size_t n = 0; n < B; n++)
-            A_SUB(c, &xh[n * nf + k], &x[n * nf + k], &s);
-        A_DOT_VV(c, &s, &xh[k], nf, &xh[k], nf, B);
-        A_DIV_D(c, &s, &s, (double)B);
-        A_ADD_D(c, &s, &s, op->eps);
-        A_SQRT(c, &s, &s);
-        A_D_DIV(c, &r[k], 1.0, &s);
-        for (size_t n = 0; n < B; n++) {
-            A_MUL(c, &xh[n * nf + k], &xh[n * nf + k], &r[k]);
-            if (n > 0)
-                A_SET(c, &r[n * nf + k], &r[k]);
-        }
-    }
-    A_CLEAR(c, &s);
-}
-
-/* One row of a layernorm or rmsnorm op: xh (n) and *r from x (n).
- * layernorm: mu = (sum x) / n, d = x - mu, var = (sum d d) / n; rmsnorm: d = x,
- * var = (sum x x) / n; then r = 1 / sqrt(var + eps), xh = d r. The core
- * (ga_backprop.c) computes the same operations in this order. */
-static void REF_FN(normalize)(REF_CTX *c, REF_T *xh, REF_T *r, REF_T *x, size_t n, const ga_op *op)
-{
-    REF_T s;
-    A_INIT(c, &s);
-    if (op->kind == GA_OP_LAYERNORM) {
+    if (center) {
         A_DOT_T acc;
         A_DOT_BEGIN(c, &acc);
         for (size_t k = 0; k < n; k++)
-            A_DOT_ADD_V(c, &acc, &x[k]);
+            A_DOT_ADD_V(c, &acc, &x[k * st]);
         A_DOT_END(c, &s, &acc);
         A_DIV_D(c, &s, &s, (double)n); /* mu */
         for (size_t k = 0; k < n; k++)
-            A_SUB(c, &xh[k], &x[k], &s);
-        A_DOT_VV(c, &s, xh, 1, xh, 1, n);
+            A_SUB(c, &xh[k * st], &x[k * st], &s);
     } else {
         for (size_t k = 0; k < n; k++)
-            A_SET(c, &xh[k], &x[k]);
-        A_DOT_VV(c, &s, x, 1, x, 1, n);
+            A_SET(c, &xh[k * st], &x[k * st]);
     }
+    A_DOT_VV(c, &s, xh, st, xh, st, n);
     A_DIV_D(c, &s, &s, (double)n);
-    A_ADD_D(c, &s, &s, op->eps);
+    A_ADD_D(c, &s, &s, eps);
     A_SQRT(c, &s, &s);
     A_D_DIV(c, r, 1.0, &s);
     for (size_t k = 0; k < n; k++)
-        A_MUL(c, &xh[k], &xh[k], r);
+        A_MUL(c, &xh[k * st], &xh[k * st], r);
     A_CLEAR(c, &s);
+}
+
+/* A batch norm over the whole batch (its stage's first sample computes every
+ * row): each feature normalised over the batch, r written to every row.
+ * x, xh, r (B, nf). */
+static void REF_FN(batchnorm)(REF_CTX *c, REF_T *xh, REF_T *r, REF_T *x, size_t B, size_t nf,
+                              const ga_op *op)
+{
+    for (size_t k = 0; k < nf; k++) {
+        REF_FN(normalize)(c, &xh[k], &r[k], &x[k], B, nf, 1, op->eps);
+        for (size_t n = 1; n < B; n++)
+            A_SET(c, &r[n * nf + k], &r[k]);
+    }
 }
 
 /* val[v] (B, width[v]) for every value v >= 1 of g (val[0] = x as REF_T);
@@ -874,7 +857,7 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
                 } else if (op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM) {
                     for (size_t tk = 0; tk < T; tk++)
                         REF_FN(normalize)(c, out + tk * dd, val[op->output2] + n * T + tk,
-                                          in + tk * di, di, op);
+                                          in + tk * di, di, 1, op->kind == GA_OP_LAYERNORM, op->eps);
                 } else if (op->kind == GA_OP_AFFINE) { /* gamma xh (+ beta), gamma shared by tokens */
                     const ga_view *gm = &net->views[op->param[0]], *be = &net->views[op->param[1]];
                     for (size_t k = 0; k < wo; k++) {
