@@ -371,6 +371,23 @@ static void normalize(double *xh, double *r, const double *x, size_t n, size_t s
     }
 }
 
+/* The input gradient of normalize() over the same n entries (stride s):
+ * gin += ((dxh - m1) - xh m2) r, m1 = (sum dxh) / n (with center; else no
+ * m1 term), m2 = (sum dxh xh) / n; dxh (n) contiguous. */
+static void normalize_backward(double *gin, const double *dxh, const double *xh, size_t n, size_t s,
+                               double r, int center)
+{
+    double m1 = 0.0, m2 = 0.0;
+    for (size_t k = 0; k < n; k++)
+        m1 += dxh[k];
+    for (size_t k = 0; k < n; k++)
+        m2 += dxh[k] * xh[k * s];
+    m1 /= (double)n;
+    m2 /= (double)n;
+    for (size_t k = 0; k < n; k++)
+        gin[k * s] += ((center ? dxh[k] - m1 : dxh[k]) - xh[k * s] * m2) * r;
+}
+
 /* A batch norm layer over the batch: per feature k, xh (B, K) in z, r_k in
  * every row of r, a = gamma xh + beta. */
 static void batchnorm_forward(double *xh, double *r, double *a, const double *x,
@@ -647,37 +664,13 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
             add_into(L->from == 0 ? dx : ws->grad_a[L->from - 1], g, m);
             continue;
         }
-        if (L->kind == GA_LAYER_BATCHNORM) {
+        if (L->kind == GA_LAYER_BATCHNORM || L->kind == GA_LAYER_LAYERNORM ||
+            L->kind == GA_LAYER_RMSNORM) {
+            /* a layer norm's or rms norm's rows (a token a row), a batch norm's
+             * features down the batch: dgamma, dbeta per feature k over the rows */
             const double *gamma = params + W->offset, *xh = ws->z[l], *r = ws->dact[l];
-            size_t K = fan_out;
-            for (size_t k = 0; k < K; k++) {
-                double sg = 0.0, sb = 0.0, m1 = 0.0, m2 = 0.0;
-                for (size_t n = 0; n < batch; n++) {
-                    sg += g[n * K + k] * xh[n * K + k];
-                    sb += g[n * K + k];
-                }
-                dparams[W->offset + k] = sg;
-                dparams[b->offset + k] = sb;
-                if (!g_prev)
-                    continue;
-                double *dxh = ws->delta; /* (B) the feature's dxh */
-                for (size_t n = 0; n < batch; n++) {
-                    dxh[n] = g[n * K + k] * gamma[k];
-                    m1 += dxh[n];
-                }
-                for (size_t n = 0; n < batch; n++)
-                    m2 += dxh[n] * xh[n * K + k];
-                m1 /= (double)batch;
-                m2 /= (double)batch;
-                for (size_t n = 0; n < batch; n++)
-                    g_prev[n * K + k] += ((dxh[n] - m1) - xh[n * K + k] * m2) * r[k];
-            }
-            continue;
-        }
-        if (L->kind == GA_LAYER_LAYERNORM || L->kind == GA_LAYER_RMSNORM) {
-            const double *gamma = params + W->offset, *xh = ws->z[l];
-            int ln = L->kind == GA_LAYER_LAYERNORM;
-            size_t T = ga_layer_tokens(L), rows = batch * T, dw = L->n_out / T; /* a token a row */
+            int bn = L->kind == GA_LAYER_BATCHNORM, center = L->kind != GA_LAYER_RMSNORM;
+            size_t T = ga_layer_tokens(L), rows = batch * T, dw = L->n_out / T;
             for (size_t k = 0; k < dw; k++) {
                 double sg = 0.0, sb = 0.0;
                 for (size_t n = 0; n < rows; n++) {
@@ -685,25 +678,17 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
                     sb += g[n * dw + k];
                 }
                 dparams[W->offset + k] = sg;
-                if (ln)
+                if (center)
                     dparams[b->offset + k] = sb;
             }
             if (!g_prev)
                 continue;
-            double *dxh = ws->delta; /* (dw) */
-            for (size_t n = 0; n < rows; n++) {
-                const double *xr = xh + n * dw, *gr = g + n * dw;
-                double m1 = 0.0, m2 = 0.0, r = ws->dact[l][n * dw];
-                for (size_t k = 0; k < dw; k++) {
-                    dxh[k] = gr[k] * gamma[k];
-                    m1 += dxh[k];
-                }
-                for (size_t k = 0; k < dw; k++)
-                    m2 += dxh[k] * xr[k];
-                m1 /= (double)dw;
-                m2 /= (double)dw;
-                for (size_t k = 0; k < dw; k++)
-                    g_prev[n * dw + k] += ((ln ? dxh[k] - m1 : dxh[k]) - xr[k] * m2) * r;
+            double *dxh = ws->delta; /* a row's or a feature's dxh */
+            for (size_t q = 0; q < (bn ? dw : rows); q++) {
+                size_t n_run = bn ? rows : dw, step = bn ? dw : 1, at = bn ? q : q * dw;
+                for (size_t k = 0; k < n_run; k++)
+                    dxh[k] = g[at + k * step] * gamma[bn ? q : k];
+                normalize_backward(g_prev + at, dxh, xh + at, n_run, step, r[at], center);
             }
             continue;
         }

@@ -812,6 +812,48 @@ static void REF_FN(normalize)(REF_CTX *c, REF_T *xh, REF_T *r, REF_T *x, size_t 
     A_CLEAR(c, &s);
 }
 
+/* The input gradient of normalize() over the same n entries (stride st),
+ * accumulated into din as ga_graph says (first: set): din += ((dy - m1) - xh
+ * m2) r, m1 = (sum dy) / n, m2 = (sum dy xh) / n; the mean's term and the
+ * variance's term each present when asked (a mutation leaves one out; an
+ * rms norm has no mean). */
+static void REF_FN(normalize_dx)(REF_CTX *c, REF_T *din, REF_T *dy, REF_T *xh, REF_T *r, size_t n,
+                                 size_t st, int mean_term, int var_term, int first)
+{
+    REF_T m1, m2, s, t;
+    A_INIT(c, &m1);
+    A_INIT(c, &m2);
+    A_INIT(c, &s);
+    A_INIT(c, &t);
+    A_SET_D(c, &m1, 0.0);
+    if (mean_term) {
+        A_DOT_T acc;
+        A_DOT_BEGIN(c, &acc);
+        for (size_t k = 0; k < n; k++)
+            A_DOT_ADD_V(c, &acc, &dy[k * st]);
+        A_DOT_END(c, &m1, &acc);
+        A_DIV_D(c, &m1, &m1, (double)n);
+    }
+    A_DOT_VV(c, &m2, dy, st, xh, st, n);
+    A_DIV_D(c, &m2, &m2, (double)n);
+    for (size_t k = 0; k < n; k++) {
+        if (mean_term)
+            A_SUB(c, &s, &dy[k * st], &m1);
+        else
+            A_SET(c, &s, &dy[k * st]);
+        if (var_term) {
+            A_MUL(c, &t, &xh[k * st], &m2);
+            A_SUB(c, &s, &s, &t);
+        }
+        A_MUL(c, &s, &s, r);
+        REF_ACCUM(c, &din[k * st], &s, first);
+    }
+    A_CLEAR(c, &t);
+    A_CLEAR(c, &s);
+    A_CLEAR(c, &m2);
+    A_CLEAR(c, &m1);
+}
+
 /* A batch norm over the whole batch (its stage's first sample computes every
  * row): each feature normalised over the batch, r written to every row.
  * x, xh, r (B, nf). */
@@ -1054,12 +1096,9 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
 {
     const ga_loss_desc *ld = &g->ops[g->stage_op[g->n_stages]].loss;
     REF_T *row = dval + B * g->voff[g->n_values]; /* (maxw) scratch */
-    REF_T s, t, m1, m2;
+    REF_T s, t;
     A_INIT(c, &s);
     A_INIT(c, &t);
-    A_INIT(c, &m1);
-    A_INIT(c, &m2);
-    A_SET_D(c, &m1, 0.0);
     const ga_op *out_act = REF_FN(loss_delta)(c, dval + B * g->voff[g->z_last], val, g, y, B, f);
     for (size_t i = g->stage_op[g->n_stages]; i-- > 0;) {
         const ga_op *op = &g->ops[i];
@@ -1109,59 +1148,21 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
                     A_MUL_D(c, &s, &dout[n * wo + k], params[gm->offset + k]);
                     REF_ACCUM(c, &din[n * wi + k], &s, first);
                 }
-        } else if (op->kind == GA_OP_BATCHNORM) {
-            /* dx[n,k] = r_k ((dxh - m1_k) - xh m2_k), the means over the batch; the
-             * fault leaves out the variance's path (- xh m2) */
+        } else if (op->kind == GA_OP_BATCHNORM) { /* each feature down the batch */
             if (v0 == 0)
                 continue;
             REF_T *xh = val[op->output], *r = val[op->output2];
-            for (size_t k = 0; k < wo; k++) {
-                A_DOT_T acc;
-                A_DOT_BEGIN(c, &acc);
-                for (size_t n = 0; n < B; n++)
-                    A_DOT_ADD_V(c, &acc, &dout[n * wo + k]);
-                A_DOT_END(c, &m1, &acc);
-                A_DIV_D(c, &m1, &m1, (double)B);
-                A_DOT_VV(c, &m2, &dout[k], wo, &xh[k], wo, B);
-                A_DIV_D(c, &m2, &m2, (double)B);
-                for (size_t n = 0; n < B; n++) {
-                    A_SUB(c, &s, &dout[n * wo + k], &m1);
-                    if (!f->bn_no_var) {
-                        A_MUL(c, &t, &xh[n * wo + k], &m2);
-                        A_SUB(c, &s, &s, &t);
-                    }
-                    A_MUL(c, &s, &s, &r[k]);
-                    REF_ACCUM(c, &din[n * wi + k], &s, first);
-                }
-            }
-        } else if (op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM) {
+            for (size_t k = 0; k < wo; k++) /* the fault leaves out the variance's path */
+                REF_FN(normalize_dx)(c, &din[k], &dout[k], &xh[k], &r[k], B, wo, 1, !f->bn_no_var,
+                                     first);
+        } else if (op->kind == GA_OP_LAYERNORM || op->kind == GA_OP_RMSNORM) { /* each row */
             if (v0 == 0)
                 continue;
             REF_T *xh = val[op->output], *r = val[op->output2];
             int ln = op->kind == GA_OP_LAYERNORM, no_mean = ln && f->norm_no_mean == op->stage;
-            for (size_t n = 0; n < Bt; n++) {
-                REF_T *dy = &dout[n * wo], *x = &xh[n * wo];
-                if (ln) {
-                    A_DOT_T acc;
-                    A_DOT_BEGIN(c, &acc);
-                    for (size_t k = 0; k < wo; k++)
-                        A_DOT_ADD_V(c, &acc, &dy[k]);
-                    A_DOT_END(c, &m1, &acc);
-                    A_DIV_D(c, &m1, &m1, (double)wo);
-                }
-                A_DOT_VV(c, &m2, dy, 1, x, 1, wo);
-                A_DIV_D(c, &m2, &m2, (double)wo);
-                for (size_t k = 0; k < wo; k++) {
-                    if (ln && !no_mean)
-                        A_SUB(c, &s, &dy[k], &m1);
-                    else
-                        A_SET(c, &s, &dy[k]);
-                    A_MUL(c, &t, &x[k], &m2);
-                    A_SUB(c, &s, &s, &t);
-                    A_MUL(c, &s, &s, &r[n]);
-                    REF_ACCUM(c, &din[n * wi + k], &s, first);
-                }
-            }
+            for (size_t n = 0; n < Bt; n++) /* the fault leaves out the mean's term */
+                REF_FN(normalize_dx)(c, &din[n * wi], &dout[n * wo], &xh[n * wo], &r[n], wo, 1,
+                                     ln && !no_mean, 1, first);
         } else if (op->kind == GA_OP_CONV || op->kind == GA_OP_MAXPOOL || op->kind == GA_OP_AVGPOOL) {
             REF_FN(conv_backward)(c, grad, din, dout, in, op, net, params,
                                   f->no_decay ? 0.0 : ld->weight_decay, B, v0 != 0, first,
@@ -1238,8 +1239,6 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
             }
         }
     }
-    A_CLEAR(c, &m2);
-    A_CLEAR(c, &m1);
     A_CLEAR(c, &t);
     A_CLEAR(c, &s);
 }
