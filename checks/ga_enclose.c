@@ -179,7 +179,8 @@ typedef struct {
 
 static const acc acc_empty = {0, 0, 0, 0, 0, 0, 0, INT_MAX};
 
-static void acc_add(const fmodel *m, acc *s, ivl t)
+/* the term's range, magnitude and signed parts into the sum */
+static void acc_add_range(acc *s, ivl t)
 {
     s->lo += t.lo;
     s->hi += t.hi;
@@ -188,6 +189,11 @@ static void acc_add(const fmodel *m, acc *s, ivl t)
         s->pos += t.hi;
     if (t.lo < 0)
         s->neg -= t.lo;
+}
+
+static void acc_add(const fmodel *m, acc *s, ivl t)
+{
+    acc_add_range(s, t);
     if (s->inexact) /* acc_close no longer asks for the lowest bit */
         return;
     double v;
@@ -201,6 +207,20 @@ static void acc_add(const fmodel *m, acc *s, ivl t)
 static void acc_add_product(const fmodel *m, acc *s, ivl x, ivl y)
 {
     double p;
+    if (s->inexact) {
+        /* The sum is inexact already (acc_close widens it whatever comes),
+         * so the term's exactness matters only to the count of products
+         * that may underflow; an exact product is imul's point (a double
+         * product that fma shows exact is exact in long double too), so the
+         * sum is the same as by the path below, with one test per product
+         * instead of three. The enclosure's inner loop. */
+        ivl t = imul(x, y);
+        acc_add_range(s, t);
+        if ((t.lo != 0 || t.hi != 0) && (t.lo <= 0 ? t.hi >= -m->min : t.lo <= m->min) &&
+            !exact_product(m, &p, x, y))
+            s->tiny++;
+        return;
+    }
     if (exact_product(m, &p, x, y)) {
         acc_add(m, s, (ivl){p, p});
         return;
