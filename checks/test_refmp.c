@@ -177,6 +177,17 @@ Test(refball, check_engine_ball_gives_the_same_verdicts, .timeout = 120)
             }
             fallback_nets += rb->oracle_stats.ziv_iterations > 1;
             cr_expect_eq(rb->cross_mismatches, 0, "%s: route (a) against the balls", h.description);
+            /* route (a) from its own base at 128 bits (computed beside the
+             * balls, the second working set a copy) compares the entries it
+             * compares from route (b)'s last Ziv step when that step was the
+             * first (160 bits); from a later step it starts higher, and may
+             * prove the side of a kink that it cannot at 128 bits */
+            if (rm->oracle_stats.final_prec == 160)
+                cr_expect_eq(rb->cross_checked, rm->cross_checked, "%s: %zu entries cross-"
+                             "checked with balls, %zu with MPFR", h.description,
+                             rb->cross_checked, rm->cross_checked);
+            else
+                cr_expect_leq(rb->cross_checked, rm->cross_checked, "%s", h.description);
         }
         ga_check_report_free(rm);
         ga_check_report_free(rb);

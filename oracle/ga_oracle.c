@@ -79,16 +79,27 @@ static int run_ball(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned f
     double lv, le;
     int lok;
     ga_refball_stats bs;
+    int chain = ga_net_desc_is_chain(&net->desc);
+    /* route (a)'s base on the other core while the balls run on this one */
+    orc_cross_base cb = {0};
+    int cross = (flags & GA_ORACLE_CROSS_CHECK) && chain && op->cross_count > 0;
+    if (cross) {
+        int st = orc_cross_base_start(&cb, err, net, P, x, y, B, op);
+        if (st) {
+            free(ok);
+            return st;
+        }
+    }
     int status = ga_refball_loss_gradient(&lv, &le, &lok, o->grad, o->abserr, ok, &bs, err, net, P,
                                           x, y, B, op->start_prec, op->max_prec);
     r->stats = (ga_oracle_stats){.final_prec = bs.final_prec, .ziv_iterations = bs.passes};
-    int chain = ga_net_desc_is_chain(&net->desc);
     r->stats.unsettled = chain ? 0 : bs.unsettled;
     if (status == GA_OK && bs.unsettled && chain) { /* route (b) in MPFR for the entries left */
         double *g2 = malloc(2 * n * sizeof *g2), l2, le2;
         ga_oracle_stats s2;
         if (!g2) {
             free(ok);
+            orc_cross_base_drop(&cb);
             return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu parameters", n);
         }
         status = orc_run_loss_gradient(&l2, &le2, g2, g2 + n, NULL, &s2, err, net, P, x, y, B, op);
@@ -117,12 +128,13 @@ static int run_ball(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned f
     }
     /* route (a) runs the MPFR passes, tuned for dense chains: a net with
      * norms or residual adds is not cross-checked (checked stays 0) */
-    if ((status == GA_OK || status == GA_EFAIL) && (flags & GA_ORACLE_CROSS_CHECK) && chain) {
-        int st = orc_run_cross_check_grad(&r->mismatches, &r->checked, err, net, P, x, y, B,
-                                          o->grad, op->cross_count, op->cross_seed, op);
+    if ((status == GA_OK || status == GA_EFAIL) && cross) {
+        int st = orc_run_cross_check_base(&r->mismatches, &r->checked, err, &cb, o->grad,
+                                          op->cross_count, op->cross_seed);
         if (st != GA_OK)
             status = st;
     }
+    orc_cross_base_drop(&cb);
     r->grad = o->grad;
     r->abserr = o->abserr;
     o->ball_done = status == GA_OK || status == GA_EFAIL;

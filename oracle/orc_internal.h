@@ -16,6 +16,8 @@
 
 #include <stddef.h>
 
+#include <pthread.h>
+
 #include <mpfr.h>
 
 #include "ga_diff_mpfr.h"
@@ -79,6 +81,7 @@ typedef struct {
     size_t *zoff;      /* (L) offsets of each layer in sign */
     mpfr_t *S;         /* (2, B * sum nout) route (a): z then a of every layer at theta, or NULL */
     size_t n_units;    /* B * sum nout */
+    int fd_inexact;    /* route (a): the last base pass's inexact flag (orc_fd_base_lo, _hi) */
     long fd_base_prec; /* route (a): p when the working set holds the forward pass
                           at theta at p + GAP bits, with E[F_EPSF] its error; else 0 */
     /* running error magnitudes of the last pass (orc_mag_forward, orc_mag_backward) */
@@ -183,6 +186,21 @@ mag_t orc_fd_moved_mag(orc *o, long k0);
 void orc_fd_snapshot(orc *o, int save, size_t l0);
 int orc_fd_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
                  const double *x, const double *y, size_t batch, const ga_oracle_options *op);
+/* Route (a)'s base at p (orc_fd_run computes it when o->fd_base_prec != p):
+ * the forward pass at theta at q = p + GAP snapshot in o->S, E[F_EPSF] its
+ * loss's rounding error (the pass at p against it, and the magnitudes'
+ * floor), theta's magnitudes and kink signs. */
+void orc_fd_base(orc *o, long p);
+/* The same in parts, for two threads: the pass at p on one working set
+ * (lo), the pass at q on another (o), then orc_fd_base_finish(o, lo, p)
+ * completes o's base from both (the same numbers as orc_fd_base(o, p)). */
+void orc_fd_base_lo(orc *o, long p);
+void orc_fd_base_hi(orc *o, long p);
+void orc_fd_base_finish(orc *o, const orc *lo, long p);
+/* dst, a working set of orc_fd_alloc on the same net, params, x, y and
+ * batch, takes src's base (src->fd_base_prec != 0): the copy route (a)'s
+ * second thread starts from instead of two forward passes of its own. */
+void orc_fd_base_copy(orc *dst, const orc *src);
 int orc_fd_run(double *g, double *abserr, double bracket[2], int *kink, long *prec_out,
                unsigned *iters_out, ga_error *err, orc *o, const double *params, size_t i,
                const ga_oracle_options *op);
@@ -204,6 +222,35 @@ int orc_run_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_error
                      const ga_net *net, const double *params, const double *x,
                      const double *y, size_t batch, size_t i,
                      const ga_oracle_options *opt);
+/* The ball engine's cross-check: orc_cross_base_start starts route (a)'s
+ * base (op->start_prec) on a second thread, for the caller to compute the
+ * balls meanwhile; orc_run_cross_check_base then compares count entries of
+ * the gradient gb with route (a) from that base (its second working set a
+ * copy of the first), and frees the base; orc_cross_base_drop frees a base
+ * not used (it may be called after either, and does nothing then). */
+typedef struct orc_cross_base orc_cross_base;
+typedef struct {
+    orc_cross_base *cb;
+    int hi;              /* this half's base pass: at q (1) or at p (0) */
+    pthread_t th;
+    int threaded, done, status; /* done: joined, or run on the caller's thread */
+    ga_error err;
+    orc o;               /* its working set (when status is GA_OK) */
+} orc_cross_half;
+struct orc_cross_base {
+    const ga_net *net;
+    const double *params, *x, *y;
+    size_t batch;
+    ga_oracle_options op;
+    int started;
+    orc_cross_half half[2];
+};
+int orc_cross_base_start(orc_cross_base *cb, ga_error *err, const ga_net *net,
+                         const double *params, const double *x, const double *y, size_t batch,
+                         const ga_oracle_options *opt);
+int orc_run_cross_check_base(size_t *mismatches, size_t *checked, ga_error *err,
+                             orc_cross_base *cb, const double *gb, size_t count, uint64_t seed);
+void orc_cross_base_drop(orc_cross_base *cb);
 int orc_run_cross_check_grad(size_t *mismatches, size_t *checked, ga_error *err,
                              const ga_net *net, const double *params, const double *x,
                              const double *y, size_t batch, const double *gb, size_t count,

@@ -6,6 +6,7 @@
  * state of its own.
  */
 #include <math.h>
+#include <string.h>
 
 #include <mpfr.h>
 
@@ -271,6 +272,78 @@ static void fd_restore(orc *o, size_t i, size_t layer)
     orc_fd_snapshot(o, 0, layer);
 }
 
+/* one of the base's two forward passes: at p into E[F_F0] (lo) or at q =
+ * p + GAP into E[F_F0HI], leaving the working set at that precision; the
+ * pass's inexact flag is kept (MPFR's flags are the thread's) */
+static void fd_base_pass(orc *o, long p, int hi)
+{
+    long q = p + GAP;
+    for (size_t v = 0; v < (size_t)FD_EXTRA; v++) /* the other pass's loss kept, if there */
+        if (mpfr_get_prec(o->E[v]) != q)
+            mpfr_set_prec(o->E[v], q);
+    mpfr_clear_inexflag();
+    orc_set_prec(o, hi ? q : p);
+    orc_constants(o);
+    orc_forward(o);
+    mpfr_set(o->E[hi ? F_F0HI : F_F0], o->T[T_LOSS], MPFR_RNDN);
+    o->fd_inexact = mpfr_inexflag_p() != 0;
+}
+
+void orc_fd_base_lo(orc *o, long p)
+{
+    fd_base_pass(o, p, 0);
+}
+
+void orc_fd_base_hi(orc *o, long p)
+{
+    fd_base_pass(o, p, 1);
+}
+
+void orc_fd_base_finish(orc *o, const orc *lo, long p)
+{
+    mpfr_t *F = o->E;
+    long q = p + GAP, k0 = (p + 1) / 3; /* k0: orc_fd_run's first step, 2^-k0 */
+    if (lo != o)
+        mpfr_set(F[F_F0], lo->E[F_F0], MPFR_RNDN); /* exact: both at q */
+    ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, o->fd_inexact || lo->fd_inexact,
+                             F[F_S1]);
+    mag_t m = orc_fd_moved_mag(o, k0);
+    orc_mag_forward(o); /* theta's magnitudes back */
+    orc_mag_floor(F[F_EPSF], o, m, q, F[F_S1]);
+    if (o->sign)
+        orc_kink_signs(o, 1, NULL, NULL);
+    orc_fd_snapshot(o, 1, 0);
+    o->fd_base_prec = p;
+}
+
+void orc_fd_base(orc *o, long p)
+{
+    orc_fd_base_lo(o, p);
+    int inexact = o->fd_inexact;
+    orc_fd_base_hi(o, p);
+    o->fd_inexact |= inexact;
+    orc_fd_base_finish(o, o, p);
+}
+
+void orc_fd_base_copy(orc *dst, const orc *src)
+{
+    long p = src->fd_base_prec, q = p + GAP;
+    orc_set_prec(dst, q);
+    orc_constants(dst);
+    for (size_t v = 0; v < (size_t)FD_EXTRA; v++)
+        mpfr_set_prec(dst->E[v], q);
+    for (int v = F_F0; v <= F_EPSF; v++) /* the base's losses and eps_f; exact: both at q */
+        mpfr_set(dst->E[v], src->E[v], MPFR_RNDN);
+    for (size_t i = 0; i < 2 * src->n_units; i++)
+        mpfr_set(dst->S[i], src->S[i], MPFR_RNDN);
+    memcpy(dst->mz, src->mz, 2 * src->n_units * sizeof *dst->mz); /* M(z), M(a) at theta */
+    dst->mloss = src->mloss;
+    orc_fd_snapshot(dst, 0, 0);
+    if (dst->sign)
+        memcpy(dst->sign, src->sign, src->n_units);
+    dst->fd_base_prec = p;
+}
+
 /* bracket (may be NULL): when the entry is not settled, the doubles nearest
  * the ends of the last interval [ans - tot, ans + tot] (NaN if none). */
 int orc_fd_run(double *g, double *abserr, double bracket[2], int *kink, long *prec_out,
@@ -297,28 +370,8 @@ int orc_fd_run(double *g, double *abserr, double bracket[2], int *kink, long *pr
         iters++;
         q = p + GAP;
         long k0 = (p + 1) / 3; /* h_r = 2^-(k0 + r + sh) */
-        if (o->fd_base_prec != p) {
-            for (size_t v = 0; v < (size_t)FD_EXTRA; v++)
-                mpfr_set_prec(F[v], q);
-            mpfr_clear_inexflag();
-            orc_set_prec(o, p);
-            orc_constants(o);
-            orc_forward(o);
-            mpfr_set(F[F_F0], o->T[T_LOSS], MPFR_RNDN);
-            orc_set_prec(o, q);
-            orc_constants(o);
-            orc_forward(o);
-            mpfr_set(F[F_F0HI], o->T[T_LOSS], MPFR_RNDN);
-            ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, mpfr_inexflag_p(),
-                                     F[F_S1]);
-            mag_t m = orc_fd_moved_mag(o, k0);
-            orc_mag_forward(o); /* theta's magnitudes back */
-            orc_mag_floor(F[F_EPSF], o, m, q, F[F_S1]);
-            if (o->sign)
-                orc_kink_signs(o, 1, NULL, NULL);
-            orc_fd_snapshot(o, 1, 0);
-            o->fd_base_prec = p;
-        }
+        if (o->fd_base_prec != p)
+            orc_fd_base(o, p);
         /* The step moves the unit's z by h times the input the entry
          * multiplies (1 for a bias): with inputs of 2^70 a step of 2^-43
          * would move z by 2^27 and the differences would measure the
