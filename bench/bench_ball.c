@@ -48,7 +48,7 @@ int main(int argc, char **argv)
         int lok;
         double t2 = bench_now();
         st = ga_refball_loss_gradient(&lb, NULL, &lok, gb, NULL, ok, &sb, &err, net, net->params, x, y,
-                                      B, 128, 8192);
+                                      B, 128, 8192, NULL);
         double t3 = bench_now();
         if (st) {
             fprintf(stderr, "bench_ball: ball: %s\n", err.msg);

@@ -807,9 +807,9 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     snprintf(r->command, sizeof r->command, "gradaudit check %s --method %s --seed %llu",
              opt->spec_path ? opt->spec_path : "SPEC.json", ga_check_method_name(opt->method),
              (unsigned long long)opt->seed);
-    if (opt->oracle.engine == GA_ORACLE_BALL) {
-        size_t len = strlen(r->command);
-        snprintf(r->command + len, sizeof r->command - len, " --engine ball");
+    if (opt->oracle.engine == GA_ORACLE_MPFR && ga_net_desc_is_chain(&net->desc)) {
+        size_t len = strlen(r->command); /* the default is the ball engine */
+        snprintf(r->command + len, sizeof r->command - len, " --engine mpfr");
     }
 
 out: /* every path, status says which */

@@ -115,7 +115,7 @@ static void ball_compute(double *loss, int *loss_ok, double *g, unsigned char *o
     ga_error err;
     ga_refball_stats st;
     cr_assert_eq(ga_refball_loss_gradient(loss, NULL, loss_ok, g, NULL, ok, &st, &err, net, net->params,
-                                          spec->x, spec->y, spec->batch, 128, 8192),
+                                          spec->x, spec->y, spec->batch, 128, 8192, NULL),
                  GA_OK, "%s: %s", path, err.msg);
 }
 

@@ -24,6 +24,7 @@
 
 #include "ga_oracle.h"
 #include "ga_refmp.h"
+#include "ga_spec.h"
 
 /* row layout, 3-4-1, tanh then sigmoid, mse (mean) with weight decay 1/64,
  * batch 5; parameters, x and y dyadic, so exact in every precision */
@@ -80,11 +81,15 @@ static const struct {
     {20, -0x1.42e76a6605369p-7, 0x1.25273f7295aaep-61}
 };
 
+/* The numbers below are the MPFR engine's (its error bound is its own): the
+ * tests that pin them name it; the ball engine, the default, gives the same
+ * doubles with its own bounds (flags_ball_gives_the_same_doubles). */
 static void options(ga_oracle_options *opt, size_t cross_count, uint64_t cross_seed)
 {
     ga_oracle_options_default(opt);
     opt->cross_count = cross_count;
     opt->cross_seed = cross_seed;
+    opt->engine = GA_ORACLE_MPFR;
 }
 
 /* What a run told ga_oracle_options.progress, stage by stage
@@ -111,7 +116,7 @@ static void record(void *ctx, const char *stage, size_t done, size_t total)
 }
 
 /* every combination of flags with at least one result */
-ParameterizedTestParameters(oracle_api, flags_give_the_old_numbers)
+static struct criterion_test_params every_flags(void)
 {
     static unsigned flags[15];
     size_t n = 0;
@@ -121,14 +126,22 @@ ParameterizedTestParameters(oracle_api, flags_give_the_old_numbers)
     return cr_make_param_array(unsigned, flags, n);
 }
 
-ParameterizedTest(unsigned *flags, oracle_api, flags_give_the_old_numbers)
+ParameterizedTestParameters(oracle_api, flags_give_the_old_numbers)
 {
-    unsigned f = *flags;
+    return every_flags();
+}
+
+/* One run with flags f on the engine given: the old numbers (MPFR), or the
+ * same doubles with the balls' own bounds, each within half an ulp */
+static void run_flags(unsigned f, int engine)
+{
+    int ball = engine == GA_ORACLE_BALL;
     double x[15], y[5];
     ga_net *net = api_net(x, y);
     cr_assert_eq(net->n_params, N_PARAMS);
     ga_oracle_options opt;
     options(&opt, 5, 7); /* ga_oracle_loss_gradient_cross(..., 5, 7) checked 5, no mismatch */
+    opt.engine = engine;
     told t = {.thread = pthread_self()};
     opt.progress = record; /* (told unit by unit, the passes go another way: same numbers) */
     opt.progress_ctx = &t;
@@ -139,8 +152,11 @@ ParameterizedTest(unsigned *flags, oracle_api, flags_give_the_old_numbers)
     cr_assert_eq(ga_oracle_run(&r, &err, o, f), GA_OK, "flags 0x%x: %s", f, err.msg);
     cr_assert(t.off_thread == 0 && t.bad == 0, "flags 0x%x: progress told from %zu other threads, "
               "%zu times wrong", f, t.off_thread, t.bad);
+    /* the balls run with GA_ORACLE_GRADIENT or _CROSS_CHECK unless dL/dx is asked
+     * (MPFR's route (b) then): the start, 2 stages forward, 2 back, the settle test */
+    int balls = ball && (f & (GA_ORACLE_GRADIENT | GA_ORACLE_CROSS_CHECK)) && !(f & GA_ORACLE_DX);
     if (f & (GA_ORACLE_GRADIENT | GA_ORACLE_CROSS_CHECK)) /* route (b): layer by layer */
-        cr_assert(t.calls[0] > 4 && t.total[0] > 0 && t.done[0] == t.total[0],
+        cr_assert(t.calls[0] > (balls ? 5u : 4u) && t.total[0] > 0 && t.done[0] == t.total[0],
                   "flags 0x%x: gradient told %zu times, last %zu of %zu", f, t.calls[0],
                   t.done[0], t.total[0]);
     else /* the loss's own loop is not told */
@@ -152,7 +168,8 @@ ParameterizedTest(unsigned *flags, oracle_api, flags_give_the_old_numbers)
     else
         cr_assert(t.calls[1] == 0, "flags 0x%x: a cross-check told without one", f);
     if (f & GA_ORACLE_LOSS)
-        cr_assert(r.loss == want_loss && r.loss_err == want_loss_err,
+        cr_assert(r.loss == want_loss &&
+                      (balls ? r.loss_err <= ga_ulp_in(GA_PREC_FLOAT64, want_loss) / 2 : r.loss_err == want_loss_err),
                   "flags 0x%x: loss %a +- %a, was %a +- %a", f, r.loss, r.loss_err, want_loss,
                   want_loss_err);
     else
@@ -160,7 +177,10 @@ ParameterizedTest(unsigned *flags, oracle_api, flags_give_the_old_numbers)
     if (f & GA_ORACLE_GRADIENT) {
         cr_assert(r.grad && r.abserr, "flags 0x%x", f);
         for (size_t i = 0; i < N_PARAMS; i++)
-            cr_assert(r.grad[i] == want_grad[i] && r.abserr[i] == want_abserr[i],
+            cr_assert(r.grad[i] == want_grad[i] &&
+                          (balls ? r.abserr[i] <= ga_ulp_in(GA_PREC_FLOAT64, want_grad[i]) / 2 &&
+                                       (want_grad[i] != 0 || r.abserr[i] == 0)
+                                 : r.abserr[i] == want_abserr[i]),
                       "flags 0x%x: entry %zu %a +- %a, was %a +- %a", f, i, r.grad[i],
                       r.abserr[i], want_grad[i], want_abserr[i]);
     } else {
@@ -179,12 +199,28 @@ ParameterizedTest(unsigned *flags, oracle_api, flags_give_the_old_numbers)
                   f, r.mismatches, r.checked);
     else
         cr_assert(r.mismatches == 0 && r.checked == 0, "flags 0x%x", f);
-    cr_assert(r.stats.final_prec == 160 && r.stats.ziv_iterations == 1 && r.stats.unsettled == 0 &&
-                  r.stats.boundary == 0,
+    /* MPFR: one Ziv step, the pair 128/160 bits; balls: one pass at 128 */
+    cr_assert(r.stats.final_prec == (balls ? 128 : 160) && r.stats.ziv_iterations == 1 &&
+                  r.stats.unsettled == 0 && r.stats.boundary == 0,
               "flags 0x%x: %ld bits, %u steps, %u unsettled", f, r.stats.final_prec,
               r.stats.ziv_iterations, r.stats.unsettled);
     ga_oracle_free(o);
     ga_net_free(net);
+}
+
+ParameterizedTest(unsigned *flags, oracle_api, flags_give_the_old_numbers)
+{
+    run_flags(*flags, GA_ORACLE_MPFR);
+}
+
+ParameterizedTestParameters(oracle_api, flags_ball_gives_the_same_doubles)
+{
+    return every_flags();
+}
+
+ParameterizedTest(unsigned *flags, oracle_api, flags_ball_gives_the_same_doubles)
+{
+    run_flags(*flags, GA_ORACLE_BALL);
 }
 
 Test(oracle_api, route_a_gives_the_old_numbers)
@@ -383,4 +419,41 @@ Test(oracle_api, bytes_counted_as_the_oracle_allocates)
     cr_expect_eq(loss, (13 + 8 + 32 + 9 + 4) * per160, "loss alone: %zu bytes", loss);
     size_t b;
     cr_expect_eq(ga_oracle_bytes(&b, &d, 13, SIZE_MAX / 2, &o, GA_ORACLE_GRADIENT), GA_ERANGE);
+}
+
+/* The balls tell their progress on a net of layer types too (the reverse
+ * walk of a graph tells as it leaves each stage): from 0 to the pass's end,
+ * never back, on the caller's thread, every entry settled. */
+Test(oracle_api, balls_tell_progress_on_a_graph)
+{
+    ga_spec *spec;
+    ga_net *net;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_spec_load(&spec, &err, GA_SOURCE_ROOT "/fixtures/specs/gpt-block-like.json", 0),
+                 GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_spec_make_net(&net, &err, spec, 0, 0), GA_OK, "%s", err.msg);
+    ga_oracle_options opt;
+    ga_oracle_options_default(&opt);
+    told t = {.thread = pthread_self()};
+    opt.progress = record;
+    opt.progress_ctx = &t;
+    ga_oracle *o;
+    ga_oracle_result r;
+    cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, spec->x, spec->y, spec->batch, &opt),
+                 GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_oracle_run(&r, &err, o, GA_ORACLE_LOSS | GA_ORACLE_GRADIENT), GA_OK, "%s",
+                 err.msg);
+    cr_assert(t.off_thread == 0 && t.bad == 0, "told from %zu other threads, %zu times wrong",
+              t.off_thread, t.bad);
+    /* a pass: the start, each stage forward and back, the settle test */
+    size_t per_pass = t.total[0] / r.stats.ziv_iterations;
+    cr_assert(t.total[0] > 0 && t.done[0] == t.total[0] && t.total[0] % r.stats.ziv_iterations == 0,
+              "last %zu of %zu in %u passes", t.done[0], t.total[0], r.stats.ziv_iterations);
+    cr_assert_eq(t.calls[0], r.stats.ziv_iterations * (per_pass + 1),
+                 "told %zu times, %zu units a pass, %u passes", t.calls[0], per_pass,
+                 r.stats.ziv_iterations);
+    cr_assert_eq(r.stats.unsettled, 0);
+    ga_oracle_free(o);
+    ga_net_free(net);
+    ga_spec_free(spec);
 }

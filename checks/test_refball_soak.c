@@ -35,7 +35,7 @@ Test(refball_soak, equals_the_mpfr_oracle_on_ten_thousand_hard_nets, .timeout = 
         if (s == GA_OK || s == GA_EFAIL) {
             ga_refball_stats bs;
             cr_assert_eq(ga_refball_loss_gradient(NULL, NULL, NULL, gb, NULL, ok, &bs, &err, h.net,
-                                                  h.net->params, h.x, h.y, h.batch, 128, 8192),
+                                                  h.net->params, h.x, h.y, h.batch, 128, 8192, NULL),
                          GA_OK, "%s: %s", h.description, err.msg);
             for (size_t i = 0; i < n; i++) {
                 /* the oracle's entry is correctly rounded when its bound is at

@@ -50,7 +50,7 @@ static size_t compare_net(size_t *compared, const ga_net *net, const double *x, 
     } else {
         ga_refball_stats bs;
         s = ga_refball_loss_gradient(&lr, NULL, &lr_ok, gr, NULL, ok, &bs, &err, net, net->params, x, y, batch,
-                                     128, 4096);
+                                     128, 4096, NULL);
     }
     cr_assert_eq(s, GA_OK, "%s: generic reference: %s", what, err.msg);
     size_t bad = 0;

@@ -105,6 +105,13 @@ typedef struct {
 #ifndef A_ACT_VALUE
 #include "ga_ref_act_tmpl.h"
 #endif
+/* A_TELL(c): a stage of a pass is done (forward: after each stage; backward:
+ * after each stage's parameter gradients, for a chain; as the walk back
+ * leaves a stage, for a graph). An arithmetic that reports progress (the
+ * ball oracle's) counts them; by default nothing. */
+#ifndef A_TELL
+#define A_TELL(c) ((void)0)
+#endif
 /* Dot products over strided vectors, one unit to the arithmetic (a ball
  * arithmetic hands them to its own dot product). Defaults: the element
  * accumulators, in index order.
@@ -877,7 +884,7 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
     REF_T s, t;
     A_INIT(c, &s);
     A_INIT(c, &t);
-    for (size_t st = 0; st < g->n_stages; st++)
+    for (size_t st = 0; st < g->n_stages; A_TELL(c), st++)
         for (size_t n = 0; n < B; n++)
             for (size_t i = g->stage_op[st]; i < g->stage_op[st + 1]; i++) {
                 const ga_op *op = &g->ops[i];
@@ -1100,8 +1107,12 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
     A_INIT(c, &s);
     A_INIT(c, &t);
     const ga_op *out_act = REF_FN(loss_delta)(c, dval + B * g->voff[g->z_last], val, g, y, B, f);
+    size_t stage = g->n_stages; /* the stage the walk is in (n_stages: the loss's) */
     for (size_t i = g->stage_op[g->n_stages]; i-- > 0;) {
         const ga_op *op = &g->ops[i];
+        for (; stage > 0 && i < g->stage_op[stage]; stage--) /* op is in an earlier stage */
+            if (stage < g->n_stages)
+                A_TELL(c); /* the stage left is done */
         if (op == out_act)
             continue; /* chained with the loss above */
         size_t v0 = op->input[0], wi = g->width[v0], wo = g->width[op->output];
@@ -1239,6 +1250,7 @@ static void REF_FN(backward_graph)(REF_CTX *c, REF_T *grad, REF_T *const *val, R
             }
         }
     }
+    A_TELL(c); /* the first stage */
     A_CLEAR(c, &t);
     A_CLEAR(c, &s);
 }
@@ -1267,6 +1279,7 @@ static void REF_FN(backward)(REF_CTX *c, REF_T *grad, REF_T *const *val, REF_T *
         size_t fi = g->width[op->input[0]], fo = g->width[op->output];
         REF_T *ap = val[op->input[0]]; /* (B, fi) */
         REF_FN(dense_param_grads)(c, grad, delta, ap, op, net, params, ld->weight_decay, B, f);
+        A_TELL(c);
         if (st == 0)
             break;
         const ga_op *pa = REF_FN(stage_act)(g, st - 1);

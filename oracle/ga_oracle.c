@@ -90,8 +90,9 @@ static int run_ball(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned f
             return st;
         }
     }
+    ga_refball_progress prog = {op->progress, op->progress_ctx};
     int status = ga_refball_loss_gradient(&lv, &le, &lok, o->grad, o->abserr, ok, &bs, err, net, P,
-                                          x, y, B, op->start_prec, op->max_prec);
+                                          x, y, B, op->start_prec, op->max_prec, &prog);
     r->stats = (ga_oracle_stats){.final_prec = bs.final_prec, .ziv_iterations = bs.passes};
     r->stats.unsettled = chain ? 0 : bs.unsettled;
     if (status == GA_OK && bs.unsettled && chain) { /* route (b) in MPFR for the entries left */
@@ -102,7 +103,10 @@ static int run_ball(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned f
             orc_cross_base_drop(&cb);
             return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu parameters", n);
         }
-        status = orc_run_loss_gradient(&l2, &le2, g2, g2 + n, NULL, &s2, err, net, P, x, y, B, op);
+        ga_oracle_options quiet = *op; /* the balls told "gradient" already */
+        quiet.progress = NULL;
+        status = orc_run_loss_gradient(&l2, &le2, g2, g2 + n, NULL, &s2, err, net, P, x, y, B,
+                                       &quiet);
         if (status == GA_OK || status == GA_EFAIL) {
             for (size_t i = 0; i < n; i++)
                 if (!ok[i]) {
@@ -135,8 +139,10 @@ static int run_ball(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned f
             status = st;
     }
     orc_cross_base_drop(&cb);
-    r->grad = o->grad;
-    r->abserr = o->abserr;
+    if (flags & GA_ORACLE_GRADIENT) {
+        r->grad = o->grad;
+        r->abserr = o->abserr;
+    }
     o->ball_done = status == GA_OK || status == GA_EFAIL;
     return status;
 }

@@ -51,9 +51,9 @@ typedef struct {
                              entries when >= n_params) */
     uint64_t cross_seed;  /* GA_ORACLE_CROSS_CHECK: the seed the entries are drawn
                              from (default 1) */
-    int engine;           /* route (b)'s arithmetic: GA_ORACLE_MPFR (default: two
-                             precisions compared, a running error bound) or
-                             GA_ORACLE_BALL (below) */
+    int engine;           /* route (b)'s arithmetic: GA_ORACLE_BALL (default, below)
+                             or GA_ORACLE_MPFR (two precisions compared, a running
+                             error bound) */
     /* How far a run is (NULL, the default: not told), for a progress line
      * with an ETA. Called on the thread that called ga_oracle_run, once per
      * unit of each layer in a pass (each call after B x fan-in MPFR
@@ -61,7 +61,9 @@ typedef struct {
      *   stage "gradient": done of total units of route (b)'s MPFR work, the
      *     multiply-adds of its forward and reverse passes and the settle
      *     tests; the total grows by a step's when the Ziv loop raises the
-     *     precision (the balls of GA_ORACLE_BALL are not told);
+     *     precision; with GA_ORACLE_BALL, a unit per stage of each ball
+     *     pass's forward and reverse sweeps and one for its settle test
+     *     (ga_refball.h), the total growing by a pass's;
      *   stage "cross-check": done of total entries of route (a). */
     void (*progress)(void *ctx, const char *stage, size_t done, size_t total);
     void *progress_ctx;
@@ -74,7 +76,15 @@ typedef struct {
  * ternary values settle), for those entries; abserr is then the ball's
  * |midpoint - value| + radius. dL/dx (GA_ORACLE_DX) and the loss alone come
  * from MPFR whatever the engine. The cross-check compares route (a), in
- * MPFR, with the balls' gradient: two libraries as well as two methods. */
+ * MPFR, with the balls' gradient: two libraries as well as two methods;
+ * route (a)'s base (two MPFR forward passes) runs on two more threads while
+ * the balls run.
+ * What the balls do not replace, and why: route (a) stays in MPFR (the
+ * cross-check's independence); the loss alone and dL/dx stay on MPFR's
+ * route (b) (the balls' pass computes no dL/dx); an entry whose ball
+ * straddles a rounding boundary at every precision up to max_prec goes to
+ * MPFR, whose ternary values can tell the side of an exact value sitting
+ * within exp(-1e300) of it (5 of 240 hard nets, bench/README.md). */
 enum { GA_ORACLE_MPFR = 0, GA_ORACLE_BALL = 1 };
 
 void ga_oracle_options_default(ga_oracle_options *opt);

@@ -15,7 +15,19 @@ typedef struct {
     int unsure;        /* a branch was taken on a ball that straddles it */
     arb_t acc, t1, t2; /* the dot accumulator; scratch of the elementary functions */
     arb_ptr wp;        /* (n_params) the parameters as exact balls, for arb_dot */
+    const ga_refball_progress *progress; /* or NULL */
+    size_t done, pass_end; /* units told, and the count at the end of this pass */
 } ball_ctx;
+
+/* a stage done (A_TELL); never past the pass's end, whatever the sweeps count */
+static void ball_tell(ball_ctx *c)
+{
+    if (!c->progress || !c->progress->fn)
+        return;
+    if (c->done < c->pass_end)
+        c->done++;
+    c->progress->fn(c->progress->ctx, "gradient", c->done, c->pass_end);
+}
 
 /* sign of z - 0 where the branch of an activation depends on it: certain,
  * or the midpoint's with the pass marked unsure */
@@ -117,6 +129,7 @@ static void ball_set_d(arb_ptr r, double d)
     arb_dot(r, NULL, 0, x, (slong)(xs), (c)->wp + (off), (slong)(ws), (slong)(len), (c)->prec)
 #define A_DOT_VV(c, r, x, xs, y, ys, len)                                                       \
     arb_dot(r, NULL, 0, x, (slong)(xs), y, (slong)(ys), (slong)(len), (c)->prec)
+#define A_TELL(c) ball_tell(c)
 #include "ga_ref_tmpl.h"
 
 /* 1 when every number of the ball rounds to the same double (to nearest,
@@ -227,7 +240,7 @@ int ga_refball_loss_gradient(double *loss, double *loss_err, int *loss_settled, 
                              double *abserr, unsigned char *settled, ga_refball_stats *stats,
                              ga_error *err, const ga_net *net, const double *params,
                              const double *x, const double *y, size_t batch, long start_prec,
-                             long max_prec)
+                             long max_prec, const ga_refball_progress *progress)
 {
     if (!grad || !net || !params || !x || !y || batch == 0 || start_prec < 53 ||
         max_prec < start_prec)
@@ -243,7 +256,7 @@ int ga_refball_loss_gradient(double *loss, double *loss_err, int *loss_settled, 
         ga_graph_free(g);
         return ga_fail(err, GA_ENOMEM, "ball reference: out of memory");
     }
-    ball_ctx c;
+    ball_ctx c = {.progress = progress};
     arb_init(c.acc);
     arb_init(c.t1);
     arb_init(c.t2);
@@ -261,6 +274,10 @@ int ga_refball_loss_gradient(double *loss, double *loss_err, int *loss_settled, 
     for (; prec <= max_prec && unsettled; prec *= 2, passes++) {
         c.prec = prec;
         c.unsure = 0;
+        /* this pass's units: each stage forward and back, and the settle test */
+        c.pass_end = c.done + 2 * g->n_stages + 1;
+        if (progress && progress->fn)
+            progress->fn(progress->ctx, "gradient", c.done, c.pass_end);
         for (size_t i = 0; i < batch * g->width[0]; i++)
             arb_set_d(&p.val[0][i], x[i]);
         ball_forward(&c, p.loss, p.val, g, net, params, x, y, batch);
@@ -281,6 +298,8 @@ int ga_refball_loss_gradient(double *loss, double *loss_err, int *loss_settled, 
             if (settled)
                 settled[i] = (unsigned char)ok;
         }
+        c.done = c.pass_end - 1; /* the sweeps' units, however many they told */
+        ball_tell(&c);           /* and the settle test's */
         if (!unsettled || prec * 2 > max_prec) {
             /* the last pass: its bounds */
             if (loss_err)

@@ -36,10 +36,19 @@ typedef struct {
  * a rigorous bound on |exact - value| (|midpoint - value| + radius, rounded
  * up; infinite for a ball that is not finite). GA_EINVAL for bad arguments,
  * GA_ENOMEM; an unsettled entry is no error (stats says how many). */
+/* How far a run is (may be NULL: not told), as ga_oracle_options.progress:
+ * fn(ctx, "gradient", done, total) on the calling thread, a unit per stage
+ * of each pass's forward and reverse sweeps and one for its settle test;
+ * total grows by a pass's units when the precision is raised. */
+typedef struct {
+    void (*fn)(void *ctx, const char *stage, size_t done, size_t total);
+    void *ctx;
+} ga_refball_progress;
+
 int ga_refball_loss_gradient(double *loss, double *loss_err, int *loss_settled, double *grad,
                              double *abserr, unsigned char *settled, ga_refball_stats *stats,
                              ga_error *err, const ga_net *net, const double *params,
                              const double *x, const double *y, size_t batch, long start_prec,
-                             long max_prec);
+                             long max_prec, const ga_refball_progress *progress);
 
 #endif

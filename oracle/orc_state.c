@@ -22,7 +22,7 @@ void ga_oracle_options_default(ga_oracle_options *opt)
     opt->max_prec = 8192;
     opt->cross_count = 2;
     opt->cross_seed = 1;
-    opt->engine = GA_ORACLE_MPFR;
+    opt->engine = GA_ORACLE_BALL;
     opt->progress = NULL;
     opt->progress_ctx = NULL;
 }
