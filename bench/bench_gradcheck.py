@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """torch.autograd.gradcheck(fast_mode=False) on the networks bench_check checks.
 
-Sigmoid MLPs w-w-w-1 (w = 8, 16, 32, 64), batch 32, MSE (mean), float64, the
+Sigmoid MLPs w-w-w-1 (w = 8, 16, 32, 64, 128), batch 32, MSE (mean), float64, the
 parameters and data drawn exactly as bench_check draws them (NumPy's legacy
 RandomState, row layout W (in, out), W ~ randn / sqrt(fan_in), b ~ randn / 2,
 x ~ randn, y ~ random_sample), so the loss printed here equals bench_check's.
@@ -22,7 +22,7 @@ B = 32
 print(f"# bench_gradcheck seed {seed}, batch {B}, sigmoid w-w-w-1, mse(mean), "
       f"torch {torch.__version__}, threads {torch.get_num_threads()}, fast_mode=False")
 print(f"{'w':>4} {'entries':>8} {'seconds':>10} {'passed':>6} {'loss':>24}")
-for w in (8, 16, 32, 64):
+for w in (8, 16, 32, 64, 128):
     np.random.seed(seed)
     sizes = [(w, w), (w, w), (w, 1)]
     params = []

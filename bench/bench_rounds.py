@@ -2,13 +2,14 @@
 """Rounds of the oracle check against torch.autograd.gradcheck, side by side.
 
 Each round runs, one after the other, each in a fresh process:
-  build/bench/bench_check SEED        (the check with its default cross-check)
-  build/bench/bench_check SEED 0      (the verdicts alone)
+  build/bench/bench_check SEED - ENGINE   (the check with its default cross-check)
+  build/bench/bench_check SEED 0 ENGINE   (the verdicts alone)
   bench/bench_gradcheck.py SEED 2     (gradcheck, fast_mode=False, 2 threads)
 and pairs the three times of each width within the round. Prints, per width,
 the median and the range over the rounds of each time and of the two ratios
 (gradcheck / check), so one noisy round shows as a range instead of a figure.
-Usage: /usr/bin/python3 bench/bench_rounds.py [ROUNDS] [SEED]   (from the root)
+ENGINE is the oracle's route (b), ball (the default) or mpfr.
+Usage: /usr/bin/python3 bench/bench_rounds.py [ROUNDS] [SEED] [ENGINE]   (from the root)
 """
 import statistics
 import subprocess
@@ -16,6 +17,7 @@ import sys
 
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 9
 seed = sys.argv[2] if len(sys.argv) > 2 else "2026"
+engine = sys.argv[3] if len(sys.argv) > 3 else "ball"
 
 
 def times(cmd):
@@ -31,8 +33,8 @@ def times(cmd):
 
 runs = {"cross": [], "verdicts": [], "gradcheck": []}
 for _ in range(rounds):
-    runs["cross"].append(times(["build/bench/bench_check", seed]))
-    runs["verdicts"].append(times(["build/bench/bench_check", seed, "0"]))
+    runs["cross"].append(times(["build/bench/bench_check", seed, "-", engine]))
+    runs["verdicts"].append(times(["build/bench/bench_check", seed, "0", engine]))
     runs["gradcheck"].append(times([sys.executable, "bench/bench_gradcheck.py", seed, "2"]))
 
 
@@ -40,7 +42,7 @@ def cell(v, fmt):
     return f"{fmt % statistics.median(v)} [{fmt % min(v)}-{fmt % max(v)}]"
 
 
-print(f"# {rounds} rounds, seed {seed}: median [min-max]; ratios paired within each round")
+print(f"# {rounds} rounds, seed {seed}, engine {engine}: median [min-max]; ratios paired within each round")
 print("| w | check, with cross-check (s) | verdicts only (s) | gradcheck (s) "
       "| ratio, with cross-check | ratio, verdicts only |")
 print("|--:|--:|--:|--:|--:|--:|")

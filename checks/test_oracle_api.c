@@ -457,3 +457,31 @@ Test(oracle_api, balls_tell_progress_on_a_graph)
     ga_net_free(net);
     ga_spec_free(spec);
 }
+
+/* gpt2-like's gradient holds exact zeros reached by cancellation, balls
+ * around 0 that settle only once their radius is below 2^-1075: the balls
+ * go from 128 bits straight to the precision that radius asks for (one
+ * more pass, not five doublings to 2,048 bits as before), and every entry
+ * settles. */
+Test(oracle_api, balls_jump_to_the_bits_an_exact_zero_needs)
+{
+    ga_spec *spec;
+    ga_net *net;
+    ga_error err = {{0}};
+    cr_assert_eq(ga_spec_load(&spec, &err, GA_SOURCE_ROOT "/fixtures/specs/gpt2-like.json", 0),
+                 GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_spec_make_net(&net, &err, spec, 0, 0), GA_OK, "%s", err.msg);
+    ga_oracle *o;
+    ga_oracle_result r;
+    cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, spec->x, spec->y, spec->batch, NULL),
+                 GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_oracle_run(&r, &err, o, GA_ORACLE_LOSS | GA_ORACLE_GRADIENT), GA_OK, "%s",
+                 err.msg);
+    cr_assert(r.stats.ziv_iterations == 2 && r.stats.final_prec > 1077 &&
+                  r.stats.final_prec < 2048 && r.stats.unsettled == 0,
+              "%u passes, the last at %ld bits, %u unsettled", r.stats.ziv_iterations,
+              r.stats.final_prec, r.stats.unsettled);
+    ga_oracle_free(o);
+    ga_net_free(net);
+    ga_spec_free(spec);
+}

@@ -185,6 +185,38 @@ static int ball_settle(double *out, const arb_struct *v, arf_t lo, arf_t hi, mpf
     return 0;
 }
 
+/* The bits a ball that holds 0 needs before it settles: such a ball
+ * settles on a zero only once both ends lie below half the least subnormal
+ * (2^-1075), and its radius shrinks by about 2^-k when the pass runs k bits
+ * more (the radius is the pass's rounding errors, each relative to the
+ * precision). 0 for a ball that excludes 0 (a value near a rounding boundary
+ * elsewhere: how near is unknown) or is not finite. */
+static double ball_zero_bits(const arb_struct *v)
+{
+    if (!arb_is_finite(v) || !arb_contains_zero(v) || mag_is_zero(arb_radref(v)))
+        return 0;
+    double l2 = mag_get_d_log2_approx(arb_radref(v));
+    return l2 > -1077 ? l2 + 1077 : 0;
+}
+
+/* The next pass's precision after one at prec left entries unsettled:
+ * twice prec, or, where a ball holding 0 needs more bits than that (an
+ * exact zero reached by cancellation: a masked attention weight's gradient,
+ * an unused embedding row's), prec plus those bits and a margin of 32,
+ * rounded up to a limb: one pass instead of a doubling per factor of 2^prec
+ * the radius must shrink by. At most max_prec; prec itself when prec is
+ * max_prec already (no pass left). */
+static long next_prec(long prec, long max_prec, double zero_bits)
+{
+    double want = zero_bits > 0 ? (double)prec + zero_bits + 32 : 0;
+    long next = prec * 2;
+    if (want > (double)next)
+        next = want >= (double)max_prec ? max_prec : ((long)want + 63) / 64 * 64;
+    if (next > max_prec)
+        next = prec < max_prec ? max_prec : prec;
+    return next;
+}
+
 typedef struct {
     size_t n_vals, n_params, n_delta;
     arb_ptr vals, grad, delta;
@@ -271,7 +303,7 @@ int ga_refball_loss_gradient(double *loss, double *loss_err, int *loss_settled, 
     long prec = start_prec;
     unsigned passes = 0;
     int unsure = 0;
-    for (; prec <= max_prec && unsettled; prec *= 2, passes++) {
+    for (long next; prec <= max_prec && unsettled; prec = next, passes++) {
         c.prec = prec;
         c.unsure = 0;
         /* this pass's units: each stage forward and back, and the settle test */
@@ -292,15 +324,22 @@ int ga_refball_loss_gradient(double *loss, double *loss_err, int *loss_settled, 
             *loss = lv;
         if (loss_settled)
             *loss_settled = ls;
+        double zero_bits = ls ? 0 : ball_zero_bits(p.loss);
         for (size_t i = 0; i < n; i++) {
             int ok = ball_settle(&grad[i], &p.grad[i], lo, hi, m) && !unsure;
             unsettled += !ok;
             if (settled)
                 settled[i] = (unsigned char)ok;
+            if (!ok) {
+                double zb = ball_zero_bits(&p.grad[i]);
+                if (zb > zero_bits)
+                    zero_bits = zb;
+            }
         }
         c.done = c.pass_end - 1; /* the sweeps' units, however many they told */
         ball_tell(&c);           /* and the settle test's */
-        if (!unsettled || prec * 2 > max_prec) {
+        next = next_prec(prec, max_prec, zero_bits);
+        if (!unsettled || next <= prec) {
             /* the last pass: its bounds */
             if (loss_err)
                 *loss_err = ball_abserr(p.loss, lv, c.t1, lo);

@@ -9,7 +9,12 @@
  * the even neighbour). No comparison of two precisions and no separate
  * error bound is needed: the radius is the bound. Unsettled entries raise
  * the precision of the whole pass (start_prec, twice that, ... up to
- * max_prec; bench_ball's nets settle at 128 bits, the oracle's default start).
+ * max_prec; bench_ball's nets settle at 128 bits, the oracle's default start),
+ * or straight to the bits a ball around 0 asks for: an exact zero reached
+ * by cancellation settles only once its radius is below 2^-1075 (gpt2-like:
+ * 128 then 1,152 bits, where doubling took five passes to 2,048).
+ * A reverse pass computes every entry at once, so a raised precision reruns
+ * the whole pass, settled entries included.
  *
  * Branches: an activation's kink (relu, leaky_relu, elu) is taken only
  * where the ball of z excludes 0 or z is exactly 0 (then the core's
