@@ -197,3 +197,34 @@ Test(refball, check_engine_ball_gives_the_same_verdicts, .timeout = 120)
                 "%zu nets needed a second precision or MPFR", entries, fallback_nets);
     cr_expect_gt(entries, 5000);
 }
+
+/* The ball engine's cross-check starts route (a) from a base of its own, its
+ * loss's error the running error bound alone (orc_cross.c): on 40 entries of
+ * each of 60 hard nets, every entry route (a) settles equals the balls' bit
+ * for bit. (A throwaway run of the same on hard nets 1..400 compared 12,667
+ * entries, 0 mismatches.) */
+Test(refball, ball_cross_check_agrees_on_hard_nets, .timeout = 300)
+{
+    size_t checked = 0;
+    for (uint32_t seed = 1; seed <= 60; seed++) {
+        ga_hardnet h;
+        ga_error err;
+        cr_assert_eq(ga_hardnet_make(&h, &err, seed), GA_OK, "hardnet %u: %s", seed, err.msg);
+        ga_oracle_options op;
+        ga_oracle_options_default(&op);
+        op.cross_count = 40;
+        op.cross_seed = seed;
+        ga_oracle *o;
+        ga_oracle_result r;
+        cr_assert_eq(ga_oracle_alloc(&o, &err, h.net, h.net->params, h.x, h.y, h.batch, &op), GA_OK,
+                     "%s: %s", h.description, err.msg);
+        int st = ga_oracle_run(&r, &err, o, GA_ORACLE_GRADIENT | GA_ORACLE_CROSS_CHECK);
+        cr_assert(st == GA_OK || st == GA_EFAIL, "%s: %s", h.description, err.msg);
+        cr_expect_eq(r.mismatches, 0, "%s: %zu of %zu entries differ", h.description,
+                     r.mismatches, r.checked);
+        checked += r.checked;
+        ga_oracle_free(o);
+        ga_hardnet_clear(&h);
+    }
+    cr_expect_gt(checked, 1500, "only %zu entries cross-checked", checked);
+}

@@ -256,27 +256,23 @@ int orc_run_loss_gradient_cross(double *loss, double *loss_err, double *grad, do
 }
 
 /* ---- the cross-check of the ball engine's gradient ----
- * The ball pass runs on the calling thread. Route (a)'s base, two MPFR
- * forward passes (at p and q = p + GAP) that cost more than the whole ball
- * pass, runs meanwhile on two more threads, one pass on each of route (a)'s
- * two working sets; the set that ran at p then copies the other's base
- * (orc_fd_base_finish, orc_fd_base_copy: the numbers orc_fd_base gives). */
+ * The ball pass runs on the calling thread; route (a)'s base, an MPFR
+ * forward pass that costs more than the whole ball pass, runs meanwhile on
+ * another. Its loss's error is the running error bound alone: route (b)'s
+ * MPFR engine has a pass at p to compare with for free, the balls do not,
+ * and a second pass would cost as much again for an estimate the bound
+ * already covers. The second working set copies the base. */
 
 static void *cross_base_thread(void *arg)
 {
-    orc_cross_half *h = arg;
-    const orc_cross_base *cb = h->cb;
+    orc_cross_base *cb = arg;
     orc_range saved = orc_range_widest();
-    h->status = orc_fd_alloc(&h->o, &h->err, cb->net, cb->params, cb->x, cb->y, cb->batch,
-                             &cb->op);
-    if (h->status == GA_OK) {
-        if (h->hi)
-            orc_fd_base_hi(&h->o, cb->op.start_prec);
-        else
-            orc_fd_base_lo(&h->o, cb->op.start_prec);
-    }
+    cb->status = orc_fd_alloc(&cb->a, &cb->err, cb->net, cb->params, cb->x, cb->y, cb->batch,
+                              &cb->op);
+    if (cb->status == GA_OK)
+        orc_fd_base_hi(&cb->a, cb->op.start_prec);
     orc_range_restore(saved);
-    if (h->threaded)
+    if (cb->threaded)
         mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE);
     return NULL;
 }
@@ -289,47 +285,30 @@ int orc_cross_base_start(orc_cross_base *cb, ga_error *err, const ga_net *net,
     int status = orc_check_args(&cb->op, err, net, params, x, y, batch, opt);
     if (status)
         return status;
-    for (int k = 0; k < 2; k++) {
-        orc_cross_half *h = &cb->half[k];
-        h->cb = cb;
-        h->hi = k == 0;
-        h->threaded = pthread_create(&h->th, NULL, cross_base_thread, h) == 0;
-    }
+    cb->threaded = pthread_create(&cb->th, NULL, cross_base_thread, cb) == 0;
     cb->started = 1;
     return GA_OK;
 }
 
-/* the base's threads joined (or their work done here, where one could not
- * start); the status of the first that failed */
-static int cross_base_finish(orc_cross_base *cb, ga_error *err)
+/* the base's thread joined (or its work done here, when it could not start) */
+static void cross_base_finish(orc_cross_base *cb)
 {
-    int status = GA_OK;
-    for (int k = 0; k < 2; k++) {
-        orc_cross_half *h = &cb->half[k];
-        if (!h->done) {
-            if (h->threaded)
-                pthread_join(h->th, NULL);
-            else
-                cross_base_thread(h);
-            h->done = 1;
-        }
-        if (h->status && !status) {
-            status = h->status;
-            if (err)
-                *err = h->err;
-        }
-    }
-    return status;
+    if (cb->done)
+        return;
+    if (cb->threaded)
+        pthread_join(cb->th, NULL);
+    else
+        cross_base_thread(cb);
+    cb->done = 1;
 }
 
 void orc_cross_base_drop(orc_cross_base *cb)
 {
     if (!cb->started)
         return;
-    cross_base_finish(cb, NULL);
-    for (int k = 0; k < 2; k++)
-        if (cb->half[k].status == GA_OK)
-            orc_free(&cb->half[k].o);
+    cross_base_finish(cb);
+    if (cb->status == GA_OK)
+        orc_free(&cb->a);
     cb->started = 0;
 }
 
@@ -338,16 +317,23 @@ int orc_run_cross_check_base(size_t *mismatches, size_t *checked, ga_error *err,
 {
     if (!cb->started)
         return ga_fail(err, GA_EINVAL, "oracle: the cross-check's base was not started");
-    int status = cross_base_finish(cb, err);
-    if (status == GA_OK) {
+    cross_base_finish(cb);
+    int status = cb->status;
+    if (status) {
+        if (err)
+            *err = cb->err;
+    } else {
         orc_range saved = orc_range_widest();
-        orc *a = &cb->half[0].o, *b = &cb->half[1].o;
-        long p = cb->op.start_prec;
-        orc_fd_base_finish(a, b, p);
-        orc_fd_base_copy(b, a);
-        orc *const ready[2] = {a, b};
-        status = cross_check_run(mismatches, checked, err, cb->net, cb->params, cb->x, cb->y,
-                                 cb->batch, gb, count, seed, &cb->op, ready);
+        orc_fd_base_finish(&cb->a, NULL, cb->op.start_prec);
+        orc b;
+        status = orc_fd_alloc(&b, err, cb->net, cb->params, cb->x, cb->y, cb->batch, &cb->op);
+        if (status == GA_OK) {
+            orc_fd_base_copy(&b, &cb->a);
+            orc *const ready[2] = {&cb->a, &b};
+            status = cross_check_run(mismatches, checked, err, cb->net, cb->params, cb->x, cb->y,
+                                     cb->batch, gb, count, seed, &cb->op, ready);
+            orc_free(&b);
+        }
         orc_range_restore(saved);
     }
     orc_cross_base_drop(cb);

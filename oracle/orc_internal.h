@@ -193,7 +193,10 @@ int orc_fd_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
 void orc_fd_base(orc *o, long p);
 /* The same in parts, for two threads: the pass at p on one working set
  * (lo), the pass at q on another (o), then orc_fd_base_finish(o, lo, p)
- * completes o's base from both (the same numbers as orc_fd_base(o, p)). */
+ * completes o's base from both (the same numbers as orc_fd_base(o, p)).
+ * With lo NULL, after the pass at q alone, the base's loss error eps_f is
+ * the running error bound alone (orc_mag_floor: proven, where the two
+ * precisions' difference is an estimate, and 2^GAP times tighter). */
 void orc_fd_base_lo(orc *o, long p);
 void orc_fd_base_hi(orc *o, long p);
 void orc_fd_base_finish(orc *o, const orc *lo, long p);
@@ -223,28 +226,22 @@ int orc_run_fd_entry(double *g, double *abserr, ga_oracle_stats *stats, ga_error
                      const double *y, size_t batch, size_t i,
                      const ga_oracle_options *opt);
 /* The ball engine's cross-check: orc_cross_base_start starts route (a)'s
- * base (op->start_prec) on a second thread, for the caller to compute the
- * balls meanwhile; orc_run_cross_check_base then compares count entries of
- * the gradient gb with route (a) from that base (its second working set a
- * copy of the first), and frees the base; orc_cross_base_drop frees a base
- * not used (it may be called after either, and does nothing then). */
-typedef struct orc_cross_base orc_cross_base;
+ * base (op->start_prec: the forward pass at q, eps_f from the running error
+ * bound) on a second thread, for the caller to compute the balls meanwhile;
+ * orc_run_cross_check_base then compares count entries of the gradient gb
+ * with route (a) from that base (its second working set a copy of the
+ * first), and frees the base; orc_cross_base_drop frees a base not used (it
+ * may be called after either, and does nothing then). */
 typedef struct {
-    orc_cross_base *cb;
-    int hi;              /* this half's base pass: at q (1) or at p (0) */
-    pthread_t th;
-    int threaded, done, status; /* done: joined, or run on the caller's thread */
-    ga_error err;
-    orc o;               /* its working set (when status is GA_OK) */
-} orc_cross_half;
-struct orc_cross_base {
     const ga_net *net;
     const double *params, *x, *y;
     size_t batch;
     ga_oracle_options op;
-    int started;
-    orc_cross_half half[2];
-};
+    pthread_t th;
+    int started, threaded, done, status; /* done: joined, or run on the caller's thread */
+    ga_error err;
+    orc a;               /* the base's working set (when status is GA_OK) */
+} orc_cross_base;
 int orc_cross_base_start(orc_cross_base *cb, ga_error *err, const ga_net *net,
                          const double *params, const double *x, const double *y, size_t batch,
                          const ga_oracle_options *opt);

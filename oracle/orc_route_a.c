@@ -303,10 +303,15 @@ void orc_fd_base_finish(orc *o, const orc *lo, long p)
 {
     mpfr_t *F = o->E;
     long q = p + GAP, k0 = (p + 1) / 3; /* k0: orc_fd_run's first step, 2^-k0 */
-    if (lo != o)
-        mpfr_set(F[F_F0], lo->E[F_F0], MPFR_RNDN); /* exact: both at q */
-    ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, o->fd_inexact || lo->fd_inexact,
-                             F[F_S1]);
+    if (!lo) { /* the running error bound alone: no pass at p to compare with */
+        mpfr_set(F[F_F0], F[F_F0HI], MPFR_RNDN);
+        mpfr_set_zero(F[F_EPSF], 1);
+    } else {
+        if (lo != o)
+            mpfr_set(F[F_F0], lo->E[F_F0], MPFR_RNDN); /* exact: both at q */
+        ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p,
+                                 o->fd_inexact || lo->fd_inexact, F[F_S1]);
+    }
     mag_t m = orc_fd_moved_mag(o, k0);
     orc_mag_forward(o); /* theta's magnitudes back */
     orc_mag_floor(F[F_EPSF], o, m, q, F[F_S1]);
