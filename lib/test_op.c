@@ -556,6 +556,58 @@ Test(op_more, maxpool_ties_are_kinks_not_fails)
     cr_expect_gt(r.n_kink, 0);
 }
 
+/* a dense layer per token in the row layout: z[t] = x[t] W + b, W (in, out)
+ * shared by T tokens, a = tanh(z); dz = dy (1 - a^2), dW[i,o] = sum over
+ * samples and tokens of x[t,i] dz[t,o], db[o] = sum dz[t,o], dx[t,i] = sum_o
+ * W[i,o] dz[t,o]; the bug reads W as (out, in), the column layout's */
+static int tokens_backward(double *dx, double *const *dp, const double *dy,
+                           const gradaudit_op *op, size_t n_out, void *user)
+{
+    const variant *v = user;
+    size_t T = 2, I = op->n_in / T, O = n_out / T;
+    const double *W = op->params[0].data, *b = op->params[1].data;
+    for (size_t i = 0; i < I * O; i++)
+        dp[0][i] = 0;
+    for (size_t o = 0; o < O; o++)
+        dp[1][o] = 0;
+    for (size_t r = 0; r < op->batch * T; r++) {
+        const double *x = op->x + r * I;
+        for (size_t i = 0; i < I; i++)
+            dx[r * I + i] = 0;
+        for (size_t o = 0; o < O; o++) {
+            double z = b[o];
+            for (size_t i = 0; i < I; i++)
+                z += x[i] * (v->bug ? W[o * I + i] : W[i * O + o]);
+            double a = tanh(z), dz = dy[r * O + o] * (1 - a * a);
+            dp[1][o] += dz;
+            for (size_t i = 0; i < I; i++) {
+                dp[0][i * O + o] += x[i] * dz;
+                dx[r * I + i] += (v->bug ? W[o * I + i] : W[i * O + o]) * dz;
+            }
+        }
+    }
+    return 0;
+}
+
+Test(op_more, dense_over_tokens_in_the_row_layout)
+{
+    double x[3 * 2 * 4], W[4 * 5], b[5];
+    for (size_t i = 0; i < 24; i++)
+        x[i] = fill(i, 1.0, 0.6);
+    for (size_t i = 0; i < 20; i++)
+        W[i] = fill(i, 0.4, 1.7);
+    for (size_t o = 0; o < 5; o++)
+        b[o] = 0.05 * (double)o;
+    gradaudit_tensor p[2] = {{"W1", W, 20}, {"b1", b, 5}};
+    gradaudit_op op = {"{\"size\": 5, \"tokens\": 2, \"activation\": \"tanh\"}", "row", 8, 3,
+                       x, p, 2, NULL, 0, 12};
+    gradaudit_op_result r = run(&op, tokens_backward, &(variant){GOOD});
+    cr_expect_eq(r.n_out, 10);
+    expect_all_pass(&r);
+    r = run(&op, tokens_backward, &(variant){1});
+    cr_expect_gt(fails(&r, "dW1") + fails(&r, "dx"), 20, "%s", r.first_fail);
+}
+
 /* ---- bad input ------------------------------------------------------------ */
 
 static int never_called(double *dx, double *const *dp, const double *dy, const gradaudit_op *op,
