@@ -403,6 +403,209 @@ static int parse_geom(ga_geom *g, const ctx *c, const json_t *L, const char *bas
     return GA_OK;
 }
 
+/* Layer i of n (0-based) from the JSON object L at path base, its input fan_in
+ * wide; desc holds the layers before it (a residual's or a concat's `from`).
+ * Every layer but a dense one must be followed by another: i + 1 < n. */
+static int parse_layer(ga_layer_desc *d, const ctx *c, const json_t *L, const char *base,
+                       size_t i, size_t n, size_t fan_in, const ga_net_desc *desc)
+{
+    static const char *const layer_keys[] = {"type", "size", "activation", "slope", "alpha",
+                                             "tokens", NULL};
+    static const char *const norm_keys[] = {"type", "eps", "tokens", NULL};
+    static const char *const residual_keys[] = {"type", "from", NULL};
+    static const char *const dropout_keys[] = {"type", "p", "seed", NULL};
+    static const char *const embedding_keys[] = {"type", "vocab", "dim", NULL};
+    static const char *const conv_keys[] = {"type", "in_shape", "channels", "kernel", "stride",
+                                            "padding", "activation", "slope", "alpha", NULL};
+    static const char *const pool_keys[] = {"type", "in_shape", "kernel", "stride", NULL};
+    static const char *const bias_keys[] = {"type", NULL};
+    static const char *const attention_keys[] = {"type", "tokens", "heads", NULL};
+    static const char *const rnn_keys[] = {"type", "tokens", "size", "activation", "slope", "alpha",
+                                           NULL};
+    char path[PATHLEN];
+    int st;
+    if (!json_is_object(L))
+        return fail(c, GA_ESPEC, base, "is %s (expected a layer object with size and "
+                    "activation)", json_kind(L));
+    const char *type;
+    if ((st = get_string(&type, c, L, base, "type", 0,
+                         "one of: " LAYER_TYPES)))
+        return st;
+    if (!type)
+        type = "dense";
+    int dims = 0; /* conv1d, maxpool1d, ...: 1; the 2d forms: 2 */
+    if (type && strlen(type) > 2 && !strcmp(type + strlen(type) - 2, "1d"))
+        dims = 1;
+    else if (type && strlen(type) > 2 && !strcmp(type + strlen(type) - 2, "2d"))
+        dims = 2;
+    if (dims && (!strncmp(type, "conv", 4) || !strncmp(type, "maxpool", 7) ||
+                 !strncmp(type, "avgpool", 7)) &&
+        strlen(type) == (size_t)(type[0] == 'c' ? 6 : 9)) {
+        d->kind = type[0] == 'c' ? GA_LAYER_CONV : type[0] == 'm' ? GA_LAYER_MAXPOOL : GA_LAYER_AVGPOOL;
+        int conv = d->kind == GA_LAYER_CONV;
+        if ((st = check_keys(c, L, base, conv ? conv_keys : pool_keys)))
+            return st;
+        if ((st = parse_geom(&d->geom, c, L, base, dims, conv, fan_in)))
+            return st;
+        d->n_out = d->geom.oc * d->geom.ho * d->geom.wo;
+        d->act = GA_ACT_IDENTITY;
+        if (conv && (st = parse_activation(d, c, L, base)))
+            return st;
+        if (conv && d->act == GA_ACT_SOFTMAX) {
+            join(path, base, "activation");
+            return fail(c, GA_ESPEC, path, "is softmax (expected an elementwise activation: "
+                        "a convolution's outputs are not one distribution)");
+        }
+        if (i + 1 == n)
+            return fail(c, GA_ESPEC, base, "is a %s layer; the loss reads a dense layer's "
+                        "output (expected a dense layer last)", type);
+        return GA_OK;
+    }
+    if (ga_layer_kind_from_name(&d->kind, type) != GA_OK || d->kind == GA_LAYER_CONV ||
+        d->kind == GA_LAYER_MAXPOOL || d->kind == GA_LAYER_AVGPOOL) { /* those: 1d or 2d forms */
+        join(path, base, "type");
+        return fail(c, GA_ESPEC, path, "unknown layer type \"%s\" (expected one of: "
+                    LAYER_TYPES ")", type);
+    }
+    if (d->kind == GA_LAYER_RNN) {
+        if ((st = check_keys(c, L, base, rnn_keys)) ||
+            (st = get_size(&d->tokens, c, L, base, "tokens", 1, GA_MAX_WIDTH, "step count")) ||
+            (st = get_size(&d->n_out, c, L, base, "size", 1, GA_MAX_WIDTH, "hidden size")) ||
+            (st = parse_activation(d, c, L, base)))
+            return st;
+        join(path, base, "tokens");
+        if (fan_in % d->tokens)
+            return fail(c, GA_ESPEC, path, "is %zu, which does not divide the layer's input "
+                        "width %zu (T steps of d inputs)", d->tokens, fan_in);
+        if (d->act == GA_ACT_SOFTMAX) {
+            join(path, base, "activation");
+            return fail(c, GA_ESPEC, path, "is softmax (expected an elementwise activation)");
+        }
+        if (d->n_out > GA_MAX_WIDTH / d->tokens)
+            return fail(c, GA_ESPEC, base, "%zu steps of %zu states make a row over %zu numbers",
+                        d->tokens, d->n_out, (size_t)GA_MAX_WIDTH);
+        d->n_out *= d->tokens; /* the states of every step */
+        if (i + 1 == n)
+            return fail(c, GA_ESPEC, base, "is an rnn layer; the loss reads a dense layer's "
+                        "output (expected a dense layer last)");
+        return GA_OK;
+    }
+    if (d->kind == GA_LAYER_BIAS || d->kind == GA_LAYER_ATTENTION) {
+        int att = d->kind == GA_LAYER_ATTENTION;
+        if ((st = check_keys(c, L, base, att ? attention_keys : bias_keys)))
+            return st;
+        d->act = GA_ACT_IDENTITY;
+        d->n_out = fan_in;
+        if (att) {
+            if ((st = get_size(&d->tokens, c, L, base, "tokens", 1, GA_MAX_WIDTH, "token count")) ||
+                (st = get_size(&d->heads, c, L, base, "heads", 1, GA_MAX_WIDTH, "head count")))
+                return st;
+            if (fan_in % (3 * d->tokens) || (fan_in / (3 * d->tokens)) % d->heads)
+                return fail(c, GA_ESPEC, base, "attention over %zu tokens and %zu heads reads "
+                            "rows of 3 T d numbers (q, k, v per token), d a multiple of the "
+                            "heads; its input has %zu", d->tokens, d->heads, fan_in);
+            size_t hs = fan_in / (3 * d->tokens) / d->heads;
+            d->act_param = 1.0 / sqrt((double)hs); /* the scores' scale, as code holds it */
+            d->n_out = fan_in / 3;
+        }
+        if (i + 1 == n)
+            return fail(c, GA_ESPEC, base, "is a%s %s layer; the loss reads a dense layer's "
+                        "output (expected a dense layer last)", att ? "n" : "", type);
+        return GA_OK;
+    }
+    if (d->kind == GA_LAYER_EMBEDDING || d->kind == GA_LAYER_DROPOUT) {
+        int emb = d->kind == GA_LAYER_EMBEDDING;
+        if ((st = check_keys(c, L, base, emb ? embedding_keys : dropout_keys)))
+            return st;
+        d->act = GA_ACT_IDENTITY;
+        if (emb) {
+            if (i != 0)
+                return fail(c, GA_ESPEC, base, "is an embedding (expected it first: it reads "
+                            "the ids in data.x)");
+            if ((st = get_size(&d->vocab, c, L, base, "vocab", 1, GA_MAX_WIDTH, "vocabulary size")) ||
+                (st = get_size(&d->dim, c, L, base, "dim", 1, GA_MAX_WIDTH, "embedding dimension")))
+                return st;
+            if (!ga_size_mul(&d->n_out, fan_in, d->dim) || d->n_out > GA_MAX_WIDTH)
+                return fail(c, GA_ESPEC, base, "%zu ids of dim %zu make a row over %zu numbers",
+                            fan_in, d->dim, (size_t)GA_MAX_WIDTH);
+        } else {
+            d->n_out = fan_in;
+            if ((st = get_number(&d->p, c, L, base, "p", 1, "a probability 0 <= p < 1")))
+                return st;
+            join(path, base, "p");
+            if (!(d->p >= 0.0 && d->p < 1.0))
+                return fail(c, GA_ESPEC, path, "is %.17g (expected a probability 0 <= p < 1)", d->p);
+            d->act_param = 1.0 / (1.0 - d->p); /* inverted dropout's scale */
+            const json_t *js = json_object_get(L, "seed");
+            join(path, base, "seed");
+            if (js && (!json_is_integer(js) || json_integer_value(js) < 0 ||
+                       json_integer_value(js) > (json_int_t)UINT32_MAX))
+                return fail(c, GA_ESPEC, path, "is %s (expected an integer 0 .. 4294967295)",
+                            json_is_integer(js) ? "out of range" : json_kind(js));
+            d->seed = js ? (uint32_t)json_integer_value(js) : 0;
+        }
+        if (i + 1 == n)
+            return fail(c, GA_ESPEC, base, "is %s layer; the loss reads a dense layer's "
+                        "output (expected a dense layer last)", emb ? "an embedding" : "a dropout");
+        return GA_OK;
+    }
+    if (d->kind != GA_LAYER_DENSE) {
+        if ((st = check_keys(c, L, base,
+                             d->kind == GA_LAYER_RESIDUAL || d->kind == GA_LAYER_CONCAT
+                                 ? residual_keys : norm_keys)))
+            return st;
+        d->n_out = fan_in; /* a norm or an add keeps its input's width */
+        d->act = GA_ACT_IDENTITY;
+        if (d->kind == GA_LAYER_RESIDUAL || d->kind == GA_LAYER_CONCAT) {
+            join(path, base, "from");
+            const json_t *jf = json_object_get(L, "from");
+            if (!jf)
+                return fail(c, GA_ESPEC, path, "missing (expected 0, the input, or the "
+                            "number of a layer before this one, 1 .. %zu)", i);
+            if (!json_is_integer(jf) || json_integer_value(jf) < 0 ||
+                (unsigned long long)json_integer_value(jf) > (unsigned long long)i)
+                return fail(c, GA_ESPEC, path, "is %s (expected an integer: 0, the input, or "
+                            "the number of a layer before this one, 1 .. %zu)",
+                            json_is_integer(jf) ? "out of range" : json_kind(jf), i);
+            d->from = (size_t)json_integer_value(jf);
+            size_t wf = d->from == 0 ? desc->n_in : desc->layers[d->from - 1].n_out;
+            if (d->kind == GA_LAYER_CONCAT) { /* the row, then `from`'s */
+                if (wf > GA_MAX_WIDTH - fan_in)
+                    return fail(c, GA_ESPEC, path, "a concat of %zu and %zu numbers is wider "
+                                "than %zu", fan_in, wf, (size_t)GA_MAX_WIDTH);
+                d->n_out = fan_in + wf;
+            } else if (wf != fan_in) {
+                return fail(c, GA_ESPEC, path, "%s has width %zu, this layer's input %zu "
+                            "(a residual add needs equal widths)",
+                            d->from == 0 ? "the input" : "that layer", wf, fan_in);
+            }
+        } else {
+            d->eps = 1e-5;
+            if ((st = get_number(&d->eps, c, L, base, "eps", 0, "a number > 0")) ||
+                (st = get_tokens(d, c, L, base, fan_in)))
+                return st;
+            if (!(d->eps > 0.0)) {
+                join(path, base, "eps");
+                return fail(c, GA_ESPEC, path, "is %.17g (expected a number > 0)", d->eps);
+            }
+        }
+        if (i + 1 == n)
+            return fail(c, GA_ESPEC, base, "is a %s layer; the loss reads a dense layer's "
+                        "output (expected a dense layer last)", type);
+        return GA_OK;
+    }
+    if ((st = check_keys(c, L, base, layer_keys)))
+        return st;
+    if ((st = get_size(&d->n_out, c, L, base, "size", 1, GA_MAX_WIDTH, "layer size")) ||
+        (st = get_tokens(d, c, L, base, fan_in)))
+        return st;
+    if (d->tokens > 1 && (d->n_out > GA_MAX_WIDTH / d->tokens))
+        return fail(c, GA_ESPEC, base, "%zu tokens of size %zu make a row over %zu numbers",
+                    d->tokens, d->n_out, (size_t)GA_MAX_WIDTH);
+    d->n_out *= ga_layer_tokens(d); /* size is per token */
+    return parse_activation(d, c, L, base);
+}
+
 static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
 {
     const char *layout;
@@ -435,212 +638,14 @@ static int parse_net(ga_spec *s, const ctx *c, const json_t *root)
     if (!s->desc.layers)
         return fail(c, GA_ENOMEM, "layers", "cannot allocate %zu layer descriptions", n);
     s->desc.n_layers = n;
-    static const char *const layer_keys[] = {"type", "size", "activation", "slope", "alpha",
-                                             "tokens", NULL};
-    static const char *const norm_keys[] = {"type", "eps", "tokens", NULL};
-    static const char *const residual_keys[] = {"type", "from", NULL};
-    static const char *const dropout_keys[] = {"type", "p", "seed", NULL};
-    static const char *const embedding_keys[] = {"type", "vocab", "dim", NULL};
-    static const char *const conv_keys[] = {"type", "in_shape", "channels", "kernel", "stride",
-                                            "padding", "activation", "slope", "alpha", NULL};
-    static const char *const pool_keys[] = {"type", "in_shape", "kernel", "stride", NULL};
-    static const char *const bias_keys[] = {"type", NULL};
-    static const char *const attention_keys[] = {"type", "tokens", "heads", NULL};
-    static const char *const rnn_keys[] = {"type", "tokens", "size", "activation", "slope", "alpha",
-                                           NULL};
     size_t fan_in = s->desc.n_in;
     for (size_t i = 0; i < n; i++) {
-        char base[PATHLEN], path[PATHLEN];
+        char base[PATHLEN];
         join_index(base, "layers", i);
-        const json_t *L = json_array_get(layers, i);
-        if (!json_is_object(L))
-            return fail(c, GA_ESPEC, base, "is %s (expected a layer object with size and "
-                        "activation)", json_kind(L));
         ga_layer_desc *d = &s->desc.layers[i];
-        const char *type;
-        if ((st = get_string(&type, c, L, base, "type", 0,
-                             "one of: " LAYER_TYPES)))
+        if ((st = parse_layer(d, c, json_array_get(layers, i), base, i, n, fan_in, &s->desc)))
             return st;
-        if (!type)
-            type = "dense";
-        int dims = 0; /* conv1d, maxpool1d, ...: 1; the 2d forms: 2 */
-        if (type && strlen(type) > 2 && !strcmp(type + strlen(type) - 2, "1d"))
-            dims = 1;
-        else if (type && strlen(type) > 2 && !strcmp(type + strlen(type) - 2, "2d"))
-            dims = 2;
-        if (dims && (!strncmp(type, "conv", 4) || !strncmp(type, "maxpool", 7) ||
-                     !strncmp(type, "avgpool", 7)) &&
-            strlen(type) == (size_t)(type[0] == 'c' ? 6 : 9)) {
-            d->kind = type[0] == 'c' ? GA_LAYER_CONV : type[0] == 'm' ? GA_LAYER_MAXPOOL : GA_LAYER_AVGPOOL;
-            int conv = d->kind == GA_LAYER_CONV;
-            if ((st = check_keys(c, L, base, conv ? conv_keys : pool_keys)))
-                return st;
-            if ((st = parse_geom(&d->geom, c, L, base, dims, conv, fan_in)))
-                return st;
-            d->n_out = d->geom.oc * d->geom.ho * d->geom.wo;
-            d->act = GA_ACT_IDENTITY;
-            if (conv && (st = parse_activation(d, c, L, base)))
-                return st;
-            if (conv && d->act == GA_ACT_SOFTMAX) {
-                join(path, base, "activation");
-                return fail(c, GA_ESPEC, path, "is softmax (expected an elementwise activation: "
-                            "a convolution's outputs are not one distribution)");
-            }
-            if (i + 1 == n)
-                return fail(c, GA_ESPEC, base, "is a %s layer; the loss reads a dense layer's "
-                            "output (expected a dense layer last)", type);
-            fan_in = d->n_out;
-            continue;
-        }
-        if (ga_layer_kind_from_name(&d->kind, type) != GA_OK || d->kind == GA_LAYER_CONV ||
-            d->kind == GA_LAYER_MAXPOOL || d->kind == GA_LAYER_AVGPOOL) { /* those: 1d or 2d forms */
-            join(path, base, "type");
-            return fail(c, GA_ESPEC, path, "unknown layer type \"%s\" (expected one of: "
-                        LAYER_TYPES ")", type);
-        }
-        if (d->kind == GA_LAYER_RNN) {
-            if ((st = check_keys(c, L, base, rnn_keys)) ||
-                (st = get_size(&d->tokens, c, L, base, "tokens", 1, GA_MAX_WIDTH, "step count")) ||
-                (st = get_size(&d->n_out, c, L, base, "size", 1, GA_MAX_WIDTH, "hidden size")) ||
-                (st = parse_activation(d, c, L, base)))
-                return st;
-            join(path, base, "tokens");
-            if (fan_in % d->tokens)
-                return fail(c, GA_ESPEC, path, "is %zu, which does not divide the layer's input "
-                            "width %zu (T steps of d inputs)", d->tokens, fan_in);
-            if (d->act == GA_ACT_SOFTMAX) {
-                join(path, base, "activation");
-                return fail(c, GA_ESPEC, path, "is softmax (expected an elementwise activation)");
-            }
-            if (d->n_out > GA_MAX_WIDTH / d->tokens)
-                return fail(c, GA_ESPEC, base, "%zu steps of %zu states make a row over %zu numbers",
-                            d->tokens, d->n_out, (size_t)GA_MAX_WIDTH);
-            d->n_out *= d->tokens; /* the states of every step */
-            if (i + 1 == n)
-                return fail(c, GA_ESPEC, base, "is an rnn layer; the loss reads a dense layer's "
-                            "output (expected a dense layer last)");
-            fan_in = d->n_out;
-            continue;
-        }
-        if (d->kind == GA_LAYER_BIAS || d->kind == GA_LAYER_ATTENTION) {
-            int att = d->kind == GA_LAYER_ATTENTION;
-            if ((st = check_keys(c, L, base, att ? attention_keys : bias_keys)))
-                return st;
-            d->act = GA_ACT_IDENTITY;
-            d->n_out = fan_in;
-            if (att) {
-                if ((st = get_size(&d->tokens, c, L, base, "tokens", 1, GA_MAX_WIDTH, "token count")) ||
-                    (st = get_size(&d->heads, c, L, base, "heads", 1, GA_MAX_WIDTH, "head count")))
-                    return st;
-                if (fan_in % (3 * d->tokens) || (fan_in / (3 * d->tokens)) % d->heads)
-                    return fail(c, GA_ESPEC, base, "attention over %zu tokens and %zu heads reads "
-                                "rows of 3 T d numbers (q, k, v per token), d a multiple of the "
-                                "heads; its input has %zu", d->tokens, d->heads, fan_in);
-                size_t hs = fan_in / (3 * d->tokens) / d->heads;
-                d->act_param = 1.0 / sqrt((double)hs); /* the scores' scale, as code holds it */
-                d->n_out = fan_in / 3;
-                fan_in = d->n_out;
-            }
-            if (i + 1 == n)
-                return fail(c, GA_ESPEC, base, "is a%s %s layer; the loss reads a dense layer's "
-                            "output (expected a dense layer last)", att ? "n" : "", type);
-            continue;
-        }
-        if (d->kind == GA_LAYER_EMBEDDING || d->kind == GA_LAYER_DROPOUT) {
-            int emb = d->kind == GA_LAYER_EMBEDDING;
-            if ((st = check_keys(c, L, base, emb ? embedding_keys : dropout_keys)))
-                return st;
-            d->act = GA_ACT_IDENTITY;
-            if (emb) {
-                if (i != 0)
-                    return fail(c, GA_ESPEC, base, "is an embedding (expected it first: it reads "
-                                "the ids in data.x)");
-                if ((st = get_size(&d->vocab, c, L, base, "vocab", 1, GA_MAX_WIDTH, "vocabulary size")) ||
-                    (st = get_size(&d->dim, c, L, base, "dim", 1, GA_MAX_WIDTH, "embedding dimension")))
-                    return st;
-                if (!ga_size_mul(&d->n_out, fan_in, d->dim) || d->n_out > GA_MAX_WIDTH)
-                    return fail(c, GA_ESPEC, base, "%zu ids of dim %zu make a row over %zu numbers",
-                                fan_in, d->dim, (size_t)GA_MAX_WIDTH);
-                fan_in = d->n_out;
-            } else {
-                d->n_out = fan_in;
-                if ((st = get_number(&d->p, c, L, base, "p", 1, "a probability 0 <= p < 1")))
-                    return st;
-                join(path, base, "p");
-                if (!(d->p >= 0.0 && d->p < 1.0))
-                    return fail(c, GA_ESPEC, path, "is %.17g (expected a probability 0 <= p < 1)", d->p);
-                d->act_param = 1.0 / (1.0 - d->p); /* inverted dropout's scale */
-                const json_t *js = json_object_get(L, "seed");
-                join(path, base, "seed");
-                if (js && (!json_is_integer(js) || json_integer_value(js) < 0 ||
-                           json_integer_value(js) > (json_int_t)UINT32_MAX))
-                    return fail(c, GA_ESPEC, path, "is %s (expected an integer 0 .. 4294967295)",
-                                json_is_integer(js) ? "out of range" : json_kind(js));
-                d->seed = js ? (uint32_t)json_integer_value(js) : 0;
-            }
-            if (i + 1 == n)
-                return fail(c, GA_ESPEC, base, "is %s layer; the loss reads a dense layer's "
-                            "output (expected a dense layer last)", emb ? "an embedding" : "a dropout");
-            continue;
-        }
-        if (d->kind != GA_LAYER_DENSE) {
-            if ((st = check_keys(c, L, base,
-                                 d->kind == GA_LAYER_RESIDUAL || d->kind == GA_LAYER_CONCAT
-                                     ? residual_keys : norm_keys)))
-                return st;
-            d->n_out = fan_in; /* a norm or an add keeps its input's width */
-            d->act = GA_ACT_IDENTITY;
-            if (d->kind == GA_LAYER_RESIDUAL || d->kind == GA_LAYER_CONCAT) {
-                join(path, base, "from");
-                const json_t *jf = json_object_get(L, "from");
-                if (!jf)
-                    return fail(c, GA_ESPEC, path, "missing (expected 0, the input, or the "
-                                "number of a layer before this one, 1 .. %zu)", i);
-                if (!json_is_integer(jf) || json_integer_value(jf) < 0 ||
-                    (unsigned long long)json_integer_value(jf) > (unsigned long long)i)
-                    return fail(c, GA_ESPEC, path, "is %s (expected an integer: 0, the input, or "
-                                "the number of a layer before this one, 1 .. %zu)",
-                                json_is_integer(jf) ? "out of range" : json_kind(jf), i);
-                d->from = (size_t)json_integer_value(jf);
-                size_t wf = d->from == 0 ? s->desc.n_in : s->desc.layers[d->from - 1].n_out;
-                if (d->kind == GA_LAYER_CONCAT) { /* the row, then `from`'s */
-                    if (wf > GA_MAX_WIDTH - fan_in)
-                        return fail(c, GA_ESPEC, path, "a concat of %zu and %zu numbers is wider "
-                                    "than %zu", fan_in, wf, (size_t)GA_MAX_WIDTH);
-                    d->n_out = fan_in + wf;
-                    fan_in = d->n_out;
-                } else if (wf != fan_in) {
-                    return fail(c, GA_ESPEC, path, "%s has width %zu, this layer's input %zu "
-                                "(a residual add needs equal widths)",
-                                d->from == 0 ? "the input" : "that layer", wf, fan_in);
-                }
-            } else {
-                d->eps = 1e-5;
-                if ((st = get_number(&d->eps, c, L, base, "eps", 0, "a number > 0")) ||
-                    (st = get_tokens(d, c, L, base, fan_in)))
-                    return st;
-                if (!(d->eps > 0.0)) {
-                    join(path, base, "eps");
-                    return fail(c, GA_ESPEC, path, "is %.17g (expected a number > 0)", d->eps);
-                }
-            }
-            if (i + 1 == n)
-                return fail(c, GA_ESPEC, base, "is a %s layer; the loss reads a dense layer's "
-                            "output (expected a dense layer last)", type);
-            continue;
-        }
-        if ((st = check_keys(c, L, base, layer_keys)))
-            return st;
-        if ((st = get_size(&d->n_out, c, L, base, "size", 1, GA_MAX_WIDTH, "layer size")) ||
-            (st = get_tokens(d, c, L, base, fan_in)))
-            return st;
-        if (d->tokens > 1 && (d->n_out > GA_MAX_WIDTH / d->tokens))
-            return fail(c, GA_ESPEC, base, "%zu tokens of size %zu make a row over %zu numbers",
-                        d->tokens, d->n_out, (size_t)GA_MAX_WIDTH);
-        d->n_out *= ga_layer_tokens(d); /* size is per token */
         fan_in = d->n_out;
-        if ((st = parse_activation(d, c, L, base)))
-            return st;
     }
 
     const json_t *loss;
@@ -1192,6 +1197,44 @@ static int syntax_error(const ctx *c, const json_error_t *e, const char *text, s
                        "an object)", c->name, e->line, e->column, token);
     return ga_fail(c->err, GA_ESPEC, "%s:%d:%d: invalid JSON: %s", c->name, e->line, e->column,
                    e->text);
+}
+
+int ga_spec_parse_layer(ga_layer_desc *d, int *act_only, ga_error *err, const char *text,
+                        const char *name, size_t fan_in)
+{
+    ctx c = {name, err};
+    memset(d, 0, sizeof *d);
+    *act_only = 0;
+    if (!text)
+        return fail(&c, GA_ESPEC, "layer", "missing (expected one layer object of docs/spec.md)");
+    if (fan_in == 0 || fan_in > GA_MAX_WIDTH)
+        return fail(&c, GA_ESPEC, "", "an input width of %zu (expected 1 .. %zu)", fan_in,
+                    (size_t)GA_MAX_WIDTH);
+    json_error_t je;
+    size_t len = strlen(text);
+    json_t *L = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!L)
+        return syntax_error(&c, &je, text, len);
+    int st;
+    if (json_is_object(L) && !json_object_get(L, "type") && !json_object_get(L, "size") &&
+        json_object_get(L, "activation")) {
+        /* an activation alone: a dense layer's keys but its size */
+        static const char *const act_keys[] = {"activation", "slope", "alpha", NULL};
+        *act_only = 1;
+        d->n_out = fan_in;
+        if (!(st = check_keys(&c, L, "layer", act_keys)))
+            st = parse_activation(d, &c, L, "layer");
+    } else {
+        const json_t *jt = json_is_object(L) ? json_object_get(L, "type") : NULL;
+        const char *type = json_is_string(jt) ? json_string_value(jt) : "";
+        if (!strcmp(type, "residual") || !strcmp(type, "concat"))
+            st = fail(&c, GA_ESPEC, "layer.type", "is %s, which joins two layers' outputs "
+                      "(expected an op of one input: check a %s in a spec)", type, type);
+        else /* layers[0] of a net that goes on after it */
+            st = parse_layer(d, &c, L, "layer", 0, 2, fan_in, NULL);
+    }
+    json_decref(L);
+    return st;
 }
 
 int ga_json_load(struct json_t **out, ga_error *err, const char *path, size_t cap)

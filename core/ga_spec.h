@@ -50,6 +50,19 @@ int ga_spec_parse(ga_spec **out, ga_error *err, const char *text, const char *na
                   size_t memory_cap);
 void ga_spec_free(ga_spec *spec);
 
+/* One layer object (docs/spec.md, layers[i]) as JSON text, parsed by the
+ * spec's own rules as the first layer of a net whose input is fan_in wide
+ * and which goes on after it (so a norm, a conv or an embedding may be
+ * given): the op of the library's op-level check (gradaudit_check_op).
+ * Messages read "NAME: layer.KEY: what ..." (NAME: name_for_messages), a
+ * JSON syntax error "NAME:LINE:COLUMN: ...". Two forms beside the spec's:
+ * an object with "activation" (and "slope" or "alpha") but neither "type"
+ * nor "size" is an activation alone (*act_only = 1, d->act and act_param
+ * set, d->n_out = fan_in, the rest zero); a residual or a concat, which read
+ * a second layer, is refused. GA_ESPEC, GA_ENOMEM. */
+int ga_spec_parse_layer(ga_layer_desc *d, int *act_only, ga_error *err, const char *text,
+                        const char *name_for_messages, size_t fan_in);
+
 /* Allocates a net for spec->desc and fills its params: the explicit values,
  * or the init recipe seeded with spec->init.seed, or with seed_override when
  * use_override is nonzero (GA_EINVAL if the spec has explicit values). */

@@ -67,6 +67,8 @@ enum {
     GRADAUDIT_ERANGE = 3,     /* a size or count overflows, or a name is too long */
     GRADAUDIT_EIO = 4,        /* a file could not be read or written */
     GRADAUDIT_ENONFINITE = 6, /* NaN or Inf where a finite number is required */
+    GRADAUDIT_EINTERNAL = 7,  /* gradaudit's own cross-check failed (its oracle and its proven
+                               * enclosure disagree): a bug in gradaudit, no verdict given */
     GRADAUDIT_ECALLBACK = 8,  /* a user callback returned non-zero */
     GRADAUDIT_EMPFRLOSS = 9   /* the oracle refused loss_mpfr: it disagrees with the double loss
                                * at theta beyond rounding, or it does not compute in MPFR (it
@@ -284,19 +286,129 @@ int gradaudit_report_print_worst(FILE *f, const gradaudit_report *rep, size_t k)
 /* Per-entry CSV (the checker's format), written atomically. */
 int gradaudit_report_write_csv(gradaudit_error *err, const gradaudit_report *rep, const char *path);
 
-/* ---- one dense layer, checked against gradaudit's own exact op -----------
+/* ---- one op, checked against gradaudit's own exact op ---------------------
+ * The op is one layer of a gradaudit spec, named by its JSON layer object in
+ * the spec's own syntax (docs/spec.md, "layers[i]": the same keys, the same
+ * defaults, the same messages):
+ *   {"type": "layernorm", "eps": 1e-5}          {"size": 16, "activation": "gelu"}
+ *   {"type": "attention", "tokens": 4, "heads": 2}   {"type": "embedding", "vocab": 50, "dim": 8}
+ *   {"type": "conv2d", "in_shape": [2, 6, 6], "channels": 3, "kernel": 3, "padding": 1,
+ *    "activation": "identity"}
+ * and, beside the spec's types, an activation alone (no W, no b): an object
+ * with "activation" (and "slope" or "alpha") but neither "type" nor "size",
+ * {"activation": "gelu_tanh"}, {"activation": "softmax"} (per sample's row).
+ * A residual add or a concat reads two layers and is refused here.
+ *
+ * x (batch, n_in) is one row per sample as the spec's data.x holds it (an
+ * embedding: n_in token ids per sample, integers 0 .. vocab - 1). The op's
+ * parameters are named and laid out as docs/spec.md names and stores them
+ * for a one-layer spec: "W1", "b1", "gamma1", "beta1", "E1", "P1" (layer 1),
+ * each in its stored shape in C order (a dense or rnn W: (out, in) in the
+ * column layout, (in, out) in the row layout; a conv's W (oc, c kh kw); E1
+ * (vocab, dim); b1, gamma1, beta1, P1 vectors). gradaudit draws an upstream
+ * gradient dy (batch, n_out) of float32 numbers from `seed`, calls the
+ * backward once, and judges every entry of dx and of each parameter's
+ * gradient against the exact vector-Jacobian product (the oracle on the
+ * `dot` loss) with the proven enclosure of every computation of that maths in
+ * the op's precision (docs/verdicts.md: any summation order, with or without
+ * FMA, the formulas in common use). With float32 set, x and the parameters
+ * are first rounded to float32 (the op the callback receives holds the
+ * rounded numbers, and constants such as eps, a dropout's 1/(1 - p) or the
+ * attention scale 1/sqrt(hs) are taken as float code holds them: the double
+ * rounded to float32); the callback computes in float and returns its
+ * results widened to double. Given y, the op's forward output as the
+ * caller's code computed it, each entry is judged against the proven
+ * enclosure of the exact output and of every computation of it in the
+ * precision. Cost: one exact reverse pass and one enclosure pass over a
+ * batch (a softmax alone: also an internal n_in x n_in identity, so keep
+ * its rows to a few hundred). */
+typedef struct {
+    const char *name;    /* "W1", "b1", "gamma1", "beta1", "E1", "P1" */
+    const double *data;  /* its entries, stored shape in C order */
+    size_t n;            /* the number of entries (must be the stored shape's) */
+} gradaudit_tensor;
+
+typedef struct {
+    const char *layer;              /* the op: one layer object of docs/spec.md, JSON text */
+    const char *layout;             /* "column" (NULL: the default) or "row": W's stored shape */
+    size_t n_in;                    /* inputs per sample (an embedding: ids per sample) */
+    size_t batch;
+    const double *x;                /* (batch, n_in) */
+    const gradaudit_tensor *params; /* (n_params) every parameter of the op, any order */
+    size_t n_params;
+    const double *y;                /* (batch, n_out) the caller's forward output, judged;
+                                     * NULL: the forward output is not judged */
+    int float32;                    /* 1: the code under test computes in float32 */
+    uint64_t seed;                  /* draws dy (named in first_fail) */
+} gradaudit_op;
+
+/* The code under test: from dy (batch, n_out), dx (batch, n_in) and
+ * dparams[i], the gradient of op->params[i] (op->params[i].n entries, its
+ * stored shape), written, not accumulated: gradaudit fills dx and every
+ * dparams[i] with NaN before the call, so an entry the backward adds into
+ * (+=) or leaves unwritten is NaN and FAILs (zero the buffers first if the
+ * code accumulates). dx is NULL for an embedding (ids have no gradient).
+ * op is the caller's op with x and every params[i].data pointing at the
+ * numbers as judged (rounded to float32 with float32 set); 0 on success. */
+typedef int (*gradaudit_op_backward_fn)(double *dx, double *const *dparams, const double *dy,
+                                        const gradaudit_op *op, size_t n_out, void *user);
+
+#define GRADAUDIT_OP_MAX_TENSORS 4
+/* One judged tensor's verdicts: "dx", "dW1", "db1", "dgamma1", "dbeta1",
+ * "dE1", "dP1", or "y" (the forward output). */
+typedef struct {
+    char name[16];
+    size_t n, n_pass, n_fail, n_kink, n_unjudgeable;
+} gradaudit_op_tensor;
+
+typedef struct {
+    size_t n_out;                    /* the op's output width per sample */
+    size_t n_entries, n_pass, n_fail, n_kink, n_unjudgeable; /* over every tensor */
+    size_t n_tensors;                /* dx (unless an embedding), each parameter's
+                                      * gradient in the op's order, y when given */
+    gradaudit_op_tensor tensors[GRADAUDIT_OP_MAX_TENSORS];
+    char first_fail[768];            /* "dgamma1[3]: analytic ..., exact ... (dy from seed S):
+                                      * reason", or "" */
+} gradaudit_op_result;
+
+/* GRADAUDIT_OK when the check ran, whatever the verdicts (a correct op has
+ * n_fail == 0; kink entries are proven right, unjudgeable ones are the
+ * caller's call). GRADAUDIT_EINVAL: a NULL argument, a layer description
+ * the spec refuses (the message names the key: "check_op: layer.eps: is 0
+ * (expected a number > 0)"), n_in or batch 0 or above 2^24, x's width not
+ * the op's (a conv's in_shape), a parameter missing, unknown, given twice
+ * or of the wrong size, a token id out of range, a number float32 cannot
+ * hold; GRADAUDIT_ENONFINITE: NaN or Inf in x or a parameter (named);
+ * GRADAUDIT_ENOMEM: the check would need more than gradaudit's memory cap
+ * (8 GiB), or an allocation failed; GRADAUDIT_ECALLBACK: the backward
+ * returned non-zero; GRADAUDIT_EINTERNAL. A message in err (may be NULL). */
+int gradaudit_check_op(gradaudit_op_result *out, gradaudit_error *err, const gradaudit_op *op,
+                       gradaudit_op_backward_fn backward, void *user);
+
+/* The tensor of that name in r ("dx", "dW1", "y", ...), NULL when r has none. */
+const gradaudit_op_tensor *gradaudit_op_result_tensor(const gradaudit_op_result *r,
+                                                      const char *name);
+
+/* *n_out = the output width per sample of the op `layer` (JSON, as above) on
+ * inputs of n_in; GRADAUDIT_EINVAL with the spec's message otherwise. */
+int gradaudit_op_n_out(size_t *n_out, gradaudit_error *err, const char *layer, size_t n_in);
+
+/* Whether the dropout op {"type": "dropout", "p": p, "seed": seed} of
+ * gradaudit_check_op keeps entry k of sample n (1) or drops it (0): the
+ * spec's fixed mask (docs/spec.md) of the op as gradaudit_check_op places
+ * it; a kept entry is scaled by 1/(1 - p). */
+int gradaudit_op_dropout_keep(uint32_t seed, size_t n, size_t k, double p);
+
+/* ---- one dense layer: gradaudit_check_op on {"size": n_out, "activation": f}
  * out[n,o] = f(sum_i x[n,i] W[o,i] + b[o]), W (n_out, n_in) row-major as
- * llm.c's matmul holds it, f one of gradaudit's activations by name
- * ("identity", "tanh", "gelu_tanh", ...; docs/spec.md). gradaudit draws an
- * upstream gradient dy (batch, n_out) from `seed`, calls the user's backward
- * once, and judges every entry of dW, db and dx against the exact
- * vector-Jacobian product (the MPFR oracle) with the proven enclosure of
- * every computation of that maths in the layer's precision (docs/verdicts.md:
- * any summation order, with or without FMA, the formulas in common use). With
+ * llm.c's matmul holds it (the column layout's W1), f one of gradaudit's
+ * elementwise activations by name ("identity", "tanh", "gelu_tanh", ...;
+ * docs/spec.md). gradaudit draws an upstream gradient dy (batch, n_out) from
+ * `seed`, calls the user's backward once, and judges every entry of dW, db
+ * and dx as gradaudit_check_op does (the same dy, the same verdicts). With
  * float32 set, W, b and x are first rounded to float32 (the layer struct the
  * callback receives holds the rounded numbers; the callback computes in
- * float32 and returns its float results widened to double). Input gradients
- * are judged sample by sample (one small exact check per sample). */
+ * float32 and returns its float results widened to double). */
 typedef struct {
     size_t n_in, n_out, batch;
     const char *activation;  /* a gradaudit activation's name */
@@ -309,20 +421,23 @@ typedef struct {
 } gradaudit_dense_layer;
 
 /* The code under test: dx (batch, n_in), dW (n_out, n_in), db (n_out) from
- * dy (batch, n_out), written (not accumulated); layer->W, b, x as judged. */
+ * dy (batch, n_out), written (not accumulated: the buffers hold NaN before
+ * the call, as gradaudit_check_op's); layer->W, b, x as judged. */
 typedef int (*gradaudit_dense_backward_fn)(double *dx, double *dW, double *db, const double *dy,
                                            const gradaudit_dense_layer *layer, void *user);
 
 typedef struct {
     size_t n_entries, n_pass, n_fail, n_kink, n_unjudgeable;
     size_t fail_dx, fail_dW, fail_db;   /* FAIL entries per tensor */
-    char first_fail[640];               /* "dW[2,1]: analytic ..., exact ...: reason", or "" */
+    char first_fail[640];               /* "dW1[2,1]: analytic ..., exact ... (dy from seed S):
+                                         * reason" (cut at 639 bytes), or "" */
 } gradaudit_layer_result;
 
 /* GRADAUDIT_OK when the check ran (whatever the verdicts: ok = n_fail == 0
  * and n_unjudgeable == 0 is the caller's call); GRADAUDIT_EINVAL (a size of
- * 0, an unknown activation, a number float32 cannot hold), GRADAUDIT_ENONFINITE,
- * GRADAUDIT_ECALLBACK (the backward returned non-zero), GRADAUDIT_ENOMEM. */
+ * 0, an unknown or softmax activation, a number float32 cannot hold), GRADAUDIT_ENONFINITE,
+ * GRADAUDIT_ECALLBACK (the backward returned non-zero), GRADAUDIT_ENOMEM,
+ * GRADAUDIT_EINTERNAL. */
 int gradaudit_check_dense(gradaudit_layer_result *out, gradaudit_error *err,
                           const gradaudit_dense_layer *layer, gradaudit_dense_backward_fn backward,
                           void *user);

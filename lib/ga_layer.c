@@ -1,89 +1,478 @@
-/* ga_layer.c: one dense layer's backward pass checked against gradaudit's own
- * exact op (gradaudit_check_dense in gradaudit.h).
+/* ga_layer.c: one op's backward pass (and optionally its forward output)
+ * checked against gradaudit's own exact op: gradaudit_check_op, and
+ * gradaudit_check_dense on top of it (gradaudit.h).
  *
  * The vector-Jacobian product with an upstream gradient dy is the gradient of
- * the linear loss dy . out (the `dot` loss, docs/spec.md), so dW and db are
- * the parameter gradient of a one-layer net whose loss is `dot` with targets
- * dy: the oracle computes it exactly and the proven enclosure judges the
- * user's values (analytic_own_forward: the user's code has a forward pass of
- * its own). dx[n] is the gradient of the bias of an identity layer put in
- * front of the layer, with zero weights, constant input 1 and the bias x[n]
- * (its output is x[n] exactly): one small net per sample. */
+ * the linear loss dy . out (the `dot` loss, docs/spec.md), so the op's
+ * parameter gradients are those of a net holding the op whose loss is `dot`
+ * with targets dy: the oracle computes them exactly and the proven enclosure
+ * judges the user's values (analytic_own_forward: the user's code has a
+ * forward pass of its own). Three layers around the user's op make that net:
+ *
+ *   embedding (vocab B, dim n_in)  ->  the op  ->  dense, one token per entry, W = 1, b = 0
+ *   net input: sample s holds the id s
+ *
+ * The input gradient. The oracle gives gradients of parameters, not of the
+ * net's input, so x is made a parameter: the first layer is an embedding
+ * whose table E (B, n_in) is x itself, sample s reading row s (its id is s).
+ * Its output is x[s] exactly (a row copied, no arithmetic), and since each
+ * row is read by one sample alone, dE[s] = dL/dx[s] = dx[s], a sum of one
+ * term: the whole batch's dx comes out of the one reference pass that gives
+ * the parameter gradients, the batch coupled as the op couples it (batch
+ * norm), at the cost of a rounding budget of one addition per entry in the
+ * enclosure (the sum of one term that it cannot tell apart from a longer
+ * one). An embedding op takes the net's input itself (its ids have no
+ * gradient); an activation alone is a dense layer of one entry per token
+ * with W = 1, b = 0 (z = x exactly) carrying it, a softmax alone a dense
+ * layer with W = I (softmax is per row, not per token).
+ *
+ * The last layer. The spec's nets end in a dense layer (the loss reads its
+ * output), so a dense layer of one entry per token, W = 1, b = 0, follows the
+ * op: its output is the op's, and the gradient it hands the op is dy
+ * exactly (1 times dy). Neither its gradients nor E's bias-free neighbours
+ * are judged; a dropout's mask is that of the op as layer 1 (0-based) of
+ * this net, which gradaudit_op_dropout_keep gives the caller. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ga_check.h"
+#include "ga_enclose.h"
 #include "ga_lib.h"
 #include "ga_random.h"
+#include "ga_spec.h"
 
-/* The entries [from, from + count) of a check's report, tallied into out as
- * tensor `tensor` (fails counts its FAILs); entry i's name is
- * tensor[(i + base) / cols, (i + base) % cols], or tensor[i + base] when
- * cols is 0. */
+/* the dropout op's place in the net above: after the embedding of x */
+#define OP_STAGE 1
+
+/* What the check of one op holds: the net, its input and targets, the
+ * user's tensors matched to the net's views, and the buffers of the call. */
 typedef struct {
-    const char *tensor;
-    size_t from, count, base, cols;
-    size_t *fails;
-} entry_range;
+    const char *who;            /* "check_op" or "check_dense": starts every message */
+    ga_layer_desc op;           /* as parsed */
+    int act_only, emb;          /* an activation alone; an embedding op (no dx) */
+    size_t stage;               /* the op's layer in the net */
+    size_t n_in, B, n_out;
+    ga_net *net;
+    double *xin;                /* (B, net n_in) the net's input: ids */
+    double *dy;                 /* (B, n_out) */
+    size_t n_views;             /* the op's parameter views (0, 1 or 2) */
+    size_t view[2];             /* their indices in net->views */
+    char name[2][32];           /* their names in a one-layer spec: "W1", "gamma1" */
+    size_t rows[2], cols[2];    /* their stored shapes */
+    size_t user_of[2];          /* the index in op->params of each */
+} op_check;
 
-static void tally(gradaudit_layer_result *out, const ga_check_report *r, const entry_range *g)
+static void op_check_free(op_check *c)
 {
-    for (size_t i = 0; i < g->count; i++) {
-        const ga_check_entry *e = &r->entries[g->from + i];
-        out->n_entries++;
-        switch (e->verdict) {
-        case GA_VERDICT_PASS: out->n_pass++; break;
-        case GA_VERDICT_KINK: out->n_kink++; break;
-        case GA_VERDICT_UNJUDGEABLE: out->n_unjudgeable++; break;
-        case GA_VERDICT_FAIL:
-            out->n_fail++;
-            (*g->fails)++;
-            if (!out->first_fail[0]) {
-                size_t k = i + g->base;
-                char name[64];
-                if (g->cols)
-                    snprintf(name, sizeof name, "%s[%zu,%zu]", g->tensor, k / g->cols, k % g->cols);
-                else
-                    snprintf(name, sizeof name, "%s[%zu]", g->tensor, k);
-                snprintf(out->first_fail, sizeof out->first_fail, "%s: analytic %.17g, exact %.17g: %s",
-                         name, e->analytic, e->oracle, e->reason);
-            }
-            break;
+    ga_net_free(c->net);
+    free(c->xin);
+    free(c->dy);
+}
+
+/* 1 when the number overflows float32 (it cannot be held there) */
+static int overflows_f32(double v)
+{
+    return isfinite(v) && isinf(ga_round_to(GA_PREC_FLOAT32, v));
+}
+
+/* x (B n_in) and the tensors: finite, ids in range, float32 numbers when
+ * asked; every message names the entry as the caller holds it */
+static int check_numbers(ga_error *err, const op_check *c, const gradaudit_op *op)
+{
+    for (size_t i = 0; i < c->B * c->n_in; i++) {
+        double v = op->x[i];
+        size_t s = i / c->n_in, k = i % c->n_in;
+        if (!isfinite(v))
+            return ga_fail(err, GA_ENONFINITE, "%s: x[%zu][%zu] is %g (expected a finite number)",
+                           c->who, s, k, v);
+        if (c->emb && !(v >= 0 && v < (double)c->op.vocab && v == floor(v)))
+            return ga_fail(err, GA_EINVAL, "%s: x[%zu][%zu] = %.17g is not a token id (expected an "
+                           "integer 0 .. %zu for the embedding)", c->who, s, k, v, c->op.vocab - 1);
+        if (op->float32 && overflows_f32(v))
+            return ga_fail(err, GA_EINVAL, "%s: x[%zu][%zu] = %.17g overflows float32", c->who, s, k,
+                           v);
+    }
+    for (size_t t = 0; t < c->n_views; t++) {
+        const gradaudit_tensor *T = &op->params[c->user_of[t]];
+        for (size_t i = 0; i < T->n; i++) {
+            if (!isfinite(T->data[i]))
+                return ga_fail(err, GA_ENONFINITE, "%s: %s[%zu] is %g (expected a finite number)",
+                               c->who, T->name, i, T->data[i]);
+            if (op->float32 && overflows_f32(T->data[i]))
+                return ga_fail(err, GA_EINVAL, "%s: %s[%zu] = %.17g overflows float32", c->who,
+                               T->name, i, T->data[i]);
         }
+    }
+    return GA_OK;
+}
+
+/* The op's parameter tensors (a one-layer spec's names and stored shapes)
+ * matched one to one with op->params. */
+static int match_params(ga_error *err, op_check *c, const gradaudit_op *op, ga_layout layout)
+{
+    ga_net_desc one = {layout, c->n_in, 1, &c->op, {GA_LOSS_DOT, 1.0, GA_REDUCE_SUM, 0.0}};
+    char have[64] = "";
+    c->n_views = 0;
+    for (size_t v = 0; !c->act_only && v < 2; v++) {
+        char nm[32];
+        size_t r, k;
+        ga_view_shape(&r, &k, &one, v);
+        if (!ga_view_name(nm, sizeof nm, &one, v) || r * k == 0)
+            continue;
+        size_t t = c->n_views++;
+        snprintf(c->name[t], sizeof c->name[t], "%s", nm);
+        c->rows[t] = r;
+        c->cols[t] = k;
+        c->view[t] = 2 * c->stage + v;
+        size_t len = strlen(have);
+        snprintf(have + len, sizeof have - len, "%s%s", t ? ", " : "", nm);
+    }
+    const char *kind = c->act_only ? "activation" : ga_layer_kind_name(c->op.kind);
+    if (op->n_params && !op->params)
+        return ga_fail(err, GA_EINVAL, "%s: n_params is %zu but params is NULL", c->who,
+                       op->n_params);
+    int seen[2] = {0, 0};
+    for (size_t i = 0; i < op->n_params; i++) {
+        const gradaudit_tensor *T = &op->params[i];
+        if (!T->name || !T->data)
+            return ga_fail(err, GA_EINVAL, "%s: params[%zu] has a NULL %s", c->who, i,
+                           T->name ? "data" : "name");
+        size_t t = 0;
+        while (t < c->n_views && strcmp(T->name, c->name[t]))
+            t++;
+        if (t == c->n_views)
+            return ga_fail(err, GA_EINVAL, "%s: params[%zu] is \"%.40s\", which this %s does not "
+                           "have (its parameters: %s)", c->who, i, T->name, kind,
+                           c->n_views ? have : "none");
+        if (seen[t]++)
+            return ga_fail(err, GA_EINVAL, "%s: %s is given twice (params[%zu] and an earlier "
+                           "one)", c->who, T->name, i);
+        if (T->n != c->rows[t] * c->cols[t])
+            return ga_fail(err, GA_EINVAL, "%s: %s has %zu entries (expected %zu: its stored shape "
+                           "is (%zu, %zu) in the %s layout)", c->who, T->name, T->n,
+                           c->rows[t] * c->cols[t], c->rows[t], c->cols[t],
+                           layout == GA_LAYOUT_ROW ? "row" : "column");
+        c->user_of[t] = i;
+    }
+    for (size_t t = 0; t < c->n_views; t++)
+        if (!seen[t])
+            return ga_fail(err, GA_EINVAL, "%s: %s is missing (expected (%zu, %zu) numbers in the "
+                           "%s layout; this %s has: %s)", c->who, c->name[t], c->rows[t],
+                           c->cols[t], layout == GA_LAYOUT_ROW ? "row" : "column", kind, have);
+    return GA_OK;
+}
+
+/* The net around the op (the file's comment), refused over the memory cap
+ * before x or a tensor is read; its parameters filled from op, its input
+ * (ids) and the drawn dy; rounded to float32 when asked. */
+static int build(ga_error *err, op_check *c, const gradaudit_op *op, ga_layout layout)
+{
+    ga_layer_desc L[3];
+    size_t nl = 0;
+    memset(L, 0, sizeof L);
+    if (!c->emb)
+        L[nl++] = (ga_layer_desc){.n_out = c->n_in, .act = GA_ACT_IDENTITY,
+                                  .kind = GA_LAYER_EMBEDDING, .vocab = c->B, .dim = c->n_in};
+    c->stage = nl;
+    if (c->act_only) /* W = 1 per entry (softmax: W = I over the row), b = 0 */
+        L[nl++] = (ga_layer_desc){.n_out = c->n_in, .act = c->op.act, .act_param = c->op.act_param,
+                                  .tokens = c->op.act == GA_ACT_SOFTMAX ? 0 : c->n_in};
+    else
+        L[nl++] = c->op;
+    c->n_out = L[nl - 1].n_out;
+    L[nl++] = (ga_layer_desc){.n_out = c->n_out, .act = GA_ACT_IDENTITY, .tokens = c->n_out};
+    ga_net_desc d = {layout, c->emb ? c->n_in : 1, nl, L, {GA_LOSS_DOT, 1.0, GA_REDUCE_SUM, 0.0}};
+    size_t P, need = 0, own = 0;
+    ga_oracle_options oo;
+    ga_oracle_options_default(&oo);
+    oo.cross_count = 0;
+    ga_error inner = {{0}}; /* the core's message, prefixed */
+    int st = ga_net_desc_validate(&P, &inner, &d, GA_DEFAULT_MEMORY_CAP);
+    if (st) { /* the core names the op "layers[1]" (its place in the net): "layer" here */
+        char tag[32];
+        int n = snprintf(tag, sizeof tag, "layers[%zu]", c->stage);
+        const char *at = strstr(inner.msg, tag);
+        if (at)
+            return ga_fail(err, st, "%s: %.*slayer%s", c->who, (int)(at - inner.msg), inner.msg,
+                           at + n);
+        return ga_fail(err, st, "%s: %s", c->who, inner.msg);
+    }
+    if (ga_oracle_bytes(&need, &d, P, c->B, &oo, GA_ORACLE_LOSS | GA_ORACLE_GRADIENT) ||
+        ga_check_bytes(&own, &d, P, c->B) || !ga_size_add(&need, need, own) ||
+        need > GA_DEFAULT_MEMORY_CAP)
+        return ga_fail(err, GA_ENOMEM, "%s: an op of %zu inputs, %zu outputs and %zu parameters "
+                       "over a batch of %zu needs more than the memory cap of %zu bytes", c->who,
+                       c->n_in, c->n_out, P, c->B, (size_t)GA_DEFAULT_MEMORY_CAP);
+    /* the sizes are sane: x and the tensors may be read */
+    if ((st = check_numbers(err, c, op)) || (st = ga_net_alloc(&c->net, err, &d)))
+        return st;
+    ga_net *net = c->net;
+    size_t nxin = c->B * d.n_in;
+    c->xin = malloc(nxin * sizeof *c->xin);
+    c->dy = malloc(c->B * c->n_out * sizeof *c->dy);
+    if (!c->xin || !c->dy)
+        return ga_fail(err, GA_ENOMEM, "%s: out of memory", c->who);
+    if (c->emb) {
+        memcpy(c->xin, op->x, nxin * sizeof *c->xin);
+    } else {
+        for (size_t s = 0; s < c->B; s++)
+            c->xin[s] = (double)s;
+        memcpy(net->params + net->views[0].offset, op->x, c->B * c->n_in * sizeof *op->x);
+    }
+    for (size_t t = 0; t < c->n_views; t++)
+        memcpy(net->params + net->views[c->view[t]].offset, op->params[c->user_of[t]].data,
+               op->params[c->user_of[t]].n * sizeof(double));
+    if (c->act_only) {
+        const ga_view *W = &net->views[2 * c->stage];
+        for (size_t k = 0; k < W->rows; k++)
+            net->params[W->offset + k * W->cols + k] = 1.0;
+    }
+    net->params[net->views[2 * (nl - 1)].offset] = 1.0; /* the last layer's W (1, 1) */
+    ga_rng rng;
+    ga_rng_seed(&rng, (uint32_t)(op->seed ^ (op->seed >> 32)));
+    for (size_t i = 0; i < c->B * c->n_out; i++) /* float32 numbers: exact in either precision */
+        c->dy[i] = (double)(float)ga_rng_gauss(&rng);
+    if (op->float32 &&
+        (st = ga_round_problem(&inner, GA_PREC_FLOAT32, net, net->params, c->xin, c->dy, c->B)))
+        return ga_fail(err, st, "%s: %s", c->who, inner.msg);
+    return GA_OK;
+}
+
+/* "dW1[2,1]", "db1[3]", "dx[0,5]": entry i of a (rows, cols) tensor */
+static void entry_name(char *buf, size_t size, const char *tensor, size_t i, size_t rows,
+                       size_t cols)
+{
+    if (rows == 1 || cols == 1)
+        snprintf(buf, size, "%s[%zu]", tensor, i);
+    else
+        snprintf(buf, size, "%s[%zu,%zu]", tensor, i / cols, i % cols);
+}
+
+static gradaudit_op_tensor *add_tensor(gradaudit_op_result *out, const char *name)
+{
+    gradaudit_op_tensor *t = &out->tensors[out->n_tensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    return t;
+}
+
+static void count(gradaudit_op_result *out, gradaudit_op_tensor *t, ga_verdict v)
+{
+    t->n++;
+    out->n_entries++;
+    switch (v) {
+    case GA_VERDICT_PASS: t->n_pass++, out->n_pass++; break;
+    case GA_VERDICT_KINK: t->n_kink++, out->n_kink++; break;
+    case GA_VERDICT_UNJUDGEABLE: t->n_unjudgeable++, out->n_unjudgeable++; break;
+    case GA_VERDICT_FAIL: t->n_fail++, out->n_fail++; break;
     }
 }
 
-/* The oracle check of net at (x, y) with the analytic gradient g (n_params),
- * in precision prec; *r receives the report. */
-static int run(ga_check_report **r, ga_error *err, ga_net *net, const double *x, const double *y,
-               size_t batch, const double *g, ga_precision prec, uint64_t seed)
+/* The verdicts of view `view` (rows, cols) of the report, as tensor `tensor` */
+static void tally(gradaudit_op_result *out, const ga_check_report *r, const ga_net *net,
+                  size_t view, const char *tensor, size_t rows, size_t cols, uint64_t seed)
 {
+    const ga_view *v = &net->views[view];
+    gradaudit_op_tensor *t = add_tensor(out, tensor);
+    for (size_t i = 0; i < rows * cols; i++) {
+        const ga_check_entry *e = &r->entries[v->offset + i];
+        count(out, t, e->verdict);
+        if (e->verdict != GA_VERDICT_FAIL || out->first_fail[0])
+            continue;
+        char name[64];
+        entry_name(name, sizeof name, tensor, i, rows, cols);
+        snprintf(out->first_fail, sizeof out->first_fail, "%s: analytic %.17g, exact %.17g (dy "
+                 "from seed %llu): %s%s", name, e->analytic, e->oracle, (unsigned long long)seed,
+                 e->reason, isnan(e->analytic) ? "; the buffer held NaN before the call: an entry "
+                                                 "added into (+=) or left unwritten stays NaN"
+                                               : "");
+    }
+}
+
+/* The caller's forward output y (B, n_out) against the proven enclosure of
+ * the op's output: the exact value and every computation of it in the
+ * precision lie inside. */
+static int judge_forward(gradaudit_op_result *out, ga_error *err, const op_check *c,
+                         const gradaudit_op *op)
+{
+    ga_enclosure *enc = NULL;
+    ga_precision prec = op->float32 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64;
+    int st = ga_enclosure_alloc(&enc, err, c->net, c->B);
+    if (!st)
+        st = ga_enclosure_compute(enc, err, c->net, prec, c->net->params, c->xin, c->dy, c->B);
+    if (st) {
+        ga_enclosure_free(enc);
+        return st;
+    }
+    gradaudit_op_tensor *t = add_tensor(out, "y");
+    const double *lo = enc->a_lo[c->stage], *hi = enc->a_hi[c->stage];
+    for (size_t i = 0; i < c->B * c->n_out; i++) {
+        double y = op->y[i];
+        int in = y >= lo[i] && y <= hi[i];
+        count(out, t, in ? GA_VERDICT_PASS : GA_VERDICT_FAIL);
+        if (in || out->first_fail[0])
+            continue;
+        char name[64];
+        entry_name(name, sizeof name, "y", i, c->B, c->n_out);
+        snprintf(out->first_fail, sizeof out->first_fail, "%s: forward output %.17g lies outside "
+                 "[%.17g, %.17g], the proven enclosure of the exact output and of every %s "
+                 "computation of it", name, y, lo[i], hi[i], ga_precision_name(prec));
+    }
+    ga_enclosure_free(enc);
+    return GA_OK;
+}
+
+/* The check, with messages starting `who` */
+static int check_op(gradaudit_op_result *out, ga_error *err, const char *who,
+                    const gradaudit_op *op, gradaudit_op_backward_fn backward, void *user)
+{
+    if (!out || !op || !backward || !op->layer || !op->x)
+        return ga_fail(err, GA_EINVAL, "%s: a required argument is NULL (out, op, backward, "
+                       "op->layer, op->x)", who);
+    memset(out, 0, sizeof *out);
+    op_check c = {.who = who, .n_in = op->n_in, .B = op->batch};
+    ga_layout layout = GA_LAYOUT_COLUMN;
+    if (op->layout && !strcmp(op->layout, "row"))
+        layout = GA_LAYOUT_ROW;
+    else if (op->layout && strcmp(op->layout, "column"))
+        return ga_fail(err, GA_EINVAL, "%s: layout \"%.40s\" (expected \"column\" or \"row\")",
+                       who, op->layout);
+    if (!c.n_in || !c.B || c.n_in > GA_MAX_WIDTH || c.B > GA_MAX_WIDTH)
+        return ga_fail(err, GA_EINVAL, "%s: input width %zu, batch %zu: each from 1 to %zu", who,
+                       c.n_in, c.B, (size_t)GA_MAX_WIDTH);
+    int st = ga_spec_parse_layer(&c.op, &c.act_only, err, op->layer, who, c.n_in);
+    if (st)
+        return st == GA_ESPEC ? GA_EINVAL : st;
+    c.emb = !c.act_only && c.op.kind == GA_LAYER_EMBEDDING;
+    c.stage = c.emb ? 0 : 1;
+    if ((st = match_params(err, &c, op, layout)) || (st = build(err, &c, op, layout))) {
+        op_check_free(&c);
+        return st;
+    }
+    ga_net *net = c.net;
+    size_t P = net->n_params, ndx = c.emb ? 0 : c.B * c.n_in, ng = ndx;
+    for (size_t t = 0; t < c.n_views; t++)
+        ng += c.rows[t] * c.cols[t];
+    /* one slab: the user's gradients (dx, then each parameter's in op's
+     * order), the analytic slab (P); the tensors as the callback sees them */
+    double *buf = malloc((ng + P) * sizeof *buf);
+    double **dparams = calloc(op->n_params + 1, sizeof *dparams);
+    gradaudit_tensor *seen_p = calloc(op->n_params + 1, sizeof *seen_p);
+    ga_check_report *r = NULL;
+    if (!buf || !dparams || !seen_p) {
+        st = ga_fail(err, GA_ENOMEM, "%s: out of memory", who);
+        goto done;
+    }
+    double *g = buf + ng;
+    for (size_t i = 0; i < ng; i++)
+        buf[i] = NAN; /* an accumulating or partial backward shows as NaN */
+    gradaudit_op seen = *op;
+    seen.x = c.emb ? c.xin : net->params + net->views[0].offset;
+    seen.params = seen_p;
+    for (size_t i = 0; i < op->n_params; i++)
+        seen_p[i] = op->params[i];
+    for (size_t t = 0, off = ndx; t < c.n_views; t++) {
+        size_t u = c.user_of[t];
+        seen_p[u].data = net->params + net->views[c.view[t]].offset;
+        dparams[u] = buf + off;
+        off += c.rows[t] * c.cols[t];
+    }
+    if (backward(c.emb ? NULL : buf, dparams, c.dy, &seen, c.n_out, user)) {
+        st = ga_fail(err, GA_ECALLBACK, "%s: the backward callback returned non-zero", who);
+        goto done;
+    }
+    memset(g, 0, P * sizeof *g); /* entries not judged: the helper layers' */
+    if (!c.emb)
+        memcpy(g + net->views[0].offset, buf, ndx * sizeof *g);
+    for (size_t t = 0; t < c.n_views; t++)
+        memcpy(g + net->views[c.view[t]].offset, dparams[c.user_of[t]],
+               c.rows[t] * c.cols[t] * sizeof *g);
     ga_check_options opt;
     ga_check_options_default(&opt);
-    opt.seed = seed;
+    opt.seed = op->seed;
     opt.cross_check = 0; /* the verdicts; the oracle's routes are tested elsewhere */
     opt.analytic = g;
     opt.analytic_own_forward = 1;
-    opt.precision = prec;
-    return ga_check_run(r, err, net, net->params, x, y, batch, &opt);
+    opt.precision = op->float32 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64;
+    if ((st = ga_check_run(&r, err, net, net->params, c.xin, c.dy, c.B, &opt)))
+        goto done;
+    out->n_out = c.n_out;
+    if (!c.emb)
+        tally(out, r, net, 0, "dx", c.B, c.n_in, op->seed);
+    for (size_t t = 0; t < c.n_views; t++) { /* in the caller's order */
+        size_t k = 0;
+        for (size_t u = 0; u < c.n_views; u++)
+            k = c.user_of[u] == t ? u : k;
+        char dn[40];
+        snprintf(dn, sizeof dn, "d%s", c.name[k]);
+        tally(out, r, net, c.view[k], dn, c.rows[k], c.cols[k], op->seed);
+    }
+    if (op->y)
+        st = judge_forward(out, err, &c, op);
+done:
+    ga_check_report_free(r);
+    free(seen_p);
+    free(dparams);
+    free(buf);
+    op_check_free(&c);
+    return st;
 }
 
-/* a net of the given layers with the dot loss (column layout: W (out, in)) */
-static int dot_net(ga_net **net, ga_error *err, size_t n_in, ga_layer_desc *layers, size_t n_layers)
+int gradaudit_check_op(gradaudit_op_result *out, gradaudit_error *uerr, const gradaudit_op *op,
+                       gradaudit_op_backward_fn backward, void *user)
 {
-    ga_net_desc d = {GA_LAYOUT_COLUMN, n_in, n_layers, layers,
-                     {GA_LOSS_DOT, 1.0, GA_REDUCE_SUM, 0.0}};
-    return ga_net_alloc(net, err, &d);
+    ga_error err = {{0}};
+    return ga_lib_pass_error(uerr, &err, check_op(out, &err, "check_op", op, backward, user));
 }
 
-static int all_finite(const double *v, size_t n)
+const gradaudit_op_tensor *gradaudit_op_result_tensor(const gradaudit_op_result *r,
+                                                      const char *name)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return 0;
-    return 1;
+    for (size_t i = 0; r && name && i < r->n_tensors && i < GRADAUDIT_OP_MAX_TENSORS; i++)
+        if (!strcmp(r->tensors[i].name, name))
+            return &r->tensors[i];
+    return NULL;
+}
+
+int gradaudit_op_n_out(size_t *n_out, gradaudit_error *uerr, const char *layer, size_t n_in)
+{
+    ga_error err = {{0}};
+    ga_layer_desc d;
+    int act_only;
+    if (!n_out)
+        return ga_lib_pass_error(uerr, &err, ga_fail(&err, GA_EINVAL, "op_n_out: n_out is NULL"));
+    int st = ga_spec_parse_layer(&d, &act_only, &err, layer, "op_n_out", n_in);
+    if (st)
+        return ga_lib_pass_error(uerr, &err, st == GA_ESPEC ? GA_EINVAL : st);
+    *n_out = d.n_out;
+    return GRADAUDIT_OK;
+}
+
+int gradaudit_op_dropout_keep(uint32_t seed, size_t n, size_t k, double p)
+{
+    return ga_dropout_keep(seed, OP_STAGE, n, k, p);
+}
+
+/* ---- one dense layer ------------------------------------------------------ */
+
+typedef struct {
+    const gradaudit_dense_layer *layer;
+    gradaudit_dense_backward_fn backward;
+    void *user;
+} dense_call;
+
+/* the op's callback in check_dense's terms: W1 and b1 are params 0 and 1 */
+static int dense_backward(double *dx, double *const *dparams, const double *dy,
+                          const gradaudit_op *op, size_t n_out, void *ctx)
+{
+    const dense_call *dc = ctx;
+    (void)n_out;
+    gradaudit_dense_layer seen = *dc->layer;
+    seen.W = op->params[0].data;
+    seen.b = op->params[1].data;
+    seen.x = op->x;
+    return dc->backward(dx, dparams[0], dparams[1], dy, &seen, dc->user);
 }
 
 int gradaudit_check_dense(gradaudit_layer_result *out, gradaudit_error *uerr,
@@ -95,88 +484,41 @@ int gradaudit_check_dense(gradaudit_layer_result *out, gradaudit_error *uerr,
         return ga_lib_pass_error(uerr, &err, ga_fail(&err, GA_EINVAL, "check_dense: a required "
                                                      "argument is NULL"));
     memset(out, 0, sizeof *out);
-    size_t I = layer->n_in, O = layer->n_out, B = layer->batch;
     ga_activation act;
-    if (!I || !O || !B || I > GA_MAX_WIDTH || O > GA_MAX_WIDTH || B > GA_MAX_WIDTH)
-        return ga_lib_pass_error(uerr, &err, ga_fail(&err, GA_EINVAL, "check_dense: sizes %zu, "
-                                                     "%zu, batch %zu: each from 1 to %zu", I, O,
-                                                     B, (size_t)GA_MAX_WIDTH));
     if (ga_activation_from_name(&act, layer->activation) != GA_OK || act == GA_ACT_SOFTMAX)
-        return ga_lib_pass_error(uerr, &err, ga_fail(&err, GA_EINVAL, "check_dense: \"%s\" is not "
-                                                     "an elementwise activation of gradaudit's",
+        return ga_lib_pass_error(uerr, &err, ga_fail(&err, GA_EINVAL, "check_dense: \"%.40s\" is "
+                                                     "not an elementwise activation of gradaudit's",
                                                      layer->activation));
-    if (!all_finite(layer->W, I * O) || !all_finite(layer->b, O) || !all_finite(layer->x, B * I))
-        return ga_lib_pass_error(uerr, &err, ga_fail(&err, GA_ENONFINITE, "check_dense: W, b or x "
-                                                     "holds a NaN or an infinity"));
-    ga_precision prec = layer->float32 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64;
-    double param = layer->act_param != 0 ? layer->act_param : ga_activation_default_param(act);
-    ga_layer_desc one[1] = {{O, act, param}};
-    ga_layer_desc two[2] = {{I, GA_ACT_IDENTITY, 0.0}, {O, act, param}};
-    ga_net *na = NULL, *nb = NULL;
-    ga_check_report *r = NULL;
-    /* one slab: dy (B O), x (B I), the user's dx (B I), dW (O I), db (O), the
-     * per-sample slab (I + I + O I + O), the constant input 1 */
-    size_t n = 2 * B * I + B * O + O * I + O + 2 * I + O * I + O + 1;
-    double *buf = malloc(n * sizeof *buf);
-    int status = buf ? dot_net(&na, &err, I, one, 1) : ga_fail(&err, GA_ENOMEM, "check_dense: out of memory");
-    if (!status)
-        status = dot_net(&nb, &err, 1, two, 2);
-    if (status)
-        goto done;
-    double *dy = buf, *x = dy + B * O, *dx = x + B * I, *g = dx + B * I, *gb = g + O * I + O;
-    double *one_in = gb + 2 * I + O * I + O;
-    *one_in = 1.0;
-    /* net a's slab: W1 (O, I), b1 (O, 1) */
-    memcpy(na->params, layer->W, O * I * sizeof *na->params);
-    memcpy(na->params + O * I, layer->b, O * sizeof *na->params);
-    memcpy(x, layer->x, B * I * sizeof *x);
-    ga_rng rng;
-    ga_rng_seed(&rng, (uint32_t)(layer->seed ^ (layer->seed >> 32)));
-    for (size_t i = 0; i < B * O; i++) /* float32 numbers: exact in either precision */
-        dy[i] = (double)(float)ga_rng_gauss(&rng);
-    if (prec == GA_PREC_FLOAT32 &&
-        (status = ga_round_problem(&err, prec, na, na->params, x, dy, B)))
-        goto done;
-    /* the activation parameter as the code under test holds it (rounded) */
-    nb->desc.layers[1].act_param = na->desc.layers[0].act_param;
-    gradaudit_dense_layer seen = *layer;
-    seen.W = na->params;
-    seen.b = na->params + O * I;
-    seen.x = x;
-    seen.act_param = na->desc.layers[0].act_param;
-    if (backward(dx, g, g + O * I, dy, &seen, user)) {
-        status = ga_fail(&err, GA_ECALLBACK, "check_dense: the backward callback returned non-zero");
-        goto done;
-    }
-    size_t fail_w = 0, fail_b = 0, fail_x = 0;
-    if ((status = run(&r, &err, na, x, dy, B, g, prec, layer->seed)))
-        goto done;
-    tally(out, r, &(entry_range){"dW", 0, O * I, 0, I, &fail_w});
-    tally(out, r, &(entry_range){"db", O * I, O, 0, 0, &fail_b});
-    ga_check_report_free(r);
-    r = NULL;
-    /* dx[n]: net b's slab W1 (I, 1) = 0, b1 (I, 1) = x[n], W2 = W, b2 = b; its b1's
-     * gradient is dx[n] (and so is its W1's, times the input 1) */
-    memset(nb->params, 0, I * sizeof *nb->params);
-    memcpy(nb->params + 2 * I, na->params, (O * I + O) * sizeof *nb->params);
-    for (size_t s = 0; s < B; s++) {
-        memcpy(nb->params + I, x + s * I, I * sizeof *nb->params);
-        memcpy(gb, dx + s * I, I * sizeof *gb);
-        memcpy(gb + I, dx + s * I, I * sizeof *gb);
-        memset(gb + 2 * I, 0, (O * I + O) * sizeof *gb); /* not judged here */
-        if ((status = run(&r, &err, nb, one_in, dy + s * O, 1, gb, prec, layer->seed + s)))
-            goto done;
-        tally(out, r, &(entry_range){"dx", I, I, s * I, I, &fail_x});
-        ga_check_report_free(r);
-        r = NULL;
-    }
-    out->fail_dW = fail_w;
-    out->fail_db = fail_b;
-    out->fail_dx = fail_x;
-done:
-    ga_check_report_free(r);
-    ga_net_free(na);
-    ga_net_free(nb);
-    free(buf);
-    return ga_lib_pass_error(uerr, &err, status);
+    if (!layer->n_out || layer->n_out > GA_MAX_WIDTH)
+        return ga_lib_pass_error(uerr, &err, ga_fail(&err, GA_EINVAL, "check_dense: n_out %zu: "
+                                                     "from 1 to %zu", layer->n_out,
+                                                     (size_t)GA_MAX_WIDTH));
+    char json[160];
+    const char *key = act == GA_ACT_LEAKY_RELU ? "slope" : act == GA_ACT_ELU ? "alpha" : NULL;
+    if (key && layer->act_param != 0)
+        snprintf(json, sizeof json, "{\"size\": %zu, \"activation\": \"%s\", \"%s\": %.17g}",
+                 layer->n_out, ga_activation_name(act), key, layer->act_param);
+    else
+        snprintf(json, sizeof json, "{\"size\": %zu, \"activation\": \"%s\"}", layer->n_out,
+                 ga_activation_name(act));
+    gradaudit_tensor p[2] = {{"W1", layer->W, layer->n_out * layer->n_in},
+                             {"b1", layer->b, layer->n_out}};
+    gradaudit_op op = {json, "column", layer->n_in, layer->batch, layer->x, p, 2, NULL,
+                       layer->float32, layer->seed};
+    dense_call dc = {layer, backward, user};
+    gradaudit_op_result r;
+    int st = check_op(&r, &err, "check_dense", &op, dense_backward, &dc);
+    if (st)
+        return ga_lib_pass_error(uerr, &err, st);
+    out->n_entries = r.n_entries;
+    out->n_pass = r.n_pass;
+    out->n_fail = r.n_fail;
+    out->n_kink = r.n_kink;
+    out->n_unjudgeable = r.n_unjudgeable;
+    out->fail_dx = gradaudit_op_result_tensor(&r, "dx")->n_fail;
+    out->fail_dW = gradaudit_op_result_tensor(&r, "dW1")->n_fail;
+    out->fail_db = gradaudit_op_result_tensor(&r, "db1")->n_fail;
+    memcpy(out->first_fail, r.first_fail, sizeof out->first_fail - 1);
+    out->first_fail[sizeof out->first_fail - 1] = 0;
+    return GRADAUDIT_OK;
 }

@@ -85,6 +85,8 @@ void gradaudit_options_default(gradaudit_options *opt)
 
 const char *gradaudit_strerror(int status)
 {
+    if (status == GRADAUDIT_EINTERNAL) /* the checks' GA_EFAIL, as the library reports it */
+        return "internal error: gradaudit's oracle and its proven enclosure disagree";
     return ga_strerror(status);
 }
 
