@@ -18,6 +18,7 @@
 
 #include "ga_enclose.h"
 #include "ga_loss_internal.h"
+#include "ga_ops.h"
 
 #define K GA_ENCLOSE_ELEM_ULPS
 
@@ -674,6 +675,15 @@ int ga_enclosure_bytes(size_t *out, const ga_net_desc *d, size_t n_params, size_
     ok = ok && ga_size_add(&n, n, n_params) && ga_size_add(&n, n, zs);
     if (!ok)
         return GA_ERANGE;
+    if (!ga_net_desc_is_chain(d)) { /* graph_pass_alloc's intervals, the whole and the tight pass */
+        ga_pass_sizes ps;
+        int status = ga_desc_pass_sizes(&ps, d, batch);
+        if (status)
+            return status;
+        if (!ga_size_add(&t, ps.n_vals, ps.n_delta) || !ga_size_add(&t, t, n_params + ps.maxw) ||
+            !ga_size_mul(&t, t, 2 * sizeof(ivl)) || !ga_size_add(&n, n, t))
+            return GA_ERANGE;
+    }
     *out = n;
     return GA_OK;
 }

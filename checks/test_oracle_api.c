@@ -22,6 +22,8 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include <arb.h>
+
 #include "ga_oracle.h"
 #include "ga_refmp.h"
 #include "ga_spec.h"
@@ -406,6 +408,7 @@ Test(oracle_api, bytes_counted_as_the_oracle_allocates)
     ga_net_desc d = {GA_LAYOUT_ROW, 2, 2, layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_MEAN, 0.0}};
     ga_oracle_options o;
     ga_oracle_options_default(&o);
+    o.engine = GA_ORACLE_MPFR; /* the balls' count: balls_bytes_counted_by_hand */
     size_t per192 = sizeof(mpfr_t) + (192 / GMP_NUMB_BITS + 2) * sizeof(mp_limb_t);
     size_t per160 = sizeof(mpfr_t) + (160 / GMP_NUMB_BITS + 2) * sizeof(mp_limb_t);
     size_t cross, grad, loss;
@@ -419,6 +422,32 @@ Test(oracle_api, bytes_counted_as_the_oracle_allocates)
     cr_expect_eq(loss, (13 + 8 + 32 + 9 + 4) * per160, "loss alone: %zu bytes", loss);
     size_t b;
     cr_expect_eq(ga_oracle_bytes(&b, &d, 13, SIZE_MAX / 2, &o, GA_ORACLE_GRADIENT), GA_ERANGE);
+}
+
+/* With the balls (the default engine), the same net's count adds the ball
+ * pass, by hand: the values x (2), z1 (3), a1 (3), z2 (1: identity, no a)
+ * for 4 samples, 36; the two deltas of a chain, 2 x 4 x 3 (the widest layer),
+ * 24; the gradient and the parameters as balls, 13 each: 86 balls, each a
+ * struct and the limbs of a midpoint at 128 + 1,077 + 32 + 64 bits (21),
+ * the precision an exact zero makes the balls jump to. The loss alone and
+ * dL/dx run no balls. */
+Test(oracle_api, balls_bytes_counted_by_hand)
+{
+    ga_layer_desc layers[2] = {{3, GA_ACT_TANH, 0}, {1, GA_ACT_IDENTITY, 0}};
+    ga_net_desc d = {GA_LAYOUT_ROW, 2, 2, layers, {GA_LOSS_MSE, 1.0, GA_REDUCE_MEAN, 0.0}};
+    ga_oracle_options o, m;
+    ga_oracle_options_default(&o);
+    m = o;
+    m.engine = GA_ORACLE_MPFR;
+    size_t ball = 86 * (sizeof(arb_struct) + 21 * sizeof(mp_limb_t)), with, without;
+    const unsigned flags[3] = {GA_ORACLE_GRADIENT, GA_ORACLE_GRADIENT | GA_ORACLE_CROSS_CHECK,
+                               GA_ORACLE_LOSS};
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(ga_oracle_bytes(&with, &d, 13, 4, &o, flags[k]), GA_OK);
+        cr_assert_eq(ga_oracle_bytes(&without, &d, 13, 4, &m, flags[k]), GA_OK);
+        cr_expect_eq(with, without + (flags[k] == GA_ORACLE_LOSS ? 0 : ball),
+                     "flags 0x%x: %zu bytes with balls, %zu with MPFR", flags[k], with, without);
+    }
 }
 
 /* The balls tell their progress on a net of layer types too (the reverse

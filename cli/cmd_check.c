@@ -467,7 +467,7 @@ int ga_cmd_check(int argc, char **argv)
                     "bytes (%sthe check's own arrays), over the memory cap of %zu bytes "
                     "(try --fast)\n", path, spec->n_params, spec->batch,
                     counted ? "more than " : "", counted ? (size_t)SIZE_MAX : need,
-                    oracle ? "MPFR variables for the oracle and " : "",
+                    oracle ? "the oracle's MPFR variables and balls and " : "",
                     (size_t)GA_DEFAULT_MEMORY_CAP);
             rc = GA_EXIT_USAGE;
             goto out;

@@ -27,7 +27,12 @@ int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net)
     *out = NULL;
     if (!net)
         return ga_fail(err, GA_EINVAL, "ga_graph_from_net: no net");
-    const ga_net_desc *d = &net->desc;
+    return ga_graph_from_desc(out, err, &net->desc);
+}
+
+int ga_graph_from_desc(ga_graph **out, ga_error *err, const ga_net_desc *d)
+{
+    *out = NULL;
     size_t n_params;
     int status = ga_net_desc_validate(&n_params, err, d, SIZE_MAX);
     if (status)
@@ -228,6 +233,18 @@ size_t ga_graph_value_elems(const ga_graph *g)
     for (size_t v = 1; v < g->n_values; v++)
         s += g->width[v];
     return s;
+}
+
+int ga_desc_pass_sizes(ga_pass_sizes *s, const ga_net_desc *d, size_t B)
+{
+    ga_graph *g;
+    ga_error err;
+    int status = ga_graph_from_desc(&g, &err, d);
+    if (status)
+        return status;
+    status = ga_graph_pass_sizes(s, g, B) ? GA_OK : GA_ERANGE;
+    ga_graph_free(g);
+    return status;
 }
 
 int ga_graph_pass_sizes(ga_pass_sizes *s, const ga_graph *g, size_t B)

@@ -111,6 +111,9 @@ typedef struct {
 /* The graph of net's description (a chain, as above). GA_ENOMEM or GA_EINVAL
  * (a net whose description does not validate). */
 int ga_graph_from_net(ga_graph **out, ga_error *err, const ga_net *net);
+/* The same from a description alone (what a pass will store, counted
+ * before any net is allocated). */
+int ga_graph_from_desc(ga_graph **out, ga_error *err, const ga_net_desc *d);
 void ga_graph_free(ga_graph *g);
 
 /* Total values * width, the elements a pass of batch B stores: sum over
@@ -129,6 +132,10 @@ typedef struct {
 } ga_pass_sizes;
 /* 1, or 0 when a size overflows. */
 int ga_graph_pass_sizes(ga_pass_sizes *s, const ga_graph *g, size_t B);
+/* The same from a description (its graph built and freed): GA_OK, GA_ERANGE
+ * when a size overflows, or the status of a description that does not
+ * validate (the memory pre-checks count with it). */
+int ga_desc_pass_sizes(ga_pass_sizes *s, const ga_net_desc *d, size_t B);
 /* Points val[v] (n_values pointers) at value v's B rows in base, which holds
  * the n_vals elements of ga_pass_sizes in value order. A macro: one layout for
  * every element type. */

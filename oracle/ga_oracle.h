@@ -148,8 +148,11 @@ typedef struct {
 
 /* *bytes = the MPFR working set the largest single allocation of a run with
  * these flags would ask for (the count the oracle holds against the memory
- * cap), from the description alone: a size the oracle will refuse can be
- * refused before any work. GA_ERANGE when the count overflows. */
+ * cap), plus, where the balls run, their pass at the precision an exact zero
+ * makes them reach (ga_refball_bytes: a net's every value and its gradient,
+ * attention weights included), from the description alone: a size the
+ * oracle would not hold is refused before any work. GA_ERANGE when the
+ * count overflows. */
 int ga_oracle_bytes(size_t *bytes, const ga_net_desc *desc, size_t n_params, size_t batch,
                     const ga_oracle_options *opt, unsigned flags);
 

@@ -268,6 +268,20 @@ static double ball_abserr(const arb_struct *v, double out, arb_t t, arf_t u)
     return arf_get_d(u, ARF_RND_UP);
 }
 
+int ga_refball_bytes(size_t *bytes, const ga_net_desc *d, size_t n_params, size_t batch,
+                     long prec)
+{
+    ga_pass_sizes ps;
+    int status = ga_desc_pass_sizes(&ps, d, batch);
+    if (status)
+        return status;
+    size_t n, each = sizeof(arb_struct), limbs = prec > 128 ? ((size_t)prec + 63) / 64 : 0;
+    int ok = ga_size_add(&n, ps.n_vals, ps.n_delta) && ga_size_add(&n, n, n_params) &&
+             ga_size_add(&n, n, n_params) &&
+             ga_size_add(&each, each, limbs * sizeof(mp_limb_t)) && ga_size_mul(bytes, n, each);
+    return ok ? GA_OK : GA_ERANGE;
+}
+
 int ga_refball_loss_gradient(double *loss, double *loss_err, int *loss_settled, double *grad,
                              double *abserr, unsigned char *settled, ga_refball_stats *stats,
                              ga_error *err, const ga_net *net, const double *params,

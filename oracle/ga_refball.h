@@ -50,6 +50,15 @@ typedef struct {
     void *ctx;
 } ga_refball_progress;
 
+/* *bytes: what a run's balls take (the pass's values and deltas, the
+ * gradient and the parameters as balls) with midpoints of prec bits;
+ * GA_ERANGE when that overflows, or the status of a description that does
+ * not validate. Arb keeps a midpoint of up to 128 bits inside the ball and
+ * allocates longer ones, so a pass raised to higher precision takes more:
+ * count at the precision the run may reach. */
+int ga_refball_bytes(size_t *bytes, const ga_net_desc *d, size_t n_params, size_t batch,
+                     long prec);
+
 int ga_refball_loss_gradient(double *loss, double *loss_err, int *loss_settled, double *grad,
                              double *abserr, unsigned char *settled, ga_refball_stats *stats,
                              ga_error *err, const ga_net *net, const double *params,

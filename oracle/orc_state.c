@@ -14,6 +14,7 @@
 
 #include <mpfr.h>
 
+#include "ga_refball.h"
 #include "orc_internal.h"
 
 void ga_oracle_options_default(ga_oracle_options *opt)
@@ -212,15 +213,25 @@ int ga_oracle_bytes(size_t *bytes, const ga_net_desc *desc, size_t n_params, siz
      * (orc_ziv.c: the pair p, p + GAP; route (a)'s base kept with a cross-check) */
     int grad = (flags & (GA_ORACLE_GRADIENT | GA_ORACLE_CROSS_CHECK)) != 0;
     int cross = (flags & GA_ORACLE_CROSS_CHECK) && op.cross_count > 0;
-    orc_sizes s;
-    int status;
-    if (!grad)
+    int chain = ga_net_desc_is_chain(desc);
+    /* the balls run for a gradient without dL/dx, and for every non-chain net */
+    int balls = grad && !(flags & GA_ORACLE_DX) && (op.engine == GA_ORACLE_BALL || !chain);
+    orc_sizes s = {0};
+    int status = GA_OK;
+    if (!chain) /* no MPFR pass runs */
+        s.bytes = 0;
+    else if (!grad)
         status = orc_count(&s, NULL, desc, n_params, batch, 0, 0, 0, 4, op.start_prec);
-    else
+    else /* with the balls: their fallback, or route (a)'s two working sets */
         status = orc_count(&s, NULL, desc, n_params, batch, 1, (flags & GA_ORACLE_DX) != 0, cross,
                            (cross ? FD_EXTRA : 0) + 3, op.start_prec + GAP);
-    if (status == GA_OK)
-        *bytes = s.bytes;
+    size_t b = 0;
+    /* the balls at the precision an exact zero makes them jump to
+     * (ga_refball.c: start + 1,077 + 32 bits), which doubling may pass */
+    if (status == GA_OK && balls)
+        status = ga_refball_bytes(&b, desc, n_params, batch, op.start_prec + 1077 + 32 + 64);
+    if (status == GA_OK && !ga_size_add(bytes, s.bytes, b))
+        status = GA_ERANGE;
     return status;
 }
 

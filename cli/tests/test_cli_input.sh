@@ -99,10 +99,24 @@ wide_spec 4000 big3.json
 start=$(date +%s)
 run check big3.json
 refused "check: over the cap with the check's own arrays, exit 2" 2 "big3.json: 16008001 parameters and a batch of 1 need "
-grep -qF "MPFR variables for the oracle and the check's own arrays" "$T/err"
+grep -qF "the oracle's MPFR variables and balls and the check's own arrays" "$T/err"
 check "... naming both parts" test $? = 0
 run check big3.json --method central --cross-check 0
 refused "check --method central: over the cap with the check's own arrays, exit 2" 2 "big3.json: 16008001 parameters and a batch of 1 need "
+check "... before any work (under 5 s)" test $(($(date +%s) - start)) -lt 5
+
+# attention over 1,024 tokens, 4 heads, batch 8: 284 parameters, but its
+# weights (B H T^2 = 33.5 M numbers) and their gradients as balls and as the
+# enclosure's intervals need 3.8e10 bytes; refused before any work (before,
+# the check started and ran for minutes towards that)
+awk 'BEGIN { T = 1024; B = 8;
+    printf "{\"layout\": \"row\", \"input\": %d, \"layers\": [{\"type\": \"embedding\", \"vocab\": 4, \"dim\": 8}, {\"size\": 24, \"activation\": \"identity\", \"tokens\": %d}, {\"type\": \"attention\", \"tokens\": %d, \"heads\": 4}, {\"size\": 4, \"activation\": \"identity\", \"tokens\": %d}], \"loss\": {\"type\": \"softmax_ce\", \"reduction\": \"batch_mean\"}, \"data\": {\"x\": [", T, T, T, T;
+    for (s = 0; s < B; s++) { printf "%s[", s ? "," : ""; for (i = 0; i < T; i++) printf "%s%d", i ? "," : "", i % 4; printf "]" }
+    printf "], \"y\": ["; for (s = 0; s < B; s++) { printf "%s[", s ? "," : ""; for (i = 0; i < 4 * T; i++) printf "%s%d", i ? "," : "", i % 4 == 0; printf "]" }
+    printf "]}, \"parameters\": {\"init\": {\"seed\": 1, \"default\": {\"scheme\": \"randn\", \"scale\": 0.02}}}}\n" }' >attn.json
+start=$(date +%s)
+run check attn.json
+refused "check: attention's weights over the memory cap, exit 2" 2 "attn.json: 284 parameters and a batch of 8 need "
 check "... before any work (under 5 s)" test $(($(date +%s) - start)) -lt 5
 
 done_testing
