@@ -203,7 +203,7 @@ Test(refball, check_engine_ball_gives_the_same_verdicts, .timeout = 120)
  * each of 60 hard nets, every entry route (a) settles equals the balls' bit
  * for bit. (A throwaway run of the same on hard nets 1..400 compared 12,667
  * entries, 0 mismatches.) */
-Test(refball, ball_cross_check_agrees_on_hard_nets, .timeout = 300)
+Test(refball, ball_cross_check_agrees_on_hard_nets)
 {
     size_t checked = 0;
     for (uint32_t seed = 1; seed <= 60; seed++) {

@@ -263,17 +263,20 @@ int orc_run_loss_gradient_cross(double *loss, double *loss_err, double *grad, do
  * and a second pass would cost as much again for an estimate the bound
  * already covers. The second working set copies the base. */
 
-static void *cross_base_thread(void *arg)
+static void cross_base_work(orc_cross_base *cb)
 {
-    orc_cross_base *cb = arg;
     orc_range saved = orc_range_widest();
     cb->status = orc_fd_alloc(&cb->a, &cb->err, cb->net, cb->params, cb->x, cb->y, cb->batch,
                               &cb->op);
     if (cb->status == GA_OK)
         orc_fd_base_hi(&cb->a, cb->op.start_prec);
     orc_range_restore(saved);
-    if (cb->threaded)
-        mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE);
+}
+
+static void *cross_base_thread(void *arg)
+{
+    cross_base_work(arg);
+    mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE); /* per-thread caches, as above */
     return NULL;
 }
 
@@ -298,7 +301,7 @@ static void cross_base_finish(orc_cross_base *cb)
     if (cb->threaded)
         pthread_join(cb->th, NULL);
     else
-        cross_base_thread(cb);
+        cross_base_work(cb);
     cb->done = 1;
 }
 
