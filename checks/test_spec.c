@@ -590,6 +590,8 @@ static bad_case bad_cases[] = {
      "layers[0].eps: is -1.0000000000000001e-05 (expected a number > 0)", NULL},
     {"eps string", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"type\": \"rmsnorm\", \"eps\": \"1e-5\"}]}", GA_ESPEC,
      "layers[0].eps: is a string (expected a number > 0)", NULL},
+    {"concat too wide", "{\"layout\": \"row\", \"input\": 16777216, \"layers\": [{\"type\": \"concat\", \"from\": 0}]}", GA_ESPEC,
+     "layers[0].from: a concat of 16777216 and 16777216 numbers is wider than 16777216", NULL},
     {"residual without from", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"type\": \"residual\"}]}", GA_ESPEC,
      "layers[0].from: missing (expected 0, the input, or the number of a layer before this one, 1 .. 0)", NULL},
     {"residual from itself", "{\"layout\": \"row\", \"input\": 2, \"layers\": [{\"size\": 2, \"activation\": \"tanh\"}, {\"type\": \"residual\", \"from\": 2}]}", GA_ESPEC,
