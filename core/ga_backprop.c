@@ -1,10 +1,14 @@
 /* ga_backprop.c: forward and backward passes in double.
  *
- * Every product goes through one routine, matmul(), which either calls GSL's
- * CBLAS interface (gsl_blas_dgemm: GSL's own CBLAS or OpenBLAS, chosen at
- * build time) or the reference kernel: plain loops that sum each dot product
- * in index order starting from 0, the order reference BLAS uses. With
- * -ffp-contract=off the reference kernel gives the same bits on any compiler.
+ * Every matrix product goes through one routine, gemm(), which either calls
+ * GSL's CBLAS interface (gsl_blas_dgemm: GSL's own CBLAS or OpenBLAS, chosen
+ * at build time) or the reference kernel: plain loops that sum each dot
+ * product in index order starting from 0, the order reference BLAS uses.
+ * Dense layers are products; convolutions (lowered to a matrix per sample)
+ * and attention (per sample and head) are products with the BLAS kernel,
+ * and with the reference kernel the plain loops of their sections, the sums
+ * of the generic reference in its order. With -ffp-contract=off the
+ * reference kernel gives the same bits on any compiler.
  */
 #include <math.h>
 #include <string.h>
@@ -14,31 +18,42 @@
 #include "ga_core.h"
 #include "ga_loss_internal.h"
 
-/* C (M, N) = op(A) (M, K) . op(B) (K, N); op(X) = X, or X^T where trans_X is
- * set, in which case X is stored (K, M) resp. (N, K). Row-major throughout. */
-static void matmul(double *C, const double *A, int trans_a, const double *B, int trans_b,
-                   size_t M, size_t N, size_t K, ga_kernel kernel)
+/* C (M, N) = op(A) (M, K) . op(B) (K, N), or C += that where acc is set;
+ * op(X) = X, or X^T where trans_X is set, in which case X is stored (K, M)
+ * resp. (N, K). Row-major, each matrix with its leading dimension (lda, ldb,
+ * ldc: the distance between its rows, at least its stored width), so that a
+ * head's slice of a token row is a matrix too. */
+static void gemm(double *C, size_t ldc, const double *A, size_t lda, int trans_a, const double *B,
+                 size_t ldb, int trans_b, size_t M, size_t N, size_t K, int acc, ga_kernel kernel)
 {
     if (kernel == GA_KERNEL_REFERENCE) {
         for (size_t i = 0; i < M; i++)
             for (size_t j = 0; j < N; j++) {
                 double s = 0.0;
                 for (size_t k = 0; k < K; k++) {
-                    double a = trans_a ? A[k * M + i] : A[i * K + k];
-                    double b = trans_b ? B[j * K + k] : B[k * N + j];
+                    double a = trans_a ? A[k * lda + i] : A[i * lda + k];
+                    double b = trans_b ? B[j * ldb + k] : B[k * ldb + j];
                     s += a * b;
                 }
-                C[i * N + j] = s;
+                C[i * ldc + j] = acc ? C[i * ldc + j] + s : s;
             }
         return;
     }
-    gsl_matrix_const_view Av = trans_a ? gsl_matrix_const_view_array(A, K, M)
-                                       : gsl_matrix_const_view_array(A, M, K);
-    gsl_matrix_const_view Bv = trans_b ? gsl_matrix_const_view_array(B, N, K)
-                                       : gsl_matrix_const_view_array(B, K, N);
-    gsl_matrix_view Cv = gsl_matrix_view_array(C, M, N);
+    gsl_matrix_const_view Av = trans_a ? gsl_matrix_const_view_array_with_tda(A, K, M, lda)
+                                       : gsl_matrix_const_view_array_with_tda(A, M, K, lda);
+    gsl_matrix_const_view Bv = trans_b ? gsl_matrix_const_view_array_with_tda(B, N, K, ldb)
+                                       : gsl_matrix_const_view_array_with_tda(B, K, N, ldb);
+    gsl_matrix_view Cv = gsl_matrix_view_array_with_tda(C, M, N, ldc);
     gsl_blas_dgemm(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, 1.0,
-                   &Av.matrix, &Bv.matrix, 0.0, &Cv.matrix);
+                   &Av.matrix, &Bv.matrix, acc ? 1.0 : 0.0, &Cv.matrix);
+}
+
+/* gemm on contiguous matrices, C overwritten: the reference kernel sums each
+ * dot product in index order starting from 0, the order reference BLAS uses */
+static void matmul(double *C, const double *A, int trans_a, const double *B, int trans_b,
+                   size_t M, size_t N, size_t K, ga_kernel kernel)
+{
+    gemm(C, N, A, trans_a ? M : K, trans_a, B, trans_b ? K : N, trans_b, M, N, K, 0, kernel);
 }
 
 static size_t layer_fan_in(const ga_net *net, size_t l)
@@ -64,8 +79,11 @@ static int all_finite(const double *v, size_t n)
     return 1;
 }
 
-/* ---- convolutions and pooling (ga_core.h; the generic reference's
- * conv_row and conv_backward compute the same sums) ---------------------- */
+/* ---- convolutions and pooling (ga_core.h). With the reference kernel, or
+ * where an operand is not finite, the plain loops below: the sums the
+ * generic reference's conv_row and conv_backward compute, in the same order.
+ * Otherwise each sample's input is lowered to a matrix (conv_lower) and the
+ * sums are dgemm's, in BLAS's order (the enclosure holds any order). ------ */
 
 /* tap (u, v) of output (i, j) in channel ci: its input's index, 0 outside */
 static int tap_at(size_t *at, const ga_geom *g, size_t ci, size_t i, size_t j, size_t u, size_t v)
@@ -77,11 +95,72 @@ static int tap_at(size_t *at, const ga_geom *g, size_t ci, size_t i, size_t j, s
     return 1;
 }
 
-/* z (B, oc ho wo) = conv(x (B, c h w)) + b; W (oc, c kh kw); sums in index order */
-static void conv_forward(double *z, const double *x, const ga_geom *g, const double *W,
-                         const double *b, size_t batch)
+/* The outputs j0 <= j < j1 whose tap v along a row lies inside the image
+ * (padded coordinate j sw + v in [pw, pw + w)); the same along a column
+ * with (i, u, sh, ph, h). */
+static void tap_span(size_t *j0, size_t *j1, size_t v, size_t sw, size_t pw, size_t w, size_t wo)
+{
+    *j0 = v >= pw ? 0 : (pw - v + sw - 1) / sw;
+    *j1 = v >= pw + w ? 0 : (pw + w - v + sw - 1) / sw;
+    if (*j1 > wo)
+        *j1 = wo;
+    if (*j0 > *j1)
+        *j0 = *j1;
+}
+
+/* One sample's image x (c h w) lowered (im2col): col (c kh kw, ho wo), row
+ * t = (ci, u, v) holding tap t of every output (i, j), 0 in the padding.
+ * With fold (c h w) given instead of x, the adjoint: fold += each entry of
+ * col at the input it was taken from (col2im), padding entries dropped. */
+static void conv_lower(double *col, const double *x, double *fold, const ga_geom *g)
+{
+    size_t P = g->ho * g->wo, i0, i1, j0, j1, sw = g->sw;
+    for (size_t ci = 0; ci < g->c; ci++)
+        for (size_t u = 0; u < g->kh; u++) {
+            tap_span(&i0, &i1, u, g->sh, g->ph, g->h, g->ho);
+            for (size_t v = 0; v < g->kw; v++) {
+                tap_span(&j0, &j1, v, g->sw, g->pw, g->w, g->wo);
+                double *r = col + ((ci * g->kh + u) * g->kw + v) * P;
+                if (!fold && (i0 > 0 || i1 < g->ho || j0 > 0 || j1 < g->wo))
+                    memset(r, 0, P * sizeof *r);
+                for (size_t i = i0; i < i1; i++) {
+                    /* the input index of output (i, 0), modulo 2^N: j0 sw + v >= pw */
+                    size_t at = (ci * g->h + i * g->sh + u - g->ph) * g->w + v - g->pw;
+                    double *ri = r + i * g->wo;
+                    if (fold && sw == 1)
+                        for (size_t j = j0; j < j1; j++)
+                            fold[at + j] += ri[j];
+                    else if (fold)
+                        for (size_t j = j0; j < j1; j++)
+                            fold[at + j * sw] += ri[j];
+                    else if (sw == 1)
+                        memcpy(ri + j0, x + at + j0, (j1 - j0) * sizeof *ri);
+                    else
+                        for (size_t j = j0; j < j1; j++)
+                            ri[j] = x[at + j * sw];
+                }
+            }
+        }
+}
+
+/* z (B, oc ho wo) = conv(x (B, c h w)) + b; W (oc, c kh kw); col scratch
+ * (c kh kw, ho wo). Lowered: z_n (oc, ho wo) = W col_n; the padding's zeros
+ * enter as 0 W, so only with W finite. */
+static void conv_forward(double *z, double *col, const double *x, const ga_geom *g, const double *W,
+                         const double *b, size_t batch, ga_kernel kernel)
 {
     size_t wi = g->c * g->h * g->w, wo = g->oc * g->ho * g->wo, taps = g->c * g->kh * g->kw, at;
+    size_t P = g->ho * g->wo;
+    if (kernel == GA_KERNEL_BLAS && all_finite(W, g->oc * taps)) {
+        for (size_t n = 0; n < batch; n++) {
+            conv_lower(col, x + n * wi, NULL, g);
+            gemm(z + n * wo, P, W, taps, 0, col, P, 0, g->oc, P, taps, 0, kernel);
+            for (size_t o = 0; o < g->oc; o++)
+                for (size_t e = 0; e < P; e++)
+                    z[n * wo + o * P + e] += b[o];
+        }
+        return;
+    }
     for (size_t n = 0; n < batch; n++)
         for (size_t o = 0; o < g->oc; o++)
             for (size_t i = 0; i < g->ho; i++)
@@ -131,12 +210,38 @@ static void pool_forward(double *a, const double *x, const ga_geom *g, int is_ma
 
 /* A conv layer's dW (+ lambda W), db from delta = dL/dz (B, oc ho wo) and
  * its input x; din (B, c h w, may be NULL) = its input's gradient, zeroed
- * and summed over the taps */
-static void conv_backward(double *dW, double *db, double *din, const double *delta, const double *x,
-                          const ga_geom *g, const double *W, double lambda, size_t batch)
+ * and summed over the taps; col scratch (c kh kw, ho wo). Lowered, per
+ * sample: dW += delta_n col_n^T (the padding's zeros enter as 0 delta, so
+ * only with delta finite), then col = W^T delta_n folded back into din_n. */
+static void conv_backward(double *dW, double *db, double *din, double *col, const double *delta,
+                          const double *x, const ga_geom *g, const double *W, double lambda,
+                          size_t batch, ga_kernel kernel)
 {
     size_t wi = g->c * g->h * g->w, wo = g->oc * g->ho * g->wo, taps = g->c * g->kh * g->kw, at;
+    size_t P = g->ho * g->wo;
     for (size_t o = 0; o < g->oc; o++) {
+        double s = 0.0;
+        for (size_t n = 0; n < batch; n++)
+            for (size_t e = 0; e < P; e++)
+                s += delta[n * wo + o * P + e];
+        db[o] = s;
+    }
+    if (din)
+        memset(din, 0, batch * wi * sizeof *din);
+    if (kernel == GA_KERNEL_BLAS && all_finite(delta, batch * wo)) {
+        for (size_t n = 0; n < batch; n++) {
+            conv_lower(col, x + n * wi, NULL, g);
+            gemm(dW, taps, delta + n * wo, P, 0, col, P, 1, g->oc, taps, P, n > 0, kernel);
+            if (!din)
+                continue;
+            gemm(col, P, W, taps, 1, delta + n * wo, P, 0, taps, P, g->oc, 0, kernel);
+            conv_lower(col, NULL, din + n * wi, g);
+        }
+        for (size_t e = 0; lambda != 0.0 && e < g->oc * taps; e++)
+            dW[e] += lambda * W[e];
+        return;
+    }
+    for (size_t o = 0; o < g->oc; o++)
         for (size_t t = 0; t < taps; t++) {
             size_t ci = t / (g->kh * g->kw), u = t / g->kw % g->kh, v = t % g->kw;
             double s = 0.0;
@@ -147,16 +252,7 @@ static void conv_backward(double *dW, double *db, double *din, const double *del
                             s += delta[n * wo + (o * g->ho + i) * g->wo + j] * x[n * wi + at];
             dW[o * taps + t] = lambda != 0.0 ? s + lambda * W[o * taps + t] : s;
         }
-        double s = 0.0;
-        for (size_t n = 0; n < batch; n++)
-            for (size_t e = 0; e < g->ho * g->wo; e++)
-                s += delta[n * wo + o * g->ho * g->wo + e];
-        db[o] = s;
-    }
-    if (!din)
-        return;
-    memset(din, 0, batch * wi * sizeof *din);
-    for (size_t n = 0; n < batch; n++)
+    for (size_t n = 0; din && n < batch; n++)
         for (size_t o = 0; o < g->oc; o++)
             for (size_t i = 0; i < g->ho; i++)
                 for (size_t j = 0; j < g->wo; j++)
@@ -191,83 +287,127 @@ static void pool_backward(double *din, const double *dy, const double *x, const 
                 }
 }
 
-/* ---- causal self-attention (ga_core.h, ATTENTION; the generic reference's
- * attn_row and attn_backward compute the same sums) ------------------------ */
+/* ---- causal self-attention (ga_core.h, ATTENTION). Per sample and head,
+ * the scores S = Q K^T, the weights P = softmax of S's lower triangle,
+ * out = P V, and backward dP = dout V^T, dS = P (dP - rowsum(P dP)) m,
+ * dQ = dS K, dK = dS^T Q, dV = P^T dout: dense products (gemm) whose zeros
+ * above the diagonal enter as 0 v, 0 q, 0 dout, so only where a sample's x
+ * and dout are finite and with the BLAS kernel. Otherwise the plain loops,
+ * the sums the generic reference's attn_row and attn_backward compute, in
+ * the same order. ----------------------------------------------------------- */
 
-/* the weights p (t + 1) of head h, token t of one sample's row x (T, 3d) */
-void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d, size_t h,
-                          size_t t)
+void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d,
+                          ga_kernel kernel)
 {
-    size_t hs = d / L->heads, w3 = 3 * d;
-    const double *q = x + t * w3 + h * hs;
-    size_t jmax = 0;
-    for (size_t u = 0; u <= t; u++) {
-        const double *k = x + u * w3 + d + h * hs;
-        double s = 0.0;
-        for (size_t i = 0; i < hs; i++)
-            s += q[i] * k[i];
-        p[u] = s * L->act_param;
-        if (p[u] > p[jmax])
-            jmax = u;
+    size_t T = ga_layer_tokens(L), hs = d / L->heads, w3 = 3 * d;
+    for (size_t h = 0; h < L->heads; h++) {
+        double *ph = p + h * T * T;
+        gemm(ph, T, x + h * hs, w3, 0, x + d + h * hs, w3, 1, T, T, hs, 0, kernel); /* q_t . k_u */
+        for (size_t t = 0; t < T; t++) {
+            double *r = ph + t * T, sum = 0.0;
+            size_t jmax = 0;
+            for (size_t u = 0; u <= t; u++) {
+                r[u] *= L->act_param;
+                if (r[u] > r[jmax])
+                    jmax = u;
+            }
+            double mx = r[jmax];
+            for (size_t u = 0; u <= t; u++) {
+                r[u] = exp(r[u] - mx);
+                sum += r[u];
+            }
+            for (size_t u = 0; u <= t; u++)
+                r[u] /= sum;
+            for (size_t u = t + 1; u < T; u++)
+                r[u] = 0.0;
+        }
     }
-    double mx = p[jmax], sum = 0.0;
-    for (size_t u = 0; u <= t; u++) {
-        p[u] = exp(p[u] - mx);
-        sum += p[u];
-    }
-    for (size_t u = 0; u <= t; u++)
-        p[u] /= sum;
 }
 
-/* a (B, T d) from x (B, T 3d); p scratch (T) */
-static void attn_forward(double *a, const double *x, const ga_layer_desc *L, double *p, size_t batch)
+/* a (B, T d) from x (B, T 3d); p scratch (H T T) */
+static void attn_forward(double *a, const double *x, const ga_layer_desc *L, double *p, size_t batch,
+                         ga_kernel kernel)
 {
     size_t T = ga_layer_tokens(L), d = L->n_out / T, hs = d / L->heads, w3 = 3 * d;
-    for (size_t n = 0; n < batch; n++)
-        for (size_t h = 0; h < L->heads; h++)
-            for (size_t t = 0; t < T; t++) {
-                const double *xr = x + n * T * w3;
-                ga_attention_weights(p, xr, L, d, h, t);
+    for (size_t n = 0; n < batch; n++) {
+        const double *xr = x + n * T * w3;
+        double *ar = a + n * T * d;
+        ga_attention_weights(p, xr, L, d, kernel);
+        int dense = kernel == GA_KERNEL_BLAS && all_finite(xr, T * w3);
+        for (size_t h = 0; h < L->heads; h++) {
+            const double *ph = p + h * T * T, *v = xr + 2 * d + h * hs;
+            if (dense) {
+                gemm(ar + h * hs, d, ph, T, 0, v, w3, 0, T, hs, T, 0, kernel);
+                continue;
+            }
+            for (size_t t = 0; t < T; t++)
                 for (size_t i = 0; i < hs; i++) {
                     double s = 0.0;
                     for (size_t u = 0; u <= t; u++)
-                        s += p[u] * xr[u * w3 + 2 * d + h * hs + i];
-                    a[n * T * d + t * d + h * hs + i] = s;
+                        s += ph[t * T + u] * v[u * w3 + i];
+                    ar[t * d + h * hs + i] = s;
                 }
-            }
+        }
+    }
 }
 
-/* din (B, T 3d) = the input's gradient from dy (B, T d), zeroed and summed;
- * p, dp scratch (T each) */
+/* din (B, T 3d) = the input's gradient from dy (B, T d); p, dp scratch
+ * (H T T and T T) */
 static void attn_backward(double *din, const double *dy, const double *x, const ga_layer_desc *L,
-                          double *p, double *dp, size_t batch)
+                          double *p, double *dp, size_t batch, ga_kernel kernel)
 {
     size_t T = ga_layer_tokens(L), d = L->n_out / T, hs = d / L->heads, w3 = 3 * d;
-    memset(din, 0, batch * T * w3 * sizeof *din);
-    for (size_t n = 0; n < batch; n++)
-        for (size_t h = 0; h < L->heads; h++)
+    double m = L->act_param;
+    for (size_t n = 0; n < batch; n++) {
+        const double *xr = x + n * T * w3, *dyr = dy + n * T * d;
+        double *gr = din + n * T * w3;
+        ga_attention_weights(p, xr, L, d, kernel);
+        int dense = kernel == GA_KERNEL_BLAS && all_finite(xr, T * w3) && all_finite(dyr, T * d);
+        if (!dense)
+            memset(gr, 0, T * w3 * sizeof *gr);
+        for (size_t h = 0; h < L->heads; h++) {
+            const double *ph = p + h * T * T, *q = xr + h * hs, *k = q + d, *v = q + 2 * d;
+            const double *go = dyr + h * hs;
+            double *dq = gr + h * hs, *dk = dq + d, *dv = dq + 2 * d;
+            if (dense) {
+                gemm(dp, T, go, d, 0, v, w3, 1, T, T, hs, 0, kernel); /* dP = dout V^T */
+                for (size_t t = 0; t < T; t++) {
+                    const double *pt = ph + t * T;
+                    double *r = dp + t * T, S = 0.0;
+                    for (size_t u = 0; u <= t; u++)
+                        S += pt[u] * r[u];
+                    for (size_t u = 0; u <= t; u++)
+                        r[u] = (pt[u] * (r[u] - S)) * m;
+                    for (size_t u = t + 1; u < T; u++)
+                        r[u] = 0.0;
+                }
+                gemm(dq, w3, dp, T, 0, k, w3, 0, T, hs, T, 0, kernel); /* dS K */
+                gemm(dk, w3, dp, T, 1, q, w3, 0, T, hs, T, 0, kernel); /* dS^T Q */
+                gemm(dv, w3, ph, T, 1, go, d, 0, T, hs, T, 0, kernel); /* P^T dout */
+                continue;
+            }
             for (size_t t = 0; t < T; t++) {
-                const double *xr = x + n * T * w3, *go = dy + n * T * d + t * d + h * hs;
-                double *gr = din + n * T * w3;
-                ga_attention_weights(p, xr, L, d, h, t);
+                const double *pt = ph + t * T;
                 double S = 0.0;
                 for (size_t u = 0; u <= t; u++) {
                     double s = 0.0;
                     for (size_t i = 0; i < hs; i++)
-                        s += go[i] * xr[u * w3 + 2 * d + h * hs + i];
+                        s += go[t * d + i] * v[u * w3 + i];
                     dp[u] = s;
                 }
                 for (size_t u = 0; u <= t; u++)
-                    S += p[u] * dp[u];
+                    S += pt[u] * dp[u];
                 for (size_t u = 0; u <= t; u++) {
-                    double ds = (p[u] * (dp[u] - S)) * L->act_param;
+                    double ds = (pt[u] * (dp[u] - S)) * m;
                     for (size_t i = 0; i < hs; i++) {
-                        gr[t * w3 + h * hs + i] += ds * xr[u * w3 + d + h * hs + i];     /* dq_t */
-                        gr[u * w3 + d + h * hs + i] += ds * xr[t * w3 + h * hs + i];     /* dk_u */
-                        gr[u * w3 + 2 * d + h * hs + i] += p[u] * go[i];                 /* dv_u */
+                        dq[t * w3 + i] += ds * k[u * w3 + i];
+                        dk[u * w3 + i] += ds * q[t * w3 + i];
+                        dv[u * w3 + i] += pt[u] * go[t * d + i];
                     }
                 }
             }
+        }
+    }
 }
 
 /* ---- a recurrent cell over T steps (ga_core.h, RNN; the generic
@@ -433,6 +573,8 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
         const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
         size_t fan_in = layer_fan_in(net, l), fan_out = L->n_out;
         double *z = ws->z[l], *a = ws->a[l]; /* (B, fan_out) */
+        if ((L->kind == GA_LAYER_CONV || L->kind == GA_LAYER_ATTENTION) && !ws->scratch)
+            return GA_EINVAL; /* a workspace allocated for another net */
         if (L->kind != GA_LAYER_DENSE && L->kind != GA_LAYER_CONV) {
             if (!ws->grad_a)
                 return GA_EINVAL; /* a workspace allocated for another net */
@@ -453,7 +595,7 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
             } else if (L->kind == GA_LAYER_RNN) {
                 rnn_forward(z, a, ws->dact[l], a_prev, net, l, params, batch);
             } else if (L->kind == GA_LAYER_ATTENTION) {
-                attn_forward(a, a_prev, L, ws->delta, batch);
+                attn_forward(a, a_prev, L, ws->scratch, batch, net->kernel);
                 memcpy(z, a, batch * fan_out * sizeof *z);
             } else if (L->kind == GA_LAYER_BIAS) {
                 for (size_t n = 0; n < batch; n++)
@@ -485,7 +627,8 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
             continue;
         }
         if (L->kind == GA_LAYER_CONV) {
-            conv_forward(z, a_prev, &L->geom, params + W->offset, params + b->offset, batch);
+            conv_forward(z, ws->scratch, a_prev, &L->geom, params + W->offset, params + b->offset, batch,
+                         net->kernel);
         } else {
             size_t T = ga_layer_tokens(L), rows = batch * T, dout = fan_out / T;
             matmul(z, a_prev, 0, params + W->offset, d->layout == GA_LAYOUT_COLUMN, rows, dout,
@@ -627,7 +770,8 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
         if (L->kind == GA_LAYER_ATTENTION) {
             if (g_prev) {
                 size_t T = ga_layer_tokens(L);
-                attn_backward(ws->delta_prev, g, a_prev, L, ws->delta, ws->delta + T, batch);
+                attn_backward(ws->delta_prev, g, a_prev, L, ws->scratch,
+                              ws->scratch + L->heads * T * T, batch, net->kernel);
                 add_into(g_prev, ws->delta_prev, m);
             }
             continue;
@@ -700,7 +844,8 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
         if (L->kind == GA_LAYER_CONV) {
             const ga_view *b = &net->views[2 * l + 1];
             conv_backward(dparams + W->offset, dparams + b->offset, g_prev ? ws->delta_prev : NULL,
-                          delta, a_prev, &L->geom, params + W->offset, d->loss.weight_decay, batch);
+                          ws->scratch, delta, a_prev, &L->geom, params + W->offset,
+                          d->loss.weight_decay, batch, net->kernel);
             add_into(g_prev, ws->delta_prev, m);
             continue;
         }

@@ -270,11 +270,18 @@ typedef struct {
                            by B T) */
 } ga_layer_desc;
 
-/* The attention weights p (t + 1) of head h, token t of one sample's row x
- * (T, 3d) of an attention layer L, as the core computes them (its forward
- * and backward passes both call this). */
-void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d, size_t h,
-                          size_t t);
+/* How the double core computes its products: BLAS (gsl_blas_dgemm: GSL's
+ * CBLAS or OpenBLAS, chosen at build time), or the reference kernel's plain
+ * loops, each sum in index order (bit-reproducible). */
+typedef enum { GA_KERNEL_BLAS = 0, GA_KERNEL_REFERENCE = 1 } ga_kernel;
+
+/* The attention weights p (H, T, T) of every head and token of one sample's
+ * row x (T, 3d) of an attention layer L, 0 above the diagonal, as the core
+ * computes them with kernel (its forward and backward passes both call
+ * this): the scores q_t . k_u by a product of the kernel's, scaled by m,
+ * then each row's softmax over u <= t, its largest score subtracted. */
+void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d,
+                          ga_kernel kernel);
 /* The same weights as the float32 core computes them (core/ga_f32.c): every
  * head and token of one sample, p (H, T, T), 0 above the diagonal; x's
  * entries float32 numbers. GA_ENOMEM when its scratch cannot be had. */
@@ -340,8 +347,6 @@ typedef struct {
     int is_weight;   /* a dense layer's W: the tensors weight decay covers */
 } ga_view;
 
-typedef enum { GA_KERNEL_BLAS = 0, GA_KERNEL_REFERENCE = 1 } ga_kernel;
-
 typedef struct {
     ga_net_desc desc;    /* deep copy: desc.layers owned by the net */
     size_t n_params;
@@ -399,8 +404,18 @@ typedef struct {
     double **grad_a;    /* nets with norms or residual adds: grad_a[l] (B, n_out(l)) dL/da of
                            layer l's output; a norm layer keeps xh in z[l] and r in every
                            entry of dact[l]'s row; NULL for a chain */
+    double *scratch;    /* (n_scratch) one sample's lowered conv input (c kh kw, ho wo), or an
+                           attention's weights and their gradients (H T T + T T): the most a
+                           layer needs (ga_workspace_scratch) */
+    size_t n_scratch;
     double *buf;        /* one allocation behind all of the above */
 } ga_workspace;
+
+/* The scratch entries the double core's conv and attention layers need
+ * beside the values (0 for a net with neither): the most of c kh kw ho wo
+ * per conv and H T T + T T per attention. GA_OK, or GA_ERANGE when a count
+ * overflows a size_t. */
+int ga_workspace_scratch(size_t *entries, const ga_net_desc *d);
 
 int ga_workspace_alloc(ga_workspace **out, ga_error *err, const ga_net *net, size_t max_batch);
 void ga_workspace_free(ga_workspace *ws);
