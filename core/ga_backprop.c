@@ -11,6 +11,7 @@
  * reference kernel gives the same bits on any compiler.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <gsl/gsl_blas.h>
@@ -71,12 +72,18 @@ static int check_args(const ga_workspace *ws, const ga_net *net, const double *p
     return GA_OK;
 }
 
+/* 1 when every v[i] is finite: no exponent field all ones, tested on the
+ * bits without a branch per entry */
 static int all_finite(const double *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return 0;
-    return 1;
+    const uint64_t E = UINT64_C(0x7ff0000000000000);
+    uint64_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t b;
+        memcpy(&b, &v[i], sizeof b);
+        bad |= (uint64_t)((b & E) == E);
+    }
+    return !bad;
 }
 
 /* ---- convolutions and pooling (ga_core.h). With the reference kernel, or
@@ -175,35 +182,57 @@ static void conv_forward(double *z, double *col, const double *x, const ga_geom 
                 }
 }
 
-size_t ga_pool_argmax(const double *x, const ga_geom *g, size_t ci, size_t i, size_t j)
+/* The first largest entry of a window of kh rows of kw entries, x[at + u w
+ * + v]: its index. best moves where x > top (never for a NaN) by a mask,
+ * not a branch, whose outcome on data no predictor knows. */
+static inline size_t window_argmax(const double *x, size_t at, size_t w, size_t kh, size_t kw)
 {
-    size_t best = SIZE_MAX, at;
-    for (size_t u = 0; u < g->kh; u++)
-        for (size_t v = 0; v < g->kw; v++)
-            if (tap_at(&at, g, ci, i, j, u, v) && (best == SIZE_MAX || x[at] > x[best]))
-                best = at;
+    size_t best = at;
+    double top = x[at];
+    for (size_t u = 0; u < kh; u++)
+        for (size_t v = 0; v < kw; v++) {
+            size_t e = at + u * w + v, more = (size_t)0 - (size_t)(x[e] > top);
+            best = (best & ~more) | (e & more);
+            top = x[e] > top ? x[e] : top;
+        }
     return best;
 }
 
-/* a (B, c ho wo) = max or mean of each window of x (B, c h w) */
+size_t ga_pool_argmax(const double *x, const ga_geom *g, size_t ci, size_t i, size_t j)
+{
+    /* the window's taps inside the image: u0 <= u < u1, v0 <= v < v1 */
+    size_t hh = i * g->sh, ww = j * g->sw;
+    size_t u0 = hh < g->ph ? g->ph - hh : 0, v0 = ww < g->pw ? g->pw - ww : 0;
+    size_t u1 = hh >= g->ph + g->h ? 0 : g->ph + g->h - hh, v1 = ww >= g->pw + g->w ? 0 : g->pw + g->w - ww;
+    u1 = u1 < g->kh ? u1 : g->kh;
+    v1 = v1 < g->kw ? v1 : g->kw;
+    if (u0 >= u1 || v0 >= v1)
+        return SIZE_MAX;
+    return window_argmax(x, (ci * g->h + hh + u0 - g->ph) * g->w + ww + v0 - g->pw, g->w, u1 - u0,
+                         v1 - v0);
+}
+
+/* a (B, c ho wo) = max or mean of each window of x (B, c h w). A pool has no
+ * padding and every window inside the image (ga_net_desc_validate): window
+ * (ci, i, j) starts at x[(ci h + i sh) w + j sw]. */
 static void pool_forward(double *a, const double *x, const ga_geom *g, int is_max, size_t batch)
 {
-    size_t wi = g->c * g->h * g->w, wo = g->c * g->ho * g->wo, at;
+    size_t wi = g->c * g->h * g->w, wo = g->c * g->ho * g->wo;
     for (size_t n = 0; n < batch; n++)
         for (size_t ci = 0; ci < g->c; ci++)
             for (size_t i = 0; i < g->ho; i++)
                 for (size_t j = 0; j < g->wo; j++) {
                     const double *xr = x + n * wi;
+                    size_t at = (ci * g->h + i * g->sh) * g->w + j * g->sw;
                     double *r = &a[n * wo + (ci * g->ho + i) * g->wo + j];
                     if (is_max) {
-                        *r = xr[ga_pool_argmax(xr, g, ci, i, j)];
+                        *r = xr[window_argmax(xr, at, g->w, g->kh, g->kw)];
                         continue;
                     }
                     double s = 0.0;
                     for (size_t u = 0; u < g->kh; u++)
                         for (size_t v = 0; v < g->kw; v++)
-                            if (tap_at(&at, g, ci, i, j, u, v))
-                                s += xr[at];
+                            s += xr[at + u * g->w + v];
                     *r = s / (double)(g->kh * g->kw);
                 }
 }
@@ -219,13 +248,13 @@ static void conv_backward(double *dW, double *db, double *din, double *col, cons
 {
     size_t wi = g->c * g->h * g->w, wo = g->oc * g->ho * g->wo, taps = g->c * g->kh * g->kw, at;
     size_t P = g->ho * g->wo;
-    for (size_t o = 0; o < g->oc; o++) {
-        double s = 0.0;
-        for (size_t n = 0; n < batch; n++)
-            for (size_t e = 0; e < P; e++)
-                s += delta[n * wo + o * P + e];
-        db[o] = s;
-    }
+    /* db[o] summed over (n, e) in order, the oc sums side by side (no chain
+     * of dependent additions) */
+    memset(db, 0, g->oc * sizeof *db);
+    for (size_t n = 0; n < batch; n++)
+        for (size_t e = 0; e < P; e++)
+            for (size_t o = 0; o < g->oc; o++)
+                db[o] += delta[n * wo + o * P + e];
     if (din)
         memset(din, 0, batch * wi * sizeof *din);
     if (kernel == GA_KERNEL_BLAS && all_finite(delta, batch * wo)) {
@@ -268,22 +297,22 @@ static void conv_backward(double *dW, double *db, double *din, double *col, cons
 static void pool_backward(double *din, const double *dy, const double *x, const ga_geom *g,
                           int is_max, size_t batch)
 {
-    size_t wi = g->c * g->h * g->w, wo = g->c * g->ho * g->wo, at;
+    size_t wi = g->c * g->h * g->w, wo = g->c * g->ho * g->wo;
     memset(din, 0, batch * wi * sizeof *din);
     for (size_t n = 0; n < batch; n++)
         for (size_t ci = 0; ci < g->c; ci++)
             for (size_t i = 0; i < g->ho; i++)
                 for (size_t j = 0; j < g->wo; j++) {
-                    double d = dy[n * wo + (ci * g->ho + i) * g->wo + j];
+                    double d = dy[n * wo + (ci * g->ho + i) * g->wo + j], *dr = din + n * wi;
+                    size_t at = (ci * g->h + i * g->sh) * g->w + j * g->sw; /* as pool_forward's */
                     if (is_max) {
-                        din[n * wi + ga_pool_argmax(x + n * wi, g, ci, i, j)] += d;
+                        dr[window_argmax(x + n * wi, at, g->w, g->kh, g->kw)] += d;
                         continue;
                     }
                     double t = d / (double)(g->kh * g->kw);
                     for (size_t u = 0; u < g->kh; u++)
                         for (size_t v = 0; v < g->kw; v++)
-                            if (tap_at(&at, g, ci, i, j, u, v))
-                                din[n * wi + at] += t;
+                            dr[at + u * g->w + v] += t;
                 }
 }
 
@@ -643,8 +672,7 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
         else if (L->act == GA_ACT_IDENTITY)
             memcpy(a, z, batch * fan_out * sizeof *a);
         else
-            for (size_t i = 0; i < batch * fan_out; i++)
-                ga_act_eval(&a[i], &ws->dact[l][i], L->act, L->act_param, z[i]);
+            ga_act_eval_n(a, ws->dact[l], L->act, L->act_param, z, batch * fan_out);
         a_prev = a;
     }
 
@@ -710,21 +738,23 @@ static void dense_param_grads(double *dparams, const ga_net *net, size_t l, cons
         matmul(dparams + W->offset, delta, 1, a_prev, 0, fan_out, fan_in, batch, net->kernel);
     else
         matmul(dparams + W->offset, a_prev, 1, delta, 0, fan_in, fan_out, batch, net->kernel);
-    for (size_t k = 0; k < fan_out; k++) {
-        double s = 0.0;
-        for (size_t n = 0; n < batch; n++)
-            s += delta[n * fan_out + k];
-        dparams[b->offset + k] = s;
-    }
+    /* db[k] summed over n in order, the rows taken one after another */
+    double *db = dparams + b->offset;
+    memset(db, 0, fan_out * sizeof *db);
+    for (size_t n = 0; n < batch; n++)
+        for (size_t k = 0; k < fan_out; k++)
+            db[k] += delta[n * fan_out + k];
     if (lambda != 0.0)
         for (size_t i = 0; i < W->rows * W->cols; i++)
             dparams[W->offset + i] += lambda * params[W->offset + i];
 }
 
 /* acc (m) += v (m); acc may be NULL (a gradient nobody asked for) */
-static void add_into(double *acc, const double *v, size_t m)
+static void add_into(double *restrict acc, const double *restrict v, size_t m)
 {
-    for (size_t i = 0; acc && i < m; i++)
+    if (!acc)
+        return;
+    for (size_t i = 0; i < m; i++)
         acc[i] += v[i];
 }
 
@@ -815,16 +845,16 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
             const double *gamma = params + W->offset, *xh = ws->z[l], *r = ws->dact[l];
             int bn = L->kind == GA_LAYER_BATCHNORM, center = L->kind != GA_LAYER_RMSNORM;
             size_t T = ga_layer_tokens(L), rows = batch * T, dw = L->n_out / T;
-            for (size_t k = 0; k < dw; k++) {
-                double sg = 0.0, sb = 0.0;
-                for (size_t n = 0; n < rows; n++) {
-                    sg += g[n * dw + k] * xh[n * dw + k];
-                    sb += g[n * dw + k];
+            double *dgamma = dparams + W->offset, *dbeta = dparams + b->offset;
+            memset(dgamma, 0, dw * sizeof *dgamma);
+            if (center)
+                memset(dbeta, 0, dw * sizeof *dbeta);
+            for (size_t n = 0; n < rows; n++) /* each k's sums over n in order, row by row */
+                for (size_t k = 0; k < dw; k++) {
+                    dgamma[k] += g[n * dw + k] * xh[n * dw + k];
+                    if (center)
+                        dbeta[k] += g[n * dw + k];
                 }
-                dparams[W->offset + k] = sg;
-                if (center)
-                    dparams[b->offset + k] = sb;
-            }
             if (!g_prev)
                 continue;
             double *dxh = ws->delta; /* a row's or a feature's dxh */

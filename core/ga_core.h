@@ -117,6 +117,10 @@ int ga_activation_is_generic(ga_activation a);
  * DBL_MAX where the mathematical value is finite. ga_act_eval gives both
  * from one exponential; the two single-valued calls return the same bits. */
 void ga_act_eval(double *value, double *deriv, ga_activation a, double param, double z);
+/* ga_act_eval on n entries: value (n), deriv (n) from z (n), the same bits
+ * without a call per entry. */
+void ga_act_eval_n(double *value, double *deriv, ga_activation a, double param, const double *z,
+                   size_t n);
 double ga_act_value(ga_activation a, double param, double z);
 /* f'(z); a_val = f(z) is passed so the derivative can reuse it. */
 double ga_act_deriv(ga_activation a, double param, double z, double a_val);

@@ -156,14 +156,14 @@ void ga_loss_sample_dz(double *dz, ga_loss_kind kind, const double *z, const dou
             if (z[k] > z[jmax])
                 jmax = k;
         double m = z[jmax], r = 0.0, sy = 0.0;
-        for (size_t k = 0; k < n; k++) {
+        for (size_t k = 0; k < n; k++) { /* dz keeps exp(z_k - m) for the loop below */
             sy += y[k];
             if (k != jmax)
-                r += exp(z[k] - m);
+                r += (dz[k] = exp(z[k] - m));
         }
         double s = 1.0 + r;
         for (size_t k = 0; k < n; k++) {
-            double p = k == jmax ? 1.0 / s : exp(z[k] - m) / s;
+            double p = k == jmax ? 1.0 / s : dz[k] / s;
             double one_minus_p = k == jmax ? r / s : 1.0 - p;
             dz[k] = factor * (p * (sy - y[k]) - y[k] * one_minus_p);
         }

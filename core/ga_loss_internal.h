@@ -28,7 +28,8 @@ double ga_loss_sample_term(ga_loss_kind kind, const double *z, const double *a, 
 /* True when the loss's gradient is taken with respect to z directly (the
  * output activation is fused into it); false for mse (gradient w.r.t. a). */
 int ga_loss_fuses_output(ga_loss_kind kind);
-/* factor * d(term)/dz (fused losses) or factor * d(term)/da (mse) into dz (n). */
+/* factor * d(term)/dz (fused losses) or factor * d(term)/da (mse) into dz (n),
+ * which aliases none of z, a, y (softmax CE keeps its exponentials there). */
 void ga_loss_sample_dz(double *dz, ga_loss_kind kind, const double *z, const double *a,
                        const double *y, size_t n, double factor);
 
