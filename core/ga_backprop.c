@@ -241,7 +241,8 @@ static void pool_forward(double *a, const double *x, const ga_geom *g, int is_ma
  * its input x; din (B, c h w, may be NULL) = its input's gradient, zeroed
  * and summed over the taps; col scratch (c kh kw, ho wo). Lowered, per
  * sample: dW += delta_n col_n^T (the padding's zeros enter as 0 delta, so
- * only with delta finite), then col = W^T delta_n folded back into din_n. */
+ * only with every delta finite), then col = W^T delta_n folded back into
+ * din_n. */
 static void conv_backward(double *dW, double *db, double *din, double *col, const double *delta,
                           const double *x, const ga_geom *g, const double *W, double lambda,
                           size_t batch, ga_kernel kernel)
@@ -257,7 +258,10 @@ static void conv_backward(double *dW, double *db, double *din, double *col, cons
                 db[o] += delta[n * wo + o * P + e];
     if (din)
         memset(din, 0, batch * wi * sizeof *din);
-    if (kernel == GA_KERNEL_BLAS && all_finite(delta, batch * wo)) {
+    /* every delta is finite where every db is: a sum with an infinite or NaN
+     * term is never finite (a sum that overflows sends finite deltas to the
+     * plain loops, which is only slower) */
+    if (kernel == GA_KERNEL_BLAS && all_finite(db, g->oc)) {
         for (size_t n = 0; n < batch; n++) {
             conv_lower(col, x + n * wi, NULL, g);
             gemm(dW, taps, delta + n * wo, P, 0, col, P, 1, g->oc, taps, P, n > 0, kernel);
@@ -583,6 +587,18 @@ static void norm_row(double *xh, double *r, double *a, const double *x, size_t n
         a[k] = ln ? gamma[k] * xh[k] + beta[k] : xh[k] * gamma[k];
 }
 
+/* Where the forward pass leaves a softmax loss's exponentials for the
+ * backward (ga_loss_sample_term's e): the last layer's dact, which an
+ * identity or softmax output does not use; NULL for the other losses. */
+static double *loss_exps(const ga_workspace *ws, const ga_net_desc *d)
+{
+    const ga_layer_desc *L = &d->layers[d->n_layers - 1];
+    int softmax_loss = d->loss.kind == GA_LOSS_SOFTMAX_CE || d->loss.kind == GA_LOSS_CCE;
+    return softmax_loss && (L->act == GA_ACT_IDENTITY || L->act == GA_ACT_SOFTMAX)
+               ? ws->dact[d->n_layers - 1]
+               : NULL;
+}
+
 int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *params,
                const double *x, const double *y, size_t batch)
 {
@@ -680,9 +696,10 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
     const double *z = ws->z[d->n_layers - 1], *a = ws->a[d->n_layers - 1];
     /* a last layer of T tokens: B T rows of n_out / T */
     size_t lt = ga_layer_tokens(&d->layers[d->n_layers - 1]), rows = batch * lt, nl = n_last / lt;
-    double sum = 0.0;
+    double sum = 0.0, *e = loss_exps(ws, d);
     for (size_t n = 0; n < rows; n++)
-        sum += ga_loss_sample_term(ld->kind, z + n * nl, a + n * nl, y + n * nl, nl);
+        sum += ga_loss_sample_term(ld->kind, z + n * nl, a + n * nl, y + n * nl, nl,
+                                   e ? e + n * nl : NULL);
     double reduced = sum;
     if (ld->reduction == GA_REDUCE_MEAN)
         reduced = sum / ((double)rows * (double)nl);
@@ -910,10 +927,12 @@ int ga_backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net
         factor = ld->scale / (double)rows;
 
     double *delta = ws->delta, *delta_prev = ws->delta_prev; /* (B, width) */
+    const double *e = loss_exps(ws, d);
     for (size_t n = 0; n < rows; n++) {
         const double *z = ws->z[last] + n * n_last, *a = ws->a[last] + n * n_last;
         double *dz = delta + n * n_last;
-        ga_loss_sample_dz(dz, ld->kind, z, a, y + n * n_last, n_last, factor);
+        ga_loss_sample_dz(dz, ld->kind, z, a, y + n * n_last, n_last, factor,
+                          e ? e + n * n_last : NULL);
         if (!ga_loss_fuses_output(ld->kind))
             chain_activation(dz, dz, &d->layers[last], ws->dact[last] + n * n_last, a, n_last);
     }
