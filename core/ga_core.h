@@ -191,8 +191,9 @@ typedef enum { GA_LAYOUT_COLUMN = 0, GA_LAYOUT_ROW = 1 } ga_layout;
  *              a[t dim + k] = E[x_t, k] (n_out = T dim)             param E (vocab, dim)
  *   CONV       x a (c, h, w) image in C order (NCHW; conv1d: h = 1), zero padding
  *              ph, pw, strides sh, sw: z[o, i, j] = (sum over (ci, u, v) in the image of
- *              W[o, ci, u, v] x[ci, i sh + u - ph, j sw + v - pw]) + b[o], the sum in
- *              index order (ci, u, v); a = f(z)   params W (oc, c kh kw), b (oc)
+ *              W[o, ci, u, v] x[ci, i sh + u - ph, j sw + v - pw]) + b[o] (the reference
+ *              kernel sums in index order (ci, u, v), BLAS in its own); a = f(z)
+ *                                                 params W (oc, c kh kw), b (oc)
  *   MAXPOOL    a[ci, i, j] = max of the window x[ci, i sh + u, j sw + v] (u < kh, v < kw);
  *              the first largest in index order takes the gradient (a tie is a kink)
  *   AVGPOOL    a[ci, i, j] = (sum of the window) / (kh kw); each entry gets dy / (kh kw)
