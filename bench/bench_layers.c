@@ -5,10 +5,11 @@
  * The specs are the ones bench/bench_layers_torch.py writes (`write DIR`: cnn.json,
  * gpt.json), which its timing mode reads too. For each spec: one warm-up pass,
  * then REPS timed passes; prints the median and the best time and the loss.
- * The matrix products of the dense layers go through gsl_blas_dgemm (GSL's
- * CBLAS, or OpenBLAS with -Dcblas=openblas: its threads from
- * OPENBLAS_NUM_THREADS); convolutions, pooling, attention and the norms are
- * the core's own loops, on one thread. */
+ * The matrix products of the dense layers, the convolutions (each sample's
+ * image lowered to a matrix) and the attention (per sample and head) go
+ * through gsl_blas_dgemm (GSL's CBLAS, or OpenBLAS with -Dcblas=openblas: its
+ * threads from OPENBLAS_NUM_THREADS); pooling, the activations and the norms
+ * are the core's own loops, on one thread. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

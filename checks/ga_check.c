@@ -120,10 +120,13 @@ int ga_check_bytes(size_t *out, const ga_net_desc *d, size_t n_params, size_t ba
          ga_size_add(&n, n, t);
     ok = ok && ga_size_mul(&t, 2 * sizeof(ga_check_layer), d->n_layers) && ga_size_add(&n, n, t);
     /* the gradient and its two bounds (3 P), the running bound (2 P + 2 zs),
-     * the workspace (3 zs + 2 B maxw), all doubles */
+     * the workspace (3 zs + 2 B maxw + a conv's or an attention's scratch),
+     * all doubles */
     ok = ok && ga_size_mul(&t, 5 * sizeof(double), n_params) && ga_size_add(&n, n, t);
     ok = ok && ga_size_mul(&t, 5 * sizeof(double), zs) && ga_size_add(&n, n, t);
     ok = ok && ga_size_mul(&t, 2 * sizeof(double), bw) && ga_size_add(&n, n, t);
+    ok = ok && ga_workspace_scratch(&t, d) == GA_OK && ga_size_mul(&t, sizeof(double), t) &&
+         ga_size_add(&n, n, t);
     if (!ok)
         return GA_ERANGE;
     *out = n;

@@ -1490,13 +1490,9 @@ static int enclose_graph_backward(double *glo, double *ghi, ga_error *err, const
                         PT(o2[s * H * T * T + e], prow[e]);
                     continue;
                 }
-                for (size_t h = 0; h < H; h++)
-                    for (size_t t = 0; t < T; t++) {
-                        ga_attention_weights(prow, in + s * T * 3 * d, L, d, h, t);
-                        ivl *pt = o2 + s * H * T * T + (h * T + t) * T;
-                        for (size_t u = 0; u < T; u++)
-                            PT(pt[u], u <= t ? prow[u] : 0.0);
-                    }
+                ga_attention_weights(prow, in + s * T * 3 * d, L, d, net->kernel);
+                for (size_t e = 0; e < H * T * T; e++)
+                    PT(o2[s * H * T * T + e], prow[e]);
             }
             if (status)
                 break;

@@ -1,6 +1,7 @@
 /* ga_activation.c: elementwise activations and their derivatives, in forms
  * that stay finite and accurate for |z| up to DBL_MAX. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "ga_core.h"
@@ -85,7 +86,11 @@ double ga_activation_lipschitz_deriv(ga_activation a, double param)
     }
 }
 
-void ga_act_eval(double *value, double *deriv, ga_activation a, double param, double z)
+/* ga_act_eval's body, inlined into the loops of ga_act_eval_n */
+#ifdef __GNUC__
+__attribute__((always_inline))
+#endif
+static inline void act_eval(double *value, double *deriv, ga_activation a, double param, double z)
 {
     double v, d;
     switch (a) {
@@ -169,6 +174,35 @@ void ga_act_eval(double *value, double *deriv, ga_activation a, double param, do
         *value = v;
     if (deriv)
         *deriv = d;
+}
+
+void ga_act_eval(double *value, double *deriv, ga_activation a, double param, double z)
+{
+    act_eval(value, deriv, a, param, z);
+}
+
+void ga_act_eval_n(double *value, double *deriv, ga_activation a, double param, const double *z,
+                   size_t n)
+{
+    /* the cheap ones with the activation a constant: loops without a switch */
+#define ACT_LOOP(A) for (size_t i = 0; i < n; i++) act_eval(&value[i], &deriv[i], (A), param, z[i])
+    switch (a) {
+    case GA_ACT_RELU:
+        /* z > 0 ? z : 0 and 1 or 0 by a mask (NaN and -0 give +0, as in
+         * act_eval): no branch on the data, whose signs no predictor knows */
+        for (size_t i = 0; i < n; i++) {
+            uint64_t bits, pos = (uint64_t)0 - (uint64_t)(z[i] > 0);
+            memcpy(&bits, &z[i], sizeof bits);
+            bits &= pos;
+            memcpy(&value[i], &bits, sizeof bits);
+            deriv[i] = (double)(z[i] > 0);
+        }
+        break;
+    case GA_ACT_LEAKY_RELU: ACT_LOOP(GA_ACT_LEAKY_RELU); break;
+    case GA_ACT_IDENTITY: ACT_LOOP(GA_ACT_IDENTITY); break;
+    default: ACT_LOOP(a);
+    }
+#undef ACT_LOOP
 }
 
 double ga_act_value(ga_activation a, double param, double z)

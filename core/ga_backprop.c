@@ -1,12 +1,17 @@
 /* ga_backprop.c: forward and backward passes in double.
  *
- * Every product goes through one routine, matmul(), which either calls GSL's
- * CBLAS interface (gsl_blas_dgemm: GSL's own CBLAS or OpenBLAS, chosen at
- * build time) or the reference kernel: plain loops that sum each dot product
- * in index order starting from 0, the order reference BLAS uses. With
- * -ffp-contract=off the reference kernel gives the same bits on any compiler.
+ * Every matrix product goes through one routine, gemm(), which either calls
+ * GSL's CBLAS interface (gsl_blas_dgemm: GSL's own CBLAS or OpenBLAS, chosen
+ * at build time) or the reference kernel: plain loops that sum each dot
+ * product in index order starting from 0, the order reference BLAS uses.
+ * Dense layers are products; convolutions (lowered to a matrix per sample)
+ * and attention (per sample and head) are products with the BLAS kernel,
+ * and with the reference kernel the plain loops of their sections, the sums
+ * of the generic reference in its order. With -ffp-contract=off the
+ * reference kernel gives the same bits on any compiler.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <gsl/gsl_blas.h>
@@ -14,31 +19,42 @@
 #include "ga_core.h"
 #include "ga_loss_internal.h"
 
-/* C (M, N) = op(A) (M, K) . op(B) (K, N); op(X) = X, or X^T where trans_X is
- * set, in which case X is stored (K, M) resp. (N, K). Row-major throughout. */
-static void matmul(double *C, const double *A, int trans_a, const double *B, int trans_b,
-                   size_t M, size_t N, size_t K, ga_kernel kernel)
+/* C (M, N) = op(A) (M, K) . op(B) (K, N), or C += that where acc is set;
+ * op(X) = X, or X^T where trans_X is set, in which case X is stored (K, M)
+ * resp. (N, K). Row-major, each matrix with its leading dimension (lda, ldb,
+ * ldc: the distance between its rows, at least its stored width), so that a
+ * head's slice of a token row is a matrix too. */
+static void gemm(double *C, size_t ldc, const double *A, size_t lda, int trans_a, const double *B,
+                 size_t ldb, int trans_b, size_t M, size_t N, size_t K, int acc, ga_kernel kernel)
 {
     if (kernel == GA_KERNEL_REFERENCE) {
         for (size_t i = 0; i < M; i++)
             for (size_t j = 0; j < N; j++) {
                 double s = 0.0;
                 for (size_t k = 0; k < K; k++) {
-                    double a = trans_a ? A[k * M + i] : A[i * K + k];
-                    double b = trans_b ? B[j * K + k] : B[k * N + j];
+                    double a = trans_a ? A[k * lda + i] : A[i * lda + k];
+                    double b = trans_b ? B[j * ldb + k] : B[k * ldb + j];
                     s += a * b;
                 }
-                C[i * N + j] = s;
+                C[i * ldc + j] = acc ? C[i * ldc + j] + s : s;
             }
         return;
     }
-    gsl_matrix_const_view Av = trans_a ? gsl_matrix_const_view_array(A, K, M)
-                                       : gsl_matrix_const_view_array(A, M, K);
-    gsl_matrix_const_view Bv = trans_b ? gsl_matrix_const_view_array(B, N, K)
-                                       : gsl_matrix_const_view_array(B, K, N);
-    gsl_matrix_view Cv = gsl_matrix_view_array(C, M, N);
+    gsl_matrix_const_view Av = trans_a ? gsl_matrix_const_view_array_with_tda(A, K, M, lda)
+                                       : gsl_matrix_const_view_array_with_tda(A, M, K, lda);
+    gsl_matrix_const_view Bv = trans_b ? gsl_matrix_const_view_array_with_tda(B, N, K, ldb)
+                                       : gsl_matrix_const_view_array_with_tda(B, K, N, ldb);
+    gsl_matrix_view Cv = gsl_matrix_view_array_with_tda(C, M, N, ldc);
     gsl_blas_dgemm(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, 1.0,
-                   &Av.matrix, &Bv.matrix, 0.0, &Cv.matrix);
+                   &Av.matrix, &Bv.matrix, acc ? 1.0 : 0.0, &Cv.matrix);
+}
+
+/* gemm on contiguous matrices, C overwritten: the reference kernel sums each
+ * dot product in index order starting from 0, the order reference BLAS uses */
+static void matmul(double *C, const double *A, int trans_a, const double *B, int trans_b,
+                   size_t M, size_t N, size_t K, ga_kernel kernel)
+{
+    gemm(C, N, A, trans_a ? M : K, trans_a, B, trans_b ? K : N, trans_b, M, N, K, 0, kernel);
 }
 
 static size_t layer_fan_in(const ga_net *net, size_t l)
@@ -56,16 +72,25 @@ static int check_args(const ga_workspace *ws, const ga_net *net, const double *p
     return GA_OK;
 }
 
+/* 1 when every v[i] is finite: no exponent field all ones, tested on the
+ * bits without a branch per entry */
 static int all_finite(const double *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return 0;
-    return 1;
+    const uint64_t E = UINT64_C(0x7ff0000000000000);
+    uint64_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t b;
+        memcpy(&b, &v[i], sizeof b);
+        bad |= (uint64_t)((b & E) == E);
+    }
+    return !bad;
 }
 
-/* ---- convolutions and pooling (ga_core.h; the generic reference's
- * conv_row and conv_backward compute the same sums) ---------------------- */
+/* ---- convolutions and pooling (ga_core.h). With the reference kernel, or
+ * where an operand is not finite, the plain loops below: the sums the
+ * generic reference's conv_row and conv_backward compute, in the same order.
+ * Otherwise each sample's input is lowered to a matrix (conv_lower) and the
+ * sums are dgemm's, in BLAS's order (the enclosure holds any order). ------ */
 
 /* tap (u, v) of output (i, j) in channel ci: its input's index, 0 outside */
 static int tap_at(size_t *at, const ga_geom *g, size_t ci, size_t i, size_t j, size_t u, size_t v)
@@ -77,11 +102,72 @@ static int tap_at(size_t *at, const ga_geom *g, size_t ci, size_t i, size_t j, s
     return 1;
 }
 
-/* z (B, oc ho wo) = conv(x (B, c h w)) + b; W (oc, c kh kw); sums in index order */
-static void conv_forward(double *z, const double *x, const ga_geom *g, const double *W,
-                         const double *b, size_t batch)
+/* The outputs j0 <= j < j1 whose tap v along a row lies inside the image
+ * (padded coordinate j sw + v in [pw, pw + w)); the same along a column
+ * with (i, u, sh, ph, h). */
+static void tap_span(size_t *j0, size_t *j1, size_t v, size_t sw, size_t pw, size_t w, size_t wo)
+{
+    *j0 = v >= pw ? 0 : (pw - v + sw - 1) / sw;
+    *j1 = v >= pw + w ? 0 : (pw + w - v + sw - 1) / sw;
+    if (*j1 > wo)
+        *j1 = wo;
+    if (*j0 > *j1)
+        *j0 = *j1;
+}
+
+/* One sample's image x (c h w) lowered (im2col): col (c kh kw, ho wo), row
+ * t = (ci, u, v) holding tap t of every output (i, j), 0 in the padding.
+ * With fold (c h w) given instead of x, the adjoint: fold += each entry of
+ * col at the input it was taken from (col2im), padding entries dropped. */
+static void conv_lower(double *col, const double *x, double *fold, const ga_geom *g)
+{
+    size_t P = g->ho * g->wo, i0, i1, j0, j1, sw = g->sw;
+    for (size_t ci = 0; ci < g->c; ci++)
+        for (size_t u = 0; u < g->kh; u++) {
+            tap_span(&i0, &i1, u, g->sh, g->ph, g->h, g->ho);
+            for (size_t v = 0; v < g->kw; v++) {
+                tap_span(&j0, &j1, v, g->sw, g->pw, g->w, g->wo);
+                double *r = col + ((ci * g->kh + u) * g->kw + v) * P;
+                if (!fold && (i0 > 0 || i1 < g->ho || j0 > 0 || j1 < g->wo))
+                    memset(r, 0, P * sizeof *r);
+                for (size_t i = i0; i < i1; i++) {
+                    /* the input index of output (i, 0), modulo 2^N: j0 sw + v >= pw */
+                    size_t at = (ci * g->h + i * g->sh + u - g->ph) * g->w + v - g->pw;
+                    double *ri = r + i * g->wo;
+                    if (fold && sw == 1)
+                        for (size_t j = j0; j < j1; j++)
+                            fold[at + j] += ri[j];
+                    else if (fold)
+                        for (size_t j = j0; j < j1; j++)
+                            fold[at + j * sw] += ri[j];
+                    else if (sw == 1)
+                        memcpy(ri + j0, x + at + j0, (j1 - j0) * sizeof *ri);
+                    else
+                        for (size_t j = j0; j < j1; j++)
+                            ri[j] = x[at + j * sw];
+                }
+            }
+        }
+}
+
+/* z (B, oc ho wo) = conv(x (B, c h w)) + b; W (oc, c kh kw); col scratch
+ * (c kh kw, ho wo). Lowered: z_n (oc, ho wo) = W col_n; the padding's zeros
+ * enter as 0 W, so only with W finite. */
+static void conv_forward(double *z, double *col, const double *x, const ga_geom *g, const double *W,
+                         const double *b, size_t batch, ga_kernel kernel)
 {
     size_t wi = g->c * g->h * g->w, wo = g->oc * g->ho * g->wo, taps = g->c * g->kh * g->kw, at;
+    size_t P = g->ho * g->wo;
+    if (kernel == GA_KERNEL_BLAS && all_finite(W, g->oc * taps)) {
+        for (size_t n = 0; n < batch; n++) {
+            conv_lower(col, x + n * wi, NULL, g);
+            gemm(z + n * wo, P, W, taps, 0, col, P, 0, g->oc, P, taps, 0, kernel);
+            for (size_t o = 0; o < g->oc; o++)
+                for (size_t e = 0; e < P; e++)
+                    z[n * wo + o * P + e] += b[o];
+        }
+        return;
+    }
     for (size_t n = 0; n < batch; n++)
         for (size_t o = 0; o < g->oc; o++)
             for (size_t i = 0; i < g->ho; i++)
@@ -96,47 +182,99 @@ static void conv_forward(double *z, const double *x, const ga_geom *g, const dou
                 }
 }
 
-size_t ga_pool_argmax(const double *x, const ga_geom *g, size_t ci, size_t i, size_t j)
+/* The first largest entry of a window of kh rows of kw entries, x[at + u w
+ * + v]: its index. best moves where x > top (never for a NaN) by a mask,
+ * not a branch, whose outcome on data no predictor knows. */
+static inline size_t window_argmax(const double *x, size_t at, size_t w, size_t kh, size_t kw)
 {
-    size_t best = SIZE_MAX, at;
-    for (size_t u = 0; u < g->kh; u++)
-        for (size_t v = 0; v < g->kw; v++)
-            if (tap_at(&at, g, ci, i, j, u, v) && (best == SIZE_MAX || x[at] > x[best]))
-                best = at;
+    size_t best = at;
+    double top = x[at];
+    for (size_t u = 0; u < kh; u++)
+        for (size_t v = 0; v < kw; v++) {
+            size_t e = at + u * w + v, more = (size_t)0 - (size_t)(x[e] > top);
+            best = (best & ~more) | (e & more);
+            top = x[e] > top ? x[e] : top;
+        }
     return best;
 }
 
-/* a (B, c ho wo) = max or mean of each window of x (B, c h w) */
+size_t ga_pool_argmax(const double *x, const ga_geom *g, size_t ci, size_t i, size_t j)
+{
+    /* the window's taps inside the image: u0 <= u < u1, v0 <= v < v1 */
+    size_t hh = i * g->sh, ww = j * g->sw;
+    size_t u0 = hh < g->ph ? g->ph - hh : 0, v0 = ww < g->pw ? g->pw - ww : 0;
+    size_t u1 = hh >= g->ph + g->h ? 0 : g->ph + g->h - hh, v1 = ww >= g->pw + g->w ? 0 : g->pw + g->w - ww;
+    u1 = u1 < g->kh ? u1 : g->kh;
+    v1 = v1 < g->kw ? v1 : g->kw;
+    if (u0 >= u1 || v0 >= v1)
+        return SIZE_MAX;
+    return window_argmax(x, (ci * g->h + hh + u0 - g->ph) * g->w + ww + v0 - g->pw, g->w, u1 - u0,
+                         v1 - v0);
+}
+
+/* a (B, c ho wo) = max or mean of each window of x (B, c h w). A pool has no
+ * padding and every window inside the image (ga_net_desc_validate): window
+ * (ci, i, j) starts at x[(ci h + i sh) w + j sw]. */
 static void pool_forward(double *a, const double *x, const ga_geom *g, int is_max, size_t batch)
 {
-    size_t wi = g->c * g->h * g->w, wo = g->c * g->ho * g->wo, at;
+    size_t wi = g->c * g->h * g->w, wo = g->c * g->ho * g->wo;
     for (size_t n = 0; n < batch; n++)
         for (size_t ci = 0; ci < g->c; ci++)
             for (size_t i = 0; i < g->ho; i++)
                 for (size_t j = 0; j < g->wo; j++) {
                     const double *xr = x + n * wi;
+                    size_t at = (ci * g->h + i * g->sh) * g->w + j * g->sw;
                     double *r = &a[n * wo + (ci * g->ho + i) * g->wo + j];
                     if (is_max) {
-                        *r = xr[ga_pool_argmax(xr, g, ci, i, j)];
+                        *r = xr[window_argmax(xr, at, g->w, g->kh, g->kw)];
                         continue;
                     }
                     double s = 0.0;
                     for (size_t u = 0; u < g->kh; u++)
                         for (size_t v = 0; v < g->kw; v++)
-                            if (tap_at(&at, g, ci, i, j, u, v))
-                                s += xr[at];
+                            s += xr[at + u * g->w + v];
                     *r = s / (double)(g->kh * g->kw);
                 }
 }
 
 /* A conv layer's dW (+ lambda W), db from delta = dL/dz (B, oc ho wo) and
  * its input x; din (B, c h w, may be NULL) = its input's gradient, zeroed
- * and summed over the taps */
-static void conv_backward(double *dW, double *db, double *din, const double *delta, const double *x,
-                          const ga_geom *g, const double *W, double lambda, size_t batch)
+ * and summed over the taps; col scratch (c kh kw, ho wo). Lowered, per
+ * sample: dW += delta_n col_n^T (the padding's zeros enter as 0 delta, so
+ * only with every delta finite), then col = W^T delta_n folded back into
+ * din_n. */
+static void conv_backward(double *dW, double *db, double *din, double *col, const double *delta,
+                          const double *x, const ga_geom *g, const double *W, double lambda,
+                          size_t batch, ga_kernel kernel)
 {
     size_t wi = g->c * g->h * g->w, wo = g->oc * g->ho * g->wo, taps = g->c * g->kh * g->kw, at;
-    for (size_t o = 0; o < g->oc; o++) {
+    size_t P = g->ho * g->wo;
+    /* db[o] summed over (n, e) in order, the oc sums side by side (no chain
+     * of dependent additions) */
+    memset(db, 0, g->oc * sizeof *db);
+    for (size_t n = 0; n < batch; n++)
+        for (size_t e = 0; e < P; e++)
+            for (size_t o = 0; o < g->oc; o++)
+                db[o] += delta[n * wo + o * P + e];
+    if (din)
+        memset(din, 0, batch * wi * sizeof *din);
+    /* every delta is finite where every db is: a sum with an infinite or NaN
+     * term is never finite (a sum that overflows sends finite deltas to the
+     * plain loops, which is only slower) */
+    if (kernel == GA_KERNEL_BLAS && all_finite(db, g->oc)) {
+        for (size_t n = 0; n < batch; n++) {
+            conv_lower(col, x + n * wi, NULL, g);
+            gemm(dW, taps, delta + n * wo, P, 0, col, P, 1, g->oc, taps, P, n > 0, kernel);
+            if (!din)
+                continue;
+            gemm(col, P, W, taps, 1, delta + n * wo, P, 0, taps, P, g->oc, 0, kernel);
+            conv_lower(col, NULL, din + n * wi, g);
+        }
+        for (size_t e = 0; lambda != 0.0 && e < g->oc * taps; e++)
+            dW[e] += lambda * W[e];
+        return;
+    }
+    for (size_t o = 0; o < g->oc; o++)
         for (size_t t = 0; t < taps; t++) {
             size_t ci = t / (g->kh * g->kw), u = t / g->kw % g->kh, v = t % g->kw;
             double s = 0.0;
@@ -147,16 +285,7 @@ static void conv_backward(double *dW, double *db, double *din, const double *del
                             s += delta[n * wo + (o * g->ho + i) * g->wo + j] * x[n * wi + at];
             dW[o * taps + t] = lambda != 0.0 ? s + lambda * W[o * taps + t] : s;
         }
-        double s = 0.0;
-        for (size_t n = 0; n < batch; n++)
-            for (size_t e = 0; e < g->ho * g->wo; e++)
-                s += delta[n * wo + o * g->ho * g->wo + e];
-        db[o] = s;
-    }
-    if (!din)
-        return;
-    memset(din, 0, batch * wi * sizeof *din);
-    for (size_t n = 0; n < batch; n++)
+    for (size_t n = 0; din && n < batch; n++)
         for (size_t o = 0; o < g->oc; o++)
             for (size_t i = 0; i < g->ho; i++)
                 for (size_t j = 0; j < g->wo; j++)
@@ -172,102 +301,146 @@ static void conv_backward(double *dW, double *db, double *din, const double *del
 static void pool_backward(double *din, const double *dy, const double *x, const ga_geom *g,
                           int is_max, size_t batch)
 {
-    size_t wi = g->c * g->h * g->w, wo = g->c * g->ho * g->wo, at;
+    size_t wi = g->c * g->h * g->w, wo = g->c * g->ho * g->wo;
     memset(din, 0, batch * wi * sizeof *din);
     for (size_t n = 0; n < batch; n++)
         for (size_t ci = 0; ci < g->c; ci++)
             for (size_t i = 0; i < g->ho; i++)
                 for (size_t j = 0; j < g->wo; j++) {
-                    double d = dy[n * wo + (ci * g->ho + i) * g->wo + j];
+                    double d = dy[n * wo + (ci * g->ho + i) * g->wo + j], *dr = din + n * wi;
+                    size_t at = (ci * g->h + i * g->sh) * g->w + j * g->sw; /* as pool_forward's */
                     if (is_max) {
-                        din[n * wi + ga_pool_argmax(x + n * wi, g, ci, i, j)] += d;
+                        dr[window_argmax(x + n * wi, at, g->w, g->kh, g->kw)] += d;
                         continue;
                     }
                     double t = d / (double)(g->kh * g->kw);
                     for (size_t u = 0; u < g->kh; u++)
                         for (size_t v = 0; v < g->kw; v++)
-                            if (tap_at(&at, g, ci, i, j, u, v))
-                                din[n * wi + at] += t;
+                            dr[at + u * g->w + v] += t;
                 }
 }
 
-/* ---- causal self-attention (ga_core.h, ATTENTION; the generic reference's
- * attn_row and attn_backward compute the same sums) ------------------------ */
+/* ---- causal self-attention (ga_core.h, ATTENTION). Per sample and head,
+ * the scores S = Q K^T, the weights P = softmax of S's lower triangle,
+ * out = P V, and backward dP = dout V^T, dS = P (dP - rowsum(P dP)) m,
+ * dQ = dS K, dK = dS^T Q, dV = P^T dout: dense products (gemm) whose zeros
+ * above the diagonal enter as 0 v, 0 q, 0 dout, so only where a sample's x
+ * and dout are finite and with the BLAS kernel. Otherwise the plain loops,
+ * the sums the generic reference's attn_row and attn_backward compute, in
+ * the same order. ----------------------------------------------------------- */
 
-/* the weights p (t + 1) of head h, token t of one sample's row x (T, 3d) */
-void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d, size_t h,
-                          size_t t)
+void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d,
+                          ga_kernel kernel)
 {
-    size_t hs = d / L->heads, w3 = 3 * d;
-    const double *q = x + t * w3 + h * hs;
-    size_t jmax = 0;
-    for (size_t u = 0; u <= t; u++) {
-        const double *k = x + u * w3 + d + h * hs;
-        double s = 0.0;
-        for (size_t i = 0; i < hs; i++)
-            s += q[i] * k[i];
-        p[u] = s * L->act_param;
-        if (p[u] > p[jmax])
-            jmax = u;
+    size_t T = ga_layer_tokens(L), hs = d / L->heads, w3 = 3 * d;
+    for (size_t h = 0; h < L->heads; h++) {
+        double *ph = p + h * T * T;
+        gemm(ph, T, x + h * hs, w3, 0, x + d + h * hs, w3, 1, T, T, hs, 0, kernel); /* q_t . k_u */
+        for (size_t t = 0; t < T; t++) {
+            double *r = ph + t * T, sum = 0.0;
+            size_t jmax = 0;
+            for (size_t u = 0; u <= t; u++) {
+                r[u] *= L->act_param;
+                if (r[u] > r[jmax])
+                    jmax = u;
+            }
+            double mx = r[jmax];
+            for (size_t u = 0; u <= t; u++) {
+                r[u] = exp(r[u] - mx);
+                sum += r[u];
+            }
+            for (size_t u = 0; u <= t; u++)
+                r[u] /= sum;
+            for (size_t u = t + 1; u < T; u++)
+                r[u] = 0.0;
+        }
     }
-    double mx = p[jmax], sum = 0.0;
-    for (size_t u = 0; u <= t; u++) {
-        p[u] = exp(p[u] - mx);
-        sum += p[u];
-    }
-    for (size_t u = 0; u <= t; u++)
-        p[u] /= sum;
 }
 
-/* a (B, T d) from x (B, T 3d); p scratch (T) */
-static void attn_forward(double *a, const double *x, const ga_layer_desc *L, double *p, size_t batch)
+/* a (B, T d) from x (B, T 3d); p scratch (H T T) */
+static void attn_forward(double *a, const double *x, const ga_layer_desc *L, double *p, size_t batch,
+                         ga_kernel kernel)
 {
     size_t T = ga_layer_tokens(L), d = L->n_out / T, hs = d / L->heads, w3 = 3 * d;
-    for (size_t n = 0; n < batch; n++)
-        for (size_t h = 0; h < L->heads; h++)
-            for (size_t t = 0; t < T; t++) {
-                const double *xr = x + n * T * w3;
-                ga_attention_weights(p, xr, L, d, h, t);
+    for (size_t n = 0; n < batch; n++) {
+        const double *xr = x + n * T * w3;
+        double *ar = a + n * T * d;
+        ga_attention_weights(p, xr, L, d, kernel);
+        int dense = kernel == GA_KERNEL_BLAS && all_finite(xr, T * w3);
+        for (size_t h = 0; h < L->heads; h++) {
+            const double *ph = p + h * T * T, *v = xr + 2 * d + h * hs;
+            if (dense) {
+                gemm(ar + h * hs, d, ph, T, 0, v, w3, 0, T, hs, T, 0, kernel);
+                continue;
+            }
+            for (size_t t = 0; t < T; t++)
                 for (size_t i = 0; i < hs; i++) {
                     double s = 0.0;
                     for (size_t u = 0; u <= t; u++)
-                        s += p[u] * xr[u * w3 + 2 * d + h * hs + i];
-                    a[n * T * d + t * d + h * hs + i] = s;
+                        s += ph[t * T + u] * v[u * w3 + i];
+                    ar[t * d + h * hs + i] = s;
                 }
-            }
+        }
+    }
 }
 
-/* din (B, T 3d) = the input's gradient from dy (B, T d), zeroed and summed;
- * p, dp scratch (T each) */
+/* din (B, T 3d) = the input's gradient from dy (B, T d); p, dp scratch
+ * (H T T and T T) */
 static void attn_backward(double *din, const double *dy, const double *x, const ga_layer_desc *L,
-                          double *p, double *dp, size_t batch)
+                          double *p, double *dp, size_t batch, ga_kernel kernel)
 {
     size_t T = ga_layer_tokens(L), d = L->n_out / T, hs = d / L->heads, w3 = 3 * d;
-    memset(din, 0, batch * T * w3 * sizeof *din);
-    for (size_t n = 0; n < batch; n++)
-        for (size_t h = 0; h < L->heads; h++)
+    double m = L->act_param;
+    for (size_t n = 0; n < batch; n++) {
+        const double *xr = x + n * T * w3, *dyr = dy + n * T * d;
+        double *gr = din + n * T * w3;
+        ga_attention_weights(p, xr, L, d, kernel);
+        int dense = kernel == GA_KERNEL_BLAS && all_finite(xr, T * w3) && all_finite(dyr, T * d);
+        if (!dense)
+            memset(gr, 0, T * w3 * sizeof *gr);
+        for (size_t h = 0; h < L->heads; h++) {
+            const double *ph = p + h * T * T, *q = xr + h * hs, *k = q + d, *v = q + 2 * d;
+            const double *go = dyr + h * hs;
+            double *dq = gr + h * hs, *dk = dq + d, *dv = dq + 2 * d;
+            if (dense) {
+                gemm(dp, T, go, d, 0, v, w3, 1, T, T, hs, 0, kernel); /* dP = dout V^T */
+                for (size_t t = 0; t < T; t++) {
+                    const double *pt = ph + t * T;
+                    double *r = dp + t * T, S = 0.0;
+                    for (size_t u = 0; u <= t; u++)
+                        S += pt[u] * r[u];
+                    for (size_t u = 0; u <= t; u++)
+                        r[u] = (pt[u] * (r[u] - S)) * m;
+                    for (size_t u = t + 1; u < T; u++)
+                        r[u] = 0.0;
+                }
+                gemm(dq, w3, dp, T, 0, k, w3, 0, T, hs, T, 0, kernel); /* dS K */
+                gemm(dk, w3, dp, T, 1, q, w3, 0, T, hs, T, 0, kernel); /* dS^T Q */
+                gemm(dv, w3, ph, T, 1, go, d, 0, T, hs, T, 0, kernel); /* P^T dout */
+                continue;
+            }
             for (size_t t = 0; t < T; t++) {
-                const double *xr = x + n * T * w3, *go = dy + n * T * d + t * d + h * hs;
-                double *gr = din + n * T * w3;
-                ga_attention_weights(p, xr, L, d, h, t);
+                const double *pt = ph + t * T;
                 double S = 0.0;
                 for (size_t u = 0; u <= t; u++) {
                     double s = 0.0;
                     for (size_t i = 0; i < hs; i++)
-                        s += go[i] * xr[u * w3 + 2 * d + h * hs + i];
+                        s += go[t * d + i] * v[u * w3 + i];
                     dp[u] = s;
                 }
                 for (size_t u = 0; u <= t; u++)
-                    S += p[u] * dp[u];
+                    S += pt[u] * dp[u];
                 for (size_t u = 0; u <= t; u++) {
-                    double ds = (p[u] * (dp[u] - S)) * L->act_param;
+                    double ds = (pt[u] * (dp[u] - S)) * m;
                     for (size_t i = 0; i < hs; i++) {
-                        gr[t * w3 + h * hs + i] += ds * xr[u * w3 + d + h * hs + i];     /* dq_t */
-                        gr[u * w3 + d + h * hs + i] += ds * xr[t * w3 + h * hs + i];     /* dk_u */
-                        gr[u * w3 + 2 * d + h * hs + i] += p[u] * go[i];                 /* dv_u */
+                        dq[t * w3 + i] += ds * k[u * w3 + i];
+                        dk[u * w3 + i] += ds * q[t * w3 + i];
+                        dv[u * w3 + i] += pt[u] * go[t * d + i];
                     }
                 }
             }
+        }
+    }
 }
 
 /* ---- a recurrent cell over T steps (ga_core.h, RNN; the generic
@@ -414,6 +587,18 @@ static void norm_row(double *xh, double *r, double *a, const double *x, size_t n
         a[k] = ln ? gamma[k] * xh[k] + beta[k] : xh[k] * gamma[k];
 }
 
+/* Where the forward pass leaves a softmax loss's exponentials for the
+ * backward (ga_loss_sample_term's e): the last layer's dact, which an
+ * identity or softmax output does not use; NULL for the other losses. */
+static double *loss_exps(const ga_workspace *ws, const ga_net_desc *d)
+{
+    const ga_layer_desc *L = &d->layers[d->n_layers - 1];
+    int softmax_loss = d->loss.kind == GA_LOSS_SOFTMAX_CE || d->loss.kind == GA_LOSS_CCE;
+    return softmax_loss && (L->act == GA_ACT_IDENTITY || L->act == GA_ACT_SOFTMAX)
+               ? ws->dact[d->n_layers - 1]
+               : NULL;
+}
+
 int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *params,
                const double *x, const double *y, size_t batch)
 {
@@ -433,6 +618,8 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
         const ga_view *W = &net->views[2 * l], *b = &net->views[2 * l + 1];
         size_t fan_in = layer_fan_in(net, l), fan_out = L->n_out;
         double *z = ws->z[l], *a = ws->a[l]; /* (B, fan_out) */
+        if ((L->kind == GA_LAYER_CONV || L->kind == GA_LAYER_ATTENTION) && !ws->scratch)
+            return GA_EINVAL; /* a workspace allocated for another net */
         if (L->kind != GA_LAYER_DENSE && L->kind != GA_LAYER_CONV) {
             if (!ws->grad_a)
                 return GA_EINVAL; /* a workspace allocated for another net */
@@ -453,7 +640,7 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
             } else if (L->kind == GA_LAYER_RNN) {
                 rnn_forward(z, a, ws->dact[l], a_prev, net, l, params, batch);
             } else if (L->kind == GA_LAYER_ATTENTION) {
-                attn_forward(a, a_prev, L, ws->delta, batch);
+                attn_forward(a, a_prev, L, ws->scratch, batch, net->kernel);
                 memcpy(z, a, batch * fan_out * sizeof *z);
             } else if (L->kind == GA_LAYER_BIAS) {
                 for (size_t n = 0; n < batch; n++)
@@ -485,7 +672,8 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
             continue;
         }
         if (L->kind == GA_LAYER_CONV) {
-            conv_forward(z, a_prev, &L->geom, params + W->offset, params + b->offset, batch);
+            conv_forward(z, ws->scratch, a_prev, &L->geom, params + W->offset, params + b->offset, batch,
+                         net->kernel);
         } else {
             size_t T = ga_layer_tokens(L), rows = batch * T, dout = fan_out / T;
             matmul(z, a_prev, 0, params + W->offset, d->layout == GA_LAYOUT_COLUMN, rows, dout,
@@ -500,8 +688,7 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
         else if (L->act == GA_ACT_IDENTITY)
             memcpy(a, z, batch * fan_out * sizeof *a);
         else
-            for (size_t i = 0; i < batch * fan_out; i++)
-                ga_act_eval(&a[i], &ws->dact[l][i], L->act, L->act_param, z[i]);
+            ga_act_eval_n(a, ws->dact[l], L->act, L->act_param, z, batch * fan_out);
         a_prev = a;
     }
 
@@ -509,9 +696,10 @@ int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *
     const double *z = ws->z[d->n_layers - 1], *a = ws->a[d->n_layers - 1];
     /* a last layer of T tokens: B T rows of n_out / T */
     size_t lt = ga_layer_tokens(&d->layers[d->n_layers - 1]), rows = batch * lt, nl = n_last / lt;
-    double sum = 0.0;
+    double sum = 0.0, *e = loss_exps(ws, d);
     for (size_t n = 0; n < rows; n++)
-        sum += ga_loss_sample_term(ld->kind, z + n * nl, a + n * nl, y + n * nl, nl);
+        sum += ga_loss_sample_term(ld->kind, z + n * nl, a + n * nl, y + n * nl, nl,
+                                   e ? e + n * nl : NULL);
     double reduced = sum;
     if (ld->reduction == GA_REDUCE_MEAN)
         reduced = sum / ((double)rows * (double)nl);
@@ -567,21 +755,23 @@ static void dense_param_grads(double *dparams, const ga_net *net, size_t l, cons
         matmul(dparams + W->offset, delta, 1, a_prev, 0, fan_out, fan_in, batch, net->kernel);
     else
         matmul(dparams + W->offset, a_prev, 1, delta, 0, fan_in, fan_out, batch, net->kernel);
-    for (size_t k = 0; k < fan_out; k++) {
-        double s = 0.0;
-        for (size_t n = 0; n < batch; n++)
-            s += delta[n * fan_out + k];
-        dparams[b->offset + k] = s;
-    }
+    /* db[k] summed over n in order, the rows taken one after another */
+    double *db = dparams + b->offset;
+    memset(db, 0, fan_out * sizeof *db);
+    for (size_t n = 0; n < batch; n++)
+        for (size_t k = 0; k < fan_out; k++)
+            db[k] += delta[n * fan_out + k];
     if (lambda != 0.0)
         for (size_t i = 0; i < W->rows * W->cols; i++)
             dparams[W->offset + i] += lambda * params[W->offset + i];
 }
 
 /* acc (m) += v (m); acc may be NULL (a gradient nobody asked for) */
-static void add_into(double *acc, const double *v, size_t m)
+static void add_into(double *restrict acc, const double *restrict v, size_t m)
 {
-    for (size_t i = 0; acc && i < m; i++)
+    if (!acc)
+        return;
+    for (size_t i = 0; i < m; i++)
         acc[i] += v[i];
 }
 
@@ -627,7 +817,8 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
         if (L->kind == GA_LAYER_ATTENTION) {
             if (g_prev) {
                 size_t T = ga_layer_tokens(L);
-                attn_backward(ws->delta_prev, g, a_prev, L, ws->delta, ws->delta + T, batch);
+                attn_backward(ws->delta_prev, g, a_prev, L, ws->scratch,
+                              ws->scratch + L->heads * T * T, batch, net->kernel);
                 add_into(g_prev, ws->delta_prev, m);
             }
             continue;
@@ -671,16 +862,16 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
             const double *gamma = params + W->offset, *xh = ws->z[l], *r = ws->dact[l];
             int bn = L->kind == GA_LAYER_BATCHNORM, center = L->kind != GA_LAYER_RMSNORM;
             size_t T = ga_layer_tokens(L), rows = batch * T, dw = L->n_out / T;
-            for (size_t k = 0; k < dw; k++) {
-                double sg = 0.0, sb = 0.0;
-                for (size_t n = 0; n < rows; n++) {
-                    sg += g[n * dw + k] * xh[n * dw + k];
-                    sb += g[n * dw + k];
+            double *dgamma = dparams + W->offset, *dbeta = dparams + b->offset;
+            memset(dgamma, 0, dw * sizeof *dgamma);
+            if (center)
+                memset(dbeta, 0, dw * sizeof *dbeta);
+            for (size_t n = 0; n < rows; n++) /* each k's sums over n in order, row by row */
+                for (size_t k = 0; k < dw; k++) {
+                    dgamma[k] += g[n * dw + k] * xh[n * dw + k];
+                    if (center)
+                        dbeta[k] += g[n * dw + k];
                 }
-                dparams[W->offset + k] = sg;
-                if (center)
-                    dparams[b->offset + k] = sb;
-            }
             if (!g_prev)
                 continue;
             double *dxh = ws->delta; /* a row's or a feature's dxh */
@@ -700,7 +891,8 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
         if (L->kind == GA_LAYER_CONV) {
             const ga_view *b = &net->views[2 * l + 1];
             conv_backward(dparams + W->offset, dparams + b->offset, g_prev ? ws->delta_prev : NULL,
-                          delta, a_prev, &L->geom, params + W->offset, d->loss.weight_decay, batch);
+                          ws->scratch, delta, a_prev, &L->geom, params + W->offset,
+                          d->loss.weight_decay, batch, net->kernel);
             add_into(g_prev, ws->delta_prev, m);
             continue;
         }
@@ -735,10 +927,12 @@ int ga_backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net
         factor = ld->scale / (double)rows;
 
     double *delta = ws->delta, *delta_prev = ws->delta_prev; /* (B, width) */
+    const double *e = loss_exps(ws, d);
     for (size_t n = 0; n < rows; n++) {
         const double *z = ws->z[last] + n * n_last, *a = ws->a[last] + n * n_last;
         double *dz = delta + n * n_last;
-        ga_loss_sample_dz(dz, ld->kind, z, a, y + n * n_last, n_last, factor);
+        ga_loss_sample_dz(dz, ld->kind, z, a, y + n * n_last, n_last, factor,
+                          e ? e + n * n_last : NULL);
         if (!ga_loss_fuses_output(ld->kind))
             chain_activation(dz, dz, &d->layers[last], ws->dact[last] + n * n_last, a, n_last);
     }

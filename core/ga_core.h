@@ -117,6 +117,10 @@ int ga_activation_is_generic(ga_activation a);
  * DBL_MAX where the mathematical value is finite. ga_act_eval gives both
  * from one exponential; the two single-valued calls return the same bits. */
 void ga_act_eval(double *value, double *deriv, ga_activation a, double param, double z);
+/* ga_act_eval on n entries: value (n), deriv (n) from z (n), the same bits
+ * without a call per entry. */
+void ga_act_eval_n(double *value, double *deriv, ga_activation a, double param, const double *z,
+                   size_t n);
 double ga_act_value(ga_activation a, double param, double z);
 /* f'(z); a_val = f(z) is passed so the derivative can reuse it. */
 double ga_act_deriv(ga_activation a, double param, double z, double a_val);
@@ -187,8 +191,9 @@ typedef enum { GA_LAYOUT_COLUMN = 0, GA_LAYOUT_ROW = 1 } ga_layout;
  *              a[t dim + k] = E[x_t, k] (n_out = T dim)             param E (vocab, dim)
  *   CONV       x a (c, h, w) image in C order (NCHW; conv1d: h = 1), zero padding
  *              ph, pw, strides sh, sw: z[o, i, j] = (sum over (ci, u, v) in the image of
- *              W[o, ci, u, v] x[ci, i sh + u - ph, j sw + v - pw]) + b[o], the sum in
- *              index order (ci, u, v); a = f(z)   params W (oc, c kh kw), b (oc)
+ *              W[o, ci, u, v] x[ci, i sh + u - ph, j sw + v - pw]) + b[o] (the reference
+ *              kernel sums in index order (ci, u, v), BLAS in its own); a = f(z)
+ *                                                 params W (oc, c kh kw), b (oc)
  *   MAXPOOL    a[ci, i, j] = max of the window x[ci, i sh + u, j sw + v] (u < kh, v < kw);
  *              the first largest in index order takes the gradient (a tie is a kink)
  *   AVGPOOL    a[ci, i, j] = (sum of the window) / (kh kw); each entry gets dy / (kh kw)
@@ -270,11 +275,18 @@ typedef struct {
                            by B T) */
 } ga_layer_desc;
 
-/* The attention weights p (t + 1) of head h, token t of one sample's row x
- * (T, 3d) of an attention layer L, as the core computes them (its forward
- * and backward passes both call this). */
-void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d, size_t h,
-                          size_t t);
+/* How the double core computes its products: BLAS (gsl_blas_dgemm: GSL's
+ * CBLAS or OpenBLAS, chosen at build time), or the reference kernel's plain
+ * loops, each sum in index order (bit-reproducible). */
+typedef enum { GA_KERNEL_BLAS = 0, GA_KERNEL_REFERENCE = 1 } ga_kernel;
+
+/* The attention weights p (H, T, T) of every head and token of one sample's
+ * row x (T, 3d) of an attention layer L, 0 above the diagonal, as the core
+ * computes them with kernel (its forward and backward passes both call
+ * this): the scores q_t . k_u by a product of the kernel's, scaled by m,
+ * then each row's softmax over u <= t, its largest score subtracted. */
+void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d,
+                          ga_kernel kernel);
 /* The same weights as the float32 core computes them (core/ga_f32.c): every
  * head and token of one sample, p (H, T, T), 0 above the diagonal; x's
  * entries float32 numbers. GA_ENOMEM when its scratch cannot be had. */
@@ -340,8 +352,6 @@ typedef struct {
     int is_weight;   /* a dense layer's W: the tensors weight decay covers */
 } ga_view;
 
-typedef enum { GA_KERNEL_BLAS = 0, GA_KERNEL_REFERENCE = 1 } ga_kernel;
-
 typedef struct {
     ga_net_desc desc;    /* deep copy: desc.layers owned by the net */
     size_t n_params;
@@ -399,8 +409,18 @@ typedef struct {
     double **grad_a;    /* nets with norms or residual adds: grad_a[l] (B, n_out(l)) dL/da of
                            layer l's output; a norm layer keeps xh in z[l] and r in every
                            entry of dact[l]'s row; NULL for a chain */
+    double *scratch;    /* (n_scratch) one sample's lowered conv input (c kh kw, ho wo), or an
+                           attention's weights and their gradients (H T T + T T): the most a
+                           layer needs (ga_workspace_scratch) */
+    size_t n_scratch;
     double *buf;        /* one allocation behind all of the above */
 } ga_workspace;
+
+/* The scratch entries the double core's conv and attention layers need
+ * beside the values (0 for a net with neither): the most of c kh kw ho wo
+ * per conv and H T T + T T per attention. GA_OK, or GA_ERANGE when a count
+ * overflows a size_t. */
+int ga_workspace_scratch(size_t *entries, const ga_net_desc *d);
 
 int ga_workspace_alloc(ga_workspace **out, ga_error *err, const ga_net *net, size_t max_batch);
 void ga_workspace_free(ga_workspace *ws);

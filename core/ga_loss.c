@@ -83,7 +83,7 @@ double ga_cce_prob_term(const double *p, const double *y, size_t n)
 }
 
 double ga_loss_sample_term(ga_loss_kind kind, const double *z, const double *a, const double *y,
-                           size_t n)
+                           size_t n, double *e)
 {
     double t = 0.0;
     switch (kind) {
@@ -114,8 +114,12 @@ double ga_loss_sample_term(ga_loss_kind kind, const double *z, const double *a, 
                 jmax = k;
         double m = z[jmax], r = 0.0;
         for (size_t k = 0; k < n; k++)
-            if (k != jmax)
-                r += exp(z[k] - m);
+            if (k != jmax) {
+                double ek = exp(z[k] - m);
+                r += ek;
+                if (e)
+                    e[k] = ek;
+            }
         double log_s = log1p(r);
         for (size_t k = 0; k < n; k++)
             if (y[k] != 0.0)
@@ -132,7 +136,7 @@ int ga_loss_fuses_output(ga_loss_kind kind)
 }
 
 void ga_loss_sample_dz(double *dz, ga_loss_kind kind, const double *z, const double *a,
-                       const double *y, size_t n, double factor)
+                       const double *y, size_t n, double factor, const double *e)
 {
     switch (kind) {
     case GA_LOSS_BCE:
@@ -156,14 +160,14 @@ void ga_loss_sample_dz(double *dz, ga_loss_kind kind, const double *z, const dou
             if (z[k] > z[jmax])
                 jmax = k;
         double m = z[jmax], r = 0.0, sy = 0.0;
-        for (size_t k = 0; k < n; k++) {
+        for (size_t k = 0; k < n; k++) { /* dz keeps exp(z_k - m) for the loop below */
             sy += y[k];
             if (k != jmax)
-                r += exp(z[k] - m);
+                r += (dz[k] = e ? e[k] : exp(z[k] - m));
         }
         double s = 1.0 + r;
         for (size_t k = 0; k < n; k++) {
-            double p = k == jmax ? 1.0 / s : exp(z[k] - m) / s;
+            double p = k == jmax ? 1.0 / s : dz[k] / s;
             double one_minus_p = k == jmax ? r / s : 1.0 - p;
             dz[k] = factor * (p * (sy - y[k]) - y[k] * one_minus_p);
         }

@@ -22,14 +22,19 @@ static inline double ga_sigmoid(double x)
     return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 }
 
-/* Unreduced loss of one sample: z, a, y are (n) rows of the last layer. */
+/* Unreduced loss of one sample: z, a, y are (n) rows of the last layer.
+ * softmax_ce and cce write exp(z_k - max z) into e (n) unless it is NULL
+ * (the first largest z_k's entry left as it was), for ga_loss_sample_dz. */
 double ga_loss_sample_term(ga_loss_kind kind, const double *z, const double *a, const double *y,
-                           size_t n);
+                           size_t n, double *e);
 /* True when the loss's gradient is taken with respect to z directly (the
  * output activation is fused into it); false for mse (gradient w.r.t. a). */
 int ga_loss_fuses_output(ga_loss_kind kind);
-/* factor * d(term)/dz (fused losses) or factor * d(term)/da (mse) into dz (n). */
+/* factor * d(term)/dz (fused losses) or factor * d(term)/da (mse) into dz (n),
+ * which aliases none of z, a, y. e: NULL, or the exponentials that
+ * ga_loss_sample_term wrote for the same row (the same bits as recomputing
+ * them: exp is a function of z). */
 void ga_loss_sample_dz(double *dz, ga_loss_kind kind, const double *z, const double *a,
-                       const double *y, size_t n, double factor);
+                       const double *y, size_t n, double factor, const double *e);
 
 #endif

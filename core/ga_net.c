@@ -448,6 +448,29 @@ int ga_param_name(char *buf, size_t size, const ga_net *net, size_t i)
     return snprintf(buf, size, "%s[%zu,%zu]", v->name, r, c);
 }
 
+int ga_workspace_scratch(size_t *entries, const ga_net_desc *d)
+{
+    size_t most = 0, n;
+    for (size_t l = 0; l < d->n_layers; l++) {
+        const ga_layer_desc *L = &d->layers[l];
+        const ga_geom *g = &L->geom;
+        size_t T = ga_layer_tokens(L);
+        int ok = 1;
+        if (L->kind == GA_LAYER_CONV)
+            ok = ga_size_mul(&n, g->c * g->kh * g->kw, g->ho) && ga_size_mul(&n, n, g->wo);
+        else if (L->kind == GA_LAYER_ATTENTION)
+            ok = ga_size_mul(&n, T, T) && ga_size_mul(&n, n, L->heads + 1);
+        else
+            n = 0;
+        if (!ok)
+            return GA_ERANGE;
+        if (n > most)
+            most = n;
+    }
+    *entries = most;
+    return GA_OK;
+}
+
 int ga_workspace_alloc(ga_workspace **out, ga_error *err, const ga_net *net, size_t max_batch)
 {
     *out = NULL;
@@ -464,9 +487,11 @@ int ga_workspace_alloc(ga_workspace **out, ga_error *err, const ga_net *net, siz
         if (!ga_size_add(&per_sample, per_sample, per_layer * n))
             return ga_fail(err, GA_ERANGE, "workspace size overflows");
     }
-    size_t total, deltas, bytes;
+    size_t total, deltas, bytes, scratch;
+    if (ga_workspace_scratch(&scratch, d) != GA_OK)
+        return ga_fail(err, GA_ERANGE, "workspace size overflows");
     if (!ga_size_add(&per_sample, per_sample, 2 * max_width) || !ga_size_mul(&total, per_sample, max_batch) ||
-        !ga_size_mul(&bytes, total, sizeof(double)))
+        !ga_size_add(&total, total, scratch) || !ga_size_mul(&bytes, total, sizeof(double)))
         return ga_fail(err, GA_ERANGE, "workspace size overflows for batch %zu", max_batch);
     if (bytes > GA_DEFAULT_MEMORY_CAP)
         return ga_fail(err, GA_ENOMEM, "a batch of %zu needs %zu bytes of workspace, over the cap of %zu",
@@ -495,7 +520,9 @@ int ga_workspace_alloc(ga_workspace **out, ga_error *err, const ga_net *net, siz
             ws->grad_a[l] = p, p += n;
     }
     ws->delta = p, p += deltas;
-    ws->delta_prev = p;
+    ws->delta_prev = p, p += deltas;
+    ws->scratch = scratch ? p : NULL;
+    ws->n_scratch = scratch;
     ws->max_batch = max_batch;
     ws->n_layers = d->n_layers;
     *out = ws;
