@@ -1,10 +1,11 @@
 /* test_torch_graph.c: the core's double gradient of nets with layernorm,
  * rmsnorm, residual adds, dropout, embeddings, convolutions and pooling,
  * per-token dense layers and norms, position biases, causal attention,
- * recurrent (rnn) layers and concats against an independent source (issue
- * 14): torch float64 autograd, torch's own layer_norm kernel, F.conv1d/conv2d
- * and the pools, masked-softmax attention, an rnn unrolled by a Python loop
- * written in torch ops and torch.cat, stored in
+ * recurrent (rnn) layers, concats and batch norm against an independent
+ * source (issue 14): torch float64 autograd, torch's own layer_norm kernel,
+ * F.conv1d/conv2d and the pools, masked-softmax attention, an rnn unrolled by
+ * a Python loop written in torch ops, torch.cat and torch's own training-mode
+ * batch_norm kernel, stored in
  * fixtures/reference/torch_graph/ (gen_torch_graph.py, README.md there).
  *
  * Both the core and torch carry rounding errors, and the two compute with
@@ -22,13 +23,14 @@
  *
  * TOL_SIGMAS = 2 GA_ROUNDING_LAMBDA: each of the two computations stays
  * within GA_ROUNDING_LAMBDA sigma of the exact value (ga_rounding.h says
- * why), so their difference within twice that. Measured on the 122 nets
+ * why), so their difference within twice that. Measured on the 142 nets
  * (README.md there; 18 with dropout or an embedding, 19 with convolutions
  * and pooling, 14 with attention, tokens or a position bias, 12 with rnn
- * layers, 17 with concats): at most 11.6 sigma (core against torch's stable
- * gradient), 3.1 (core against the oracle), so a margin of 5 or more (the 19
- * conv nets alone: 2.9 and 1.8; the 14 attention nets: 5.6 and 3.1; the 12
- * rnn nets: 2.4 and 1.8; the 17 concat nets: 2.6 and 2.4). torch's own
+ * layers, 17 with concats, 20 with batch norm): at most 11.6 sigma (core
+ * against torch's stable gradient), 3.1 (core against the oracle), so a
+ * margin of 5 or more (the 19 conv nets alone: 2.9 and 1.8; the 14 attention
+ * nets: 5.6 and 3.1; the 12 rnn nets: 2.4 and 1.8; the 17 concat nets: 2.6
+ * and 2.4; the 20 batch norm nets: 3.2 and 2.4). torch's own
  * gradient comes to 24.8 sigma of the oracle on one entry (gpt2_h4_T5: its
  * gelu_tanh, 0.5 x (1 + tanh(y)), cancels for x below -3; the stable
  * gradient of those 14 nets computes it from exp and is within 5.0).
@@ -38,11 +40,12 @@
  * torch's own gradient computes tanh', sigmoid' and elu' by formulas that
  * cancel in saturation (1 - y^2, y (1 - y), y + alpha); the reference also
  * holds its "stable" gradient, with those from z (and, for the attention,
- * rnn and concat nets, gelu_tanh and its derivative from exp; for the concat
- * nets, the erf gelu from erfc and a bce after a sigmoid from z). Every entry
- * of the stable gradient must be within the tolerance; an entry of torch's
- * own gradient outside it is counted apart ("explained") when its stable
- * entry differs and is within, and fails the test otherwise.
+ * rnn, concat and batch norm nets, gelu_tanh and its derivative from exp; for
+ * the concat and batch norm nets, the erf gelu from erfc and a bce after a
+ * sigmoid from z). Every entry of the stable gradient must be within the
+ * tolerance; an entry of torch's own gradient outside it is counted apart
+ * ("explained") when its stable entry differs and is within, and fails the
+ * test otherwise.
  *
  * The loss is compared likewise with its own sigma. The ulp distribution
  * (median, 90%, 99%, max) and the largest |difference| / sigma are printed.
