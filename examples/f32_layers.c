@@ -19,10 +19,20 @@ static int threads(void)
 {
     return omp_get_max_threads();
 }
+
+static void set_threads(int n)
+{
+    omp_set_num_threads(n);
+}
 #else
 static int threads(void)
 {
     return 1;
+}
+
+static void set_threads(int n)
+{
+    (void)n;
 }
 #endif
 
@@ -298,6 +308,7 @@ void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const f
 const f32_layers_ops F32_LAYERS_TABLE = {
     F32_LAYERS_BUILD,
     threads,
+    set_threads,
     matmul_forward,
     matmul_backward,
     layernorm_forward,

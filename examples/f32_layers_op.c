@@ -82,10 +82,20 @@ static int out_of_memory(gradaudit_error *err)
     return GRADAUDIT_ENOMEM;
 }
 
+/* FNV-1a over the bytes of n floats, into *c->digest when asked */
+static void hash_floats(const f32_op_case *c, const float *a, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)a;
+    for (size_t i = 0; c->digest && i < n * sizeof *a; i++)
+        *c->digest = (*c->digest ^ b[i]) * 1099511628211u;
+}
+
 /* *y: room for the n floats of the forward output (and what the forward
- * keeps beside it) when the case judges it, else NULL */
+ * keeps beside it) when the case judges it, else NULL; the digest starts */
 static int forward_buffer(float **y, gradaudit_error *err, const f32_op_case *c, size_t n)
 {
+    if (c->digest)
+        *c->digest = 14695981039346656037u;
     *y = NULL;
     if (!c->forward)
         return GRADAUDIT_OK;
@@ -134,6 +144,7 @@ static int matmul_cb(double *dx, double *const *dp, const double *dy, const grad
     int ok = all_kept(&mem, 6);
     if (ok) {
         k->L->matmul_backward(gx, gw, gb, g, x, w, c->B, c->T, c->C, c->OC, c->bug);
+        hash_floats(c, gx, nx), hash_floats(c, gw, nw), hash_floats(c, gb, c->OC);
         widen_into(dx, gx, nx);
         widen_into(dp[0], gw, nw);
         widen_into(dp[1], gb, c->OC);
@@ -156,6 +167,7 @@ int f32_check_matmul(gradaudit_op_result *r, gradaudit_error *err, const f32_lay
         return st;
     if (y)
         L->matmul_forward(y, inp, weight, bias, c->B, c->T, c->C, c->OC);
+    hash_floats(c, y, y ? c->B * n_out : 0);
     static const char *const names[2] = {"W1", "b1"};
     const float *params[2] = {weight, bias};
     size_t sizes[2] = {(size_t)c->OC * c->C, (size_t)c->OC};
@@ -186,6 +198,7 @@ static int layernorm_cb(double *dx, double *const *dp, const double *dy, const g
         float *mean = fw + nx, *rstd = mean + BT;
         k->L->layernorm_forward(fw, mean, rstd, x, w, bias, c->B, c->T, c->C);
         k->L->layernorm_backward(gx, gw, gb, g, x, w, mean, rstd, c->B, c->T, c->C, c->bug);
+        hash_floats(c, gx, nx), hash_floats(c, gw, c->C), hash_floats(c, gb, c->C);
         widen_into(dx, gx, nx);
         widen_into(dp[0], gw, c->C);
         widen_into(dp[1], gb, c->C);
@@ -208,6 +221,7 @@ int f32_check_layernorm(gradaudit_op_result *r, gradaudit_error *err, const f32_
     if (y)
         L->layernorm_forward(y, y + c->B * n_in, y + c->B * n_in + BT, inp, weight, bias, c->B,
                              c->T, c->C);
+    hash_floats(c, y, y ? c->B * n_in : 0);
     static const char *const names[2] = {"gamma1", "beta1"};
     const float *params[2] = {weight, bias};
     size_t sizes[2] = {(size_t)c->C, (size_t)c->C};
@@ -232,6 +246,7 @@ static int gelu_cb(double *dx, double *const *dp, const double *dy, const gradau
     int ok = all_kept(&mem, 3);
     if (ok) {
         k->L->gelu_backward(gx, g, x, (int)n, k->c->bug);
+        hash_floats(k->c, gx, n);
         widen_into(dx, gx, n);
     }
     release(&mem);
@@ -248,6 +263,7 @@ int f32_check_gelu(gradaudit_op_result *r, gradaudit_error *err, const f32_layer
         return st;
     if (y)
         L->gelu_forward(y, inp, (int)n);
+    hash_floats(c, y, y ? n : 0);
     call k = {L, c};
     st = run(r, err, "{\"activation\": \"gelu_tanh\"}", NULL, n_in, c->B, inp, NULL, NULL,
              NULL, 0, y, n_in, gelu_cb, &k);
@@ -274,6 +290,7 @@ static int attention_cb(double *dx, double *const *dp, const double *dy, const g
         k->L->attention_forward(out, att, x, c->B, c->T, c->C, c->NH, c->bug);
         k->L->attention_backward(gx, scratch, scratch + na, g, x, att, c->B, c->T, c->C, c->NH,
                                  c->bug);
+        hash_floats(c, gx, nx);
         widen_into(dx, gx, nx);
     }
     release(&mem);
@@ -294,6 +311,7 @@ int f32_check_attention(gradaudit_op_result *r, gradaudit_error *err, const f32_
         return st;
     if (y)
         L->attention_forward(y, y + c->B * n_out, inp, c->B, c->T, c->C, c->NH, c->bug);
+    hash_floats(c, y, y ? c->B * n_out : 0);
     call k = {L, c};
     st = run(r, err, layer, NULL, n_in, c->B, inp, NULL, NULL, NULL, 0, y, n_out,
              attention_cb, &k);
@@ -327,6 +345,7 @@ static int softmax_ce_cb(double *dx, double *const *dp, const double *dy, const 
             }
             memset(g, 0, n * sizeof *g);
             k->L->crossentropy_softmax_backward(g, dloss, p, target, c->B, c->T, (int)V, c->bug);
+            hash_floats(c, g, n);
             for (size_t i = 0; i < n; i++)
                 dx[i] += (double)g[i];
         }
@@ -345,6 +364,7 @@ int f32_check_softmax_ce(gradaudit_op_result *r, gradaudit_error *err, const f32
         return st;
     if (y)
         L->softmax_forward(y, logits, c->B, c->T, c->V);
+    hash_floats(c, y, y ? BT * V : 0);
     call k = {L, c};
     st = run(r, err, "{\"activation\": \"softmax\"}", NULL, V, BT, logits, NULL, NULL, NULL, 0,
              y, V, softmax_ce_cb, &k);

@@ -39,6 +39,8 @@ typedef struct {
     int bug;        /* enum f32_bug; F32_OK: the correct op */
     uint64_t seed;  /* gradaudit draws dy from it (named in first_fail) */
     int forward;    /* 1: the layer's forward output is judged too (tensor "y") */
+    uint64_t *digest; /* NULL, or receives a hash of the float results (the forward output,
+                       * then the gradients) to compare builds bit for bit */
 } f32_op_case;
 
 /* inp (B, T, C), weight (OC, C), bias (OC) */
