@@ -285,7 +285,13 @@ int orc_cross_base_start(orc_cross_base *cb, ga_error *err, const ga_net *net,
     int status = orc_check_args(&cb->op, err, net, params, x, y, batch, opt);
     if (status)
         return status;
-    cb->threaded = pthread_create(&cb->th, NULL, cross_base_thread, cb) == 0;
+    /* the thread reads the flag when it ends (whether to free MPFR's per-thread
+     * caches), so it is set before the thread can run, and cleared when none
+     * started: set after pthread_create, a thread that ended first read 0 and
+     * leaked its caches (LeakSanitizer, on a loaded machine) */
+    cb->threaded = 1;
+    if (pthread_create(&cb->th, NULL, cross_base_thread, cb) != 0)
+        cb->threaded = 0;
     cb->started = 1;
     return GA_OK;
 }
