@@ -138,6 +138,29 @@ typedef struct {
     } while (0)
 #endif
 
+/* A dense, conv or rnn pre-activation: a dot product plus the bias d.
+ *   A_DOT_END_ADD_D(c, r, t, s, d):                          *r = (dot product s) + d
+ *   A_DOT_VP_ADD_D(c, r, t, x, xs, params, off, ws, len, d): *r = A_DOT_VP(...) + d
+ * (t: scratch). Defaults: the dot product, then the bias added, the order of
+ * the core's passes. An arithmetic that holds every order (the enclosure)
+ * takes the bias as one more term of the sum: code that starts its
+ * accumulator at the bias (llm.c's matmul_forward) rounds every partial sum
+ * with it in. */
+#ifndef A_DOT_END_ADD_D
+#define A_DOT_END_ADD_D(c, r, t, s, d)                                                          \
+    do {                                                                                        \
+        A_DOT_END(c, t, s);                                                                     \
+        A_ADD_D(c, r, t, d);                                                                    \
+    } while (0)
+#endif
+#ifndef A_DOT_VP_ADD_D
+#define A_DOT_VP_ADD_D(c, r, t, x, xs, params, off, ws, len, d)                                 \
+    do {                                                                                        \
+        A_DOT_VP(c, t, x, xs, params, off, ws, len);                                            \
+        A_ADD_D(c, r, t, d);                                                                    \
+    } while (0)
+#endif
+
 /* W(k, j) of a dense op's weight as params[w_at(k) + j * w_step]: the offset
  * of row k and the step along j, whatever the layout */
 static size_t REF_FN(w_at)(const ga_net *net, const ga_view *W, size_t k, size_t *j_step,
@@ -467,8 +490,8 @@ static void REF_FN(conv_row)(REF_CTX *c, REF_T *out, REF_T *in, const ga_op *op,
                                 if (REF_FN(tap)(&at, gm, ci, i, j, u, v))
                                     A_DOT_ADD_VD(c, &acc, &in[at],
                                                  params[W->offset + o * taps + (ci * gm->kh + u) * gm->kw + v]);
-                    A_DOT_END(c, &t, &acc);
-                    A_ADD_D(c, &out[(o * gm->ho + i) * gm->wo + j], &t, params[bv->offset + o]);
+                    A_DOT_END_ADD_D(c, &out[(o * gm->ho + i) * gm->wo + j], &t, &acc,
+                                    params[bv->offset + o]);
                 }
     } else {
         REF_T *win[GA_POOL_MAX_WINDOW];
@@ -703,8 +726,7 @@ static void REF_FN(rnn_row)(REF_CTX *c, REF_T *h, REF_T *z, REF_T *in, const ga_
                 A_DOT_ADD_VD(c, &acc, &in[t * d + j], params[ga_weight_index(net, W, k, j)]);
             for (size_t j = 0; t > 0 && j < H; j++)
                 A_DOT_ADD_VD(c, &acc, &h[(t - 1) * H + j], params[ga_weight_index(net, W, k, d + j)]);
-            A_DOT_END(c, &t1, &acc);
-            A_ADD_D(c, &z[t * H + k], &t1, params[bv->offset + k]);
+            A_DOT_END_ADD_D(c, &z[t * H + k], &t1, &acc, params[bv->offset + k]);
             A_ACT_VALUE(c, &h[t * H + k], op->act, op->act_param, &z[t * H + k]);
         }
     A_CLEAR(c, &t1);
@@ -896,8 +918,8 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
                     for (size_t tk = 0; tk < T; tk++)
                         for (size_t k = 0; k < dd; k++) {
                             size_t js, ks, at = REF_FN(w_at)(net, W, k, &js, &ks);
-                            A_DOT_VP(c, &t, in + tk * di, 1, params, at, js, di);
-                            A_ADD_D(c, &out[tk * dd + k], &t, params[b->offset + k]);
+                            A_DOT_VP_ADD_D(c, &out[tk * dd + k], &t, in + tk * di, 1, params, at,
+                                           js, di, params[b->offset + k]);
                         }
                 } else if (op->kind == GA_OP_BATCHNORM) { /* every row, at the first */
                     if (n == 0)

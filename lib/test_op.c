@@ -608,6 +608,74 @@ Test(op_more, dense_over_tokens_in_the_row_layout)
     cr_expect_gt(fails(&r, "dW1") + fails(&r, "dx"), 20, "%s", r.first_fail);
 }
 
+/* A dense tanh layer whose code starts its sum at the bias, as llm.c's
+ * matmul_forward does (acc = b; acc += x w ...). With b = 1, x = 1 and each
+ * product 0.4 ulp of 1, every addition rounds back to 1: the code's z is 1,
+ * 25.6 ulps below the exact 1 + 64 (0.4 ulp), a correct order of the same
+ * sum (Higham's gamma_65 (|b| + sum |x w|) is 65 ulps), and f'(z), every
+ * gradient entry and the output follow it. The enclosure once added the bias
+ * after the dot product, one rounding, and FAILed all 130 entries of each
+ * precision. The bias last passes as before. */
+#define BF_N 64
+static int bias_first_backward(double *dx, double *const *dp, const double *dy,
+                               const gradaudit_op *op, size_t n_out, void *user)
+{
+    const variant *v = user; /* bug: the bias added last instead */
+    const double *W = op->params[0].data, *b = op->params[1].data, *x = op->x;
+    double d;
+    (void)n_out;
+    if (op->float32) {
+        float z = v->bug ? 0.0f : (float)b[0];
+        for (size_t i = 0; i < BF_N; i++)
+            z += (float)x[i] * (float)W[i];
+        z = v->bug ? z + (float)b[0] : z;
+        float a = tanhf(z);
+        d = (double)((float)dy[0] * (1.0f - a * a));
+    } else {
+        double z = v->bug ? 0.0 : b[0];
+        for (size_t i = 0; i < BF_N; i++)
+            z += x[i] * W[i];
+        z = v->bug ? z + b[0] : z;
+        double a = tanh(z);
+        d = dy[0] * (1.0 - a * a);
+    }
+    dp[1][0] = d;
+    for (size_t i = 0; i < BF_N; i++) { /* d x[i] and d W[i]: exact in either precision */
+        dp[0][i] = op->float32 ? (double)((float)d * (float)x[i]) : d * x[i];
+        dx[i] = op->float32 ? (double)((float)d * (float)W[i]) : d * W[i];
+    }
+    return 0;
+}
+
+Test(op_more, dense_with_its_sum_started_at_the_bias_passes)
+{
+    double x[BF_N], W[BF_N], b[1] = {1.0}, y[1];
+    gradaudit_tensor p[2] = {{"W1", W, BF_N}, {"b1", b, 1}};
+    for (int f32 = 0; f32 < 2; f32++)
+        for (int last = 0; last < 2; last++) {
+            for (size_t i = 0; i < BF_N; i++)
+                x[i] = 1.0, W[i] = 0.4 * (f32 ? 0x1p-23 : 0x1p-52);
+            if (f32) {
+                float z = last ? 0.0f : 1.0f;
+                for (size_t i = 0; i < BF_N; i++)
+                    W[i] = (double)(float)W[i], z += (float)W[i];
+                y[0] = (double)tanhf(last ? z + 1.0f : z);
+                cr_assert_eq(last ? 0 : (double)z, last ? 0 : 1.0); /* every addition rounded back */
+            } else {
+                double z = last ? 0.0 : 1.0;
+                for (size_t i = 0; i < BF_N; i++)
+                    z += W[i];
+                y[0] = tanh(last ? z + 1.0 : z);
+                cr_assert_eq(last ? 0 : z, last ? 0 : 1.0);
+            }
+            gradaudit_op op = {"{\"size\": 1, \"activation\": \"tanh\"}", NULL, BF_N, 1, x, p,
+                               2, y, f32, 16};
+            gradaudit_op_result r = run(&op, bias_first_backward, &(variant){last});
+            cr_expect_eq(r.n_entries, 2 * BF_N + 2);
+            expect_all_pass(&r);
+        }
+}
+
 /* ---- bad input ------------------------------------------------------------ */
 
 static int never_called(double *dx, double *const *dp, const double *dy, const gradaudit_op *op,
