@@ -369,6 +369,13 @@ typedef struct {
     gradaudit_op_tensor tensors[GRADAUDIT_OP_MAX_TENSORS];
     char first_fail[768];            /* "dgamma1[3]: analytic ..., exact ... (dy from seed S):
                                       * reason", or "" */
+    /* The backward is called twice on the same inputs (each time into
+     * buffers filled with NaN): entries whose bits differ between the two
+     * calls are nondeterminism (a race, an uninitialised read, an order
+     * that depends on threads), reported on their own: not a FAIL, since
+     * each call is judged as it is, and only the first is. */
+    size_t n_rerun_differ;
+    char rerun_first[160];           /* "dW1[2]: 0x1.8p-3 then 0x1.8000000000001p-3", or "" */
 } gradaudit_op_result;
 
 /* GRADAUDIT_OK when the check ran, whatever the verdicts (a correct op has

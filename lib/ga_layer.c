@@ -323,6 +323,33 @@ static int judge_forward(gradaudit_op_result *out, ga_error *err, const op_check
     return GA_OK;
 }
 
+/* a and b: the entries whose bits differ, counted into out, the first named */
+static void rerun_tensor(gradaudit_op_result *out, const double *a, const double *b, size_t n,
+                         const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!memcmp(&a[i], &b[i], sizeof a[i]))
+            continue;
+        if (!out->n_rerun_differ++)
+            snprintf(out->rerun_first, sizeof out->rerun_first, "%s[%zu]: %a then %a", name, i,
+                     a[i], b[i]);
+    }
+}
+
+/* the two calls' dx (ndx entries) and parameter gradients, bit for bit */
+static void rerun_compare(gradaudit_op_result *out, const double *dx, const double *dx2,
+                          size_t ndx, double *const *dp, double *const *dp2,
+                          const gradaudit_op *op)
+{
+    rerun_tensor(out, dx, dx2, ndx, "dx");
+    for (size_t u = 0; u < op->n_params; u++) {
+        char dn[40];
+        snprintf(dn, sizeof dn, "d%.30s", op->params[u].name);
+        if (dp[u])
+            rerun_tensor(out, dp[u], dp2[u], op->params[u].n, dn);
+    }
+}
+
 /* The check, with messages starting `who` */
 static int check_op(gradaudit_op_result *out, ga_error *err, const char *who,
                     const gradaudit_op *op, gradaudit_op_backward_fn backward, void *user)
@@ -356,17 +383,17 @@ static int check_op(gradaudit_op_result *out, ga_error *err, const char *who,
         ng += c.rows[t] * c.cols[t];
     /* one slab: the user's gradients (dx, then each parameter's in op's
      * order), the analytic slab (P); the tensors as the callback sees them */
-    double *buf = malloc((ng + P) * sizeof *buf);
-    double **dparams = calloc(op->n_params + 1, sizeof *dparams);
+    double *buf = malloc((2 * ng + P) * sizeof *buf);
+    double **dparams = calloc(2 * (op->n_params + 1), sizeof *dparams);
     gradaudit_tensor *seen_p = calloc(op->n_params + 1, sizeof *seen_p);
     ga_check_report *r = NULL;
     if (!buf || !dparams || !seen_p) {
         st = ga_fail(err, GA_ENOMEM, "%s: out of memory", who);
         goto done;
     }
-    double *g = buf + ng;
+    double *g = buf + ng, *again = g + P, **dagain = dparams + op->n_params + 1;
     for (size_t i = 0; i < ng; i++)
-        buf[i] = NAN; /* an accumulating or partial backward shows as NaN */
+        buf[i] = again[i] = NAN; /* an accumulating or partial backward shows as NaN */
     gradaudit_op seen = *op;
     seen.x = c.emb ? c.xin : net->params + net->views[0].offset;
     seen.params = seen_p;
@@ -376,12 +403,15 @@ static int check_op(gradaudit_op_result *out, ga_error *err, const char *who,
         size_t u = c.user_of[t];
         seen_p[u].data = net->params + net->views[c.view[t]].offset;
         dparams[u] = buf + off;
+        dagain[u] = again + off;
         off += c.rows[t] * c.cols[t];
     }
-    if (backward(c.emb ? NULL : buf, dparams, c.dy, &seen, c.n_out, user)) {
+    if (backward(c.emb ? NULL : buf, dparams, c.dy, &seen, c.n_out, user) ||
+        backward(c.emb ? NULL : again, dagain, c.dy, &seen, c.n_out, user)) {
         st = ga_fail(err, GA_ECALLBACK, "%s: the backward callback returned non-zero", who);
         goto done;
     }
+    rerun_compare(out, buf, again, ndx, dparams, dagain, op);
     memset(g, 0, P * sizeof *g); /* entries not judged: the helper layers' */
     if (!c.emb)
         memcpy(g + net->views[0].offset, buf, ndx * sizeof *g);

@@ -138,6 +138,7 @@ static size_t fails(const gradaudit_op_result *r, const char *name)
 static void expect_all_pass(const gradaudit_op_result *r)
 {
     cr_expect_eq(r->n_fail, 0, "%zu FAIL: %s", r->n_fail, r->first_fail);
+    cr_expect_eq(r->n_rerun_differ, 0, "a rerun differed: %s", r->rerun_first);
     cr_expect_eq(r->n_unjudgeable, 0, "%zu unjudgeable", r->n_unjudgeable);
     cr_expect_eq(r->n_pass + r->n_kink, r->n_entries);
 }
@@ -815,4 +816,40 @@ Test(op_bad_input, n_out_of_an_op)
     cr_expect_eq(gradaudit_op_n_out(&n, &err, NULL, 8), GRADAUDIT_EINVAL);
     cr_expect_eq(gradaudit_op_n_out(NULL, &err, "{\"activation\": \"relu\"}", 8), GRADAUDIT_EINVAL);
     cr_expect_eq(gradaudit_op_n_out(&n, &err, "{\"activation\": \"relu\"}", 0), GRADAUDIT_EINVAL);
+}
+
+/* An identity op whose backward is right on its first call and moves dx[3]
+ * by 2^-20 of itself on every second one (as a race or an uninitialised read
+ * would):
+ * every entry passes (the first call is the one judged) and the rerun names
+ * the entry that changed, with both values. By hand: dx = dy. */
+static int flaky_identity(double *dx, double *const *dparams, const double *dy,
+                          const gradaudit_op *op, size_t n_out, void *user)
+{
+    (void)dparams;
+    unsigned *calls = user;
+    for (size_t i = 0; i < op->batch * n_out; i++)
+        dx[i] = dy[i];
+    if ((*calls)++ % 2)
+        dx[3] *= 1 + 0x1p-20;
+    return 0;
+}
+
+Test(op_more, a_backward_that_differs_on_a_rerun_is_reported)
+{
+    double x[8];
+    for (size_t i = 0; i < 8; i++)
+        x[i] = fill(i, 1.0, 0.3);
+    gradaudit_op op = {.layer = "{\"activation\": \"identity\"}", .n_in = 4, .batch = 2, .x = x,
+                       .seed = 5};
+    unsigned calls = 0;
+    gradaudit_op_result r = run(&op, flaky_identity, &calls);
+    cr_expect_eq(calls, 2, "the backward was called %u times", calls);
+    cr_expect_eq(r.n_fail, 0, "%s", r.first_fail);
+    cr_expect_eq(r.n_rerun_differ, 1, "%zu entries differ: %s", r.n_rerun_differ, r.rerun_first);
+    cr_expect(strncmp(r.rerun_first, "dx[3]: ", 7) == 0, "%s", r.rerun_first);
+    calls = 1; /* the first call now the flaky one: it is judged, and FAILs at dx[3] */
+    r = run(&op, flaky_identity, &calls);
+    cr_expect_eq(r.n_fail, 1, "%zu FAIL: %s", r.n_fail, r.first_fail);
+    cr_expect_eq(r.n_rerun_differ, 1);
 }
