@@ -376,6 +376,11 @@ typedef struct {
      * each call is judged as it is, and only the first is. */
     size_t n_rerun_differ;
     char rerun_first[160];           /* "dW1[2]: 0x1.8p-3 then 0x1.8000000000001p-3", or "" */
+    /* Gradient entries that are NaN or infinite where the exact value is
+     * finite (the forward finite too: x and the parameters are): a backward
+     * that overflows, divides by zero or leaves an entry unwritten (the
+     * buffers hold NaN before the call). Each is also a FAIL. */
+    size_t n_nonfinite;
 } gradaudit_op_result;
 
 /* GRADAUDIT_OK when the check ran, whatever the verdicts (a correct op has

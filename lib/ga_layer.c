@@ -278,6 +278,7 @@ static void tally(gradaudit_op_result *out, const ga_check_report *r, const ga_n
     for (size_t i = 0; i < rows * cols; i++) {
         const ga_check_entry *e = &r->entries[v->offset + i];
         count(out, t, e->verdict);
+        out->n_nonfinite += !isfinite(e->analytic) && isfinite(e->oracle);
         if (e->verdict != GA_VERDICT_FAIL || out->first_fail[0])
             continue;
         char name[64];

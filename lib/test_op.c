@@ -139,6 +139,7 @@ static void expect_all_pass(const gradaudit_op_result *r)
 {
     cr_expect_eq(r->n_fail, 0, "%zu FAIL: %s", r->n_fail, r->first_fail);
     cr_expect_eq(r->n_rerun_differ, 0, "a rerun differed: %s", r->rerun_first);
+    cr_expect_eq(r->n_nonfinite, 0, "%zu non-finite gradient entries", r->n_nonfinite);
     cr_expect_eq(r->n_unjudgeable, 0, "%zu unjudgeable", r->n_unjudgeable);
     cr_expect_eq(r->n_pass + r->n_kink, r->n_entries);
 }
@@ -148,6 +149,8 @@ Test(op_layernorm, a_backward_that_accumulates_fails_every_entry)
     gradaudit_op_result r = check_ln_variant(0, (variant){GOOD, 1});
     cr_expect_eq(r.n_fail, r.n_entries);
     cr_expect(strstr(r.first_fail, "+=") != NULL, "%s", r.first_fail);
+    cr_expect_eq(r.n_nonfinite, r.n_entries, "%zu of %zu entries non-finite", r.n_nonfinite,
+                 r.n_entries); /* every one NaN, every exact value finite */
 }
 
 /* ---- gelu, erf and tanh forms, activations alone --------------------------- */
