@@ -77,8 +77,8 @@ typedef struct {
  * |midpoint - value| + radius. dL/dx (GA_ORACLE_DX) and the loss alone come
  * from MPFR whatever the engine. The cross-check compares route (a), in
  * MPFR, with the balls' gradient: two libraries as well as two methods;
- * route (a)'s base (two MPFR forward passes) runs on two more threads while
- * the balls run.
+ * route (a)'s base (one MPFR forward pass, its error the running error
+ * bound) runs on another thread while the balls run.
  * What the balls do not replace, and why: route (a) stays in MPFR (the
  * cross-check's independence); the loss alone and dL/dx stay on MPFR's
  * route (b) (the balls' pass computes no dL/dx); an entry whose ball

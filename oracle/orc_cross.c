@@ -258,7 +258,7 @@ int orc_run_loss_gradient_cross(double *loss, double *loss_err, double *grad, do
 /* ---- the cross-check of the ball engine's gradient ----
  * The ball pass runs on the calling thread; route (a)'s base, an MPFR
  * forward pass that costs more than the whole ball pass, runs meanwhile on
- * another. Its loss's error is the running error bound alone: route (b)'s
+ * another (orc_fd_base_bound). Its loss's error is the running error bound alone: route (b)'s
  * MPFR engine has a pass at p to compare with for free, the balls do not,
  * and a second pass would cost as much again for an estimate the bound
  * already covers. The second working set copies the base. */
@@ -269,7 +269,7 @@ static void cross_base_work(orc_cross_base *cb)
     cb->status = orc_fd_alloc(&cb->a, &cb->err, cb->net, cb->params, cb->x, cb->y, cb->batch,
                               &cb->op);
     if (cb->status == GA_OK)
-        orc_fd_base_hi(&cb->a, cb->op.start_prec);
+        orc_fd_base_bound(&cb->a, cb->op.start_prec);
     orc_range_restore(saved);
 }
 
@@ -327,7 +327,6 @@ int orc_run_cross_check_base(size_t *mismatches, size_t *checked, ga_error *err,
             *err = cb->err;
     } else {
         orc_range saved = orc_range_widest();
-        orc_fd_base_finish(&cb->a, NULL, cb->op.start_prec);
         orc b;
         status = orc_fd_alloc(&b, err, cb->net, cb->params, cb->x, cb->y, cb->batch, &cb->op);
         if (status == GA_OK) {

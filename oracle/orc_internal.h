@@ -81,7 +81,6 @@ typedef struct {
     size_t *zoff;      /* (L) offsets of each layer in sign */
     mpfr_t *S;         /* (2, B * sum nout) route (a): z then a of every layer at theta, or NULL */
     size_t n_units;    /* B * sum nout */
-    int fd_inexact;    /* route (a): the last base pass's inexact flag (orc_fd_base_lo, _hi) */
     long fd_base_prec; /* route (a): p when the working set holds the forward pass
                           at theta at p + GAP bits, with E[F_EPSF] its error; else 0 */
     /* running error magnitudes of the last pass (orc_mag_forward, orc_mag_backward) */
@@ -191,15 +190,10 @@ int orc_fd_alloc(orc *o, ga_error *err, const ga_net *net, const double *params,
  * loss's rounding error (the pass at p against it, and the magnitudes'
  * floor), theta's magnitudes and kink signs. */
 void orc_fd_base(orc *o, long p);
-/* The same in parts, for two threads: the pass at p on one working set
- * (lo), the pass at q on another (o), then orc_fd_base_finish(o, lo, p)
- * completes o's base from both (the same numbers as orc_fd_base(o, p)).
- * With lo NULL, after the pass at q alone, the base's loss error eps_f is
- * the running error bound alone (orc_mag_floor: proven, where the two
+/* The same with the pass at q alone: the base's loss error eps_f is the
+ * running error bound alone (orc_mag_floor: proven, where the two
  * precisions' difference is an estimate, and 2^GAP times tighter). */
-void orc_fd_base_lo(orc *o, long p);
-void orc_fd_base_hi(orc *o, long p);
-void orc_fd_base_finish(orc *o, const orc *lo, long p);
+void orc_fd_base_bound(orc *o, long p);
 /* dst, a working set of orc_fd_alloc on the same net, params, x, y and
  * batch, takes src's base (src->fd_base_prec != 0): the copy route (a)'s
  * second thread starts from instead of two forward passes of its own. */

@@ -272,10 +272,10 @@ static void fd_restore(orc *o, size_t i, size_t layer)
     orc_fd_snapshot(o, 0, layer);
 }
 
-/* one of the base's two forward passes: at p into E[F_F0] (lo) or at q =
- * p + GAP into E[F_F0HI], leaving the working set at that precision; the
- * pass's inexact flag is kept (MPFR's flags are the thread's) */
-static void fd_base_pass(orc *o, long p, int hi)
+/* one of the base's forward passes: at p into E[F_F0] (lo) or at q = p + GAP
+ * into E[F_F0HI], leaving the working set at that precision; returns the
+ * pass's inexact flag (MPFR's flags are the thread's) */
+static int fd_base_pass(orc *o, long p, int hi)
 {
     long q = p + GAP;
     for (size_t v = 0; v < (size_t)FD_EXTRA; v++) /* the other pass's loss kept, if there */
@@ -286,31 +286,21 @@ static void fd_base_pass(orc *o, long p, int hi)
     orc_constants(o);
     orc_forward(o);
     mpfr_set(o->E[hi ? F_F0HI : F_F0], o->T[T_LOSS], MPFR_RNDN);
-    o->fd_inexact = mpfr_inexflag_p() != 0;
+    return mpfr_inexflag_p() != 0;
 }
 
-void orc_fd_base_lo(orc *o, long p)
-{
-    fd_base_pass(o, p, 0);
-}
-
-void orc_fd_base_hi(orc *o, long p)
-{
-    fd_base_pass(o, p, 1);
-}
-
-void orc_fd_base_finish(orc *o, const orc *lo, long p)
+/* the base completed after its passes: E[F_EPSF] from the two precisions
+ * (two_prec, the passes' inexact flag) or from none, then the running error
+ * bound's floor; theta's magnitudes, the kink signs, the snapshot */
+static void fd_base_finish(orc *o, long p, int two_prec, int inexact)
 {
     mpfr_t *F = o->E;
     long q = p + GAP, k0 = (p + 1) / 3; /* k0: orc_fd_run's first step, 2^-k0 */
-    if (!lo) { /* the running error bound alone: no pass at p to compare with */
+    if (two_prec) {
+        ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p, inexact, F[F_S1]);
+    } else {
         mpfr_set(F[F_F0], F[F_F0HI], MPFR_RNDN);
         mpfr_set_zero(F[F_EPSF], 1);
-    } else {
-        if (lo != o)
-            mpfr_set(F[F_F0], lo->E[F_F0], MPFR_RNDN); /* exact: both at q */
-        ga_oracle_two_prec_error(F[F_EPSF], F[F_F0HI], F[F_F0], p,
-                                 o->fd_inexact || lo->fd_inexact, F[F_S1]);
     }
     mag_t m = orc_fd_moved_mag(o, k0);
     orc_mag_forward(o); /* theta's magnitudes back */
@@ -323,11 +313,14 @@ void orc_fd_base_finish(orc *o, const orc *lo, long p)
 
 void orc_fd_base(orc *o, long p)
 {
-    orc_fd_base_lo(o, p);
-    int inexact = o->fd_inexact;
-    orc_fd_base_hi(o, p);
-    o->fd_inexact |= inexact;
-    orc_fd_base_finish(o, o, p);
+    int inexact = fd_base_pass(o, p, 0);
+    inexact |= fd_base_pass(o, p, 1);
+    fd_base_finish(o, p, 1, inexact);
+}
+
+void orc_fd_base_bound(orc *o, long p)
+{
+    fd_base_finish(o, p, 0, fd_base_pass(o, p, 1));
 }
 
 void orc_fd_base_copy(orc *dst, const orc *src)

@@ -216,13 +216,11 @@ int ga_oracle_bytes(size_t *bytes, const ga_net_desc *desc, size_t n_params, siz
     int chain = ga_net_desc_is_chain(desc);
     /* the balls run for a gradient without dL/dx, and for every non-chain net */
     int balls = grad && !(flags & GA_ORACLE_DX) && (op.engine == GA_ORACLE_BALL || !chain);
-    orc_sizes s = {0};
+    orc_sizes s = {0}; /* a non-chain net: no MPFR pass runs */
     int status = GA_OK;
-    if (!chain) /* no MPFR pass runs */
-        s.bytes = 0;
-    else if (!grad)
+    if (chain && !grad)
         status = orc_count(&s, NULL, desc, n_params, batch, 0, 0, 0, 4, op.start_prec);
-    else /* with the balls: their fallback, or route (a)'s two working sets */
+    else if (chain) /* with the balls: their fallback, or route (a)'s two working sets */
         status = orc_count(&s, NULL, desc, n_params, batch, 1, (flags & GA_ORACLE_DX) != 0, cross,
                            (cross ? FD_EXTRA : 0) + 3, op.start_prec + GAP);
     size_t b = 0;
