@@ -1307,14 +1307,6 @@ static ivl g_dact(gctx *c, ga_activation a, double p, ivl z)
 /* the bias one term of the sum: every order, the bias first included */
 #define A_DOT_END_ADD_D(c, r, t, s, d)                                                          \
     (acc_add((c)->m, &(s)->sum, (ivl){(d), (d)}), (s)->terms++, A_DOT_END(c, r, s))
-#define A_DOT_VP_ADD_D(c, r, t, x, xs, params, off, ws, len, d)                                 \
-    do {                                                                                        \
-        gacc s_;                                                                                \
-        A_DOT_BEGIN(c, &s_);                                                                    \
-        for (size_t i_ = 0; i_ < (len); i_++)                                                   \
-            A_DOT_ADD_VD(c, &s_, &(x)[i_ * (xs)], (params)[(off) + i_ * (ws)]);                \
-        A_DOT_END_ADD_D(c, r, t, &s_, d);                                                       \
-    } while (0)
 #define A_ACT_VALUE(c, r, act, param, z) (*(r) = act_range_any((c)->m, act, param, *(z)))
 #define A_ACT_DERIV(c, r, act, param, z) (*(r) = g_dact(c, act, param, *(z)))
 #define A_LOSS_DZ(c, dz, kind, z, a, y, n, factor) g_loss_dz(c, dz, kind, z, a, y, n, factor)

@@ -118,14 +118,21 @@ typedef struct {
  *   A_DOT_VP(c, r, x, xs, params, off, ws, len): *r = sum_i x[i xs] params[off + i ws]
  *   A_DOT_VV(c, r, x, xs, y, ys, len):           *r = sum_i x[i xs] y[i ys] */
 #ifndef A_DOT_VP
-#define A_DOT_VP(c, r, x, xs, params, off, ws, len)                                             \
+/* the element accumulator over x . params, closed by `end` (which reads acc_) */
+#define REF_DOT_VP_LOOP(c, x, xs, params, off, ws, len, end)                                    \
     do {                                                                                        \
         A_DOT_T acc_;                                                                           \
         A_DOT_BEGIN(c, &acc_);                                                                  \
         for (size_t i_ = 0; i_ < (len); i_++)                                                   \
             A_DOT_ADD_VD(c, &acc_, &(x)[i_ * (xs)], (params)[(off) + i_ * (ws)]);              \
-        A_DOT_END(c, r, &acc_);                                                                 \
+        end;                                                                                    \
     } while (0)
+#define A_DOT_VP(c, r, x, xs, params, off, ws, len)                                             \
+    REF_DOT_VP_LOOP(c, x, xs, params, off, ws, len, A_DOT_END(c, r, &acc_))
+#ifndef A_DOT_VP_ADD_D /* the same loop closed with the bias (below) */
+#define A_DOT_VP_ADD_D(c, r, t, x, xs, params, off, ws, len, d)                                 \
+    REF_DOT_VP_LOOP(c, x, xs, params, off, ws, len, A_DOT_END_ADD_D(c, r, t, &acc_, d))
+#endif
 #endif
 #ifndef A_DOT_VV
 #define A_DOT_VV(c, r, x, xs, y, ys, len)                                                       \
@@ -142,10 +149,11 @@ typedef struct {
  *   A_DOT_END_ADD_D(c, r, t, s, d):                          *r = (dot product s) + d
  *   A_DOT_VP_ADD_D(c, r, t, x, xs, params, off, ws, len, d): *r = A_DOT_VP(...) + d
  * (t: scratch). Defaults: the dot product, then the bias added, the order of
- * the core's passes. An arithmetic that holds every order (the enclosure)
- * takes the bias as one more term of the sum: code that starts its
- * accumulator at the bias (llm.c's matmul_forward) rounds every partial sum
- * with it in. */
+ * the core's passes; with the default A_DOT_VP, A_DOT_VP_ADD_D is its loop
+ * closed by A_DOT_END_ADD_D. An arithmetic that holds every order (the
+ * enclosure) takes the bias as one more term of the sum in A_DOT_END_ADD_D:
+ * code that starts its accumulator at the bias (llm.c's matmul_forward)
+ * rounds every partial sum with it in. */
 #ifndef A_DOT_END_ADD_D
 #define A_DOT_END_ADD_D(c, r, t, s, d)                                                          \
     do {                                                                                        \
