@@ -16,6 +16,7 @@
  * The net is fixed (api_net): no seed. */
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -450,6 +451,25 @@ Test(oracle_api, balls_bytes_counted_by_hand)
     }
 }
 
+/* The oracle's loss and gradient on a fixture spec (fixtures/specs/FILE),
+ * with opt (NULL: the defaults); the caller frees *o, *net and *spec. */
+static ga_oracle_result fixture_run(ga_oracle **o, ga_net **net, ga_spec **spec, const char *file,
+                                    const ga_oracle_options *opt)
+{
+    char path[512];
+    ga_error err = {{0}};
+    ga_oracle_result r;
+    snprintf(path, sizeof path, "%s/fixtures/specs/%s", GA_SOURCE_ROOT, file);
+    cr_assert_eq(ga_spec_load(spec, &err, path, 0), GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_spec_make_net(net, &err, *spec, 0, 0), GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_oracle_alloc(o, &err, *net, (*net)->params, (*spec)->x, (*spec)->y,
+                                 (*spec)->batch, opt),
+                 GA_OK, "%s", err.msg);
+    cr_assert_eq(ga_oracle_run(&r, &err, *o, GA_ORACLE_LOSS | GA_ORACLE_GRADIENT), GA_OK, "%s: %s",
+                 file, err.msg);
+    return r;
+}
+
 /* The balls tell their progress on a net of layer types too (the reverse
  * walk of a graph tells as it leaves each stage): from 0 to the pass's end,
  * never back, on the caller's thread, every entry settled. */
@@ -457,21 +477,13 @@ Test(oracle_api, balls_tell_progress_on_a_graph)
 {
     ga_spec *spec;
     ga_net *net;
-    ga_error err = {{0}};
-    cr_assert_eq(ga_spec_load(&spec, &err, GA_SOURCE_ROOT "/fixtures/specs/gpt-block-like.json", 0),
-                 GA_OK, "%s", err.msg);
-    cr_assert_eq(ga_spec_make_net(&net, &err, spec, 0, 0), GA_OK, "%s", err.msg);
+    ga_oracle *o;
     ga_oracle_options opt;
     ga_oracle_options_default(&opt);
     told t = {.thread = pthread_self()};
     opt.progress = record;
     opt.progress_ctx = &t;
-    ga_oracle *o;
-    ga_oracle_result r;
-    cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, spec->x, spec->y, spec->batch, &opt),
-                 GA_OK, "%s", err.msg);
-    cr_assert_eq(ga_oracle_run(&r, &err, o, GA_ORACLE_LOSS | GA_ORACLE_GRADIENT), GA_OK, "%s",
-                 err.msg);
+    ga_oracle_result r = fixture_run(&o, &net, &spec, "gpt-block-like.json", &opt);
     cr_assert(t.off_thread == 0 && t.bad == 0, "told from %zu other threads, %zu times wrong",
               t.off_thread, t.bad);
     /* a pass: the start, each stage forward and back, the settle test */
@@ -496,16 +508,8 @@ Test(oracle_api, balls_jump_to_the_bits_an_exact_zero_needs)
 {
     ga_spec *spec;
     ga_net *net;
-    ga_error err = {{0}};
-    cr_assert_eq(ga_spec_load(&spec, &err, GA_SOURCE_ROOT "/fixtures/specs/gpt2-like.json", 0),
-                 GA_OK, "%s", err.msg);
-    cr_assert_eq(ga_spec_make_net(&net, &err, spec, 0, 0), GA_OK, "%s", err.msg);
     ga_oracle *o;
-    ga_oracle_result r;
-    cr_assert_eq(ga_oracle_alloc(&o, &err, net, net->params, spec->x, spec->y, spec->batch, NULL),
-                 GA_OK, "%s", err.msg);
-    cr_assert_eq(ga_oracle_run(&r, &err, o, GA_ORACLE_LOSS | GA_ORACLE_GRADIENT), GA_OK, "%s",
-                 err.msg);
+    ga_oracle_result r = fixture_run(&o, &net, &spec, "gpt2-like.json", NULL);
     cr_assert(r.stats.ziv_iterations == 2 && r.stats.final_prec > 1077 &&
                   r.stats.final_prec < 2048 && r.stats.unsettled == 0,
               "%u passes, the last at %ld bits, %u unsettled", r.stats.ziv_iterations,
