@@ -6,10 +6,12 @@
  * oracle each: the seed is an option), and prints the
  * extra time's min, mean and max: the entries drawn decide it (a first-layer
  * entry moves every unit of the layer above, a last-layer entry almost
- * nothing). usage: bench_cross W [N] */
+ * nothing). ENGINE: the oracle's route (b), ball (the library's default) or
+ * mpfr. usage: bench_cross W [N [ENGINE]] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench_mlp.h"
 #include "ga_oracle.h"
@@ -20,8 +22,10 @@ int main(int argc, char **argv)
     const uint32_t seed = 2026;
     size_t w = argc > 1 ? strtoul(argv[1], NULL, 10) : 64;
     int n_samples = argc > 2 ? atoi(argv[2]) : 20;
-    if (w < 1 || w > 4096 || n_samples < 1) {
-        fprintf(stderr, "usage: bench_cross W [N], 1 <= W <= 4096, N >= 1\n");
+    const char *engine = argc > 3 ? argv[3] : "ball";
+    if (w < 1 || w > 4096 || n_samples < 1 || (strcmp(engine, "ball") && strcmp(engine, "mpfr"))) {
+        fprintf(stderr, "usage: bench_cross W [N [ENGINE]], 1 <= W <= 4096, N >= 1, ENGINE ball "
+                "or mpfr\n");
         return 2;
     }
     ga_net *net;
@@ -36,6 +40,7 @@ int main(int argc, char **argv)
     ga_oracle_options opt;
     ga_oracle_options_default(&opt);
     opt.cross_count = 2;
+    opt.engine = strcmp(engine, "ball") ? GA_ORACLE_MPFR : GA_ORACLE_BALL;
     ga_oracle *o;
     ga_oracle_result res;
     /* the loss and gradient alone: the fastest of 6 runs (the first warms up) */
@@ -70,8 +75,8 @@ int main(int argc, char **argv)
         sum += extra;
         all_mism += res.mismatches;
     }
-    printf("# bench_cross seed %u, batch %zu, sigmoid %zu-%zu-%zu-1, 2 entries per sample\n", seed, B,
-           w, w, w);
+    printf("# bench_cross seed %u, batch %zu, sigmoid %zu-%zu-%zu-1, 2 entries per sample, "
+           "engine %s\n", seed, B, w, w, w, engine);
     printf("w %zu entries %zu: loss and gradient %.4f s; cross-check extra over %d samples: "
            "min %.4f mean %.4f max %.4f s; mismatches %zu\n",
            w, P, base, n_samples, lo, sum / n_samples, hi, all_mism);
