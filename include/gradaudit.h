@@ -166,6 +166,14 @@ typedef struct {
     gradaudit_buffer grad_buffer; /* OVERWRITE or ACCUMULATE: check that the gradient follows
                                    * this convention (summary.grad_buffer, grad_buffer_ok);
                                    * UNCHECKED (default): not checked */
+    int float32;            /* 1: the gradient code computes in float32 (its inputs, theta, are
+                             * float32 numbers: theta[i] == (double)(float)theta[i], or
+                             * GRADAUDIT_EINVAL). The noise model moves theta by float32 ulps
+                             * (a move of double ulps is lost when float code rounds its
+                             * inputs) and its floor is 2 float32 ulps of the analytic value;
+                             * the bound model's gamma_n is at u = 2^-24; entry ulps count
+                             * float32 ulps. The references (the double loss, loss_mpfr) are
+                             * unchanged: write the loss in double or MPFR. 0: double (default) */
 } gradaudit_options;
 
 void gradaudit_options_default(gradaudit_options *opt);
@@ -410,6 +418,68 @@ int gradaudit_op_n_out(size_t *n_out, gradaudit_error *err, const char *layer, s
  * spec's fixed mask (docs/spec.md) of the op as gradaudit_check_op places
  * it; a kept entry is scaled by 1/(1 - p). */
 int gradaudit_op_dropout_keep(uint32_t seed, size_t n, size_t k, double p);
+
+/* ---- an op gradaudit does not know: the user's forward and backward -------
+ * The op maps named input tensors to named output tensors,
+ *   forward:  outs[k] (outputs[k].n) = f_k(ins[0], ..., ins[n_inputs - 1]),
+ *   backward: dins[i] (inputs[i].n) = sum_k (d f_k / d ins[i])^T douts[k],
+ * every tensor a flat array in the caller's own layout. gradaudit draws an
+ * upstream gradient dy (each output's, float32 numbers, from seed) and checks
+ * the backward's vector-Jacobian product as the gradient of the scalar
+ *   L(theta) = sum_k <dy_k, f_k(theta)>,   theta = every input's entries in order,
+ * with gradaudit_check: its references, tolerance models, kink verdicts and
+ * findings, entries named "x[3]" after their tensor, one group per tensor.
+ * The backward is called with dins zeroed, so one that accumulates (+=) is
+ * checked as one that writes (options.grad_buffer tells them apart).
+ *
+ * forward is the reference's side: write it in double even when the code
+ * under test computes in float32 (options.float32: the inputs must then be
+ * float32 numbers, and the tolerances are float32's). forward_mpfr (optional)
+ * makes the reference the MPFR oracle; before any gradient is judged it is
+ * compared with forward, output entry by output entry: where they differ by
+ * more than 2^-36 relative plus 2^10 times how far forward moves when rerun in
+ * the directed rounding modes, the check stops with GRADAUDIT_EMPFRLOSS
+ * naming the first such entry (a forward_mpfr that disagrees with the double
+ * forward is a wrong reference, not a wrong gradient). */
+typedef struct {
+    const char *name;  /* "y", "h", ...: named in GRADAUDIT_EMPFRLOSS's message */
+    size_t n;          /* its entries */
+} gradaudit_vjp_output;
+
+/* outs[k] (outputs[k].n) from ins[i] (inputs[i].n, read only); 0 on success. */
+typedef int (*gradaudit_vjp_forward_fn)(double *const *outs, const double *const *ins, void *user);
+/* The same in MPFR: outs[k] points at outputs[k].n mpfr_t initialised at prec
+ * bits, ins[i] at inputs[i].n numbers held exactly; compute every
+ * intermediate at prec bits or more (the oracle raises prec until settled). */
+typedef int (*gradaudit_vjp_forward_mpfr_fn)(mpfr_ptr const *outs, mpfr_srcptr const *ins,
+                                             mpfr_prec_t prec, void *user);
+/* The code under test: dins[i] (inputs[i].n, zeroed) from douts[k]
+ * (outputs[k].n) at ins[i] (inputs[i].n); 0 on success. */
+typedef int (*gradaudit_vjp_backward_fn)(double *const *dins, const double *const *douts,
+                                         const double *const *ins, void *user);
+
+typedef struct {
+    const gradaudit_tensor *inputs;      /* (n_inputs): name, entries, count; all differentiated */
+    size_t n_inputs;
+    const gradaudit_vjp_output *outputs; /* (n_outputs) */
+    size_t n_outputs;
+    gradaudit_vjp_forward_fn forward;           /* required */
+    gradaudit_vjp_forward_mpfr_fn forward_mpfr; /* optional: the MPFR oracle */
+    gradaudit_vjp_backward_fn backward;         /* required: the code under test */
+    uint64_t seed;                              /* draws dy (the report's model names it) */
+    void *user;                                 /* passed to every callback */
+} gradaudit_vjp;
+
+/* As gradaudit_check (the same statuses and report; opt may be NULL for the
+ * defaults), plus GRADAUDIT_EINVAL for no inputs or outputs, an empty or
+ * unnamed tensor or a NULL callback, and GRADAUDIT_EMPFRLOSS for a
+ * forward_mpfr that disagrees with forward (above). */
+int gradaudit_check_vjp(gradaudit_report **out, gradaudit_error *err, const gradaudit_vjp *op,
+                        const gradaudit_options *opt);
+
+/* The dy gradaudit_check_vjp draws from seed: every output's entries in
+ * order, n = the sum of outputs[k].n (to rerun a backward by hand). */
+void gradaudit_vjp_dy(double *dy, size_t n, uint64_t seed);
 
 /* ---- one dense layer: gradaudit_check_op on {"size": n_out, "activation": f}
  * out[n,o] = f(sum_i x[n,i] W[o,i] + b[o]), W (n_out, n_in) row-major as

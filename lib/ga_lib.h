@@ -26,6 +26,10 @@ _Static_assert(GA_LIB_SAME(GRADAUDIT_VERDICT_PASS, GA_VERDICT_PASS) &&
 _Static_assert(sizeof(((gradaudit_error *)0)->msg) == sizeof(((ga_error *)0)->msg),
                "gradaudit_error holds a whole ga_error message");
 
+/* The directed rounding modes (fenv.h) the noise model reruns the user's
+ * code in, ended by -1 (lib/ga_problem.c). */
+extern const int ga_lib_directed_modes[];
+
 /* Copies e's message to err (may be NULL) when status is an error; returns
  * status. e->msg must be a string (set it to "" before the call that may fail). */
 static inline int ga_lib_pass_error(gradaudit_error *err, const ga_error *e, int status)

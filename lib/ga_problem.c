@@ -201,6 +201,12 @@ static int check_problem(ga_error *err, const gradaudit_problem *p, const gradau
         if (!isfinite(p->theta[i]))
             return ga_fail(err, GA_ENONFINITE, "gradaudit: problem.theta[%zu] is %s", i,
                            isnan(p->theta[i]) ? "NaN" : "Inf");
+    for (size_t i = 0; i < p->n && o->float32; i++)
+        if (fabs(p->theta[i]) > FLT_MAX || (double)(float)p->theta[i] != p->theta[i])
+            return ga_fail(err, GA_EINVAL,
+                           "gradaudit: options.float32: problem.theta[%zu] = %.17g is not a float32 "
+                           "number (give (double)(float) of it, the value the float code sees)",
+                           i, p->theta[i]);
     return GA_OK;
 }
 
@@ -388,16 +394,23 @@ static int fill_names(run *s)
 /* ---- the analytic value's error bound --------------------------------------- */
 /* Bound model: |computed - exact| <= gamma_n S_i (Higham, Lemma 3.1; the
  * user's pass on absolute values gives S_i and n). */
+/* Unit roundoff of the gradient code: 2^-24 in float32, else GA_U. */
+static double code_u(const run *s)
+{
+    return s->opt.float32 ? 0x1p-24 : GA_U;
+}
+
 static int bound_model(run *s)
 {
     size_t nr = 0;
     int rc = s->p->grad_bound(s->gk, &nr, s->theta, s->n, s->p->user);
     if (rc != 0)
         return ga_fail(s->err, GA_ECALLBACK, "gradaudit: grad_bound callback returned %d at theta", rc);
-    if (nr == 0 || (double)nr * GA_U >= 0.5)
-        return ga_fail(s->err, GA_EINVAL,
-                       "gradaudit: grad_bound gave %zu roundings: need 1 <= n < 2^52", nr);
-    double gamma = (double)nr * GA_U / (1.0 - (double)nr * GA_U);
+    double u = code_u(s);
+    if (nr == 0 || (double)nr * u >= 0.5)
+        return ga_fail(s->err, GA_EINVAL, "gradaudit: grad_bound gave %zu roundings: need 1 <= n < %s",
+                       nr, s->opt.float32 ? "2^23 (float32)" : "2^52");
+    double gamma = (double)nr * u / (1.0 - (double)nr * u);
     for (size_t i = 0; i < s->n; i++) {
         if (!isfinite(s->gk[i]) || s->gk[i] < 0)
             return ga_fail(s->err, isfinite(s->gk[i]) ? GA_EINVAL : GA_ENONFINITE,
@@ -413,21 +426,24 @@ static int bound_model(run *s)
     return GA_OK;
 }
 
-/* theta_j moved by 1..max_ulps ulps in a random direction, for every j. */
-static void perturb(double *t, const double *theta, size_t n, unsigned max_ulps, uint64_t *st)
+/* theta_j moved by 1..max_ulps ulps (float32 ulps with float32 set: theta_j
+ * is then a float32 number and stays one) in a random direction, for every j. */
+static void perturb(double *t, const double *theta, size_t n, unsigned max_ulps, int float32,
+                    uint64_t *st)
 {
     for (size_t j = 0; j < n; j++) {
         uint64_t r = ga_splitmix64(st); /* the noise-floor perturbations */
         unsigned m = 1 + (unsigned)((r >> 1) % max_ulps);
         double dir = (r & 1) ? INFINITY : -INFINITY, v = theta[j];
         for (unsigned k = 0; k < m; k++)
-            v = nextafter(v, dir);
+            v = float32 ? (double)nextafterf((float)v, (float)dir) : nextafter(v, dir);
         t[j] = isfinite(v) ? v : theta[j];
     }
 }
 
+
 /* The directed rounding modes the noise model reruns the user's code in. */
-static const int directed_modes[] = {
+const int ga_lib_directed_modes[] = {
 #ifdef FE_UPWARD
     FE_UPWARD,
 #endif
@@ -485,9 +501,9 @@ static int noise_model(run *s, const double *theta0)
     double leps = 0;
     char where[96];
     int saved = fegetround();
-    for (int m = 0; directed_modes[m] >= 0; m++) {
+    for (int m = 0; ga_lib_directed_modes[m] >= 0; m++) {
         snprintf(where, sizeof where, "in directed rounding mode %d", m);
-        fesetround(directed_modes[m]);
+        fesetround(ga_lib_directed_modes[m]);
         int status = call_grad(s, s->gk, where);
         double lk = s->loss0;
         if (!status)
@@ -499,7 +515,7 @@ static int noise_model(run *s, const double *theta0)
     }
     uint64_t st = s->opt.seed;
     for (size_t k = 0; k < s->opt.noise_points; k++) {
-        perturb(s->theta, theta0, s->n, s->opt.noise_ulps, &st);
+        perturb(s->theta, theta0, s->n, s->opt.noise_ulps, s->opt.float32, &st);
         snprintf(where, sizeof where, "at noise point %zu (seed %llu)", k,
                  (unsigned long long)s->opt.seed);
         int status = call_grad(s, s->gk, where);
@@ -513,7 +529,10 @@ static int noise_model(run *s, const double *theta0)
     }
     memcpy(s->theta, theta0, s->n * sizeof *s->theta);
     for (size_t i = 0; i < s->n; i++) {
-        double ulp2 = 2 * (nextafter(fabs(s->g[i]), INFINITY) - fabs(s->g[i]));
+        double ag = fabs(s->g[i]);
+        double ulp2 = s->opt.float32 && ag <= FLT_MAX
+            ? 2 * ((double)nextafterf((float)ag, INFINITY) - (double)(float)ag)
+            : 2 * (nextafter(ag, INFINITY) - ag);
         double b = NOISE_FACTOR * s->bound[i];
         s->bound[i] = isfinite(s->g[i]) ? (b > ulp2 ? b : ulp2) : NAN;
     }
@@ -529,9 +548,9 @@ static int loss_noise(run *s, const double *theta0)
     uint64_t st = s->opt.seed;
     double leps = 0;
     int saved = fegetround();
-    for (int m = 0; directed_modes[m] >= 0; m++) {
+    for (int m = 0; ga_lib_directed_modes[m] >= 0; m++) {
         double lk = s->loss0;
-        fesetround(directed_modes[m]);
+        fesetround(ga_lib_directed_modes[m]);
         int status = call_loss(s, &lk, "in a directed rounding mode", (size_t)-1);
         fesetround(saved);
         if (status)
@@ -540,7 +559,7 @@ static int loss_noise(run *s, const double *theta0)
             leps = fabs(lk - s->loss0);
     }
     for (size_t k = 0; k < s->opt.noise_points; k++) {
-        perturb(s->theta, theta0, s->n, s->opt.noise_ulps, &st);
+        perturb(s->theta, theta0, s->n, s->opt.noise_ulps, s->opt.float32, &st);
         double lk;
         int status = call_loss(s, &lk, "at a loss noise point", (size_t)-1);
         if (status)
@@ -1338,7 +1357,8 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
         e->ref = s.ref[i];
         e->abs_err = fabs(e->analytic - e->ref);
         e->rel_err = e->abs_err == 0 ? 0.0 : e->abs_err / fabs(e->ref);
-        e->ulps = ga_ulp_distance(e->analytic, e->ref);
+        e->ulps = ga_ulp_distance_in(s.opt.float32 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64,
+                                     e->analytic, e->ref);
         e->bound = s.bound[i];
         /* |analytic - ref| <= |analytic - exact| + |exact - ref| */
         e->tol = (s.bound[i] + s.ref_err[i]) * (1 + 2 * GA_U);
@@ -1371,9 +1391,10 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
     else
         snprintf(rep->model, sizeof rep->model,
                  "%s; tolerance: noise model, 16 x the largest change of the gradient rerun in "
-                 "directed rounding modes and at %zu points perturbed by 1..%u ulps (seed %llu), "
-                 "at least 2 ulps, plus the reference's bound",
-                 refs, rep->noise_points, s.opt.noise_ulps, (unsigned long long)s.opt.seed);
+                 "directed rounding modes and at %zu points perturbed by 1..%u %sulps (seed %llu), "
+                 "at least 2 %sulps, plus the reference's bound",
+                 refs, rep->noise_points, s.opt.noise_ulps, s.opt.float32 ? "float32 " : "",
+                 (unsigned long long)s.opt.seed, s.opt.float32 ? "float32 " : "");
     if (!judge)
         snprintf(rep->model, sizeof rep->model,
                  "no reference and no tolerance: the double loss at theta is %s, so it has no "
