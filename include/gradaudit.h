@@ -275,6 +275,24 @@ int gradaudit_check(gradaudit_report **out, gradaudit_error *err, const gradaudi
                     const gradaudit_options *opt);
 void gradaudit_report_free(gradaudit_report *rep);
 
+/* Gradient code that fuses the SGD step into its backward pass, as genann's
+ * and FANN's training functions do: on return theta (n) holds theta - lr *
+ * dL/dtheta, the gradient never stored. It may keep no state between calls
+ * (no momentum, no decay: plain SGD), and is called on a copy of theta. */
+typedef int (*gradaudit_step_fn)(double *theta, size_t n, double lr, void *user);
+
+/* gradaudit_check on the gradient the step took, g = (theta - theta') / lr
+ * (problem->grad is not used and may be NULL; loss, loss_mpfr and the rest
+ * are as for gradaudit_check). The inference costs precision: the step's two
+ * roundings, u (|lr g| + |theta'|), divided by lr, are added to every entry's
+ * tolerance (u of the code's precision: options.float32), so pick lr so that
+ * lr |g| is not tiny beside |theta| (a power of 2 keeps lr g exact). lr must
+ * be finite and > 0 (a float32 number with options.float32);
+ * options.grad_buffer must be UNCHECKED. Statuses: gradaudit_check's. */
+int gradaudit_check_step(gradaudit_report **out, gradaudit_error *err,
+                         const gradaudit_problem *problem, gradaudit_step_fn step, double lr,
+                         const gradaudit_options *opt);
+
 /* 1 when every entry passed and the gradient followed options.grad_buffer
  * (when asked). Nondeterminism alone does not make it 0: read
  * summary.nondeterministic. */

@@ -110,6 +110,11 @@ typedef struct {
     size_t names_len, names_cap;
     double loss0;
     double loss_eps; /* estimate of the double loss's rounding error */
+    gradaudit_step_fn step; /* gradaudit_check_step: the code under test, instead of p->grad */
+    double lr;              /* its learning rate */
+    double *stepped;        /* (2n, step only) theta after one step, then the inference's
+                             * error bound per entry (extra) */
+    double *extra;
 } run;
 
 static const char *entry_name(const run *s, size_t i)
@@ -138,6 +143,16 @@ static int call_grad(run *s, double *out, const char *where)
 {
     memset(out, 0, s->n * sizeof *out);
     s->rep->grad_evals++;
+    if (s->step) { /* the gradient the step took: (theta - theta') / lr */
+        memcpy(s->stepped, s->theta, s->n * sizeof *s->stepped);
+        int rc = s->step(s->stepped, s->n, s->lr, s->p->user);
+        if (rc != 0)
+            return ga_fail(s->err, GA_ECALLBACK, "gradaudit: step callback returned %d %s", rc,
+                           where);
+        for (size_t i = 0; i < s->n; i++)
+            out[i] = (s->theta[i] - s->stepped[i]) / s->lr;
+        return GA_OK;
+    }
     int rc = s->p->grad(out, s->theta, s->n, s->p->user);
     if (rc != 0)
         return ga_fail(s->err, GA_ECALLBACK, "gradaudit: gradient callback returned %d %s", rc,
@@ -160,7 +175,8 @@ static int loss_at_theta(run *s)
 }
 
 /* ---- argument checks ------------------------------------------------------ */
-static int check_problem(ga_error *err, const gradaudit_problem *p, const gradaudit_options *o)
+static int check_problem(ga_error *err, const gradaudit_problem *p, const gradaudit_options *o,
+                         gradaudit_step_fn step, double lr)
 {
     if (!p)
         return ga_fail(err, GA_EINVAL, "gradaudit: problem is NULL");
@@ -170,8 +186,15 @@ static int check_problem(ga_error *err, const gradaudit_problem *p, const gradau
         return ga_fail(err, GA_EINVAL, "gradaudit: problem.theta is NULL");
     if (!p->loss)
         return ga_fail(err, GA_EINVAL, "gradaudit: problem.loss (the double loss callback) is NULL");
-    if (!p->grad)
+    if (!p->grad && !step)
         return ga_fail(err, GA_EINVAL, "gradaudit: problem.grad (the gradient under test) is NULL");
+    if (step && (!(lr > 0) || !isfinite(lr) ||
+                 (o->float32 && (lr > FLT_MAX || (double)(float)lr != lr))))
+        return ga_fail(err, GA_EINVAL, "gradaudit_check_step: lr = %.17g: need a finite lr > 0%s", lr,
+                       o->float32 ? " that is a float32 number (options.float32)" : "");
+    if (step && o->grad_buffer != GRADAUDIT_BUFFER_UNCHECKED)
+        return ga_fail(err, GA_EINVAL, "gradaudit_check_step: options.grad_buffer: a step has no "
+                       "gradient buffer to check");
     if (o->reference == GRADAUDIT_REF_ORACLE && !p->loss_mpfr)
         return ga_fail(err, GA_EINVAL,
                        "gradaudit: reference 'oracle' needs problem.loss_mpfr, which is NULL");
@@ -1259,8 +1282,28 @@ static void unsettled_verdict(ga_check_entry *e, long max_prec)
              max_prec, e->abs_err, e->tol);
 }
 
+/* The error of the gradient inferred from one SGD step, entry i (the run's
+ * stepped array holds theta' = the step from theta, d = theta - theta'):
+ * the step computed theta' = theta - lr g with at most two roundings in the
+ * code's precision (lr g, then the subtraction; one with an FMA), so
+ *   |theta' - (theta - lr g)| <= u_c |lr g| + u_c |theta'| + 2 eta_c
+ * to first order, |lr g| <= |d| (1 + u_c) + ..., eta_c the code's smallest
+ * subnormal; gradaudit's (theta - theta') / lr adds two roundings in double.
+ * Hence |g_inferred - g| <= (u_c (|d| (1 + u_c) + |theta'|) + 2 eta_c) / lr +
+ * 2 u |g_inferred|, widened by 2^-40 relative for the second-order terms. */
+static void step_inference_bound(run *s)
+{
+    double uc = code_u(s), eta = s->opt.float32 ? 0x1p-149 : 0x1p-1074;
+    for (size_t i = 0; i < s->n; i++) {
+        double d = fabs(s->theta[i] - s->stepped[i]);
+        double e = (uc * (d * (1 + uc) + fabs(s->stepped[i])) + 2 * eta) / s->lr +
+                   2 * GA_U * fabs(s->g[i]);
+        s->extra[i] = e * (1 + 0x1p-40);
+    }
+}
+
 static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_problem *problem,
-                     const gradaudit_options *opt)
+                     const gradaudit_options *opt, gradaudit_step_fn step, double lr)
 {
     if (!out)
         return ga_fail(err, GA_EINVAL, "gradaudit: report output pointer is NULL");
@@ -1271,15 +1314,29 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
         s.opt = *opt;
     else
         gradaudit_options_default(&s.opt);
-    int status = check_problem(err, problem, &s.opt);
+    int status = check_problem(err, problem, &s.opt, step, lr);
     if (status)
         return status;
     s.p = problem;
     s.err = err;
     s.n = problem->n;
+    s.step = step;
+    s.lr = lr;
     status = alloc_run(&s, err, s.n, s.opt.top_k);
     if (status)
         return status;
+    if (step) {
+        s.stepped = malloc(2 * s.n * sizeof *s.stepped);
+        if (!s.stepped) {
+            gradaudit_report_free(s.rep);
+            free(s.buf);
+            free(s.namebuf);
+            free(s.names);
+            free(s.unsettled);
+            return ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for %zu entries", s.n);
+        }
+        s.extra = s.stepped + s.n;
+    }
     gradaudit_report *rep = s.rep;
     ga_check_report *r = &rep->r;
     r->n_entries = s.n;
@@ -1303,6 +1360,8 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
         status = loss_at_theta(&s);
     if (!status)
         status = call_grad(&s, s.g, "at theta");
+    if (!status && step)
+        step_inference_bound(&s);
     for (size_t i = 0; i < s.n && !status; i++)
         rep->grad_nonfinite += !isfinite(s.g[i]);
     if (!status)
@@ -1321,6 +1380,8 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
             status = noise_model(&s, theta0);
         }
     }
+    for (size_t i = 0; i < s.n && !status && judge && step; i++) /* the step's inference */
+        s.bound[i] = (s.bound[i] + s.extra[i]) * (1 + 2 * GA_U);
     if (!status && judge && use_oracle) {
         status = oracle_alloc(&w, &s);
         if (!status)
@@ -1341,6 +1402,7 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
     }
     oracle_free(&w, s.n);
     free(s.namebuf);
+    free(s.stepped);
     if (status) {
         gradaudit_report_free(rep);
         free(s.buf);
@@ -1395,6 +1457,13 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
                  "at least 2 %sulps, plus the reference's bound",
                  refs, rep->noise_points, s.opt.noise_ulps, s.opt.float32 ? "float32 " : "",
                  (unsigned long long)s.opt.seed, s.opt.float32 ? "float32 " : "");
+    if (step && judge) {
+        size_t len = strlen(rep->model);
+        snprintf(rep->model + len, sizeof rep->model - len,
+                 "; the gradient inferred from one SGD step, (theta - theta') / lr with lr = %.17g, "
+                 "its inference error u (|theta - theta'| + |theta'|) / lr added to the tolerance",
+                 lr);
+    }
     if (!judge)
         snprintf(rep->model, sizeof rep->model,
                  "no reference and no tolerance: the double loss at theta is %s, so it has no "
@@ -1411,7 +1480,22 @@ int gradaudit_check(gradaudit_report **out, gradaudit_error *err, const gradaudi
 {
     ga_error e;
     e.msg[0] = '\0';
-    return ga_lib_pass_error(err, &e, check_run(out, err ? &e : NULL, problem, opt));
+    return ga_lib_pass_error(err, &e, check_run(out, err ? &e : NULL, problem, opt, NULL, 0.0));
+}
+
+int gradaudit_check_step(gradaudit_report **out, gradaudit_error *err,
+                         const gradaudit_problem *problem, gradaudit_step_fn step, double lr,
+                         const gradaudit_options *opt)
+{
+    ga_error e;
+    e.msg[0] = '\0';
+    if (!step) {
+        if (out)
+            *out = NULL;
+        return ga_lib_pass_error(err, &e, ga_fail(err ? &e : NULL, GA_EINVAL,
+                                                  "gradaudit_check_step: step is NULL"));
+    }
+    return ga_lib_pass_error(err, &e, check_run(out, err ? &e : NULL, problem, opt, step, lr));
 }
 
 int gradaudit_report_ok(const gradaudit_report *rep)
