@@ -366,6 +366,14 @@ typedef struct {
                                      * NULL: the forward output is not judged */
     int float32;                    /* 1: the code under test computes in float32 */
     uint64_t seed;                  /* draws dy (named in first_fail) */
+    int bfloat16;                   /* 1: bfloat16 storage, float32 arithmetic (implies
+                                     * float32): x, the parameters and dy are rounded to
+                                     * bfloat16 (8 significant bits, float32's exponent
+                                     * range) before the call, the code computes in float32
+                                     * and stores its results (the gradients, y) in bfloat16.
+                                     * An entry that is a bfloat16 number passes when some
+                                     * float32 number that rounds to it lies in the proven
+                                     * enclosure; one that is not is judged as float32. */
 } gradaudit_op;
 
 /* The code under test: from dy (batch, n_out), dx (batch, n_in) and

@@ -77,6 +77,37 @@ static int overflows_f32(double v)
     return isfinite(v) && isinf(ga_round_to(GA_PREC_FLOAT32, v));
 }
 
+/* bfloat16: float32's exponent range with 8 significant bits; the smallest
+ * subnormal 2^-133, the largest finite number 0x1.fep127. */
+#define BF16_MIN_EXP (-126) /* the smallest normal's exponent */
+#define BF16_MAX 0x1.fep127
+
+/* v rounded to nearest bfloat16 (ties to even); +-Inf beyond the range.
+ * (v / q is exact: q a power of 2 and v / q within 2^9 in magnitude.) */
+static double bf16_round(double v)
+{
+    if (!isfinite(v) || v == 0)
+        return v;
+    int e = ilogb(v);
+    double q = ldexp(1.0, (e < BF16_MIN_EXP ? BF16_MIN_EXP : e) - 7); /* one ulp at v */
+    double r = nearbyint(v / q) * q;
+    return fabs(r) > BF16_MAX ? copysign(INFINITY, v) : r;
+}
+
+/* Half the spacing of the bfloat16 numbers around b, a bfloat16 number: every
+ * float32 number within it of b may round to b (the ends: ties, counted in). */
+static double bf16_half_ulp(double b)
+{
+    int e = b == 0 ? BF16_MIN_EXP : ilogb(b);
+    return ldexp(1.0, (e < BF16_MIN_EXP ? BF16_MIN_EXP : e) - 8);
+}
+
+/* 1 when the number overflows the code's storage: bfloat16 or float32 */
+static int overflows_code(const gradaudit_op *op, double v)
+{
+    return op->bfloat16 ? isfinite(v) && isinf(bf16_round(v)) : op->float32 && overflows_f32(v);
+}
+
 /* x (B n_in) and the tensors: finite, ids in range, float32 numbers when
  * asked; every message names the entry as the caller holds it */
 static int check_numbers(ga_error *err, const op_check *c, const gradaudit_op *op)
@@ -90,9 +121,9 @@ static int check_numbers(ga_error *err, const op_check *c, const gradaudit_op *o
         if (c->emb && !(v >= 0 && v < (double)c->op.vocab && v == floor(v)))
             return ga_fail(err, GA_EINVAL, "%s: x[%zu][%zu] = %.17g is not a token id (expected an "
                            "integer 0 .. %zu for the embedding)", c->who, s, k, v, c->op.vocab - 1);
-        if (op->float32 && overflows_f32(v))
-            return ga_fail(err, GA_EINVAL, "%s: x[%zu][%zu] = %.17g overflows float32", c->who, s, k,
-                           v);
+        if (overflows_code(op, v))
+            return ga_fail(err, GA_EINVAL, "%s: x[%zu][%zu] = %.17g overflows %s", c->who, s, k, v,
+                           op->bfloat16 ? "bfloat16" : "float32");
     }
     for (size_t t = 0; t < c->n_views; t++) {
         const gradaudit_tensor *T = &op->params[c->user_of[t]];
@@ -100,9 +131,9 @@ static int check_numbers(ga_error *err, const op_check *c, const gradaudit_op *o
             if (!isfinite(T->data[i]))
                 return ga_fail(err, GA_ENONFINITE, "%s: %s[%zu] is %g (expected a finite number)",
                                c->who, T->name, i, T->data[i]);
-            if (op->float32 && overflows_f32(T->data[i]))
-                return ga_fail(err, GA_EINVAL, "%s: %s[%zu] = %.17g overflows float32", c->who,
-                               T->name, i, T->data[i]);
+            if (overflows_code(op, T->data[i]))
+                return ga_fail(err, GA_EINVAL, "%s: %s[%zu] = %.17g overflows %s", c->who,
+                               T->name, i, T->data[i], op->bfloat16 ? "bfloat16" : "float32");
         }
     }
     return GA_OK;
@@ -234,7 +265,13 @@ static int build(ga_error *err, op_check *c, const gradaudit_op *op, ga_layout l
     ga_rng_seed(&rng, (uint32_t)(op->seed ^ (op->seed >> 32)));
     for (size_t i = 0; i < c->B * c->n_out; i++) /* float32 numbers: exact in either precision */
         c->dy[i] = (double)(float)ga_rng_gauss(&rng);
-    if (op->float32 &&
+    if (op->bfloat16) { /* the stored numbers; the constants stay float32's (below) */
+        for (size_t i = 0; i < net->n_params; i++)
+            net->params[i] = bf16_round(net->params[i]);
+        for (size_t i = 0; i < c->B * c->n_out; i++)
+            c->dy[i] = bf16_round(c->dy[i]);
+    }
+    if ((op->float32 || op->bfloat16) &&
         (st = ga_round_problem(&inner, GA_PREC_FLOAT32, net, net->params, c->xin, c->dy, c->B)))
         return ga_fail(err, st, "%s: %s", c->who, inner.msg);
     return GA_OK;
@@ -298,7 +335,7 @@ static int judge_forward(gradaudit_op_result *out, ga_error *err, const op_check
                          const gradaudit_op *op)
 {
     ga_enclosure *enc = NULL;
-    ga_precision prec = op->float32 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64;
+    ga_precision prec = op->float32 || op->bfloat16 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64;
     int st = ga_enclosure_alloc(&enc, err, c->net, c->B);
     if (!st)
         st = ga_enclosure_compute(enc, err, c->net, prec, c->net->params, c->xin, c->dy, c->B);
@@ -309,8 +346,8 @@ static int judge_forward(gradaudit_op_result *out, ga_error *err, const op_check
     gradaudit_op_tensor *t = add_tensor(out, "y");
     const double *lo = enc->a_lo[c->stage], *hi = enc->a_hi[c->stage];
     for (size_t i = 0; i < c->B * c->n_out; i++) {
-        double y = op->y[i];
-        int in = y >= lo[i] && y <= hi[i];
+        double y = op->y[i], h = op->bfloat16 && bf16_round(y) == y ? bf16_half_ulp(y) : 0;
+        int in = y + h >= lo[i] && y - h <= hi[i]; /* [y - h, y + h] meets [lo, hi] */
         count(out, t, in ? GA_VERDICT_PASS : GA_VERDICT_FAIL);
         if (in || out->first_fail[0])
             continue;
@@ -318,7 +355,8 @@ static int judge_forward(gradaudit_op_result *out, ga_error *err, const op_check
         entry_name(name, sizeof name, "y", i, c->B, c->n_out);
         snprintf(out->first_fail, sizeof out->first_fail, "%s: forward output %.17g lies outside "
                  "[%.17g, %.17g], the proven enclosure of the exact output and of every %s "
-                 "computation of it", name, y, lo[i], hi[i], ga_precision_name(prec));
+                 "computation of it%s", name, y, lo[i], hi[i], ga_precision_name(prec),
+                 h > 0 ? ", nor does any float32 number that rounds to it in bfloat16" : "");
     }
     ga_enclosure_free(enc);
     return GA_OK;
@@ -349,6 +387,40 @@ static void rerun_compare(gradaudit_op_result *out, const double *dx, const doub
         if (dp[u])
             rerun_tensor(out, dp[u], dp2[u], op->params[u].n, dn);
     }
+}
+
+/* bfloat16 storage: a gradient entry b that is a bfloat16 number was some
+ * float32 value v rounded, |v - b| <= h(b), and is right when such a v lies in
+ * the enclosure E, which holds the exact value x. For a FAIL entry the point
+ * of [b - h, b + h] nearest the reference (x rounded) is judged instead: if
+ * some v of the interval lies in E, so does every point between v and x, this
+ * one among them. The whole check runs again on those points (the oracle's
+ * cost again, on a FAIL only); the report then shows the user's b. */
+static int bf16_rejudge(ga_check_report **r, ga_error *err, const ga_net *net, const op_check *c,
+                        double *g, const ga_check_options *opt)
+{
+    size_t moved = 0;
+    for (size_t i = 0; i < net->n_params; i++) {
+        const ga_check_entry *e = &(*r)->entries[i];
+        double b = g[i];
+        if (e->verdict != GA_VERDICT_FAIL || !isfinite(b) || bf16_round(b) != b ||
+            !isfinite(e->ref))
+            continue;
+        double h = bf16_half_ulp(b);
+        g[i] = e->ref < b - h ? b - h : e->ref > b + h ? b + h : e->ref;
+        moved++;
+    }
+    if (!moved)
+        return GA_OK;
+    ga_check_report *again = NULL;
+    int st = ga_check_run(&again, err, c->net, c->net->params, c->xin, c->dy, c->B, opt);
+    if (st)
+        return st;
+    for (size_t i = 0; i < net->n_params; i++) /* the user's numbers, as the backward gave them */
+        again->entries[i].analytic = (*r)->entries[i].analytic;
+    ga_check_report_free(*r);
+    *r = again;
+    return GA_OK;
 }
 
 /* The check, with messages starting `who` */
@@ -425,8 +497,10 @@ static int check_op(gradaudit_op_result *out, ga_error *err, const char *who,
     opt.cross_check = 0; /* the verdicts; the oracle's routes are tested elsewhere */
     opt.analytic = g;
     opt.analytic_own_forward = 1;
-    opt.precision = op->float32 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64;
+    opt.precision = op->float32 || op->bfloat16 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64;
     if ((st = ga_check_run(&r, err, net, net->params, c.xin, c.dy, c.B, &opt)))
+        goto done;
+    if (op->bfloat16 && (st = bf16_rejudge(&r, err, net, &c, g, &opt)))
         goto done;
     out->n_out = c.n_out;
     if (!c.emb)

@@ -16,6 +16,7 @@
 #include <criterion/parameterized.h>
 
 #include "gradaudit.h"
+#include "test_op_support.h"
 
 enum bug { GOOD = 0, LN_NO_MEAN, GELU_TYPO, ATTN_NO_SCALE, EMB_OVERWRITE, CONV_FLIP };
 
@@ -54,21 +55,6 @@ typedef struct {
     size_t T, H, d; /* attention's shape */
     size_t C, Hi, Wi, OC, K, P; /* conv2d's */
 } variant;
-
-/* the layer's input, deterministic and spread over a few units */
-static double fill(size_t i, double scale, double phase)
-{
-    return scale * sin(0.7 * (double)i + phase) + 0.1 * cos(1.3 * (double)i);
-}
-
-/* the check of op, which must run (whatever its verdicts) */
-static gradaudit_op_result run(const gradaudit_op *op, gradaudit_op_backward_fn fn, void *user)
-{
-    gradaudit_op_result r;
-    gradaudit_error err;
-    cr_assert_eq(gradaudit_check_op(&r, &err, op, fn, user), GRADAUDIT_OK, "%s", err.msg);
-    return r;
-}
 
 /* every parameter gradient and dx, as the variant writes or adds them */
 static void deliver(double *dst, const double *src, size_t n, const variant *v)
