@@ -267,7 +267,10 @@ typedef struct {
  * loss's measured noise, or does not change under a move of 2^-70 of each
  * parameter where the double loss's slope says it must; GRADAUDIT_ERANGE: a
  * name callback filled every byte of a GRADAUDIT_NAME_MAX buffer;
- * GRADAUDIT_ENOMEM: size) with a message in err (may be NULL), and *out =
+ * GRADAUDIT_EINVAL also: the noise model's directed rounding modes visibly
+ * did not reach part of the gradient (another thread ran during it, and
+ * some nonzero entries stayed unmoved in every mode while others moved: a
+ * worker pool; docs/library.md); GRADAUDIT_ENOMEM: size) with a message in err (may be NULL), and *out =
  * NULL. A NaN or Inf loss at theta is a report (summary.loss_nonfinite), not
  * an error.
  * An oracle entry not settled at max_prec is unjudgeable, never a pass. */

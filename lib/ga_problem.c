@@ -14,11 +14,19 @@
  *   - ridders: Ridders' extrapolated central differences in double, with
  *     the loss's rounding error added to the estimate.
  */
+#ifdef __linux__
+#define _DEFAULT_SOURCE /* syscall(SYS_gettid): the caller's thread id */
+#endif
+#include <dirent.h>
 #include <fenv.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "ga_check.h"
 #include "ga_diff.h"
@@ -517,6 +525,99 @@ static void widen_noise(run *s, double lk, double *leps)
     }
 }
 
+/* On-CPU time of each thread of this process but the caller's (Linux's
+ * /proc/self/task/TID/schedstat, nanoseconds), up to cap threads; the count,
+ * 0 when unknown. */
+#define MAX_TASKS 256
+typedef struct {
+    long tid;
+    unsigned long long ns;
+} task_time;
+
+static size_t other_task_times(task_time *t, size_t cap)
+{
+#ifdef __linux__
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir)
+        return 0;
+    long self = (long)syscall(SYS_gettid);
+    size_t n = 0;
+    struct dirent *de;
+    while (n < cap && (de = readdir(dir))) {
+        char *end;
+        long tid = strtol(de->d_name, &end, 10);
+        if (*end || tid <= 0 || tid == self)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", tid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fscanf(f, "%llu", &t[n].ns) == 1)
+            t[n++].tid = tid;
+        fclose(f);
+    }
+    closedir(dir);
+    return n;
+#else
+    (void)t;
+    (void)cap;
+    return 0;
+#endif
+}
+
+/* 1 when a thread other than the caller's ran between the two snapshots */
+static int others_ran(const task_time *a, size_t na, const task_time *b, size_t nb)
+{
+    for (size_t j = 0; j < nb; j++) {
+        int seen = 0;
+        for (size_t i = 0; i < na && !seen; i++)
+            if (a[i].tid == b[j].tid) {
+                seen = 1;
+                if (b[j].ns > a[i].ns)
+                    return 1;
+            }
+        if (!seen) /* started during the call: it inherited the mode (POSIX), but ran */
+            return 1;
+    }
+    return 0;
+}
+
+/* The directed modes' assumption, checked where it visibly fails: a mode set
+ * here reaches only this thread and threads it starts afterwards (POSIX
+ * threads inherit the floating-point environment), not a pool started before
+ * (OpenMP's), so entries computed there never move while the others do, and
+ * their noise goes unmeasured. Refused when another thread of the process ran
+ * during a directed-mode call of the gradient (its on-CPU time grew) and some
+ * nonzero entries moved in no mode while others moved. (An entry computed
+ * exactly also stays put: with a busy unrelated thread such code is refused
+ * too; the message names the way out.) On entry s->bound holds each entry's
+ * largest directed-mode deviation. */
+static int directed_modes_reached(run *s, int workers_ran)
+{
+    size_t moved = 0, still = 0, first = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (!isfinite(s->g[i]) || s->g[i] == 0)
+            continue;
+        if (s->bound[i] > 0)
+            moved++;
+        else if (!still++)
+            first = i;
+    }
+    if (!moved || !still || !workers_ran)
+        return GA_OK;
+    return ga_fail(s->err, GA_EINVAL,
+                   "gradaudit: the noise model cannot measure this gradient: %zu of its %zu nonzero "
+                   "entries (the first %s) did not move in any directed rounding mode while %zu "
+                   "did, and other threads ran during the gradient: a rounding mode set by the "
+                   "calling thread does not reach a worker pool started before it (OpenMP's), "
+                   "whose entries would get no measured noise. Run the gradient on one thread "
+                   "(OMP_NUM_THREADS=1), give grad_bound (the bound model), or check an op "
+                   "gradaudit knows with gradaudit_check_op, whose tolerance holds for any thread "
+                   "count",
+                   still, moved + still, entry_name(s, first), moved);
+}
+
 static int noise_model(run *s, const double *theta0)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -524,10 +625,16 @@ static int noise_model(run *s, const double *theta0)
     double leps = 0;
     char where[96];
     int saved = fegetround();
+    int workers_ran = 0;
     for (int m = 0; ga_lib_directed_modes[m] >= 0; m++) {
         snprintf(where, sizeof where, "in directed rounding mode %d", m);
+        task_time before[MAX_TASKS], after[MAX_TASKS];
+        size_t nb = other_task_times(before, MAX_TASKS);
         fesetround(ga_lib_directed_modes[m]);
         int status = call_grad(s, s->gk, where);
+        fesetround(saved);
+        workers_ran |= others_ran(before, nb, after, other_task_times(after, MAX_TASKS));
+        fesetround(ga_lib_directed_modes[m]);
         double lk = s->loss0;
         if (!status)
             status = call_loss(s, &lk, where, (size_t)-1);
@@ -536,12 +643,15 @@ static int noise_model(run *s, const double *theta0)
             return status;
         widen_noise(s, lk, &leps);
     }
+    int status = directed_modes_reached(s, workers_ran);
+    if (status)
+        return status;
     uint64_t st = s->opt.seed;
     for (size_t k = 0; k < s->opt.noise_points; k++) {
         perturb(s->theta, theta0, s->n, s->opt.noise_ulps, s->opt.float32, &st);
         snprintf(where, sizeof where, "at noise point %zu (seed %llu)", k,
                  (unsigned long long)s->opt.seed);
-        int status = call_grad(s, s->gk, where);
+        status = call_grad(s, s->gk, where);
         if (status)
             return status;
         double lk;
