@@ -332,6 +332,9 @@ static int vjp_run_check(gradaudit_report **out, ga_error *err, const gradaudit_
         o = *opt;
     else
         gradaudit_options_default(&o);
+    if (o.reference == GRADAUDIT_REF_ORACLE && !op->forward_mpfr)
+        return ga_fail(err, GA_EINVAL, "gradaudit_check_vjp: reference 'oracle' needs "
+                       "op.forward_mpfr, which is NULL");
     vjp_run v;
     status = vjp_alloc(&v, err, op);
     double *theta = NULL, *dev = NULL;

@@ -343,6 +343,13 @@ Test(vjp, bad_input)
     cr_expect_eq(gradaudit_check_vjp(&rep, &err, &op, NULL), GRADAUDIT_EINVAL);
     cr_expect(strstr(err.msg, "backward") != NULL, "%s", err.msg);
     op.backward = bwd;
+    gradaudit_options ro;
+    gradaudit_options_default(&ro);
+    ro.reference = GRADAUDIT_REF_ORACLE;
+    op.forward_mpfr = NULL;
+    cr_expect_eq(gradaudit_check_vjp(&rep, &err, &op, &ro), GRADAUDIT_EINVAL);
+    cr_expect(strstr(err.msg, "op.forward_mpfr") != NULL, "%s", err.msg);
+    op.forward_mpfr = fwd_mpfr;
 
     g[1] = NAN;
     cr_expect_eq(gradaudit_check_vjp(&rep, &err, &op, NULL), GRADAUDIT_ENONFINITE);
