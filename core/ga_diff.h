@@ -65,6 +65,10 @@
 #define GA_DIFF_NTAB_ORACLE 12
 #define GA_DIFF_NTAB_CALLBACK 10
 #define GA_DIFF_RATIO_LOG2_MPFR 2
+/* A one-sided MPFR tableau's ratio (a kink's slopes, lib/ga_problem.c): the
+ * steps halve as in the central one, but the error is a series in h, so
+ * rows differ by 2 in it (as GA_DIFF_CON_ONE_SIDED in double). */
+#define GA_DIFF_RATIO_LOG2_MPFR_ONE_SIDED 1
 
 /* Steps that balance truncation against rounding for a quotient whose
  * objective has relative noise eta (Numerical Recipes 2nd ed. sec. 5.7):
