@@ -259,3 +259,50 @@ Test(diff, mpfr_tableau_at_53_bits_matches_double)
         mpfr_clear(a[k]);
     mpfr_clears(best, ans, s1, s2, et, (mpfr_ptr)0);
 }
+
+/* The one-sided MPFR tableau (ratio 2, a kink's slopes in lib/ga_problem.c)
+ * on f(x) = x^2 at x = 3/4, steps h_r = 2^-(3 + r), all exact at 53 bits:
+ *   right: (f(x + h) - f(x)) / h = 2x + h,  left: (f(x) - f(x - h)) / h = 2x - h,
+ * so a[1][1] = (2 a[0][1] - a[0][0]) / (2 - 1) = 2x = 3/2 exactly, with the
+ * estimate max(|a11 - a01|, |a11 - a00|) = h_0 = 1/8; and the total at row
+ * 1 (k = 4) with eps = 2^-40 is 4 / 8 + 2^5 2^-40 2^4 = 1/2 + 2^-31 (the
+ * central tableau's would be 1/2 + 2 2^-40 2^4 = 1/2 + 2^-35). */
+Test(diff, mpfr_one_sided_tableau_by_hand)
+{
+    enum { N = 4 };
+    mpfr_t a[N * N], best, ans, s1, s2, et, f0, fh, eps, tot, tmp;
+    for (int k = 0; k < N * N; k++)
+        mpfr_init2(a[k], 53);
+    mpfr_inits2(53, best, ans, s1, s2, et, f0, fh, eps, tot, tmp, (mpfr_ptr)0);
+    const double x = 0.75;
+    mpfr_set_d(f0, x * x, MPFR_RNDN);
+    mpfr_set_ui_2exp(eps, 1, -40, MPFR_RNDN);
+    for (int side = 1; side >= -1; side -= 2) {
+        ga_diff_tableau_mpfr t;
+        ga_diff_tableau_mpfr_init(&t, N, a, best, ans, s1, s2, et);
+        t.ratio_log2 = GA_DIFF_RATIO_LOG2_MPFR_ONE_SIDED;
+        for (long r = 0; r < 2; r++) {
+            long k = 3 + r;
+            double h = ldexp(1.0, (int)-k);
+            mpfr_set_d(fh, (x + side * h) * (x + side * h), MPFR_RNDN);
+            if (side > 0)
+                ga_diff_mpfr_quotient(a[r], fh, f0, k + 1);
+            else
+                ga_diff_mpfr_quotient(a[r], f0, fh, k + 1);
+            cr_assert_eq(mpfr_get_d(a[r], MPFR_RNDN), 2 * x + side * h, "side %d row %ld", side, r);
+            ga_diff_tableau_mpfr_push(&t);
+        }
+        cr_expect_eq(mpfr_get_d(ans, MPFR_RNDN), 1.5, "side %d: %a", side, mpfr_get_d(ans, MPFR_RNDN));
+        cr_expect_eq(mpfr_get_d(best, MPFR_RNDN), 0.125, "side %d", side);
+        cr_expect_eq(t.ans_row, 1);
+        ga_diff_mpfr_total(tot, &t, eps, 4, tmp);
+        cr_expect_eq(mpfr_get_d(tot, MPFR_RNDN), 0.5 + 0x1p-31, "side %d: %a", side,
+                     mpfr_get_d(tot, MPFR_RNDN));
+        t.ratio_log2 = GA_DIFF_RATIO_LOG2_MPFR;
+        ga_diff_mpfr_total(tot, &t, eps, 4, tmp);
+        cr_expect_eq(mpfr_get_d(tot, MPFR_RNDN), 0.5 + 0x1p-35);
+    }
+    for (int k = 0; k < N * N; k++)
+        mpfr_clear(a[k]);
+    mpfr_clears(best, ans, s1, s2, et, f0, fh, eps, tot, tmp, (mpfr_ptr)0);
+}

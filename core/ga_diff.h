@@ -56,6 +56,18 @@
 #define GA_DIFF_H_FIRST_START 0.1
 #define GA_DIFF_H_START_SHRINK 8
 #define GA_DIFF_H_STARTS 4
+/* Its one-sided slopes at a kink start from GA_DIFF_H_ONE_SIDED_STARTS
+ * steps 8 GA_DIFF_H_ONE_SIDED s and GA_DIFF_H_ONE_SIDED s, 10 rows halving
+ * each (to 2e-6 s). Two starts, because one tableau can end early (Ridders'
+ * stop) with an estimate 10 to 39 times too small (tanh(10 x)), and two
+ * disjoint one-sided intervals at a smooth point would be taken for a kink.
+ * Not more nor smaller: a tableau whose steps resolve a kink nearer than the
+ * central reference's can (down to ~1e-5 s) measures the same slope on both
+ * sides, and the central reference's false FAIL then stands (lib/
+ * test_problem.c's near kinks: 3 of 50 cases with 1e-3 s and 1.25e-4 s,
+ * 11 with four starts from 1e-3 s, none with these); nor larger: from
+ * 6.4e-2 s and 8e-3 s one smooth entry of its tanh losses was a kink. */
+#define GA_DIFF_H_ONE_SIDED_STARTS 2
 /* Rows of the MPFR tableaux. The oracle's route (a) on a network
  * (oracle/orc_route_a.c) steps 2^-k0 .. 2^-(k0+11) with k0 = p/3, and its Ziv
  * loop settles most entries within 12 rows at the first precision; the
@@ -65,6 +77,10 @@
 #define GA_DIFF_NTAB_ORACLE 12
 #define GA_DIFF_NTAB_CALLBACK 10
 #define GA_DIFF_RATIO_LOG2_MPFR 2
+/* A one-sided MPFR tableau's ratio (a kink's slopes, lib/ga_problem.c): the
+ * steps halve as in the central one, but the error is a series in h, so
+ * rows differ by 2 in it (as GA_DIFF_CON_ONE_SIDED in double). */
+#define GA_DIFF_RATIO_LOG2_MPFR_ONE_SIDED 1
 
 /* Steps that balance truncation against rounding for a quotient whose
  * objective has relative noise eta (Numerical Recipes 2nd ed. sec. 5.7):

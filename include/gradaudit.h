@@ -29,6 +29,10 @@
  *            where theta moved by a few ulps (a calibrated factor, see
  *            lib/ga_problem.c), at least 2 ulps of the analytic value, + the
  *            reference's bound.
+ * Kinks: an entry that fails that test gets the loss's one-sided derivatives
+ * along theta_i from the same reference; when they differ beyond their error
+ * bounds it is at or near a kink, and its verdict is kink (a pass) when the
+ * analytic value lies between them, else the FAIL names both slopes.
  *
  * Besides the verdicts, the report gives findings about the gradient code
  * as a whole (gradaudit_summary): nondeterminism across reruns, NaN/Inf
@@ -186,10 +190,19 @@ typedef struct gradaudit_report gradaudit_report;
 typedef enum {
     GRADAUDIT_VERDICT_PASS = 0,
     GRADAUDIT_VERDICT_FAIL = 1,
+    GRADAUDIT_VERDICT_KINK = 2,       /* a pass at a kink (relu(z) at z = 0). gradaudit_check:
+                                       * the entry failed against the central reference, the
+                                       * loss's one-sided derivatives along theta_i were measured
+                                       * apart (their intervals of error disjoint), and the
+                                       * analytic value lies between them (within their error
+                                       * bounds and its own). For a black-box loss that is a
+                                       * measured kink, not a proven one, and a wrong value
+                                       * between the two slopes is not caught. gradaudit_check_op:
+                                       * proven by the op's enclosure (docs/verdicts.md) */
     GRADAUDIT_VERDICT_UNJUDGEABLE = 3 /* the entry's error bound could not be formed: not a pass */
 } gradaudit_verdict;
 
-/* "pass", "FAIL", "unjudgeable"; "?" for any other value. */
+/* "pass", "FAIL", "kink", "unjudgeable"; "?" for any other value. */
 const char *gradaudit_verdict_name(gradaudit_verdict v);
 
 /* One entry of the gradient. */
@@ -209,6 +222,8 @@ typedef struct {
     double tol;                 /* tolerance on abs_err: bound + the reference's bound */
     gradaudit_verdict verdict;
     const char *reason;         /* "|diff| 0.0215 > tol 7.04e-14 (...)" */
+    double slope_lo, slope_hi;  /* a kink measured at the entry (KINK, or a FAIL outside
+                                 * them): the smaller and larger one-sided slope; else NaN */
 } gradaudit_entry;
 
 /* Entries in a maximal run whose names share the text before '[' ("W1" for
@@ -219,6 +234,7 @@ typedef struct {
     double max_abs_err, max_rel_err;
     double worst_ratio;         /* max abs_err / tol */
     size_t worst;               /* entry index of the worst ratio */
+    size_t kink;                /* entries with the verdict kink */
 } gradaudit_group;
 
 typedef struct {
@@ -254,6 +270,7 @@ typedef struct {
     const char *grad_buffer_note;  /* one sentence on it ("the gradient overwrote its buffer,
                                     * but options.grad_buffer says it accumulates"); "" when
                                     * not asked */
+    size_t n_kink;                 /* entries with the verdict kink (passes at a kink) */
 } gradaudit_summary;
 
 /* Runs the check. Returns GRADAUDIT_OK when it ran, whatever the verdicts
@@ -296,9 +313,9 @@ int gradaudit_check_step(gradaudit_report **out, gradaudit_error *err,
                          const gradaudit_problem *problem, gradaudit_step_fn step, double lr,
                          const gradaudit_options *opt);
 
-/* 1 when every entry passed and the gradient followed options.grad_buffer
- * (when asked). Nondeterminism alone does not make it 0: read
- * summary.nondeterministic. */
+/* 1 when every entry passed (a kink verdict is a pass) and the gradient
+ * followed options.grad_buffer (when asked). Nondeterminism alone does not
+ * make it 0: read summary.nondeterministic. */
 int gradaudit_report_ok(const gradaudit_report *rep);
 
 /* NULL when rep is NULL or the index is out of range. */

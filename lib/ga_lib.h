@@ -21,6 +21,7 @@ _Static_assert(GA_LIB_SAME(GRADAUDIT_OK, GA_OK) && GA_LIB_SAME(GRADAUDIT_EINVAL,
                "gradaudit.h's status codes are core's");
 _Static_assert(GA_LIB_SAME(GRADAUDIT_VERDICT_PASS, GA_VERDICT_PASS) &&
                    GA_LIB_SAME(GRADAUDIT_VERDICT_FAIL, GA_VERDICT_FAIL) &&
+                   GA_LIB_SAME(GRADAUDIT_VERDICT_KINK, GA_VERDICT_KINK) &&
                    GA_LIB_SAME(GRADAUDIT_VERDICT_UNJUDGEABLE, GA_VERDICT_UNJUDGEABLE),
                "gradaudit.h's verdicts are the checker's");
 _Static_assert(sizeof(((gradaudit_error *)0)->msg) == sizeof(((ga_error *)0)->msg),

@@ -33,6 +33,7 @@ void ga_diff_mpfr_total(mpfr_ptr tot, const ga_diff_tableau_mpfr *t, mpfr_srcptr
                         mpfr_ptr tmp)
 {
     mpfr_mul_2ui(tot, t->best, 2, MPFR_RNDU);
-    mpfr_mul_2si(tmp, eps, k + 1, MPFR_RNDU);
+    mpfr_mul_2si(tmp, eps, t->ratio_log2 == GA_DIFF_RATIO_LOG2_MPFR_ONE_SIDED ? k + 5 : k + 1,
+                 MPFR_RNDU);
     mpfr_add(tot, tot, tmp, MPFR_RNDU);
 }

@@ -28,7 +28,8 @@ typedef struct {
 } ga_diff_tableau_mpfr;
 
 /* A tableau of ntab rows over the caller's variables, Ridders' stop at
- * GA_DIFF_SAFE, ratio 4; empty. */
+ * GA_DIFF_SAFE, ratio 4; empty. A one-sided tableau sets ratio_log2 to
+ * GA_DIFF_RATIO_LOG2_MPFR_ONE_SIDED before its first row. */
 void ga_diff_tableau_mpfr_init(ga_diff_tableau_mpfr *t, size_t ntab, mpfr_t *a, mpfr_ptr best,
                                mpfr_ptr ans, mpfr_ptr s1, mpfr_ptr s2, mpfr_ptr et);
 /* The template's steps (as ga_diff_tableau_start / _push / _stop): the row
@@ -38,13 +39,17 @@ void ga_diff_tableau_mpfr_push(ga_diff_tableau_mpfr *t);
 int ga_diff_tableau_mpfr_stop(ga_diff_tableau_mpfr *t);
 
 /* d = (fp - fm) / 2h for h = 2^-k: one rounding (the subtraction), the
- * scaling exact. */
+ * scaling exact. With k + 1 in place of k it is the one-sided quotient
+ * (f(x + h) - f(x)) / h (fp, f0) or (f(x) - f(x - h)) / h (f0, fm). */
 void ga_diff_mpfr_quotient(mpfr_ptr d, mpfr_srcptr fp, mpfr_srcptr fm, long k);
-/* tot = 4 best + 2 eps / h, rounded up, for the row at h = 2^-k: the
+/* tot = 4 best + W eps / h, rounded up, for the row at h = 2^-k: the
  * tableau's estimate is a change between neighbouring entries, not a bound,
- * and 4 times it is the margin both MPFR users settle with; the extrapolation
- * weights sum in absolute value to prod (4^j+1)/(4^j-1) < 2, so errors eps
- * of each loss value reach the value at most 2 eps / h. tmp: scratch. */
+ * and 4 times it is the margin both MPFR users settle with. Errors eps of
+ * each loss value reach a row's quotient at most eps / h (central: 2 eps /
+ * 2h) or 2 eps / h (one-sided), and the extrapolation weights sum in
+ * absolute value to prod_j (R^j+1)/(R^j-1): < 2 for R = 4, < 8.25 for R = 2
+ * (3 x 5/3 x 9/7 x ... -> 8.2479). So W = 2 for the central tableau (ratio
+ * 4) and W = 2^5 > 2 x 8.25 for the one-sided one (ratio 2). tmp: scratch. */
 void ga_diff_mpfr_total(mpfr_ptr tot, const ga_diff_tableau_mpfr *t, mpfr_srcptr eps, long k,
                         mpfr_ptr tmp);
 
