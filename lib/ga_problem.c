@@ -127,6 +127,8 @@ typedef struct {
     double *stepped;        /* (2n, step only) theta after one step, then the inference's
                              * error bound per entry (extra) */
     double *extra;
+    double *dir_dev;        /* (n, noise model) each entry's largest change in a directed
+                             * rounding mode alone (jump_screen) */
 } run;
 
 static const char *entry_name(const run *s, size_t i)
@@ -622,6 +624,19 @@ static int directed_modes_reached(run *s, int workers_ran)
                    still, moved + still, entry_name(s, first), moved);
 }
 
+/* The noise model's bound of entry i from its largest measured change dev:
+ * NOISE_FACTOR dev, at least 2 ulps of the analytic value (float32 ulps with
+ * float32 set); NaN for a non-finite analytic value. */
+static double noise_bound(const run *s, size_t i, double dev)
+{
+    double ag = fabs(s->g[i]);
+    double ulp2 = s->opt.float32 && ag <= FLT_MAX
+        ? 2 * ((double)nextafterf((float)ag, INFINITY) - (double)(float)ag)
+        : 2 * (nextafter(ag, INFINITY) - ag);
+    double b = NOISE_FACTOR * dev;
+    return isfinite(s->g[i]) ? (b > ulp2 ? b : ulp2) : NAN;
+}
+
 static int noise_model(run *s, const double *theta0)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -650,6 +665,8 @@ static int noise_model(run *s, const double *theta0)
     int status = directed_modes_reached(s, workers_ran);
     if (status)
         return status;
+    if (s->dir_dev)
+        memcpy(s->dir_dev, s->bound, s->n * sizeof *s->dir_dev);
     uint64_t st = s->opt.seed;
     for (size_t k = 0; k < s->opt.noise_points; k++) {
         perturb(s->theta, theta0, s->n, s->opt.noise_ulps, s->opt.float32, &st);
@@ -665,14 +682,8 @@ static int noise_model(run *s, const double *theta0)
         widen_noise(s, lk, &leps);
     }
     memcpy(s->theta, theta0, s->n * sizeof *s->theta);
-    for (size_t i = 0; i < s->n; i++) {
-        double ag = fabs(s->g[i]);
-        double ulp2 = s->opt.float32 && ag <= FLT_MAX
-            ? 2 * ((double)nextafterf((float)ag, INFINITY) - (double)(float)ag)
-            : 2 * (nextafter(ag, INFINITY) - ag);
-        double b = NOISE_FACTOR * s->bound[i];
-        s->bound[i] = isfinite(s->g[i]) ? (b > ulp2 ? b : ulp2) : NAN;
-    }
+    for (size_t i = 0; i < s->n; i++)
+        s->bound[i] = noise_bound(s, i, s->bound[i]);
     s->loss_eps = leps;
     s->rep->tol_model = GRADAUDIT_TOL_NOISE;
     s->rep->noise_points = s->opt.noise_points;
@@ -1555,9 +1566,12 @@ static void ordinary_verdict(run *s, size_t i)
  * inside the slopes' hull is accepted (it could be right), and several kinks
  * at theta whose branches a gradient may mix give sums outside the two
  * slopes, which FAIL. */
-static int kink_verdict(run *s, oracle_ws *w, ga_check_entry *e, size_t i, int use_oracle)
+/* The one-sided slopes d, estimates est and bounds b of entry i ([0] left,
+ * side -1; [1] right, side +1) from the run's reference; *kink = 1 when the
+ * intervals d +- b are disjoint (kink_verdict's test). */
+static int one_sided_slopes(int *kink, double d[2], double est[2], double b[2], run *s,
+                            oracle_ws *w, size_t i, int use_oracle)
 {
-    double d[2], est[2], b[2]; /* [0] left (side -1), [1] right (side +1) */
     for (int k = 0; k < 2; k++) {
         int settled, side = 2 * k - 1;
         int status = use_oracle ? oracle_slope(&d[k], &b[k], &settled, s, w, i, side)
@@ -1567,8 +1581,17 @@ static int kink_verdict(run *s, oracle_ws *w, ga_check_entry *e, size_t i, int u
         if (use_oracle)
             est[k] = b[k];
     }
-    if (!(fabs(d[1] - d[0]) > b[0] + b[1]))
-        return GA_OK;
+    *kink = fabs(d[1] - d[0]) > b[0] + b[1];
+    return GA_OK;
+}
+
+static int kink_verdict(run *s, oracle_ws *w, ga_check_entry *e, size_t i, int use_oracle)
+{
+    double d[2], est[2], b[2];
+    int kink;
+    int status = one_sided_slopes(&kink, d, est, b, s, w, i, use_oracle);
+    if (status || !kink)
+        return status;
     int l = d[1] < d[0]; /* the side of the smaller slope */
     double a = e->analytic;
     double lo = d[l] - (e->bound + est[l]) * (1 + 2 * GA_U);
@@ -1588,6 +1611,34 @@ static int kink_verdict(run *s, oracle_ws *w, ga_check_entry *e, size_t i, int u
         e->tol = a >= e->ref ? hi - e->ref : e->ref - lo;
     }
     return GA_OK;
+}
+
+/* The noise model at a kink. Its moves of theta by a few ulps cross a kink
+ * that theta sits on (relu(z) at z = 0 exactly, with exact data), and the
+ * gradient's jump there, a slope's worth, was taken for rounding noise: the
+ * tolerance swallowed any value between and around the slopes (a relu
+ * backward with relu'(0) = 2 passed, lib/test_vjp.c). An entry whose bound
+ * from the moves exceeds JUMP_FACTOR times what the directed modes alone give
+ * (rounding noise measured both ways agrees within a small factor; a jump
+ * does not) gets the one-sided slope test; at a kink its bound is the
+ * directed modes' alone, and the kink verdict judges it against the slopes.
+ * (A pre-activation that cancels to 0 in rounded arithmetic can flip under a
+ * directed mode too: then both measurements see the jump and nothing is
+ * changed, a loose tolerance as before.) */
+#define JUMP_FACTOR 0x1p10
+static int jump_screen(run *s, oracle_ws *w, size_t i, int use_oracle)
+{
+    double quiet = noise_bound(s, i, s->dir_dev[i]);
+    if (s->step) /* the step's inference, as check_run adds it */
+        quiet = (quiet + s->extra[i]) * (1 + 2 * GA_U);
+    if (!(s->bound[i] > JUMP_FACTOR * quiet))
+        return GA_OK;
+    double d[2], est[2], b[2];
+    int kink;
+    int status = one_sided_slopes(&kink, d, est, b, s, w, i, use_oracle);
+    if (!status && kink)
+        s->bound[i] = quiet;
+    return status;
 }
 
 static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_problem *problem,
@@ -1665,7 +1716,10 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
             if (!status)
                 status = loss_noise(&s, theta0);
         } else {
-            status = noise_model(&s, theta0);
+            s.dir_dev = malloc(s.n * sizeof *s.dir_dev);
+            status = s.dir_dev ? noise_model(&s, theta0)
+                               : ga_fail(err, GA_ENOMEM, "gradaudit: out of memory for %zu entries",
+                                         s.n);
         }
     }
     for (size_t i = 0; i < s.n && !status && judge && step; i++) /* the step's inference */
@@ -1688,6 +1742,9 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
         e->slope_lo = e->slope_hi = NAN;
         status = use_oracle ? oracle_entry(&s, &w, e, i) : ridders(&s, e, i);
     }
+    for (size_t i = 0; i < s.n && !status && judge && s.dir_dev; i++)
+        if (isfinite(s.g[i]))
+            status = jump_screen(&s, &w, i, use_oracle);
     for (size_t i = 0; i < s.n && !status && judge; i++)
         ordinary_verdict(&s, i);
     /* entries that FAIL with a finite analytic value: at a kink? */
@@ -1697,6 +1754,7 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
     oracle_free(&w, s.n);
     free(s.namebuf);
     free(s.stepped);
+    free(s.dir_dev);
     if (status) {
         gradaudit_report_free(rep);
         free(s.buf);

@@ -376,6 +376,71 @@ Test(vjp, noisy_forward_mpfr_never_passes)
     }
 }
 
+/* An op with kinks: y = relu(x) w (inputs x, w; K entries), some x exactly
+ * at the kink. A backward with either one-sided convention (relu'(0) = 0 or
+ * 1) gives kink verdicts there, no FAIL; one with relu'(0) = 2 FAILs. */
+#define K 5
+static int relu_fwd(double *const *outs, const double *const *ins, void *user)
+{
+    (void)user;
+    for (size_t j = 0; j < K; j++)
+        outs[0][j] = (ins[0][j] > 0 ? ins[0][j] : 0) * ins[1][j];
+    return 0;
+}
+
+static int relu_fwd_mpfr(mpfr_ptr const *outs, mpfr_srcptr const *ins, mpfr_prec_t prec, void *user)
+{
+    (void)prec, (void)user;
+    for (size_t j = 0; j < K; j++) {
+        if (mpfr_sgn(ins[0] + j) > 0)
+            mpfr_mul(outs[0] + j, ins[0] + j, ins[1] + j, MPFR_RNDN);
+        else
+            mpfr_set_zero(outs[0] + j, 1);
+    }
+    return 0;
+}
+
+static int relu_bwd(double *const *dins, const double *const *douts, const double *const *ins,
+                    void *user)
+{
+    const double *slope_at_0 = user;
+    for (size_t j = 0; j < K; j++) {
+        double x = ins[0][j], d = x > 0 ? 1 : x < 0 ? 0 : *slope_at_0;
+        dins[0][j] = douts[0][j] * d * ins[1][j];
+        dins[1][j] = douts[0][j] * (x > 0 ? x : 0);
+    }
+    return 0;
+}
+
+Test(vjp, kinks)
+{
+    double x[K] = {0.0, 0.75, 0.0, -0.5, 0.0}, w[K] = {1.5, -2.0, 0.25, 3.0, -1.0};
+    gradaudit_tensor in[2] = {{"x", x, K}, {"w", w, K}};
+    const gradaudit_vjp_output out[1] = {{"y", K}};
+    static const double slopes[3] = {0.0, 1.0, 2.0};
+    for (int mpfr = 0; mpfr <= 1; mpfr++)
+        for (size_t k = 0; k < 3; k++) {
+            double slope = slopes[k];
+            gradaudit_vjp op = {in, 2, out, 1, relu_fwd, mpfr ? relu_fwd_mpfr : NULL, relu_bwd, 8,
+                                &slope};
+            gradaudit_report *rep = NULL;
+            gradaudit_error err = {{0}};
+            cr_assert_eq(gradaudit_check_vjp(&rep, &err, &op, NULL), GRADAUDIT_OK, "%s", err.msg);
+            const gradaudit_summary *sm = gradaudit_report_summary(rep);
+            if (slope <= 1) {
+                cr_expect_eq(sm->n_fail, 0, "slope %g mpfr %d: %zu FAIL", slope, mpfr, sm->n_fail);
+                cr_expect_eq(sm->n_kink, 3, "slope %g mpfr %d: %zu kink", slope, mpfr, sm->n_kink);
+                cr_expect(gradaudit_report_ok(rep));
+            } else {
+                cr_expect_eq(sm->n_fail, 3, "slope 2 mpfr %d: %zu FAIL", mpfr, sm->n_fail);
+                cr_expect(strstr(gradaudit_report_top(rep, 0)->reason, "outside the one-sided") !=
+                              NULL,
+                          "%s", gradaudit_report_top(rep, 0)->reason);
+            }
+            gradaudit_report_free(rep);
+        }
+}
+
 /* Bad input: a status and a message naming it, no report. */
 Test(vjp, bad_input)
 {
