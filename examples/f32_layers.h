@@ -106,6 +106,12 @@ typedef struct {
     void (*softmax_forward)(float *, const float *, int, int, int);
     void (*crossentropy_softmax_backward)(float *, const float *, const float *, const int *,
                                           int, int, int, int);
+    /* 1: the build is an -Ofast program's, and its calls run as in one: GCC
+     * links crtfastmath.o into a program linked with -Ofast (llm.c), which
+     * sets flush-to-zero and denormals-are-zero for the whole process; the
+     * adapters (f32_layers_op.c) set both around each call into the build
+     * alone, so that gradaudit's own arithmetic stays IEEE */
+    int ftz;
 } f32_layers_ops;
 
 extern const f32_layers_ops f32_layers_o2;     /* the functions above */
