@@ -442,7 +442,8 @@ int ga_loss_and_grad(double *loss, double *dparams, double *dx, ga_workspace *ws
 /* 1 when the passes above and below (the code under test: ga_backprop.c,
  * ga_f32.c, ga_activation.c, ga_loss.c) were compiled with -Ofast
  * -march=native and run with flush-to-zero (meson -Dcore_fast_math=true,
- * core/ga_ftz.h); 0 in an ordinary build. */
+ * core/ga_ftz.h); their gradients are then judged by the fast-math
+ * enclosure (docs/verdicts.md). 0 in an ordinary build. */
 int ga_core_fast_math(void);
 
 /* The same loss and gradient computed in float32 (core/ga_f32.c): code under
