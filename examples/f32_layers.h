@@ -87,7 +87,7 @@ void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const f
  * through their tables, so that one program (f32_layers_soak) links all
  * three. */
 typedef struct {
-    const char *build;            /* "O2", "Ofast", "OpenMP" */
+    const char *build;            /* "O2", "Ofast+FTZ", "OpenMP" */
     int (*threads)(void);         /* the threads an OpenMP loop uses (1 without OpenMP) */
     void (*set_threads)(int n);   /* omp_set_num_threads(n); nothing without OpenMP */
     void (*matmul_forward)(float *, const float *, const float *, const float *, int, int, int,
