@@ -140,8 +140,8 @@ static int run(gradaudit_op_result *r, gradaudit_error *err, const char *layer, 
     if (!all_kept(&mem, 1 + n_params + (y != NULL))) {
         st = out_of_memory(err);
     } else {
-        gradaudit_op op = {layer, layout, n_in, batch, xd, p, n_params, yd, 1, k->c->seed,
-                           k->c->fast_math};
+        gradaudit_op op = {layer, layout, n_in, batch, xd, p, n_params, yd, 1, k->c->seed};
+        op.fast_math = k->c->fast_math; /* by name: a field after seed */
         st = gradaudit_check_op(r, err, &op, backward, k);
     }
     release(&mem);

@@ -112,7 +112,8 @@ static gradaudit_op_result check_ln_variant(int float32, variant v)
     }
     gradaudit_tensor p[2] = {{"gamma1", ln_gamma, LN_N}, {"beta1", ln_beta, LN_N}};
     gradaudit_op op = {"{\"type\": \"layernorm\", \"eps\": 1e-5}", NULL, LN_N, LN_B, ln_x, p, 2,
-                       NULL, float32, 11, v.fast_math};
+                       NULL, float32, 11};
+    op.fast_math = v.fast_math;
     gradaudit_op_result r = run(&op, ln_backward, &v);
     cr_assert_eq(r.n_out, LN_N);
     cr_assert_eq(r.n_tensors, 3);
@@ -254,7 +255,8 @@ static gradaudit_op_result check_ln_reassoc(const float *x, const float *w, cons
     }
     gradaudit_tensor p[2] = {{"gamma1", wd, RA_C}, {"beta1", bd, RA_C}};
     gradaudit_op op = {"{\"type\": \"layernorm\", \"eps\": 1e-5}", NULL, RA_C, RA_B, xd, p, 2,
-                       yd, 1, 7, fast_math};
+                       yd, 1, 7};
+    op.fast_math = fast_math;
     return run(&op, ln_reassoc_backward, &bug);
 }
 
