@@ -517,6 +517,10 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
     double *blo = grad + P, *bhi = grad + 2 * P;
     r->method = opt->method;
     r->precision = opt->precision;
+    /* a core built -Ofast (-Dcore_fast_math=true): its gradient, and one
+     * derived from its forward pass, are fast-math code's */
+    r->fast_math = opt->fast_math ||
+                   (ga_core_fast_math() && !(opt->analytic && opt->analytic_own_forward));
     r->seed = opt->seed;
     r->batch = batch;
     r->n_entries = P;
@@ -551,8 +555,13 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
             enc->progress = told_progress;
             enc->progress_ctx = (void *)opt;
         }
-        if ((status = ga_enclosure_compute(enc, err, net, opt->precision, params, x, y, batch)) ||
-            (status = forward_inside(err, enc, net, ws, batch)) ||
+        /* the core's forward pass must lie in the enclosure: not checked where
+         * an -Ofast core's (-Dcore_fast_math=true) meets the IEEE model, which
+         * another program's gradient is judged by */
+        if ((status = ga_enclosure_compute(enc, err, net, opt->precision, r->fast_math, params, x,
+                                           y, batch)) ||
+            ((r->fast_math || !ga_core_fast_math()) &&
+             (status = forward_inside(err, enc, net, ws, batch))) ||
             (opt->analytic_forward &&
              (status = forward_inside(err, enc, net, opt->analytic_forward, batch))))
             goto out;
@@ -565,8 +574,8 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
          * below. Both enclosures hold the core's gradient, so their
          * intersection does. */
         if (tight && (status = ga_enclosure_backward_from(
-                          blo, bhi, err, enc, net, opt->precision, params, x, y, batch,
-                          opt->analytic_forward ? opt->analytic_forward : ws)))
+                          blo, bhi, err, enc, net, opt->precision, r->fast_math, params, x, y,
+                          batch, opt->analytic_forward ? opt->analytic_forward : ws)))
             goto out;
     } else {
         /* The finite-difference methods: the worst-case bound above is, for
@@ -814,6 +823,10 @@ int ga_check_run(ga_check_report **out, ga_error *err, const ga_net *net, const 
         size_t len = strlen(r->command); /* the default is the ball engine */
         snprintf(r->command + len, sizeof r->command - len, " --engine mpfr");
     }
+    if (opt->fast_math && opt->method == GA_CHECK_ORACLE) {
+        size_t len = strlen(r->command);
+        snprintf(r->command + len, sizeof r->command - len, " --fast-math");
+    }
 
 out: /* every path, status says which */
     ga_oracle_free(orc);
@@ -865,6 +878,12 @@ int ga_check_report_print(FILE *f, const ga_check_report *r)
                    "can give (any summation order, slopes over the interval each argument is "
                    "known to lie in, underflow and overflow), both branches at a kink\n",
                 r->precision == GA_PREC_FLOAT32 ? "float32" : "double");
+        if (r->fast_math)
+            fprintf(f, "fast-math model: code built with -Ofast, perhaps with flush-to-zero "
+                       "(underflow budgets at the smallest normal, products grouped in any "
+                       "order, division and square root within %d ulps, elementary functions "
+                       "within %d)\n", GA_ENCLOSE_FAST_APPROX_ULPS,
+                    GA_ENCLOSE_ELEM_ULPS + GA_ENCLOSE_FAST_APPROX_ULPS);
     } else {
         fprintf(f, "analytic rounding bound: min(gamma_n * sum|terms| of the backward pass, n = %zu, "
                    "gamma_n = %.3g; %g x its Monte Carlo rounding scale over %u runs)\n",

@@ -164,6 +164,14 @@ typedef struct {
                                enclosure at float32's unit roundoff and range, and
                                params, x, y must already be float32 numbers (ga_round_to) */
     ga_oracle_options oracle;
+    int fast_math;          /* 1: `analytic` comes from code built with -Ofast (-ffast-math),
+                               perhaps run with flush-to-zero: the oracle method's enclosures
+                               are the fast-math model's (ga_enclose.h, docs/verdicts.md);
+                               0 (default) the IEEE model. In a build with
+                               -Dcore_fast_math=true (ga_core_fast_math) the core's own
+                               gradient, or one derived from its forward pass
+                               (analytic_own_forward 0), is always judged so; set it
+                               for the float32 core's (ga_loss_grad_f32) there */
     /* Progress as the check goes (NULL: none): phase "bounds" (0 of total =
      * n_params) before the rounding bounds; with the oracle method,
      * "enclosure" then "backward bound" (done of total, ga_enclosure.progress's
@@ -226,6 +234,7 @@ typedef struct {
 typedef struct {
     ga_check_method method;
     ga_precision precision;    /* of the gradient judged */
+    int fast_math;             /* judged by the fast-math model (ga_check_options) */
     uint64_t seed;
     size_t batch;
     size_t n_entries;

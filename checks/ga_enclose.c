@@ -20,31 +20,91 @@
 #include "ga_loss_internal.h"
 #include "ga_ops.h"
 
-#define K GA_ENCLOSE_ELEM_ULPS
+/* Compiled twice (checks/meson.build): the IEEE model, and with
+ * GA_ENCLOSE_FAST=1 the fast-math model (below), its entry points named
+ * *_fast. Only the second's intervals carry a product's chain, so that the
+ * first's stay two numbers and its passes as fast as they were. */
+#ifndef GA_ENCLOSE_FAST
+#define GA_ENCLOSE_FAST 0
+#endif
+#define FAST GA_ENCLOSE_FAST
+
 
 /* The arithmetic enclosed (ga_precision): every budget below is taken in it.
  * Below `min` a product, quotient or function value may be off by half a
  * subnormal ulp absolutely (eta is the whole ulp, for margin); sums of
- * subnormals are exact. */
+ * subnormals are exact.
+ * The fast-math model (fast = 1, docs/verdicts.md "The fast-math model"):
+ * code built with -Ofast, run with flush-to-zero and denormals-are-zero. A
+ * result below `min` may become 0 and a subnormal operand may be read as 0,
+ * so eta is `min` itself, a sum of n terms may lose (2 n + 1) eta, and no
+ * exactness is taken below `min`; a product's factors may be grouped in any
+ * order (the chain below); a division may be a multiplication by a
+ * reciprocal, and a division or square root an approximation refined by
+ * Newton's method (rcpps, rsqrtps): `approx` relative. */
 typedef struct {
     long double u;       /* unit roundoff (1 + 2^-8): the margin covers the long
                             double evaluation's 2^-64 per operation */
-    long double eta;     /* the smallest subnormal: 2^-1074, 2^-149 */
+    long double eta;     /* the smallest subnormal: 2^-1074, 2^-149; fast: min */
     long double min;     /* the smallest normal: DBL_MIN, FLT_MIN */
     long double max;     /* the largest finite: DBL_MAX, FLT_MAX */
     int digits;          /* significand bits: 53, 24 */
-    long double exp_cut; /* exp(-d) is below eta/2 for d beyond it: 746, 104 */
+    long double exp_cut; /* exp(-d) is below eta/2 for d beyond it: 746, 104 (fast: kept,
+                            a larger cap than its min needs) */
     ga_precision prec;
+    long double approx;  /* a division's or square root's relative error: u (rounded
+                            correctly), fast GA_ENCLOSE_FAST_APPROX_ULPS u */
+    size_t k;            /* an elementary function's budget in u (and in eta):
+                            GA_ENCLOSE_ELEM_ULPS; fast, that plus
+                            GA_ENCLOSE_FAST_APPROX_ULPS for the division or square
+                            root its formula may hold */
 } fmodel;
 
+#define U32 (0x1p-24L * (1.0L + 0x1p-8L))
+#if !GA_ENCLOSE_FAST
 static const fmodel model_float64 = {GA_ENCLOSE_U, 0x1p-1074L, DBL_MIN, DBL_MAX, 53, 746.0L,
-                                     GA_PREC_FLOAT64};
-static const fmodel model_float32 = {0x1p-24L * (1.0L + 0x1p-8L), 0x1p-149L, FLT_MIN, FLT_MAX, 24,
-                                     104.0L, GA_PREC_FLOAT32};
+                                     GA_PREC_FLOAT64, GA_ENCLOSE_U, GA_ENCLOSE_ELEM_ULPS};
+static const fmodel model_float32 = {U32, 0x1p-149L, FLT_MIN, FLT_MAX, 24, 104.0L, GA_PREC_FLOAT32,
+                                     U32, GA_ENCLOSE_ELEM_ULPS};
+#else
+#define K_FAST (GA_ENCLOSE_ELEM_ULPS + GA_ENCLOSE_FAST_APPROX_ULPS)
+static const fmodel model_float64 = {GA_ENCLOSE_U, DBL_MIN, DBL_MIN, DBL_MAX, 53, 746.0L,
+                                     GA_PREC_FLOAT64, GA_ENCLOSE_FAST_APPROX_ULPS * GA_ENCLOSE_U,
+                                     K_FAST};
+static const fmodel model_float32 = {U32, FLT_MIN, FLT_MIN, FLT_MAX, 24, 104.0L, GA_PREC_FLOAT32,
+                                     GA_ENCLOSE_FAST_APPROX_ULPS * U32, K_FAST};
+#endif
 
+static const fmodel *model_of(ga_precision prec)
+{
+    return prec == GA_PREC_FLOAT32 ? &model_float32 : &model_float64;
+}
+
+/* the entry points of this instance: the fast-math model's are named *_fast */
+#if GA_ENCLOSE_FAST
+#define ENTRY(name) name##_fast
+#else
+#define ENTRY(name) name
+#endif
+
+/* The fast-math model's chain: 0 for a value that is not a product (a
+ * leaf); for a product, prod 2 max(1, |f|) over its factors f (leaves): any
+ * grouping of the factors loses at most eta times it to underflow
+ * (docs/verdicts.md). Set by the products below, 0 in every literal. */
 typedef struct {
     long double lo, hi;
+#if GA_ENCLOSE_FAST
+    long double chain;
+#endif
 } ivl;
+
+#if GA_ENCLOSE_FAST
+#define CHAIN(v) ((v).chain)
+#define SET_CHAIN(v, c) ((v).chain = (c))
+#else
+#define CHAIN(v) 0.0L
+#define SET_CHAIN(v, c) ((void)(c))
+#endif
 
 static long double gam(const fmodel *m, size_t n)
 {
@@ -56,6 +116,14 @@ static long double mag(ivl a)
 {
     return fmaxl(fabsl(a.lo), fabsl(a.hi));
 }
+
+/* v as a factor of a product chain (fast-math model) */
+static long double chain_of(ivl v)
+{
+    return CHAIN(v) > 0 ? CHAIN(v) : 2.0L * fmaxl(1.0L, mag(v));
+}
+
+static const ivl whole_line = {-(long double)INFINITY, (long double)INFINITY};
 
 /* An interval whose ends came out NaN, or on the wrong infinite side, from
  * the long double arithmetic is replaced by a valid (wider) one. */
@@ -85,6 +153,13 @@ static ivl widen(const fmodel *m, ivl r, long double rel, size_t n_eta)
     r.lo -= w;
     r.hi += w;
     return may_overflow(m, fix(r));
+}
+
+/* the range r widened by k eta on both sides */
+static ivl widen_eta(const fmodel *m, ivl r, long double k)
+{
+    long double w = k * m->eta;
+    return may_overflow(m, fix((ivl){r.lo - w, r.hi + w}));
 }
 
 /* exact values are finite: 0 times an infinite end is 0 */
@@ -119,6 +194,20 @@ static ivl imul(ivl a, ivl b)
 static ivl isub(ivl a, ivl b)
 {
     return fix((ivl){a.lo - b.hi, a.hi - b.lo});
+}
+
+/* fast: 1 or -1, which leaves every grouping of a chain as it is */
+static int is_unit(ivl a)
+{
+    return a.lo == a.hi && fabsl(a.lo) == 1.0L;
+}
+
+/* -a: a product's chain kept (fast-math model) */
+static ivl g_neg(ivl a)
+{
+    ivl r = {-a.hi, -a.lo};
+    SET_CHAIN(r, CHAIN(a));
+    return r;
 }
 
 /* ---- exact operations ----
@@ -160,9 +249,12 @@ static int exact_product(const fmodel *m, double *p, ivl x, ivl y)
         return 0;
     *p = a * b;
     if (a == 0 || b == 0) {
-        *p = 0;
-        return 1;
+        *p = 0; /* fast: in any grouping, unless a partial product overflows */
+        return !FAST || chain_of(x) * chain_of(y) <= m->max;
     }
+    /* fast: a chain's other groupings round; a subnormal factor may be read as 0 */
+    if (FAST && (CHAIN(x) > 0 || CHAIN(y) > 0 || fabs(a) < m->min || fabs(b) < m->min))
+        return 0;
     if (m->prec == GA_PREC_FLOAT32)
         return fabs(*p) >= FLT_MIN && fabs(*p) <= FLT_MAX && (double)(float)*p == *p;
     return isfinite(*p) && fabs(*p) >= DBL_MIN && fma(a, b, -*p) == 0;
@@ -176,6 +268,10 @@ typedef struct {
     size_t tiny;  /* products that may land below DBL_MIN (exact zeros do not) */
     int inexact;  /* some term is not an exact double */
     int low;      /* the lowest set bit over the nonzero terms */
+#if GA_ENCLOSE_FAST
+    long double chains; /* the sum of the products' chains (eta each) */
+    int wild;     /* a product's chain beyond max (a grouping may overflow) */
+#endif
 } acc;
 
 static const acc acc_empty = {0, 0, 0, 0, 0, 0, 0, INT_MAX};
@@ -208,6 +304,25 @@ static void acc_add(const fmodel *m, acc *s, ivl t)
 static void acc_add_product(const fmodel *m, acc *s, ivl x, ivl y)
 {
     double p;
+#if GA_ENCLOSE_FAST /* every inexact product: eta times its chain (docs/verdicts.md) */
+    if (is_unit(x) || is_unit(y)) { /* the other factor, as it is */
+        ivl o = is_unit(x) ? y : x;
+        acc_add(m, s, (is_unit(x) ? x.lo : y.lo) > 0 ? o : (ivl){-o.hi, -o.lo});
+        return;
+    }
+    if (exact_product(m, &p, x, y)) {
+        acc_add(m, s, (ivl){p, p});
+        return;
+    }
+    long double c = chain_of(x) * chain_of(y);
+    acc_add_range(s, imul(x, y));
+    s->inexact = 1;
+    if (c <= m->max)
+        s->chains += c;
+    else
+        s->wild = 1;
+    return;
+#endif
     if (s->inexact) {
         /* The sum is inexact already (acc_close widens it whatever comes),
          * so the term's exactness matters only to the count of products
@@ -237,9 +352,16 @@ static void acc_add_product(const fmodel *m, acc *s, ivl x, ivl y)
  * may underflow: |fl(sum) - sum| <= gamma_{n_round} sum|terms| + tiny eta */
 static ivl acc_close(const fmodel *m, const acc *s, size_t n_round)
 {
-    if (!s->inexact && (s->low == INT_MAX || s->mag < ldexpl(1.0L, s->low + m->digits)))
+    /* fast: exact only where every partial sum is a multiple of min (none flushed) */
+    if (!s->inexact && (s->low == INT_MAX || (s->mag < ldexpl(1.0L, s->low + m->digits) &&
+                                              (!FAST || ldexpl(1.0L, s->low) >= m->min))))
         return (ivl){s->lo, s->lo}; /* exact in every order (and in long double) */
     long double g = gam(m, n_round), w = g * s->mag + (long double)s->tiny * m->eta;
+#if GA_ENCLOSE_FAST /* the products' chains; each term read as 0, each partial sum flushed */
+    if (s->wild)
+        return whole_line;
+    w += (s->chains + 2.0L * (long double)n_round + 1.0L) * m->eta;
+#endif
     ivl r = fix((ivl){s->lo - w, s->hi + w});
     if (s->pos * (1.0L + g) > m->max)
         r.hi = INFINITY;
@@ -248,16 +370,46 @@ static ivl acc_close(const fmodel *m, const acc *s, size_t n_round)
     return may_overflow(m, r);
 }
 
-/* a single product as the core rounds it */
+/* fast: r, a product of chains cx and cy, as any grouping of its factors
+ * computes it: rel |r| (u for a product) and eta cx cy; beyond max the
+ * chain's partial products may overflow, and any value may come out */
+static ivl fast_product(const fmodel *m, ivl r, long double cx, long double cy, long double rel)
+{
+    long double c = cx * cy;
+    if (!(c <= m->max))
+        return whole_line;
+    r = widen(m, r, rel, 0);
+    r = may_overflow(m, fix((ivl){r.lo - m->eta * c, r.hi + m->eta * c}));
+    SET_CHAIN(r, c);
+    return r;
+}
+
+/* a single product as the core rounds it; fast: an exact one a chain too,
+ * whose other groupings may round, but for a factor 1 or -1 */
 static ivl round_product(const fmodel *m, ivl x, ivl y)
 {
     double p;
-    /* an exact 0 times a finite number is exactly 0 (a dropped entry) */
-    if ((x.lo == 0 && x.hi == 0 && isfinite(y.lo) && isfinite(y.hi)) ||
-        (y.lo == 0 && y.hi == 0 && isfinite(x.lo) && isfinite(x.hi)))
-        return (ivl){0, 0};
-    if (exact_product(m, &p, x, y))
-        return (ivl){p, p};
+    ivl r = {0, 0};
+    if (FAST && (is_unit(x) || is_unit(y))) {
+        ivl o = is_unit(x) ? y : x;
+        return (is_unit(x) ? x.lo : y.lo) > 0 ? o : g_neg(o);
+    }
+    long double c = FAST ? chain_of(x) * chain_of(y) : 0.0L;
+    /* an exact 0 times a finite number is exactly 0 (a dropped entry); fast:
+     * unless a partial product of the chain may overflow */
+    if (((x.lo == 0 && x.hi == 0 && isfinite(y.lo) && isfinite(y.hi)) ||
+         (y.lo == 0 && y.hi == 0 && isfinite(x.lo) && isfinite(x.hi))) &&
+        (!FAST || c <= m->max)) {
+        SET_CHAIN(r, c);
+        return r;
+    }
+    if (exact_product(m, &p, x, y)) {
+        r = (ivl){p, p};
+        SET_CHAIN(r, c);
+        return r;
+    }
+    if (FAST)
+        return fast_product(m, imul(x, y), chain_of(x), chain_of(y), m->u);
     return widen(m, imul(x, y), m->u, 1);
 }
 
@@ -357,13 +509,13 @@ static long double act_ld(ga_activation a, long double p, long double z)
 }
 
 /* budget of the core's evaluation of f, in units of u */
-static long double act_ulps(ga_activation a)
+static long double act_ulps(const fmodel *m, ga_activation a)
 {
     switch (a) {
     case GA_ACT_IDENTITY:
     case GA_ACT_RELU: return 0.0L;
     case GA_ACT_LEAKY_RELU: return 1.0L;
-    default: return K;
+    default: return m->k;
     }
 }
 
@@ -388,13 +540,13 @@ static ivl hull(const long double *v, int n)
  * checks/test_activation.c holds the core's formulas to this model. */
 static ivl generic_arg(const fmodel *m, ivl z)
 {
-    long double w = K * m->u * mag(z);
+    long double w = m->k * m->u * mag(z);
     return fix((ivl){z.lo - w, z.hi + w});
 }
 
 static ivl generic_abs(const fmodel *m, ivl r, ivl z)
 {
-    long double e = K * m->eta * (1.0L + mag(z));
+    long double e = m->k * m->eta * (1.0L + mag(z));
     return may_overflow(m, fix((ivl){r.lo - e, r.hi + e}));
 }
 
@@ -404,14 +556,21 @@ static ivl act_range(const fmodel *m, ga_activation a, long double p, ivl z)
         ivl zw = generic_arg(m, z);
         long double c = zw.lo == zw.hi ? zw.lo : zw.lo / 2 + zw.hi / 2;
         ivl r = mean_value(act_ld(a, p, c), (long double)ga_activation_lipschitz(a, (double)p), zw);
-        return generic_abs(m, widen(m, r, K * m->u, K), z);
+        return generic_abs(m, widen(m, r, m->k * m->u, m->k), z);
     }
     double pz;
-    if (a == GA_ACT_LEAKY_RELU && z.lo == z.hi && (z.lo > 0 || exact_product(m, &pz, (ivl){p, p}, z)))
+    if (a == GA_ACT_LEAKY_RELU && z.lo == z.hi &&
+        (z.lo > 0 || exact_product(m, &pz, (ivl){p, p}, z)) &&
+        (!FAST || fabsl(z.lo) >= m->min || z.lo == 0))
         return z.lo > 0 ? z : (ivl){pz, pz};
     long double v[3] = {act_ld(a, p, z.lo), act_ld(a, p, z.hi), 0.0L};
-    ivl r = hull(v, (z.lo < 0 && z.hi > 0) ? 3 : 2); /* f(0) = 0 for every activation */
-    return widen(m, fix(r), act_ulps(a) * m->u, act_ulps(a) > 0 ? (size_t)K : 0);
+    /* f(0) = 0 for every activation; fast: z below min may be read as 0 */
+    long double zero = FAST ? m->min : 0.0L;
+    ivl r = hull(v, (z.lo < zero && z.hi > -zero) ? 3 : 2);
+    r = widen(m, fix(r), act_ulps(m, a) * m->u, act_ulps(m, a) > 0 ? m->k : 0);
+    if (FAST) /* f(z) against f(0) for a z read as 0: its slope at most max(1, |p|) */
+        r = widen_eta(m, r, fmaxl(1.0L, fabsl(p)));
+    return r;
 }
 
 /* sigmoid' = e/(1+e)^2 and tanh' = 4 e2/(1+e2)^2, e = exp(-|z|), e2 = e^2:
@@ -441,9 +600,9 @@ static ivl dact_range(const fmodel *m, int *amb, ga_activation a, long double p,
         long double c = zw.lo == zw.hi ? zw.lo : zw.lo / 2 + zw.hi / 2;
         long double L1 = (long double)ga_activation_lipschitz(a, (double)p);
         r = mean_value(generic_deriv(a, p, c), (long double)ga_activation_lipschitz_deriv(a, (double)p), zw);
-        r.lo -= K * m->u * L1;
-        r.hi += K * m->u * L1;
-        return generic_abs(m, widen(m, r, K * m->u, K), z);
+        r.lo -= m->k * m->u * L1;
+        r.hi += m->k * m->u * L1;
+        return generic_abs(m, widen(m, r, m->k * m->u, m->k), z);
     }
     switch (a) {
     case GA_ACT_SIGMOID:
@@ -451,31 +610,32 @@ static ivl dact_range(const fmodel *m, int *amb, ga_activation a, long double p,
         long double bl = bump(a, z.lo), bh = bump(a, z.hi);
         r.lo = fminl(bl, bh);
         r.hi = z.lo <= 0 && z.hi >= 0 ? (a == GA_ACT_SIGMOID ? 0.25L : 1.0L) : fmaxl(bl, bh);
-        return widen(m, r, K * m->u, K);
+        return widen(m, r, m->k * m->u, m->k);
     }
     case GA_ACT_SOFTPLUS:
-        return widen(m, (ivl){sigm(z.lo), sigm(z.hi)}, K * m->u, K);
+        return widen(m, (ivl){sigm(z.lo), sigm(z.hi)}, m->k * m->u, m->k);
     case GA_ACT_RELU:
     case GA_ACT_LEAKY_RELU: {
         long double neg = a == GA_ACT_RELU ? 0.0L : p;
-        if (z.lo > 0)
+        /* fast: a z below min may be read as 0, which takes the branch at 0 */
+        if (z.lo > 0 && (!FAST || z.lo >= m->min))
             return (ivl){1, 1};
-        if (z.hi < 0)
+        if (z.hi < 0 && (!FAST || z.hi <= -m->min))
             return (ivl){neg, neg};
         *amb = neg != 1.0L;
         long double v[2] = {1.0L, neg};
         return hull(v, 2);
     }
     case GA_ACT_ELU: {
-        if (z.lo > 0)
+        if (z.lo > 0 && (!FAST || z.lo >= m->min))
             return (ivl){1, 1};
         long double v[3] = {p * expl(z.lo), p * expl(fminl(z.hi, 0.0L)), 1.0L};
         int n = 2;
-        if (z.hi >= 0) {
+        if (z.hi >= 0 || (FAST && z.hi > -m->min)) {
             n = 3;
             *amb = p != 1.0L;
         }
-        return widen(m, hull(v, n), K * m->u, K);
+        return widen(m, hull(v, n), m->k * m->u, m->k);
     }
     default: return (ivl){1, 1};
     }
@@ -501,7 +661,7 @@ static ivl widen_abs(const fmodel *m, ivl r, long double w)
 static ivl act_range_any(const fmodel *m, ga_activation a, long double p, ivl z)
 {
     ivl r = act_range(m, a, p, z);
-    return a == GA_ACT_ELU && z.lo <= 0 ? widen_abs(m, r, K * m->u * fabsl(p)) : r;
+    return a == GA_ACT_ELU && z.lo <= 0 ? widen_abs(m, r, m->k * m->u * fabsl(p)) : r;
 }
 
 static ivl dact_range_any(const fmodel *m, int *amb, ga_activation a, long double p, ivl z)
@@ -509,9 +669,9 @@ static ivl dact_range_any(const fmodel *m, int *amb, ga_activation a, long doubl
     ivl r = dact_range(m, amb, a, p, z);
     switch (a) {
     case GA_ACT_SIGMOID:
-    case GA_ACT_SOFTPLUS: return widen_abs(m, r, K * m->u);
-    case GA_ACT_TANH: return widen_abs(m, r, 2 * K * m->u);
-    case GA_ACT_ELU: return z.lo <= 0 ? widen_abs(m, r, K * m->u * fabsl(p)) : r;
+    case GA_ACT_SOFTPLUS: return widen_abs(m, r, m->k * m->u);
+    case GA_ACT_TANH: return widen_abs(m, r, 2 * m->k * m->u);
+    case GA_ACT_ELU: return z.lo <= 0 ? widen_abs(m, r, m->k * m->u * fabsl(p)) : r;
     default: return r;
     }
 }
@@ -571,7 +731,8 @@ static void softmax_forward(const fmodel *m, ivl *a, const ivl *z, size_t n)
 {
     long double shift = softmax_shift(m, z, n);
     for (size_t k = 0; k < n; k++)
-        a[k] = widen(m, softmax_p(softmax_rest(z, n, k)), gam(m, n + K + 2) + shift, n + 2);
+        a[k] = widen(m, softmax_p(softmax_rest(z, n, k)),
+                     gam(m, n + m->k + 2) + shift + (FAST ? m->approx : 0.0L), n + 2);
 }
 
 /* dz_j = a_j (da_j - sum_k a_k da_k), in place over da */
@@ -587,6 +748,7 @@ static void softmax_backward(const fmodel *m, ivl *da, const ivl *a, size_t n)
 
 /* ---- the passes ---- */
 
+#if !GA_ENCLOSE_FAST /* one instance of what does not depend on the model */
 void ga_enclosure_free(ga_enclosure *e)
 {
     if (!e)
@@ -688,6 +850,8 @@ int ga_enclosure_bytes(size_t *out, const ga_net_desc *d, size_t n_params, size_
     return GA_OK;
 }
 
+#endif
+
 /* double ends rounded outwards */
 static double down(long double v)
 {
@@ -728,9 +892,9 @@ static void loss_delta(const fmodel *m, ivl *g, unsigned char *lost, const ga_lo
             ivl t1 = iscale(1.0L - (long double)y[k], s), t2 = iscale(y[k], sm);
             g[k] = isub(t1, t2);
             lost[k] = spread_wide(g[k]);
-            long double w = gam(m, K + 3) * (mag(t1) + mag(t2)) + 3 * m->eta;
+            long double w = gam(m, m->k + 3) * (mag(t1) + mag(t2)) + 3 * m->eta;
             if (any_formula) /* s(z) - y */
-                w += K * m->u * (fabsl(1.0L - (long double)y[k]) + fabsl((long double)y[k]));
+                w += m->k * m->u * (fabsl(1.0L - (long double)y[k]) + fabsl((long double)y[k]));
             g[k] = may_overflow(m, fix((ivl){g[k].lo - w, g[k].hi + w}));
         }
         return;
@@ -750,7 +914,10 @@ static void loss_delta(const fmodel *m, ivl *g, unsigned char *lost, const ga_lo
             ivl t1 = iscale(sy - (long double)y[k], p), t2 = iscale(y[k], q);
             g[k] = isub(t1, t2);
             lost[k] = spread_wide(g[k]);
-            long double w = (gam(m, n + K + 8) + shift) * (p.hi * (say + fabsl(y[k])) + fabsl(y[k]) * q.hi) +
+            /* fast: its two divisions (1/s and r/s) within approx */
+            long double fa = FAST ? 2 * m->approx : 0.0L;
+            long double w = (gam(m, n + m->k + 8) + shift + fa) *
+                                (p.hi * (say + fabsl(y[k])) + fabsl(y[k]) * q.hi) +
                             (long double)(n + 4) * m->eta;
             g[k] = may_overflow(m, fix((ivl){g[k].lo - w, g[k].hi + w}));
         }
@@ -870,6 +1037,12 @@ static void backward_pass(const fmodel *m, pass_work *w, const ga_net *net, cons
      * when the quotient is a double (a power of two, say) */
     double Fd;
     ivl Fi = point_double(m, &Fd, (ivl){F, F}) ? (ivl){F, F} : widen(m, (ivl){F, F}, gam(m, f_ops), f_ops);
+    if (FAST && f_ops) {
+        /* fast: scale times a reciprocal of B n (or B), within approx, never
+         * taken exact; a chain of scale and that reciprocal (at most 1) */
+        Fi = widen(m, (ivl){F, F}, gam(m, f_ops) + m->approx, f_ops);
+        SET_CHAIN(Fi, 4.0L * fmaxl(1.0L, fabsl((long double)ld->scale)));
+    }
     for (size_t n = 0; n < B; n++) {
         ivl *g = D + n * no;
         const ivl *z = Z[last] + n * no, *a = A[last] + n * no;
@@ -972,10 +1145,16 @@ static int enclose_graph_backward(double *glo, double *ghi, ga_error *err, const
                                   const ga_net *net, const double *params, const double *x,
                                   const double *y, size_t B, const ga_workspace *ws);
 
-int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_precision prec,
-                         const double *params, const double *x, const double *y, size_t batch)
+int ENTRY(ga_enclosure_compute)(ga_enclosure *e, ga_error *err, const ga_net *net,
+                                ga_precision prec, int fast_math, const double *params,
+                                const double *x, const double *y, size_t batch)
 {
-    const fmodel *m = prec == GA_PREC_FLOAT32 ? &model_float32 : &model_float64;
+#if !GA_ENCLOSE_FAST
+    if (fast_math)
+        return ga_enclosure_compute_fast(e, err, net, prec, fast_math, params, x, y, batch);
+#endif
+    (void)fast_math;
+    const fmodel *m = model_of(prec);
     const ga_net_desc *d = &net->desc;
     if (!e || batch != e->batch || e->n_params != net->n_params)
         return ga_fail(err, GA_EINVAL, "enclosure: sized for another net or batch");
@@ -1044,16 +1223,23 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
     return GA_OK;
 }
 
-int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga_enclosure *kinks,
-                               const ga_net *net, ga_precision prec, const double *params,
-                               const double *x, const double *y, size_t batch,
-                               const ga_workspace *ws)
+int ENTRY(ga_enclosure_backward_from)(double *glo, double *ghi, ga_error *err,
+                                      const ga_enclosure *kinks, const ga_net *net,
+                                      ga_precision prec, int fast_math, const double *params,
+                                      const double *x, const double *y, size_t batch,
+                                      const ga_workspace *ws)
 {
+#if !GA_ENCLOSE_FAST
+    if (fast_math)
+        return ga_enclosure_backward_from_fast(glo, ghi, err, kinks, net, prec, fast_math, params,
+                                               x, y, batch, ws);
+#endif
+    (void)fast_math;
     const ga_net_desc *d = &net->desc;
     int status;
     if (!ws || ws->batch != batch)
         return ga_fail(err, GA_EINVAL, "enclosure: the workspace holds no forward pass of this batch");
-    const fmodel *m = prec == GA_PREC_FLOAT32 ? &model_float32 : &model_float64;
+    const fmodel *m = model_of(prec);
     if (!ga_net_desc_is_chain(d))
         return enclose_graph_backward(glo, ghi, err, m, net, params, x, y, batch, ws);
     size_t L = d->n_layers, B = batch, zs = 0;
@@ -1170,25 +1356,42 @@ static ivl g_sum(const fmodel *m, ivl a, ivl b)
     ivl r = acc_close(m, &s, 1);
     if (r.lo == r.hi)
         return r;
-    ivl t = widen(m, fix((ivl){a.lo + b.lo, a.hi + b.hi}), m->u, 0);
+    /* fast: each operand read as 0, the sum flushed (acc_close's 2 n + 1) */
+    ivl t = widen(m, fix((ivl){a.lo + b.lo, a.hi + b.hi}), m->u, FAST ? 3 : 0);
     return (ivl){fmaxl(r.lo, t.lo), fminl(r.hi, t.hi)};
 }
 
-static ivl g_neg(ivl a)
+
+/* a / b; fast: a times the reciprocal (a factor of a's chain), a divisor
+ * below min may be read as 0. A constant of the net (d, A_DIV_D: a count, a
+ * scale) has its reciprocal computed once, correctly rounded, outside the
+ * loops (-freciprocal-math's loop-invariant motion): two roundings, one
+ * where 1/d is a power of two, none for d = 1 or -1; a computed divisor may
+ * be an approximate reciprocal refined by Newton's method (rcpps): `approx`. */
+static ivl g_div(const fmodel *m, ivl a, ivl b, int constant)
 {
-    return (ivl){-a.hi, -a.lo};
+    if ((b.lo <= 0 && b.hi >= 0) || (FAST && b.lo < m->min && b.hi > -m->min))
+        return whole_line;
+    ivl q = {1.0L / b.hi, 1.0L / b.lo};
+    if (!FAST)
+        return widen(m, imul(a, q), m->u, 1);
+    if (constant && is_unit(b))
+        return b.lo > 0 ? a : g_neg(a);
+    long double rel = m->approx;
+    if (constant) {
+        int e;
+        rel = frexpl(fabsl(b.lo), &e) == 0.5L ? m->u : gam(m, 2);
+    }
+    return fast_product(m, imul(a, q), chain_of(a), chain_of(q), rel);
 }
 
-static ivl g_div(const fmodel *m, ivl a, ivl b)
-{
-    if (b.lo <= 0 && b.hi >= 0)
-        return (ivl){-(long double)INFINITY, (long double)INFINITY};
-    return widen(m, imul(a, (ivl){1.0L / b.hi, 1.0L / b.lo}), m->u, 1);
-}
-
+/* fast: within `approx` (x rsqrt(x) refined), an argument below min read as 0 */
 static ivl g_sqrt(const fmodel *m, ivl a)
 {
-    return widen(m, (ivl){sqrtl(fmaxl(a.lo, 0.0L)), sqrtl(fmaxl(a.hi, 0.0L))}, m->u, 0);
+    ivl r = widen(m, (ivl){sqrtl(fmaxl(a.lo, 0.0L)), sqrtl(fmaxl(a.hi, 0.0L))}, m->approx, 0);
+    if (FAST && a.lo < m->min)
+        r.lo = fminl(r.lo, 0.0L);
+    return r;
 }
 
 /* a monotone libm function (dir +1 rising, -1 falling) under the evaluation
@@ -1196,7 +1399,7 @@ static ivl g_sqrt(const fmodel *m, ivl a)
 static ivl g_mono(const fmodel *m, long double (*f)(long double), int dir, ivl z)
 {
     ivl w = generic_arg(m, z), r = dir > 0 ? (ivl){f(w.lo), f(w.hi)} : (ivl){f(w.hi), f(w.lo)};
-    return generic_abs(m, widen(m, fix(r), K * m->u, 0), z);
+    return generic_abs(m, widen(m, fix(r), m->k * m->u, 0), z);
 }
 
 static long double g_sigm(long double z) { return sigm(z); }
@@ -1212,7 +1415,7 @@ static void g_loss_dz(gctx *c, ivl *dz, ga_loss_kind kind, ivl *z, ivl *a, const
 }
 
 /* A max pool's window of intervals: the entries that can be its largest
- * (hi >= the largest lo) */
+ * (hi >= the largest lo; fast: hi + min, numbers below min compared as 0) */
 static long double g_win_floor(ivl **win, size_t m)
 {
     long double f = win[0]->lo;
@@ -1221,15 +1424,16 @@ static long double g_win_floor(ivl **win, size_t m)
     return f;
 }
 
-/* the window's max: over the box, between the largest lo and the largest hi */
-static ivl g_maxpool_value(ivl **win, size_t m)
+/* the window's max: over the box, between the largest lo and the largest hi
+ * (fast: any entry within min of it) */
+static ivl g_maxpool_value(const fmodel *fm, ivl **win, size_t m)
 {
     ivl r = *win[0];
     for (size_t k = 1; k < m; k++) {
         r.lo = fmaxl(r.lo, win[k]->lo);
         r.hi = fmaxl(r.hi, win[k]->hi);
     }
-    return r;
+    return FAST ? widen_eta(fm, r, 1.0L) : r;
 }
 
 /* entry k's share of dout: all of it when it alone can be the largest, none
@@ -1237,12 +1441,12 @@ static ivl g_maxpool_value(ivl **win, size_t m)
  * not settle) any of them may take it: the hull of 0 and dout, a kink */
 static ivl g_maxpool_share(gctx *c, ivl **win, size_t m, size_t k, ivl dout)
 {
-    long double f = g_win_floor(win, m);
-    if (win[k]->hi < f)
+    long double f = g_win_floor(win, m), slack = FAST ? c->m->min : 0.0L;
+    if (win[k]->hi + slack < f)
         return (ivl){0, 0};
     size_t cands = 0;
     for (size_t j = 0; j < m; j++)
-        cands += win[j]->hi >= f;
+        cands += win[j]->hi + slack >= f;
     if (cands == 1)
         return dout;
     c->amb = 1;
@@ -1275,14 +1479,14 @@ static ivl g_dact(gctx *c, ga_activation a, double p, ivl z)
 #define A_ADD(c, r, a, b) (*(r) = g_sum((c)->m, *(a), *(b)))
 #define A_SUB(c, r, a, b) (*(r) = g_sum((c)->m, *(a), g_neg(*(b))))
 #define A_MUL(c, r, a, b) (*(r) = round_product((c)->m, *(a), *(b)))
-#define A_DIV(c, r, a, b) (*(r) = g_div((c)->m, *(a), *(b)))
+#define A_DIV(c, r, a, b) (*(r) = g_div((c)->m, *(a), *(b), 0))
 #define A_ADD_D(c, r, a, d) (*(r) = g_sum((c)->m, *(a), (ivl){(d), (d)}))
 #define A_SUB_D(c, r, a, d) (*(r) = g_sum((c)->m, *(a), (ivl){-(d), -(d)}))
 #define A_MUL_D(c, r, a, d) (*(r) = round_product((c)->m, *(a), (ivl){(d), (d)}))
-#define A_DIV_D(c, r, a, d) (*(r) = g_div((c)->m, *(a), (ivl){(d), (d)}))
+#define A_DIV_D(c, r, a, d) (*(r) = g_div((c)->m, *(a), (ivl){(d), (d)}, 1))
 #define A_D_ADD(c, r, d, a) (*(r) = g_sum((c)->m, (ivl){(d), (d)}, *(a)))
 #define A_D_SUB(c, r, d, a) (*(r) = g_sum((c)->m, (ivl){(d), (d)}, g_neg(*(a))))
-#define A_D_DIV(c, r, d, a) (*(r) = g_div((c)->m, (ivl){(d), (d)}, *(a)))
+#define A_D_DIV(c, r, d, a) (*(r) = g_div((c)->m, (ivl){(d), (d)}, *(a), 0))
 #define A_NEG(c, r, a) (*(r) = g_neg(*(a)))
 #define A_ABS(c, r, a) (*(r) = (a)->lo >= 0 ? *(a) : (a)->hi <= 0 ? g_neg(*(a)) : (ivl){0, mag(*(a))})
 #define A_SCALE_D(c, r, a, d) (*(r) = iscale((d), *(a)))
@@ -1311,7 +1515,7 @@ static ivl g_dact(gctx *c, ga_activation a, double p, ivl z)
 #define A_ACT_DERIV(c, r, act, param, z) (*(r) = g_dact(c, act, param, *(z)))
 #define A_LOSS_DZ(c, dz, kind, z, a, y, n, factor) g_loss_dz(c, dz, kind, z, a, y, n, factor)
 #define A_SOFTMAX_ROW(c, out, in, n) g_softmax_row(c, out, in, n)
-#define A_MAXPOOL_VALUE(c, r, win, m) (*(r) = g_maxpool_value(win, m))
+#define A_MAXPOOL_VALUE(c, r, win, m) (*(r) = g_maxpool_value((c)->m, win, m))
 #define A_MAXPOOL_SHARE(c, r, win, m, k, dout) (*(r) = g_maxpool_share(c, win, m, k, *(dout)))
 #include "ga_ref_tmpl.h"
 
@@ -1408,9 +1612,11 @@ static int enclose_graph(ga_enclosure *e, ga_error *err, const fmodel *m, const 
                                 for (size_t v = 0; v < gm->kw; v++)
                                     f = fmaxl(f, xr[(ci * gm->h + i * gm->sh + u) * gm->w + j * gm->sw + v].lo);
                             size_t cands = 0;
+                            long double slack = FAST ? m->min : 0.0L; /* g_maxpool_share */
                             for (size_t u = 0; u < gm->kh; u++)
                                 for (size_t v = 0; v < gm->kw; v++)
-                                    cands += xr[(ci * gm->h + i * gm->sh + u) * gm->w + j * gm->sw + v].hi >= f;
+                                    cands += xr[(ci * gm->h + i * gm->sh + u) * gm->w + j * gm->sw + v].hi +
+                                                 slack >= f;
                             e->amb[st][s * gm->c * gm->ho * gm->wo + (ci * gm->ho + i) * gm->wo + j] =
                                 cands > 1;
                         }

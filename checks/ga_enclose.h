@@ -43,6 +43,15 @@
 
 #define GA_ENCLOSE_U ((long double)GA_U * (1.0L + 0x1p-8L))
 #define GA_ENCLOSE_ELEM_ULPS 8
+/* The fast-math model's allowance for a division, a square root or a
+ * reciprocal square root, in u: GCC's -Ofast computes a / b as a times a
+ * reciprocal (two roundings), and vectorised divisions and square roots
+ * (and 1.0f / sqrtf(x) always) as rcpps / rsqrtps refined by one Newton
+ * step; measured over every float divisor and argument of a binade (the
+ * other binades scale): at most 4.12 u (a / b), 2.98 u (sqrtf), 3.44 u
+ * (1 / sqrtf). An elementary function's budget grows by as much, for the
+ * division its formula may hold (sigmoid's e / (1 + e)). */
+#define GA_ENCLOSE_FAST_APPROX_ULPS 8
 
 typedef struct {
     size_t n_params, batch, n_layers;
@@ -75,12 +84,21 @@ void ga_enclosure_free(ga_enclosure *e);
 /* The enclosures of the net at (params, x, y); x and y exact doubles. */
 /* prec: the precision of the computations enclosed (float64: every budget
  * above; float32: u = 2^-24, 2^-150 absolute below FLT_MIN, overflow past
- * FLT_MAX; params, x and y must then be float32 numbers). */
+ * FLT_MAX; params, x and y must then be float32 numbers). fast_math: 1 for
+ * the fast-math model (docs/verdicts.md, "The fast-math model"): code built
+ * with -Ofast (-ffast-math) and run with flush-to-zero and
+ * denormals-are-zero: a result below the smallest normal may be 0 and a
+ * subnormal operand read as 0 (so every absolute budget is in units of the
+ * smallest normal, not the smallest subnormal), a product's factors grouped
+ * in any order, a division taken as a product with a reciprocal and a
+ * division or square root within GA_ENCLOSE_FAST_APPROX_ULPS; 0 the IEEE
+ * model above. */
 int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_precision prec,
-                         const double *params, const double *x, const double *y, size_t batch);
+                         int fast_math, const double *params, const double *x, const double *y,
+                         size_t batch);
 
 /* The enclosure (glo, ghi: n_params) of every value a double backward pass
- * can give from the double forward pass that ws holds (ga_forward's z, a and
+ * (in prec, with fast_math as above) can give from the double forward pass that ws holds (ga_forward's z, a and
  * f'(z), taken as exact inputs): the rounding of the backward pass alone.
  * Where `kinks` (the whole enclosure, may be NULL) puts a pre-activation at
  * a kink, f' is the hull of both branches there, as in the whole enclosure.
@@ -89,8 +107,20 @@ int ga_enclosure_compute(ga_enclosure *e, ga_error *err, const ga_net *net, ga_p
  * dominates: the forward's effect is then the distance from it to the exact
  * value, which the oracle gives (ga_check.c). */
 int ga_enclosure_backward_from(double *glo, double *ghi, ga_error *err, const ga_enclosure *kinks,
-                               const ga_net *net, ga_precision prec, const double *params,
-                               const double *x, const double *y, size_t batch,
-                               const ga_workspace *ws);
+                               const ga_net *net, ga_precision prec, int fast_math,
+                               const double *params, const double *x, const double *y,
+                               size_t batch, const ga_workspace *ws);
+
+/* The fast-math model's instance of the two above (ga_enclose.c compiled a
+ * second time, its intervals carrying what the model needs): what they call
+ * with fast_math set. */
+int ga_enclosure_compute_fast(ga_enclosure *e, ga_error *err, const ga_net *net,
+                              ga_precision prec, int fast_math, const double *params,
+                              const double *x, const double *y, size_t batch);
+int ga_enclosure_backward_from_fast(double *glo, double *ghi, ga_error *err,
+                                    const ga_enclosure *kinks, const ga_net *net,
+                                    ga_precision prec, int fast_math, const double *params,
+                                    const double *x, const double *y, size_t batch,
+                                    const ga_workspace *ws);
 
 #endif

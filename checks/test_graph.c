@@ -248,13 +248,16 @@ static void gnet_clear(gnet *g)
     free(g->y);
 }
 
-/* check g's gradient `grad` (NULL: the core's) at precision p; returns the report */
-static ga_check_report *judge(gnet *g, const double *grad, ga_precision p)
+/* check g's gradient `grad` (NULL: the core's) at precision p; core: grad is
+ * the double or float32 core's, judged as its build computes (the fast-math
+ * model with -Dcore_fast_math=true); returns the report */
+static ga_check_report *judge(gnet *g, const double *grad, ga_precision p, int core)
 {
     ga_check_options opt;
     ga_check_options_default(&opt);
     opt.precision = p;
     opt.cross_check = 0;
+    opt.fast_math = core && ga_core_fast_math();
     if (grad) {
         opt.analytic = grad;
         opt.analytic_own_forward = 1;
@@ -304,7 +307,7 @@ static void soak(ga_precision prec)
         }
         /* judged as code with a forward pass of its own, both times: the
          * whole enclosure, the tolerance the moved entry meets again */
-        ga_check_report *r = judge(&g, grad, prec);
+        ga_check_report *r = judge(&g, grad, prec, 1);
         for (size_t i = 0; i < r->n_entries; i++)
             cr_expect_neq(r->entries[i].verdict, GA_VERDICT_FAIL, "%s (%s): %s FAILs: %s", g.what,
                           ga_precision_name(prec), r->entries[i].name, r->entries[i].reason);
@@ -325,7 +328,7 @@ static void soak(ga_precision prec)
             moved++;
             grad[big] = prec == GA_PREC_FLOAT32 ? (double)(float)(grad[big] * (1 + rel))
                                                 : grad[big] * (1 + rel);
-            r = judge(&g, grad, prec);
+            r = judge(&g, grad, prec, 1);
             caught += r->entries[big].verdict == GA_VERDICT_FAIL;
             cr_expect_eq(r->entries[big].verdict, GA_VERDICT_FAIL, "%s: %s moved by %g is %s: %s", g.what,
                          r->entries[big].name, rel, ga_verdict_name(r->entries[big].verdict),
@@ -382,7 +385,7 @@ static void mutation_trial(int (*has)(const gnet *), void (*fault)(ga_plain_opti
         cr_assert_eq(ga_plain_pass(NULL, bad, &err, ws, g.net, g.net->params, g.x, g.y, g.batch, &o), GA_OK,
                      "%s: %s", g.what, err.msg);
         ga_workspace_free(ws);
-        ga_check_report *r = judge(&g, good, GA_PREC_FLOAT64);
+        ga_check_report *r = judge(&g, good, GA_PREC_FLOAT64, 0);
         size_t must = 0;
         for (size_t i = 0; i < P; i++)
             must += r->entries[i].verdict == GA_VERDICT_PASS &&
@@ -390,7 +393,7 @@ static void mutation_trial(int (*has)(const gnet *), void (*fault)(ga_plain_opti
         ga_check_report_free(r);
         if (must) {
             effective++;
-            r = judge(&g, bad, GA_PREC_FLOAT64);
+            r = judge(&g, bad, GA_PREC_FLOAT64, 0);
             caught += r->n_fail > 0;
             cr_expect(r->n_fail > 0, "%s: %s moves %zu entries, none FAILs", g.what, label, must);
             ga_check_report_free(r);
@@ -587,7 +590,7 @@ Test(graph, fast_mode_no_false_alarm_and_detects)
         for (size_t i = 1; i < P; i++)
             if (fabs(grad[i]) > fabs(grad[big]))
                 big = i;
-        ga_check_report *r = judge(&g, grad, GA_PREC_FLOAT64);
+        ga_check_report *r = judge(&g, grad, GA_PREC_FLOAT64, 1);
         int must = r->entries[big].verdict == GA_VERDICT_PASS &&
                    1e-3 * fabs(grad[big]) > 2 * (r->entries[big].hi - r->entries[big].lo) &&
                    1e-3 * fabs(grad[big]) > 1e-6;
@@ -685,7 +688,7 @@ Test(graph, tight_enclosures_never_fail)
     for (uint32_t seed = 1; seed <= NETS; seed++) {
         gnet g;
         gnet_make(&g, seed);
-        ga_check_report *r = judge(&g, NULL, GA_PREC_FLOAT64); /* the core's own: tight */
+        ga_check_report *r = judge(&g, NULL, GA_PREC_FLOAT64, 1); /* the core's own: tight */
         for (size_t i = 0; i < r->n_entries; i++)
             cr_expect_neq(r->entries[i].verdict, GA_VERDICT_FAIL, "%s (tight float64): %s FAILs: %s",
                           g.what, r->entries[i].name, r->entries[i].reason);
@@ -710,6 +713,7 @@ Test(graph, tight_enclosures_never_fail)
         opt.analytic = g32;
         opt.analytic_own_forward = 1;
         opt.analytic_forward = ws; /* its backward pass alone is enclosed */
+        opt.fast_math = ga_core_fast_math(); /* the core's, built -Ofast or not */
         cr_assert_eq(ga_check_run(&r, &err, g.net, g.net->params, g.x, g.y, g.batch, &opt), GA_OK,
                      "%s: %s", g.what, err.msg);
         for (size_t i = 0; i < r->n_entries; i++)

@@ -305,6 +305,7 @@ static void for_each_case(size_t n, uint32_t seed0, size_t cross_check, case_vis
             opt.analytic_own_forward = 1;
             opt.analytic_forward = fw32; /* as `gradaudit check --dtype float32` */
             opt.precision = GA_PREC_FLOAT32;
+            opt.fast_math = ga_core_fast_math(); /* likewise */
         }
         ga_check_report *r = NULL;
         int status = ga_check_run(&r, &err, h.net, h.net->params, h.x, h.y, h.batch, &opt);

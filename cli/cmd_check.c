@@ -24,7 +24,7 @@ static void check_usage(FILE *f)
     fputs("usage: gradaudit check SPEC.json [--method oracle|central|gsl|ridders|forward]\n"
           "                       [--csv FILE] [--json FILE] [--seed N] [--top K]\n"
           "                       [--cross-check N] [--engine mpfr|ball] [--no-progress]\n"
-          "                       [--dtype float64|float32]\n"
+          "                       [--dtype float64|float32] [--fast-math]\n"
           "       gradaudit check SPEC.json --fast [--seed N] [--directions D]\n"
           "       gradaudit check SPEC.json --grad FILE [--grad-layout L] [--grad-dtype T]\n"
           "\n"
@@ -91,6 +91,14 @@ static void check_usage(FILE *f)
           "                    loss and the ulps float32's; the report's first line says\n"
           "                    so. Oracle method only: not with\n"
           "                    --method other than oracle, --fast or --inject\n"
+          "  --fast-math       the code under test was built with -Ofast or -ffast-math\n"
+          "                    (perhaps run with flush-to-zero): the enclosure's fast-math\n"
+          "                    model, which also holds a result below the smallest normal\n"
+          "                    flushed to 0 and a subnormal operand read as 0, a product's\n"
+          "                    factors grouped in any order, a division as a product with\n"
+          "                    a reciprocal, division and square root within 8 ulps and\n"
+          "                    elementary functions within 16 (docs/verdicts.md); wider\n"
+          "                    tolerances. Oracle method only, not with --fast\n"
           "  --inject NAME*F   multiply the analytic entry NAME (e.g. W1[0,1]) by F before\n"
           "                    checking: shows the check catching a wrong entry\n"
           "  --grad FILE       judge the gradient another program computed for the spec's\n"
@@ -177,6 +185,7 @@ static json_t *check_json_head(const ga_check_report *r, const char *spec_path, 
     bad = bad || ga_json_set_str(d, "spec", spec_path) ||
           ga_json_set_str(d, "method", ga_check_method_name(r->method)) ||
           ga_json_set_str(d, "dtype", ga_precision_name(dtype)) ||
+          (r->fast_math && json_object_set_new(d, "fast_math", json_true())) ||
           ga_json_set_uint(d, "seed", r->seed) || ga_json_set_uint(d, "batch", r->batch) ||
           ga_json_set_uint(d, "n_entries", r->n_entries) || ga_json_set_num(d, "loss", r->loss) ||
           ga_json_set_num(d, "loss_oracle", r->loss_oracle) ||
@@ -310,6 +319,7 @@ int ga_cmd_check(int argc, char **argv)
                                          {"grad", required_argument, 0, 'g'},
                                          {"grad-layout", required_argument, 0, 'L'},
                                          {"grad-dtype", required_argument, 0, 'T'},
+                                         {"fast-math", no_argument, 0, 'F'},
                                          {0, 0, 0, 0}};
     int c, status = 0;
     ga_args_begin();
@@ -357,6 +367,9 @@ int ga_cmd_check(int argc, char **argv)
             break;
         case 'P':
             no_progress = 1;
+            break;
+        case 'F':
+            opt.fast_math = 1;
             break;
         case 'D':
             if (ga_cli_parse_dtype(&opt.precision, "check", v))
@@ -407,6 +420,9 @@ int ga_cmd_check(int argc, char **argv)
         return usage_error("%s", "missing SPEC.json");
     if (fast && (csv || json || opt.method != GA_CHECK_ORACLE || cross_check_given))
         return usage_error("%s", "--fast goes with --seed, --directions and --inject only");
+    if (opt.fast_math && (fast || opt.method != GA_CHECK_ORACLE))
+        return usage_error("--fast-math judges by the oracle method's enclosure: not with %s",
+                           fast ? "--fast" : "--method other than oracle");
     /* float32 is judged against the oracle's proven enclosure alone (ga_check.h) */
     if (opt.precision == GA_PREC_FLOAT32 && (fast || inject || opt.method != GA_CHECK_ORACLE))
         return usage_error("--dtype float32 goes with the oracle method only, not with %s",
@@ -510,6 +526,7 @@ int ga_cmd_check(int argc, char **argv)
         opt.analytic = wrong;
         opt.analytic_own_forward = 1;
         opt.analytic_forward = f32_forward; /* its backward pass alone is enclosed */
+        opt.fast_math |= ga_core_fast_math(); /* the core's, built -Ofast or not */
     }
     if (inject) {
         /* NAME*FACTOR: find the entry by its printed name */

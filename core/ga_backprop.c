@@ -17,6 +17,7 @@
 #include <gsl/gsl_blas.h>
 
 #include "ga_core.h"
+#include "ga_ftz.h"
 #include "ga_loss_internal.h"
 
 /* C (M, N) = op(A) (M, K) . op(B) (K, N), or C += that where acc is set;
@@ -329,8 +330,8 @@ static void pool_backward(double *din, const double *dy, const double *x, const 
  * the sums the generic reference's attn_row and attn_backward compute, in
  * the same order. ----------------------------------------------------------- */
 
-void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d,
-                          ga_kernel kernel)
+static void attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d,
+                              ga_kernel kernel)
 {
     size_t T = ga_layer_tokens(L), hs = d / L->heads, w3 = 3 * d;
     for (size_t h = 0; h < L->heads; h++) {
@@ -357,6 +358,14 @@ void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, si
     }
 }
 
+void ga_attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d,
+                          ga_kernel kernel)
+{
+    GA_FTZ_ENTER(mxcsr);
+    attention_weights(p, x, L, d, kernel);
+    GA_FTZ_LEAVE(mxcsr);
+}
+
 /* a (B, T d) from x (B, T 3d); p scratch (H T T) */
 static void attn_forward(double *a, const double *x, const ga_layer_desc *L, double *p, size_t batch,
                          ga_kernel kernel)
@@ -365,7 +374,7 @@ static void attn_forward(double *a, const double *x, const ga_layer_desc *L, dou
     for (size_t n = 0; n < batch; n++) {
         const double *xr = x + n * T * w3;
         double *ar = a + n * T * d;
-        ga_attention_weights(p, xr, L, d, kernel);
+        attention_weights(p, xr, L, d, kernel);
         int dense = kernel == GA_KERNEL_BLAS && all_finite(xr, T * w3);
         for (size_t h = 0; h < L->heads; h++) {
             const double *ph = p + h * T * T, *v = xr + 2 * d + h * hs;
@@ -394,7 +403,7 @@ static void attn_backward(double *din, const double *dy, const double *x, const 
     for (size_t n = 0; n < batch; n++) {
         const double *xr = x + n * T * w3, *dyr = dy + n * T * d;
         double *gr = din + n * T * w3;
-        ga_attention_weights(p, xr, L, d, kernel);
+        attention_weights(p, xr, L, d, kernel);
         int dense = kernel == GA_KERNEL_BLAS && all_finite(xr, T * w3) && all_finite(dyr, T * d);
         if (!dense)
             memset(gr, 0, T * w3 * sizeof *gr);
@@ -599,8 +608,8 @@ static double *loss_exps(const ga_workspace *ws, const ga_net_desc *d)
                : NULL;
 }
 
-int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *params,
-               const double *x, const double *y, size_t batch)
+static int forward(double *loss, ga_workspace *ws, const ga_net *net, const double *params,
+                   const double *x, const double *y, size_t batch)
 {
     int status = check_args(ws, net, params, x, y, batch);
     if (status || !loss)
@@ -907,8 +916,8 @@ static int backward_graph(double *dparams, double *dx, ga_workspace *ws, const g
     return GA_OK;
 }
 
-int ga_backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net,
-                const double *params, const double *x, const double *y, size_t batch)
+static int backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net,
+                    const double *params, const double *x, const double *y, size_t batch)
 {
     int status = check_args(ws, net, params, x, y, batch);
     if (status || !dparams)
@@ -963,12 +972,43 @@ int ga_backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net
     return GA_OK;
 }
 
+/* The public passes: each in the environment of an -Ofast program when
+ * built with -Dcore_fast_math=true (ga_ftz.h), the caller's restored. */
+int ga_forward(double *loss, ga_workspace *ws, const ga_net *net, const double *params,
+               const double *x, const double *y, size_t batch)
+{
+    GA_FTZ_ENTER(mxcsr);
+    int status = forward(loss, ws, net, params, x, y, batch);
+    GA_FTZ_LEAVE(mxcsr);
+    return status;
+}
+
+int ga_backward(double *dparams, double *dx, ga_workspace *ws, const ga_net *net,
+                const double *params, const double *x, const double *y, size_t batch)
+{
+    GA_FTZ_ENTER(mxcsr);
+    int status = backward(dparams, dx, ws, net, params, x, y, batch);
+    GA_FTZ_LEAVE(mxcsr);
+    return status;
+}
+
 int ga_loss_and_grad(double *loss, double *dparams, double *dx, ga_workspace *ws,
                      const ga_net *net, const double *params, const double *x,
                      const double *y, size_t batch)
 {
-    int status = ga_forward(loss, ws, net, params, x, y, batch);
-    if (status)
-        return status;
-    return ga_backward(dparams, dx, ws, net, params, x, y, batch);
+    GA_FTZ_ENTER(mxcsr);
+    int status = forward(loss, ws, net, params, x, y, batch);
+    if (!status)
+        status = backward(dparams, dx, ws, net, params, x, y, batch);
+    GA_FTZ_LEAVE(mxcsr);
+    return status;
+}
+
+int ga_core_fast_math(void)
+{
+#ifdef GA_CORE_FAST_MATH
+    return 1;
+#else
+    return 0;
+#endif
 }

@@ -439,6 +439,13 @@ int ga_loss_and_grad(double *loss, double *dparams, double *dx, ga_workspace *ws
                      const ga_net *net, const double *params, const double *x,
                      const double *y, size_t batch);
 
+/* 1 when the passes above and below (the code under test: ga_backprop.c,
+ * ga_f32.c, ga_activation.c, ga_loss.c) were compiled with -Ofast
+ * -march=native and run with flush-to-zero (meson -Dcore_fast_math=true,
+ * core/ga_ftz.h); their gradients are then judged by the fast-math
+ * enclosure (docs/verdicts.md). 0 in an ordinary build. */
+int ga_core_fast_math(void);
+
 /* The same loss and gradient computed in float32 (core/ga_f32.c): code under
  * test that runs in single precision. Every operation is one float rounding,
  * dot products accumulate in float in index order, exp/expm1/log1p/tanh are

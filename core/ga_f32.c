@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ga_core.h"
+#include "ga_ftz.h"
 #include "ga_ops.h"
 
 #if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
@@ -84,7 +85,7 @@ static float f32_softplus(float z)
 #define A_DOT_END(c, r, s) (C_(c), *(r) = *(s))
 #include "ga_ref_tmpl.h"
 
-int ga_attention_weights_f32(double *p, const double *x, const ga_layer_desc *L, size_t d)
+static int attention_weights(double *p, const double *x, const ga_layer_desc *L, size_t d)
 {
     size_t T = ga_layer_tokens(L), H = L->heads;
     float *buf = malloc((T * 3 * d + T * d + H * T * T) * sizeof *buf);
@@ -104,6 +105,14 @@ int ga_attention_weights_f32(double *p, const double *x, const ga_layer_desc *L,
         p[i] = pw[i];
     free(buf);
     return GA_OK;
+}
+
+int ga_attention_weights_f32(double *p, const double *x, const ga_layer_desc *L, size_t d)
+{
+    GA_FTZ_ENTER(mxcsr); /* as an -Ofast program computes, with -Dcore_fast_math=true */
+    int status = attention_weights(p, x, L, d);
+    GA_FTZ_LEAVE(mxcsr);
+    return status;
 }
 
 /* v is a float32 number (ga_round_to: a conversion of a double beyond
@@ -272,6 +281,9 @@ int ga_loss_grad_f32_ws(double *loss, double *grad, ga_workspace *ws, ga_error *
         val[0][i] = (float)x[i];
     f32_ctx c = {0};
     float L;
+    /* the passes as an -Ofast program computes them, with
+     * -Dcore_fast_math=true (ga_ftz.h); the inputs' checks above as any */
+    GA_FTZ_ENTER(mxcsr);
     f32_forward(&c, &L, val, g, net, params, x, y, batch);
     f32_backward(&c, fgrad, val, delta, delta_prev, g, net, params, x, y, batch, NULL);
     if (ws) {
@@ -279,6 +291,7 @@ int ga_loss_grad_f32_ws(double *loss, double *grad, ga_workspace *ws, ga_error *
             export_stage(ws, val, g, st, batch);
         ws->batch = batch;
     }
+    GA_FTZ_LEAVE(mxcsr);
     if (loss)
         *loss = L;
     for (size_t i = 0; i < net->n_params; i++)

@@ -10,7 +10,12 @@
 
 #ifndef F32_LAYERS_TABLE /* this build's table and name (a second build renames them) */
 #define F32_LAYERS_TABLE f32_layers_o2
+#endif
+#ifndef F32_LAYERS_BUILD
 #define F32_LAYERS_BUILD "O2"
+#endif
+#ifndef F32_LAYERS_FTZ /* 1: an -Ofast program's build, run with flush-to-zero (f32_layers.h) */
+#define F32_LAYERS_FTZ 0
 #endif
 
 #ifdef _OPENMP
@@ -319,4 +324,5 @@ const f32_layers_ops F32_LAYERS_TABLE = {
     attention_backward,
     softmax_forward,
     crossentropy_softmax_backward,
+    F32_LAYERS_FTZ,
 };

@@ -87,7 +87,7 @@ void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const f
  * through their tables, so that one program (f32_layers_soak) links all
  * three. */
 typedef struct {
-    const char *build;            /* "O2", "Ofast", "OpenMP" */
+    const char *build;            /* "O2", "Ofast+FTZ", "OpenMP" */
     int (*threads)(void);         /* the threads an OpenMP loop uses (1 without OpenMP) */
     void (*set_threads)(int n);   /* omp_set_num_threads(n); nothing without OpenMP */
     void (*matmul_forward)(float *, const float *, const float *, const float *, int, int, int,
@@ -106,6 +106,12 @@ typedef struct {
     void (*softmax_forward)(float *, const float *, int, int, int);
     void (*crossentropy_softmax_backward)(float *, const float *, const float *, const int *,
                                           int, int, int, int);
+    /* 1: the build is an -Ofast program's, and its calls run as in one: GCC
+     * links crtfastmath.o into a program linked with -Ofast (llm.c), which
+     * sets flush-to-zero and denormals-are-zero for the whole process; the
+     * adapters (f32_layers_op.c) set both around each call into the build
+     * alone, so that gradaudit's own arithmetic stays IEEE */
+    int ftz;
 } f32_layers_ops;
 
 extern const f32_layers_ops f32_layers_o2;     /* the functions above */

@@ -5,6 +5,24 @@
 
 #include "f32_layers_op.h"
 
+/* A call into build L, run as in an -Ofast program when L is one (L->ftz:
+ * flush-to-zero and denormals-are-zero in MXCSR, as crtfastmath.o sets
+ * them), the caller's MXCSR back afterwards: gradaudit's arithmetic stays
+ * IEEE. */
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#define IN_BUILD(L, call)                                                                  \
+    do {                                                                                   \
+        unsigned mxcsr_ = _mm_getcsr();                                                    \
+        if ((L)->ftz)                                                                      \
+            _mm_setcsr(mxcsr_ | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */                 \
+        call;                                                                              \
+        _mm_setcsr(mxcsr_);                                                                \
+    } while (0)
+#else
+#define IN_BUILD(L, call) call
+#endif
+
 /* What a callback needs beside gradaudit's op: the build and the case. */
 typedef struct {
     const f32_layers_ops *L;
@@ -123,6 +141,7 @@ static int run(gradaudit_op_result *r, gradaudit_error *err, const char *layer, 
         st = out_of_memory(err);
     } else {
         gradaudit_op op = {layer, layout, n_in, batch, xd, p, n_params, yd, 1, k->c->seed};
+        op.fast_math = k->c->fast_math; /* by name: a field after seed */
         st = gradaudit_check_op(r, err, &op, backward, k);
     }
     release(&mem);
@@ -143,7 +162,7 @@ static int matmul_cb(double *dx, double *const *dp, const double *dy, const grad
     float *gw = keep(&mem, zeros(nw)), *gb = keep(&mem, zeros(c->OC));
     int ok = all_kept(&mem, 6);
     if (ok) {
-        k->L->matmul_backward(gx, gw, gb, g, x, w, c->B, c->T, c->C, c->OC, c->bug);
+        IN_BUILD(k->L, k->L->matmul_backward(gx, gw, gb, g, x, w, c->B, c->T, c->C, c->OC, c->bug));
         hash_floats(c, gx, nx), hash_floats(c, gw, nw), hash_floats(c, gb, c->OC);
         widen_into(dx, gx, nx);
         widen_into(dp[0], gw, nw);
@@ -166,7 +185,7 @@ int f32_check_matmul(gradaudit_op_result *r, gradaudit_error *err, const f32_lay
     if (st)
         return st;
     if (y)
-        L->matmul_forward(y, inp, weight, bias, c->B, c->T, c->C, c->OC);
+        IN_BUILD(L, L->matmul_forward(y, inp, weight, bias, c->B, c->T, c->C, c->OC));
     hash_floats(c, y, y ? c->B * n_out : 0);
     static const char *const names[2] = {"W1", "b1"};
     const float *params[2] = {weight, bias};
@@ -196,8 +215,9 @@ static int layernorm_cb(double *dx, double *const *dp, const double *dy, const g
     int ok = all_kept(&mem, 8);
     if (ok) {
         float *mean = fw + nx, *rstd = mean + BT;
-        k->L->layernorm_forward(fw, mean, rstd, x, w, bias, c->B, c->T, c->C);
-        k->L->layernorm_backward(gx, gw, gb, g, x, w, mean, rstd, c->B, c->T, c->C, c->bug);
+        IN_BUILD(k->L, k->L->layernorm_forward(fw, mean, rstd, x, w, bias, c->B, c->T, c->C));
+        IN_BUILD(k->L, k->L->layernorm_backward(gx, gw, gb, g, x, w, mean, rstd, c->B, c->T, c->C,
+                                                c->bug));
         hash_floats(c, gx, nx), hash_floats(c, gw, c->C), hash_floats(c, gb, c->C);
         widen_into(dx, gx, nx);
         widen_into(dp[0], gw, c->C);
@@ -219,8 +239,8 @@ int f32_check_layernorm(gradaudit_op_result *r, gradaudit_error *err, const f32_
     if (st)
         return st;
     if (y)
-        L->layernorm_forward(y, y + c->B * n_in, y + c->B * n_in + BT, inp, weight, bias, c->B,
-                             c->T, c->C);
+        IN_BUILD(L, L->layernorm_forward(y, y + c->B * n_in, y + c->B * n_in + BT, inp, weight,
+                                         bias, c->B, c->T, c->C));
     hash_floats(c, y, y ? c->B * n_in : 0);
     static const char *const names[2] = {"gamma1", "beta1"};
     const float *params[2] = {weight, bias};
@@ -245,7 +265,7 @@ static int gelu_cb(double *dx, double *const *dp, const double *dy, const gradau
     float *gx = keep(&mem, zeros(n));
     int ok = all_kept(&mem, 3);
     if (ok) {
-        k->L->gelu_backward(gx, g, x, (int)n, k->c->bug);
+        IN_BUILD(k->L, k->L->gelu_backward(gx, g, x, (int)n, k->c->bug));
         hash_floats(k->c, gx, n);
         widen_into(dx, gx, n);
     }
@@ -262,7 +282,7 @@ int f32_check_gelu(gradaudit_op_result *r, gradaudit_error *err, const f32_layer
     if (st)
         return st;
     if (y)
-        L->gelu_forward(y, inp, (int)n);
+        IN_BUILD(L, L->gelu_forward(y, inp, (int)n));
     hash_floats(c, y, y ? n : 0);
     call k = {L, c};
     st = run(r, err, "{\"activation\": \"gelu_tanh\"}", NULL, n_in, c->B, inp, NULL, NULL,
@@ -287,9 +307,9 @@ static int attention_cb(double *dx, double *const *dp, const double *dy, const g
     float *gx = keep(&mem, zeros(nx)), *scratch = keep(&mem, zeros(2 * na));
     int ok = all_kept(&mem, 6);
     if (ok) {
-        k->L->attention_forward(out, att, x, c->B, c->T, c->C, c->NH, c->bug);
-        k->L->attention_backward(gx, scratch, scratch + na, g, x, att, c->B, c->T, c->C, c->NH,
-                                 c->bug);
+        IN_BUILD(k->L, k->L->attention_forward(out, att, x, c->B, c->T, c->C, c->NH, c->bug));
+        IN_BUILD(k->L, k->L->attention_backward(gx, scratch, scratch + na, g, x, att, c->B, c->T,
+                                                c->C, c->NH, c->bug));
         hash_floats(c, gx, nx);
         widen_into(dx, gx, nx);
     }
@@ -310,7 +330,8 @@ int f32_check_attention(gradaudit_op_result *r, gradaudit_error *err, const f32_
     if (st)
         return st;
     if (y)
-        L->attention_forward(y, y + c->B * n_out, inp, c->B, c->T, c->C, c->NH, c->bug);
+        IN_BUILD(L, L->attention_forward(y, y + c->B * n_out, inp, c->B, c->T, c->C, c->NH,
+                                         c->bug));
     hash_floats(c, y, y ? c->B * n_out : 0);
     call k = {L, c};
     st = run(r, err, layer, NULL, n_in, c->B, inp, NULL, NULL, NULL, 0, y, n_out,
@@ -336,7 +357,7 @@ static int softmax_ce_cb(double *dx, double *const *dp, const double *dy, const 
     int *target = keep(&mem, malloc(BT * sizeof *target));
     int ok = all_kept(&mem, 5);
     if (ok) {
-        k->L->softmax_forward(p, z, c->B, c->T, (int)V);
+        IN_BUILD(k->L, k->L->softmax_forward(p, z, c->B, c->T, (int)V));
         memset(dx, 0, n * sizeof *dx);
         for (size_t t = 0; t < V; t++) {
             for (size_t r = 0; r < BT; r++) {
@@ -344,7 +365,8 @@ static int softmax_ce_cb(double *dx, double *const *dp, const double *dy, const 
                 dloss[r] = -(p[r * V + t] * (float)dy[r * V + t]);
             }
             memset(g, 0, n * sizeof *g);
-            k->L->crossentropy_softmax_backward(g, dloss, p, target, c->B, c->T, (int)V, c->bug);
+            IN_BUILD(k->L, k->L->crossentropy_softmax_backward(g, dloss, p, target, c->B, c->T,
+                                                               (int)V, c->bug));
             hash_floats(c, g, n);
             for (size_t i = 0; i < n; i++)
                 dx[i] += (double)g[i];
@@ -363,7 +385,7 @@ int f32_check_softmax_ce(gradaudit_op_result *r, gradaudit_error *err, const f32
     if (st)
         return st;
     if (y)
-        L->softmax_forward(y, logits, c->B, c->T, c->V);
+        IN_BUILD(L, L->softmax_forward(y, logits, c->B, c->T, c->V));
     hash_floats(c, y, y ? BT * V : 0);
     call k = {L, c};
     st = run(r, err, "{\"activation\": \"softmax\"}", NULL, V, BT, logits, NULL, NULL, NULL, 0,

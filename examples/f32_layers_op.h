@@ -41,6 +41,8 @@ typedef struct {
     int forward;    /* 1: the layer's forward output is judged too (tensor "y") */
     uint64_t *digest; /* NULL, or receives a hash of the float results (the forward output,
                        * then the gradients) to compare builds bit for bit */
+    int fast_math;  /* 1: judged by gradaudit's fast-math model (gradaudit_op.fast_math), as
+                     * code built with -Ofast must be */
 } f32_op_case;
 
 /* inp (B, T, C), weight (OC, C), bias (OC) */

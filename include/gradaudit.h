@@ -394,6 +394,20 @@ typedef struct {
                                      * An entry that is a bfloat16 number passes when some
                                      * float32 number that rounds to it lies in the proven
                                      * enclosure; one that is not is judged as float32. */
+    int fast_math;                  /* 1: the code under test was built with -Ofast or
+                                     * -ffast-math (llm.c's build), and may run with
+                                     * flush-to-zero: judged by the fast-math model
+                                     * (docs/verdicts.md), which also holds every
+                                     * value of a computation that flushes results
+                                     * below the smallest normal to 0 and reads
+                                     * subnormal operands as 0, groups a product's
+                                     * factors in any order, multiplies by a
+                                     * reciprocal for a division, and computes
+                                     * divisions and square roots within 8 ulps
+                                     * (rcpps, rsqrtps) and elementary functions
+                                     * within 16; wider tolerances, mostly near the
+                                     * smallest normal. 0: IEEE arithmetic, any
+                                     * summation order, FMA or not */
 } gradaudit_op;
 
 /* The code under test: from dy (batch, n_out), dx (batch, n_in) and

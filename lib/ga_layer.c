@@ -338,7 +338,8 @@ static int judge_forward(gradaudit_op_result *out, ga_error *err, const op_check
     ga_precision prec = op->float32 || op->bfloat16 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64;
     int st = ga_enclosure_alloc(&enc, err, c->net, c->B);
     if (!st)
-        st = ga_enclosure_compute(enc, err, c->net, prec, c->net->params, c->xin, c->dy, c->B);
+        st = ga_enclosure_compute(enc, err, c->net, prec, op->fast_math != 0, c->net->params,
+                                  c->xin, c->dy, c->B);
     if (st) {
         ga_enclosure_free(enc);
         return st;
@@ -498,6 +499,7 @@ static int check_op(gradaudit_op_result *out, ga_error *err, const char *who,
     opt.analytic = g;
     opt.analytic_own_forward = 1;
     opt.precision = op->float32 || op->bfloat16 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64;
+    opt.fast_math = op->fast_math != 0;
     if ((st = ga_check_run(&r, err, net, net->params, c.xin, c.dy, c.B, &opt)))
         goto done;
     if (op->bfloat16 && (st = bf16_rejudge(&r, err, net, &c, g, &opt)))

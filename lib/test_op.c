@@ -54,6 +54,7 @@ typedef struct {
     int accumulate; /* 1: add into the buffers (+=) instead of writing them */
     size_t T, H, d; /* attention's shape */
     size_t C, Hi, Wi, OC, K, P; /* conv2d's */
+    int fast_math;  /* judged by the fast-math model (gradaudit_op.fast_math) */
 } variant;
 
 /* every parameter gradient and dx, as the variant writes or adds them */
@@ -98,6 +99,7 @@ static gradaudit_op_result check_ln_variant(int float32, variant v)
     gradaudit_tensor p[2] = {{"gamma1", ln_gamma, LN_N}, {"beta1", ln_beta, LN_N}};
     gradaudit_op op = {"{\"type\": \"layernorm\", \"eps\": 1e-5}", NULL, LN_N, LN_B, ln_x, p, 2,
                        NULL, float32, 11};
+    op.fast_math = v.fast_math;
     gradaudit_op_result r = run(&op, ln_backward, &v);
     cr_assert_eq(r.n_out, LN_N);
     cr_assert_eq(r.n_tensors, 3);
@@ -137,6 +139,153 @@ Test(op_layernorm, a_backward_that_accumulates_fails_every_entry)
     cr_expect(strstr(r.first_fail, "+=") != NULL, "%s", r.first_fail);
     cr_expect_eq(r.n_nonfinite, r.n_entries, "%zu of %zu entries non-finite", r.n_nonfinite,
                  r.n_entries); /* every one NaN, every exact value finite */
+}
+
+/* ---- the fast-math model (gradaudit_op.fast_math) --------------------------
+ * A float32 layernorm written in plain C as GCC's -Ofast compiles llm.c's
+ * (f32_layers_soak.c): the mean and the variance as sums times the
+ * reciprocal 1/C, two roundings where the op's maths has one division, and
+ * y = (x - m) (s w) + b, the product regrouped. No compiler flag does it:
+ * the C says so. Two rows of C = 3 each time, drawn by a search over rows
+ * like the soak's (the numbers as float hex): nearly constant rows, where
+ * m's extra rounding becomes most of x - m's digits, and rows near 2^22
+ * with weights near 2^-121, where s w underflows and ((x - m) s) w does not.
+ * Both FAIL the IEEE model (the forward output y), pass the fast-math model
+ * (a few entries unjudgeable), and a real bug (the mean term left out of dx)
+ * still FAILs with it. */
+#define RA_C 3
+#define RA_B 2
+
+static void ln_reassoc_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
+                               const float *b)
+{
+    const float inv = 1.0f / RA_C;
+    for (size_t r = 0; r < RA_B; r++) {
+        const float *xr = x + r * RA_C;
+        float m = 0.0f, v = 0.0f;
+        for (size_t i = 0; i < RA_C; i++)
+            m += xr[i];
+        m = m * inv; /* m / C */
+        for (size_t i = 0; i < RA_C; i++) {
+            float d = xr[i] - m;
+            v += d * d;
+        }
+        v = v * inv;
+        float s = 1.0f / sqrtf(v + 1e-5f);
+        for (size_t i = 0; i < RA_C; i++) {
+            float sw = s * w[i]; /* ((x - m) s) w regrouped */
+            y[r * RA_C + i] = (xr[i] - m) * sw + b[i];
+        }
+        mean[r] = m;
+        rstd[r] = s;
+    }
+}
+
+/* dx, dgamma, dbeta of ln_reassoc_forward; user: the bug (GOOD or LN_NO_MEAN) */
+static int ln_reassoc_backward(double *dx, double *const *dp, const double *dy,
+                               const gradaudit_op *op, size_t n_out, void *user)
+{
+    const int bug = *(const int *)user;
+    const float inv = 1.0f / RA_C;
+    float x[RA_B * RA_C], w[RA_C], b[RA_C], y[RA_B * RA_C], m[RA_B], s[RA_B];
+    float gw[RA_C] = {0}, gb[RA_C] = {0};
+    cr_assert_eq(n_out, RA_C);
+    for (size_t i = 0; i < RA_B * RA_C; i++)
+        x[i] = (float)op->x[i];
+    for (size_t i = 0; i < RA_C; i++) {
+        w[i] = (float)op->params[0].data[i];
+        b[i] = (float)op->params[1].data[i];
+    }
+    ln_reassoc_forward(y, m, s, x, w, b);
+    for (size_t r = 0; r < RA_B; r++) {
+        float g[RA_C], sum_dxh = 0.0f, sum_dxh_xh = 0.0f;
+        for (size_t i = 0; i < RA_C; i++) {
+            g[i] = (float)dy[r * RA_C + i];
+            float xh = (x[r * RA_C + i] - m[r]) * s[r], dxh = w[i] * g[i];
+            sum_dxh += dxh;
+            sum_dxh_xh += dxh * xh;
+        }
+        float mean_dxh = sum_dxh * inv, mean_dxh_xh = sum_dxh_xh * inv;
+        for (size_t i = 0; i < RA_C; i++) {
+            float xh = (x[r * RA_C + i] - m[r]) * s[r], dxh = w[i] * g[i];
+            gb[i] += g[i];
+            gw[i] += xh * g[i];
+            float d = dxh - xh * mean_dxh_xh;
+            if (bug != LN_NO_MEAN)
+                d -= mean_dxh;
+            dx[r * RA_C + i] = s[r] * d;
+        }
+    }
+    for (size_t i = 0; i < RA_C; i++) {
+        dp[0][i] = gw[i];
+        dp[1][i] = gb[i];
+    }
+    return 0;
+}
+
+/* the check of ln_reassoc on rows x (RA_B, RA_C), gamma w and beta b, its
+ * forward output judged */
+static gradaudit_op_result check_ln_reassoc(const float *x, const float *w, const float *b,
+                                            int fast_math, int bug)
+{
+    float y[RA_B * RA_C], m[RA_B], s[RA_B];
+    double xd[RA_B * RA_C], yd[RA_B * RA_C], wd[RA_C], bd[RA_C];
+    ln_reassoc_forward(y, m, s, x, w, b);
+    for (size_t i = 0; i < RA_B * RA_C; i++) {
+        xd[i] = x[i];
+        yd[i] = y[i];
+    }
+    for (size_t i = 0; i < RA_C; i++) {
+        wd[i] = w[i];
+        bd[i] = b[i];
+    }
+    gradaudit_tensor p[2] = {{"gamma1", wd, RA_C}, {"beta1", bd, RA_C}};
+    gradaudit_op op = {"{\"type\": \"layernorm\", \"eps\": 1e-5}", NULL, RA_C, RA_B, xd, p, 2,
+                       yd, 1, 7};
+    op.fast_math = fast_math;
+    return run(&op, ln_reassoc_backward, &bug);
+}
+
+/* nearly constant rows (the second exactly): m (1/C) is not m / C */
+static const float ra_x1[RA_B * RA_C] = {-0x1.5105acp+2f, -0x1.5105bcp+2f, -0x1.5105c8p+2f,
+                                         0x1.9870dcp+5f, 0x1.9870dcp+5f, 0x1.9870dcp+5f};
+static const float ra_w1[RA_C] = {0x1.637b5cp+0f, -0x1.4f3658p-2f, -0x1.d13cdcp-3f};
+static const float ra_b1[RA_C] = {-0x1.ff0494p-2f, 0x1.33719cp-3f, -0x1.15b92cp+0f};
+/* rows near 2^22, weights near 2^-121: s w underflows */
+static const float ra_x2[RA_B * RA_C] = {-0x1.d67f4cp+20f, -0x1.826acep+20f, -0x1.459d0cp+21f,
+                                         -0x1.8c1616p+22f, 0x1.184218p+23f, -0x1.9079c2p+21f};
+static const float ra_w2[RA_C] = {0x1.0d985p-121f, 0x1.3a37aap-122f, -0x1.0350ep-120f};
+static const float ra_b2[RA_C] = {0.0f, 0.0f, 0.0f};
+
+Test(op_fast_math, a_reciprocal_for_the_mean_fails_the_ieee_model_and_passes_the_fast_one)
+{
+    gradaudit_op_result r = check_ln_reassoc(ra_x1, ra_w1, ra_b1, 0, GOOD);
+    cr_expect_gt(fails(&r, "y"), 0, "the IEEE model held m (1/C) on nearly constant rows");
+    r = check_ln_reassoc(ra_x1, ra_w1, ra_b1, 1, GOOD);
+    cr_expect_eq(r.n_fail, 0, "%zu FAIL: %s", r.n_fail, r.first_fail);
+    cr_expect_lt(r.n_unjudgeable, r.n_entries / 4, "%zu of %zu unjudgeable", r.n_unjudgeable,
+                 r.n_entries);
+}
+
+Test(op_fast_math, a_regrouped_product_that_underflows_fails_the_ieee_model_and_passes_the_fast_one)
+{
+    gradaudit_op_result r = check_ln_reassoc(ra_x2, ra_w2, ra_b2, 0, GOOD);
+    cr_expect_gt(fails(&r, "y"), 0, "the IEEE model held (x - m) (s w) where s w underflows");
+    r = check_ln_reassoc(ra_x2, ra_w2, ra_b2, 1, GOOD);
+    cr_expect_eq(r.n_fail, 0, "%zu FAIL: %s", r.n_fail, r.first_fail);
+}
+
+Test(op_fast_math, a_layernorm_without_its_mean_term_still_fails)
+{
+    gradaudit_op_result r = check_ln_reassoc(ra_x1, ra_w1, ra_b1, 1, LN_NO_MEAN);
+    cr_expect_gt(fails(&r, "dx"), 0, "the fast-math model held dx without - mean(dxh)");
+    cr_expect_eq(fails(&r, "dgamma1") + fails(&r, "dbeta1") + fails(&r, "y"), 0, "%s",
+                 r.first_fail);
+    /* and the ordinary llm.c-style layernorm's bug, judged by the fast-math model */
+    r = check_ln_variant(1, (variant){GOOD, .fast_math = 1});
+    cr_expect_eq(r.n_fail, 0, "%zu FAIL: %s", r.n_fail, r.first_fail);
+    r = check_ln_variant(1, (variant){LN_NO_MEAN, .fast_math = 1});
+    cr_expect_eq(fails(&r, "dx"), LN_B * LN_N, "%s", r.first_fail);
 }
 
 /* ---- gelu, erf and tanh forms, activations alone --------------------------- */

@@ -216,3 +216,38 @@ ParameterizedTest(int *k, cli_dtype, check_float32_passes_on_fixture_specs)
     cr_expect(strstr(r.out, " --dtype float32\n"), "the reproduce line: %s", r.out);
     done(&r);
 }
+
+/* ---- check --fast-math ---------------------------------------------------------
+ * The fast-math model (docs/verdicts.md) on request: the report says so in
+ * a line of its own, the reproduce line and the JSON carry it, the float32
+ * core's correct gradient still passes; without it neither appears. The
+ * finite-difference methods and --fast, which do not judge by the
+ * enclosure, refuse it. */
+Test(cli_dtype, fast_math_is_said_and_refused_where_it_has_no_meaning)
+{
+    const char *spec = SPECS "softmax-classifier.json";
+    run_result r = run("check", spec, "--dtype", "float32", "--fast-math", "--no-progress", NULL);
+    cr_expect_eq(r.status, 0, "exit %d\n%s%s", r.status, r.out, r.err);
+    cr_expect(strstr(r.out, "\nfast-math model: code built with -Ofast"), "%s", r.out);
+    cr_expect(strstr(r.out, " 0 FAIL, "), "%s", r.out);
+    cr_expect(strstr(r.out, " --fast-math --dtype float32\n"), "the reproduce line: %s", r.out);
+    done(&r);
+    r = run("check", spec, "--fast-math", "--json", "-", "--no-progress", NULL);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "\"fast_math\": true"), "%s", r.out);
+    done(&r);
+    r = run("check", spec, "--json", "-", "--no-progress", NULL);
+    cr_expect(!strstr(r.out, "fast_math"), "the default run names no fast-math model: %s", r.out);
+    done(&r);
+    r = run("check", spec, "--no-progress", NULL);
+    cr_expect(!strstr(r.out, "fast-math"), "%s", r.out);
+    done(&r);
+    const char *cases[][3] = {{"--method", "central", "not with --method other than oracle"},
+                              {"--fast", NULL, "not with --fast"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        r = run("check", spec, "--fast-math", cases[i][0], cases[i][1], NULL);
+        expect_refused(&r, cases[i][2], cases[i][0]);
+        cr_expect(strstr(r.err, "--fast-math judges by the oracle method's enclosure"), "%s", r.err);
+        done(&r);
+    }
+}
