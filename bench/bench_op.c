@@ -20,17 +20,7 @@
 enum bug { GOOD = 0, LN_NO_MEAN, GELU_TYPO, ATTN_NO_SCALE, EMB_OVERWRITE, CONV_FLIP };
 #define MAXW 3072
 #define MAXT 16
-#define REAL float
-#define FN(name) name##_f32
-#define SQRT sqrtf
-#define EXP expf
-#define ERFC erfcf
-#define TANH tanhf
-#define COSH coshf
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include "test_op_kernels.h"
-#pragma GCC diagnostic pop
+#include "test_op_kernels_f32.h"
 
 #define LN_N 768
 #define LN_B 4

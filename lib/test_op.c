@@ -23,22 +23,7 @@ enum bug { GOOD = 0, LN_NO_MEAN, GELU_TYPO, ATTN_NO_SCALE, EMB_OVERWRITE, CONV_F
 #define MAXW 512 /* the widest row or table the kernels keep */
 #define MAXT 16  /* the most attention tokens */
 
-#define REAL float
-#define FN(name) name##_f32
-#define SQRT sqrtf
-#define EXP expf
-#define ERFC erfcf
-#define TANH tanhf
-#define COSH coshf
-#include "test_op_kernels.h"
-#undef REAL
-#undef FN
-#undef SQRT
-#undef EXP
-#undef ERFC
-#undef TANH
-#undef COSH
-#undef GELU_C
+#include "test_op_kernels_f32.h"
 #define REAL double
 #define FN(name) name##_f64
 #define SQRT sqrt

@@ -21,17 +21,7 @@ enum bug { GOOD = 0, LN_NO_MEAN, GELU_TYPO, ATTN_NO_SCALE, EMB_OVERWRITE, CONV_F
 #define MAXW 512
 #define MAXT 16
 
-#define REAL float
-#define FN(name) name##_f32
-#define SQRT sqrtf
-#define EXP expf
-#define ERFC erfcf
-#define TANH tanhf
-#define COSH coshf
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function" /* the ops this file does not check */
-#include "test_op_kernels.h"
-#pragma GCC diagnostic pop
+#include "test_op_kernels_f32.h"
 
 /* float32 v stored in bfloat16: its upper 16 bits, rounded to nearest even */
 static double to_bf16(double v)
