@@ -20,8 +20,8 @@
 #ifdef __linux__
 #define _DEFAULT_SOURCE /* syscall(SYS_gettid): the caller's thread id */
 #endif
-#include <dirent.h>
 #include <assert.h>
+#include <dirent.h>
 #include <fenv.h>
 #include <float.h>
 #include <math.h>
@@ -203,7 +203,7 @@ static int check_problem(ga_error *err, const gradaudit_problem *p, const gradau
     if (!p->grad && !step)
         return ga_fail(err, GA_EINVAL, "gradaudit: problem.grad (the gradient under test) is NULL");
     if (step && (!(lr > 0) || !isfinite(lr) ||
-                 (o->float32 && (lr > FLT_MAX || (double)(float)lr != lr))))
+                 (o->float32 && ga_round_to(GA_PREC_FLOAT32, lr) != lr)))
         return ga_fail(err, GA_EINVAL, "gradaudit_check_step: lr = %.17g: need a finite lr > 0%s", lr,
                        o->float32 ? " that is a float32 number (options.float32)" : "");
     if (step && o->grad_buffer != GRADAUDIT_BUFFER_UNCHECKED)
@@ -239,7 +239,7 @@ static int check_problem(ga_error *err, const gradaudit_problem *p, const gradau
             return ga_fail(err, GA_ENONFINITE, "gradaudit: problem.theta[%zu] is %s", i,
                            isnan(p->theta[i]) ? "NaN" : "Inf");
     for (size_t i = 0; i < p->n && o->float32; i++)
-        if (fabs(p->theta[i]) > FLT_MAX || (double)(float)p->theta[i] != p->theta[i])
+        if (ga_round_to(GA_PREC_FLOAT32, p->theta[i]) != p->theta[i])
             return ga_fail(err, GA_EINVAL,
                            "gradaudit: options.float32: problem.theta[%zu] = %.17g is not a float32 "
                            "number (give (double)(float) of it, the value the float code sees)",
@@ -431,10 +431,10 @@ static int fill_names(run *s)
 /* ---- the analytic value's error bound --------------------------------------- */
 /* Bound model: |computed - exact| <= gamma_n S_i (Higham, Lemma 3.1; the
  * user's pass on absolute values gives S_i and n). */
-/* Unit roundoff of the gradient code: 2^-24 in float32, else GA_U. */
-static double code_u(const run *s)
+/* The precision the gradient code computes in (options.float32). */
+static ga_precision code_prec(const run *s)
 {
-    return s->opt.float32 ? 0x1p-24 : GA_U;
+    return s->opt.float32 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64;
 }
 
 static int bound_model(run *s)
@@ -443,7 +443,7 @@ static int bound_model(run *s)
     int rc = s->p->grad_bound(s->gk, &nr, s->theta, s->n, s->p->user);
     if (rc != 0)
         return ga_fail(s->err, GA_ECALLBACK, "gradaudit: grad_bound callback returned %d at theta", rc);
-    double u = code_u(s);
+    double u = ga_precision_u(code_prec(s));
     if (nr == 0 || (double)nr * u >= 0.5)
         return ga_fail(s->err, GA_EINVAL, "gradaudit: grad_bound gave %zu roundings: need 1 <= n < %s",
                        nr, s->opt.float32 ? "2^23 (float32)" : "2^52");
@@ -477,7 +477,6 @@ static void perturb(double *t, const double *theta, size_t n, unsigned max_ulps,
         t[j] = isfinite(v) ? v : theta[j];
     }
 }
-
 
 /* The directed rounding modes the noise model reruns the user's code in. */
 const int ga_lib_directed_modes[] = {
@@ -629,10 +628,7 @@ static int directed_modes_reached(run *s, int workers_ran)
  * float32 set); NaN for a non-finite analytic value. */
 static double noise_bound(const run *s, size_t i, double dev)
 {
-    double ag = fabs(s->g[i]);
-    double ulp2 = s->opt.float32 && ag <= FLT_MAX
-        ? 2 * ((double)nextafterf((float)ag, INFINITY) - (double)(float)ag)
-        : 2 * (nextafter(ag, INFINITY) - ag);
+    double ulp2 = 2 * ga_ulp_in(code_prec(s), s->g[i]);
     double b = NOISE_FACTOR * dev;
     return isfinite(s->g[i]) ? (b > ulp2 ? b : ulp2) : NAN;
 }
@@ -651,9 +647,7 @@ static int noise_model(run *s, const double *theta0)
         size_t nb = other_task_times(before, MAX_TASKS);
         fesetround(ga_lib_directed_modes[m]);
         int status = call_grad(s, s->gk, where);
-        fesetround(saved);
         workers_ran |= others_ran(before, nb, after, other_task_times(after, MAX_TASKS));
-        fesetround(ga_lib_directed_modes[m]);
         double lk = s->loss0;
         if (!status)
             status = call_loss(s, &lk, where, (size_t)-1);
@@ -1500,7 +1494,8 @@ static void unsettled_verdict(ga_check_entry *e, long max_prec)
  * 2 u |g_inferred|, widened by 2^-40 relative for the second-order terms. */
 static void step_inference_bound(run *s)
 {
-    double uc = code_u(s), eta = s->opt.float32 ? 0x1p-149 : 0x1p-1074;
+    ga_precision p = code_prec(s);
+    double uc = ga_precision_u(p), eta = 2 * uc * ga_precision_min_normal(p); /* 2^-149, 2^-1074 */
     for (size_t i = 0; i < s->n; i++) {
         double d = fabs(s->theta[i] - s->stepped[i]);
         double e = (uc * (d * (1 + uc) + fabs(s->stepped[i])) + 2 * eta) / s->lr +
@@ -1518,8 +1513,7 @@ static void ordinary_verdict(run *s, size_t i)
     e->ref = s->ref[i];
     e->abs_err = fabs(e->analytic - e->ref);
     e->rel_err = e->abs_err == 0 ? 0.0 : e->abs_err / fabs(e->ref);
-    e->ulps = ga_ulp_distance_in(s->opt.float32 ? GA_PREC_FLOAT32 : GA_PREC_FLOAT64, e->analytic,
-                                 e->ref);
+    e->ulps = ga_ulp_distance_in(code_prec(s), e->analytic, e->ref);
     e->bound = s->bound[i];
     /* |analytic - ref| <= |analytic - exact| + |exact - ref| */
     e->tol = (s->bound[i] + s->ref_err[i]) * (1 + 2 * GA_U);
@@ -1531,6 +1525,29 @@ static void ordinary_verdict(run *s, size_t i)
                  "analytic gradient is %s where the loss is finite (%.17g at theta); reference "
                  "%.17g", isnan(e->analytic) ? "NaN" : e->analytic > 0 ? "+inf" : "-inf",
                  s->loss0, e->ref);
+}
+
+/* An entry's one-sided slopes d, estimates est and bounds b ([0] left, side
+ * -1; [1] right, side +1) from the run's reference; kink = 1 when the
+ * intervals d +- b are disjoint (kink_verdict's test). */
+typedef struct {
+    double d[2], est[2], b[2];
+    int kink;
+} one_sided;
+
+static int one_sided_slopes(one_sided *o, run *s, oracle_ws *w, size_t i, int use_oracle)
+{
+    for (int k = 0; k < 2; k++) {
+        int settled, side = 2 * k - 1;
+        int status = use_oracle ? oracle_slope(&o->d[k], &o->b[k], &settled, s, w, i, side)
+                                : ridders_one_sided(&o->d[k], &o->est[k], &o->b[k], s, i, side);
+        if (status)
+            return status;
+        if (use_oracle)
+            o->est[k] = o->b[k];
+    }
+    o->kink = fabs(o->d[1] - o->d[0]) > o->b[0] + o->b[1];
+    return GA_OK;
 }
 
 /* A kink (docs/library.md, "Kinks"): where the loss is continuous but its
@@ -1566,32 +1583,21 @@ static void ordinary_verdict(run *s, size_t i)
  * inside the slopes' hull is accepted (it could be right), and several kinks
  * at theta whose branches a gradient may mix give sums outside the two
  * slopes, which FAIL. */
-/* The one-sided slopes d, estimates est and bounds b of entry i ([0] left,
- * side -1; [1] right, side +1) from the run's reference; *kink = 1 when the
- * intervals d +- b are disjoint (kink_verdict's test). */
-static int one_sided_slopes(int *kink, double d[2], double est[2], double b[2], run *s,
-                            oracle_ws *w, size_t i, int use_oracle)
+/* known: the entry's slopes when jump_screen already took them, else NULL. */
+static int kink_verdict(run *s, oracle_ws *w, ga_check_entry *e, size_t i, int use_oracle,
+                        const one_sided *known)
 {
-    for (int k = 0; k < 2; k++) {
-        int settled, side = 2 * k - 1;
-        int status = use_oracle ? oracle_slope(&d[k], &b[k], &settled, s, w, i, side)
-                                : ridders_one_sided(&d[k], &est[k], &b[k], s, i, side);
+    one_sided o;
+    if (known)
+        o = *known;
+    else {
+        int status = one_sided_slopes(&o, s, w, i, use_oracle);
         if (status)
             return status;
-        if (use_oracle)
-            est[k] = b[k];
     }
-    *kink = fabs(d[1] - d[0]) > b[0] + b[1];
-    return GA_OK;
-}
-
-static int kink_verdict(run *s, oracle_ws *w, ga_check_entry *e, size_t i, int use_oracle)
-{
-    double d[2], est[2], b[2];
-    int kink;
-    int status = one_sided_slopes(&kink, d, est, b, s, w, i, use_oracle);
-    if (status || !kink)
-        return status;
+    if (!o.kink)
+        return GA_OK;
+    const double *d = o.d, *est = o.est, *b = o.b;
     int l = d[1] < d[0]; /* the side of the smaller slope */
     double a = e->analytic;
     double lo = d[l] - (e->bound + est[l]) * (1 + 2 * GA_U);
@@ -1626,19 +1632,22 @@ static int kink_verdict(run *s, oracle_ws *w, ga_check_entry *e, size_t i, int u
  * directed mode too: then both measurements see the jump and nothing is
  * changed, a loose tolerance as before.) */
 #define JUMP_FACTOR 0x1p10
-static int jump_screen(run *s, oracle_ws *w, size_t i, int use_oracle)
+/* *screened = 1 when it took the slopes (into *o, for kink_verdict). */
+static int jump_screen(one_sided *o, int *screened, run *s, oracle_ws *w, size_t i, int use_oracle)
 {
+    *screened = 0;
     double quiet = noise_bound(s, i, s->dir_dev[i]);
     if (s->step) /* the step's inference, as check_run adds it */
         quiet = (quiet + s->extra[i]) * (1 + 2 * GA_U);
     if (!(s->bound[i] > JUMP_FACTOR * quiet))
         return GA_OK;
-    double d[2], est[2], b[2];
-    int kink;
-    int status = one_sided_slopes(&kink, d, est, b, s, w, i, use_oracle);
-    if (!status && kink)
+    int status = one_sided_slopes(o, s, w, i, use_oracle);
+    if (status)
+        return status;
+    *screened = 1;
+    if (o->kink)
         s->bound[i] = quiet;
-    return status;
+    return GA_OK;
 }
 
 static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_problem *problem,
@@ -1742,15 +1751,20 @@ static int check_run(gradaudit_report **out, ga_error *err, const gradaudit_prob
         e->slope_lo = e->slope_hi = NAN;
         status = use_oracle ? oracle_entry(&s, &w, e, i) : ridders(&s, e, i);
     }
-    for (size_t i = 0; i < s.n && !status && judge && s.dir_dev; i++)
-        if (isfinite(s.g[i]))
-            status = jump_screen(&s, &w, i, use_oracle);
-    for (size_t i = 0; i < s.n && !status && judge; i++)
+    /* each entry: the noise model's kink screen, the verdict, and for one
+     * that FAILs with a finite analytic value, whether it is at a kink (with
+     * the slopes the screen took, if it took them) */
+    for (size_t i = 0; i < s.n && !status && judge; i++) {
+        one_sided o;
+        int screened = 0;
+        if (s.dir_dev && isfinite(s.g[i]))
+            status = jump_screen(&o, &screened, &s, &w, i, use_oracle);
+        if (status)
+            break;
         ordinary_verdict(&s, i);
-    /* entries that FAIL with a finite analytic value: at a kink? */
-    for (size_t i = 0; i < s.n && !status && judge; i++)
         if (r->entries[i].verdict == GA_VERDICT_FAIL && isfinite(s.g[i]))
-            status = kink_verdict(&s, &w, &r->entries[i], i, use_oracle);
+            status = kink_verdict(&s, &w, &r->entries[i], i, use_oracle, screened ? &o : NULL);
+    }
     oracle_free(&w, s.n);
     free(s.namebuf);
     free(s.stepped);
