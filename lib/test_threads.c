@@ -166,18 +166,27 @@ Test(threads, worker_thread_is_refused_by_the_noise_model, .init = pool_start, .
     }
 }
 
-Test(threads, the_same_code_on_one_thread_passes)
+/* The check of the float32 problem (worker or not, bound model or not),
+ * which must run: its report. */
+static gradaudit_report *checked(problem_data *d, double *theta, int threaded,
+                                 gradaudit_bound_fn bound_fn)
 {
-    problem_data d;
-    double theta[N];
-    setup(&d, theta, 0);
-    gradaudit_problem p = {N, theta, loss, grad, loss_mpfr, NULL, NULL, NULL, &d};
+    setup(d, theta, threaded);
+    gradaudit_problem p = {N, theta, loss, grad, loss_mpfr, bound_fn, NULL, NULL, d};
     gradaudit_options o;
     gradaudit_options_default(&o);
     o.float32 = 1;
     gradaudit_report *rep = NULL;
     gradaudit_error err = {{0}};
     cr_assert_eq(gradaudit_check(&rep, &err, &p, &o), GRADAUDIT_OK, "%s", err.msg);
+    return rep;
+}
+
+Test(threads, the_same_code_on_one_thread_passes)
+{
+    problem_data d;
+    double theta[N];
+    gradaudit_report *rep = checked(&d, theta, 0, NULL);
     cr_expect_eq(gradaudit_report_summary(rep)->n_fail, 0);
     cr_expect(gradaudit_report_ok(rep));
     gradaudit_report_free(rep);
@@ -201,14 +210,7 @@ Test(threads, the_bound_model_is_not_refused, .init = pool_start, .fini = pool_s
 {
     problem_data d;
     double theta[N];
-    setup(&d, theta, 1);
-    gradaudit_problem p = {N, theta, loss, grad, loss_mpfr, bound, NULL, NULL, &d};
-    gradaudit_options o;
-    gradaudit_options_default(&o);
-    o.float32 = 1;
-    gradaudit_report *rep = NULL;
-    gradaudit_error err = {{0}};
-    cr_assert_eq(gradaudit_check(&rep, &err, &p, &o), GRADAUDIT_OK, "%s", err.msg);
+    gradaudit_report *rep = checked(&d, theta, 1, bound);
     cr_expect_eq(gradaudit_report_summary(rep)->n_fail, 0);
     gradaudit_report_free(rep);
 }
