@@ -204,6 +204,13 @@ Test(step, wrong_delta_fails)
     }
 }
 
+/* a gradient callback for gradaudit_check's own refusal (never called) */
+static int grad_of_step_unused(double *g, const double *th, size_t n, void *user)
+{
+    (void)g, (void)th, (void)n, (void)user;
+    return 1;
+}
+
 Test(step, bad_arguments)
 {
     double th[NP];
@@ -226,6 +233,15 @@ Test(step, bad_arguments)
     draw(th, &s, 4, 1);
     cr_expect_eq(gradaudit_check_step(&rep, &err, &p, train, 0.1, &o), GRADAUDIT_EINVAL);
     cr_expect(strstr(err.msg, "float32 number") != NULL, "%s", err.msg);
+    th[5] = 0.1; /* theta must hold float32 numbers too, in gradaudit_check as here */
+    cr_expect_eq(gradaudit_check_step(&rep, &err, &p, train, 0.25, &o), GRADAUDIT_EINVAL);
+    cr_expect(strstr(err.msg, "problem.theta[5] = 0.10000000000000001 is not a float32 number"),
+              "%s", err.msg);
+    p.grad = grad_of_step_unused;
+    cr_expect_eq(gradaudit_check(&rep, &err, &p, &o), GRADAUDIT_EINVAL);
+    cr_expect(strstr(err.msg, "problem.theta[5]") != NULL, "%s", err.msg);
+    p.grad = NULL;
+    cr_expect_null(rep);
     gradaudit_options_default(&o);
     o.grad_buffer = GRADAUDIT_BUFFER_OVERWRITE;
     cr_expect_eq(gradaudit_check_step(&rep, &err, &p, train, 0.5, &o), GRADAUDIT_EINVAL);
