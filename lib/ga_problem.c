@@ -1025,16 +1025,9 @@ static int oracle_slope(double *g, double *gerr, int *settled, run *s, oracle_ws
                 ga_diff_mpfr_quotient(w->tab[0][r], w->fp, w->f0, k + 1);
             else
                 ga_diff_mpfr_quotient(w->tab[0][r], w->f0, w->fm, k + 1);
-            ga_diff_tableau_mpfr_push(&T);
-            if (r == 0)
-                continue;
-            ga_diff_mpfr_total(w->tot, &T, w->eps, k, w->s1);
-            if (ga_oracle_settle(g, gerr, w->ans, w->tot, w->lo, w->hi)) {
-                done = 1;
-                break;
-            }
-            /* Ridders' stop: the diagonal got worse than the best by 2x */
-            if (ga_diff_tableau_mpfr_stop(&T))
+            int row = ga_diff_mpfr_row_settle(g, gerr, &T, w->tot, w->eps, k);
+            done = row == 1;
+            if (row)
                 break;
         }
         if (status)

@@ -1,6 +1,7 @@
 /* ga_diff_mpfr.c: the MPFR instance of the extrapolation tableau
  * (core/ga_diff_tableau_source.c; ga_diff_mpfr.h). */
 #include "ga_diff_mpfr.h"
+#include "ga_oracle.h"
 
 #define GA_DIFF_BASE_MPFR
 #include "ga_diff_templates_on.h"
@@ -36,4 +37,17 @@ void ga_diff_mpfr_total(mpfr_ptr tot, const ga_diff_tableau_mpfr *t, mpfr_srcptr
     mpfr_mul_2si(tmp, eps, t->ratio_log2 == GA_DIFF_RATIO_LOG2_MPFR_ONE_SIDED ? k + 5 : k + 1,
                  MPFR_RNDU);
     mpfr_add(tot, tot, tmp, MPFR_RNDU);
+}
+
+int ga_diff_mpfr_row_settle(double *g, double *abserr, ga_diff_tableau_mpfr *t, mpfr_ptr tot,
+                            mpfr_srcptr eps, long k)
+{
+    /* a[j][r] = (R^j a[j-1][r] - a[j-1][r-1]) / (R^j - 1) */
+    ga_diff_tableau_mpfr_push(t);
+    if (t->rows < 2)
+        return 0;
+    ga_diff_mpfr_total(tot, t, eps, k, t->s1);
+    if (ga_oracle_settle(g, abserr, t->ans, tot, t->s1, t->s2))
+        return 1;
+    return ga_diff_tableau_mpfr_stop(t) ? -1 : 0;
 }

@@ -53,4 +53,12 @@ void ga_diff_mpfr_quotient(mpfr_ptr d, mpfr_srcptr fp, mpfr_srcptr fm, long k);
 void ga_diff_mpfr_total(mpfr_ptr tot, const ga_diff_tableau_mpfr *t, mpfr_srcptr eps, long k,
                         mpfr_ptr tmp);
 
+/* A row's end, its quotient already in a[0 * ntab + r]: pushed; from the
+ * second row on, tot = ga_diff_mpfr_total(eps, k) and the value settled
+ * within it (ga_oracle_settle: *g, *abserr, may be NULL). 1 when settled,
+ * -1 when Ridders' stop ends the tableau (higher order got worse than the
+ * best by 2x), 0 for another row. Scratch: the tableau's s1, s2. */
+int ga_diff_mpfr_row_settle(double *g, double *abserr, ga_diff_tableau_mpfr *t, mpfr_ptr tot,
+                            mpfr_srcptr eps, long k);
+
 #endif

@@ -22,7 +22,6 @@ struct ga_oracle {
     ga_oracle_options opt;
     double *grad, *abserr;        /* (n_params) each, one allocation */
     double *dx;                   /* (batch, n_in) */
-    int ball_done;                /* grad holds the ball engine's gradient (route_a, non-chain nets) */
 };
 
 int ga_oracle_alloc(ga_oracle **o, ga_error *err, const ga_net *net, const double *params,
@@ -83,6 +82,7 @@ static int run_ball(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned f
     /* route (a)'s base on the other core while the balls run on this one */
     orc_cross_base cb = {0};
     int cross = (flags & GA_ORACLE_CROSS_CHECK) && chain && op->cross_count > 0;
+    int cross_generic = (flags & GA_ORACLE_CROSS_CHECK) && !chain && op->cross_count > 0;
     if (cross) {
         int st = orc_cross_base_start(&cb, err, net, P, x, y, B, op);
         if (st) {
@@ -130,11 +130,17 @@ static int run_ball(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned f
         r->loss = lv;
         r->loss_err = le;
     }
-    /* route (a) runs the MPFR passes, tuned for dense chains: a net with
-     * norms or residual adds is not cross-checked (checked stays 0) */
+    /* route (a): on a chain, the tuned MPFR passes from the base computed
+     * meanwhile; on any other net, the generic forward pass in MPFR
+     * (ga_refmp_route_a) after the balls, on both cores */
     if ((status == GA_OK || status == GA_EFAIL) && cross) {
         int st = orc_run_cross_check_base(&r->mismatches, &r->checked, err, &cb, o->grad,
                                           op->cross_count, op->cross_seed);
+        if (st != GA_OK)
+            status = st;
+    } else if ((status == GA_OK || status == GA_EFAIL) && cross_generic) {
+        int st = orc_run_cross_check_grad(&r->mismatches, &r->checked, err, net, P, x, y, B,
+                                          o->grad, op->cross_count, op->cross_seed, op);
         if (st != GA_OK)
             status = st;
     }
@@ -143,7 +149,6 @@ static int run_ball(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned f
         r->grad = o->grad;
         r->abserr = o->abserr;
     }
-    o->ball_done = status == GA_OK || status == GA_EFAIL;
     return status;
 }
 
@@ -206,26 +211,6 @@ int ga_oracle_route_a(double *g, double *abserr, ga_oracle_stats *stats, ga_erro
 {
     if (!o)
         return ga_fail(err, GA_EINVAL, "oracle: the oracle is NULL");
-    if (!ga_net_desc_is_chain(&o->net->desc)) {
-        /* route (a) runs the MPFR passes, tuned for dense chains: a net with
-         * other layers takes entry i from the ball engine's gradient (route
-         * (b), settled by proof), computed once and kept */
-        if (i >= o->net->n_params)
-            return ga_fail(err, GA_EINVAL, "oracle: entry %zu of %zu", i, o->net->n_params);
-        if (!o->ball_done) {
-            ga_oracle_result r;
-            int st = run_ball(&r, err, o, GA_ORACLE_GRADIENT);
-            if (st != GA_OK)
-                return st;
-            o->ball_done = 1;
-        }
-        *g = o->grad[i];
-        if (abserr)
-            *abserr = o->abserr[i];
-        if (stats)
-            *stats = (ga_oracle_stats){0};
-        return GA_OK;
-    }
     return orc_run_fd_entry(g, abserr, stats, err, o->net, o->params, o->x, o->y, o->batch, i,
                             &o->opt);
 }

@@ -77,8 +77,10 @@ typedef struct {
  * |midpoint - value| + radius. dL/dx (GA_ORACLE_DX) and the loss alone come
  * from MPFR whatever the engine. The cross-check compares route (a), in
  * MPFR, with the balls' gradient: two libraries as well as two methods;
- * route (a)'s base (one MPFR forward pass, its error the running error
- * bound) runs on another thread while the balls run.
+ * on a chain, route (a)'s base (one MPFR forward pass, its error the
+ * running error bound) runs on another thread while the balls run; on any
+ * other net, route (a) on the generic forward pass (ga_oracle_route_a) runs
+ * after them, its entries shared by two threads.
  * What the balls do not replace, and why: route (a) stays in MPFR (the
  * cross-check's independence); the loss alone and dL/dx stay on MPFR's
  * route (b) (the balls' pass computes no dL/dx); an entry whose ball
@@ -189,9 +191,13 @@ int ga_oracle_run(ga_oracle_result *r, ga_error *err, ga_oracle *o, unsigned fla
  * entry and the unit (`b1[0,0]: z1[0,0] = 0 is within the FD step h = 2^-43
  * of relu's kink`).
  * A net with layers other than dense (norms, adds, dropout, embeddings,
- * convolutions, pooling) has no MPFR forward pass here: entry i then comes
- * from the ball engine's gradient (route (b), settled by proof), computed
- * on the first call and kept. */
+ * convolutions, pooling, attention, rnn) has no tuned MPFR pass: route (a)
+ * then runs the generic forward pass in MPFR (ga_refmp_route_a: the same
+ * tableau and Ziv loop, h shrunk by the pass's largest value, the loss's
+ * error from two precisions at theta and theta +- h0), and its kink is any
+ * branch of that pass (a relu's sign, a max pool's largest entry) taken
+ * otherwise at theta +- h0 than at theta: GA_EFAIL, the message naming
+ * the entry. */
 int ga_oracle_route_a(double *g, double *abserr, ga_oracle_stats *stats, ga_error *err,
                       ga_oracle *o, size_t i);
 

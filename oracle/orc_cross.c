@@ -2,7 +2,9 @@
  * of entries, split over two threads, each with its own working set: of a
  * gradient the caller has (orc_run_cross_check_grad), and the cheaper form
  * that starts route (a) from route (b)'s last Ziv step instead of its own
- * forward passes (orc_run_loss_gradient_cross).
+ * forward passes (orc_run_loss_gradient_cross). On a net that is not a
+ * chain, route (a) is the generic forward pass's (ga_refmp_route_a); the
+ * sample, the threads and the comparison are the same.
  */
 #include <math.h>
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <mpfr.h>
 
 #include "ga_random.h"
+#include "ga_refmp.h"
 #include "orc_internal.h"
 
 /* Route (a) on a share of the sampled entries: entries first, first + step, ... */
@@ -33,8 +36,28 @@ typedef struct {
     orc_progress *prog; /* the share on the calling thread: tells how far the sample is */
 } fd_share;
 
+/* Route (a) on a share of a net the tuned passes do not take (norms, adds,
+ * convolutions, attention, ...): on the generic forward pass, each entry
+ * with passes of its own (ga_refmp_route_a) */
+static void fd_share_generic(fd_share *w)
+{
+    for (size_t c = w->first; c < w->m; c += w->step) {
+        w->st[c] = ga_refmp_route_a(&w->ga[c], NULL, w->bracket + 2 * c, &w->kink[c], NULL,
+                                    NULL, &w->errs[c], w->net, w->params, w->x, w->y, w->batch,
+                                    w->idx[c], w->op->start_prec, w->op->max_prec);
+        if (w->prog) {
+            w->prog->done = c + w->step;
+            orc_progress_tell(w->prog, "cross-check");
+        }
+    }
+}
+
 static void fd_share_do(fd_share *w)
 {
+    if (!ga_net_desc_is_chain(&w->net->desc)) {
+        fd_share_generic(w);
+        return;
+    }
     orc_range saved = orc_range_widest();
     orc own, *o = w->ready;
     if (!o) {

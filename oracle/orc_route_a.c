@@ -11,6 +11,7 @@
 #include <mpfr.h>
 
 #include "ga_diff_mpfr.h"
+#include "ga_refmp.h"
 #include "orc_internal.h"
 
 static const char *act_kink_word(ga_activation a)
@@ -453,18 +454,10 @@ int orc_fd_run(double *g, double *abserr, double bracket[2], int *kink, long *pr
                                a == GA_ACT_ELU && o->net->desc.layers[kl].act_param == 1
                                    ? "second-derivative jump" : "kink");
             }
-            /* Ridders: a[j][r] = (4^j a[j-1][r] - a[j-1][r-1]) / (4^j - 1) */
-            ga_diff_tableau_mpfr_push(&T);
-            if (r == 0)
-                continue;
-            /* total = 4 err_ridders + 2 eps_f / h (ga_diff_mpfr_total) */
-            ga_diff_mpfr_total(F[F_TOT], &T, F[F_EPSF], k, F[F_S1]);
-            if (ga_oracle_settle(g, abserr, F[F_ANS], F[F_TOT], F[F_S1], F[F_S2])) {
-                done = 1;
-                break;
-            }
-            /* Ridders' stop: higher order got worse than the best by 2x */
-            if (ga_diff_tableau_mpfr_stop(&T))
+            /* Ridders' row; total = 4 err_ridders + 2 eps_f / h */
+            int row = ga_diff_mpfr_row_settle(g, abserr, &T, F[F_TOT], F[F_EPSF], k);
+            done = row == 1;
+            if (row)
                 break;
         }
         fd_restore(o, i, layer);
@@ -513,13 +506,20 @@ static int fd_entry_in_range(double *g, double *abserr, ga_oracle_stats *stats,
     if (i >= net->n_params)
         return ga_fail(err, GA_EINVAL, "oracle: entry %zu is outside the %zu parameters", i,
                        net->n_params);
+    int kink;
+    long prec;
+    unsigned iters;
+    if (!ga_net_desc_is_chain(&net->desc)) { /* no tuned passes: the generic forward pass */
+        status = ga_refmp_route_a(g, abserr, NULL, &kink, &prec, &iters, err, net, params, x, y,
+                                  batch, i, op.start_prec, op.max_prec);
+        if (status == GA_OK || status == GA_EFAIL)
+            orc_stats_set(stats, prec, iters, status == GA_OK ? 0 : 1, 0);
+        return status;
+    }
     orc o;
     status = orc_fd_alloc(&o, err, net, params, x, y, batch, &op);
     if (status)
         return status;
-    int kink;
-    long prec;
-    unsigned iters;
     status = orc_fd_run(g, abserr, NULL, &kink, &prec, &iters, err, &o, params, i, &op);
     orc_stats_set(stats, prec, iters, status == GA_OK ? 0 : 1, 0);
     orc_free(&o);

@@ -15,6 +15,7 @@
 #include <mpfr.h>
 
 #include "ga_refball.h"
+#include "ga_refmp.h"
 #include "orc_internal.h"
 
 void ga_oracle_options_default(ga_oracle_options *opt)
@@ -228,6 +229,17 @@ int ga_oracle_bytes(size_t *bytes, const ga_net_desc *desc, size_t n_params, siz
      * (ga_refball.c: start + 1,077 + 32 bits), which doubling may pass */
     if (status == GA_OK && balls)
         status = ga_refball_bytes(&b, desc, n_params, batch, op.start_prec + 1077 + 32 + 64);
+    /* a non-chain net's cross-check: route (a) on the generic forward pass,
+     * a call on each of two threads once the balls are done (ga_oracle.c):
+     * the larger of the two counts */
+    size_t ra = 0;
+    if (status == GA_OK && cross && !chain) {
+        status = ga_refmp_route_a_bytes(&ra, desc, batch, op.start_prec);
+        if (status == GA_OK && !ga_size_mul(&ra, ra, 2))
+            status = GA_ERANGE;
+        if (ra > b)
+            b = ra;
+    }
     if (status == GA_OK && !ga_size_add(bytes, s.bytes, b))
         status = GA_ERANGE;
     return status;
