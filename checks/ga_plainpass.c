@@ -179,8 +179,8 @@ int ga_plain_pass(double *loss, double *grad, ga_error *err, ga_workspace *ws, c
     for (size_t i = 0; i < g->n_ops; i++)
         if (g->ops[i].kind == GA_OP_ATTN || g->ops[i].kind == GA_OP_RNN)
             n_att += batch * g->width[g->ops[i].output2];
-    double *att = n_att ? malloc(n_att * sizeof *att) : NULL;
-    if (n_att && !att) {
+    double *att = malloc((n_att ? n_att : 1) * sizeof *att);
+    if (!att) {
         free(val);
         ga_graph_free(g);
         return ga_fail(err, GA_ENOMEM, "plain pass: out of memory for attention weights");

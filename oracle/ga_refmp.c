@@ -69,11 +69,14 @@ static int refmp_cmp(refmp_ctx *c, mpfr_srcptr a, mpfr_srcptr b)
     if (l && !l->oom) {
         if (l->n == l->cap) {
             size_t cap = l->cap ? 2 * l->cap : 256;
-            signed char *t = realloc(l->sign, cap);
+            signed char *t = malloc(cap);
             if (!t) {
                 l->oom = 1;
                 return s;
             }
+            if (l->n)
+                memcpy(t, l->sign, l->n);
+            free(l->sign);
             l->sign = t;
             l->cap = cap;
         }
