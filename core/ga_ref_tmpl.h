@@ -905,16 +905,18 @@ static void REF_FN(batchnorm)(REF_CTX *c, REF_T *xh, REF_T *r, REF_T *x, size_t 
 }
 
 /* val[v] (B, width[v]) for every value v >= 1 of g (val[0] = x as REF_T);
- * *loss the loss. Stage by stage, sample by sample. */
-static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga_graph *g,
-                            const ga_net *net, const double *params, const double *x,
-                            const double *y, size_t B)
+ * *loss the loss. Stage by stage, sample by sample, from stage st0 on: the
+ * values of the stages before it are read as val holds them (a pass
+ * repeated after a change to stage st0's parameters, route (a)). */
+static void REF_FN(forward_from)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga_graph *g,
+                                 const ga_net *net, const double *params, const double *x,
+                                 const double *y, size_t B, size_t st0)
 {
     const ga_net_desc *d = &net->desc;
     REF_T s, t;
     A_INIT(c, &s);
     A_INIT(c, &t);
-    for (size_t st = 0; st < g->n_stages; A_TELL(c), st++)
+    for (size_t st = st0; st < g->n_stages; A_TELL(c), st++)
         for (size_t n = 0; n < B; n++)
             for (size_t i = g->stage_op[st]; i < g->stage_op[st + 1]; i++) {
                 const ga_op *op = &g->ops[i];
@@ -1035,6 +1037,14 @@ static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga
     }
     A_CLEAR(c, &t);
     A_CLEAR(c, &s);
+}
+
+/* the whole forward pass */
+static void REF_FN(forward)(REF_CTX *c, REF_T *loss, REF_T *const *val, const ga_graph *g,
+                            const ga_net *net, const double *params, const double *x,
+                            const double *y, size_t B)
+{
+    REF_FN(forward_from)(c, loss, val, g, net, params, x, y, B, 0);
 }
 
 /* The loss's gradient dL/dz of the last dense op (B, no) into dz, chained

@@ -16,7 +16,9 @@
 typedef struct {
     signed char *sign;
     size_t n, cap;
-    int oom; /* a sign could not be recorded: the log is incomplete */
+    int oom;           /* a sign could not be recorded: the log is incomplete */
+    size_t *stage_end; /* (n_stages) n when each stage ended (A_TELL), or NULL */
+    size_t n_stage;
 } cmp_log;
 
 typedef struct {
@@ -147,6 +149,11 @@ static void refmp_softplus(refmp_ctx *c, mpfr_ptr r, mpfr_srcptr a)
 #define A_SIGMOID(c, r, a) refmp_sigmoid(c, r, a)
 #define A_SOFTPLUS(c, r, a) refmp_softplus(c, r, a)
 #define A_CMP(c, a, b) refmp_cmp(c, a, b)
+/* a stage of the forward pass done: where its branches end in the log */
+#define A_TELL(c)                                                                               \
+    ((c)->log && (c)->log->stage_end ? (void)((c)->log->stage_end[(c)->log->n_stage++] =       \
+                                                   (c)->log->n)                                 \
+                                     : (void)0)
 /* a logsumexp's pivot: any order gives the same exact value, no branch of
  * the function */
 #define A_CMP_PIVOT(c, a, b) mpfr_cmp(a, b)
@@ -318,24 +325,34 @@ int ga_refmp_loss_gradient(double *loss, int *loss_settled, double *grad, unsign
 /* ---- route (a) on the generic forward pass ---------------------------- */
 
 /* p's loss with parameter i at *pert (the NaN in pp stands for it) and the
- * branches taken in log (may be NULL) */
+ * branches taken in log (may be NULL); from stage st0 on (the stage that
+ * reads parameter i: the earlier stages' values are p's from a pass at
+ * theta), or the whole pass (st0 = 0, x set) */
 static void forward_loss(refmp_pass *p, const ga_graph *g, const ga_net *net, const double *pp,
-                         const double *x, const double *y, size_t B, mpfr_ptr pert, cmp_log *log)
+                         const double *x, const double *y, size_t B, mpfr_ptr pert, cmp_log *log,
+                         size_t st0)
 {
     p->c.pert = pert;
     p->c.log = log;
     if (log)
-        log->n = 0, log->oom = 0;
-    for (size_t i = 0; i < B * g->width[0]; i++)
-        mpfr_set_d(&p->val[0][i], x[i], MPFR_RNDN);
-    refmp_forward(&p->c, &p->loss, p->val, g, net, pp, x, y, B);
+        log->n = 0, log->oom = 0, log->n_stage = 0;
+    if (st0 == 0)
+        for (size_t i = 0; i < B * g->width[0]; i++)
+            mpfr_set_d(&p->val[0][i], x[i], MPFR_RNDN);
+    refmp_forward_from(&p->c, &p->loss, p->val, g, net, pp, x, y, B, st0);
     p->c.pert = NULL;
     p->c.log = NULL;
 }
 
-static int same_branches(const cmp_log *a, const cmp_log *b)
+/* base, a whole pass's branches with its stages' ends, from stage st0 on,
+ * against side's, a pass from st0 */
+static int same_branches(const cmp_log *base, const cmp_log *side, size_t st0)
 {
-    return !a->oom && !b->oom && a->n == b->n && (a->n == 0 || !memcmp(a->sign, b->sign, a->n));
+    if (base->oom || side->oom || (st0 > 0 && base->n_stage < st0))
+        return 0;
+    size_t off = st0 ? base->stage_end[st0 - 1] : 0;
+    return base->n - off == side->n &&
+           (side->n == 0 || !memcmp(base->sign + off, side->sign, side->n));
 }
 
 /* Route (a)'s scalars, at q bits each step: the step, f(theta + h), the
@@ -378,6 +395,8 @@ int ga_refmp_route_a(double *g, double *abserr, double bracket[2], int *kink, lo
     }
     memcpy(pp, params, n * sizeof *pp);
     pp[i] = NAN; /* read as the perturbed value (IS_PERT) */
+    size_t row, col;
+    size_t st0 = ga_net_locate(&row, &col, net, i)->layer; /* the stage that reads it */
     mpfr_exp_t emin = mpfr_get_emin(), emax = mpfr_get_emax();
     mpfr_set_emin(mpfr_get_emin_min());
     mpfr_set_emax(mpfr_get_emax_max());
@@ -387,6 +406,14 @@ int ga_refmp_route_a(double *g, double *abserr, double bracket[2], int *kink, lo
     mpfr_t pert;
     mpfr_init2(pert, 64);
     cmp_log base = {0}, side = {0};
+    base.stage_end = malloc((gr->n_stages ? gr->n_stages : 1) * sizeof *base.stage_end);
+    if (!base.stage_end) {
+        free(pp), free(v);
+        ga_graph_free(gr);
+        mpfr_set_emin(emin);
+        mpfr_set_emax(emax);
+        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu parameters", n);
+    }
     int ex = 0;
     if (theta != 0)
         frexp(theta, &ex);
@@ -409,8 +436,8 @@ int ga_refmp_route_a(double *g, double *abserr, double bracket[2], int *kink, lo
         /* theta's loss at p and q: its error the two precisions' difference */
         mpfr_set_prec(pert, 64);
         mpfr_set_d(pert, theta, MPFR_RNDN);
-        forward_loss(&lo, gr, net, pp, x, y, batch, pert, NULL);
-        forward_loss(&hi, gr, net, pp, x, y, batch, pert, &base);
+        forward_loss(&lo, gr, net, pp, x, y, batch, pert, NULL, 0);
+        forward_loss(&hi, gr, net, pp, x, y, batch, pert, &base, 0);
         if (!mpfr_number_p(&hi.loss) || !mpfr_number_p(&lo.loss)) {
             pass_clear(&lo), pass_clear(&hi);
             status = ga_fail(err, GA_EFAIL, "oracle: route (a) for %s: the loss is not a number", name);
@@ -446,14 +473,14 @@ int ga_refmp_route_a(double *g, double *abserr, double bracket[2], int *kink, lo
                     kinked = -1;
                     break;
                 }
-                forward_loss(&hi, gr, net, pp, x, y, batch, pert, r == 0 ? &side : NULL);
+                forward_loss(&hi, gr, net, pp, x, y, batch, pert, r == 0 ? &side : NULL, st0);
                 if (r == 0) {
                     /* a branch taken otherwise at theta +- h0 than at theta:
                      * a kink within the step; and the loss's error at the
                      * step's ends, where it may exceed theta's */
-                    if (!same_branches(&base, &side))
+                    if (!same_branches(&base, &side, st0))
                         kinked = 1;
-                    forward_loss(&lo, gr, net, pp, x, y, batch, pert, NULL);
+                    forward_loss(&lo, gr, net, pp, x, y, batch, pert, NULL, st0);
                     ga_oracle_two_prec_error(v[RA_E1], &hi.loss, &lo.loss, p, 1, v[RA_F1]);
                     if (mpfr_cmp(v[RA_E1], v[RA_EPS]) > 0 || mpfr_nan_p(v[RA_E1]))
                         mpfr_set(v[RA_EPS], v[RA_E1], MPFR_RNDU);
@@ -509,7 +536,7 @@ int ga_refmp_route_a(double *g, double *abserr, double bracket[2], int *kink, lo
         *prec_out = q;
     if (iters_out)
         *iters_out = iters;
-    free(base.sign), free(side.sign);
+    free(base.sign), free(side.sign), free(base.stage_end);
     mpfr_clear(pert);
     for (size_t k = 0; k < RA_N + RA_NTAB * RA_NTAB; k++)
         mpfr_clear(v[k]);

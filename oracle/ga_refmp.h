@@ -45,7 +45,9 @@ int ga_refmp_loss_gradient(double *loss, int *loss_settled, double *grad, unsign
  * pass in MPFR, needing no derivative formula; for every net, the nets the
  * oracle's tuned passes do not take (norms, adds, convolutions, attention,
  * ...) among them. The pass reads parameter i as theta +- h, exactly
- * (h = 2^-k, not a double); the others as the doubles they are.
+ * (h = 2^-k, not a double); the others as the doubles they are. Each pass
+ * at theta +- h starts at the stage that reads parameter i, the earlier
+ * stages' values kept from the pass at theta (forward_from).
  *
  * Ziv loop, from start_prec doubling to max_prec: each step at p runs the
  * passes at q = p + 32 bits with steps h = 2^-((p+1)/3 + r + sh), r = 0,
