@@ -971,21 +971,13 @@ static int oracle_slope(double *g, double *gerr, int *settled, run *s, oracle_ws
                         int side)
 {
     double t0 = s->theta[i];
-    int ex = 0;
-    if (t0 != 0)
-        frexp(t0, &ex);
     mpfr_ptr Pi = w->th + i;
     long p = s->opt.start_prec;
     *g = NAN;
     *gerr = INFINITY;
     int done = 0, status = GA_OK;
     for (;;) {
-        long k0 = p / 8, kmax = k0 + ORACLE_NTAB;
-        /* theta +- h exact in pbits: from the carry above the larger of
-         * theta's leading bit (2^(ex-1)) and h's largest (2^-k0), down to the
-         * smaller of theta's last bit and h's smallest */
-        long top = ex > 1 - k0 ? ex : 1 - k0, bot = ex - 53 < -kmax ? ex - 53 : -kmax;
-        long pbits = top - bot + 2;
+        long k0 = p / 8, pbits = ga_diff_mpfr_step_bits(t0, k0, k0 + ORACLE_NTAB);
         oracle_set_prec(w, p + ORACLE_GAP);
         status = oracle_loss(s, w, p);
         if (status)

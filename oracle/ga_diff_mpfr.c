@@ -1,5 +1,7 @@
 /* ga_diff_mpfr.c: the MPFR instance of the extrapolation tableau
  * (core/ga_diff_tableau_source.c; ga_diff_mpfr.h). */
+#include <math.h>
+
 #include "ga_diff_mpfr.h"
 #include "ga_oracle.h"
 
@@ -50,4 +52,25 @@ int ga_diff_mpfr_row_settle(double *g, double *abserr, ga_diff_tableau_mpfr *t, 
     if (ga_oracle_settle(g, abserr, t->ans, tot, t->s1, t->s2))
         return 1;
     return ga_diff_tableau_mpfr_stop(t) ? -1 : 0;
+}
+
+long ga_diff_mpfr_step_bits(double theta, long k_first, long k_last)
+{
+    int ex = 0;
+    if (theta != 0)
+        frexp(theta, &ex); /* 2^(ex-1) <= |theta| < 2^ex */
+    long top = ex > 1 - k_first ? ex : 1 - k_first, bot = ex - 53 < -k_last ? ex - 53 : -k_last;
+    return top - bot + 2;
+}
+
+void ga_diff_mpfr_bracket(double bracket[2], mpfr_srcptr ans, mpfr_srcptr tot, mpfr_ptr lo,
+                          mpfr_ptr hi)
+{
+    bracket[0] = bracket[1] = NAN;
+    if (!mpfr_number_p(ans) || !mpfr_number_p(tot))
+        return;
+    mpfr_sub(lo, ans, tot, MPFR_RNDD);
+    mpfr_add(hi, ans, tot, MPFR_RNDU);
+    bracket[0] = mpfr_get_d(lo, MPFR_RNDN);
+    bracket[1] = mpfr_get_d(hi, MPFR_RNDN);
 }

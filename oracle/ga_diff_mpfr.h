@@ -53,6 +53,18 @@ void ga_diff_mpfr_quotient(mpfr_ptr d, mpfr_srcptr fp, mpfr_srcptr fm, long k);
 void ga_diff_mpfr_total(mpfr_ptr tot, const ga_diff_tableau_mpfr *t, mpfr_srcptr eps, long k,
                         mpfr_ptr tmp);
 
+/* The bits that hold theta +- 2^-k exactly for every k in [k_first,
+ * k_last] (a tableau's steps): from the carry above the larger of theta's
+ * leading bit and 2^-k_first, down to the smaller of theta's last bit and
+ * 2^-k_last. */
+long ga_diff_mpfr_step_bits(double theta, long k_first, long k_last);
+
+/* bracket = the doubles nearest the ends of [ans - tot, ans + tot] (an
+ * unsettled tableau's last interval), NaN when either is not a number.
+ * lo, hi: scratch. */
+void ga_diff_mpfr_bracket(double bracket[2], mpfr_srcptr ans, mpfr_srcptr tot, mpfr_ptr lo,
+                          mpfr_ptr hi);
+
 /* A row's end, its quotient already in a[0 * ntab + r]: pushed; from the
  * second row on, tot = ga_diff_mpfr_total(eps, k) and the value settled
  * within it (ga_oracle_settle: *g, *abserr, may be NULL). 1 when settled,

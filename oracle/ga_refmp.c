@@ -388,8 +388,10 @@ int ga_refmp_route_a(double *g, double *abserr, double bracket[2], int *kink, lo
     double theta = params[i];
     double *pp = malloc(n * sizeof *pp);
     mpfr_t *v = malloc((RA_N + RA_NTAB * RA_NTAB) * sizeof *v);
-    if (!pp || !v) {
-        free(pp), free(v);
+    cmp_log base = {0}, side = {0}; /* theta's branches with its stages' ends; a step's */
+    base.stage_end = malloc((gr->n_stages ? gr->n_stages : 1) * sizeof *base.stage_end);
+    if (!pp || !v || !base.stage_end) {
+        free(pp), free(v), free(base.stage_end);
         ga_graph_free(gr);
         return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu parameters", n);
     }
@@ -405,18 +407,6 @@ int ga_refmp_route_a(double *g, double *abserr, double bracket[2], int *kink, lo
     mpfr_t *tab = v + RA_N; /* tab[j * RA_NTAB + r]: extrapolation j of row r */
     mpfr_t pert;
     mpfr_init2(pert, 64);
-    cmp_log base = {0}, side = {0};
-    base.stage_end = malloc((gr->n_stages ? gr->n_stages : 1) * sizeof *base.stage_end);
-    if (!base.stage_end) {
-        free(pp), free(v);
-        ga_graph_free(gr);
-        mpfr_set_emin(emin);
-        mpfr_set_emax(emax);
-        return ga_fail(err, GA_ENOMEM, "oracle: out of memory for %zu parameters", n);
-    }
-    int ex = 0;
-    if (theta != 0)
-        frexp(theta, &ex);
     long p = start_prec, q = p + 32;
     int done = 0;
     status = GA_OK;
@@ -453,9 +443,7 @@ int ga_refmp_route_a(double *g, double *abserr, double bracket[2], int *kink, lo
         for (size_t k = 0; k < hi.n_val_elems; k++)
             if (mpfr_regular_p(&hi.vals[k]) && mpfr_get_exp(&hi.vals[k]) - 2 > sh)
                 sh = mpfr_get_exp(&hi.vals[k]) - 2;
-        long kmax = k0 + RA_NTAB + sh;
-        long top = ex > 1 - k0 - sh ? ex : 1 - k0 - sh, bot = ex - 53 < -kmax ? ex - 53 : -kmax;
-        long pbits = top - bot + 2; /* theta +- h exact in pbits */
+        long pbits = ga_diff_mpfr_step_bits(theta, k0 + sh, k0 + RA_NTAB + sh);
         mpfr_set_prec(pert, pbits > q ? pbits : q);
         ga_diff_tableau_mpfr T;
         ga_diff_tableau_mpfr_init(&T, RA_NTAB, tab, v[RA_BEST], v[RA_ANS], v[RA_S1], v[RA_S2],
@@ -520,12 +508,8 @@ int ga_refmp_route_a(double *g, double *abserr, double bracket[2], int *kink, lo
         p = 2 * p > max_prec ? max_prec : 2 * p;
     }
     if (status == GA_OK && !done) {
-        if (bracket && mpfr_number_p(v[RA_ANS]) && mpfr_number_p(v[RA_TOT])) {
-            mpfr_sub(v[RA_S1], v[RA_ANS], v[RA_TOT], MPFR_RNDD);
-            mpfr_add(v[RA_S2], v[RA_ANS], v[RA_TOT], MPFR_RNDU);
-            bracket[0] = mpfr_get_d(v[RA_S1], MPFR_RNDN);
-            bracket[1] = mpfr_get_d(v[RA_S2], MPFR_RNDN);
-        }
+        if (bracket)
+            ga_diff_mpfr_bracket(bracket, v[RA_ANS], v[RA_TOT], v[RA_S1], v[RA_S2]);
         *g = mpfr_get_d(v[RA_ANS], MPFR_RNDN);
         if (abserr)
             *abserr = mpfr_get_d(v[RA_TOT], MPFR_RNDU);

@@ -358,9 +358,6 @@ int orc_fd_run(double *g, double *abserr, double bracket[2], int *kink, long *pr
         return ga_fail(err, GA_EINVAL, "oracle: entry %zu is outside the %zu parameters", i,
                        o->n_params);
     size_t layer = v->layer, unit = ga_view_unit(o->net, row, col);
-    int ex = 0;
-    if (theta != 0)
-        frexp(theta, &ex);
     *kink = 0;
     unsigned iters = 0;
     long p = op->start_prec, q = p + GAP;
@@ -404,9 +401,7 @@ int orc_fd_run(double *g, double *abserr, double bracket[2], int *kink, long *pr
                 sh += 1 - e;
             }
         }
-        long kmax = k0 + NTAB + sh;
-        long top = ex > 1 - k0 - sh ? ex : 1 - k0 - sh, bot = ex - 53 < -kmax ? ex - 53 : -kmax;
-        long pbits = top - bot + 2; /* theta +- h exact in pbits */
+        long pbits = ga_diff_mpfr_step_bits(theta, k0 + sh, k0 + NTAB + sh);
         fd_swap_entry(o, i);
         mpfr_set_prec(Pi, pbits > q ? pbits : q);
         ga_diff_tableau_mpfr T;
@@ -468,15 +463,8 @@ int orc_fd_run(double *g, double *abserr, double bracket[2], int *kink, long *pr
     }
     *prec_out = q;
     *iters_out = iters;
-    if (!done && bracket) {
-        bracket[0] = bracket[1] = NAN;
-        if (mpfr_number_p(F[F_ANS]) && mpfr_number_p(F[F_TOT])) {
-            mpfr_sub(F[F_S1], F[F_ANS], F[F_TOT], MPFR_RNDD);
-            mpfr_add(F[F_S2], F[F_ANS], F[F_TOT], MPFR_RNDU);
-            bracket[0] = mpfr_get_d(F[F_S1], MPFR_RNDN);
-            bracket[1] = mpfr_get_d(F[F_S2], MPFR_RNDN);
-        }
-    }
+    if (!done && bracket)
+        ga_diff_mpfr_bracket(bracket, F[F_ANS], F[F_TOT], F[F_S1], F[F_S2]);
     if (!done) {
         char name[64];
         ga_param_name(name, sizeof name, o->net, i);
